@@ -1,0 +1,4 @@
+//! The `acorn` binary.
+fn main() {
+    println!("acorn {}", env!("CARGO_PKG_VERSION"));
+}

@@ -1,0 +1,367 @@
+//! DAG-PB: the protobuf node format of UnixFS.
+//!
+//! Spec: ipld/specs `block-layer/codecs/dag-pb.md`. Schema:
+//! `PBNode { Links: [PBLink] (field 2), Data: optional bytes (field 1) }`,
+//! `PBLink { Hash: CID bytes (1), Name: optional string (2), Tsize: optional uint64 (3) }`.
+//!
+//! Strict as go-codec-dagpb: the encoded form puts all Links before Data; decoding
+//! rejects unknown fields, wrong wire types, a Data field followed by more Links,
+//! duplicate Data, a link without a Hash, and trailing garbage. Varints are at most
+//! 10 bytes and lengths are checked against the remaining input before any
+//! allocation. Encoding writes fields in canonical order and does not re-sort links:
+//! builders pass them in the order they want (UnixFS directories sort by name);
+//! [`PbNode::from_ipld`] rejects unsorted links as the spec says.
+
+use super::{CodecError, Ipld};
+use cid::Cid;
+use std::collections::BTreeMap;
+
+const CODEC: &str = "dag-pb";
+
+/// One link of a dag-pb node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PbLink {
+    pub hash: Cid,
+    pub name: Option<String>,
+    pub tsize: Option<u64>,
+}
+
+/// A dag-pb node.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PbNode {
+    pub links: Vec<PbLink>,
+    pub data: Option<Vec<u8>>,
+}
+
+// ---- protobuf primitives -------------------------------------------------
+
+/// Reads a varint (≤ 10 bytes, ≤ u64::MAX) at `*pos`.
+pub(crate) fn read_varint(buf: &[u8], pos: &mut usize) -> Result<u64, String> {
+    let mut value: u64 = 0;
+    for i in 0..10 {
+        let b = *buf.get(*pos).ok_or("truncated varint")?;
+        *pos += 1;
+        if i == 9 && b > 1 {
+            return Err("varint overflows 64 bits".into());
+        }
+        value |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Ok(value);
+        }
+    }
+    Err("varint longer than 10 bytes".into())
+}
+
+/// Reads a length-delimited field body at `*pos`, checking the length first.
+pub(crate) fn read_bytes<'a>(buf: &'a [u8], pos: &mut usize) -> Result<&'a [u8], String> {
+    let len = read_varint(buf, pos)?;
+    let remaining = buf.len() - *pos;
+    if len > remaining as u64 {
+        return Err(format!("length {len} exceeds the {remaining} bytes left"));
+    }
+    let len = len as usize; // ≤ remaining, so fits usize
+    let out = &buf[*pos..*pos + len];
+    *pos += len;
+    Ok(out)
+}
+
+pub(crate) fn write_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+pub(crate) fn varint_len(mut v: u64) -> usize {
+    let mut n = 1;
+    while v >= 0x80 {
+        v >>= 7;
+        n += 1;
+    }
+    n
+}
+
+pub(crate) fn write_bytes_field(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
+    write_varint(out, u64::from(field << 3 | 2));
+    write_varint(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+}
+
+pub(crate) fn write_varint_field(out: &mut Vec<u8>, field: u32, v: u64) {
+    write_varint(out, u64::from(field << 3));
+    write_varint(out, v);
+}
+
+impl PbLink {
+    fn encoded_len(&self) -> usize {
+        let h = self.hash.encoded_len();
+        let mut n = 1 + varint_len(h as u64) + h;
+        if let Some(name) = &self.name {
+            n += 1 + varint_len(name.len() as u64) + name.len();
+        }
+        if let Some(t) = self.tsize {
+            n += 1 + varint_len(t);
+        }
+        n
+    }
+
+    fn encode_into(&self, out: &mut Vec<u8>) {
+        write_bytes_field(out, 1, &self.hash.to_bytes());
+        if let Some(name) = &self.name {
+            write_bytes_field(out, 2, name.as_bytes());
+        }
+        if let Some(t) = self.tsize {
+            write_varint_field(out, 3, t);
+        }
+    }
+
+    fn decode(buf: &[u8]) -> Result<PbLink, String> {
+        let mut pos = 0;
+        let mut hash = None;
+        let mut name = None;
+        let mut tsize = None;
+        let mut last_field = 0u64;
+        while pos < buf.len() {
+            let key = read_varint(buf, &mut pos)?;
+            let (field, wire) = (key >> 3, key & 7);
+            if field <= last_field {
+                return Err(format!("link field {field} out of order or repeated"));
+            }
+            last_field = field;
+            match (field, wire) {
+                (1, 2) => {
+                    let b = read_bytes(buf, &mut pos)?;
+                    let c = Cid::try_from(b).map_err(|e| {
+                        format!("invalid Hash field found in link, expected CID ({e})")
+                    })?;
+                    hash = Some(c);
+                }
+                (2, 2) => {
+                    let b = read_bytes(buf, &mut pos)?;
+                    let s = std::str::from_utf8(b).map_err(|_| "link Name is not valid UTF-8")?;
+                    name = Some(s.to_string());
+                }
+                (3, 0) => tsize = Some(read_varint(buf, &mut pos)?),
+                (f, w) => return Err(format!("unexpected field {f} with wire type {w} in link")),
+            }
+        }
+        let hash = hash.ok_or("invalid Hash field found in link, expected CID")?;
+        Ok(PbLink { hash, name, tsize })
+    }
+}
+
+impl PbNode {
+    /// Decodes and validates a dag-pb block.
+    pub fn decode(buf: &[u8]) -> Result<PbNode, CodecError> {
+        Self::decode_inner(buf).map_err(|r| CodecError::malformed(CODEC, r))
+    }
+
+    fn decode_inner(buf: &[u8]) -> Result<PbNode, String> {
+        let mut pos = 0;
+        let mut node = PbNode::default();
+        while pos < buf.len() {
+            let key = read_varint(buf, &mut pos)?;
+            let (field, wire) = (key >> 3, key & 7);
+            match (field, wire) {
+                (2, 2) => {
+                    if node.data.is_some() {
+                        return Err("duplicate Links section (Links after Data)".into());
+                    }
+                    let b = read_bytes(buf, &mut pos)?;
+                    node.links.push(PbLink::decode(b)?);
+                }
+                (1, 2) => {
+                    if node.data.is_some() {
+                        return Err("duplicate Data field".into());
+                    }
+                    node.data = Some(read_bytes(buf, &mut pos)?.to_vec());
+                }
+                (f, w) => return Err(format!("unexpected field {f} with wire type {w} in node")),
+            }
+        }
+        Ok(node)
+    }
+
+    /// Exact size of [`PbNode::encode`]'s output.
+    pub fn encoded_len(&self) -> usize {
+        let mut n = 0;
+        for l in &self.links {
+            let ll = l.encoded_len();
+            n += 1 + varint_len(ll as u64) + ll;
+        }
+        if let Some(d) = &self.data {
+            n += 1 + varint_len(d.len() as u64) + d.len();
+        }
+        n
+    }
+
+    /// Encodes in canonical field order (Links, then Data).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.encoded_len());
+        for l in &self.links {
+            write_varint(&mut out, 2 << 3 | 2);
+            write_varint(&mut out, l.encoded_len() as u64);
+            l.encode_into(&mut out);
+        }
+        if let Some(d) = &self.data {
+            write_bytes_field(&mut out, 1, d);
+        }
+        out
+    }
+
+    /// The data-model form: `{"Data": bytes?, "Links": [{"Hash", "Name"?, "Tsize"?}]}`.
+    pub fn to_ipld(&self) -> Ipld {
+        let mut m = BTreeMap::new();
+        if let Some(d) = &self.data {
+            m.insert("Data".to_string(), Ipld::Bytes(d.clone()));
+        }
+        let links = self
+            .links
+            .iter()
+            .map(|l| {
+                let mut lm = BTreeMap::new();
+                lm.insert("Hash".to_string(), Ipld::Link(l.hash));
+                if let Some(n) = &l.name {
+                    lm.insert("Name".to_string(), Ipld::String(n.clone()));
+                }
+                if let Some(t) = l.tsize {
+                    lm.insert("Tsize".to_string(), Ipld::Integer(i128::from(t)));
+                }
+                Ipld::Map(lm)
+            })
+            .collect();
+        m.insert("Links".to_string(), Ipld::List(links));
+        Ipld::Map(m)
+    }
+
+    /// Builds a node from its data-model form, with the spec's checks.
+    pub fn from_ipld(v: &Ipld) -> Result<PbNode, CodecError> {
+        let bad = |r: &str| CodecError::unencodable(CODEC, format!("Invalid DAG-PB form ({r})"));
+        let Ipld::Map(m) = v else {
+            return Err(bad("not a map"));
+        };
+        if m.keys().any(|k| k != "Data" && k != "Links") {
+            return Err(bad("extraneous properties"));
+        }
+        let data = match m.get("Data") {
+            None => None,
+            Some(Ipld::Bytes(b)) => Some(b.clone()),
+            Some(_) => return Err(bad("Data must be bytes")),
+        };
+        let Some(Ipld::List(list)) = m.get("Links") else {
+            return Err(bad("Links must be a list"));
+        };
+        let mut links = Vec::with_capacity(list.len());
+        for l in list {
+            let Ipld::Map(lm) = l else {
+                return Err(bad("bad link"));
+            };
+            if lm
+                .keys()
+                .any(|k| k != "Hash" && k != "Name" && k != "Tsize")
+            {
+                return Err(bad("extraneous properties on link"));
+            }
+            let hash = match lm.get("Hash") {
+                None => return Err(bad("link must have a Hash")),
+                Some(Ipld::Link(c)) => *c,
+                Some(_) => return Err(bad("link Hash must be a CID")),
+            };
+            let name = match lm.get("Name") {
+                None => None,
+                Some(Ipld::String(s)) => Some(s.clone()),
+                Some(_) => return Err(bad("link Name must be a string")),
+            };
+            let tsize = match lm.get("Tsize") {
+                None => None,
+                Some(Ipld::Integer(i)) if *i < 0 => {
+                    return Err(bad("link Tsize cannot be negative"))
+                }
+                Some(Ipld::Integer(i)) => {
+                    Some(u64::try_from(*i).map_err(|_| bad("link Tsize too large"))?)
+                }
+                Some(_) => return Err(bad("link Tsize must be an integer")),
+            };
+            links.push(PbLink { hash, name, tsize });
+        }
+        let key = |l: &PbLink| l.name.as_deref().unwrap_or("").as_bytes().to_vec();
+        if links.windows(2).any(|w| key(&w[0]) > key(&w[1])) {
+            return Err(bad("links must be sorted by Name bytes"));
+        }
+        Ok(PbNode { links, data })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn empty_node_round_trip() {
+        let n = PbNode::decode(&[]).unwrap();
+        assert_eq!(n, PbNode::default());
+        assert!(n.encode().is_empty());
+    }
+
+    #[test]
+    fn empty_dir_is_well_known() {
+        // UnixFS Data{Type: Directory} = 08 01, wrapped as field 1.
+        let n = PbNode {
+            links: vec![],
+            data: Some(vec![0x08, 0x01]),
+        };
+        let c = crate::cids::cid_of(0, crate::cids::DAG_PB, &n.encode());
+        assert_eq!(
+            c.to_string(),
+            "QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn"
+        );
+    }
+
+    #[test]
+    fn negative_edges() {
+        for h in [
+            "1200",
+            "12000a050001020304",
+            "12020a00",
+            "12021200",
+            "12021800",
+            "0a0100",
+            "0a01000a0100",
+            "1a00",
+            "12",
+        ] {
+            assert!(PbNode::decode(&hex(h)).is_err(), "{h} must be rejected");
+        }
+    }
+
+    #[test]
+    fn link_round_trip_and_len() {
+        let c = crate::cids::cid_of(0, crate::cids::DAG_PB, b"x");
+        let n = PbNode {
+            links: vec![
+                PbLink {
+                    hash: c,
+                    name: Some("a".into()),
+                    tsize: Some(300),
+                },
+                PbLink {
+                    hash: c,
+                    name: None,
+                    tsize: None,
+                },
+            ],
+            data: Some(vec![1, 2, 3]),
+        };
+        let b = n.encode();
+        assert_eq!(b.len(), n.encoded_len());
+        assert_eq!(PbNode::decode(&b).unwrap(), n);
+    }
+}

@@ -1,0 +1,29 @@
+//! acorn-storage: Acorn's content and disk layer.
+//!
+//! - [`cids`]: CID parsing/formatting and the multicodec / multihash codes we use.
+//! - [`block`]: verified blocks and the [`block::BlockSink`] / [`block::BlockSource`]
+//!   traits that decouple the content code (UnixFS, CAR, DAG walks) from the disk.
+//! - [`codec`]: dag-pb, dag-cbor, dag-json and raw, with one data model ([`codec::Ipld`]).
+//! - [`unixfs`]: Kubo-compatible importer (chunker, balanced/trickle layouts,
+//!   directories, HAMT shards) and exporter (cat, get, ls, path resolution).
+//! - [`car`]: CARv1 reader and streaming writer.
+//! - [`blockstore`]: the redb blockstore keyed by multihash.
+//! - [`pins`], [`gc`]: pin sets and the mark-and-sweep collector.
+//! - [`repo`]: repo directory layout, lock, format version, verify.
+//!
+//! Arrows point down only: nothing here knows about the node in `src/`.
+#![deny(unsafe_code)]
+
+pub mod block;
+pub mod blockstore;
+pub mod car;
+pub mod cids;
+pub mod codec;
+pub mod dag;
+pub mod gc;
+pub mod pins;
+pub mod repo;
+pub mod unixfs;
+
+pub use block::{Block, BlockError, BlockSink, BlockSource};
+pub use cid::Cid;
