@@ -1,0 +1,108 @@
+//! Benchmark: `acorn add` of large files against `sha256sum` of the same file.
+//!
+//! Usage: `cargo run --release -p acorn-tools --bin bench-add -- [--sizes-mib 256,1024] [--acorn PATH] [--dir DIR]`
+//!
+//! For each size it writes a pseudo-random file, runs `sha256sum` (the hashing
+//! limit: adding must hash every byte once), then `acorn add -Q` into a fresh repo
+//! and `acorn add -Q -n` (hash only), each in a fresh process whose peak RSS is
+//! read with getrusage. It prints one line per run and the ratios against
+//! sha256sum measured in the same run. Targets (issue 2): add ≥ 70% of sha256sum
+//! speed; peak RSS ≤ 32 MiB for the 1 GiB add. These are printed, not asserted.
+
+use acorn_tools::{measure, measure_main, write_pseudo_random_file};
+use std::path::PathBuf;
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--measure") {
+        return measure_main(&args[1..]);
+    }
+    let mut sizes_mib: Vec<u64> = vec![256, 1024];
+    let mut acorn = std::env::current_exe()?.with_file_name("acorn");
+    let mut dir: Option<PathBuf> = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--sizes-mib" => {
+                let v = it
+                    .next()
+                    .ok_or_else(|| anyhow::anyhow!("--sizes-mib needs a value"))?;
+                sizes_mib = v
+                    .split(',')
+                    .map(|s| s.trim().parse())
+                    .collect::<Result<_, _>>()?;
+            }
+            "--acorn" => {
+                acorn = PathBuf::from(
+                    it.next()
+                        .ok_or_else(|| anyhow::anyhow!("--acorn needs a path"))?,
+                )
+            }
+            "--dir" => {
+                dir = Some(PathBuf::from(
+                    it.next()
+                        .ok_or_else(|| anyhow::anyhow!("--dir needs a path"))?,
+                ))
+            }
+            other => anyhow::bail!("unknown argument {other}"),
+        }
+    }
+    anyhow::ensure!(
+        acorn.exists(),
+        "acorn binary not found at {} (build it: cargo build --release)",
+        acorn.display()
+    );
+    let me = std::env::current_exe()?;
+    let base = dir.unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("acorn-bench-{}", std::process::id()))
+    });
+    std::fs::create_dir_all(&base)?;
+    let sha = PathBuf::from("sha256sum");
+    println!(
+        "bench-add: acorn={} dir={}",
+        acorn.display(),
+        base.display()
+    );
+    println!(
+        "{:<10} {:<22} {:>10} {:>10} {:>12} {:>14}",
+        "size", "run", "secs", "MiB/s", "peak_rss", "vs_sha256sum"
+    );
+    for mib in sizes_mib {
+        let file = base.join(format!("data-{mib}MiB"));
+        write_pseudo_random_file(&file, mib << 20, 0x5eed + mib)?;
+        let f = file
+            .to_str()
+            .ok_or_else(|| anyhow::anyhow!("non-UTF-8 temp path"))?;
+        let base_run = measure(&me, &sha, &[f], &[])?;
+        let base_speed = mib as f64 / base_run.wall.as_secs_f64();
+        let row = |name: &str, m: &acorn_tools::Measured| {
+            let speed = mib as f64 / m.wall.as_secs_f64();
+            println!(
+                "{:<10} {:<22} {:>10.2} {:>10.1} {:>9} KiB {:>13.2}x",
+                format!("{mib}MiB"),
+                name,
+                m.wall.as_secs_f64(),
+                speed,
+                m.peak_rss_kib,
+                speed / base_speed
+            );
+        };
+        row("sha256sum", &base_run);
+        let repo = base.join(format!("repo-{mib}"));
+        let _ = std::fs::remove_dir_all(&repo);
+        let env = [("ACORN_PATH", repo.as_path())];
+        measure(&me, &acorn, &["init", "--profile", "test"], &env)?;
+        let only_hash = measure(&me, &acorn, &["add", "-Q", "-n", f], &env)?;
+        row("acorn add -n", &only_hash);
+        let add = measure(&me, &acorn, &["add", "-Q", f], &env)?;
+        row("acorn add", &add);
+        anyhow::ensure!(
+            add.stdout.trim() == only_hash.stdout.trim(),
+            "add and add -n disagree on the CID"
+        );
+        std::fs::remove_file(&file)?;
+        std::fs::remove_dir_all(&repo)?;
+    }
+    std::fs::remove_dir_all(&base)?;
+    Ok(())
+}

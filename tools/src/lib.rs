@@ -1,0 +1,126 @@
+//! Shared helpers for Acorn's benchmarks and test drivers.
+//!
+//! Everything here drives the `acorn` binary from outside, as a user would.
+#![deny(unsafe_code)]
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Writes `len` bytes of deterministic pseudo-random data (xorshift64*, `seed`) to `path`,
+/// in 1 MiB pieces so the generator itself stays small.
+pub fn write_pseudo_random_file(path: &Path, len: u64, seed: u64) -> std::io::Result<()> {
+    const PIECE_BYTES: usize = 1 << 20;
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut state = seed.max(1);
+    let mut buf = vec![0u8; PIECE_BYTES];
+    let mut left = len;
+    while left > 0 {
+        let n = left.min(PIECE_BYTES as u64) as usize;
+        for chunk in buf[..n].chunks_mut(8) {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            let v = state.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes();
+            chunk.copy_from_slice(&v[..chunk.len()]);
+        }
+        f.write_all(&buf[..n])?;
+        left -= n as u64;
+    }
+    f.flush()
+}
+
+/// What one measured child process did.
+#[derive(Debug, Clone)]
+pub struct Measured {
+    pub wall: Duration,
+    /// Peak resident set (the child's VmHWM), from `getrusage(RUSAGE_CHILDREN)` of a
+    /// fresh wrapper process that ran only this child.
+    pub peak_rss_kib: u64,
+    pub stdout: String,
+}
+
+/// Runs `program args…` through `wrapper` (this tools crate's `measure` mode: a fresh
+/// process whose only child is the command, so `RUSAGE_CHILDREN.ru_maxrss` is the
+/// command's own peak RSS) and returns wall time, peak RSS and stdout.
+pub fn measure(
+    wrapper: &Path,
+    program: &Path,
+    args: &[&str],
+    env: &[(&str, &Path)],
+) -> anyhow::Result<Measured> {
+    let start = Instant::now();
+    let mut cmd = Command::new(wrapper);
+    cmd.arg("--measure")
+        .arg(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output()?;
+    let wall = start.elapsed();
+    if !out.status.success() {
+        anyhow::bail!("{} {:?} failed: {}", program.display(), args, out.status);
+    }
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    // The wrapper prints the child's stdout, then a last line `maxrss_kib=N`.
+    let (body, last) = text
+        .trim_end()
+        .rsplit_once('\n')
+        .unwrap_or(("", text.trim_end()));
+    let peak_rss_kib = last
+        .strip_prefix("maxrss_kib=")
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("wrapper printed no maxrss line: {text:?}"))?;
+    Ok(Measured {
+        wall,
+        peak_rss_kib,
+        stdout: body.to_string(),
+    })
+}
+
+/// The `--measure` mode: run the command, forward its stdout, print `maxrss_kib=N`.
+pub fn measure_main(args: &[String]) -> anyhow::Result<()> {
+    let (prog, rest) = args
+        .split_first()
+        .ok_or_else(|| anyhow::anyhow!("--measure needs a command"))?;
+    let out = Command::new(prog)
+        .args(rest)
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()?;
+    std::io::stdout().write_all(&out.stdout)?;
+    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)?;
+    println!("\nmaxrss_kib={}", usage.max_rss());
+    if !out.status.success() {
+        anyhow::bail!("command failed: {}", out.status);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pseudo_random_file_is_deterministic_and_sized() {
+        let dir = std::env::temp_dir().join(format!("acorn-tools-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (a, b, c) = (dir.join("a"), dir.join("b"), dir.join("c"));
+        write_pseudo_random_file(&a, 3_000_001, 7).unwrap();
+        write_pseudo_random_file(&b, 3_000_001, 7).unwrap();
+        write_pseudo_random_file(&c, 3_000_001, 8).unwrap();
+        let (ba, bb, bc) = (
+            std::fs::read(&a).unwrap(),
+            std::fs::read(&b).unwrap(),
+            std::fs::read(&c).unwrap(),
+        );
+        assert_eq!(ba.len(), 3_000_001);
+        assert_eq!(ba, bb);
+        assert_ne!(ba, bc);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
