@@ -667,7 +667,8 @@ impl Config {
 
     /// Write the config as a new file; fails with [`ConfigError::AlreadyExists`]
     /// and changes nothing if one is there. Atomic like [`Config::save`], using a
-    /// hard link (which never replaces) instead of a rename.
+    /// hard link (which never replaces) instead of a rename where the file system
+    /// has hard links.
     pub fn create_new(&self, root: &Path) -> Result<(), ConfigError> {
         let path = config_path(root);
         if path.exists() {
@@ -677,14 +678,23 @@ impl Config {
             path: path.clone(),
             source,
         })?;
-        let linked = fs::hard_link(&tmp, &path);
-        let _ = fs::remove_file(&tmp);
-        match linked {
-            Ok(()) => {}
+        let placed = match fs::hard_link(&tmp, &path) {
+            Ok(()) => fs::remove_file(&tmp),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                return Err(ConfigError::AlreadyExists { path })
+                let _ = fs::remove_file(&tmp);
+                return Err(ConfigError::AlreadyExists { path });
             }
-            Err(source) => return Err(ConfigError::Write { path, source }),
+            // No hard links (FAT/exFAT USB sticks): check again, then rename. The
+            // window between the two is closed by the repo lock `init` holds.
+            Err(_) if path.exists() => {
+                let _ = fs::remove_file(&tmp);
+                return Err(ConfigError::AlreadyExists { path });
+            }
+            Err(_) => fs::rename(&tmp, &path),
+        };
+        if let Err(source) = placed {
+            let _ = fs::remove_file(&tmp);
+            return Err(ConfigError::Write { path, source });
         }
         sync_dir(root).map_err(|source| ConfigError::Write { path, source })
     }

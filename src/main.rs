@@ -76,11 +76,11 @@ fn main() -> ExitCode {
         Err(exit) => {
             return match exit.status {
                 Ok(()) => {
-                    print!("{}", exit.output);
+                    println!("{}", exit.output.trim_end());
                     ExitCode::SUCCESS
                 }
                 Err(()) => {
-                    eprintln!("Error: {}", exit.output.trim_end());
+                    eprintln!("Error: {}", one_line(&exit.output));
                     ExitCode::FAILURE
                 }
             };
@@ -94,6 +94,17 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// argh's parse error as one line, without its own leading "Error ".
+fn one_line(msg: &str) -> String {
+    let msg = msg.trim();
+    let msg = msg.strip_prefix("Error ").unwrap_or(msg);
+    msg.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A reader of our stdout went away (`acorn cat x | head`): not an error to report.

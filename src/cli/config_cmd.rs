@@ -64,7 +64,7 @@ pub enum ConfigSub {
 #[argh(subcommand, name = "show")]
 pub struct ShowCmd {}
 
-/// Apply config profiles.
+/// Apply or list config profiles.
 #[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
 #[argh(subcommand, name = "profile")]
 pub struct ProfileCmd {
