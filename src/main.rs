@@ -1,4 +1,116 @@
-//! The `acorn` binary.
-fn main() {
-    println!("acorn {}", env!("CARGO_PKG_VERSION"));
+//! The `acorn` binary: an IPFS node for small machines.
+//!
+//! - [`cli`]: the command line (argh definitions, handlers, argv normalisation).
+//! - [`config`]: the Kubo-shaped config file; [`profiles`]: named config changes.
+//! - [`identity`]: the Ed25519 node identity.
+//! - [`repo_glue`]: opening / creating the repo through `acorn-storage`.
+//!
+//! Errors reach `main` as `anyhow` errors and are printed as one `Error: ...` line
+//! on stderr with exit status 1. Logs go to stderr, filtered by `ACORN_LOG` (or
+//! `RUST_LOG`; default `warn`).
+#![deny(unsafe_code)]
+
+mod cli;
+mod config;
+mod identity;
+mod profiles;
+mod repo_glue;
+
+use std::io::{self, IsTerminal};
+use std::process::ExitCode;
+
+use argh::{ArgsInfo, FromArgs};
+use tracing_subscriber::EnvFilter;
+
+use cli::Acorn;
+
+/// Environment variable with the log filter (tracing `EnvFilter` syntax).
+const LOG_ENV: &str = "ACORN_LOG";
+/// Filter used when neither `ACORN_LOG` nor `RUST_LOG` is set.
+const DEFAULT_LOG_FILTER: &str = "warn";
+
+fn init_logging() {
+    let spec = std::env::var(LOG_ENV)
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_default();
+    let (filter, bad) = if spec.trim().is_empty() {
+        (EnvFilter::new(DEFAULT_LOG_FILTER), None)
+    } else {
+        match EnvFilter::try_new(&spec) {
+            Ok(f) => (f, None),
+            Err(e) => (EnvFilter::new(DEFAULT_LOG_FILTER), Some(e)),
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .with_ansi(io::stderr().is_terminal())
+        .init();
+    if let Some(e) = bad {
+        tracing::warn!("ignoring log filter {spec:?}: {e}");
+    }
+}
+
+fn main() -> ExitCode {
+    init_logging();
+    let mut args = Vec::new();
+    for arg in std::env::args_os() {
+        match arg.into_string() {
+            Ok(s) => args.push(s),
+            Err(bad) => {
+                eprintln!("Error: argument {bad:?} is not valid UTF-8");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let args = match cli::argv::normalize(&args, &Acorn::get_args_info()) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let strs: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
+    let parsed = match Acorn::from_args(&["acorn"], &strs) {
+        Ok(p) => p,
+        Err(exit) => {
+            return match exit.status {
+                Ok(()) => {
+                    println!("{}", exit.output.trim_end());
+                    ExitCode::SUCCESS
+                }
+                Err(()) => {
+                    eprintln!("Error: {}", one_line(&exit.output));
+                    ExitCode::FAILURE
+                }
+            };
+        }
+    };
+    match cli::run(parsed, &cli::Context::from_env()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// argh's parse error as one line, without its own leading "Error ".
+fn one_line(msg: &str) -> String {
+    let msg = msg.trim();
+    let msg = msg.strip_prefix("Error ").unwrap_or(msg);
+    msg.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A reader of our stdout went away (`acorn cat x | head`): not an error to report.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
 }

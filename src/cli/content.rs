@@ -1,0 +1,184 @@
+//! UnixFS and DAG-walk commands: `add`, `cat`, `get`, `ls`, `refs`.
+//!
+//! Flags are Kubo's (`ipfs add --help` etc.). The handlers are wired to
+//! `acorn-storage` by the lead; until then they return "not implemented yet".
+//! Defaults that Kubo documents are noted on each flag; `None` means "not given",
+//! so the handler can apply Kubo's rules (e.g. `--cid-version 1` implies
+//! `--raw-leaves` unless `--raw-leaves=false` was written).
+
+use argh::{ArgsInfo, FromArgs};
+
+use super::{not_implemented, parse_bool, Context};
+
+/// Add a file or directory to acorn.
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(
+    subcommand,
+    name = "add",
+    example = "acorn add hello.txt",
+    example = "acorn add -r -Q --cid-version=1 photos/",
+    example = "echo hi | acorn add --pin=false"
+)]
+pub struct AddCmd {
+    /// add directory paths recursively
+    #[argh(switch, short = 'r')]
+    pub recursive: bool,
+    /// write only the final CID
+    #[argh(switch, short = 'Q')]
+    pub quieter: bool,
+    /// write only CIDs, not names
+    #[argh(switch, short = 'q')]
+    pub quiet: bool,
+    /// only chunk and hash, do not write to the repo
+    #[argh(switch, short = 'n')]
+    pub only_hash: bool,
+    /// pin the added content (default: true)
+    #[argh(option, arg_name = "bool", from_str_fn(parse_bool))]
+    pub pin: Option<bool>,
+    /// wrap the added files in a directory
+    #[argh(switch, short = 'w')]
+    pub wrap_with_directory: bool,
+    /// CID version: 0 (default) or 1 (implies --raw-leaves)
+    #[argh(option)]
+    pub cid_version: Option<u64>,
+    /// store leaves as raw blocks (default: false; true with --cid-version 1)
+    #[argh(option, arg_name = "bool", from_str_fn(parse_bool))]
+    pub raw_leaves: Option<bool>,
+    /// chunker: size-N (default: size-262144)
+    #[argh(option)]
+    pub chunker: Option<String>,
+    /// use the trickle DAG layout instead of balanced
+    #[argh(switch, short = 't')]
+    pub trickle: bool,
+    /// include files whose names start with a dot
+    #[argh(switch, short = 'H')]
+    pub hidden: bool,
+    /// files or directories to add (stdin when none)
+    #[argh(positional)]
+    pub paths: Vec<String>,
+}
+
+impl AddCmd {
+    pub fn run(self, _ctx: &Context) -> anyhow::Result<()> {
+        not_implemented("add")
+    }
+}
+
+/// Show the contents of files.
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(
+    subcommand,
+    name = "cat",
+    example = "acorn cat QmHash/dir/file --offset 10 --length 5"
+)]
+pub struct CatCmd {
+    /// byte offset to start reading at
+    #[argh(option, short = 'o')]
+    pub offset: Option<u64>,
+    /// maximum number of bytes to read
+    #[argh(option, short = 'l')]
+    pub length: Option<u64>,
+    /// CIDs or paths (<cid>[/path])
+    #[argh(positional)]
+    pub paths: Vec<String>,
+}
+
+impl CatCmd {
+    pub fn run(self, _ctx: &Context) -> anyhow::Result<()> {
+        not_implemented("cat")
+    }
+}
+
+/// Write files or directories from acorn to the filesystem.
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(subcommand, name = "get", example = "acorn get QmHash -o out")]
+pub struct GetCmd {
+    /// where to write (default: ./<cid>)
+    #[argh(option, short = 'o')]
+    pub output: Option<String>,
+    /// CID or path (<cid>[/path])
+    #[argh(positional)]
+    pub path: String,
+}
+
+impl GetCmd {
+    pub fn run(self, _ctx: &Context) -> anyhow::Result<()> {
+        not_implemented("get")
+    }
+}
+
+/// List the links of a directory or file.
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(subcommand, name = "ls")]
+pub struct LsCmd {
+    /// print a header line (Hash Size Name)
+    #[argh(switch, short = 'v')]
+    pub headers: bool,
+    /// print sizes (default: true)
+    #[argh(option, arg_name = "bool", from_str_fn(parse_bool))]
+    pub size: Option<bool>,
+    /// resolve the type of each link (default: true)
+    #[argh(option, arg_name = "bool", from_str_fn(parse_bool))]
+    pub resolve_type: Option<bool>,
+    /// CIDs or paths
+    #[argh(positional)]
+    pub paths: Vec<String>,
+}
+
+impl LsCmd {
+    pub fn run(self, _ctx: &Context) -> anyhow::Result<()> {
+        not_implemented("ls")
+    }
+}
+
+/// List the links (references) of an object.
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(
+    subcommand,
+    name = "refs",
+    example = "acorn refs -r -u QmHash",
+    example = "acorn refs local"
+)]
+pub struct RefsCmd {
+    /// list all descendants, not only direct links
+    #[argh(switch, short = 'r')]
+    pub recursive: bool,
+    /// list each reference once
+    #[argh(switch, short = 'u')]
+    pub unique: bool,
+    /// print edges as "<src> -> <dst>"
+    #[argh(switch, short = 'e')]
+    pub edges: bool,
+    /// output format with <src>, <dst>, <linkname> (default: <dst>)
+    #[argh(option)]
+    pub format: Option<String>,
+    /// depth limit for -r (default: -1, no limit)
+    #[argh(option)]
+    pub max_depth: Option<i64>,
+    /// CIDs or paths
+    #[argh(positional)]
+    pub paths: Vec<String>,
+    #[argh(subcommand)]
+    pub command: Option<RefsSub>,
+}
+
+/// `acorn refs` subcommands.
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(subcommand)]
+pub enum RefsSub {
+    Local(RefsLocalCmd),
+}
+
+/// List every CID in the local repo.
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(subcommand, name = "local")]
+pub struct RefsLocalCmd {}
+
+impl RefsCmd {
+    pub fn run(self, _ctx: &Context) -> anyhow::Result<()> {
+        match self.command {
+            Some(RefsSub::Local(_)) => not_implemented("refs local"),
+            None => not_implemented("refs"),
+        }
+    }
+}

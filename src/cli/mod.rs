@@ -1,0 +1,309 @@
+//! The `acorn` command line: Kubo's verbs, flags and output shapes.
+//!
+//! **What.** [`Acorn`] is the argh definition of every command; [`run`] dispatches
+//! a parsed command. Each subcommand lives in its own file with its argh struct and
+//! a `run(self, &Context)` handler.
+//!
+//! **Spec.** Kubo's `ipfs` CLI (`ipfs <cmd> --help`): same subcommand names, flag
+//! spellings and output lines. `ACORN_PATH` plays `IPFS_PATH`'s part.
+//!
+//! **Flow.** `main` normalises argv ([`argv::normalize`]: `--key=value`, boolean
+//! options), argh parses it into [`Acorn`], [`run`] calls the handler, and `main`
+//! prints any error as one `Error: ...` line and exits 1.
+//!
+//! **Departures.** argh does not group short flags: write `-r -Q`, not `-rQ`.
+//! Boolean options that take a value (`--pin`, `--raw-leaves`, `pin add
+//! --recursive`) also accept it as the next word (`--pin false`), which Kubo does
+//! not.
+
+pub mod argv;
+pub mod block;
+pub mod config_cmd;
+pub mod content;
+pub mod dag;
+pub mod init;
+pub mod pin;
+pub mod repo;
+pub mod version;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context as _};
+use argh::{ArgsInfo, FromArgs};
+
+/// Name of the environment variable that sets the repo path.
+pub const ACORN_PATH_ENV: &str = "ACORN_PATH";
+/// Repo directory under `$HOME` when `ACORN_PATH` is unset.
+pub const DEFAULT_REPO_DIR: &str = ".acorn";
+
+/// Acorn: an IPFS node for small machines.
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(
+    note = "The repo is at $ACORN_PATH (default ~/.acorn).",
+    note = "Logging goes to stderr; set ACORN_LOG or RUST_LOG (default: warn)."
+)]
+pub struct Acorn {
+    #[argh(subcommand)]
+    pub command: Command,
+}
+
+/// Every top-level command.
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(subcommand)]
+pub enum Command {
+    Init(init::InitCmd),
+    Config(config_cmd::ConfigCmd),
+    Version(version::VersionCmd),
+    Add(content::AddCmd),
+    Cat(content::CatCmd),
+    Get(content::GetCmd),
+    Ls(content::LsCmd),
+    Refs(content::RefsCmd),
+    Block(block::BlockCmd),
+    Dag(dag::DagCmd),
+    Pin(pin::PinCmd),
+    Repo(repo::RepoCmd),
+}
+
+/// What handlers need from the process environment.
+#[derive(Clone, Debug, Default)]
+pub struct Context {
+    /// Value of `ACORN_PATH`, if set.
+    pub acorn_path: Option<OsString>,
+    /// Value of `HOME`, if set.
+    pub home: Option<OsString>,
+}
+
+impl Context {
+    /// Read `ACORN_PATH` and `HOME` from the environment.
+    pub fn from_env() -> Context {
+        Context {
+            acorn_path: std::env::var_os(ACORN_PATH_ENV),
+            home: std::env::var_os("HOME"),
+        }
+    }
+
+    /// The repo directory: `$ACORN_PATH` (a leading `~/` means `$HOME/`), else
+    /// `$HOME/.acorn`. An empty `ACORN_PATH` counts as unset (as Kubo).
+    pub fn repo_root(&self) -> anyhow::Result<PathBuf> {
+        let home = || -> anyhow::Result<PathBuf> {
+            match &self.home {
+                Some(h) if !h.is_empty() => Ok(PathBuf::from(h)),
+                _ => bail!("HOME is not set: set {ACORN_PATH_ENV} to the repo directory"),
+            }
+        };
+        match &self.acorn_path {
+            Some(p) if !p.is_empty() => {
+                let p = PathBuf::from(p);
+                if let Ok(rest) = p.strip_prefix("~") {
+                    Ok(home()?.join(rest))
+                } else {
+                    Ok(p)
+                }
+            }
+            _ => Ok(home()?.join(DEFAULT_REPO_DIR)),
+        }
+    }
+}
+
+/// Run a parsed command.
+pub fn run(args: Acorn, ctx: &Context) -> anyhow::Result<()> {
+    match args.command {
+        Command::Init(c) => c.run(ctx),
+        Command::Config(c) => c.run(ctx),
+        Command::Version(c) => c.run(ctx),
+        Command::Add(c) => c.run(ctx),
+        Command::Cat(c) => c.run(ctx),
+        Command::Get(c) => c.run(ctx),
+        Command::Ls(c) => c.run(ctx),
+        Command::Refs(c) => c.run(ctx),
+        Command::Block(c) => c.run(ctx),
+        Command::Dag(c) => c.run(ctx),
+        Command::Pin(c) => c.run(ctx),
+        Command::Repo(c) => c.run(ctx),
+    }
+}
+
+/// The error for commands whose storage side is not wired yet.
+pub(crate) fn not_implemented(command: &str) -> anyhow::Result<()> {
+    bail!("`acorn {command}` is not implemented yet")
+}
+
+/// Parse `true` / `false` (argh's `FromArgValue` for bool options, Kubo spelling).
+pub(crate) fn parse_bool(value: &str) -> Result<bool, String> {
+    match value {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(format!("expected true or false, got {value:?}")),
+    }
+}
+
+/// Write `text` to stdout (used by handlers for small outputs).
+pub(crate) fn print(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .context("writing to stdout")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Acorn, String> {
+        let owned: Vec<String> = std::iter::once("acorn")
+            .chain(args.iter().copied())
+            .map(String::from)
+            .collect();
+        let norm = argv::normalize(&owned, &Acorn::get_args_info()).map_err(|e| e.to_string())?;
+        let strs: Vec<&str> = norm.iter().map(String::as_str).collect();
+        Acorn::from_args(&["acorn"], &strs[1..]).map_err(|e| e.output)
+    }
+
+    #[test]
+    fn repo_root_resolution() {
+        let ctx = |p: Option<&str>, h: Option<&str>| Context {
+            acorn_path: p.map(OsString::from),
+            home: h.map(OsString::from),
+        };
+        assert_eq!(
+            ctx(None, Some("/home/u")).repo_root().unwrap(),
+            PathBuf::from("/home/u/.acorn")
+        );
+        assert_eq!(
+            ctx(Some(""), Some("/home/u")).repo_root().unwrap(),
+            PathBuf::from("/home/u/.acorn")
+        );
+        assert_eq!(
+            ctx(Some("/srv/a"), None).repo_root().unwrap(),
+            PathBuf::from("/srv/a")
+        );
+        assert_eq!(
+            ctx(Some("~/x"), Some("/home/u")).repo_root().unwrap(),
+            PathBuf::from("/home/u/x")
+        );
+        assert!(ctx(None, None).repo_root().is_err());
+    }
+
+    #[test]
+    fn kubo_spellings_parse() {
+        let a = parse(&["add", "-r", "-Q", "--pin=false", "--cid-version=1", "dir"]).unwrap();
+        let Command::Add(add) = a.command else {
+            panic!("not add")
+        };
+        assert!(add.recursive && add.quieter);
+        assert_eq!(add.pin, Some(false));
+        assert_eq!(add.cid_version, Some(1));
+        assert_eq!(add.paths, vec!["dir"]);
+
+        let a = parse(&["add", "--pin", "--raw-leaves", "f"]).unwrap();
+        let Command::Add(add) = a.command else {
+            panic!("not add")
+        };
+        assert_eq!(add.pin, Some(true));
+        assert_eq!(add.raw_leaves, Some(true));
+        assert_eq!(add.paths, vec!["f"]);
+
+        let a = parse(&["pin", "add", "--recursive=false", "Qm"]).unwrap();
+        let Command::Pin(pin::PinCmd {
+            command: pin::PinSub::Add(p),
+        }) = a.command
+        else {
+            panic!("not pin add")
+        };
+        assert_eq!(p.recursive, Some(false));
+        assert_eq!(p.paths, vec!["Qm"]);
+
+        assert!(parse(&["add", "--pin=maybe", "f"]).is_err());
+        assert!(parse(&["add", "--trickle=maybe", "f"]).is_err());
+        let a = parse(&["add", "--trickle=false", "f"]).unwrap();
+        let Command::Add(add) = a.command else {
+            panic!("not add")
+        };
+        assert!(!add.trickle);
+    }
+
+    #[test]
+    fn config_forms_parse() {
+        use config_cmd::{ConfigCmd, ConfigSub, ProfileSub};
+        let a = parse(&["config", "Addresses.API"]).unwrap();
+        assert_eq!(
+            a.command,
+            Command::Config(ConfigCmd {
+                json: false,
+                bool: false,
+                args: vec!["Addresses.API".into()],
+                command: None,
+            })
+        );
+        let a = parse(&["config", "--json", "Bootstrap", "[]"]).unwrap();
+        let Command::Config(c) = a.command else {
+            panic!()
+        };
+        assert!(c.json && c.args == ["Bootstrap", "[]"]);
+        let a = parse(&["config", "show"]).unwrap();
+        let Command::Config(c) = a.command else {
+            panic!()
+        };
+        assert!(matches!(c.command, Some(ConfigSub::Show(_))));
+        let a = parse(&["config", "profile", "apply", "test"]).unwrap();
+        let Command::Config(c) = a.command else {
+            panic!()
+        };
+        let Some(ConfigSub::Profile(p)) = c.command else {
+            panic!()
+        };
+        let ProfileSub::Apply(apply) = p.command else {
+            panic!()
+        };
+        assert_eq!(apply.name, "test");
+    }
+
+    #[test]
+    fn every_command_parses() {
+        for args in [
+            &["init", "--profile", "test"][..],
+            &["version", "--all"],
+            &["cat", "--offset=3", "--length", "4", "Qm"],
+            &["get", "-o", "out", "Qm"],
+            &["ls", "Qm"],
+            &["refs", "-r", "-u", "Qm"],
+            &["refs", "local"],
+            &[
+                "block",
+                "put",
+                "--cid-codec=raw",
+                "--mhtype",
+                "sha2-256",
+                "--pin=true",
+                "f",
+            ],
+            &["block", "get", "Qm"],
+            &["block", "stat", "Qm"],
+            &["block", "rm", "Qm"],
+            &[
+                "dag",
+                "put",
+                "--input-codec",
+                "dag-json",
+                "--store-codec=dag-cbor",
+                "--pin",
+            ],
+            &["dag", "get", "--output-codec=dag-json", "Qm"],
+            &["dag", "export", "Qm"],
+            &["dag", "import", "a.car"],
+            &["pin", "ls", "--type=recursive", "-q"],
+            &["pin", "rm", "Qm"],
+            &["pin", "update", "Qa", "Qb"],
+            &["pin", "verify"],
+            &["repo", "gc"],
+            &["repo", "stat"],
+            &["repo", "verify"],
+        ] {
+            parse(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        }
+        assert!(parse(&["pin", "ls", "--type", "weird"]).is_err());
+    }
+}

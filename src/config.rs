@@ -1,0 +1,1117 @@
+//! The node's configuration file, `$ACORN_PATH/config`.
+//!
+//! **What.** A typed [`Config`] that reads and writes the JSON file, gets and sets
+//! single values by dotted key (`Addresses.API`, `Swarm.ConnMgr.HighWater`) and
+//! checks every value before anything is written.
+//!
+//! **Spec.** The shape and key names are Kubo's (`docs/config.md` in ipfs/kubo):
+//! `Identity.PeerID`, `Identity.PrivKey` (base64 of the libp2p protobuf private key),
+//! `Addresses.{Swarm,API,Gateway,Announce,AppendAnnounce,NoAnnounce}`, `Bootstrap`,
+//! `Datastore.{StorageMax,StorageGCWatermark,GCPeriod}`, `Discovery.MDNS.Enabled`,
+//! `Routing.Type`, `Swarm.{AddrFilters,DisableNatPortMap,ConnMgr.*}`,
+//! `AutoNAT.ServiceMode`, `Reprovider.Interval`. Settings that Kubo has no key for
+//! live under `Acorn` (today only `Acorn.BlockingThreads`). Sizes use Kubo's
+//! humanized form (`"10GB"` = 10⁹ bytes × 10, `"1GiB"` = 2³⁰ bytes) and durations Go's
+//! (`"1h"`, `"20s"`, `"1m30s"`, `"0"`). Like Kubo, `Addresses.API` and
+//! `Addresses.Gateway` are written as a bare string when they hold one address.
+//!
+//! **Flow.** [`Config::load`] checks the file size, parses, checks the values
+//! ([`Config::validate`]) and the identity (the private key must decode and give
+//! `Identity.PeerID`). [`Config::get`] / [`Config::set`] work on the JSON tree of the
+//! typed value and parse the result back into the typed value, so a value of the
+//! wrong type or an unknown key is refused with the key in the message.
+//! [`Config::save`] writes a temporary file, fsyncs it, renames it over the old file
+//! and fsyncs the directory, so a crash leaves the old or the new file, never half
+//! of one; [`Config::create_new`] does the same but links instead of renaming and so
+//! never replaces an existing file.
+//!
+//! **Defaults** (what `acorn init` writes, before profiles):
+//!
+//! | key | default |
+//! |---|---|
+//! | `Addresses.Swarm` | `["/ip4/0.0.0.0/tcp/4001", "/ip6/::/tcp/4001"]` |
+//! | `Addresses.API` | `"/ip4/127.0.0.1/tcp/5001"` |
+//! | `Addresses.Gateway` | `"/ip4/127.0.0.1/tcp/8080"` |
+//! | `Addresses.Announce`, `AppendAnnounce`, `NoAnnounce` | `[]` |
+//! | `Bootstrap` | [`DEFAULT_BOOTSTRAP`] (Kubo's list, TCP entries) |
+//! | `Datastore.StorageMax` | `"10GB"` |
+//! | `Datastore.StorageGCWatermark` | `90` (percent) |
+//! | `Datastore.GCPeriod` | `"1h"` |
+//! | `Discovery.MDNS.Enabled` | `true` |
+//! | `Routing.Type` | `"dhtclient"` |
+//! | `Swarm.AddrFilters` | `[]` |
+//! | `Swarm.DisableNatPortMap` | `false` |
+//! | `Swarm.ConnMgr.Type` | `"basic"` |
+//! | `Swarm.ConnMgr.LowWater` / `HighWater` | `32` / `96` connections |
+//! | `Swarm.ConnMgr.GracePeriod` | `"20s"` |
+//! | `AutoNAT.ServiceMode` | `"enabled"` |
+//! | `Reprovider.Interval` | `"22h"` |
+//! | `Acorn.BlockingThreads` | `2` threads |
+//!
+//! **Limits.** The file is refused above [`MAX_CONFIG_BYTES`] before it is read;
+//! `Acorn.BlockingThreads` is at most [`MAX_BLOCKING_THREADS_COUNT`].
+//!
+//! **Departures from Kubo.** Only the keys above exist: setting or reading any other
+//! key is an error naming the keys that do exist (Kubo silently keeps unknown keys).
+//! Missing keys in a file take their defaults, so a config written by an older
+//! Acorn still loads. `Routing.Type` is `dhtclient` by default (Kubo: `auto`), the
+//! default addresses are TCP only, and Kubo's QUIC bootstrap entry is left out,
+//! because Acorn has no QUIC transport. Multiaddrs are only checked for a leading
+//! `/` here; the network layer parses them fully.
+
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+
+use crate::identity::{self, IdentityError};
+
+/// Name of the config file inside the repo directory (as Kubo).
+pub const CONFIG_FILE_NAME: &str = "config";
+
+/// Largest config file we read; checked from the file's metadata before reading.
+/// A default config is about 1.5 KiB, so this leaves room for long lists.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// Most threads `Acorn.BlockingThreads` may ask for. Each costs a stack
+/// (2 MiB reserved, a few KiB touched) on a board with 512 MiB.
+pub const MAX_BLOCKING_THREADS_COUNT: u16 = 64;
+
+/// Kubo's default bootstrap peers (`config/bootstrap_peers.go`), without the
+/// `/quic-v1` entry because Acorn speaks TCP only.
+pub const DEFAULT_BOOTSTRAP: &[&str] = &[
+    "/dnsaddr/bootstrap.libp2p.io/p2p/QmNnooDu7bfjPFoTZYxMNLWUQJyrVwtbZg5gBMjTezGAJN",
+    "/dnsaddr/bootstrap.libp2p.io/p2p/QmQCU2EcMqAqQPR2i9bChDtGNJchTbq5TbXJJ16u19uLTa",
+    "/dnsaddr/bootstrap.libp2p.io/p2p/QmbLHAnMoJPWSCR5Zhtx6BHJX9KiKNN6tpvbUcqanj75Nb",
+    "/dnsaddr/bootstrap.libp2p.io/p2p/QmcZf59bWwK5XFi76CZX8cbJ4BhTzzA3gU1ZjYZcYW3dwt",
+    "/dnsaddr/va1.bootstrap.libp2p.io/p2p/12D3KooWKnDdG3iXw9eTFijk3EWSunZcFi54Zka4wmtqtt6rPxc8",
+    "/ip4/104.131.131.82/tcp/4001/p2p/QmaCpDMGvV2BGHeYERUEnRQAwe3N8SzbUtfsmvsqQLuvuJ",
+];
+
+/// Default `Addresses.Swarm`.
+pub const DEFAULT_SWARM_ADDRS: &[&str] = &["/ip4/0.0.0.0/tcp/4001", "/ip6/::/tcp/4001"];
+/// Default `Addresses.API`.
+pub const DEFAULT_API_ADDR: &str = "/ip4/127.0.0.1/tcp/5001";
+/// Default `Addresses.Gateway`.
+pub const DEFAULT_GATEWAY_ADDR: &str = "/ip4/127.0.0.1/tcp/8080";
+
+/// Errors reading, changing or writing the config.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// No config file: the repo was never initialised.
+    #[error("no acorn repo found at {root} (run `acorn init`)")]
+    NotInitialized { root: PathBuf },
+    /// `create_new` found a config file already there.
+    #[error(
+        "acorn configuration file already exists at {path}: reinitializing would overwrite your keys"
+    )]
+    AlreadyExists { path: PathBuf },
+    /// The file could not be read.
+    #[error("reading config file {path}: {source}")]
+    Read { path: PathBuf, source: io::Error },
+    /// The file could not be written (nothing was replaced).
+    #[error("writing config file {path}: {source}")]
+    Write { path: PathBuf, source: io::Error },
+    /// The file is larger than [`MAX_CONFIG_BYTES`].
+    #[error("config file {path} is {len} bytes, over the {limit_bytes}-byte limit")]
+    TooLarge {
+        path: PathBuf,
+        len: u64,
+        limit_bytes: u64,
+    },
+    /// The file is not JSON of the expected shape.
+    #[error("config file {path} is not a valid acorn config: {reason}")]
+    Malformed { path: PathBuf, reason: String },
+    /// A key that does not exist; `known` lists the keys at that level.
+    #[error("config has no key {key:?} (keys here: {known})")]
+    UnknownKey { key: String, known: String },
+    /// A dotted key with an empty part (`""`, `"Swarm."`, `"a..b"`).
+    #[error("malformed config key {key:?}")]
+    BadKey { key: String },
+    /// A value of the wrong type or out of range.
+    #[error("invalid value for {key}: {reason}")]
+    InvalidValue { key: String, reason: String },
+    /// `Identity` and `Identity.PrivKey` cannot be read or changed with `acorn config`.
+    #[error("cannot show or change the private key with `acorn config`")]
+    PrivateKey,
+    /// `Identity.*` cannot be changed with `acorn config`.
+    #[error("cannot change {key} with `acorn config` (the identity is made by `acorn init`)")]
+    IdentityReadOnly { key: String },
+    /// The identity in the file is unusable.
+    #[error("config file {path}: {source}")]
+    Identity {
+        path: PathBuf,
+        source: IdentityError,
+    },
+}
+
+/// The whole config file. Field order is the order written to disk.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct Config {
+    pub identity: IdentitySection,
+    #[serde(default)]
+    pub datastore: Datastore,
+    #[serde(default)]
+    pub addresses: Addresses,
+    #[serde(default)]
+    pub discovery: Discovery,
+    #[serde(default)]
+    pub routing: Routing,
+    #[serde(default = "default_bootstrap")]
+    pub bootstrap: Vec<String>,
+    #[serde(default)]
+    pub swarm: Swarm,
+    #[serde(default, rename = "AutoNAT")]
+    pub auto_nat: AutoNat,
+    #[serde(default)]
+    pub reprovider: Reprovider,
+    #[serde(default)]
+    pub acorn: AcornSection,
+}
+
+/// `Identity`: who this node is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentitySection {
+    /// Base58 peer ID (`12D3KooW...` for Ed25519).
+    #[serde(rename = "PeerID")]
+    pub peer_id: String,
+    /// Base64 (standard, padded) of the libp2p protobuf-encoded private key.
+    #[serde(rename = "PrivKey")]
+    pub priv_key: String,
+}
+
+/// `Datastore`: how much the repo may hold and when GC runs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default, deny_unknown_fields)]
+pub struct Datastore {
+    /// Humanized size (`"10GB"`); see [`parse_bytes`].
+    pub storage_max: String,
+    /// Percent of `StorageMax` at which the daemon's automatic GC starts.
+    #[serde(rename = "StorageGCWatermark")]
+    pub storage_gc_watermark: u8,
+    /// Go duration between automatic GC runs (`"1h"`); see [`parse_duration`].
+    #[serde(rename = "GCPeriod")]
+    pub gc_period: String,
+}
+
+impl Default for Datastore {
+    fn default() -> Self {
+        Datastore {
+            storage_max: "10GB".into(),
+            storage_gc_watermark: 90,
+            gc_period: "1h".into(),
+        }
+    }
+}
+
+impl Datastore {
+    /// `StorageMax` in bytes. The value was checked at load/set time.
+    pub fn storage_max_bytes(&self) -> Result<u64, ConfigError> {
+        parse_bytes(&self.storage_max).map_err(|reason| ConfigError::InvalidValue {
+            key: "Datastore.StorageMax".into(),
+            reason,
+        })
+    }
+
+    /// `GCPeriod` as a duration.
+    pub fn gc_period(&self) -> Result<Duration, ConfigError> {
+        parse_duration(&self.gc_period).map_err(|reason| ConfigError::InvalidValue {
+            key: "Datastore.GCPeriod".into(),
+            reason,
+        })
+    }
+}
+
+/// `Addresses`: where the node listens and what it announces.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default, deny_unknown_fields)]
+pub struct Addresses {
+    pub swarm: Vec<String>,
+    pub announce: Vec<String>,
+    pub append_announce: Vec<String>,
+    pub no_announce: Vec<String>,
+    #[serde(rename = "API")]
+    pub api: Strings,
+    pub gateway: Strings,
+}
+
+impl Default for Addresses {
+    fn default() -> Self {
+        Addresses {
+            swarm: strings(DEFAULT_SWARM_ADDRS),
+            announce: Vec::new(),
+            append_announce: Vec::new(),
+            no_announce: Vec::new(),
+            api: Strings(vec![DEFAULT_API_ADDR.into()]),
+            gateway: Strings(vec![DEFAULT_GATEWAY_ADDR.into()]),
+        }
+    }
+}
+
+/// Kubo's `Strings`: one string or a list of strings. Written as a bare string when
+/// it holds exactly one, `null` when empty, a list otherwise.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Strings(pub Vec<String>);
+
+impl Serialize for Strings {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0.as_slice() {
+            [] => s.serialize_none(),
+            [one] => s.serialize_str(one),
+            many => many.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Strings {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum OneOrMany {
+            One(String),
+            Many(Vec<String>),
+        }
+        Ok(match Option::<OneOrMany>::deserialize(d)? {
+            None => Strings(Vec::new()),
+            Some(OneOrMany::One(s)) => Strings(vec![s]),
+            Some(OneOrMany::Many(v)) => Strings(v),
+        })
+    }
+}
+
+/// `Discovery`: local peer discovery.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default, deny_unknown_fields)]
+pub struct Discovery {
+    #[serde(rename = "MDNS")]
+    pub mdns: Mdns,
+}
+
+/// `Discovery.MDNS`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default, deny_unknown_fields)]
+pub struct Mdns {
+    pub enabled: bool,
+}
+
+impl Default for Mdns {
+    fn default() -> Self {
+        Mdns { enabled: true }
+    }
+}
+
+/// `Routing`: content routing mode.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default, deny_unknown_fields)]
+pub struct Routing {
+    #[serde(rename = "Type")]
+    pub kind: RoutingType,
+}
+
+/// `Routing.Type` values Acorn understands (a subset of Kubo's).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RoutingType {
+    /// Kademlia client only: asks the DHT, never serves it. Our default.
+    #[default]
+    Dhtclient,
+    /// Kademlia client and server.
+    Dhtserver,
+    /// Client, becoming a server when publicly reachable (Kubo's `dht`).
+    Dht,
+    /// Kubo's default; Acorn treats it as `dht`.
+    Auto,
+    /// No content routing.
+    None,
+}
+
+/// `Swarm`: connection settings.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default, deny_unknown_fields)]
+pub struct Swarm {
+    /// Multiaddr prefixes (`/ip4/10.0.0.0/ipcidr/8`) we never dial.
+    pub addr_filters: Vec<String>,
+    /// Do not try to open a port on the router (UPnP/NAT-PMP).
+    pub disable_nat_port_map: bool,
+    pub conn_mgr: ConnMgr,
+}
+
+/// `Swarm.ConnMgr`: connection manager watermarks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default, deny_unknown_fields)]
+pub struct ConnMgr {
+    /// `"basic"` or `"none"`.
+    #[serde(rename = "Type")]
+    pub kind: String,
+    /// Trim down to this many connections.
+    pub low_water: u32,
+    /// Start trimming above this many connections.
+    pub high_water: u32,
+    /// New connections are not trimmed for this long (Go duration).
+    pub grace_period: String,
+}
+
+impl Default for ConnMgr {
+    fn default() -> Self {
+        ConnMgr {
+            kind: "basic".into(),
+            low_water: 32,
+            high_water: 96,
+            grace_period: "20s".into(),
+        }
+    }
+}
+
+/// `AutoNAT`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default, deny_unknown_fields)]
+pub struct AutoNat {
+    pub service_mode: AutoNatServiceMode,
+}
+
+/// `AutoNAT.ServiceMode`: whether we help other peers find out if they are reachable.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AutoNatServiceMode {
+    #[default]
+    Enabled,
+    Disabled,
+}
+
+/// `Reprovider`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default, deny_unknown_fields)]
+pub struct Reprovider {
+    /// Go duration between re-announcements of our content; `"0"` disables.
+    pub interval: String,
+}
+
+impl Default for Reprovider {
+    fn default() -> Self {
+        Reprovider {
+            interval: "22h".into(),
+        }
+    }
+}
+
+/// `Acorn`: settings Kubo has no key for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default, deny_unknown_fields)]
+pub struct AcornSection {
+    /// Threads in the blocking pool (redb transactions, file reads, hashing).
+    pub blocking_threads: u16,
+}
+
+impl Default for AcornSection {
+    fn default() -> Self {
+        AcornSection {
+            blocking_threads: 2,
+        }
+    }
+}
+
+fn strings(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn default_bootstrap() -> Vec<String> {
+    strings(DEFAULT_BOOTSTRAP)
+}
+
+/// Path of the config file in the repo at `root`.
+pub fn config_path(root: &Path) -> PathBuf {
+    root.join(CONFIG_FILE_NAME)
+}
+
+impl Config {
+    /// A config with every default and the given identity.
+    pub fn with_identity(identity: IdentitySection) -> Config {
+        Config {
+            identity,
+            datastore: Datastore::default(),
+            addresses: Addresses::default(),
+            discovery: Discovery::default(),
+            routing: Routing::default(),
+            bootstrap: default_bootstrap(),
+            swarm: Swarm::default(),
+            auto_nat: AutoNat::default(),
+            reprovider: Reprovider::default(),
+            acorn: AcornSection::default(),
+        }
+    }
+
+    /// Read, parse and check the config of the repo at `root`.
+    pub fn load(root: &Path) -> Result<Config, ConfigError> {
+        let path = config_path(root);
+        let mut file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(ConfigError::NotInitialized {
+                    root: root.to_owned(),
+                })
+            }
+            Err(source) => return Err(ConfigError::Read { path, source }),
+        };
+        // Step 1: bound the size before allocating anything for the contents.
+        let len = file
+            .metadata()
+            .map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?
+            .len();
+        if len > MAX_CONFIG_BYTES {
+            return Err(ConfigError::TooLarge {
+                path,
+                len,
+                limit_bytes: MAX_CONFIG_BYTES,
+            });
+        }
+        let mut bytes = Vec::with_capacity(len as usize);
+        // `take` guards against the file growing between metadata and read.
+        (&mut file)
+            .take(MAX_CONFIG_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?;
+        if bytes.len() as u64 > MAX_CONFIG_BYTES {
+            return Err(ConfigError::TooLarge {
+                path,
+                len: bytes.len() as u64,
+                limit_bytes: MAX_CONFIG_BYTES,
+            });
+        }
+        // Step 2: typed decode, then value checks.
+        let config = Config::from_json(&bytes).map_err(|reason| ConfigError::Malformed {
+            path: path.clone(),
+            reason,
+        })?;
+        config.validate().map_err(|e| ConfigError::Malformed {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        identity::Identity::from_config(&config.identity)
+            .map_err(|source| ConfigError::Identity { path, source })?;
+        Ok(config)
+    }
+
+    /// Parse JSON bytes into a config (no value checks).
+    pub fn from_json(bytes: &[u8]) -> Result<Config, String> {
+        serde_json::from_slice(bytes).map_err(|e| e.to_string())
+    }
+
+    /// The config as pretty JSON (2-space indent, as Kubo), with a final newline.
+    pub fn to_json(&self) -> Vec<u8> {
+        // Serializing plain structs, strings, numbers and bools cannot fail.
+        let mut out = serde_json::to_vec_pretty(self).expect("config serializes");
+        out.push(b'\n');
+        out
+    }
+
+    /// The config as a JSON tree.
+    pub fn to_value(&self) -> Value {
+        // As in `to_json`: cannot fail for this type.
+        serde_json::to_value(self).expect("config serializes")
+    }
+
+    /// What `acorn config show` prints: the tree without `Identity.PrivKey`.
+    pub fn to_value_without_private_key(&self) -> Value {
+        let mut tree = self.to_value();
+        if let Some(Value::Object(identity)) = tree.get_mut("Identity") {
+            identity.shift_remove("PrivKey");
+        }
+        tree
+    }
+
+    /// Check every value whose type alone does not make it valid.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        fn invalid(key: &str, reason: impl fmt::Display) -> ConfigError {
+            ConfigError::InvalidValue {
+                key: key.into(),
+                reason: reason.to_string(),
+            }
+        }
+        self.datastore.storage_max_bytes()?;
+        self.datastore.gc_period()?;
+        if self.datastore.storage_gc_watermark > 100 {
+            return Err(invalid(
+                "Datastore.StorageGCWatermark",
+                "must be a percentage, 0 to 100",
+            ));
+        }
+        for (key, list) in [
+            ("Addresses.Swarm", &self.addresses.swarm),
+            ("Addresses.Announce", &self.addresses.announce),
+            ("Addresses.AppendAnnounce", &self.addresses.append_announce),
+            ("Addresses.NoAnnounce", &self.addresses.no_announce),
+            ("Addresses.API", &self.addresses.api.0),
+            ("Addresses.Gateway", &self.addresses.gateway.0),
+            ("Swarm.AddrFilters", &self.swarm.addr_filters),
+            ("Bootstrap", &self.bootstrap),
+        ] {
+            for addr in list {
+                if !addr.starts_with('/') || addr.len() < 2 {
+                    return Err(invalid(
+                        key,
+                        format!("{addr:?} is not a multiaddr (it must start with '/')"),
+                    ));
+                }
+            }
+        }
+        for addr in &self.bootstrap {
+            if !addr.contains("/p2p/") && !addr.contains("/ipfs/") {
+                return Err(invalid(
+                    "Bootstrap",
+                    format!("{addr:?} has no /p2p/<peer-id> part"),
+                ));
+            }
+        }
+        let cm = &self.swarm.conn_mgr;
+        if cm.kind != "basic" && cm.kind != "none" {
+            return Err(invalid(
+                "Swarm.ConnMgr.Type",
+                format!("{:?} is not one of \"basic\", \"none\"", cm.kind),
+            ));
+        }
+        if cm.low_water > cm.high_water {
+            return Err(invalid(
+                "Swarm.ConnMgr.LowWater",
+                format!(
+                    "{} is above Swarm.ConnMgr.HighWater ({})",
+                    cm.low_water, cm.high_water
+                ),
+            ));
+        }
+        parse_duration(&cm.grace_period).map_err(|r| invalid("Swarm.ConnMgr.GracePeriod", r))?;
+        parse_duration(&self.reprovider.interval).map_err(|r| invalid("Reprovider.Interval", r))?;
+        let threads = self.acorn.blocking_threads;
+        if threads == 0 || threads > MAX_BLOCKING_THREADS_COUNT {
+            return Err(invalid(
+                "Acorn.BlockingThreads",
+                format!("{threads} is not between 1 and {MAX_BLOCKING_THREADS_COUNT}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The value at a dotted key (`Addresses.API`). Key parts match exactly, or
+    /// else ignoring ASCII case (as Kubo). `Identity` and `Identity.PrivKey` are
+    /// refused.
+    pub fn get(&self, key: &str) -> Result<Value, ConfigError> {
+        let parts = split_key(key)?;
+        refuse_private_key(&parts)?;
+        let tree = self.to_value();
+        let mut cursor = &tree;
+        for (depth, part) in parts.iter().enumerate() {
+            let map = as_section(cursor, &parts[..depth], key)?;
+            let name = resolve(map, part, key)?;
+            cursor = &map[name.as_str()];
+        }
+        Ok(cursor.clone())
+    }
+
+    /// Set the value at a dotted key. The key must exist; the result must parse as
+    /// a config and pass [`Config::validate`], else nothing changes. `Identity.*`
+    /// is refused.
+    pub fn set(&mut self, key: &str, value: Value) -> Result<(), ConfigError> {
+        let parts = split_key(key)?;
+        refuse_private_key(&parts)?;
+        if parts[0].eq_ignore_ascii_case("Identity") {
+            return Err(ConfigError::IdentityReadOnly { key: key.into() });
+        }
+        let mut tree = self.to_value();
+        let mut canonical = Vec::with_capacity(parts.len());
+        let mut cursor = &mut tree;
+        for (depth, part) in parts.iter().enumerate() {
+            let map = as_section_mut(cursor, &parts[..depth], key)?;
+            let name = resolve(map, part, key)?;
+            canonical.push(name.clone());
+            cursor = map
+                .get_mut(name.as_str())
+                .expect("resolve returned a key of this map");
+        }
+        *cursor = value;
+        let canonical = canonical.join(".");
+        let new: Config = serde_json::from_value(tree).map_err(|e| ConfigError::InvalidValue {
+            key: canonical.clone(),
+            reason: format!("{e} (maybe use --json or --bool?)"),
+        })?;
+        new.validate()?;
+        *self = new;
+        Ok(())
+    }
+
+    /// Write the config over the existing file, atomically (temp + fsync + rename
+    /// + directory fsync). Mode 0600: the file holds the private key.
+    pub fn save(&self, root: &Path) -> Result<(), ConfigError> {
+        let path = config_path(root);
+        let tmp = write_temp(root, &self.to_json()).map_err(|source| ConfigError::Write {
+            path: path.clone(),
+            source,
+        })?;
+        if let Err(source) = fs::rename(&tmp, &path) {
+            let _ = fs::remove_file(&tmp);
+            return Err(ConfigError::Write { path, source });
+        }
+        sync_dir(root).map_err(|source| ConfigError::Write { path, source })
+    }
+
+    /// Write the config as a new file; fails with [`ConfigError::AlreadyExists`]
+    /// and changes nothing if one is there. Atomic like [`Config::save`], using a
+    /// hard link (which never replaces) instead of a rename where the file system
+    /// has hard links.
+    pub fn create_new(&self, root: &Path) -> Result<(), ConfigError> {
+        let path = config_path(root);
+        if path.exists() {
+            return Err(ConfigError::AlreadyExists { path });
+        }
+        let tmp = write_temp(root, &self.to_json()).map_err(|source| ConfigError::Write {
+            path: path.clone(),
+            source,
+        })?;
+        let placed = match fs::hard_link(&tmp, &path) {
+            Ok(()) => fs::remove_file(&tmp),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                let _ = fs::remove_file(&tmp);
+                return Err(ConfigError::AlreadyExists { path });
+            }
+            // No hard links (FAT/exFAT USB sticks): check again, then rename. The
+            // window between the two is closed by the repo lock `init` holds.
+            Err(_) if path.exists() => {
+                let _ = fs::remove_file(&tmp);
+                return Err(ConfigError::AlreadyExists { path });
+            }
+            Err(_) => fs::rename(&tmp, &path),
+        };
+        if let Err(source) = placed {
+            let _ = fs::remove_file(&tmp);
+            return Err(ConfigError::Write { path, source });
+        }
+        sync_dir(root).map_err(|source| ConfigError::Write { path, source })
+    }
+}
+
+/// Write `bytes` to a fresh temporary file in `dir` and fsync it.
+fn write_temp(dir: &Path, bytes: &[u8]) -> io::Result<PathBuf> {
+    let tmp = dir.join(format!(".{CONFIG_FILE_NAME}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()
+    })();
+    match result {
+        Ok(()) => Ok(tmp),
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+/// Make a rename or link in `dir` durable.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+fn split_key(key: &str) -> Result<Vec<&str>, ConfigError> {
+    let parts: Vec<&str> = key.split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(ConfigError::BadKey { key: key.into() });
+    }
+    Ok(parts)
+}
+
+fn refuse_private_key(parts: &[&str]) -> Result<(), ConfigError> {
+    let is = |i: usize, name: &str| parts.get(i).is_some_and(|p| p.eq_ignore_ascii_case(name));
+    if is(0, "Identity") && (parts.len() == 1 || is(1, "PrivKey")) {
+        return Err(ConfigError::PrivateKey);
+    }
+    Ok(())
+}
+
+fn as_section<'a>(
+    v: &'a Value,
+    path: &[&str],
+    key: &str,
+) -> Result<&'a Map<String, Value>, ConfigError> {
+    v.as_object().ok_or_else(|| not_a_section(path, key))
+}
+
+fn as_section_mut<'a>(
+    v: &'a mut Value,
+    path: &[&str],
+    key: &str,
+) -> Result<&'a mut Map<String, Value>, ConfigError> {
+    match v {
+        Value::Object(map) => Ok(map),
+        _ => Err(not_a_section(path, key)),
+    }
+}
+
+fn not_a_section(path: &[&str], key: &str) -> ConfigError {
+    ConfigError::UnknownKey {
+        key: key.into(),
+        known: format!("none, {} is a value, not a section", path.join(".")),
+    }
+}
+
+/// Find `part` in `map`: exact match first, then ASCII case-insensitive.
+fn resolve(map: &Map<String, Value>, part: &str, key: &str) -> Result<String, ConfigError> {
+    if map.contains_key(part) {
+        return Ok(part.to_owned());
+    }
+    map.keys()
+        .find(|k| k.eq_ignore_ascii_case(part))
+        .cloned()
+        .ok_or_else(|| ConfigError::UnknownKey {
+            key: key.into(),
+            known: map.keys().cloned().collect::<Vec<_>>().join(", "),
+        })
+}
+
+/// Every leaf of a JSON tree as (dotted key, value); lists count as leaves.
+pub fn leaves(tree: &Value) -> Vec<(String, Value)> {
+    fn walk(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
+        match v {
+            Value::Object(map) => {
+                for (k, child) in map {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(&key, child, out);
+                }
+            }
+            _ => out.push((prefix.to_owned(), v.clone())),
+        }
+    }
+    let mut out = Vec::new();
+    walk("", tree, &mut out);
+    out
+}
+
+/// Parse a humanized byte size as Kubo does (go-humanize `ParseBytes`):
+/// `"10GB"` = 10 × 10⁹, `"10GiB"` = 10 × 2³⁰, `"512"` = 512 bytes, `"1.5MB"`;
+/// case-insensitive, optional space before the unit.
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let unit = unit.trim().to_ascii_lowercase();
+    let multiplier: u64 = match unit.as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "m" | "mb" => 1_000_000,
+        "g" | "gb" => 1_000_000_000,
+        "t" | "tb" => 1_000_000_000_000,
+        "p" | "pb" => 1_000_000_000_000_000,
+        "ki" | "kib" => 1 << 10,
+        "mi" | "mib" => 1 << 20,
+        "gi" | "gib" => 1 << 30,
+        "ti" | "tib" => 1 << 40,
+        "pi" | "pib" => 1 << 50,
+        _ => return Err(format!("{s:?}: unknown size unit {unit:?}")),
+    };
+    let bad = || format!("{s:?} is not a size like \"10GB\"");
+    let (int, frac) = match num.split_once('.') {
+        Some((i, f)) => (i, f),
+        None => (num, ""),
+    };
+    if int.is_empty() && frac.is_empty() || frac.contains('.') {
+        return Err(bad());
+    }
+    let int: u64 = if int.is_empty() {
+        0
+    } else {
+        int.parse().map_err(|_| bad())?
+    };
+    let whole = int
+        .checked_mul(multiplier)
+        .ok_or_else(|| format!("{s:?} is too large"))?;
+    // Fraction: at most 18 digits so the arithmetic below stays in u128 range.
+    let frac = &frac[..frac.len().min(18)];
+    let frac_bytes = if frac.is_empty() {
+        0
+    } else {
+        let digits: u128 = frac.parse().map_err(|_| bad())?;
+        let scale = 10u128.pow(frac.len() as u32);
+        (digits * multiplier as u128 / scale) as u64
+    };
+    whole
+        .checked_add(frac_bytes)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+/// Parse a Go duration (`"1h"`, `"20s"`, `"1m30s"`, `"1.5h"`, `"500ms"`, `"0"`).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let bad = || format!("{s:?} is not a duration like \"1h\", \"20s\" or \"1m30s\"");
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if s.is_empty() {
+        return Err(bad());
+    }
+    let mut rest = s;
+    let mut total = Duration::ZERO;
+    while !rest.is_empty() {
+        let n = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        if n == 0 {
+            return Err(bad());
+        }
+        let number: f64 = rest[..n].parse().map_err(|_| bad())?;
+        rest = &rest[n..];
+        let u = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let unit_secs = match &rest[..u] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(bad()),
+        };
+        rest = &rest[u..];
+        total = total
+            .checked_add(Duration::try_from_secs_f64(number * unit_secs).map_err(|_| bad())?)
+            .ok_or_else(bad)?;
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sample() -> Config {
+        crate::identity::Identity::generate()
+            .to_config()
+            .map(Config::with_identity)
+            .expect("to_config")
+    }
+
+    #[test]
+    fn defaults_have_kubo_keys_and_validate() {
+        let c = sample();
+        c.validate().unwrap();
+        assert_eq!(c.get("Addresses.API").unwrap(), json!(DEFAULT_API_ADDR));
+        assert_eq!(
+            c.get("Addresses.Swarm").unwrap(),
+            json!(["/ip4/0.0.0.0/tcp/4001", "/ip6/::/tcp/4001"])
+        );
+        assert_eq!(c.get("Datastore.StorageMax").unwrap(), json!("10GB"));
+        assert_eq!(c.get("Routing.Type").unwrap(), json!("dhtclient"));
+        assert_eq!(c.get("Discovery.MDNS.Enabled").unwrap(), json!(true));
+        assert_eq!(c.get("Acorn.BlockingThreads").unwrap(), json!(2));
+        assert!(c.bootstrap.iter().all(|b| b.contains("/p2p/")));
+        let keys: Vec<String> = c.to_value().as_object().unwrap().keys().cloned().collect();
+        assert_eq!(keys[0], "Identity");
+        assert!(keys.contains(&"AutoNAT".to_string()));
+    }
+
+    #[test]
+    fn json_round_trip() {
+        let c = sample();
+        let back = Config::from_json(&c.to_json()).unwrap();
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn missing_sections_take_defaults() {
+        let c = sample();
+        let text = format!(
+            r#"{{"Identity":{{"PeerID":"{}","PrivKey":"{}"}}}}"#,
+            c.identity.peer_id, c.identity.priv_key
+        );
+        let back = Config::from_json(text.as_bytes()).unwrap();
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn unknown_key_in_file_is_refused() {
+        let c = sample();
+        let mut tree = c.to_value();
+        tree["Bogus"] = json!(1);
+        let err = Config::from_json(tree.to_string().as_bytes()).unwrap_err();
+        assert!(err.contains("Bogus"), "{err}");
+    }
+
+    #[test]
+    fn strings_one_or_many() {
+        let mut c = sample();
+        c.set(
+            "Addresses.API",
+            json!(["/ip4/1.2.3.4/tcp/1", "/ip4/1.2.3.4/tcp/2"]),
+        )
+        .unwrap();
+        assert_eq!(c.addresses.api.0.len(), 2);
+        c.set("Addresses.API", json!("/ip4/1.2.3.4/tcp/1")).unwrap();
+        assert_eq!(c.addresses.api, Strings(vec!["/ip4/1.2.3.4/tcp/1".into()]));
+        c.set("Addresses.API", Value::Null).unwrap();
+        assert!(c.addresses.api.0.is_empty());
+        assert_eq!(c.get("Addresses.API").unwrap(), Value::Null);
+    }
+
+    #[test]
+    fn set_checks_type_and_range_and_keeps_old_on_error() {
+        let mut c = sample();
+        let before = c.clone();
+        let e = c.set("Discovery.MDNS.Enabled", json!("false")).unwrap_err();
+        assert!(e.to_string().contains("Discovery.MDNS.Enabled"), "{e}");
+        assert!(c
+            .set("Swarm.ConnMgr.LowWater", json!(1000))
+            .unwrap_err()
+            .to_string()
+            .contains("HighWater"));
+        assert!(c.set("Datastore.StorageMax", json!("lots")).is_err());
+        assert!(c.set("Acorn.BlockingThreads", json!(0)).is_err());
+        assert!(c.set("Routing.Type", json!("bogus")).is_err());
+        assert_eq!(c, before);
+    }
+
+    #[test]
+    fn keys_case_insensitive_and_unknown_listed() {
+        let mut c = sample();
+        c.set("datastore.storagemax", json!("1GiB")).unwrap();
+        assert_eq!(c.datastore.storage_max_bytes().unwrap(), 1 << 30);
+        let e = c.get("Nope").unwrap_err().to_string();
+        assert!(e.contains("Nope") && e.contains("Addresses"), "{e}");
+        let e = c.set("Swarm.Nope", json!(1)).unwrap_err().to_string();
+        assert!(e.contains("ConnMgr"), "{e}");
+        let e = c.get("Bootstrap.x").unwrap_err().to_string();
+        assert!(e.contains("not a section"), "{e}");
+        assert!(matches!(c.get("a..b"), Err(ConfigError::BadKey { .. })));
+    }
+
+    #[test]
+    fn private_key_guarded() {
+        let mut c = sample();
+        assert!(matches!(c.get("Identity"), Err(ConfigError::PrivateKey)));
+        assert!(matches!(
+            c.get("identity.privkey"),
+            Err(ConfigError::PrivateKey)
+        ));
+        assert_eq!(c.get("Identity.PeerID").unwrap(), json!(c.identity.peer_id));
+        assert!(matches!(
+            c.set("Identity.PeerID", json!("x")),
+            Err(ConfigError::IdentityReadOnly { .. })
+        ));
+        let shown = c.to_value_without_private_key();
+        assert!(shown["Identity"].get("PrivKey").is_none());
+        assert!(shown["Identity"].get("PeerID").is_some());
+    }
+
+    #[test]
+    fn save_load_create_new() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = sample();
+        c.create_new(dir.path()).unwrap();
+        let again = c.create_new(dir.path()).unwrap_err();
+        assert!(matches!(again, ConfigError::AlreadyExists { .. }));
+        assert_eq!(Config::load(dir.path()).unwrap(), c);
+        c.set("Datastore.GCPeriod", json!("2h")).unwrap();
+        c.save(dir.path()).unwrap();
+        assert_eq!(Config::load(dir.path()).unwrap(), c);
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("config")]);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(config_path(dir.path()))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn load_refuses_bad_files() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            Config::load(dir.path()),
+            Err(ConfigError::NotInitialized { .. })
+        ));
+        fs::write(config_path(dir.path()), b"{not json").unwrap();
+        assert!(matches!(
+            Config::load(dir.path()),
+            Err(ConfigError::Malformed { .. })
+        ));
+        let big = vec![b' '; MAX_CONFIG_BYTES as usize + 1];
+        fs::write(config_path(dir.path()), big).unwrap();
+        assert!(matches!(
+            Config::load(dir.path()),
+            Err(ConfigError::TooLarge { .. })
+        ));
+        // A peer ID that does not match the key.
+        let mut c = sample();
+        c.identity.peer_id = sample().identity.peer_id;
+        fs::write(config_path(dir.path()), c.to_json()).unwrap();
+        assert!(matches!(
+            Config::load(dir.path()),
+            Err(ConfigError::Identity { .. })
+        ));
+    }
+
+    #[test]
+    fn byte_sizes() {
+        assert_eq!(parse_bytes("10GB"), Ok(10_000_000_000));
+        assert_eq!(parse_bytes("10 gb"), Ok(10_000_000_000));
+        assert_eq!(parse_bytes("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_bytes("1.5MB"), Ok(1_500_000));
+        assert_eq!(parse_bytes("512"), Ok(512));
+        assert_eq!(parse_bytes("2kB"), Ok(2000));
+        assert!(parse_bytes("").is_err());
+        assert!(parse_bytes("GB").is_err());
+        assert!(parse_bytes("1.2.3GB").is_err());
+        assert!(parse_bytes("10XB").is_err());
+        assert!(parse_bytes("99999999999PB").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1.5h"), Ok(Duration::from_secs(5400)));
+        for bad in ["", "h", "1", "1x", "-1s", "1h-", "s1"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn leaves_flatten() {
+        let v = json!({"A": {"B": 1, "C": [1, 2]}, "D": "x"});
+        let l = leaves(&v);
+        assert_eq!(
+            l,
+            vec![
+                ("A.B".to_string(), json!(1)),
+                ("A.C".to_string(), json!([1, 2])),
+                ("D".to_string(), json!("x")),
+            ]
+        );
+    }
+}

@@ -1,0 +1,316 @@
+//! Config profiles: named sets of config changes, as Kubo's `ipfs init --profile`.
+//!
+//! **What.** [`PROFILES`] is a table of name → description → transform. `acorn init
+//! --profile a,b` and `acorn config profile apply NAME` look names up with
+//! [`find`] / [`resolve_list`] and apply them in order with [`apply`];
+//! `acorn config profile ls` prints the table. A later issue adds a board
+//! profile by adding one row.
+//!
+//! **Spec.** The rows `server`, `local-discovery`, `test`, `default-networking`,
+//! `lowpower` and `randomports` do what Kubo's `config/profile.go` does, on the keys
+//! Acorn has.
+//!
+//! **Flow.** Each transform edits a [`Config`] in memory; the caller validates and
+//! writes once at the end, so a failing profile changes nothing on disk.
+//!
+//! **Departures.** Kubo's datastore profiles (`flatfs`, `badgerds`, `pebbleds`, ...)
+//! do not exist: Acorn has one datastore (redb). `local-discovery` keeps the order
+//! of the remaining filter entries (Kubo's comes back in map order). `randomports`
+//! binds one TCP port on `[::]` (or `0.0.0.0` without IPv6) to pick the number, as
+//! Kubo does; the port may be taken again before the daemon starts.
+
+use std::net::TcpListener;
+
+use crate::config::{Addresses, AutoNatServiceMode, Config, RoutingType, DEFAULT_BOOTSTRAP};
+
+/// Addresses that are private, local only or unroutable (IANA special-purpose
+/// registries); Kubo's `defaultServerFilters`.
+pub const SERVER_FILTERS: &[&str] = &[
+    "/ip4/10.0.0.0/ipcidr/8",
+    "/ip4/100.64.0.0/ipcidr/10",
+    "/ip4/169.254.0.0/ipcidr/16",
+    "/ip4/172.16.0.0/ipcidr/12",
+    "/ip4/192.0.0.0/ipcidr/24",
+    "/ip4/192.0.2.0/ipcidr/24",
+    "/ip4/192.168.0.0/ipcidr/16",
+    "/ip4/198.18.0.0/ipcidr/15",
+    "/ip4/198.51.100.0/ipcidr/24",
+    "/ip4/203.0.113.0/ipcidr/24",
+    "/ip4/240.0.0.0/ipcidr/4",
+    "/ip6/100::/ipcidr/64",
+    "/ip6/2001:2::/ipcidr/48",
+    "/ip6/2001:db8::/ipcidr/32",
+    "/ip6/fc00::/ipcidr/7",
+    "/ip6/fe80::/ipcidr/10",
+];
+
+/// Errors applying profiles.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    /// A name not in [`PROFILES`].
+    #[error("unknown profile {name:?} (known profiles: {known})")]
+    Unknown { name: String, known: String },
+    /// An empty name in a comma-separated list (`"test,"`).
+    #[error("empty profile name in {list:?}")]
+    Empty { list: String },
+    /// A transform could not do its work.
+    #[error("profile {name}: {reason}")]
+    Failed { name: &'static str, reason: String },
+}
+
+/// A config transform.
+pub type Transform = fn(&mut Config) -> Result<(), String>;
+
+/// One named profile.
+pub struct Profile {
+    /// Name as typed on the command line.
+    pub name: &'static str,
+    /// One-paragraph description for help text.
+    pub description: &'static str,
+    /// What it changes.
+    pub transform: Transform,
+}
+
+/// Every profile, in the order `acorn` lists them.
+pub const PROFILES: &[Profile] = &[
+    Profile {
+        name: "test",
+        description: "Reduces external interference: API, gateway and swarm on \
+                      127.0.0.1 with port 0, no bootstrap peers, no mDNS, no NAT port \
+                      mapping. For tests.",
+        transform: test,
+    },
+    Profile {
+        name: "default-networking",
+        description: "Restores the default network settings; the inverse of `test`.",
+        transform: default_networking,
+    },
+    Profile {
+        name: "server",
+        description: "Disables local host discovery and filters private addresses; \
+                      for machines with public IPv4 addresses.",
+        transform: server,
+    },
+    Profile {
+        name: "local-discovery",
+        description: "Undoes `server`: enables discovery in local networks.",
+        transform: local_discovery,
+    },
+    Profile {
+        name: "lowpower",
+        description: "Reduces daemon overhead: DHT client only, no AutoNAT service, no \
+                      reproviding, 20-40 connections. Content discovery may be slower.",
+        transform: lowpower,
+    },
+    Profile {
+        name: "randomports",
+        description: "Uses a random free port number for the swarm.",
+        transform: randomports,
+    },
+];
+
+/// The names of all profiles, comma-separated.
+pub fn known_names() -> String {
+    PROFILES
+        .iter()
+        .map(|p| p.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The profile called `name`.
+pub fn find(name: &str) -> Result<&'static Profile, ProfileError> {
+    PROFILES
+        .iter()
+        .find(|p| p.name == name)
+        .ok_or_else(|| ProfileError::Unknown {
+            name: name.to_owned(),
+            known: known_names(),
+        })
+}
+
+/// Look up every name of a comma-separated list (`"test,lowpower"`).
+pub fn resolve_list(list: &str) -> Result<Vec<&'static Profile>, ProfileError> {
+    list.split(',')
+        .map(|name| {
+            let name = name.trim();
+            if name.is_empty() {
+                Err(ProfileError::Empty { list: list.into() })
+            } else {
+                find(name)
+            }
+        })
+        .collect()
+}
+
+/// Apply one profile.
+pub fn apply(config: &mut Config, profile: &'static Profile) -> Result<(), ProfileError> {
+    (profile.transform)(config).map_err(|reason| ProfileError::Failed {
+        name: profile.name,
+        reason,
+    })
+}
+
+/// Append the entries of `add` missing from `list`, keeping order.
+fn append_missing(list: &mut Vec<String>, add: &[&str]) {
+    for a in add {
+        if !list.iter().any(|x| x == a) {
+            list.push((*a).to_owned());
+        }
+    }
+}
+
+fn test(c: &mut Config) -> Result<(), String> {
+    const LOCAL_ANY_PORT: &str = "/ip4/127.0.0.1/tcp/0";
+    c.addresses.api.0 = vec![LOCAL_ANY_PORT.into()];
+    c.addresses.gateway.0 = vec![LOCAL_ANY_PORT.into()];
+    c.addresses.swarm = vec![LOCAL_ANY_PORT.into()];
+    c.swarm.disable_nat_port_map = true;
+    c.bootstrap.clear();
+    c.discovery.mdns.enabled = false;
+    Ok(())
+}
+
+fn default_networking(c: &mut Config) -> Result<(), String> {
+    c.addresses = Addresses::default();
+    append_missing(&mut c.bootstrap, DEFAULT_BOOTSTRAP);
+    c.swarm.disable_nat_port_map = false;
+    c.discovery.mdns.enabled = true;
+    Ok(())
+}
+
+fn server(c: &mut Config) -> Result<(), String> {
+    append_missing(&mut c.addresses.no_announce, SERVER_FILTERS);
+    append_missing(&mut c.swarm.addr_filters, SERVER_FILTERS);
+    c.discovery.mdns.enabled = false;
+    c.swarm.disable_nat_port_map = true;
+    Ok(())
+}
+
+fn local_discovery(c: &mut Config) -> Result<(), String> {
+    let keep = |a: &String| !SERVER_FILTERS.contains(&a.as_str());
+    c.addresses.no_announce.retain(keep);
+    c.swarm.addr_filters.retain(keep);
+    c.discovery.mdns.enabled = true;
+    c.swarm.disable_nat_port_map = false;
+    Ok(())
+}
+
+fn lowpower(c: &mut Config) -> Result<(), String> {
+    c.routing.kind = RoutingType::Dhtclient;
+    c.auto_nat.service_mode = AutoNatServiceMode::Disabled;
+    c.reprovider.interval = "0".into();
+    let cm = &mut c.swarm.conn_mgr;
+    cm.kind = "basic".into();
+    cm.low_water = 20;
+    cm.high_water = 40;
+    cm.grace_period = "1m".into();
+    Ok(())
+}
+
+fn randomports(c: &mut Config) -> Result<(), String> {
+    let listener = TcpListener::bind("[::]:0")
+        .or_else(|_| TcpListener::bind("0.0.0.0:0"))
+        .map_err(|e| format!("finding a free port: {e}"))?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| format!("finding a free port: {e}"))?
+        .port();
+    c.addresses.swarm = vec![
+        format!("/ip4/0.0.0.0/tcp/{port}"),
+        format!("/ip6/::/tcp/{port}"),
+    ];
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::Identity;
+
+    /// Resolve every name first, then apply in order (what `acorn init` does).
+    fn apply_list(config: &mut Config, list: &str) -> Result<(), ProfileError> {
+        for p in resolve_list(list)? {
+            apply(config, p)?;
+        }
+        Ok(())
+    }
+
+    fn sample() -> Config {
+        Config::with_identity(Identity::generate().to_config().unwrap())
+    }
+
+    #[test]
+    fn names_unique_and_every_profile_validates() {
+        for (i, p) in PROFILES.iter().enumerate() {
+            assert!(PROFILES[i + 1..].iter().all(|q| q.name != p.name));
+            let mut c = sample();
+            apply(&mut c, p).unwrap();
+            c.validate().unwrap_or_else(|e| panic!("{}: {e}", p.name));
+        }
+    }
+
+    #[test]
+    fn test_profile() {
+        let mut c = sample();
+        apply_list(&mut c, "test").unwrap();
+        assert_eq!(c.addresses.api.0, vec!["/ip4/127.0.0.1/tcp/0"]);
+        assert_eq!(c.addresses.gateway.0, vec!["/ip4/127.0.0.1/tcp/0"]);
+        assert_eq!(c.addresses.swarm, vec!["/ip4/127.0.0.1/tcp/0"]);
+        assert!(c.bootstrap.is_empty());
+        assert!(!c.discovery.mdns.enabled);
+        // default-networking undoes it.
+        apply_list(&mut c, "default-networking").unwrap();
+        let fresh = sample();
+        assert_eq!(c.addresses, fresh.addresses);
+        assert_eq!(c.bootstrap, fresh.bootstrap);
+        assert_eq!(c.discovery, fresh.discovery);
+    }
+
+    #[test]
+    fn server_and_local_discovery_are_inverse() {
+        let mut c = sample();
+        c.swarm.addr_filters.push("/ip4/1.2.3.0/ipcidr/24".into());
+        let before = c.clone();
+        apply_list(&mut c, "server").unwrap();
+        assert_eq!(c.addresses.no_announce.len(), SERVER_FILTERS.len());
+        assert_eq!(c.swarm.addr_filters.len(), SERVER_FILTERS.len() + 1);
+        assert!(!c.discovery.mdns.enabled && c.swarm.disable_nat_port_map);
+        // Applying twice adds nothing.
+        apply_list(&mut c, "server").unwrap();
+        assert_eq!(c.addresses.no_announce.len(), SERVER_FILTERS.len());
+        apply_list(&mut c, "local-discovery").unwrap();
+        assert_eq!(c, before);
+    }
+
+    #[test]
+    fn lowpower_and_randomports() {
+        let mut c = sample();
+        apply_list(&mut c, "lowpower, randomports").unwrap();
+        assert_eq!(c.swarm.conn_mgr.low_water, 20);
+        assert_eq!(c.swarm.conn_mgr.high_water, 40);
+        assert_eq!(c.auto_nat.service_mode, AutoNatServiceMode::Disabled);
+        assert_eq!(c.reprovider.interval, "0");
+        let port = c.addresses.swarm[0].rsplit('/').next().unwrap();
+        assert_ne!(port, "0");
+        assert_ne!(port, "4001");
+        assert_eq!(c.addresses.swarm[1], format!("/ip6/::/tcp/{port}"));
+    }
+
+    #[test]
+    fn unknown_and_empty_names() {
+        let mut c = sample();
+        let before = c.clone();
+        let e = apply_list(&mut c, "test,bogus").unwrap_err().to_string();
+        assert!(
+            e.contains("bogus") && e.contains("test") && e.contains("lowpower"),
+            "{e}"
+        );
+        // Nothing was applied: names are all checked first.
+        assert_eq!(c, before);
+        assert!(matches!(
+            apply_list(&mut c, "test,"),
+            Err(ProfileError::Empty { .. })
+        ));
+    }
+}
