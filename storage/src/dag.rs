@@ -48,7 +48,7 @@ pub enum DagError {
     Decode {
         cid: Cid,
         #[source]
-        source: CodecError,
+        source: Box<CodecError>,
     },
     #[error("DAG walk stack over {limit} entries at block {cid}")]
     TooWide { cid: Cid, limit: usize },
@@ -90,6 +90,9 @@ impl SeenSet for MemSeen {
     }
 }
 
+/// The callback of [`walk`]: sees each block's CID and bytes, says whether to descend.
+pub type Visitor<'a, E> = dyn FnMut(&Cid, &[u8]) -> Result<Walk, E> + 'a;
+
 /// Fetches a block; missing is [`DagError::Missing`].
 pub fn fetch<S: BlockSource + ?Sized>(src: &S, cid: &Cid) -> Result<Vec<u8>, DagError> {
     match src.get_required(cid) {
@@ -101,7 +104,10 @@ pub fn fetch<S: BlockSource + ?Sized>(src: &S, cid: &Cid) -> Result<Vec<u8>, Dag
 
 /// The links of a block, decode errors naming the CID.
 pub fn links_of(cid: &Cid, bytes: &[u8]) -> Result<Vec<Cid>, DagError> {
-    codec::links(cid.codec(), bytes).map_err(|source| DagError::Decode { cid: *cid, source })
+    codec::links(cid.codec(), bytes).map_err(|source| DagError::Decode {
+        cid: *cid,
+        source: Box::new(source),
+    })
 }
 
 /// Walks the DAG under `root` depth-first, pre-order, calling `visit` once per block
@@ -111,7 +117,7 @@ pub fn walk<S, E>(
     src: &S,
     root: &Cid,
     mut seen: Option<&mut dyn SeenSet>,
-    visit: &mut dyn FnMut(&Cid, &[u8]) -> Result<Walk, E>,
+    visit: &mut Visitor<'_, E>,
 ) -> Result<(), E>
 where
     S: BlockSource + ?Sized,
@@ -265,13 +271,25 @@ mod tests {
     fn refs_like_kubo() {
         let (s, root, a, x, y) = diamond();
         let mut out = vec![];
-        refs::<_, DagError>(&s, &root, false, false, &mut |c| Ok(out.push(*c))).unwrap();
+        refs::<_, DagError>(&s, &root, false, false, &mut |c| {
+            out.push(*c);
+            Ok(())
+        })
+        .unwrap();
         assert_eq!(out, vec![a, x]);
         let mut out = vec![];
-        refs::<_, DagError>(&s, &root, true, false, &mut |c| Ok(out.push(*c))).unwrap();
+        refs::<_, DagError>(&s, &root, true, false, &mut |c| {
+            out.push(*c);
+            Ok(())
+        })
+        .unwrap();
         assert_eq!(out, vec![a, x, y, x]);
         let mut out = vec![];
-        refs::<_, DagError>(&s, &root, true, true, &mut |c| Ok(out.push(*c))).unwrap();
+        refs::<_, DagError>(&s, &root, true, true, &mut |c| {
+            out.push(*c);
+            Ok(())
+        })
+        .unwrap();
         assert_eq!(out, vec![a, x, y]);
     }
 

@@ -11,10 +11,12 @@
 //!    during a GC whose blocks the mark did not see.
 //! 2. Clear the scratch tables `gc_marks` and `gc_queue` (a killed GC may have left
 //!    them full).
-//! 3. Mark: recursive pins first, then direct ones. Each root's multihash goes into
-//!    `gc_marks`; a recursive root (and, later, every new dag-node it reaches) goes onto
-//!    `gc_queue`, the to-visit stack kept *on disk*. Pop, read the block, decode its
-//!    links, mark every unmarked link and push those that can have links (not raw).
+//! 3. Mark: recursive pins first, walked to the end, then direct ones. Each root's
+//!    multihash goes into `gc_marks`; a recursive root (and every new dag node it
+//!    reaches) goes onto `gc_queue`, the to-visit stack kept *on disk*. Pop, read the
+//!    block, decode its links, mark every unmarked link and push those that can have
+//!    links (not raw). Only then are direct pins marked (a direct mark first would make
+//!    the walk skip that block's children).
 //!    Work is committed every [`GC_MARK_BATCH_COUNT`] steps, with non-durable commits
 //!    (scratch data needs no fsync). A dag block reachable from a pin that is missing or
 //!    does not decode stops the GC *before* anything is deleted: its children are
@@ -130,80 +132,111 @@ fn may_link(cid: &Cid) -> bool {
 }
 
 /// The mark phase; returns the number of blocks marked.
+///
+/// Recursive pins are marked *and fully walked* before any direct pin is marked: the
+/// walk skips children already marked, which is right only if every mark so far came
+/// from a walk (a block marked by a direct pin alone has unexplored children).
 fn mark(store: &Store) -> Result<u64, GcError> {
-    let mut pins = pins::read_all(store).map_err(GcError::Pins)?;
-    // Recursive first: a block marked while a recursive root is processed must have
-    // been queued, which holds only if no direct pin marked it before.
-    pins.sort_by_key(|(_, k)| *k != PinKind::Recursive);
-    let mut marked = 0u64;
-    let mut seq = 0u64;
+    let (recursive, direct): (Vec<_>, Vec<_>) = pins::read_all(store)
+        .map_err(GcError::Pins)?
+        .into_iter()
+        .partition(|(_, k)| *k == PinKind::Recursive);
+    let mut m = Marker {
+        store,
+        marked: 0,
+        seq: 0,
+    };
+    m.mark_roots(recursive.iter().map(|(c, _)| c), true)?;
+    m.drain()?;
+    m.mark_roots(direct.iter().map(|(c, _)| c), false)?;
+    Ok(m.marked)
+}
 
-    // Roots, in batches.
-    for chunk in pins.chunks(GC_MARK_BATCH_COUNT) {
-        let txn = scratch_txn(store)?;
-        {
-            let mut marks = txn.open_table(GC_MARKS).map_err(db_err)?;
-            let mut queue = txn.open_table(GC_QUEUE).map_err(db_err)?;
-            for (cid, kind) in chunk {
-                let new = marks
-                    .insert(cid.hash().to_bytes().as_slice(), ())
-                    .map_err(db_err)?
-                    .is_none();
-                if new {
-                    marked += 1;
-                    if *kind == PinKind::Recursive && may_link(cid) {
-                        queue
-                            .insert(seq, cid.to_bytes().as_slice())
-                            .map_err(db_err)?;
-                        seq += 1;
-                    }
-                }
-            }
-        }
-        txn.commit().map_err(db_err)?;
-    }
+struct Marker<'s> {
+    store: &'s Store,
+    marked: u64,
+    /// Next `gc_queue` key (the queue is a stack: `pop_last`).
+    seq: u64,
+}
 
-    // Drain the on-disk stack, in batches.
-    loop {
-        let snap = store.snapshot()?;
-        let txn = scratch_txn(store)?;
-        let mut empty = false;
-        {
-            let mut marks = txn.open_table(GC_MARKS).map_err(db_err)?;
-            let mut queue = txn.open_table(GC_QUEUE).map_err(db_err)?;
-            for _ in 0..GC_MARK_BATCH_COUNT {
-                let popped = queue
-                    .pop_last()
-                    .map_err(db_err)?
-                    .map(|(_, v)| v.value().to_vec());
-                let Some(bytes) = popped else {
-                    empty = true;
-                    break;
-                };
-                let cid = Cid::try_from(bytes.as_slice()).map_err(|e| {
-                    BlockError::Corrupted(format!("gc_queue entry is not a CID: {e}"))
-                })?;
-                let data = dag::fetch(&snap, &cid)?;
-                for link in dag::links_of(&cid, &data)? {
+impl Marker<'_> {
+    /// Marks roots; with `walk`, queues them for the drain.
+    fn mark_roots<'c>(
+        &mut self,
+        roots: impl Iterator<Item = &'c Cid>,
+        walk: bool,
+    ) -> Result<(), GcError> {
+        let mut roots = roots.peekable();
+        while roots.peek().is_some() {
+            let txn = scratch_txn(self.store)?;
+            {
+                let mut marks = txn.open_table(GC_MARKS).map_err(db_err)?;
+                let mut queue = txn.open_table(GC_QUEUE).map_err(db_err)?;
+                for cid in roots.by_ref().take(GC_MARK_BATCH_COUNT) {
                     let new = marks
-                        .insert(link.hash().to_bytes().as_slice(), ())
+                        .insert(cid.hash().to_bytes().as_slice(), ())
                         .map_err(db_err)?
                         .is_none();
                     if new {
-                        marked += 1;
-                        if may_link(&link) {
+                        self.marked += 1;
+                        if walk && may_link(cid) {
                             queue
-                                .insert(seq, link.to_bytes().as_slice())
+                                .insert(self.seq, cid.to_bytes().as_slice())
                                 .map_err(db_err)?;
-                            seq += 1;
+                            self.seq += 1;
                         }
                     }
                 }
             }
+            txn.commit().map_err(db_err)?;
         }
-        txn.commit().map_err(db_err)?;
-        if empty {
-            return Ok(marked);
+        Ok(())
+    }
+
+    /// Walks everything queued: pop, read, mark unmarked links, queue those that can
+    /// have links.
+    fn drain(&mut self) -> Result<(), GcError> {
+        loop {
+            let snap = self.store.snapshot()?;
+            let txn = scratch_txn(self.store)?;
+            let mut empty = false;
+            {
+                let mut marks = txn.open_table(GC_MARKS).map_err(db_err)?;
+                let mut queue = txn.open_table(GC_QUEUE).map_err(db_err)?;
+                for _ in 0..GC_MARK_BATCH_COUNT {
+                    let popped = queue
+                        .pop_last()
+                        .map_err(db_err)?
+                        .map(|(_, v)| v.value().to_vec());
+                    let Some(bytes) = popped else {
+                        empty = true;
+                        break;
+                    };
+                    let cid = Cid::try_from(bytes.as_slice()).map_err(|e| {
+                        BlockError::Corrupted(format!("gc_queue entry is not a CID: {e}"))
+                    })?;
+                    let data = dag::fetch(&snap, &cid)?;
+                    for link in dag::links_of(&cid, &data)? {
+                        let new = marks
+                            .insert(link.hash().to_bytes().as_slice(), ())
+                            .map_err(db_err)?
+                            .is_none();
+                        if new {
+                            self.marked += 1;
+                            if may_link(&link) {
+                                queue
+                                    .insert(self.seq, link.to_bytes().as_slice())
+                                    .map_err(db_err)?;
+                                self.seq += 1;
+                            }
+                        }
+                    }
+                }
+            }
+            txn.commit().map_err(db_err)?;
+            if empty {
+                return Ok(());
+            }
         }
     }
 }

@@ -103,13 +103,13 @@ pub enum PinError {
     #[error("{cid} is not pinned")]
     NotPinned { cid: Cid },
     #[error("{cid} is pinned indirectly under {root}")]
-    PinnedIndirectly { cid: Cid, root: Cid },
+    PinnedIndirectly { cid: Cid, root: Box<Cid> },
     #[error("{cid} is pinned recursively")]
     PinnedRecursively { cid: Cid },
     #[error("{cid} already pinned recursively")]
     AlreadyPinnedRecursively { cid: Cid },
     #[error("cannot pin {root}: block {missing} is not in the repo")]
-    Incomplete { root: Cid, missing: Cid },
+    Incomplete { root: Box<Cid>, missing: Cid },
     #[error("'from' cid {cid} was not recursively pinned already")]
     FromNotPinned { cid: Cid },
     #[error("pin table corrupted: {0}")]
@@ -168,7 +168,7 @@ fn check_present<S: BlockSource + ?Sized>(
 ) -> Result<(), PinError> {
     let incomplete = |e: DagError| match e {
         DagError::Missing { cid } => PinError::Incomplete {
-            root: *root,
+            root: Box::new(*root),
             missing: cid,
         },
         other => other.into(),
@@ -201,7 +201,10 @@ pub fn pin_rm(store: &Store, cid: &Cid, recursive: bool) -> Result<(), PinError>
                 drop(pins);
                 drop(txn);
                 return Err(match indirect_root(store, cid)? {
-                    Some(root) => PinError::PinnedIndirectly { cid: *cid, root },
+                    Some(root) => PinError::PinnedIndirectly {
+                        cid: *cid,
+                        root: Box::new(root),
+                    },
                     None => PinError::NotPinned { cid: *cid },
                 });
             }
@@ -505,7 +508,7 @@ mod tests {
         assert_eq!(pinned(s, leaf.cid()).unwrap(), Some(PinType::Indirect));
         let e = pin_rm(s, leaf.cid(), true).unwrap_err();
         assert!(
-            matches!(e, PinError::PinnedIndirectly { cid, root: r } if cid == *leaf.cid() && r == *root.cid()),
+            matches!(&e, PinError::PinnedIndirectly { cid, root: r } if cid == leaf.cid() && **r == *root.cid()),
             "{e}"
         );
         pin_rm(s, root.cid(), true).unwrap();
