@@ -90,7 +90,10 @@ pub struct Store {
 
 #[derive(Debug)]
 struct Inner {
+    // Field order matters: the database closes before the repo lock is released.
     db: Database,
+    /// The repo's flock: held while any clone of the store lives.
+    _lock: nix::fcntl::Flock<std::fs::File>,
     path: PathBuf,
     gc_lock: GcLock,
     write_txns: AtomicU64,
@@ -136,10 +139,16 @@ impl VerifyReport {
 }
 
 impl Store {
-    pub(crate) fn new(db: Database, path: PathBuf) -> Store {
+    /// `lock` is the repo's flock, released when the last clone is dropped.
+    pub(crate) fn new(
+        db: Database,
+        path: PathBuf,
+        lock: nix::fcntl::Flock<std::fs::File>,
+    ) -> Store {
         Store {
             inner: Arc::new(Inner {
                 db,
+                _lock: lock,
                 path,
                 gc_lock: GcLock::default(),
                 write_txns: AtomicU64::new(0),

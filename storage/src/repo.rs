@@ -104,13 +104,12 @@ pub enum RepoError {
     Database { path: PathBuf, reason: String },
 }
 
-/// An open, locked repo. Dropping it closes the database and releases the lock.
+/// An open, locked repo. The lock is held, and the database open, until the `Repo`
+/// and every clone of its [`Store`] are dropped.
 #[derive(Debug)]
 pub struct Repo {
     path: PathBuf,
     store: Store,
-    // Field order matters: the store (and database) is dropped before the lock is released.
-    _lock: Flock<File>,
 }
 
 impl Repo {
@@ -206,9 +205,8 @@ impl Repo {
             Some(_) => {}
         }
         Ok(Repo {
-            store: Store::new(db, db_path),
+            store: Store::new(db, db_path, lock),
             path,
-            _lock: lock,
         })
     }
 
@@ -329,6 +327,20 @@ mod tests {
             Err(RepoError::AlreadyInitialized { path }) => assert_eq!(path, p),
             other => panic!("expected AlreadyInitialized, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn store_clone_keeps_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init(dir.path()).unwrap();
+        let store = repo.store().clone();
+        drop(repo);
+        assert!(matches!(
+            Repo::open(dir.path()),
+            Err(RepoError::Locked { .. })
+        ));
+        drop(store);
+        Repo::open(dir.path()).unwrap();
     }
 
     #[test]
