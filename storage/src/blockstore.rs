@@ -1,1 +1,786 @@
-//! TODO: being written.
+//! The redb blockstore: blocks keyed by multihash.
+//!
+//! **What.** [`Store`] keeps every block in the `blocks` table of the repo's redb
+//! database (map in [`crate::repo`]), key = multihash bytes, value = block bytes, so
+//! CIDv0 and CIDv1 (and raw / dag-pb views) of the same bytes share one entry, as in
+//! Kubo's flatfs/leveldb blockstore. It implements [`BlockSource`]; writes go through
+//! [`Store::put_block`] (one block, one transaction) or a batching [`Writer`]
+//! ([`BlockSink`]) that commits one write transaction per [`WRITER_BATCH_BYTES`] or
+//! [`WRITER_BATCH_BLOCKS`], never one per block: SD cards wear and are slow at small
+//! random writes.
+//!
+//! **In-flight protection (the GC lock).** Blocks of an add that is still running are
+//! not yet reachable from any pin, so a GC would sweep them. Every add, import or
+//! `pin add` holds an [`AddGuard`] ([`Store::begin_add`]) from its first put until its
+//! root is pinned (or it gives up); [`crate::gc`] takes the lock exclusively
+//! ([`Store::begin_gc`]), waiting for running adds, and new adds wait for a running GC.
+//! This is Kubo's `GCLocker` (`blockstore.GCLocker`: `PinLock` for adds, `GCLock` for
+//! the collector, over one RW mutex). Between processes the repo flock already
+//! excludes; the guard matters in the daemon, which runs adds and GC in one process.
+//! Unlike Go's `RWMutex` the lock prefers adds: a new add does not wait for a GC that is
+//! only *waiting*, so an add may take nested guards (an import calling `pin_add`)
+//! without deadlock. The price: a steady stream of adds can postpone a GC.
+//!
+//! **Flow.** `Writer::put` checks the size limit and buffers; when a batch is full it
+//! opens one write transaction, inserts the blocks not already stored, commits.
+//! `flush`/`finish` commit the rest. Reads open a short read transaction each
+//! (or use [`Store::snapshot`] for many reads against one consistent view).
+//!
+//! **Limits.** Blocks over [`MAX_BLOCK_BYTES`] are refused. A `Writer` buffers at most
+//! [`WRITER_BATCH_BYTES`] (+ one block) of block data. Streaming listings hold
+//! [`ITER_BATCH_COUNT`] keys at a time, each batch from a fresh read transaction, so a
+//! long listing does not pin old pages.
+//!
+//! **Departures.** Identity-hash CIDs are never stored (their data is the digest) and
+//! always "present". A [`Writer`] dropped without `flush`/`finish` discards its buffer:
+//! an add that failed half-way leaves only whole, unpinned batches behind, for GC.
+
+use crate::block::{Block, BlockError, BlockSink, BlockSource, MAX_BLOCK_BYTES};
+use crate::cids;
+use crate::repo::tables::BLOCKS;
+use cid::multihash::Multihash;
+use cid::Cid;
+use redb::{
+    Database, ReadOnlyTable, ReadableDatabase, ReadableTable, ReadableTableMetadata,
+    WriteTransaction,
+};
+use sha2::{Digest, Sha256};
+use std::collections::VecDeque;
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+/// A [`Writer`] commits once its buffer holds this many bytes of block data.
+/// Costs up to this much RAM per writer (plus one block).
+pub const WRITER_BATCH_BYTES: usize = 8 << 20;
+
+/// A [`Writer`] commits once its buffer holds this many blocks (small-block imports).
+pub const WRITER_BATCH_BLOCKS: usize = 1024;
+
+/// Keys fetched per read transaction by streaming listings ([`Store::iter_multihashes`],
+/// [`Store::verify`]). Costs about this × 70 bytes of RAM.
+pub const ITER_BATCH_COUNT: usize = 1024;
+
+/// Maps any redb error to a [`BlockError`], keeping corruption apart from I/O.
+pub(crate) fn db_err(e: impl Into<redb::Error>) -> BlockError {
+    match e.into() {
+        redb::Error::Corrupted(s) => BlockError::Corrupted(s),
+        redb::Error::TableDoesNotExist(t) => BlockError::Corrupted(format!("table {t} is missing")),
+        other => BlockError::Io(other.to_string()),
+    }
+}
+
+/// Parses a `blocks` key back into a multihash.
+pub(crate) fn multihash_of_key(key: &[u8]) -> Result<Multihash<64>, BlockError> {
+    Multihash::<64>::from_bytes(key).map_err(|e| {
+        BlockError::Corrupted(format!("blocks key {} is not a multihash: {e}", hex(key)))
+    })
+}
+
+pub(crate) fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The blockstore. Cheap to clone (shared handle).
+#[derive(Debug, Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    // Field order matters: the database closes before the repo lock is released.
+    db: Database,
+    /// The repo's flock: held while any clone of the store lives.
+    _lock: nix::fcntl::Flock<std::fs::File>,
+    path: PathBuf,
+    gc_lock: GcLock,
+    write_txns: AtomicU64,
+}
+
+/// Sizes reported by [`Store::count_and_size`] (`repo stat`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Number of stored blocks (`NumObjects`).
+    pub blocks: u64,
+    /// Bytes of keys and block data in the blocks table.
+    pub stored_bytes: u64,
+    /// Size of the database file on disk (`RepoSize`).
+    pub disk_bytes: u64,
+}
+
+/// One bad entry found by [`Store::verify`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CorruptBlock {
+    /// The block as a raw CIDv1 of its key, when the key is a valid multihash.
+    pub cid: Option<Cid>,
+    /// The key, hex.
+    pub key_hex: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// Result of [`Store::verify`] (`repo verify`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Blocks re-hashed.
+    pub checked: u64,
+    /// Blocks whose hash function we cannot compute (not checked).
+    pub unverifiable: u64,
+    /// Blocks whose bytes do not match their key, or whose key is malformed.
+    pub corrupt: Vec<CorruptBlock>,
+}
+
+impl VerifyReport {
+    pub fn is_clean(&self) -> bool {
+        self.corrupt.is_empty()
+    }
+}
+
+impl Store {
+    /// `lock` is the repo's flock, released when the last clone is dropped.
+    pub(crate) fn new(
+        db: Database,
+        path: PathBuf,
+        lock: nix::fcntl::Flock<std::fs::File>,
+    ) -> Store {
+        Store {
+            inner: Arc::new(Inner {
+                db,
+                _lock: lock,
+                path,
+                gc_lock: GcLock::default(),
+                write_txns: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    pub(crate) fn db(&self) -> &Database {
+        &self.inner.db
+    }
+
+    /// Path of the database file.
+    pub fn db_path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Begins a write transaction and counts it (see [`Store::write_txn_count`]).
+    pub(crate) fn begin_write(&self) -> Result<WriteTransaction, BlockError> {
+        let txn = self.inner.db.begin_write().map_err(db_err)?;
+        self.inner.write_txns.fetch_add(1, Ordering::Relaxed);
+        Ok(txn)
+    }
+
+    /// Number of write transactions this handle has begun since the repo was opened
+    /// (tests check that writes are batched).
+    pub fn write_txn_count(&self) -> u64 {
+        self.inner.write_txns.load(Ordering::Relaxed)
+    }
+
+    /// A consistent read-only view of the blocks (one read transaction).
+    pub fn snapshot(&self) -> Result<Snapshot, BlockError> {
+        let txn = self.inner.db.begin_read().map_err(db_err)?;
+        let table = txn.open_table(BLOCKS).map_err(db_err)?;
+        Ok(Snapshot { table })
+    }
+
+    /// Stores one verified block in its own transaction. Returns whether it was new.
+    pub fn put_block(&self, block: &Block) -> Result<bool, BlockError> {
+        check_size(block.cid(), block.data().len())?;
+        if block.cid().hash().code() == cids::IDENTITY {
+            return Ok(false);
+        }
+        let txn = self.begin_write()?;
+        let new = {
+            let mut t = txn.open_table(BLOCKS).map_err(db_err)?;
+            insert_if_absent(&mut t, &block.cid().hash().to_bytes(), block.data())?
+        };
+        txn.commit().map_err(db_err)?;
+        Ok(new)
+    }
+
+    /// A batching writer ([`BlockSink`]).
+    pub fn writer(&self) -> Writer {
+        Writer {
+            store: self.clone(),
+            buf: Vec::new(),
+            buf_bytes: 0,
+            stats: WriterStats::default(),
+        }
+    }
+
+    /// A block's bytes, or `None` (identity CIDs: their inline data).
+    pub fn get(&self, cid: &Cid) -> Result<Option<Vec<u8>>, BlockError> {
+        if cid.hash().code() == cids::IDENTITY {
+            return Ok(Some(cid.hash().digest().to_vec()));
+        }
+        let txn = self.inner.db.begin_read().map_err(db_err)?;
+        let t = txn.open_table(BLOCKS).map_err(db_err)?;
+        let v = t
+            .get(cid.hash().to_bytes().as_slice())
+            .map_err(db_err)?
+            .map(|g| g.value().to_vec());
+        Ok(v)
+    }
+
+    /// Whether a block is stored (without reading it out).
+    pub fn has(&self, cid: &Cid) -> Result<bool, BlockError> {
+        Ok(self.stat(cid)?.is_some())
+    }
+
+    /// Size of a stored block, or `None`.
+    pub fn stat(&self, cid: &Cid) -> Result<Option<u64>, BlockError> {
+        if cid.hash().code() == cids::IDENTITY {
+            return Ok(Some(cid.hash().digest().len() as u64));
+        }
+        let txn = self.inner.db.begin_read().map_err(db_err)?;
+        let t = txn.open_table(BLOCKS).map_err(db_err)?;
+        let len = t
+            .get(cid.hash().to_bytes().as_slice())
+            .map_err(db_err)?
+            .map(|v| v.value().len() as u64);
+        Ok(len)
+    }
+
+    /// Removes a block (whatever CID version or codec names it). Returns whether it
+    /// was stored. Does not look at pins: callers (`block rm`) check those.
+    pub fn remove(&self, cid: &Cid) -> Result<bool, BlockError> {
+        if cid.hash().code() == cids::IDENTITY {
+            return Ok(false);
+        }
+        let txn = self.begin_write()?;
+        let removed = {
+            let mut t = txn.open_table(BLOCKS).map_err(db_err)?;
+            let r = t.remove(cid.hash().to_bytes().as_slice()).map_err(db_err)?;
+            r.is_some()
+        };
+        txn.commit().map_err(db_err)?;
+        Ok(removed)
+    }
+
+    /// Streams the multihash of every stored block, in key order, [`ITER_BATCH_COUNT`]
+    /// at a time (`refs local`; print each as [`cids::raw_v1_of_multihash`]).
+    pub fn iter_multihashes(&self) -> MultihashIter {
+        MultihashIter {
+            batches: KeyBatches::new(self.clone()),
+            buf: VecDeque::new(),
+        }
+    }
+
+    /// Block count and sizes (`repo stat`).
+    pub fn count_and_size(&self) -> Result<StoreStats, BlockError> {
+        let txn = self.inner.db.begin_read().map_err(db_err)?;
+        let t = txn.open_table(BLOCKS).map_err(db_err)?;
+        let blocks = t.len().map_err(db_err)?;
+        let stored_bytes = t.stats().map_err(db_err)?.stored_bytes();
+        let disk_bytes = std::fs::metadata(&self.inner.path)
+            .map(|m| m.len())
+            .map_err(|e| BlockError::Io(format!("{}: {e}", self.inner.path.display())))?;
+        Ok(StoreStats {
+            blocks,
+            stored_bytes,
+            disk_bytes,
+        })
+    }
+
+    /// Re-hashes every block with its key's hash function (`repo verify`).
+    pub fn verify(&self) -> Result<VerifyReport, BlockError> {
+        let mut report = VerifyReport::default();
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let txn = self.inner.db.begin_read().map_err(db_err)?;
+            let t = txn.open_table(BLOCKS).map_err(db_err)?;
+            let mut n = 0;
+            let mut last = None;
+            for entry in range_after(&t, after.as_deref())? {
+                let (k, v) = entry.map_err(db_err)?;
+                let key = k.value();
+                check_entry(key, v.value(), &mut report);
+                last = Some(key.to_vec());
+                n += 1;
+                if n == ITER_BATCH_COUNT {
+                    break;
+                }
+            }
+            after = last;
+            if n < ITER_BATCH_COUNT {
+                return Ok(report);
+            }
+        }
+    }
+
+    /// Writes `data` under `cid`'s key with no size or hash check. Only for tests that
+    /// simulate a corrupted disk; never call it from node code.
+    #[doc(hidden)]
+    pub fn debug_put_unverified(&self, cid: &Cid, data: &[u8]) -> Result<(), BlockError> {
+        let txn = self.begin_write()?;
+        txn.open_table(BLOCKS)
+            .map_err(db_err)?
+            .insert(cid.hash().to_bytes().as_slice(), data)
+            .map_err(db_err)?;
+        txn.commit().map_err(db_err)
+    }
+
+    /// Marks the start of an add/import: until the returned guard is dropped (after the
+    /// root is pinned), no GC runs. Waits while a GC is running.
+    pub fn begin_add(&self) -> AddGuard {
+        self.inner.gc_lock.lock_shared();
+        AddGuard {
+            store: self.clone(),
+        }
+    }
+
+    /// Takes the GC lock exclusively: waits until no add is in flight, then keeps new
+    /// adds waiting until the guard is dropped. [`crate::gc::collect`] calls this.
+    pub fn begin_gc(&self) -> GcGuard {
+        self.inner.gc_lock.lock_exclusive();
+        GcGuard {
+            store: self.clone(),
+        }
+    }
+
+    /// Number of adds holding an [`AddGuard`] now.
+    pub fn adds_in_flight(&self) -> usize {
+        self.inner.gc_lock.state().adds
+    }
+}
+
+fn check_size(cid: &Cid, len: usize) -> Result<(), BlockError> {
+    if len > MAX_BLOCK_BYTES {
+        return Err(BlockError::TooLarge {
+            cid: *cid,
+            len,
+            limit: MAX_BLOCK_BYTES,
+        });
+    }
+    Ok(())
+}
+
+fn insert_if_absent(
+    t: &mut redb::Table<&[u8], &[u8]>,
+    key: &[u8],
+    data: &[u8],
+) -> Result<bool, BlockError> {
+    if t.get(key).map_err(db_err)?.is_some() {
+        return Ok(false);
+    }
+    t.insert(key, data).map_err(db_err)?;
+    Ok(true)
+}
+
+/// `table.range(after..)` excluding `after` itself; from the start when `None`.
+pub(crate) fn range_after<'a, T, V>(
+    t: &'a T,
+    after: Option<&'a [u8]>,
+) -> Result<redb::Range<'a, &'static [u8], V>, BlockError>
+where
+    T: ReadableTable<&'static [u8], V>,
+    V: redb::Value + 'static,
+{
+    let lower = match after {
+        Some(k) => Bound::Excluded(k),
+        None => Bound::Unbounded,
+    };
+    t.range::<&[u8]>((lower, Bound::Unbounded)).map_err(db_err)
+}
+
+fn check_entry(key: &[u8], data: &[u8], report: &mut VerifyReport) {
+    let mh = match Multihash::<64>::from_bytes(key) {
+        Ok(mh) => mh,
+        Err(e) => {
+            report.corrupt.push(CorruptBlock {
+                cid: None,
+                key_hex: hex(key),
+                reason: format!("key is not a multihash: {e}"),
+            });
+            return;
+        }
+    };
+    let ok = match mh.code() {
+        cids::SHA2_256 => Sha256::digest(data).as_slice() == mh.digest(),
+        cids::IDENTITY => mh.digest() == data,
+        _ => {
+            report.unverifiable += 1;
+            return;
+        }
+    };
+    report.checked += 1;
+    if !ok {
+        report.corrupt.push(CorruptBlock {
+            cid: Some(cids::raw_v1_of_multihash(&mh)),
+            key_hex: hex(key),
+            reason: "block bytes do not match the hash".into(),
+        });
+    } else if data.len() > MAX_BLOCK_BYTES {
+        report.corrupt.push(CorruptBlock {
+            cid: Some(cids::raw_v1_of_multihash(&mh)),
+            key_hex: hex(key),
+            reason: format!("block is {} bytes, over {MAX_BLOCK_BYTES}", data.len()),
+        });
+    }
+}
+
+impl BlockSource for Store {
+    fn get(&self, cid: &Cid) -> Result<Option<Vec<u8>>, BlockError> {
+        Store::get(self, cid)
+    }
+
+    fn has(&self, cid: &Cid) -> Result<bool, BlockError> {
+        Store::has(self, cid)
+    }
+}
+
+/// A consistent read-only view of the blocks table (one redb read transaction).
+/// Hold it briefly: while it lives, redb cannot reuse pages freed after it began.
+pub struct Snapshot {
+    table: ReadOnlyTable<&'static [u8], &'static [u8]>,
+}
+
+impl BlockSource for Snapshot {
+    fn get(&self, cid: &Cid) -> Result<Option<Vec<u8>>, BlockError> {
+        if cid.hash().code() == cids::IDENTITY {
+            return Ok(Some(cid.hash().digest().to_vec()));
+        }
+        let v = self
+            .table
+            .get(cid.hash().to_bytes().as_slice())
+            .map_err(db_err)?
+            .map(|g| g.value().to_vec());
+        Ok(v)
+    }
+}
+
+/// Reads blocks through an open write transaction's table, so a check and a write
+/// (e.g. "the DAG is complete" + "insert pin") happen in one transaction.
+pub(crate) struct TableSource<'a, 't> {
+    pub(crate) table: &'a redb::Table<'t, &'static [u8], &'static [u8]>,
+}
+
+impl BlockSource for TableSource<'_, '_> {
+    fn get(&self, cid: &Cid) -> Result<Option<Vec<u8>>, BlockError> {
+        if cid.hash().code() == cids::IDENTITY {
+            return Ok(Some(cid.hash().digest().to_vec()));
+        }
+        let v = self
+            .table
+            .get(cid.hash().to_bytes().as_slice())
+            .map_err(db_err)?
+            .map(|g| g.value().to_vec());
+        Ok(v)
+    }
+}
+
+/// What a [`Writer`] has committed so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Blocks put (including ones already stored).
+    pub blocks_put: u64,
+    /// Blocks that were new to the store.
+    pub blocks_new: u64,
+    /// Bytes of new blocks.
+    pub bytes_new: u64,
+    /// Write transactions committed.
+    pub commits: u64,
+}
+
+/// Batching block writer: one write transaction per [`WRITER_BATCH_BYTES`] /
+/// [`WRITER_BATCH_BLOCKS`]. Call [`BlockSink::flush`] or [`Writer::finish`] at the end:
+/// dropping it discards what is still buffered.
+pub struct Writer {
+    store: Store,
+    buf: Vec<(Vec<u8>, Vec<u8>)>,
+    buf_bytes: usize,
+    stats: WriterStats,
+}
+
+impl Writer {
+    /// Puts a verified block.
+    pub fn put_block(&mut self, block: &Block) -> Result<(), BlockError> {
+        self.put(block.cid(), block.data())
+    }
+
+    /// Commits what is buffered and returns the totals.
+    pub fn finish(mut self) -> Result<WriterStats, BlockError> {
+        self.commit()?;
+        Ok(self.stats)
+    }
+
+    /// Totals so far (committed batches only).
+    pub fn stats(&self) -> WriterStats {
+        self.stats
+    }
+
+    fn commit(&mut self) -> Result<(), BlockError> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let txn = self.store.begin_write()?;
+        let mut new = 0u64;
+        let mut bytes = 0u64;
+        {
+            let mut t = txn.open_table(BLOCKS).map_err(db_err)?;
+            for (k, v) in &self.buf {
+                if insert_if_absent(&mut t, k, v)? {
+                    new += 1;
+                    bytes += v.len() as u64;
+                }
+            }
+        }
+        txn.commit().map_err(db_err)?;
+        self.stats.blocks_new += new;
+        self.stats.bytes_new += bytes;
+        self.stats.commits += 1;
+        self.buf.clear();
+        self.buf_bytes = 0;
+        Ok(())
+    }
+}
+
+impl BlockSink for Writer {
+    fn put(&mut self, cid: &Cid, data: &[u8]) -> Result<(), BlockError> {
+        check_size(cid, data.len())?;
+        self.stats.blocks_put += 1;
+        if cid.hash().code() == cids::IDENTITY {
+            return Ok(());
+        }
+        self.buf.push((cid.hash().to_bytes(), data.to_vec()));
+        self.buf_bytes += data.len();
+        if self.buf_bytes >= WRITER_BATCH_BYTES || self.buf.len() >= WRITER_BATCH_BLOCKS {
+            self.commit()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), BlockError> {
+        self.commit()
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        if !self.buf.is_empty() {
+            tracing::debug!(
+                blocks = self.buf.len(),
+                "block writer dropped without flush: discarding buffered blocks"
+            );
+        }
+    }
+}
+
+/// Streams keys of the blocks table, one read transaction per batch.
+struct KeyBatches {
+    store: Store,
+    after: Option<Vec<u8>>,
+    done: bool,
+}
+
+impl KeyBatches {
+    fn new(store: Store) -> Self {
+        KeyBatches {
+            store,
+            after: None,
+            done: false,
+        }
+    }
+
+    /// The next batch of up to `n` keys (empty when done).
+    fn next_batch(&mut self, n: usize) -> Result<Vec<Vec<u8>>, BlockError> {
+        if self.done {
+            return Ok(Vec::new());
+        }
+        let txn = self.store.inner.db.begin_read().map_err(db_err)?;
+        let t = txn.open_table(BLOCKS).map_err(db_err)?;
+        let mut out = Vec::with_capacity(n.min(ITER_BATCH_COUNT));
+        for entry in range_after(&t, self.after.as_deref())? {
+            let (k, _) = entry.map_err(db_err)?;
+            out.push(k.value().to_vec());
+            if out.len() == n {
+                break;
+            }
+        }
+        if out.len() < n {
+            self.done = true;
+        }
+        self.after = out.last().cloned();
+        Ok(out)
+    }
+}
+
+/// Iterator returned by [`Store::iter_multihashes`]. Yields an error (and then ends)
+/// if the database fails; a key that is not a multihash yields `Corrupted` and the
+/// listing goes on.
+pub struct MultihashIter {
+    batches: KeyBatches,
+    buf: VecDeque<Vec<u8>>,
+}
+
+impl Iterator for MultihashIter {
+    type Item = Result<Multihash<64>, BlockError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.buf.is_empty() {
+            match self.batches.next_batch(ITER_BATCH_COUNT) {
+                Ok(b) => self.buf.extend(b),
+                Err(e) => {
+                    self.batches.done = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+        let key = self.buf.pop_front()?;
+        Some(multihash_of_key(&key))
+    }
+}
+
+/// Pub(crate) access for GC's sweep.
+pub(crate) fn key_batches(store: &Store) -> impl FnMut(usize) -> Result<Vec<Vec<u8>>, BlockError> {
+    let mut kb = KeyBatches::new(store.clone());
+    move |n| kb.next_batch(n)
+}
+
+// ---- GC lock ---------------------------------------------------------------------
+
+#[derive(Debug, Default)]
+struct GcLock {
+    state: Mutex<GcLockState>,
+    cv: Condvar,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct GcLockState {
+    adds: usize,
+    gc: bool,
+}
+
+impl GcLock {
+    fn state(&self) -> MutexGuard<'_, GcLockState> {
+        // A panic while holding this mutex leaves plain counters behind: still valid.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn wait<'a>(&self, g: MutexGuard<'a, GcLockState>) -> MutexGuard<'a, GcLockState> {
+        self.cv.wait(g).unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock_shared(&self) {
+        let mut s = self.state();
+        while s.gc {
+            s = self.wait(s);
+        }
+        s.adds += 1;
+    }
+
+    fn unlock_shared(&self) {
+        let mut s = self.state();
+        s.adds = s.adds.saturating_sub(1);
+        drop(s);
+        self.cv.notify_all();
+    }
+
+    fn lock_exclusive(&self) {
+        let mut s = self.state();
+        while s.gc || s.adds > 0 {
+            s = self.wait(s);
+        }
+        s.gc = true;
+    }
+
+    fn unlock_exclusive(&self) {
+        let mut s = self.state();
+        s.gc = false;
+        drop(s);
+        self.cv.notify_all();
+    }
+}
+
+/// Held by an add/import until its root is pinned; keeps GC from running.
+/// `Send`, not tied to a borrow, so a daemon task can hold it.
+#[derive(Debug)]
+pub struct AddGuard {
+    store: Store,
+}
+
+impl Drop for AddGuard {
+    fn drop(&mut self) {
+        self.store.inner.gc_lock.unlock_shared();
+    }
+}
+
+/// Held by a GC for its whole run; keeps adds from starting.
+#[derive(Debug)]
+pub struct GcGuard {
+    store: Store,
+}
+
+impl Drop for GcGuard {
+    fn drop(&mut self) {
+        self.store.inner.gc_lock.unlock_exclusive();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repo::Repo;
+
+    fn repo() -> (tempfile::TempDir, Repo) {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init(dir.path()).unwrap();
+        (dir, repo)
+    }
+
+    #[test]
+    fn put_get_remove() {
+        let (_d, repo) = repo();
+        let s = repo.store();
+        let b = Block::encode(1, cids::RAW, b"hello".to_vec());
+        assert!(s.put_block(&b).unwrap());
+        assert!(!s.put_block(&b).unwrap());
+        assert_eq!(s.get(b.cid()).unwrap().as_deref(), Some(&b"hello"[..]));
+        assert_eq!(s.stat(b.cid()).unwrap(), Some(5));
+        assert!(s.remove(b.cid()).unwrap());
+        assert!(!s.has(b.cid()).unwrap());
+        assert!(!s.remove(b.cid()).unwrap());
+    }
+
+    #[test]
+    fn writer_rejects_oversize() {
+        let (_d, repo) = repo();
+        let mut w = repo.store().writer();
+        let data = vec![0u8; MAX_BLOCK_BYTES + 1];
+        let cid = cids::cid_of(1, cids::RAW, &data);
+        assert!(matches!(
+            w.put(&cid, &data),
+            Err(BlockError::TooLarge { len, .. }) if len == MAX_BLOCK_BYTES + 1
+        ));
+        assert_eq!(w.finish().unwrap().blocks_new, 0);
+        assert!(!repo.store().has(&cid).unwrap());
+    }
+
+    #[test]
+    fn dropped_writer_discards_buffer() {
+        let (_d, repo) = repo();
+        let b = Block::encode(1, cids::RAW, b"x".to_vec());
+        {
+            let mut w = repo.store().writer();
+            w.put_block(&b).unwrap();
+        }
+        assert!(!repo.store().has(b.cid()).unwrap());
+    }
+
+    #[test]
+    fn gc_lock_excludes() {
+        let (_d, repo) = repo();
+        let s = repo.store();
+        let a = s.begin_add();
+        let nested = s.begin_add(); // nested shared guards never deadlock
+        assert_eq!(s.adds_in_flight(), 2);
+        drop(nested);
+        drop(a);
+        let g = s.begin_gc();
+        assert_eq!(s.adds_in_flight(), 0);
+        drop(g);
+        let _a = s.begin_add();
+    }
+}

@@ -1,1 +1,332 @@
-//! TODO: being written.
+//! DAG walking: visit every block reachable from a root, and `refs`.
+//!
+//! **What.** [`walk`] visits a DAG depth-first, pre-order, children in link order
+//! (the order Kubo's `refs -r` prints), with an explicit stack (no recursion: a deep
+//! chain cannot overflow the thread stack). The visitor sees each block's CID and bytes
+//! and may [`Walk::Skip`] its children. With a [`SeenSet`] each block (by multihash) is
+//! visited once; without one, shared sub-DAGs are visited once per path, as Kubo's
+//! non-unique `refs -r` does. [`refs`] lists the links of a block (`acorn refs`) or of
+//! the whole DAG (`-r`), optionally `--unique`.
+//!
+//! **Spec.** Links come from [`crate::codec::links`] for raw, dag-pb, dag-cbor and
+//! dag-json. Identity-hash CIDs carry their data inline and are never fetched.
+//!
+//! **Limits.** The stack holds the not-yet-visited siblings along the current path:
+//! at most depth × fan-out CIDs; [`MAX_WALK_STACK_COUNT`] caps it, so a hostile DAG
+//! cannot make a walk eat the board's memory (the walk fails instead). A [`MemSeen`]
+//! grows with the DAG (≈ 100 bytes per distinct block); the GC uses its own on-disk
+//! marking instead (see [`crate::gc`]).
+//!
+//! **Errors.** A block missing from the source is [`DagError::Missing`] naming the
+//! CID; a block that does not decode is [`DagError::Decode`] naming the CID.
+
+use crate::block::{BlockError, BlockSource};
+use crate::codec::{self, CodecError};
+use cid::Cid;
+use std::collections::HashSet;
+
+/// Most CIDs a walk's stack may hold (≈ 100 bytes each: ≈ 100 MiB at the cap would be
+/// too much for a small board, so the cap is 1 Mi entries ≈ 64–100 MiB worst case,
+/// reached only by DAGs both deep and wide; UnixFS trees stay under depth × 174).
+pub const MAX_WALK_STACK_COUNT: usize = 1 << 20;
+
+/// What the visitor wants next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Walk {
+    /// Descend into this block's links.
+    Continue,
+    /// Do not descend into this block's links.
+    Skip,
+}
+
+/// Errors of DAG walks.
+#[derive(Debug, thiserror::Error)]
+pub enum DagError {
+    #[error("block {cid} not found in the repo")]
+    Missing { cid: Cid },
+    #[error("block {cid} cannot be decoded: {source}")]
+    Decode {
+        cid: Cid,
+        #[source]
+        source: Box<CodecError>,
+    },
+    #[error("DAG walk stack over {limit} entries at block {cid}")]
+    TooWide { cid: Cid, limit: usize },
+    #[error(transparent)]
+    Store(#[from] BlockError),
+}
+
+/// A set of visited blocks, keyed by multihash (so CIDv0 and CIDv1 of a block count
+/// once). Implemented in memory by [`MemSeen`] and on disk by the GC.
+pub trait SeenSet {
+    /// Adds the block; returns `true` if it was not in the set yet.
+    fn insert(&mut self, cid: &Cid) -> Result<bool, DagError>;
+}
+
+/// In-memory [`SeenSet`].
+#[derive(Debug, Default, Clone)]
+pub struct MemSeen {
+    set: HashSet<Vec<u8>>,
+}
+
+impl MemSeen {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn contains(&self, cid: &Cid) -> bool {
+        self.set.contains(&cid.hash().to_bytes())
+    }
+    pub fn len(&self) -> usize {
+        self.set.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty()
+    }
+}
+
+impl SeenSet for MemSeen {
+    fn insert(&mut self, cid: &Cid) -> Result<bool, DagError> {
+        Ok(self.set.insert(cid.hash().to_bytes()))
+    }
+}
+
+/// The callback of [`walk`]: sees each block's CID and bytes, says whether to descend.
+pub type Visitor<'a, E> = dyn FnMut(&Cid, &[u8]) -> Result<Walk, E> + 'a;
+
+/// Fetches a block; missing is [`DagError::Missing`].
+pub fn fetch<S: BlockSource + ?Sized>(src: &S, cid: &Cid) -> Result<Vec<u8>, DagError> {
+    match src.get_required(cid) {
+        Ok(b) => Ok(b),
+        Err(BlockError::NotFound { cid }) => Err(DagError::Missing { cid }),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The links of a block, decode errors naming the CID.
+pub fn links_of(cid: &Cid, bytes: &[u8]) -> Result<Vec<Cid>, DagError> {
+    codec::links(cid.codec(), bytes).map_err(|source| DagError::Decode {
+        cid: *cid,
+        source: Box::new(source),
+    })
+}
+
+/// Walks the DAG under `root` depth-first, pre-order, calling `visit` once per block
+/// (once per path without `seen`; once per multihash with it). A block already in
+/// `seen` before the walk is not visited (nor its children).
+pub fn walk<S, E>(
+    src: &S,
+    root: &Cid,
+    mut seen: Option<&mut dyn SeenSet>,
+    visit: &mut Visitor<'_, E>,
+) -> Result<(), E>
+where
+    S: BlockSource + ?Sized,
+    E: From<DagError>,
+{
+    let mut stack: Vec<Cid> = vec![*root];
+    while let Some(cid) = stack.pop() {
+        if let Some(seen) = seen.as_deref_mut() {
+            if !seen.insert(&cid)? {
+                continue;
+            }
+        }
+        let bytes = fetch(src, &cid)?;
+        if visit(&cid, &bytes)? == Walk::Skip {
+            continue;
+        }
+        let links = links_of(&cid, &bytes)?;
+        if stack.len() + links.len() > MAX_WALK_STACK_COUNT {
+            return Err(DagError::TooWide {
+                cid,
+                limit: MAX_WALK_STACK_COUNT,
+            }
+            .into());
+        }
+        stack.extend(links.into_iter().rev());
+    }
+    Ok(())
+}
+
+/// `acorn refs [-r] [--unique] <cid>`: calls `emit` with each link under `root`, in
+/// Kubo's order (depth-first, link order; a link is emitted before its own links).
+/// Without `recursive` only the root's own links (children need not be stored).
+/// With `unique` each block is emitted once (the root counts as already seen).
+pub fn refs<S, E>(
+    src: &S,
+    root: &Cid,
+    recursive: bool,
+    unique: bool,
+    emit: &mut dyn FnMut(&Cid) -> Result<(), E>,
+) -> Result<(), E>
+where
+    S: BlockSource + ?Sized,
+    E: From<DagError>,
+{
+    let mut seen = MemSeen::new();
+    if unique {
+        seen.insert(root)?;
+    }
+    // Stack of link lists still to emit, each reversed so `pop` yields link order.
+    let root_links = links_of(root, &fetch(src, root)?)?;
+    let mut stack: Vec<Vec<Cid>> = vec![root_links.into_iter().rev().collect()];
+    let mut stacked = stack[0].len();
+    while let Some(top) = stack.last_mut() {
+        let Some(cid) = top.pop() else {
+            stack.pop();
+            continue;
+        };
+        stacked -= 1;
+        if unique && !seen.insert(&cid)? {
+            continue;
+        }
+        emit(&cid)?;
+        if !recursive {
+            continue;
+        }
+        let links = links_of(&cid, &fetch(src, &cid)?)?;
+        if links.is_empty() {
+            continue;
+        }
+        stacked += links.len();
+        if stacked > MAX_WALK_STACK_COUNT {
+            return Err(DagError::TooWide {
+                cid,
+                limit: MAX_WALK_STACK_COUNT,
+            }
+            .into());
+        }
+        stack.push(links.into_iter().rev().collect());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::block::{Block, BlockSink, MemStore};
+    use crate::cids;
+    use crate::codec::dagpb::{PbLink, PbNode};
+
+    fn leaf(s: &mut MemStore, data: &[u8]) -> Cid {
+        let b = Block::encode(1, cids::RAW, data.to_vec());
+        s.put(b.cid(), b.data()).unwrap();
+        *b.cid()
+    }
+
+    fn node(s: &mut MemStore, links: &[Cid]) -> Cid {
+        let n = PbNode {
+            links: links
+                .iter()
+                .map(|c| PbLink {
+                    hash: *c,
+                    name: Some(String::new()),
+                    tsize: Some(0),
+                })
+                .collect(),
+            data: None,
+        };
+        let b = Block::encode(0, cids::DAG_PB, n.encode());
+        s.put(b.cid(), b.data()).unwrap();
+        *b.cid()
+    }
+
+    /// root → [a → [x, y], x]
+    fn diamond() -> (MemStore, Cid, Cid, Cid, Cid) {
+        let mut s = MemStore::new();
+        let x = leaf(&mut s, b"x");
+        let y = leaf(&mut s, b"y");
+        let a = node(&mut s, &[x, y]);
+        let root = node(&mut s, &[a, x]);
+        (s, root, a, x, y)
+    }
+
+    #[test]
+    fn walk_orders_and_dedups() {
+        let (s, root, a, x, y) = diamond();
+        let mut order = vec![];
+        walk::<_, DagError>(&s, &root, None, &mut |c, _| {
+            order.push(*c);
+            Ok(Walk::Continue)
+        })
+        .unwrap();
+        assert_eq!(order, vec![root, a, x, y, x]);
+        let mut order = vec![];
+        let mut seen = MemSeen::new();
+        walk::<_, DagError>(&s, &root, Some(&mut seen), &mut |c, _| {
+            order.push(*c);
+            Ok(Walk::Continue)
+        })
+        .unwrap();
+        assert_eq!(order, vec![root, a, x, y]);
+        let mut order = vec![];
+        walk::<_, DagError>(&s, &root, None, &mut |c, _| {
+            order.push(*c);
+            Ok(if *c == a { Walk::Skip } else { Walk::Continue })
+        })
+        .unwrap();
+        assert_eq!(order, vec![root, a, x]);
+    }
+
+    #[test]
+    fn refs_like_kubo() {
+        let (s, root, a, x, y) = diamond();
+        let mut out = vec![];
+        refs::<_, DagError>(&s, &root, false, false, &mut |c| {
+            out.push(*c);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(out, vec![a, x]);
+        let mut out = vec![];
+        refs::<_, DagError>(&s, &root, true, false, &mut |c| {
+            out.push(*c);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(out, vec![a, x, y, x]);
+        let mut out = vec![];
+        refs::<_, DagError>(&s, &root, true, true, &mut |c| {
+            out.push(*c);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(out, vec![a, x, y]);
+    }
+
+    #[test]
+    fn missing_block_is_named() {
+        let (mut s, root, _a, _x, y) = diamond();
+        let mut s2 = MemStore::new();
+        // Copy everything but y.
+        for c in [root, _a, _x] {
+            s2.insert(&c, s.get(&c).unwrap().unwrap());
+        }
+        let e = walk::<_, DagError>(&s2, &root, None, &mut |_, _| Ok(Walk::Continue)).unwrap_err();
+        assert!(matches!(e, DagError::Missing { cid } if cid == y), "{e}");
+        assert!(e.to_string().contains(&y.to_string()));
+        // A garbage dag-pb block names its CID.
+        let bad = Cid::new_v0(cids::sha256_multihash(b"\xff\xff")).unwrap();
+        s.insert(&bad, b"\xff\xff".to_vec());
+        let e = walk::<_, DagError>(&s, &bad, None, &mut |_, _| Ok(Walk::Continue)).unwrap_err();
+        assert!(
+            matches!(e, DagError::Decode { cid, .. } if cid == bad),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn deep_chain_does_not_recurse() {
+        let mut s = MemStore::new();
+        let mut c = leaf(&mut s, b"bottom");
+        for _ in 0..20_000 {
+            c = node(&mut s, &[c]);
+        }
+        let mut n = 0;
+        walk::<_, DagError>(&s, &c, None, &mut |_, _| {
+            n += 1;
+            Ok(Walk::Continue)
+        })
+        .unwrap();
+        assert_eq!(n, 20_001);
+    }
+}

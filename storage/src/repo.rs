@@ -1,1 +1,375 @@
-//! TODO: being written.
+//! The repo directory: layout, lock, format version.
+//!
+//! **What.** A repo is a directory (`$ACORN_PATH`, default `~/.acorn`) holding one redb
+//! database and a lock file. [`Repo::init`] creates it, [`Repo::open`] opens it for
+//! exclusive use by this process; both hand back a [`Repo`] that owns the
+//! [`Store`](crate::blockstore::Store) used by blocks, pins and GC. The config file and
+//! the node identity live in the same directory but are written by the binary (`src/`),
+//! which finds the directory through [`Repo::path`].
+//!
+//! **Layout.**
+//! ```text
+//! <repo>/
+//!   datastore.redb   the redb database (tables below)
+//!   repo.lock        flock(2)ed exclusively while a process has the repo open;
+//!                    holds that process's PID as decimal text (stale after exit)
+//! ```
+//!
+//! **Tables** of `datastore.redb` (format [`REPO_FORMAT_VERSION`]):
+//! ```text
+//! meta      &str  → u64    "format_version" → REPO_FORMAT_VERSION
+//! blocks    &[u8] → &[u8]  multihash bytes (code, length, digest) → block bytes;
+//!                          keyed by multihash so CIDv0 and CIDv1 share one block
+//! pins      &[u8] → u8     CID bytes (binary, as in links) → pin kind:
+//!                          1 = direct, 2 = recursive
+//! gc_marks  &[u8] → ()     GC scratch: multihash bytes of every block marked
+//!                          reachable; empty except while a GC runs
+//! gc_queue  u64   → &[u8]  GC scratch: the mark phase's to-visit stack, spilled to
+//!                          disk (sequence number → CID bytes); empty except during GC
+//! ```
+//!
+//! **Flow.** `init`: create the directory, take the lock, refuse if `datastore.redb`
+//! exists, build the database under a temporary name (all tables + version) and rename
+//! it into place, so a crash during init leaves no half-made repo. `open`: refuse if
+//! `datastore.redb` is missing, take the lock (or report the holder's PID), write our
+//! PID, open the database, check the format version.
+//!
+//! **Limits.** [`DB_CACHE_BYTES`] bounds redb's page cache (its default is 1 GiB, too
+//! much for a 512 MiB board).
+//!
+//! **Departures from Kubo.** Kubo's `repo.lock` is a `go4.org/lock` file lock; ours is
+//! flock(2) on the same-named file, so the two cannot share a directory anyway (Kubo
+//! uses `~/.ipfs`). Kubo keeps a `version` file; we keep the version inside the database.
+
+use crate::blockstore::Store;
+use nix::fcntl::{Flock, FlockArg};
+use redb::ReadableDatabase;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+/// On-disk format version of `datastore.redb`. Bump it when a table's key or value
+/// layout changes; [`Repo::open`] refuses any other version.
+pub const REPO_FORMAT_VERSION: u64 = 1;
+
+/// File name of the redb database inside the repo directory.
+pub const DATASTORE_FILE: &str = "datastore.redb";
+
+/// File name of the lock file inside the repo directory.
+pub const LOCK_FILE: &str = "repo.lock";
+
+/// Bytes of page cache redb may use. Costs up to this much RAM while the repo is open.
+pub const DB_CACHE_BYTES: usize = 32 << 20;
+
+/// Key in the `meta` table holding [`REPO_FORMAT_VERSION`].
+const META_FORMAT_VERSION: &str = "format_version";
+
+/// Temporary name the database is built under during `init`.
+const DATASTORE_TMP_FILE: &str = "datastore.redb.init";
+
+/// Table definitions (see the module doc for the map).
+pub(crate) mod tables {
+    use redb::TableDefinition;
+    pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+    pub(crate) const BLOCKS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("blocks");
+    pub(crate) const PINS: TableDefinition<&[u8], u8> = TableDefinition::new("pins");
+    pub(crate) const GC_MARKS: TableDefinition<&[u8], ()> = TableDefinition::new("gc_marks");
+    pub(crate) const GC_QUEUE: TableDefinition<u64, &[u8]> = TableDefinition::new("gc_queue");
+}
+
+/// Errors of creating and opening a repo.
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    #[error("repo at {path} is already initialised")]
+    AlreadyInitialized { path: PathBuf },
+    #[error("no repo at {path} (run `acorn init` first)")]
+    NotInitialized { path: PathBuf },
+    #[error("repo is locked by PID {pid}")]
+    Locked { pid: u32 },
+    #[error("repo at {path} has format version {found}, this build reads version {expected}")]
+    FormatVersion {
+        path: PathBuf,
+        found: u64,
+        expected: u64,
+    },
+    #[error("repo at {path} is corrupted: {reason}")]
+    Corrupted { path: PathBuf, reason: String },
+    #[error("repo at {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("repo database {path}: {reason}")]
+    Database { path: PathBuf, reason: String },
+}
+
+/// An open, locked repo. The lock is held, and the database open, until the `Repo`
+/// and every clone of its [`Store`] are dropped.
+#[derive(Debug)]
+pub struct Repo {
+    path: PathBuf,
+    store: Store,
+}
+
+impl Repo {
+    /// Creates a repo at `path` (the directory may exist; a database in it may not)
+    /// and returns it open and locked.
+    pub fn init(path: impl AsRef<Path>) -> Result<Repo, RepoError> {
+        let path = path.as_ref().to_path_buf();
+        std::fs::create_dir_all(&path).map_err(|e| io_err(&path, e))?;
+        let lock = take_lock(&path)?;
+        let db_path = path.join(DATASTORE_FILE);
+        if db_path.exists() {
+            return Err(RepoError::AlreadyInitialized { path });
+        }
+        let tmp = path.join(DATASTORE_TMP_FILE);
+        // A leftover from a crashed init is ours to replace: we hold the lock.
+        if tmp.exists() {
+            std::fs::remove_file(&tmp).map_err(|e| io_err(&tmp, e))?;
+        }
+        {
+            let db = builder()
+                .create(&tmp)
+                .map_err(|e| db_error(&tmp, e.into()))?;
+            let txn = db.begin_write().map_err(|e| db_error(&tmp, e.into()))?;
+            {
+                let mut meta = txn
+                    .open_table(tables::META)
+                    .map_err(|e| db_error(&tmp, e.into()))?;
+                meta.insert(META_FORMAT_VERSION, REPO_FORMAT_VERSION)
+                    .map_err(|e| db_error(&tmp, e.into()))?;
+                txn.open_table(tables::BLOCKS)
+                    .map_err(|e| db_error(&tmp, e.into()))?;
+                txn.open_table(tables::PINS)
+                    .map_err(|e| db_error(&tmp, e.into()))?;
+                txn.open_table(tables::GC_MARKS)
+                    .map_err(|e| db_error(&tmp, e.into()))?;
+                txn.open_table(tables::GC_QUEUE)
+                    .map_err(|e| db_error(&tmp, e.into()))?;
+            }
+            txn.commit().map_err(|e| db_error(&tmp, e.into()))?;
+        }
+        std::fs::rename(&tmp, &db_path).map_err(|e| io_err(&db_path, e))?;
+        // Make the rename durable before anyone relies on the repo existing.
+        if let Ok(dir) = File::open(&path) {
+            let _ = dir.sync_all();
+        }
+        Self::open_locked(path, lock)
+    }
+
+    /// Opens an initialised repo for exclusive use by this process.
+    pub fn open(path: impl AsRef<Path>) -> Result<Repo, RepoError> {
+        let path = path.as_ref().to_path_buf();
+        if !Self::is_initialized(&path) {
+            return Err(RepoError::NotInitialized { path });
+        }
+        let lock = take_lock(&path)?;
+        Self::open_locked(path, lock)
+    }
+
+    /// Whether `path` holds an initialised repo (its database exists).
+    pub fn is_initialized(path: impl AsRef<Path>) -> bool {
+        path.as_ref().join(DATASTORE_FILE).is_file()
+    }
+
+    fn open_locked(path: PathBuf, lock: Flock<File>) -> Result<Repo, RepoError> {
+        let db_path = path.join(DATASTORE_FILE);
+        let db = builder()
+            .open(&db_path)
+            .map_err(|e| db_error(&db_path, e.into()))?;
+        let found = {
+            let txn = db.begin_read().map_err(|e| db_error(&db_path, e.into()))?;
+            let meta = txn
+                .open_table(tables::META)
+                .map_err(|e| db_error(&db_path, e.into()))?;
+            let v = meta
+                .get(META_FORMAT_VERSION)
+                .map_err(|e| db_error(&db_path, e.into()))?;
+            v.map(|g| g.value())
+        };
+        match found {
+            None => {
+                return Err(RepoError::Corrupted {
+                    path: db_path,
+                    reason: "no format version in the meta table".into(),
+                })
+            }
+            Some(v) if v != REPO_FORMAT_VERSION => {
+                return Err(RepoError::FormatVersion {
+                    path: db_path,
+                    found: v,
+                    expected: REPO_FORMAT_VERSION,
+                })
+            }
+            Some(_) => {}
+        }
+        Ok(Repo {
+            store: Store::new(db, db_path, lock),
+            path,
+        })
+    }
+
+    /// The repo directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The blockstore (also the handle pins and GC work on). Cheap to clone.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+}
+
+fn builder() -> redb::Builder {
+    let mut b = redb::Builder::new();
+    b.set_cache_size(DB_CACHE_BYTES);
+    b
+}
+
+fn io_err(path: &Path, source: std::io::Error) -> RepoError {
+    RepoError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn db_error(path: &Path, e: redb::Error) -> RepoError {
+    match e {
+        redb::Error::Corrupted(reason) => RepoError::Corrupted {
+            path: path.to_path_buf(),
+            reason,
+        },
+        redb::Error::TableDoesNotExist(t) => RepoError::Corrupted {
+            path: path.to_path_buf(),
+            reason: format!("table {t} is missing"),
+        },
+        redb::Error::Io(source) => RepoError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        other => RepoError::Database {
+            path: path.to_path_buf(),
+            reason: other.to_string(),
+        },
+    }
+}
+
+/// Number of times a locker re-reads the lock file when the holder has not written
+/// its PID yet (it writes right after locking), and the pause between reads.
+const LOCK_PID_READ_TRIES: u32 = 20;
+const LOCK_PID_READ_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// Takes the exclusive flock on `<path>/repo.lock` and writes our PID into it.
+fn take_lock(path: &Path) -> Result<Flock<File>, RepoError> {
+    let lock_path = path.join(LOCK_FILE);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_path)
+        .map_err(|e| io_err(&lock_path, e))?;
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(mut locked) => {
+            let pid = std::process::id();
+            let write = (|| -> std::io::Result<()> {
+                locked.set_len(0)?;
+                locked.seek(SeekFrom::Start(0))?;
+                locked.write_all(pid.to_string().as_bytes())?;
+                locked.flush()
+            })();
+            write.map_err(|e| io_err(&lock_path, e))?;
+            Ok(locked)
+        }
+        Err((mut file, nix::errno::Errno::EWOULDBLOCK)) => {
+            let mut pid = 0;
+            for _ in 0..LOCK_PID_READ_TRIES {
+                let mut s = String::new();
+                let read = file
+                    .seek(SeekFrom::Start(0))
+                    .and_then(|_| file.read_to_string(&mut s));
+                if let Ok(p) = s.trim().parse::<u32>() {
+                    if read.is_ok() {
+                        pid = p;
+                        break;
+                    }
+                }
+                std::thread::sleep(LOCK_PID_READ_PAUSE);
+            }
+            Err(RepoError::Locked { pid })
+        }
+        Err((_, errno)) => Err(io_err(&lock_path, std::io::Error::from(errno))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redb::Database;
+
+    #[test]
+    fn init_then_open_and_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("repo");
+        let repo = Repo::init(&p).unwrap();
+        assert_eq!(repo.path(), p);
+        let s = std::fs::read_to_string(p.join(LOCK_FILE)).unwrap();
+        assert_eq!(s, std::process::id().to_string());
+        match Repo::open(&p) {
+            Err(RepoError::Locked { pid }) => assert_eq!(pid, std::process::id()),
+            other => panic!("expected Locked, got {other:?}"),
+        }
+        drop(repo);
+        let repo = Repo::open(&p).unwrap();
+        drop(repo);
+        match Repo::init(&p) {
+            Err(RepoError::AlreadyInitialized { path }) => assert_eq!(path, p),
+            other => panic!("expected AlreadyInitialized, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn store_clone_keeps_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init(dir.path()).unwrap();
+        let store = repo.store().clone();
+        drop(repo);
+        assert!(matches!(
+            Repo::open(dir.path()),
+            Err(RepoError::Locked { .. })
+        ));
+        drop(store);
+        Repo::open(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn version_mismatch_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Repo::init(dir.path()).unwrap());
+        {
+            let db = Database::open(dir.path().join(DATASTORE_FILE)).unwrap();
+            let txn = db.begin_write().unwrap();
+            txn.open_table(tables::META)
+                .unwrap()
+                .insert(META_FORMAT_VERSION, REPO_FORMAT_VERSION + 1)
+                .unwrap();
+            txn.commit().unwrap();
+        }
+        let e = Repo::open(dir.path()).unwrap_err();
+        assert!(
+            matches!(e, RepoError::FormatVersion { found, expected, .. }
+                if found == REPO_FORMAT_VERSION + 1 && expected == REPO_FORMAT_VERSION),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn missing_repo_names_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("nope");
+        let e = Repo::open(&p).unwrap_err();
+        assert!(e.to_string().contains(&p.display().to_string()), "{e}");
+        assert!(!p.exists(), "open must not create the directory");
+    }
+}
