@@ -1,20 +1,19 @@
 //! Glue between the CLI and the repo on disk (datastore + lock).
 //!
-//! TODO(lead): swap the bodies for `acorn_storage::repo::Repo::init(path)` /
-//! `Repo::open(path)` once the storage helper lands them (repo dir +
-//! `datastore.redb` + flock lock with the "repo is locked by PID n" error), and
-//! make [`RepoHandle`] hold the `Repo` so the lock lives as long as the command.
-//! Until then this only creates / checks the repo directory and takes no lock.
+//! [`open_or_init_datastore`] creates (`acorn init`) or opens the repo through
+//! `acorn_storage::repo::Repo`, which takes the repo's flock: a second writer gets
+//! "repo is locked by PID n". [`RepoHandle`] holds the `Repo`, so the lock lives as
+//! long as the command holds the handle.
 //!
 //! Callers: `acorn init` ([`Mode::Init`], before the config file is written, so a
-//! config file always means a complete repo) and `acorn config KEY VALUE` /
-//! `acorn config profile apply` ([`Mode::Open`], held while the config is
-//! rewritten).
+//! config file always means a complete repo), `acorn config KEY VALUE` /
+//! `acorn config profile apply` and every content command ([`Mode::Open`]).
 
 use std::fs::DirBuilder;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
+use acorn_storage::repo::Repo;
 use anyhow::{bail, Context as _};
 
 /// Create a new repo or open an existing one.
@@ -26,16 +25,17 @@ pub enum Mode {
     Open,
 }
 
-/// An open repo. Placeholder for `acorn_storage::repo::Repo`.
-#[derive(Debug)]
+/// An open, locked repo.
 pub struct RepoHandle {
     /// The repo directory.
     pub root: PathBuf,
+    /// The datastore; dropping the handle releases the lock.
+    pub repo: Repo,
 }
 
 /// Open (or, with [`Mode::Init`], create) the repo at `root`.
 pub fn open_or_init_datastore(root: &Path, mode: Mode) -> anyhow::Result<RepoHandle> {
-    match mode {
+    let repo = match mode {
         Mode::Init => {
             // 0700: the directory holds the private key.
             DirBuilder::new()
@@ -43,18 +43,21 @@ pub fn open_or_init_datastore(root: &Path, mode: Mode) -> anyhow::Result<RepoHan
                 .mode(0o700)
                 .create(root)
                 .with_context(|| format!("creating repo directory {}", root.display()))?;
+            Repo::init(root)?
         }
         Mode::Open => {
-            if !root.is_dir() {
+            if !root.is_dir() || !crate::config::config_path(root).exists() {
                 bail!(
                     "no acorn repo found at {} (run `acorn init`)",
                     root.display()
                 );
             }
+            Repo::open(root)?
         }
-    }
+    };
     Ok(RepoHandle {
         root: root.to_owned(),
+        repo,
     })
 }
 
@@ -67,8 +70,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("a/b");
         assert!(open_or_init_datastore(&root, Mode::Open).is_err());
-        open_or_init_datastore(&root, Mode::Init).unwrap();
+        let h = open_or_init_datastore(&root, Mode::Init).unwrap();
         assert!(root.is_dir());
+        // Held lock: a second open is refused, naming our PID.
+        std::fs::write(crate::config::config_path(&root), "{}").unwrap();
+        let err = open_or_init_datastore(&root, Mode::Open).err().unwrap();
+        assert!(
+            err.to_string()
+                .contains(&format!("locked by PID {}", std::process::id())),
+            "{err}"
+        );
+        drop(h);
         open_or_init_datastore(&root, Mode::Open).unwrap();
     }
 }
