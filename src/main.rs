@@ -12,6 +12,7 @@
 
 mod cli;
 mod config;
+mod core;
 mod identity;
 mod profiles;
 mod repo_glue;

@@ -4,7 +4,12 @@
 
 use argh::{ArgsInfo, FromArgs};
 
-use super::{not_implemented, parse_bool, Context};
+use std::io::Write as _;
+
+use acorn_storage::cids;
+
+use super::{parse_bool, print, read_input_limited, Context};
+use crate::core::{parse_cid_arg, Node};
 
 /// Work with raw blocks.
 #[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
@@ -80,12 +85,61 @@ pub struct BlockRmCmd {
 }
 
 impl BlockCmd {
-    pub fn run(self, _ctx: &Context) -> anyhow::Result<()> {
+    pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        let node = Node::open(&ctx.repo_root()?)?;
         match self.command {
-            BlockSub::Put(_) => not_implemented("block put"),
-            BlockSub::Get(_) => not_implemented("block get"),
-            BlockSub::Stat(_) => not_implemented("block stat"),
-            BlockSub::Rm(_) => not_implemented("block rm"),
+            BlockSub::Put(c) => {
+                let codec = cids::codec_from_name(c.cid_codec.as_deref().unwrap_or("raw"))?;
+                match c.mhtype.as_deref() {
+                    None | Some("sha2-256") => {}
+                    Some(other) => {
+                        anyhow::bail!("unsupported multihash type {other:?} (only sha2-256)")
+                    }
+                }
+                let pin = c.pin.unwrap_or(false);
+                let limit = acorn_storage::block::MAX_BLOCK_BYTES;
+                let inputs: Vec<Option<&str>> = if c.paths.is_empty() {
+                    vec![None]
+                } else {
+                    c.paths.iter().map(|p| Some(p.as_str())).collect()
+                };
+                for input in inputs {
+                    let data = read_input_limited(input, limit)?;
+                    let cid = node.block_put(data, codec, pin)?;
+                    print(&format!("{cid}\n"))?;
+                }
+                Ok(())
+            }
+            BlockSub::Get(c) => {
+                let cid = parse_cid_arg(&c.cid)?;
+                let data = node.block_get(&cid)?;
+                let mut out = std::io::stdout().lock();
+                out.write_all(&data)?;
+                out.flush()?;
+                Ok(())
+            }
+            BlockSub::Stat(c) => {
+                let st = node.block_stat(&parse_cid_arg(&c.cid)?)?;
+                print(&format!("Key: {}\nSize: {}\n", st.cid, st.size))
+            }
+            BlockSub::Rm(c) => {
+                anyhow::ensure!(!c.cids.is_empty(), "argument \"cid\" is required");
+                let mut failed = 0usize;
+                for s in &c.cids {
+                    let res = parse_cid_arg(s)
+                        .and_then(|cid| node.block_rm(&cid, c.force).map(|r| (cid, r)));
+                    match res {
+                        Ok((cid, true)) if !c.quiet => print(&format!("removed {cid}\n"))?,
+                        Ok(_) => {}
+                        Err(e) => {
+                            failed += 1;
+                            eprintln!("Error: {e:#}");
+                        }
+                    }
+                }
+                anyhow::ensure!(failed == 0, "some blocks not removed");
+                Ok(())
+            }
         }
     }
 }

@@ -8,7 +8,10 @@
 
 use argh::{ArgsInfo, FromArgs};
 
+use std::io::Write as _;
+
 use super::{not_implemented, parse_bool, Context};
+use crate::core::Node;
 
 /// Add a file or directory to acorn.
 #[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
@@ -175,10 +178,28 @@ pub enum RefsSub {
 pub struct RefsLocalCmd {}
 
 impl RefsCmd {
-    pub fn run(self, _ctx: &Context) -> anyhow::Result<()> {
+    pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        let node = Node::open(&ctx.repo_root()?)?;
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         match self.command {
-            Some(RefsSub::Local(_)) => not_implemented("refs local"),
-            None => not_implemented("refs"),
+            Some(RefsSub::Local(_)) => {
+                node.refs_local(&mut |cid| Ok(writeln!(out, "{cid}")?))?;
+            }
+            None => {
+                anyhow::ensure!(!self.paths.is_empty(), "argument \"ipfs-path\" is required");
+                anyhow::ensure!(
+                    !self.edges && self.format.is_none() && self.max_depth.is_none(),
+                    "refs: --edges, --format and --max-depth are not supported yet"
+                );
+                for p in &self.paths {
+                    let root = node.resolve_arg(p)?;
+                    node.refs(&root, self.recursive, self.unique, &mut |cid| {
+                        Ok(writeln!(out, "{cid}")?)
+                    })?;
+                }
+            }
         }
+        out.flush()?;
+        Ok(())
     }
 }

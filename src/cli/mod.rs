@@ -139,6 +139,28 @@ pub(crate) fn parse_bool(value: &str) -> Result<bool, String> {
     }
 }
 
+/// Reads a whole input (a file path, or stdin for `None`) of at most `limit` bytes;
+/// a larger input is an error before more than `limit + 1` bytes are held.
+pub(crate) fn read_input_limited(path: Option<&str>, limit: usize) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read;
+    let (name, reader): (String, Box<dyn Read>) = match path {
+        None | Some("-") => ("stdin".into(), Box::new(std::io::stdin().lock())),
+        Some(p) => (
+            p.to_string(),
+            Box::new(std::fs::File::open(p).with_context(|| format!("opening {p}"))?),
+        ),
+    };
+    let mut data = Vec::new();
+    reader
+        .take(limit as u64 + 1)
+        .read_to_end(&mut data)
+        .with_context(|| format!("reading {name}"))?;
+    if data.len() > limit {
+        bail!("{name} is over the {limit}-byte block limit");
+    }
+    Ok(data)
+}
+
 /// Write `text` to stdout (used by handlers for small outputs).
 pub(crate) fn print(text: &str) -> anyhow::Result<()> {
     use std::io::Write;

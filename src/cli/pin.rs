@@ -6,7 +6,9 @@ use std::str::FromStr;
 
 use argh::{ArgsInfo, FromArgs};
 
-use super::{not_implemented, parse_bool, Context};
+use super::{parse_bool, print, Context};
+use crate::core::Node;
+use acorn_storage::pins::PinFilter;
 
 /// Pin objects so that GC keeps them.
 #[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
@@ -132,13 +134,81 @@ pub struct PinVerifyCmd {
 }
 
 impl PinCmd {
-    pub fn run(self, _ctx: &Context) -> anyhow::Result<()> {
+    pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        let node = Node::open(&ctx.repo_root()?)?;
         match self.command {
-            PinSub::Add(_) => not_implemented("pin add"),
-            PinSub::Rm(_) => not_implemented("pin rm"),
-            PinSub::Ls(_) => not_implemented("pin ls"),
-            PinSub::Update(_) => not_implemented("pin update"),
-            PinSub::Verify(_) => not_implemented("pin verify"),
+            PinSub::Add(c) => {
+                anyhow::ensure!(!c.paths.is_empty(), "argument \"ipfs-path\" is required");
+                let recursive = c.recursive.unwrap_or(true);
+                for p in &c.paths {
+                    let cid = node.resolve_arg(p)?;
+                    node.pin_add(&cid, recursive)?;
+                    let how = if recursive { "recursively" } else { "directly" };
+                    print(&format!("pinned {cid} {how}\n"))?;
+                }
+                Ok(())
+            }
+            PinSub::Rm(c) => {
+                anyhow::ensure!(!c.paths.is_empty(), "argument \"ipfs-path\" is required");
+                for p in &c.paths {
+                    let cid = node.resolve_arg(p)?;
+                    node.pin_rm(&cid, c.recursive.unwrap_or(true))?;
+                    print(&format!("unpinned {cid}\n"))?;
+                }
+                Ok(())
+            }
+            PinSub::Ls(c) => {
+                let filter = match c.r#type {
+                    PinType::All => PinFilter::All,
+                    PinType::Direct => PinFilter::Direct,
+                    PinType::Recursive => PinFilter::Recursive,
+                    PinType::Indirect => PinFilter::Indirect,
+                };
+                let cids = c
+                    .paths
+                    .iter()
+                    .map(|p| node.resolve_arg(p))
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                let mut out = String::new();
+                for (cid, t) in node.pin_ls(filter, &cids)? {
+                    if c.quiet {
+                        out.push_str(&format!("{cid}\n"));
+                    } else {
+                        out.push_str(&format!("{cid} {}\n", t.name()));
+                    }
+                }
+                print(&out)
+            }
+            PinSub::Update(c) => {
+                let from = node.resolve_arg(&c.from)?;
+                let to = node.resolve_arg(&c.to)?;
+                node.pin_update(&from, &to, c.unpin.unwrap_or(true))?;
+                print(&format!("updated {from} to {to}\n"))
+            }
+            PinSub::Verify(c) => {
+                let mut broken = 0usize;
+                let mut out = String::new();
+                for st in node.pin_verify()? {
+                    if st.ok() {
+                        if c.verbose && !c.quiet {
+                            out.push_str(&format!("{} ok\n", st.cid));
+                        }
+                        continue;
+                    }
+                    broken += 1;
+                    if c.quiet {
+                        out.push_str(&format!("{}\n", st.cid));
+                    } else {
+                        out.push_str(&format!("{} broken\n", st.cid));
+                        for b in &st.bad_nodes {
+                            out.push_str(&format!("  {}: {}\n", b.cid, b.error));
+                        }
+                    }
+                }
+                print(&out)?;
+                anyhow::ensure!(broken == 0, "{broken} pin(s) broken");
+                Ok(())
+            }
         }
     }
 }

@@ -4,7 +4,12 @@
 
 use argh::{ArgsInfo, FromArgs};
 
-use super::{not_implemented, Context};
+use std::io::Write as _;
+
+use anyhow::Context as _;
+
+use super::{print, Context};
+use crate::core::Node;
 
 /// Manage the repo.
 #[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
@@ -50,11 +55,91 @@ pub struct RepoStatCmd {
 pub struct RepoVerifyCmd {}
 
 impl RepoCmd {
-    pub fn run(self, _ctx: &Context) -> anyhow::Result<()> {
+    pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        let node = Node::open(&ctx.repo_root()?)?;
         match self.command {
-            RepoSub::Gc(_) => not_implemented("repo gc"),
-            RepoSub::Stat(_) => not_implemented("repo stat"),
-            RepoSub::Verify(_) => not_implemented("repo verify"),
+            RepoSub::Gc(c) => {
+                let mut out = std::io::stdout().lock();
+                let mut failed = None;
+                node.repo_gc(&mut |cid| {
+                    let line = if c.quiet {
+                        format!("{cid}\n")
+                    } else {
+                        format!("removed {cid}\n")
+                    };
+                    if let Err(e) = out.write_all(line.as_bytes()) {
+                        failed.get_or_insert(e);
+                    }
+                })?;
+                out.flush()?;
+                match failed {
+                    Some(e) => Err(e).context("writing to stdout"),
+                    None => Ok(()),
+                }
+            }
+            RepoSub::Stat(c) => {
+                let st = node.repo_stat()?;
+                let size = |n: u64| {
+                    if c.human {
+                        human_bytes(n)
+                    } else {
+                        n.to_string()
+                    }
+                };
+                let mut out = String::new();
+                if !c.size_only {
+                    out.push_str(&format!("NumObjects: {}\n", st.num_objects));
+                }
+                out.push_str(&format!("RepoSize:   {}\n", size(st.repo_size)));
+                out.push_str(&format!("StorageMax: {}\n", size(st.storage_max)));
+                if !c.size_only {
+                    out.push_str(&format!("RepoPath:   {}\n", st.repo_path));
+                    out.push_str(&format!("Version:    {}\n", st.version));
+                }
+                print(&out)
+            }
+            RepoSub::Verify(_) => {
+                let report = node.repo_verify()?;
+                let mut out = String::new();
+                for b in &report.corrupt {
+                    match &b.cid {
+                        Some(cid) => {
+                            out.push_str(&format!("block {cid} was corrupt ({})\n", b.reason))
+                        }
+                        None => out.push_str(&format!(
+                            "block key {} was corrupt ({})\n",
+                            b.key_hex, b.reason
+                        )),
+                    }
+                }
+                if report.is_clean() {
+                    out.push_str(&format!("verified repo: {} blocks ok\n", report.checked));
+                    print(&out)
+                } else {
+                    print(&out)?;
+                    anyhow::bail!(
+                        "verify complete, {} of {} blocks were corrupt",
+                        report.corrupt.len(),
+                        report.checked
+                    )
+                }
+            }
         }
+    }
+}
+
+/// `1.5 MiB`-style sizes for `repo stat -H`.
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
     }
 }

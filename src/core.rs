@@ -1,0 +1,251 @@
+//! The core API: every command's logic, called by the CLI (and later by the HTTP
+//! RPC API and the gateway). No printing happens here: results come back as values
+//! or through callbacks, and the callers format them in Kubo's shapes.
+//!
+//! A [`Node`] is an open, locked repo plus its config. Its methods are grouped as
+//! Kubo's command families: pins, repo, blocks, refs, content (add/cat/get/ls),
+//! dag.
+
+use std::path::Path;
+
+use acorn_storage::block::{Block, BlockSource};
+use acorn_storage::blockstore::{Store, StoreStats, VerifyReport};
+use acorn_storage::pins::{self, PinFilter, PinStatus, PinType};
+use acorn_storage::{cids, dag, gc, Cid};
+use anyhow::{bail, Context as _};
+
+use crate::config::Config;
+use crate::repo_glue::{self, Mode, RepoHandle};
+
+/// An open repo and its config.
+pub struct Node {
+    handle: RepoHandle,
+    config: Config,
+}
+
+/// `repo stat` figures.
+#[derive(Debug, Clone)]
+pub struct RepoStat {
+    pub num_objects: u64,
+    pub repo_size: u64,
+    pub storage_max: u64,
+    pub repo_path: String,
+    pub version: String,
+}
+
+/// `block stat` figures.
+#[derive(Debug, Clone)]
+pub struct BlockStat {
+    pub cid: Cid,
+    pub size: u64,
+}
+
+/// Parses a CID argument, accepting a leading `/ipfs/`.
+pub fn parse_cid_arg(arg: &str) -> anyhow::Result<Cid> {
+    let s = arg.strip_prefix("/ipfs/").unwrap_or(arg);
+    let s = s.trim_end_matches('/');
+    Ok(cids::parse(s)?)
+}
+
+impl Node {
+    /// Opens the repo at `root` (taking its lock) and loads its config.
+    pub fn open(root: &Path) -> anyhow::Result<Node> {
+        let handle = repo_glue::open_or_init_datastore(root, Mode::Open)?;
+        let config = Config::load(root)?;
+        Ok(Node { handle, config })
+    }
+
+    /// Resolves a `<cid>[/path]` or `/ipfs/<cid>[/path]` argument to a CID.
+    pub fn resolve_arg(&self, arg: &str) -> anyhow::Result<Cid> {
+        let s = arg.strip_prefix("/ipfs/").unwrap_or(arg);
+        let (c, rest) = s.split_once('/').unwrap_or((s, ""));
+        let cid = cids::parse(c)?;
+        if rest.trim_matches('/').is_empty() {
+            return Ok(cid);
+        }
+        bail!("path resolution inside {cid} is not supported yet: {arg}")
+    }
+
+    /// The blockstore.
+    pub fn store(&self) -> &Store {
+        self.handle.repo.store()
+    }
+
+    // ---- pins -------------------------------------------------------------
+
+    /// `pin add`: pins `cid` (recursively by default). Returns the pinned CID.
+    pub fn pin_add(&self, cid: &Cid, recursive: bool) -> anyhow::Result<()> {
+        pins::pin_add(self.store(), cid, recursive)?;
+        Ok(())
+    }
+
+    /// `pin rm`.
+    pub fn pin_rm(&self, cid: &Cid, recursive: bool) -> anyhow::Result<()> {
+        pins::pin_rm(self.store(), cid, recursive)?;
+        Ok(())
+    }
+
+    /// `pin ls`: with `cids` empty lists every pin of `filter`; else reports how each
+    /// given CID is pinned (an error for one that is not).
+    pub fn pin_ls(&self, filter: PinFilter, cids: &[Cid]) -> anyhow::Result<Vec<(Cid, PinType)>> {
+        if cids.is_empty() {
+            return Ok(pins::pin_ls_vec(self.store(), filter)?);
+        }
+        let mut out = Vec::with_capacity(cids.len());
+        for c in cids {
+            match pins::pinned(self.store(), c)? {
+                Some(t) if filter_accepts(filter, t) => out.push((*c, t)),
+                _ => bail!("path '{c}' is not pinned"),
+            }
+        }
+        Ok(out)
+    }
+
+    /// `pin update`.
+    pub fn pin_update(&self, from: &Cid, to: &Cid, unpin: bool) -> anyhow::Result<()> {
+        pins::pin_update(self.store(), from, to, unpin)?;
+        Ok(())
+    }
+
+    /// `pin verify`.
+    pub fn pin_verify(&self) -> anyhow::Result<Vec<PinStatus>> {
+        Ok(pins::pin_verify(self.store())?)
+    }
+
+    // ---- repo -------------------------------------------------------------
+
+    /// `repo gc`: calls `on_removed` for each removed block.
+    pub fn repo_gc(&self, on_removed: &mut dyn FnMut(&Cid)) -> anyhow::Result<gc::GcStats> {
+        Ok(gc::collect(self.store(), on_removed)?)
+    }
+
+    /// `repo stat`.
+    pub fn repo_stat(&self) -> anyhow::Result<RepoStat> {
+        let StoreStats {
+            blocks, disk_bytes, ..
+        } = self.store().count_and_size()?;
+        Ok(RepoStat {
+            num_objects: blocks,
+            repo_size: disk_bytes,
+            storage_max: self.config.datastore.storage_max_bytes()?,
+            repo_path: self.handle.root.display().to_string(),
+            version: format!("acorn-repo@{}", acorn_storage::repo::REPO_FORMAT_VERSION),
+        })
+    }
+
+    /// `repo verify`.
+    pub fn repo_verify(&self) -> anyhow::Result<VerifyReport> {
+        Ok(self.store().verify()?)
+    }
+
+    // ---- blocks -----------------------------------------------------------
+
+    /// `block put`: stores `data` as one block of `codec` (CIDv1, sha2-256, as Kubo's
+    /// `block put` defaults), optionally pinning it directly… Kubo pins recursively
+    /// with `--pin`; a single block's recursive pin needs its links present.
+    pub fn block_put(&self, data: Vec<u8>, codec: u64, pin: bool) -> anyhow::Result<Cid> {
+        if codec != cids::RAW {
+            // The bytes must decode as the claimed codec.
+            acorn_storage::codec::decode(codec, &data).with_context(|| {
+                format!(
+                    "block is not valid {}",
+                    cids::codec_name(codec).unwrap_or("?")
+                )
+            })?;
+        }
+        let block = Block::encode(1, codec, data);
+        if block.data().len() > acorn_storage::block::MAX_BLOCK_BYTES {
+            bail!(
+                "produced block is over {} bytes (got {})",
+                acorn_storage::block::MAX_BLOCK_BYTES,
+                block.data().len()
+            );
+        }
+        let _guard = self.store().begin_add();
+        self.store().put_block(&block)?;
+        if pin {
+            pins::pin_add(self.store(), block.cid(), true)?;
+        }
+        Ok(*block.cid())
+    }
+
+    /// `block get`.
+    pub fn block_get(&self, cid: &Cid) -> anyhow::Result<Vec<u8>> {
+        Ok(self.store().get_required(cid)?)
+    }
+
+    /// `block stat`.
+    pub fn block_stat(&self, cid: &Cid) -> anyhow::Result<BlockStat> {
+        match self.store().stat(cid)? {
+            Some(size) => Ok(BlockStat { cid: *cid, size }),
+            None => bail!("block {cid} not found"),
+        }
+    }
+
+    /// `block rm`: refuses pinned blocks; a missing block is an error unless `force`.
+    /// Returns whether it was removed.
+    pub fn block_rm(&self, cid: &Cid, force: bool) -> anyhow::Result<bool> {
+        if let Some(t) = pins::pinned(self.store(), cid)? {
+            bail!("cannot remove {cid}: pinned: {}", t.name());
+        }
+        let removed = self.store().remove(cid)?;
+        if !removed && !force {
+            bail!("cannot remove {cid}: block not found");
+        }
+        Ok(removed)
+    }
+
+    // ---- refs -------------------------------------------------------------
+
+    /// `refs [-r] [-u]`.
+    pub fn refs(
+        &self,
+        root: &Cid,
+        recursive: bool,
+        unique: bool,
+        emit: &mut dyn FnMut(&Cid) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        dag::refs(
+            self.store(),
+            root,
+            recursive,
+            unique,
+            &mut |c: &Cid| -> Result<(), RefsErr> { emit(c).map_err(RefsErr::Emit) },
+        )
+        .map_err(|e| match e {
+            RefsErr::Dag(d) => anyhow::Error::from(d),
+            RefsErr::Emit(e) => e,
+        })
+    }
+
+    /// `refs local`: every stored block as a raw CIDv1 of its multihash.
+    pub fn refs_local(
+        &self,
+        emit: &mut dyn FnMut(&Cid) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        for mh in self.store().iter_multihashes() {
+            emit(&cids::raw_v1_of_multihash(&mh?))?;
+        }
+        Ok(())
+    }
+}
+
+enum RefsErr {
+    Dag(dag::DagError),
+    Emit(anyhow::Error),
+}
+
+impl From<dag::DagError> for RefsErr {
+    fn from(e: dag::DagError) -> Self {
+        RefsErr::Dag(e)
+    }
+}
+
+fn filter_accepts(filter: PinFilter, t: PinType) -> bool {
+    match filter {
+        PinFilter::All => true,
+        PinFilter::Direct => t == PinType::Direct,
+        PinFilter::Recursive => t == PinType::Recursive,
+        PinFilter::Indirect => t == PinType::Indirect,
+    }
+}
