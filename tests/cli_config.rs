@@ -310,7 +310,8 @@ fn config_profile_apply() {
 #[test]
 fn kubo_argv_spellings_reach_the_handlers() {
     let (_d, root) = repo();
-    // Parsed fine, stopped only by the unwired handler.
+    // Parsed fine: the handler ran (it may still refuse the made-up arguments, but
+    // not with a parser error).
     for args in [
         &["add", "--pin=false", "--cid-version=1", "-Q", "f"][..],
         &["add", "--raw-leaves=false", "--chunker=size-1024", "f"],
@@ -320,11 +321,9 @@ fn kubo_argv_spellings_reach_the_handlers() {
         &["cat", "--offset=1", "--length=2", "Qm"],
     ] {
         let r = acorn(&root, args);
-        assert!(
-            expect_error(&r).contains("not implemented yet"),
-            "{args:?}: {}",
-            r.stderr
-        );
+        for parser_word in ["Unrecognized", "Error parsing", "Required", "Usage"] {
+            assert!(!r.stderr.contains(parser_word), "{args:?}: {}", r.stderr);
+        }
     }
     // Refused by the parser, naming the option.
     for (args, needle) in [
