@@ -124,20 +124,25 @@ impl BlockCmd {
             }
             BlockSub::Rm(c) => {
                 anyhow::ensure!(!c.cids.is_empty(), "argument \"cid\" is required");
-                let mut failed = 0usize;
+                let mut errors = Vec::new();
                 for s in &c.cids {
                     let res = parse_cid_arg(s)
                         .and_then(|cid| node.block_rm(&cid, c.force).map(|r| (cid, r)));
                     match res {
                         Ok((cid, true)) if !c.quiet => print(&format!("removed {cid}\n"))?,
                         Ok(_) => {}
-                        Err(e) => {
-                            failed += 1;
-                            eprintln!("Error: {e:#}");
-                        }
+                        Err(e) => errors.push(e),
                     }
                 }
-                anyhow::ensure!(failed == 0, "some blocks not removed");
+                // One failure is the error itself; several are listed, then summed up.
+                if errors.len() == 1 && c.cids.len() == 1 {
+                    return Err(errors.remove(0));
+                }
+                for e in &errors {
+                    eprintln!("{e:#}");
+                }
+                let n = errors.len();
+                anyhow::ensure!(n == 0, "{n} of {} blocks not removed", c.cids.len());
                 Ok(())
             }
         }
