@@ -10,6 +10,7 @@ use std::path::Path;
 
 use acorn_storage::block::{Block, BlockSource};
 use acorn_storage::blockstore::{Store, StoreStats, VerifyReport};
+use acorn_storage::codec::{self, Ipld};
 use acorn_storage::pins::{self, PinFilter, PinStatus, PinType};
 use acorn_storage::{cids, dag, gc, Cid};
 use anyhow::{bail, Context as _};
@@ -228,6 +229,86 @@ impl Node {
         }
         Ok(())
     }
+}
+
+/// Largest `dag put` input we read, in bytes: a JSON form may be several times
+/// larger than the block it encodes to (which must still fit MAX_BLOCK_BYTES).
+pub const MAX_DAG_INPUT_BYTES: usize = 4 * acorn_storage::block::MAX_BLOCK_BYTES;
+
+/// Deepest IPLD path `dag get` follows, in segments.
+pub const MAX_DAG_PATH_SEGMENTS: usize = 256;
+
+impl Node {
+    /// `dag put`: decodes `input` with `input_codec`, re-encodes it with `store_codec`
+    /// and stores the block (CIDv1, sha2-256, as Kubo).
+    pub fn dag_put(
+        &self,
+        input: &[u8],
+        input_codec: u64,
+        store_codec: u64,
+        pin: bool,
+    ) -> anyhow::Result<Cid> {
+        let value = codec::decode(input_codec, input)
+            .with_context(|| format!("input is not valid {}", codec_label(input_codec)))?;
+        let bytes = codec::encode(store_codec, &value)
+            .with_context(|| format!("cannot store as {}", codec_label(store_codec)))?;
+        let limit = acorn_storage::block::MAX_BLOCK_BYTES;
+        anyhow::ensure!(
+            bytes.len() <= limit,
+            "encoded block is {} bytes, over the {limit}-byte limit",
+            bytes.len()
+        );
+        let block = Block::encode(1, store_codec, bytes);
+        let _guard = self.store().begin_add();
+        self.store().put_block(&block)?;
+        if pin {
+            pins::pin_add(self.store(), block.cid(), true)?;
+        }
+        Ok(*block.cid())
+    }
+
+    /// `dag get <cid>[/path]`: the node, or the value at an IPLD path inside it
+    /// (map keys, list indexes; links are followed).
+    pub fn dag_get(&self, arg: &str) -> anyhow::Result<Ipld> {
+        let s = arg.strip_prefix("/ipfs/").unwrap_or(arg);
+        let (c, rest) = s.split_once('/').unwrap_or((s, ""));
+        let mut cid = cids::parse(c)?;
+        let mut value = self.load_ipld(&cid)?;
+        let segments: Vec<&str> = rest.split('/').filter(|p| !p.is_empty()).collect();
+        anyhow::ensure!(
+            segments.len() <= MAX_DAG_PATH_SEGMENTS,
+            "path has over {MAX_DAG_PATH_SEGMENTS} segments"
+        );
+        for seg in segments {
+            if let Ipld::Link(l) = value {
+                cid = l;
+                value = self.load_ipld(&cid)?;
+            }
+            value = match value {
+                Ipld::Map(mut m) => m.remove(seg),
+                Ipld::List(mut l) => seg
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|i| *i < l.len())
+                    .map(|i| l.swap_remove(i)),
+                _ => None,
+            }
+            .ok_or_else(|| anyhow::anyhow!("no link named {seg:?} under {cid}"))?;
+        }
+        if let Ipld::Link(l) = value {
+            value = self.load_ipld(&l)?;
+        }
+        Ok(value)
+    }
+
+    fn load_ipld(&self, cid: &Cid) -> anyhow::Result<Ipld> {
+        let bytes = self.store().get_required(cid)?;
+        codec::decode(cid.codec(), &bytes).with_context(|| format!("decoding {cid}"))
+    }
+}
+
+fn codec_label(code: u64) -> String {
+    cids::codec_name(code).map_or_else(|| format!("codec 0x{code:x}"), str::to_string)
 }
 
 enum RefsErr {

@@ -4,7 +4,12 @@
 
 use argh::{ArgsInfo, FromArgs};
 
-use super::{not_implemented, parse_bool, Context};
+use std::io::Write as _;
+
+use acorn_storage::cids;
+
+use super::{not_implemented, parse_bool, print, read_input_limited, Context};
+use crate::core::{Node, MAX_DAG_INPUT_BYTES};
 
 /// Work with IPLD DAGs.
 #[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
@@ -90,10 +95,37 @@ pub struct DagImportCmd {
 }
 
 impl DagCmd {
-    pub fn run(self, _ctx: &Context) -> anyhow::Result<()> {
+    pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        let node = Node::open(&ctx.repo_root()?)?;
         match self.command {
-            DagSub::Put(_) => not_implemented("dag put"),
-            DagSub::Get(_) => not_implemented("dag get"),
+            DagSub::Put(c) => {
+                let input = cids::codec_from_name(c.input_codec.as_deref().unwrap_or("dag-json"))?;
+                let store = cids::codec_from_name(c.store_codec.as_deref().unwrap_or("dag-cbor"))?;
+                match c.hash.as_deref() {
+                    None | Some("sha2-256") => {}
+                    Some(other) => anyhow::bail!("unsupported hash {other:?} (only sha2-256)"),
+                }
+                let inputs: Vec<Option<&str>> = if c.paths.is_empty() {
+                    vec![None]
+                } else {
+                    c.paths.iter().map(|p| Some(p.as_str())).collect()
+                };
+                for i in inputs {
+                    let data = read_input_limited(i, MAX_DAG_INPUT_BYTES)?;
+                    let cid = node.dag_put(&data, input, store, c.pin.unwrap_or(false))?;
+                    print(&format!("{cid}\n"))?;
+                }
+                Ok(())
+            }
+            DagSub::Get(c) => {
+                let codec = cids::codec_from_name(c.output_codec.as_deref().unwrap_or("dag-json"))?;
+                let value = node.dag_get(&c.path)?;
+                let bytes = acorn_storage::codec::encode(codec, &value)?;
+                let mut out = std::io::stdout().lock();
+                out.write_all(&bytes)?;
+                out.flush()?;
+                Ok(())
+            }
             DagSub::Export(_) => not_implemented("dag export"),
             DagSub::Import(_) => not_implemented("dag import"),
         }
