@@ -133,7 +133,10 @@ async function rootCid (path, opts) {
     shardSplitThresholdBytes: KUBO_HAMT_THRESHOLD_BYTES,
     shardSplitStrategy: 'links-bytes',
     shardFanoutBits: KUBO_HAMT_FANOUT_BITS,
-    reduceSingleLeafToSelf: true,
+    // Kubo's trickle layout always builds a root over its leaves (never reduces a
+    // single chunk to the leaf itself) and writes dag-pb leaves as UnixFS `Raw`.
+    reduceSingleLeafToSelf: !opts.trickle,
+    leafType: opts.trickle ? 'raw' : 'file',
     wrapWithDirectory: opts.wrap,
     fieldOrder: 'links-first',
     fileImportConcurrency: 1
