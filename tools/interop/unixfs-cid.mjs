@@ -4,8 +4,12 @@
 //
 // Usage:
 //   node unixfs-cid.mjs [--cid-version 0|1] [--raw-leaves true|false] [--chunker size-N]
-//                       [--trickle] [--wrap] <path> [<path>...]
+//                       [--trickle] [--wrap] [--hidden] <path> [<path>...]
 //     prints one root CID per path, in order.
+//   extra: --show-type  prints "<cid> <unixfs type of the root>" (e.g. directory,
+//          hamt-sharded-directory, file, raw);
+//          --shard-threshold BYTES  overrides the HAMT threshold (Kubo's
+//          Internal.UnixFSShardingSizeThreshold), for Kubo's own test vectors.
 //   node unixfs-cid.mjs --batch
 //     reads stdin: one job per non-empty line, each a JSON array of the arguments above
 //     (options + exactly one path); prints one CID per line, in order. One node start
@@ -18,7 +22,8 @@
 // "links" estimation) is > 262144 bytes.
 //
 // A directory is imported recursively and its own CID printed (Kubo's `ipfs add -r DIR`
-// root), empty directories included. Symlinks and other non-regular files are skipped:
+// root), empty directories included, hidden entries (names starting with '.') left out
+// unless --hidden, as Kubo does. Symlinks and other non-regular files are skipped:
 // Helia's importer has no symlink entries (Kubo would add a UnixFS Symlink node).
 // Files are streamed from disk.
 
@@ -37,13 +42,22 @@ const KUBO_HAMT_THRESHOLD_BYTES = 262144
 const KUBO_HAMT_FANOUT_BITS = 8
 
 const USAGE = 'usage: node unixfs-cid.mjs [--cid-version 0|1] [--raw-leaves true|false] ' +
-  '[--chunker size-N] [--trickle] [--wrap] <path>...  |  node unixfs-cid.mjs --batch < jobs'
+  '[--chunker size-N] [--trickle] [--wrap] [--hidden] [--show-type] [--shard-threshold N] <path>...  |  node unixfs-cid.mjs --batch < jobs'
 
 class UsageError extends Error {}
 
 /** Parse argv into { opts, paths }. */
 function parseArgs (argv) {
-  const opts = { cidVersion: 0, rawLeaves: undefined, chunkSize: KUBO_CHUNK_BYTES, trickle: false, wrap: false }
+  const opts = {
+    cidVersion: 0,
+    rawLeaves: undefined,
+    chunkSize: KUBO_CHUNK_BYTES,
+    trickle: false,
+    wrap: false,
+    shardThreshold: KUBO_HAMT_THRESHOLD_BYTES,
+    showType: false,
+    hidden: false
+  }
   const paths = []
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
@@ -73,6 +87,15 @@ function parseArgs (argv) {
       const m = /^size-([0-9]+)$/.exec(v)
       if (m == null || Number(m[1]) < 1) throw new UsageError(`bad --chunker ${v} (only size-N)`)
       opts.chunkSize = Number(m[1])
+    } else if (a === '--shard-threshold') {
+      // Kubo's Internal.UnixFSShardingSizeThreshold, in bytes (for Kubo's own test vectors).
+      const v = value()
+      if (!/^[0-9]+$/.test(v)) throw new UsageError(`bad --shard-threshold ${v}`)
+      opts.shardThreshold = Number(v)
+    } else if (a === '--hidden' || a === '-H') {
+      opts.hidden = true
+    } else if (a === '--show-type') {
+      opts.showType = true
     } else if (a === '--trickle') {
       opts.trickle = true
     } else if (a === '--wrap' || a === '-w') {
@@ -89,15 +112,18 @@ function parseArgs (argv) {
 }
 
 /** Yield importer candidates for `path` (file or directory, recursively), named as `name`. */
-async function * candidates (path, name) {
+async function * candidates (path, name, opts) {
   const st = await lstat(path)
   if (st.isFile()) {
     yield { path: name, content: createReadStream(path) }
   } else if (st.isDirectory()) {
-    const entries = (await readdir(path)).sort(compareUtf8)
+    // Kubo's `ipfs add -r` leaves out hidden entries (names starting with '.') unless --hidden.
+    const entries = (await readdir(path))
+      .filter((e) => opts.hidden || !e.startsWith('.'))
+      .sort(compareUtf8)
     let yielded = false
     for (const e of entries) {
-      for await (const c of candidates(join(path, e), `${name}/${e}`)) {
+      for await (const c of candidates(join(path, e), `${name}/${e}`, opts)) {
         yielded = true
         yield c
       }
@@ -130,7 +156,7 @@ async function rootCid (path, opts) {
     layout: opts.trickle
       ? trickle({ maxChildrenPerNode: KUBO_MAX_LINKS, layerRepeat: KUBO_TRICKLE_LAYER_REPEAT })
       : balanced({ maxChildrenPerNode: KUBO_MAX_LINKS }),
-    shardSplitThresholdBytes: KUBO_HAMT_THRESHOLD_BYTES,
+    shardSplitThresholdBytes: opts.shardThreshold,
     shardSplitStrategy: 'links-bytes',
     shardFanoutBits: KUBO_HAMT_FANOUT_BITS,
     // Kubo's trickle layout always builds a root over its leaves (never reduces a
@@ -142,14 +168,18 @@ async function rootCid (path, opts) {
     fileImportConcurrency: 1
   }
   let last
-  for await (const entry of importer(candidates(path, name), nullBlockstore, options)) {
+  for await (const entry of importer(candidates(path, name, opts), nullBlockstore, options)) {
     last = entry
   }
   if (last == null) throw new Error(`nothing imported from ${path}`)
   if (!opts.wrap && last.path !== name) {
     throw new Error(`unexpected root entry ${last.path} (wanted ${name})`)
   }
-  return last.cid.toString()
+  const cid = last.cid.toString()
+  if (!opts.showType) return cid
+  // UnixFS type of the root: file | raw | directory | hamt-sharded-directory | ...
+  const type = last.unixfs?.type ?? (last.cid.code === 0x55 ? 'raw' : 'unknown')
+  return `${cid} ${type}`
 }
 
 async function runBatch () {
