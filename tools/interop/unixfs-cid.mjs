@@ -165,7 +165,7 @@ async function rootCid (path, opts) {
     leafType: opts.trickle ? 'raw' : 'file',
     wrapWithDirectory: opts.wrap,
     fieldOrder: 'links-first',
-    fileImportConcurrency: 1
+    fileImportConcurrency: 50
   }
   let last
   for await (const entry of importer(candidates(path, name, opts), nullBlockstore, options)) {
