@@ -26,6 +26,11 @@
 // unless --hidden, as Kubo does. Symlinks and other non-regular files are skipped:
 // Helia's importer has no symlink entries (Kubo would add a UnixFS Symlink node).
 // Files are streamed from disk.
+//
+// Known Helia != Kubo: the importer leaves non-empty subdirectories out of a directory's
+// shard estimate (they have no CID yet when it checks), while boxo counts every link.
+// A directory that is over the threshold only when its subdirectory links are counted is
+// a HAMT shard in Kubo but a plain directory here. Do not use this oracle for that case.
 
 import { createReadStream } from 'node:fs'
 import { lstat, readdir } from 'node:fs/promises'
