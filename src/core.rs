@@ -12,6 +12,7 @@ use acorn_storage::block::{Block, BlockSource};
 use acorn_storage::blockstore::{Store, StoreStats, VerifyReport};
 use acorn_storage::codec::{self, Ipld};
 use acorn_storage::pins::{self, PinFilter, PinStatus, PinType};
+use acorn_storage::unixfs::importer;
 use acorn_storage::{cids, dag, gc, Cid};
 use anyhow::{bail, Context as _};
 
@@ -229,6 +230,97 @@ impl Node {
         }
         Ok(())
     }
+}
+
+/// Adds `paths` (stdin when empty) with `opts`; with `only_hash` nothing is
+/// written. Each entry is reported to `emit(name, cid)`; returns the last root.
+/// Blocks are protected from GC from the first write until the root is pinned.
+pub fn add_paths(
+    node: Option<&Node>,
+    opts: &importer::Options,
+    paths: &[String],
+    recursive: bool,
+    pin: bool,
+    emit: &mut dyn FnMut(&str, &Cid) -> std::io::Result<()>,
+) -> anyhow::Result<Cid> {
+    let mut out_err: Option<std::io::Error> = None;
+    let mut report = |name: &str, a: &importer::Added| {
+        if out_err.is_none() {
+            if let Err(e) = emit(name, &a.cid) {
+                out_err = Some(e);
+            }
+        }
+    };
+    let mut null = acorn_storage::block::NullSink;
+    let (_guard, mut writer) = match node {
+        Some(n) => (Some(n.store().begin_add()), Some(n.store().writer())),
+        None => (None, None),
+    };
+    let sink: &mut dyn acorn_storage::BlockSink = match writer.as_mut() {
+        Some(w) => w,
+        None => &mut null,
+    };
+    let mut roots = Vec::new();
+    if paths.is_empty() {
+        let a = importer::add_file(opts, sink, std::io::stdin().lock())?;
+        let a = if opts.wrap_with_directory {
+            // Kubo wraps stdin under its CID as the name.
+            let dir = tempfile_free_wrap(opts, sink, &a)?;
+            report(&a.cid.to_string(), &a);
+            dir
+        } else {
+            a
+        };
+        report(&a.cid.to_string(), &a);
+        roots.push(a.cid);
+    } else {
+        for p in paths {
+            let a = importer::add_path(opts, sink, Path::new(p), recursive, &mut report)?;
+            roots.push(a.cid);
+        }
+    }
+    if let Some(e) = out_err {
+        return Err(e).context("writing to stdout");
+    }
+    if let Some(w) = writer {
+        w.finish()?;
+    }
+    if let (Some(n), true) = (node, pin) {
+        for r in &roots {
+            pins::pin_add(n.store(), r, true)?;
+        }
+    }
+    roots
+        .last()
+        .copied()
+        .ok_or_else(|| anyhow::anyhow!("nothing to add"))
+}
+
+/// `-w` for stdin: a directory holding the data under its own CID as the name.
+fn tempfile_free_wrap(
+    opts: &importer::Options,
+    sink: &mut dyn acorn_storage::BlockSink,
+    a: &importer::Added,
+) -> anyhow::Result<importer::Added> {
+    let node = acorn_storage::codec::dagpb::PbNode {
+        links: vec![acorn_storage::codec::dagpb::PbLink {
+            hash: a.cid,
+            name: Some(a.cid.to_string()),
+            tsize: Some(a.size),
+        }],
+        data: Some(
+            acorn_storage::unixfs::pb::Data::new(acorn_storage::unixfs::pb::DataType::Directory)
+                .encode(),
+        ),
+    };
+    let bytes = node.encode();
+    let cid = cids::cid_of(opts.cid_version, cids::DAG_PB, &bytes);
+    sink.put(&cid, &bytes)?;
+    Ok(importer::Added {
+        cid,
+        size: bytes.len() as u64 + a.size,
+        file_size: 0,
+    })
 }
 
 /// Largest `dag put` input we read, in bytes: a JSON form may be several times

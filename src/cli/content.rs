@@ -12,6 +12,7 @@ use std::io::Write as _;
 
 use super::{not_implemented, parse_bool, Context};
 use crate::core::Node;
+use acorn_storage::unixfs::importer;
 
 /// Add a file or directory to acorn.
 #[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
@@ -62,8 +63,57 @@ pub struct AddCmd {
 }
 
 impl AddCmd {
-    pub fn run(self, _ctx: &Context) -> anyhow::Result<()> {
-        not_implemented("add")
+    /// Kubo's option rules: `--cid-version 1` implies raw leaves unless
+    /// `--raw-leaves=false`.
+    fn import_options(&self) -> anyhow::Result<importer::Options> {
+        let version = match self.cid_version.unwrap_or(0) {
+            v @ (0 | 1) => v as u8,
+            v => anyhow::bail!("unknown CID version {v} (use 0 or 1)"),
+        };
+        let mut opts = importer::Options::default().with_cid_version(version, self.raw_leaves);
+        if let Some(c) = &self.chunker {
+            opts.chunk_size = importer::parse_chunker(c)?;
+        }
+        if self.trickle {
+            opts.layout = importer::Layout::Trickle;
+        }
+        opts.wrap_with_directory = self.wrap_with_directory;
+        opts.hidden = self.hidden;
+        Ok(opts)
+    }
+
+    pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        let opts = self.import_options()?;
+        let pin = self.pin.unwrap_or(true) && !self.only_hash;
+        // `--only-hash` needs no repo: nothing is written.
+        let node = if self.only_hash {
+            None
+        } else {
+            Some(Node::open(&ctx.repo_root()?)?)
+        };
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        let (quiet, quieter) = (self.quiet, self.quieter);
+        let root = crate::core::add_paths(
+            node.as_ref(),
+            &opts,
+            &self.paths,
+            self.recursive,
+            pin,
+            &mut |name, cid| {
+                if quieter {
+                    Ok(())
+                } else if quiet {
+                    writeln!(out, "{cid}")
+                } else {
+                    writeln!(out, "added {cid} {name}")
+                }
+            },
+        )?;
+        if quieter {
+            writeln!(out, "{root}")?;
+        }
+        out.flush()?;
+        Ok(())
     }
 }
 

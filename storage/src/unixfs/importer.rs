@@ -1,1 +1,701 @@
-//! TODO: being written.
+//! Streaming UnixFS importer: `acorn add`, with Kubo's (boxo's) layouts and CIDs.
+//!
+//! Spec: ipfs/specs `UNIXFS.md`; layouts follow boxo `ipld/unixfs/importer`
+//! (balanced and trickle builders) and directories follow boxo's `uio.Directory`
+//! with HAMT sharding.
+//!
+//! Flow, one chunk at a time: a fixed-size chunker fills `chunk_size` bytes from the
+//! reader; each chunk becomes a leaf (a raw block, or a dag-pb `Data{Type: File}` leaf)
+//! that goes to the [`BlockSink`] at once; the layout builder keeps only the links
+//! of the nodes still open (one per tree level, each ≤ `max_links` links), so memory
+//! is bounded by `chunk_size + depth × max_links × link size`, not by the file size.
+//!
+//! - **Balanced** (default): boxo `balanced.Layout`; a one-chunk file is the leaf.
+//! - **Trickle**: boxo `trickle.Layout` with depth repeat 4; leaves are UnixFS `Raw`
+//!   when not raw blocks, and the root is always an internal node.
+//! - **Directories**: links sorted by name bytes; `Data{Type: Directory}`; turned into
+//!   a HAMT shard (see [`super::hamt`]) when boxo's estimate — the sum over links of
+//!   name length + CID byte length — is over `shard_threshold_bytes` (262144).
+//! - **Symlinks**: `Data{Type: Symlink, Data: target}`; never followed.
+//!
+//! **Limits**: `chunk_size` ≤ [`MAX_CHUNK_BYTES`]; directory nesting ≤
+//! [`MAX_DIR_DEPTH`]; names must be valid UTF-8 and contain no `/` or NUL.
+
+use super::hamt::{self, HamtError, ShardEntry};
+use super::pb::{Data, DataType};
+use crate::block::{BlockError, BlockSink};
+use crate::cids;
+use crate::codec::dagpb::{PbLink, PbNode};
+use cid::Cid;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Kubo's default chunk size, in bytes.
+pub const DEFAULT_CHUNK_BYTES: usize = 262_144;
+/// Largest chunk accepted: a leaf plus its framing must fit a 2 MiB block.
+pub const MAX_CHUNK_BYTES: usize = crate::block::MAX_BLOCK_BYTES - 1024;
+/// Kubo's links per internal file node.
+pub const DEFAULT_MAX_LINKS: usize = 174;
+/// Kubo's `HAMTShardingSize`, in bytes of estimated directory block.
+pub const DEFAULT_SHARD_THRESHOLD_BYTES: usize = 262_144;
+/// Deepest directory tree `add -r` walks.
+pub const MAX_DIR_DEPTH: usize = 256;
+/// Trickle layout: layers repeated per depth (boxo `depthRepeat`).
+pub const TRICKLE_DEPTH_REPEAT: usize = 4;
+
+/// File DAG layouts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Layout {
+    #[default]
+    Balanced,
+    Trickle,
+}
+
+/// Import options; `Default` is Kubo's `ipfs add`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    pub chunk_size: usize,
+    pub layout: Layout,
+    /// CID version of dag-pb nodes (raw leaves are always CIDv1).
+    pub cid_version: u8,
+    pub raw_leaves: bool,
+    pub max_links: usize,
+    pub shard_threshold_bytes: usize,
+    pub wrap_with_directory: bool,
+    /// Include names starting with `.` when walking directories (Kubo's `-H`).
+    pub hidden: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            chunk_size: DEFAULT_CHUNK_BYTES,
+            layout: Layout::Balanced,
+            cid_version: 0,
+            raw_leaves: false,
+            max_links: DEFAULT_MAX_LINKS,
+            shard_threshold_bytes: DEFAULT_SHARD_THRESHOLD_BYTES,
+            wrap_with_directory: false,
+            hidden: false,
+        }
+    }
+}
+
+impl Options {
+    /// Kubo's rule: `--cid-version 1` implies raw leaves unless raw leaves were set
+    /// explicitly. `raw_leaves` is the explicit choice, if any.
+    pub fn with_cid_version(mut self, version: u8, raw_leaves: Option<bool>) -> Self {
+        self.cid_version = version;
+        self.raw_leaves = raw_leaves.unwrap_or(version == 1);
+        self
+    }
+}
+
+/// Errors of importing.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("reading {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid chunker {0:?}: use size-N with 1 ≤ N ≤ {MAX_CHUNK_BYTES}")]
+    BadChunker(String),
+    #[error("invalid option: {0}")]
+    BadOption(String),
+    #[error("cannot add {path}: name is not valid UTF-8 or contains '/' or NUL")]
+    NameInvalid { path: PathBuf },
+    #[error("{path} is a directory, use the '-r' flag to specify directories")]
+    IsDirectory { path: PathBuf },
+    #[error("{path}: unsupported file type (not a file, directory or symlink)")]
+    Unsupported { path: PathBuf },
+    #[error("directory tree under {path} is deeper than {MAX_DIR_DEPTH} levels")]
+    TooDeep { path: PathBuf },
+    #[error(transparent)]
+    Block(#[from] BlockError),
+    #[error(transparent)]
+    Hamt(#[from] HamtError),
+}
+
+/// Parses Kubo's `--chunker`: only `size-N` is supported.
+pub fn parse_chunker(s: &str) -> Result<usize, ImportError> {
+    let bad = || ImportError::BadChunker(s.to_string());
+    let n: usize = s
+        .strip_prefix("size-")
+        .ok_or_else(bad)?
+        .parse()
+        .map_err(|_| bad())?;
+    if n == 0 || n > MAX_CHUNK_BYTES {
+        return Err(bad());
+    }
+    Ok(n)
+}
+
+/// What an import produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Added {
+    pub cid: Cid,
+    /// Cumulative DAG size (the Tsize a parent link carries).
+    pub size: u64,
+    /// Bytes of file content (0 for directories and symlinks).
+    pub file_size: u64,
+}
+
+/// A built child: its CID, cumulative size and file bytes.
+#[derive(Debug, Clone, Copy)]
+struct Child {
+    cid: Cid,
+    tsize: u64,
+    file_size: u64,
+}
+
+/// Reads fixed-size chunks.
+struct Chunker<R: Read> {
+    reader: R,
+    size: usize,
+    buf: Vec<u8>,
+    done: bool,
+    path: PathBuf,
+}
+
+impl<R: Read> Chunker<R> {
+    fn new(reader: R, size: usize, path: PathBuf) -> Self {
+        Chunker {
+            reader,
+            size,
+            buf: Vec::with_capacity(size),
+            done: false,
+            path,
+        }
+    }
+
+    /// Fills the next chunk; `Ok(false)` at end of input (buf then empty).
+    fn next(&mut self) -> Result<bool, ImportError> {
+        self.buf.clear();
+        if self.done {
+            return Ok(false);
+        }
+        // `take` bounds the read to one chunk; read_to_end loops over short reads.
+        let n = (&mut self.reader)
+            .take(self.size as u64)
+            .read_to_end(&mut self.buf)
+            .map_err(|e| ImportError::Io {
+                path: self.path.clone(),
+                source: e,
+            })?;
+        if n < self.size {
+            self.done = true;
+        }
+        Ok(n > 0)
+    }
+}
+
+/// The file builder: leaves and internal nodes into the sink.
+struct FileBuilder<'a, R: Read> {
+    opts: &'a Options,
+    sink: &'a mut dyn BlockSink,
+    chunker: Chunker<R>,
+    /// A chunk read ahead but not yet made into a leaf.
+    pending: bool,
+}
+
+impl<R: Read> FileBuilder<'_, R> {
+    /// Whether input remains.
+    fn more(&mut self) -> Result<bool, ImportError> {
+        if !self.pending {
+            self.pending = self.chunker.next()?;
+        }
+        Ok(self.pending)
+    }
+
+    fn put(&mut self, version: u8, codec: u64, bytes: &[u8]) -> Result<Cid, ImportError> {
+        let cid = cids::cid_of(version, codec, bytes);
+        self.sink.put(&cid, bytes)?;
+        Ok(cid)
+    }
+
+    /// Makes a leaf of the pending chunk (or of no data, for an empty file).
+    fn leaf(&mut self, kind: DataType) -> Result<Child, ImportError> {
+        let data = std::mem::take(&mut self.chunker.buf);
+        self.pending = false;
+        let len = data.len() as u64;
+        let child = if self.opts.raw_leaves {
+            let cid = self.put(1, cids::RAW, &data)?;
+            Child {
+                cid,
+                tsize: len,
+                file_size: len,
+            }
+        } else {
+            let mut d = Data::new(kind);
+            d.filesize = Some(len);
+            if !data.is_empty() {
+                d.data = Some(data.clone());
+            }
+            let bytes = PbNode {
+                links: vec![],
+                data: Some(d.encode()),
+            }
+            .encode();
+            let cid = self.put(self.opts.cid_version, cids::DAG_PB, &bytes)?;
+            Child {
+                cid,
+                tsize: bytes.len() as u64,
+                file_size: len,
+            }
+        };
+        // Give the buffer back to the chunker so its capacity is reused.
+        let mut data = data;
+        data.clear();
+        self.chunker.buf = data;
+        Ok(child)
+    }
+
+    /// Encodes an internal `File` node over `children`.
+    fn internal(&mut self, children: &[Child]) -> Result<Child, ImportError> {
+        let mut d = Data::new(DataType::File);
+        let file_size: u64 = children.iter().map(|c| c.file_size).sum();
+        d.filesize = Some(file_size);
+        d.blocksizes = children.iter().map(|c| c.file_size).collect();
+        let links = children
+            .iter()
+            .map(|c| PbLink {
+                hash: c.cid,
+                name: Some(String::new()),
+                tsize: Some(c.tsize),
+            })
+            .collect();
+        let bytes = PbNode {
+            links,
+            data: Some(d.encode()),
+        }
+        .encode();
+        let cid = self.put(self.opts.cid_version, cids::DAG_PB, &bytes)?;
+        let tsize = bytes.len() as u64 + children.iter().map(|c| c.tsize).sum::<u64>();
+        Ok(Child {
+            cid,
+            tsize,
+            file_size,
+        })
+    }
+
+    // ---- balanced (boxo balanced/builder.go) ----
+
+    fn balanced(&mut self) -> Result<Child, ImportError> {
+        self.more()?;
+        let mut root = self.leaf(DataType::File)?;
+        let mut depth = 1;
+        while self.more()? {
+            let mut children = vec![root];
+            self.fill_balanced(&mut children, depth)?;
+            root = self.internal(&children)?;
+            depth += 1;
+        }
+        Ok(root)
+    }
+
+    fn fill_balanced(
+        &mut self,
+        children: &mut Vec<Child>,
+        depth: usize,
+    ) -> Result<(), ImportError> {
+        while children.len() < self.opts.max_links && self.more()? {
+            let child = if depth == 1 {
+                self.leaf(DataType::File)?
+            } else {
+                let mut sub = Vec::with_capacity(self.opts.max_links);
+                self.fill_balanced(&mut sub, depth - 1)?;
+                self.internal(&sub)?
+            };
+            children.push(child);
+        }
+        Ok(())
+    }
+
+    // ---- trickle (boxo trickle/trickledag.go) ----
+
+    fn trickle(&mut self) -> Result<Child, ImportError> {
+        let mut children = Vec::with_capacity(self.opts.max_links);
+        self.fill_trickle(&mut children, None)?;
+        self.internal(&children)
+    }
+
+    fn fill_trickle(
+        &mut self,
+        children: &mut Vec<Child>,
+        max_depth: Option<usize>,
+    ) -> Result<(), ImportError> {
+        while children.len() < self.opts.max_links && self.more()? {
+            children.push(self.leaf(DataType::Raw)?);
+        }
+        let mut depth = 1;
+        while max_depth.is_none_or(|m| depth < m) {
+            if !self.more()? {
+                break;
+            }
+            let mut layer = 0;
+            while layer < TRICKLE_DEPTH_REPEAT && self.more()? {
+                let mut sub = Vec::with_capacity(self.opts.max_links);
+                self.fill_trickle(&mut sub, Some(depth))?;
+                children.push(self.internal(&sub)?);
+                layer += 1;
+            }
+            depth += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Imports one file's bytes from `reader`, streaming blocks into `sink`.
+pub fn add_file<S: BlockSink + ?Sized, R: Read>(
+    opts: &Options,
+    sink: &mut S,
+    reader: R,
+) -> Result<Added, ImportError> {
+    add_reader(opts, &mut SinkRef(sink), reader, PathBuf::from("<input>"))
+}
+
+/// `&mut dyn` adapter so the builders take any sink.
+struct SinkRef<'a, S: BlockSink + ?Sized>(&'a mut S);
+
+impl<S: BlockSink + ?Sized> BlockSink for SinkRef<'_, S> {
+    fn put(&mut self, cid: &Cid, data: &[u8]) -> Result<(), BlockError> {
+        self.0.put(cid, data)
+    }
+    fn flush(&mut self) -> Result<(), BlockError> {
+        self.0.flush()
+    }
+}
+
+fn check_opts(opts: &Options) -> Result<(), ImportError> {
+    if opts.chunk_size == 0 || opts.chunk_size > MAX_CHUNK_BYTES {
+        return Err(ImportError::BadChunker(format!("size-{}", opts.chunk_size)));
+    }
+    if opts.max_links < 2 {
+        return Err(ImportError::BadOption(
+            "max_links must be at least 2".into(),
+        ));
+    }
+    if opts.cid_version > 1 {
+        return Err(ImportError::BadOption(format!(
+            "unknown CID version {}",
+            opts.cid_version
+        )));
+    }
+    Ok(())
+}
+
+fn add_reader<R: Read>(
+    opts: &Options,
+    sink: &mut dyn BlockSink,
+    reader: R,
+    path: PathBuf,
+) -> Result<Added, ImportError> {
+    check_opts(opts)?;
+    let mut b = FileBuilder {
+        opts,
+        sink,
+        chunker: Chunker::new(reader, opts.chunk_size, path),
+        pending: false,
+    };
+    let c = match opts.layout {
+        Layout::Balanced => b.balanced()?,
+        Layout::Trickle => b.trickle()?,
+    };
+    Ok(Added {
+        cid: c.cid,
+        size: c.tsize,
+        file_size: c.file_size,
+    })
+}
+
+/// A directory entry built so far.
+struct DirEntry {
+    name: String,
+    added: Added,
+}
+
+/// Builds a directory node (plain or sharded) from its entries.
+fn build_directory(
+    opts: &Options,
+    sink: &mut dyn BlockSink,
+    mut entries: Vec<DirEntry>,
+) -> Result<Added, ImportError> {
+    entries.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+    let estimate: usize = entries
+        .iter()
+        .map(|e| e.name.len() + e.added.cid.encoded_len())
+        .sum();
+    if estimate > opts.shard_threshold_bytes {
+        let shard_entries = entries
+            .into_iter()
+            .map(|e| ShardEntry {
+                name: e.name,
+                cid: e.added.cid,
+                tsize: e.added.size,
+            })
+            .collect();
+        let (cid, size) = hamt::build(shard_entries, opts.cid_version, sink)?;
+        return Ok(Added {
+            cid,
+            size,
+            file_size: 0,
+        });
+    }
+    let links: Vec<PbLink> = entries
+        .iter()
+        .map(|e| PbLink {
+            hash: e.added.cid,
+            name: Some(e.name.clone()),
+            tsize: Some(e.added.size),
+        })
+        .collect();
+    let bytes = PbNode {
+        links,
+        data: Some(Data::new(DataType::Directory).encode()),
+    }
+    .encode();
+    let cid = cids::cid_of(opts.cid_version, cids::DAG_PB, &bytes);
+    sink.put(&cid, &bytes)?;
+    let size = bytes.len() as u64 + entries.iter().map(|e| e.added.size).sum::<u64>();
+    Ok(Added {
+        cid,
+        size,
+        file_size: 0,
+    })
+}
+
+fn add_symlink(
+    opts: &Options,
+    sink: &mut dyn BlockSink,
+    target: &[u8],
+) -> Result<Added, ImportError> {
+    let mut d = Data::new(DataType::Symlink);
+    d.data = Some(target.to_vec());
+    let bytes = PbNode {
+        links: vec![],
+        data: Some(d.encode()),
+    }
+    .encode();
+    let cid = cids::cid_of(opts.cid_version, cids::DAG_PB, &bytes);
+    sink.put(&cid, &bytes)?;
+    Ok(Added {
+        cid,
+        size: bytes.len() as u64,
+        file_size: 0,
+    })
+}
+
+fn entry_name(path: &Path) -> Result<String, ImportError> {
+    let invalid = || ImportError::NameInvalid {
+        path: path.to_path_buf(),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(invalid)?
+        .to_str()
+        .ok_or_else(invalid)?;
+    if name.contains('\0') || name.contains('/') {
+        return Err(invalid());
+    }
+    Ok(name.to_string())
+}
+
+/// Imports `path` (a file, a symlink, or with `recursive` a directory tree) into
+/// `sink`. `on_entry` is called for every file, symlink and directory, with its
+/// name as Kubo prints it (`dir/sub/file`), files in walk order and directories
+/// after their contents; the root comes last. With `wrap_with_directory` the result
+/// is a directory holding the entry under its base name (reported with name "").
+pub fn add_path<S: BlockSink + ?Sized>(
+    opts: &Options,
+    sink: &mut S,
+    path: &Path,
+    recursive: bool,
+    on_entry: &mut dyn FnMut(&str, &Added),
+) -> Result<Added, ImportError> {
+    check_opts(opts)?;
+    let mut sink = SinkRef(sink);
+    let name = entry_name(path)?;
+    let added = add_any(opts, &mut sink, path, &name, recursive, 0, on_entry)?;
+    if opts.wrap_with_directory {
+        let wrapped = build_directory(opts, &mut sink, vec![DirEntry { name, added }])?;
+        on_entry("", &wrapped);
+        return Ok(wrapped);
+    }
+    Ok(added)
+}
+
+fn add_any(
+    opts: &Options,
+    sink: &mut dyn BlockSink,
+    path: &Path,
+    display: &str,
+    recursive: bool,
+    depth: usize,
+    on_entry: &mut dyn FnMut(&str, &Added),
+) -> Result<Added, ImportError> {
+    let io = |e| ImportError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let meta = std::fs::symlink_metadata(path).map_err(io)?;
+    let ft = meta.file_type();
+    if ft.is_symlink() {
+        let target = std::fs::read_link(path).map_err(io)?;
+        use std::os::unix::ffi::OsStrExt;
+        let added = add_symlink(opts, sink, target.as_os_str().as_bytes())?;
+        on_entry(display, &added);
+        Ok(added)
+    } else if ft.is_file() {
+        let f = std::fs::File::open(path).map_err(io)?;
+        let added = add_reader(opts, sink, f, path.to_path_buf())?;
+        on_entry(display, &added);
+        Ok(added)
+    } else if ft.is_dir() {
+        if !recursive {
+            return Err(ImportError::IsDirectory {
+                path: path.to_path_buf(),
+            });
+        }
+        if depth >= MAX_DIR_DEPTH {
+            return Err(ImportError::TooDeep {
+                path: path.to_path_buf(),
+            });
+        }
+        let mut names = Vec::new();
+        for e in std::fs::read_dir(path).map_err(io)? {
+            let e = e.map_err(io)?;
+            let child = e.path();
+            let name = entry_name(&child)?;
+            if !opts.hidden && name.starts_with('.') {
+                continue;
+            }
+            names.push((name, child));
+        }
+        names.sort();
+        // Files are reported as they are added; subdirectories after their contents.
+        let mut entries = Vec::with_capacity(names.len());
+        for (name, child) in names {
+            let shown = format!("{display}/{name}");
+            let added = add_any(opts, sink, &child, &shown, recursive, depth + 1, on_entry)?;
+            entries.push(DirEntry { name, added });
+        }
+        let added = build_directory(opts, sink, entries)?;
+        on_entry(display, &added);
+        Ok(added)
+    } else {
+        Err(ImportError::Unsupported {
+            path: path.to_path_buf(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::block::{MemStore, NullSink};
+
+    fn cid_of_bytes(opts: &Options, data: &[u8]) -> Added {
+        add_file(opts, &mut NullSink, data).unwrap()
+    }
+
+    #[test]
+    fn well_known_files() {
+        let o = Options::default();
+        assert_eq!(
+            cid_of_bytes(&o, b"hello world\n").cid.to_string(),
+            "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o"
+        );
+        assert_eq!(
+            cid_of_bytes(&o, b"").cid.to_string(),
+            "QmbFMke1KXqnYyBBWxB74N4c5SBnJMVAiMNRcGu6x1AwQH"
+        );
+    }
+
+    #[test]
+    fn cid_v1_single_chunk_is_the_raw_leaf() {
+        let o = Options::default().with_cid_version(1, None);
+        assert!(o.raw_leaves);
+        let a = cid_of_bytes(&o, b"hello world\n");
+        assert_eq!(a.cid, cids::cid_of(1, cids::RAW, b"hello world\n"));
+        assert_eq!(a.size, 12);
+    }
+
+    #[test]
+    fn balanced_tree_shape_and_sizes() {
+        let o = Options {
+            chunk_size: 10,
+            max_links: 3,
+            ..Options::default()
+        };
+        let data: Vec<u8> = (0..95u8).collect();
+        let mut store = MemStore::new();
+        let a = add_file(&o, &mut store, &data[..]).unwrap();
+        assert_eq!(a.file_size, 95);
+        // 10 leaves, 3 links per node: depth 3 (27 ≥ 10 > 9).
+        let root = PbNode::decode(
+            &crate::block::BlockSource::get(&store, &a.cid)
+                .unwrap()
+                .unwrap(),
+        )
+        .unwrap();
+        let d = Data::decode(root.data.as_deref().unwrap()).unwrap();
+        assert_eq!(d.filesize, Some(95));
+        assert_eq!(d.blocksizes.iter().sum::<u64>(), 95);
+        assert_eq!(
+            root.links.len(),
+            2,
+            "first subtree full (9 leaves), second holds the 10th"
+        );
+        assert_eq!(d.blocksizes, vec![90, 5]);
+    }
+
+    #[test]
+    fn streaming_import_does_not_need_the_whole_file() {
+        // A 64 MiB reader that is generated on the fly, into a sink that keeps nothing.
+        struct Gen(u64);
+        impl Read for Gen {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let n = (buf.len() as u64).min(self.0) as usize;
+                buf[..n]
+                    .iter_mut()
+                    .enumerate()
+                    .for_each(|(i, b)| *b = (i % 251) as u8);
+                self.0 -= n as u64;
+                Ok(n)
+            }
+        }
+        let a = add_file(&Options::default(), &mut NullSink, Gen(64 << 20)).unwrap();
+        assert_eq!(a.file_size, 64 << 20);
+    }
+
+    #[test]
+    fn chunker_parsing() {
+        assert_eq!(parse_chunker("size-1024").unwrap(), 1024);
+        assert!(parse_chunker("size-0").is_err());
+        assert!(parse_chunker("rabin").is_err());
+        assert!(parse_chunker(&format!("size-{}", MAX_CHUNK_BYTES + 1)).is_err());
+    }
+
+    #[test]
+    fn empty_directory_is_well_known() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("empty");
+        std::fs::create_dir(&p).unwrap();
+        let a = add_path(&Options::default(), &mut NullSink, &p, true, &mut |_, _| {}).unwrap();
+        assert_eq!(
+            a.cid.to_string(),
+            "QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn"
+        );
+        assert!(matches!(
+            add_path(
+                &Options::default(),
+                &mut NullSink,
+                &p,
+                false,
+                &mut |_, _| {}
+            ),
+            Err(ImportError::IsDirectory { .. })
+        ));
+    }
+}
