@@ -151,21 +151,22 @@ fn a_running_add_holds_the_repo_lock() {
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(b"hello ").unwrap();
     stdin.flush().unwrap();
-    // Wait until the child holds the lock (its PID is written in the lock file).
+    // Wait until the child holds the lock (it writes its PID into the lock file);
+    // asking earlier could win the lock from the child instead.
     let pid = child.id().to_string();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let msg = loop {
-        let r = run(&root, &["repo", "stat"], None);
-        if !r.ok && r.stderr.contains("locked") {
-            break err(&r);
-        }
+    while std::fs::read_to_string(root.join("repo.lock"))
+        .unwrap_or_default()
+        .trim()
+        != pid
+    {
         assert!(
             std::time::Instant::now() < deadline,
-            "lock never seen: {}",
-            r.stderr
+            "the add never took the lock"
         );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let msg = err(&run(&root, &["repo", "stat"], None));
     assert!(
         msg.contains(&format!("repo is locked by PID {pid}")),
         "{msg}"
