@@ -514,7 +514,7 @@ fn write_float(out: &mut String, f: f64) -> Result<(), CodecError> {
     }
     if k <= n && n <= 21 {
         out.push_str(&digits);
-        out.extend(std::iter::repeat_n('0', (n - k) as usize));
+        out.push_str(&"0".repeat((n - k) as usize));
         out.push_str(".0");
     } else if 0 < n && n <= 21 {
         out.push_str(&digits[..n as usize]);
@@ -522,7 +522,7 @@ fn write_float(out: &mut String, f: f64) -> Result<(), CodecError> {
         out.push_str(&digits[n as usize..]);
     } else if -6 < n && n <= 0 {
         out.push_str("0.");
-        out.extend(std::iter::repeat_n('0', (-n) as usize));
+        out.push_str(&"0".repeat((-n) as usize));
         out.push_str(&digits);
     } else {
         out.push_str(&digits[..1]);

@@ -2,7 +2,7 @@
 //!
 //! - [`dagpb`]: the protobuf form used by UnixFS (typed [`dagpb::PbNode`]).
 //! - [`dagcbor`]: strict, canonical DAG-CBOR on minicbor's encoder/decoder.
-//! - [`dagjson`]: DAG-JSON.
+//! - [`dagjson`]: DAG-JSON, canonical on encode.
 //! - [`Ipld`]: the IPLD data model every codec decodes to and encodes from.
 //!
 //! Untrusted bytes are parsed in two steps (STYLE §6): lengths are checked against
