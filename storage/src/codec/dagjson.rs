@@ -1,10 +1,717 @@
-//! TODO: being written.
-use super::{CodecError, Ipld};
+//! DAG-JSON: IPLD over JSON, with links and bytes in the reserved `"/"` namespace.
+//!
+//! Spec: ipld/specs `block-layer/codecs/dag-json.md` (ipld.io `specs/codecs/dag-json`),
+//! on RFC 8259 JSON. Links are `{"/":"<CID>"}` (CIDv0 in base58btc, CIDv1 in
+//! base32); bytes are `{"/":{"bytes":"<base64, standard alphabet, no padding>"}}`.
+//!
+//! Flow: [`decode`] checks the input is UTF-8, then a small recursive-descent
+//! parser reads one JSON value: numbers without `.`/exponent become integers
+//! (exact, as `i128`), others floats; objects are collected into a map (a repeated
+//! key is an error) and then, if their first key in byte order is `"/"`, read as a
+//! link or bytes per the reserved-namespace rules. [`encode`] writes the canonical
+//! form: no whitespace, keys in byte order (the `BTreeMap` order), shortest
+//! round-trip floats in JavaScript's `Number#toString` layout with a `.0` added to
+//! integral floats, and JSON string escapes as `JSON.stringify` writes them.
+//!
+//! Reserved namespace (encode and decode alike): a map whose first key is `"/"`
+//! with a string value must be exactly `{"/":"<valid CID>"}`; one whose first key
+//! is `"/"` with a map value whose own first key is `"bytes"` with a string value
+//! must be exactly `{"/":{"bytes":"<valid base64>"}}`. Anything else of those
+//! shapes is rejected; other uses of `"/"` are plain maps.
+//!
+//! # Limits
+//! - [`MAX_DEPTH_LEVELS`] nested arrays/objects (decode and encode).
+//! - Integers span −2⁶⁴ … 2⁶⁴−1 like DAG-CBOR's; larger ones are rejected rather
+//!   than rounded to floats. Floats must be finite (an exponent that overflows
+//!   is rejected).
+//!
+//! # Departures
+//! As the spec advises, decoding does not insist on the canonical layout: it
+//! accepts insignificant whitespace and keys in any order (so `dag put` of
+//! hand-written JSON works). Such input decodes fine but re-encodes to different
+//! bytes. It is strict everywhere else: repeated keys, reserved-namespace misuse,
+//! non-canonical CID strings (e.g. CIDv1 not in base32), padded or non-canonical
+//! base64, lone surrogates and raw control characters in strings are errors.
 
-pub fn decode(_bytes: &[u8]) -> Result<Ipld, CodecError> {
-    Err(CodecError::malformed("dagjson", "not implemented yet"))
+use super::{CodecError, Ipld};
+use cid::Cid;
+use multibase::Base;
+use std::collections::BTreeMap;
+
+const CODEC: &str = "dag-json";
+
+/// Deepest nesting of arrays and objects we decode or encode, in levels (the
+/// top value is level 0). Bytes and link wrappers count as values, not levels.
+pub const MAX_DEPTH_LEVELS: usize = 256;
+
+/// Longest integer literal we parse, in digits: 2⁶⁴ has 20 digits, so anything
+/// longer is out of range without parsing it.
+const MAX_INTEGER_DIGITS: usize = 20;
+
+const INT_MIN: i128 = -(1i128 << 64);
+const INT_MAX: i128 = (1i128 << 64) - 1;
+
+/// Decodes one DAG-JSON block.
+pub fn decode(bytes: &[u8]) -> Result<Ipld, CodecError> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| CodecError::malformed(CODEC, format!("not UTF-8: {e}")))?;
+    let mut p = Parser {
+        s: text.as_bytes(),
+        pos: 0,
+    };
+    let v = p
+        .document()
+        .map_err(|r| CodecError::malformed(CODEC, format!("{r} at byte {}", p.pos)))?;
+    Ok(v)
 }
 
-pub fn encode(_v: &Ipld) -> Result<Vec<u8>, CodecError> {
-    Err(CodecError::unencodable("dagjson", "not implemented yet"))
+/// Encodes a value as canonical DAG-JSON.
+pub fn encode(v: &Ipld) -> Result<Vec<u8>, CodecError> {
+    let mut out = String::new();
+    write_value(&mut out, v, 0)?;
+    Ok(out.into_bytes())
+}
+
+// ---- reserved namespace ----------------------------------------------------
+
+/// What a map with `"/"` as its first key stands for.
+enum Reserved<'a> {
+    /// Not a reserved form: a plain map.
+    Plain,
+    /// `{"/": "<cid>"}` (valid only as the sole entry).
+    Link(&'a str),
+    /// `{"/": {"bytes": "<base64>"}}` (valid only as sole entries).
+    Bytes(&'a str),
+    /// A reserved form with extra entries: never valid.
+    Misused(&'static str),
+}
+
+fn classify(m: &BTreeMap<String, Ipld>) -> Reserved<'_> {
+    let Some((k, v)) = m.iter().next() else {
+        return Reserved::Plain;
+    };
+    if k != "/" {
+        return Reserved::Plain;
+    }
+    match v {
+        Ipld::String(s) if m.len() == 1 => Reserved::Link(s),
+        Ipld::String(_) => Reserved::Misused("a link map {\"/\": string} has extra keys"),
+        Ipld::Map(inner) => match inner.iter().next() {
+            Some((ik, Ipld::String(s))) if ik == "bytes" => {
+                if m.len() == 1 && inner.len() == 1 {
+                    Reserved::Bytes(s)
+                } else {
+                    Reserved::Misused("a bytes map {\"/\": {\"bytes\": string}} has extra keys")
+                }
+            }
+            _ => Reserved::Plain,
+        },
+        _ => Reserved::Plain,
+    }
+}
+
+/// Parses a link string, accepting only the canonical form (v0 base58btc, v1 base32).
+fn parse_link(s: &str) -> Result<Cid, String> {
+    let c = Cid::try_from(s).map_err(|e| format!("invalid CID {s:?} in link: {e}"))?;
+    if c.to_string() != s {
+        return Err(format!(
+            "CID {s:?} is not in canonical form (CIDv0 base58btc or CIDv1 base32)"
+        ));
+    }
+    Ok(c)
+}
+
+fn parse_bytes(s: &str) -> Result<Vec<u8>, String> {
+    Base::Base64
+        .decode(s)
+        .map_err(|e| format!("invalid base64 (standard, unpadded) in bytes: {e}"))
+}
+
+// ---- decoding ------------------------------------------------------------
+
+struct Parser<'a> {
+    s: &'a [u8],
+    pos: usize,
+}
+
+impl Parser<'_> {
+    fn document(&mut self) -> Result<Ipld, String> {
+        let v = self.value(0)?;
+        self.skip_ws();
+        if self.pos != self.s.len() {
+            return Err("trailing characters after the JSON value".into());
+        }
+        Ok(v)
+    }
+
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.s.get(self.pos) {
+            self.pos += 1;
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.pos).copied()
+    }
+
+    fn expect(&mut self, c: u8) -> Result<(), String> {
+        if self.peek() != Some(c) {
+            return Err(format!("expected {:?}", c as char));
+        }
+        self.pos += 1;
+        Ok(())
+    }
+
+    fn literal(&mut self, word: &str, v: Ipld) -> Result<Ipld, String> {
+        if self.s[self.pos..].starts_with(word.as_bytes()) {
+            self.pos += word.len();
+            Ok(v)
+        } else {
+            Err("invalid literal".into())
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Ipld, String> {
+        self.skip_ws();
+        match self.peek() {
+            None => Err("unexpected end of input".into()),
+            Some(b'{') => self.object(depth),
+            Some(b'[') => self.array(depth),
+            Some(b'"') => Ok(Ipld::String(self.string()?)),
+            Some(b't') => self.literal("true", Ipld::Bool(true)),
+            Some(b'f') => self.literal("false", Ipld::Bool(false)),
+            Some(b'n') => self.literal("null", Ipld::Null),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(c) => Err(format!("unexpected character {:?}", c as char)),
+        }
+    }
+
+    fn check_depth(depth: usize) -> Result<(), String> {
+        if depth >= MAX_DEPTH_LEVELS {
+            return Err(format!("nesting deeper than {MAX_DEPTH_LEVELS} levels"));
+        }
+        Ok(())
+    }
+
+    fn array(&mut self, depth: usize) -> Result<Ipld, String> {
+        Self::check_depth(depth)?;
+        self.expect(b'[')?;
+        let mut list = Vec::new();
+        self.skip_ws();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            return Ok(Ipld::List(list));
+        }
+        loop {
+            list.push(self.value(depth + 1)?);
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b']') => {
+                    self.pos += 1;
+                    return Ok(Ipld::List(list));
+                }
+                _ => return Err("expected ',' or ']' in array".into()),
+            }
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> Result<Ipld, String> {
+        Self::check_depth(depth)?;
+        let start = self.pos;
+        self.expect(b'{')?;
+        let mut map = BTreeMap::new();
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            return Ok(Ipld::Map(map));
+        }
+        loop {
+            self.skip_ws();
+            let key = self.string()?;
+            self.skip_ws();
+            self.expect(b':')?;
+            let v = self.value(depth + 1)?;
+            if map.contains_key(&key) {
+                return Err(format!("repeat map key {key:?}"));
+            }
+            map.insert(key, v);
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    break;
+                }
+                _ => return Err("expected ',' or '}' in object".into()),
+            }
+        }
+        let at = |r: String| format!("{r} (object at byte {start})");
+        match classify(&map) {
+            Reserved::Plain => Ok(Ipld::Map(map)),
+            Reserved::Link(s) => parse_link(s).map(Ipld::Link).map_err(at),
+            Reserved::Bytes(s) => parse_bytes(s).map(Ipld::Bytes).map_err(at),
+            Reserved::Misused(r) => Err(at(r.to_string())),
+        }
+    }
+
+    fn hex4(&mut self) -> Result<u32, String> {
+        let h = self
+            .s
+            .get(self.pos..self.pos + 4)
+            .ok_or("truncated \\u escape")?;
+        let h = std::str::from_utf8(h).map_err(|_| "invalid \\u escape")?;
+        if !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err("invalid \\u escape".into());
+        }
+        self.pos += 4;
+        // Four hex digits always fit u32.
+        u32::from_str_radix(h, 16).map_err(|_| "invalid \\u escape".into())
+    }
+
+    fn string(&mut self) -> Result<String, String> {
+        self.expect(b'"')?;
+        let mut out = String::new();
+        loop {
+            // Copy the run of plain characters up to the next quote, escape or control.
+            let run = self.pos;
+            while let Some(b) = self.peek() {
+                if b == b'"' || b == b'\\' || b < 0x20 {
+                    break;
+                }
+                self.pos += 1;
+            }
+            // The input was checked as UTF-8 and runs end at ASCII bytes: valid.
+            out.push_str(std::str::from_utf8(&self.s[run..self.pos]).map_err(|e| e.to_string())?);
+            match self.peek() {
+                None => return Err("unterminated string".into()),
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(out);
+                }
+                Some(b'\\') => {
+                    self.pos += 1;
+                    let e = self.peek().ok_or("unterminated escape")?;
+                    self.pos += 1;
+                    match e {
+                        b'"' => out.push('"'),
+                        b'\\' => out.push('\\'),
+                        b'/' => out.push('/'),
+                        b'b' => out.push('\u{8}'),
+                        b'f' => out.push('\u{c}'),
+                        b'n' => out.push('\n'),
+                        b'r' => out.push('\r'),
+                        b't' => out.push('\t'),
+                        b'u' => {
+                            let hi = self.hex4()?;
+                            let code = match hi {
+                                0xd800..=0xdbff => {
+                                    if !self.s[self.pos..].starts_with(b"\\u") {
+                                        return Err("lone high surrogate in string".into());
+                                    }
+                                    self.pos += 2;
+                                    let lo = self.hex4()?;
+                                    if !(0xdc00..=0xdfff).contains(&lo) {
+                                        return Err("lone high surrogate in string".into());
+                                    }
+                                    0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00)
+                                }
+                                0xdc00..=0xdfff => {
+                                    return Err("lone low surrogate in string".into())
+                                }
+                                c => c,
+                            };
+                            out.push(char::from_u32(code).ok_or("invalid \\u escape")?);
+                        }
+                        c => return Err(format!("invalid escape \\{}", c as char)),
+                    }
+                }
+                Some(_) => return Err("unescaped control character in string".into()),
+            }
+        }
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.pos;
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.pos += 1;
+        }
+        self.pos - start
+    }
+
+    fn number(&mut self) -> Result<Ipld, String> {
+        let start = self.pos;
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        let int_start = self.pos;
+        let n = self.digits();
+        if n == 0 {
+            return Err("number without digits".into());
+        }
+        if n > 1 && self.s[int_start] == b'0' {
+            return Err("number with a leading zero".into());
+        }
+        let mut is_float = false;
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            if self.digits() == 0 {
+                return Err("number without digits after '.'".into());
+            }
+            is_float = true;
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.pos += 1;
+            }
+            if self.digits() == 0 {
+                return Err("number without exponent digits".into());
+            }
+            is_float = true;
+        }
+        // The number is ASCII by construction.
+        let text = std::str::from_utf8(&self.s[start..self.pos]).map_err(|e| e.to_string())?;
+        if is_float {
+            let f: f64 = text
+                .parse()
+                .map_err(|e| format!("invalid float {text}: {e}"))?;
+            if !f.is_finite() {
+                return Err(format!("float {text} is out of range"));
+            }
+            return Ok(Ipld::Float(f));
+        }
+        if n > MAX_INTEGER_DIGITS {
+            return Err(format!("integer {text} outside -2^64..2^64-1"));
+        }
+        let i: i128 = text
+            .parse()
+            .map_err(|e| format!("invalid integer {text}: {e}"))?;
+        if !(INT_MIN..=INT_MAX).contains(&i) {
+            return Err(format!("integer {text} outside -2^64..2^64-1"));
+        }
+        Ok(Ipld::Integer(i))
+    }
+}
+
+// ---- encoding ------------------------------------------------------------
+
+fn write_value(out: &mut String, v: &Ipld, depth: usize) -> Result<(), CodecError> {
+    match v {
+        Ipld::Null => out.push_str("null"),
+        Ipld::Bool(true) => out.push_str("true"),
+        Ipld::Bool(false) => out.push_str("false"),
+        Ipld::Integer(i) => {
+            if !(INT_MIN..=INT_MAX).contains(i) {
+                return Err(CodecError::unencodable(
+                    CODEC,
+                    format!("integer {i} outside -2^64..2^64-1"),
+                ));
+            }
+            out.push_str(&i.to_string());
+        }
+        Ipld::Float(f) => write_float(out, *f)?,
+        Ipld::String(s) => write_string(out, s),
+        Ipld::Bytes(b) => {
+            out.push_str(r#"{"/":{"bytes":""#);
+            out.push_str(&Base::Base64.encode(b));
+            out.push_str(r#""}}"#);
+        }
+        Ipld::Link(c) => {
+            out.push_str(r#"{"/":""#);
+            out.push_str(&c.to_string());
+            out.push_str(r#""}"#);
+        }
+        Ipld::List(l) => {
+            check_depth(depth)?;
+            out.push('[');
+            for (i, x) in l.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_value(out, x, depth + 1)?;
+            }
+            out.push(']');
+        }
+        Ipld::Map(m) => {
+            check_depth(depth)?;
+            match classify(m) {
+                Reserved::Plain => {}
+                Reserved::Link(_) | Reserved::Bytes(_) => {
+                    return Err(CodecError::unencodable(
+                        CODEC,
+                        "a map of the reserved {\"/\": …} form would read back as a link or bytes",
+                    ))
+                }
+                Reserved::Misused(r) => return Err(CodecError::unencodable(CODEC, r)),
+            }
+            out.push('{');
+            // BTreeMap<String, _> iterates in byte order, the order the spec asks for.
+            for (i, (k, x)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_string(out, k);
+                out.push(':');
+                write_value(out, x, depth + 1)?;
+            }
+            out.push('}');
+        }
+    }
+    Ok(())
+}
+
+fn check_depth(depth: usize) -> Result<(), CodecError> {
+    if depth >= MAX_DEPTH_LEVELS {
+        return Err(CodecError::unencodable(
+            CODEC,
+            format!("nesting deeper than {MAX_DEPTH_LEVELS} levels"),
+        ));
+    }
+    Ok(())
+}
+
+/// Writes a JSON string the way `JSON.stringify` does: `"` and `\` escaped, the
+/// short escapes for \b \f \n \r \t, `\u00xx` for other controls, all else as is.
+fn write_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Writes the shortest decimal that reads back as `f`, laid out as JavaScript's
+/// `Number#toString` does (plain for 1e-7 ≤ |f| < 1e21, else `d.ddde±x`), with
+/// `.0` appended when the plain form has no fraction so it reads back as a float.
+fn write_float(out: &mut String, f: f64) -> Result<(), CodecError> {
+    if !f.is_finite() {
+        return Err(CodecError::unencodable(
+            CODEC,
+            format!("non-finite float {f}"),
+        ));
+    }
+    // `{:e}` gives the shortest round-trip digits: "-8.940696716308594e-8".
+    let sci = format!("{:e}", f.abs());
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    // Rust's LowerExp always writes a decimal exponent; 0 is a safe fallback.
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let k = digits.len() as i32;
+    let n = exp + 1; // value = 0.d1d2…dk × 10^n
+    if f.is_sign_negative() {
+        out.push('-');
+    }
+    if k <= n && n <= 21 {
+        out.push_str(&digits);
+        out.push_str(&"0".repeat((n - k) as usize));
+        out.push_str(".0");
+    } else if 0 < n && n <= 21 {
+        out.push_str(&digits[..n as usize]);
+        out.push('.');
+        out.push_str(&digits[n as usize..]);
+    } else if -6 < n && n <= 0 {
+        out.push_str("0.");
+        out.push_str(&"0".repeat((-n) as usize));
+        out.push_str(&digits);
+    } else {
+        out.push_str(&digits[..1]);
+        if k > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        out.push('e');
+        out.push(if n - 1 < 0 { '-' } else { '+' });
+        out.push_str(&(n - 1).abs().to_string());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::dagcbor::tests::arb_ipld;
+    use proptest::prelude::*;
+
+    fn enc(v: &Ipld) -> String {
+        String::from_utf8(encode(v).unwrap()).unwrap()
+    }
+
+    fn dec(s: &str) -> Result<Ipld, CodecError> {
+        decode(s.as_bytes())
+    }
+
+    #[test]
+    fn floats_like_javascript() {
+        for (f, s) in [
+            (0.5, "0.5"),
+            (-1.1, "-1.1"),
+            (1e-323, "1e-323"),
+            (-8.940696716308594e-8, "-8.940696716308594e-8"),
+            (82497.63712086187, "82497.63712086187"),
+            (1.0, "1.0"),
+            (-0.0, "-0.0"),
+            (100.0, "100.0"),
+            (1e21, "1e+21"),
+            (1.5e300, "1.5e+300"),
+            (0.000001, "0.000001"),
+            (1e-7, "1e-7"),
+            (123456789012345680000.0, "123456789012345680000.0"),
+        ] {
+            assert_eq!(enc(&Ipld::Float(f)), s);
+            assert_eq!(dec(s).unwrap(), Ipld::Float(f), "{s}");
+        }
+        assert!(encode(&Ipld::Float(f64::NAN)).is_err());
+        assert!(encode(&Ipld::Float(f64::NEG_INFINITY)).is_err());
+        assert!(dec("1e400").is_err());
+    }
+
+    #[test]
+    fn integers_are_exact() {
+        for (i, s) in [
+            (-(1i128 << 64), "-18446744073709551616"),
+            ((1i128 << 64) - 1, "18446744073709551615"),
+            (-9007199254740993, "-9007199254740993"),
+            (0, "0"),
+        ] {
+            assert_eq!(enc(&Ipld::Integer(i)), s);
+            assert_eq!(dec(s).unwrap(), Ipld::Integer(i));
+        }
+        assert!(dec("18446744073709551616").is_err());
+        assert!(dec("-18446744073709551617").is_err());
+        assert!(dec("123456789012345678901234567890").is_err());
+        assert!(encode(&Ipld::Integer(1i128 << 64)).is_err());
+        assert_eq!(dec("-0").unwrap(), Ipld::Integer(0));
+    }
+
+    #[test]
+    fn strings_escape_like_json_stringify() {
+        let v = Ipld::String("a\"\\/\u{8}\u{c}\n\r\t\u{1}\u{1f}\u{7f}☺𐅑".into());
+        let s = enc(&v);
+        assert_eq!(s, "\"a\\\"\\\\/\\b\\f\\n\\r\\t\\u0001\\u001f\u{7f}☺𐅑\"");
+        assert_eq!(dec(&s).unwrap(), v);
+        assert_eq!(
+            dec(r#""\ud800\udc00\u00e9\/""#).unwrap(),
+            Ipld::String("\u{10000}é/".into())
+        );
+    }
+
+    #[test]
+    fn links_and_bytes() {
+        let c = crate::cids::parse("QmQg1v4o9xdT3Q14wh4S7dxZkDjyZ9ssFzFzyep1YrVJBY").unwrap();
+        let s = r#"{"/":"QmQg1v4o9xdT3Q14wh4S7dxZkDjyZ9ssFzFzyep1YrVJBY"}"#;
+        assert_eq!(enc(&Ipld::Link(c)), s);
+        assert_eq!(dec(s).unwrap(), Ipld::Link(c));
+        assert_eq!(enc(&Ipld::Bytes(vec![0xa1])), r#"{"/":{"bytes":"oQ"}}"#);
+        assert_eq!(
+            dec(r#"{"/":{"bytes":"AQID"}}"#).unwrap(),
+            Ipld::Bytes(vec![1, 2, 3])
+        );
+        assert_eq!(dec(r#"{"/":{"bytes":""}}"#).unwrap(), Ipld::Bytes(vec![]));
+    }
+
+    #[test]
+    fn reserved_namespace() {
+        // Rejected on decode (spec examples and friends).
+        for s in [
+            r#"{"/":"foo","bar":"baz"}"#,
+            r#"{"/":{"bytes":"foo"},"bar":"baz"}"#,
+            r#"{"/":{"bytes":"AQID","bz":"baz"}}"#,
+            r#"{"/":"notacid"}"#,
+            r#"{"/":"BAFKQABIAAEBAGBA"}"#,
+            r#"{"/":"zdj7Wd8AMwqnhJGQCbFxBVodGSBG84TM7Hs1rcJuQMwTyfEDS"}"#,
+            r#"{"/":{"bytes":"AQI="}}"#,
+            r#"{"/":{"bytes":"AQJ"}}"#,
+            r#"{"/":{"bytes":"!!"}}"#,
+        ] {
+            assert!(dec(s).is_err(), "{s} must be rejected");
+        }
+        // Valid plain maps that use "/".
+        for s in [
+            r#"{"/":true,"bar":"baz"}"#,
+            r#"{"/":"foo","!":1}"#,
+            r#"{"/":{"abar":"baz","bytes":"foo"}}"#,
+            r#"{"/":{"bytes":true},"bar":"baz"}"#,
+            r#"{"/":{"/":"bafkqabiaaebagba"}}"#,
+        ] {
+            let v = dec(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+            assert!(matches!(v, Ipld::Map(_)), "{s}");
+            assert_eq!(dec(&enc(&v)).unwrap(), v, "{s}");
+        }
+        // Maps the encoder cannot write without them reading back as something else.
+        let m = |k: &str, v: Ipld| Ipld::Map([(k.to_string(), v)].into_iter().collect());
+        assert!(encode(&m("/", Ipld::String("x".into()))).is_err());
+        assert!(encode(&m("/", m("bytes", Ipld::String("AQID".into())))).is_err());
+    }
+
+    #[test]
+    fn decode_is_lenient_on_layout_strict_on_syntax() {
+        let a = dec(" { \"b\" : [1 , 2.5] ,\n\"a\":null } ").unwrap();
+        assert_eq!(enc(&a), r#"{"a":null,"b":[1,2.5]}"#);
+        for s in [
+            "",
+            "{",
+            "[1,]",
+            "{\"a\":1,}",
+            "01",
+            "1.",
+            ".5",
+            "1e",
+            "+1",
+            "NaN",
+            "Infinity",
+            "tru",
+            "nul",
+            "\"a",
+            "\"\\x\"",
+            "\"\\ud800\"",
+            "\"\\udc00\"",
+            "\"\u{1}\"",
+            "[1] 2",
+            "{1:2}",
+            r#"{"foo":1,"foo":2,"bar":3}"#,
+        ] {
+            assert!(dec(s).is_err(), "{s:?} must be rejected");
+        }
+        assert!(decode(&[b'"', 0xff, b'"']).is_err());
+    }
+
+    #[test]
+    fn depth_is_bounded() {
+        let ok = "[".repeat(MAX_DEPTH_LEVELS) + &"]".repeat(MAX_DEPTH_LEVELS);
+        assert!(dec(&ok).is_ok());
+        let deep = "[".repeat(MAX_DEPTH_LEVELS + 1) + &"]".repeat(MAX_DEPTH_LEVELS + 1);
+        assert!(dec(&deep).is_err());
+        assert!(dec(&"[".repeat(1 << 20)).is_err());
+        let mut v = Ipld::Null;
+        for _ in 0..=MAX_DEPTH_LEVELS {
+            v = Ipld::Map([("a".to_string(), v)].into_iter().collect());
+        }
+        assert!(encode(&v).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn round_trip(v in arb_ipld()) {
+            let b = encode(&v).unwrap();
+            let back = decode(&b).unwrap();
+            prop_assert_eq!(&back, &v);
+            prop_assert_eq!(encode(&back).unwrap(), b);
+        }
+
+        #[test]
+        fn arbitrary_input_never_panics(s in "[\\[\\]{}\":,/a-z0-9.eE+\\- \\\\u]{0,40}") {
+            let _ = decode(s.as_bytes());
+        }
+    }
 }
