@@ -12,7 +12,7 @@ use acorn_storage::block::{Block, BlockSource};
 use acorn_storage::blockstore::{Store, StoreStats, VerifyReport};
 use acorn_storage::codec::{self, Ipld};
 use acorn_storage::pins::{self, PinFilter, PinStatus, PinType};
-use acorn_storage::unixfs::importer;
+use acorn_storage::unixfs::{exporter, importer};
 use acorn_storage::{cids, dag, gc, Cid};
 use anyhow::{bail, Context as _};
 
@@ -59,13 +59,39 @@ impl Node {
 
     /// Resolves a `<cid>[/path]` or `/ipfs/<cid>[/path]` argument to a CID.
     pub fn resolve_arg(&self, arg: &str) -> anyhow::Result<Cid> {
-        let s = arg.strip_prefix("/ipfs/").unwrap_or(arg);
-        let (c, rest) = s.split_once('/').unwrap_or((s, ""));
-        let cid = cids::parse(c)?;
-        if rest.trim_matches('/').is_empty() {
-            return Ok(cid);
-        }
-        bail!("path resolution inside {cid} is not supported yet: {arg}")
+        let (cid, rest) = exporter::parse_ipfs_path(arg)?;
+        Ok(exporter::resolve_path(self.store(), &cid, &rest)?)
+    }
+
+    /// `cat`: streams `[offset, offset+length)` of the file at `arg` to `out`.
+    pub fn cat(
+        &self,
+        arg: &str,
+        offset: u64,
+        length: Option<u64>,
+        out: &mut dyn std::io::Write,
+    ) -> anyhow::Result<u64> {
+        let cid = self.resolve_arg(arg)?;
+        Ok(exporter::cat(self.store(), &cid, offset, length, out)?)
+    }
+
+    /// The content size of the file at `arg` (0 for non-files).
+    pub fn file_size(&self, arg: &str) -> anyhow::Result<u64> {
+        let cid = self.resolve_arg(arg)?;
+        Ok(exporter::file_size(self.store(), &cid)?.unwrap_or(0))
+    }
+
+    /// `ls`: the entries of the directory (or chunks of the file) at `arg`.
+    pub fn ls(&self, arg: &str) -> anyhow::Result<Vec<exporter::Entry>> {
+        let cid = self.resolve_arg(arg)?;
+        Ok(exporter::ls(self.store(), &cid)?)
+    }
+
+    /// `get`: writes what `arg` names to `target` (which must not exist).
+    pub fn get(&self, arg: &str, target: &Path) -> anyhow::Result<()> {
+        let cid = self.resolve_arg(arg)?;
+        exporter::get(self.store(), &cid, target)?;
+        Ok(())
     }
 
     /// The blockstore.

@@ -10,7 +10,7 @@ use argh::{ArgsInfo, FromArgs};
 
 use std::io::Write as _;
 
-use super::{not_implemented, parse_bool, Context};
+use super::{parse_bool, Context};
 use crate::core::Node;
 use acorn_storage::unixfs::importer;
 
@@ -137,8 +137,26 @@ pub struct CatCmd {
 }
 
 impl CatCmd {
-    pub fn run(self, _ctx: &Context) -> anyhow::Result<()> {
-        not_implemented("cat")
+    pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        anyhow::ensure!(!self.paths.is_empty(), "argument \"ipfs-path\" is required");
+        let node = Node::open(&ctx.repo_root()?)?;
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        let mut offset = self.offset.unwrap_or(0);
+        let mut length = self.length;
+        // As Kubo: offset and length apply to the concatenation of all paths.
+        for p in &self.paths {
+            if length == Some(0) {
+                break;
+            }
+            let size = node.cat(p, offset, length, &mut out)?;
+            if let Some(l) = length.as_mut() {
+                *l -= size.min(*l);
+            }
+            let file_len = node.file_size(p)?;
+            offset = offset.saturating_sub(file_len);
+        }
+        out.flush()?;
+        Ok(())
     }
 }
 
@@ -155,8 +173,23 @@ pub struct GetCmd {
 }
 
 impl GetCmd {
-    pub fn run(self, _ctx: &Context) -> anyhow::Result<()> {
-        not_implemented("get")
+    pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        let node = Node::open(&ctx.repo_root()?)?;
+        let target = match &self.output {
+            Some(o) => std::path::PathBuf::from(o),
+            None => {
+                let (cid, rest) = acorn_storage::unixfs::exporter::parse_ipfs_path(&self.path)?;
+                let last = rest.rsplit('/').next().filter(|s| !s.is_empty());
+                std::path::PathBuf::from(last.map_or_else(|| cid.to_string(), str::to_string))
+            }
+        };
+        anyhow::ensure!(
+            !target.exists() && target.symlink_metadata().is_err(),
+            "{} already exists",
+            target.display()
+        );
+        super::print(&format!("Saving file(s) to {}\n", target.display()))?;
+        node.get(&self.path, &target)
     }
 }
 
@@ -179,8 +212,52 @@ pub struct LsCmd {
 }
 
 impl LsCmd {
-    pub fn run(self, _ctx: &Context) -> anyhow::Result<()> {
-        not_implemented("ls")
+    pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        use acorn_storage::unixfs::exporter::EntryKind;
+        anyhow::ensure!(!self.paths.is_empty(), "argument \"ipfs-path\" is required");
+        let node = Node::open(&ctx.repo_root()?)?;
+        let show_size = self.size.unwrap_or(true);
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        for (i, p) in self.paths.iter().enumerate() {
+            let entries = node.ls(p)?;
+            if self.paths.len() > 1 {
+                if i > 0 {
+                    writeln!(out)?;
+                }
+                writeln!(out, "{p}:")?;
+            }
+            if self.headers {
+                writeln!(
+                    out,
+                    "{}",
+                    if show_size {
+                        "Hash Size Name"
+                    } else {
+                        "Hash Name"
+                    }
+                )?;
+            }
+            for e in entries {
+                let is_dir = e.kind == EntryKind::Directory;
+                let name = if is_dir {
+                    format!("{}/", e.name)
+                } else {
+                    e.name
+                };
+                if show_size {
+                    let size = if is_dir {
+                        "-".to_string()
+                    } else {
+                        e.size.to_string()
+                    };
+                    writeln!(out, "{} {} {}", e.cid, size, name)?;
+                } else {
+                    writeln!(out, "{} {}", e.cid, name)?;
+                }
+            }
+        }
+        out.flush()?;
+        Ok(())
     }
 }
 
