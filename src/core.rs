@@ -13,7 +13,7 @@ use acorn_storage::blockstore::{Store, StoreStats, VerifyReport};
 use acorn_storage::codec::{self, Ipld};
 use acorn_storage::pins::{self, PinFilter, PinStatus, PinType};
 use acorn_storage::unixfs::{exporter, importer};
-use acorn_storage::{cids, dag, gc, Cid};
+use acorn_storage::{car, cids, dag, gc, Cid};
 use anyhow::{bail, Context as _};
 
 use crate::config::Config;
@@ -73,6 +73,68 @@ impl Node {
     ) -> anyhow::Result<u64> {
         let cid = self.resolve_arg(arg)?;
         Ok(exporter::cat(self.store(), &cid, offset, length, out)?)
+    }
+
+    /// `dag export`: streams the DAG under `arg` as a CARv1 to `out`.
+    pub fn dag_export(&self, arg: &str, out: &mut dyn std::io::Write) -> anyhow::Result<u64> {
+        let cid = self.resolve_arg(arg)?;
+        Ok(car::export_dag(self.store(), &cid, out)?)
+    }
+
+    /// `dag import`: validates each CAR completely (hashes, framing) before storing
+    /// any of it, then stores it in batched transactions and pins its roots.
+    /// `None` reads stdin, spooled to a temporary file in the repo first.
+    pub fn dag_import(
+        &self,
+        paths: &[Option<&Path>],
+        pin_roots: bool,
+    ) -> anyhow::Result<(car::ImportSummary, Vec<Cid>)> {
+        let mut total = car::ImportSummary::default();
+        let mut spool = None;
+        let mut files = Vec::with_capacity(paths.len());
+        for p in paths {
+            match p {
+                Some(p) => files.push(p.to_path_buf()),
+                None => {
+                    let tmp = self
+                        .handle
+                        .root
+                        .join(format!("import-{}.car.tmp", std::process::id()));
+                    let mut f = std::fs::File::create(&tmp)
+                        .with_context(|| format!("creating {}", tmp.display()))?;
+                    spool = Some(SpoolFile(tmp.clone()));
+                    std::io::copy(&mut std::io::stdin().lock(), &mut f).context("reading stdin")?;
+                    files.push(tmp);
+                }
+            }
+        }
+        let open = |p: &Path| -> anyhow::Result<std::io::BufReader<std::fs::File>> {
+            Ok(std::io::BufReader::new(
+                std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?,
+            ))
+        };
+        for f in &files {
+            car::import(open(f)?, &mut acorn_storage::block::NullSink)
+                .with_context(|| format!("{}", f.display()))?;
+        }
+        let _guard = self.store().begin_add();
+        let mut w = self.store().writer();
+        for f in &files {
+            let s = car::import(open(f)?, &mut w).with_context(|| format!("{}", f.display()))?;
+            total.blocks += s.blocks;
+            total.bytes += s.bytes;
+            total.roots.extend(s.roots);
+        }
+        w.finish()?;
+        drop(spool);
+        let mut pinned = Vec::new();
+        if pin_roots {
+            for r in &total.roots {
+                pins::pin_add(self.store(), r, true)?;
+                pinned.push(*r);
+            }
+        }
+        Ok((total, pinned))
     }
 
     /// The content size of the file at `arg` (0 for non-files).
@@ -427,6 +489,15 @@ impl Node {
 
 fn codec_label(code: u64) -> String {
     cids::codec_name(code).map_or_else(|| format!("codec 0x{code:x}"), str::to_string)
+}
+
+/// Removes a spooled stdin file when dropped.
+struct SpoolFile(std::path::PathBuf);
+
+impl Drop for SpoolFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 enum RefsErr {

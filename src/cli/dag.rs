@@ -8,7 +8,7 @@ use std::io::Write as _;
 
 use acorn_storage::cids;
 
-use super::{not_implemented, parse_bool, print, read_input_limited, Context};
+use super::{parse_bool, print, read_input_limited, Context};
 use crate::core::{Node, MAX_DAG_INPUT_BYTES};
 
 /// Work with IPLD DAGs.
@@ -126,8 +126,34 @@ impl DagCmd {
                 out.flush()?;
                 Ok(())
             }
-            DagSub::Export(_) => not_implemented("dag export"),
-            DagSub::Import(_) => not_implemented("dag import"),
+            DagSub::Export(c) => {
+                let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+                node.dag_export(&c.cid, &mut out)?;
+                out.flush()?;
+                Ok(())
+            }
+            DagSub::Import(c) => {
+                let paths: Vec<Option<&std::path::Path>> = if c.paths.is_empty() {
+                    vec![None]
+                } else {
+                    c.paths
+                        .iter()
+                        .map(|p| Some(std::path::Path::new(p.as_str())))
+                        .collect()
+                };
+                let (summary, pinned) = node.dag_import(&paths, c.pin_roots.unwrap_or(true))?;
+                let mut out = String::new();
+                for r in pinned {
+                    out.push_str(&format!("Pinned root\t{r}\tsuccess\n"));
+                }
+                if c.stats {
+                    out.push_str(&format!(
+                        "Imported {} blocks ({} bytes)\n",
+                        summary.blocks, summary.bytes
+                    ));
+                }
+                print(&out)
+            }
         }
     }
 }

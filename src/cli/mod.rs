@@ -125,11 +125,6 @@ pub fn run(args: Acorn, ctx: &Context) -> anyhow::Result<()> {
     }
 }
 
-/// The error for commands whose storage side is not wired yet.
-pub(crate) fn not_implemented(command: &str) -> anyhow::Result<()> {
-    bail!("`acorn {command}` is not implemented yet")
-}
-
 /// Parse `true` / `false` (argh's `FromArgValue` for bool options, Kubo spelling).
 pub(crate) fn parse_bool(value: &str) -> Result<bool, String> {
     match value {
