@@ -48,7 +48,10 @@ pub enum CarError {
     #[error("block {cid} in CAR does not match its CID")]
     HashMismatch { cid: Cid },
     #[error("block {cid}: {source}")]
-    Links { cid: Cid, source: codec::CodecError },
+    Links {
+        cid: Cid,
+        source: Box<codec::CodecError>,
+    },
     #[error("CAR I/O: {0}")]
     Io(#[from] std::io::Error),
     #[error(transparent)]
@@ -269,8 +272,10 @@ pub fn export_dag<S: BlockSource + ?Sized>(
             continue; // inline data: nothing to ship (as Kubo)
         }
         let data = src.get_required(&cid)?;
-        let links =
-            codec::links(cid.codec(), &data).map_err(|e| CarError::Links { cid, source: e })?;
+        let links = codec::links(cid.codec(), &data).map_err(|e| CarError::Links {
+            cid,
+            source: Box::new(e),
+        })?;
         w.write_block(&cid, &data)?;
         stack.extend(links.into_iter().rev());
     }
