@@ -53,7 +53,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// A [`Writer`] commits once its buffer holds this many bytes of block data.
 /// Costs up to this much RAM per writer (plus one block).
-pub const WRITER_BATCH_BYTES: usize = 8 << 20;
+pub const WRITER_BATCH_BYTES: usize = 4 << 20;
 
 /// A [`Writer`] commits once its buffer holds this many blocks (small-block imports).
 pub const WRITER_BATCH_BLOCKS: usize = 1024;
@@ -207,6 +207,7 @@ impl Store {
             buf: Vec::new(),
             buf_bytes: 0,
             stats: WriterStats::default(),
+            undurable: false,
         }
     }
 
@@ -492,6 +493,8 @@ pub struct Writer {
     buf: Vec<(Vec<u8>, Vec<u8>)>,
     buf_bytes: usize,
     stats: WriterStats,
+    /// A batch was committed without fsync since the last durable commit.
+    undurable: bool,
 }
 
 impl Writer {
@@ -500,9 +503,9 @@ impl Writer {
         self.put(block.cid(), block.data())
     }
 
-    /// Commits what is buffered and returns the totals.
+    /// Commits what is buffered, durably, and returns the totals.
     pub fn finish(mut self) -> Result<WriterStats, BlockError> {
-        self.commit()?;
+        self.commit(true)?;
         Ok(self.stats)
     }
 
@@ -511,11 +514,19 @@ impl Writer {
         self.stats
     }
 
-    fn commit(&mut self) -> Result<(), BlockError> {
-        if self.buf.is_empty() {
+    /// Commits the buffer. Batches in the middle of an import commit without fsync
+    /// (`Durability::None`): SD cards get one fsync per import, in the final durable
+    /// commit, which also makes every earlier batch durable. A crash before it rolls
+    /// back to the last durable state: the import's blocks are gone, never half-there
+    /// under a pin (pins commit durably after the import finishes).
+    fn commit(&mut self, durable: bool) -> Result<(), BlockError> {
+        if self.buf.is_empty() && !(durable && self.undurable) {
             return Ok(());
         }
-        let txn = self.store.begin_write()?;
+        let mut txn = self.store.begin_write()?;
+        if !durable {
+            txn.set_durability(redb::Durability::None).map_err(db_err)?;
+        }
         let mut new = 0u64;
         let mut bytes = 0u64;
         {
@@ -531,6 +542,7 @@ impl Writer {
         self.stats.blocks_new += new;
         self.stats.bytes_new += bytes;
         self.stats.commits += 1;
+        self.undurable = !durable;
         self.buf.clear();
         self.buf_bytes = 0;
         Ok(())
@@ -547,13 +559,13 @@ impl BlockSink for Writer {
         self.buf.push((cid.hash().to_bytes(), data.to_vec()));
         self.buf_bytes += data.len();
         if self.buf_bytes >= WRITER_BATCH_BYTES || self.buf.len() >= WRITER_BATCH_BLOCKS {
-            self.commit()?;
+            self.commit(false)?;
         }
         Ok(())
     }
 
     fn flush(&mut self) -> Result<(), BlockError> {
-        self.commit()
+        self.commit(true)
     }
 }
 

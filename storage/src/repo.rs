@@ -59,7 +59,7 @@ pub const DATASTORE_FILE: &str = "datastore.redb";
 pub const LOCK_FILE: &str = "repo.lock";
 
 /// Bytes of page cache redb may use. Costs up to this much RAM while the repo is open.
-pub const DB_CACHE_BYTES: usize = 32 << 20;
+pub const DB_CACHE_BYTES: usize = 8 << 20;
 
 /// Key in the `meta` table holding [`REPO_FORMAT_VERSION`].
 const META_FORMAT_VERSION: &str = "format_version";
