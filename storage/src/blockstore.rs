@@ -208,6 +208,7 @@ impl Store {
             buf_bytes: 0,
             stats: WriterStats::default(),
             undurable: false,
+            bg: None,
         }
     }
 
@@ -495,6 +496,11 @@ pub struct Writer {
     stats: WriterStats,
     /// A batch was committed without fsync since the last durable commit.
     undurable: bool,
+    /// The background thread writing intermediate batches, once started.
+    bg: Option<(
+        std::sync::mpsc::SyncSender<Batch>,
+        std::thread::JoinHandle<Result<WriterStats, BlockError>>,
+    )>,
 }
 
 impl Writer {
@@ -515,38 +521,97 @@ impl Writer {
     }
 
     /// Commits the buffer. Batches in the middle of an import commit without fsync
-    /// (`Durability::None`): SD cards get one fsync per import, in the final durable
+    /// (`Durability::None`) on a background thread, so hashing the next batch overlaps
+    /// writing this one; SD cards get one fsync per import, in the final durable
     /// commit, which also makes every earlier batch durable. A crash before it rolls
     /// back to the last durable state: the import's blocks are gone, never half-there
     /// under a pin (pins commit durably after the import finishes).
     fn commit(&mut self, durable: bool) -> Result<(), BlockError> {
-        if self.buf.is_empty() && !(durable && self.undurable) {
+        let batch = std::mem::take(&mut self.buf);
+        self.buf_bytes = 0;
+        if !durable {
+            if batch.is_empty() {
+                return Ok(());
+            }
+            self.undurable = true;
+            if self.bg.is_none() {
+                let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(WRITER_QUEUE_BATCHES);
+                let store = self.store.clone();
+                let handle = std::thread::Builder::new()
+                    .name("acorn-writer".into())
+                    .spawn(move || {
+                        let mut stats = WriterStats::default();
+                        for b in rx {
+                            commit_batch(&store, &b, false, &mut stats)?;
+                        }
+                        Ok(stats)
+                    })
+                    .map_err(|e| BlockError::Io(format!("starting the writer thread: {e}")))?;
+                self.bg = Some((tx, handle));
+            }
+            let sent = self.bg.as_ref().map(|(tx, _)| tx.send(batch));
+            if let Some(Err(_)) = sent {
+                // The thread stopped on an error: collect it.
+                return self
+                    .join_background()
+                    .and(Err(BlockError::Io("writer thread stopped".into())));
+            }
             return Ok(());
         }
-        let mut txn = self.store.begin_write()?;
-        if !durable {
-            txn.set_durability(redb::Durability::None).map_err(db_err)?;
+        self.join_background()?;
+        if batch.is_empty() && !self.undurable {
+            return Ok(());
         }
-        let mut new = 0u64;
-        let mut bytes = 0u64;
-        {
-            let mut t = txn.open_table(BLOCKS).map_err(db_err)?;
-            for (k, v) in &self.buf {
-                if insert_if_absent(&mut t, k, v)? {
-                    new += 1;
-                    bytes += v.len() as u64;
-                }
-            }
-        }
-        txn.commit().map_err(db_err)?;
-        self.stats.blocks_new += new;
-        self.stats.bytes_new += bytes;
-        self.stats.commits += 1;
-        self.undurable = !durable;
-        self.buf.clear();
-        self.buf_bytes = 0;
+        commit_batch(&self.store, &batch, true, &mut self.stats)?;
+        self.undurable = false;
         Ok(())
     }
+
+    /// Waits for the background batches and adds their totals.
+    fn join_background(&mut self) -> Result<(), BlockError> {
+        if let Some((tx, handle)) = self.bg.take() {
+            drop(tx);
+            let st = handle
+                .join()
+                .map_err(|_| BlockError::Io("writer thread panicked".into()))??;
+            self.stats.blocks_new += st.blocks_new;
+            self.stats.bytes_new += st.bytes_new;
+            self.stats.commits += st.commits;
+        }
+        Ok(())
+    }
+}
+
+/// One batch of (multihash key, block bytes).
+type Batch = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// Batches a [`Writer`] queues for its background thread beyond the one being
+/// written. RAM: (this + 2) × [`WRITER_BATCH_BYTES`] per writer at most.
+pub const WRITER_QUEUE_BATCHES: usize = 1;
+
+/// Commits one batch in one write transaction.
+fn commit_batch(
+    store: &Store,
+    batch: &Batch,
+    durable: bool,
+    stats: &mut WriterStats,
+) -> Result<(), BlockError> {
+    let mut txn = store.begin_write()?;
+    if !durable {
+        txn.set_durability(redb::Durability::None).map_err(db_err)?;
+    }
+    {
+        let mut t = txn.open_table(BLOCKS).map_err(db_err)?;
+        for (k, v) in batch {
+            if insert_if_absent(&mut t, k, v)? {
+                stats.blocks_new += 1;
+                stats.bytes_new += v.len() as u64;
+            }
+        }
+    }
+    txn.commit().map_err(db_err)?;
+    stats.commits += 1;
+    Ok(())
 }
 
 impl BlockSink for Writer {
