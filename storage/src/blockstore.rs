@@ -497,10 +497,7 @@ pub struct Writer {
     /// A batch was committed without fsync since the last durable commit.
     undurable: bool,
     /// The background thread writing intermediate batches, once started.
-    bg: Option<(
-        std::sync::mpsc::SyncSender<Batch>,
-        std::thread::JoinHandle<Result<WriterStats, BlockError>>,
-    )>,
+    bg: Option<Background>,
 }
 
 impl Writer {
@@ -584,6 +581,12 @@ impl Writer {
 
 /// One batch of (multihash key, block bytes).
 type Batch = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// A writer's background thread: its queue and its handle.
+type Background = (
+    std::sync::mpsc::SyncSender<Batch>,
+    std::thread::JoinHandle<Result<WriterStats, BlockError>>,
+);
 
 /// Batches a [`Writer`] queues for its background thread beyond the one being
 /// written. RAM: (this + 2) × [`WRITER_BATCH_BYTES`] per writer at most.
