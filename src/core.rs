@@ -519,3 +519,56 @@ fn filter_accepts(filter: PinFilter, t: PinType) -> bool {
         PinFilter::Indirect => t == PinType::Indirect,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use acorn_storage::{block, blockstore, car, dag, repo, unixfs};
+
+    /// The README's limits table must state the values the code uses.
+    #[test]
+    fn readme_limits_match_code() {
+        let readme = include_str!("../README.md");
+        let code: &[(&str, u64)] = &[
+            ("MAX_BLOCK_BYTES", block::MAX_BLOCK_BYTES as u64),
+            (
+                "DEFAULT_CHUNK_BYTES",
+                unixfs::importer::DEFAULT_CHUNK_BYTES as u64,
+            ),
+            (
+                "DEFAULT_MAX_LINKS",
+                unixfs::importer::DEFAULT_MAX_LINKS as u64,
+            ),
+            (
+                "DEFAULT_SHARD_THRESHOLD_BYTES",
+                unixfs::importer::DEFAULT_SHARD_THRESHOLD_BYTES as u64,
+            ),
+            ("MAX_DIR_DEPTH", unixfs::importer::MAX_DIR_DEPTH as u64),
+            ("MAX_DEPTH", unixfs::exporter::MAX_DEPTH as u64),
+            ("WRITER_BATCH_BYTES", blockstore::WRITER_BATCH_BYTES as u64),
+            (
+                "WRITER_BATCH_BLOCKS",
+                blockstore::WRITER_BATCH_BLOCKS as u64,
+            ),
+            ("DB_CACHE_BYTES", repo::DB_CACHE_BYTES as u64),
+            ("MAX_HEADER_BYTES", car::MAX_HEADER_BYTES as u64),
+            ("MAX_ROOTS_COUNT", car::MAX_ROOTS_COUNT as u64),
+            ("MAX_WALK_STACK_COUNT", dag::MAX_WALK_STACK_COUNT as u64),
+            ("MAX_DAG_INPUT_BYTES", super::MAX_DAG_INPUT_BYTES as u64),
+        ];
+        let mut rows = 0;
+        for line in readme.lines().filter(|l| l.starts_with("| `")) {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let name = cells[1].trim_matches('`');
+            let value: u64 = cells[2]
+                .parse()
+                .unwrap_or_else(|_| panic!("bad value in {line}"));
+            let (_, actual) = code
+                .iter()
+                .find(|(n, _)| *n == name)
+                .unwrap_or_else(|| panic!("README names {name}, which this test does not know"));
+            assert_eq!(value, *actual, "README row for {name}");
+            rows += 1;
+        }
+        assert_eq!(rows, code.len(), "every limit has a README row");
+    }
+}
