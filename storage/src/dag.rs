@@ -205,7 +205,7 @@ mod tests {
     use super::*;
     use crate::block::{Block, BlockSink, MemStore};
     use crate::cids;
-    use crate::codec::dagpb::{PbLink, PbNode};
+    use crate::codec::dagpb::PbNode;
 
     fn leaf(s: &mut MemStore, data: &[u8]) -> Cid {
         let b = Block::encode(1, cids::RAW, data.to_vec());
@@ -214,18 +214,7 @@ mod tests {
     }
 
     fn node(s: &mut MemStore, links: &[Cid]) -> Cid {
-        let n = PbNode {
-            links: links
-                .iter()
-                .map(|c| PbLink {
-                    hash: *c,
-                    name: Some(String::new()),
-                    tsize: Some(0),
-                })
-                .collect(),
-            data: None,
-        };
-        let b = Block::encode(0, cids::DAG_PB, n.encode());
+        let b = Block::encode(0, cids::DAG_PB, PbNode::with_links(links, None).encode());
         s.put(b.cid(), b.data()).unwrap();
         *b.cid()
     }

@@ -296,22 +296,15 @@ fn sweep(store: &Store, on_removed: &mut dyn FnMut(&Cid)) -> Result<GcStats, GcE
 mod tests {
     use super::*;
     use crate::block::Block;
-    use crate::codec::dagpb::{PbLink, PbNode};
+    use crate::codec::dagpb::PbNode;
     use crate::repo::Repo;
 
     fn node(links: &[Cid]) -> Block {
-        let n = PbNode {
-            links: links
-                .iter()
-                .map(|c| PbLink {
-                    hash: *c,
-                    name: None,
-                    tsize: None,
-                })
-                .collect(),
-            data: Some(b"n".to_vec()),
-        };
-        Block::encode(0, cids::DAG_PB, n.encode())
+        Block::encode(
+            0,
+            cids::DAG_PB,
+            PbNode::with_links(links, Some(b"n".to_vec())).encode(),
+        )
     }
 
     #[test]

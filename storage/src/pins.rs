@@ -466,22 +466,11 @@ pub fn pin_verify(store: &Store) -> Result<Vec<PinStatus>, PinError> {
 mod tests {
     use super::*;
     use crate::block::Block;
-    use crate::codec::dagpb::{PbLink, PbNode};
+    use crate::codec::dagpb::PbNode;
     use crate::repo::Repo;
 
     fn node(links: &[Cid]) -> Block {
-        let n = PbNode {
-            links: links
-                .iter()
-                .map(|c| PbLink {
-                    hash: *c,
-                    name: Some(String::new()),
-                    tsize: None,
-                })
-                .collect(),
-            data: None,
-        };
-        Block::encode(0, cids::DAG_PB, n.encode())
+        Block::encode(0, cids::DAG_PB, PbNode::with_links(links, None).encode())
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use acorn_storage::block::{Block, BlockError, BlockSink, MAX_BLOCK_BYTES};
 use acorn_storage::blockstore::{WRITER_BATCH_BLOCKS, WRITER_BATCH_BYTES};
 use acorn_storage::cids;
-use acorn_storage::codec::dagpb::{PbLink, PbNode};
+use acorn_storage::codec::dagpb::PbNode;
 use acorn_storage::dag::{self, DagError, Walk};
 use acorn_storage::gc;
 use acorn_storage::pins::{self, PinError, PinFilter, PinKind, PinType};
@@ -40,18 +40,11 @@ fn raw(data: &[u8]) -> Block {
 }
 
 fn pb(version: u8, links: &[Cid], data: &[u8]) -> Block {
-    let n = PbNode {
-        links: links
-            .iter()
-            .map(|c| PbLink {
-                hash: *c,
-                name: Some(String::new()),
-                tsize: Some(1),
-            })
-            .collect(),
-        data: Some(data.to_vec()),
-    };
-    Block::encode(version, cids::DAG_PB, n.encode())
+    Block::encode(
+        version,
+        cids::DAG_PB,
+        PbNode::with_links(links, Some(data.to_vec())).encode(),
+    )
 }
 
 /// Deterministic xorshift64* generator (no extra dependency).

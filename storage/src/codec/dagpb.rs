@@ -152,6 +152,20 @@ impl PbLink {
 }
 
 impl PbNode {
+    /// A node linking to `links` in order, each with an empty name and no Tsize
+    /// (the shape of internal nodes in tests and generic DAGs).
+    pub fn with_links(links: &[Cid], data: Option<Vec<u8>>) -> PbNode {
+        let links = links
+            .iter()
+            .map(|c| PbLink {
+                hash: *c,
+                name: Some(String::new()),
+                tsize: None,
+            })
+            .collect();
+        PbNode { links, data }
+    }
+
     /// Decodes and validates a dag-pb block.
     pub fn decode(buf: &[u8]) -> Result<PbNode, CodecError> {
         Self::decode_inner(buf).map_err(|r| CodecError::malformed(CODEC, r))
