@@ -135,6 +135,13 @@ impl PbLink {
                     let c = Cid::try_from(b).map_err(|e| {
                         format!("invalid Hash field found in link, expected CID ({e})")
                     })?;
+                    // The cid crate ignores trailing bytes: refuse them, so that a
+                    // decoded node always re-encodes to the same bytes.
+                    if c.encoded_len() != b.len() {
+                        return Err(
+                            "invalid Hash field found in link: trailing bytes after the CID".into(),
+                        );
+                    }
                     hash = Some(c);
                 }
                 (2, 2) => {
@@ -353,6 +360,18 @@ mod tests {
         ] {
             assert!(PbNode::decode(&hex(h)).is_err(), "{h} must be rejected");
         }
+    }
+
+    #[test]
+    fn link_hash_with_trailing_bytes_is_refused() {
+        let c = crate::cids::cid_of(1, crate::cids::RAW, b"x");
+        let mut h = c.to_bytes();
+        h.push(0);
+        let mut link = Vec::new();
+        write_bytes_field(&mut link, 1, &h);
+        let mut node = Vec::new();
+        write_bytes_field(&mut node, 2, &link);
+        assert!(PbNode::decode(&node).is_err());
     }
 
     #[test]
