@@ -96,47 +96,55 @@ pub struct Entry {
     pub kind: EntryKind,
 }
 
-/// Errors of reading UnixFS.
+/// Errors of reading UnixFS. Text fields are `Box<str>` to keep the enum under
+/// 128 bytes (a `Cid` alone is 96).
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
     /// A path component has no matching link (message as Kubo's).
     #[error("no link named {name:?} under {parent}")]
-    NotFound { name: String, parent: Cid },
+    NotFound { name: Box<str>, parent: Cid },
     #[error("{cid} is not a UnixFS node: {reason}")]
-    NotUnixfs { cid: Cid, reason: String },
+    NotUnixfs { cid: Cid, reason: Box<str> },
     /// `cat` of a directory (message as Kubo's).
     #[error("this dag node is a directory")]
     IsDirectory { cid: Cid },
     #[error("malformed UnixFS node {cid}: {reason}")]
-    Malformed { cid: Cid, reason: String },
+    Malformed { cid: Cid, reason: Box<str> },
     #[error("DAG deeper than {limit} levels at {cid}")]
     TooDeep { cid: Cid, limit: usize },
     #[error("offset was past the end of file ({offset} > {size})")]
     OffsetPastEnd { offset: u64, size: u64 },
     /// `get` refuses names that could escape the target or are not file names.
     #[error("refusing unsafe entry name {name:?} in directory {parent}")]
-    UnsafeName { name: String, parent: Cid },
+    UnsafeName { name: Box<str>, parent: Cid },
     #[error("invalid path {path:?}: {reason}")]
     InvalidPath { path: String, reason: String },
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: io::Error },
     #[error("writing output: {0}")]
     Output(#[source] io::Error),
+    /// Boxed to keep `Result<_, ExportError>` small.
     #[error(transparent)]
-    Block(#[from] BlockError),
+    Block(Box<BlockError>),
+}
+
+impl From<BlockError> for ExportError {
+    fn from(e: BlockError) -> Self {
+        ExportError::Block(Box::new(e))
+    }
 }
 
 fn malformed(cid: &Cid, reason: impl Into<String>) -> ExportError {
     ExportError::Malformed {
         cid: *cid,
-        reason: reason.into(),
+        reason: reason.into().into(),
     }
 }
 
 fn not_unixfs(cid: &Cid, reason: impl Into<String>) -> ExportError {
     ExportError::NotUnixfs {
         cid: *cid,
-        reason: reason.into(),
+        reason: reason.into().into(),
     }
 }
 
@@ -642,7 +650,7 @@ pub fn parse_ipfs_path(s: &str) -> Result<(Cid, String), ExportError> {
 /// Finds the link named `name` in the node `dir`.
 fn lookup(src: &impl BlockSource, dir: &Cid, name: &str) -> Result<Cid, ExportError> {
     let not_found = || ExportError::NotFound {
-        name: name.to_string(),
+        name: name.into(),
         parent: *dir,
     };
     let by_name = |links: Vec<PbLink>| {
@@ -744,7 +752,7 @@ fn walk(
                 };
                 if let Some((bad, _)) = links.iter().find(|(n, _)| !is_safe_name(n)) {
                     return Err(ExportError::UnsafeName {
-                        name: bad.clone(),
+                        name: bad.as_str().into(),
                         parent: cid,
                     });
                 }
