@@ -551,7 +551,7 @@ mod tests {
             ),
             ("DB_CACHE_BYTES", repo::DB_CACHE_BYTES as u64),
             ("MAX_HEADER_BYTES", car::MAX_HEADER_BYTES as u64),
-            ("MAX_ROOTS_COUNT", car::MAX_ROOTS_COUNT as u64),
+            ("MAX_SECTION_BYTES", car::MAX_SECTION_BYTES as u64),
             ("MAX_WALK_STACK_COUNT", dag::MAX_WALK_STACK_COUNT as u64),
             ("MAX_DAG_INPUT_BYTES", super::MAX_DAG_INPUT_BYTES as u64),
         ];

@@ -1,131 +1,237 @@
-//! CARv1: reading, streaming writing, DAG export and import.
+//! CARv1: the content-addressed archive format of `dag export` / `dag import` and
+//! the gateway's `application/vnd.ipld.car` responses.
 //!
-//! Spec: ipld/specs `transport/car/carv1`. A CAR is a varint-prefixed DAG-CBOR
-//! header `{"roots": [CID], "version": 1}` followed by sections, each
-//! `varint(len) ‖ CID bytes ‖ block bytes`.
+//! Spec: ipld/specs `transport/car/carv1`. Layout:
+//! `varint(header_len) header` then sections `varint(len) CID-bytes block-bytes`
+//! until EOF. The header is DAG-CBOR `{"roots": [CID...], "version": 1}`; it is
+//! written and read by hand with minicbor's low-level encoder/decoder, strictly:
+//! after decoding, the header is re-encoded canonically and must equal the input
+//! byte for byte (so no other keys, no non-shortest integers, no indefinite
+//! lengths, keys in canonical order "roots" then "version").
 //!
-//! Flow: [`CarReader`] parses the header (bounded by [`MAX_HEADER_BYTES`]), then yields
-//! one block per call; each section length is checked against
-//! [`MAX_SECTION_BYTES`] before anything is allocated, and every block is hashed
-//! and checked against its CID. [`export_dag`] walks a DAG depth-first (each block
-//! once, links in order, as Kubo's `dag export`) and streams sections out.
-//! [`import`] streams a CAR into a [`BlockSink`]; all-or-nothing is the caller's
-//! job (validate a whole CAR with [`NullSink`](crate::block::NullSink) first, then
-//! import it; the CLI does this).
+//! Flow:
+//! - [`CarWriter`] writes the header on creation, then one section per
+//!   [`CarWriter::write_block`]; [`export_dag`] walks a DAG depth-first (parent
+//!   first, links in order, each distinct CID once) as Kubo's `dag export` does and
+//!   streams it through a writer.
+//! - [`CarReader`] parses the header on creation; [`CarReader::next_block`] reads one
+//!   section: the length is checked against the limit **before** any allocation,
+//!   the bytes are read, the CID parsed, the block's hash verified.
+//! - [`import`] reads every block into a [`BlockSink`]. Atomicity is the caller's:
+//!   give it a sink that batches (a write transaction) and commit only when
+//!   `import` returned `Ok`, so a truncated or corrupt CAR leaves the store as it was.
 //!
-//! **Limits**: header ≤ [`MAX_HEADER_BYTES`]; section ≤ [`MAX_SECTION_BYTES`]
-//! (a 2 MiB block plus its CID); `export_dag` keeps a set of visited CIDs in
-//! memory (about 100 bytes per block of the DAG).
+//! Limits:
+//! - [`MAX_HEADER_BYTES`] for the header, [`MAX_BLOCK_BYTES`] per block plus
+//!   [`MAX_CID_BYTES`] for its CID: at most one section (≈ 2 MiB) is in memory.
+//! - [`export_dag`] remembers every CID it wrote (to write each once): memory grows
+//!   by about 100 bytes per distinct block of the DAG.
+//!
+//! Departures: blocks whose hash function we cannot compute (not sha2-256 or
+//! identity) are refused on read rather than passed through unverified; an empty
+//! section (length 0) is an error, not end-of-file.
 
 use crate::block::{BlockError, BlockSink, BlockSource, MAX_BLOCK_BYTES};
 use crate::cids;
-use crate::codec::dagpb::{varint_len, write_varint};
-use crate::codec::{self, dagcbor, Ipld};
+use crate::codec::{self, CodecError};
 use cid::Cid;
-use std::collections::{BTreeMap, HashSet};
-use std::io::{Read, Write};
+use minicbor::data::{Tag, Type};
+use std::collections::HashSet;
+use std::io::{self, Read, Write};
 
-/// Largest CAR header we read, in bytes.
-pub const MAX_HEADER_BYTES: usize = 1 << 20;
-/// Largest section (CID + block) we read, in bytes.
-pub const MAX_SECTION_BYTES: usize = MAX_BLOCK_BYTES + 128;
-/// Most roots a header may list.
-pub const MAX_ROOTS_COUNT: usize = 1024;
+/// Largest CAR header we read, in bytes. A header holding 1000 CIDv1 sha2-256 roots
+/// is about 41 KiB.
+pub const MAX_HEADER_BYTES: usize = 64 << 10;
 
-/// Errors of CAR handling.
+/// Largest CID we accept in a section, in bytes (a 64-byte digest plus varints).
+pub const MAX_CID_BYTES: usize = 128;
+
+/// Largest section body: a CID plus a block of at most [`MAX_BLOCK_BYTES`].
+pub const MAX_SECTION_BYTES: usize = MAX_BLOCK_BYTES + MAX_CID_BYTES;
+
+/// The DAG-CBOR tag for CIDs.
+const CID_TAG: u64 = 42;
+
+/// Errors of reading and writing CAR files.
 #[derive(Debug, thiserror::Error)]
 pub enum CarError {
-    #[error("invalid CAR header: {0}")]
-    BadHeader(String),
-    #[error("unsupported CAR version {0} (only 1)")]
-    Version(i128),
-    #[error("truncated CAR: {0}")]
-    Truncated(String),
-    #[error("CAR section of {len} bytes is over the limit of {limit}")]
-    SectionTooLarge { len: u64, limit: usize },
-    #[error("invalid CID in CAR section: {0}")]
-    BadCid(String),
-    #[error("block {cid} in CAR does not match its CID")]
-    HashMismatch { cid: Cid },
-    #[error("block {cid}: {source}")]
-    Links {
-        cid: Cid,
-        source: Box<codec::CodecError>,
-    },
+    #[error("CAR truncated: {what}")]
+    Truncated { what: &'static str },
+    #[error("CAR {what}: varint longer than 64 bits")]
+    BadVarint { what: &'static str },
+    #[error("bad CAR header: {reason}")]
+    BadHeader { reason: String },
+    #[error("unsupported CAR version {0} (only version 1)")]
+    UnsupportedVersion(u64),
+    #[error("CAR header is {len} bytes, over the limit of {limit} bytes")]
+    HeaderTooLarge { len: u64, limit: usize },
+    #[error("CAR section {index} is {len} bytes, over the limit of {limit} bytes")]
+    SectionTooLarge { index: u64, len: u64, limit: usize },
+    #[error("CAR section {index}: {reason}")]
+    BadSection { index: u64, reason: String },
+    #[error("CAR section {index}: block bytes do not match CID {cid}")]
+    HashMismatch { index: u64, cid: Cid },
+    #[error("cannot read links of block {cid}: {source}")]
+    Codec { cid: Cid, source: Box<CodecError> },
     #[error("CAR I/O: {0}")]
-    Io(#[from] std::io::Error),
+    Io(#[from] io::Error),
     #[error(transparent)]
     Block(#[from] BlockError),
 }
 
-/// Reads a varint from `r`: `Ok(None)` at a clean end of input.
-fn read_varint(r: &mut impl Read) -> Result<Option<u64>, CarError> {
-    let mut v: u64 = 0;
+// ---- varints ---------------------------------------------------------------
+
+fn write_uvarint(out: &mut impl Write, mut v: u64) -> io::Result<()> {
+    let mut buf = [0u8; 10];
+    let mut n = 0;
+    while v >= 0x80 {
+        buf[n] = (v as u8) | 0x80;
+        v >>= 7;
+        n += 1;
+    }
+    buf[n] = v as u8;
+    out.write_all(&buf[..=n])
+}
+
+/// Reads an unsigned LEB128 varint (≤ 10 bytes). `Ok(None)` on EOF before the
+/// first byte; EOF inside the varint is [`CarError::Truncated`].
+fn read_uvarint(r: &mut impl Read, what: &'static str) -> Result<Option<u64>, CarError> {
+    let mut value = 0u64;
     for i in 0..10 {
-        let mut b = [0u8; 1];
-        if r.read(&mut b)? == 0 {
-            if i == 0 {
-                return Ok(None);
-            }
-            return Err(CarError::Truncated("inside a length varint".into()));
+        let mut b = [0u8];
+        match r.read(&mut b) {
+            Ok(0) if i == 0 => return Ok(None),
+            Ok(0) => return Err(CarError::Truncated { what }),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
         }
         if i == 9 && b[0] > 1 {
-            return Err(CarError::Truncated("varint overflows 64 bits".into()));
+            break;
         }
-        v |= u64::from(b[0] & 0x7f) << (7 * i);
+        value |= u64::from(b[0] & 0x7f) << (7 * i);
         if b[0] & 0x80 == 0 {
-            return Ok(Some(v));
+            return Ok(Some(value));
         }
     }
-    Err(CarError::Truncated("varint longer than 10 bytes".into()))
+    Err(CarError::BadVarint { what })
 }
 
-fn read_exact_or_truncated(r: &mut impl Read, buf: &mut [u8], what: &str) -> Result<(), CarError> {
-    r.read_exact(buf).map_err(|e| match e.kind() {
-        std::io::ErrorKind::UnexpectedEof => CarError::Truncated(what.to_string()),
-        _ => CarError::Io(e),
-    })
+/// `read_exact` into a new buffer of `len` bytes (len already bounded by the caller),
+/// growing as bytes arrive so a lying length does not allocate up front.
+fn read_body(r: &mut impl Read, len: usize, what: &'static str) -> Result<Vec<u8>, CarError> {
+    let mut buf = Vec::with_capacity(len.min(64 << 10));
+    r.take(len as u64).read_to_end(&mut buf)?;
+    if buf.len() != len {
+        return Err(CarError::Truncated { what });
+    }
+    Ok(buf)
 }
 
-/// Encodes a CARv1 header.
-pub fn encode_header(roots: &[Cid]) -> Vec<u8> {
-    let mut m = BTreeMap::new();
-    m.insert(
-        "roots".to_string(),
-        Ipld::List(roots.iter().map(|c| Ipld::Link(*c)).collect()),
-    );
-    m.insert("version".to_string(), Ipld::Integer(1));
-    // A map of links and an integer always encodes: cannot fail.
-    let body = dagcbor::encode(&Ipld::Map(m)).expect("CAR header encodes");
-    let mut out = Vec::with_capacity(body.len() + 10);
-    write_varint(&mut out, body.len() as u64);
-    out.extend_from_slice(&body);
-    out
+// ---- header ----------------------------------------------------------------
+
+/// The canonical DAG-CBOR header for `roots`.
+fn encode_header(roots: &[Cid]) -> Vec<u8> {
+    // Writing into a Vec cannot fail: the unwraps below are on infallible writes.
+    let mut e = minicbor::Encoder::new(Vec::new());
+    e.map(2).unwrap().str("roots").unwrap();
+    e.array(roots.len() as u64).unwrap();
+    for r in roots {
+        let mut b = Vec::with_capacity(1 + r.encoded_len());
+        b.push(0); // multibase identity prefix, as DAG-CBOR requires
+        b.extend_from_slice(&r.to_bytes());
+        e.tag(Tag::new(CID_TAG)).unwrap().bytes(&b).unwrap();
+    }
+    e.str("version").unwrap().u64(1).unwrap();
+    e.into_writer()
 }
 
-/// Streaming CARv1 writer.
+/// Decodes the header strictly (see module doc) and returns its roots.
+fn decode_header(buf: &[u8]) -> Result<Vec<Cid>, CarError> {
+    let bad = |reason: String| CarError::BadHeader { reason };
+    let cbor = |e: minicbor::decode::Error| bad(e.to_string());
+    let mut d = minicbor::Decoder::new(buf);
+    let n = d
+        .map()
+        .map_err(cbor)?
+        .ok_or_else(|| bad("indefinite-length map".into()))?;
+    let mut roots = None;
+    let mut version = None;
+    for _ in 0..n {
+        match d.str().map_err(cbor)? {
+            "roots" if roots.is_none() => {
+                let count = d
+                    .array()
+                    .map_err(cbor)?
+                    .ok_or_else(|| bad("indefinite-length roots".into()))?;
+                // Each root takes at least 1 byte: bound before allocating.
+                if count > buf.len() as u64 {
+                    return Err(bad(format!("{count} roots in {} bytes", buf.len())));
+                }
+                let mut v = Vec::with_capacity(count as usize);
+                for _ in 0..count {
+                    if d.datatype().map_err(cbor)? != Type::Tag
+                        || d.tag().map_err(cbor)? != Tag::new(CID_TAG)
+                    {
+                        return Err(bad("root is not a CID (tag 42)".into()));
+                    }
+                    let b = d.bytes().map_err(cbor)?;
+                    let cid = match b.split_first() {
+                        Some((0, rest)) => Cid::try_from(rest)
+                            .map_err(|e| bad(format!("invalid root CID: {e}")))?,
+                        _ => return Err(bad("root CID lacks the 0x00 prefix".into())),
+                    };
+                    v.push(cid);
+                }
+                roots = Some(v);
+            }
+            "version" if version.is_none() => version = Some(d.u64().map_err(cbor)?),
+            other => return Err(bad(format!("unexpected or repeated key {other:?}"))),
+        }
+    }
+    if d.position() != buf.len() {
+        return Err(bad("trailing bytes after the header map".into()));
+    }
+    match version {
+        Some(1) => {}
+        Some(v) => return Err(CarError::UnsupportedVersion(v)),
+        None => return Err(bad("missing version".into())),
+    }
+    let roots = roots.ok_or_else(|| bad("missing roots".into()))?;
+    if encode_header(&roots) != buf {
+        return Err(bad("header is not canonical DAG-CBOR".into()));
+    }
+    Ok(roots)
+}
+
+// ---- writer ----------------------------------------------------------------
+
+/// Streams a CARv1: the header on [`CarWriter::new`], one section per block.
 pub struct CarWriter<W: Write> {
     out: W,
-    blocks: u64,
 }
 
 impl<W: Write> CarWriter<W> {
-    /// Writes the header.
+    /// Writes the header for `roots`.
     pub fn new(mut out: W, roots: &[Cid]) -> Result<Self, CarError> {
-        out.write_all(&encode_header(roots))?;
-        Ok(CarWriter { out, blocks: 0 })
+        let h = encode_header(roots);
+        write_uvarint(&mut out, h.len() as u64)?;
+        out.write_all(&h)?;
+        Ok(CarWriter { out })
     }
 
-    /// Writes one section.
+    /// Writes one section. The caller vouches that `data` matches `cid`.
     pub fn write_block(&mut self, cid: &Cid, data: &[u8]) -> Result<(), CarError> {
         let c = cid.to_bytes();
-        let mut head = Vec::with_capacity(10 + c.len());
-        write_varint(&mut head, (c.len() + data.len()) as u64);
-        head.extend_from_slice(&c);
-        self.out.write_all(&head)?;
+        write_uvarint(&mut self.out, (c.len() + data.len()) as u64)?;
+        self.out.write_all(&c)?;
         self.out.write_all(data)?;
-        self.blocks += 1;
         Ok(())
+    }
+
+    /// The underlying writer (e.g. to measure bytes written so far).
+    pub fn get_ref(&self) -> &W {
+        &self.out
     }
 
     /// Flushes and returns the writer.
@@ -133,96 +239,106 @@ impl<W: Write> CarWriter<W> {
         self.out.flush()?;
         Ok(self.out)
     }
+}
 
-    /// Sections written so far.
-    pub fn blocks(&self) -> u64 {
-        self.blocks
+/// Writes the DAG under `root` as a CARv1 with that one root, depth-first as Kubo's
+/// `dag export` (parent before children, links in order, each CID once). Returns
+/// the number of blocks written. Missing blocks fail with [`BlockError::NotFound`].
+pub fn export_dag(src: &impl BlockSource, root: &Cid, out: impl Write) -> Result<u64, CarError> {
+    let mut w = CarWriter::new(out, std::slice::from_ref(root))?;
+    let mut seen: HashSet<Cid> = HashSet::new();
+    let mut stack = vec![*root];
+    let mut count = 0u64;
+    while let Some(cid) = stack.pop() {
+        if !seen.insert(cid) {
+            continue;
+        }
+        let data = src.get_required(&cid)?;
+        w.write_block(&cid, &data)?;
+        count += 1;
+        let links = codec::links(cid.codec(), &data).map_err(|e| CarError::Codec {
+            cid,
+            source: Box::new(e),
+        })?;
+        stack.extend(links.into_iter().rev().filter(|c| !seen.contains(c)));
     }
+    w.finish()?;
+    Ok(count)
 }
 
-/// Bytes a section takes for `cid` and a block of `len` bytes.
-pub fn section_len(cid: &Cid, len: usize) -> usize {
-    let n = cid.encoded_len() + len;
-    varint_len(n as u64) + n
-}
+// ---- reader ----------------------------------------------------------------
 
-/// Streaming CARv1 reader.
+/// Reads a CARv1 section by section, verifying each block.
 pub struct CarReader<R: Read> {
     r: R,
     roots: Vec<Cid>,
+    /// Index of the next section (for error messages).
+    index: u64,
 }
 
 impl<R: Read> CarReader<R> {
     /// Reads and checks the header.
     pub fn new(mut r: R) -> Result<Self, CarError> {
-        let len = read_varint(&mut r)?
-            .ok_or_else(|| CarError::Truncated("empty input, no header".into()))?;
-        if len == 0 || len > MAX_HEADER_BYTES as u64 {
-            return Err(CarError::BadHeader(format!(
-                "header length {len} (limit {MAX_HEADER_BYTES})"
-            )));
+        let len = read_uvarint(&mut r, "header length")?.ok_or(CarError::Truncated {
+            what: "empty input, no header",
+        })?;
+        if len > MAX_HEADER_BYTES as u64 {
+            return Err(CarError::HeaderTooLarge {
+                len,
+                limit: MAX_HEADER_BYTES,
+            });
         }
-        let mut buf = vec![0u8; len as usize];
-        read_exact_or_truncated(&mut r, &mut buf, "inside the header")?;
-        let v = dagcbor::decode(&buf).map_err(|e| CarError::BadHeader(e.to_string()))?;
-        let Ipld::Map(m) = v else {
-            return Err(CarError::BadHeader("not a map".into()));
-        };
-        match m.get("version") {
-            Some(Ipld::Integer(1)) => {}
-            Some(Ipld::Integer(v)) => return Err(CarError::Version(*v)),
-            _ => return Err(CarError::BadHeader("missing version".into())),
+        if len == 0 {
+            return Err(CarError::BadHeader {
+                reason: "empty header".into(),
+            });
         }
-        let Some(Ipld::List(list)) = m.get("roots") else {
-            return Err(CarError::BadHeader("missing roots".into()));
-        };
-        if list.len() > MAX_ROOTS_COUNT {
-            return Err(CarError::BadHeader(format!(
-                "{} roots (limit {MAX_ROOTS_COUNT})",
-                list.len()
-            )));
-        }
-        let roots = list
-            .iter()
-            .map(|x| match x {
-                Ipld::Link(c) => Ok(*c),
-                _ => Err(CarError::BadHeader("a root is not a CID".into())),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(CarReader { r, roots })
+        let buf = read_body(&mut r, len as usize, "header")?;
+        let roots = decode_header(&buf)?;
+        Ok(CarReader { r, roots, index: 0 })
     }
 
-    /// The header's roots.
     pub fn roots(&self) -> &[Cid] {
         &self.roots
     }
 
-    /// The next verified block, or `None` at the end.
+    /// The next block, or `None` at a clean end of file.
     pub fn next_block(&mut self) -> Result<Option<(Cid, Vec<u8>)>, CarError> {
-        let Some(len) = read_varint(&mut self.r)? else {
+        let index = self.index;
+        let Some(len) = read_uvarint(&mut self.r, "section length")? else {
             return Ok(None);
         };
         if len > MAX_SECTION_BYTES as u64 {
             return Err(CarError::SectionTooLarge {
+                index,
                 len,
                 limit: MAX_SECTION_BYTES,
             });
         }
-        let mut buf = vec![0u8; len as usize];
-        read_exact_or_truncated(&mut self.r, &mut buf, "inside a section")?;
-        let mut cur = std::io::Cursor::new(&buf[..]);
-        let cid = Cid::read_bytes(&mut cur).map_err(|e| CarError::BadCid(e.to_string()))?;
-        let data = buf.split_off(cur.position() as usize);
+        let bad = |reason: String| CarError::BadSection { index, reason };
+        if len == 0 {
+            return Err(bad("empty section".into()));
+        }
+        let buf = read_body(&mut self.r, len as usize, "section")?;
+        let mut cursor = io::Cursor::new(&buf[..]);
+        let cid = Cid::read_bytes(&mut cursor).map_err(|e| bad(format!("invalid CID: {e}")))?;
+        let at = cursor.position() as usize;
+        if at > MAX_CID_BYTES {
+            return Err(bad(format!("CID of {at} bytes")));
+        }
+        let data = buf[at..].to_vec();
         if data.len() > MAX_BLOCK_BYTES {
-            return Err(CarError::Block(BlockError::TooLarge {
+            return Err(BlockError::TooLarge {
                 cid,
                 len: data.len(),
                 limit: MAX_BLOCK_BYTES,
-            }));
+            }
+            .into());
         }
         if !cids::verify(&cid, &data).map_err(BlockError::from)? {
-            return Err(CarError::HashMismatch { cid });
+            return Err(CarError::HashMismatch { index, cid });
         }
+        self.index += 1;
         Ok(Some((cid, data)))
     }
 }
@@ -232,148 +348,124 @@ impl<R: Read> CarReader<R> {
 pub struct ImportSummary {
     pub roots: Vec<Cid>,
     pub blocks: u64,
+    /// Bytes of block data read.
     pub bytes: u64,
 }
 
-/// Reads a whole CAR into `sink` (each block verified).
-pub fn import<S: BlockSink + ?Sized>(
-    r: impl Read,
-    sink: &mut S,
-) -> Result<ImportSummary, CarError> {
+/// Reads a whole CAR into `sink`, verifying every block. On error some blocks may
+/// already be in `sink`: all-or-nothing is the caller's job (import into a batch
+/// and commit only on `Ok`). Does not check that the roots are present (Kubo
+/// checks that when pinning them).
+pub fn import<S: BlockSink>(r: impl Read, sink: &mut S) -> Result<ImportSummary, CarError> {
     let mut reader = CarReader::new(r)?;
-    let mut s = ImportSummary {
-        roots: reader.roots().to_vec(),
-        ..Default::default()
-    };
+    let (mut blocks, mut bytes) = (0u64, 0u64);
     while let Some((cid, data)) = reader.next_block()? {
         sink.put(&cid, &data)?;
-        s.blocks += 1;
-        s.bytes += data.len() as u64;
+        blocks += 1;
+        bytes += data.len() as u64;
     }
-    Ok(s)
-}
-
-/// Streams the DAG under `root` as a CARv1 with that root: depth-first, links in
-/// order, each block once. Returns the number of blocks written.
-pub fn export_dag<S: BlockSource + ?Sized>(
-    src: &S,
-    root: &Cid,
-    out: impl Write,
-) -> Result<u64, CarError> {
-    let mut w = CarWriter::new(out, &[*root])?;
-    let mut seen: HashSet<Cid> = HashSet::new();
-    // Stack of pending links, reversed so that pop yields link order.
-    let mut stack = vec![*root];
-    while let Some(cid) = stack.pop() {
-        if !seen.insert(cid) {
-            continue;
-        }
-        if cid.hash().code() == cids::IDENTITY {
-            continue; // inline data: nothing to ship (as Kubo)
-        }
-        let data = src.get_required(&cid)?;
-        let links = codec::links(cid.codec(), &data).map_err(|e| CarError::Links {
-            cid,
-            source: Box::new(e),
-        })?;
-        w.write_block(&cid, &data)?;
-        stack.extend(links.into_iter().rev());
-    }
-    let n = w.blocks();
-    w.finish()?;
-    Ok(n)
+    Ok(ImportSummary {
+        roots: reader.roots,
+        blocks,
+        bytes,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::block::{MemStore, NullSink};
-    use crate::unixfs::importer::{self, Options};
+    use crate::block::MemStore;
 
-    fn sample() -> (MemStore, Cid) {
-        let mut s = MemStore::new();
-        let data: Vec<u8> = (0..50_000u32).map(|i| (i % 253) as u8).collect();
-        let opts = Options {
-            chunk_size: 1000,
-            max_links: 8,
-            ..Options::default()
-        };
-        let root = importer::add_file(&opts, &mut s, &data[..]).unwrap().cid;
-        (s, root)
+    /// The header example of the CARv1 spec (two dag-cbor roots).
+    const SPEC_HEADER_HEX: &str = "63a265726f6f747382d82a58250001711220f88bc853804cf294fe417e4fa83028689fcdb1b1592c5102e1474dbc200fab8bd82a5825000171122069ea0740f9807a28f4d932c62e7c1c83be055e55072c90266ab3e79df63a365b6776657273696f6e01";
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 
     #[test]
-    fn export_import_round_trip() {
-        let (s, root) = sample();
-        let mut car = Vec::new();
-        let n = export_dag(&s, &root, &mut car).unwrap();
-        assert_eq!(n as usize, s.len());
-        let mut back = MemStore::new();
-        let sum = import(&car[..], &mut back).unwrap();
-        assert_eq!(sum.roots, vec![root]);
-        assert_eq!(sum.blocks, n);
-        let mut out = Vec::new();
-        crate::unixfs::exporter::cat(&back, &root, 0, None, &mut out).unwrap();
-        assert_eq!(out.len(), 50_000);
-        // The first section is the root (depth-first from the root).
-        let mut r = CarReader::new(&car[..]).unwrap();
-        assert_eq!(r.next_block().unwrap().unwrap().0, root);
+    fn spec_header_both_ways() {
+        let bytes = hex(SPEC_HEADER_HEX);
+        let r = CarReader::new(&bytes[..]).unwrap();
+        let roots: Vec<String> = r.roots().iter().map(|c| c.to_string()).collect();
+        assert_eq!(
+            roots,
+            [
+                "bafyreihyrpefhacm6kkp4ql6j6udakdit7g3dmkzfriqfykhjw6cad5lrm",
+                "bafyreidj5idub6mapiupjwjsyyxhyhedxycv4vihfsicm2vt46o7morwlm"
+            ]
+        );
+        let w = CarWriter::new(Vec::new(), r.roots()).unwrap();
+        assert_eq!(w.finish().unwrap(), bytes);
     }
 
     #[test]
-    fn header_is_canonical_dag_cbor() {
-        let c = cids::cid_of(1, cids::RAW, b"x");
-        let h = encode_header(&[c]);
-        // varint, then map(2) "roots" first (shorter key), then "version".
-        assert_eq!(h[1], 0xa2);
-        assert_eq!(&h[2..8], b"\x65roots");
-        let r = CarReader::new(&h[..]).unwrap();
-        assert_eq!(r.roots(), &[c]);
+    fn header_strictness() {
+        let root = cids::cid_of(1, cids::RAW, b"x");
+        let good = encode_header(&[root]);
+        assert_eq!(decode_header(&good).unwrap(), vec![root]);
+        // version 2
+        let mut v2 = good.clone();
+        *v2.last_mut().unwrap() = 2;
+        assert!(matches!(
+            decode_header(&v2),
+            Err(CarError::UnsupportedVersion(2))
+        ));
+        // keys in the wrong order
+        let mut e = minicbor::Encoder::new(Vec::new());
+        e.map(2).unwrap().str("version").unwrap().u64(1).unwrap();
+        e.str("roots").unwrap().array(0).unwrap();
+        assert!(matches!(
+            decode_header(&e.into_writer()),
+            Err(CarError::BadHeader { .. })
+        ));
+        // non-shortest integer for the version (0x18 0x01)
+        let mut long = good[..good.len() - 1].to_vec();
+        long.extend_from_slice(&[0x18, 0x01]);
+        assert!(matches!(
+            decode_header(&long),
+            Err(CarError::BadHeader { .. })
+        ));
+        // trailing garbage, extra key, not a map
+        let mut trailing = good.clone();
+        trailing.push(0);
+        assert!(decode_header(&trailing).is_err());
+        assert!(decode_header(&[0x01]).is_err());
+        let mut e = minicbor::Encoder::new(Vec::new());
+        e.map(3).unwrap().str("roots").unwrap().array(0).unwrap();
+        e.str("version").unwrap().u64(1).unwrap();
+        e.str("x").unwrap().u64(1).unwrap();
+        assert!(decode_header(&e.into_writer()).is_err());
     }
 
     #[test]
-    fn bad_cars_are_refused() {
-        let (s, root) = sample();
-        let mut car = Vec::new();
-        export_dag(&s, &root, &mut car).unwrap();
-        // Truncated anywhere after the header: an error, never a silent short import.
-        let header_len = encode_header(&[root]).len();
-        for cut in [header_len + 1, header_len + 40, car.len() - 1] {
-            let e = import(&car[..cut], &mut NullSink).unwrap_err();
-            assert!(matches!(e, CarError::Truncated(_)), "cut at {cut}: {e}");
+    fn varints() {
+        for v in [0u64, 1, 127, 128, 300, u64::MAX] {
+            let mut b = Vec::new();
+            write_uvarint(&mut b, v).unwrap();
+            assert_eq!(read_uvarint(&mut &b[..], "t").unwrap(), Some(v));
         }
         assert!(matches!(
-            import(&car[..3], &mut NullSink),
-            Err(CarError::Truncated(_))
+            read_uvarint(&mut &[0x80u8][..], "t"),
+            Err(CarError::Truncated { .. })
         ));
-        assert!(import(&[][..], &mut NullSink).is_err());
-        // A flipped byte in the last block's data.
-        let mut bad = car.clone();
-        let last = bad.len() - 1;
-        bad[last] ^= 1;
-        assert!(matches!(
-            import(&bad[..], &mut NullSink),
-            Err(CarError::HashMismatch { .. })
-        ));
-        // Oversize section length, before allocation.
-        let mut big = encode_header(&[root]);
-        write_varint(&mut big, 1 << 40);
-        assert!(matches!(
-            import(&big[..], &mut NullSink),
-            Err(CarError::SectionTooLarge { .. })
-        ));
-        // Bad header: not CBOR / version 2.
-        assert!(matches!(
-            CarReader::new(&b"\x03abc"[..]),
-            Err(CarError::BadHeader(_))
-        ));
-        let mut m = BTreeMap::new();
-        m.insert("roots".to_string(), Ipld::List(vec![]));
-        m.insert("version".to_string(), Ipld::Integer(2));
-        let body = dagcbor::encode(&Ipld::Map(m)).unwrap();
-        let mut v2 = Vec::new();
-        write_varint(&mut v2, body.len() as u64);
-        v2.extend_from_slice(&body);
-        assert!(matches!(CarReader::new(&v2[..]), Err(CarError::Version(2))));
+        assert_eq!(read_uvarint(&mut &[][..], "t").unwrap(), None);
+    }
+
+    #[test]
+    fn one_block_round_trip() {
+        let data = b"hello".to_vec();
+        let cid = cids::cid_of(1, cids::RAW, &data);
+        let mut w = CarWriter::new(Vec::new(), &[cid]).unwrap();
+        w.write_block(&cid, &data).unwrap();
+        let car = w.finish().unwrap();
+        let mut store = MemStore::new();
+        let s = import(&car[..], &mut store).unwrap();
+        assert_eq!(s.roots, vec![cid]);
+        assert_eq!(s.blocks, 1);
+        assert_eq!(store.get(&cid).unwrap(), Some(data));
     }
 }

@@ -1,389 +1,586 @@
-//! UnixFS export: path resolution, `cat` with offset/length, `ls`, and `get`.
+//! UnixFS export: `cat` (with offset/length), `get` (files, directories, symlinks,
+//! HAMT shards; never outside the target), `ls` and path resolution.
 //!
-//! Spec: ipfs/specs `UNIXFS.md` (File, Raw, Directory, HAMTShard, Symlink; raw-codec
-//! leaves; identity CIDs).
+//! Spec: ipfs/specs `UNIXFS.md` (file DAGs, directories, symlinks, HAMT shards) and
+//! Kubo's (boxo's) reading behaviour for what the spec leaves open.
 //!
-//! Flow: `cat` walks a file DAG depth-first and uses each node's `blocksizes` to skip
-//! subtrees outside `[offset, offset+length)` without fetching them; bytes go to the
-//! writer one block at a time, so memory holds one block per tree level. `ls` and
-//! `get` read HAMT shards transparently; path lookups in a shard hash the name and
-//! follow one slot per level. `get` writes only under its target: every entry name
-//! is checked ([`check_name`]), every file and directory is created new (never
-//! opened if it exists, so nothing is written through a symlink), and duplicate
-//! names in a directory are refused.
+//! Flow:
+//! - [`cat`] walks a file DAG depth-first with an explicit stack. Each node's children
+//!   cover consecutive byte ranges given by its `blocksizes`; children whose range
+//!   lies wholly before `offset` or after `offset + length` are skipped **without
+//!   being fetched**. Bytes are written block by block: memory is one block plus
+//!   the stack, whatever the file size. Works for raw leaves, dag-pb leaves,
+//!   identity CIDs and any layout (balanced, trickle) since only `blocksizes` matter.
+//! - [`ls`] lists a directory (plain or HAMT, read transparently) or a file's chunk
+//!   links, resolving each child as Kubo's `ipfs ls` does (see [`Entry::size`]).
+//! - [`resolve_path`] follows `a/b/c` through plain directories (link names),
+//!   HAMT shards and plain dag-pb nodes.
+//! - [`get`] first walks the whole tree without writing to validate every name,
+//!   then walks again and creates entries with exclusive creation only.
 //!
-//! **Limits**: DAG depth [`MAX_DEPTH`] levels; blocksizes must match links and leaf
-//! lengths, or the node is [`ExportError::Malformed`].
+//! HAMT shards are read by **scanning links**: a link named by exactly the padded
+//! hex index (2 uppercase hex digits for fanout 256) is a sub-shard, a longer name
+//! is an entry (`<index><name>`). This needs no hashing and is exact; a hashed
+//! lookup (murmur3-x64-64 of the name picks the one link to follow per level) can
+//! replace the scan in [`resolve_path`] once `unixfs::hamt` provides the hash.
+//!
+//! Validation while reading: each block is at most [`MAX_BLOCK_BYTES`]; a file node's
+//! `blocksizes` count must equal its links count; a child's actual size (raw length,
+//! or inline data + sum of its blocksizes) must equal the size its parent claims;
+//! `filesize`, when present, must equal inline data + sum of blocksizes; HAMT nodes
+//! must have hash type murmur3-x64-64, a power-of-two fanout, sorted uppercase-hex
+//! prefixes below the fanout, and a bitfield whose set bits are exactly the links.
+//! Blocks are not re-hashed here: the blockstore verifies on write (as Kubo with
+//! `HashOnRead=false`).
+//!
+//! Limits:
+//! - [`MAX_DEPTH`] levels of DAG (file trees, shard nesting, directory nesting in
+//!   `get`); deeper DAGs fail with [`ExportError::TooDeep`].
+//! - [`HAMT_MAX_FANOUT`] children per HAMT node.
+//! - Memory: `cat` holds one block and at most `MAX_DEPTH` × (links per node)
+//!   pending child references; `ls` returns the whole listing (a directory's size).
+//!
+//! Departures from Kubo:
+//! - `get` refuses to write into an existing target (Kubo merges), refuses unsafe
+//!   names instead of sanitising them, and does not apply UnixFS mode/mtime.
+//! - Listing order of HAMT shards is the shard's link order, depth-first (Kubo's
+//!   parallel walk gives an unspecified order).
+//! - `cat` of a symlink writes its target path (as Kubo, whose symlink is a file).
 
-use super::hamt;
-use super::pb::{Data, DataType};
-use crate::block::{BlockError, BlockSource};
+use crate::block::{BlockError, BlockSource, MAX_BLOCK_BYTES};
 use crate::cids;
-use crate::codec::dagpb::PbNode;
+use crate::codec::dagpb::{PbLink, PbNode};
+use crate::unixfs::pb::{Data, DataType};
 use cid::Cid;
-use std::io::Write;
+use std::fs;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-/// Deepest DAG (file tree levels, directory nesting, shard levels) we follow.
-pub const MAX_DEPTH: usize = 256;
+/// Deepest DAG we follow: file tree levels, nested HAMT shards, nested directories.
+/// A balanced 174-wide file tree of 2^64 bytes is 8 levels deep; trickle DAGs are
+/// deeper but far under this.
+pub const MAX_DEPTH: usize = 1024;
 
-/// Errors of export.
-#[derive(Debug, thiserror::Error)]
-pub enum ExportError {
-    #[error("no link named {name:?} under {parent}")]
-    NotFound { parent: Cid, name: String },
-    #[error("{cid} is not a UnixFS node (codec {codec})")]
-    NotUnixfs { cid: Cid, codec: String },
-    #[error("this dag node is a directory: {cid}")]
-    IsDirectory { cid: Cid },
-    #[error("{cid} is not a directory")]
-    NotDirectory { cid: Cid },
-    #[error("malformed UnixFS node {cid}: {reason}")]
-    Malformed { cid: Cid, reason: String },
-    #[error("refusing unsafe entry name {name:?} in {parent}")]
-    UnsafeName { parent: Cid, name: String },
-    #[error("invalid path {0:?}")]
-    BadPath(String),
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("writing output: {0}")]
-    Write(std::io::Error),
-    #[error("DAG deeper than {MAX_DEPTH} levels at {cid}")]
-    TooDeep { cid: Cid },
-    #[error(transparent)]
-    Block(#[from] BlockError),
-}
+/// Largest HAMT fanout we read (Kubo and Helia write 256).
+pub const HAMT_MAX_FANOUT: u64 = 1024;
 
-/// Kinds of listed entries.
+/// Multicodec of the only HAMT hash function UnixFS uses (murmur3-x64-64).
+pub const HAMT_HASH_MURMUR3_X64_64: u64 = 0x22;
+
+/// What a listed entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryKind {
+    /// A UnixFS file (dag-pb `File` or `Raw` type).
     File,
+    /// A UnixFS directory or HAMT shard (and the legacy `Metadata` type, as Kubo).
     Directory,
+    /// A UnixFS symlink.
     Symlink,
-    /// A raw-codec block (a file leaf).
+    /// A raw-codec block (a raw leaf); Kubo shows it as a file.
     Raw,
-    /// Not UnixFS (dag-cbor, …) or unreadable.
+    /// Any other codec (dag-cbor, dag-json, ...): not resolved.
     Other,
 }
 
-/// One `ls` entry.
+/// One line of `ls`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
+    /// Link name (HAMT index prefix stripped); empty for a file's chunk links.
     pub name: String,
     pub cid: Cid,
-    /// File size in bytes for files and raw leaves; 0 for directories and others.
+    /// As Kubo's `ipfs ls` (default `--size --resolve-type`, no `--cumulative`):
+    /// for a dag-pb child, the child's UnixFS `filesize` (0 when absent, so 0 for
+    /// directories and symlinks); for a raw child, the link's Tsize; for other
+    /// codecs, 0. The CLI prints `-` and a trailing `/` for directories, as Kubo.
     pub size: u64,
     pub kind: EntryKind,
 }
 
-/// A decoded UnixFS node.
-enum Node {
-    Raw(Vec<u8>),
-    Pb(PbNode, Data),
+/// Errors of reading UnixFS. Text fields are `Box<str>` to keep the enum under
+/// 128 bytes (a `Cid` alone is 96).
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// A path component has no matching link (message as Kubo's).
+    #[error("no link named {name:?} under {parent}")]
+    NotFound { name: Box<str>, parent: Cid },
+    #[error("{cid} is not a UnixFS node: {reason}")]
+    NotUnixfs { cid: Cid, reason: Box<str> },
+    /// `cat` of a directory (message as Kubo's).
+    #[error("this dag node is a directory")]
+    IsDirectory { cid: Cid },
+    #[error("malformed UnixFS node {cid}: {reason}")]
+    Malformed { cid: Cid, reason: Box<str> },
+    #[error("DAG deeper than {limit} levels at {cid}")]
+    TooDeep { cid: Cid, limit: usize },
+    #[error("offset was past the end of file ({offset} > {size})")]
+    OffsetPastEnd { offset: u64, size: u64 },
+    /// `get` refuses names that could escape the target or are not file names.
+    #[error("refusing unsafe entry name {name:?} in directory {parent}")]
+    UnsafeName { name: Box<str>, parent: Cid },
+    #[error("invalid path {path:?}: {reason}")]
+    InvalidPath { path: String, reason: String },
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: io::Error },
+    #[error("writing output: {0}")]
+    Output(#[source] io::Error),
+    /// Boxed to keep `Result<_, ExportError>` small.
+    #[error(transparent)]
+    Block(Box<BlockError>),
 }
 
-fn load(src: &(impl BlockSource + ?Sized), cid: &Cid) -> Result<Node, ExportError> {
+impl From<BlockError> for ExportError {
+    fn from(e: BlockError) -> Self {
+        ExportError::Block(Box::new(e))
+    }
+}
+
+fn malformed(cid: &Cid, reason: impl Into<String>) -> ExportError {
+    ExportError::Malformed {
+        cid: *cid,
+        reason: reason.into().into(),
+    }
+}
+
+fn not_unixfs(cid: &Cid, reason: impl Into<String>) -> ExportError {
+    ExportError::NotUnixfs {
+        cid: *cid,
+        reason: reason.into().into(),
+    }
+}
+
+// ---- loading and decoding -------------------------------------------------
+
+/// Fetches a block (identity CIDs inline) and checks its size.
+fn load(src: &impl BlockSource, cid: &Cid) -> Result<Vec<u8>, ExportError> {
     let bytes = src.get_required(cid)?;
+    if bytes.len() > MAX_BLOCK_BYTES {
+        return Err(BlockError::TooLarge {
+            cid: *cid,
+            len: bytes.len(),
+            limit: MAX_BLOCK_BYTES,
+        }
+        .into());
+    }
+    Ok(bytes)
+}
+
+/// A decoded block as far as UnixFS cares.
+enum Node {
+    /// Raw codec: the bytes are file content.
+    Raw(Vec<u8>),
+    /// dag-pb with a UnixFS `Data` message.
+    Unixfs(PbNode, Data),
+    /// dag-pb without (valid) UnixFS data: only its links are meaningful.
+    PlainPb(PbNode),
+    /// Another codec.
+    Other(u64),
+}
+
+fn decode(cid: &Cid, bytes: Vec<u8>) -> Result<Node, ExportError> {
     match cid.codec() {
         cids::RAW => Ok(Node::Raw(bytes)),
         cids::DAG_PB => {
-            let malformed = |reason: String| ExportError::Malformed { cid: *cid, reason };
-            let pb = PbNode::decode(&bytes).map_err(|e| malformed(e.to_string()))?;
-            let data = Data::decode(
-                pb.data
-                    .as_deref()
-                    .ok_or_else(|| malformed("no UnixFS data".into()))?,
-            )
-            .map_err(|e| malformed(e.to_string()))?;
-            Ok(Node::Pb(pb, data))
-        }
-        other => Err(ExportError::NotUnixfs {
-            cid: *cid,
-            codec: cids::codec_name(other).map_or_else(|| format!("0x{other:x}"), str::to_string),
-        }),
-    }
-}
-
-/// Splits `/ipfs/<cid>/a/b`, `<cid>/a/b` into the CID and the rest.
-pub fn parse_ipfs_path(s: &str) -> Result<(Cid, String), ExportError> {
-    let t = s.strip_prefix("/ipfs/").unwrap_or(s);
-    let (c, rest) = t.split_once('/').unwrap_or((t, ""));
-    let cid = cids::parse(c).map_err(|e| ExportError::Block(BlockError::Cid(e)))?;
-    Ok((cid, rest.trim_matches('/').to_string()))
-}
-
-/// Resolves `path` (`a/b/c`, empty = the root) under `root`.
-pub fn resolve_path(
-    src: &(impl BlockSource + ?Sized),
-    root: &Cid,
-    path: &str,
-) -> Result<Cid, ExportError> {
-    let mut cur = *root;
-    for (i, seg) in path.split('/').filter(|s| !s.is_empty()).enumerate() {
-        if i >= MAX_DEPTH {
-            return Err(ExportError::TooDeep { cid: cur });
-        }
-        cur = lookup(src, &cur, seg)?;
-    }
-    Ok(cur)
-}
-
-/// The child named `name` of the directory (plain or sharded) at `dir`.
-fn lookup(src: &(impl BlockSource + ?Sized), dir: &Cid, name: &str) -> Result<Cid, ExportError> {
-    let not_found = || ExportError::NotFound {
-        parent: *dir,
-        name: name.to_string(),
-    };
-    let (pb, data) = match load(src, dir)? {
-        Node::Pb(pb, data) => (pb, data),
-        Node::Raw(_) => return Err(not_found()),
-    };
-    match data.kind {
-        DataType::Directory => pb
-            .links
-            .iter()
-            .find(|l| l.name.as_deref() == Some(name))
-            .map(|l| l.hash)
-            .ok_or_else(not_found),
-        DataType::HamtShard => {
-            let key = hamt::hash_key(name.as_bytes());
-            let (mut pb, mut data, mut shard) = (pb, data, *dir);
-            for level in 0..hamt::MAX_LEVELS {
-                check_shard(&shard, &data)?;
-                let prefix = hamt::slot_prefix(hamt::slot(key, level));
-                let mut next = None;
-                for l in &pb.links {
-                    let ln = l.name.as_deref().unwrap_or("");
-                    if ln == prefix {
-                        next = Some(l.hash);
-                        break;
-                    }
-                    if ln.len() > 2 && ln.starts_with(&prefix) && &ln[2..] == name {
-                        return Ok(l.hash);
-                    }
-                }
-                let Some(child) = next else {
-                    return Err(not_found());
-                };
-                match load(src, &child)? {
-                    Node::Pb(p, d) if d.kind == DataType::HamtShard => {
-                        pb = p;
-                        data = d;
-                        shard = child;
-                    }
-                    _ => {
-                        return Err(ExportError::Malformed {
-                            cid: child,
-                            reason: "sub-shard link is not a shard".into(),
-                        })
-                    }
-                }
+            let pb = PbNode::decode(&bytes).map_err(|e| malformed(cid, e.to_string()))?;
+            match pb.data.as_deref().map(Data::decode) {
+                Some(Ok(d)) => Ok(Node::Unixfs(pb, d)),
+                _ => Ok(Node::PlainPb(pb)),
             }
-            Err(not_found())
         }
-        _ => Err(not_found()),
+        other => Ok(Node::Other(other)),
     }
 }
 
-fn check_shard(cid: &Cid, d: &Data) -> Result<(), ExportError> {
-    if d.fanout != Some(hamt::FANOUT as u64) || d.hash_type != Some(hamt::HASH_TYPE_MURMUR3_X64_64)
-    {
-        return Err(ExportError::Malformed {
-            cid: *cid,
-            reason: format!(
-                "unsupported shard (fanout {:?}, hash {:?})",
-                d.fanout, d.hash_type
-            ),
-        });
-    }
-    Ok(())
+fn load_node(src: &impl BlockSource, cid: &Cid) -> Result<Node, ExportError> {
+    let bytes = load(src, cid)?;
+    decode(cid, bytes)
 }
 
-/// The content size of a file node (`None` for non-files).
-pub fn file_size(src: &(impl BlockSource + ?Sized), cid: &Cid) -> Result<Option<u64>, ExportError> {
-    Ok(match load(src, cid)? {
+fn codec_label(code: u64) -> String {
+    cids::codec_name(code).map_or_else(|| format!("codec 0x{code:x}"), str::to_string)
+}
+
+// ---- files ---------------------------------------------------------------
+
+/// The content size of the file (or raw block) at `cid`; `None` for other nodes.
+pub fn file_size(src: &impl BlockSource, cid: &Cid) -> Result<Option<u64>, ExportError> {
+    Ok(match load_node(src, cid)? {
         Node::Raw(b) => Some(b.len() as u64),
-        Node::Pb(_, d) if matches!(d.kind, DataType::File | DataType::Raw) => Some(
+        Node::Unixfs(_, d) if matches!(d.kind, DataType::File | DataType::Raw) => Some(
             d.filesize
                 .unwrap_or_else(|| d.data.as_ref().map_or(0, |x| x.len() as u64)),
         ),
-        Node::Pb(..) => None,
+        _ => None,
     })
 }
 
-/// Writes bytes `[offset, offset+length)` of the file at `cid` to `out`; returns the
-/// number of bytes written.
+/// The file view of one node: inline bytes, then children with their sizes.
+struct FilePart {
+    inline: Vec<u8>,
+    children: Vec<(Cid, u64)>,
+    /// inline.len() + sum of children sizes.
+    size: u64,
+}
+
+/// Interprets a node as (part of) a file. `root` allows a symlink (its target is the
+/// content) and gives directories Kubo's error; below the root only file nodes fit.
+fn file_part(cid: &Cid, node: Node, root: bool) -> Result<FilePart, ExportError> {
+    let (pb, data) = match node {
+        Node::Raw(bytes) => {
+            let size = bytes.len() as u64;
+            return Ok(FilePart {
+                inline: bytes,
+                children: Vec::new(),
+                size,
+            });
+        }
+        Node::Unixfs(pb, data) => (pb, data),
+        Node::PlainPb(_) => return Err(not_unixfs(cid, "dag-pb node without UnixFS data")),
+        Node::Other(code) => {
+            return Err(not_unixfs(
+                cid,
+                format!("{} is not a file", codec_label(code)),
+            ))
+        }
+    };
+    match data.kind {
+        DataType::File | DataType::Raw => {}
+        DataType::Symlink if root => {
+            if !pb.links.is_empty() {
+                return Err(malformed(cid, "symlink with links"));
+            }
+            let inline = data.data.unwrap_or_default();
+            let size = inline.len() as u64;
+            return Ok(FilePart {
+                inline,
+                children: Vec::new(),
+                size,
+            });
+        }
+        DataType::Directory | DataType::HamtShard if root => {
+            return Err(ExportError::IsDirectory { cid: *cid })
+        }
+        DataType::Metadata => return Err(not_unixfs(cid, "UnixFS metadata node")),
+        other => return Err(malformed(cid, format!("{other:?} node inside a file"))),
+    }
+    if data.blocksizes.len() != pb.links.len() {
+        return Err(malformed(
+            cid,
+            format!(
+                "{} blocksizes for {} links",
+                data.blocksizes.len(),
+                pb.links.len()
+            ),
+        ));
+    }
+    let inline = data.data.unwrap_or_default();
+    let mut size = inline.len() as u64;
+    for b in &data.blocksizes {
+        size = size
+            .checked_add(*b)
+            .ok_or_else(|| malformed(cid, "blocksizes overflow"))?;
+    }
+    if let Some(fs) = data.filesize {
+        if fs != size {
+            return Err(malformed(
+                cid,
+                format!("filesize {fs} but data and blocksizes add up to {size}"),
+            ));
+        }
+    }
+    let children = pb
+        .links
+        .iter()
+        .zip(&data.blocksizes)
+        .map(|(l, s)| (l.hash, *s))
+        .collect();
+    Ok(FilePart {
+        inline,
+        children,
+        size,
+    })
+}
+
+/// Streams the bytes `[offset, offset + length)` of the file at `cid` into `out`,
+/// returning how many bytes were written. Subtrees outside the range are not
+/// fetched. A directory is [`ExportError::IsDirectory`]; `offset` past the end is
+/// [`ExportError::OffsetPastEnd`] (offset == size gives zero bytes).
 pub fn cat(
-    src: &(impl BlockSource + ?Sized),
+    src: &impl BlockSource,
     cid: &Cid,
     offset: u64,
     length: Option<u64>,
     out: &mut dyn Write,
 ) -> Result<u64, ExportError> {
+    struct Frame {
+        cid: Cid,
+        start: u64,
+        expected: Option<u64>,
+        depth: usize,
+    }
     let end = length.map_or(u64::MAX, |l| offset.saturating_add(l));
-    let mut written = 0;
-    cat_node(src, cid, 0, offset, end, out, &mut written, 0, None)?;
+    let mut stack = vec![Frame {
+        cid: *cid,
+        start: 0,
+        expected: None,
+        depth: 0,
+    }];
+    let mut written = 0u64;
+    while let Some(f) = stack.pop() {
+        if f.depth > MAX_DEPTH {
+            return Err(ExportError::TooDeep {
+                cid: f.cid,
+                limit: MAX_DEPTH,
+            });
+        }
+        let node = load_node(src, &f.cid)?;
+        let part = file_part(&f.cid, node, f.depth == 0)?;
+        match f.expected {
+            Some(e) if e != part.size => {
+                return Err(malformed(
+                    &f.cid,
+                    format!("parent says {e} bytes, node holds {}", part.size),
+                ))
+            }
+            None if offset > part.size => {
+                return Err(ExportError::OffsetPastEnd {
+                    offset,
+                    size: part.size,
+                })
+            }
+            _ => {}
+        }
+        // Inline bytes cover [start, start + inline.len()).
+        let inline_end = f.start + part.inline.len() as u64;
+        let lo = offset.max(f.start);
+        let hi = end.min(inline_end);
+        if lo < hi {
+            let s = (lo - f.start) as usize;
+            let e = (hi - f.start) as usize;
+            out.write_all(&part.inline[s..e])
+                .map_err(ExportError::Output)?;
+            written += (e - s) as u64;
+        }
+        // Children cover consecutive ranges after the inline bytes.
+        let mut pos = inline_end;
+        let first_pending = stack.len();
+        for (child, size) in part.children {
+            let start = pos;
+            pos += size; // cannot overflow: the sum was checked in file_part
+            if size > 0 && start < end && pos > offset {
+                stack.push(Frame {
+                    cid: child,
+                    start,
+                    expected: Some(size),
+                    depth: f.depth + 1,
+                });
+            }
+        }
+        stack[first_pending..].reverse();
+    }
     Ok(written)
 }
 
-/// Writes the part of node `cid` (whose content starts at absolute `base`) that
-/// overlaps `[start, end)`. `expect` is the size the parent's blocksizes claim.
-#[allow(clippy::too_many_arguments)]
-fn cat_node(
-    src: &(impl BlockSource + ?Sized),
+// ---- HAMT shards ------------------------------------------------------------
+
+/// A validated HAMT node's links, classified.
+enum ShardLink {
+    Entry { name: String, link: PbLink },
+    SubShard(Cid),
+}
+
+/// Checks a HAMT node and classifies its links (see the module doc for the rules).
+/// `fanout` is the root's fanout for sub-shards, `None` at the root.
+fn shard_links(
     cid: &Cid,
-    base: u64,
-    start: u64,
-    end: u64,
-    out: &mut dyn Write,
-    written: &mut u64,
-    depth: usize,
-    expect: Option<u64>,
-) -> Result<(), ExportError> {
-    if depth > MAX_DEPTH {
-        return Err(ExportError::TooDeep { cid: *cid });
+    pb: PbNode,
+    data: &Data,
+    fanout: Option<u64>,
+) -> Result<(u64, Vec<ShardLink>), ExportError> {
+    if data.kind != DataType::HamtShard {
+        return Err(malformed(
+            cid,
+            format!("{:?} node inside a HAMT", data.kind),
+        ));
     }
-    let malformed = |reason: String| ExportError::Malformed { cid: *cid, reason };
-    let mut emit = |bytes: &[u8], at: u64| -> Result<(), ExportError> {
-        let lo = start.max(at);
-        let hi = end.min(at + bytes.len() as u64);
-        if lo < hi {
-            out.write_all(&bytes[(lo - at) as usize..(hi - at) as usize])
-                .map_err(ExportError::Write)?;
-            *written += hi - lo;
+    if data.hash_type != Some(HAMT_HASH_MURMUR3_X64_64) {
+        return Err(malformed(
+            cid,
+            format!("unsupported HAMT hash type {:?}", data.hash_type),
+        ));
+    }
+    let f = data
+        .fanout
+        .ok_or_else(|| malformed(cid, "HAMT without fanout"))?;
+    if !f.is_power_of_two() || !(2..=HAMT_MAX_FANOUT).contains(&f) {
+        return Err(malformed(cid, format!("bad HAMT fanout {f}")));
+    }
+    if let Some(root_f) = fanout {
+        if f != root_f {
+            return Err(malformed(
+                cid,
+                format!("sub-shard fanout {f} differs from {root_f}"),
+            ));
         }
-        Ok(())
+    }
+    let pad = format!("{:X}", f - 1).len();
+    // Bitfield: big-endian bytes, bit i of the integer is index i; go writes it
+    // fixed-width, older writers dropped leading zero bytes, so shorter is fine.
+    let bitfield = data.data.as_deref().unwrap_or_default();
+    if bitfield.len() as u64 > f.div_ceil(8) {
+        return Err(malformed(cid, "HAMT bitfield longer than the fanout"));
+    }
+    let bit = |i: u64| -> bool {
+        let byte = (i / 8) as usize;
+        byte < bitfield.len() && bitfield[bitfield.len() - 1 - byte] & (1 << (i % 8)) != 0
     };
-    match load(src, cid)? {
-        Node::Raw(bytes) => {
-            if let Some(e) = expect {
-                if e != bytes.len() as u64 {
-                    return Err(malformed(format!(
-                        "raw leaf is {} bytes, parent says {e}",
-                        bytes.len()
-                    )));
-                }
-            }
-            emit(&bytes, base)
-        }
-        Node::Pb(pb, d) => {
-            match d.kind {
-                DataType::File | DataType::Raw => {}
-                DataType::Directory | DataType::HamtShard => {
-                    return Err(ExportError::IsDirectory { cid: *cid })
-                }
-                DataType::Symlink => return Err(malformed("cannot cat a symlink".into())),
-                DataType::Metadata => {
-                    return Err(malformed("metadata nodes are not supported".into()))
-                }
-            }
-            if d.blocksizes.len() != pb.links.len() {
-                return Err(malformed(format!(
-                    "{} blocksizes for {} links",
-                    d.blocksizes.len(),
-                    pb.links.len()
-                )));
-            }
-            let own = d.data.as_deref().unwrap_or(&[]);
-            let total = own.len() as u64 + d.blocksizes.iter().sum::<u64>();
-            if let Some(e) = expect {
-                if e != total {
-                    return Err(malformed(format!(
-                        "node holds {total} bytes, parent says {e}"
-                    )));
-                }
-            }
-            emit(own, base)?;
-            let mut at = base + own.len() as u64;
-            for (l, size) in pb.links.iter().zip(&d.blocksizes) {
-                if at >= end {
-                    break;
-                }
-                if at + size > start {
-                    cat_node(
-                        src,
-                        &l.hash,
-                        at,
-                        start,
-                        end,
-                        out,
-                        written,
-                        depth + 1,
-                        Some(*size),
-                    )?;
-                }
-                at += size;
-            }
-            Ok(())
-        }
+    let set: u32 = bitfield.iter().map(|b| b.count_ones()).sum();
+    if set as usize != pb.links.len() {
+        return Err(malformed(
+            cid,
+            format!("HAMT bitfield has {set} bits for {} links", pb.links.len()),
+        ));
     }
-}
-
-/// Lists the entries of a directory (plain or sharded, in link order) or the chunk
-/// links of a file (unnamed, with their blocksizes), as Kubo's `ls`.
-pub fn ls(src: &(impl BlockSource + ?Sized), cid: &Cid) -> Result<Vec<Entry>, ExportError> {
-    match load(src, cid)? {
-        Node::Raw(_) => Ok(Vec::new()),
-        Node::Pb(pb, d) => match d.kind {
-            DataType::Directory => pb
-                .links
+    let mut out = Vec::with_capacity(pb.links.len());
+    let mut last: Option<u64> = None;
+    for link in pb.links {
+        let name = link.name.clone().unwrap_or_default();
+        let prefix = name.as_bytes().get(..pad).unwrap_or_default();
+        let index = if prefix.len() == pad
+            && prefix
                 .iter()
-                .map(|l| entry(src, l.name.clone().unwrap_or_default(), l.hash))
-                .collect(),
-            DataType::HamtShard => {
-                let mut out = Vec::new();
-                shard_entries(src, cid, pb, &d, 0, &mut out)?;
-                out.into_iter().map(|(n, c)| entry(src, n, c)).collect()
-            }
-            DataType::File | DataType::Raw => {
-                if d.blocksizes.len() != pb.links.len() {
-                    return Err(ExportError::Malformed {
-                        cid: *cid,
-                        reason: "blocksizes do not match links".into(),
-                    });
+                .all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(c))
+        {
+            // All ASCII hex digits, so a valid str and a valid number below 16^pad.
+            u64::from_str_radix(&name[..pad], 16).ok()
+        } else {
+            None
+        }
+        .filter(|i| *i < f)
+        .ok_or_else(|| malformed(cid, format!("bad HAMT link name {name:?}")))?;
+        if last.is_some_and(|l| index <= l) || !bit(index) {
+            return Err(malformed(
+                cid,
+                format!("HAMT link {name:?} out of order or not in the bitfield"),
+            ));
+        }
+        last = Some(index);
+        if name.len() == pad {
+            out.push(ShardLink::SubShard(link.hash));
+        } else {
+            out.push(ShardLink::Entry {
+                name: name[pad..].to_string(),
+                link,
+            });
+        }
+    }
+    Ok((f, out))
+}
+
+/// Iterates a HAMT directory's entries depth-first in link order, fetching
+/// sub-shards lazily. Memory: at most `MAX_DEPTH` × fanout pending links.
+struct ShardWalker<'a, S: BlockSource> {
+    src: &'a S,
+    fanout: u64,
+    /// Pending items, next on top: entries, or sub-shards to expand (with depth).
+    stack: Vec<(ShardLink, usize)>,
+}
+
+impl<'a, S: BlockSource> ShardWalker<'a, S> {
+    fn new(src: &'a S, cid: &Cid, pb: PbNode, data: &Data) -> Result<Self, ExportError> {
+        let (fanout, links) = shard_links(cid, pb, data, None)?;
+        let mut w = ShardWalker {
+            src,
+            fanout,
+            stack: Vec::new(),
+        };
+        w.push(links, 1);
+        Ok(w)
+    }
+
+    fn push(&mut self, links: Vec<ShardLink>, depth: usize) {
+        self.stack
+            .extend(links.into_iter().rev().map(|l| (l, depth)));
+    }
+
+    /// Next entry as (name, link).
+    fn next_entry(&mut self) -> Result<Option<(String, PbLink)>, ExportError> {
+        while let Some((item, depth)) = self.stack.pop() {
+            match item {
+                ShardLink::Entry { name, link } => return Ok(Some((name, link))),
+                ShardLink::SubShard(cid) => {
+                    if depth > MAX_DEPTH {
+                        return Err(ExportError::TooDeep {
+                            cid,
+                            limit: MAX_DEPTH,
+                        });
+                    }
+                    let (pb, data) = match load_node(self.src, &cid)? {
+                        Node::Unixfs(pb, data) => (pb, data),
+                        _ => return Err(malformed(&cid, "HAMT sub-shard is not a UnixFS node")),
+                    };
+                    let (_, links) = shard_links(&cid, pb, &data, Some(self.fanout))?;
+                    self.push(links, depth + 1);
                 }
-                Ok(pb
-                    .links
-                    .iter()
-                    .zip(&d.blocksizes)
-                    .map(|(l, s)| Entry {
-                        name: l.name.clone().unwrap_or_default(),
-                        cid: l.hash,
-                        size: *s,
-                        kind: if l.hash.codec() == cids::RAW {
-                            EntryKind::Raw
-                        } else {
-                            EntryKind::File
-                        },
-                    })
-                    .collect())
             }
-            _ => Ok(Vec::new()),
-        },
+        }
+        Ok(None)
     }
 }
 
-fn entry(src: &(impl BlockSource + ?Sized), name: String, cid: Cid) -> Result<Entry, ExportError> {
-    let (kind, size) = match load(src, &cid) {
-        Ok(Node::Raw(b)) => (EntryKind::File, b.len() as u64),
-        Ok(Node::Pb(_, d)) => match d.kind {
-            DataType::Directory | DataType::HamtShard => (EntryKind::Directory, 0),
-            DataType::Symlink => (
-                EntryKind::Symlink,
-                d.data.as_ref().map_or(0, |x| x.len() as u64),
-            ),
-            DataType::File | DataType::Raw => (
-                EntryKind::File,
-                d.filesize
-                    .unwrap_or_else(|| d.data.as_ref().map_or(0, |x| x.len() as u64)),
-            ),
-            DataType::Metadata => (EntryKind::Other, 0),
+// ---- directories, ls ----------------------------------------------------------
+
+/// The named links of a directory node (plain or HAMT), in listing order.
+/// `None` when the node is not a directory.
+fn dir_links(
+    src: &impl BlockSource,
+    cid: &Cid,
+    node: Node,
+) -> Result<Option<Vec<(String, PbLink)>>, ExportError> {
+    match node {
+        Node::Unixfs(pb, data) => match data.kind {
+            DataType::Directory => Ok(Some(
+                pb.links
+                    .into_iter()
+                    .map(|l| (l.name.clone().unwrap_or_default(), l))
+                    .collect(),
+            )),
+            DataType::HamtShard => {
+                let mut w = ShardWalker::new(src, cid, pb, &data)?;
+                let mut out = Vec::new();
+                while let Some(e) = w.next_entry()? {
+                    out.push(e);
+                }
+                Ok(Some(out))
+            }
+            _ => Ok(None),
         },
-        Err(ExportError::NotUnixfs { .. }) => (EntryKind::Other, 0),
-        Err(e) => return Err(e),
+        _ => Ok(None),
+    }
+}
+
+/// Resolves one child as Kubo's `ls` does: its kind and size (see [`Entry::size`]).
+fn resolve_child(
+    src: &impl BlockSource,
+    name: String,
+    cid: Cid,
+    tsize: Option<u64>,
+) -> Result<Entry, ExportError> {
+    let (kind, size) = match cid.codec() {
+        cids::RAW => (EntryKind::Raw, tsize.unwrap_or(0)),
+        cids::DAG_PB => match load_node(src, &cid)? {
+            Node::Unixfs(_, d) => {
+                let kind = match d.kind {
+                    DataType::File | DataType::Raw => EntryKind::File,
+                    DataType::Directory | DataType::HamtShard | DataType::Metadata => {
+                        EntryKind::Directory
+                    }
+                    DataType::Symlink => EntryKind::Symlink,
+                };
+                (kind, d.filesize.unwrap_or(0))
+            }
+            _ => return Err(not_unixfs(&cid, "dag-pb node without UnixFS data")),
+        },
+        _ => (EntryKind::Other, 0),
     };
     Ok(Entry {
         name,
@@ -393,315 +590,342 @@ fn entry(src: &(impl BlockSource + ?Sized), name: String, cid: Cid) -> Result<En
     })
 }
 
-/// Collects `(name, cid)` of every entry of a shard, recursing into sub-shards.
-fn shard_entries(
-    src: &(impl BlockSource + ?Sized),
-    cid: &Cid,
-    pb: PbNode,
-    d: &Data,
-    level: usize,
-    out: &mut Vec<(String, Cid)>,
-) -> Result<(), ExportError> {
-    if level >= hamt::MAX_LEVELS {
-        return Err(ExportError::TooDeep { cid: *cid });
+/// Lists `cid` as Kubo's `ipfs ls`: a directory's entries (HAMT shards read
+/// transparently, in shard order), or a file's chunk links (empty names). A raw
+/// block or a symlink lists nothing; other codecs list their links unnamed.
+pub fn ls(src: &impl BlockSource, cid: &Cid) -> Result<Vec<Entry>, ExportError> {
+    let bytes = load(src, cid)?;
+    let node = match cid.codec() {
+        cids::RAW | cids::DAG_PB => decode(cid, bytes)?,
+        code => {
+            return crate::codec::links(code, &bytes)
+                .map_err(|e| malformed(cid, e.to_string()))?
+                .into_iter()
+                .map(|c| resolve_child(src, String::new(), c, None))
+                .collect();
+        }
+    };
+    let links: Vec<(String, Cid, Option<u64>)> = match node {
+        Node::Raw(_) | Node::Other(_) => Vec::new(),
+        Node::PlainPb(_) => return Err(not_unixfs(cid, "dag-pb node without UnixFS data")),
+        Node::Unixfs(pb, data) => {
+            let is_dir = matches!(data.kind, DataType::Directory | DataType::HamtShard);
+            if is_dir {
+                dir_links(src, cid, Node::Unixfs(pb, data))?
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(n, l)| (n, l.hash, l.tsize))
+                    .collect()
+            } else {
+                pb.links
+                    .into_iter()
+                    .map(|l| (l.name.unwrap_or_default(), l.hash, l.tsize))
+                    .collect()
+            }
+        }
+    };
+    links
+        .into_iter()
+        .map(|(name, c, tsize)| resolve_child(src, name, c, tsize))
+        .collect()
+}
+
+// ---- paths ---------------------------------------------------------------
+
+/// Splits `/ipfs/<cid>[/path]` or `<cid>[/path]` into the CID and the rest
+/// (`a/b`, no leading slash; empty for the root).
+pub fn parse_ipfs_path(s: &str) -> Result<(Cid, String), ExportError> {
+    let invalid = |reason: &str| ExportError::InvalidPath {
+        path: s.to_string(),
+        reason: reason.to_string(),
+    };
+    let rest = if let Some(r) = s.strip_prefix("/ipfs/") {
+        r
+    } else if s.starts_with('/') {
+        return Err(invalid("only /ipfs/ paths are supported"));
+    } else {
+        s
+    };
+    let (first, tail) = rest.split_once('/').unwrap_or((rest, ""));
+    if first.is_empty() {
+        return Err(invalid("missing CID"));
     }
-    check_shard(cid, d)?;
-    for l in pb.links {
-        let name = l.name.unwrap_or_default();
-        if name.len() < 2
-            || !name.is_char_boundary(2)
-            || !name[..2].bytes().all(|b| b.is_ascii_hexdigit())
-        {
-            return Err(ExportError::Malformed {
-                cid: *cid,
-                reason: format!("bad shard link name {name:?}"),
+    let cid = cids::parse(first).map_err(|e| invalid(&e.to_string()))?;
+    let tail = tail
+        .split('/')
+        .filter(|c| !c.is_empty())
+        .collect::<Vec<_>>()
+        .join("/");
+    Ok((cid, tail))
+}
+
+/// Finds the link named `name` in the node `dir`.
+fn lookup(src: &impl BlockSource, dir: &Cid, name: &str) -> Result<Cid, ExportError> {
+    let not_found = || ExportError::NotFound {
+        name: name.into(),
+        parent: *dir,
+    };
+    let by_name = |links: Vec<PbLink>| {
+        links
+            .into_iter()
+            .find(|l| l.name.as_deref() == Some(name))
+            .map(|l| l.hash)
+            .ok_or_else(not_found)
+    };
+    match load_node(src, dir)? {
+        Node::Raw(_) => Err(not_found()),
+        Node::PlainPb(pb) => by_name(pb.links),
+        Node::Unixfs(pb, data) => match data.kind {
+            DataType::Directory => by_name(pb.links),
+            DataType::HamtShard => {
+                // Scan; a hashed lookup (one link per level) can replace this.
+                let mut w = ShardWalker::new(src, dir, pb, &data)?;
+                while let Some((n, l)) = w.next_entry()? {
+                    if n == name {
+                        return Ok(l.hash);
+                    }
+                }
+                Err(not_found())
+            }
+            _ => Err(not_found()),
+        },
+        Node::Other(code) => Err(not_unixfs(
+            dir,
+            format!(
+                "path resolution through {} is not supported",
+                codec_label(code)
+            ),
+        )),
+    }
+}
+
+/// Follows `path` (`a/b/c`; empty components ignored) from `root` through plain
+/// directories, HAMT shards and plain dag-pb nodes.
+pub fn resolve_path(src: &impl BlockSource, root: &Cid, path: &str) -> Result<Cid, ExportError> {
+    let mut cur = *root;
+    for comp in path.split('/').filter(|c| !c.is_empty()) {
+        cur = lookup(src, &cur, comp)?;
+    }
+    Ok(cur)
+}
+
+/// Parses and resolves `/ipfs/<cid>/a/b` (or `<cid>/a/b`).
+pub fn resolve_ipfs_path(src: &impl BlockSource, path: &str) -> Result<Cid, ExportError> {
+    let (root, rest) = parse_ipfs_path(path)?;
+    resolve_path(src, &root, &rest)
+}
+
+// ---- get -----------------------------------------------------------------
+
+/// Whether `name` is a safe single path component to create.
+fn is_safe_name(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\0'])
+}
+
+/// One thing `get` creates, relative to the target.
+enum Item<'p> {
+    Dir(&'p Path),
+    File(&'p Path, &'p Cid),
+    Symlink(&'p Path, &'p [u8]),
+}
+
+/// Walks the tree at `root` depth-first, calling `visit` for each item in creation
+/// order (a directory before its entries). Names are checked per directory before
+/// any of its entries is visited.
+fn walk(
+    src: &impl BlockSource,
+    root: &Cid,
+    visit: &mut dyn FnMut(Item<'_>) -> Result<(), ExportError>,
+) -> Result<(), ExportError> {
+    let mut stack: Vec<(PathBuf, Cid, usize)> = vec![(PathBuf::new(), *root, 0)];
+    while let Some((rel, cid, depth)) = stack.pop() {
+        if depth > MAX_DEPTH {
+            return Err(ExportError::TooDeep {
+                cid,
+                limit: MAX_DEPTH,
             });
         }
-        if name.len() == 2 {
-            match load(src, &l.hash)? {
-                Node::Pb(p, sd) if sd.kind == DataType::HamtShard => {
-                    shard_entries(src, &l.hash, p, &sd, level + 1, out)?
-                }
-                _ => {
-                    return Err(ExportError::Malformed {
-                        cid: l.hash,
-                        reason: "sub-shard link is not a shard".into(),
-                    })
-                }
+        let node = load_node(src, &cid)?;
+        match node {
+            Node::Raw(_) => visit(Item::File(&rel, &cid))?,
+            Node::Unixfs(_, ref d) if matches!(d.kind, DataType::File | DataType::Raw) => {
+                visit(Item::File(&rel, &cid))?
             }
-        } else {
-            out.push((name[2..].to_string(), l.hash));
-        }
-    }
-    Ok(())
-}
-
-/// Checks an entry name before `get` writes it: not empty, `.` or `..`, no `/` or NUL.
-pub fn check_name(parent: &Cid, name: &str) -> Result<(), ExportError> {
-    if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.contains('\0') {
-        return Err(ExportError::UnsafeName {
-            parent: *parent,
-            name: name.to_string(),
-        });
-    }
-    Ok(())
-}
-
-/// Writes the file, directory tree or symlink at `cid` to `target`, which must not
-/// exist yet. Every name is checked before anything under it is written.
-pub fn get(src: &(impl BlockSource + ?Sized), cid: &Cid, target: &Path) -> Result<(), ExportError> {
-    get_at(src, cid, target, 0)
-}
-
-fn get_at(
-    src: &(impl BlockSource + ?Sized),
-    cid: &Cid,
-    target: &Path,
-    depth: usize,
-) -> Result<(), ExportError> {
-    if depth > MAX_DEPTH {
-        return Err(ExportError::TooDeep { cid: *cid });
-    }
-    let io = |e| ExportError::Io {
-        path: target.to_path_buf(),
-        source: e,
-    };
-    let kind = match load(src, cid)? {
-        Node::Raw(_) => DataType::File,
-        Node::Pb(_, d) => d.kind,
-    };
-    match kind {
-        DataType::File | DataType::Raw => {
-            let f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(target)
-                .map_err(io)?;
-            let mut w = std::io::BufWriter::new(f);
-            cat(src, cid, 0, None, &mut w)?;
-            w.flush().map_err(io)?;
-            w.get_ref().sync_all().map_err(io)
-        }
-        DataType::Symlink => {
-            let Node::Pb(_, d) = load(src, cid)? else {
-                unreachable!("symlink kinds come from dag-pb")
-            };
-            let t = String::from_utf8(d.data.unwrap_or_default()).map_err(|_| {
-                ExportError::Malformed {
-                    cid: *cid,
-                    reason: "symlink target is not UTF-8".into(),
+            Node::Unixfs(ref pb, ref d) if d.kind == DataType::Symlink => {
+                let target = d.data.as_deref().unwrap_or_default();
+                if !pb.links.is_empty() || target.is_empty() || target.contains(&0) {
+                    return Err(malformed(&cid, "bad symlink target"));
                 }
-            })?;
-            std::os::unix::fs::symlink(t, target).map_err(io)
-        }
-        DataType::Directory | DataType::HamtShard => {
-            let entries = ls(src, cid)?;
-            // Check all names before creating anything.
-            let mut seen = std::collections::HashSet::new();
-            for e in &entries {
-                check_name(cid, &e.name)?;
-                if !seen.insert(e.name.as_str()) {
-                    return Err(ExportError::Malformed {
-                        cid: *cid,
-                        reason: format!("duplicate entry {:?}", e.name),
+                visit(Item::Symlink(&rel, target))?
+            }
+            node => {
+                let Some(links) = dir_links(src, &cid, node)? else {
+                    return Err(not_unixfs(&cid, "not a file, directory or symlink"));
+                };
+                if let Some((bad, _)) = links.iter().find(|(n, _)| !is_safe_name(n)) {
+                    return Err(ExportError::UnsafeName {
+                        name: bad.as_str().into(),
+                        parent: cid,
                     });
                 }
+                visit(Item::Dir(&rel))?;
+                let first = stack.len();
+                stack.extend(
+                    links
+                        .into_iter()
+                        .map(|(n, l)| (rel.join(n), l.hash, depth + 1)),
+                );
+                stack[first..].reverse();
             }
-            std::fs::create_dir(target).map_err(io)?;
-            for e in entries {
-                get_at(src, &e.cid, &target.join(&e.name), depth + 1)?;
-            }
-            Ok(())
         }
-        DataType::Metadata => Err(ExportError::Malformed {
-            cid: *cid,
-            reason: "metadata nodes are not supported".into(),
-        }),
     }
+    Ok(())
+}
+
+/// Writes the file, directory tree (HAMT too) or symlink at `cid` to `target`.
+///
+/// Safety: `target` must not exist. The whole tree is first walked without
+/// writing, so an unsafe entry name anywhere (empty, `.`, `..`, containing `/` or
+/// NUL) fails with [`ExportError::UnsafeName`] before anything is created. Then
+/// every entry is created exclusively (`mkdir`, `O_CREAT|O_EXCL`, `symlink`), which
+/// never follows an existing symlink: a duplicate name fails instead of writing
+/// through whatever holds the name. Mode and mtime are not applied.
+pub fn get(src: &impl BlockSource, cid: &Cid, target: &Path) -> Result<(), ExportError> {
+    let io_err = |path: &Path, source: io::Error| ExportError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    if fs::symlink_metadata(target).is_ok() {
+        return Err(io_err(
+            target,
+            io::Error::new(io::ErrorKind::AlreadyExists, "target already exists"),
+        ));
+    }
+    // `rel` is empty for the root: join would add a trailing slash.
+    let at = |rel: &Path| {
+        if rel.as_os_str().is_empty() {
+            target.to_path_buf()
+        } else {
+            target.join(rel)
+        }
+    };
+    walk(src, cid, &mut |_| Ok(()))?;
+    walk(src, cid, &mut |item| match item {
+        Item::Dir(rel) => {
+            let p = at(rel);
+            fs::create_dir(&p).map_err(|e| io_err(&p, e))
+        }
+        Item::File(rel, c) => {
+            let p = at(rel);
+            let f = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&p)
+                .map_err(|e| io_err(&p, e))?;
+            let mut w = io::BufWriter::new(f);
+            cat(src, c, 0, None, &mut w).map_err(|e| match e {
+                ExportError::Output(source) => io_err(&p, source),
+                other => other,
+            })?;
+            w.flush().map_err(|e| io_err(&p, e))
+        }
+        Item::Symlink(rel, to) => {
+            let p = at(rel);
+            make_symlink(to, &p).map_err(|e| io_err(&p, e))
+        }
+    })
+}
+
+#[cfg(unix)]
+fn make_symlink(to: &[u8], at: &Path) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(to), at)
+}
+
+#[cfg(not(unix))]
+fn make_symlink(_to: &[u8], _at: &Path) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "symlinks are only written on unix",
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::block::MemStore;
-    use crate::codec::dagpb::PbLink;
-    use crate::unixfs::importer::{self, Options};
+    use crate::block::{BlockSink, MemStore};
 
-    fn import(opts: &Options, data: &[u8]) -> (MemStore, Cid) {
+    fn put(s: &mut MemStore, node: &PbNode) -> Cid {
+        let bytes = node.encode();
+        let cid = cids::cid_of(0, cids::DAG_PB, &bytes);
+        s.put(&cid, &bytes).unwrap();
+        cid
+    }
+
+    fn file_leaf(s: &mut MemStore, data: &[u8]) -> Cid {
+        let mut d = Data::new(DataType::File);
+        d.data = Some(data.to_vec());
+        d.filesize = Some(data.len() as u64);
+        put(
+            s,
+            &PbNode {
+                links: vec![],
+                data: Some(d.encode()),
+            },
+        )
+    }
+
+    #[test]
+    fn hello_world_is_kubos_cid_and_cats() {
         let mut s = MemStore::new();
-        let a = importer::add_file(opts, &mut s, data).unwrap();
-        (s, a.cid)
-    }
-
-    fn cat_vec(s: &MemStore, c: &Cid, off: u64, len: Option<u64>) -> Vec<u8> {
-        let mut v = Vec::new();
-        let n = cat(s, c, off, len, &mut v).unwrap();
-        assert_eq!(n as usize, v.len());
-        v
-    }
-
-    #[test]
-    fn cat_ranges_across_chunks_and_layouts() {
-        let data: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
-        for opts in [
-            Options {
-                chunk_size: 100,
-                max_links: 4,
-                ..Options::default()
-            },
-            Options {
-                chunk_size: 100,
-                max_links: 4,
-                raw_leaves: true,
-                ..Options::default()
-            },
-            Options {
-                chunk_size: 64,
-                max_links: 3,
-                layout: importer::Layout::Trickle,
-                ..Options::default()
-            },
-        ] {
-            let (s, c) = import(&opts, &data);
-            assert_eq!(cat_vec(&s, &c, 0, None), data);
-            for (off, len) in [
-                (0, 1),
-                (99, 2),
-                (100, 100),
-                (4999, 10),
-                (5000, 5),
-                (1234, 2345),
-                (7000, 1),
-            ] {
-                let lo = (off as usize).min(data.len());
-                let hi = (off as usize + len as usize).min(data.len());
-                assert_eq!(
-                    cat_vec(&s, &c, off, Some(len)),
-                    &data[lo..hi],
-                    "{off}+{len}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn cat_skips_subtrees_before_the_offset() {
-        let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
-        let (mut s, c) = import(
-            &Options {
-                chunk_size: 100,
-                raw_leaves: true,
-                ..Options::default()
-            },
-            &data,
+        let c = file_leaf(&mut s, b"hello world\n");
+        assert_eq!(
+            c.to_string(),
+            "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o"
         );
-        // Drop the first leaf: reading past it must not need it.
-        let first = {
-            let Node::Pb(pb, _) = load(&s, &c).unwrap() else {
-                panic!()
-            };
-            pb.links[0].hash
-        };
-        let mut s2 = MemStore::new();
-        for l in ls(&s, &c).unwrap() {
-            if l.cid != first {
-                s2.insert(&l.cid, s.get(&l.cid).unwrap().unwrap());
-            }
-        }
-        s2.insert(&c, s.get(&c).unwrap().unwrap());
-        assert_eq!(cat_vec(&s2, &c, 100, Some(50)), &data[100..150]);
-        assert!(cat(&s2, &c, 0, Some(1), &mut Vec::new()).is_err());
-        s.insert(&first, vec![1, 2, 3]);
-        assert!(matches!(
-            cat(&s, &c, 0, None, &mut Vec::new()),
-            Err(ExportError::Malformed { .. })
-        ));
-    }
-
-    fn dir_node(links: Vec<(&str, Cid)>) -> Vec<u8> {
-        PbNode {
-            links: links
-                .into_iter()
-                .map(|(n, c)| PbLink {
-                    hash: c,
-                    name: Some(n.to_string()),
-                    tsize: Some(1),
-                })
-                .collect(),
-            data: Some(Data::new(DataType::Directory).encode()),
-        }
-        .encode()
+        let mut out = Vec::new();
+        assert_eq!(cat(&s, &c, 6, Some(5), &mut out).unwrap(), 5);
+        assert_eq!(out, b"world");
     }
 
     #[test]
-    fn get_refuses_path_traversal_names_and_writes_nothing() {
-        let leaf = cids::cid_of(1, cids::RAW, b"evil");
-        for bad in ["../evil", "..", "a/b", "x\0y", "", "."] {
-            let mut s = MemStore::new();
-            s.insert(&leaf, b"evil".to_vec());
-            let bytes = dir_node(vec![("ok", leaf), (bad, leaf)]);
-            let root = cids::cid_of(0, cids::DAG_PB, &bytes);
-            s.insert(&root, bytes);
-            let d = tempfile::tempdir().unwrap();
-            let target = d.path().join("out");
-            let e = get(&s, &root, &target).unwrap_err();
-            assert!(matches!(e, ExportError::UnsafeName { .. }), "{bad:?}: {e}");
-            assert!(!target.exists(), "nothing written for {bad:?}");
-            assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 0);
+    fn empty_dir_is_kubos_cid_and_not_cattable() {
+        let mut s = MemStore::new();
+        let c = put(
+            &mut s,
+            &PbNode {
+                links: vec![],
+                data: Some(Data::new(DataType::Directory).encode()),
+            },
+        );
+        assert_eq!(
+            c.to_string(),
+            "QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn"
+        );
+        let e = cat(&s, &c, 0, None, &mut Vec::new()).unwrap_err();
+        assert_eq!(e.to_string(), "this dag node is a directory");
+        assert!(ls(&s, &c).unwrap().is_empty());
+    }
+
+    #[test]
+    fn safe_names() {
+        for bad in ["", ".", "..", "a/b", "../x", "x\0y", "/"] {
+            assert!(!is_safe_name(bad), "{bad:?}");
+        }
+        for good in ["a", "...", "a b", "日本", ".hidden"] {
+            assert!(is_safe_name(good), "{good:?}");
         }
     }
 
     #[test]
-    fn directories_plain_and_sharded_resolve_list_and_get() {
-        let d = tempfile::tempdir().unwrap();
-        let src = d.path().join("src");
-        std::fs::create_dir_all(src.join("sub")).unwrap();
-        std::fs::write(src.join("sub/a.txt"), b"alpha").unwrap();
-        std::os::unix::fs::symlink("sub/a.txt", src.join("link")).unwrap();
-        for i in 0..300 {
-            std::fs::write(src.join(format!("f{i:03}")), format!("file {i}")).unwrap();
-        }
-        for threshold in [262_144, 100] {
-            let opts = Options {
-                shard_threshold_bytes: threshold,
-                ..Options::default()
-            };
-            let mut s = MemStore::new();
-            let root = importer::add_path(&opts, &mut s, &src, true, &mut |_, _| {})
-                .unwrap()
-                .cid;
-            let a = resolve_path(&s, &root, "sub/a.txt").unwrap();
-            assert_eq!(cat_vec(&s, &a, 0, None), b"alpha");
-            let f = resolve_path(&s, &root, "f123").unwrap();
-            assert_eq!(cat_vec(&s, &f, 0, None), b"file 123");
-            assert!(matches!(
-                resolve_path(&s, &root, "nope"),
-                Err(ExportError::NotFound { .. })
-            ));
-            let entries = ls(&s, &root).unwrap();
-            assert_eq!(entries.len(), 302);
-            assert!(entries
-                .iter()
-                .any(|e| e.name == "sub" && e.kind == EntryKind::Directory));
-            assert!(entries
-                .iter()
-                .any(|e| e.name == "link" && e.kind == EntryKind::Symlink));
-            assert!(matches!(
-                cat(&s, &root, 0, None, &mut Vec::new()),
-                Err(ExportError::IsDirectory { .. })
-            ));
-            let out = d.path().join(format!("out-{threshold}"));
-            get(&s, &root, &out).unwrap();
-            assert_eq!(std::fs::read(out.join("sub/a.txt")).unwrap(), b"alpha");
-            assert_eq!(std::fs::read(out.join("f299")).unwrap(), b"file 299");
-            assert_eq!(
-                std::fs::read_link(out.join("link")).unwrap(),
-                Path::new("sub/a.txt")
-            );
-            assert!(
-                get(&s, &root, &out).is_err(),
-                "an existing target is refused"
-            );
-        }
+    fn ipfs_paths() {
+        let c = "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o";
+        let (cid, rest) = parse_ipfs_path(&format!("/ipfs/{c}/a//b/")).unwrap();
+        assert_eq!(cid.to_string(), c);
+        assert_eq!(rest, "a/b");
+        assert_eq!(parse_ipfs_path(c).unwrap().1, "");
+        assert!(parse_ipfs_path("/ipns/x").is_err());
+        assert!(parse_ipfs_path("/ipfs/").is_err());
+        assert!(parse_ipfs_path("/ipfs/notacid/a").is_err());
     }
 }
