@@ -90,6 +90,8 @@ fn wrap_with_directory_and_directories() {
     std::fs::create_dir_all(dir.join("sub/empty")).unwrap();
     std::fs::write(dir.join("sub/x"), "x").unwrap();
     std::fs::write(dir.join(".hidden"), "h").unwrap();
+    std::fs::create_dir_all(dir.join("a")).unwrap();
+    std::fs::write(dir.join("a/f"), "f").unwrap();
     let dir_s = dir.to_str().unwrap();
     let out = ok(&run(&root, &["add", "-r", dir_s], None));
     let names: Vec<&str> = out
@@ -98,8 +100,15 @@ fn wrap_with_directory_and_directories() {
         .collect();
     assert_eq!(
         names,
-        ["top/sub/empty", "top/sub/x", "top/sub", "top"],
-        "hidden files skipped without -H"
+        [
+            "top/a/f",
+            "top/sub/x",
+            "top/a",
+            "top/sub/empty",
+            "top/sub",
+            "top"
+        ],
+        "as Kubo: files as added, then directories children-first; hidden files skipped"
     );
     let with_hidden = ok(&run(&root, &["add", "-r", "-H", "-Q", dir_s], None));
     assert_ne!(

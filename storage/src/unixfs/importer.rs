@@ -503,8 +503,9 @@ fn entry_name(path: &Path) -> Result<String, ImportError> {
 
 /// Imports `path` (a file, a symlink, or with `recursive` a directory tree) into
 /// `sink`. `on_entry` is called for every file, symlink and directory, with its
-/// name as Kubo prints it (`dir/sub/file`), files in walk order and directories
-/// after their contents; the root comes last. With `wrap_with_directory` the result
+/// name as Kubo prints it (`dir/sub/file`): files and symlinks in walk order as they
+/// are added, then every directory, children before parents (Kubo's `outputDirs`);
+/// the root comes last. With `wrap_with_directory` the result
 /// is a directory holding the entry under its base name (reported with name "").
 pub fn add_path<S: BlockSink + ?Sized>(
     opts: &Options,
@@ -516,7 +517,16 @@ pub fn add_path<S: BlockSink + ?Sized>(
     check_opts(opts)?;
     let mut sink = SinkRef(sink);
     let name = entry_name(path)?;
-    let added = add_any(opts, &mut sink, path, &name, recursive, 0, on_entry)?;
+    let mut w = Walker {
+        opts,
+        recursive,
+        on_entry,
+        dirs: Vec::new(),
+    };
+    let added = add_any(&mut w, &mut sink, path, &name, 0)?;
+    for (shown, a) in &w.dirs {
+        (w.on_entry)(shown, a);
+    }
     if opts.wrap_with_directory {
         let wrapped = build_directory(opts, &mut sink, vec![DirEntry { name, added }])?;
         on_entry("", &wrapped);
@@ -525,15 +535,23 @@ pub fn add_path<S: BlockSink + ?Sized>(
     Ok(added)
 }
 
+/// One `add_path` walk: its options and where it reports entries.
+struct Walker<'a> {
+    opts: &'a Options,
+    recursive: bool,
+    on_entry: &'a mut dyn FnMut(&str, &Added),
+    /// Directories done, in completion order, reported after the walk.
+    dirs: Vec<(String, Added)>,
+}
+
 fn add_any(
-    opts: &Options,
+    w: &mut Walker<'_>,
     sink: &mut dyn BlockSink,
     path: &Path,
     display: &str,
-    recursive: bool,
     depth: usize,
-    on_entry: &mut dyn FnMut(&str, &Added),
 ) -> Result<Added, ImportError> {
+    let opts = w.opts;
     let io = |e| ImportError::Io {
         path: path.to_path_buf(),
         source: e,
@@ -544,15 +562,15 @@ fn add_any(
         let target = std::fs::read_link(path).map_err(io)?;
         use std::os::unix::ffi::OsStrExt;
         let added = add_symlink(opts, sink, target.as_os_str().as_bytes())?;
-        on_entry(display, &added);
+        (w.on_entry)(display, &added);
         Ok(added)
     } else if ft.is_file() {
         let f = std::fs::File::open(path).map_err(io)?;
         let added = add_reader(opts, sink, f, path.to_path_buf())?;
-        on_entry(display, &added);
+        (w.on_entry)(display, &added);
         Ok(added)
     } else if ft.is_dir() {
-        if !recursive {
+        if !w.recursive {
             return Err(ImportError::IsDirectory {
                 path: path.to_path_buf(),
             });
@@ -573,15 +591,16 @@ fn add_any(
             names.push((name, child));
         }
         names.sort();
-        // Files are reported as they are added; subdirectories after their contents.
+        // Files are reported as they are added; directories are collected in
+        // completion order (children first) and reported after the whole walk.
         let mut entries = Vec::with_capacity(names.len());
         for (name, child) in names {
             let shown = format!("{display}/{name}");
-            let added = add_any(opts, sink, &child, &shown, recursive, depth + 1, on_entry)?;
+            let added = add_any(w, sink, &child, &shown, depth + 1)?;
             entries.push(DirEntry { name, added });
         }
         let added = build_directory(opts, sink, entries)?;
-        on_entry(display, &added);
+        w.dirs.push((display.to_string(), added));
         Ok(added)
     } else {
         Err(ImportError::Unsupported {
