@@ -116,3 +116,36 @@ fn directories_plain_and_sharded_resolve_list_and_get() {
         assert_eq!(again.cid, root);
     }
 }
+
+/// Counts block reads.
+struct Counting<'a>(&'a MemStore, std::cell::Cell<usize>);
+
+impl acorn_storage::BlockSource for Counting<'_> {
+    fn get(&self, cid: &Cid) -> Result<Option<Vec<u8>>, acorn_storage::BlockError> {
+        self.1.set(self.1.get() + 1);
+        self.0.get(cid)
+    }
+}
+
+#[test]
+fn hamt_lookup_reads_only_the_shards_on_the_path() {
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("big");
+    std::fs::create_dir(&src).unwrap();
+    for i in 0..2000 {
+        std::fs::write(src.join(format!("f{i:04}")), i.to_string()).unwrap();
+    }
+    let opts = Options {
+        shard_threshold_bytes: 100,
+        ..Options::default()
+    };
+    let mut s = MemStore::new();
+    let root = importer::add_path(&opts, &mut s, &src, true, &mut |_, _| {})
+        .unwrap()
+        .cid;
+    let counting = Counting(&s, std::cell::Cell::new(0));
+    let f = exporter::resolve_path(&counting, &root, "f1234").unwrap();
+    // 2000 entries over 256 slots: the root and one or two sub-shards, not all ~256.
+    assert!(counting.1.get() <= 4, "read {} blocks", counting.1.get());
+    assert_eq!(cat_vec(&s, &f, 0, None), b"1234");
+}

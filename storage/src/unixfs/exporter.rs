@@ -18,11 +18,11 @@
 //! - [`get`] first walks the whole tree without writing to validate every name,
 //!   then walks again and creates entries with exclusive creation only.
 //!
-//! HAMT shards are read by **scanning links**: a link named by exactly the padded
+//! HAMT shards are listed by **scanning links**: a link named by exactly the padded
 //! hex index (2 uppercase hex digits for fanout 256) is a sub-shard, a longer name
-//! is an entry (`<index><name>`). This needs no hashing and is exact; a hashed
-//! lookup (murmur3-x64-64 of the name picks the one link to follow per level) can
-//! replace the scan in [`resolve_path`] once `unixfs::hamt` provides the hash.
+//! is an entry (`<index><name>`). Path lookups ([`resolve_path`]) hash the name
+//! (murmur3-x64-64, `unixfs::hamt`) and follow one link per level, reading only the
+//! shards on the name's path; a miss falls back to the exact scan.
 //!
 //! Validation while reading: each block is at most [`MAX_BLOCK_BYTES`]; a file node's
 //! `blocksizes` count must equal its links count; a child's actual size (raw length,
@@ -50,6 +50,7 @@
 use crate::block::{BlockError, BlockSource, MAX_BLOCK_BYTES};
 use crate::cids;
 use crate::codec::dagpb::{PbLink, PbNode};
+use crate::unixfs::hamt;
 use crate::unixfs::pb::{Data, DataType};
 use cid::Cid;
 use std::fs;
@@ -678,7 +679,16 @@ fn lookup(src: &impl BlockSource, dir: &Cid, name: &str) -> Result<Cid, ExportEr
         Node::Unixfs(pb, data) => match data.kind {
             DataType::Directory => by_name(pb.links),
             DataType::HamtShard => {
-                // Scan; a hashed lookup (one link per level) can replace this.
+                // Hash the name first (reads one shard per level); if the entry is not
+                // in its slot (another fanout, or a shard built by a non-conforming
+                // writer), fall back to scanning every entry.
+                let hashed = data.fanout == Some(hamt::FANOUT as u64)
+                    && data.hash_type == Some(hamt::HASH_TYPE_MURMUR3_X64_64);
+                if hashed {
+                    if let Some(c) = hamt_lookup(src, pb.clone(), name)? {
+                        return Ok(c);
+                    }
+                }
                 let mut w = ShardWalker::new(src, dir, pb, &data)?;
                 while let Some((n, l)) = w.next_entry()? {
                     if n == name {
@@ -697,6 +707,37 @@ fn lookup(src: &impl BlockSource, dir: &Cid, name: &str) -> Result<Cid, ExportEr
             ),
         )),
     }
+}
+
+/// Finds `name` in a fanout-256 murmur3 shard by hashing it: one slot per level,
+/// so only the shards on the name's path are read.
+fn hamt_lookup(
+    src: &impl BlockSource,
+    root: PbNode,
+    name: &str,
+) -> Result<Option<Cid>, ExportError> {
+    let key = hamt::hash_key(name.as_bytes());
+    let mut pb = root;
+    for level in 0..hamt::MAX_LEVELS {
+        let prefix = hamt::slot_prefix(hamt::slot(key, level));
+        let mut next = None;
+        for l in &pb.links {
+            let n = l.name.as_deref().unwrap_or("");
+            if n == prefix {
+                next = Some(l.hash);
+                break;
+            }
+            if n.len() > 2 && n.starts_with(&prefix) && &n[2..] == name {
+                return Ok(Some(l.hash));
+            }
+        }
+        let Some(child) = next else { return Ok(None) };
+        match load_node(src, &child)? {
+            Node::Unixfs(p, d) if d.kind == DataType::HamtShard => pb = p,
+            _ => return Err(malformed(&child, "sub-shard link is not a HAMT shard")),
+        }
+    }
+    Ok(None)
 }
 
 /// Follows `path` (`a/b/c`; empty components ignored) from `root` through plain
