@@ -407,12 +407,26 @@ impl Default for Reprovider {
 pub struct AcornSection {
     /// Threads in the blocking pool (redb transactions, file reads, hashing).
     pub blocking_threads: u16,
+    /// Free space writes must leave on the repo's filesystem (humanized size,
+    /// default `"64MiB"`); a write that would go below fails with "disk full".
+    pub min_free_space: String,
+}
+
+impl AcornSection {
+    /// `MinFreeSpace` in bytes.
+    pub fn min_free_space_bytes(&self) -> Result<u64, ConfigError> {
+        parse_bytes(&self.min_free_space).map_err(|reason| ConfigError::InvalidValue {
+            key: "Acorn.MinFreeSpace".into(),
+            reason,
+        })
+    }
 }
 
 impl Default for AcornSection {
     fn default() -> Self {
         AcornSection {
             blocking_threads: 2,
+            min_free_space: "64MiB".into(),
         }
     }
 }
@@ -542,6 +556,7 @@ impl Config {
         }
         self.datastore.storage_max_bytes()?;
         self.datastore.gc_period()?;
+        self.acorn.min_free_space_bytes()?;
         if self.datastore.storage_gc_watermark > 100 {
             return Err(invalid(
                 "Datastore.StorageGCWatermark",

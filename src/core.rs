@@ -54,6 +54,10 @@ impl Node {
     pub fn open(root: &Path) -> anyhow::Result<Node> {
         let handle = repo_glue::open_or_init_datastore(root, Mode::Open)?;
         let config = Config::load(root)?;
+        handle
+            .repo
+            .store()
+            .set_min_free_bytes(config.acorn.min_free_space_bytes()?);
         Ok(Node { handle, config })
     }
 
@@ -550,6 +554,7 @@ mod tests {
                 blockstore::WRITER_BATCH_BLOCKS as u64,
             ),
             ("DB_CACHE_BYTES", repo::DB_CACHE_BYTES as u64),
+            ("DEFAULT_MIN_FREE_BYTES", blockstore::DEFAULT_MIN_FREE_BYTES),
             ("MAX_HEADER_BYTES", car::MAX_HEADER_BYTES as u64),
             ("MAX_SECTION_BYTES", car::MAX_SECTION_BYTES as u64),
             ("MAX_WALK_STACK_COUNT", dag::MAX_WALK_STACK_COUNT as u64),
@@ -570,5 +575,15 @@ mod tests {
             rows += 1;
         }
         assert_eq!(rows, code.len(), "every limit has a README row");
+    }
+
+    /// The config's default reserve is the store's default.
+    #[test]
+    fn default_min_free_space_matches_the_store() {
+        let c = crate::config::AcornSection::default();
+        assert_eq!(
+            c.min_free_space_bytes().unwrap(),
+            blockstore::DEFAULT_MIN_FREE_BYTES
+        );
     }
 }

@@ -26,6 +26,14 @@ pub enum BlockError {
     Cid(#[from] cids::CidError),
     #[error("storage corrupted: {0}")]
     Corrupted(String),
+    #[error("disk full: {} has {free} bytes free, this write needs {needed} (Acorn.MinFreeSpace reserve included)", path.display())]
+    DiskFull {
+        path: std::path::PathBuf,
+        free: u64,
+        needed: u64,
+    },
+    #[error("disk full: no space left on device while writing the repo")]
+    NoSpace,
     #[error("storage I/O: {0}")]
     Io(String),
 }

@@ -65,6 +65,7 @@ pub const ITER_BATCH_COUNT: usize = 1024;
 /// Maps any redb error to a [`BlockError`], keeping corruption apart from I/O.
 pub(crate) fn db_err(e: impl Into<redb::Error>) -> BlockError {
     match e.into() {
+        redb::Error::Io(io) if io.raw_os_error() == Some(nix::libc::ENOSPC) => BlockError::NoSpace,
         redb::Error::Corrupted(s) => BlockError::Corrupted(s),
         redb::Error::TableDoesNotExist(t) => BlockError::Corrupted(format!("table {t} is missing")),
         other => BlockError::Io(other.to_string()),
@@ -97,6 +98,19 @@ struct Inner {
     path: PathBuf,
     gc_lock: GcLock,
     write_txns: AtomicU64,
+    /// Free space to keep on the repo's filesystem, in bytes.
+    min_free_bytes: AtomicU64,
+}
+
+/// Default free space a repo keeps on its filesystem: writes that would go below it
+/// fail with [`BlockError::DiskFull`] before anything is written.
+pub const DEFAULT_MIN_FREE_BYTES: u64 = 64 << 20;
+
+/// Free bytes available to us on the filesystem holding `path` (statvfs).
+pub fn free_bytes(path: &Path) -> Result<u64, BlockError> {
+    let st = nix::sys::statvfs::statvfs(path)
+        .map_err(|e| BlockError::Io(format!("statvfs {}: {e}", path.display())))?;
+    Ok((st.blocks_available() as u64).saturating_mul(st.fragment_size() as u64))
 }
 
 /// Sizes reported by [`Store::count_and_size`] (`repo stat`).
@@ -152,8 +166,31 @@ impl Store {
                 path,
                 gc_lock: GcLock::default(),
                 write_txns: AtomicU64::new(0),
+                min_free_bytes: AtomicU64::new(DEFAULT_MIN_FREE_BYTES),
             }),
         }
+    }
+
+    /// Sets the free space writes must leave on the repo's filesystem.
+    pub fn set_min_free_bytes(&self, bytes: u64) {
+        self.inner.min_free_bytes.store(bytes, Ordering::Relaxed);
+    }
+
+    /// Checks that writing about `incoming` bytes leaves the reserve free.
+    /// redb may grow its file by up to twice what a transaction writes, so that is
+    /// what is asked for.
+    pub fn check_space(&self, incoming: u64) -> Result<(), BlockError> {
+        let reserve = self.inner.min_free_bytes.load(Ordering::Relaxed);
+        let free = free_bytes(&self.inner.path)?;
+        let needed = reserve.saturating_add(incoming.saturating_mul(2));
+        if free < needed {
+            return Err(BlockError::DiskFull {
+                path: self.inner.path.clone(),
+                free,
+                needed,
+            });
+        }
+        Ok(())
     }
 
     pub(crate) fn db(&self) -> &Database {
@@ -191,6 +228,7 @@ impl Store {
         if block.cid().hash().code() == cids::IDENTITY {
             return Ok(false);
         }
+        self.check_space(block.data().len() as u64)?;
         let txn = self.begin_write()?;
         let new = {
             let mut t = txn.open_table(BLOCKS).map_err(db_err)?;
@@ -599,6 +637,7 @@ fn commit_batch(
     durable: bool,
     stats: &mut WriterStats,
 ) -> Result<(), BlockError> {
+    store.check_space(batch.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum())?;
     let mut txn = store.begin_write()?;
     if !durable {
         txn.set_durability(redb::Durability::None).map_err(db_err)?;
