@@ -314,13 +314,7 @@ fn encode_value(e: &mut Encoder<Vec<u8>>, v: &Ipld, depth: usize) -> Result<(), 
 }
 
 fn check_depth(depth: usize) -> Result<(), CodecError> {
-    if depth >= MAX_DEPTH_LEVELS {
-        return Err(CodecError::unencodable(
-            CODEC,
-            format!("nesting deeper than {MAX_DEPTH_LEVELS} levels"),
-        ));
-    }
-    Ok(())
+    super::check_encode_depth(CODEC, depth, MAX_DEPTH_LEVELS)
 }
 
 #[cfg(test)]

@@ -462,13 +462,7 @@ fn write_value(out: &mut String, v: &Ipld, depth: usize) -> Result<(), CodecErro
 }
 
 fn check_depth(depth: usize) -> Result<(), CodecError> {
-    if depth >= MAX_DEPTH_LEVELS {
-        return Err(CodecError::unencodable(
-            CODEC,
-            format!("nesting deeper than {MAX_DEPTH_LEVELS} levels"),
-        ));
-    }
-    Ok(())
+    super::check_encode_depth(CODEC, depth, MAX_DEPTH_LEVELS)
 }
 
 /// Writes a JSON string the way `JSON.stringify` does: `"` and `\` escaped, the

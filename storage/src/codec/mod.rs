@@ -59,6 +59,21 @@ impl CodecError {
     }
 }
 
+/// Refuses to encode values nested `max` levels deep or more.
+pub(crate) fn check_encode_depth(
+    codec: &'static str,
+    depth: usize,
+    max: usize,
+) -> Result<(), CodecError> {
+    if depth >= max {
+        return Err(CodecError::unencodable(
+            codec,
+            format!("nesting deeper than {max} levels"),
+        ));
+    }
+    Ok(())
+}
+
 /// Decodes `bytes` of multicodec `codec` into the data model.
 /// `raw` decodes to [`Ipld::Bytes`].
 pub fn decode(codec: u64, bytes: &[u8]) -> Result<Ipld, CodecError> {
