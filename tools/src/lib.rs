@@ -38,6 +38,9 @@ pub struct Measured {
     /// Peak resident set (the child's VmHWM), from `getrusage(RUSAGE_CHILDREN)` of a
     /// fresh wrapper process that ran only this child.
     pub peak_rss_kib: u64,
+    /// Bytes the command caused to be written to storage (Linux counts them when
+    /// pages are dirtied: `ru_oublock` × 512).
+    pub written_bytes: u64,
     pub stdout: String,
 }
 
@@ -66,18 +69,22 @@ pub fn measure(
         anyhow::bail!("{} {:?} failed: {}", program.display(), args, out.status);
     }
     let text = String::from_utf8_lossy(&out.stdout).to_string();
-    // The wrapper prints the child's stdout, then a last line `maxrss_kib=N`.
+    // The wrapper prints the child's stdout, then a last line
+    // `maxrss_kib=N oublock=M`.
     let (body, last) = text
         .trim_end()
         .rsplit_once('\n')
         .unwrap_or(("", text.trim_end()));
-    let peak_rss_kib = last
-        .strip_prefix("maxrss_kib=")
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| anyhow::anyhow!("wrapper printed no maxrss line: {text:?}"))?;
+    let field = |name: &str| -> anyhow::Result<u64> {
+        last.split(' ')
+            .find_map(|kv| kv.strip_prefix(name))
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| anyhow::anyhow!("wrapper printed no {name} field: {text:?}"))
+    };
     Ok(Measured {
         wall,
-        peak_rss_kib,
+        peak_rss_kib: field("maxrss_kib=")?,
+        written_bytes: field("oublock=")? * 512,
         stdout: body.to_string(),
     })
 }
@@ -94,7 +101,11 @@ pub fn measure_main(args: &[String]) -> anyhow::Result<()> {
         .output()?;
     std::io::stdout().write_all(&out.stdout)?;
     let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)?;
-    println!("\nmaxrss_kib={}", usage.max_rss());
+    println!(
+        "\nmaxrss_kib={} oublock={}",
+        usage.max_rss(),
+        usage.block_writes()
+    );
     if !out.status.success() {
         anyhow::bail!("command failed: {}", out.status);
     }

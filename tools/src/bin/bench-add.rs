@@ -5,7 +5,8 @@
 //! For each size it writes a pseudo-random file, runs `sha256sum` (the hashing
 //! limit: adding must hash every byte once), then `acorn add -Q` into a fresh repo
 //! and `acorn add -Q -n` (hash only), each in a fresh process whose peak RSS is
-//! read with getrusage. It prints one line per run and the ratios against
+//! read with getrusage, as are the bytes it wrote (write amplification = written /
+//! file size). It prints one line per run and the ratios against
 //! sha256sum measured in the same run. Targets (issue 2): add ≥ 70% of sha256sum
 //! speed; peak RSS ≤ 32 MiB for the 1 GiB add. These are printed, not asserted.
 
@@ -64,8 +65,8 @@ fn main() -> anyhow::Result<()> {
         base.display()
     );
     println!(
-        "{:<10} {:<22} {:>10} {:>10} {:>12} {:>14}",
-        "size", "run", "secs", "MiB/s", "peak_rss", "vs_sha256sum"
+        "{:<10} {:<22} {:>10} {:>10} {:>12} {:>14} {:>12} {:>8}",
+        "size", "run", "secs", "MiB/s", "peak_rss", "vs_sha256sum", "written", "write_x"
     );
     for mib in sizes_mib {
         let file = base.join(format!("data-{mib}MiB"));
@@ -77,14 +78,17 @@ fn main() -> anyhow::Result<()> {
         let base_speed = mib as f64 / base_run.wall.as_secs_f64();
         let row = |name: &str, m: &acorn_tools::Measured| {
             let speed = mib as f64 / m.wall.as_secs_f64();
+            let written_mib = m.written_bytes as f64 / (1u64 << 20) as f64;
             println!(
-                "{:<10} {:<22} {:>10.2} {:>10.1} {:>9} KiB {:>13.2}x",
+                "{:<10} {:<22} {:>10.2} {:>10.1} {:>9} KiB {:>13.2}x {:>8.0} MiB {:>7.2}x",
                 format!("{mib}MiB"),
                 name,
                 m.wall.as_secs_f64(),
                 speed,
                 m.peak_rss_kib,
-                speed / base_speed
+                speed / base_speed,
+                written_mib,
+                written_mib / mib as f64
             );
         };
         row("sha256sum", &base_run);
