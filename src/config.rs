@@ -172,6 +172,8 @@ pub struct Config {
     #[serde(default)]
     pub reprovider: Reprovider,
     #[serde(default)]
+    pub filestore: Filestore,
+    #[serde(default)]
     pub acorn: AcornSection,
 }
 
@@ -401,6 +403,17 @@ impl Default for Reprovider {
     }
 }
 
+/// `Filestore`: `add --nocopy` (references into files instead of copies).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default, deny_unknown_fields)]
+pub struct Filestore {
+    /// Directories under which `add --nocopy` requests arriving over the HTTP API
+    /// may reference files (default: none, so API nocopy adds are refused). The CLI
+    /// run by the repo's owner may reference any file it can read. Kubo has no such
+    /// setting: its RPC `add --nocopy` can read any file the daemon can.
+    pub allowed_roots: Vec<String>,
+}
+
 /// `Acorn`: settings Kubo has no key for.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default, deny_unknown_fields)]
@@ -457,6 +470,7 @@ impl Config {
             swarm: Swarm::default(),
             auto_nat: AutoNat::default(),
             reprovider: Reprovider::default(),
+            filestore: Filestore::default(),
             acorn: AcornSection::default(),
         }
     }

@@ -13,7 +13,7 @@ use acorn_storage::blockstore::{Store, StoreStats, VerifyReport};
 use acorn_storage::codec::{self, Ipld};
 use acorn_storage::pins::{self, PinFilter, PinStatus, PinType};
 use acorn_storage::unixfs::{exporter, importer};
-use acorn_storage::{car, cids, dag, gc, Cid};
+use acorn_storage::{car, cids, dag, filestore, gc, Cid};
 use anyhow::{bail, Context as _};
 
 use crate::config::Config;
@@ -343,12 +343,20 @@ pub fn add_paths(
             }
         }
     };
+    if opts.nocopy && paths.is_empty() {
+        anyhow::bail!("--nocopy needs file paths: data from stdin has no file to reference");
+    }
     let mut null = acorn_storage::block::NullSink;
     let (_guard, mut writer) = match node {
         Some(n) => (Some(n.store().begin_add()), Some(n.store().writer())),
         None => (None, None),
     };
+    let mut nocopy;
     let sink: &mut dyn acorn_storage::BlockSink = match writer.as_mut() {
+        Some(w) if opts.nocopy => {
+            nocopy = acorn_storage::filestore::NocopySink::new(w);
+            &mut nocopy
+        }
         Some(w) => w,
         None => &mut null,
     };
@@ -521,6 +529,129 @@ fn filter_accepts(filter: PinFilter, t: PinType) -> bool {
         PinFilter::Direct => t == PinType::Direct,
         PinFilter::Recursive => t == PinType::Recursive,
         PinFilter::Indirect => t == PinType::Indirect,
+    }
+}
+
+// ---- filestore ----------------------------------------------------------------
+
+/// One filestore entry as `filestore ls` / `verify` report it.
+#[derive(Debug, Clone)]
+pub struct FilestoreEntry {
+    /// The block (as given, or the raw CIDv1 of its key when listing everything).
+    pub cid: Cid,
+    pub status: filestore::Status,
+    /// The reference (`None` when the entry is missing or malformed).
+    pub file_ref: Option<filestore::FileRef>,
+    /// Why the status is not `ok`.
+    pub reason: String,
+}
+
+impl FilestoreEntry {
+    /// Kubo's long form: `<cid padded to 50> <size padded to 6> <path> <offset>`,
+    /// or just the CID when there is no reference.
+    pub fn format_long(&self) -> String {
+        match &self.file_ref {
+            Some(r) => format!(
+                "{:<50} {:>6} {} {}",
+                self.cid.to_string(),
+                r.len,
+                r.path.display(),
+                r.offset
+            ),
+            None => self.cid.to_string(),
+        }
+    }
+}
+
+impl Node {
+    /// Entries for `cids` (all entries, in key order, when empty), with their status
+    /// when `check` (reads and hashes each block), else status `ok` for present
+    /// entries. With `file_order` they are sorted by path and offset first: that
+    /// holds every entry in memory (about 100 bytes each), as Kubo's `--file-order`.
+    pub fn filestore_entries(
+        &self,
+        cids: &[Cid],
+        check: bool,
+        file_order: bool,
+        emit: &mut dyn FnMut(FilestoreEntry) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        let entry = |cid: Cid, r: Option<filestore::FileRef>| {
+            let (status, reason) = match &r {
+                None => (
+                    filestore::Status::Missing,
+                    "not in the filestore".to_string(),
+                ),
+                Some(r) if check => filestore::check_ref(cid.hash(), r),
+                Some(_) => (filestore::Status::Ok, String::new()),
+            };
+            FilestoreEntry {
+                cid,
+                status,
+                file_ref: r,
+                reason,
+            }
+        };
+        let mut sorted = Vec::new();
+        let mut out = |e: FilestoreEntry| -> anyhow::Result<()> {
+            if file_order {
+                sorted.push(e);
+                Ok(())
+            } else {
+                emit(e)
+            }
+        };
+        if cids.is_empty() {
+            for item in self.store().iter_refs() {
+                let (mh, r) = item?;
+                out(entry(cids::raw_v1_of_multihash(&mh), Some(r)))?;
+            }
+        } else {
+            for c in cids {
+                out(entry(*c, self.store().file_ref(c)?))?;
+            }
+        }
+        if file_order {
+            sorted.sort_by(|a, b| {
+                let key =
+                    |e: &FilestoreEntry| e.file_ref.as_ref().map(|r| (r.path.clone(), r.offset));
+                key(a).cmp(&key(b))
+            });
+            for e in sorted {
+                emit(e)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `filestore dups`: blocks held both as a filestore reference and as a copy.
+    pub fn filestore_dups(
+        &self,
+        emit: &mut dyn FnMut(&Cid) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        for item in self.store().iter_refs() {
+            let (mh, _) = item?;
+            let cid = cids::raw_v1_of_multihash(&mh);
+            if self.store().has_copy(&cid)? {
+                emit(&cid)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `filestore rm`: drops a block's filestore reference (never the file). Refused
+    /// when the block is pinned (directly, recursively or as part of a pinned DAG)
+    /// unless a copy of it stays in the blockstore.
+    pub fn filestore_rm(&self, cid: &Cid) -> anyhow::Result<()> {
+        if self.store().file_ref(cid)?.is_none() {
+            bail!("cannot remove {cid}: not in the filestore");
+        }
+        if !self.store().has_copy(cid)? {
+            if let Some(t) = pins::pinned(self.store(), cid)? {
+                bail!("cannot remove {cid}: pinned: {}", t.name());
+            }
+        }
+        self.store().remove_ref(cid)?;
+        Ok(())
     }
 }
 

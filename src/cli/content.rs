@@ -57,6 +57,10 @@ pub struct AddCmd {
     /// include files whose names start with a dot
     #[argh(switch, short = 'H')]
     pub hidden: bool,
+    /// do not copy file data into the repo: reference it in place (filestore;
+    /// implies --raw-leaves)
+    #[argh(switch)]
+    pub nocopy: bool,
     /// files or directories to add (stdin when none)
     #[argh(positional)]
     pub paths: Vec<String>,
@@ -70,7 +74,16 @@ impl AddCmd {
             v @ (0 | 1) => v as u8,
             v => anyhow::bail!("unknown CID version {v} (use 0 or 1)"),
         };
-        let mut opts = importer::Options::default().with_cid_version(version, self.raw_leaves);
+        if self.nocopy && self.raw_leaves == Some(false) {
+            anyhow::bail!("--nocopy needs raw leaves: drop --raw-leaves=false");
+        }
+        let raw_leaves = if self.nocopy {
+            Some(true)
+        } else {
+            self.raw_leaves
+        };
+        let mut opts = importer::Options::default().with_cid_version(version, raw_leaves);
+        opts.nocopy = self.nocopy;
         if let Some(c) = &self.chunker {
             opts.chunk_size = importer::parse_chunker(c)?;
         }

@@ -21,6 +21,7 @@ pub mod block;
 pub mod config_cmd;
 pub mod content;
 pub mod dag;
+pub mod filestore;
 pub mod init;
 pub mod pin;
 pub mod repo;
@@ -64,6 +65,7 @@ pub enum Command {
     Dag(dag::DagCmd),
     Pin(pin::PinCmd),
     Repo(repo::RepoCmd),
+    Filestore(filestore::FilestoreCmd),
 }
 
 /// What handlers need from the process environment.
@@ -122,6 +124,7 @@ pub fn run(args: Acorn, ctx: &Context) -> anyhow::Result<()> {
         Command::Dag(c) => c.run(ctx),
         Command::Pin(c) => c.run(ctx),
         Command::Repo(c) => c.run(ctx),
+        Command::Filestore(c) => c.run(ctx),
     }
 }
 

@@ -36,6 +36,14 @@ pub enum BlockError {
     NoSpace,
     #[error("storage I/O: {0}")]
     Io(String),
+    #[error("filestore: {} no longer exists (added with --nocopy; re-add it or `acorn filestore rm` its blocks)", path.display())]
+    FileMissing { path: std::path::PathBuf },
+    #[error("filestore: {} changed since it was added with --nocopy (at offset {offset}: {reason})", path.display())]
+    FileChanged {
+        path: std::path::PathBuf,
+        offset: u64,
+        reason: String,
+    },
 }
 
 /// A block whose bytes have been checked against its CID.
@@ -83,6 +91,20 @@ impl Block {
 pub trait BlockSink {
     /// Stores a block whose CID the caller computed from `data` (so no re-hash).
     fn put(&mut self, cid: &Cid, data: &[u8]) -> Result<(), BlockError>;
+    /// An importer starts reading the file at `path` (for `--nocopy` sinks, which
+    /// record where leaves come from). Default: nothing.
+    fn begin_file(&mut self, _path: &std::path::Path) -> Result<(), BlockError> {
+        Ok(())
+    }
+    /// A raw leaf holding the bytes at `offset` of the file named by the last
+    /// [`BlockSink::begin_file`] (or of a stream, with no such call). Default: [`BlockSink::put`].
+    fn put_leaf(&mut self, cid: &Cid, data: &[u8], _offset: u64) -> Result<(), BlockError> {
+        self.put(cid, data)
+    }
+    /// The importer finished the file named by the last [`BlockSink::begin_file`].
+    fn end_file(&mut self) -> Result<(), BlockError> {
+        Ok(())
+    }
     /// Makes all puts durable. Default: nothing to do.
     fn flush(&mut self) -> Result<(), BlockError> {
         Ok(())

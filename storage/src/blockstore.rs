@@ -37,7 +37,8 @@
 
 use crate::block::{Block, BlockError, BlockSink, BlockSource, MAX_BLOCK_BYTES};
 use crate::cids;
-use crate::repo::tables::BLOCKS;
+use crate::filestore::{self, FileRef};
+use crate::repo::tables::{BLOCKS, BLOCK_FILES, FILESTORE};
 use cid::multihash::Multihash;
 use cid::Cid;
 use redb::{
@@ -50,6 +51,12 @@ use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+/// Blocks up to this size live inside the database (`blocks` table); larger ones are
+/// files under `<repo>/blocks/` indexed by `block_files`. redb stores a large value in
+/// a power-of-two run of pages, so a 256 KiB chunk (plus its header) would take 512
+/// KiB; as a file it takes its size rounded to the filesystem block (4 KiB).
+pub const INLINE_MAX_BYTES: usize = 16 << 10;
 
 /// A [`Writer`] commits once its buffer holds this many bytes of block data.
 /// Costs up to this much RAM per writer (plus one block).
@@ -83,6 +90,16 @@ pub(crate) fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
 /// The blockstore. Cheap to clone (shared handle).
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -96,6 +113,8 @@ struct Inner {
     /// The repo's flock: held while any clone of the store lives.
     _lock: nix::fcntl::Flock<std::fs::File>,
     path: PathBuf,
+    /// `<repo>/blocks`: blocks over [`INLINE_MAX_BYTES`], one file each.
+    blocks_dir: PathBuf,
     gc_lock: GcLock,
     write_txns: AtomicU64,
     /// Free space to keep on the repo's filesystem, in bytes.
@@ -157,6 +176,7 @@ impl Store {
     pub(crate) fn new(
         db: Database,
         path: PathBuf,
+        blocks_dir: PathBuf,
         lock: nix::fcntl::Flock<std::fs::File>,
     ) -> Store {
         Store {
@@ -164,6 +184,7 @@ impl Store {
                 db,
                 _lock: lock,
                 path,
+                blocks_dir,
                 gc_lock: GcLock::default(),
                 write_txns: AtomicU64::new(0),
                 min_free_bytes: AtomicU64::new(DEFAULT_MIN_FREE_BYTES),
@@ -215,14 +236,24 @@ impl Store {
         self.inner.write_txns.load(Ordering::Relaxed)
     }
 
+    /// Directory of the blocks kept as files.
+    pub fn blocks_dir(&self) -> &Path {
+        &self.inner.blocks_dir
+    }
+
     /// A consistent read-only view of the blocks (one read transaction).
     pub fn snapshot(&self) -> Result<Snapshot, BlockError> {
         let txn = self.inner.db.begin_read().map_err(db_err)?;
-        let table = txn.open_table(BLOCKS).map_err(db_err)?;
-        Ok(Snapshot { table })
+        Ok(Snapshot {
+            blocks: txn.open_table(BLOCKS).map_err(db_err)?,
+            files: txn.open_table(BLOCK_FILES).map_err(db_err)?,
+            fstore: txn.open_table(FILESTORE).map_err(db_err)?,
+            dir: self.inner.blocks_dir.clone(),
+        })
     }
 
-    /// Stores one verified block in its own transaction. Returns whether it was new.
+    /// Stores one verified block in its own durable transaction. Returns whether it
+    /// was new to the blockstore (a filestore reference does not count).
     pub fn put_block(&self, block: &Block) -> Result<bool, BlockError> {
         check_size(block.cid(), block.data().len())?;
         if block.cid().hash().code() == cids::IDENTITY {
@@ -231,8 +262,13 @@ impl Store {
         self.check_space(block.data().len() as u64)?;
         let txn = self.begin_write()?;
         let new = {
-            let mut t = txn.open_table(BLOCKS).map_err(db_err)?;
-            insert_if_absent(&mut t, &block.cid().hash().to_bytes(), block.data())?
+            let mut t = WriteTables::open(&txn)?;
+            let key = block.cid().hash().to_bytes();
+            let new = t.insert_if_absent(&self.inner.blocks_dir, &key, block.data())?;
+            if new == Some(true) {
+                sync_files(&self.inner.blocks_dir)?;
+            }
+            new.is_some()
         };
         txn.commit().map_err(db_err)?;
         Ok(new)
@@ -250,18 +286,10 @@ impl Store {
         }
     }
 
-    /// A block's bytes, or `None` (identity CIDs: their inline data).
+    /// A block's bytes, or `None` (identity CIDs: their inline data). Filestore
+    /// blocks are read from the user's file and checked against the hash.
     pub fn get(&self, cid: &Cid) -> Result<Option<Vec<u8>>, BlockError> {
-        if cid.hash().code() == cids::IDENTITY {
-            return Ok(Some(cid.hash().digest().to_vec()));
-        }
-        let txn = self.inner.db.begin_read().map_err(db_err)?;
-        let t = txn.open_table(BLOCKS).map_err(db_err)?;
-        let v = t
-            .get(cid.hash().to_bytes().as_slice())
-            .map_err(db_err)?
-            .map(|g| g.value().to_vec());
-        Ok(v)
+        self.snapshot()?.get(cid)
     }
 
     /// Whether a block is stored (without reading it out).
@@ -274,36 +302,135 @@ impl Store {
         if cid.hash().code() == cids::IDENTITY {
             return Ok(Some(cid.hash().digest().len() as u64));
         }
-        let txn = self.inner.db.begin_read().map_err(db_err)?;
-        let t = txn.open_table(BLOCKS).map_err(db_err)?;
-        let len = t
-            .get(cid.hash().to_bytes().as_slice())
-            .map_err(db_err)?
-            .map(|v| v.value().len() as u64);
-        Ok(len)
+        let snap = self.snapshot()?;
+        let loc = snap.locate(&cid.hash().to_bytes())?;
+        Ok(loc.map(|l| l.len()))
     }
 
-    /// Removes a block (whatever CID version or codec names it). Returns whether it
-    /// was stored. Does not look at pins: callers (`block rm`) check those.
+    /// Removes a block (whatever CID version or codec names it) from the blockstore
+    /// and the filestore (the referenced file itself is never touched). Returns
+    /// whether it was stored. Does not look at pins: callers (`block rm`) check those.
     pub fn remove(&self, cid: &Cid) -> Result<bool, BlockError> {
         if cid.hash().code() == cids::IDENTITY {
             return Ok(false);
         }
+        let key = cid.hash().to_bytes();
         let txn = self.begin_write()?;
-        let removed = {
-            let mut t = txn.open_table(BLOCKS).map_err(db_err)?;
-            let r = t.remove(cid.hash().to_bytes().as_slice()).map_err(db_err)?;
-            r.is_some()
+        let (removed, file) = {
+            let mut t = WriteTables::open(&txn)?;
+            let a = t.blocks.remove(key.as_slice()).map_err(db_err)?.is_some();
+            let b = t.files.remove(key.as_slice()).map_err(db_err)?.is_some();
+            let c = t.fstore.remove(key.as_slice()).map_err(db_err)?.is_some();
+            (a || b || c, b)
         };
+        txn.commit().map_err(db_err)?;
+        if file {
+            remove_block_file(&self.inner.blocks_dir, &key);
+        }
+        Ok(removed)
+    }
+
+    /// Removes only the filestore reference of a block (`filestore rm`); the user's
+    /// file is never touched. Returns whether there was one.
+    pub fn remove_ref(&self, cid: &Cid) -> Result<bool, BlockError> {
+        let txn = self.begin_write()?;
+        let removed = txn
+            .open_table(FILESTORE)
+            .map_err(db_err)?
+            .remove(cid.hash().to_bytes().as_slice())
+            .map_err(db_err)?
+            .is_some();
         txn.commit().map_err(db_err)?;
         Ok(removed)
     }
 
-    /// Streams the multihash of every stored block, in key order, [`ITER_BATCH_COUNT`]
-    /// at a time (`refs local`; print each as [`cids::raw_v1_of_multihash`]).
+    /// The filestore reference of a block, if it has one.
+    pub fn file_ref(&self, cid: &Cid) -> Result<Option<FileRef>, BlockError> {
+        let txn = self.inner.db.begin_read().map_err(db_err)?;
+        let t = txn.open_table(FILESTORE).map_err(db_err)?;
+        let v = t.get(cid.hash().to_bytes().as_slice()).map_err(db_err)?;
+        v.map(|g| FileRef::decode(g.value())).transpose()
+    }
+
+    /// Whether the blockstore proper (inline or file) holds the block.
+    pub fn has_copy(&self, cid: &Cid) -> Result<bool, BlockError> {
+        self.has_copy_key(&cid.hash().to_bytes())
+    }
+
+    fn has_copy_key(&self, key: &[u8]) -> Result<bool, BlockError> {
+        let snap = self.snapshot()?;
+        Ok(snap.blocks.get(key).map_err(db_err)?.is_some()
+            || snap.files.get(key).map_err(db_err)?.is_some())
+    }
+
+    /// Removes files under `blocks/` that no index entry names: leftovers of an add
+    /// killed before its index commit, or of a removal killed before its unlink.
+    /// Call only while no add runs (GC holds the GC lock). Returns how many.
+    pub(crate) fn sweep_orphan_files(&self) -> Result<u64, BlockError> {
+        let dir = &self.inner.blocks_dir;
+        let mut removed = 0;
+        let shards = match std::fs::read_dir(dir) {
+            Ok(s) => s,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(io_block_err(dir, e)),
+        };
+        for shard in shards {
+            let shard = shard.map_err(|e| io_block_err(dir, e))?.path();
+            if !shard.is_dir() {
+                continue;
+            }
+            let entries = std::fs::read_dir(&shard).map_err(|e| io_block_err(&shard, e))?;
+            let mut names = Vec::new();
+            for e in entries {
+                names.push(e.map_err(|e| io_block_err(&shard, e))?.path());
+                if names.len() == ITER_BATCH_COUNT {
+                    removed += self.remove_unindexed(&names)?;
+                    names.clear();
+                }
+            }
+            removed += self.remove_unindexed(&names)?;
+        }
+        Ok(removed)
+    }
+
+    fn remove_unindexed(&self, paths: &[PathBuf]) -> Result<u64, BlockError> {
+        let txn = self.inner.db.begin_read().map_err(db_err)?;
+        let files = txn.open_table(BLOCK_FILES).map_err(db_err)?;
+        let mut removed = 0;
+        for p in paths {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            let indexed = match name.strip_suffix(".data").and_then(unhex) {
+                Some(key) => files.get(key.as_slice()).map_err(db_err)?.is_some(),
+                None => false, // temporary or foreign file
+            };
+            if !indexed {
+                match std::fs::remove_file(p) {
+                    Ok(()) => removed += 1,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io_block_err(p, e)),
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Streams every filestore entry in key order, [`ITER_BATCH_COUNT`] per read
+    /// transaction (`filestore ls`/`verify`/`dups`).
+    pub fn iter_refs(&self) -> RefIter {
+        RefIter {
+            store: self.clone(),
+            after: None,
+            buf: VecDeque::new(),
+            done: false,
+        }
+    }
+
+    /// Streams the multihash of every stored block, [`ITER_BATCH_COUNT`] at a time:
+    /// inline blocks, then file blocks, then filestore blocks not also stored as a
+    /// copy (`refs local`; print each as [`cids::raw_v1_of_multihash`]).
     pub fn iter_multihashes(&self) -> MultihashIter {
         MultihashIter {
-            batches: KeyBatches::new(self.clone()),
+            batches: KeyBatches::new(self.clone(), Which::Blocks),
             buf: VecDeque::new(),
         }
     }
@@ -312,15 +439,23 @@ impl Store {
     pub fn count_and_size(&self) -> Result<StoreStats, BlockError> {
         let txn = self.inner.db.begin_read().map_err(db_err)?;
         let t = txn.open_table(BLOCKS).map_err(db_err)?;
-        let blocks = t.len().map_err(db_err)?;
-        let stored_bytes = t.stats().map_err(db_err)?.stored_bytes();
-        let disk_bytes = std::fs::metadata(&self.inner.path)
+        let files = txn.open_table(BLOCK_FILES).map_err(db_err)?;
+        let fstore = txn.open_table(FILESTORE).map_err(db_err)?;
+        let blocks = t.len().map_err(db_err)? + files.len().map_err(db_err)?;
+        let blocks = blocks + fstore.len().map_err(db_err)?;
+        // One pass over the file index (16 bytes of RAM at a time).
+        let mut file_bytes = 0u64;
+        for e in files.iter().map_err(db_err)? {
+            file_bytes += e.map_err(db_err)?.1.value();
+        }
+        let stored_bytes = t.stats().map_err(db_err)?.stored_bytes() + file_bytes;
+        let db_bytes = std::fs::metadata(&self.inner.path)
             .map(|m| m.len())
             .map_err(|e| BlockError::Io(format!("{}: {e}", self.inner.path.display())))?;
         Ok(StoreStats {
             blocks,
             stored_bytes,
-            disk_bytes,
+            disk_bytes: db_bytes + file_bytes,
         })
     }
 
@@ -345,9 +480,46 @@ impl Store {
             }
             after = last;
             if n < ITER_BATCH_COUNT {
-                return Ok(report);
+                break;
             }
         }
+        let mut files = KeyBatches::new(self.clone(), Which::Files);
+        loop {
+            let keys = files.next_batch(ITER_BATCH_COUNT)?;
+            if keys.is_empty() {
+                break;
+            }
+            for key in keys {
+                match read_block_file(&self.inner.blocks_dir, &key) {
+                    Ok(data) => check_entry(&key, &data, &mut report),
+                    Err(e) => report.corrupt.push(CorruptBlock {
+                        cid: multihash_of_key(&key)
+                            .ok()
+                            .map(|mh| cids::raw_v1_of_multihash(&mh)),
+                        key_hex: hex(&key),
+                        reason: e.to_string(),
+                    }),
+                }
+            }
+        }
+        for entry in self.iter_refs() {
+            let (mh, r) = entry?;
+            let (status, why) = filestore::check_ref(&mh, &r);
+            if status == filestore::Status::Ok {
+                report.checked += 1;
+                continue;
+            }
+            report.corrupt.push(CorruptBlock {
+                cid: Some(cids::raw_v1_of_multihash(&mh)),
+                key_hex: hex(&mh.to_bytes()),
+                reason: format!(
+                    "filestore {status}: {} offset {}: {why}",
+                    r.path.display(),
+                    r.offset
+                ),
+            });
+        }
+        Ok(report)
     }
 
     /// Writes `data` under `cid`'s key with no size or hash check. Only for tests that
@@ -397,16 +569,192 @@ fn check_size(cid: &Cid, len: usize) -> Result<(), BlockError> {
     Ok(())
 }
 
-fn insert_if_absent(
-    t: &mut redb::Table<&[u8], &[u8]>,
-    key: &[u8],
-    data: &[u8],
-) -> Result<bool, BlockError> {
-    if t.get(key).map_err(db_err)?.is_some() {
-        return Ok(false);
+// ---- where a block lives ---------------------------------------------------------
+
+/// Where a block's bytes are.
+#[derive(Debug)]
+pub(crate) enum Loc {
+    /// In the `blocks` table (these bytes).
+    Inline(Vec<u8>),
+    /// A file under `blocks/` of this length.
+    File(u64),
+    /// A filestore reference into a user's file.
+    Ref(FileRef),
+}
+
+impl Loc {
+    pub(crate) fn len(&self) -> u64 {
+        match self {
+            Loc::Inline(v) => v.len() as u64,
+            Loc::File(n) => *n,
+            Loc::Ref(r) => r.len,
+        }
     }
-    t.insert(key, data).map_err(db_err)?;
-    Ok(true)
+}
+
+/// Looks a key up in the three index tables: blockstore copies first, then the
+/// filestore.
+fn locate_in<B, F, S>(
+    blocks: &B,
+    files: &F,
+    fstore: &S,
+    key: &[u8],
+) -> Result<Option<Loc>, BlockError>
+where
+    B: ReadableTable<&'static [u8], &'static [u8]>,
+    F: ReadableTable<&'static [u8], u64>,
+    S: ReadableTable<&'static [u8], &'static [u8]>,
+{
+    if let Some(v) = blocks.get(key).map_err(db_err)? {
+        return Ok(Some(Loc::Inline(v.value().to_vec())));
+    }
+    if let Some(n) = files.get(key).map_err(db_err)? {
+        return Ok(Some(Loc::File(n.value())));
+    }
+    if let Some(v) = fstore.get(key).map_err(db_err)? {
+        return Ok(Some(Loc::Ref(FileRef::decode(v.value())?)));
+    }
+    Ok(None)
+}
+
+/// Reads the bytes at a location (filestore bytes are hash-checked).
+fn read_loc(dir: &Path, key: &[u8], loc: Loc) -> Result<Vec<u8>, BlockError> {
+    match loc {
+        Loc::Inline(v) => Ok(v),
+        Loc::File(len) => {
+            let data = read_block_file(dir, key)?;
+            if data.len() as u64 != len {
+                return Err(BlockError::Corrupted(format!(
+                    "block file {} is {} bytes, the index says {len}",
+                    block_file_path(dir, key).display(),
+                    data.len()
+                )));
+            }
+            Ok(data)
+        }
+        Loc::Ref(r) => filestore::read_ref(&multihash_of_key(key)?, &r),
+    }
+}
+
+/// `<blocks_dir>/XX/<hex multihash>.data`, XX = hex of the key's last byte.
+pub(crate) fn block_file_path(dir: &Path, key: &[u8]) -> PathBuf {
+    let shard = format!("{:02x}", key.last().copied().unwrap_or(0));
+    dir.join(shard).join(format!("{}.data", hex(key)))
+}
+
+fn io_block_err(path: &Path, e: std::io::Error) -> BlockError {
+    if e.raw_os_error() == Some(nix::libc::ENOSPC) {
+        return BlockError::NoSpace;
+    }
+    BlockError::Io(format!("{}: {e}", path.display()))
+}
+
+fn read_block_file(dir: &Path, key: &[u8]) -> Result<Vec<u8>, BlockError> {
+    let path = block_file_path(dir, key);
+    match std::fs::read(&path) {
+        Ok(v) => Ok(v),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(BlockError::Corrupted(format!(
+            "block file {} is missing",
+            path.display()
+        ))),
+        Err(e) => Err(io_block_err(&path, e)),
+    }
+}
+
+/// Sequence for temporary names (several writers may write the same block at once).
+static TMP_SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// Writes a block file: to a temporary name, then renamed into place, so a reader
+/// (or a second writer of the same block) never sees a partial file. Not synced:
+/// callers sync the filesystem once before the index commit that names the file.
+fn write_block_file(dir: &Path, key: &[u8], data: &[u8]) -> Result<(), BlockError> {
+    let path = block_file_path(dir, key);
+    let tmp = path.with_extension(format!(
+        "tmp-{}-{}",
+        std::process::id(),
+        TMP_SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
+    let write = |p: &Path| std::fs::write(p, data);
+    if let Err(e) = write(&tmp) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io_block_err(&tmp, e));
+        }
+        // The shard directory does not exist yet.
+        if let Some(parent) = tmp.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| io_block_err(parent, e))?;
+        }
+        if let Err(e) = write(&tmp) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io_block_err(&tmp, e));
+        }
+    }
+    std::fs::rename(&tmp, &path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io_block_err(&path, e)
+    })
+}
+
+/// Unlinks a block file whose index entry is gone (a missing file is fine).
+pub(crate) fn remove_block_file(dir: &Path, key: &[u8]) {
+    let path = block_file_path(dir, key);
+    if let Err(e) = std::fs::remove_file(&path) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            tracing::warn!("removing {}: {e}", path.display());
+        }
+    }
+}
+
+/// One `syncfs(2)` of the filesystem holding the block files: makes every block
+/// file written so far durable, before the index that names them is committed.
+/// One call per add, not one fsync per block.
+fn sync_files(dir: &Path) -> Result<(), BlockError> {
+    let d = std::fs::File::open(dir).map_err(|e| io_block_err(dir, e))?;
+    nix::unistd::syncfs(&d).map_err(|e| BlockError::Io(format!("syncfs {}: {e}", dir.display())))
+}
+
+/// The index tables of one write transaction.
+pub(crate) struct WriteTables<'t> {
+    pub(crate) blocks: redb::Table<'t, &'static [u8], &'static [u8]>,
+    pub(crate) files: redb::Table<'t, &'static [u8], u64>,
+    pub(crate) fstore: redb::Table<'t, &'static [u8], &'static [u8]>,
+}
+
+impl<'t> WriteTables<'t> {
+    pub(crate) fn open(txn: &'t WriteTransaction) -> Result<Self, BlockError> {
+        Ok(WriteTables {
+            blocks: txn.open_table(BLOCKS).map_err(db_err)?,
+            files: txn.open_table(BLOCK_FILES).map_err(db_err)?,
+            fstore: txn.open_table(FILESTORE).map_err(db_err)?,
+        })
+    }
+
+    /// Whether the blockstore proper holds the key.
+    fn has_copy(&self, key: &[u8]) -> Result<bool, BlockError> {
+        Ok(self.blocks.get(key).map_err(db_err)?.is_some()
+            || self.files.get(key).map_err(db_err)?.is_some())
+    }
+
+    /// Stores a block unless a copy exists. `None`: it existed; `Some(true)`: a new
+    /// block file was written (sync before commit); `Some(false)`: stored inline.
+    fn insert_if_absent(
+        &mut self,
+        dir: &Path,
+        key: &[u8],
+        data: &[u8],
+    ) -> Result<Option<bool>, BlockError> {
+        if self.has_copy(key)? {
+            return Ok(None);
+        }
+        if data.len() > INLINE_MAX_BYTES {
+            write_block_file(dir, key, data)?;
+            self.files.insert(key, data.len() as u64).map_err(db_err)?;
+            Ok(Some(true))
+        } else {
+            self.blocks.insert(key, data).map_err(db_err)?;
+            Ok(Some(false))
+        }
+    }
 }
 
 /// `table.range(after..)` excluding `after` itself; from the start when `None`.
@@ -471,10 +819,19 @@ impl BlockSource for Store {
     }
 }
 
-/// A consistent read-only view of the blocks table (one redb read transaction).
+/// A consistent read-only view of the blocks (one redb read transaction).
 /// Hold it briefly: while it lives, redb cannot reuse pages freed after it began.
 pub struct Snapshot {
-    table: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    blocks: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    files: ReadOnlyTable<&'static [u8], u64>,
+    fstore: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    dir: PathBuf,
+}
+
+impl Snapshot {
+    fn locate(&self, key: &[u8]) -> Result<Option<Loc>, BlockError> {
+        locate_in(&self.blocks, &self.files, &self.fstore, key)
+    }
 }
 
 impl BlockSource for Snapshot {
@@ -482,19 +839,26 @@ impl BlockSource for Snapshot {
         if cid.hash().code() == cids::IDENTITY {
             return Ok(Some(cid.hash().digest().to_vec()));
         }
-        let v = self
-            .table
-            .get(cid.hash().to_bytes().as_slice())
-            .map_err(db_err)?
-            .map(|g| g.value().to_vec());
-        Ok(v)
+        let key = cid.hash().to_bytes();
+        match self.locate(&key)? {
+            Some(loc) => read_loc(&self.dir, &key, loc).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn has(&self, cid: &Cid) -> Result<bool, BlockError> {
+        if cid.hash().code() == cids::IDENTITY {
+            return Ok(true);
+        }
+        Ok(self.locate(&cid.hash().to_bytes())?.is_some())
     }
 }
 
-/// Reads blocks through an open write transaction's table, so a check and a write
+/// Reads blocks through an open write transaction's tables, so a check and a write
 /// (e.g. "the DAG is complete" + "insert pin") happen in one transaction.
 pub(crate) struct TableSource<'a, 't> {
-    pub(crate) table: &'a redb::Table<'t, &'static [u8], &'static [u8]>,
+    pub(crate) tables: &'a WriteTables<'t>,
+    pub(crate) dir: &'a Path,
 }
 
 impl BlockSource for TableSource<'_, '_> {
@@ -502,12 +866,20 @@ impl BlockSource for TableSource<'_, '_> {
         if cid.hash().code() == cids::IDENTITY {
             return Ok(Some(cid.hash().digest().to_vec()));
         }
-        let v = self
-            .table
-            .get(cid.hash().to_bytes().as_slice())
-            .map_err(db_err)?
-            .map(|g| g.value().to_vec());
-        Ok(v)
+        let key = cid.hash().to_bytes();
+        let t = self.tables;
+        match locate_in(&t.blocks, &t.files, &t.fstore, &key)? {
+            Some(loc) => read_loc(self.dir, &key, loc).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn has(&self, cid: &Cid) -> Result<bool, BlockError> {
+        if cid.hash().code() == cids::IDENTITY {
+            return Ok(true);
+        }
+        let t = self.tables;
+        Ok(locate_in(&t.blocks, &t.files, &t.fstore, &cid.hash().to_bytes())?.is_some())
     }
 }
 
@@ -520,6 +892,10 @@ pub struct WriterStats {
     pub blocks_new: u64,
     /// Bytes of new blocks.
     pub bytes_new: u64,
+    /// New blocks written as files under `blocks/` (counted in `blocks_new`).
+    pub files_new: u64,
+    /// Filestore references recorded (`--nocopy` leaves).
+    pub refs: u64,
     /// Write transactions committed.
     pub commits: u64,
 }
@@ -529,7 +905,7 @@ pub struct WriterStats {
 /// dropping it discards what is still buffered.
 pub struct Writer {
     store: Store,
-    buf: Vec<(Vec<u8>, Vec<u8>)>,
+    buf: Batch,
     buf_bytes: usize,
     stats: WriterStats,
     /// A batch was committed without fsync since the last durable commit.
@@ -542,6 +918,26 @@ impl Writer {
     /// Puts a verified block.
     pub fn put_block(&mut self, block: &Block) -> Result<(), BlockError> {
         self.put(block.cid(), block.data())
+    }
+
+    /// Records a filestore reference for `cid` (its bytes stay in the user's file).
+    pub fn put_ref(&mut self, cid: &Cid, r: FileRef) -> Result<(), BlockError> {
+        if r.len > MAX_BLOCK_BYTES as u64 {
+            return Err(BlockError::TooLarge {
+                cid: *cid,
+                len: r.len as usize,
+                limit: MAX_BLOCK_BYTES,
+            });
+        }
+        self.stats.blocks_put += 1;
+        if cid.hash().code() == cids::IDENTITY {
+            return Ok(());
+        }
+        self.buf.push((cid.hash().to_bytes(), Item::Ref(r)));
+        if self.buf.len() >= WRITER_BATCH_BLOCKS {
+            self.commit(false)?;
+        }
+        Ok(())
     }
 
     /// Commits what is buffered, durably, and returns the totals.
@@ -577,7 +973,7 @@ impl Writer {
                     .spawn(move || {
                         let mut stats = WriterStats::default();
                         for b in rx {
-                            commit_batch(&store, &b, false, &mut stats)?;
+                            commit_batch(&store, &b, false, false, &mut stats)?;
                         }
                         Ok(stats)
                     })
@@ -597,7 +993,10 @@ impl Writer {
         if batch.is_empty() && !self.undurable {
             return Ok(());
         }
-        commit_batch(&self.store, &batch, true, &mut self.stats)?;
+        // Block files written by earlier (background) batches are synced with this
+        // batch's, in one syncfs before the durable commit.
+        let sync = self.stats.files_new > 0;
+        commit_batch(&self.store, &batch, true, sync, &mut self.stats)?;
         self.undurable = false;
         Ok(())
     }
@@ -611,14 +1010,22 @@ impl Writer {
                 .map_err(|_| BlockError::Io("writer thread panicked".into()))??;
             self.stats.blocks_new += st.blocks_new;
             self.stats.bytes_new += st.bytes_new;
+            self.stats.files_new += st.files_new;
+            self.stats.refs += st.refs;
             self.stats.commits += st.commits;
         }
         Ok(())
     }
 }
 
-/// One batch of (multihash key, block bytes).
-type Batch = Vec<(Vec<u8>, Vec<u8>)>;
+/// One batched write: a block's bytes or a filestore reference.
+enum Item {
+    Data(Vec<u8>),
+    Ref(FileRef),
+}
+
+/// One batch of (multihash key, item).
+type Batch = Vec<(Vec<u8>, Item)>;
 
 /// A writer's background thread: its queue and its handle.
 type Background = (
@@ -631,25 +1038,54 @@ type Background = (
 pub const WRITER_QUEUE_BATCHES: usize = 1;
 
 /// Commits one batch in one write transaction.
+/// Block files are written (unsynced) inside the transaction; a durable commit first
+/// syncs the filesystem when this batch or, with `sync_earlier`, an earlier
+/// non-durable one wrote files, so the index never names a file that is not on disk.
 fn commit_batch(
     store: &Store,
     batch: &Batch,
     durable: bool,
+    sync_earlier: bool,
     stats: &mut WriterStats,
 ) -> Result<(), BlockError> {
-    store.check_space(batch.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum())?;
+    let incoming = batch
+        .iter()
+        .map(|(k, v)| match v {
+            Item::Data(d) => (k.len() + d.len()) as u64,
+            Item::Ref(_) => (k.len() + 64) as u64,
+        })
+        .sum();
+    store.check_space(incoming)?;
     let mut txn = store.begin_write()?;
     if !durable {
         txn.set_durability(redb::Durability::None).map_err(db_err)?;
     }
+    let mut wrote_files = false;
     {
-        let mut t = txn.open_table(BLOCKS).map_err(db_err)?;
+        let mut t = WriteTables::open(&txn)?;
         for (k, v) in batch {
-            if insert_if_absent(&mut t, k, v)? {
-                stats.blocks_new += 1;
-                stats.bytes_new += v.len() as u64;
+            match v {
+                Item::Data(d) => {
+                    if let Some(file) = t.insert_if_absent(&store.inner.blocks_dir, k, d)? {
+                        stats.blocks_new += 1;
+                        stats.bytes_new += d.len() as u64;
+                        if file {
+                            stats.files_new += 1;
+                            wrote_files = true;
+                        }
+                    }
+                }
+                Item::Ref(r) => {
+                    t.fstore
+                        .insert(k.as_slice(), r.encode().as_slice())
+                        .map_err(db_err)?;
+                    stats.refs += 1;
+                }
             }
         }
+    }
+    if durable && (wrote_files || sync_earlier) {
+        sync_files(&store.inner.blocks_dir)?;
     }
     txn.commit().map_err(db_err)?;
     stats.commits += 1;
@@ -663,7 +1099,8 @@ impl BlockSink for Writer {
         if cid.hash().code() == cids::IDENTITY {
             return Ok(());
         }
-        self.buf.push((cid.hash().to_bytes(), data.to_vec()));
+        self.buf
+            .push((cid.hash().to_bytes(), Item::Data(data.to_vec())));
         self.buf_bytes += data.len();
         if self.buf_bytes >= WRITER_BATCH_BYTES || self.buf.len() >= WRITER_BATCH_BLOCKS {
             self.commit(false)?;
@@ -687,17 +1124,43 @@ impl Drop for Writer {
     }
 }
 
-/// Streams keys of the blocks table, one read transaction per batch.
+/// Which index table a key listing walks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Which {
+    Blocks,
+    Files,
+    Filestore,
+}
+
+/// Streams keys of one index table, one read transaction per batch.
 struct KeyBatches {
     store: Store,
+    which: Which,
     after: Option<Vec<u8>>,
     done: bool,
 }
 
+fn keys_after<T, V>(t: &T, after: Option<&[u8]>, n: usize) -> Result<Vec<Vec<u8>>, BlockError>
+where
+    T: ReadableTable<&'static [u8], V>,
+    V: redb::Value + 'static,
+{
+    let mut out = Vec::with_capacity(n.min(ITER_BATCH_COUNT));
+    for entry in range_after(t, after)? {
+        let (k, _) = entry.map_err(db_err)?;
+        out.push(k.value().to_vec());
+        if out.len() == n {
+            break;
+        }
+    }
+    Ok(out)
+}
+
 impl KeyBatches {
-    fn new(store: Store) -> Self {
+    fn new(store: Store, which: Which) -> Self {
         KeyBatches {
             store,
+            which,
             after: None,
             done: false,
         }
@@ -709,20 +1172,61 @@ impl KeyBatches {
             return Ok(Vec::new());
         }
         let txn = self.store.inner.db.begin_read().map_err(db_err)?;
-        let t = txn.open_table(BLOCKS).map_err(db_err)?;
-        let mut out = Vec::with_capacity(n.min(ITER_BATCH_COUNT));
-        for entry in range_after(&t, self.after.as_deref())? {
-            let (k, _) = entry.map_err(db_err)?;
-            out.push(k.value().to_vec());
-            if out.len() == n {
-                break;
-            }
-        }
+        let after = self.after.as_deref();
+        let out = match self.which {
+            Which::Blocks => keys_after(&txn.open_table(BLOCKS).map_err(db_err)?, after, n)?,
+            Which::Files => keys_after(&txn.open_table(BLOCK_FILES).map_err(db_err)?, after, n)?,
+            Which::Filestore => keys_after(&txn.open_table(FILESTORE).map_err(db_err)?, after, n)?,
+        };
         if out.len() < n {
             self.done = true;
         }
         self.after = out.last().cloned();
         Ok(out)
+    }
+}
+
+/// Iterator returned by [`Store::iter_refs`]: (multihash, reference) pairs.
+pub struct RefIter {
+    store: Store,
+    after: Option<Vec<u8>>,
+    buf: VecDeque<(Vec<u8>, Vec<u8>)>,
+    done: bool,
+}
+
+impl RefIter {
+    fn fill(&mut self) -> Result<(), BlockError> {
+        let txn = self.store.inner.db.begin_read().map_err(db_err)?;
+        let t = txn.open_table(FILESTORE).map_err(db_err)?;
+        let mut n = 0;
+        for entry in range_after(&t, self.after.as_deref())? {
+            let (k, v) = entry.map_err(db_err)?;
+            self.buf.push_back((k.value().to_vec(), v.value().to_vec()));
+            n += 1;
+            if n == ITER_BATCH_COUNT {
+                break;
+            }
+        }
+        if n < ITER_BATCH_COUNT {
+            self.done = true;
+        }
+        self.after = self.buf.back().map(|(k, _)| k.clone());
+        Ok(())
+    }
+}
+
+impl Iterator for RefIter {
+    type Item = Result<(Multihash<64>, FileRef), BlockError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.buf.is_empty() && !self.done {
+            if let Err(e) = self.fill() {
+                self.done = true;
+                return Some(Err(e));
+            }
+        }
+        let (k, v) = self.buf.pop_front()?;
+        Some(multihash_of_key(&k).and_then(|mh| Ok((mh, FileRef::decode(&v)?))))
     }
 }
 
@@ -738,11 +1242,34 @@ impl Iterator for MultihashIter {
     type Item = Result<Multihash<64>, BlockError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.buf.is_empty() {
+        while self.buf.is_empty() {
             match self.batches.next_batch(ITER_BATCH_COUNT) {
-                Ok(b) => self.buf.extend(b),
+                Ok(b) if b.is_empty() => {
+                    let next = match self.batches.which {
+                        Which::Blocks => Which::Files,
+                        Which::Files => Which::Filestore,
+                        Which::Filestore => return None,
+                    };
+                    self.batches = KeyBatches::new(self.batches.store.clone(), next);
+                }
+                Ok(b) => {
+                    if self.batches.which == Which::Filestore {
+                        // A block stored both ways is listed once (as a copy).
+                        let store = &self.batches.store;
+                        for k in b {
+                            match store.has_copy_key(&k) {
+                                Ok(true) => {}
+                                Ok(false) => self.buf.push_back(k),
+                                Err(e) => return Some(Err(e)),
+                            }
+                        }
+                    } else {
+                        self.buf.extend(b)
+                    }
+                }
                 Err(e) => {
                     self.batches.done = true;
+                    self.batches.which = Which::Filestore;
                     return Some(Err(e));
                 }
             }
@@ -752,9 +1279,12 @@ impl Iterator for MultihashIter {
     }
 }
 
-/// Pub(crate) access for GC's sweep.
-pub(crate) fn key_batches(store: &Store) -> impl FnMut(usize) -> Result<Vec<Vec<u8>>, BlockError> {
-    let mut kb = KeyBatches::new(store.clone());
+/// Pub(crate) access for GC's sweep: key batches of one index table.
+pub(crate) fn key_batches(
+    store: &Store,
+    which: Which,
+) -> impl FnMut(usize) -> Result<Vec<Vec<u8>>, BlockError> {
+    let mut kb = KeyBatches::new(store.clone(), which);
     move |n| kb.next_batch(n)
 }
 

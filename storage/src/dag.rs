@@ -21,6 +21,7 @@
 //! CID; a block that does not decode is [`DagError::Decode`] naming the CID.
 
 use crate::block::{BlockError, BlockSource};
+use crate::cids;
 use crate::codec::{self, CodecError};
 use cid::Cid;
 use std::collections::HashSet;
@@ -141,6 +142,37 @@ where
                 limit: MAX_WALK_STACK_COUNT,
             }
             .into());
+        }
+        stack.extend(links.into_iter().rev());
+    }
+    Ok(())
+}
+
+/// Checks that the whole DAG under `root` is stored, reading only blocks that can
+/// have links: raw leaves are checked with [`BlockSource::has`], so pinning a large
+/// file does not re-read (or, for the filestore, re-hash) all its data.
+pub fn check_complete<S>(src: &S, root: &Cid, seen: &mut dyn SeenSet) -> Result<(), DagError>
+where
+    S: BlockSource + ?Sized,
+{
+    let mut stack: Vec<Cid> = vec![*root];
+    while let Some(cid) = stack.pop() {
+        if !seen.insert(&cid)? {
+            continue;
+        }
+        if cid.codec() == cids::RAW {
+            if !src.has(&cid)? {
+                return Err(DagError::Missing { cid });
+            }
+            continue;
+        }
+        let bytes = fetch(src, &cid)?;
+        let links = links_of(&cid, &bytes)?;
+        if stack.len() + links.len() > MAX_WALK_STACK_COUNT {
+            return Err(DagError::TooWide {
+                cid,
+                limit: MAX_WALK_STACK_COUNT,
+            });
         }
         stack.extend(links.into_iter().rev());
     }

@@ -39,11 +39,11 @@
 //! The database file does not shrink: redb reuses the freed pages.
 
 use crate::block::BlockError;
-use crate::blockstore::{db_err, key_batches, multihash_of_key, Store};
+use crate::blockstore::{db_err, key_batches, multihash_of_key, remove_block_file, Store, Which};
 use crate::cids;
 use crate::dag::{self, DagError};
 use crate::pins::{self, PinError, PinKind};
-use crate::repo::tables::{BLOCKS, GC_MARKS, GC_QUEUE};
+use crate::repo::tables::{BLOCKS, BLOCK_FILES, FILESTORE, GC_MARKS, GC_QUEUE};
 use cid::Cid;
 use redb::{Durability, ReadableDatabase, WriteTransaction};
 
@@ -85,6 +85,8 @@ pub struct GcStats {
     pub removed_blocks: u64,
     /// Bytes of removed blocks.
     pub removed_bytes: u64,
+    /// Block files under `blocks/` that no index entry named (left by a killed add).
+    pub orphan_files: u64,
 }
 
 /// Runs a full GC; calls `on_removed` with each removed block (raw CIDv1 of its
@@ -241,14 +243,28 @@ impl Marker<'_> {
     }
 }
 
-/// The sweep phase.
+/// The sweep phase: inline blocks, block files, filestore references (the user's
+/// files are never touched), then block files no index names.
 fn sweep(store: &Store, on_removed: &mut dyn FnMut(&Cid)) -> Result<GcStats, GcError> {
     let mut stats = GcStats::default();
-    let mut next_batch = key_batches(store);
+    for which in [Which::Blocks, Which::Files, Which::Filestore] {
+        sweep_table(store, which, &mut stats, on_removed)?;
+    }
+    stats.orphan_files = store.sweep_orphan_files()?;
+    Ok(stats)
+}
+
+fn sweep_table(
+    store: &Store,
+    which: Which,
+    stats: &mut GcStats,
+    on_removed: &mut dyn FnMut(&Cid),
+) -> Result<(), GcError> {
+    let mut next_batch = key_batches(store, which);
     loop {
         let keys = next_batch(GC_SWEEP_BATCH_COUNT)?;
         if keys.is_empty() {
-            return Ok(stats);
+            return Ok(());
         }
         let victims: Vec<Vec<u8>> = {
             let txn = store.db().begin_read().map_err(db_err)?;
@@ -268,11 +284,21 @@ fn sweep(store: &Store, on_removed: &mut dyn FnMut(&Cid)) -> Result<GcStats, GcE
         let txn = store.begin_write()?;
         {
             let mut blocks = txn.open_table(BLOCKS).map_err(db_err)?;
+            let mut files = txn.open_table(BLOCK_FILES).map_err(db_err)?;
+            let mut fstore = txn.open_table(FILESTORE).map_err(db_err)?;
             for k in victims {
-                let len = blocks
-                    .remove(k.as_slice())
-                    .map_err(db_err)?
-                    .map(|v| v.value().len() as u64);
+                let len = match which {
+                    Which::Blocks => blocks
+                        .remove(k.as_slice())
+                        .map_err(db_err)?
+                        .map(|v| v.value().len() as u64),
+                    Which::Files => files
+                        .remove(k.as_slice())
+                        .map_err(db_err)?
+                        .map(|v| v.value()),
+                    // References cost no repo space: counted as blocks, not bytes.
+                    Which::Filestore => fstore.remove(k.as_slice()).map_err(db_err)?.map(|_| 0),
+                };
                 if let Some(len) = len {
                     stats.removed_blocks += 1;
                     stats.removed_bytes += len;
@@ -281,6 +307,12 @@ fn sweep(store: &Store, on_removed: &mut dyn FnMut(&Cid)) -> Result<GcStats, GcE
             }
         }
         txn.commit().map_err(db_err)?;
+        if which == Which::Files {
+            // After the commit: a kill between leaves orphans, swept at the end.
+            for k in &removed {
+                remove_block_file(store.blocks_dir(), k);
+            }
+        }
         for k in removed {
             match multihash_of_key(&k) {
                 Ok(mh) => on_removed(&cids::raw_v1_of_multihash(&mh)),

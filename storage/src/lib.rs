@@ -7,7 +7,8 @@
 //! - [`unixfs`]: Kubo-compatible importer (chunker, balanced/trickle layouts,
 //!   directories, HAMT shards) and exporter (cat, get, ls, path resolution).
 //! - [`car`]: CARv1 reader and streaming writer.
-//! - [`blockstore`]: the redb blockstore keyed by multihash.
+//! - [`blockstore`]: the blockstore keyed by multihash (redb index, large blocks as files).
+//! - [`filestore`]: `--nocopy` references into the user's files, hash-checked on read.
 //! - [`pins`], [`gc`]: pin sets and the mark-and-sweep collector.
 //! - [`repo`]: repo directory layout, lock, format version, verify.
 //!
@@ -20,6 +21,7 @@ pub mod car;
 pub mod cids;
 pub mod codec;
 pub mod dag;
+pub mod filestore;
 pub mod gc;
 pub mod pins;
 pub mod repo;

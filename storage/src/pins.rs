@@ -25,10 +25,10 @@
 //! DAGs; ours checks the whole new DAG.
 
 use crate::block::{BlockError, BlockSource};
-use crate::blockstore::{db_err, Store, TableSource};
+use crate::blockstore::{db_err, Store, TableSource, WriteTables};
 use crate::cids;
 use crate::dag::{self, DagError, MemSeen, SeenSet, Walk};
-use crate::repo::tables::{BLOCKS, PINS};
+use crate::repo::tables::PINS;
 use cid::Cid;
 use redb::{ReadableDatabase, ReadableTable};
 use std::collections::HashSet;
@@ -134,7 +134,7 @@ pub fn pin_add(store: &Store, cid: &Cid, recursive: bool) -> Result<(), PinError
     let _guard = store.begin_add();
     let txn = store.begin_write()?;
     {
-        let blocks = txn.open_table(BLOCKS).map_err(db_err)?;
+        let tables = WriteTables::open(&txn)?;
         let mut pins = txn.open_table(PINS).map_err(db_err)?;
         let key = cid.to_bytes();
         let current = pins.get(key.as_slice()).map_err(db_err)?.map(|g| g.value());
@@ -146,7 +146,10 @@ pub fn pin_add(store: &Store, cid: &Cid, recursive: bool) -> Result<(), PinError
             }
             _ => {}
         }
-        let src = TableSource { table: &blocks };
+        let src = TableSource {
+            tables: &tables,
+            dir: store.blocks_dir(),
+        };
         check_present(&src, cid, recursive)?;
         let kind = if recursive {
             PinKind::Recursive
@@ -177,8 +180,7 @@ fn check_present<S: BlockSource + ?Sized>(
         return dag::fetch(src, root).map(|_| ()).map_err(incomplete);
     }
     let mut seen = MemSeen::new();
-    dag::walk::<_, DagError>(src, root, Some(&mut seen), &mut |_, _| Ok(Walk::Continue))
-        .map_err(incomplete)
+    dag::check_complete(src, root, &mut seen).map_err(incomplete)
 }
 
 /// Unpins `cid`. `recursive = false` refuses to remove a recursive pin (Kubo's
@@ -220,7 +222,7 @@ pub fn pin_update(store: &Store, from: &Cid, to: &Cid, unpin: bool) -> Result<()
     let _guard = store.begin_add();
     let txn = store.begin_write()?;
     {
-        let blocks = txn.open_table(BLOCKS).map_err(db_err)?;
+        let tables = WriteTables::open(&txn)?;
         let mut pins = txn.open_table(PINS).map_err(db_err)?;
         let from_key = from.to_bytes();
         let current = pins
@@ -230,7 +232,10 @@ pub fn pin_update(store: &Store, from: &Cid, to: &Cid, unpin: bool) -> Result<()
         if current.map(|b| kind_of(from, b)).transpose()? != Some(PinKind::Recursive) {
             return Err(PinError::FromNotPinned { cid: *from });
         }
-        let src = TableSource { table: &blocks };
+        let src = TableSource {
+            tables: &tables,
+            dir: store.blocks_dir(),
+        };
         check_present(&src, to, true)?;
         if unpin && from != to {
             pins.remove(from_key.as_slice()).map_err(db_err)?;

@@ -11,6 +11,9 @@
 //! ```text
 //! <repo>/
 //!   datastore.redb   the redb database (tables below)
+//!   blocks/XX/<hex multihash>.data
+//!                    blocks over INLINE_MAX_BYTES (16 KiB), one file each, named by
+//!                    the hex of their multihash; XX = hex of its last byte (256 dirs)
 //!   repo.lock        flock(2)ed exclusively while a process has the repo open;
 //!                    holds that process's PID as decimal text (stale after exit)
 //! ```
@@ -18,8 +21,14 @@
 //! **Tables** of `datastore.redb` (format [`REPO_FORMAT_VERSION`]):
 //! ```text
 //! meta      &str  → u64    "format_version" → REPO_FORMAT_VERSION
-//! blocks    &[u8] → &[u8]  multihash bytes (code, length, digest) → block bytes;
-//!                          keyed by multihash so CIDv0 and CIDv1 share one block
+//! blocks    &[u8] → &[u8]  multihash bytes (code, length, digest) → block bytes, for
+//!                          blocks up to INLINE_MAX_BYTES; keyed by multihash so
+//!                          CIDv0 and CIDv1 share one block
+//! block_files &[u8] → u64  multihash bytes → length of a block kept as a file in
+//!                          blocks/ (larger blocks: redb would round each up to a
+//!                          power-of-two page, doubling what an add writes)
+//! filestore &[u8] → &[u8]  multihash bytes → reference into a user's file
+//!                          (`add --nocopy`; format in crate::filestore)
 //! pins      &[u8] → u8     CID bytes (binary, as in links) → pin kind:
 //!                          1 = direct, 2 = recursive
 //! gc_marks  &[u8] → ()     GC scratch: multihash bytes of every block marked
@@ -50,7 +59,12 @@ use std::path::{Path, PathBuf};
 
 /// On-disk format version of `datastore.redb`. Bump it when a table's key or value
 /// layout changes; [`Repo::open`] refuses any other version.
-pub const REPO_FORMAT_VERSION: u64 = 1;
+/// Version 1 had no `block_files`/`filestore` tables; [`Repo::open`] upgrades it in
+/// place (adds the empty tables), as its blocks are all inline.
+pub const REPO_FORMAT_VERSION: u64 = 2;
+
+/// Directory inside the repo holding blocks kept as files.
+pub const BLOCKS_DIR: &str = "blocks";
 
 /// File name of the redb database inside the repo directory.
 pub const DATASTORE_FILE: &str = "datastore.redb";
@@ -72,6 +86,8 @@ pub(crate) mod tables {
     use redb::TableDefinition;
     pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
     pub(crate) const BLOCKS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("blocks");
+    pub(crate) const BLOCK_FILES: TableDefinition<&[u8], u64> = TableDefinition::new("block_files");
+    pub(crate) const FILESTORE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("filestore");
     pub(crate) const PINS: TableDefinition<&[u8], u8> = TableDefinition::new("pins");
     pub(crate) const GC_MARKS: TableDefinition<&[u8], ()> = TableDefinition::new("gc_marks");
     pub(crate) const GC_QUEUE: TableDefinition<u64, &[u8]> = TableDefinition::new("gc_queue");
@@ -141,6 +157,10 @@ impl Repo {
                     .map_err(|e| db_error(&tmp, e.into()))?;
                 txn.open_table(tables::BLOCKS)
                     .map_err(|e| db_error(&tmp, e.into()))?;
+                txn.open_table(tables::BLOCK_FILES)
+                    .map_err(|e| db_error(&tmp, e.into()))?;
+                txn.open_table(tables::FILESTORE)
+                    .map_err(|e| db_error(&tmp, e.into()))?;
                 txn.open_table(tables::PINS)
                     .map_err(|e| db_error(&tmp, e.into()))?;
                 txn.open_table(tables::GC_MARKS)
@@ -195,6 +215,7 @@ impl Repo {
                     reason: "no format version in the meta table".into(),
                 })
             }
+            Some(1) => upgrade_from_v1(&db, &db_path)?,
             Some(v) if v != REPO_FORMAT_VERSION => {
                 return Err(RepoError::FormatVersion {
                     path: db_path,
@@ -204,8 +225,10 @@ impl Repo {
             }
             Some(_) => {}
         }
+        let blocks_dir = path.join(BLOCKS_DIR);
+        std::fs::create_dir_all(&blocks_dir).map_err(|e| io_err(&blocks_dir, e))?;
         Ok(Repo {
-            store: Store::new(db, db_path, lock),
+            store: Store::new(db, db_path, blocks_dir, lock),
             path,
         })
     }
@@ -219,6 +242,23 @@ impl Repo {
     pub fn store(&self) -> &Store {
         &self.store
     }
+}
+
+/// Format 1 → 2: adds the (empty) `block_files` and `filestore` tables. One durable
+/// transaction, so a crash leaves version 1 or version 2, never a mix.
+fn upgrade_from_v1(db: &redb::Database, db_path: &Path) -> Result<(), RepoError> {
+    let e = |e: redb::Error| db_error(db_path, e);
+    let txn = db.begin_write().map_err(|x| e(x.into()))?;
+    txn.open_table(tables::BLOCK_FILES)
+        .map_err(|x| e(x.into()))?;
+    txn.open_table(tables::FILESTORE).map_err(|x| e(x.into()))?;
+    txn.open_table(tables::META)
+        .map_err(|x| e(x.into()))?
+        .insert(META_FORMAT_VERSION, REPO_FORMAT_VERSION)
+        .map_err(|x| e(x.into()))?;
+    txn.commit().map_err(|x| e(x.into()))?;
+    tracing::info!("repo upgraded from format 1 to {REPO_FORMAT_VERSION}");
+    Ok(())
 }
 
 fn builder() -> redb::Builder {
@@ -341,6 +381,50 @@ mod tests {
         ));
         drop(store);
         Repo::open(dir.path()).unwrap();
+    }
+
+    /// A store written by format 1 (blocks inline only, no `block_files` or
+    /// `filestore` table) opens, is upgraded to the current format, and keeps its data.
+    #[test]
+    fn format_1_store_is_upgraded_in_place() {
+        use crate::block::Block;
+        let dir = tempfile::tempdir().unwrap();
+        drop(Repo::init(dir.path()).unwrap());
+        let b = Block::encode(1, crate::cids::RAW, b"written by format 1".to_vec());
+        {
+            // Rewrite the database as format 1 wrote it.
+            let db = Database::open(dir.path().join(DATASTORE_FILE)).unwrap();
+            let txn = db.begin_write().unwrap();
+            assert!(txn.delete_table(tables::BLOCK_FILES).unwrap());
+            assert!(txn.delete_table(tables::FILESTORE).unwrap());
+            txn.open_table(tables::META)
+                .unwrap()
+                .insert(META_FORMAT_VERSION, 1)
+                .unwrap();
+            txn.open_table(tables::BLOCKS)
+                .unwrap()
+                .insert(b.cid().hash().to_bytes().as_slice(), b.data())
+                .unwrap();
+            txn.commit().unwrap();
+        }
+        std::fs::remove_dir_all(dir.path().join(BLOCKS_DIR)).unwrap();
+        let repo = Repo::open(dir.path()).unwrap();
+        assert_eq!(
+            repo.store().get(b.cid()).unwrap().as_deref(),
+            Some(b.data())
+        );
+        assert!(repo.store().verify().unwrap().is_clean());
+        let big = Block::encode(1, crate::cids::RAW, vec![7u8; 100_000]);
+        repo.store().put_block(&big).unwrap();
+        assert_eq!(repo.store().get(big.cid()).unwrap().unwrap().len(), 100_000);
+        drop(repo);
+        let db = Database::open(dir.path().join(DATASTORE_FILE)).unwrap();
+        let txn = db.begin_read().unwrap();
+        let v = txn.open_table(tables::META).unwrap();
+        assert_eq!(
+            v.get(META_FORMAT_VERSION).unwrap().unwrap().value(),
+            REPO_FORMAT_VERSION
+        );
     }
 
     #[test]

@@ -64,6 +64,10 @@ pub struct Options {
     pub wrap_with_directory: bool,
     /// Include names starting with `.` when walking directories (Kubo's `-H`).
     pub hidden: bool,
+    /// `--nocopy`: the caller imports into a [`crate::filestore::NocopySink`], which
+    /// records raw leaves as references to the file. The importer itself only
+    /// reports file offsets ([`BlockSink::put_leaf`]); `--nocopy` implies raw leaves.
+    pub nocopy: bool,
 }
 
 impl Default for Options {
@@ -77,6 +81,7 @@ impl Default for Options {
             shard_threshold_bytes: DEFAULT_SHARD_THRESHOLD_BYTES,
             wrap_with_directory: false,
             hidden: false,
+            nocopy: false,
         }
     }
 }
@@ -156,6 +161,10 @@ struct Chunker<R: Read> {
     buf: Vec<u8>,
     done: bool,
     path: PathBuf,
+    /// File offset of the chunk in `buf`.
+    offset: u64,
+    /// File offset after the chunk in `buf`.
+    next_offset: u64,
 }
 
 impl<R: Read> Chunker<R> {
@@ -166,6 +175,8 @@ impl<R: Read> Chunker<R> {
             buf: Vec::with_capacity(size),
             done: false,
             path,
+            offset: 0,
+            next_offset: 0,
         }
     }
 
@@ -186,6 +197,8 @@ impl<R: Read> Chunker<R> {
         if n < self.size {
             self.done = true;
         }
+        self.offset = self.next_offset;
+        self.next_offset += n as u64;
         Ok(n > 0)
     }
 }
@@ -220,7 +233,8 @@ impl<R: Read> FileBuilder<'_, R> {
         self.pending = false;
         let len = data.len() as u64;
         let child = if self.opts.raw_leaves {
-            let cid = self.put(1, cids::RAW, &data)?;
+            let cid = cids::cid_of(1, cids::RAW, &data);
+            self.sink.put_leaf(&cid, &data, self.chunker.offset)?;
             Child {
                 cid,
                 tsize: len,
@@ -361,6 +375,15 @@ struct SinkRef<'a, S: BlockSink + ?Sized>(&'a mut S);
 impl<S: BlockSink + ?Sized> BlockSink for SinkRef<'_, S> {
     fn put(&mut self, cid: &Cid, data: &[u8]) -> Result<(), BlockError> {
         self.0.put(cid, data)
+    }
+    fn begin_file(&mut self, path: &Path) -> Result<(), BlockError> {
+        self.0.begin_file(path)
+    }
+    fn put_leaf(&mut self, cid: &Cid, data: &[u8], offset: u64) -> Result<(), BlockError> {
+        self.0.put_leaf(cid, data, offset)
+    }
+    fn end_file(&mut self) -> Result<(), BlockError> {
+        self.0.end_file()
     }
     fn flush(&mut self) -> Result<(), BlockError> {
         self.0.flush()
@@ -566,7 +589,9 @@ fn add_any(
         Ok(added)
     } else if ft.is_file() {
         let f = std::fs::File::open(path).map_err(io)?;
+        sink.begin_file(path)?;
         let added = add_reader(opts, sink, f, path.to_path_buf())?;
+        sink.end_file()?;
         (w.on_entry)(display, &added);
         Ok(added)
     } else if ft.is_dir() {
