@@ -583,9 +583,21 @@ impl Core {
         w.sessions.retain(|s| *s != session);
         if w.sessions.is_empty() {
             if let Some(w) = self.wants.remove(&mh) {
+                self.remember(mh);
                 self.send_cancels(&w, None);
             }
         }
+    }
+
+    /// Remembers a block we stopped wanting, so a late copy is a duplicate, not a strike.
+    fn remember(&mut self, mh: Mh) {
+        if self.cfg.recent_blocks_count == 0 || self.recent.contains(&mh) {
+            return;
+        }
+        if self.recent.len() >= self.cfg.recent_blocks_count {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(mh);
     }
 
     /// Adds providers (from the DHT, or known peers) as candidates of `session`.
@@ -764,6 +776,7 @@ impl Core {
             return;
         };
         self.stats.wants_failed += 1;
+        self.remember(mh);
         for sid in &w.sessions {
             if let Some(s) = self.sessions.get_mut(sid) {
                 s.wants.remove(&mh);
@@ -832,10 +845,7 @@ impl Core {
         };
         self.stats.blocks_received += 1;
         self.stats.data_received += len;
-        if self.recent.len() >= self.cfg.recent_blocks_count {
-            self.recent.pop_front();
-        }
-        self.recent.push_back(mh);
+        self.remember(mh);
         let block = if block.cid() == &w.cid {
             block
         } else {
@@ -1503,6 +1513,26 @@ mod tests {
         sim.core.close_session(s2);
         assert_eq!(cancels_to(&sim.drain(), a), vec![cid]);
         assert!(sim.core.wantlist().is_empty());
+    }
+
+    #[test]
+    fn block_after_cancel_is_a_duplicate_not_a_strike() {
+        let mut sim = Sim::new(Config::default());
+        let [a] = peers(1)[..] else { unreachable!() };
+        let s = sim.core.new_session().unwrap();
+        sim.core.add_providers(sim.now, s, &[a]);
+        let (cid, data) = block(7);
+        sim.core.want(sim.now, s, &[cid]).unwrap();
+        sim.drain();
+        sim.core.close_session(s);
+        sim.deliver(a, &cid, &data);
+        let st = sim.core.stats();
+        assert_eq!((st.dup_blks_received, st.unwanted_blocks), (1, 0));
+        // A block nobody ever wanted is a strike.
+        let (other, odata) = block(8);
+        sim.deliver(a, &other, &odata);
+        assert_eq!(sim.core.stats().unwanted_blocks, 1);
+        assert!(sim.events().is_empty());
     }
 
     #[test]

@@ -335,6 +335,7 @@ impl Driver {
         io_rx: Receiver<IoEvent>,
         mut incoming: futures::stream::SelectAll<libp2p_stream::IncomingStreams>,
     ) {
+        let mut streams_done = false;
         loop {
             self.flush();
             let deadline = self.core.poll_timeout();
@@ -347,11 +348,18 @@ impl Driver {
                 }
                 Wake::Timer
             };
-            let wake = smol::future::or(
+            let streams = async {
+                if streams_done {
+                    futures::future::pending::<()>().await;
+                }
+                Wake::Stream(incoming.next().await)
+            };
+            // `race` picks a ready branch at random: no source starves the others.
+            let wake = smol::future::race(
                 async { Wake::Io(io_rx.recv().await.ok()) },
-                smol::future::or(
-                    async { Wake::Stream(incoming.next().await) },
-                    smol::future::or(async { Wake::Cmd(cmd_rx.recv().await.ok()) }, timer),
+                smol::future::race(
+                    streams,
+                    smol::future::race(async { Wake::Cmd(cmd_rx.recv().await.ok()) }, timer),
                 ),
             )
             .await;
@@ -360,7 +368,7 @@ impl Driver {
                 Wake::Io(Some(ev)) => self.on_io(now, ev),
                 Wake::Io(None) => {} // we hold a sender: cannot close
                 Wake::Stream(Some((peer, stream))) => self.on_inbound_stream(peer, stream),
-                Wake::Stream(None) => {}
+                Wake::Stream(None) => streams_done = true, // control dropped: no more inbound
                 Wake::Cmd(Some(c)) => self.on_command(now, c),
                 Wake::Cmd(None) => return, // every handle dropped: shut down
                 Wake::Timer => self.core.on_timeout(now),
