@@ -45,8 +45,18 @@ struct TestNode {
     dial: smol::channel::Sender<Multiaddr>,
 }
 
-/// Builds a swarm listening on `/memory/<port>`, spawns its event loop and a bitswap node.
-fn spawn_node(ex: &Arc<Executor<'static>>, port: u64, cfg: bitswap::Config) -> TestNode {
+/// Builds a swarm listening on `/memory/<port>` and spawns its event loop. `setup` gets
+/// the swarm's stream control first and may return a bitswap handle to receive the
+/// connection events (raw test peers return `None`).
+fn spawn_swarm(
+    ex: &Arc<Executor<'static>>,
+    port: u64,
+    setup: impl FnOnce(libp2p_stream::Control) -> Option<Handle>,
+) -> (
+    PeerId,
+    libp2p_stream::Control,
+    smol::channel::Sender<Multiaddr>,
+) {
     let key = identity::Keypair::generate_ed25519();
     let peer = key.public().to_peer_id();
     let transport = MemoryTransport::default()
@@ -56,6 +66,7 @@ fn spawn_node(ex: &Arc<Executor<'static>>, port: u64, cfg: bitswap::Config) -> T
         .boxed();
     let behaviour = libp2p_stream::Behaviour::new();
     let control = behaviour.new_control();
+    let on_conn = setup(behaviour.new_control());
     let ex2 = ex.clone();
     let mut swarm = Swarm::new(
         transport,
@@ -69,35 +80,48 @@ fn spawn_node(ex: &Arc<Executor<'static>>, port: u64, cfg: bitswap::Config) -> T
     swarm
         .listen_on(format!("/memory/{port}").parse().expect("addr"))
         .expect("listen");
-    let store = Arc::new(Store::default());
-    let (handle, events) =
-        bitswap::Node::spawn(ex, control, store.clone(), cfg).expect("bitswap node");
     let (dial, dial_rx) = smol::channel::bounded::<Multiaddr>(4);
-    let h = handle.clone();
     ex.spawn(async move {
         loop {
             let ev = smol::future::or(async { Err(dial_rx.recv().await) }, async {
                 Ok(swarm.select_next_some().await)
             })
             .await;
-            match ev {
-                Err(Ok(addr)) => swarm.dial(addr).expect("dial"),
-                Err(Err(_)) => return,
-                Ok(SwarmEvent::ConnectionEstablished { peer_id, .. }) => {
+            match (ev, &on_conn) {
+                (Err(Ok(addr)), _) => swarm.dial(addr).expect("dial"),
+                (Err(Err(_)), _) => return,
+                (Ok(SwarmEvent::ConnectionEstablished { peer_id, .. }), Some(h)) => {
                     let _ = h.peer_connected(peer_id).await;
                 }
-                Ok(SwarmEvent::ConnectionClosed {
-                    peer_id,
-                    num_established: 0,
-                    ..
-                }) => {
+                (
+                    Ok(SwarmEvent::ConnectionClosed {
+                        peer_id,
+                        num_established: 0,
+                        ..
+                    }),
+                    Some(h),
+                ) => {
                     let _ = h.peer_disconnected(peer_id).await;
                 }
-                Ok(_) => {}
+                _ => {}
             }
         }
     })
     .detach();
+    (peer, control, dial)
+}
+
+/// A swarm with a bitswap node on it.
+fn spawn_node(ex: &Arc<Executor<'static>>, port: u64, cfg: bitswap::Config) -> TestNode {
+    let store = Arc::new(Store::default());
+    let mut made = None;
+    let (peer, _control, dial) = spawn_swarm(ex, port, |control| {
+        let (handle, events) =
+            bitswap::Node::spawn(ex, control, store.clone(), cfg).expect("bitswap node");
+        made = Some((handle.clone(), events));
+        Some(handle)
+    });
+    let (handle, events) = made.expect("setup ran");
     TestNode {
         peer,
         handle,
@@ -127,14 +151,19 @@ async fn connected(n: &TestNode, to: &TestNode, port: u64) {
         .send(format!("/memory/{port}").parse().expect("addr"))
         .await
         .expect("dial");
-    // Wait until the swarm reported the connection to bitswap.
-    for _ in 0..200 {
+    wait_for_peer(n).await;
+    wait_for_peer(to).await;
+}
+
+/// Waits until the swarm reported a connection to the node's bitswap.
+async fn wait_for_peer(n: &TestNode) {
+    for _ in 0..500 {
         if n.handle.stats().await.expect("stats").peers >= 1 {
             return;
         }
         async_io::Timer::after(Duration::from_millis(10)).await;
     }
-    panic!("no connection to {}", to.peer);
+    panic!("no connection at {}", n.peer);
 }
 
 #[test]
@@ -218,4 +247,115 @@ fn missing_block_asks_for_providers_and_fails_at_the_deadline() {
         );
         assert!(client.handle.wantlist().await.expect("wantlist").is_empty());
     });
+}
+
+/// Sends a frame on a raw stream to `to` over `proto`.
+async fn send_raw(
+    control: &mut libp2p_stream::Control,
+    to: PeerId,
+    proto: &'static str,
+    bytes: &[u8],
+) {
+    use futures::AsyncWriteExt;
+    let mut s = control
+        .open_stream(to, libp2p::StreamProtocol::new(proto))
+        .await
+        .expect("stream");
+    s.write_all(bytes).await.expect("write");
+    s.flush().await.expect("flush");
+}
+
+#[test]
+fn malformed_frames_get_a_peer_disconnected() {
+    run(|ex| async move {
+        let mut cfg = bitswap::Config::default();
+        cfg.core.misbehaviour_threshold = 2;
+        let node = spawn_node(&ex, 3001, cfg);
+        let (bad, mut control, dial) = spawn_swarm(&ex, 3002, |_| None);
+        dial.send("/memory/3001".parse().expect("addr"))
+            .await
+            .expect("dial");
+        wait_for_peer(&node).await;
+        // Field 1 with a length beyond the frame; then a frame claiming 5 MiB.
+        send_raw(
+            &mut control,
+            node.peer,
+            "/ipfs/bitswap/1.2.0",
+            &[0x02, 0x0a, 0x05],
+        )
+        .await;
+        let mut big = Vec::new();
+        bitswap::wire::put_varint(&mut big, 5 << 20);
+        send_raw(&mut control, node.peer, "/ipfs/bitswap/1.1.0", &big).await;
+        let ev = smol::future::or(async { node.events.recv().await.ok() }, async {
+            async_io::Timer::after(Duration::from_secs(10)).await;
+            None
+        })
+        .await;
+        assert_eq!(ev, Some(NodeEvent::Disconnect { peer: bad }));
+        let st = node.handle.stats().await.expect("stats");
+        assert_eq!(st.malformed_messages, 2);
+        assert_eq!(st.peers_disconnected, 1);
+    });
+}
+
+#[test]
+fn falls_back_to_bitswap_1_0_0_for_older_peers() {
+    run(|ex| async move {
+        let node = spawn_node(&ex, 4001, bitswap::Config::default());
+        let (old, mut control, _dial) = spawn_swarm(&ex, 4002, |_| None);
+        // The old peer speaks only 1.0.0.
+        let mut incoming = control
+            .accept(libp2p::StreamProtocol::new("/ipfs/bitswap/1.0.0"))
+            .expect("accept");
+        node.dial
+            .send("/memory/4002".parse().expect("addr"))
+            .await
+            .expect("dial");
+        let session = node.handle.new_session().await.expect("session");
+        session.add_providers(vec![old]).await.expect("providers");
+        let data = b"an old block".to_vec();
+        let cid = acorn_storage::cids::cid_of(0, acorn_storage::cids::DAG_PB, &data);
+        let fetch = ex.spawn(async move { session.fetch(cid).await });
+        let (from, mut stream) = incoming.next().await.expect("inbound stream");
+        assert_eq!(from, node.peer);
+        let msg = read_one(&mut stream).await;
+        let entries = msg.wantlist.expect("wantlist").entries;
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].cid, cid);
+        assert_eq!(entries[0].want_type, bitswap::WantType::Block);
+        // Answer the 1.0.0 way: raw block bytes in field 2, on our own stream.
+        let reply = bitswap::Message {
+            blocks: vec![bitswap::wire::Payload {
+                prefix: bitswap::wire::Prefix::v0(),
+                data: data.clone(),
+            }],
+            ..Default::default()
+        };
+        send_raw(
+            &mut control,
+            node.peer,
+            "/ipfs/bitswap/1.0.0",
+            &reply.encode_frame(bitswap::Version::V1_0_0),
+        )
+        .await;
+        let block = fetch.await.expect("fetched");
+        assert_eq!(block.data(), &data[..]);
+    });
+}
+
+async fn read_one(s: &mut libp2p::Stream) -> bitswap::Message {
+    use futures::AsyncReadExt;
+    let mut len = 0u64;
+    for i in 0.. {
+        let mut b = [0u8; 1];
+        s.read_exact(&mut b).await.expect("varint");
+        len |= u64::from(b[0] & 0x7f) << (7 * i);
+        if b[0] & 0x80 == 0 {
+            break;
+        }
+    }
+    let mut body = vec![0u8; len as usize];
+    s.read_exact(&mut body).await.expect("body");
+    bitswap::Message::decode(&body).expect("decode")
 }
