@@ -1,0 +1,607 @@
+//! Bitswap: fetch and serve blocks (`/ipfs/bitswap/1.2.0`, also 1.1.0, 1.0.0 and
+//! `/ipfs/bitswap`).
+//!
+//! Spec: <https://specs.ipfs.tech/bitswap-protocol/>. Laid out as libp2p's protocols:
+//! [`wire`] (codec), [`core`] (the sans-IO state machine: sessions, wants, ledgers),
+//! `handler` (per-peer stream tasks) and this module: the [`Node`] task that drives the
+//! core on the node's smol executor with a [`libp2p_stream::Control`].
+//!
+//! # Flow
+//! - The daemon builds its swarm with a `libp2p_stream::Behaviour`, and calls
+//!   [`Node::spawn`] with a `Control`, its blockstore (the [`Blockstore`] trait: net never
+//!   imports disk code) and the executor. It forwards connection events
+//!   ([`Handle::peer_connected`] / [`Handle::peer_disconnected`]) and acts on
+//!   [`NodeEvent`]s: `FindProviders` (search the DHT, then [`Session::add_providers`]) and
+//!   `Disconnect` (close the peer's connections).
+//! - A request opens a [`Session`] and calls [`Session::fetch`] per CID (concurrently
+//!   for a DAG's children). The node first asks the blockstore; on a miss the core wants
+//!   the CID; the verified block is `put` into the blockstore, then returned.
+//! - Inbound streams of all four protocols are accepted; each gets a reader task. Each
+//!   peer we send to gets one writer task with one stream.
+//! - Blockstore calls (`get`/`has`/`put`, which may block on disk) run through
+//!   `smol::unblock`; the daemon caps that pool (`BLOCKING_MAX_THREADS`).
+//!
+//! # Limits (in [`Config`] and [`core::Config`])
+//! - commands: a channel of `command_capacity` (full: callers wait);
+//! - events to the daemon: `event_capacity` (full: dropped and counted in
+//!   `Stats::events_dropped` — the core asks for providers again next round);
+//! - stream and blockstore results: `io_capacity` (full: readers and writers wait, which
+//!   pushes back on the peers);
+//! - inbound streams at once: `max_inbound_streams` (more are dropped); worst case RAM
+//!   for frames being read is this × `wire::MAX_MESSAGE_BYTES`;
+//! - per peer one outbound message in flight, plus the core's bounded send queue;
+//! - fetch waiters per (session, CID): [`MAX_WAITERS_PER_WANT`].
+//!
+//! # Departures
+//! - Blocks are put one at a time through the [`Blockstore`]; batching writes for SD
+//!   cards is the implementer's job.
+//! - Connection events come from the daemon (libp2p-stream does not report them).
+
+pub mod core;
+mod handler;
+pub mod wire;
+
+pub use self::core::{Event, Found, Lookup, SessionId, Stats};
+pub use self::wire::{Message, Version, WantType, MAX_MESSAGE_BYTES};
+
+use self::core::Core;
+use self::handler::IoEvent;
+use acorn_storage::block::{Block, BlockError};
+use cid::Cid;
+use futures::channel::oneshot;
+use futures::StreamExt;
+use libp2p::{PeerId, StreamProtocol};
+use smol::channel::{self as chan, Receiver, Sender, TrySendError};
+use smol::Executor;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+/// Most concurrent `fetch` calls waiting for the same CID in one session.
+pub const MAX_WAITERS_PER_WANT: usize = 16;
+
+/// Blocks as the node stores them. Calls may block (disk): the node runs them on the
+/// blocking pool. Implemented by the daemon over its redb blockstore and filestore.
+pub trait Blockstore: Send + Sync + 'static {
+    /// The block's bytes, `Ok(None)` when not stored.
+    fn get(&self, cid: &Cid) -> Result<Option<Vec<u8>>, BlockError>;
+    /// Whether the block is stored.
+    fn has(&self, cid: &Cid) -> Result<bool, BlockError>;
+    /// Stores a verified block.
+    fn put(&self, block: &Block) -> Result<(), BlockError>;
+}
+
+/// Tunables of the node task. Defaults in brackets.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub core: core::Config,
+    /// Commands queued to the node task [64].
+    pub command_capacity: usize,
+    /// Events queued for the daemon [64].
+    pub event_capacity: usize,
+    /// Stream and blockstore results queued to the node task [64].
+    pub io_capacity: usize,
+    /// Inbound bitswap streams read at once [32].
+    pub max_inbound_streams: usize,
+    /// Time to open a stream and write one message [30 s].
+    pub send_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            core: core::Config::default(),
+            command_capacity: 64,
+            event_capacity: 64,
+            io_capacity: 64,
+            max_inbound_streams: 32,
+            send_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Errors of the bitswap node API.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("bitswap is not running")]
+    Closed,
+    #[error("block {cid} not found in time")]
+    NotFound { cid: Cid },
+    #[error("too many fetches of {cid} waiting in this session (limit {limit})")]
+    Busy { cid: Cid, limit: usize },
+    #[error(transparent)]
+    Core(#[from] core::CoreError),
+    #[error("blockstore: {0}")]
+    Store(#[from] BlockError),
+    #[error("bitswap protocol {0} already registered on this swarm")]
+    AlreadyRegistered(String),
+}
+
+/// What the daemon must act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeEvent {
+    /// Search the DHT for providers of `cid` and call [`Session::add_providers`].
+    FindProviders { session: SessionId, cid: Cid },
+    /// Close the connections of a misbehaving peer.
+    Disconnect { peer: PeerId },
+}
+
+enum Command {
+    NewSession {
+        token: Weak<()>,
+        reply: oneshot::Sender<Result<SessionId, Error>>,
+    },
+    Fetch {
+        session: SessionId,
+        cid: Cid,
+        reply: oneshot::Sender<Result<Block, Error>>,
+    },
+    Cancel {
+        session: SessionId,
+        cid: Cid,
+    },
+    AddProviders {
+        session: SessionId,
+        peers: Vec<PeerId>,
+    },
+    Connected(PeerId),
+    Disconnected(PeerId),
+    Stats(oneshot::Sender<Stats>),
+    Wantlist(oneshot::Sender<Vec<Cid>>),
+}
+
+/// A cloneable handle to the node task.
+#[derive(Clone)]
+pub struct Handle {
+    tx: Sender<Command>,
+}
+
+impl Handle {
+    async fn send(&self, c: Command) -> Result<(), Error> {
+        self.tx.send(c).await.map_err(|_| Error::Closed)
+    }
+
+    /// Opens a session; it closes (cancelling its wants) when dropped.
+    pub async fn new_session(&self) -> Result<Session, Error> {
+        let token = Arc::new(());
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::NewSession {
+            token: Arc::downgrade(&token),
+            reply,
+        })
+        .await?;
+        let id = rx.await.map_err(|_| Error::Closed)??;
+        Ok(Session {
+            id,
+            handle: self.clone(),
+            _token: token,
+        })
+    }
+
+    /// A connection to `peer` was established (from the swarm's events).
+    pub async fn peer_connected(&self, peer: PeerId) -> Result<(), Error> {
+        self.send(Command::Connected(peer)).await
+    }
+
+    /// The last connection to `peer` closed.
+    pub async fn peer_disconnected(&self, peer: PeerId) -> Result<(), Error> {
+        self.send(Command::Disconnected(peer)).await
+    }
+
+    /// Counters for `bitswap stat`.
+    pub async fn stats(&self) -> Result<Stats, Error> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::Stats(tx)).await?;
+        rx.await.map_err(|_| Error::Closed)
+    }
+
+    /// Our live wants.
+    pub async fn wantlist(&self) -> Result<Vec<Cid>, Error> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::Wantlist(tx)).await?;
+        rx.await.map_err(|_| Error::Closed)
+    }
+}
+
+/// One request's session. Dropping it cancels its wants.
+pub struct Session {
+    id: SessionId,
+    handle: Handle,
+    _token: Arc<()>,
+}
+
+impl Session {
+    pub fn id(&self) -> SessionId {
+        self.id
+    }
+
+    /// The block for `cid`: from the blockstore, else from the network (then stored).
+    pub async fn fetch(&self, cid: Cid) -> Result<Block, Error> {
+        let (reply, rx) = oneshot::channel();
+        self.handle
+            .send(Command::Fetch {
+                session: self.id,
+                cid,
+                reply,
+            })
+            .await?;
+        rx.await.map_err(|_| Error::Closed)?
+    }
+
+    /// Stops wanting `cid`.
+    pub async fn cancel(&self, cid: Cid) -> Result<(), Error> {
+        self.handle
+            .send(Command::Cancel {
+                session: self.id,
+                cid,
+            })
+            .await
+    }
+
+    /// Providers found for this session's wants (from the DHT).
+    pub async fn add_providers(&self, peers: Vec<PeerId>) -> Result<(), Error> {
+        self.handle
+            .send(Command::AddProviders {
+                session: self.id,
+                peers,
+            })
+            .await
+    }
+}
+
+/// The bitswap node task.
+pub struct Node;
+
+impl Node {
+    /// Registers the four bitswap protocols on `control` and spawns the node task on
+    /// `ex`. Returns the handle and the daemon's event receiver.
+    pub fn spawn(
+        ex: &Arc<Executor<'static>>,
+        mut control: libp2p_stream::Control,
+        store: Arc<dyn Blockstore>,
+        cfg: Config,
+    ) -> Result<(Handle, Receiver<NodeEvent>), Error> {
+        let mut incoming = Vec::new();
+        for (proto, _) in Version::PROTOCOLS {
+            incoming.push(
+                control
+                    .accept(StreamProtocol::new(proto))
+                    .map_err(|_| Error::AlreadyRegistered(proto.to_string()))?,
+            );
+        }
+        let (cmd_tx, cmd_rx) = chan::bounded(cfg.command_capacity.max(1));
+        let (ev_tx, ev_rx) = chan::bounded(cfg.event_capacity.max(1));
+        let (io_tx, io_rx) = chan::bounded(cfg.io_capacity.max(1));
+        let driver = Driver {
+            core: Core::new(cfg.core.clone()),
+            cfg,
+            ex: ex.clone(),
+            control,
+            store,
+            events: ev_tx,
+            io_tx,
+            writers: HashMap::new(),
+            waiters: HashMap::new(),
+            sessions: HashMap::new(),
+            inbound: Arc::new(AtomicUsize::new(0)),
+            events_dropped: 0,
+        };
+        let incoming = futures::stream::select_all(incoming);
+        ex.spawn(driver.run(cmd_rx, io_rx, incoming)).detach();
+        Ok((Handle { tx: cmd_tx }, ev_rx))
+    }
+}
+
+type Reply = oneshot::Sender<Result<Block, Error>>;
+
+struct Driver {
+    core: Core,
+    cfg: Config,
+    ex: Arc<Executor<'static>>,
+    control: libp2p_stream::Control,
+    store: Arc<dyn Blockstore>,
+    events: Sender<NodeEvent>,
+    io_tx: Sender<IoEvent>,
+    /// One writer per peer we send to (bounded by the core's peer table).
+    writers: HashMap<PeerId, Sender<Message>>,
+    /// Fetches waiting for the network (bounded: wants × MAX_WAITERS_PER_WANT).
+    waiters: HashMap<(SessionId, Cid), Vec<Reply>>,
+    /// Live sessions: the token dies when the `Session` is dropped.
+    sessions: HashMap<SessionId, Weak<()>>,
+    inbound: Arc<AtomicUsize>,
+    events_dropped: u64,
+}
+
+enum Wake {
+    Io(Option<IoEvent>),
+    Stream(Option<(PeerId, libp2p::Stream)>),
+    Cmd(Option<Command>),
+    Timer,
+}
+
+/// Decrements the inbound stream count when a reader ends.
+struct InboundSlot(Arc<AtomicUsize>);
+impl Drop for InboundSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Driver {
+    async fn run(
+        mut self,
+        cmd_rx: Receiver<Command>,
+        io_rx: Receiver<IoEvent>,
+        mut incoming: futures::stream::SelectAll<libp2p_stream::IncomingStreams>,
+    ) {
+        let mut streams_done = false;
+        loop {
+            self.flush();
+            let deadline = self.core.poll_timeout();
+            let timer = async {
+                match deadline {
+                    Some(t) => {
+                        async_io::Timer::at(t).await;
+                    }
+                    None => futures::future::pending::<()>().await,
+                }
+                Wake::Timer
+            };
+            let streams = async {
+                if streams_done {
+                    futures::future::pending::<()>().await;
+                }
+                Wake::Stream(incoming.next().await)
+            };
+            // `race` picks a ready branch at random: no source starves the others.
+            let wake = smol::future::race(
+                async { Wake::Io(io_rx.recv().await.ok()) },
+                smol::future::race(
+                    streams,
+                    smol::future::race(async { Wake::Cmd(cmd_rx.recv().await.ok()) }, timer),
+                ),
+            )
+            .await;
+            let now = Instant::now();
+            match wake {
+                Wake::Io(Some(ev)) => self.on_io(now, ev),
+                Wake::Io(None) => {} // we hold a sender: cannot close
+                Wake::Stream(Some((peer, stream))) => self.on_inbound_stream(peer, stream),
+                Wake::Stream(None) => streams_done = true, // control dropped: no more inbound
+                Wake::Cmd(Some(c)) => self.on_command(now, c),
+                Wake::Cmd(None) => return, // every handle dropped: shut down
+                Wake::Timer => self.core.on_timeout(now),
+            }
+        }
+    }
+
+    fn on_inbound_stream(&mut self, peer: PeerId, stream: libp2p::Stream) {
+        if self.inbound.fetch_add(1, Ordering::Relaxed) >= self.cfg.max_inbound_streams {
+            self.inbound.fetch_sub(1, Ordering::Relaxed);
+            tracing::debug!(%peer, "bitswap: too many inbound streams, dropping one");
+            return;
+        }
+        let slot = InboundSlot(self.inbound.clone());
+        let io = self.io_tx.clone();
+        self.ex
+            .spawn(async move {
+                let _slot = slot;
+                handler::read_loop(peer, stream, io).await;
+            })
+            .detach();
+    }
+
+    fn emit(&mut self, e: NodeEvent) {
+        if let Err(TrySendError::Full(_)) = self.events.try_send(e) {
+            self.events_dropped += 1;
+        }
+    }
+
+    /// Moves everything the core has ready out to tasks and the daemon.
+    fn flush(&mut self) {
+        let now = Instant::now();
+        while let Some(ev) = self.core.poll_event() {
+            match ev {
+                Event::Block { sessions, block } => {
+                    let replies: Vec<Reply> = sessions
+                        .iter()
+                        .filter_map(|s| self.waiters.remove(&(*s, *block.cid())))
+                        .flatten()
+                        .collect();
+                    let store = self.store.clone();
+                    self.ex
+                        .spawn(async move {
+                            let b = block.clone();
+                            let put = smol::unblock(move || store.put(&b)).await;
+                            for r in replies {
+                                let _ = r.send(match &put {
+                                    Ok(()) => Ok(block.clone()),
+                                    Err(e) => Err(Error::Store(BlockError::Io(e.to_string()))),
+                                });
+                            }
+                        })
+                        .detach();
+                }
+                Event::WantFailed { session, cid } => {
+                    for r in self.waiters.remove(&(session, cid)).into_iter().flatten() {
+                        let _ = r.send(Err(Error::NotFound { cid }));
+                    }
+                }
+                Event::FindProviders { session, cid } => {
+                    self.emit(NodeEvent::FindProviders { session, cid })
+                }
+                Event::Disconnect { peer } => self.emit(NodeEvent::Disconnect { peer }),
+            }
+        }
+        while let Some(lookup) = self.core.poll_lookup() {
+            let store = self.store.clone();
+            let io = self.io_tx.clone();
+            self.ex
+                .spawn(async move {
+                    let l = lookup.clone();
+                    let found = smol::unblock(move || match l.want_type {
+                        WantType::Block => match store.get(&l.cid) {
+                            Ok(Some(d)) => Found::Block(d),
+                            _ => Found::Missing,
+                        },
+                        WantType::Have => match store.has(&l.cid) {
+                            Ok(true) => Found::Have,
+                            _ => Found::Missing,
+                        },
+                    })
+                    .await;
+                    let _ = io.send(IoEvent::Lookup { lookup, found }).await;
+                })
+                .detach();
+        }
+        while let Some((peer, msg)) = self.core.poll_transmit(now) {
+            let tx = match self.writers.get(&peer) {
+                Some(tx) => tx.clone(),
+                None => {
+                    let (tx, rx) = chan::bounded(1);
+                    let task = handler::write_loop(
+                        peer,
+                        self.control.clone(),
+                        rx,
+                        self.io_tx.clone(),
+                        self.cfg.send_timeout,
+                    );
+                    self.ex.spawn(task).detach();
+                    self.writers.insert(peer, tx.clone());
+                    tx
+                }
+            };
+            if tx.try_send(msg).is_err() {
+                // Writer gone (or, against the contract, busy): count as a failed send.
+                self.writers.remove(&peer);
+                self.core.on_send_failed(now, peer);
+            }
+        }
+    }
+
+    fn on_io(&mut self, now: Instant, ev: IoEvent) {
+        match ev {
+            IoEvent::Inbound { peer, result } => match result {
+                Ok(msg) => self.core.on_message(now, peer, msg),
+                Err(_) => self.core.on_malformed(peer),
+            },
+            IoEvent::Sent { peer } => self.core.on_sent(peer),
+            IoEvent::SendFailed { peer } => {
+                self.writers.remove(&peer);
+                self.core.on_send_failed(now, peer);
+            }
+            IoEvent::Lookup { lookup, found } => self.core.on_lookup(lookup, found),
+            IoEvent::FetchMiss {
+                session,
+                cid,
+                reply,
+            } => {
+                if !self.sessions.contains_key(&session) {
+                    let _ = reply.send(Err(Error::Core(core::CoreError::UnknownSession(session))));
+                    return;
+                }
+                let key = (session, cid);
+                let n = self.waiters.get(&key).map_or(0, Vec::len);
+                if n >= MAX_WAITERS_PER_WANT {
+                    let _ = reply.send(Err(Error::Busy {
+                        cid,
+                        limit: MAX_WAITERS_PER_WANT,
+                    }));
+                    return;
+                }
+                if n == 0 {
+                    if let Err(e) = self.core.want(now, session, &[cid]) {
+                        let _ = reply.send(Err(e.into()));
+                        return;
+                    }
+                }
+                self.waiters.entry(key).or_default().push(reply);
+            }
+        }
+    }
+
+    /// Closes sessions whose `Session` was dropped.
+    fn sweep_sessions(&mut self) {
+        let dead: Vec<SessionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, t)| t.strong_count() == 0)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in dead {
+            self.sessions.remove(&id);
+            self.core.close_session(id);
+            self.waiters.retain(|(s, _), _| *s != id);
+        }
+    }
+
+    fn on_command(&mut self, now: Instant, c: Command) {
+        self.sweep_sessions();
+        match c {
+            Command::NewSession { token, reply } => {
+                let r = self.core.new_session().map_err(Error::from);
+                if let Ok(id) = r {
+                    self.sessions.insert(id, token);
+                }
+                let _ = reply.send(r);
+            }
+            Command::Fetch {
+                session,
+                cid,
+                reply,
+            } => {
+                let store = self.store.clone();
+                let io = self.io_tx.clone();
+                self.ex
+                    .spawn(async move {
+                        if cid.hash().code() == acorn_storage::cids::IDENTITY {
+                            let data = cid.hash().digest().to_vec();
+                            let _ = reply.send(Block::new(cid, data).map_err(Error::from));
+                            return;
+                        }
+                        let local = smol::unblock(move || store.get(&cid)).await;
+                        match local {
+                            Ok(Some(data)) => {
+                                let _ = reply.send(Block::new(cid, data).map_err(Error::from));
+                            }
+                            Ok(None) => {
+                                let _ = io
+                                    .send(IoEvent::FetchMiss {
+                                        session,
+                                        cid,
+                                        reply,
+                                    })
+                                    .await;
+                            }
+                            Err(e) => {
+                                let _ = reply.send(Err(e.into()));
+                            }
+                        }
+                    })
+                    .detach();
+            }
+            Command::Cancel { session, cid } => {
+                self.waiters.remove(&(session, cid));
+                self.core.cancel(session, &cid);
+            }
+            Command::AddProviders { session, peers } => {
+                self.core.add_providers(now, session, &peers)
+            }
+            Command::Connected(peer) => self.core.on_connected(peer),
+            Command::Disconnected(peer) => {
+                // Dropping the sender ends the writer task.
+                self.writers.remove(&peer);
+                self.core.on_disconnected(now, peer);
+            }
+            Command::Stats(reply) => {
+                let mut s = self.core.stats();
+                s.events_dropped += self.events_dropped;
+                let _ = reply.send(s);
+            }
+            Command::Wantlist(reply) => {
+                let _ = reply.send(self.core.wantlist());
+            }
+        }
+    }
+}

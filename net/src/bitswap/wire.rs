@@ -1,0 +1,1008 @@
+//! Bitswap wire format: the protobuf `Message` and its length-delimited framing.
+//!
+//! Spec: <https://specs.ipfs.tech/bitswap-protocol/> and boxo's
+//! `bitswap/message/pb/message.proto` (`/ipfs/bitswap/1.2.0`, `1.1.0`, `1.0.0`):
+//!
+//! ```text
+//! Message { Wantlist wantlist = 1; repeated bytes blocks = 2 (1.0.0);
+//!           repeated Block payload = 3 (1.1+); repeated BlockPresence blockPresences = 4 (1.2);
+//!           int32 pendingBytes = 5; }
+//! Wantlist { repeated Entry entries = 1; bool full = 2; }
+//! Entry { bytes block = 1 (CID); int32 priority = 2; bool cancel = 3;
+//!         WantType wantType = 4 (Block = 0, Have = 1); bool sendDontHave = 5; }
+//! Block { bytes prefix = 1; bytes data = 2; }   // prefix = varints: version, codec, mh code, mh len
+//! BlockPresence { bytes cid = 1; BlockPresenceType type = 2 (Have = 0, DontHave = 1); }
+//! ```
+//!
+//! On a stream every message is preceded by its length as an unsigned varint.
+//!
+//! Flow: the handler reads a frame with [`read_frame_len`] (length checked against
+//! [`MAX_MESSAGE_BYTES`] before any buffer is sized), then [`Message::decode`] turns the
+//! bytes into a typed value; [`Message::encode_frame`] writes the frame back for the
+//! protocol version negotiated on the stream ([`Version`]).
+//!
+//! # Limits (untrusted bytes, STYLE.md §6)
+//! - a frame is at most [`MAX_MESSAGE_BYTES`]; checked on the length prefix.
+//! - every length-delimited field is checked against the bytes that remain, so decoding
+//!   never allocates more than the frame it was given.
+//! - at most [`MAX_ENTRIES_PER_MESSAGE`] wantlist entries, [`MAX_BLOCKS_PER_MESSAGE`]
+//!   blocks and [`MAX_PRESENCES_PER_MESSAGE`] presences; a block's data is at most
+//!   [`MAX_BLOCK_BYTES`]; a CID is at most [`MAX_CID_BYTES`].
+//! - malformed input (bad varints, bad wire types, bad CIDs, truncation, groups) is a
+//!   [`WireError`], never a panic.
+//!
+//! # Departures
+//! - Unknown fields are skipped (protobuf rules); duplicate embedded `wantlist` fields
+//!   are merged as protobuf says.
+//! - A block `prefix` must carry a sha2-256 multihash of 32 bytes; other hash functions are
+//!   refused at decode time (Acorn hashes sha2-256 only).
+//! - On `/ipfs/bitswap/1.0.0` and `1.1.0` streams presences and want-have entries are
+//!   dropped when encoding (those versions have no such thing: a want-have would read as
+//!   want-block there).
+
+use acorn_storage::block::MAX_BLOCK_BYTES;
+use acorn_storage::cids;
+use cid::Cid;
+
+/// Largest bitswap message we decode or encode, in bytes (boxo's and Helia's limit).
+/// Checked on the frame's length prefix before any allocation.
+/// Worst case RAM: this × `Config::max_inbound_streams` for inbound frames being read.
+pub const MAX_MESSAGE_BYTES: usize = 4 << 20;
+
+/// Most wantlist entries accepted in one message (a full 4 MiB of entries would be
+/// ~100k; nobody sends that many honestly). Past this the message is malformed.
+pub const MAX_ENTRIES_PER_MESSAGE: usize = 8192;
+
+/// Most blocks in one message (blocks are ≥ 1 byte; 4 MiB / 1 KiB typical smallest).
+pub const MAX_BLOCKS_PER_MESSAGE: usize = 4096;
+
+/// Most block presences in one message.
+pub const MAX_PRESENCES_PER_MESSAGE: usize = 8192;
+
+/// Largest CID we accept on the wire, in bytes (a v1 CID with a 64-byte digest fits).
+pub const MAX_CID_BYTES: usize = 128;
+
+/// Longest unsigned varint we read (u64 = 10 bytes).
+const MAX_VARINT_BYTES: usize = 10;
+
+/// The bitswap protocol versions we speak, newest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Version {
+    /// `/ipfs/bitswap/1.0.0` and the bare `/ipfs/bitswap`: raw blocks, CIDv0 only.
+    V1_0_0,
+    /// `/ipfs/bitswap/1.1.0`: blocks with CID prefixes.
+    V1_1_0,
+    /// `/ipfs/bitswap/1.2.0`: want-have, presences (HAVE / DONT_HAVE).
+    V1_2_0,
+}
+
+impl Version {
+    /// The protocol strings, in the order we offer them when opening a stream.
+    pub const PROTOCOLS: [(&'static str, Version); 4] = [
+        ("/ipfs/bitswap/1.2.0", Version::V1_2_0),
+        ("/ipfs/bitswap/1.1.0", Version::V1_1_0),
+        ("/ipfs/bitswap/1.0.0", Version::V1_0_0),
+        ("/ipfs/bitswap", Version::V1_0_0),
+    ];
+}
+
+/// Errors of decoding a bitswap frame or message.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum WireError {
+    #[error("message of {len} bytes is over the limit of {limit} bytes")]
+    TooLarge { len: usize, limit: usize },
+    #[error("truncated message: {0}")]
+    Truncated(&'static str),
+    #[error("bad varint")]
+    BadVarint,
+    #[error("unsupported protobuf wire type {0}")]
+    BadWireType(u8),
+    #[error("field {field} has the wrong wire type {wire_type}")]
+    WrongType { field: u32, wire_type: u8 },
+    #[error("too many {what} in one message (limit {limit})")]
+    TooMany { what: &'static str, limit: usize },
+    #[error("bad CID: {0}")]
+    BadCid(String),
+    #[error("bad CID prefix: {0}")]
+    BadPrefix(&'static str),
+    #[error("block of {len} bytes is over the limit of {limit} bytes")]
+    BlockTooLarge { len: usize, limit: usize },
+    #[error("bad enum value {value} for {what}")]
+    BadEnum { what: &'static str, value: u64 },
+}
+
+/// Want-block or want-have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WantType {
+    Block,
+    Have,
+}
+
+/// One wantlist entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub cid: Cid,
+    pub priority: i32,
+    pub cancel: bool,
+    pub want_type: WantType,
+    pub send_dont_have: bool,
+}
+
+impl Entry {
+    /// A want (block or have) with priority 1.
+    pub fn want(cid: Cid, want_type: WantType, send_dont_have: bool) -> Self {
+        Entry {
+            cid,
+            priority: 1,
+            cancel: false,
+            want_type,
+            send_dont_have,
+        }
+    }
+    /// A cancel of an earlier want.
+    pub fn cancel(cid: Cid) -> Self {
+        Entry {
+            cid,
+            priority: 0,
+            cancel: true,
+            want_type: WantType::Block,
+            send_dont_have: false,
+        }
+    }
+}
+
+/// The wantlist part of a message.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Wantlist {
+    pub entries: Vec<Entry>,
+    /// The sender's whole wantlist (replace, not update).
+    pub full: bool,
+}
+
+/// A CID prefix: everything of a CID but the digest (the receiver hashes the data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Prefix {
+    /// 0 or 1.
+    pub version: u64,
+    pub codec: u64,
+    pub mh_type: u64,
+    pub mh_len: u64,
+}
+
+impl Prefix {
+    /// The prefix of `cid` (its version, codec, hash code and digest length).
+    pub fn of(cid: &Cid) -> Self {
+        Prefix {
+            version: u64::from(cid.version()),
+            codec: cid.codec(),
+            mh_type: cid.hash().code(),
+            mh_len: u64::from(cid.hash().size()),
+        }
+    }
+
+    /// The prefix implied for 1.0.0 raw blocks: CIDv0, dag-pb, sha2-256.
+    pub fn v0() -> Self {
+        Prefix {
+            version: 0,
+            codec: cids::DAG_PB,
+            mh_type: cids::SHA2_256,
+            mh_len: 32,
+        }
+    }
+
+    /// Hashes `data` and builds the CID this prefix describes.
+    pub fn cid_of(&self, data: &[u8]) -> Cid {
+        // Decoding checked version ∈ {0,1}, sha2-256, 32 bytes; v0 needs dag-pb.
+        let version = if self.version == 0 && self.codec == cids::DAG_PB {
+            0
+        } else {
+            1
+        };
+        cids::cid_of(version, self.codec, data)
+    }
+
+    fn encode(&self, out: &mut Vec<u8>) {
+        put_varint(out, self.version);
+        put_varint(out, self.codec);
+        put_varint(out, self.mh_type);
+        put_varint(out, self.mh_len);
+    }
+
+    fn decode(mut b: &[u8]) -> Result<Self, WireError> {
+        let version = get_varint(&mut b)?;
+        let codec = get_varint(&mut b)?;
+        let mh_type = get_varint(&mut b)?;
+        let mh_len = get_varint(&mut b)?;
+        if !b.is_empty() {
+            return Err(WireError::BadPrefix("trailing bytes"));
+        }
+        if version > 1 {
+            return Err(WireError::BadPrefix("CID version is not 0 or 1"));
+        }
+        if version == 0 && codec != cids::DAG_PB {
+            return Err(WireError::BadPrefix("CIDv0 with a codec other than dag-pb"));
+        }
+        if mh_type != cids::SHA2_256 || mh_len != 32 {
+            return Err(WireError::BadPrefix("hash is not sha2-256 with 32 bytes"));
+        }
+        Ok(Prefix {
+            version,
+            codec,
+            mh_type,
+            mh_len,
+        })
+    }
+}
+
+/// A block as carried on the wire: prefix + data, not yet verified (the receiver
+/// builds the CID by hashing `data`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payload {
+    pub prefix: Prefix,
+    pub data: Vec<u8>,
+}
+
+/// HAVE or DONT_HAVE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Presence {
+    Have,
+    DontHave,
+}
+
+/// One block presence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockPresence {
+    pub cid: Cid,
+    pub presence: Presence,
+}
+
+/// A bitswap message.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Message {
+    pub wantlist: Option<Wantlist>,
+    /// Blocks: from `payload` (1.1+) or from `blocks` (1.0.0, given the v0 prefix).
+    pub blocks: Vec<Payload>,
+    pub presences: Vec<BlockPresence>,
+    pub pending_bytes: i32,
+}
+
+impl Message {
+    /// Nothing to say.
+    pub fn is_empty(&self) -> bool {
+        self.wantlist
+            .as_ref()
+            .is_none_or(|w| w.entries.is_empty() && !w.full)
+            && self.blocks.is_empty()
+            && self.presences.is_empty()
+    }
+
+    /// An upper bound of the encoded size, in bytes (used to fill messages up to
+    /// [`MAX_MESSAGE_BYTES`] without encoding twice).
+    pub fn size_bound(&self) -> usize {
+        let entries = self.wantlist.as_ref().map_or(0, |w| {
+            w.entries
+                .iter()
+                .map(|e| e.cid.encoded_len() + ENTRY_OVERHEAD_BYTES)
+                .sum::<usize>()
+                + 8
+        });
+        let blocks: usize = self
+            .blocks
+            .iter()
+            .map(|b| b.data.len() + BLOCK_OVERHEAD_BYTES)
+            .sum();
+        let presences: usize = self
+            .presences
+            .iter()
+            .map(|p| p.cid.encoded_len() + PRESENCE_OVERHEAD_BYTES)
+            .sum();
+        entries + blocks + presences + 16
+    }
+
+    /// Encodes the protobuf body for `version` (see the module doc for what older
+    /// versions drop).
+    pub fn encode(&self, version: Version) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.size_bound());
+        if let Some(w) = &self.wantlist {
+            let mut wl = Vec::new();
+            for e in &w.entries {
+                if version < Version::V1_2_0 && e.want_type == WantType::Have && !e.cancel {
+                    continue;
+                }
+                let mut eb = Vec::with_capacity(e.cid.encoded_len() + ENTRY_OVERHEAD_BYTES);
+                put_bytes_field(&mut eb, 1, &e.cid.to_bytes());
+                if e.priority != 0 {
+                    put_key(&mut eb, 2, WT_VARINT);
+                    // int32 is sign-extended to 64 bits on the wire.
+                    put_varint(&mut eb, i64::from(e.priority) as u64);
+                }
+                if e.cancel {
+                    put_key(&mut eb, 3, WT_VARINT);
+                    put_varint(&mut eb, 1);
+                }
+                if version >= Version::V1_2_0 {
+                    if e.want_type == WantType::Have {
+                        put_key(&mut eb, 4, WT_VARINT);
+                        put_varint(&mut eb, 1);
+                    }
+                    if e.send_dont_have {
+                        put_key(&mut eb, 5, WT_VARINT);
+                        put_varint(&mut eb, 1);
+                    }
+                }
+                put_bytes_field(&mut wl, 1, &eb);
+            }
+            if w.full {
+                put_key(&mut wl, 2, WT_VARINT);
+                put_varint(&mut wl, 1);
+            }
+            put_bytes_field(&mut out, 1, &wl);
+        }
+        for b in &self.blocks {
+            if version == Version::V1_0_0 {
+                put_bytes_field(&mut out, 2, &b.data);
+            } else {
+                let mut pb = Vec::with_capacity(b.data.len() + BLOCK_OVERHEAD_BYTES);
+                let mut prefix = Vec::with_capacity(16);
+                b.prefix.encode(&mut prefix);
+                put_bytes_field(&mut pb, 1, &prefix);
+                put_bytes_field(&mut pb, 2, &b.data);
+                put_bytes_field(&mut out, 3, &pb);
+            }
+        }
+        if version >= Version::V1_2_0 {
+            for p in &self.presences {
+                let mut pb = Vec::with_capacity(p.cid.encoded_len() + PRESENCE_OVERHEAD_BYTES);
+                put_bytes_field(&mut pb, 1, &p.cid.to_bytes());
+                if p.presence == Presence::DontHave {
+                    put_key(&mut pb, 2, WT_VARINT);
+                    put_varint(&mut pb, 1);
+                }
+                put_bytes_field(&mut out, 4, &pb);
+            }
+        }
+        if self.pending_bytes != 0 {
+            put_key(&mut out, 5, WT_VARINT);
+            put_varint(&mut out, i64::from(self.pending_bytes) as u64);
+        }
+        out
+    }
+
+    /// Encodes with the unsigned-varint length prefix.
+    pub fn encode_frame(&self, version: Version) -> Vec<u8> {
+        let body = self.encode(version);
+        let mut out = Vec::with_capacity(body.len() + MAX_VARINT_BYTES);
+        put_varint(&mut out, body.len() as u64);
+        out.extend_from_slice(&body);
+        out
+    }
+
+    /// Decodes a protobuf body (without the length prefix).
+    pub fn decode(buf: &[u8]) -> Result<Self, WireError> {
+        if buf.len() > MAX_MESSAGE_BYTES {
+            return Err(WireError::TooLarge {
+                len: buf.len(),
+                limit: MAX_MESSAGE_BYTES,
+            });
+        }
+        let mut msg = Message::default();
+        let mut r = buf;
+        while !r.is_empty() {
+            let (field, wt) = get_key(&mut r)?;
+            match field {
+                1 => {
+                    let b = expect_bytes(&mut r, field, wt)?;
+                    let wl = msg.wantlist.get_or_insert_with(Wantlist::default);
+                    decode_wantlist(b, wl)?;
+                }
+                2 => {
+                    let data = expect_bytes(&mut r, field, wt)?;
+                    check_block(&msg, data.len())?;
+                    msg.blocks.push(Payload {
+                        prefix: Prefix::v0(),
+                        data: data.to_vec(),
+                    });
+                }
+                3 => {
+                    let b = expect_bytes(&mut r, field, wt)?;
+                    let (prefix, data) = decode_payload(b)?;
+                    check_block(&msg, data.len())?;
+                    msg.blocks.push(Payload {
+                        prefix,
+                        data: data.to_vec(),
+                    });
+                }
+                4 => {
+                    let b = expect_bytes(&mut r, field, wt)?;
+                    if msg.presences.len() >= MAX_PRESENCES_PER_MESSAGE {
+                        return Err(WireError::TooMany {
+                            what: "block presences",
+                            limit: MAX_PRESENCES_PER_MESSAGE,
+                        });
+                    }
+                    msg.presences.push(decode_presence(b)?);
+                }
+                5 => {
+                    let v = expect_varint(&mut r, field, wt)?;
+                    msg.pending_bytes = v as i32;
+                }
+                _ => skip_field(&mut r, wt)?,
+            }
+        }
+        Ok(msg)
+    }
+}
+
+/// Bytes a wantlist entry costs beyond its CID (keys, lengths, flags).
+const ENTRY_OVERHEAD_BYTES: usize = 24;
+/// Bytes a block costs beyond its data (keys, lengths, prefix).
+const BLOCK_OVERHEAD_BYTES: usize = 40;
+/// Bytes a presence costs beyond its CID.
+const PRESENCE_OVERHEAD_BYTES: usize = 8;
+
+fn check_block(msg: &Message, len: usize) -> Result<(), WireError> {
+    if msg.blocks.len() >= MAX_BLOCKS_PER_MESSAGE {
+        return Err(WireError::TooMany {
+            what: "blocks",
+            limit: MAX_BLOCKS_PER_MESSAGE,
+        });
+    }
+    if len > MAX_BLOCK_BYTES {
+        return Err(WireError::BlockTooLarge {
+            len,
+            limit: MAX_BLOCK_BYTES,
+        });
+    }
+    Ok(())
+}
+
+fn decode_wantlist(mut r: &[u8], wl: &mut Wantlist) -> Result<(), WireError> {
+    while !r.is_empty() {
+        let (field, wt) = get_key(&mut r)?;
+        match field {
+            1 => {
+                let b = expect_bytes(&mut r, field, wt)?;
+                if wl.entries.len() >= MAX_ENTRIES_PER_MESSAGE {
+                    return Err(WireError::TooMany {
+                        what: "wantlist entries",
+                        limit: MAX_ENTRIES_PER_MESSAGE,
+                    });
+                }
+                wl.entries.push(decode_entry(b)?);
+            }
+            2 => wl.full = expect_varint(&mut r, field, wt)? != 0,
+            _ => skip_field(&mut r, wt)?,
+        }
+    }
+    Ok(())
+}
+
+fn decode_entry(mut r: &[u8]) -> Result<Entry, WireError> {
+    let mut cid = None;
+    let mut e = Entry {
+        cid: Cid::default(),
+        priority: 0,
+        cancel: false,
+        want_type: WantType::Block,
+        send_dont_have: false,
+    };
+    while !r.is_empty() {
+        let (field, wt) = get_key(&mut r)?;
+        match field {
+            1 => cid = Some(decode_cid(expect_bytes(&mut r, field, wt)?)?),
+            2 => e.priority = expect_varint(&mut r, field, wt)? as i32,
+            3 => e.cancel = expect_varint(&mut r, field, wt)? != 0,
+            4 => {
+                e.want_type = match expect_varint(&mut r, field, wt)? {
+                    0 => WantType::Block,
+                    1 => WantType::Have,
+                    value => {
+                        return Err(WireError::BadEnum {
+                            what: "wantType",
+                            value,
+                        })
+                    }
+                }
+            }
+            5 => e.send_dont_have = expect_varint(&mut r, field, wt)? != 0,
+            _ => skip_field(&mut r, wt)?,
+        }
+    }
+    e.cid = cid.ok_or(WireError::BadCid("wantlist entry without a CID".into()))?;
+    Ok(e)
+}
+
+fn decode_payload(mut r: &[u8]) -> Result<(Prefix, &[u8]), WireError> {
+    let mut prefix = None;
+    let mut data: &[u8] = &[];
+    while !r.is_empty() {
+        let (field, wt) = get_key(&mut r)?;
+        match field {
+            1 => prefix = Some(Prefix::decode(expect_bytes(&mut r, field, wt)?)?),
+            2 => data = expect_bytes(&mut r, field, wt)?,
+            _ => skip_field(&mut r, wt)?,
+        }
+    }
+    let prefix = prefix.ok_or(WireError::BadPrefix("block without a prefix"))?;
+    Ok((prefix, data))
+}
+
+fn decode_presence(mut r: &[u8]) -> Result<BlockPresence, WireError> {
+    let mut cid = None;
+    let mut presence = Presence::Have;
+    while !r.is_empty() {
+        let (field, wt) = get_key(&mut r)?;
+        match field {
+            1 => cid = Some(decode_cid(expect_bytes(&mut r, field, wt)?)?),
+            2 => {
+                presence = match expect_varint(&mut r, field, wt)? {
+                    0 => Presence::Have,
+                    1 => Presence::DontHave,
+                    value => {
+                        return Err(WireError::BadEnum {
+                            what: "BlockPresenceType",
+                            value,
+                        })
+                    }
+                }
+            }
+            _ => skip_field(&mut r, wt)?,
+        }
+    }
+    let cid = cid.ok_or(WireError::BadCid("presence without a CID".into()))?;
+    Ok(BlockPresence { cid, presence })
+}
+
+fn decode_cid(b: &[u8]) -> Result<Cid, WireError> {
+    if b.len() > MAX_CID_BYTES {
+        return Err(WireError::BadCid(format!(
+            "{} bytes, over the limit of {MAX_CID_BYTES}",
+            b.len()
+        )));
+    }
+    let mut r = b;
+    let cid = Cid::read_bytes(&mut r).map_err(|e| WireError::BadCid(e.to_string()))?;
+    if !r.is_empty() {
+        return Err(WireError::BadCid("trailing bytes after the CID".into()));
+    }
+    Ok(cid)
+}
+
+// ---- protobuf and varint primitives ----
+
+const WT_VARINT: u8 = 0;
+const WT_I64: u8 = 1;
+const WT_LEN: u8 = 2;
+const WT_I32: u8 = 5;
+
+/// Appends `v` as an unsigned LEB128 varint.
+pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Reads an unsigned varint (at most 10 bytes, no overflow), advancing `r`.
+pub fn get_varint(r: &mut &[u8]) -> Result<u64, WireError> {
+    let mut v: u64 = 0;
+    for i in 0..MAX_VARINT_BYTES {
+        let Some((&b, rest)) = r.split_first() else {
+            return Err(WireError::Truncated("varint"));
+        };
+        *r = rest;
+        if i == 9 && b > 1 {
+            return Err(WireError::BadVarint);
+        }
+        v |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Ok(v);
+        }
+    }
+    Err(WireError::BadVarint)
+}
+
+fn put_key(out: &mut Vec<u8>, field: u32, wt: u8) {
+    put_varint(out, (u64::from(field) << 3) | u64::from(wt));
+}
+
+fn put_bytes_field(out: &mut Vec<u8>, field: u32, b: &[u8]) {
+    put_key(out, field, WT_LEN);
+    put_varint(out, b.len() as u64);
+    out.extend_from_slice(b);
+}
+
+fn get_key(r: &mut &[u8]) -> Result<(u32, u8), WireError> {
+    let k = get_varint(r)?;
+    let wt = (k & 7) as u8;
+    let field = u32::try_from(k >> 3).map_err(|_| WireError::BadVarint)?;
+    if field == 0 {
+        return Err(WireError::BadVarint);
+    }
+    Ok((field, wt))
+}
+
+fn expect_bytes<'a>(r: &mut &'a [u8], field: u32, wt: u8) -> Result<&'a [u8], WireError> {
+    if wt != WT_LEN {
+        return Err(WireError::WrongType {
+            field,
+            wire_type: wt,
+        });
+    }
+    get_len_delimited(r)
+}
+
+fn get_len_delimited<'a>(r: &mut &'a [u8]) -> Result<&'a [u8], WireError> {
+    let len = get_varint(r)?;
+    // Bounds first: a length beyond what remains is truncation, never an allocation.
+    if len > r.len() as u64 {
+        return Err(WireError::Truncated("length-delimited field"));
+    }
+    let (b, rest) = r.split_at(len as usize);
+    *r = rest;
+    Ok(b)
+}
+
+fn expect_varint(r: &mut &[u8], field: u32, wt: u8) -> Result<u64, WireError> {
+    if wt != WT_VARINT {
+        return Err(WireError::WrongType {
+            field,
+            wire_type: wt,
+        });
+    }
+    get_varint(r)
+}
+
+fn skip_field(r: &mut &[u8], wt: u8) -> Result<(), WireError> {
+    let n = match wt {
+        WT_VARINT => {
+            get_varint(r)?;
+            return Ok(());
+        }
+        WT_LEN => {
+            get_len_delimited(r)?;
+            return Ok(());
+        }
+        WT_I64 => 8,
+        WT_I32 => 4,
+        other => return Err(WireError::BadWireType(other)),
+    };
+    if r.len() < n {
+        return Err(WireError::Truncated("fixed-width field"));
+    }
+    *r = &r[n..];
+    Ok(())
+}
+
+/// Checks a frame's length prefix against [`MAX_MESSAGE_BYTES`]. The reader calls this
+/// with the varint it read before sizing any buffer.
+pub fn check_frame_len(len: u64) -> Result<usize, WireError> {
+    if len > MAX_MESSAGE_BYTES as u64 {
+        return Err(WireError::TooLarge {
+            len: usize::try_from(len).unwrap_or(usize::MAX),
+            limit: MAX_MESSAGE_BYTES,
+        });
+    }
+    Ok(len as usize)
+}
+
+/// Splits one frame off the front of `buf`: `Ok(Some((message, consumed)))`,
+/// `Ok(None)` when more bytes are needed.
+pub fn read_frame_len(buf: &[u8]) -> Result<Option<(usize, usize)>, WireError> {
+    let mut r = buf;
+    match get_varint(&mut r) {
+        Ok(len) => {
+            let len = check_frame_len(len)?;
+            Ok(Some((len, buf.len() - r.len())))
+        }
+        Err(WireError::Truncated(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+    fn unhex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    fn raw_cid(data: &[u8]) -> Cid {
+        cids::cid_of(1, cids::RAW, data)
+    }
+
+    // CIDv1 raw of "abc" (bafkreif2pall7dybz7vecqka3zo24irdwabwdi4wc55jznaq75q7eaavvu).
+    const ABC_CID_HEX: &str =
+        "01551220ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
+    #[test]
+    fn vector_want_have_entry_both_ways() {
+        let cid = raw_cid(b"abc");
+        assert_eq!(hex(&cid.to_bytes()), ABC_CID_HEX);
+        let msg = Message {
+            wantlist: Some(Wantlist {
+                entries: vec![Entry::want(cid, WantType::Have, true)],
+                full: false,
+            }),
+            ..Default::default()
+        };
+        // Message{wantlist(1){entries(1){block(1)=cid, priority(2)=1, wantType(4)=1,
+        // sendDontHave(5)=1}}}
+        let expect = format!("0a2e0a2c0a24{ABC_CID_HEX}100120012801");
+        assert_eq!(hex(&msg.encode(Version::V1_2_0)), expect);
+        assert_eq!(Message::decode(&unhex(&expect)).unwrap(), msg);
+        // Framed: 0x2f = 47 bytes.
+        assert_eq!(
+            hex(&msg.encode_frame(Version::V1_2_0)),
+            format!("30{expect}")
+        );
+    }
+
+    #[test]
+    fn vector_payload_and_presence_both_ways() {
+        let cid = raw_cid(b"abc");
+        let msg = Message {
+            blocks: vec![Payload {
+                prefix: Prefix::of(&cid),
+                data: b"abc".to_vec(),
+            }],
+            presences: vec![BlockPresence {
+                cid,
+                presence: Presence::DontHave,
+            }],
+            ..Default::default()
+        };
+        // payload(3){prefix(1)=01 55 12 20, data(2)="abc"}, blockPresences(4){cid, type=1}
+        let expect =
+            format!("1a0b0a040155122012036162632228 0a24{ABC_CID_HEX}1001").replace(' ', "");
+        assert_eq!(hex(&msg.encode(Version::V1_2_0)), expect);
+        assert_eq!(Message::decode(&unhex(&expect)).unwrap(), msg);
+        assert_eq!(msg.blocks[0].prefix.cid_of(b"abc"), cid);
+    }
+
+    #[test]
+    fn vector_v1_0_0_raw_blocks_are_v0() {
+        // blocks(2) = "hi": a 1.0.0 block, implied CIDv0 dag-pb.
+        let msg = Message::decode(&unhex("12026869")).unwrap();
+        assert_eq!(msg.blocks.len(), 1);
+        assert_eq!(msg.blocks[0].prefix, Prefix::v0());
+        assert_eq!(
+            msg.blocks[0].prefix.cid_of(b"hi").version(),
+            cid::Version::V0
+        );
+        assert_eq!(hex(&msg.encode(Version::V1_0_0)), "12026869");
+    }
+
+    #[test]
+    fn old_versions_drop_have_and_presences() {
+        let cid = raw_cid(b"x");
+        let msg = Message {
+            wantlist: Some(Wantlist {
+                entries: vec![
+                    Entry::want(cid, WantType::Have, true),
+                    Entry::want(cid, WantType::Block, true),
+                ],
+                full: false,
+            }),
+            presences: vec![BlockPresence {
+                cid,
+                presence: Presence::Have,
+            }],
+            ..Default::default()
+        };
+        let back = Message::decode(&msg.encode(Version::V1_1_0)).unwrap();
+        let entries = &back.wantlist.unwrap().entries;
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].want_type, WantType::Block);
+        assert!(!entries[0].send_dont_have);
+        assert!(back.presences.is_empty());
+    }
+
+    #[test]
+    fn negative_priority_round_trips() {
+        let mut e = Entry::want(raw_cid(b"p"), WantType::Block, false);
+        e.priority = -5;
+        let msg = Message {
+            wantlist: Some(Wantlist {
+                entries: vec![e],
+                full: true,
+            }),
+            pending_bytes: -1,
+            ..Default::default()
+        };
+        assert_eq!(Message::decode(&msg.encode(Version::V1_2_0)).unwrap(), msg);
+    }
+
+    #[test]
+    fn malformed_inputs_are_errors() {
+        let cases: &[(&str, &str)] = &[
+            ("0a", "truncated key payload"),
+            ("0a05", "length beyond the buffer"),
+            ("0aff", "truncated length varint"),
+            ("ffffffffffffffffffff01", "overlong varint"),
+            ("0b", "group wire type"),
+            ("08", "field 1 as varint"),
+            ("0a020a00", "entry without CID"),
+            ("0a060a040a020000", "bad CID bytes"),
+            ("1a050a03015512", "prefix truncated"),
+            ("1a070a050155112000", "prefix sha1"),
+            ("1a070a0502551220", "prefix version 2"),
+            ("22020802", "presence without CID"),
+            ("00", "field 0"),
+        ];
+        for (h, why) in cases {
+            let r = Message::decode(&unhex(h));
+            assert!(r.is_err(), "{why}: {h} decoded to {r:?}");
+        }
+    }
+
+    #[test]
+    fn payload_without_data_is_an_empty_block() {
+        let m = Message::decode(&unhex("1a060a0401551220")).unwrap();
+        assert_eq!(m.blocks[0].data, Vec::<u8>::new());
+    }
+
+    #[test]
+    fn bad_enum_values_are_errors() {
+        let cid = hex(&raw_cid(b"abc").to_bytes());
+        let e = format!("0a24{cid}2002");
+        let entry = format!("0a{:02x}{e}", e.len() / 2);
+        let msg = format!("0a{:02x}{entry}", entry.len() / 2);
+        assert!(matches!(
+            Message::decode(&unhex(&msg)),
+            Err(WireError::BadEnum { .. })
+        ));
+    }
+
+    #[test]
+    fn frame_length_is_checked_before_allocation() {
+        let mut b = Vec::new();
+        put_varint(&mut b, (MAX_MESSAGE_BYTES + 1) as u64);
+        assert!(matches!(
+            read_frame_len(&b),
+            Err(WireError::TooLarge { .. })
+        ));
+        put_varint(&mut b, 0);
+        assert_eq!(read_frame_len(&[0x05, 1]).unwrap(), Some((5, 1)));
+        assert_eq!(read_frame_len(&[0x85]).unwrap(), None);
+    }
+
+    #[test]
+    fn oversize_block_is_refused() {
+        let mut b = Vec::new();
+        put_key(&mut b, 2, WT_LEN);
+        put_varint(&mut b, (MAX_BLOCK_BYTES + 1) as u64);
+        b.resize(b.len() + MAX_BLOCK_BYTES + 1, 0);
+        assert!(matches!(
+            Message::decode(&b),
+            Err(WireError::BlockTooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn too_many_entries_is_refused() {
+        let cid = raw_cid(b"e");
+        let msg = Message {
+            wantlist: Some(Wantlist {
+                entries: vec![Entry::cancel(cid); MAX_ENTRIES_PER_MESSAGE + 1],
+                full: false,
+            }),
+            ..Default::default()
+        };
+        assert!(matches!(
+            Message::decode(&msg.encode(Version::V1_2_0)),
+            Err(WireError::TooMany { .. })
+        ));
+    }
+
+    #[test]
+    fn unknown_fields_are_skipped() {
+        // field 9 varint, field 10 fixed64, field 11 fixed32, field 12 bytes.
+        let b = unhex(
+            "4801510102030405060708 5d01020304 620100"
+                .replace(' ', "")
+                .as_str(),
+        );
+        assert_eq!(Message::decode(&b).unwrap(), Message::default());
+    }
+
+    fn arb_cid() -> impl Strategy<Value = Cid> {
+        (
+            prop::collection::vec(any::<u8>(), 0..8),
+            any::<bool>(),
+            prop_oneof![Just(cids::RAW), Just(cids::DAG_PB), Just(cids::DAG_CBOR)],
+        )
+            .prop_map(|(d, v0, codec)| {
+                if v0 {
+                    cids::cid_of(0, cids::DAG_PB, &d)
+                } else {
+                    cids::cid_of(1, codec, &d)
+                }
+            })
+    }
+
+    fn arb_message() -> impl Strategy<Value = Message> {
+        let entry = (
+            arb_cid(),
+            any::<i32>(),
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+        )
+            .prop_map(|(cid, priority, cancel, have, sdh)| Entry {
+                cid,
+                priority,
+                cancel,
+                want_type: if have {
+                    WantType::Have
+                } else {
+                    WantType::Block
+                },
+                send_dont_have: sdh,
+            });
+        let wl = prop::option::of(
+            (prop::collection::vec(entry, 0..6), any::<bool>())
+                .prop_map(|(entries, full)| Wantlist { entries, full }),
+        );
+        let block =
+            (arb_cid(), prop::collection::vec(any::<u8>(), 0..64)).prop_map(|(c, data)| Payload {
+                prefix: Prefix::of(&c),
+                data,
+            });
+        let presence = (arb_cid(), any::<bool>()).prop_map(|(cid, h)| BlockPresence {
+            cid,
+            presence: if h {
+                Presence::Have
+            } else {
+                Presence::DontHave
+            },
+        });
+        (
+            wl,
+            prop::collection::vec(block, 0..4),
+            prop::collection::vec(presence, 0..4),
+            any::<i32>(),
+        )
+            .prop_map(|(wantlist, blocks, presences, pending_bytes)| Message {
+                wantlist,
+                blocks,
+                presences,
+                pending_bytes,
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn round_trip_1_2_0(msg in arb_message()) {
+            let frame = msg.encode_frame(Version::V1_2_0);
+            let (len, used) = read_frame_len(&frame).unwrap().unwrap();
+            prop_assert_eq!(len, frame.len() - used);
+            prop_assert_eq!(Message::decode(&frame[used..]).unwrap(), msg);
+        }
+
+        #[test]
+        fn decode_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+            let _ = Message::decode(&bytes);
+            let _ = read_frame_len(&bytes);
+        }
+
+        #[test]
+        fn mutated_messages_never_panic(msg in arb_message(), idx in any::<usize>(), byte in any::<u8>()) {
+            let mut b = msg.encode(Version::V1_2_0);
+            if !b.is_empty() {
+                let i = idx % b.len();
+                b[i] = byte;
+            }
+            let _ = Message::decode(&b);
+        }
+    }
+}

@@ -1,0 +1,361 @@
+//! Two in-memory swarms (MemoryTransport + noise + yamux + libp2p-stream) on one smol
+//! executor thread: one serves a UnixFS file's DAG, the other fetches it over bitswap.
+
+use acorn_net::bitswap::{self, Blockstore, Handle, NodeEvent};
+use acorn_storage::block::{Block, BlockError, BlockSource, MemStore};
+use acorn_storage::dag::links_of;
+use acorn_storage::unixfs::{exporter, importer};
+use cid::Cid;
+use futures::StreamExt;
+use libp2p::core::transport::MemoryTransport;
+use libp2p::core::upgrade::Version;
+use libp2p::swarm::{Config as SwarmConfig, SwarmEvent};
+use libp2p::{identity, noise, yamux, Multiaddr, PeerId, Swarm, Transport};
+use smol::Executor;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Default)]
+struct Store(Mutex<MemStore>);
+
+impl Store {
+    fn lock(&self) -> std::sync::MutexGuard<'_, MemStore> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Blockstore for Store {
+    fn get(&self, cid: &Cid) -> Result<Option<Vec<u8>>, BlockError> {
+        self.lock().get(cid)
+    }
+    fn has(&self, cid: &Cid) -> Result<bool, BlockError> {
+        self.lock().has(cid)
+    }
+    fn put(&self, block: &Block) -> Result<(), BlockError> {
+        self.lock().insert(block.cid(), block.data().to_vec());
+        Ok(())
+    }
+}
+
+struct TestNode {
+    peer: PeerId,
+    handle: Handle,
+    events: smol::channel::Receiver<NodeEvent>,
+    store: Arc<Store>,
+    dial: smol::channel::Sender<Multiaddr>,
+}
+
+/// Builds a swarm listening on `/memory/<port>` and spawns its event loop. `setup` gets
+/// the swarm's stream control first and may return a bitswap handle to receive the
+/// connection events (raw test peers return `None`).
+fn spawn_swarm(
+    ex: &Arc<Executor<'static>>,
+    port: u64,
+    setup: impl FnOnce(libp2p_stream::Control) -> Option<Handle>,
+) -> (
+    PeerId,
+    libp2p_stream::Control,
+    smol::channel::Sender<Multiaddr>,
+) {
+    let key = identity::Keypair::generate_ed25519();
+    let peer = key.public().to_peer_id();
+    let transport = MemoryTransport::default()
+        .upgrade(Version::V1)
+        .authenticate(noise::Config::new(&key).expect("noise keys"))
+        .multiplex(yamux::Config::default())
+        .boxed();
+    let behaviour = libp2p_stream::Behaviour::new();
+    let control = behaviour.new_control();
+    let on_conn = setup(behaviour.new_control());
+    let ex2 = ex.clone();
+    let mut swarm = Swarm::new(
+        transport,
+        behaviour,
+        peer,
+        SwarmConfig::with_executor(move |fut| {
+            ex2.spawn(fut).detach();
+        })
+        .with_idle_connection_timeout(Duration::from_secs(60)),
+    );
+    swarm
+        .listen_on(format!("/memory/{port}").parse().expect("addr"))
+        .expect("listen");
+    let (dial, dial_rx) = smol::channel::bounded::<Multiaddr>(4);
+    ex.spawn(async move {
+        loop {
+            let ev = smol::future::or(async { Err(dial_rx.recv().await) }, async {
+                Ok(swarm.select_next_some().await)
+            })
+            .await;
+            match (ev, &on_conn) {
+                (Err(Ok(addr)), _) => swarm.dial(addr).expect("dial"),
+                (Err(Err(_)), _) => return,
+                (Ok(SwarmEvent::ConnectionEstablished { peer_id, .. }), Some(h)) => {
+                    let _ = h.peer_connected(peer_id).await;
+                }
+                (
+                    Ok(SwarmEvent::ConnectionClosed {
+                        peer_id,
+                        num_established: 0,
+                        ..
+                    }),
+                    Some(h),
+                ) => {
+                    let _ = h.peer_disconnected(peer_id).await;
+                }
+                _ => {}
+            }
+        }
+    })
+    .detach();
+    (peer, control, dial)
+}
+
+/// A swarm with a bitswap node on it.
+fn spawn_node(ex: &Arc<Executor<'static>>, port: u64, cfg: bitswap::Config) -> TestNode {
+    let store = Arc::new(Store::default());
+    let mut made = None;
+    let (peer, _control, dial) = spawn_swarm(ex, port, |control| {
+        let (handle, events) =
+            bitswap::Node::spawn(ex, control, store.clone(), cfg).expect("bitswap node");
+        made = Some((handle.clone(), events));
+        Some(handle)
+    });
+    let (handle, events) = made.expect("setup ran");
+    TestNode {
+        peer,
+        handle,
+        events,
+        store,
+        dial,
+    }
+}
+
+fn run<F: std::future::Future<Output = ()> + Send + 'static>(
+    f: impl FnOnce(Arc<Executor<'static>>) -> F,
+) {
+    let ex = Arc::new(Executor::new());
+    let fut = f(ex.clone());
+    let task = ex.spawn(fut);
+    smol::block_on(ex.run(async {
+        smol::future::or(task, async {
+            async_io::Timer::after(Duration::from_secs(60)).await;
+            panic!("test timed out");
+        })
+        .await
+    }));
+}
+
+async fn connected(n: &TestNode, to: &TestNode, port: u64) {
+    n.dial
+        .send(format!("/memory/{port}").parse().expect("addr"))
+        .await
+        .expect("dial");
+    wait_for_peer(n).await;
+    wait_for_peer(to).await;
+}
+
+/// Waits until the swarm reported a connection to the node's bitswap.
+async fn wait_for_peer(n: &TestNode) {
+    for _ in 0..500 {
+        if n.handle.stats().await.expect("stats").peers >= 1 {
+            return;
+        }
+        async_io::Timer::after(Duration::from_millis(10)).await;
+    }
+    panic!("no connection at {}", n.peer);
+}
+
+#[test]
+fn fetch_a_unixfs_dag_between_two_in_memory_swarms() {
+    run(|ex| async move {
+        let server = spawn_node(&ex, 1001, bitswap::Config::default());
+        let client = spawn_node(&ex, 1002, bitswap::Config::default());
+
+        // A 1.5 MB file: CIDv0 dag-pb root over six 256 KiB leaves (Kubo's defaults).
+        let content: Vec<u8> = (0..1_500_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let added = {
+            let mut mem = server.store.lock();
+            importer::add_file(&importer::Options::default(), &mut *mem, &content[..])
+                .expect("import")
+        };
+        let blocks_in_dag = server.store.lock().len();
+        assert_eq!(blocks_in_dag, 7);
+
+        connected(&client, &server, 1001).await;
+        let session = client.handle.new_session().await.expect("session");
+
+        // Walk the DAG over bitswap: the root, then its children concurrently.
+        let root = session.fetch(added.cid).await.expect("root");
+        let children = links_of(root.cid(), root.data()).expect("links");
+        assert_eq!(children.len(), 6);
+        let fetched = futures::future::join_all(children.iter().map(|c| session.fetch(*c))).await;
+        for (c, b) in children.iter().zip(&fetched) {
+            assert_eq!(b.as_ref().expect("child").cid(), c);
+        }
+
+        // The client stored every block: the file reads back whole, offline.
+        let mut out = Vec::new();
+        {
+            let mem = client.store.lock();
+            exporter::cat(&*mem, &added.cid, 0, None, &mut out).expect("cat");
+        }
+        assert_eq!(out, content);
+
+        let cs = client.handle.stats().await.expect("stats");
+        let ss = server.handle.stats().await.expect("stats");
+        assert_eq!(cs.blocks_received, 7);
+        assert_eq!(ss.blocks_sent, 7);
+        assert_eq!(cs.data_received, ss.data_sent);
+        assert_eq!(cs.wantlist_len, 0);
+        assert_eq!(cs.unwanted_blocks, 0);
+
+        // A block already stored comes from the blockstore, not the network.
+        let again = session.fetch(added.cid).await.expect("local");
+        assert_eq!(again.cid(), &added.cid);
+        assert_eq!(
+            client.handle.stats().await.expect("stats").blocks_received,
+            7
+        );
+    });
+}
+
+#[test]
+fn missing_block_asks_for_providers_and_fails_at_the_deadline() {
+    run(|ex| async move {
+        let mut cfg = bitswap::Config::default();
+        cfg.core.want_deadline = Duration::from_millis(600);
+        cfg.core.want_timeout = Duration::from_millis(200);
+        let server = spawn_node(&ex, 2001, bitswap::Config::default());
+        let client = spawn_node(&ex, 2002, cfg);
+        connected(&client, &server, 2001).await;
+        let session = client.handle.new_session().await.expect("session");
+        let missing = acorn_storage::cids::cid_of(1, acorn_storage::cids::RAW, b"nobody has me");
+        let r = session.fetch(missing).await;
+        assert!(
+            matches!(r, Err(bitswap::Error::NotFound { cid }) if cid == missing),
+            "{r:?}"
+        );
+        // The server said DONT_HAVE, so the client asked the daemon for providers.
+        let ev = client.events.try_recv().expect("an event");
+        assert_eq!(
+            ev,
+            NodeEvent::FindProviders {
+                session: session.id(),
+                cid: missing
+            }
+        );
+        assert!(client.handle.wantlist().await.expect("wantlist").is_empty());
+    });
+}
+
+/// Sends a frame on a raw stream to `to` over `proto`.
+async fn send_raw(
+    control: &mut libp2p_stream::Control,
+    to: PeerId,
+    proto: &'static str,
+    bytes: &[u8],
+) {
+    use futures::AsyncWriteExt;
+    let mut s = control
+        .open_stream(to, libp2p::StreamProtocol::new(proto))
+        .await
+        .expect("stream");
+    s.write_all(bytes).await.expect("write");
+    s.flush().await.expect("flush");
+}
+
+#[test]
+fn malformed_frames_get_a_peer_disconnected() {
+    run(|ex| async move {
+        let mut cfg = bitswap::Config::default();
+        cfg.core.misbehaviour_threshold = 2;
+        let node = spawn_node(&ex, 3001, cfg);
+        let (bad, mut control, dial) = spawn_swarm(&ex, 3002, |_| None);
+        dial.send("/memory/3001".parse().expect("addr"))
+            .await
+            .expect("dial");
+        wait_for_peer(&node).await;
+        // Field 1 with a length beyond the frame; then a frame claiming 5 MiB.
+        send_raw(
+            &mut control,
+            node.peer,
+            "/ipfs/bitswap/1.2.0",
+            &[0x02, 0x0a, 0x05],
+        )
+        .await;
+        let mut big = Vec::new();
+        bitswap::wire::put_varint(&mut big, 5 << 20);
+        send_raw(&mut control, node.peer, "/ipfs/bitswap/1.1.0", &big).await;
+        let ev = smol::future::or(async { node.events.recv().await.ok() }, async {
+            async_io::Timer::after(Duration::from_secs(10)).await;
+            None
+        })
+        .await;
+        assert_eq!(ev, Some(NodeEvent::Disconnect { peer: bad }));
+        let st = node.handle.stats().await.expect("stats");
+        assert_eq!(st.malformed_messages, 2);
+        assert_eq!(st.peers_disconnected, 1);
+    });
+}
+
+#[test]
+fn falls_back_to_bitswap_1_0_0_for_older_peers() {
+    run(|ex| async move {
+        let node = spawn_node(&ex, 4001, bitswap::Config::default());
+        let (old, mut control, _dial) = spawn_swarm(&ex, 4002, |_| None);
+        // The old peer speaks only 1.0.0.
+        let mut incoming = control
+            .accept(libp2p::StreamProtocol::new("/ipfs/bitswap/1.0.0"))
+            .expect("accept");
+        node.dial
+            .send("/memory/4002".parse().expect("addr"))
+            .await
+            .expect("dial");
+        let session = node.handle.new_session().await.expect("session");
+        session.add_providers(vec![old]).await.expect("providers");
+        let data = b"an old block".to_vec();
+        let cid = acorn_storage::cids::cid_of(0, acorn_storage::cids::DAG_PB, &data);
+        let fetch = ex.spawn(async move { session.fetch(cid).await });
+        let (from, mut stream) = incoming.next().await.expect("inbound stream");
+        assert_eq!(from, node.peer);
+        let msg = read_one(&mut stream).await;
+        let entries = msg.wantlist.expect("wantlist").entries;
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].cid, cid);
+        assert_eq!(entries[0].want_type, bitswap::WantType::Block);
+        // Answer the 1.0.0 way: raw block bytes in field 2, on our own stream.
+        let reply = bitswap::Message {
+            blocks: vec![bitswap::wire::Payload {
+                prefix: bitswap::wire::Prefix::v0(),
+                data: data.clone(),
+            }],
+            ..Default::default()
+        };
+        send_raw(
+            &mut control,
+            node.peer,
+            "/ipfs/bitswap/1.0.0",
+            &reply.encode_frame(bitswap::Version::V1_0_0),
+        )
+        .await;
+        let block = fetch.await.expect("fetched");
+        assert_eq!(block.data(), &data[..]);
+    });
+}
+
+async fn read_one(s: &mut libp2p::Stream) -> bitswap::Message {
+    use futures::AsyncReadExt;
+    let mut len = 0u64;
+    for i in 0.. {
+        let mut b = [0u8; 1];
+        s.read_exact(&mut b).await.expect("varint");
+        len |= u64::from(b[0] & 0x7f) << (7 * i);
+        if b[0] & 0x80 == 0 {
+            break;
+        }
+    }
+    let mut body = vec![0u8; len as usize];
+    s.read_exact(&mut body).await.expect("body");
+    bitswap::Message::decode(&body).expect("decode")
+}
