@@ -7,3 +7,5 @@
 //! This crate never depends on the node (`src/`); it uses `acorn-storage` only for
 //! content types (CIDs, blocks).
 #![deny(unsafe_code)]
+
+pub mod transport;
