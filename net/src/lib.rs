@@ -8,4 +8,5 @@
 //! content types (CIDs, blocks).
 #![deny(unsafe_code)]
 
+pub mod pnet;
 pub mod transport;
