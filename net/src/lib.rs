@@ -9,4 +9,5 @@
 #![deny(unsafe_code)]
 
 pub mod pnet;
+pub mod swarm;
 pub mod transport;

@@ -60,7 +60,9 @@ pub enum KeyError {
     BadHeader { found: String },
     #[error("swarm key: missing line {line} (expected the header, the encoding, then the key)")]
     Truncated { line: usize },
-    #[error("swarm key: unknown encoding {found:?} (expected \"/base16/\", \"/base64/\" or \"/bin/\")")]
+    #[error(
+        "swarm key: unknown encoding {found:?} (expected \"/base16/\", \"/base64/\" or \"/bin/\")"
+    )]
     UnknownEncoding { found: String },
     #[error("swarm key: the {encoding} key must be {expected} characters, found {found}")]
     BadLength {
@@ -216,7 +218,10 @@ mod tests {
 
     #[test]
     fn crlf_uppercase_and_no_final_newline() {
-        let file = format!("/key/swarm/psk/1.0.0/\r\n/base16/\r\n{}", HEX.to_uppercase());
+        let file = format!(
+            "/key/swarm/psk/1.0.0/\r\n/base16/\r\n{}",
+            HEX.to_uppercase()
+        );
         assert_eq!(
             parse_swarm_key(file.as_bytes()).unwrap(),
             PreSharedKey::new(key_bytes())
@@ -242,7 +247,9 @@ mod tests {
     #[test]
     fn bad_files_give_clear_errors() {
         let cases: Vec<(String, fn(&KeyError) -> bool)> = vec![
-            (String::new(), |e| matches!(e, KeyError::Truncated { line: 1 })),
+            (String::new(), |e| {
+                matches!(e, KeyError::Truncated { line: 1 })
+            }),
             ("/key/swarm/psk/1.0.0/\n".into(), |e| {
                 matches!(e, KeyError::Truncated { line: 2 })
             }),
@@ -255,34 +262,43 @@ mod tests {
             (format!("/base16/\n{HEX}\n"), |e| {
                 matches!(e, KeyError::BadHeader { .. })
             }),
-            (format!("/key/swarm/psk/1.0.0/\n/base32/\n{HEX}\n"), |e| {
-                matches!(e, KeyError::UnknownEncoding { found } if found == "/base32/")
-            }),
-            (format!("/key/swarm/psk/1.0.0/\n/base16/\n{}\n", &HEX[..62]), |e| {
-                matches!(
-                    e,
-                    KeyError::BadLength {
-                        expected: 64,
-                        found: 62,
-                        ..
-                    }
-                )
-            }),
+            (
+                format!("/key/swarm/psk/1.0.0/\n/base32/\n{HEX}\n"),
+                |e| matches!(e, KeyError::UnknownEncoding { found } if found == "/base32/"),
+            ),
+            (
+                format!("/key/swarm/psk/1.0.0/\n/base16/\n{}\n", &HEX[..62]),
+                |e| {
+                    matches!(
+                        e,
+                        KeyError::BadLength {
+                            expected: 64,
+                            found: 62,
+                            ..
+                        }
+                    )
+                },
+            ),
             (format!("/key/swarm/psk/1.0.0/\n/base16/\n{HEX}00\n"), |e| {
                 matches!(e, KeyError::BadLength { found: 66, .. })
             }),
-            (format!("/key/swarm/psk/1.0.0/\n/base16/\n+{}\n", &HEX[1..]), |e| {
-                matches!(e, KeyError::BadCharacter { .. })
-            }),
-            (format!("/key/swarm/psk/1.0.0/\n/base16/\n{}g\n", &HEX[..63]), |e| {
-                matches!(e, KeyError::BadCharacter { .. })
-            }),
-            (format!("/key/swarm/psk/1.0.0/\n/base16/\n{HEX}\n{HEX}\n"), |e| {
-                matches!(e, KeyError::TrailingData)
-            }),
-            ("/key/swarm/psk/1.0.0/\n/base64/\nnot base64 at all, but 44 characters long!!!\n".into(), |e| {
-                matches!(e, KeyError::BadCharacter { encoding: "base64" })
-            }),
+            (
+                format!("/key/swarm/psk/1.0.0/\n/base16/\n+{}\n", &HEX[1..]),
+                |e| matches!(e, KeyError::BadCharacter { .. }),
+            ),
+            (
+                format!("/key/swarm/psk/1.0.0/\n/base16/\n{}g\n", &HEX[..63]),
+                |e| matches!(e, KeyError::BadCharacter { .. }),
+            ),
+            (
+                format!("/key/swarm/psk/1.0.0/\n/base16/\n{HEX}\n{HEX}\n"),
+                |e| matches!(e, KeyError::TrailingData),
+            ),
+            (
+                "/key/swarm/psk/1.0.0/\n/base64/\nnot base64 at all, but 44 characters long!!!\n"
+                    .into(),
+                |e| matches!(e, KeyError::BadCharacter { encoding: "base64" }),
+            ),
             ("/key/swarm/psk/1.0.0/\n/bin/\nshort".into(), |e| {
                 matches!(e, KeyError::BadLength { found: 5, .. })
             }),
