@@ -246,7 +246,8 @@ mod tests {
 
     #[test]
     fn bad_files_give_clear_errors() {
-        let cases: Vec<(String, fn(&KeyError) -> bool)> = vec![
+        type Check = fn(&KeyError) -> bool;
+        let cases: Vec<(String, Check)> = vec![
             (String::new(), |e| {
                 matches!(e, KeyError::Truncated { line: 1 })
             }),
