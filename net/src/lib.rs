@@ -8,6 +8,7 @@
 //! content types (CIDs, blocks).
 #![deny(unsafe_code)]
 
+pub mod dns;
 pub mod pnet;
 pub mod swarm;
 pub mod transport;
