@@ -198,7 +198,10 @@ async fn never_connects(mut a: Node, mut b: Node) {
             (side, SwarmEvent::ConnectionEstablished { .. }) => {
                 panic!("{side:?}: connection established across different keys")
             }
-            (Side::A, SwarmEvent::OutgoingConnectionError { .. }) => break,
+            (Side::A, SwarmEvent::OutgoingConnectionError { error, .. }) => {
+                eprintln!("dial error: {error}");
+                break;
+            }
             _ => {}
         }
     }
