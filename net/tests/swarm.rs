@@ -13,10 +13,10 @@ use acorn_net::{
 };
 use futures::{FutureExt, StreamExt};
 use libp2p::{
-    identify,
+    connection_limits, identify,
     identity::{Keypair, PeerId},
     ping,
-    swarm::SwarmEvent,
+    swarm::{ListenError, SwarmEvent},
     Multiaddr, Swarm,
 };
 
@@ -271,5 +271,59 @@ fn only_server_mode_advertises_kad() {
             "client does not: {:?}",
             from_client.protocols
         );
+    });
+}
+
+#[test]
+fn inbound_connection_limit_is_enforced() {
+    run(|ex| async move {
+        let mut server = node(
+            &ex,
+            Config {
+                max_inbound_connections: 1,
+                ..config("acorn/server")
+            },
+            None,
+        );
+        let mut first = node(&ex, config("acorn/first"), None);
+        let mut second = node(&ex, config("acorn/second"), None);
+        let addr = listen(&mut server.swarm).await;
+        first.swarm.dial(addr.clone()).unwrap();
+        // Wait until the first connection is established on the server.
+        loop {
+            if let (Side::A, SwarmEvent::ConnectionEstablished { .. }) =
+                next_event(&mut server.swarm, &mut first.swarm).await
+            {
+                break;
+            }
+        }
+        second.swarm.dial(addr).unwrap();
+        // The server denies the second one; the second client sees its connection fail
+        // or close. Drive all three swarms until the server reports the denial.
+        let mut denied = false;
+        while !denied {
+            futures::select! {
+                e = server.swarm.select_next_some() => match e {
+                    SwarmEvent::IncomingConnectionError { error, .. } => {
+                        let limit = match &error {
+                            ListenError::Denied { cause } => {
+                                cause.downcast_ref::<connection_limits::Exceeded>()
+                            }
+                            _ => None,
+                        };
+                        assert!(limit.is_some(), "denied by the limit, not {error}");
+                        denied = true;
+                    }
+                    SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+                        assert_ne!(peer_id, *second.swarm.local_peer_id(), "over the limit");
+                    }
+                    _ => {}
+                },
+                _ = first.swarm.select_next_some() => {}
+                _ = second.swarm.select_next_some() => {}
+            }
+        }
+        assert_eq!(server.swarm.network_info().num_peers(), 1);
+        assert!(server.swarm.is_connected(first.swarm.local_peer_id()));
     });
 }
