@@ -6,5 +6,29 @@
 //!
 //! This crate never depends on the node (`src/`); it uses `acorn-storage` only for
 //! content types (CIDs, blocks).
+//!
+//! Modules:
+//! - [`transport::tcp`]: our libp2p TCP transport on async-io, with byte counters
+//!   ([`transport::tcp::Bandwidth`]: total in/out, raw TCP bytes; per-protocol
+//!   counters are not there yet).
+//! - [`pnet`]: Kubo's `swarm.key` → [`pnet::PreSharedKey`].
+//! - [`swarm`]: [`swarm::build_swarm`] assembles TCP [+ pnet] + noise + yamux with
+//!   identify, ping, connection limits, Kademlia (client by default) and
+//!   `libp2p-stream`, on a [`swarm::Executor`] wrapping the node's one
+//!   `smol::Executor`; every limit is a [`swarm::Config`] field.
+//! - [`bitswap`]: `/ipfs/bitswap/1.2.0` (and 1.1.0, 1.0.0): sans-IO core, wire codec,
+//!   and the node task on `libp2p-stream`.
+//! - [`dns`]: `/dns`, `/dns4`, `/dns6` and `/dnsaddr` → dialable `/ip4`, `/ip6`
+//!   addresses (the swarm's transport only dials IP addresses).
+//!
+//! Threads: libp2p's timers run on async-io's reactor (the workspace patches
+//! `futures-timer`, see `net/patches/futures-timer`), so a running swarm adds only
+//! that reactor thread; `/dns*` lookups use the `blocking` pool (bound it with
+//! `BLOCKING_MAX_THREADS`).
 #![deny(unsafe_code)]
+
 pub mod bitswap;
+pub mod dns;
+pub mod pnet;
+pub mod swarm;
+pub mod transport;

@@ -1,0 +1,319 @@
+//! The libp2p Swarm, assembled by hand for one smol thread.
+//!
+//! **What.** [`build_swarm`] stacks our TCP transport, optional pnet, noise and yamux
+//! (multistream-select 1.0, `Version::V1`), and a [`Behaviour`] made of connection
+//! limits, identify (`/ipfs/id/1.0.0`), ping (`/ipfs/ping/1.0.0`), Kademlia
+//! (`/ipfs/kad/1.0.0`, client mode by default) and a `libp2p-stream` behaviour through
+//! which other protocols (bitswap) open and accept streams
+//! (`swarm.behaviour().stream.new_control()`).
+//!
+//! **Why by hand.** libp2p's `SwarmBuilder` only offers tokio and wasm runtimes.
+//! Connection tasks are spawned with [`Executor`] onto a `smol::Executor` that the
+//! caller runs on its one thread, e.g.
+//! `smol::block_on(executor.run(main_loop(swarm)))`.
+//!
+//! **Flow of a connection.** TCP connect/accept → (pnet: XSalsa20 with the swarm key,
+//! when one is given) → multistream-select → noise XX (peer id authenticated) →
+//! multistream-select → yamux. The whole upgrade must finish within
+//! [`Config::handshake_timeout`]. Then the connection limits behaviour accepts or
+//! denies it; identify and ping run on it; idle connections (no stream, nothing
+//! keeping them alive) close after [`Config::idle_connection_timeout`].
+//!
+//! **Limits.** Every number is a [`Config`] field; their defaults are listed there.
+//! Kademlia's routing table is bounded by libp2p (256 buckets × `k` = 20 peers, plus
+//! one pending entry per bucket); its record store is a `MemoryStore` bounded by the
+//! `kad_*` fields. Identify's peer cache holds at most [`Config::identify_cache_peers`].
+//!
+//! **Departures.** No memory-aware connection limits yet (libp2p's
+//! `memory-connection-limits` polls process memory through `sysinfo`; not wired).
+//! yamux's per-connection receive window is libp2p-yamux's default (not configurable
+//! in libp2p-yamux 0.48); only the stream count is bounded here.
+
+use std::{sync::Arc, time::Duration};
+
+use futures::future::Either;
+use libp2p::{
+    connection_limits::{self, ConnectionLimits},
+    core::{muxing::StreamMuxerBox, transport::Boxed, upgrade::Version, Transport as _},
+    identify,
+    identity::{Keypair, PeerId},
+    kad, noise, ping,
+    pnet::{PnetConfig, PreSharedKey},
+    swarm::{behaviour::toggle::Toggle, NetworkBehaviour},
+    yamux, StreamProtocol, Swarm,
+};
+
+use crate::transport::tcp::{self, Bandwidth};
+
+/// The `protocolVersion` we send in identify, as Kubo and go-libp2p do. (The
+/// identify protocol id itself, `/ipfs/id/1.0.0`, is fixed by libp2p-identify.)
+pub const IDENTIFY_PROTOCOL_VERSION: &str = "ipfs/0.1.0";
+
+/// The IPFS Kademlia DHT's protocol id (the public Amino DHT).
+pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/ipfs/kad/1.0.0");
+
+/// What part this node plays in the DHT (Kubo's `Routing.Type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DhtMode {
+    /// Query the DHT, never answer it (`dhtclient`). Default: a small board on a
+    /// home network should not be a DHT server.
+    #[default]
+    Client,
+    /// Query and answer (`dhtserver`); the node advertises `/ipfs/kad/1.0.0`.
+    Server,
+    /// No Kademlia behaviour at all (`none`).
+    None,
+}
+
+/// Tunables of the swarm. Every limit is here, with its unit and default.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Identify's agent version, e.g. `acorn/0.1.0`. Default: `acorn/<crate version>`.
+    pub agent_version: String,
+    /// TCP transport settings (see [`tcp::Config`]).
+    pub tcp: tcp::Config,
+    /// Time allowed for TCP + pnet + noise + yamux to complete. Default: 20 s.
+    pub handshake_timeout: Duration,
+    /// A connection with no open stream and nothing keeping it alive closes after
+    /// this long. Default: 60 s.
+    pub idle_connection_timeout: Duration,
+    /// Most established inbound connections. Default: 128.
+    pub max_inbound_connections: u32,
+    /// Most established outbound connections. Default: 64.
+    pub max_outbound_connections: u32,
+    /// Most established connections in total. Default: 160.
+    pub max_connections: u32,
+    /// Most established connections to one peer. Default: 2.
+    pub max_connections_per_peer: u32,
+    /// Most inbound connections still in their handshake. Default: 32.
+    pub max_pending_inbound_connections: u32,
+    /// Most outbound connections still being dialled or in their handshake.
+    /// Default: 32.
+    pub max_pending_outbound_connections: u32,
+    /// Most concurrent yamux streams per connection. Default: 128.
+    pub max_streams_per_connection: usize,
+    /// Most inbound streams per connection still negotiating their protocol.
+    /// Default: 32.
+    pub max_negotiating_inbound_streams: usize,
+    /// Ping every this often. Default: 15 s (libp2p's default).
+    pub ping_interval: Duration,
+    /// A ping unanswered after this long fails. Default: 20 s (libp2p's default).
+    pub ping_timeout: Duration,
+    /// Identify re-sends our info every this often. Default: 5 min.
+    pub identify_interval: Duration,
+    /// Peers whose identify-reported addresses are cached. Default: 100.
+    pub identify_cache_peers: usize,
+    /// DHT mode. Default: [`DhtMode::Client`].
+    pub dht_mode: DhtMode,
+    /// A DHT query gives up after this long. Default: 60 s.
+    pub kad_query_timeout: Duration,
+    /// Most DHT value records stored. Default: 256.
+    pub kad_max_records: usize,
+    /// Largest DHT value record, in bytes. Default: 16 KiB.
+    pub kad_max_record_bytes: usize,
+    /// Most provider records kept for one key. Default: 20 (the replication factor).
+    pub kad_max_providers_per_key: usize,
+    /// Most keys this node itself provides. Default: 1024.
+    pub kad_max_provided_keys: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            agent_version: concat!("acorn/", env!("CARGO_PKG_VERSION")).to_owned(),
+            tcp: tcp::Config::default(),
+            handshake_timeout: Duration::from_secs(20),
+            idle_connection_timeout: Duration::from_secs(60),
+            max_inbound_connections: 128,
+            max_outbound_connections: 64,
+            max_connections: 160,
+            max_connections_per_peer: 2,
+            max_pending_inbound_connections: 32,
+            max_pending_outbound_connections: 32,
+            max_streams_per_connection: 128,
+            max_negotiating_inbound_streams: 32,
+            ping_interval: Duration::from_secs(15),
+            ping_timeout: Duration::from_secs(20),
+            identify_interval: Duration::from_secs(5 * 60),
+            identify_cache_peers: 100,
+            dht_mode: DhtMode::Client,
+            kad_query_timeout: Duration::from_secs(60),
+            kad_max_records: 256,
+            kad_max_record_bytes: 16 * 1024,
+            kad_max_providers_per_key: 20,
+            kad_max_provided_keys: 1024,
+        }
+    }
+}
+
+/// Why the swarm could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("noise: cannot derive the static key from the node key: {0}")]
+    Noise(#[from] noise::Error),
+}
+
+/// Spawns libp2p's connection tasks onto a `smol::Executor`. The caller runs that
+/// executor on one thread; nothing here starts a thread.
+#[derive(Clone)]
+pub struct Executor(Arc<smol::Executor<'static>>);
+
+impl Executor {
+    /// Wraps the executor the node runs on.
+    pub fn new(executor: Arc<smol::Executor<'static>>) -> Self {
+        Self(executor)
+    }
+}
+
+impl libp2p::swarm::Executor for Executor {
+    fn exec(&self, future: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>) {
+        // Connection tasks end on their own when the swarm or the connection closes.
+        self.0.spawn(future).detach();
+    }
+}
+
+/// The node's network behaviour. Events arrive as [`BehaviourEvent`].
+#[derive(NetworkBehaviour)]
+pub struct Behaviour {
+    /// Connection limits; first, so it denies a connection before others set up.
+    pub limits: connection_limits::Behaviour,
+    pub identify: identify::Behaviour,
+    pub ping: ping::Behaviour,
+    /// Disabled when [`DhtMode::None`].
+    pub kad: Toggle<kad::Behaviour<kad::store::MemoryStore>>,
+    /// Streams for our own protocols (bitswap): `stream.new_control()`.
+    pub stream: libp2p_stream::Behaviour,
+}
+
+/// The transport stack: TCP → optional pnet → noise → yamux, with a timeout.
+pub fn build_transport(
+    keypair: &Keypair,
+    config: &Config,
+    psk: Option<PreSharedKey>,
+    bandwidth: Bandwidth,
+) -> Result<Boxed<(PeerId, StreamMuxerBox)>, Error> {
+    let noise = noise::Config::new(keypair)?;
+    let mut yamux = yamux::Config::default();
+    yamux.set_max_num_streams(config.max_streams_per_connection);
+    let transport = tcp::Transport::new(config.tcp.clone(), bandwidth)
+        .and_then(move |stream, _endpoint| async move {
+            match psk {
+                Some(psk) => PnetConfig::new(psk)
+                    .handshake(stream)
+                    .await
+                    .map(Either::Left),
+                None => Ok(Either::Right(stream)),
+            }
+        })
+        .upgrade(Version::V1)
+        .authenticate(noise)
+        .multiplex(yamux)
+        .timeout(config.handshake_timeout)
+        .boxed();
+    Ok(transport)
+}
+
+/// The behaviour, configured from `config`.
+pub fn build_behaviour(keypair: &Keypair, config: &Config) -> Behaviour {
+    let peer_id = keypair.public().to_peer_id();
+    let limits = ConnectionLimits::default()
+        .with_max_established_incoming(Some(config.max_inbound_connections))
+        .with_max_established_outgoing(Some(config.max_outbound_connections))
+        .with_max_established(Some(config.max_connections))
+        .with_max_established_per_peer(Some(config.max_connections_per_peer))
+        .with_max_pending_incoming(Some(config.max_pending_inbound_connections))
+        .with_max_pending_outgoing(Some(config.max_pending_outbound_connections));
+    let identify = identify::Behaviour::new(
+        identify::Config::new(IDENTIFY_PROTOCOL_VERSION.to_owned(), keypair.public())
+            .with_agent_version(config.agent_version.clone())
+            .with_interval(config.identify_interval)
+            .with_cache_size(config.identify_cache_peers),
+    );
+    let ping = ping::Behaviour::new(
+        ping::Config::new()
+            .with_interval(config.ping_interval)
+            .with_timeout(config.ping_timeout),
+    );
+    let kad = match config.dht_mode {
+        DhtMode::None => None,
+        mode @ (DhtMode::Client | DhtMode::Server) => {
+            let mut kad_config = kad::Config::new(KAD_PROTOCOL);
+            kad_config.set_query_timeout(config.kad_query_timeout);
+            let store = kad::store::MemoryStore::with_config(
+                peer_id,
+                kad::store::MemoryStoreConfig {
+                    max_records: config.kad_max_records,
+                    max_value_bytes: config.kad_max_record_bytes,
+                    max_providers_per_key: config.kad_max_providers_per_key,
+                    max_provided_keys: config.kad_max_provided_keys,
+                },
+            );
+            let mut kad = kad::Behaviour::with_config(peer_id, store, kad_config);
+            kad.set_mode(Some(if mode == DhtMode::Server {
+                kad::Mode::Server
+            } else {
+                kad::Mode::Client
+            }));
+            Some(kad)
+        }
+    };
+    Behaviour {
+        limits: connection_limits::Behaviour::new(limits),
+        identify,
+        ping,
+        kad: kad.into(),
+        stream: libp2p_stream::Behaviour::new(),
+    }
+}
+
+/// Builds the node's swarm: see the module docs. Returns the swarm and the handle of
+/// its byte counters (all connections, raw TCP bytes). The swarm does nothing until
+/// polled (`swarm.select_next_some().await` in the node's main loop), and its
+/// connection tasks run on `executor`.
+pub fn build_swarm(
+    keypair: &Keypair,
+    config: &Config,
+    psk: Option<PreSharedKey>,
+    executor: Executor,
+) -> Result<(Swarm<Behaviour>, Bandwidth), Error> {
+    let bandwidth = Bandwidth::default();
+    let transport = build_transport(keypair, config, psk, bandwidth.clone())?;
+    let behaviour = build_behaviour(keypair, config);
+    let swarm_config = libp2p::swarm::Config::with_executor(executor)
+        .with_idle_connection_timeout(config.idle_connection_timeout)
+        .with_max_negotiating_inbound_streams(config.max_negotiating_inbound_streams);
+    let swarm = Swarm::new(
+        transport,
+        behaviour,
+        keypair.public().to_peer_id(),
+        swarm_config,
+    );
+    Ok((swarm, bandwidth))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kad_mode_follows_config() {
+        let keypair = Keypair::generate_ed25519();
+        for (mode, expected) in [
+            (DhtMode::Client, Some(kad::Mode::Client)),
+            (DhtMode::Server, Some(kad::Mode::Server)),
+            (DhtMode::None, None),
+        ] {
+            let config = Config {
+                dht_mode: mode,
+                ..Config::default()
+            };
+            let behaviour = build_behaviour(&keypair, &config);
+            assert_eq!(behaviour.kad.as_ref().map(|k| k.mode()), expected);
+        }
+    }
+
+    #[test]
+    fn default_agent_is_acorn() {
+        assert!(Config::default().agent_version.starts_with("acorn/"));
+    }
+}
