@@ -141,20 +141,7 @@ impl CatCmd {
         anyhow::ensure!(!self.paths.is_empty(), "argument \"ipfs-path\" is required");
         let node = Node::open(&ctx.repo_root()?)?;
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        let mut offset = self.offset.unwrap_or(0);
-        let mut length = self.length;
-        // As Kubo: offset and length apply to the concatenation of all paths.
-        for p in &self.paths {
-            if length == Some(0) {
-                break;
-            }
-            let size = node.cat(p, offset, length, &mut out)?;
-            if let Some(l) = length.as_mut() {
-                *l -= size.min(*l);
-            }
-            let file_len = node.file_size(p)?;
-            offset = offset.saturating_sub(file_len);
-        }
+        node.cat_many(&self.paths, self.offset.unwrap_or(0), self.length, &mut out)?;
         out.flush()?;
         Ok(())
     }

@@ -18,8 +18,10 @@
 
 pub mod argv;
 pub mod block;
+pub mod client;
 pub mod config_cmd;
 pub mod content;
+pub mod daemon_cmd;
 pub mod dag;
 pub mod init;
 pub mod pin;
@@ -64,6 +66,8 @@ pub enum Command {
     Dag(dag::DagCmd),
     Pin(pin::PinCmd),
     Repo(repo::RepoCmd),
+    Daemon(daemon_cmd::DaemonCmd),
+    Id(daemon_cmd::IdCmd),
 }
 
 /// What handlers need from the process environment.
@@ -122,7 +126,20 @@ pub fn run(args: Acorn, ctx: &Context) -> anyhow::Result<()> {
         Command::Dag(c) => c.run(ctx),
         Command::Pin(c) => c.run(ctx),
         Command::Repo(c) => c.run(ctx),
+        Command::Daemon(c) => c.run(ctx),
+        Command::Id(c) => c.run(ctx),
     }
+}
+
+/// The running daemon of the repo, if any: commands go through its RPC API then,
+/// as Kubo's do.
+pub(crate) fn daemon_client(ctx: &Context) -> anyhow::Result<Option<client::Client>> {
+    client::discover(&ctx.repo_root()?)
+}
+
+/// `true` / `false` as a query value.
+pub(crate) fn bool_str(b: bool) -> String {
+    b.to_string()
 }
 
 /// Parse `true` / `false` (argh's `FromArgValue` for bool options, Kubo spelling).
@@ -318,6 +335,8 @@ mod tests {
             &["repo", "gc"],
             &["repo", "stat"],
             &["repo", "verify"],
+            &["daemon"],
+            &["id"],
         ] {
             parse(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
         }
