@@ -137,11 +137,6 @@ impl Node {
         &self.config
     }
 
-    /// The repo directory.
-    pub fn root(&self) -> &Path {
-        &self.handle.root
-    }
-
     /// `dag export`: streams the DAG under `arg` as a CARv1 to `out`.
     pub fn dag_export(&self, arg: &str, out: &mut dyn std::io::Write) -> anyhow::Result<u64> {
         let cid = self.resolve_arg(arg)?;

@@ -137,11 +137,6 @@ pub(crate) fn daemon_client(ctx: &Context) -> anyhow::Result<Option<client::Clie
     client::discover(&ctx.repo_root()?)
 }
 
-/// `true` / `false` as a query value.
-pub(crate) fn bool_str(b: bool) -> String {
-    b.to_string()
-}
-
 /// Parse `true` / `false` (argh's `FromArgValue` for bool options, Kubo spelling).
 pub(crate) fn parse_bool(value: &str) -> Result<bool, String> {
     match value {
