@@ -525,10 +525,10 @@ pub fn add_entries(
         }
     }
     let finish_item = |item: (String, importer::Added),
-                           done_dirs: &mut Vec<(String, importer::Added)>,
-                           sink: &mut dyn acorn_storage::BlockSink,
-                           roots: &mut Vec<Cid>,
-                           emit: &mut dyn FnMut(&str, &importer::Added) -> std::io::Result<()>|
+                       done_dirs: &mut Vec<(String, importer::Added)>,
+                       sink: &mut dyn acorn_storage::BlockSink,
+                       roots: &mut Vec<Cid>,
+                       emit: &mut dyn FnMut(&str, &importer::Added) -> std::io::Result<()>|
      -> anyhow::Result<()> {
         for (p, a) in done_dirs.drain(..) {
             emit_err(emit(&p, &a))?;
@@ -563,7 +563,9 @@ pub fn add_entries(
         };
         let parts: Vec<&str> = path.split('/').collect();
         anyhow::ensure!(
-            parts.iter().all(|p| !p.is_empty() && *p != "." && *p != ".."),
+            parts
+                .iter()
+                .all(|p| !p.is_empty() && *p != "." && *p != ".."),
             "invalid entry path {path:?}"
         );
         anyhow::ensure!(

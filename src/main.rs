@@ -18,6 +18,7 @@ mod config;
 mod core;
 mod daemon;
 mod identity;
+mod pool;
 mod profiles;
 mod repo_glue;
 

@@ -244,10 +244,7 @@ fn bad_data(msg: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg.to_string())
 }
 
-async fn with_timeout<T>(
-    d: Duration,
-    f: impl Future<Output = io::Result<T>>,
-) -> io::Result<T> {
+async fn with_timeout<T>(d: Duration, f: impl Future<Output = io::Result<T>>) -> io::Result<T> {
     future::or(f, async {
         Timer::after(d).await;
         Err(io::ErrorKind::TimedOut.into())
@@ -490,8 +487,7 @@ async fn pump_chunked(r: &mut ConnReader<'_>, tx: &BodySender) -> io::Result<boo
         let line = r.line(MAX_CHUNK_LINE_BYTES).await?;
         let line = std::str::from_utf8(&line).map_err(|_| bad_data("bad chunk size"))?;
         let size = line.split(';').next().unwrap_or("").trim();
-        let mut left =
-            u64::from_str_radix(size, 16).map_err(|_| bad_data("bad chunk size"))?;
+        let mut left = u64::from_str_radix(size, 16).map_err(|_| bad_data("bad chunk size"))?;
         if left == 0 {
             // Trailers, then an empty line.
             while !r.line(MAX_CHUNK_LINE_BYTES).await?.is_empty() {}
@@ -539,7 +535,11 @@ async fn write_response(
     keep_alive: bool,
 ) -> io::Result<()> {
     let mut out = futures_lite::io::BufWriter::with_capacity(BODY_CHUNK_BYTES, stream);
-    let mut head = format!("HTTP/1.1 {} {}\r\n", response.status, reason(response.status));
+    let mut head = format!(
+        "HTTP/1.1 {} {}\r\n",
+        response.status,
+        reason(response.status)
+    );
     for (n, v) in &response.headers {
         head.push_str(&format!("{n}: {v}\r\n"));
     }

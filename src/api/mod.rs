@@ -50,6 +50,7 @@ use serde_json::{json, Value};
 use smol::channel::{self, Receiver, Sender};
 
 use crate::core::{self, parse_cid_arg, AddEntry, AddEntryKind, AddSource, Node};
+use crate::pool::Pool;
 use http::{Body, Chunk, Request, Response};
 use multipart::{Multipart, PartKind};
 
@@ -87,6 +88,7 @@ const COMMANDS: &[&str] = &[
 /// The API's state: the node and the daemon's shutdown switch.
 pub struct Api {
     node: Arc<Node>,
+    pool: Pool,
     /// Closing it asks the daemon to shut down.
     shutdown: Sender<()>,
     active: AtomicUsize,
@@ -130,9 +132,10 @@ impl Drop for Slot {
 }
 
 impl Api {
-    pub fn new(node: Arc<Node>, shutdown: Sender<()>) -> Arc<Api> {
+    pub fn new(node: Arc<Node>, pool: Pool, shutdown: Sender<()>) -> Arc<Api> {
         Arc::new(Api {
             node,
+            pool,
             shutdown,
             active: AtomicUsize::new(0),
         })
@@ -204,7 +207,12 @@ impl Api {
         f: impl FnOnce(&Node) -> anyhow::Result<T> + Send + 'static,
     ) -> Result<T, ApiError> {
         let node = self.node.clone();
-        Ok(smol::unblock(move || f(&node)).await?)
+        match self.pool.run(move || f(&node)).await {
+            Some(r) => Ok(r?),
+            None => Err(ApiError::Server(
+                "internal error: the command panicked".into(),
+            )),
+        }
     }
 
     async fn id(&self, req: Request) -> ApiResult {
@@ -293,7 +301,8 @@ impl Api {
             let mut last = None;
             let mut source = PartSource(&mut parts);
             core::add_entries(node, &opts, &mut source, pin, &mut |name, a| {
-                let line = json!({"Name": name, "Hash": a.cid.to_string(), "Size": a.size.to_string()});
+                let line =
+                    json!({"Name": name, "Hash": a.cid.to_string(), "Size": a.size.to_string()});
                 if quieter {
                     last = Some(line);
                     Ok(())
@@ -331,7 +340,8 @@ impl Api {
     async fn block_put(&self, req: Request, slot: Slot) -> ApiResult {
         let q = Query(&req.query);
         let codec_name = q.get(&["cid-codec"]).unwrap_or("raw");
-        let codec = cids::codec_from_name(codec_name).map_err(|e| ApiError::Client(e.to_string()))?;
+        let codec =
+            cids::codec_from_name(codec_name).map_err(|e| ApiError::Client(e.to_string()))?;
         match q.get(&["mhtype"]) {
             None | Some("sha2-256") => {}
             Some(other) => {
@@ -478,8 +488,9 @@ impl Api {
                 return Err(e.into());
             }
             match r {
-                Err(e) if stream_errors => json_line(w, &json!({"Error": format!("{e:#}")}))
-                    .map_err(Into::into),
+                Err(e) if stream_errors => {
+                    json_line(w, &json!({"Error": format!("{e:#}")})).map_err(Into::into)
+                }
                 r => r.map(drop),
             }
         })
@@ -708,7 +719,9 @@ async fn stream(
     work: impl FnOnce(&mut ChunkWriter) -> anyhow::Result<()> + Send + 'static,
 ) -> ApiResult {
     let (tx, rx) = channel::bounded(RESPONSE_QUEUE_COUNT);
-    smol::unblock(move || {
+    let pool = slot.0.pool.clone();
+    // Not awaited: the job ends when its output is written or the client is gone.
+    let _ = pool.run(move || {
         let _slot = slot;
         let mut w = ChunkWriter {
             tx,
@@ -719,8 +732,7 @@ async fn stream(
             let _ = w.send();
             let _ = w.tx.send_blocking(Chunk::Error(format!("{e:#}")));
         }
-    })
-    .detach();
+    });
     let first = match rx.recv().await {
         Ok(Chunk::Error(e)) => return Err(ApiError::Server(e)),
         Ok(c) => Some(c),

@@ -89,8 +89,7 @@ impl BlockCmd {
     fn run_api(self, c: &super::client::Client) -> anyhow::Result<()> {
         match self.command {
             BlockSub::Put(p) => {
-                let mut q: Vec<(&str, String)> =
-                    vec![("pin", p.pin.unwrap_or(false).to_string())];
+                let mut q: Vec<(&str, String)> = vec![("pin", p.pin.unwrap_or(false).to_string())];
                 if let Some(codec) = p.cid_codec {
                     q.push(("cid-codec", codec));
                 }
@@ -123,9 +122,9 @@ impl BlockCmd {
                     v["Size"]
                 ))
             }
-            BlockSub::Rm(_) => anyhow::bail!(
-                "block rm does not run through the daemon yet: stop the daemon first"
-            ),
+            BlockSub::Rm(_) => {
+                anyhow::bail!("block rm does not run through the daemon yet: stop the daemon first")
+            }
         }
     }
 

@@ -61,7 +61,10 @@ pub fn discover(root: &Path) -> anyhow::Result<Option<Client>> {
     match TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) {
         Ok(_) => Ok(Some(Client { addr })),
         Err(e) => {
-            tracing::debug!("api file {} is stale ({e}): running offline", path.display());
+            tracing::debug!(
+                "api file {} is stale ({e}): running offline",
+                path.display()
+            );
             Ok(None)
         }
     }
@@ -133,17 +136,16 @@ impl Client {
             .iter()
             .any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"))
         {
-            Framing::Chunked { left: 0, done: false }
+            Framing::Chunked {
+                left: 0,
+                done: false,
+            }
         } else if let Some((_, v)) = headers.iter().find(|(n, _)| n == "content-length") {
             Framing::Length(v.parse().context("bad Content-Length from the daemon")?)
         } else {
             Framing::Eof
         };
-        let mut resp = Response {
-            r,
-            framing,
-            writer,
-        };
+        let mut resp = Response { r, framing, writer };
         if status != 200 {
             let mut body = Vec::new();
             (&mut resp)
@@ -184,7 +186,10 @@ fn read_head(r: &mut BufReader<TcpStream>) -> anyhow::Result<(u16, Vec<(String, 
             .context("reading the daemon's answer")?;
         anyhow::ensure!(n > 0, "the daemon closed the connection without answering");
         used += n;
-        anyhow::ensure!(line.ends_with('\n'), "the daemon's answer head is too large");
+        anyhow::ensure!(
+            line.ends_with('\n'),
+            "the daemon's answer head is too large"
+        );
         let line = line.trim_end().to_string();
         if line.is_empty() {
             break;
@@ -252,7 +257,10 @@ impl Response {
         let mut line = String::new();
         self.r.by_ref().take(4096).read_line(&mut line)?;
         if !line.ends_with('\n') {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "bad chunked framing"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "bad chunked framing",
+            ));
         }
         Ok(line.trim_end().to_string())
     }
@@ -329,10 +337,16 @@ impl Read for Response {
 
 /// One entry of a multipart upload.
 enum Upload {
-    File { name: Option<String>, path: std::path::PathBuf },
+    File {
+        name: Option<String>,
+        path: std::path::PathBuf,
+    },
     Stdin,
     Dir(String),
-    Symlink { name: String, target: Vec<u8> },
+    Symlink {
+        name: String,
+        target: Vec<u8>,
+    },
 }
 
 /// A `multipart/form-data` body built lazily from a walk, in Kubo's shape (see
@@ -448,18 +462,19 @@ impl MultipartBody {
                 (name, "application/octet-stream", Box::new(f))
             }
             Upload::Dir(name) => (Some(name), "application/x-directory", Box::new(io::empty())),
-            Upload::Symlink { name, target } => {
-                (Some(name), "application/symlink", Box::new(io::Cursor::new(target)))
-            }
+            Upload::Symlink { name, target } => (
+                Some(name),
+                "application/symlink",
+                Box::new(io::Cursor::new(target)),
+            ),
         };
         let disp = match name {
             Some(n) => format!("form-data; name=\"file\"; filename=\"{}\"", escape(&n)),
             None => "form-data; name=\"file\"".to_string(),
         };
-        self.pending = format!(
-            "{lead}--{b}\r\nContent-Disposition: {disp}\r\nContent-Type: {ctype}\r\n\r\n"
-        )
-        .into_bytes();
+        self.pending =
+            format!("{lead}--{b}\r\nContent-Disposition: {disp}\r\nContent-Type: {ctype}\r\n\r\n")
+                .into_bytes();
         self.pos = 0;
         self.current = Some(reader);
         Ok(true)
@@ -475,7 +490,8 @@ fn walk(
     out: &mut Vec<Upload>,
 ) -> anyhow::Result<()> {
     use acorn_storage::unixfs::importer::MAX_DIR_DEPTH;
-    let meta = std::fs::symlink_metadata(path).with_context(|| format!("reading {}", path.display()))?;
+    let meta =
+        std::fs::symlink_metadata(path).with_context(|| format!("reading {}", path.display()))?;
     let ft = meta.file_type();
     if ft.is_symlink() {
         use std::os::unix::ffi::OsStrExt;
@@ -517,7 +533,14 @@ fn walk(
         }
         names.sort();
         for n in names {
-            walk(&path.join(&n), format!("{shown}/{n}"), recursive, hidden, depth + 1, out)?;
+            walk(
+                &path.join(&n),
+                format!("{shown}/{n}"),
+                recursive,
+                hidden,
+                depth + 1,
+                out,
+            )?;
         }
     } else {
         bail!(
@@ -567,8 +590,7 @@ mod tests {
         std::fs::write(root.join("sub/z"), b"").unwrap();
         std::fs::write(root.join(".hidden"), b"x").unwrap();
         std::os::unix::fs::symlink("a%b.txt", root.join("link")).unwrap();
-        let body =
-            MultipartBody::for_add(&[root.display().to_string()], true, false).unwrap();
+        let body = MultipartBody::for_add(&[root.display().to_string()], true, false).unwrap();
         let boundary = body.boundary.clone();
         let mut m = Multipart::new(body, &boundary).unwrap();
         let mut got = Vec::new();

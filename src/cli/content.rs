@@ -277,7 +277,11 @@ impl LsCmd {
         if let Some(c) = super::daemon_client(ctx)? {
             let q: Vec<(&str, String)> = self.paths.iter().map(|p| ("arg", p.clone())).collect();
             let v = c.json("ls", &q)?;
-            for o in v["Objects"].as_array().map(Vec::as_slice).unwrap_or_default() {
+            for o in v["Objects"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+            {
                 let links = o["Links"].as_array().map(Vec::as_slice).unwrap_or_default();
                 listed.push(
                     links

@@ -149,7 +149,10 @@ impl PinCmd {
                 let how = if recursive { "recursively" } else { "directly" };
                 let mut out = String::new();
                 for p in v["Pins"].as_array().map(Vec::as_slice).unwrap_or_default() {
-                    out.push_str(&format!("pinned {} {how}\n", p.as_str().unwrap_or_default()));
+                    out.push_str(&format!(
+                        "pinned {} {how}\n",
+                        p.as_str().unwrap_or_default()
+                    ));
                 }
                 print(&out)
             }

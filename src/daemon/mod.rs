@@ -10,10 +10,11 @@
 //! **Threads.** One executor thread: a `smol::Executor` run by the main thread
 //! inside `async_io::block_on`, which also drives the reactor while idle. The
 //! async-io crate keeps its fallback reactor thread ("async-io"), parked while the
-//! main thread drives the reactor. Repo work runs on the `blocking` pool, capped at
-//! `Acorn.BlockingThreads` through `BLOCKING_MAX_THREADS`, set here before the pool's
-//! first use; idle pool threads exit after a few hundred milliseconds. So an idle
-//! daemon has 2 OS threads.
+//! main thread drives the reactor. Repo work runs on our bounded pool
+//! ([`crate::pool`]), at most `Acorn.BlockingThreads` threads, which exit when idle.
+//! `BLOCKING_MAX_THREADS` is also set (before any use) so that a dependency using
+//! the `blocking` crate stays within the same cap. So an idle daemon has 2 OS
+//! threads.
 //!
 //! **Signals.** `async-signal` registers SIGTERM/SIGINT with `signal-hook-registry`
 //! and wakes the executor through a self-pipe registered with the async-io reactor:
@@ -40,6 +41,7 @@ use smol::Executor;
 
 use crate::api::{self, http, Api};
 use crate::core::Node;
+use crate::pool::Pool;
 
 /// How long running requests may go on after shutdown begins.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -104,10 +106,7 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
     // this process has one thread.
     std::env::set_var(BLOCKING_ENV, threads.to_string());
     println!("Acorn version: {}", env!("CARGO_PKG_VERSION"));
-    println!(
-        "Repo version: {}",
-        acorn_storage::repo::REPO_FORMAT_VERSION
-    );
+    println!("Repo version: {}", acorn_storage::repo::REPO_FORMAT_VERSION);
     println!(
         "System version: {}/{}",
         std::env::consts::ARCH,
@@ -136,7 +135,8 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
     let mut signals = Signals::new([Signal::Term, Signal::Int]).context("signal handlers")?;
     let (stop_tx, stop_rx) = smol::channel::bounded::<()>(1);
     let node = Arc::new(node);
-    let api = Api::new(node.clone(), stop_tx.clone());
+    let pool = Pool::new(usize::from(threads));
+    let api = Api::new(node.clone(), pool, stop_tx.clone());
     let ex = Arc::new(Executor::new());
     let stats = Arc::new(http::Stats::default());
 
@@ -168,13 +168,10 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
     println!("Daemon is ready");
 
     smol::block_on(ex.run(async {
-        let signalled = future::or(
-            async { signals.next().await.is_some() },
-            async {
-                let _ = stop_rx.recv().await;
-                false
-            },
-        )
+        let signalled = future::or(async { signals.next().await.is_some() }, async {
+            let _ = stop_rx.recv().await;
+            false
+        })
         .await;
         if signalled {
             println!("\nReceived interrupt signal, shutting down...");
