@@ -83,6 +83,13 @@ impl Pool {
         async move { rx.recv().await.ok() }
     }
 
+    /// Runs `f` on a pool thread, not waiting for it (a panic is swallowed).
+    pub fn spawn(&self, f: impl FnOnce() + Send + 'static) {
+        self.submit(Box::new(move || {
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+        }));
+    }
+
     fn submit(&self, job: Job) {
         let mut st = self.lock();
         st.queue.push_back(job);

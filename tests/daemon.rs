@@ -5,7 +5,7 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -16,7 +16,6 @@ const HELLO_CID: &str = "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o";
 /// A running daemon; killed (SIGKILL) if a test fails before stopping it.
 struct Daemon {
     child: Option<Child>,
-    root: PathBuf,
     port: u16,
 }
 
@@ -36,7 +35,6 @@ impl Daemon {
         let deadline = Instant::now() + Duration::from_secs(20);
         let mut d = Daemon {
             child: Some(child),
-            root: root.to_owned(),
             port: 0,
         };
         while Instant::now() < deadline {

@@ -342,6 +342,9 @@ async fn read_head(r: &mut ConnReader<'_>) -> io::Result<Option<(Head, BodySende
             let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS_COUNT];
             let mut req = httparse::Request::new(&mut headers);
             match req.parse(r.pending()) {
+                Ok(httparse::Status::Complete(n)) if n > MAX_HEADER_BYTES => {
+                    return Err(bad_data("request header fields too large"))
+                }
                 Ok(httparse::Status::Complete(n)) => {
                     let head = build_head(&req)?;
                     r.consume(n);
@@ -619,7 +622,7 @@ mod tests {
         let listener = bind("127.0.0.1:0".parse().unwrap()).unwrap();
         let addr = listener.get_ref().local_addr().unwrap();
         let (stop_tx, stop_rx) = channel::bounded::<()>(1);
-        let handler = Arc::new(|mut req: Request| async move {
+        let handler = Arc::new(|req: Request| async move {
             let mut n = 0usize;
             while let Ok(Ok(c)) = req.body.recv().await {
                 n += c.len();

@@ -721,7 +721,7 @@ async fn stream(
     let (tx, rx) = channel::bounded(RESPONSE_QUEUE_COUNT);
     let pool = slot.0.pool.clone();
     // Not awaited: the job ends when its output is written or the client is gone.
-    let _ = pool.run(move || {
+    pool.spawn(move || {
         let _slot = slot;
         let mut w = ChunkWriter {
             tx,

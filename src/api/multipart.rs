@@ -292,7 +292,7 @@ mod tests {
         \r\n--XyZ\r\n\
         Content-Disposition: form-data; name=\"file\"; filename=\"dir%2Fa.txt\"\r\n\
         Content-Type: application/octet-stream\r\n\r\n\
-        line1\r\n--XyZnot a delimiter\r\n\
+        line1\r\n--XyNot a delimiter\r\n\
         \r\n--XyZ  \r\n\
         Content-Disposition: form-data; name=\"file\"\r\n\r\n\
         stdin\r\n--XyZ--\r\n";
@@ -307,7 +307,7 @@ mod tests {
             assert!(p[0].1.is_empty());
             assert_eq!(p[1].0.filename.as_deref(), Some("dir/a.txt"));
             assert_eq!(p[1].0.kind, PartKind::File);
-            assert_eq!(p[1].1, b"line1\r\n--XyZnot a delimiter\r\n");
+            assert_eq!(p[1].1, b"line1\r\n--XyNot a delimiter\r\n");
             assert_eq!(p[2].0.filename, None);
             assert_eq!(p[2].1, b"stdin");
         }

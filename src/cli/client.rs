@@ -608,7 +608,7 @@ mod tests {
         ];
         assert_eq!(got.len(), want.len(), "{got:?}");
         for (g, w) in got.iter().zip(want) {
-            assert_eq!((g.0.as_str(), &g.1, g.2.as_slice()), w);
+            assert_eq!((g.0.as_str(), g.1.clone(), g.2.as_slice()), w);
         }
         assert!(MultipartBody::for_add(&[root.display().to_string()], false, false).is_err());
     }
