@@ -35,6 +35,23 @@ pub struct RepoStat {
     pub version: String,
 }
 
+/// `id` of this node, in Kubo's fields.
+#[derive(Debug, Clone)]
+pub struct IdInfo {
+    pub id: String,
+    pub public_key: String,
+    /// Listen addresses with `/p2p/<id>`; empty until the swarm runs.
+    pub addresses: Vec<String>,
+    pub agent_version: String,
+    /// Protocols the node speaks; empty until the swarm runs.
+    pub protocols: Vec<String>,
+}
+
+/// Agent version, as identify and `id` report it.
+pub fn agent_version() -> String {
+    format!("acorn/{}", env!("CARGO_PKG_VERSION"))
+}
+
 /// `block stat` figures.
 #[derive(Debug, Clone)]
 pub struct BlockStat {
@@ -77,6 +94,47 @@ impl Node {
     ) -> anyhow::Result<u64> {
         let cid = self.resolve_arg(arg)?;
         Ok(exporter::cat(self.store(), &cid, offset, length, out)?)
+    }
+
+    /// `cat` of several paths: `offset` and `length` apply to their concatenation,
+    /// as Kubo. Returns the bytes written.
+    pub fn cat_many(
+        &self,
+        paths: &[String],
+        offset: u64,
+        length: Option<u64>,
+        out: &mut dyn std::io::Write,
+    ) -> anyhow::Result<u64> {
+        let (mut offset, mut length, mut total) = (offset, length, 0);
+        for p in paths {
+            if length == Some(0) {
+                break;
+            }
+            let size = self.cat(p, offset, length, out)?;
+            total += size;
+            if let Some(l) = length.as_mut() {
+                *l -= size.min(*l);
+            }
+            offset = offset.saturating_sub(self.file_size(p)?);
+        }
+        Ok(total)
+    }
+
+    /// `id`: who this node is (network parts empty while offline).
+    pub fn id(&self) -> anyhow::Result<IdInfo> {
+        let ident = crate::identity::Identity::from_config(&self.config.identity)?;
+        Ok(IdInfo {
+            id: ident.peer_id().to_base58(),
+            public_key: ident.public_key_base64(),
+            addresses: Vec::new(),
+            agent_version: agent_version(),
+            protocols: Vec::new(),
+        })
+    }
+
+    /// The config the node was opened with.
+    pub fn config(&self) -> &Config {
+        &self.config
     }
 
     /// `dag export`: streams the DAG under `arg` as a CARv1 to `out`.
@@ -396,6 +454,197 @@ pub fn add_paths(
         .ok_or_else(|| anyhow::anyhow!("nothing to add"))
 }
 
+/// What one entry of a streamed add is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AddEntryKind {
+    File,
+    Directory,
+    /// The entry's bytes are the link target.
+    Symlink,
+}
+
+/// One entry of a streamed add: its `/`-separated path (`None`: unnamed data, as
+/// stdin, reported under its CID) and kind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AddEntry {
+    pub path: Option<String>,
+    pub kind: AddEntryKind,
+}
+
+/// A tree sent entry by entry (the RPC API's multipart body): parents before their
+/// children, as a depth-first walk sends them. Between `next_entry` calls, `Read`
+/// gives the current entry's bytes.
+pub trait AddSource: std::io::Read {
+    fn next_entry(&mut self) -> std::io::Result<Option<AddEntry>>;
+}
+
+/// Most entries one streamed add may hold open in directories not yet complete
+/// (each costs its name and a CID, about 100 bytes).
+pub const MAX_ADD_OPEN_ENTRIES_COUNT: usize = 1 << 20;
+/// Longest symlink target, in bytes (Linux `PATH_MAX`).
+pub const MAX_SYMLINK_TARGET_BYTES: usize = 4096;
+
+/// Adds a tree sent entry by entry, reporting as [`add_paths`] does: files as they
+/// are added, each top-level item's directories after it (children first), then
+/// the wrapper (name "") with `wrap_with_directory`. Returns the last root.
+pub fn add_entries(
+    node: Option<&Node>,
+    opts: &importer::Options,
+    source: &mut dyn AddSource,
+    pin: bool,
+    emit: &mut dyn FnMut(&str, &importer::Added) -> std::io::Result<()>,
+) -> anyhow::Result<Cid> {
+    use std::io::Read as _;
+    let mut null = acorn_storage::block::NullSink;
+    let (_guard, mut writer) = match node {
+        Some(n) => (Some(n.store().begin_add()), Some(n.store().writer())),
+        None => (None, None),
+    };
+    let sink: &mut dyn acorn_storage::BlockSink = match writer.as_mut() {
+        Some(w) => w,
+        None => &mut null,
+    };
+    // Open directories, outermost first: (path, entries so far).
+    let mut open: Vec<(String, Vec<(String, importer::Added)>)> = Vec::new();
+    let mut done_dirs: Vec<(String, importer::Added)> = Vec::new();
+    let mut held = 0usize;
+    let mut roots = Vec::new();
+
+    // Closes the innermost open directory, attaching it to its parent or, at the
+    // top, finishing the item.
+    fn close(
+        opts: &importer::Options,
+        sink: &mut dyn acorn_storage::BlockSink,
+        open: &mut Vec<(String, Vec<(String, importer::Added)>)>,
+        done_dirs: &mut Vec<(String, importer::Added)>,
+    ) -> anyhow::Result<Option<(String, importer::Added)>> {
+        let Some((path, entries)) = open.pop() else {
+            return Ok(None);
+        };
+        let added = importer::add_directory(opts, sink, entries)?;
+        done_dirs.push((path.clone(), added));
+        let name = path.rsplit('/').next().unwrap_or(&path).to_string();
+        match open.last_mut() {
+            Some((_, parent)) => {
+                parent.push((name, added));
+                Ok(None)
+            }
+            None => Ok(Some((path, added))),
+        }
+    }
+    let finish_item = |item: (String, importer::Added),
+                       done_dirs: &mut Vec<(String, importer::Added)>,
+                       sink: &mut dyn acorn_storage::BlockSink,
+                       roots: &mut Vec<Cid>,
+                       emit: &mut dyn FnMut(&str, &importer::Added) -> std::io::Result<()>|
+     -> anyhow::Result<()> {
+        for (p, a) in done_dirs.drain(..) {
+            emit_err(emit(&p, &a))?;
+        }
+        let (name, added) = item;
+        let root = if opts.wrap_with_directory {
+            let w = importer::add_directory(opts, sink, vec![(name, added)])?;
+            emit_err(emit("", &w))?;
+            w
+        } else {
+            added
+        };
+        roots.push(root.cid);
+        Ok(())
+    };
+
+    while let Some(entry) = source.next_entry()? {
+        let Some(path) = entry.path else {
+            // Unnamed data: as stdin to `add_paths`.
+            anyhow::ensure!(open.is_empty(), "unnamed data inside a directory");
+            let a = importer::add_file(opts, sink, &mut *source)?;
+            let a = if opts.wrap_with_directory {
+                let dir = tempfile_free_wrap(opts, sink, &a)?;
+                emit_err(emit(&a.cid.to_string(), &a))?;
+                dir
+            } else {
+                a
+            };
+            emit_err(emit(&a.cid.to_string(), &a))?;
+            roots.push(a.cid);
+            continue;
+        };
+        let parts: Vec<&str> = path.split('/').collect();
+        anyhow::ensure!(
+            parts
+                .iter()
+                .all(|p| !p.is_empty() && *p != "." && *p != ".."),
+            "invalid entry path {path:?}"
+        );
+        anyhow::ensure!(
+            parts.len() <= importer::MAX_DIR_DEPTH,
+            "entry path {path:?} is deeper than {} levels",
+            importer::MAX_DIR_DEPTH
+        );
+        let parent = &path[..path.len() - parts[parts.len() - 1].len()].trim_end_matches('/');
+        // Close directories until the innermost open one is this entry's parent.
+        while let Some((top, _)) = open.last() {
+            if top == parent {
+                break;
+            }
+            if let Some(item) = close(opts, sink, &mut open, &mut done_dirs)? {
+                finish_item(item, &mut done_dirs, sink, &mut roots, emit)?;
+            }
+        }
+        let top = open.last().map_or("", |(p, _)| p.as_str());
+        anyhow::ensure!(
+            top == *parent,
+            "entry {path:?} comes before its directory {parent:?}"
+        );
+        held += 1;
+        anyhow::ensure!(
+            held <= MAX_ADD_OPEN_ENTRIES_COUNT,
+            "add holds over {MAX_ADD_OPEN_ENTRIES_COUNT} entries"
+        );
+        let name = parts[parts.len() - 1].to_string();
+        let added = match entry.kind {
+            AddEntryKind::Directory => {
+                open.push((path, Vec::new()));
+                continue;
+            }
+            AddEntryKind::File => importer::add_file(opts, sink, &mut *source)?,
+            AddEntryKind::Symlink => {
+                let mut target = Vec::new();
+                (&mut *source)
+                    .take(MAX_SYMLINK_TARGET_BYTES as u64 + 1)
+                    .read_to_end(&mut target)?;
+                anyhow::ensure!(
+                    target.len() <= MAX_SYMLINK_TARGET_BYTES,
+                    "symlink target of {path:?} is over {MAX_SYMLINK_TARGET_BYTES} bytes"
+                );
+                importer::add_symlink_to(opts, sink, &target)?
+            }
+        };
+        emit_err(emit(&path, &added))?;
+        match open.last_mut() {
+            Some((_, entries)) => entries.push((name, added)),
+            None => finish_item((path, added), &mut done_dirs, sink, &mut roots, emit)?,
+        }
+    }
+    while !open.is_empty() {
+        if let Some(item) = close(opts, sink, &mut open, &mut done_dirs)? {
+            finish_item(item, &mut done_dirs, sink, &mut roots, emit)?;
+        }
+    }
+    if let Some(w) = writer {
+        w.finish()?;
+    }
+    if let (Some(n), true) = (node, pin) {
+        for r in &roots {
+            pins::pin_add(n.store(), r, true)?;
+        }
+    }
+    roots
+        .last()
+        .copied()
+        .ok_or_else(|| anyhow::anyhow!("nothing to add"))
+}
+
 /// `-w` for stdin: a directory holding the data under its own CID as the name.
 fn tempfile_free_wrap(
     opts: &importer::Options,
@@ -501,6 +750,10 @@ impl Node {
 
 fn codec_label(code: u64) -> String {
     cids::codec_name(code).map_or_else(|| format!("codec 0x{code:x}"), str::to_string)
+}
+
+fn emit_err(r: std::io::Result<()>) -> anyhow::Result<()> {
+    r.context("writing the add output")
 }
 
 /// Removes a spooled stdin file when dropped.

@@ -84,6 +84,12 @@ impl Identity {
         self.peer_id
     }
 
+    /// The public key as Kubo's `ipfs id` shows it: base64 (standard, padded) of
+    /// the libp2p protobuf `PublicKey`.
+    pub fn public_key_base64(&self) -> String {
+        Base64::encode_string(&self.keypair.public().encode_protobuf())
+    }
+
     /// The `Identity` config section: peer ID and base64 protobuf private key.
     pub fn to_config(&self) -> Result<IdentitySection, IdentityError> {
         let bytes = self

@@ -4,16 +4,21 @@
 //! - [`config`]: the Kubo-shaped config file; [`profiles`]: named config changes.
 //! - [`identity`]: the Ed25519 node identity.
 //! - [`repo_glue`]: opening / creating the repo through `acorn-storage`.
+//! - [`core`]: the core API every front end calls.
+//! - [`daemon`]: `acorn daemon`; [`api`]: its HTTP RPC API (Kubo's `/api/v0`).
 //!
 //! Errors reach `main` as `anyhow` errors and are printed as one `Error: ...` line
 //! on stderr with exit status 1. Logs go to stderr, filtered by `ACORN_LOG` (or
 //! `RUST_LOG`; default `warn`).
 #![deny(unsafe_code)]
 
+mod api;
 mod cli;
 mod config;
 mod core;
+mod daemon;
 mod identity;
+mod pool;
 mod profiles;
 mod repo_glue;
 

@@ -85,7 +85,53 @@ pub struct BlockRmCmd {
 }
 
 impl BlockCmd {
+    /// `block put|get|stat` through the daemon, with the offline output.
+    fn run_api(self, c: &super::client::Client) -> anyhow::Result<()> {
+        match self.command {
+            BlockSub::Put(p) => {
+                let mut q: Vec<(&str, String)> = vec![("pin", p.pin.unwrap_or(false).to_string())];
+                if let Some(codec) = p.cid_codec {
+                    q.push(("cid-codec", codec));
+                }
+                if let Some(mh) = p.mhtype {
+                    q.push(("mhtype", mh));
+                }
+                let body = super::client::MultipartBody::for_files(&p.paths);
+                let resp = c.post(
+                    "block/put",
+                    &q,
+                    Some(super::client::RequestBody {
+                        content_type: body.content_type(),
+                        reader: Box::new(body),
+                    }),
+                )?;
+                resp.ndjson(&mut |v| print(&format!("{}\n", v["Key"].as_str().unwrap_or_default())))
+            }
+            BlockSub::Get(g) => {
+                let mut resp = c.post("block/get", &[("arg", g.cid)], None)?;
+                let mut out = std::io::stdout().lock();
+                std::io::copy(&mut resp, &mut out)?;
+                out.flush()?;
+                resp.finish()
+            }
+            BlockSub::Stat(s) => {
+                let v = c.json("block/stat", &[("arg", s.cid)])?;
+                print(&format!(
+                    "Key: {}\nSize: {}\n",
+                    v["Key"].as_str().unwrap_or_default(),
+                    v["Size"]
+                ))
+            }
+            BlockSub::Rm(_) => {
+                anyhow::bail!("block rm does not run through the daemon yet: stop the daemon first")
+            }
+        }
+    }
+
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        if let Some(c) = super::daemon_client(ctx)? {
+            return self.run_api(&c);
+        }
         let node = Node::open(&ctx.repo_root()?)?;
         match self.command {
             BlockSub::Put(c) => {

@@ -97,6 +97,9 @@ impl AddCmd {
 
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         let opts = self.import_options()?;
+        if let Some(c) = super::daemon_client(ctx)? {
+            return self.run_api(&c);
+        }
         let pin = self.pin.unwrap_or(true) && !self.only_hash;
         // `--only-hash` needs no repo: nothing is written.
         let node = if self.only_hash {
@@ -130,6 +133,57 @@ impl AddCmd {
     }
 }
 
+impl AddCmd {
+    /// `add` through the daemon: the same walk and output, the import done there.
+    fn run_api(self, c: &super::client::Client) -> anyhow::Result<()> {
+        let body = super::client::MultipartBody::for_add(&self.paths, self.recursive, self.hidden)?;
+        let mut q: Vec<(&str, String)> = vec![
+            ("pin", self.pin.unwrap_or(true).to_string()),
+            ("quieter", self.quieter.to_string()),
+        ];
+        if let Some(v) = self.cid_version {
+            q.push(("cid-version", v.to_string()));
+        }
+        if let Some(r) = self.raw_leaves {
+            q.push(("raw-leaves", r.to_string()));
+        }
+        if let Some(ch) = &self.chunker {
+            q.push(("chunker", ch.clone()));
+        }
+        for (name, on) in [
+            ("trickle", self.trickle),
+            ("wrap-with-directory", self.wrap_with_directory),
+            ("only-hash", self.only_hash),
+        ] {
+            if on {
+                q.push((name, "true".into()));
+            }
+        }
+        let resp = c.post(
+            "add",
+            &q,
+            Some(super::client::RequestBody {
+                content_type: body.content_type(),
+                reader: Box::new(body),
+            }),
+        )?;
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        let (quiet, quieter) = (self.quiet, self.quieter);
+        resp.ndjson(&mut |v| {
+            let hash = v["Hash"].as_str().unwrap_or_default();
+            let name = v["Name"].as_str().unwrap_or_default();
+            if quieter || quiet {
+                writeln!(out, "{hash}")?;
+            } else {
+                writeln!(out, "added {hash} {name}")?;
+            }
+            Ok(())
+        })?;
+        out.flush()?;
+        Ok(())
+    }
+}
+
 /// Show the contents of files.
 #[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
 #[argh(
@@ -152,22 +206,24 @@ pub struct CatCmd {
 impl CatCmd {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         anyhow::ensure!(!self.paths.is_empty(), "argument \"ipfs-path\" is required");
+        if let Some(c) = super::daemon_client(ctx)? {
+            let mut q: Vec<(&str, String)> =
+                self.paths.iter().map(|p| ("arg", p.clone())).collect();
+            if let Some(o) = self.offset {
+                q.push(("offset", o.to_string()));
+            }
+            if let Some(l) = self.length {
+                q.push(("length", l.to_string()));
+            }
+            let mut resp = c.post("cat", &q, None)?;
+            let mut out = std::io::stdout().lock();
+            std::io::copy(&mut resp, &mut out)?;
+            out.flush()?;
+            return resp.finish();
+        }
         let node = Node::open(&ctx.repo_root()?)?;
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        let mut offset = self.offset.unwrap_or(0);
-        let mut length = self.length;
-        // As Kubo: offset and length apply to the concatenation of all paths.
-        for p in &self.paths {
-            if length == Some(0) {
-                break;
-            }
-            let size = node.cat(p, offset, length, &mut out)?;
-            if let Some(l) = length.as_mut() {
-                *l -= size.min(*l);
-            }
-            let file_len = node.file_size(p)?;
-            offset = offset.saturating_sub(file_len);
-        }
+        node.cat_many(&self.paths, self.offset.unwrap_or(0), self.length, &mut out)?;
         out.flush()?;
         Ok(())
     }
@@ -228,11 +284,48 @@ impl LsCmd {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         use acorn_storage::unixfs::exporter::EntryKind;
         anyhow::ensure!(!self.paths.is_empty(), "argument \"ipfs-path\" is required");
-        let node = Node::open(&ctx.repo_root()?)?;
         let show_size = self.size.unwrap_or(true);
+        // (name, cid, size, is_dir) per entry, per path.
+        let mut listed: Vec<Vec<(String, String, u64, bool)>> = Vec::new();
+        if let Some(c) = super::daemon_client(ctx)? {
+            let q: Vec<(&str, String)> = self.paths.iter().map(|p| ("arg", p.clone())).collect();
+            let v = c.json("ls", &q)?;
+            for o in v["Objects"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+            {
+                let links = o["Links"].as_array().map(Vec::as_slice).unwrap_or_default();
+                listed.push(
+                    links
+                        .iter()
+                        .map(|l| {
+                            (
+                                l["Name"].as_str().unwrap_or_default().to_string(),
+                                l["Hash"].as_str().unwrap_or_default().to_string(),
+                                l["Size"].as_u64().unwrap_or(0),
+                                l["Type"].as_u64() == Some(1),
+                            )
+                        })
+                        .collect(),
+                );
+            }
+        } else {
+            let node = Node::open(&ctx.repo_root()?)?;
+            for p in &self.paths {
+                listed.push(
+                    node.ls(p)?
+                        .into_iter()
+                        .map(|e| {
+                            let is_dir = e.kind == EntryKind::Directory;
+                            (e.name, e.cid.to_string(), e.size, is_dir)
+                        })
+                        .collect(),
+                );
+            }
+        }
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        for (i, p) in self.paths.iter().enumerate() {
-            let entries = node.ls(p)?;
+        for (i, (p, entries)) in self.paths.iter().zip(listed).enumerate() {
             if self.paths.len() > 1 {
                 if i > 0 {
                     writeln!(out)?;
@@ -250,22 +343,17 @@ impl LsCmd {
                     }
                 )?;
             }
-            for e in entries {
-                let is_dir = e.kind == EntryKind::Directory;
-                let name = if is_dir {
-                    format!("{}/", e.name)
-                } else {
-                    e.name
-                };
+            for (name, cid, size, is_dir) in entries {
+                let name = if is_dir { format!("{name}/") } else { name };
                 if show_size {
                     let size = if is_dir {
                         "-".to_string()
                     } else {
-                        e.size.to_string()
+                        size.to_string()
                     };
-                    writeln!(out, "{} {} {}", e.cid, size, name)?;
+                    writeln!(out, "{cid} {size} {name}")?;
                 } else {
-                    writeln!(out, "{} {}", e.cid, name)?;
+                    writeln!(out, "{cid} {name}")?;
                 }
             }
         }

@@ -18,8 +18,10 @@
 
 pub mod argv;
 pub mod block;
+pub mod client;
 pub mod config_cmd;
 pub mod content;
+pub mod daemon_cmd;
 pub mod dag;
 pub mod filestore;
 pub mod init;
@@ -66,6 +68,8 @@ pub enum Command {
     Pin(pin::PinCmd),
     Repo(repo::RepoCmd),
     Filestore(filestore::FilestoreCmd),
+    Daemon(daemon_cmd::DaemonCmd),
+    Id(daemon_cmd::IdCmd),
 }
 
 /// What handlers need from the process environment.
@@ -125,7 +129,15 @@ pub fn run(args: Acorn, ctx: &Context) -> anyhow::Result<()> {
         Command::Pin(c) => c.run(ctx),
         Command::Repo(c) => c.run(ctx),
         Command::Filestore(c) => c.run(ctx),
+        Command::Daemon(c) => c.run(ctx),
+        Command::Id(c) => c.run(ctx),
     }
+}
+
+/// The running daemon of the repo, if any: commands go through its RPC API then,
+/// as Kubo's do.
+pub(crate) fn daemon_client(ctx: &Context) -> anyhow::Result<Option<client::Client>> {
+    client::discover(&ctx.repo_root()?)
 }
 
 /// Parse `true` / `false` (argh's `FromArgValue` for bool options, Kubo spelling).
@@ -321,6 +333,8 @@ mod tests {
             &["repo", "gc"],
             &["repo", "stat"],
             &["repo", "verify"],
+            &["daemon"],
+            &["id"],
         ] {
             parse(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
         }

@@ -134,7 +134,72 @@ pub struct PinVerifyCmd {
 }
 
 impl PinCmd {
+    /// `pin add|rm|ls` through the daemon, with the offline output.
+    fn run_api(self, c: &super::client::Client) -> anyhow::Result<()> {
+        let args = |paths: &[String]| -> Vec<(&'static str, String)> {
+            paths.iter().map(|p| ("arg", p.clone())).collect()
+        };
+        match self.command {
+            PinSub::Add(a) => {
+                anyhow::ensure!(!a.paths.is_empty(), "argument \"ipfs-path\" is required");
+                let recursive = a.recursive.unwrap_or(true);
+                let mut q = args(&a.paths);
+                q.push(("recursive", recursive.to_string()));
+                let v = c.json("pin/add", &q)?;
+                let how = if recursive { "recursively" } else { "directly" };
+                let mut out = String::new();
+                for p in v["Pins"].as_array().map(Vec::as_slice).unwrap_or_default() {
+                    out.push_str(&format!(
+                        "pinned {} {how}\n",
+                        p.as_str().unwrap_or_default()
+                    ));
+                }
+                print(&out)
+            }
+            PinSub::Rm(r) => {
+                anyhow::ensure!(!r.paths.is_empty(), "argument \"ipfs-path\" is required");
+                let mut q = args(&r.paths);
+                q.push(("recursive", r.recursive.unwrap_or(true).to_string()));
+                let v = c.json("pin/rm", &q)?;
+                let mut out = String::new();
+                for p in v["Pins"].as_array().map(Vec::as_slice).unwrap_or_default() {
+                    out.push_str(&format!("unpinned {}\n", p.as_str().unwrap_or_default()));
+                }
+                print(&out)
+            }
+            PinSub::Ls(l) => {
+                let mut q = args(&l.paths);
+                let t = match l.r#type {
+                    PinType::All => "all",
+                    PinType::Direct => "direct",
+                    PinType::Recursive => "recursive",
+                    PinType::Indirect => "indirect",
+                };
+                q.push(("type", t.to_string()));
+                let v = c.json("pin/ls", &q)?;
+                let mut out = String::new();
+                if let Some(keys) = v["Keys"].as_object() {
+                    for (cid, info) in keys {
+                        if l.quiet {
+                            out.push_str(&format!("{cid}\n"));
+                        } else {
+                            let t = info["Type"].as_str().unwrap_or_default();
+                            out.push_str(&format!("{cid} {t}\n"));
+                        }
+                    }
+                }
+                print(&out)
+            }
+            PinSub::Update(_) | PinSub::Verify(_) => anyhow::bail!(
+                "this pin command does not run through the daemon yet: stop the daemon first"
+            ),
+        }
+    }
+
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        if let Some(c) = super::daemon_client(ctx)? {
+            return self.run_api(&c);
+        }
         let node = Node::open(&ctx.repo_root()?)?;
         match self.command {
             PinSub::Add(c) => {

@@ -9,7 +9,7 @@ use std::io::Write as _;
 use anyhow::Context as _;
 
 use super::{print, Context};
-use crate::core::Node;
+use crate::core::{Node, RepoStat};
 
 /// Manage the repo.
 #[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
@@ -55,7 +55,63 @@ pub struct RepoStatCmd {
 pub struct RepoVerifyCmd {}
 
 impl RepoCmd {
+    /// `repo gc|stat|verify` through the daemon, with the offline output.
+    fn run_api(self, c: &super::client::Client) -> anyhow::Result<()> {
+        match self.command {
+            RepoSub::Gc(g) => {
+                let resp = c.post("repo/gc", &[], None)?;
+                let mut out = std::io::stdout().lock();
+                resp.ndjson(&mut |v| {
+                    let cid = v["Key"]["/"].as_str().unwrap_or_default();
+                    if g.quiet {
+                        writeln!(out, "{cid}")?;
+                    } else {
+                        writeln!(out, "removed {cid}")?;
+                    }
+                    Ok(())
+                })?;
+                out.flush()?;
+                Ok(())
+            }
+            RepoSub::Stat(s) => {
+                let v = c.json("repo/stat", &[])?;
+                let st = RepoStat {
+                    num_objects: v["NumObjects"].as_u64().unwrap_or(0),
+                    repo_size: v["RepoSize"].as_u64().unwrap_or(0),
+                    storage_max: v["StorageMax"].as_u64().unwrap_or(0),
+                    repo_path: v["RepoPath"].as_str().unwrap_or_default().to_string(),
+                    version: v["Version"].as_str().unwrap_or_default().to_string(),
+                };
+                print(&render_stat(&s, &st))
+            }
+            RepoSub::Verify(_) => {
+                let resp = c.post("repo/verify", &[], None)?;
+                // All lines but the last name corrupt blocks; the last carries the
+                // verdict and the count of checked blocks.
+                let mut out = String::new();
+                let mut last: Option<serde_json::Value> = None;
+                resp.ndjson(&mut |v| {
+                    if let Some(prev) = last.replace(v) {
+                        out.push_str(&format!("{}\n", prev["Msg"].as_str().unwrap_or_default()));
+                    }
+                    Ok(())
+                })?;
+                print(&out)?;
+                let v = last.ok_or_else(|| anyhow::anyhow!("no answer from repo/verify"))?;
+                let msg = v["Msg"].as_str().unwrap_or_default();
+                if msg.starts_with("verify complete, all") {
+                    print(&format!("verified repo: {} blocks ok\n", v["Progress"]))
+                } else {
+                    anyhow::bail!("{msg}")
+                }
+            }
+        }
+    }
+
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        if let Some(c) = super::daemon_client(ctx)? {
+            return self.run_api(&c);
+        }
         let node = Node::open(&ctx.repo_root()?)?;
         match self.command {
             RepoSub::Gc(c) => {
@@ -77,27 +133,7 @@ impl RepoCmd {
                     None => Ok(()),
                 }
             }
-            RepoSub::Stat(c) => {
-                let st = node.repo_stat()?;
-                let size = |n: u64| {
-                    if c.human {
-                        human_bytes(n)
-                    } else {
-                        n.to_string()
-                    }
-                };
-                let mut out = String::new();
-                if !c.size_only {
-                    out.push_str(&format!("NumObjects: {}\n", st.num_objects));
-                }
-                out.push_str(&format!("RepoSize:   {}\n", size(st.repo_size)));
-                out.push_str(&format!("StorageMax: {}\n", size(st.storage_max)));
-                if !c.size_only {
-                    out.push_str(&format!("RepoPath:   {}\n", st.repo_path));
-                    out.push_str(&format!("Version:    {}\n", st.version));
-                }
-                print(&out)
-            }
+            RepoSub::Stat(c) => print(&render_stat(&c, &node.repo_stat()?)),
             RepoSub::Verify(_) => {
                 let report = node.repo_verify()?;
                 let mut out = String::new();
@@ -126,6 +162,28 @@ impl RepoCmd {
             }
         }
     }
+}
+
+/// `repo stat` output, offline and through the daemon.
+fn render_stat(c: &RepoStatCmd, st: &RepoStat) -> String {
+    let size = |n: u64| {
+        if c.human {
+            human_bytes(n)
+        } else {
+            n.to_string()
+        }
+    };
+    let mut out = String::new();
+    if !c.size_only {
+        out.push_str(&format!("NumObjects: {}\n", st.num_objects));
+    }
+    out.push_str(&format!("RepoSize:   {}\n", size(st.repo_size)));
+    out.push_str(&format!("StorageMax: {}\n", size(st.storage_max)));
+    if !c.size_only {
+        out.push_str(&format!("RepoPath:   {}\n", st.repo_path));
+        out.push_str(&format!("Version:    {}\n", st.version));
+    }
+    out
 }
 
 /// `1.5 MiB`-style sizes for `repo stat -H`.

@@ -488,6 +488,34 @@ fn build_directory(
     })
 }
 
+/// Builds a directory from already imported entries (`name`, what it is), for
+/// callers that walk a tree themselves (the RPC API's multipart `add`). Names are
+/// checked as [`add_path`] checks them; the entries are sorted here.
+pub fn add_directory<S: BlockSink + ?Sized>(
+    opts: &Options,
+    sink: &mut S,
+    entries: Vec<(String, Added)>,
+) -> Result<Added, ImportError> {
+    check_opts(opts)?;
+    let mut dir = Vec::with_capacity(entries.len());
+    for (name, added) in entries {
+        if name.is_empty() || name.contains('/') || name.contains('\0') {
+            return Err(ImportError::NameInvalid { path: name.into() });
+        }
+        dir.push(DirEntry { name, added });
+    }
+    build_directory(opts, &mut SinkRef(sink), dir)
+}
+
+/// Imports a symlink pointing at `target` (never followed).
+pub fn add_symlink_to<S: BlockSink + ?Sized>(
+    opts: &Options,
+    sink: &mut S,
+    target: &[u8],
+) -> Result<Added, ImportError> {
+    add_symlink(opts, &mut SinkRef(sink), target)
+}
+
 fn add_symlink(
     opts: &Options,
     sink: &mut dyn BlockSink,

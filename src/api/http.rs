@@ -1,0 +1,687 @@
+//! A small HTTP/1.1 server on `async_io::Async<TcpStream>`, for the RPC API.
+//!
+//! **What.** [`serve`] accepts connections on a listener and runs each on the
+//! daemon's executor; every request is handed to a handler as a [`Request`]
+//! (method, path, decoded query, headers, body as a bounded channel of chunks) and
+//! answered with a [`Response`] (a whole body, or a stream of chunks sent with
+//! chunked encoding and Kubo's `X-Stream-Error` trailer when the stream fails).
+//!
+//! **Why not hyper.** hyper 1 depends on `tokio` (its `sync` feature) unconditionally,
+//! and the node must build without tokio (`cargo tree -p acorn | grep tokio` prints
+//! nothing). The part of HTTP/1.1 the RPC API and the gateway need is small:
+//! `httparse` parses the head, and framing (Content-Length, chunked) is done here.
+//!
+//! **Spec.** RFC 9112 (HTTP/1.1 message syntax): keep-alive by default for 1.1,
+//! `Connection: close` honoured, HTTP/1.0 closes unless it asks for keep-alive,
+//! `Expect: 100-continue` answered, request bodies with `Content-Length` or
+//! `Transfer-Encoding: chunked` (trailers read and ignored), responses with
+//! `Content-Length` or chunked.
+//!
+//! **Flow, one request at a time per connection.** Read the head (bounded by
+//! [`MAX_HEADER_BYTES`], timed by [`HEADER_READ_TIMEOUT`]) → build the [`Request`]
+//! whose body is fed by a pump in the same task → run the handler → write the
+//! response while the pump goes on (so a handler may stream its output while it
+//! still reads its input, as `add` does) → if the handler left body bytes unread,
+//! close the connection, else wait for the next request.
+//!
+//! **Limits.** Head ≤ [`MAX_HEADER_BYTES`] with ≤ [`MAX_HEADERS_COUNT`] headers
+//! (431 past either); body chunks ≤ [`BODY_CHUNK_BYTES`], at most
+//! [`BODY_QUEUE_COUNT`] of them queued (the pump waits when the handler is behind:
+//! TCP back-pressure); open connections ≤ the caller's `max_connections` (503 and
+//! close past it); reads and writes time out after [`IO_TIMEOUT`]; on shutdown,
+//! idle connections close at once and the accept loop stops.
+//!
+//! **Departures.** No pipelining of a new request before the previous response is
+//! written (requests on one connection are served in order, which is all HTTP/1.1
+//! asks); no HTTP/2; no `Upgrade`.
+
+use std::future::Future;
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_io::{Async, Timer};
+use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
+use smol::channel::{self, Receiver, Sender};
+
+/// Largest request head (request line + headers), in bytes.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+/// Most headers one request may carry.
+pub const MAX_HEADERS_COUNT: usize = 64;
+/// How long a client may take to send a request head, and how long an idle
+/// keep-alive connection stays open.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest wait for one socket read of a body or one socket write.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(60);
+/// Largest body chunk handed to a handler, in bytes.
+pub const BODY_CHUNK_BYTES: usize = 64 * 1024;
+/// Body chunks queued between the socket and the handler. Worst case per request:
+/// this × [`BODY_CHUNK_BYTES`] = 256 KiB.
+pub const BODY_QUEUE_COUNT: usize = 4;
+/// Longest chunk-size line or trailer line of a chunked body, in bytes.
+const MAX_CHUNK_LINE_BYTES: usize = 4096;
+
+/// A request head and its body.
+pub struct Request {
+    pub method: String,
+    /// The path, percent-decoded, without the query.
+    pub path: String,
+    /// Query parameters in order, percent-decoded (`+` is a space).
+    pub query: Vec<(String, String)>,
+    /// Headers with lower-case names.
+    pub headers: Vec<(String, String)>,
+    /// The body, chunk by chunk; ends (channel closed) at the end of the body. An
+    /// `Err` item means the client's body was cut or malformed.
+    pub body: Receiver<Result<Vec<u8>, String>>,
+}
+
+impl Request {
+    /// The first value of header `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One piece of a streamed response body.
+pub enum Chunk {
+    Data(Vec<u8>),
+    /// The stream failed: sent as the `X-Stream-Error` trailer, then the body ends.
+    Error(String),
+}
+
+/// A response body.
+pub enum Body {
+    Full(Vec<u8>),
+    /// A first chunk already taken, then chunks until the sender is dropped
+    /// (chunked encoding).
+    Stream(Option<Chunk>, Receiver<Chunk>),
+}
+
+/// A response.
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Body,
+}
+
+impl Response {
+    /// A whole-body response.
+    pub fn full(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Response {
+        Response {
+            status,
+            headers: vec![("Content-Type", content_type.to_string())],
+            body: Body::Full(body.into()),
+        }
+    }
+}
+
+/// Shared counters of one server.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Connections open now.
+    pub open_connections: AtomicUsize,
+    /// Connections refused with 503 because `max_connections` were open.
+    pub refused_connections: AtomicUsize,
+}
+
+/// Accepts connections on `listener` until `shutdown` closes, running each on
+/// `spawn`'s executor with `handler`.
+pub async fn serve<H, F>(
+    listener: Async<TcpListener>,
+    handler: Arc<H>,
+    max_connections: usize,
+    stats: Arc<Stats>,
+    shutdown: Receiver<()>,
+    spawn: impl Fn(std::pin::Pin<Box<dyn Future<Output = ()> + Send>>),
+) where
+    H: Fn(Request) -> F + Send + Sync + 'static,
+    F: Future<Output = Response> + Send + 'static,
+{
+    loop {
+        let accepted = future::or(async { Some(listener.accept().await) }, async {
+            let _ = shutdown.recv().await;
+            None
+        })
+        .await;
+        let (stream, peer) = match accepted {
+            None => return,
+            Some(Ok(s)) => s,
+            Some(Err(e)) => {
+                // EMFILE and the like: wait a little instead of spinning.
+                tracing::warn!("api: accept failed: {e}");
+                Timer::after(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let open = stats.open_connections.fetch_add(1, Ordering::SeqCst) + 1;
+        let guard = ConnGuard(stats.clone());
+        if open > max_connections {
+            stats.refused_connections.fetch_add(1, Ordering::Relaxed);
+            spawn(Box::pin(async move {
+                let _guard = guard;
+                let r = Response::full(503, "text/plain", "503 - too many connections\n");
+                let _ = write_response(&stream, r, false).await;
+            }));
+            continue;
+        }
+        let handler = handler.clone();
+        let shutdown = shutdown.clone();
+        spawn(Box::pin(async move {
+            let _guard = guard;
+            if let Err(e) = serve_conn(stream, handler, shutdown).await {
+                tracing::debug!("api: connection {peer}: {e}");
+            }
+        }));
+    }
+}
+
+struct ConnGuard(Arc<Stats>);
+
+impl Drop for ConnGuard {
+    fn drop(&mut self) {
+        self.0.open_connections.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Bytes read from the socket but not yet consumed.
+struct ConnReader<'a> {
+    stream: &'a Async<TcpStream>,
+    buf: Vec<u8>,
+    start: usize,
+}
+
+impl ConnReader<'_> {
+    fn pending(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        if self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        }
+    }
+
+    /// Reads more bytes; `Ok(0)` at end of stream.
+    async fn fill(&mut self, timeout: Duration) -> io::Result<usize> {
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        let old = self.buf.len();
+        self.buf.resize(old + BODY_CHUNK_BYTES, 0);
+        let mut s = self.stream;
+        let n = with_timeout(timeout, s.read(&mut self.buf[old..])).await;
+        self.buf.truncate(old + *n.as_ref().unwrap_or(&0));
+        n
+    }
+
+    /// Reads one CRLF-terminated line (without the CRLF), at most `limit` bytes.
+    async fn line(&mut self, limit: usize) -> io::Result<Vec<u8>> {
+        loop {
+            if let Some(i) = self.pending().windows(2).position(|w| w == b"\r\n") {
+                let line = self.pending()[..i].to_vec();
+                self.consume(i + 2);
+                return Ok(line);
+            }
+            if self.pending().len() > limit {
+                return Err(bad_data("chunk line too long"));
+            }
+            if self.fill(IO_TIMEOUT).await? == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+        }
+    }
+}
+
+fn bad_data(msg: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg.to_string())
+}
+
+async fn with_timeout<T>(d: Duration, f: impl Future<Output = io::Result<T>>) -> io::Result<T> {
+    future::or(f, async {
+        Timer::after(d).await;
+        Err(io::ErrorKind::TimedOut.into())
+    })
+    .await
+}
+
+/// How a request body is framed.
+#[derive(Clone, Copy)]
+enum Framing {
+    Length(u64),
+    Chunked,
+}
+
+struct Head {
+    request: Request,
+    framing: Framing,
+    keep_alive: bool,
+    expect_continue: bool,
+}
+
+async fn serve_conn<H, F>(
+    stream: Async<TcpStream>,
+    handler: Arc<H>,
+    shutdown: Receiver<()>,
+) -> io::Result<()>
+where
+    H: Fn(Request) -> F + Send + Sync + 'static,
+    F: Future<Output = Response> + Send + 'static,
+{
+    let mut reader = ConnReader {
+        stream: &stream,
+        buf: Vec::new(),
+        start: 0,
+    };
+    loop {
+        // Idle or reading a head: shutdown closes the connection at once.
+        let head = future::or(read_head(&mut reader), async {
+            let _ = shutdown.recv().await;
+            Err(io::Error::other("shutting down"))
+        })
+        .await;
+        let (head, tx) = match head {
+            Ok(Some(h)) => h,
+            Ok(None) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                let status = if e.to_string().contains("too large") {
+                    431
+                } else {
+                    400
+                };
+                let r = Response::full(status, "text/plain", format!("{status} - {e}\n"));
+                write_response(&stream, r, false).await?;
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        let Head {
+            request,
+            framing,
+            keep_alive,
+            expect_continue,
+        } = head;
+        if expect_continue {
+            let mut s = &stream;
+            with_timeout(IO_TIMEOUT, s.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")).await?;
+        }
+        let body_done = AtomicBool::new(false);
+        let pump = async {
+            if pump_body(&mut reader, framing, &tx).await {
+                body_done.store(true, Ordering::Relaxed);
+            }
+            drop(tx);
+            future::pending::<io::Result<()>>().await
+        };
+        let respond = async {
+            let response = handler(request).await;
+            write_response(&stream, response, keep_alive).await
+        };
+        let written = future::or(respond, pump).await;
+        written?;
+        if !keep_alive || !body_done.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+    }
+}
+
+type BodySender = Sender<Result<Vec<u8>, String>>;
+
+/// Reads a request head. `Ok(None)`: the client closed the connection between
+/// requests.
+async fn read_head(r: &mut ConnReader<'_>) -> io::Result<Option<(Head, BodySender)>> {
+    loop {
+        if !r.pending().is_empty() {
+            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS_COUNT];
+            let mut req = httparse::Request::new(&mut headers);
+            match req.parse(r.pending()) {
+                Ok(httparse::Status::Complete(n)) if n > MAX_HEADER_BYTES => {
+                    return Err(bad_data("request header fields too large"))
+                }
+                Ok(httparse::Status::Complete(n)) => {
+                    let head = build_head(&req)?;
+                    r.consume(n);
+                    return Ok(Some(head));
+                }
+                Ok(httparse::Status::Partial) => {}
+                Err(httparse::Error::TooManyHeaders) => {
+                    return Err(bad_data("request header fields too large"))
+                }
+                Err(e) => return Err(bad_data(&format!("bad request: {e}"))),
+            }
+            if r.pending().len() > MAX_HEADER_BYTES {
+                return Err(bad_data("request header fields too large"));
+            }
+        }
+        let was_empty = r.pending().is_empty();
+        if r.fill(HEADER_READ_TIMEOUT).await? == 0 {
+            if was_empty {
+                return Ok(None);
+            }
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+    }
+}
+
+fn build_head(req: &httparse::Request<'_, '_>) -> io::Result<(Head, BodySender)> {
+    let method = req.method.unwrap_or("").to_string();
+    let target = req.path.unwrap_or("/");
+    let (raw_path, raw_query) = target.split_once('?').unwrap_or((target, ""));
+    let path = percent_encoding::percent_decode_str(raw_path)
+        .decode_utf8()
+        .map_err(|_| bad_data("bad request: path is not UTF-8"))?
+        .into_owned();
+    let query = parse_query(raw_query)?;
+    let mut headers = Vec::with_capacity(req.headers.len());
+    for h in req.headers.iter() {
+        let v = std::str::from_utf8(h.value)
+            .map_err(|_| bad_data("bad request: header value is not UTF-8"))?;
+        headers.push((h.name.to_ascii_lowercase(), v.trim().to_string()));
+    }
+    let get = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.to_ascii_lowercase())
+    };
+    let framing = match (get("transfer-encoding"), get("content-length")) {
+        (Some(te), None) if te == "chunked" => Framing::Chunked,
+        (Some(_), _) => return Err(bad_data("bad request: unsupported transfer-encoding")),
+        (None, Some(cl)) => Framing::Length(
+            cl.parse()
+                .map_err(|_| bad_data("bad request: bad content-length"))?,
+        ),
+        (None, None) => Framing::Length(0),
+    };
+    let connection = get("connection").unwrap_or_default();
+    let keep_alive = if req.version == Some(0) {
+        connection.contains("keep-alive")
+    } else {
+        !connection.contains("close")
+    };
+    let expect_continue = get("expect").is_some_and(|e| e == "100-continue")
+        && !matches!(framing, Framing::Length(0));
+    let (tx, rx) = channel::bounded(BODY_QUEUE_COUNT);
+    let request = Request {
+        method,
+        path,
+        query,
+        headers,
+        body: rx,
+    };
+    Ok((
+        Head {
+            request,
+            framing,
+            keep_alive,
+            expect_continue,
+        },
+        tx,
+    ))
+}
+
+/// Splits and percent-decodes a query string (`a=1&arg=x+y`).
+pub fn parse_query(raw: &str) -> io::Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for pair in raw.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let dec = |s: &str| {
+            let s = s.replace('+', " ");
+            percent_encoding::percent_decode_str(&s)
+                .decode_utf8()
+                .map(|c| c.into_owned())
+                .map_err(|_| bad_data("bad request: query is not UTF-8"))
+        };
+        out.push((dec(k)?, dec(v)?));
+    }
+    Ok(out)
+}
+
+/// Moves the body from the socket into `tx`. Returns true when the whole body was
+/// read (so the connection can serve another request); false when the body was
+/// cut, malformed, or the handler stopped reading it.
+async fn pump_body(r: &mut ConnReader<'_>, framing: Framing, tx: &BodySender) -> bool {
+    match framing {
+        Framing::Length(mut left) => {
+            while left > 0 {
+                if r.pending().is_empty() {
+                    match r.fill(IO_TIMEOUT).await {
+                        Ok(0) => {
+                            let _ = tx.send(Err("request body cut short".into())).await;
+                            return false;
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            let _ = tx.send(Err(format!("reading request body: {e}"))).await;
+                            return false;
+                        }
+                    }
+                }
+                let n = (r.pending().len() as u64).min(left) as usize;
+                let n = n.min(BODY_CHUNK_BYTES);
+                let chunk = r.pending()[..n].to_vec();
+                r.consume(n);
+                left -= n as u64;
+                if tx.send(Ok(chunk)).await.is_err() {
+                    return false;
+                }
+            }
+            true
+        }
+        Framing::Chunked => match pump_chunked(r, tx).await {
+            Ok(done) => done,
+            Err(e) => {
+                let _ = tx.send(Err(format!("reading request body: {e}"))).await;
+                false
+            }
+        },
+    }
+}
+
+async fn pump_chunked(r: &mut ConnReader<'_>, tx: &BodySender) -> io::Result<bool> {
+    loop {
+        let line = r.line(MAX_CHUNK_LINE_BYTES).await?;
+        let line = std::str::from_utf8(&line).map_err(|_| bad_data("bad chunk size"))?;
+        let size = line.split(';').next().unwrap_or("").trim();
+        let mut left = u64::from_str_radix(size, 16).map_err(|_| bad_data("bad chunk size"))?;
+        if left == 0 {
+            // Trailers, then an empty line.
+            while !r.line(MAX_CHUNK_LINE_BYTES).await?.is_empty() {}
+            return Ok(true);
+        }
+        while left > 0 {
+            if r.pending().is_empty() && r.fill(IO_TIMEOUT).await? == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            let n = ((r.pending().len() as u64).min(left) as usize).min(BODY_CHUNK_BYTES);
+            let chunk = r.pending()[..n].to_vec();
+            r.consume(n);
+            left -= n as u64;
+            if tx.send(Ok(chunk)).await.is_err() {
+                return Ok(false);
+            }
+        }
+        if !r.line(2).await?.is_empty() {
+            return Err(bad_data("chunk not followed by CRLF"));
+        }
+    }
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        200 => "OK",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        413 => "Payload Too Large",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "",
+    }
+}
+
+/// Writes `response`; a streamed body is sent chunked, flushed whenever the
+/// producer has nothing ready.
+async fn write_response(
+    stream: &Async<TcpStream>,
+    response: Response,
+    keep_alive: bool,
+) -> io::Result<()> {
+    let mut out = futures_lite::io::BufWriter::with_capacity(BODY_CHUNK_BYTES, stream);
+    let mut head = format!(
+        "HTTP/1.1 {} {}\r\n",
+        response.status,
+        reason(response.status)
+    );
+    for (n, v) in &response.headers {
+        head.push_str(&format!("{n}: {v}\r\n"));
+    }
+    if !keep_alive {
+        head.push_str("Connection: close\r\n");
+    }
+    match response.body {
+        Body::Full(bytes) => {
+            head.push_str(&format!("Content-Length: {}\r\n\r\n", bytes.len()));
+            with_timeout(IO_TIMEOUT, out.write_all(head.as_bytes())).await?;
+            with_timeout(IO_TIMEOUT, out.write_all(&bytes)).await?;
+        }
+        Body::Stream(mut first, rx) => {
+            head.push_str("Transfer-Encoding: chunked\r\nTrailer: X-Stream-Error\r\n\r\n");
+            with_timeout(IO_TIMEOUT, out.write_all(head.as_bytes())).await?;
+            with_timeout(IO_TIMEOUT, out.flush()).await?;
+            let mut trailer = String::new();
+            loop {
+                let item = match first.take().map(Ok).unwrap_or_else(|| rx.try_recv()) {
+                    Ok(c) => Some(c),
+                    Err(channel::TryRecvError::Empty) => {
+                        with_timeout(IO_TIMEOUT, out.flush()).await?;
+                        rx.recv().await.ok()
+                    }
+                    Err(channel::TryRecvError::Closed) => None,
+                };
+                match item {
+                    None => break,
+                    Some(Chunk::Data(d)) if d.is_empty() => {}
+                    Some(Chunk::Data(d)) => {
+                        let size = format!("{:x}\r\n", d.len());
+                        with_timeout(IO_TIMEOUT, out.write_all(size.as_bytes())).await?;
+                        with_timeout(IO_TIMEOUT, out.write_all(&d)).await?;
+                        with_timeout(IO_TIMEOUT, out.write_all(b"\r\n")).await?;
+                    }
+                    Some(Chunk::Error(e)) => {
+                        let one_line = e.replace(['\r', '\n'], " ");
+                        trailer = format!("X-Stream-Error: {one_line}\r\n");
+                        break;
+                    }
+                }
+            }
+            let end = format!("0\r\n{trailer}\r\n");
+            with_timeout(IO_TIMEOUT, out.write_all(end.as_bytes())).await?;
+        }
+    }
+    with_timeout(IO_TIMEOUT, out.flush()).await
+}
+
+/// Binds a listener (non-blocking, registered with the reactor).
+pub fn bind(addr: SocketAddr) -> io::Result<Async<TcpListener>> {
+    Async::<TcpListener>::bind(addr)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_decoding() {
+        let q = parse_query("arg=a%2Fb&arg=c+d&flag&x=").unwrap();
+        assert_eq!(
+            q,
+            vec![
+                ("arg".into(), "a/b".into()),
+                ("arg".into(), "c d".into()),
+                ("flag".into(), String::new()),
+                ("x".into(), String::new()),
+            ]
+        );
+        assert!(parse_query("a=%ff").is_err());
+    }
+
+    /// Runs one server on a loopback port and sends raw requests to it.
+    fn with_server(raw: &[u8]) -> String {
+        use std::io::{Read, Write};
+        let listener = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.get_ref().local_addr().unwrap();
+        let (stop_tx, stop_rx) = channel::bounded::<()>(1);
+        let handler = Arc::new(|req: Request| async move {
+            let mut n = 0usize;
+            while let Ok(Ok(c)) = req.body.recv().await {
+                n += c.len();
+            }
+            let q: Vec<String> = req.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            Response::full(
+                200,
+                "text/plain",
+                format!("{} {} {} {n}", req.method, req.path, q.join(",")),
+            )
+        });
+        let ex = Arc::new(smol::Executor::new());
+        let ex2 = ex.clone();
+        let raw = raw.to_vec();
+        let client = std::thread::spawn(move || {
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            s.write_all(&raw).unwrap();
+            let mut out = Vec::new();
+            let _ = s.read_to_end(&mut out);
+            let out = String::from_utf8_lossy(&out).into_owned();
+            drop(stop_tx);
+            out
+        });
+        smol::block_on(ex.run(serve(
+            listener,
+            handler,
+            4,
+            Arc::new(Stats::default()),
+            stop_rx,
+            move |f| ex2.spawn(f).detach(),
+        )));
+        client.join().unwrap()
+    }
+
+    #[test]
+    fn keep_alive_content_length_and_chunked() {
+        let out = with_server(
+            b"POST /a%20b?x=1 HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello\
+              POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;e=1\r\nde\r\n0\r\nT: x\r\n\r\n\
+              GET /d HTTP/1.1\r\nConnection: close\r\n\r\n",
+        );
+        assert!(out.contains("POST /a b x=1 5"), "{out}");
+        assert!(out.contains("POST /c  5"), "{out}");
+        assert!(out.contains("GET /d  0"), "{out}");
+        assert_eq!(out.matches("HTTP/1.1 200 OK").count(), 3, "{out}");
+    }
+
+    #[test]
+    fn oversize_head_is_431() {
+        let mut raw = b"POST / HTTP/1.1\r\nX: ".to_vec();
+        raw.extend(std::iter::repeat_n(b'a', MAX_HEADER_BYTES + 10));
+        raw.extend_from_slice(b"\r\n\r\n");
+        let out = with_server(&raw);
+        assert!(out.starts_with("HTTP/1.1 431"), "{out}");
+    }
+
+    #[test]
+    fn garbage_is_400() {
+        let out = with_server(b"\x01\x02 nonsense\r\n\r\n");
+        assert!(out.starts_with("HTTP/1.1 400"), "{out}");
+    }
+}

@@ -1,0 +1,749 @@
+//! The HTTP RPC API: Kubo's `/api/v0` dialect over [`http`], calling the core API.
+//!
+//! **What.** [`Api::handle`] answers one request: routes `/api/v0/<command>` to a
+//! handler, parses Kubo-style parameters, runs the core call ([`crate::core`]) on the
+//! blocking pool, and writes Kubo's JSON shapes. No command logic lives here: every
+//! handler is parameter parsing, one core call, and output formatting.
+//!
+//! **Spec.** Kubo's RPC API (<https://docs.ipfs.tech/reference/kubo/rpc/>):
+//! - POST only; any other method on a known command is `405 - Method Not Allowed`;
+//!   an unknown command is `404 page not found` (as Kubo's mux).
+//! - Positional arguments are repeated `arg=` parameters; options by long name
+//!   (some short aliases too); booleans `true|false` (an empty value means true).
+//! - Errors: `{"Message":..., "Code":0, "Type":"error"}` with HTTP 500; argument
+//!   errors (missing/bad parameter) are `Code: 1` with HTTP 400, as Kubo's client
+//!   errors. An error after output began is sent as the `X-Stream-Error` trailer.
+//! - Streams (`add`, `block/put`, `pin/ls?stream=true`, `repo/gc`, `repo/verify`)
+//!   are newline-delimited JSON with `X-Chunked-Output: 1`; `cat` and `block/get`
+//!   are raw bytes with `X-Stream-Output: 1`.
+//!
+//! **Flow.** [`Api::handle`]: path → command → method check → Origin check →
+//! concurrency slot (503 past [`MAX_CONCURRENT_REQUESTS`]) → handler. A handler
+//! either computes a whole JSON body on the blocking pool, or [`stream`]s: the core
+//! call runs on the blocking pool writing into a bounded channel; if it fails
+//! before its first output the answer is a 500 error, else a 200 stream.
+//!
+//! **Limits.** [`MAX_CONCURRENT_REQUESTS`] requests run at once (the slot is held
+//! until a stream ends); [`MAX_CONNECTIONS_COUNT`] connections; a streamed
+//! response holds at most [`RESPONSE_QUEUE_COUNT`] × [`STREAM_CHUNK_BYTES`] (256
+//! KiB) queued; request heads and body queues as [`http`] says; multipart parts as
+//! [`multipart`] says; a `block/put` part ≤ `MAX_BLOCK_BYTES`.
+//!
+//! **Departures.** Any request with an `Origin` header is refused (403): no
+//! browser access until `API.HTTPHeaders` is read (Kubo allows configured
+//! origins). `add` ignores `progress`, `nocopy` and `hidden` (the client filters
+//! hidden files, as Kubo's CLI). `id` reports no addresses and protocols until the
+//! swarm runs.
+
+pub mod http;
+pub mod multipart;
+
+use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use acorn_storage::cids;
+use acorn_storage::pins::{PinFilter, PinType};
+use acorn_storage::unixfs::exporter::EntryKind;
+use acorn_storage::unixfs::importer;
+use serde_json::{json, Value};
+use smol::channel::{self, Receiver, Sender};
+
+use crate::core::{self, parse_cid_arg, AddEntry, AddEntryKind, AddSource, Node};
+use crate::pool::Pool;
+use http::{Body, Chunk, Request, Response};
+use multipart::{Multipart, PartKind};
+
+/// Requests served at once; one more gets 503. Each may hold a blocking-pool job.
+pub const MAX_CONCURRENT_REQUESTS: usize = 16;
+/// Open API connections; one more gets 503 and is closed.
+pub const MAX_CONNECTIONS_COUNT: usize = 64;
+/// Size of the chunks a streamed response is cut into, in bytes.
+pub const STREAM_CHUNK_BYTES: usize = 64 * 1024;
+/// Chunks queued between a core call and the socket; the core call waits when
+/// the client reads slower than it produces.
+pub const RESPONSE_QUEUE_COUNT: usize = 4;
+/// Where the commands live.
+pub const API_PREFIX: &str = "/api/v0/";
+
+/// The commands this server knows.
+const COMMANDS: &[&str] = &[
+    "add",
+    "block/get",
+    "block/put",
+    "block/stat",
+    "cat",
+    "id",
+    "ls",
+    "pin/add",
+    "pin/ls",
+    "pin/rm",
+    "repo/gc",
+    "repo/stat",
+    "repo/verify",
+    "shutdown",
+    "version",
+];
+
+/// The API's state: the node and the daemon's shutdown switch.
+pub struct Api {
+    node: Arc<Node>,
+    pool: Pool,
+    /// Closing it asks the daemon to shut down.
+    shutdown: Sender<()>,
+    active: AtomicUsize,
+}
+
+/// An error answer.
+#[derive(Debug)]
+pub enum ApiError {
+    /// A bad request (HTTP 400, `Code: 1`).
+    Client(String),
+    /// The command failed (HTTP 500, `Code: 0`).
+    Server(String),
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        ApiError::Server(format!("{e:#}"))
+    }
+}
+
+impl ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, msg) = match self {
+            ApiError::Client(m) => (400, 1, m),
+            ApiError::Server(m) => (500, 0, m),
+        };
+        let body = json!({"Message": msg, "Code": code, "Type": "error"});
+        Response::full(status, "application/json", format!("{body}\n"))
+    }
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+/// A held request slot.
+struct Slot(Arc<Api>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Api {
+    pub fn new(node: Arc<Node>, pool: Pool, shutdown: Sender<()>) -> Arc<Api> {
+        Arc::new(Api {
+            node,
+            pool,
+            shutdown,
+            active: AtomicUsize::new(0),
+        })
+    }
+
+    /// Requests being served now.
+    pub fn active_requests(&self) -> usize {
+        self.active.load(Ordering::SeqCst)
+    }
+
+    /// Answers one request.
+    pub async fn handle(self: Arc<Api>, req: Request) -> Response {
+        let not_found = || Response::full(404, "text/plain", "404 page not found\n");
+        let Some(cmd) = req.path.strip_prefix(API_PREFIX) else {
+            return not_found();
+        };
+        let cmd = cmd.trim_end_matches('/').to_string();
+        if !COMMANDS.contains(&cmd.as_str()) {
+            return not_found();
+        }
+        if req.method != "POST" {
+            return Response::full(405, "text/plain", "405 - Method Not Allowed\n");
+        }
+        if req.header("origin").is_some() {
+            return Response::full(403, "text/plain", "403 - Forbidden\n");
+        }
+        let prev = self.active.fetch_add(1, Ordering::SeqCst);
+        let slot = Slot(self.clone());
+        if prev >= MAX_CONCURRENT_REQUESTS {
+            return ApiError::Server(format!(
+                "too many requests: {MAX_CONCURRENT_REQUESTS} are being served"
+            ))
+            .into_response()
+            .with_status(503);
+        }
+        let result = match cmd.as_str() {
+            "add" => self.add(req, slot).await,
+            "block/get" => self.block_get(req, slot).await,
+            "block/put" => self.block_put(req, slot).await,
+            "block/stat" => self.block_stat(req).await,
+            "cat" => self.cat(req, slot).await,
+            "id" => self.id(req).await,
+            "ls" => self.ls(req).await,
+            "pin/add" => self.pin_add(req).await,
+            "pin/ls" => self.pin_ls(req, slot).await,
+            "pin/rm" => self.pin_rm(req).await,
+            "repo/gc" => self.repo_gc(req, slot).await,
+            "repo/stat" => self.repo_stat(req).await,
+            "repo/verify" => self.repo_verify(slot).await,
+            "shutdown" => {
+                self.shutdown.close();
+                Ok(Response::full(200, "text/plain", ""))
+            }
+            "version" => Ok(json_response(&json!({
+                "Version": env!("CARGO_PKG_VERSION"),
+                "Commit": "",
+                "Repo": acorn_storage::repo::REPO_FORMAT_VERSION.to_string(),
+                "System": format!("{}/{}", std::env::consts::ARCH, std::env::consts::OS),
+                "Golang": "",
+            }))),
+            _ => return not_found(),
+        };
+        result.unwrap_or_else(ApiError::into_response)
+    }
+
+    /// Runs `f` with the node on the blocking pool.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Node) -> anyhow::Result<T> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let node = self.node.clone();
+        match self.pool.run(move || f(&node)).await {
+            Some(r) => Ok(r?),
+            None => Err(ApiError::Server(
+                "internal error: the command panicked".into(),
+            )),
+        }
+    }
+
+    async fn id(&self, req: Request) -> ApiResult {
+        let q = Query(&req.query);
+        let info = self.blocking(|n| n.id()).await?;
+        if let Some(peer) = q.args().first() {
+            if *peer != info.id {
+                return Err(ApiError::Server(format!(
+                    "looking up peer {peer} needs the network, which is not running"
+                )));
+            }
+        }
+        Ok(json_response(&json!({
+            "ID": info.id,
+            "PublicKey": info.public_key,
+            "Addresses": info.addresses,
+            "AgentVersion": info.agent_version,
+            "Protocols": info.protocols,
+        })))
+    }
+
+    async fn cat(&self, req: Request, slot: Slot) -> ApiResult {
+        let q = Query(&req.query);
+        let paths = q.required_args("ipfs-path")?;
+        let offset = q.u64(&["offset", "o"])?.unwrap_or(0);
+        let length = q.u64(&["length", "l"])?;
+        let node = self.node.clone();
+        stream(slot, "text/plain", "X-Stream-Output", move |w| {
+            node.cat_many(&paths, offset, length, w)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn ls(&self, req: Request) -> ApiResult {
+        let q = Query(&req.query);
+        let paths = q.required_args("ipfs-path")?;
+        let objects = self
+            .blocking(move |n| {
+                let mut objects = Vec::with_capacity(paths.len());
+                for p in paths {
+                    let links: Vec<Value> = n
+                        .ls(&p)?
+                        .into_iter()
+                        .map(|e| {
+                            json!({
+                                "Name": e.name,
+                                "Hash": e.cid.to_string(),
+                                "Size": e.size,
+                                "Type": unixfs_type_code(e.kind),
+                                "Target": "",
+                            })
+                        })
+                        .collect();
+                    objects.push(json!({"Hash": p, "Links": links}));
+                }
+                Ok(objects)
+            })
+            .await?;
+        Ok(json_response(&json!({ "Objects": objects })))
+    }
+
+    async fn add(&self, req: Request, slot: Slot) -> ApiResult {
+        let q = Query(&req.query);
+        let version = match q.u64(&["cid-version"])?.unwrap_or(0) {
+            v @ (0 | 1) => v as u8,
+            v => return Err(ApiError::Client(format!("unknown CID version {v}"))),
+        };
+        let raw_leaves = q.bool(&["raw-leaves"])?;
+        let mut opts = importer::Options::default().with_cid_version(version, raw_leaves);
+        if let Some(c) = q.get(&["chunker", "s"]) {
+            opts.chunk_size =
+                importer::parse_chunker(c).map_err(|e| ApiError::Client(e.to_string()))?;
+        }
+        if q.bool(&["trickle", "t"])?.unwrap_or(false) {
+            opts.layout = importer::Layout::Trickle;
+        }
+        opts.wrap_with_directory = q.bool(&["wrap-with-directory", "w"])?.unwrap_or(false);
+        let only_hash = q.bool(&["only-hash", "n"])?.unwrap_or(false);
+        let pin = q.bool(&["pin"])?.unwrap_or(true) && !only_hash;
+        let quieter = q.bool(&["quieter", "Q"])?.unwrap_or(false);
+        let mut parts = multipart_body(&req)?;
+        let node = self.node.clone();
+        stream(slot, "application/json", "X-Chunked-Output", move |w| {
+            let node = (!only_hash).then_some(&*node);
+            let mut last = None;
+            let mut source = PartSource(&mut parts);
+            core::add_entries(node, &opts, &mut source, pin, &mut |name, a| {
+                let line =
+                    json!({"Name": name, "Hash": a.cid.to_string(), "Size": a.size.to_string()});
+                if quieter {
+                    last = Some(line);
+                    Ok(())
+                } else {
+                    json_line(w, &line)
+                }
+            })?;
+            if let Some(line) = last {
+                json_line(w, &line)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn block_get(&self, req: Request, slot: Slot) -> ApiResult {
+        let q = Query(&req.query);
+        let cid = one_cid(&q)?;
+        let node = self.node.clone();
+        stream(slot, "text/plain", "X-Stream-Output", move |w| {
+            w.write_all(&node.block_get(&cid)?)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn block_stat(&self, req: Request) -> ApiResult {
+        let cid = one_cid(&Query(&req.query))?;
+        let st = self.blocking(move |n| n.block_stat(&cid)).await?;
+        Ok(json_response(
+            &json!({"Key": st.cid.to_string(), "Size": st.size}),
+        ))
+    }
+
+    async fn block_put(&self, req: Request, slot: Slot) -> ApiResult {
+        let q = Query(&req.query);
+        let codec_name = q.get(&["cid-codec"]).unwrap_or("raw");
+        let codec =
+            cids::codec_from_name(codec_name).map_err(|e| ApiError::Client(e.to_string()))?;
+        match q.get(&["mhtype"]) {
+            None | Some("sha2-256") => {}
+            Some(other) => {
+                return Err(ApiError::Client(format!(
+                    "unsupported multihash type {other:?} (only sha2-256)"
+                )))
+            }
+        }
+        match q.get(&["mhlen"]) {
+            None | Some("-1") | Some("32") => {}
+            Some(other) => {
+                return Err(ApiError::Client(format!(
+                    "unsupported multihash length {other} (only 32)"
+                )))
+            }
+        }
+        let pin = q.bool(&["pin"])?.unwrap_or(false);
+        let mut parts = multipart_body(&req)?;
+        let node = self.node.clone();
+        stream(slot, "application/json", "X-Chunked-Output", move |w| {
+            let limit = acorn_storage::block::MAX_BLOCK_BYTES;
+            while parts.next_part()?.is_some() {
+                let mut data = Vec::new();
+                (&mut parts).take(limit as u64 + 1).read_to_end(&mut data)?;
+                anyhow::ensure!(
+                    data.len() <= limit,
+                    "block is over the {limit}-byte block limit"
+                );
+                let size = data.len();
+                let cid = node.block_put(data, codec, pin)?;
+                json_line(w, &json!({"Key": cid.to_string(), "Size": size}))?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn pin_add(&self, req: Request) -> ApiResult {
+        let q = Query(&req.query);
+        let paths = q.required_args("ipfs-path")?;
+        let recursive = q.bool(&["recursive", "r"])?.unwrap_or(true);
+        let pins = self
+            .blocking(move |n| {
+                let mut out = Vec::with_capacity(paths.len());
+                for p in &paths {
+                    let cid = n.resolve_arg(p)?;
+                    n.pin_add(&cid, recursive)?;
+                    out.push(cid.to_string());
+                }
+                Ok(out)
+            })
+            .await?;
+        Ok(json_response(&json!({ "Pins": pins })))
+    }
+
+    async fn pin_rm(&self, req: Request) -> ApiResult {
+        let q = Query(&req.query);
+        let paths = q.required_args("ipfs-path")?;
+        let recursive = q.bool(&["recursive", "r"])?.unwrap_or(true);
+        let pins = self
+            .blocking(move |n| {
+                let mut out = Vec::with_capacity(paths.len());
+                for p in &paths {
+                    let cid = n.resolve_arg(p)?;
+                    n.pin_rm(&cid, recursive)?;
+                    out.push(cid.to_string());
+                }
+                Ok(out)
+            })
+            .await?;
+        Ok(json_response(&json!({ "Pins": pins })))
+    }
+
+    async fn pin_ls(&self, req: Request, slot: Slot) -> ApiResult {
+        let q = Query(&req.query);
+        let filter = match q.get(&["type", "t"]).unwrap_or("all") {
+            "all" => PinFilter::All,
+            "direct" => PinFilter::Direct,
+            "recursive" => PinFilter::Recursive,
+            "indirect" => PinFilter::Indirect,
+            other => {
+                return Err(ApiError::Client(format!(
+                    "invalid type '{other}', must be one of {{direct, indirect, recursive, all}}"
+                )))
+            }
+        };
+        let paths = q.args();
+        let streamed = q.bool(&["stream", "s"])?.unwrap_or(false);
+        let list = move |n: &Node| -> anyhow::Result<Vec<(cid::Cid, PinType)>> {
+            let cids = paths
+                .iter()
+                .map(|p| n.resolve_arg(p))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            n.pin_ls(filter, &cids)
+        };
+        if streamed {
+            let node = self.node.clone();
+            return stream(slot, "application/json", "X-Chunked-Output", move |w| {
+                for (cid, t) in list(&node)? {
+                    json_line(w, &json!({"Cid": cid.to_string(), "Type": t.name()}))?;
+                }
+                Ok(())
+            })
+            .await;
+        }
+        let pins = self.blocking(list).await?;
+        let mut keys = serde_json::Map::new();
+        for (cid, t) in pins {
+            keys.insert(cid.to_string(), json!({"Type": t.name()}));
+        }
+        Ok(json_response(&json!({ "Keys": keys })))
+    }
+
+    async fn repo_stat(&self, req: Request) -> ApiResult {
+        let q = Query(&req.query);
+        let size_only = q.bool(&["size-only", "s"])?.unwrap_or(false);
+        let st = self.blocking(|n| n.repo_stat()).await?;
+        let v = if size_only {
+            json!({"RepoSize": st.repo_size, "StorageMax": st.storage_max})
+        } else {
+            json!({
+                "RepoSize": st.repo_size,
+                "StorageMax": st.storage_max,
+                "NumObjects": st.num_objects,
+                "RepoPath": st.repo_path,
+                "Version": st.version,
+            })
+        };
+        Ok(json_response(&v))
+    }
+
+    async fn repo_gc(&self, req: Request, slot: Slot) -> ApiResult {
+        let q = Query(&req.query);
+        let stream_errors = q.bool(&["stream-errors"])?.unwrap_or(false);
+        let node = self.node.clone();
+        stream(slot, "application/json", "X-Chunked-Output", move |w| {
+            let mut failed = None;
+            let r = node.repo_gc(&mut |cid| {
+                if failed.is_none() {
+                    failed = json_line(w, &json!({"Key": {"/": cid.to_string()}})).err();
+                }
+            });
+            if let Some(e) = failed {
+                return Err(e.into());
+            }
+            match r {
+                Err(e) if stream_errors => {
+                    json_line(w, &json!({"Error": format!("{e:#}")})).map_err(Into::into)
+                }
+                r => r.map(drop),
+            }
+        })
+        .await
+    }
+
+    async fn repo_verify(&self, slot: Slot) -> ApiResult {
+        let node = self.node.clone();
+        stream(slot, "application/json", "X-Chunked-Output", move |w| {
+            let report = node.repo_verify()?;
+            for b in &report.corrupt {
+                let what = match &b.cid {
+                    Some(cid) => format!("block {cid} was corrupt ({})", b.reason),
+                    None => format!("block key {} was corrupt ({})", b.key_hex, b.reason),
+                };
+                json_line(w, &json!({"Msg": what, "Progress": 0}))?;
+            }
+            let msg = if report.is_clean() {
+                "verify complete, all blocks validated.".to_string()
+            } else {
+                format!(
+                    "verify complete, {} of {} blocks were corrupt",
+                    report.corrupt.len(),
+                    report.checked
+                )
+            };
+            json_line(w, &json!({"Msg": msg, "Progress": report.checked}))?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+trait WithStatus {
+    fn with_status(self, status: u16) -> Self;
+}
+
+impl WithStatus for Response {
+    fn with_status(mut self, status: u16) -> Self {
+        self.status = status;
+        self
+    }
+}
+
+/// Kubo's UnixFS type codes as `ls` reports them (Directory 1, File 2, Symlink 4).
+fn unixfs_type_code(k: EntryKind) -> u8 {
+    match k {
+        EntryKind::Directory => 1,
+        EntryKind::File | EntryKind::Raw => 2,
+        EntryKind::Symlink => 4,
+        EntryKind::Other => 0,
+    }
+}
+
+fn json_response(v: &Value) -> Response {
+    Response::full(200, "application/json", format!("{v}\n"))
+}
+
+fn json_line(w: &mut dyn Write, v: &Value) -> io::Result<()> {
+    w.write_all(format!("{v}\n").as_bytes())?;
+    w.flush()
+}
+
+fn one_cid(q: &Query<'_>) -> Result<cid::Cid, ApiError> {
+    let args = q.required_args("cid")?;
+    parse_cid_arg(&args[0]).map_err(|e| ApiError::Client(format!("{e:#}")))
+}
+
+/// The request's multipart body, read on the blocking pool.
+fn multipart_body(req: &Request) -> Result<Multipart<BodyReader>, ApiError> {
+    let ct = req.header("content-type").unwrap_or("");
+    let boundary = multipart::boundary(ct).ok_or_else(|| {
+        ApiError::Client("request body must be multipart/form-data with a boundary".into())
+    })?;
+    Multipart::new(
+        BodyReader {
+            rx: req.body.clone(),
+            cur: Vec::new(),
+            pos: 0,
+        },
+        &boundary,
+    )
+    .map_err(|e| ApiError::Client(e.to_string()))
+}
+
+/// Kubo-style query parameters.
+struct Query<'a>(&'a [(String, String)]);
+
+impl Query<'_> {
+    fn args(&self) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == "arg")
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    fn required_args(&self, name: &str) -> Result<Vec<String>, ApiError> {
+        let a = self.args();
+        if a.is_empty() {
+            return Err(ApiError::Client(format!("argument \"{name}\" is required")));
+        }
+        Ok(a)
+    }
+
+    fn get(&self, names: &[&str]) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| names.contains(&k.as_str()))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn bool(&self, names: &[&str]) -> Result<Option<bool>, ApiError> {
+        match self.get(names) {
+            None => Ok(None),
+            Some("true") | Some("") => Ok(Some(true)),
+            Some("false") => Ok(Some(false)),
+            Some(v) => Err(ApiError::Client(format!(
+                "option \"{}\": expected true or false, got {v:?}",
+                names[0]
+            ))),
+        }
+    }
+
+    fn u64(&self, names: &[&str]) -> Result<Option<u64>, ApiError> {
+        self.get(names)
+            .map(|v| {
+                v.parse().map_err(|_| {
+                    ApiError::Client(format!(
+                        "option \"{}\": expected a non-negative integer, got {v:?}",
+                        names[0]
+                    ))
+                })
+            })
+            .transpose()
+    }
+}
+
+/// The request body as a blocking `Read` (used on the blocking pool only).
+pub struct BodyReader {
+    rx: Receiver<Result<Vec<u8>, String>>,
+    cur: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for BodyReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.cur.len() {
+            match self.rx.recv_blocking() {
+                Ok(Ok(c)) => {
+                    self.cur = c;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => return Err(io::Error::other(e)),
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = (self.cur.len() - self.pos).min(out.len());
+        out[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// Multipart parts as the core's add entries.
+struct PartSource<'a, R: Read>(&'a mut Multipart<R>);
+
+impl<R: Read> Read for PartSource<'_, R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        self.0.read(out)
+    }
+}
+
+impl<R: Read> AddSource for PartSource<'_, R> {
+    fn next_entry(&mut self) -> io::Result<Option<AddEntry>> {
+        Ok(self.0.next_part()?.map(|p| AddEntry {
+            path: p.filename,
+            kind: match p.kind {
+                PartKind::File => AddEntryKind::File,
+                PartKind::Directory => AddEntryKind::Directory,
+                PartKind::Symlink => AddEntryKind::Symlink,
+            },
+        }))
+    }
+}
+
+/// Writes into a streamed response, [`STREAM_CHUNK_BYTES`] at a time.
+struct ChunkWriter {
+    tx: Sender<Chunk>,
+    buf: Vec<u8>,
+}
+
+impl ChunkWriter {
+    fn send(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(STREAM_CHUNK_BYTES));
+        self.tx
+            .send_blocking(Chunk::Data(chunk))
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "client went away"))
+    }
+}
+
+impl Write for ChunkWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let n = data.len().min(STREAM_CHUNK_BYTES - self.buf.len());
+        self.buf.extend_from_slice(&data[..n]);
+        if self.buf.len() == STREAM_CHUNK_BYTES {
+            self.send()?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.send()
+    }
+}
+
+/// Runs `work` on the blocking pool writing a streamed response. Fails as a whole
+/// (HTTP 500) if `work` fails before its first output.
+async fn stream(
+    slot: Slot,
+    content_type: &str,
+    marker: &'static str,
+    work: impl FnOnce(&mut ChunkWriter) -> anyhow::Result<()> + Send + 'static,
+) -> ApiResult {
+    let (tx, rx) = channel::bounded(RESPONSE_QUEUE_COUNT);
+    let pool = slot.0.pool.clone();
+    // Not awaited: the job ends when its output is written or the client is gone.
+    pool.spawn(move || {
+        let _slot = slot;
+        let mut w = ChunkWriter {
+            tx,
+            buf: Vec::with_capacity(STREAM_CHUNK_BYTES),
+        };
+        let r = work(&mut w).and_then(|()| Ok(w.send()?));
+        if let Err(e) = r {
+            let _ = w.send();
+            let _ = w.tx.send_blocking(Chunk::Error(format!("{e:#}")));
+        }
+    });
+    let first = match rx.recv().await {
+        Ok(Chunk::Error(e)) => return Err(ApiError::Server(e)),
+        Ok(c) => Some(c),
+        Err(_) => None,
+    };
+    Ok(Response {
+        status: 200,
+        headers: vec![
+            ("Content-Type", content_type.to_string()),
+            (marker, "1".to_string()),
+        ],
+        body: Body::Stream(first, rx),
+    })
+}

@@ -1,0 +1,65 @@
+//! `acorn daemon` (Kubo's `ipfs daemon`) and `acorn id` (Kubo's `ipfs id`).
+
+use argh::{ArgsInfo, FromArgs};
+use serde_json::{json, Value};
+
+use super::{daemon_client, print, Context};
+use crate::core::Node;
+
+/// Run the node: serve the HTTP RPC API until SIGTERM/SIGINT.
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(
+    subcommand,
+    name = "daemon",
+    note = "Writes the API address to $ACORN_PATH/api while running."
+)]
+pub struct DaemonCmd {}
+
+impl DaemonCmd {
+    pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        crate::daemon::run(&ctx.repo_root()?)
+    }
+}
+
+/// Show this node's identity (ID, PublicKey, Addresses, AgentVersion, Protocols).
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(subcommand, name = "id")]
+pub struct IdCmd {
+    /// a peer ID to look up (only this node's own, until the network runs)
+    #[argh(positional)]
+    pub peer: Option<String>,
+}
+
+impl IdCmd {
+    pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        let v = if let Some(c) = daemon_client(ctx)? {
+            let q: Vec<(&str, String)> = self.peer.iter().map(|p| ("arg", p.clone())).collect();
+            c.json("id", &q)?
+        } else {
+            let info = Node::open(&ctx.repo_root()?)?.id()?;
+            if let Some(p) = &self.peer {
+                anyhow::ensure!(
+                    *p == info.id,
+                    "looking up peer {p} needs the network, which is not running"
+                );
+            }
+            json!({
+                "ID": info.id,
+                "PublicKey": info.public_key,
+                "Addresses": info.addresses,
+                "AgentVersion": info.agent_version,
+                "Protocols": info.protocols,
+            })
+        };
+        print(&format!("{}\n", pretty(&v)))
+    }
+}
+
+/// Kubo prints `id` as JSON indented by a tab.
+fn pretty(v: &Value) -> String {
+    let mut out = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"\t");
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
+    serde::Serialize::serialize(v, &mut ser).expect("serializing a JSON value to memory");
+    String::from_utf8(out).expect("serde_json writes UTF-8")
+}

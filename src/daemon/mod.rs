@@ -1,0 +1,241 @@
+//! `acorn daemon`: the node as a long-running process, serving the HTTP RPC API.
+//!
+//! **What.** [`run`] opens the repo (holding its lock until the end), binds
+//! `Addresses.API`, writes `$ACORN_PATH/api` with the real API multiaddr (as Kubo),
+//! serves until SIGTERM/SIGINT or `POST /api/v0/shutdown`, then shuts down cleanly:
+//! stop accepting, let running requests finish for [`SHUTDOWN_GRACE`], drop the
+//! rest, wait for blocking-pool jobs to let go of the node (up to
+//! [`SHUTDOWN_DRAIN`]), remove the api file, close the repo.
+//!
+//! **Threads.** One executor thread: a `smol::Executor` run by the main thread
+//! inside `async_io::block_on`, which also drives the reactor while idle. The
+//! async-io crate keeps its fallback reactor thread ("async-io"), parked while the
+//! main thread drives the reactor. Repo work runs on our bounded pool
+//! ([`crate::pool`]), at most `Acorn.BlockingThreads` threads, which exit when idle.
+//! `BLOCKING_MAX_THREADS` is also set (before any use) so that a dependency using
+//! the `blocking` crate stays within the same cap. So an idle daemon has 2 OS
+//! threads.
+//!
+//! **Signals.** `async-signal` registers SIGTERM/SIGINT with `signal-hook-registry`
+//! and wakes the executor through a self-pipe registered with the async-io reactor:
+//! no signal thread. A second signal during the grace period cuts it short.
+//!
+//! **Network, later.** The swarm plugs in as one more task on the same executor:
+//! build it in [`run`] after the repo is open (with `swarm::Config::with_executor`
+//! spawning onto `ex`), spawn its event loop before "Daemon is ready", hand the API a
+//! handle (a bounded command channel into the swarm task) for `id`/`swarm`/`routing`,
+//! and close it from the shutdown path before the repo is dropped.
+//!
+//! **Limits.** [`SHUTDOWN_GRACE`], [`SHUTDOWN_DRAIN`]; the API's own limits are in
+//! [`crate::api`].
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use async_signal::{Signal, Signals};
+use futures_lite::{future, StreamExt};
+use smol::Executor;
+
+use crate::api::{self, http, Api};
+use crate::core::Node;
+use crate::pool::Pool;
+
+/// How long running requests may go on after shutdown begins.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// How long shutdown waits for blocking-pool jobs to release the repo.
+pub const SHUTDOWN_DRAIN: Duration = Duration::from_secs(30);
+/// Name of the file in the repo holding the API multiaddr while the daemon runs.
+pub const API_FILE: &str = "api";
+/// Environment variable the `blocking` crate reads for its thread cap.
+const BLOCKING_ENV: &str = "BLOCKING_MAX_THREADS";
+
+/// Path of the api file of the repo at `root`.
+pub fn api_file(root: &Path) -> PathBuf {
+    root.join(API_FILE)
+}
+
+/// Parses `/ip4/<a>/tcp/<port>` or `/ip6/<a>/tcp/<port>`.
+pub fn parse_tcp_multiaddr(s: &str) -> anyhow::Result<SocketAddr> {
+    let parts: Vec<&str> = s.trim().split('/').collect();
+    match parts.as_slice() {
+        ["", proto @ ("ip4" | "ip6"), ip, "tcp", port] => {
+            let ip: IpAddr = ip
+                .parse()
+                .with_context(|| format!("bad IP address in {s:?}"))?;
+            anyhow::ensure!(
+                ip.is_ipv4() == (*proto == "ip4"),
+                "address family does not match /{proto} in {s:?}"
+            );
+            let port: u16 = port.parse().with_context(|| format!("bad port in {s:?}"))?;
+            Ok(SocketAddr::new(ip, port))
+        }
+        _ => bail!("unsupported API address {s:?} (use /ip4/<ip>/tcp/<port> or /ip6/...)"),
+    }
+}
+
+/// The multiaddr of a socket address.
+pub fn tcp_multiaddr(a: SocketAddr) -> String {
+    match a.ip() {
+        IpAddr::V4(ip) => format!("/ip4/{ip}/tcp/{}", a.port()),
+        IpAddr::V6(ip) => format!("/ip6/{ip}/tcp/{}", a.port()),
+    }
+}
+
+/// Removes the api file when dropped (also on error paths).
+struct ApiFile(PathBuf);
+
+impl Drop for ApiFile {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_file(&self.0) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!("removing {}: {e}", self.0.display());
+            }
+        }
+    }
+}
+
+/// Runs the daemon on the repo at `root` until a signal or `shutdown` request.
+pub fn run(root: &Path) -> anyhow::Result<()> {
+    println!("Initializing daemon...");
+    let node = Node::open(root)?;
+    let threads = node.config().acorn.blocking_threads;
+    // Before the blocking pool's first use (it reads the variable once), and while
+    // this process has one thread.
+    std::env::set_var(BLOCKING_ENV, threads.to_string());
+    println!("Acorn version: {}", env!("CARGO_PKG_VERSION"));
+    println!("Repo version: {}", acorn_storage::repo::REPO_FORMAT_VERSION);
+    println!(
+        "System version: {}/{}",
+        std::env::consts::ARCH,
+        std::env::consts::OS
+    );
+
+    let mut listeners = Vec::new();
+    for a in &node.config().addresses.api.0 {
+        let want = parse_tcp_multiaddr(a).context("Addresses.API")?;
+        let l = http::bind(want).with_context(|| format!("listening on {a}"))?;
+        let got = l.get_ref().local_addr()?;
+        if !got.ip().is_loopback() {
+            eprintln!(
+                "WARNING: the RPC API is listening on {} which is not a loopback address: \
+                 anyone who can reach it controls this node",
+                tcp_multiaddr(got)
+            );
+        }
+        listeners.push((l, got));
+    }
+    let Some((_, first)) = listeners.first() else {
+        bail!("Addresses.API is empty: nothing to serve the RPC API on");
+    };
+    let api_multiaddr = tcp_multiaddr(*first);
+
+    let mut signals = Signals::new([Signal::Term, Signal::Int]).context("signal handlers")?;
+    let (stop_tx, stop_rx) = smol::channel::bounded::<()>(1);
+    let node = Arc::new(node);
+    let pool = Pool::new(usize::from(threads));
+    let api = Api::new(node.clone(), pool, stop_tx.clone());
+    let ex = Arc::new(Executor::new());
+    let stats = Arc::new(http::Stats::default());
+
+    for (l, addr) in listeners {
+        let api = api.clone();
+        let handler = Arc::new(move |req| api.clone().handle(req));
+        // Weak: the serve task lives inside the executor; a strong handle would keep
+        // the executor (and every task) alive forever.
+        let spawner = Arc::downgrade(&ex);
+        ex.spawn(http::serve(
+            l,
+            handler,
+            api::MAX_CONNECTIONS_COUNT,
+            stats.clone(),
+            stop_rx.clone(),
+            move |f| {
+                if let Some(ex) = spawner.upgrade() {
+                    ex.spawn(f).detach();
+                }
+            },
+        ))
+        .detach();
+        println!("RPC API server listening on {}", tcp_multiaddr(addr));
+    }
+    let api_path = api_file(root);
+    std::fs::write(&api_path, &api_multiaddr)
+        .with_context(|| format!("writing {}", api_path.display()))?;
+    let api_guard = ApiFile(api_path);
+    println!("Daemon is ready");
+
+    smol::block_on(ex.run(async {
+        let signalled = future::or(async { signals.next().await.is_some() }, async {
+            let _ = stop_rx.recv().await;
+            false
+        })
+        .await;
+        if signalled {
+            println!("\nReceived interrupt signal, shutting down...");
+            println!("(Hit ctrl-c again to force-shutdown the daemon.)");
+        } else {
+            println!("Received shutdown request, shutting down...");
+        }
+        stop_tx.close();
+        // Let running requests finish, unless time runs out or a second signal comes.
+        let deadline = Instant::now() + SHUTDOWN_GRACE;
+        let drained = async {
+            while api.active_requests() > 0 && Instant::now() < deadline {
+                async_io::Timer::after(Duration::from_millis(20)).await;
+            }
+        };
+        future::or(drained, async {
+            signals.next().await;
+        })
+        .await;
+    }));
+    // Dropping the executor drops the tasks still running (their connections close,
+    // their blocking jobs see the closed channels and return).
+    drop(ex);
+    drop(api);
+    let deadline = Instant::now() + SHUTDOWN_DRAIN;
+    let mut node = node;
+    let node = loop {
+        match Arc::try_unwrap(node) {
+            Ok(n) => break Some(n),
+            Err(n) if Instant::now() < deadline => {
+                node = n;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(_) => break None,
+        }
+    };
+    drop(api_guard);
+    match node {
+        Some(n) => drop(n),
+        None => bail!(
+            "a repo job did not finish within {}s; exiting without waiting for it",
+            SHUTDOWN_DRAIN.as_secs()
+        ),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multiaddr_round_trip() {
+        for s in ["/ip4/127.0.0.1/tcp/5001", "/ip6/::1/tcp/0"] {
+            assert_eq!(tcp_multiaddr(parse_tcp_multiaddr(s).unwrap()), s);
+        }
+        for bad in [
+            "/ip4/::1/tcp/1",
+            "/ip4/1.2.3.4/udp/1",
+            "/dns4/x/tcp/1",
+            "/ip4/1.2.3.4/tcp/70000",
+            "",
+        ] {
+            assert!(parse_tcp_multiaddr(bad).is_err(), "{bad}");
+        }
+    }
+}
