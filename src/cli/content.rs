@@ -98,6 +98,13 @@ impl AddCmd {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         let opts = self.import_options()?;
         if let Some(c) = super::daemon_client(ctx)? {
+            if self.nocopy {
+                // The API side (Filestore.AllowedRoots) is issue 5's; never fall back
+                // to a copy the user did not ask for.
+                anyhow::bail!(
+                    "add --nocopy does not run through the daemon yet: stop the daemon first"
+                );
+            }
             return self.run_api(&c);
         }
         let pin = self.pin.unwrap_or(true) && !self.only_hash;
