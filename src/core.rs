@@ -932,6 +932,7 @@ mod tests {
             ),
             ("MAX_DIR_DEPTH", unixfs::importer::MAX_DIR_DEPTH as u64),
             ("MAX_DEPTH", unixfs::exporter::MAX_DEPTH as u64),
+            ("INLINE_MAX_BYTES", blockstore::INLINE_MAX_BYTES as u64),
             ("WRITER_BATCH_BYTES", blockstore::WRITER_BATCH_BYTES as u64),
             (
                 "WRITER_BATCH_BLOCKS",
