@@ -50,6 +50,7 @@ use serde_json::{json, Value};
 use smol::channel::{self, Receiver, Sender};
 
 use crate::core::{self, parse_cid_arg, AddEntry, AddEntryKind, AddSource, Node};
+use crate::daemon::net::NetHandle;
 use crate::pool::Pool;
 use http::{Body, Chunk, Request, Response};
 use multipart::{Multipart, PartKind};
@@ -89,6 +90,8 @@ const COMMANDS: &[&str] = &[
 pub struct Api {
     node: Arc<Node>,
     pool: Pool,
+    /// The network, while the daemon runs one.
+    net: Option<NetHandle>,
     /// Closing it asks the daemon to shut down.
     shutdown: Sender<()>,
     active: AtomicUsize,
@@ -132,10 +135,16 @@ impl Drop for Slot {
 }
 
 impl Api {
-    pub fn new(node: Arc<Node>, pool: Pool, shutdown: Sender<()>) -> Arc<Api> {
+    pub fn new(
+        node: Arc<Node>,
+        pool: Pool,
+        shutdown: Sender<()>,
+        net: Option<NetHandle>,
+    ) -> Arc<Api> {
         Arc::new(Api {
             node,
             pool,
+            net,
             shutdown,
             active: AtomicUsize::new(0),
         })
