@@ -306,6 +306,71 @@ impl Node {
         Ok(())
     }
 
+    /// `get` as Kubo's RPC API answers it: a tar stream of what `arg` names, under
+    /// `name` (files, directories, symlinks; GNU long names). Blocks missing locally
+    /// are fetched (daemon). Directory entries come in `ls` order.
+    pub fn get_tar(
+        &self,
+        arg: &str,
+        name: &str,
+        out: &mut dyn std::io::Write,
+    ) -> anyhow::Result<()> {
+        let src = self.source();
+        let cid = self.resolve_in(&src, arg)?;
+        let mut tar = tar::Builder::new(out);
+        tar.mode(tar::HeaderMode::Deterministic);
+        // (tar path, cid), depth-first; bounded like any DAG walk.
+        let mut stack = vec![(name.to_string(), cid)];
+        while let Some((path, cid)) = stack.pop() {
+            let mut h = tar::Header::new_gnu();
+            h.set_mtime(0);
+            match exporter::kind(&src, &cid)? {
+                exporter::EntryKind::Directory => {
+                    h.set_entry_type(tar::EntryType::Directory);
+                    h.set_mode(0o755);
+                    h.set_size(0);
+                    tar.append_data(&mut h, &path, std::io::empty())?;
+                    let entries = exporter::ls(&src, &cid)?;
+                    if stack.len() + entries.len() > dag::MAX_WALK_STACK_COUNT {
+                        bail!("directory {cid} is too wide to export");
+                    }
+                    for e in entries.into_iter().rev() {
+                        stack.push((format!("{path}/{}", e.name), e.cid));
+                    }
+                }
+                exporter::EntryKind::Symlink => {
+                    let mut target = Vec::new();
+                    exporter::cat(&src, &cid, 0, None, &mut target)?;
+                    h.set_entry_type(tar::EntryType::Symlink);
+                    h.set_mode(0o777);
+                    h.set_size(0);
+                    let target = String::from_utf8(target)
+                        .with_context(|| format!("symlink {cid} target is not UTF-8"))?;
+                    tar.append_link(&mut h, &path, target)?;
+                }
+                exporter::EntryKind::File | exporter::EntryKind::Raw => {
+                    let size = exporter::file_size(&src, &cid)?.unwrap_or(0);
+                    h.set_entry_type(tar::EntryType::Regular);
+                    h.set_mode(0o644);
+                    h.set_size(size);
+                    // Streamed: the reader cats one window at a time.
+                    let reader = CatReader {
+                        src: &src,
+                        cid,
+                        pos: 0,
+                        size,
+                        buf: Vec::new(),
+                        at: 0,
+                    };
+                    tar.append_data(&mut h, &path, reader)?;
+                }
+                exporter::EntryKind::Other => bail!("{cid} is not UnixFS"),
+            }
+        }
+        tar.finish()?;
+        Ok(())
+    }
+
     /// The blockstore.
     pub fn store(&self) -> &Store {
         self.handle.repo.store()
@@ -478,6 +543,46 @@ impl Node {
             emit(&cids::raw_v1_of_multihash(&mh?))?;
         }
         Ok(())
+    }
+}
+
+/// Bytes a [`CatReader`] exports per refill (one chunk of Kubo's default layout).
+pub const CAT_WINDOW_BYTES: u64 = 256 * 1024;
+
+/// A file's content as a `Read`, exported [`CAT_WINDOW_BYTES`] at a time (each
+/// window walks the file DAG from its root to the offset).
+struct CatReader<'a> {
+    src: &'a Source<'a>,
+    cid: Cid,
+    pos: u64,
+    size: u64,
+    buf: Vec<u8>,
+    at: usize,
+}
+
+impl std::io::Read for CatReader<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.at == self.buf.len() {
+            if self.pos >= self.size {
+                return Ok(0);
+            }
+            self.buf.clear();
+            self.at = 0;
+            let want = CAT_WINDOW_BYTES.min(self.size - self.pos);
+            exporter::cat(self.src, &self.cid, self.pos, Some(want), &mut self.buf)
+                .map_err(std::io::Error::other)?;
+            if self.buf.is_empty() {
+                return Err(std::io::Error::other(format!(
+                    "{}: file is shorter than its recorded size",
+                    self.cid
+                )));
+            }
+            self.pos += self.buf.len() as u64;
+        }
+        let n = out.len().min(self.buf.len() - self.at);
+        out[..n].copy_from_slice(&self.buf[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
     }
 }
 

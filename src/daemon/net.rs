@@ -174,7 +174,6 @@ pub struct NetHandle {
     peer_id: PeerId,
     dht_mode: DhtMode,
     bandwidth: Bandwidth,
-    bitswap: bitswap::Handle,
     rates: Arc<Mutex<RateSample>>,
 }
 
@@ -214,12 +213,12 @@ pub fn split_p2p(s: &str) -> Result<(PeerId, Multiaddr), NetError> {
 }
 
 impl NetHandle {
-    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, NetError> {
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, NetError> {
         let (tx, rx) = oneshot::channel();
-        self.tx
-            .send(make(tx))
-            .await
-            .map_err(|_| NetError::Closed)?;
+        self.tx.send(make(tx)).await.map_err(|_| NetError::Closed)?;
         rx.await.map_err(|_| NetError::Closed)
     }
 
@@ -231,11 +230,6 @@ impl NetHandle {
     /// Protocols for `id`.
     pub fn protocols(&self) -> Vec<String> {
         protocols(self.dht_mode)
-    }
-
-    /// The bitswap handle.
-    pub fn bitswap(&self) -> &bitswap::Handle {
-        &self.bitswap
     }
 
     /// Addresses the swarm listens on (interfaces expanded).
@@ -262,8 +256,8 @@ impl NetHandle {
             addrs,
             reply: Some(reply),
         })
-            .await?
-            .map_err(|reason| NetError::Connect { peer, reason })?;
+        .await?
+        .map_err(|reason| NetError::Connect { peer, reason })?;
         Ok(peer)
     }
 
@@ -278,7 +272,10 @@ impl NetHandle {
                 .parse()
                 .map_err(|_| e)?,
         };
-        if self.ask(|reply| Command::Disconnect { peer, reply }).await? {
+        if self
+            .ask(|reply| Command::Disconnect { peer, reply })
+            .await?
+        {
             Ok(peer)
         } else {
             Err(NetError::NotConnected { peer })
@@ -356,7 +353,9 @@ struct BitswapFetcher(bitswap::Handle);
 
 struct BitswapSession(bitswap::Session);
 
-fn with_timeout<T>(f: impl std::future::Future<Output = Result<T, BlockError>>) -> Result<T, BlockError> {
+fn with_timeout<T>(
+    f: impl std::future::Future<Output = Result<T, BlockError>>,
+) -> Result<T, BlockError> {
     smol::block_on(smol::future::or(f, async {
         async_io::Timer::after(FETCH_TIMEOUT).await;
         Err(BlockError::Io(format!(
@@ -406,13 +405,9 @@ pub async fn start(
     let ident = crate::identity::Identity::from_config(&config.identity)?;
     let keypair = ident.keypair().clone();
     let scfg = swarm_config(config);
-    let (mut swarm, bandwidth) = net_swarm::build_swarm(
-        &keypair,
-        &scfg,
-        psk,
-        net_swarm::Executor::new(ex.clone()),
-    )
-    .context("building the swarm")?;
+    let (mut swarm, bandwidth) =
+        net_swarm::build_swarm(&keypair, &scfg, psk, net_swarm::Executor::new(ex.clone()))
+            .context("building the swarm")?;
     let listen: Vec<String> = if config.addresses.swarm.is_empty() {
         vec![DEFAULT_SWARM_ADDR.to_string()]
     } else {
@@ -443,7 +438,6 @@ pub async fn start(
         peer_id: ident.peer_id(),
         dht_mode: scfg.dht_mode,
         bandwidth,
-        bitswap: bs.clone(),
         rates: Arc::new(Mutex::new(RateSample {
             at: Instant::now(),
             total_in: 0,
@@ -729,9 +723,13 @@ impl Task {
                         false
                     }
                     None => {
+                        let mut addr = endpoint.get_remote_address().clone();
+                        if let Some(Protocol::P2p(_)) = addr.iter().last() {
+                            addr.pop();
+                        }
                         let entry = PeerEntry {
                             peer: peer_id,
-                            addr: endpoint.get_remote_address().clone(),
+                            addr,
                             outbound: endpoint.is_dialer(),
                         };
                         self.peers.insert(peer_id, (entry, 1));
@@ -770,10 +768,7 @@ impl Task {
                 ..
             })) => {
                 // Peers that serve the DHT go into the routing table (as Kubo does).
-                let serves_dht = info
-                    .protocols
-                    .iter()
-                    .any(|p| *p == net_swarm::KAD_PROTOCOL);
+                let serves_dht = info.protocols.iter().any(|p| *p == net_swarm::KAD_PROTOCOL);
                 if serves_dht {
                     if let Some(k) = self.kad() {
                         for a in info.listen_addrs {
