@@ -540,7 +540,7 @@ struct Task {
 }
 
 enum Wake {
-    Swarm(SwarmEvent<BehaviourEvent>),
+    Swarm(Box<SwarmEvent<BehaviourEvent>>),
     Cmd(Option<Command>),
     Bitswap(Option<NodeEvent>),
 }
@@ -550,7 +550,7 @@ impl Task {
         let mut bitswap_open = true;
         loop {
             let wake = {
-                let swarm = async { Wake::Swarm(self.swarm.select_next_some().await) };
+                let swarm = async { Wake::Swarm(Box::new(self.swarm.select_next_some().await)) };
                 let cmd = async { Wake::Cmd(cmds.recv().await.ok()) };
                 let bs = async {
                     if !bitswap_open {
@@ -561,7 +561,7 @@ impl Task {
                 smol::future::race(swarm, smol::future::race(cmd, bs)).await
             };
             match wake {
-                Wake::Swarm(ev) => self.on_swarm(ev).await,
+                Wake::Swarm(ev) => self.on_swarm(*ev).await,
                 Wake::Cmd(Some(Command::Shutdown(reply))) => {
                     let _ = self.bitswap.shutdown().await;
                     for (_, (_, r)) in self.dials.drain() {
@@ -768,7 +768,7 @@ impl Task {
                 ..
             })) => {
                 // Peers that serve the DHT go into the routing table (as Kubo does).
-                let serves_dht = info.protocols.iter().any(|p| *p == net_swarm::KAD_PROTOCOL);
+                let serves_dht = info.protocols.contains(&net_swarm::KAD_PROTOCOL);
                 if serves_dht {
                     if let Some(k) = self.kad() {
                         for a in info.listen_addrs {
@@ -814,5 +814,81 @@ impl Task {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_p2p_needs_a_peer() {
+        let peer = PeerId::random();
+        let (p, a) = split_p2p(&format!("/ip4/1.2.3.4/tcp/5/p2p/{peer}")).unwrap();
+        assert_eq!((p, a.to_string()), (peer, "/ip4/1.2.3.4/tcp/5".to_string()));
+        let (p, a) = split_p2p(&format!("/dns4/example.com/tcp/5/p2p/{peer}")).unwrap();
+        assert_eq!(p, peer);
+        assert!(acorn_net::dns::is_dns(&a));
+        for bad in [
+            "/ip4/1.2.3.4/tcp/5",
+            "nonsense",
+            "/ip4/1.2.3.4/tcp/5/p2p/xyz",
+            "",
+        ] {
+            assert!(
+                matches!(split_p2p(bad), Err(NetError::BadAddr { .. })),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn routing_type_maps_to_dht_mode() {
+        let ident = crate::identity::Identity::generate().to_config().unwrap();
+        let mut c = Config::with_identity(ident);
+        for (kind, mode) in [
+            (RoutingType::Dhtclient, DhtMode::Client),
+            (RoutingType::Dht, DhtMode::Client),
+            (RoutingType::Auto, DhtMode::Client),
+            (RoutingType::Dhtserver, DhtMode::Server),
+            (RoutingType::None, DhtMode::None),
+        ] {
+            c.routing.kind = kind;
+            let s = swarm_config(&c);
+            assert_eq!(s.dht_mode, mode, "{kind:?}");
+            assert!(s.agent_version.starts_with("acorn/"));
+        }
+    }
+
+    #[test]
+    fn protocols_list_bitswap_and_kad_only_as_server() {
+        let client = protocols(DhtMode::Client);
+        assert!(client.iter().any(|p| p == "/ipfs/bitswap/1.2.0"));
+        assert!(!client.iter().any(|p| p == "/ipfs/kad/1.0.0"));
+        assert!(protocols(DhtMode::Server)
+            .iter()
+            .any(|p| p == "/ipfs/kad/1.0.0"));
+        let mut sorted = client.clone();
+        sorted.sort();
+        assert_eq!(client, sorted);
+    }
+
+    #[test]
+    fn swarm_key_is_optional_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(load_swarm_key(dir.path()).unwrap().is_none());
+        std::fs::write(
+            dir.path().join("swarm.key"),
+            "/key/swarm/psk/1.0.0/\n/base16/\nzz\n",
+        )
+        .unwrap();
+        assert!(load_swarm_key(dir.path()).is_err());
+        let hex = "ab".repeat(32);
+        std::fs::write(
+            dir.path().join("swarm.key"),
+            format!("/key/swarm/psk/1.0.0/\n/base16/\n{hex}\n"),
+        )
+        .unwrap();
+        assert!(load_swarm_key(dir.path()).unwrap().is_some());
     }
 }
