@@ -32,8 +32,14 @@
 //! **Departures.** Any request with an `Origin` header is refused (403): no
 //! browser access until `API.HTTPHeaders` is read (Kubo allows configured
 //! origins). `add` ignores `progress`, `nocopy` and `hidden` (the client filters
-//! hidden files, as Kubo's CLI). `id` reports no addresses and protocols until the
-//! swarm runs.
+//! hidden files, as Kubo's CLI). `id <peer>` of another peer is not supported yet.
+//! `get` always answers a plain tar (no `archive`/`compress`). `swarm peers` fills
+//! `Addr`, `Peer` and `Direction`; `Latency`, `Muxer` and `Streams` stay empty.
+//!
+//! **Network.** `id`, `swarm/*` and `stats/bw` go to the swarm task through
+//! [`NetHandle`]; content commands (`cat`, `get`, `ls`, `refs`, `pin/add`) fetch
+//! missing blocks over bitswap through the core's fetcher (see
+//! [`crate::daemon::net`]).
 
 pub mod http;
 pub mod multipart;

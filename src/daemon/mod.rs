@@ -14,7 +14,10 @@
 //! ([`crate::pool`]), at most `Acorn.BlockingThreads` threads, which exit when idle.
 //! `BLOCKING_MAX_THREADS` is also set (before any use) so that a dependency using
 //! the `blocking` crate stays within the same cap. So an idle daemon has 2 OS
-//! threads.
+//! threads, with its swarm listening. Bitswap's blockstore calls go through
+//! `smol::unblock` (the `blocking` crate), whose threads, once started, stay (up
+//! to `BLOCKING_MAX_THREADS`): a daemon that has served or fetched blocks idles at
+//! 2 + up to `Acorn.BlockingThreads` threads.
 //!
 //! **Signals.** `async-signal` registers SIGTERM/SIGINT with `signal-hook-registry`
 //! and wakes the executor through a self-pipe registered with the async-io reactor:
