@@ -7,8 +7,9 @@
 //! dag.
 
 use std::path::Path;
+use std::sync::Arc;
 
-use acorn_storage::block::{Block, BlockSource};
+use acorn_storage::block::{Block, BlockError, BlockSource};
 use acorn_storage::blockstore::{Store, StoreStats, VerifyReport};
 use acorn_storage::codec::{self, Ipld};
 use acorn_storage::pins::{self, PinFilter, PinStatus, PinType};
@@ -23,6 +24,64 @@ use crate::repo_glue::{self, Mode, RepoHandle};
 pub struct Node {
     handle: RepoHandle,
     config: Config,
+    /// Where missing blocks come from while the daemon runs (bitswap); unset offline.
+    fetcher: std::sync::OnceLock<Arc<dyn Fetcher>>,
+}
+
+/// Where a node gets blocks it does not store: the network, while the daemon runs.
+/// Implemented by the daemon over bitswap ([`crate::daemon::net`]); offline there is
+/// none and a missing block is an error, as before.
+pub trait Fetcher: Send + Sync {
+    /// Opens a session for one command (bitswap asks the peers that had earlier
+    /// blocks of the session first). Called on the blocking pool; may block.
+    fn session(&self) -> Result<Box<dyn FetchSession>, BlockError>;
+}
+
+/// One command's fetches. Called on the blocking pool; blocks until the block is
+/// here (verified against its CID and stored) or the fetch failed.
+pub trait FetchSession {
+    /// `Ok(None)` when no peer had the block in time.
+    fn fetch(&self, cid: &Cid) -> Result<Option<Vec<u8>>, BlockError>;
+}
+
+/// The blocks a command reads: the blockstore, then (on a miss, with a fetcher) the
+/// network. The session opens at the first miss, so commands on local content never
+/// touch the network.
+pub struct Source<'a> {
+    store: &'a Store,
+    fetcher: Option<&'a dyn Fetcher>,
+    session: std::cell::RefCell<Option<Box<dyn FetchSession>>>,
+}
+
+impl Source<'_> {
+    fn fetch(&self, cid: &Cid) -> Result<Option<Vec<u8>>, BlockError> {
+        let Some(f) = self.fetcher else {
+            return Ok(None);
+        };
+        let mut s = self.session.borrow_mut();
+        if s.is_none() {
+            *s = Some(f.session()?);
+        }
+        match s.as_ref() {
+            Some(s) => s.fetch(cid),
+            None => Ok(None),
+        }
+    }
+}
+
+impl BlockSource for Source<'_> {
+    fn get(&self, cid: &Cid) -> Result<Option<Vec<u8>>, BlockError> {
+        match self.store.get(cid)? {
+            Some(d) => Ok(Some(d)),
+            None => self.fetch(cid),
+        }
+    }
+
+    fn has(&self, cid: &Cid) -> Result<bool, BlockError> {
+        // A DAG walk asks `has` for raw leaves: fetch them too (the fetched block is
+        // stored by the fetcher, so it is then present).
+        Ok(self.store.has(cid)? || self.fetch(cid)?.is_some())
+    }
 }
 
 /// `repo stat` figures.
@@ -75,13 +134,38 @@ impl Node {
             .repo
             .store()
             .set_min_free_bytes(config.acorn.min_free_space_bytes()?);
-        Ok(Node { handle, config })
+        Ok(Node {
+            handle,
+            config,
+            fetcher: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// From now on, content commands fetch missing blocks through `f` (the daemon
+    /// calls this once its network runs). Errors if a fetcher is already set.
+    pub fn set_fetcher(&self, f: Arc<dyn Fetcher>) -> anyhow::Result<()> {
+        self.fetcher
+            .set(f)
+            .map_err(|_| anyhow::anyhow!("the node already has a fetcher"))
+    }
+
+    /// The blocks commands read: local, then fetched (see [`Source`]).
+    pub fn source(&self) -> Source<'_> {
+        Source {
+            store: self.store(),
+            fetcher: self.fetcher.get().map(|f| &**f),
+            session: std::cell::RefCell::new(None),
+        }
     }
 
     /// Resolves a `<cid>[/path]` or `/ipfs/<cid>[/path]` argument to a CID.
     pub fn resolve_arg(&self, arg: &str) -> anyhow::Result<Cid> {
+        self.resolve_in(&self.source(), arg)
+    }
+
+    fn resolve_in(&self, src: &Source<'_>, arg: &str) -> anyhow::Result<Cid> {
         let (cid, rest) = exporter::parse_ipfs_path(arg)?;
-        Ok(exporter::resolve_path(self.store(), &cid, &rest)?)
+        Ok(exporter::resolve_path(src, &cid, &rest)?)
     }
 
     /// `cat`: streams `[offset, offset+length)` of the file at `arg` to `out`.
@@ -92,8 +176,9 @@ impl Node {
         length: Option<u64>,
         out: &mut dyn std::io::Write,
     ) -> anyhow::Result<u64> {
-        let cid = self.resolve_arg(arg)?;
-        Ok(exporter::cat(self.store(), &cid, offset, length, out)?)
+        let src = self.source();
+        let cid = self.resolve_in(&src, arg)?;
+        Ok(exporter::cat(&src, &cid, offset, length, out)?)
     }
 
     /// `cat` of several paths: `offset` and `length` apply to their concatenation,
@@ -201,20 +286,88 @@ impl Node {
 
     /// The content size of the file at `arg` (0 for non-files).
     pub fn file_size(&self, arg: &str) -> anyhow::Result<u64> {
-        let cid = self.resolve_arg(arg)?;
-        Ok(exporter::file_size(self.store(), &cid)?.unwrap_or(0))
+        let src = self.source();
+        let cid = self.resolve_in(&src, arg)?;
+        Ok(exporter::file_size(&src, &cid)?.unwrap_or(0))
     }
 
     /// `ls`: the entries of the directory (or chunks of the file) at `arg`.
     pub fn ls(&self, arg: &str) -> anyhow::Result<Vec<exporter::Entry>> {
-        let cid = self.resolve_arg(arg)?;
-        Ok(exporter::ls(self.store(), &cid)?)
+        let src = self.source();
+        let cid = self.resolve_in(&src, arg)?;
+        Ok(exporter::ls(&src, &cid)?)
     }
 
     /// `get`: writes what `arg` names to `target` (which must not exist).
     pub fn get(&self, arg: &str, target: &Path) -> anyhow::Result<()> {
-        let cid = self.resolve_arg(arg)?;
-        exporter::get(self.store(), &cid, target)?;
+        let src = self.source();
+        let cid = self.resolve_in(&src, arg)?;
+        exporter::get(&src, &cid, target)?;
+        Ok(())
+    }
+
+    /// `get` as Kubo's RPC API answers it: a tar stream of what `arg` names, under
+    /// `name` (files, directories, symlinks; GNU long names). Blocks missing locally
+    /// are fetched (daemon). Directory entries come in `ls` order.
+    pub fn get_tar(
+        &self,
+        arg: &str,
+        name: &str,
+        out: &mut dyn std::io::Write,
+    ) -> anyhow::Result<()> {
+        let src = self.source();
+        let cid = self.resolve_in(&src, arg)?;
+        let mut tar = tar::Builder::new(out);
+        tar.mode(tar::HeaderMode::Deterministic);
+        // (tar path, cid), depth-first; bounded like any DAG walk.
+        let mut stack = vec![(name.to_string(), cid)];
+        while let Some((path, cid)) = stack.pop() {
+            let mut h = tar::Header::new_gnu();
+            h.set_mtime(0);
+            match exporter::kind(&src, &cid)? {
+                exporter::EntryKind::Directory => {
+                    h.set_entry_type(tar::EntryType::Directory);
+                    h.set_mode(0o755);
+                    h.set_size(0);
+                    tar.append_data(&mut h, &path, std::io::empty())?;
+                    let entries = exporter::ls(&src, &cid)?;
+                    if stack.len() + entries.len() > dag::MAX_WALK_STACK_COUNT {
+                        bail!("directory {cid} is too wide to export");
+                    }
+                    for e in entries.into_iter().rev() {
+                        stack.push((format!("{path}/{}", e.name), e.cid));
+                    }
+                }
+                exporter::EntryKind::Symlink => {
+                    let mut target = Vec::new();
+                    exporter::cat(&src, &cid, 0, None, &mut target)?;
+                    h.set_entry_type(tar::EntryType::Symlink);
+                    h.set_mode(0o777);
+                    h.set_size(0);
+                    let target = String::from_utf8(target)
+                        .with_context(|| format!("symlink {cid} target is not UTF-8"))?;
+                    tar.append_link(&mut h, &path, target)?;
+                }
+                exporter::EntryKind::File | exporter::EntryKind::Raw => {
+                    let size = exporter::file_size(&src, &cid)?.unwrap_or(0);
+                    h.set_entry_type(tar::EntryType::Regular);
+                    h.set_mode(0o644);
+                    h.set_size(size);
+                    // Streamed: the reader cats one window at a time.
+                    let reader = CatReader {
+                        src: &src,
+                        cid,
+                        pos: 0,
+                        size,
+                        buf: Vec::new(),
+                        at: 0,
+                    };
+                    tar.append_data(&mut h, &path, reader)?;
+                }
+                exporter::EntryKind::Other => bail!("{cid} is not UnixFS"),
+            }
+        }
+        tar.finish()?;
         Ok(())
     }
 
@@ -225,8 +378,19 @@ impl Node {
 
     // ---- pins -------------------------------------------------------------
 
-    /// `pin add`: pins `cid` (recursively by default). Returns the pinned CID.
+    /// `pin add`: pins `cid` (recursively by default). With a fetcher (daemon),
+    /// missing blocks of the DAG are fetched first, under an add guard so that a GC
+    /// cannot sweep them before the pin commits.
     pub fn pin_add(&self, cid: &Cid, recursive: bool) -> anyhow::Result<()> {
+        let _guard = self.store().begin_add();
+        if self.fetcher.get().is_some() {
+            let src = self.source();
+            if recursive {
+                dag::check_complete(&src, cid, &mut dag::MemSeen::new())?;
+            } else {
+                dag::fetch(&src, cid)?;
+            }
+        }
         pins::pin_add(self.store(), cid, recursive)?;
         Ok(())
     }
@@ -358,7 +522,7 @@ impl Node {
         emit: &mut dyn FnMut(&Cid) -> anyhow::Result<()>,
     ) -> anyhow::Result<()> {
         dag::refs(
-            self.store(),
+            &self.source(),
             root,
             recursive,
             unique,
@@ -379,6 +543,46 @@ impl Node {
             emit(&cids::raw_v1_of_multihash(&mh?))?;
         }
         Ok(())
+    }
+}
+
+/// Bytes a [`CatReader`] exports per refill (one chunk of Kubo's default layout).
+pub const CAT_WINDOW_BYTES: u64 = 256 * 1024;
+
+/// A file's content as a `Read`, exported [`CAT_WINDOW_BYTES`] at a time (each
+/// window walks the file DAG from its root to the offset).
+struct CatReader<'a> {
+    src: &'a Source<'a>,
+    cid: Cid,
+    pos: u64,
+    size: u64,
+    buf: Vec<u8>,
+    at: usize,
+}
+
+impl std::io::Read for CatReader<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.at == self.buf.len() {
+            if self.pos >= self.size {
+                return Ok(0);
+            }
+            self.buf.clear();
+            self.at = 0;
+            let want = CAT_WINDOW_BYTES.min(self.size - self.pos);
+            exporter::cat(self.src, &self.cid, self.pos, Some(want), &mut self.buf)
+                .map_err(std::io::Error::other)?;
+            if self.buf.is_empty() {
+                return Err(std::io::Error::other(format!(
+                    "{}: file is shorter than its recorded size",
+                    self.cid
+                )));
+            }
+            self.pos += self.buf.len() as u64;
+        }
+        let n = out.len().min(self.buf.len() - self.at);
+        out[..n].copy_from_slice(&self.buf[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
     }
 }
 

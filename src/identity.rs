@@ -79,6 +79,11 @@ impl Identity {
         Identity { keypair, peer_id }
     }
 
+    /// The keypair (the swarm's identity).
+    pub fn keypair(&self) -> &Keypair {
+        &self.keypair
+    }
+
     /// The peer ID (`12D3KooW...`).
     pub fn peer_id(&self) -> PeerId {
         self.peer_id

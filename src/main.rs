@@ -33,7 +33,9 @@ use cli::Acorn;
 /// Environment variable with the log filter (tracing `EnvFilter` syntax).
 const LOG_ENV: &str = "ACORN_LOG";
 /// Filter used when neither `ACORN_LOG` nor `RUST_LOG` is set.
-const DEFAULT_LOG_FILTER: &str = "warn";
+/// libp2p-kad warns on every automatic bootstrap round while the routing table is
+/// empty (a node with no `Bootstrap` peers, as in tests): quiet by default.
+const DEFAULT_LOG_FILTER: &str = "warn,libp2p_kad::behaviour=error";
 
 fn init_logging() {
     let spec = std::env::var(LOG_ENV)

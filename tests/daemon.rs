@@ -6,79 +6,11 @@ mod common;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{init_repo, ok, run};
+use common::{init_repo, ok, run, threads, Daemon};
 
 const HELLO_CID: &str = "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o";
-
-/// A running daemon; killed (SIGKILL) if a test fails before stopping it.
-struct Daemon {
-    child: Option<Child>,
-    port: u16,
-}
-
-impl Daemon {
-    fn start(root: &Path) -> Daemon {
-        let child = Command::new(env!("CARGO_BIN_EXE_acorn"))
-            .arg("daemon")
-            .env("ACORN_PATH", root)
-            .env_remove("ACORN_LOG")
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn daemon");
-        let api = root.join("api");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let mut d = Daemon {
-            child: Some(child),
-            port: 0,
-        };
-        while Instant::now() < deadline {
-            if let Ok(text) = std::fs::read_to_string(&api) {
-                let port = text.rsplit('/').next().unwrap().parse().unwrap();
-                assert!(text.starts_with("/ip4/127.0.0.1/tcp/"), "{text}");
-                assert_ne!(port, 0, "api file holds the real port");
-                d.port = port;
-                return d;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("daemon did not write {}", api.display());
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.as_ref().unwrap().id()
-    }
-
-    /// Sends SIGTERM and waits; returns (success, stdout, stderr).
-    fn stop(mut self) -> (bool, String, String) {
-        let child = self.child.take().unwrap();
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(child.id() as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        )
-        .unwrap();
-        let out = child.wait_with_output().unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
 
 /// A raw HTTP/1.1 exchange; returns (status, head, body with chunking undone).
 fn http(port: u16, method: &str, target: &str, ctype: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
@@ -145,13 +77,6 @@ fn multipart(parts: &[(&str, &str, &[u8])]) -> (String, Vec<u8>) {
     }
     body.extend_from_slice(format!("--{b}--\r\n").as_bytes());
     (format!("multipart/form-data; boundary={b}"), body)
-}
-
-/// OS threads of a process, from /proc/PID/task.
-fn threads(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/task"))
-        .unwrap()
-        .count()
 }
 
 #[test]

@@ -32,8 +32,14 @@
 //! **Departures.** Any request with an `Origin` header is refused (403): no
 //! browser access until `API.HTTPHeaders` is read (Kubo allows configured
 //! origins). `add` ignores `progress`, `nocopy` and `hidden` (the client filters
-//! hidden files, as Kubo's CLI). `id` reports no addresses and protocols until the
-//! swarm runs.
+//! hidden files, as Kubo's CLI). `id <peer>` of another peer is not supported yet.
+//! `get` always answers a plain tar (no `archive`/`compress`). `swarm peers` fills
+//! `Addr`, `Peer` and `Direction`; `Latency`, `Muxer` and `Streams` stay empty.
+//!
+//! **Network.** `id`, `swarm/*` and `stats/bw` go to the swarm task through
+//! [`NetHandle`]; content commands (`cat`, `get`, `ls`, `refs`, `pin/add`) fetch
+//! missing blocks over bitswap through the core's fetcher (see
+//! [`crate::daemon::net`]).
 
 pub mod http;
 pub mod multipart;
@@ -50,6 +56,7 @@ use serde_json::{json, Value};
 use smol::channel::{self, Receiver, Sender};
 
 use crate::core::{self, parse_cid_arg, AddEntry, AddEntryKind, AddSource, Node};
+use crate::daemon::net::NetHandle;
 use crate::pool::Pool;
 use http::{Body, Chunk, Request, Response};
 use multipart::{Multipart, PartKind};
@@ -73,15 +80,23 @@ const COMMANDS: &[&str] = &[
     "block/put",
     "block/stat",
     "cat",
+    "get",
     "id",
     "ls",
     "pin/add",
     "pin/ls",
     "pin/rm",
+    "refs",
     "repo/gc",
     "repo/stat",
     "repo/verify",
     "shutdown",
+    "stats/bw",
+    "swarm/addrs",
+    "swarm/addrs/local",
+    "swarm/connect",
+    "swarm/disconnect",
+    "swarm/peers",
     "version",
 ];
 
@@ -89,6 +104,8 @@ const COMMANDS: &[&str] = &[
 pub struct Api {
     node: Arc<Node>,
     pool: Pool,
+    /// The network, while the daemon runs one.
+    net: Option<NetHandle>,
     /// Closing it asks the daemon to shut down.
     shutdown: Sender<()>,
     active: AtomicUsize,
@@ -132,10 +149,16 @@ impl Drop for Slot {
 }
 
 impl Api {
-    pub fn new(node: Arc<Node>, pool: Pool, shutdown: Sender<()>) -> Arc<Api> {
+    pub fn new(
+        node: Arc<Node>,
+        pool: Pool,
+        shutdown: Sender<()>,
+        net: Option<NetHandle>,
+    ) -> Arc<Api> {
         Arc::new(Api {
             node,
             pool,
+            net,
             shutdown,
             active: AtomicUsize::new(0),
         })
@@ -177,7 +200,9 @@ impl Api {
             "block/put" => self.block_put(req, slot).await,
             "block/stat" => self.block_stat(req).await,
             "cat" => self.cat(req, slot).await,
+            "get" => self.get(req, slot).await,
             "id" => self.id(req).await,
+            "refs" => self.refs(req, slot).await,
             "ls" => self.ls(req).await,
             "pin/add" => self.pin_add(req).await,
             "pin/ls" => self.pin_ls(req, slot).await,
@@ -185,6 +210,12 @@ impl Api {
             "repo/gc" => self.repo_gc(req, slot).await,
             "repo/stat" => self.repo_stat(req).await,
             "repo/verify" => self.repo_verify(slot).await,
+            "stats/bw" => self.stats_bw().await,
+            "swarm/addrs" => self.swarm_addrs().await,
+            "swarm/addrs/local" => self.swarm_addrs_local(req).await,
+            "swarm/connect" => self.swarm_connect(req).await,
+            "swarm/disconnect" => self.swarm_disconnect(req).await,
+            "swarm/peers" => self.swarm_peers().await,
             "shutdown" => {
                 self.shutdown.close();
                 Ok(Response::full(200, "text/plain", ""))
@@ -215,15 +246,33 @@ impl Api {
         }
     }
 
+    /// The network, or Kubo-style "needs the daemon" error.
+    fn net(&self) -> Result<&NetHandle, ApiError> {
+        self.net
+            .as_ref()
+            .ok_or_else(|| ApiError::Server(NEEDS_DAEMON.into()))
+    }
+
     async fn id(&self, req: Request) -> ApiResult {
         let q = Query(&req.query);
-        let info = self.blocking(|n| n.id()).await?;
+        let mut info = self.blocking(|n| n.id()).await?;
         if let Some(peer) = q.args().first() {
             if *peer != info.id {
                 return Err(ApiError::Server(format!(
-                    "looking up peer {peer} needs the network, which is not running"
+                    "looking up other peers ({peer}) is not supported yet"
                 )));
             }
+        }
+        if let Some(net) = &self.net {
+            let p2p = net.peer_id();
+            info.addresses = net
+                .listen_addrs()
+                .await
+                .map_err(|e| ApiError::Server(e.to_string()))?
+                .into_iter()
+                .map(|a| format!("{a}/p2p/{p2p}"))
+                .collect();
+            info.protocols = net.protocols();
         }
         Ok(json_response(&json!({
             "ID": info.id,
@@ -231,6 +280,126 @@ impl Api {
             "Addresses": info.addresses,
             "AgentVersion": info.agent_version,
             "Protocols": info.protocols,
+        })))
+    }
+
+    /// Kubo's `get`: a tar stream (no `archive`/`compress` options: always plain tar,
+    /// which is what Kubo's CLI asks for and unpacks).
+    async fn get(&self, req: Request, slot: Slot) -> ApiResult {
+        let q = Query(&req.query);
+        let arg = q.required_args("ipfs-path")?.swap_remove(0);
+        if q.bool(&["compress", "C"])?.unwrap_or(false) {
+            return Err(ApiError::Client("get: compress is not supported".into()));
+        }
+        let (cid, rest) = acorn_storage::unixfs::exporter::parse_ipfs_path(&arg)
+            .map_err(|e| ApiError::Client(e.to_string()))?;
+        let name = rest
+            .rsplit('/')
+            .find(|s| !s.is_empty())
+            .map_or_else(|| cid.to_string(), str::to_string);
+        let node = self.node.clone();
+        stream(slot, "application/x-tar", "X-Stream-Output", move |w| {
+            node.get_tar(&arg, &name, w)
+        })
+        .await
+    }
+
+    /// Kubo's `refs`: `{"Ref": cid, "Err": ""}` lines.
+    async fn refs(&self, req: Request, slot: Slot) -> ApiResult {
+        let q = Query(&req.query);
+        let paths = q.required_args("ipfs-path")?;
+        let recursive = q.bool(&["recursive", "r"])?.unwrap_or(false);
+        let unique = q.bool(&["unique", "u"])?.unwrap_or(false);
+        let node = self.node.clone();
+        stream(slot, "application/json", "X-Chunked-Output", move |w| {
+            for p in &paths {
+                let root = node.resolve_arg(p)?;
+                node.refs(&root, recursive, unique, &mut |c| {
+                    Ok(json_line(w, &json!({"Ref": c.to_string(), "Err": ""}))?)
+                })?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn swarm_connect(&self, req: Request) -> ApiResult {
+        let net = self.net()?;
+        let addrs = Query(&req.query).required_args("address")?;
+        let mut out = Vec::with_capacity(addrs.len());
+        for a in &addrs {
+            let peer = net.connect(a).await.map_err(net_error)?;
+            out.push(format!("connect {peer} success"));
+        }
+        Ok(json_response(&json!({ "Strings": out })))
+    }
+
+    async fn swarm_disconnect(&self, req: Request) -> ApiResult {
+        let net = self.net()?;
+        let addrs = Query(&req.query).required_args("address")?;
+        let mut out = Vec::with_capacity(addrs.len());
+        for a in &addrs {
+            let peer = net.disconnect(a).await.map_err(net_error)?;
+            out.push(format!("disconnect {peer} success"));
+        }
+        Ok(json_response(&json!({ "Strings": out })))
+    }
+
+    async fn swarm_peers(&self) -> ApiResult {
+        let peers = self.net()?.peers().await.map_err(net_error)?;
+        let list: Vec<Value> = peers
+            .iter()
+            .map(|p| {
+                json!({
+                    "Addr": p.addr.to_string(),
+                    "Peer": p.peer.to_base58(),
+                    "Latency": "",
+                    "Muxer": "",
+                    "Direction": if p.outbound { 2 } else { 1 },
+                    "Streams": Value::Null,
+                })
+            })
+            .collect();
+        Ok(json_response(&json!({ "Peers": list })))
+    }
+
+    async fn swarm_addrs(&self) -> ApiResult {
+        let known = self.net()?.known_addrs().await.map_err(net_error)?;
+        let mut addrs = serde_json::Map::new();
+        for (peer, list) in known {
+            let list: Vec<String> = list.iter().map(ToString::to_string).collect();
+            addrs.insert(peer.to_base58(), json!(list));
+        }
+        Ok(json_response(&json!({ "Addrs": addrs })))
+    }
+
+    async fn swarm_addrs_local(&self, req: Request) -> ApiResult {
+        let with_id = Query(&req.query).bool(&["id"])?.unwrap_or(false);
+        let net = self.net()?;
+        let me = net.peer_id();
+        let list: Vec<String> = net
+            .listen_addrs()
+            .await
+            .map_err(net_error)?
+            .iter()
+            .map(|a| {
+                if with_id {
+                    format!("{a}/p2p/{me}")
+                } else {
+                    a.to_string()
+                }
+            })
+            .collect();
+        Ok(json_response(&json!({ "Strings": list })))
+    }
+
+    async fn stats_bw(&self) -> ApiResult {
+        let bw = self.net()?.bandwidth();
+        Ok(json_response(&json!({
+            "TotalIn": bw.total_in,
+            "TotalOut": bw.total_out,
+            "RateIn": bw.rate_in,
+            "RateOut": bw.rate_out,
         })))
     }
 
@@ -542,6 +711,17 @@ fn unixfs_type_code(k: EntryKind) -> u8 {
         EntryKind::File | EntryKind::Raw => 2,
         EntryKind::Symlink => 4,
         EntryKind::Other => 0,
+    }
+}
+
+/// What a network command says without a running network (as the CLI says offline).
+pub const NEEDS_DAEMON: &str = "this command needs a running daemon (acorn daemon)";
+
+/// Network errors: a bad address is the caller's fault (400), the rest are 500.
+fn net_error(e: crate::daemon::net::NetError) -> ApiError {
+    match e {
+        crate::daemon::net::NetError::BadAddr { .. } => ApiError::Client(e.to_string()),
+        other => ApiError::Server(other.to_string()),
     }
 }
 

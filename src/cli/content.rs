@@ -8,6 +8,7 @@
 
 use argh::{ArgsInfo, FromArgs};
 
+use anyhow::Context as _;
 use std::io::Write as _;
 
 use super::{parse_bool, Context};
@@ -250,7 +251,11 @@ pub struct GetCmd {
 
 impl GetCmd {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
-        let node = Node::open(&ctx.repo_root()?)?;
+        let client = super::daemon_client(ctx)?;
+        let node = match client {
+            Some(_) => None,
+            None => Some(Node::open(&ctx.repo_root()?)?),
+        };
         let target = match &self.output {
             Some(o) => std::path::PathBuf::from(o),
             None => {
@@ -265,8 +270,56 @@ impl GetCmd {
             target.display()
         );
         super::print(&format!("Saving file(s) to {}\n", target.display()))?;
-        node.get(&self.path, &target)
+        match (node, client) {
+            (Some(node), _) => node.get(&self.path, &target),
+            (None, Some(c)) => {
+                let mut resp = c.post("get", &[("arg", self.path.clone())], None)?;
+                unpack_tar(&mut resp, &target)?;
+                resp.finish()
+            }
+            (None, None) => unreachable!("one of the two is set above"),
+        }
     }
+}
+
+/// Unpacks the daemon's `get` tar under `target`: the archive's first path
+/// component is replaced by `target`. Only plain relative paths are accepted, and
+/// nothing is written through a symlink.
+fn unpack_tar(r: &mut dyn std::io::Read, target: &std::path::Path) -> anyhow::Result<()> {
+    use std::path::Component;
+    let mut archive = tar::Archive::new(r);
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let path = entry.path()?.into_owned();
+        let mut parts = path.components();
+        anyhow::ensure!(
+            matches!(parts.next(), Some(Component::Normal(_))),
+            "bad path {} in the daemon's archive",
+            path.display()
+        );
+        let mut dest = target.to_path_buf();
+        for c in parts {
+            match c {
+                Component::Normal(n) => {
+                    anyhow::ensure!(
+                        !dest
+                            .symlink_metadata()
+                            .is_ok_and(|m| m.file_type().is_symlink()),
+                        "refusing to write through the symlink {}",
+                        dest.display()
+                    );
+                    dest.push(n);
+                }
+                _ => anyhow::bail!("bad path {} in the daemon's archive", path.display()),
+            }
+        }
+        entry.set_preserve_permissions(false);
+        entry.set_preserve_mtime(false);
+        entry
+            .unpack(&dest)
+            .with_context(|| format!("writing {}", dest.display()))?;
+    }
+    Ok(())
 }
 
 /// List the links of a directory or file.
@@ -414,6 +467,22 @@ pub struct RefsLocalCmd {}
 
 impl RefsCmd {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        if let (None, Some(c)) = (&self.command, super::daemon_client(ctx)?) {
+            anyhow::ensure!(!self.paths.is_empty(), "argument \"ipfs-path\" is required");
+            anyhow::ensure!(
+                !self.edges && self.format.is_none() && self.max_depth.is_none(),
+                "refs: --edges, --format and --max-depth are not supported yet"
+            );
+            let mut q: Vec<(&str, String)> =
+                self.paths.iter().map(|p| ("arg", p.clone())).collect();
+            q.push(("recursive", self.recursive.to_string()));
+            q.push(("unique", self.unique.to_string()));
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            c.post("refs", &q, None)?
+                .ndjson(&mut |v| Ok(writeln!(out, "{}", v["Ref"].as_str().unwrap_or_default())?))?;
+            out.flush()?;
+            return Ok(());
+        }
         let node = Node::open(&ctx.repo_root()?)?;
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         match self.command {

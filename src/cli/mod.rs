@@ -25,6 +25,7 @@ pub mod daemon_cmd;
 pub mod dag;
 pub mod filestore;
 pub mod init;
+pub mod net;
 pub mod pin;
 pub mod repo;
 pub mod version;
@@ -70,6 +71,8 @@ pub enum Command {
     Filestore(filestore::FilestoreCmd),
     Daemon(daemon_cmd::DaemonCmd),
     Id(daemon_cmd::IdCmd),
+    Swarm(net::SwarmCmd),
+    Stats(net::StatsCmd),
 }
 
 /// What handlers need from the process environment.
@@ -131,6 +134,8 @@ pub fn run(args: Acorn, ctx: &Context) -> anyhow::Result<()> {
         Command::Filestore(c) => c.run(ctx),
         Command::Daemon(c) => c.run(ctx),
         Command::Id(c) => c.run(ctx),
+        Command::Swarm(c) => c.run(ctx),
+        Command::Stats(c) => c.run(ctx),
     }
 }
 

@@ -14,17 +14,22 @@
 //! ([`crate::pool`]), at most `Acorn.BlockingThreads` threads, which exit when idle.
 //! `BLOCKING_MAX_THREADS` is also set (before any use) so that a dependency using
 //! the `blocking` crate stays within the same cap. So an idle daemon has 2 OS
-//! threads.
+//! threads, with its swarm listening. Bitswap's blockstore calls go through
+//! `smol::unblock` (the `blocking` crate), whose threads, once started, stay (up
+//! to `BLOCKING_MAX_THREADS`): a daemon that has served or fetched blocks idles at
+//! 2 + up to `Acorn.BlockingThreads` threads.
 //!
 //! **Signals.** `async-signal` registers SIGTERM/SIGINT with `signal-hook-registry`
 //! and wakes the executor through a self-pipe registered with the async-io reactor:
 //! no signal thread. A second signal during the grace period cuts it short.
 //!
-//! **Network, later.** The swarm plugs in as one more task on the same executor:
-//! build it in [`run`] after the repo is open (with `swarm::Config::with_executor`
-//! spawning onto `ex`), spawn its event loop before "Daemon is ready", hand the API a
-//! handle (a bounded command channel into the swarm task) for `id`/`swarm`/`routing`,
-//! and close it from the shutdown path before the repo is dropped.
+//! **Network.** [`net::start`] builds the swarm after the repo is open, with its
+//! connection tasks, its event loop and bitswap on the same executor, and prints the
+//! "Swarm listening on" lines before "Daemon is ready". The API gets its
+//! [`net::NetHandle`] (a bounded command channel into the swarm task) for
+//! `id`/`swarm`/`stats bw`, and the core gets a fetcher so content commands fetch
+//! missing blocks over bitswap. Shutdown stops bitswap and the swarm (every
+//! connection closes) before the repo is dropped.
 //!
 //! **Limits.** [`SHUTDOWN_GRACE`], [`SHUTDOWN_DRAIN`]; the API's own limits are in
 //! [`crate::api`].
@@ -98,6 +103,8 @@ impl Drop for ApiFile {
 }
 
 /// Runs the daemon on the repo at `root` until a signal or `shutdown` request.
+pub mod net;
+
 pub fn run(root: &Path) -> anyhow::Result<()> {
     println!("Initializing daemon...");
     let node = Node::open(root)?;
@@ -136,8 +143,9 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = smol::channel::bounded::<()>(1);
     let node = Arc::new(node);
     let pool = Pool::new(usize::from(threads));
-    let api = Api::new(node.clone(), pool, stop_tx.clone());
     let ex = Arc::new(Executor::new());
+    let network = smol::block_on(ex.run(net::start(&ex, root, &node)))?;
+    let api = Api::new(node.clone(), pool, stop_tx.clone(), Some(network.clone()));
     let stats = Arc::new(http::Stats::default());
 
     for (l, addr) in listeners {
@@ -191,7 +199,9 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
             signals.next().await;
         })
         .await;
+        network.shutdown().await;
     }));
+    drop(network);
     // Dropping the executor drops the tasks still running (their connections close,
     // their blocking jobs see the closed channels and return).
     drop(ex);

@@ -4,7 +4,8 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// One finished run of the binary.
 pub struct Run {
@@ -91,4 +92,84 @@ pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
     }
     out.truncate(len);
     out
+}
+
+/// A running daemon; killed (SIGKILL) if a test fails before stopping it.
+pub struct Daemon {
+    pub child: Option<Child>,
+    pub port: u16,
+}
+
+impl Daemon {
+    pub fn start(root: &Path) -> Daemon {
+        Daemon::start_with_env(root, &[])
+    }
+
+    /// Starts with extra environment variables.
+    pub fn start_with_env(root: &Path, env: &[(&str, &str)]) -> Daemon {
+        let child = Command::new(env!("CARGO_BIN_EXE_acorn"))
+            .arg("daemon")
+            .envs(env.iter().copied())
+            .env("ACORN_PATH", root)
+            .env_remove("ACORN_LOG")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn daemon");
+        let api = root.join("api");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut d = Daemon {
+            child: Some(child),
+            port: 0,
+        };
+        while Instant::now() < deadline {
+            if let Ok(text) = std::fs::read_to_string(&api) {
+                let port = text.rsplit('/').next().unwrap().parse().unwrap();
+                assert!(text.starts_with("/ip4/127.0.0.1/tcp/"), "{text}");
+                assert_ne!(port, 0, "api file holds the real port");
+                d.port = port;
+                return d;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("daemon did not write {}", api.display());
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// Sends SIGTERM and waits; returns (success, stdout, stderr).
+    pub fn stop(mut self) -> (bool, String, String) {
+        let child = self.child.take().unwrap();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// OS threads of a process, from /proc/PID/task.
+pub fn threads(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .count()
 }

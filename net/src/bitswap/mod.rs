@@ -149,6 +149,7 @@ enum Command {
     Disconnected(PeerId),
     Stats(oneshot::Sender<Stats>),
     Wantlist(oneshot::Sender<Vec<Cid>>),
+    Shutdown,
 }
 
 /// A cloneable handle to the node task.
@@ -187,6 +188,18 @@ impl Handle {
     /// The last connection to `peer` closed.
     pub async fn peer_disconnected(&self, peer: PeerId) -> Result<(), Error> {
         self.send(Command::Disconnected(peer)).await
+    }
+
+    /// Providers found (in the DHT) for a session named by a
+    /// [`NodeEvent::FindProviders`]; an unknown or closed session is ignored.
+    pub async fn add_providers(&self, session: SessionId, peers: Vec<PeerId>) -> Result<(), Error> {
+        self.send(Command::AddProviders { session, peers }).await
+    }
+
+    /// Stops the node task now (pending fetches fail with [`Error::Closed`]), even
+    /// while other handles or sessions are alive. The daemon calls it on shutdown.
+    pub async fn shutdown(&self) -> Result<(), Error> {
+        self.send(Command::Shutdown).await
     }
 
     /// Counters for `bitswap stat`.
@@ -369,6 +382,7 @@ impl Driver {
                 Wake::Io(None) => {} // we hold a sender: cannot close
                 Wake::Stream(Some((peer, stream))) => self.on_inbound_stream(peer, stream),
                 Wake::Stream(None) => streams_done = true, // control dropped: no more inbound
+                Wake::Cmd(Some(Command::Shutdown)) => return,
                 Wake::Cmd(Some(c)) => self.on_command(now, c),
                 Wake::Cmd(None) => return, // every handle dropped: shut down
                 Wake::Timer => self.core.on_timeout(now),
@@ -602,6 +616,7 @@ impl Driver {
             Command::Wantlist(reply) => {
                 let _ = reply.send(self.core.wantlist());
             }
+            Command::Shutdown => {} // handled in `run`
         }
     }
 }

@@ -202,6 +202,19 @@ fn codec_label(code: u64) -> String {
 
 // ---- files ---------------------------------------------------------------
 
+/// What the node at `cid` is (as `ls` would label it).
+pub fn kind(src: &impl BlockSource, cid: &Cid) -> Result<EntryKind, ExportError> {
+    Ok(match load_node(src, cid)? {
+        Node::Raw(_) => EntryKind::Raw,
+        Node::Unixfs(_, d) => match d.kind {
+            DataType::File | DataType::Raw => EntryKind::File,
+            DataType::Directory | DataType::HamtShard | DataType::Metadata => EntryKind::Directory,
+            DataType::Symlink => EntryKind::Symlink,
+        },
+        Node::PlainPb(_) | Node::Other(_) => EntryKind::Other,
+    })
+}
+
 /// The content size of the file (or raw block) at `cid`; `None` for other nodes.
 pub fn file_size(src: &impl BlockSource, cid: &Cid) -> Result<Option<u64>, ExportError> {
     Ok(match load_node(src, cid)? {

@@ -1,0 +1,894 @@
+//! The daemon's network: the libp2p swarm task, bitswap, and the handle the RPC
+//! API talks to.
+//!
+//! **What.** [`start`] reads the repo's `swarm.key` (private network, as Kubo),
+//! builds the swarm from the config ([`acorn_net::swarm::build_swarm`]: identity key,
+//! `Routing.Type` → DHT mode, agent `acorn/<version>`), listens on
+//! `Addresses.Swarm`, spawns bitswap ([`acorn_net::bitswap::Node`]) on the swarm's
+//! stream control, adds the `Bootstrap` peers to Kademlia, and spawns the swarm task
+//! on the daemon's one executor. It returns a [`NetHandle`]: a bounded command
+//! channel into that task, the byte counters, and the bitswap handle (also given to
+//! the core as its [`Fetcher`](crate::core::Fetcher), so content commands fetch
+//! missing blocks).
+//!
+//! **Flow.** The swarm task waits on three sources, picked fairly: swarm events,
+//! commands from the API, bitswap events. Connection events are forwarded to
+//! bitswap (first connection of a peer: connected; last one closed:
+//! disconnected). `FindProviders` from bitswap starts a Kademlia `get_providers`
+//! query whose providers go back to the session; `Disconnect` closes the peer.
+//! `swarm connect` dials with a fresh connection id and answers when that
+//! connection is established or fails. Shutdown ([`NetHandle::shutdown`]) stops
+//! bitswap, drops the swarm (closing every connection), and ends the task.
+//!
+//! **Private networks.** With `$ACORN_PATH/swarm.key` every connection is wrapped in
+//! pnet: peers without the key never complete the handshake. `ACORN_FORCE_PNET=1`
+//! refuses to start without a key (Kubo's `LIBP2P_FORCE_PNET`).
+//!
+//! **Limits.** Commands queue in [`COMMAND_QUEUE_COUNT`] (full: the API request
+//! waits). `swarm connect`s waiting for their dial: [`MAX_PENDING_DIALS_COUNT`]
+//! (more get an error). DHT provider lookups for bitswap at once:
+//! [`MAX_PROVIDER_LOOKUPS_COUNT`] (more are skipped; bitswap asks again next round),
+//! each keeping at most [`PROVIDERS_PER_LOOKUP_COUNT`] providers. The per-peer table
+//! is bounded by the swarm's connection limits. A fetch waits at most
+//! [`FETCH_TIMEOUT`]. The swarm's own limits are in [`acorn_net::swarm::Config`].
+//!
+//! **Departures.** `Routing.Type` `dht` and `auto` run as a DHT client (Kubo makes
+//! them a server once AutoNAT finds the node public; there is no AutoNAT yet).
+//! `swarm addrs` lists the addresses in the Kademlia routing table and of connected
+//! peers (Kubo: its whole peerstore). Bandwidth rates are averaged over the time
+//! since the previous `stats bw` call (at least [`RATE_WINDOW`]), not Kubo's EWMA.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use acorn_net::bitswap::{self, NodeEvent, SessionId};
+use acorn_net::pnet::{self, PreSharedKey};
+use acorn_net::swarm::{self as net_swarm, Behaviour, BehaviourEvent, DhtMode};
+use acorn_net::transport::tcp::Bandwidth;
+use acorn_storage::block::{Block, BlockError};
+use acorn_storage::blockstore::Store;
+use anyhow::{bail, Context as _};
+use cid::Cid;
+use futures::channel::oneshot;
+use futures::StreamExt;
+use libp2p::multiaddr::Protocol;
+use libp2p::swarm::{dial_opts::DialOpts, dial_opts::PeerCondition, ConnectionId, SwarmEvent};
+use libp2p::{identify, kad, Multiaddr, PeerId, Swarm};
+use smol::channel::{self, Receiver, Sender};
+use smol::Executor;
+
+use crate::config::{Config, RoutingType};
+use crate::core::{FetchSession, Fetcher};
+
+/// Environment variable that makes the daemon refuse to start without a swarm key.
+pub const FORCE_PNET_ENV: &str = "ACORN_FORCE_PNET";
+/// Commands queued from the API to the swarm task; when full, requests wait.
+pub const COMMAND_QUEUE_COUNT: usize = 32;
+/// `swarm connect` requests waiting for their dial at once; more get an error.
+pub const MAX_PENDING_DIALS_COUNT: usize = 32;
+/// Kademlia provider lookups for bitswap at once; more are skipped (bitswap asks
+/// again on its next round).
+pub const MAX_PROVIDER_LOOKUPS_COUNT: usize = 8;
+/// Providers kept from one lookup.
+pub const PROVIDERS_PER_LOOKUP_COUNT: usize = 20;
+/// Longest wait for one block from the network (bitswap gives up on a want after
+/// its own deadline, 60 s by default; this only guards against a stuck task).
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(90);
+/// How long startup waits for the listeners to report their addresses.
+pub const LISTEN_WAIT: Duration = Duration::from_secs(2);
+/// Shortest window over which `stats bw` rates are averaged.
+pub const RATE_WINDOW: Duration = Duration::from_secs(1);
+/// How long shutdown waits for the swarm task to stop.
+pub const STOP_WAIT: Duration = Duration::from_secs(2);
+/// Default listen address when `Addresses.Swarm` is empty (Kubo's default port).
+pub const DEFAULT_SWARM_ADDR: &str = "/ip4/0.0.0.0/tcp/4001";
+
+/// The repo's swarm key, if any; errors when `ACORN_FORCE_PNET=1` and there is none.
+pub fn load_swarm_key(root: &Path) -> anyhow::Result<Option<PreSharedKey>> {
+    let key = pnet::read_swarm_key(&root.join(pnet::KEY_FILE_NAME))?;
+    let forced = std::env::var(FORCE_PNET_ENV).is_ok_and(|v| v == "1" || v == "true");
+    if forced && key.is_none() {
+        bail!(
+            "private network required ({FORCE_PNET_ENV} is set) but {} is missing",
+            root.join(pnet::KEY_FILE_NAME).display()
+        );
+    }
+    Ok(key)
+}
+
+/// The swarm settings from the node config.
+pub fn swarm_config(config: &Config) -> net_swarm::Config {
+    let dht_mode = match config.routing.kind {
+        RoutingType::Dhtserver => DhtMode::Server,
+        RoutingType::None => DhtMode::None,
+        RoutingType::Dhtclient | RoutingType::Dht | RoutingType::Auto => DhtMode::Client,
+    };
+    net_swarm::Config {
+        agent_version: crate::core::agent_version(),
+        dht_mode,
+        ..net_swarm::Config::default()
+    }
+}
+
+/// The protocols this node speaks, sorted, as `id` lists them.
+pub fn protocols(dht_mode: DhtMode) -> Vec<String> {
+    let mut p: Vec<String> = bitswap::Version::PROTOCOLS
+        .iter()
+        .map(|(s, _)| s.to_string())
+        .collect();
+    p.extend(
+        ["/ipfs/id/1.0.0", "/ipfs/id/push/1.0.0", "/ipfs/ping/1.0.0"]
+            .iter()
+            .map(|s| s.to_string()),
+    );
+    if dht_mode == DhtMode::Server {
+        p.push(net_swarm::KAD_PROTOCOL.to_string());
+    }
+    p.sort();
+    p
+}
+
+/// One connected peer, as `swarm peers` shows it.
+#[derive(Debug, Clone)]
+pub struct PeerEntry {
+    pub peer: PeerId,
+    /// Remote address of the first connection.
+    pub addr: Multiaddr,
+    /// Whether we dialed it (Kubo's Direction 2) or it dialed us (1).
+    pub outbound: bool,
+}
+
+/// Byte counters and rates for `stats bw`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BwStats {
+    pub total_in: u64,
+    pub total_out: u64,
+    /// Bytes per second.
+    pub rate_in: f64,
+    pub rate_out: f64,
+}
+
+enum Command {
+    ListenAddrs(oneshot::Sender<Vec<Multiaddr>>),
+    Connect {
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        /// `None` for bootstrap dials nobody waits for.
+        reply: Option<oneshot::Sender<Result<(), String>>>,
+    },
+    Disconnect {
+        peer: PeerId,
+        reply: oneshot::Sender<bool>,
+    },
+    Peers(oneshot::Sender<Vec<PeerEntry>>),
+    KnownAddrs(oneshot::Sender<Vec<(PeerId, Vec<Multiaddr>)>>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// The API's handle to the network. Cheap to clone.
+#[derive(Clone)]
+pub struct NetHandle {
+    tx: Sender<Command>,
+    peer_id: PeerId,
+    dht_mode: DhtMode,
+    bandwidth: Bandwidth,
+    rates: Arc<Mutex<RateSample>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct RateSample {
+    at: Instant,
+    total_in: u64,
+    total_out: u64,
+    rate_in: f64,
+    rate_out: f64,
+}
+
+/// Why a network command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    #[error("the network is shutting down")]
+    Closed,
+    #[error("invalid peer address {addr:?}: {reason}")]
+    BadAddr { addr: String, reason: String },
+    #[error("connect {peer} failure: {reason}")]
+    Connect { peer: PeerId, reason: String },
+    #[error("disconnect {peer} failure: not connected")]
+    NotConnected { peer: PeerId },
+}
+
+/// Splits `<addr>/p2p/<peer>` into the peer and the address before it.
+pub fn split_p2p(s: &str) -> Result<(PeerId, Multiaddr), NetError> {
+    let bad = |reason: &str| NetError::BadAddr {
+        addr: s.to_string(),
+        reason: reason.to_string(),
+    };
+    let mut addr: Multiaddr = s.trim().parse().map_err(|e| bad(&format!("{e}")))?;
+    match addr.pop() {
+        Some(Protocol::P2p(peer)) => Ok((peer, addr)),
+        _ => Err(bad("must end in /p2p/<peer-id>")),
+    }
+}
+
+impl NetHandle {
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, NetError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(make(tx)).await.map_err(|_| NetError::Closed)?;
+        rx.await.map_err(|_| NetError::Closed)
+    }
+
+    /// This node's peer id.
+    pub fn peer_id(&self) -> PeerId {
+        self.peer_id
+    }
+
+    /// Protocols for `id`.
+    pub fn protocols(&self) -> Vec<String> {
+        protocols(self.dht_mode)
+    }
+
+    /// Addresses the swarm listens on (interfaces expanded).
+    pub async fn listen_addrs(&self) -> Result<Vec<Multiaddr>, NetError> {
+        self.ask(Command::ListenAddrs).await
+    }
+
+    /// `swarm connect <addr>/p2p/<peer>`: resolves `/dns*` names, dials, and waits for
+    /// the connection (or its failure).
+    pub async fn connect(&self, target: &str) -> Result<PeerId, NetError> {
+        let (peer, addr) = split_p2p(target)?;
+        let addrs = if acorn_net::dns::is_dns(&addr) {
+            acorn_net::dns::resolve(&addr)
+                .await
+                .map_err(|e| NetError::Connect {
+                    peer,
+                    reason: e.to_string(),
+                })?
+        } else {
+            vec![addr]
+        };
+        self.ask(|reply| Command::Connect {
+            peer,
+            addrs,
+            reply: Some(reply),
+        })
+        .await?
+        .map_err(|reason| NetError::Connect { peer, reason })?;
+        Ok(peer)
+    }
+
+    /// `swarm disconnect`: closes every connection to the peer.
+    pub async fn disconnect(&self, target: &str) -> Result<PeerId, NetError> {
+        let peer = match split_p2p(target) {
+            Ok((peer, _)) => peer,
+            // A bare peer id or /p2p/<id> (no transport part) is fine too.
+            Err(e) => target
+                .trim()
+                .trim_start_matches("/p2p/")
+                .parse()
+                .map_err(|_| e)?,
+        };
+        if self
+            .ask(|reply| Command::Disconnect { peer, reply })
+            .await?
+        {
+            Ok(peer)
+        } else {
+            Err(NetError::NotConnected { peer })
+        }
+    }
+
+    /// `swarm peers`.
+    pub async fn peers(&self) -> Result<Vec<PeerEntry>, NetError> {
+        self.ask(Command::Peers).await
+    }
+
+    /// `swarm addrs`: known addresses per peer.
+    pub async fn known_addrs(&self) -> Result<Vec<(PeerId, Vec<Multiaddr>)>, NetError> {
+        self.ask(Command::KnownAddrs).await
+    }
+
+    /// `stats bw`.
+    pub fn bandwidth(&self) -> BwStats {
+        let (total_in, total_out) = (
+            self.bandwidth.inbound_bytes(),
+            self.bandwidth.outbound_bytes(),
+        );
+        let now = Instant::now();
+        let mut s = self.rates.lock().unwrap_or_else(PoisonError::into_inner);
+        let dt = now.duration_since(s.at);
+        if dt >= RATE_WINDOW {
+            let secs = dt.as_secs_f64();
+            s.rate_in = total_in.saturating_sub(s.total_in) as f64 / secs;
+            s.rate_out = total_out.saturating_sub(s.total_out) as f64 / secs;
+            s.at = now;
+            s.total_in = total_in;
+            s.total_out = total_out;
+        }
+        BwStats {
+            total_in,
+            total_out,
+            rate_in: s.rate_in,
+            rate_out: s.rate_out,
+        }
+    }
+
+    /// Stops bitswap and the swarm (connections close); waits up to [`STOP_WAIT`].
+    pub async fn shutdown(&self) {
+        let stop = async {
+            let _ = self.ask(Command::Shutdown).await;
+        };
+        smol::future::or(stop, async {
+            async_io::Timer::after(STOP_WAIT).await;
+        })
+        .await;
+    }
+}
+
+/// The repo as bitswap sees it. `put` runs on the bitswap node's blocking pool (never
+/// on the executor thread); each block is one durable transaction taken under an add
+/// guard, so it never lands in the middle of a GC sweep. Blocks fetched for `pin add`
+/// stay protected by the pin's own guard until the pin commits.
+struct RepoBlocks(Store);
+
+impl bitswap::Blockstore for RepoBlocks {
+    fn get(&self, cid: &Cid) -> Result<Option<Vec<u8>>, BlockError> {
+        self.0.get(cid)
+    }
+    fn has(&self, cid: &Cid) -> Result<bool, BlockError> {
+        self.0.has(cid)
+    }
+    fn put(&self, block: &Block) -> Result<(), BlockError> {
+        let _guard = self.0.begin_add();
+        self.0.put_block(block).map(drop)
+    }
+}
+
+/// The core's fetcher: bitswap sessions, waited on from the blocking pool.
+struct BitswapFetcher(bitswap::Handle);
+
+struct BitswapSession(bitswap::Session);
+
+fn with_timeout<T>(
+    f: impl std::future::Future<Output = Result<T, BlockError>>,
+) -> Result<T, BlockError> {
+    smol::block_on(smol::future::or(f, async {
+        async_io::Timer::after(FETCH_TIMEOUT).await;
+        Err(BlockError::Io(format!(
+            "the network did not answer within {}s",
+            FETCH_TIMEOUT.as_secs()
+        )))
+    }))
+}
+
+impl Fetcher for BitswapFetcher {
+    fn session(&self) -> Result<Box<dyn FetchSession>, BlockError> {
+        let s = with_timeout(async {
+            self.0
+                .new_session()
+                .await
+                .map_err(|e| BlockError::Io(format!("bitswap: {e}")))
+        })?;
+        Ok(Box::new(BitswapSession(s)))
+    }
+}
+
+impl FetchSession for BitswapSession {
+    fn fetch(&self, cid: &Cid) -> Result<Option<Vec<u8>>, BlockError> {
+        with_timeout(async {
+            match self.0.fetch(*cid).await {
+                Ok(b) => Ok(Some(b.into_parts().1)),
+                Err(bitswap::Error::NotFound { .. }) => Ok(None),
+                Err(bitswap::Error::Store(e)) => Err(e),
+                Err(e) => Err(BlockError::Io(format!("bitswap: {e}"))),
+            }
+        })
+    }
+}
+
+/// Builds and starts the network on `ex`; prints Kubo's "Swarm listening on" lines
+/// (call inside `ex.run`, since listening needs the swarm task running).
+pub async fn start(
+    ex: &Arc<Executor<'static>>,
+    root: &Path,
+    node: &crate::core::Node,
+) -> anyhow::Result<NetHandle> {
+    let config = node.config();
+    let psk = load_swarm_key(root)?;
+    if psk.is_some() {
+        println!("Swarm is limited to private network of peers with the swarm key");
+    }
+    let ident = crate::identity::Identity::from_config(&config.identity)?;
+    let keypair = ident.keypair().clone();
+    let scfg = swarm_config(config);
+    let (mut swarm, bandwidth) =
+        net_swarm::build_swarm(&keypair, &scfg, psk, net_swarm::Executor::new(ex.clone()))
+            .context("building the swarm")?;
+    let listen: Vec<String> = if config.addresses.swarm.is_empty() {
+        vec![DEFAULT_SWARM_ADDR.to_string()]
+    } else {
+        config.addresses.swarm.clone()
+    };
+    let mut listeners = 0;
+    for a in &listen {
+        let ma: Multiaddr = a
+            .parse()
+            .with_context(|| format!("Addresses.Swarm: bad multiaddr {a:?}"))?;
+        match swarm.listen_on(ma) {
+            Ok(_) => listeners += 1,
+            Err(e) => eprintln!("WARNING: cannot listen on {a}: {e}"),
+        }
+    }
+    if listeners == 0 && !listen.is_empty() {
+        bail!("Addresses.Swarm: could not listen on any of {listen:?}");
+    }
+    let control = swarm.behaviour().stream.new_control();
+    let store: Arc<dyn bitswap::Blockstore> = Arc::new(RepoBlocks(node.store().clone()));
+    let (bs, bs_events) = bitswap::Node::spawn(ex, control, store, bitswap::Config::default())
+        .context("starting bitswap")?;
+    node.set_fetcher(Arc::new(BitswapFetcher(bs.clone())))?;
+
+    let (tx, rx) = channel::bounded(COMMAND_QUEUE_COUNT);
+    let handle = NetHandle {
+        tx: tx.clone(),
+        peer_id: ident.peer_id(),
+        dht_mode: scfg.dht_mode,
+        bandwidth,
+        rates: Arc::new(Mutex::new(RateSample {
+            at: Instant::now(),
+            total_in: 0,
+            total_out: 0,
+            rate_in: 0.0,
+            rate_out: 0.0,
+        })),
+    };
+    let (ready_tx, ready_rx) = oneshot::channel();
+    let task = Task {
+        swarm,
+        bitswap: bs,
+        peers: HashMap::new(),
+        dials: HashMap::new(),
+        lookups: HashMap::new(),
+        listen_reports: listeners,
+        ready: Some(ready_tx),
+    };
+    ex.spawn(task.run(rx, bs_events)).detach();
+    // Bootstrap peers: resolved off the swarm task, then added to Kademlia.
+    let boot = config.bootstrap.clone();
+    if !boot.is_empty() {
+        let h = handle.clone();
+        ex.spawn(async move { bootstrap(h, boot).await }).detach();
+    }
+    smol::future::or(
+        async {
+            let _ = ready_rx.await;
+        },
+        async {
+            async_io::Timer::after(LISTEN_WAIT).await;
+        },
+    )
+    .await;
+    Ok(handle)
+}
+
+/// Adds the `Bootstrap` peers: resolves `/dns*` and `/dnsaddr` names, dials each
+/// (unreachable ones are logged, never fatal) so Kademlia learns them.
+async fn bootstrap(h: NetHandle, addrs: Vec<String>) {
+    for a in addrs {
+        let (peer, addr) = match split_p2p(&a) {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!("Bootstrap: {e}");
+                continue;
+            }
+        };
+        let resolved = if acorn_net::dns::is_dns(&addr) {
+            match acorn_net::dns::resolve(&addr.clone().with(Protocol::P2p(peer))).await {
+                Ok(v) => v
+                    .into_iter()
+                    .map(|mut m| {
+                        if let Some(Protocol::P2p(_)) = m.iter().last() {
+                            m.pop();
+                        }
+                        m
+                    })
+                    .collect(),
+                Err(e) => {
+                    tracing::info!("Bootstrap {a}: {e}");
+                    continue;
+                }
+            }
+        } else {
+            vec![addr]
+        };
+        // Fire and forget: an unreachable bootstrap peer is only logged.
+        let cmd = Command::Connect {
+            peer,
+            addrs: resolved,
+            reply: None,
+        };
+        if h.tx.send(cmd).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Why a provider lookup was started.
+struct ProviderLookup {
+    session: SessionId,
+    found: Vec<PeerId>,
+}
+
+/// The swarm task's state.
+struct Task {
+    swarm: Swarm<Behaviour>,
+    bitswap: bitswap::Handle,
+    /// Connected peers (bounded by the swarm's connection limits): first
+    /// connection's entry and the number of open connections.
+    peers: HashMap<PeerId, (PeerEntry, u32)>,
+    /// `swarm connect`s waiting for their dial (≤ [`MAX_PENDING_DIALS_COUNT`]).
+    dials: HashMap<ConnectionId, (PeerId, oneshot::Sender<Result<(), String>>)>,
+    /// Provider lookups for bitswap (≤ [`MAX_PROVIDER_LOOKUPS_COUNT`]).
+    lookups: HashMap<kad::QueryId, ProviderLookup>,
+    /// Listeners that have not reported an address yet.
+    listen_reports: usize,
+    ready: Option<oneshot::Sender<()>>,
+}
+
+enum Wake {
+    Swarm(Box<SwarmEvent<BehaviourEvent>>),
+    Cmd(Option<Command>),
+    Bitswap(Option<NodeEvent>),
+}
+
+impl Task {
+    async fn run(mut self, cmds: Receiver<Command>, bs_events: Receiver<NodeEvent>) {
+        let mut bitswap_open = true;
+        loop {
+            let wake = {
+                let swarm = async { Wake::Swarm(Box::new(self.swarm.select_next_some().await)) };
+                let cmd = async { Wake::Cmd(cmds.recv().await.ok()) };
+                let bs = async {
+                    if !bitswap_open {
+                        futures::future::pending::<()>().await;
+                    }
+                    Wake::Bitswap(bs_events.recv().await.ok())
+                };
+                smol::future::race(swarm, smol::future::race(cmd, bs)).await
+            };
+            match wake {
+                Wake::Swarm(ev) => self.on_swarm(*ev).await,
+                Wake::Cmd(Some(Command::Shutdown(reply))) => {
+                    let _ = self.bitswap.shutdown().await;
+                    for (_, (_, r)) in self.dials.drain() {
+                        let _ = r.send(Err("the node is shutting down".into()));
+                    }
+                    drop(self);
+                    let _ = reply.send(());
+                    return;
+                }
+                Wake::Cmd(Some(c)) => self.on_command(c),
+                // Every handle dropped: the daemon is gone.
+                Wake::Cmd(None) => return,
+                Wake::Bitswap(Some(ev)) => self.on_bitswap(ev),
+                Wake::Bitswap(None) => bitswap_open = false,
+            }
+        }
+    }
+
+    fn kad(&mut self) -> Option<&mut kad::Behaviour<kad::store::MemoryStore>> {
+        self.swarm.behaviour_mut().kad.as_mut()
+    }
+
+    fn on_command(&mut self, c: Command) {
+        match c {
+            Command::ListenAddrs(reply) => {
+                let _ = reply.send(self.swarm.listeners().cloned().collect());
+            }
+            Command::Connect { peer, addrs, reply } => {
+                if peer == *self.swarm.local_peer_id() {
+                    if let Some(r) = reply {
+                        let _ = r.send(Err("dial to self attempted".into()));
+                    }
+                    return;
+                }
+                if self.swarm.is_connected(&peer) {
+                    if let Some(r) = reply {
+                        let _ = r.send(Ok(()));
+                    }
+                    return;
+                }
+                if reply.is_some() && self.dials.len() >= MAX_PENDING_DIALS_COUNT {
+                    if let Some(r) = reply {
+                        let _ = r.send(Err(format!(
+                            "too many connects in progress ({MAX_PENDING_DIALS_COUNT})"
+                        )));
+                    }
+                    return;
+                }
+                if let Some(k) = self.kad() {
+                    for a in &addrs {
+                        k.add_address(&peer, a.clone());
+                    }
+                }
+                let opts = DialOpts::peer_id(peer)
+                    .addresses(addrs)
+                    .condition(PeerCondition::Always)
+                    .build();
+                let id = opts.connection_id();
+                match self.swarm.dial(opts) {
+                    Ok(()) => {
+                        if let Some(r) = reply {
+                            self.dials.insert(id, (peer, r));
+                        }
+                    }
+                    Err(e) => {
+                        if let Some(r) = reply {
+                            let _ = r.send(Err(e.to_string()));
+                        }
+                    }
+                }
+            }
+            Command::Disconnect { peer, reply } => {
+                let _ = reply.send(self.swarm.disconnect_peer_id(peer).is_ok());
+            }
+            Command::Peers(reply) => {
+                let mut v: Vec<PeerEntry> = self.peers.values().map(|(e, _)| e.clone()).collect();
+                v.sort_by_key(|e| e.peer.to_bytes());
+                let _ = reply.send(v);
+            }
+            Command::KnownAddrs(reply) => {
+                let mut m: HashMap<PeerId, Vec<Multiaddr>> = HashMap::new();
+                for (p, (e, _)) in &self.peers {
+                    m.entry(*p).or_default().push(e.addr.clone());
+                }
+                if let Some(k) = self.kad() {
+                    for bucket in k.kbuckets() {
+                        for entry in bucket.iter() {
+                            let v = m.entry(*entry.node.key.preimage()).or_default();
+                            for a in entry.node.value.iter() {
+                                if !v.contains(a) {
+                                    v.push(a.clone());
+                                }
+                            }
+                        }
+                    }
+                }
+                let mut v: Vec<_> = m.into_iter().collect();
+                v.sort_by_key(|(p, _)| p.to_bytes());
+                let _ = reply.send(v);
+            }
+            Command::Shutdown(_) => {} // handled in `run`
+        }
+    }
+
+    fn on_bitswap(&mut self, ev: NodeEvent) {
+        match ev {
+            NodeEvent::FindProviders { session, cid } => {
+                if self.lookups.len() >= MAX_PROVIDER_LOOKUPS_COUNT {
+                    tracing::debug!(%cid, "provider lookup skipped: too many running");
+                    return;
+                }
+                let key = kad::RecordKey::new(&cid.hash().to_bytes());
+                if let Some(k) = self.kad() {
+                    let q = k.get_providers(key);
+                    self.lookups.insert(
+                        q,
+                        ProviderLookup {
+                            session,
+                            found: Vec::new(),
+                        },
+                    );
+                }
+            }
+            NodeEvent::Disconnect { peer } => {
+                tracing::info!(%peer, "bitswap: disconnecting a misbehaving peer");
+                let _ = self.swarm.disconnect_peer_id(peer);
+            }
+        }
+    }
+
+    async fn on_swarm(&mut self, ev: SwarmEvent<BehaviourEvent>) {
+        match ev {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                println!("Swarm listening on {address}");
+                if self.listen_reports > 0 {
+                    self.listen_reports -= 1;
+                }
+                if self.listen_reports == 0 {
+                    if let Some(r) = self.ready.take() {
+                        let _ = r.send(());
+                    }
+                }
+            }
+            SwarmEvent::ListenerError { error, .. } => {
+                tracing::warn!("swarm listener: {error}");
+            }
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                connection_id,
+                endpoint,
+                ..
+            } => {
+                if let Some((_, r)) = self.dials.remove(&connection_id) {
+                    let _ = r.send(Ok(()));
+                }
+                let first = match self.peers.get_mut(&peer_id) {
+                    Some((_, n)) => {
+                        *n += 1;
+                        false
+                    }
+                    None => {
+                        let mut addr = endpoint.get_remote_address().clone();
+                        if let Some(Protocol::P2p(_)) = addr.iter().last() {
+                            addr.pop();
+                        }
+                        let entry = PeerEntry {
+                            peer: peer_id,
+                            addr,
+                            outbound: endpoint.is_dialer(),
+                        };
+                        self.peers.insert(peer_id, (entry, 1));
+                        true
+                    }
+                };
+                if first {
+                    let _ = self.bitswap.peer_connected(peer_id).await;
+                }
+            }
+            SwarmEvent::ConnectionClosed { peer_id, .. } => {
+                let last = match self.peers.get_mut(&peer_id) {
+                    Some((_, n)) => {
+                        *n = n.saturating_sub(1);
+                        *n == 0
+                    }
+                    None => false,
+                };
+                if last {
+                    self.peers.remove(&peer_id);
+                    let _ = self.bitswap.peer_disconnected(peer_id).await;
+                }
+            }
+            SwarmEvent::OutgoingConnectionError {
+                connection_id,
+                error,
+                ..
+            } => {
+                if let Some((_, r)) = self.dials.remove(&connection_id) {
+                    let _ = r.send(Err(error.to_string()));
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                info,
+                ..
+            })) => {
+                // Peers that serve the DHT go into the routing table (as Kubo does).
+                let serves_dht = info.protocols.contains(&net_swarm::KAD_PROTOCOL);
+                if serves_dht {
+                    if let Some(k) = self.kad() {
+                        for a in info.listen_addrs {
+                            k.add_address(&peer_id, a);
+                        }
+                    }
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(ev)) => self.on_kad(ev).await,
+            _ => {}
+        }
+    }
+
+    async fn on_kad(&mut self, ev: kad::Event) {
+        if let kad::Event::OutboundQueryProgressed {
+            id, result, step, ..
+        } = ev
+        {
+            let kad::QueryResult::GetProviders(r) = result else {
+                return;
+            };
+            let Some(l) = self.lookups.get_mut(&id) else {
+                return;
+            };
+            if let Ok(kad::GetProvidersOk::FoundProviders { providers, .. }) = r {
+                for p in providers {
+                    if l.found.len() < PROVIDERS_PER_LOOKUP_COUNT && !l.found.contains(&p) {
+                        l.found.push(p);
+                    }
+                }
+            }
+            let full = l.found.len() >= PROVIDERS_PER_LOOKUP_COUNT;
+            if step.last || full {
+                if let Some(l) = self.lookups.remove(&id) {
+                    if full {
+                        if let Some(mut q) = self.kad().and_then(|k| k.query_mut(&id)) {
+                            q.finish();
+                        }
+                    }
+                    if !l.found.is_empty() {
+                        let _ = self.bitswap.add_providers(l.session, l.found).await;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_p2p_needs_a_peer() {
+        let peer = PeerId::random();
+        let (p, a) = split_p2p(&format!("/ip4/1.2.3.4/tcp/5/p2p/{peer}")).unwrap();
+        assert_eq!((p, a.to_string()), (peer, "/ip4/1.2.3.4/tcp/5".to_string()));
+        let (p, a) = split_p2p(&format!("/dns4/example.com/tcp/5/p2p/{peer}")).unwrap();
+        assert_eq!(p, peer);
+        assert!(acorn_net::dns::is_dns(&a));
+        for bad in [
+            "/ip4/1.2.3.4/tcp/5",
+            "nonsense",
+            "/ip4/1.2.3.4/tcp/5/p2p/xyz",
+            "",
+        ] {
+            assert!(
+                matches!(split_p2p(bad), Err(NetError::BadAddr { .. })),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn routing_type_maps_to_dht_mode() {
+        let ident = crate::identity::Identity::generate().to_config().unwrap();
+        let mut c = Config::with_identity(ident);
+        for (kind, mode) in [
+            (RoutingType::Dhtclient, DhtMode::Client),
+            (RoutingType::Dht, DhtMode::Client),
+            (RoutingType::Auto, DhtMode::Client),
+            (RoutingType::Dhtserver, DhtMode::Server),
+            (RoutingType::None, DhtMode::None),
+        ] {
+            c.routing.kind = kind;
+            let s = swarm_config(&c);
+            assert_eq!(s.dht_mode, mode, "{kind:?}");
+            assert!(s.agent_version.starts_with("acorn/"));
+        }
+    }
+
+    #[test]
+    fn protocols_list_bitswap_and_kad_only_as_server() {
+        let client = protocols(DhtMode::Client);
+        assert!(client.iter().any(|p| p == "/ipfs/bitswap/1.2.0"));
+        assert!(!client.iter().any(|p| p == "/ipfs/kad/1.0.0"));
+        assert!(protocols(DhtMode::Server)
+            .iter()
+            .any(|p| p == "/ipfs/kad/1.0.0"));
+        let mut sorted = client.clone();
+        sorted.sort();
+        assert_eq!(client, sorted);
+    }
+
+    #[test]
+    fn swarm_key_is_optional_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(load_swarm_key(dir.path()).unwrap().is_none());
+        std::fs::write(
+            dir.path().join("swarm.key"),
+            "/key/swarm/psk/1.0.0/\n/base16/\nzz\n",
+        )
+        .unwrap();
+        assert!(load_swarm_key(dir.path()).is_err());
+        let hex = "ab".repeat(32);
+        std::fs::write(
+            dir.path().join("swarm.key"),
+            format!("/key/swarm/psk/1.0.0/\n/base16/\n{hex}\n"),
+        )
+        .unwrap();
+        assert!(load_swarm_key(dir.path()).unwrap().is_some());
+    }
+}

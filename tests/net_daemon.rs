@@ -1,0 +1,311 @@
+//! Acorn daemons talking to each other on loopback: `swarm connect|peers|addrs`,
+//! `id`, content fetched over bitswap through the CLI (`cat`, `get`, `ls`, `refs`,
+//! `pin add`), private networks (swarm.key), bad addresses, and the daemon's OS
+//! thread count. Repos use the `test` profile: swarm on 127.0.0.1 port 0, no
+//! bootstrap peers.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::{err, init_repo, ok, pseudo_random, run, threads, Daemon};
+use sha2::{Digest, Sha256};
+
+const BITSWAP_1_2: &str = "/ipfs/bitswap/1.2.0";
+
+fn id(root: &Path) -> serde_json::Value {
+    serde_json::from_str(&ok(&run(root, &["id"], None))).expect("id JSON")
+}
+
+/// The daemon's first listen address with `/p2p/<id>`.
+fn dial_addr(root: &Path) -> String {
+    let out = ok(&run(root, &["swarm", "addrs", "local", "--id"], None));
+    out.lines().next().expect("a listen address").to_string()
+}
+
+fn sha(data: &[u8]) -> Vec<u8> {
+    Sha256::digest(data).to_vec()
+}
+
+fn add(root: &Path, path: &Path, recursive: bool) -> String {
+    let p = path.to_str().unwrap();
+    let args: Vec<&str> = if recursive {
+        vec!["add", "-r", "-Q", p]
+    } else {
+        vec!["add", "-Q", p]
+    };
+    ok(&run(root, &args, None)).trim().to_string()
+}
+
+fn connect(from: &Path, to: &Path) {
+    let target = dial_addr(to);
+    let out = ok(&run(from, &["swarm", "connect", &target], None));
+    let to_id = id(to)["ID"].as_str().unwrap().to_string();
+    assert_eq!(out, format!("connect {to_id} success\n"));
+}
+
+fn swarm_key(dir: &Path, byte: u8) {
+    let hex: String = (0..32).map(|i| format!("{:02x}", byte ^ i)).collect();
+    std::fs::write(
+        dir.join("swarm.key"),
+        format!("/key/swarm/psk/1.0.0/\n/base16/\n{hex}\n"),
+    )
+    .unwrap();
+}
+
+#[test]
+fn three_daemons_connect_and_fetch_over_bitswap() {
+    let (_da, a) = init_repo();
+    let (_db, b) = init_repo();
+    let (_dc, c) = init_repo();
+    let da = Daemon::start(&a);
+    let db = Daemon::start(&b);
+    let dc = Daemon::start(&c);
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let idle = threads(da.pid());
+    println!("idle daemon OS threads (swarm listening, no peers): {idle}");
+
+    // id: Kubo fields, addresses with /p2p, bitswap among the protocols.
+    let ida = id(&a);
+    let a_id = ida["ID"].as_str().unwrap().to_string();
+    let addrs = ida["Addresses"].as_array().unwrap();
+    assert!(!addrs.is_empty(), "{ida}");
+    for x in addrs {
+        let s = x.as_str().unwrap();
+        assert!(
+            s.starts_with("/ip4/127.0.0.1/tcp/") && s.ends_with(&format!("/p2p/{a_id}")),
+            "{s}"
+        );
+    }
+    let protocols: Vec<&str> = ida["Protocols"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert!(protocols.contains(&BITSWAP_1_2), "{protocols:?}");
+    assert!(protocols.contains(&"/ipfs/id/1.0.0"), "{protocols:?}");
+    assert!(ida["AgentVersion"].as_str().unwrap().starts_with("acorn/"));
+
+    // Connect B → A; both list each other.
+    connect(&b, &a);
+    let b_id = id(&b)["ID"].as_str().unwrap().to_string();
+    let peers_b = ok(&run(&b, &["swarm", "peers"], None));
+    assert_eq!(
+        peers_b.lines().collect::<Vec<_>>(),
+        vec![format!(
+            "{}/p2p/{a_id}",
+            dial_addr(&a).split("/p2p/").next().unwrap()
+        )],
+        "B dialed A's listen address"
+    );
+    let peers_a = ok(&run(&a, &["swarm", "peers"], None));
+    assert!(
+        peers_a
+            .lines()
+            .any(|l| l.ends_with(&format!("/p2p/{b_id}"))),
+        "{peers_a}"
+    );
+    assert!(ok(&run(&a, &["swarm", "addrs"], None)).contains(&b_id));
+
+    // Content on A: a 20 MiB file and a directory (nested, a multi-chunk file).
+    let work = tempfile::tempdir().unwrap();
+    let big = pseudo_random(20 << 20, 42);
+    let big_path = work.path().join("big.bin");
+    std::fs::write(&big_path, &big).unwrap();
+    let dir = work.path().join("tree");
+    std::fs::create_dir_all(dir.join("sub/deeper")).unwrap();
+    std::fs::write(dir.join("hello.txt"), b"hello world\n").unwrap();
+    let mid = pseudo_random(700 * 1024, 9);
+    std::fs::write(dir.join("sub/mid.bin"), &mid).unwrap();
+    std::fs::write(dir.join("sub/deeper/empty"), b"").unwrap();
+    let big_cid = add(&a, &big_path, false);
+    let dir_cid = add(&a, &dir, true);
+
+    // B: cat the big file (fetched over bitswap), get the directory.
+    let t = std::time::Instant::now();
+    let r = run(&b, &["cat", &big_cid], None);
+    assert!(r.ok, "{}", r.stderr);
+    println!(
+        "B fetched 20 MiB from A in {:.2}s",
+        t.elapsed().as_secs_f64()
+    );
+    assert_eq!(r.stdout.len(), big.len());
+    assert_eq!(sha(&r.stdout), sha(&big), "sha256 of the fetched file");
+    let out = work.path().join("got");
+    let got = ok(&run(
+        &b,
+        &["get", &dir_cid, "-o", out.to_str().unwrap()],
+        None,
+    ));
+    assert!(got.starts_with("Saving file(s) to"), "{got}");
+    assert_eq!(
+        std::fs::read(out.join("hello.txt")).unwrap(),
+        b"hello world\n"
+    );
+    assert_eq!(
+        sha(&std::fs::read(out.join("sub/mid.bin")).unwrap()),
+        sha(&mid)
+    );
+    assert_eq!(std::fs::read(out.join("sub/deeper/empty")).unwrap(), b"");
+    // The fetched blocks are now B's: refs work and list the same as on A.
+    assert_eq!(
+        ok(&run(&b, &["refs", "-r", &dir_cid], None)),
+        ok(&run(&a, &["refs", "-r", &dir_cid], None))
+    );
+    let bw = ok(&run(&b, &["stats", "bw"], None));
+    assert!(bw.starts_with("Bandwidth\nTotalIn: "), "{bw}");
+    let total_in = bw.lines().nth(1).unwrap();
+    assert!(total_in.ends_with(" MB"), "B received over 20 MB: {bw}");
+
+    // C: connects to A too; pins the directory (fetching it), lists, cats.
+    connect(&c, &a);
+    ok(&run(&c, &["pin", "add", &dir_cid], None));
+    let ls = ok(&run(&c, &["ls", &dir_cid], None));
+    assert!(
+        ls.contains(" hello.txt\n") && ls.contains(" sub/\n"),
+        "{ls}"
+    );
+    let r = run(&c, &["cat", &big_cid], None);
+    assert!(r.ok, "{}", r.stderr);
+    assert_eq!(sha(&r.stdout), sha(&big), "C's copy");
+    let r = run(&c, &["cat", &format!("{dir_cid}/sub/mid.bin")], None);
+    assert_eq!(sha(&r.stdout), sha(&mid));
+
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    println!(
+        "daemon OS threads after the fetches: A {} (served), B {} (fetched)",
+        threads(da.pid()),
+        threads(db.pid())
+    );
+
+    // Disconnect closes the connection.
+    let out = ok(&run(&c, &["swarm", "disconnect", &dial_addr(&a)], None));
+    assert_eq!(out, format!("disconnect {a_id} success\n"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !ok(&run(&c, &["swarm", "peers"], None)).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "C still has peers");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+
+    for d in [da, db, dc] {
+        let (stopped, _, stderr) = d.stop();
+        assert!(stopped, "{stderr}");
+    }
+}
+
+#[test]
+fn private_network_admits_only_key_holders() {
+    let (_da, a) = init_repo();
+    let (_db, b) = init_repo();
+    let (_dc, c) = init_repo();
+    swarm_key(&a, 0x5a);
+    swarm_key(&b, 0x5a);
+    let da = Daemon::start(&a);
+    let db = Daemon::start(&b);
+    let dc = Daemon::start(&c);
+    connect(&b, &a);
+    let a_id = id(&a)["ID"].as_str().unwrap().to_string();
+    let e = err(&run(&c, &["swarm", "connect", &dial_addr(&a)], None));
+    assert!(
+        e.starts_with(&format!("Error: connect {a_id} failure: ")),
+        "{e}"
+    );
+    assert!(ok(&run(&c, &["swarm", "peers"], None)).is_empty());
+    assert!(!ok(&run(&a, &["swarm", "peers"], None))
+        .contains(&id(&c)["ID"].as_str().unwrap().to_string()));
+    // Content moves inside the private network.
+    let cid = ok(&run(&a, &["add", "-Q"], Some(b"private bytes\n")))
+        .trim()
+        .to_string();
+    assert_eq!(ok(&run(&b, &["cat", &cid], None)), "private bytes\n");
+    // A different key: refused as well.
+    drop(dc);
+    swarm_key(&c, 0x33);
+    let dc = Daemon::start(&c);
+    err(&run(&c, &["swarm", "connect", &dial_addr(&a)], None));
+    for d in [da, db, dc] {
+        assert!(d.stop().0);
+    }
+}
+
+#[test]
+fn force_pnet_refuses_to_start_without_a_key() {
+    let (_d, root) = init_repo();
+    let out = Command::new(env!("CARGO_BIN_EXE_acorn"))
+        .arg("daemon")
+        .env("ACORN_PATH", &root)
+        .env("ACORN_FORCE_PNET", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("private network required") && stderr.contains("swarm.key"),
+        "{stderr}"
+    );
+    assert!(!root.join("api").exists());
+    // With a key it starts.
+    swarm_key(&root, 1);
+    let d = Daemon::start_with_env(&root, &[("ACORN_FORCE_PNET", "1")]);
+    let (stopped, stdout, _) = d.stop();
+    assert!(stopped);
+    assert!(stdout.contains("private network"), "{stdout}");
+}
+
+#[test]
+fn swarm_commands_offline_and_bad_addresses() {
+    let (_d, root) = init_repo();
+    let (_o, other) = init_repo();
+    let other_id = id(&other)["ID"].as_str().unwrap().to_string();
+    for args in [
+        &["swarm", "peers"][..],
+        &["swarm", "addrs"],
+        &["swarm", "connect", "/ip4/127.0.0.1/tcp/1"],
+        &["stats", "bw"],
+    ] {
+        assert_eq!(
+            err(&run(&root, args, None)),
+            "Error: this command needs a running daemon (acorn daemon)",
+            "{args:?}"
+        );
+    }
+    let d = Daemon::start(&root);
+    let e = err(&run(
+        &root,
+        &["swarm", "connect", "/ip4/127.0.0.1/tcp/1"],
+        None,
+    ));
+    assert!(e.contains("must end in /p2p/<peer-id>"), "{e}");
+    let e = err(&run(&root, &["swarm", "connect", "not-a-multiaddr"], None));
+    assert!(e.contains("invalid peer address"), "{e}");
+    let e = err(&run(
+        &root,
+        &["swarm", "connect", "/ip4/1.2.3/tcp/1/p2p/x"],
+        None,
+    ));
+    assert!(e.contains("invalid peer address"), "{e}");
+    // Nothing listens on port 1: the dial fails, the command exits non-zero.
+    let e = err(&run(
+        &root,
+        &[
+            "swarm",
+            "connect",
+            &format!("/ip4/127.0.0.1/tcp/1/p2p/{other_id}"),
+        ],
+        None,
+    ));
+    assert!(
+        e.starts_with(&format!("Error: connect {other_id} failure: ")),
+        "{e}"
+    );
+    let e = err(&run(
+        &root,
+        &["swarm", "disconnect", &format!("/p2p/{other_id}")],
+        None,
+    ));
+    assert!(e.contains("not connected"), "{e}");
+    assert!(d.stop().0);
+}
