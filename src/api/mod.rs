@@ -92,6 +92,12 @@ const COMMANDS: &[&str] = &[
     "repo/verify",
     "shutdown",
     "stats/bw",
+    "routing/findprovs",
+    "routing/findpeer",
+    "routing/provide",
+    "dht/findprovs",
+    "dht/findpeer",
+    "dht/provide",
     "swarm/addrs",
     "swarm/addrs/local",
     "swarm/connect",
@@ -211,6 +217,9 @@ impl Api {
             "repo/stat" => self.repo_stat(req).await,
             "repo/verify" => self.repo_verify(slot).await,
             "stats/bw" => self.stats_bw().await,
+            "routing/findprovs" | "dht/findprovs" => self.routing_findprovs(req).await,
+            "routing/findpeer" | "dht/findpeer" => self.routing_findpeer(req).await,
+            "routing/provide" | "dht/provide" => self.routing_provide(req).await,
             "swarm/addrs" => self.swarm_addrs().await,
             "swarm/addrs/local" => self.swarm_addrs_local(req).await,
             "swarm/connect" => self.swarm_connect(req).await,
@@ -465,11 +474,13 @@ impl Api {
         let quieter = q.bool(&["quieter", "Q"])?.unwrap_or(false);
         let mut parts = multipart_body(&req)?;
         let node = self.node.clone();
+        // Roots of pinned adds are announced to the DHT in the background.
+        let net = self.net.clone().filter(|_| pin);
         stream(slot, "application/json", "X-Chunked-Output", move |w| {
             let node = (!only_hash).then_some(&*node);
             let mut last = None;
             let mut source = PartSource(&mut parts);
-            core::add_entries(node, &opts, &mut source, pin, &mut |name, a| {
+            let root = core::add_entries(node, &opts, &mut source, pin, &mut |name, a| {
                 let line =
                     json!({"Name": name, "Hash": a.cid.to_string(), "Size": a.size.to_string()});
                 if quieter {
@@ -479,12 +490,89 @@ impl Api {
                     json_line(w, &line)
                 }
             })?;
+            if let Some(net) = net {
+                net.provide_later(&root);
+            }
             if let Some(line) = last {
                 json_line(w, &line)?;
             }
             Ok(())
         })
         .await
+    }
+
+    /// Kubo's `routing findprovs`: one `{"Type":4,"Responses":[{"ID","Addrs"}]}`
+    /// line per provider (Type 4 = Provider).
+    async fn routing_findprovs(&self, req: Request) -> ApiResult {
+        let q = Query(&req.query);
+        let arg = q.required_args("key")?.swap_remove(0);
+        let cid = core::parse_cid_arg(&arg).map_err(|e| ApiError::Client(e.to_string()))?;
+        let max = q
+            .u64(&["num-providers", "n"])?
+            .map_or(crate::daemon::net::DEFAULT_NUM_PROVIDERS, |n| n as usize);
+        if max == 0 {
+            return Err(ApiError::Client(
+                "number of providers must be greater than 0".into(),
+            ));
+        }
+        let found = self
+            .net()?
+            .find_providers(&cid, max)
+            .await
+            .map_err(net_error)?;
+        let mut body = String::new();
+        for p in found {
+            let addrs: Vec<String> = p.addrs.iter().map(ToString::to_string).collect();
+            let line = json!({
+                "Extra": "",
+                "ID": "",
+                "Responses": [{"Addrs": addrs, "ID": p.peer.to_base58()}],
+                "Type": 4,
+            });
+            body.push_str(&format!("{line}\n"));
+        }
+        Ok(Response::full(200, "application/json", body))
+    }
+
+    /// Kubo's `routing findpeer`: `{"Type":2,"Responses":[{"ID","Addrs"}]}` (FinalPeer).
+    async fn routing_findpeer(&self, req: Request) -> ApiResult {
+        let arg = Query(&req.query).required_args("peerID")?.swap_remove(0);
+        let peer: libp2p::PeerId = arg
+            .trim_start_matches("/p2p/")
+            .parse()
+            .map_err(|e| ApiError::Client(format!("invalid peer ID {arg:?}: {e}")))?;
+        let addrs = self.net()?.find_peer(peer).await.map_err(net_error)?;
+        let addrs: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+        Ok(json_response(&json!({
+            "Extra": "",
+            "ID": "",
+            "Responses": [{"Addrs": addrs, "ID": peer.to_base58()}],
+            "Type": 2,
+        })))
+    }
+
+    /// Kubo's `routing provide`: announces each CID (which must be stored here).
+    async fn routing_provide(&self, req: Request) -> ApiResult {
+        let args = Query(&req.query).required_args("key")?;
+        let mut cids = Vec::with_capacity(args.len());
+        for a in &args {
+            cids.push(core::parse_cid_arg(a).map_err(|e| ApiError::Client(e.to_string()))?);
+        }
+        let check = cids.clone();
+        self.blocking(move |node| {
+            for c in &check {
+                if !node.store().has(c)? {
+                    anyhow::bail!("block {c} not found locally, cannot provide");
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        let net = self.net()?;
+        for c in &cids {
+            net.provide(c).await.map_err(net_error)?;
+        }
+        Ok(Response::full(200, "application/json", ""))
     }
 
     async fn block_get(&self, req: Request, slot: Slot) -> ApiResult {

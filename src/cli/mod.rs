@@ -73,6 +73,8 @@ pub enum Command {
     Id(daemon_cmd::IdCmd),
     Swarm(net::SwarmCmd),
     Stats(net::StatsCmd),
+    Routing(net::RoutingCmd),
+    Dht(net::DhtCmd),
 }
 
 /// What handlers need from the process environment.
@@ -136,6 +138,8 @@ pub fn run(args: Acorn, ctx: &Context) -> anyhow::Result<()> {
         Command::Id(c) => c.run(ctx),
         Command::Swarm(c) => c.run(ctx),
         Command::Stats(c) => c.run(ctx),
+        Command::Routing(c) => c.run(ctx),
+        Command::Dht(c) => c.run(ctx),
     }
 }
 

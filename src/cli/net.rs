@@ -195,6 +195,120 @@ impl StatsCmd {
     }
 }
 
+/// Find providers and peers in the DHT, announce content (Kubo's `ipfs routing`).
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(subcommand, name = "routing")]
+pub struct RoutingCmd {
+    #[argh(subcommand)]
+    pub command: RoutingSub,
+}
+
+/// The same as `acorn routing` (Kubo's deprecated `ipfs dht` spelling).
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(subcommand, name = "dht")]
+pub struct DhtCmd {
+    #[argh(subcommand)]
+    pub command: RoutingSub,
+}
+
+/// `acorn routing` subcommands.
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(subcommand)]
+pub enum RoutingSub {
+    FindProvs(FindProvsCmd),
+    FindPeer(FindPeerCmd),
+    Provide(ProvideCmd),
+}
+
+/// Find peers that provide a CID; prints one peer ID per line.
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(subcommand, name = "findprovs")]
+pub struct FindProvsCmd {
+    /// the number of providers to find (default: 20)
+    #[argh(option, short = 'n')]
+    pub num_providers: Option<u64>,
+    /// the CID
+    #[argh(positional)]
+    pub cid: String,
+}
+
+/// Find the addresses of a peer; prints one multiaddr per line.
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(subcommand, name = "findpeer")]
+pub struct FindPeerCmd {
+    /// the peer ID
+    #[argh(positional)]
+    pub peer: String,
+}
+
+/// Announce to the DHT that this node provides the given CIDs.
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(subcommand, name = "provide")]
+pub struct ProvideCmd {
+    /// the CIDs (stored on this node)
+    #[argh(positional)]
+    pub cids: Vec<String>,
+}
+
+impl DhtCmd {
+    pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        RoutingCmd {
+            command: self.command,
+        }
+        .run(ctx)
+    }
+}
+
+impl RoutingCmd {
+    pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        match self.command {
+            RoutingSub::FindProvs(c) => {
+                let mut q = vec![("arg", c.cid.clone())];
+                if let Some(n) = c.num_providers {
+                    q.push(("num-providers", n.to_string()));
+                }
+                let resp = client(ctx)?.post("routing/findprovs", &q, None)?;
+                let mut out = String::new();
+                resp.ndjson(&mut |v| {
+                    if v["Type"] == 4 {
+                        for r in v["Responses"]
+                            .as_array()
+                            .map(Vec::as_slice)
+                            .unwrap_or_default()
+                        {
+                            out.push_str(r["ID"].as_str().unwrap_or_default());
+                            out.push('\n');
+                        }
+                    }
+                    Ok(())
+                })?;
+                print(&out)
+            }
+            RoutingSub::FindPeer(c) => {
+                let v = client(ctx)?.json("routing/findpeer", &[("arg", c.peer.clone())])?;
+                let mut out = String::new();
+                for r in v["Responses"]
+                    .as_array()
+                    .map(Vec::as_slice)
+                    .unwrap_or_default()
+                {
+                    for a in r["Addrs"].as_array().map(Vec::as_slice).unwrap_or_default() {
+                        out.push_str(a.as_str().unwrap_or_default());
+                        out.push('\n');
+                    }
+                }
+                print(&out)
+            }
+            RoutingSub::Provide(c) => {
+                anyhow::ensure!(!c.cids.is_empty(), "argument \"key\" is required");
+                let q: Vec<(&str, String)> = c.cids.iter().map(|a| ("arg", a.clone())).collect();
+                client(ctx)?.post("routing/provide", &q, None)?;
+                Ok(())
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

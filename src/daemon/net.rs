@@ -16,6 +16,11 @@
 //! bitswap (first connection of a peer: connected; last one closed:
 //! disconnected). `FindProviders` from bitswap starts a Kademlia `get_providers`
 //! query whose providers go back to the session; `Disconnect` closes the peer.
+//! `routing findprovs|findpeer|provide` (and the `dht` aliases) run Kademlia
+//! queries; providers found for bitswap are dialled while their query still knows
+//! their addresses. Roots of pinned adds through the API are provided in the
+//! background; the listen addresses (or `Addresses.Announce`) are announced as the
+//! node's external addresses, so provider records carry them.
 //! `swarm connect` dials with a fresh connection id and answers when that
 //! connection is established or fails. Shutdown ([`NetHandle::shutdown`]) stops
 //! bitswap, drops the swarm (closing every connection), and ends the task.
@@ -28,7 +33,9 @@
 //! waits). `swarm connect`s waiting for their dial: [`MAX_PENDING_DIALS_COUNT`]
 //! (more get an error). DHT provider lookups for bitswap at once:
 //! [`MAX_PROVIDER_LOOKUPS_COUNT`] (more are skipped; bitswap asks again next round),
-//! each keeping at most [`PROVIDERS_PER_LOOKUP_COUNT`] providers. The per-peer table
+//! each keeping at most [`PROVIDERS_PER_LOOKUP_COUNT`] providers. `routing` queries
+//! at once: [`MAX_ROUTING_QUERIES_COUNT`] (more get an error; background provides are
+//! skipped); `findprovs` returns at most [`MAX_NUM_PROVIDERS`]. The per-peer table
 //! is bounded by the swarm's connection limits. A fetch waits at most
 //! [`FETCH_TIMEOUT`]. The swarm's own limits are in [`acorn_net::swarm::Config`].
 //!
@@ -82,6 +89,12 @@ pub const LISTEN_WAIT: Duration = Duration::from_secs(2);
 pub const RATE_WINDOW: Duration = Duration::from_secs(1);
 /// How long shutdown waits for the swarm task to stop.
 pub const STOP_WAIT: Duration = Duration::from_secs(2);
+/// `routing findprovs|findpeer|provide` queries running at once; more get an error.
+pub const MAX_ROUTING_QUERIES_COUNT: usize = 16;
+/// Providers `routing findprovs` returns by default (Kubo's `--num-providers`).
+pub const DEFAULT_NUM_PROVIDERS: usize = 20;
+/// Largest `--num-providers` accepted (bounds the answer held in memory).
+pub const MAX_NUM_PROVIDERS: usize = 1000;
 /// Default listen address when `Addresses.Swarm` is empty (Kubo's default port).
 pub const DEFAULT_SWARM_ADDR: &str = "/ip4/0.0.0.0/tcp/4001";
 
@@ -164,7 +177,45 @@ enum Command {
     },
     Peers(oneshot::Sender<Vec<PeerEntry>>),
     KnownAddrs(oneshot::Sender<Vec<(PeerId, Vec<Multiaddr>)>>),
+    FindProvs {
+        key: kad::RecordKey,
+        max: usize,
+        reply: oneshot::Sender<Result<Vec<Provider>, String>>,
+    },
+    FindPeer {
+        peer: PeerId,
+        reply: oneshot::Sender<Result<Vec<Multiaddr>, String>>,
+    },
+    /// `None`: announce in the background (after an add, reprovide).
+    Provide {
+        key: kad::RecordKey,
+        reply: Option<oneshot::Sender<Result<(), String>>>,
+    },
     Shutdown(oneshot::Sender<()>),
+}
+
+/// One provider found by `routing findprovs`.
+#[derive(Debug, Clone)]
+pub struct Provider {
+    pub peer: PeerId,
+    /// Addresses we know for it (connected or in the routing table); may be empty.
+    pub addrs: Vec<Multiaddr>,
+}
+
+/// A `routing` query waiting for Kademlia.
+enum RoutingQuery {
+    FindProvs {
+        found: Vec<PeerId>,
+        max: usize,
+        reply: oneshot::Sender<Result<Vec<Provider>, String>>,
+    },
+    FindPeer {
+        peer: PeerId,
+        reply: oneshot::Sender<Result<Vec<Multiaddr>, String>>,
+    },
+    Provide {
+        reply: Option<oneshot::Sender<Result<(), String>>>,
+    },
 }
 
 /// The API's handle to the network. Cheap to clone.
@@ -197,6 +248,8 @@ pub enum NetError {
     Connect { peer: PeerId, reason: String },
     #[error("disconnect {peer} failure: not connected")]
     NotConnected { peer: PeerId },
+    #[error("routing: {0}")]
+    Routing(String),
 }
 
 /// Splits `<addr>/p2p/<peer>` into the peer and the address before it.
@@ -290,6 +343,49 @@ impl NetHandle {
     /// `swarm addrs`: known addresses per peer.
     pub async fn known_addrs(&self) -> Result<Vec<(PeerId, Vec<Multiaddr>)>, NetError> {
         self.ask(Command::KnownAddrs).await
+    }
+
+    /// `routing findprovs`: up to `max` providers of `cid` from the DHT (and us).
+    pub async fn find_providers(&self, cid: &Cid, max: usize) -> Result<Vec<Provider>, NetError> {
+        let key = kad::RecordKey::new(&cid.hash().to_bytes());
+        let max = max.clamp(1, MAX_NUM_PROVIDERS);
+        self.ask(|reply| Command::FindProvs { key, max, reply })
+            .await?
+            .map_err(NetError::Routing)
+    }
+
+    /// `routing findpeer`: addresses of `peer` (connected, or found in the DHT).
+    pub async fn find_peer(&self, peer: PeerId) -> Result<Vec<Multiaddr>, NetError> {
+        self.ask(|reply| Command::FindPeer { peer, reply })
+            .await?
+            .map_err(NetError::Routing)
+    }
+
+    /// `routing provide`: announces that we provide `cid`, waiting for the DHT.
+    pub async fn provide(&self, cid: &Cid) -> Result<(), NetError> {
+        let key = kad::RecordKey::new(&cid.hash().to_bytes());
+        self.ask(|reply| Command::Provide {
+            key,
+            reply: Some(reply),
+        })
+        .await?
+        .map_err(NetError::Routing)
+    }
+
+    /// Announces `cid` in the background (after an add, reprovide). Dropped, with a
+    /// debug log, when the command queue is full or there is no DHT.
+    pub fn provide_later(&self, cid: &Cid) {
+        if self.dht_mode == DhtMode::None {
+            return;
+        }
+        let key = kad::RecordKey::new(&cid.hash().to_bytes());
+        if self
+            .tx
+            .try_send(Command::Provide { key, reply: None })
+            .is_err()
+        {
+            tracing::debug!(%cid, "provide skipped: command queue full");
+        }
     }
 
     /// `stats bw`.
@@ -446,6 +542,14 @@ pub async fn start(
             rate_out: 0.0,
         })),
     };
+    // Announced addresses (Kubo's Addresses.Announce) go into provider records and
+    // identify; without any, the listen addresses are announced (as Kubo does).
+    for a in &config.addresses.announce {
+        match a.parse::<Multiaddr>() {
+            Ok(m) => swarm.add_external_address(m),
+            Err(e) => eprintln!("WARNING: Addresses.Announce: bad multiaddr {a:?}: {e}"),
+        }
+    }
     let (ready_tx, ready_rx) = oneshot::channel();
     let task = Task {
         swarm,
@@ -453,6 +557,8 @@ pub async fn start(
         peers: HashMap::new(),
         dials: HashMap::new(),
         lookups: HashMap::new(),
+        routing: HashMap::new(),
+        announce: !config.addresses.announce.is_empty(),
         listen_reports: listeners,
         ready: Some(ready_tx),
     };
@@ -534,6 +640,10 @@ struct Task {
     dials: HashMap<ConnectionId, (PeerId, oneshot::Sender<Result<(), String>>)>,
     /// Provider lookups for bitswap (≤ [`MAX_PROVIDER_LOOKUPS_COUNT`]).
     lookups: HashMap<kad::QueryId, ProviderLookup>,
+    /// `routing` queries (≤ [`MAX_ROUTING_QUERIES_COUNT`]).
+    routing: HashMap<kad::QueryId, RoutingQuery>,
+    /// `Addresses.Announce` is set: do not announce listen addresses.
+    announce: bool,
     /// Listeners that have not reported an address yet.
     listen_reports: usize,
     ready: Option<oneshot::Sender<()>>,
@@ -662,7 +772,137 @@ impl Task {
                 v.sort_by_key(|(p, _)| p.to_bytes());
                 let _ = reply.send(v);
             }
+            Command::FindProvs { key, max, reply } => {
+                if let Some(reply) = self.routing_slot(reply) {
+                    match self.kad() {
+                        Some(k) => {
+                            let q = k.get_providers(key);
+                            self.routing.insert(
+                                q,
+                                RoutingQuery::FindProvs {
+                                    found: Vec::new(),
+                                    max,
+                                    reply,
+                                },
+                            );
+                        }
+                        None => drop(reply.send(Err(NO_DHT.into()))),
+                    }
+                }
+            }
+            Command::FindPeer { peer, reply } => {
+                // Connected (or known from the routing table): answer at once.
+                let known = self.addrs_of(&peer);
+                if !known.is_empty() {
+                    let _ = reply.send(Ok(known));
+                    return;
+                }
+                if let Some(reply) = self.routing_slot(reply) {
+                    match self.kad() {
+                        Some(k) => {
+                            let q = k.get_closest_peers(peer);
+                            self.routing
+                                .insert(q, RoutingQuery::FindPeer { peer, reply });
+                        }
+                        None => drop(reply.send(Err(NO_DHT.into()))),
+                    }
+                }
+            }
+            Command::Provide { key, reply } => {
+                if self.routing.len() >= MAX_ROUTING_QUERIES_COUNT {
+                    match reply {
+                        Some(r) => drop(r.send(Err(format!(
+                            "too many routing queries running ({MAX_ROUTING_QUERIES_COUNT})"
+                        )))),
+                        None => tracing::debug!("background provide skipped: too many queries"),
+                    }
+                    return;
+                }
+                let empty = self
+                    .kad()
+                    .map(|k| k.kbuckets().all(|b| b.num_entries() == 0));
+                match (self.kad().is_some(), empty) {
+                    (false, _) => {
+                        if let Some(r) = reply {
+                            let _ = r.send(Err(NO_DHT.into()));
+                        }
+                    }
+                    (true, Some(true)) => {
+                        if let Some(r) = reply {
+                            let _ = r.send(Err("failed to find any peer in table".into()));
+                        }
+                    }
+                    _ => {
+                        let started = self.kad().map(|k| k.start_providing(key));
+                        match started {
+                            Some(Ok(q)) => {
+                                self.routing.insert(q, RoutingQuery::Provide { reply });
+                            }
+                            Some(Err(e)) => {
+                                if let Some(r) = reply {
+                                    let _ = r.send(Err(e.to_string()));
+                                }
+                            }
+                            None => {}
+                        }
+                    }
+                }
+            }
             Command::Shutdown(_) => {} // handled in `run`
+        }
+    }
+
+    /// Admits a routing query, or answers "too many" and returns `None`.
+    fn routing_slot<T>(
+        &self,
+        reply: oneshot::Sender<Result<T, String>>,
+    ) -> Option<oneshot::Sender<Result<T, String>>> {
+        if self.routing.len() >= MAX_ROUTING_QUERIES_COUNT {
+            let _ = reply.send(Err(format!(
+                "too many routing queries running ({MAX_ROUTING_QUERIES_COUNT})"
+            )));
+            return None;
+        }
+        Some(reply)
+    }
+
+    /// Addresses we know for `peer`: its connection, then the routing table.
+    fn addrs_of(&mut self, peer: &PeerId) -> Vec<Multiaddr> {
+        let mut v: Vec<Multiaddr> = self
+            .peers
+            .get(peer)
+            .map(|(e, _)| vec![e.addr.clone()])
+            .unwrap_or_default();
+        if let Some(k) = self.kad() {
+            if let Some(entry) = k.kbucket(*peer) {
+                for e in entry.iter() {
+                    if e.node.key.preimage() == peer {
+                        for a in e.node.value.iter() {
+                            if !v.contains(a) {
+                                v.push(a.clone());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        v
+    }
+
+    /// Dials providers while their query still knows their addresses (Kademlia
+    /// hands a dial the addresses of peers seen by running queries), so bitswap can
+    /// reach them.
+    fn dial_providers(&mut self, providers: &[PeerId]) {
+        let me = *self.swarm.local_peer_id();
+        for p in providers {
+            if *p != me && !self.swarm.is_connected(p) {
+                let opts = DialOpts::peer_id(*p)
+                    .condition(PeerCondition::DisconnectedAndNotDialing)
+                    .build();
+                if let Err(e) = self.swarm.dial(opts) {
+                    tracing::debug!(peer = %p, "dialing a provider: {e}");
+                }
+            }
         }
     }
 
@@ -696,6 +936,9 @@ impl Task {
         match ev {
             SwarmEvent::NewListenAddr { address, .. } => {
                 println!("Swarm listening on {address}");
+                if !self.announce {
+                    self.swarm.add_external_address(address.clone());
+                }
                 if self.listen_reports > 0 {
                     self.listen_reports -= 1;
                 }
@@ -787,20 +1030,31 @@ impl Task {
             id, result, step, ..
         } = ev
         {
+            if self.routing.contains_key(&id) {
+                self.on_routing(id, result, step.last);
+                return;
+            }
             let kad::QueryResult::GetProviders(r) = result else {
                 return;
             };
-            let Some(l) = self.lookups.get_mut(&id) else {
+            if !self.lookups.contains_key(&id) {
                 return;
-            };
+            }
             if let Ok(kad::GetProvidersOk::FoundProviders { providers, .. }) = r {
-                for p in providers {
-                    if l.found.len() < PROVIDERS_PER_LOOKUP_COUNT && !l.found.contains(&p) {
-                        l.found.push(p);
+                let list: Vec<PeerId> = providers.iter().copied().collect();
+                self.dial_providers(&list);
+                if let Some(l) = self.lookups.get_mut(&id) {
+                    for p in providers {
+                        if l.found.len() < PROVIDERS_PER_LOOKUP_COUNT && !l.found.contains(&p) {
+                            l.found.push(p);
+                        }
                     }
                 }
             }
-            let full = l.found.len() >= PROVIDERS_PER_LOOKUP_COUNT;
+            let full = self
+                .lookups
+                .get(&id)
+                .is_some_and(|l| l.found.len() >= PROVIDERS_PER_LOOKUP_COUNT);
             if step.last || full {
                 if let Some(l) = self.lookups.remove(&id) {
                     if full {
@@ -813,6 +1067,91 @@ impl Task {
                     }
                 }
             }
+        }
+    }
+}
+
+const NO_DHT: &str = "routing is disabled (Routing.Type is none)";
+
+impl Task {
+    /// Progress of a `routing` query.
+    fn on_routing(&mut self, id: kad::QueryId, result: kad::QueryResult, last: bool) {
+        let mut done = last;
+        match (self.routing.get_mut(&id), result) {
+            (
+                Some(RoutingQuery::FindProvs { found, max, .. }),
+                kad::QueryResult::GetProviders(Ok(kad::GetProvidersOk::FoundProviders {
+                    providers,
+                    ..
+                })),
+            ) => {
+                for p in providers {
+                    if found.len() < *max && !found.contains(&p) {
+                        found.push(p);
+                    }
+                }
+                if found.len() >= *max {
+                    done = true;
+                }
+            }
+            (Some(RoutingQuery::FindPeer { peer, .. }), kad::QueryResult::GetClosestPeers(r)) => {
+                let peer = *peer;
+                let peers = match r {
+                    Ok(ok) => ok.peers,
+                    Err(kad::GetClosestPeersError::Timeout { peers, .. }) => peers,
+                };
+                if let Some(info) = peers.into_iter().find(|i| i.peer_id == peer) {
+                    if let Some(RoutingQuery::FindPeer { reply, .. }) = self.routing.remove(&id) {
+                        let _ = reply.send(Ok(info.addrs));
+                    }
+                    if let Some(mut q) = self.kad().and_then(|k| k.query_mut(&id)) {
+                        q.finish();
+                    }
+                    return;
+                }
+            }
+            (Some(RoutingQuery::Provide { .. }), kad::QueryResult::StartProviding(r)) => {
+                if let Some(RoutingQuery::Provide { reply }) = self.routing.remove(&id) {
+                    let r = r.map(drop).map_err(|e| e.to_string());
+                    match reply {
+                        Some(reply) => drop(reply.send(r)),
+                        None => {
+                            if let Err(e) = r {
+                                tracing::debug!("background provide: {e}");
+                            }
+                        }
+                    }
+                }
+                return;
+            }
+            _ => {}
+        }
+        if !done {
+            return;
+        }
+        if !last {
+            if let Some(mut q) = self.kad().and_then(|k| k.query_mut(&id)) {
+                q.finish();
+            }
+        }
+        match self.routing.remove(&id) {
+            Some(RoutingQuery::FindProvs { found, reply, .. }) => {
+                let list = found
+                    .into_iter()
+                    .map(|peer| Provider {
+                        addrs: self.addrs_of(&peer),
+                        peer,
+                    })
+                    .collect();
+                let _ = reply.send(Ok(list));
+            }
+            Some(RoutingQuery::FindPeer { peer, reply }) => {
+                let _ = reply.send(Err(format!("peer {peer} not found")));
+            }
+            Some(RoutingQuery::Provide { reply: Some(r) }) => {
+                let _ = r.send(Err("the provide query ended without a result".into()));
+            }
+            _ => {}
         }
     }
 }
