@@ -54,6 +54,49 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 pub const SHUTDOWN_DRAIN: Duration = Duration::from_secs(30);
 /// Name of the file in the repo holding the API multiaddr while the daemon runs.
 pub const API_FILE: &str = "api";
+/// Wait after start before the first reprovide (Kubo waits a minute too).
+pub const REPROVIDE_FIRST_DELAY: Duration = Duration::from_secs(60);
+
+/// Re-announces pinned roots to the DHT every `Reprovider.Interval` (Kubo's "roots"
+/// strategy: recursive and direct pin roots, one query at a time; the pin list is
+/// held in memory, about 50 bytes per pin). `"0"` turns it off.
+fn spawn_reprovider(
+    ex: &Arc<Executor<'static>>,
+    node: &Arc<Node>,
+    pool: &Pool,
+    net: &net::NetHandle,
+) {
+    let interval = match crate::config::parse_duration(&node.config().reprovider.interval) {
+        Ok(d) if !d.is_zero() => d,
+        _ => return,
+    };
+    let (node, pool, net) = (node.clone(), pool.clone(), net.clone());
+    ex.spawn(async move {
+        async_io::Timer::after(REPROVIDE_FIRST_DELAY).await;
+        loop {
+            let n = node.clone();
+            let pins = pool
+                .run(move || {
+                    let mut v = n.pin_ls(acorn_storage::pins::PinFilter::Recursive, &[])?;
+                    v.extend(n.pin_ls(acorn_storage::pins::PinFilter::Direct, &[])?);
+                    anyhow::Ok(v)
+                })
+                .await;
+            if let Some(Ok(pins)) = pins {
+                let mut ok = 0;
+                for (cid, _) in &pins {
+                    if net.provide(cid).await.is_ok() {
+                        ok += 1;
+                    }
+                }
+                tracing::info!("reprovided {ok} of {} pinned roots", pins.len());
+            }
+            async_io::Timer::after(interval).await;
+        }
+    })
+    .detach();
+}
+
 /// Environment variable the `blocking` crate reads for its thread cap.
 const BLOCKING_ENV: &str = "BLOCKING_MAX_THREADS";
 
@@ -145,6 +188,7 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
     let pool = Pool::new(usize::from(threads));
     let ex = Arc::new(Executor::new());
     let network = smol::block_on(ex.run(net::start(&ex, root, &node)))?;
+    spawn_reprovider(&ex, &node, &pool, &network);
     let api = Api::new(node.clone(), pool, stop_tx.clone(), Some(network.clone()));
     let stats = Arc::new(http::Stats::default());
 
