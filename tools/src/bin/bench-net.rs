@@ -104,9 +104,32 @@ impl Daemon {
             .ok_or_else(|| anyhow::anyhow!("no address in `acorn id`: {id}"))
     }
 
-    fn total_in(&self, acorn: &Path) -> anyhow::Result<u64> {
-        let bw: serde_json::Value =
-            serde_json::from_str(&self.cli(acorn, &["stats", "bw", "--enc=json"])?)?;
+    /// `TotalIn` of `stats bw`, exact (asked over the RPC API: the CLI rounds).
+    fn total_in(&self) -> anyhow::Result<u64> {
+        use std::io::{Read, Write};
+        let api = std::fs::read_to_string(self.repo.join("api"))?;
+        let port = api
+            .trim()
+            .rsplit('/')
+            .next()
+            .and_then(|p| p.parse::<u16>().ok())
+            .ok_or_else(|| anyhow::anyhow!("bad api file: {api}"))?;
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+        s.write_all(
+            b"POST /api/v0/stats/bw HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        )?;
+        let mut resp = String::new();
+        s.read_to_string(&mut resp)?;
+        let body = resp
+            .split("\r\n\r\n")
+            .nth(1)
+            .ok_or_else(|| anyhow::anyhow!("bad HTTP answer: {resp}"))?;
+        // Tolerate a chunked body: the JSON object is the line starting with '{'.
+        let json = body
+            .lines()
+            .find(|l| l.starts_with('{'))
+            .ok_or_else(|| anyhow::anyhow!("no JSON in: {body}"))?;
+        let bw: serde_json::Value = serde_json::from_str(json)?;
         bw["TotalIn"]
             .as_u64()
             .ok_or_else(|| anyhow::anyhow!("no TotalIn in `stats bw`: {bw}"))
@@ -191,7 +214,7 @@ fn main() -> anyhow::Result<()> {
     b.cli(&acorn, &["swarm", "connect", &a.addr(&acorn)?])?;
     let idle_before: Vec<u64> = idle
         .iter()
-        .map(|d| d.total_in(&acorn))
+        .map(|d| d.total_in())
         .collect::<Result<_, _>>()?;
 
     let t = Instant::now();
@@ -210,7 +233,7 @@ fn main() -> anyhow::Result<()> {
     let (_, hwm, threads) = proc_figures(b.pid())?;
     let mut idle_bytes = 0;
     for (d, before) in idle.iter().zip(idle_before) {
-        idle_bytes += d.total_in(&acorn)?.saturating_sub(before);
+        idle_bytes += d.total_in()?.saturating_sub(before);
     }
     println!(
         "sha256sum_mib_s={:.1} fetch_acorn_to_acorn_mib_s={:.1} fetch_vs_sha256sum={:.2}x",
