@@ -359,3 +359,65 @@ async fn read_one(s: &mut libp2p::Stream) -> bitswap::Message {
     s.read_exact(&mut body).await.expect("body");
     bitswap::Message::decode(&body).expect("decode")
 }
+
+/// Polls the node's stats until `f` holds, for up to 10 s.
+async fn wait_stats(h: &Handle, what: &str, f: impl Fn(&bitswap::Stats) -> bool) {
+    for _ in 0..1000 {
+        if f(&h.stats().await.expect("stats")) {
+            return;
+        }
+        async_io::Timer::after(Duration::from_millis(10)).await;
+    }
+    panic!("never happened: {what}");
+}
+
+#[test]
+fn one_peer_cannot_take_every_inbound_stream_slot() {
+    run(|ex| async move {
+        let server = spawn_node(&ex, 5001, bitswap::Config::default());
+        let mut ccfg = bitswap::Config::default();
+        ccfg.core.want_timeout = Duration::from_millis(500);
+        ccfg.core.want_deadline = Duration::from_secs(3);
+        let client = spawn_node(&ex, 5002, ccfg);
+        let (_hog, mut control, dial) = spawn_swarm(&ex, 5003, |_| None);
+        dial.send("/memory/5001".parse().expect("addr"))
+            .await
+            .expect("dial");
+        wait_for_peer(&server).await;
+        // The hog opens 40 streams (more than the old global cap of 32) and keeps them.
+        let mut held = Vec::new();
+        for _ in 0..40 {
+            let s = control
+                .open_stream(
+                    server.peer,
+                    libp2p::StreamProtocol::new("/ipfs/bitswap/1.2.0"),
+                )
+                .await
+                .expect("stream");
+            held.push(s);
+        }
+        let per_peer = bitswap::Config::default().max_inbound_streams_per_peer as u64;
+        wait_stats(&server.handle, "hog's extra streams refused", |s| {
+            s.inbound_streams_refused == 40 - per_peer
+        })
+        .await;
+
+        // An honest client is still served.
+        let data = b"served despite the hog".to_vec();
+        let block = Block::new(
+            acorn_storage::cids::cid_of(1, acorn_storage::cids::RAW, &data),
+            data,
+        )
+        .expect("block");
+        server.store.put(&block).expect("put");
+        connected(&client, &server, 5001).await;
+        let session = client.handle.new_session().await.expect("session");
+        session
+            .add_providers(vec![server.peer])
+            .await
+            .expect("providers");
+        let got = session.fetch(*block.cid()).await.expect("fetched");
+        assert_eq!(got, block);
+        drop(held);
+    });
+}

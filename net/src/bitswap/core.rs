@@ -205,6 +205,8 @@ pub struct Stats {
     /// Messages ignored because the peer table was full.
     pub peers_refused: u64,
     pub events_dropped: u64,
+    /// Inbound streams reset because a stream cap (per peer or in all) was reached.
+    pub inbound_streams_refused: u64,
     pub send_failures: u64,
     /// Live wants (our wantlist length).
     pub wantlist_len: u64,

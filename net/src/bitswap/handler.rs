@@ -16,7 +16,8 @@
 //!   failure and end.
 //!
 //! Limits: one message per peer in flight (the core's transmit contract); inbound
-//! streams are capped by the node (`Config::max_inbound_streams`); writes time out after
+//! streams are capped by the accept tasks (`Config::max_inbound_streams` in all,
+//! `Config::max_inbound_streams_per_peer` per peer); writes time out after
 //! `Config::send_timeout`.
 
 use super::core::{Found, Lookup, SessionId};

@@ -16,8 +16,11 @@
 //! - A request opens a [`Session`] and calls [`Session::fetch`] per CID (concurrently
 //!   for a DAG's children). The node first asks the blockstore; on a miss the core wants
 //!   the CID; the verified block is `put` into the blockstore, then returned.
-//! - Inbound streams of all four protocols are accepted; each gets a reader task. Each
-//!   peer we send to gets one writer task with one stream.
+//! - Inbound streams of all four protocols are accepted by one accept task per protocol,
+//!   which drains libp2p-stream's queue continuously (it holds a single pending stream
+//!   per protocol and drops the rest, so it must never wait for the busy node task),
+//!   applies the stream caps and spawns a reader task per stream. Each peer we send to
+//!   gets one writer task with one stream.
 //! - Blockstore calls (`get`/`has`/`put`, which may block on disk) run through
 //!   `smol::unblock`; the daemon caps that pool (`BLOCKING_MAX_THREADS`).
 //!
@@ -27,8 +30,11 @@
 //!   `Stats::events_dropped` — the core asks for providers again next round);
 //! - stream and blockstore results: `io_capacity` (full: readers and writers wait, which
 //!   pushes back on the peers);
-//! - inbound streams at once: `max_inbound_streams` (more are dropped); worst case RAM
-//!   for frames being read is this × `wire::MAX_MESSAGE_BYTES`;
+//! - inbound streams at once: `max_inbound_streams_per_peer` per peer and
+//!   `max_inbound_streams` in all (more are reset at once and counted in
+//!   `Stats::inbound_streams_refused`). boxo keeps one long-lived stream per peer, Helia
+//!   opens one per message, so the per-peer cap keeps one peer from taking every slot,
+//!   and the global cap is sized ≥ 2 × the swarm's `max_connections`;
 //! - per peer one outbound message in flight, plus the core's bounded send queue;
 //! - fetch waiters per (session, CID): [`MAX_WAITERS_PER_WANT`].
 //!
@@ -54,9 +60,12 @@ use libp2p::{PeerId, StreamProtocol};
 use smol::channel::{self as chan, Receiver, Sender, TrySendError};
 use smol::Executor;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
+
+/// Default of [`Config::max_inbound_streams`]: 2 × the swarm's default `max_connections`.
+pub const DEFAULT_MAX_INBOUND_STREAMS: usize = 320;
 
 /// Most concurrent `fetch` calls waiting for the same CID in one session.
 pub const MAX_WAITERS_PER_WANT: usize = 16;
@@ -82,8 +91,13 @@ pub struct Config {
     pub event_capacity: usize,
     /// Stream and blockstore results queued to the node task [64].
     pub io_capacity: usize,
-    /// Inbound bitswap streams read at once [32].
+    /// Inbound bitswap streams read at once over all peers [320 = 2 × the swarm's
+    /// default `max_connections` (160): one long-lived boxo stream per connection plus a
+    /// Helia stream-per-message in flight]. A reader task costs a few hundred bytes
+    /// while idle; frame memory is bounded separately.
     pub max_inbound_streams: usize,
+    /// Inbound bitswap streams read at once from one peer [4]. More are reset.
+    pub max_inbound_streams_per_peer: usize,
     /// Time to open a stream and write one message [30 s].
     pub send_timeout: Duration,
 }
@@ -95,7 +109,8 @@ impl Default for Config {
             command_capacity: 64,
             event_capacity: 64,
             io_capacity: 64,
-            max_inbound_streams: 32,
+            max_inbound_streams: DEFAULT_MAX_INBOUND_STREAMS,
+            max_inbound_streams_per_peer: 4,
             send_timeout: Duration::from_secs(30),
         }
     }
@@ -273,6 +288,24 @@ impl Node {
         let (cmd_tx, cmd_rx) = chan::bounded(cfg.command_capacity.max(1));
         let (ev_tx, ev_rx) = chan::bounded(cfg.event_capacity.max(1));
         let (io_tx, io_rx) = chan::bounded(cfg.io_capacity.max(1));
+        let refused = Arc::new(AtomicU64::new(0));
+        let (stop_tx, stop_rx) = chan::bounded::<()>(1);
+        let limits = Arc::new(InboundLimits {
+            max_total: cfg.max_inbound_streams,
+            max_per_peer: cfg.max_inbound_streams_per_peer,
+            count: Mutex::new(InboundCount::default()),
+        });
+        for streams in incoming {
+            ex.spawn(accept_loop(
+                streams,
+                ex.clone(),
+                limits.clone(),
+                io_tx.clone(),
+                refused.clone(),
+                stop_rx.clone(),
+            ))
+            .detach();
+        }
         let driver = Driver {
             core: Core::new(cfg.core.clone()),
             cfg,
@@ -284,11 +317,11 @@ impl Node {
             writers: HashMap::new(),
             waiters: HashMap::new(),
             sessions: HashMap::new(),
-            inbound: Arc::new(AtomicUsize::new(0)),
+            inbound_refused: refused,
+            _stop: stop_tx,
             events_dropped: 0,
         };
-        let incoming = futures::stream::select_all(incoming);
-        ex.spawn(driver.run(cmd_rx, io_rx, incoming)).detach();
+        ex.spawn(driver.run(cmd_rx, io_rx)).detach();
         Ok((Handle { tx: cmd_tx }, ev_rx))
     }
 }
@@ -309,33 +342,106 @@ struct Driver {
     waiters: HashMap<(SessionId, Cid), Vec<Reply>>,
     /// Live sessions: the token dies when the `Session` is dropped.
     sessions: HashMap<SessionId, Weak<()>>,
-    inbound: Arc<AtomicUsize>,
+    /// Inbound streams reset by the caps (shared with the accept tasks).
+    inbound_refused: Arc<AtomicU64>,
+    /// Dropped with the driver: the accept tasks see it and end.
+    _stop: Sender<()>,
     events_dropped: u64,
 }
 
 enum Wake {
     Io(Option<IoEvent>),
-    Stream(Option<(PeerId, libp2p::Stream)>),
     Cmd(Option<Command>),
     Timer,
 }
 
-/// Decrements the inbound stream count when a reader ends.
-struct InboundSlot(Arc<AtomicUsize>);
+/// Inbound streams being read: in all and per peer (an entry exists only while its
+/// count is > 0, so the map holds at most `max_total` peers).
+#[derive(Default)]
+struct InboundCount {
+    total: usize,
+    per_peer: HashMap<PeerId, usize>,
+}
+
+/// The inbound stream caps, shared by the accept tasks and the readers' slots.
+struct InboundLimits {
+    max_total: usize,
+    max_per_peer: usize,
+    count: Mutex<InboundCount>,
+}
+
+impl InboundLimits {
+    /// A slot for one more stream from `peer`, or `None` when a cap is reached.
+    fn try_acquire(self: &Arc<Self>, peer: PeerId) -> Option<InboundSlot> {
+        let mut c = self.count.lock().unwrap_or_else(|e| e.into_inner());
+        let mine = c.per_peer.get(&peer).copied().unwrap_or(0);
+        if c.total >= self.max_total || mine >= self.max_per_peer {
+            return None;
+        }
+        c.total += 1;
+        c.per_peer.insert(peer, mine + 1);
+        Some(InboundSlot {
+            limits: self.clone(),
+            peer,
+        })
+    }
+}
+
+/// One inbound stream's place in [`InboundLimits`], given back when the reader ends.
+struct InboundSlot {
+    limits: Arc<InboundLimits>,
+    peer: PeerId,
+}
+
 impl Drop for InboundSlot {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        let mut c = self.limits.count.lock().unwrap_or_else(|e| e.into_inner());
+        c.total = c.total.saturating_sub(1);
+        if let std::collections::hash_map::Entry::Occupied(mut e) = c.per_peer.entry(self.peer) {
+            *e.get_mut() -= 1;
+            if *e.get() == 0 {
+                e.remove();
+            }
+        }
+    }
+}
+
+/// Drains one protocol's inbound streams as they come (libp2p-stream keeps only one
+/// pending), applies the caps and spawns a reader per accepted stream. Ends when the
+/// node task ends (`stop` closes) or the control is dropped.
+async fn accept_loop(
+    mut incoming: libp2p_stream::IncomingStreams,
+    ex: Arc<Executor<'static>>,
+    limits: Arc<InboundLimits>,
+    io: Sender<IoEvent>,
+    refused: Arc<AtomicU64>,
+    stop: Receiver<()>,
+) {
+    loop {
+        let next = smol::future::or(async { incoming.next().await }, async {
+            let _ = stop.recv().await;
+            None
+        })
+        .await;
+        let Some((peer, stream)) = next else {
+            return;
+        };
+        let Some(slot) = limits.try_acquire(peer) else {
+            refused.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(%peer, "bitswap: inbound stream cap reached, resetting one");
+            continue; // dropping the stream resets it
+        };
+        let io = io.clone();
+        ex.spawn(async move {
+            let _slot = slot;
+            handler::read_loop(peer, stream, io).await;
+        })
+        .detach();
     }
 }
 
 impl Driver {
-    async fn run(
-        mut self,
-        cmd_rx: Receiver<Command>,
-        io_rx: Receiver<IoEvent>,
-        mut incoming: futures::stream::SelectAll<libp2p_stream::IncomingStreams>,
-    ) {
-        let mut streams_done = false;
+    async fn run(mut self, cmd_rx: Receiver<Command>, io_rx: Receiver<IoEvent>) {
         loop {
             self.flush();
             let deadline = self.core.poll_timeout();
@@ -348,48 +454,21 @@ impl Driver {
                 }
                 Wake::Timer
             };
-            let streams = async {
-                if streams_done {
-                    futures::future::pending::<()>().await;
-                }
-                Wake::Stream(incoming.next().await)
-            };
             // `race` picks a ready branch at random: no source starves the others.
             let wake = smol::future::race(
                 async { Wake::Io(io_rx.recv().await.ok()) },
-                smol::future::race(
-                    streams,
-                    smol::future::race(async { Wake::Cmd(cmd_rx.recv().await.ok()) }, timer),
-                ),
+                smol::future::race(async { Wake::Cmd(cmd_rx.recv().await.ok()) }, timer),
             )
             .await;
             let now = Instant::now();
             match wake {
                 Wake::Io(Some(ev)) => self.on_io(now, ev),
                 Wake::Io(None) => {} // we hold a sender: cannot close
-                Wake::Stream(Some((peer, stream))) => self.on_inbound_stream(peer, stream),
-                Wake::Stream(None) => streams_done = true, // control dropped: no more inbound
                 Wake::Cmd(Some(c)) => self.on_command(now, c),
                 Wake::Cmd(None) => return, // every handle dropped: shut down
                 Wake::Timer => self.core.on_timeout(now),
             }
         }
-    }
-
-    fn on_inbound_stream(&mut self, peer: PeerId, stream: libp2p::Stream) {
-        if self.inbound.fetch_add(1, Ordering::Relaxed) >= self.cfg.max_inbound_streams {
-            self.inbound.fetch_sub(1, Ordering::Relaxed);
-            tracing::debug!(%peer, "bitswap: too many inbound streams, dropping one");
-            return;
-        }
-        let slot = InboundSlot(self.inbound.clone());
-        let io = self.io_tx.clone();
-        self.ex
-            .spawn(async move {
-                let _slot = slot;
-                handler::read_loop(peer, stream, io).await;
-            })
-            .detach();
     }
 
     fn emit(&mut self, e: NodeEvent) {
@@ -597,6 +676,7 @@ impl Driver {
             Command::Stats(reply) => {
                 let mut s = self.core.stats();
                 s.events_dropped += self.events_dropped;
+                s.inbound_streams_refused = self.inbound_refused.load(Ordering::Relaxed);
                 let _ = reply.send(s);
             }
             Command::Wantlist(reply) => {
