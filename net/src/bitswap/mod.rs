@@ -29,7 +29,9 @@
 //! - events to the daemon: `event_capacity` (full: dropped and counted in
 //!   `Stats::events_dropped` — the core asks for providers again next round);
 //! - stream and blockstore results: `io_capacity` (full: readers and writers wait, which
-//!   pushes back on the peers);
+//!   pushes back on the peers); inbound frames, from the first body byte read until the
+//!   core has taken the message, hold at most `max_inbound_bytes` (full: readers wait
+//!   before reading a body); a frame must arrive within [`Config::transfer_timeout`];
 //! - inbound streams at once: `max_inbound_streams_per_peer` per peer and
 //!   `max_inbound_streams` in all (more are reset at once and counted in
 //!   `Stats::inbound_streams_refused`). boxo keeps one long-lived stream per peer, Helia
@@ -98,6 +100,13 @@ pub struct Config {
     pub max_inbound_streams: usize,
     /// Inbound bitswap streams read at once from one peer [4]. More are reset.
     pub max_inbound_streams_per_peer: usize,
+    /// Bytes of inbound frames being read or waiting for the node task, over all
+    /// streams [16 MiB]. Full: readers wait before reading a frame's body (back-pressure
+    /// on their peers). A frame larger than this takes the whole budget.
+    pub max_inbound_bytes: usize,
+    /// Shortest time limit for sending or receiving one message [10 s]; see
+    /// [`Config::transfer_timeout`].
+    pub min_send_timeout: Duration,
     /// Time to open a stream and write one message [30 s].
     pub send_timeout: Duration,
 }
@@ -111,8 +120,18 @@ impl Default for Config {
             io_capacity: 64,
             max_inbound_streams: DEFAULT_MAX_INBOUND_STREAMS,
             max_inbound_streams_per_peer: 4,
+            max_inbound_bytes: 16 << 20,
+            min_send_timeout: Duration::from_secs(10),
             send_timeout: Duration::from_secs(30),
         }
+    }
+}
+
+impl Config {
+    /// Time allowed to receive (and, see `send_timeout`, send) a message of `bytes`:
+    /// 2 s + `bytes` at 100 kbit/s, clamped to `[min_send_timeout, send_timeout]`.
+    pub fn transfer_timeout(&self, bytes: usize) -> Duration {
+        handler::transfer_timeout(bytes, self.min_send_timeout, self.send_timeout)
     }
 }
 
@@ -295,11 +314,17 @@ impl Node {
             max_per_peer: cfg.max_inbound_streams_per_peer,
             count: Mutex::new(InboundCount::default()),
         });
+        let read = handler::ReadLimits {
+            budget: Arc::new(handler::ByteBudget::new(cfg.max_inbound_bytes)),
+            min_timeout: cfg.min_send_timeout,
+            max_timeout: cfg.send_timeout,
+        };
         for streams in incoming {
             ex.spawn(accept_loop(
                 streams,
                 ex.clone(),
                 limits.clone(),
+                read.clone(),
                 io_tx.clone(),
                 refused.clone(),
                 stop_rx.clone(),
@@ -413,6 +438,7 @@ async fn accept_loop(
     mut incoming: libp2p_stream::IncomingStreams,
     ex: Arc<Executor<'static>>,
     limits: Arc<InboundLimits>,
+    read: handler::ReadLimits,
     io: Sender<IoEvent>,
     refused: Arc<AtomicU64>,
     stop: Receiver<()>,
@@ -432,9 +458,10 @@ async fn accept_loop(
             continue; // dropping the stream resets it
         };
         let io = io.clone();
+        let read = read.clone();
         ex.spawn(async move {
             let _slot = slot;
-            handler::read_loop(peer, stream, io).await;
+            handler::read_loop(peer, stream, io, read).await;
         })
         .detach();
     }
@@ -561,10 +588,13 @@ impl Driver {
 
     fn on_io(&mut self, now: Instant, ev: IoEvent) {
         match ev {
-            IoEvent::Inbound { peer, result } => match result {
-                Ok(msg) => self.core.on_message(now, peer, msg),
-                Err(_) => self.core.on_malformed(peer),
-            },
+            IoEvent::Inbound { peer, result, held } => {
+                match result {
+                    Ok(msg) => self.core.on_message(now, peer, msg),
+                    Err(_) => self.core.on_malformed(peer),
+                }
+                drop(held); // the core has the message: its frame bytes are free
+            }
             IoEvent::Sent { peer } => self.core.on_sent(peer),
             IoEvent::SendFailed { peer } => {
                 self.writers.remove(&peer);

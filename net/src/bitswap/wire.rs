@@ -46,7 +46,7 @@ use cid::Cid;
 
 /// Largest bitswap message we decode or encode, in bytes (boxo's and Helia's limit).
 /// Checked on the frame's length prefix before any allocation.
-/// Worst case RAM: this × `Config::max_inbound_streams` for inbound frames being read.
+/// Inbound frames in memory are bounded by `Config::max_inbound_bytes`, not by this.
 pub const MAX_MESSAGE_BYTES: usize = 4 << 20;
 
 /// Most wantlist entries accepted in one message (a full 4 MiB of entries would be
