@@ -33,8 +33,12 @@
 //!
 //! # Limits (all in [`Config`])
 //! - sessions ≤ `max_sessions`, live wants ≤ `max_wants` (full: `want` is refused with
-//!   [`CoreError::TooManyWants`]), peers tracked ≤ `max_peers` (full: an idle disconnected
-//!   peer is evicted, else the new peer's messages are dropped and counted).
+//!   [`CoreError::TooManyWants`]), peers tracked ≤ `max_peers` (full: the oldest idle
+//!   disconnected peer is evicted, strikes or not, else the new peer's messages are
+//!   dropped and counted).
+//! - strikes: kept apart from the peer table for ≤ `max_struck_peers` peers (full: decayed
+//!   entries go first, then the fewest strikes); one strike is forgiven per
+//!   `strike_decay`.
 //! - session peers ≤ `max_session_peers` (full: the last, least proven one is evicted).
 //! - per-peer wantlist ≤ `max_peer_wantlist_entries` (full: new entries dropped, counted).
 //! - per-peer send queue ≤ `max_peer_send_queue_bytes` (full: no more lookups for that peer
@@ -99,6 +103,13 @@ pub struct Config {
     /// Bad or unasked blocks (and malformed messages) a peer may send before we ask
     /// to disconnect it [8].
     pub misbehaviour_threshold: u32,
+    /// One strike is forgiven per this much time [60 s], so rare honest mistakes never
+    /// add up to a disconnect.
+    pub strike_decay: Duration,
+    /// Peers whose strikes are remembered, apart from the peer table so that a struck
+    /// peer can still be evicted from it [256]. Full: entries decayed to zero go first,
+    /// then the one with the fewest strikes.
+    pub max_struck_peers: usize,
     /// Recently received blocks remembered to tell duplicates from unasked blocks [256].
     pub recent_blocks_count: usize,
     /// Largest message we build, in bytes [4 MiB = `wire::MAX_MESSAGE_BYTES`].
@@ -119,6 +130,8 @@ impl Default for Config {
             max_peer_send_queue_bytes: 4 << 20,
             max_inflight_lookups: 8,
             misbehaviour_threshold: 8,
+            strike_decay: Duration::from_secs(60),
+            max_struck_peers: 256,
             recent_blocks_count: 256,
             max_message_bytes: MAX_MESSAGE_BYTES,
         }
@@ -282,7 +295,8 @@ struct Peer {
     in_flight: bool,
     in_tx_ring: bool,
     in_lookup_ring: bool,
-    strikes: u32,
+    /// Insertion order in the peer table (the oldest idle peer is evicted first).
+    seq: u64,
     /// Client entries waiting to be sent (bounded by `max_wants`: one per want).
     out_entries: HashMap<Mh, Entry>,
     /// Server: the peer's wantlist.
@@ -324,7 +338,25 @@ pub struct Core {
     tx_ring: VecDeque<PeerId>,
     lookup_ring: VecDeque<PeerId>,
     lookups_inflight: usize,
+    /// Strikes per peer, kept apart from `peers` (bounded by `max_struck_peers`).
+    strikes: HashMap<PeerId, Strikes>,
+    next_peer_seq: u64,
     stats: Stats,
+}
+
+/// A peer's strikes: `count` as of `at`; one is forgiven per `Config::strike_decay`.
+#[derive(Debug, Clone, Copy)]
+struct Strikes {
+    count: u32,
+    at: Instant,
+}
+
+impl Strikes {
+    fn now(&self, now: Instant, decay: Duration) -> u32 {
+        let periods = now.saturating_duration_since(self.at).as_nanos() / decay.as_nanos().max(1);
+        self.count
+            .saturating_sub(u32::try_from(periods).unwrap_or(u32::MAX))
+    }
 }
 
 impl Core {
@@ -342,6 +374,8 @@ impl Core {
             tx_ring: VecDeque::new(),
             lookup_ring: VecDeque::new(),
             lookups_inflight: 0,
+            strikes: HashMap::new(),
+            next_peer_seq: 0,
             stats: Stats::default(),
         }
     }
@@ -383,10 +417,13 @@ impl Core {
             return true;
         }
         if self.peers.len() >= self.cfg.max_peers {
+            // The oldest idle (disconnected, nothing pending) peer, strikes or not: its
+            // strikes live on in `self.strikes`.
             let idle = self
                 .peers
                 .iter()
-                .find(|(_, p)| p.is_idle() && p.strikes == 0)
+                .filter(|(_, p)| p.is_idle())
+                .min_by_key(|(_, p)| p.seq)
                 .map(|(id, _)| *id);
             match idle {
                 Some(id) => {
@@ -398,7 +435,14 @@ impl Core {
                 }
             }
         }
-        self.peers.insert(peer, Peer::default());
+        self.next_peer_seq += 1;
+        self.peers.insert(
+            peer,
+            Peer {
+                seq: self.next_peer_seq,
+                ..Peer::default()
+            },
+        );
         true
     }
 
@@ -430,11 +474,7 @@ impl Core {
             s.broadcast.retain(|p| *p != peer);
         }
         self.peer_gone_from_wants(now, peer);
-        if self
-            .peers
-            .get(&peer)
-            .is_some_and(|p| p.is_idle() && p.strikes == 0)
-        {
+        if self.peers.get(&peer).is_some_and(|p| p.is_idle()) {
             self.peers.remove(&peer);
         }
     }
@@ -458,25 +498,41 @@ impl Core {
         }
     }
 
-    fn strike(&mut self, peer: PeerId) {
-        let threshold = self.cfg.misbehaviour_threshold;
-        let Some(p) = self.peers.get_mut(&peer) else {
-            return;
+    fn strike(&mut self, now: Instant, peer: PeerId) {
+        let decay = self.cfg.strike_decay;
+        let current = match self.strikes.get(&peer) {
+            Some(s) => s.now(now, decay),
+            None => {
+                if self.strikes.len() >= self.cfg.max_struck_peers.max(1) {
+                    self.strikes.retain(|_, s| s.now(now, decay) > 0);
+                }
+                if self.strikes.len() >= self.cfg.max_struck_peers.max(1) {
+                    let least = self
+                        .strikes
+                        .iter()
+                        .min_by_key(|(_, s)| (s.now(now, decay), s.at))
+                        .map(|(id, _)| *id);
+                    if let Some(id) = least {
+                        self.strikes.remove(&id);
+                    }
+                }
+                0
+            }
         };
-        p.strikes += 1;
-        if p.strikes >= threshold {
-            p.strikes = 0;
+        let count = current + 1;
+        if count >= self.cfg.misbehaviour_threshold {
+            self.strikes.remove(&peer);
             self.stats.peers_disconnected += 1;
             self.push_event(Event::Disconnect { peer });
+        } else {
+            self.strikes.insert(peer, Strikes { count, at: now });
         }
     }
 
     /// The handler could not decode a message from `peer`: a strike.
-    pub fn on_malformed(&mut self, peer: PeerId) {
+    pub fn on_malformed(&mut self, now: Instant, peer: PeerId) {
         self.stats.malformed_messages += 1;
-        if self.ensure_peer(peer) {
-            self.strike(peer);
-        }
+        self.strike(now, peer);
     }
 
     fn push_event(&mut self, e: Event) {
@@ -819,7 +875,7 @@ impl Core {
         }
         self.stats.messages_received += 1;
         for payload in msg.blocks {
-            self.on_block(peer, payload);
+            self.on_block(now, peer, payload);
         }
         for p in msg.presences {
             self.on_presence(now, peer, p);
@@ -829,7 +885,7 @@ impl Core {
         }
     }
 
-    fn on_block(&mut self, peer: PeerId, payload: Payload) {
+    fn on_block(&mut self, now: Instant, peer: PeerId, payload: Payload) {
         let len = payload.data.len() as u64;
         // Hash once: the prefix says version and codec, the digest comes from the data.
         let version = if payload.prefix.version == 0 { 0 } else { 1 };
@@ -841,7 +897,7 @@ impl Core {
                 self.stats.dup_data_received += len;
             } else {
                 self.stats.unwanted_blocks += 1;
-                self.strike(peer);
+                self.strike(now, peer);
             }
             return;
         };
@@ -1760,6 +1816,91 @@ mod tests {
         sim.core.on_disconnected(sim.now, ps[0]);
         sim.core.on_connected(ps[2]);
         assert_eq!(sim.core.connected_peers(), &[ps[1], ps[2]]);
+    }
+
+    #[test]
+    fn struck_peers_leave_the_table_but_keep_their_strikes() {
+        let cfg = Config {
+            max_peers: 2,
+            misbehaviour_threshold: 3,
+            ..Config::default()
+        };
+        let mut sim = Sim::new(cfg);
+        let [a, b, c] = peers(3)[..] else {
+            unreachable!()
+        };
+        // Two throwaway peers with one strike each, then gone.
+        for p in [a, b] {
+            sim.core.on_connected(p);
+            sim.core.on_malformed(sim.now, p);
+            sim.core.on_disconnected(sim.now, p);
+        }
+        // The table has room for a new peer.
+        sim.core.on_connected(c);
+        assert_eq!(sim.core.connected_peers(), &[c]);
+        assert_eq!(sim.core.stats().peers_refused, 0);
+        // `a` comes back: its strike was remembered, two more reach the threshold.
+        sim.core.on_connected(a);
+        sim.core.on_malformed(sim.now, a);
+        assert!(sim.events().is_empty());
+        sim.core.on_malformed(sim.now, a);
+        assert_eq!(sim.events(), vec![Event::Disconnect { peer: a }]);
+    }
+
+    #[test]
+    fn full_peer_table_evicts_the_oldest_idle_peer_even_with_strikes() {
+        let mut sim = Sim::new(Config {
+            max_peers: 2,
+            ..Config::default()
+        });
+        let [a, b, c] = peers(3)[..] else {
+            unreachable!()
+        };
+        sim.core.on_connected(a);
+        sim.core.on_connected(b);
+        sim.core.on_malformed(sim.now, a);
+        sim.core.on_malformed(sim.now, b);
+        // Both still tracked (on_disconnected removes idle peers; make them linger by
+        // adding them as providers of a session after disconnecting).
+        let s = sim.core.new_session().unwrap();
+        sim.core.on_disconnected(sim.now, a);
+        sim.core.on_disconnected(sim.now, b);
+        sim.core.add_providers(sim.now, s, &[a, b]);
+        sim.core.on_connected(c);
+        assert_eq!(sim.core.connected_peers(), &[c]);
+        assert_eq!(sim.core.stats().peers_refused, 0);
+    }
+
+    #[test]
+    fn strikes_decay_with_time() {
+        let cfg = Config {
+            misbehaviour_threshold: 3,
+            ..Config::default()
+        };
+        let decay = cfg.strike_decay;
+        let mut sim = Sim::new(cfg);
+        let [a] = peers(1)[..] else { unreachable!() };
+        sim.core.on_connected(a);
+        sim.core.on_malformed(sim.now, a);
+        sim.core.on_malformed(sim.now, a);
+        sim.now += decay * 2;
+        sim.core.on_malformed(sim.now, a);
+        sim.core.on_malformed(sim.now, a);
+        assert!(sim.events().is_empty(), "two old strikes were forgiven");
+        sim.core.on_malformed(sim.now, a);
+        assert_eq!(sim.events(), vec![Event::Disconnect { peer: a }]);
+    }
+
+    #[test]
+    fn strike_list_is_bounded() {
+        let mut sim = Sim::new(Config {
+            max_struck_peers: 4,
+            ..Config::default()
+        });
+        for p in peers(10) {
+            sim.core.on_malformed(sim.now, p);
+        }
+        assert_eq!(sim.core.strikes.len(), 4);
     }
 
     #[test]

@@ -591,7 +591,7 @@ impl Driver {
             IoEvent::Inbound { peer, result, held } => {
                 match result {
                     Ok(msg) => self.core.on_message(now, peer, msg),
-                    Err(_) => self.core.on_malformed(peer),
+                    Err(_) => self.core.on_malformed(now, peer),
                 }
                 drop(held); // the core has the message: its frame bytes are free
             }
