@@ -42,7 +42,11 @@
 //! - session peers ≤ `max_session_peers` (full: the last, least proven one is evicted).
 //! - per-peer wantlist ≤ `max_peer_wantlist_entries` (full: new entries dropped, counted).
 //! - per-peer send queue ≤ `max_peer_send_queue_bytes` (full: no more lookups for that peer
-//!   until it drains — back-pressure, nothing dropped).
+//!   until it drains — back-pressure, nothing dropped); over all peers ≤
+//!   `max_server_queued_bytes` (full: no more lookups at all until something is sent).
+//!   Both count queued answers, lookups in flight (a block lookup reserves
+//!   `MAX_BLOCK_BYTES`) and the message in flight (the writer keeps only its encoded
+//!   frame).
 //! - lookups in flight ≤ `max_inflight_lookups`; events ≤ `max_events` (full: newest
 //!   dropped and counted; sized so it never fills while the caller drains it).
 //! - messages ≤ `max_message_bytes` (≤ [`MAX_MESSAGE_BYTES`]).
@@ -98,6 +102,11 @@ pub struct Config {
     /// Bytes of answers queued for one peer, blocks included [4 MiB]. Worst-case RAM
     /// of the server: this × peers with open wants, plus one message in flight each.
     pub max_peer_send_queue_bytes: usize,
+    /// Bytes of answers held by the server over all peers: queued, being looked up and
+    /// in flight [16 MiB]. This is the server's worst-case RAM for answers; a lookup is
+    /// started only while there is room (except when nothing at all is held, so a large
+    /// block still goes).
+    pub max_server_queued_bytes: usize,
     /// Blockstore lookups in flight over all peers [8].
     pub max_inflight_lookups: usize,
     /// Bad or unasked blocks (and malformed messages) a peer may send before we ask
@@ -128,6 +137,7 @@ impl Default for Config {
             max_peers: 256,
             max_peer_wantlist_entries: 1024,
             max_peer_send_queue_bytes: 4 << 20,
+            max_server_queued_bytes: 16 << 20,
             max_inflight_lookups: 8,
             misbehaviour_threshold: 8,
             strike_decay: Duration::from_secs(60),
@@ -215,6 +225,8 @@ pub struct Stats {
     pub peers_disconnected: u64,
     /// Peer wantlist entries dropped because that wantlist was full.
     pub peer_wantlist_overflow: u64,
+    /// Times a lookup waited because the server held `max_server_queued_bytes`.
+    pub server_queue_full: u64,
     /// Messages ignored because the peer table was full.
     pub peers_refused: u64,
     pub events_dropped: u64,
@@ -293,6 +305,8 @@ struct PeerWant {
 struct Peer {
     connected: bool,
     in_flight: bool,
+    /// Bytes the message in flight holds (its frame, once encoded).
+    in_flight_bytes: usize,
     in_tx_ring: bool,
     in_lookup_ring: bool,
     /// Insertion order in the peer table (the oldest idle peer is evicted first).
@@ -309,6 +323,10 @@ struct Peer {
 }
 
 impl Peer {
+    /// Server bytes this peer holds: queued answers, lookups in flight, message in flight.
+    fn server_bytes(&self) -> usize {
+        self.send_queue_bytes + self.lookups_inflight_bytes + self.in_flight_bytes
+    }
     fn has_output(&self) -> bool {
         !self.out_entries.is_empty() || !self.send_queue.is_empty()
     }
@@ -1029,6 +1047,8 @@ impl Core {
     /// `max_inflight_lookups` are in flight and the peer's send queue has room.
     pub fn poll_lookup(&mut self) -> Option<Lookup> {
         let cap = self.cfg.max_peer_send_queue_bytes;
+        let global_cap = self.cfg.max_server_queued_bytes;
+        let global_used: usize = self.peers.values().map(Peer::server_bytes).sum();
         let mut turns = self.lookup_ring.len();
         while self.lookups_inflight < self.cfg.max_inflight_lookups && turns > 0 {
             turns -= 1;
@@ -1052,8 +1072,15 @@ impl Core {
                 continue;
             };
             let cost = Self::lookup_cost(pw.want_type);
+            // Global room: the peer keeps its turn (front of the ring) until sends free
+            // some bytes.
+            if global_used > 0 && global_used + cost > global_cap {
+                self.lookup_ring.push_front(peer);
+                self.stats.server_queue_full += 1;
+                return None;
+            }
             // Room check; an empty queue always gets one lookup so big blocks still go.
-            let used = p.send_queue_bytes + p.lookups_inflight_bytes;
+            let used = p.server_bytes();
             if used > 0 && used + cost > cap {
                 // Full: leave the ring; poll_transmit puts it back as the queue drains.
                 p.in_lookup_ring = false;
@@ -1199,6 +1226,7 @@ impl Core {
                 }
             }
             p.in_flight = true;
+            p.in_flight_bytes = size;
             if !p.lookup_queue.is_empty() && !p.in_lookup_ring {
                 p.in_lookup_ring = true;
                 self.lookup_ring.push_back(peer);
@@ -1212,6 +1240,11 @@ impl Core {
     pub fn on_sent(&mut self, peer: PeerId) {
         if let Some(p) = self.peers.get_mut(&peer) {
             p.in_flight = false;
+            p.in_flight_bytes = 0;
+            if !p.lookup_queue.is_empty() && !p.in_lookup_ring {
+                p.in_lookup_ring = true;
+                self.lookup_ring.push_back(peer);
+            }
             if p.has_output() && !p.in_tx_ring {
                 p.in_tx_ring = true;
                 self.tx_ring.push_back(peer);
@@ -1225,6 +1258,7 @@ impl Core {
         self.stats.send_failures += 1;
         if let Some(p) = self.peers.get_mut(&peer) {
             p.in_flight = false;
+            p.in_flight_bytes = 0;
             p.out_entries.clear();
             p.wants.clear();
             p.lookup_queue.clear();
@@ -1752,6 +1786,58 @@ mod tests {
             sim.core.on_sent(peer);
         }
         assert_eq!(sent_blocks, 10, "everything goes out as the queue drains");
+    }
+
+    #[test]
+    fn server_memory_is_bounded_over_all_peers_including_in_flight() {
+        let cfg = Config {
+            max_server_queued_bytes: 8 << 20,
+            ..Config::default()
+        };
+        let global = cfg.max_server_queued_bytes;
+        let mut sim = Sim::new(cfg);
+        let ps = peers(8);
+        let blocks: Vec<(Cid, Vec<u8>)> = (0..4).map(|i| big_block(i, 1 << 20)).collect();
+        let store: HashMap<Cid, Vec<u8>> = blocks.iter().cloned().collect();
+        for p in &ps {
+            let entries = blocks
+                .iter()
+                .map(|(c, _)| Entry::want(*c, WantType::Block, false))
+                .collect();
+            sim.core.on_message(sim.now, *p, want_msg(entries, false));
+        }
+        // Messages go out but are never acknowledged: they stay in flight.
+        let mut in_flight = Vec::new();
+        for _ in 0..100 {
+            serve(&mut sim, &store);
+            while let Some((p, m)) = sim.core.poll_transmit(sim.now) {
+                in_flight.push((p, m));
+            }
+            let held: usize = sim.core.peers.values().map(Peer::server_bytes).sum();
+            assert!(
+                held <= global + MAX_BLOCK_BYTES,
+                "{held} bytes held over {global}"
+            );
+        }
+        let sent: usize = in_flight.iter().map(|(_, m)| m.blocks.len()).sum();
+        assert!(
+            sent < 8 * 4,
+            "lookups stopped while messages were in flight"
+        );
+        assert!(sim.core.stats().server_queue_full > 0);
+        // Acknowledging frees room; everything goes out in the end.
+        let mut total = sent;
+        for _ in 0..200 {
+            for (p, _) in in_flight.drain(..) {
+                sim.core.on_sent(p);
+            }
+            serve(&mut sim, &store);
+            while let Some((p, m)) = sim.core.poll_transmit(sim.now) {
+                total += m.blocks.len();
+                in_flight.push((p, m));
+            }
+        }
+        assert_eq!(total, 8 * 4);
     }
 
     #[test]

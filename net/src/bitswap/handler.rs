@@ -282,6 +282,10 @@ pub(crate) async fn write_loop(
     let mut stream: Option<(libp2p::Stream, Version)> = None;
     while let Ok(msg) = rx.recv().await {
         let mut ok = false;
+        // Encoded once, for the stream's version; the message is dropped then, so a
+        // message in flight costs its frame only.
+        let mut msg = Some(msg);
+        let mut frame: Option<(Vec<u8>, Version)> = None;
         for _attempt in 0..2 {
             let attempt = async {
                 if stream.is_none() {
@@ -290,8 +294,16 @@ pub(crate) async fn write_loop(
                 let Some((s, version)) = stream.as_mut() else {
                     return Err("no stream".to_string());
                 };
-                let frame = msg.encode_frame(*version);
-                write_frame(s, &frame).await.map_err(|e| e.to_string())
+                if frame.as_ref().is_none_or(|(_, v)| v != version) {
+                    let Some(m) = msg.take() else {
+                        return Err("peer changed its bitswap version on reopen".to_string());
+                    };
+                    frame = Some((m.encode_frame(*version), *version));
+                }
+                let Some((f, _)) = frame.as_ref() else {
+                    return Err("no frame".to_string());
+                };
+                write_frame(s, f).await.map_err(|e| e.to_string())
             };
             let timed = smol::future::or(attempt, async {
                 async_io::Timer::after(send_timeout).await;

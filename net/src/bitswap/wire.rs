@@ -201,6 +201,13 @@ impl Prefix {
         cids::cid_of(version, self.codec, data)
     }
 
+    fn encoded_len(&self) -> usize {
+        varint_len(self.version)
+            + varint_len(self.codec)
+            + varint_len(self.mh_type)
+            + varint_len(self.mh_len)
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         put_varint(out, self.version);
         put_varint(out, self.codec);
@@ -299,81 +306,154 @@ impl Message {
         entries + blocks + presences + 16
     }
 
-    /// Encodes the protobuf body for `version` (see the module doc for what older
-    /// versions drop).
-    pub fn encode(&self, version: Version) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.size_bound());
+    /// Whether `e` is sent on a `version` stream (older versions have no want-have).
+    fn sends_entry(e: &Entry, version: Version) -> bool {
+        !(version < Version::V1_2_0 && e.want_type == WantType::Have && !e.cancel)
+    }
+
+    /// Exact encoded length of an entry's body.
+    fn entry_len(e: &Entry, version: Version) -> usize {
+        let mut n = bytes_field_len(1, e.cid.encoded_len());
+        if e.priority != 0 {
+            n += 1 + varint_len(i64::from(e.priority) as u64);
+        }
+        if e.cancel {
+            n += 2;
+        }
+        if version >= Version::V1_2_0 {
+            if e.want_type == WantType::Have {
+                n += 2;
+            }
+            if e.send_dont_have {
+                n += 2;
+            }
+        }
+        n
+    }
+
+    fn wantlist_len(w: &Wantlist, version: Version) -> usize {
+        let entries: usize = w
+            .entries
+            .iter()
+            .filter(|e| Self::sends_entry(e, version))
+            .map(|e| bytes_field_len(1, Self::entry_len(e, version)))
+            .sum();
+        entries + if w.full { 2 } else { 0 }
+    }
+
+    fn payload_len(b: &Payload) -> usize {
+        bytes_field_len(1, b.prefix.encoded_len()) + bytes_field_len(2, b.data.len())
+    }
+
+    fn presence_len(p: &BlockPresence) -> usize {
+        bytes_field_len(1, p.cid.encoded_len())
+            + if p.presence == Presence::DontHave {
+                2
+            } else {
+                0
+            }
+    }
+
+    /// Exact length of the protobuf body for `version`.
+    pub fn encoded_len(&self, version: Version) -> usize {
+        let mut n = 0;
         if let Some(w) = &self.wantlist {
-            let mut wl = Vec::new();
-            for e in &w.entries {
-                if version < Version::V1_2_0 && e.want_type == WantType::Have && !e.cancel {
-                    continue;
-                }
-                let mut eb = Vec::with_capacity(e.cid.encoded_len() + ENTRY_OVERHEAD_BYTES);
-                put_bytes_field(&mut eb, 1, &e.cid.to_bytes());
+            n += bytes_field_len(1, Self::wantlist_len(w, version));
+        }
+        for b in &self.blocks {
+            n += if version == Version::V1_0_0 {
+                bytes_field_len(2, b.data.len())
+            } else {
+                bytes_field_len(3, Self::payload_len(b))
+            };
+        }
+        if version >= Version::V1_2_0 {
+            n += self
+                .presences
+                .iter()
+                .map(|p| bytes_field_len(4, Self::presence_len(p)))
+                .sum::<usize>();
+        }
+        if self.pending_bytes != 0 {
+            n += 1 + varint_len(i64::from(self.pending_bytes) as u64);
+        }
+        n
+    }
+
+    /// Encodes the protobuf body for `version` (see the module doc for what older
+    /// versions drop) into a buffer of exactly its size.
+    pub fn encode(&self, version: Version) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.encoded_len(version));
+        self.encode_into(version, &mut out);
+        out
+    }
+
+    /// Appends the body to `out`, writing every field straight into it (block data is
+    /// copied once).
+    fn encode_into(&self, version: Version, out: &mut Vec<u8>) {
+        if let Some(w) = &self.wantlist {
+            put_len_key(out, 1, Self::wantlist_len(w, version));
+            for e in w.entries.iter().filter(|e| Self::sends_entry(e, version)) {
+                put_len_key(out, 1, Self::entry_len(e, version));
+                put_bytes_field(out, 1, &e.cid.to_bytes());
                 if e.priority != 0 {
-                    put_key(&mut eb, 2, WT_VARINT);
+                    put_key(out, 2, WT_VARINT);
                     // int32 is sign-extended to 64 bits on the wire.
-                    put_varint(&mut eb, i64::from(e.priority) as u64);
+                    put_varint(out, i64::from(e.priority) as u64);
                 }
                 if e.cancel {
-                    put_key(&mut eb, 3, WT_VARINT);
-                    put_varint(&mut eb, 1);
+                    put_key(out, 3, WT_VARINT);
+                    put_varint(out, 1);
                 }
                 if version >= Version::V1_2_0 {
                     if e.want_type == WantType::Have {
-                        put_key(&mut eb, 4, WT_VARINT);
-                        put_varint(&mut eb, 1);
+                        put_key(out, 4, WT_VARINT);
+                        put_varint(out, 1);
                     }
                     if e.send_dont_have {
-                        put_key(&mut eb, 5, WT_VARINT);
-                        put_varint(&mut eb, 1);
+                        put_key(out, 5, WT_VARINT);
+                        put_varint(out, 1);
                     }
                 }
-                put_bytes_field(&mut wl, 1, &eb);
             }
             if w.full {
-                put_key(&mut wl, 2, WT_VARINT);
-                put_varint(&mut wl, 1);
+                put_key(out, 2, WT_VARINT);
+                put_varint(out, 1);
             }
-            put_bytes_field(&mut out, 1, &wl);
         }
         for b in &self.blocks {
             if version == Version::V1_0_0 {
-                put_bytes_field(&mut out, 2, &b.data);
+                put_bytes_field(out, 2, &b.data);
             } else {
-                let mut pb = Vec::with_capacity(b.data.len() + BLOCK_OVERHEAD_BYTES);
-                let mut prefix = Vec::with_capacity(16);
-                b.prefix.encode(&mut prefix);
-                put_bytes_field(&mut pb, 1, &prefix);
-                put_bytes_field(&mut pb, 2, &b.data);
-                put_bytes_field(&mut out, 3, &pb);
+                put_len_key(out, 3, Self::payload_len(b));
+                put_len_key(out, 1, b.prefix.encoded_len());
+                b.prefix.encode(out);
+                put_bytes_field(out, 2, &b.data);
             }
         }
         if version >= Version::V1_2_0 {
             for p in &self.presences {
-                let mut pb = Vec::with_capacity(p.cid.encoded_len() + PRESENCE_OVERHEAD_BYTES);
-                put_bytes_field(&mut pb, 1, &p.cid.to_bytes());
+                put_len_key(out, 4, Self::presence_len(p));
+                put_bytes_field(out, 1, &p.cid.to_bytes());
                 if p.presence == Presence::DontHave {
-                    put_key(&mut pb, 2, WT_VARINT);
-                    put_varint(&mut pb, 1);
+                    put_key(out, 2, WT_VARINT);
+                    put_varint(out, 1);
                 }
-                put_bytes_field(&mut out, 4, &pb);
             }
         }
         if self.pending_bytes != 0 {
-            put_key(&mut out, 5, WT_VARINT);
-            put_varint(&mut out, i64::from(self.pending_bytes) as u64);
+            put_key(out, 5, WT_VARINT);
+            put_varint(out, i64::from(self.pending_bytes) as u64);
         }
-        out
     }
 
-    /// Encodes with the unsigned-varint length prefix.
+    /// Encodes with the unsigned-varint length prefix, into one buffer of exactly the
+    /// frame's size (no intermediate body buffer).
     pub fn encode_frame(&self, version: Version) -> Vec<u8> {
-        let body = self.encode(version);
-        let mut out = Vec::with_capacity(body.len() + MAX_VARINT_BYTES);
-        put_varint(&mut out, body.len() as u64);
-        out.extend_from_slice(&body);
+        let len = self.encoded_len(version);
+        let mut out = Vec::with_capacity(varint_len(len as u64) + len);
+        put_varint(&mut out, len as u64);
+        self.encode_into(version, &mut out);
         out
     }
 
@@ -601,6 +681,22 @@ pub fn get_varint(r: &mut &[u8]) -> Result<u64, WireError> {
         }
     }
     Err(WireError::BadVarint)
+}
+
+/// Bytes of `v` as an unsigned varint.
+fn varint_len(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+/// Bytes of a length-delimited field with a body of `len` bytes.
+fn bytes_field_len(field: u32, len: usize) -> usize {
+    varint_len((u64::from(field) << 3) | u64::from(WT_LEN)) + varint_len(len as u64) + len
+}
+
+/// Writes the key and length of a length-delimited field whose body follows.
+fn put_len_key(out: &mut Vec<u8>, field: u32, len: usize) {
+    put_key(out, field, WT_LEN);
+    put_varint(out, len as u64);
 }
 
 fn put_key(out: &mut Vec<u8>, field: u32, wt: u8) {
@@ -980,7 +1076,38 @@ mod tests {
             })
     }
 
+    #[test]
+    fn frame_is_encoded_once_into_a_buffer_of_its_exact_size() {
+        let data = vec![9u8; MAX_BLOCK_BYTES];
+        let cid = raw_cid(&data);
+        let msg = Message {
+            blocks: vec![Payload {
+                prefix: Prefix::of(&cid),
+                data,
+            }],
+            presences: vec![BlockPresence {
+                cid,
+                presence: Presence::DontHave,
+            }],
+            ..Default::default()
+        };
+        for v in [Version::V1_0_0, Version::V1_1_0, Version::V1_2_0] {
+            let frame = msg.encode_frame(v);
+            assert_eq!(frame.capacity(), frame.len(), "{v:?}: presized, no spare");
+            let (len, used) = read_frame_len(&frame).unwrap().unwrap();
+            assert_eq!(len, msg.encoded_len(v));
+            assert_eq!(used + len, frame.len());
+        }
+    }
+
     proptest! {
+        #[test]
+        fn encoded_len_is_exact(msg in arb_message()) {
+            for v in [Version::V1_0_0, Version::V1_1_0, Version::V1_2_0] {
+                prop_assert_eq!(msg.encode(v).len(), msg.encoded_len(v));
+            }
+        }
+
         #[test]
         fn round_trip_1_2_0(msg in arb_message()) {
             let frame = msg.encode_frame(Version::V1_2_0);
