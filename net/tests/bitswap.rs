@@ -421,3 +421,52 @@ fn one_peer_cannot_take_every_inbound_stream_slot() {
         drop(held);
     });
 }
+
+#[test]
+fn idle_outbound_stream_is_closed_and_reopened_for_the_next_message() {
+    run(|ex| async move {
+        let cfg = bitswap::Config {
+            outbound_idle_timeout: Duration::from_millis(300),
+            ..Default::default()
+        };
+        let node = spawn_node(&ex, 6001, cfg);
+        let (peer, mut control, _dial) = spawn_swarm(&ex, 6002, |_| None);
+        let mut incoming = control
+            .accept(libp2p::StreamProtocol::new("/ipfs/bitswap/1.2.0"))
+            .expect("accept");
+        node.dial
+            .send("/memory/6002".parse().expect("addr"))
+            .await
+            .expect("dial");
+        let session = node.handle.new_session().await.expect("session");
+        session.add_providers(vec![peer]).await.expect("providers");
+        let first = acorn_storage::cids::cid_of(1, acorn_storage::cids::RAW, b"first");
+        let second = acorn_storage::cids::cid_of(1, acorn_storage::cids::RAW, b"second");
+        let session = Arc::new(session);
+        let s1 = session.clone();
+        let _f1 = ex.spawn(async move { s1.fetch(first).await });
+        let (_, mut stream) = incoming.next().await.expect("first stream");
+        let msg = read_one(&mut stream).await;
+        assert_eq!(msg.wantlist.expect("wantlist").entries[0].cid, first);
+        // Nothing more to say: the node closes the stream after the idle timeout.
+        let eof = smol::future::or(
+            async {
+                use futures::AsyncReadExt;
+                let mut b = [0u8; 1];
+                Some(stream.read(&mut b).await.map_or(1, |n| n))
+            },
+            async {
+                async_io::Timer::after(Duration::from_secs(10)).await;
+                None
+            },
+        )
+        .await;
+        assert_eq!(eof, Some(0), "idle outbound stream closed");
+        // The next message goes on a new stream.
+        let s2 = session.clone();
+        let _f2 = ex.spawn(async move { s2.fetch(second).await });
+        let (_, mut stream) = incoming.next().await.expect("second stream");
+        let msg = read_one(&mut stream).await;
+        assert_eq!(msg.wantlist.expect("wantlist").entries[0].cid, second);
+    });
+}

@@ -16,8 +16,10 @@
 //!   stream; a frame not finished by its deadline ends the stream.
 //! - [`write_loop`]: take one message at a time from a capacity-1 channel, open a stream if
 //!   there is none (trying 1.2.0, 1.1.0, 1.0.0, then `/ipfs/bitswap`), encode for the
-//!   negotiated version, write; on failure reopen once and retry, then report the
-//!   failure and end.
+//!   negotiated version, write within [`transfer_timeout`] of its size; on failure reopen
+//!   once and retry, then report the failure and end. A stream idle for
+//!   `Config::outbound_idle_timeout` is closed (Helia resets inbound streams idle for
+//!   5 s, and writes after that reset would be lost); the next message opens a new one.
 //!
 //! Limits: inbound frames being read or queued for the node task hold at most
 //! `Config::max_inbound_bytes` (in [`READ_CHUNK_BYTES`] units; a frame larger than the
@@ -27,15 +29,15 @@
 //! `Config::transfer_timeout(len)`. One message per peer in flight (the core's transmit
 //! contract); inbound
 //! streams are capped by the accept tasks (`Config::max_inbound_streams` in all,
-//! `Config::max_inbound_streams_per_peer` per peer); writes time out after
-//! `Config::send_timeout`.
+//! `Config::max_inbound_streams_per_peer` per peer); a write (open included) times out
+//! after `Config::transfer_timeout` of the message's size.
 
 use super::core::{Found, Lookup, SessionId};
 use super::wire::{self, Message, Version, WireError};
 use acorn_storage::block::Block;
 use cid::Cid;
 use futures::channel::oneshot;
-use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, FutureExt};
 use libp2p::{PeerId, StreamProtocol};
 use smol::lock::{Mutex, Semaphore, SemaphoreGuardArc};
 use std::sync::Arc;
@@ -277,10 +279,37 @@ pub(crate) async fn write_loop(
     mut control: libp2p_stream::Control,
     rx: smol::channel::Receiver<Message>,
     io: smol::channel::Sender<IoEvent>,
-    send_timeout: Duration,
+    limits: WriteLimits,
 ) {
     let mut stream: Option<(libp2p::Stream, Version)> = None;
-    while let Ok(msg) = rx.recv().await {
+    loop {
+        let next = match stream.is_some() {
+            // Helia resets an inbound stream after 5 s without a message; close ours
+            // first when idle and open a new one for the next message.
+            true => {
+                smol::future::or(async { Some(rx.recv().await) }, async {
+                    async_io::Timer::after(limits.idle_timeout).await;
+                    None
+                })
+                .await
+            }
+            false => Some(rx.recv().await),
+        };
+        let msg = match next {
+            Some(Ok(msg)) => msg,
+            Some(Err(_)) => break, // the node dropped us
+            None => {
+                if let Some((s, _)) = stream.take() {
+                    close(s, limits.min_timeout).await;
+                }
+                continue;
+            }
+        };
+        let send_timeout = transfer_timeout(
+            msg.encoded_len(Version::V1_2_0),
+            limits.min_timeout,
+            limits.max_timeout,
+        );
         let mut ok = false;
         // Encoded once, for the stream's version; the message is dropped then, so a
         // message in flight costs its frame only.
@@ -329,9 +358,28 @@ pub(crate) async fn write_loop(
             return;
         }
     }
-    if let Some((mut s, _)) = stream {
-        let _ = s.close().await;
+    if let Some((s, _)) = stream {
+        close(s, limits.min_timeout).await;
     }
+}
+
+/// Closes our side of a stream, giving up after `timeout`.
+async fn close(mut s: libp2p::Stream, timeout: Duration) {
+    smol::future::or(
+        async {
+            let _ = s.close().await;
+        },
+        async_io::Timer::after(timeout).map(|_| ()),
+    )
+    .await;
+}
+
+/// What a writer needs besides its channel.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct WriteLimits {
+    pub min_timeout: Duration,
+    pub max_timeout: Duration,
+    pub idle_timeout: Duration,
 }
 
 #[cfg(test)]

@@ -107,8 +107,14 @@ pub struct Config {
     /// Shortest time limit for sending or receiving one message [10 s]; see
     /// [`Config::transfer_timeout`].
     pub min_send_timeout: Duration,
-    /// Time to open a stream and write one message [30 s].
+    /// Longest time limit for sending (opening a stream and writing) or receiving one
+    /// message [2 min]. The limit scales with the message's size like boxo's: 2 s +
+    /// size at 100 kbit/s, clamped to `[min_send_timeout, send_timeout]`
+    /// ([`Config::transfer_timeout`]).
     pub send_timeout: Duration,
+    /// An outbound stream with nothing to send for this long is closed; the next
+    /// message opens a new one [3 s; Helia resets inbound streams idle for 5 s].
+    pub outbound_idle_timeout: Duration,
 }
 
 impl Default for Config {
@@ -122,13 +128,14 @@ impl Default for Config {
             max_inbound_streams_per_peer: 4,
             max_inbound_bytes: 16 << 20,
             min_send_timeout: Duration::from_secs(10),
-            send_timeout: Duration::from_secs(30),
+            send_timeout: Duration::from_secs(120),
+            outbound_idle_timeout: Duration::from_secs(3),
         }
     }
 }
 
 impl Config {
-    /// Time allowed to receive (and, see `send_timeout`, send) a message of `bytes`:
+    /// Time allowed to send or receive a message of `bytes`:
     /// 2 s + `bytes` at 100 kbit/s, clamped to `[min_send_timeout, send_timeout]`.
     pub fn transfer_timeout(&self, bytes: usize) -> Duration {
         handler::transfer_timeout(bytes, self.min_send_timeout, self.send_timeout)
@@ -571,7 +578,11 @@ impl Driver {
                         self.control.clone(),
                         rx,
                         self.io_tx.clone(),
-                        self.cfg.send_timeout,
+                        handler::WriteLimits {
+                            min_timeout: self.cfg.min_send_timeout,
+                            max_timeout: self.cfg.send_timeout,
+                            idle_timeout: self.cfg.outbound_idle_timeout,
+                        },
                     );
                     self.ex.spawn(task).detach();
                     self.writers.insert(peer, tx.clone());
