@@ -13,8 +13,11 @@
 //!    others want-have (with send-dont-have). Never the wantlist to every peer.
 //! 2. A HAVE makes the peer a session peer and, if no want-block is outstanding, it gets
 //!    the want-block. DONT_HAVE or silence for [`Config::want_timeout`] moves on to the
-//!    next HAVE peer or an unasked candidate. When nobody is left,
-//!    [`Event::FindProviders`] asks the node to search the DHT (once per round).
+//!    next HAVE peer or an unasked candidate. At most `max_session_peers +
+//!    initial_broadcast_peers` asks are live at once; peers that refused (DONT_HAVE or
+//!    timeout) do not count, so providers found later are still asked. When nobody is
+//!    live, [`Event::FindProviders`] asks the node to search the DHT, at most once per
+//!    [`Config::find_providers_interval`] per want.
 //! 3. A block is hashed (sha2-256, the prefix's codec) and matched to wants by multihash;
 //!    only then is [`Event::Block`] emitted. Cancels go to every other peer asked. Blocks
 //!    nobody wanted (or with wrong bytes, which hash to a CID nobody wanted) are strikes
@@ -91,6 +94,11 @@ pub struct Config {
     pub want_timeout: Duration,
     /// How long a want lives before it fails [60 s].
     pub want_deadline: Duration,
+    /// Least time between two [`Event::FindProviders`] for one want [10 s].
+    pub find_providers_interval: Duration,
+    /// Peers that refused a want (DONT_HAVE or timeout) remembered per want so they are
+    /// not asked again and get its cancel [32]. Full: the oldest is forgotten.
+    pub max_refused_per_want: usize,
     /// Sessions open at once [64].
     pub max_sessions: usize,
     /// Live wants over all sessions [4096].
@@ -132,6 +140,8 @@ impl Default for Config {
             max_session_peers: 16,
             want_timeout: Duration::from_secs(5),
             want_deadline: Duration::from_secs(60),
+            find_providers_interval: Duration::from_secs(10),
+            max_refused_per_want: 32,
             max_sessions: 64,
             max_wants: 4096,
             max_peers: 256,
@@ -258,13 +268,25 @@ struct Asked {
     since: Instant,
 }
 
+impl Asked {
+    /// Still expected to answer or serve (not refused).
+    fn is_live(&self) -> bool {
+        matches!(
+            self.state,
+            AskState::HavePending | AskState::BlockPending | AskState::Has
+        )
+    }
+}
+
 #[derive(Debug)]
 struct Want {
     cid: Cid,
     sessions: Vec<SessionId>,
     created: Instant,
+    /// Live asks, then refused ones (bounded: see `Config::max_refused_per_want`).
     asked: Vec<Asked>,
-    providers_requested: bool,
+    /// When we last asked the node for providers of this want.
+    last_find: Option<Instant>,
     next_check: Instant,
 }
 
@@ -632,7 +654,7 @@ impl Core {
                             sessions: vec![session],
                             created: now,
                             asked: Vec::new(),
-                            providers_requested: false,
+                            last_find: None,
                             next_check: now,
                         },
                     );
@@ -700,9 +722,6 @@ impl Core {
         }
         let mhs: Vec<Mh> = s.wants.iter().copied().collect();
         for mh in mhs {
-            if let Some(w) = self.wants.get_mut(&mh) {
-                w.providers_requested = false;
-            }
             self.step(now, mh);
         }
     }
@@ -795,15 +814,24 @@ impl Core {
         let Some(w) = self.wants.get_mut(&mh) else {
             return;
         };
-        let max_asked = self.cfg.max_session_peers + self.cfg.initial_broadcast_peers;
+        let max_live = self.cfg.max_session_peers + self.cfg.initial_broadcast_peers;
+        let max_refused = self.cfg.max_refused_per_want;
+        let mut live = w.asked.iter().filter(|a| a.is_live()).count();
         for p in candidates {
-            if w.asked.len() >= max_asked {
+            if live >= max_live {
                 break;
             }
             if w.asked.iter().any(|a| a.peer == p) {
                 continue;
             }
-            let first = w.asked.is_empty() && !block_pending;
+            // Bound the refused peers kept: forget the oldest.
+            if w.asked.len() - live >= max_refused {
+                if let Some(i) = w.asked.iter().position(|a| !a.is_live()) {
+                    w.asked.remove(i);
+                }
+            }
+            live += 1;
+            let first = !block_pending;
             let (state, wt) = if first {
                 block_pending = true;
                 (AskState::BlockPending, WantType::Block)
@@ -817,22 +845,24 @@ impl Core {
             });
             sends.push((p, wt));
         }
-        let waiting = w.asked.iter().any(|a| {
-            matches!(
-                a.state,
-                AskState::HavePending | AskState::BlockPending | AskState::Has
-            )
-        });
+        let waiting = w.asked.iter().any(Asked::is_live);
+        let interval = self.cfg.find_providers_interval;
         let mut find = None;
-        if !waiting && !w.providers_requested {
-            w.providers_requested = true;
-            find = Some(Event::FindProviders {
-                session: sessions.first().copied().unwrap_or_default(),
-                cid,
-            });
-        }
         // Next time something can change for this want.
         let mut next = w.created + self.cfg.want_deadline;
+        if !waiting {
+            match w.last_find {
+                Some(t) if now < t + interval => next = next.min(t + interval),
+                _ => {
+                    w.last_find = Some(now);
+                    next = next.min(now + interval);
+                    find = Some(Event::FindProviders {
+                        session: sessions.first().copied().unwrap_or_default(),
+                        cid,
+                    });
+                }
+            }
+        }
         for a in &w.asked {
             if matches!(a.state, AskState::HavePending | AskState::BlockPending) {
                 next = next.min(a.since + timeout);
@@ -1531,6 +1561,47 @@ mod tests {
         assert_eq!(st.dup_blks_received, 1);
         assert_eq!(st.unwanted_blocks, 0);
         assert!(sim.events().is_empty());
+    }
+
+    #[test]
+    fn providers_found_after_refusals_are_asked_and_find_providers_is_rate_limited() {
+        let cfg = Config {
+            max_session_peers: 2,
+            initial_broadcast_peers: 0,
+            ..Config::default()
+        };
+        let interval = cfg.find_providers_interval;
+        let mut sim = Sim::new(cfg);
+        let [a, b, c, d] = peers(4)[..] else {
+            unreachable!()
+        };
+        let s = sim.core.new_session().unwrap();
+        sim.core.add_providers(sim.now, s, &[a, b]);
+        let (cid, data) = block(30);
+        sim.core.want(sim.now, s, &[cid]).unwrap();
+        sim.drain();
+        sim.presence(a, &cid, Presence::DontHave);
+        sim.presence(b, &cid, Presence::DontHave);
+        assert_eq!(sim.events(), vec![Event::FindProviders { session: s, cid }]);
+        // A provider found late is asked although two peers were asked before.
+        sim.core.add_providers(sim.now, s, &[c]);
+        let sent = sim.drain();
+        assert_eq!(wants_to(&sent, c, WantType::Block), vec![cid]);
+        // It refuses too: no new search before the interval.
+        sim.presence(c, &cid, Presence::DontHave);
+        assert!(sim.events().is_empty(), "rate-limited");
+        sim.advance(interval);
+        assert_eq!(sim.events(), vec![Event::FindProviders { session: s, cid }]);
+        sim.core.add_providers(sim.now, s, &[d]);
+        let sent = sim.drain();
+        assert_eq!(wants_to(&sent, d, WantType::Block), vec![cid]);
+        sim.deliver(d, &cid, &data);
+        assert!(got_block(&sim.events(), &cid));
+        // Every peer asked gets the cancel, the refusing ones included.
+        let sent = sim.drain();
+        for p in [a, b, c] {
+            assert_eq!(cancels_to(&sent, p), vec![cid]);
+        }
     }
 
     #[test]
