@@ -470,3 +470,31 @@ fn idle_outbound_stream_is_closed_and_reopened_for_the_next_message() {
         assert_eq!(msg.wantlist.expect("wantlist").entries[0].cid, second);
     });
 }
+
+#[test]
+fn two_cids_with_one_multihash_are_both_fetched() {
+    run(|ex| async move {
+        let server = spawn_node(&ex, 7001, bitswap::Config::default());
+        let client = spawn_node(&ex, 7002, bitswap::Config::default());
+        let data = b"same bytes, two CIDs".to_vec();
+        let v0 = acorn_storage::cids::cid_of(0, acorn_storage::cids::DAG_PB, &data);
+        let v1 = acorn_storage::cids::cid_of(1, acorn_storage::cids::DAG_PB, &data);
+        assert_ne!(v0, v1);
+        assert_eq!(v0.hash(), v1.hash());
+        server
+            .store
+            .put(&Block::new(v0, data.clone()).expect("block"))
+            .expect("put");
+        connected(&client, &server, 7001).await;
+        let session = client.handle.new_session().await.expect("session");
+        let both = futures::future::join(session.fetch(v0), session.fetch(v1));
+        let (a, b) = smol::future::or(async { Some(both.await) }, async {
+            async_io::Timer::after(Duration::from_secs(10)).await;
+            None
+        })
+        .await
+        .expect("both fetches finish");
+        assert_eq!(a.expect("v0").cid(), &v0);
+        assert_eq!(b.expect("v1").cid(), &v1);
+    });
+}

@@ -38,7 +38,9 @@
 //!   opens one per message, so the per-peer cap keeps one peer from taking every slot,
 //!   and the global cap is sized ≥ 2 × the swarm's `max_connections`;
 //! - per peer one outbound message in flight, plus the core's bounded send queue;
-//! - fetch waiters per (session, CID): [`MAX_WAITERS_PER_WANT`].
+//! - fetch waiters per (session, multihash): [`MAX_WAITERS_PER_WANT`]. Wants are keyed by
+//!   multihash (as the blockstore is), so CIDs that differ only in version or codec share
+//!   one want; each waiter gets the block under the CID it asked for.
 //!
 //! # Departures
 //! - Blocks are put one at a time through the [`Blockstore`]; batching writes for SD
@@ -359,6 +361,7 @@ impl Node {
 }
 
 type Reply = oneshot::Sender<Result<Block, Error>>;
+type Mh = cid::multihash::Multihash<64>;
 
 struct Driver {
     core: Core,
@@ -370,8 +373,9 @@ struct Driver {
     io_tx: Sender<IoEvent>,
     /// One writer per peer we send to (bounded by the core's peer table).
     writers: HashMap<PeerId, Sender<Message>>,
-    /// Fetches waiting for the network (bounded: wants × MAX_WAITERS_PER_WANT).
-    waiters: HashMap<(SessionId, Cid), Vec<Reply>>,
+    /// Fetches waiting for the network, by (session, multihash) like the core's wants,
+    /// each with the CID it asked for (bounded: wants × MAX_WAITERS_PER_WANT).
+    waiters: HashMap<(SessionId, Mh), Vec<(Cid, Reply)>>,
     /// Live sessions: the token dies when the `Session` is dropped.
     sessions: HashMap<SessionId, Weak<()>>,
     /// Inbound streams reset by the caps (shared with the accept tasks).
@@ -517,9 +521,10 @@ impl Driver {
         while let Some(ev) = self.core.poll_event() {
             match ev {
                 Event::Block { sessions, block } => {
-                    let replies: Vec<Reply> = sessions
+                    let mh = *block.cid().hash();
+                    let replies: Vec<(Cid, Reply)> = sessions
                         .iter()
-                        .filter_map(|s| self.waiters.remove(&(*s, *block.cid())))
+                        .filter_map(|s| self.waiters.remove(&(*s, mh)))
                         .flatten()
                         .collect();
                     let store = self.store.clone();
@@ -527,9 +532,14 @@ impl Driver {
                         .spawn(async move {
                             let b = block.clone();
                             let put = smol::unblock(move || store.put(&b)).await;
-                            for r in replies {
+                            for (cid, r) in replies {
                                 let _ = r.send(match &put {
-                                    Ok(()) => Ok(block.clone()),
+                                    Ok(()) if cid == *block.cid() => Ok(block.clone()),
+                                    // Same digest, another version or codec: the block
+                                    // under the CID this waiter asked for.
+                                    Ok(()) => {
+                                        Block::new(cid, block.data().to_vec()).map_err(Error::from)
+                                    }
                                     Err(e) => Err(Error::Store(BlockError::Io(e.to_string()))),
                                 });
                             }
@@ -537,7 +547,8 @@ impl Driver {
                         .detach();
                 }
                 Event::WantFailed { session, cid } => {
-                    for r in self.waiters.remove(&(session, cid)).into_iter().flatten() {
+                    let waiters = self.waiters.remove(&(session, *cid.hash()));
+                    for (cid, r) in waiters.into_iter().flatten() {
                         let _ = r.send(Err(Error::NotFound { cid }));
                     }
                 }
@@ -621,7 +632,7 @@ impl Driver {
                     let _ = reply.send(Err(Error::Core(core::CoreError::UnknownSession(session))));
                     return;
                 }
-                let key = (session, cid);
+                let key = (session, *cid.hash());
                 let n = self.waiters.get(&key).map_or(0, Vec::len);
                 if n >= MAX_WAITERS_PER_WANT {
                     let _ = reply.send(Err(Error::Busy {
@@ -636,7 +647,7 @@ impl Driver {
                         return;
                     }
                 }
-                self.waiters.entry(key).or_default().push(reply);
+                self.waiters.entry(key).or_default().push((cid, reply));
             }
         }
     }
@@ -702,8 +713,20 @@ impl Driver {
                     .detach();
             }
             Command::Cancel { session, cid } => {
-                self.waiters.remove(&(session, cid));
-                self.core.cancel(session, &cid);
+                // Waiters for this CID go; the want stays while the session still waits
+                // for another CID with the same multihash.
+                let key = (session, *cid.hash());
+                let left = match self.waiters.get_mut(&key) {
+                    Some(ws) => {
+                        ws.retain(|(c, _)| *c != cid);
+                        ws.len()
+                    }
+                    None => 0,
+                };
+                if left == 0 {
+                    self.waiters.remove(&key);
+                    self.core.cancel(session, &cid);
+                }
             }
             Command::AddProviders { session, peers } => {
                 self.core.add_providers(now, session, &peers)
