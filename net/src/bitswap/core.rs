@@ -22,7 +22,11 @@
 //!    only then is [`Event::Block`] emitted. Cancels go to every other peer asked. Blocks
 //!    nobody wanted (or with wrong bytes, which hash to a CID nobody wanted) are strikes
 //!    against the peer; past [`Config::misbehaviour_threshold`] strikes
-//!    [`Event::Disconnect`]. Late duplicates of recent blocks only count as duplicates.
+//!    [`Event::Disconnect`]. Late duplicates of recent blocks only count as duplicates
+//!    (recent = the last `max(recent_blocks_count, max_wants)` finished or cancelled
+//!    wants). Kubo and Helia answer a want-have with the block itself when it is under
+//!    [`SMALL_BLOCK_BYTES`]: an unknown block that small from a peer we sent a want-have
+//!    within `want_deadline` is counted as a duplicate, not a strike.
 //! 4. After [`Config::want_deadline`] a want fails ([`Event::WantFailed`]).
 //!
 //! Server, per peer: wantlist entries are stored (bounded), looked up through
@@ -74,6 +78,10 @@ use cid::Cid;
 use libp2p::PeerId;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
+
+/// Blocks up to this size may come back for a want-have (boxo's
+/// `maxBlockSizeReplaceHasWithBlock`, also Helia's).
+pub const SMALL_BLOCK_BYTES: usize = 1024;
 
 /// A multihash, the key of wants and wantlists.
 type Mh = Multihash<64>;
@@ -127,7 +135,9 @@ pub struct Config {
     /// peer can still be evicted from it [256]. Full: entries decayed to zero go first,
     /// then the one with the fewest strikes.
     pub max_struck_peers: usize,
-    /// Recently received blocks remembered to tell duplicates from unasked blocks [256].
+    /// Recently finished or cancelled wants remembered to tell late duplicates from
+    /// unasked blocks [4096]; never fewer than `max_wants` are kept. Cost: about 180
+    /// bytes each (a multihash in a queue and a set), ≈ 720 KiB at the default.
     pub recent_blocks_count: usize,
     /// Largest message we build, in bytes [4 MiB = `wire::MAX_MESSAGE_BYTES`].
     pub max_message_bytes: usize,
@@ -152,7 +162,7 @@ impl Default for Config {
             misbehaviour_threshold: 8,
             strike_decay: Duration::from_secs(60),
             max_struck_peers: 256,
-            recent_blocks_count: 256,
+            recent_blocks_count: 4096,
             max_message_bytes: MAX_MESSAGE_BYTES,
         }
     }
@@ -333,6 +343,8 @@ struct Peer {
     in_lookup_ring: bool,
     /// Insertion order in the peer table (the oldest idle peer is evicted first).
     seq: u64,
+    /// When we last sent this peer a want-have (it may answer with a small block).
+    asked_have_at: Option<Instant>,
     /// Client entries waiting to be sent (bounded by `max_wants`: one per want).
     out_entries: HashMap<Mh, Entry>,
     /// Server: the peer's wantlist.
@@ -374,6 +386,7 @@ pub struct Core {
     next_session: SessionId,
     wants: HashMap<Mh, Want>,
     recent: VecDeque<Mh>,
+    recent_set: HashSet<Mh>,
     events: VecDeque<Event>,
     tx_ring: VecDeque<PeerId>,
     lookup_ring: VecDeque<PeerId>,
@@ -410,6 +423,7 @@ impl Core {
             next_session: 1,
             wants: HashMap::new(),
             recent: VecDeque::new(),
+            recent_set: HashSet::new(),
             events: VecDeque::new(),
             tx_ring: VecDeque::new(),
             lookup_ring: VecDeque::new(),
@@ -689,11 +703,14 @@ impl Core {
 
     /// Remembers a block we stopped wanting, so a late copy is a duplicate, not a strike.
     fn remember(&mut self, mh: Mh) {
-        if self.cfg.recent_blocks_count == 0 || self.recent.contains(&mh) {
+        let cap = self.cfg.recent_blocks_count.max(self.cfg.max_wants);
+        if cap == 0 || !self.recent_set.insert(mh) {
             return;
         }
-        if self.recent.len() >= self.cfg.recent_blocks_count {
-            self.recent.pop_front();
+        if self.recent.len() >= cap {
+            if let Some(old) = self.recent.pop_front() {
+                self.recent_set.remove(&old);
+            }
         }
         self.recent.push_back(mh);
     }
@@ -870,6 +887,11 @@ impl Core {
         }
         w.next_check = next;
         for (peer, wt) in sends {
+            if wt == WantType::Have {
+                if let Some(p) = self.peers.get_mut(&peer) {
+                    p.asked_have_at = Some(now);
+                }
+            }
             self.queue_entry(peer, Entry::want(cid, wt, true));
         }
         if let Some(e) = find {
@@ -940,7 +962,13 @@ impl Core {
         let block = Block::encode(version, payload.prefix.codec, payload.data);
         let mh = *block.cid().hash();
         let Some(w) = self.wants.remove(&mh) else {
-            if self.recent.contains(&mh) {
+            let replaced_have = len <= SMALL_BLOCK_BYTES as u64
+                && self
+                    .peers
+                    .get(&peer)
+                    .and_then(|p| p.asked_have_at)
+                    .is_some_and(|t| now.saturating_duration_since(t) <= self.cfg.want_deadline);
+            if self.recent_set.contains(&mh) || replaced_have {
                 self.stats.dup_blks_received += 1;
                 self.stats.dup_data_received += len;
             } else {
@@ -1696,6 +1724,52 @@ mod tests {
         sim.deliver(a, &other, &odata);
         assert_eq!(sim.core.stats().unwanted_blocks, 1);
         assert!(sim.events().is_empty());
+    }
+
+    #[test]
+    fn late_blocks_for_many_finished_wants_are_duplicates_not_strikes() {
+        let mut sim = Sim::new(Config::default());
+        let [a, b] = peers(2)[..] else { unreachable!() };
+        sim.core.on_connected(a);
+        sim.core.on_connected(b);
+        let s = sim.core.new_session().unwrap();
+        sim.core.add_providers(sim.now, s, &[a, b]);
+        let blocks: Vec<(Cid, Vec<u8>)> = (100..400).map(block).collect();
+        for (cid, _) in &blocks {
+            sim.core.want(sim.now, s, &[*cid]).unwrap();
+        }
+        sim.drain();
+        for (cid, data) in &blocks {
+            sim.deliver(a, cid, data);
+        }
+        assert_eq!(sim.events().len(), 300);
+        // `b` was sent want-haves and answers them late with the (small) blocks.
+        for (cid, data) in &blocks {
+            sim.deliver(b, cid, data);
+        }
+        let st = sim.core.stats();
+        assert_eq!((st.dup_blks_received, st.unwanted_blocks), (300, 0));
+        assert!(sim.events().is_empty(), "no disconnect");
+    }
+
+    #[test]
+    fn small_unknown_block_is_a_strike_only_from_a_peer_never_sent_want_have() {
+        let mut sim = Sim::new(Config::default());
+        let [a, b, c] = peers(3)[..] else {
+            unreachable!()
+        };
+        let s = sim.core.new_session().unwrap();
+        sim.core.add_providers(sim.now, s, &[a, b]);
+        let (cid, _) = block(40);
+        sim.core.want(sim.now, s, &[cid]).unwrap();
+        sim.drain();
+        // `b` got a want-have: a small block we never wanted is at worst a duplicate.
+        let (other, odata) = block(41);
+        sim.deliver(b, &other, &odata);
+        assert_eq!(sim.core.stats().unwanted_blocks, 0);
+        // `c` was never asked anything: a strike.
+        sim.deliver(c, &other, &odata);
+        assert_eq!(sim.core.stats().unwanted_blocks, 1);
     }
 
     #[test]
