@@ -73,6 +73,7 @@ use super::wire::{
     MAX_ENTRIES_PER_MESSAGE, MAX_MESSAGE_BYTES,
 };
 use acorn_storage::block::{Block, MAX_BLOCK_BYTES};
+use acorn_storage::cids::SHA2_256;
 use cid::multihash::Multihash;
 use cid::Cid;
 use libp2p::PeerId;
@@ -189,6 +190,8 @@ pub enum CoreError {
     },
     #[error("unknown session {0}")]
     UnknownSession(SessionId),
+    #[error("{cid}: hash function {code:#x} is not supported (only sha2-256)")]
+    UnsupportedHash { cid: Cid, code: u64 },
 }
 
 /// What the core asks of the node.
@@ -236,6 +239,8 @@ pub struct Stats {
     pub messages_received: u64,
     /// Blocks nobody wanted, or whose bytes did not hash to any wanted CID.
     pub unwanted_blocks: u64,
+    /// Unusable entries, blocks or presences skipped inside otherwise good messages.
+    pub skipped_elements: u64,
     /// Malformed messages reported by the handler.
     pub malformed_messages: u64,
     /// Asks that got no answer in time.
@@ -637,6 +642,14 @@ impl Core {
         if !self.sessions.contains_key(&session) {
             return Err(CoreError::UnknownSession(session));
         }
+        // Blocks are verified by hashing with sha2-256 (wire prefixes with other hashes
+        // are skipped), so another hash could never be served.
+        if let Some(cid) = cids.iter().find(|c| c.hash().code() != SHA2_256) {
+            return Err(CoreError::UnsupportedHash {
+                cid: *cid,
+                code: cid.hash().code(),
+            });
+        }
         let new = cids
             .iter()
             .filter(|c| !self.wants.contains_key(c.hash()))
@@ -944,6 +957,7 @@ impl Core {
             return;
         }
         self.stats.messages_received += 1;
+        self.stats.skipped_elements += u64::from(msg.skipped);
         for payload in msg.blocks {
             self.on_block(now, peer, payload);
         }
@@ -1770,6 +1784,25 @@ mod tests {
         // `c` was never asked anything: a strike.
         sim.deliver(c, &other, &odata);
         assert_eq!(sim.core.stats().unwanted_blocks, 1);
+    }
+
+    #[test]
+    fn want_refuses_hashes_other_than_sha2_256() {
+        let mut sim = Sim::new(Config::default());
+        let s = sim.core.new_session().unwrap();
+        let blake3 = Cid::new_v1(
+            cids::RAW,
+            cid::multihash::Multihash::<64>::wrap(0x1e, &[1u8; 32]).unwrap(),
+        );
+        let (ok, _) = block(50);
+        assert_eq!(
+            sim.core.want(sim.now, s, &[ok, blake3]),
+            Err(CoreError::UnsupportedHash {
+                cid: blake3,
+                code: 0x1e
+            })
+        );
+        assert!(sim.core.wantlist().is_empty(), "all or nothing");
     }
 
     #[test]

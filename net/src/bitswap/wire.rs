@@ -28,14 +28,18 @@
 //! - at most [`MAX_ENTRIES_PER_MESSAGE`] wantlist entries, [`MAX_BLOCKS_PER_MESSAGE`]
 //!   blocks and [`MAX_PRESENCES_PER_MESSAGE`] presences; a block's data is at most
 //!   [`MAX_BLOCK_BYTES`]; a CID is at most [`MAX_CID_BYTES`].
-//! - malformed input (bad varints, bad wire types, bad CIDs, truncation, groups) is a
-//!   [`WireError`], never a panic.
+//! - a malformed message (bad varints, bad wire types, truncation, groups at the message
+//!   level) is a [`WireError`], never a panic. A bad *element* — an entry, block or
+//!   presence whose bytes are well delimited but whose content we cannot use (bad or
+//!   oversized CID, unknown `WantType` or presence value — proto3 enums are open —, a
+//!   prefix that is not sha2-256, an oversized block, one past the per-message counts) —
+//!   is skipped and counted in [`Message::skipped`]; the rest of the message stands.
 //!
 //! # Departures
 //! - Unknown fields are skipped (protobuf rules); duplicate embedded `wantlist` fields
 //!   are merged as protobuf says.
-//! - A block `prefix` must carry a sha2-256 multihash of 32 bytes; other hash functions are
-//!   refused at decode time (Acorn hashes sha2-256 only).
+//! - A block `prefix` must carry a sha2-256 multihash of 32 bytes; blocks with other hash
+//!   functions are skipped at decode time (Acorn hashes sha2-256 only).
 //! - On `/ipfs/bitswap/1.0.0` and `1.1.0` streams presences and want-have entries are
 //!   dropped when encoding (those versions have no such thing: a want-have would read as
 //!   want-block there).
@@ -50,7 +54,7 @@ use cid::Cid;
 pub const MAX_MESSAGE_BYTES: usize = 4 << 20;
 
 /// Most wantlist entries accepted in one message (a full 4 MiB of entries would be
-/// ~100k; nobody sends that many honestly). Past this the message is malformed.
+/// ~100k; nobody sends that many honestly). Past this entries are skipped.
 pub const MAX_ENTRIES_PER_MESSAGE: usize = 8192;
 
 /// Most blocks in one message (blocks are ≥ 1 byte; 4 MiB / 1 KiB typical smallest).
@@ -59,8 +63,9 @@ pub const MAX_BLOCKS_PER_MESSAGE: usize = 4096;
 /// Most block presences in one message.
 pub const MAX_PRESENCES_PER_MESSAGE: usize = 8192;
 
-/// Largest CID we accept on the wire, in bytes (a v1 CID with a 64-byte digest fits).
-pub const MAX_CID_BYTES: usize = 128;
+/// Largest CID we parse on the wire, in bytes (boxo's limit). Larger CIDs, and CIDs
+/// whose digest is over 64 bytes (what `cid::Cid` holds), are skipped.
+pub const MAX_CID_BYTES: usize = 168;
 
 /// Longest unsigned varint we read (u64 = 10 bytes).
 const MAX_VARINT_BYTES: usize = 10;
@@ -271,6 +276,9 @@ pub struct Message {
     pub blocks: Vec<Payload>,
     pub presences: Vec<BlockPresence>,
     pub pending_bytes: i32,
+    /// Elements (entries, blocks, presences) skipped while decoding: unusable content
+    /// or past the per-message counts. Never encoded.
+    pub skipped: u32,
 }
 
 impl Message {
@@ -473,34 +481,39 @@ impl Message {
                 1 => {
                     let b = expect_bytes(&mut r, field, wt)?;
                     let wl = msg.wantlist.get_or_insert_with(Wantlist::default);
-                    decode_wantlist(b, wl)?;
+                    decode_wantlist(b, wl, &mut msg.skipped)?;
                 }
                 2 => {
                     let data = expect_bytes(&mut r, field, wt)?;
-                    check_block(&msg, data.len())?;
-                    msg.blocks.push(Payload {
-                        prefix: Prefix::v0(),
-                        data: data.to_vec(),
-                    });
+                    match check_block(&msg, data.len()) {
+                        Ok(()) => msg.blocks.push(Payload {
+                            prefix: Prefix::v0(),
+                            data: data.to_vec(),
+                        }),
+                        Err(_) => msg.skipped = msg.skipped.saturating_add(1),
+                    }
                 }
                 3 => {
                     let b = expect_bytes(&mut r, field, wt)?;
-                    let (prefix, data) = decode_payload(b)?;
-                    check_block(&msg, data.len())?;
-                    msg.blocks.push(Payload {
-                        prefix,
-                        data: data.to_vec(),
+                    let payload = decode_payload(b).and_then(|(prefix, data)| {
+                        check_block(&msg, data.len()).map(|()| (prefix, data))
                     });
+                    match payload {
+                        Ok((prefix, data)) => msg.blocks.push(Payload {
+                            prefix,
+                            data: data.to_vec(),
+                        }),
+                        Err(_) => msg.skipped = msg.skipped.saturating_add(1),
+                    }
                 }
                 4 => {
                     let b = expect_bytes(&mut r, field, wt)?;
-                    if msg.presences.len() >= MAX_PRESENCES_PER_MESSAGE {
-                        return Err(WireError::TooMany {
-                            what: "block presences",
-                            limit: MAX_PRESENCES_PER_MESSAGE,
-                        });
+                    match decode_presence(b) {
+                        Ok(p) if msg.presences.len() < MAX_PRESENCES_PER_MESSAGE => {
+                            msg.presences.push(p)
+                        }
+                        _ => msg.skipped = msg.skipped.saturating_add(1),
                     }
-                    msg.presences.push(decode_presence(b)?);
                 }
                 5 => {
                     let v = expect_varint(&mut r, field, wt)?;
@@ -536,19 +549,16 @@ fn check_block(msg: &Message, len: usize) -> Result<(), WireError> {
     Ok(())
 }
 
-fn decode_wantlist(mut r: &[u8], wl: &mut Wantlist) -> Result<(), WireError> {
+fn decode_wantlist(mut r: &[u8], wl: &mut Wantlist, skipped: &mut u32) -> Result<(), WireError> {
     while !r.is_empty() {
         let (field, wt) = get_key(&mut r)?;
         match field {
             1 => {
                 let b = expect_bytes(&mut r, field, wt)?;
-                if wl.entries.len() >= MAX_ENTRIES_PER_MESSAGE {
-                    return Err(WireError::TooMany {
-                        what: "wantlist entries",
-                        limit: MAX_ENTRIES_PER_MESSAGE,
-                    });
+                match decode_entry(b) {
+                    Ok(e) if wl.entries.len() < MAX_ENTRIES_PER_MESSAGE => wl.entries.push(e),
+                    _ => *skipped = skipped.saturating_add(1),
                 }
-                wl.entries.push(decode_entry(b)?);
             }
             2 => wl.full = expect_varint(&mut r, field, wt)? != 0,
             _ => skip_field(&mut r, wt)?,
@@ -927,13 +937,8 @@ mod tests {
             ("ffffffffffffffffffff01", "overlong varint"),
             ("0b", "group wire type"),
             ("08", "field 1 as varint"),
-            ("0a020a00", "entry without CID"),
-            ("0a060a040a020000", "bad CID bytes"),
-            ("1a050a03015512", "prefix truncated"),
-            ("1a070a050155112000", "prefix sha1"),
-            ("1a070a0502551220", "prefix version 2"),
-            ("22020802", "presence without CID"),
             ("00", "field 0"),
+            ("1a", "truncated payload field"),
         ];
         for (h, why) in cases {
             let r = Message::decode(&unhex(h));
@@ -942,21 +947,71 @@ mod tests {
     }
 
     #[test]
-    fn payload_without_data_is_an_empty_block() {
-        let m = Message::decode(&unhex("1a060a0401551220")).unwrap();
-        assert_eq!(m.blocks[0].data, Vec::<u8>::new());
+    fn bad_elements_are_skipped_and_counted() {
+        let cases: &[(&str, &str)] = &[
+            ("0a020a00", "entry without CID"),
+            ("0a060a040a020000", "bad CID bytes"),
+            ("1a050a03015512", "prefix truncated"),
+            ("1a070a050155112000", "prefix sha1"),
+            ("1a060a0402551220", "prefix version 2"),
+            ("22020802", "presence without CID"),
+        ];
+        for (h, why) in cases {
+            let m = Message::decode(&unhex(h)).unwrap_or_else(|e| panic!("{why}: {e}"));
+            assert_eq!(m.skipped, 1, "{why}");
+            assert!(m.blocks.is_empty() && m.presences.is_empty(), "{why}");
+        }
     }
 
     #[test]
-    fn bad_enum_values_are_errors() {
+    fn a_bad_element_does_not_reject_the_good_ones() {
+        let good = raw_cid(b"good");
+        let mut msg = Message {
+            wantlist: Some(Wantlist {
+                entries: vec![Entry::want(good, WantType::Have, true)],
+                full: false,
+            }),
+            presences: vec![BlockPresence {
+                cid: good,
+                presence: Presence::Have,
+            }],
+            ..Default::default()
+        };
+        let mut b = msg.encode(Version::V1_2_0);
+        // An entry with an unknown WantType (2), a presence with an unknown type (7), a
+        // block with a sha1 prefix, and a CID of 160 bytes (boxo allows up to 168).
+        let cid = hex(&good.to_bytes());
+        let e = format!("0a24{cid}2002");
+        let wl = format!("0a{:02x}{e}", e.len() / 2);
+        b.extend(unhex(&format!("0a{:02x}{wl}", wl.len() / 2)));
+        b.extend(unhex(&format!("2228 0a24{cid}1007").replace(' ', "")));
+        b.extend(unhex("1a070a050155112000"));
+        // An entry whose CID is 160 bytes: over what our CID type holds (64-byte
+        // digests), so skipped, but the message stands.
+        let mut long = vec![0x01, 0x55, 0x00, 0x9c, 0x01];
+        long.resize(160, 7);
+        let mut eb = Vec::new();
+        put_bytes_field(&mut eb, 1, &long);
+        let mut wlb = Vec::new();
+        put_bytes_field(&mut wlb, 1, &eb);
+        put_bytes_field(&mut b, 1, &wlb);
+        let m = Message::decode(&b).unwrap();
+        assert_eq!(m.skipped, 4);
+        assert_eq!(m.wantlist.as_ref().unwrap().entries.len(), 1);
+        assert_eq!(m.presences.len(), 1);
+        msg.skipped = 4;
+        assert_eq!(m, msg);
+    }
+
+    #[test]
+    fn bad_enum_values_are_skipped() {
         let cid = hex(&raw_cid(b"abc").to_bytes());
         let e = format!("0a24{cid}2002");
         let entry = format!("0a{:02x}{e}", e.len() / 2);
         let msg = format!("0a{:02x}{entry}", entry.len() / 2);
-        assert!(matches!(
-            Message::decode(&unhex(&msg)),
-            Err(WireError::BadEnum { .. })
-        ));
+        let m = Message::decode(&unhex(&msg)).unwrap();
+        assert_eq!(m.skipped, 1);
+        assert!(m.wantlist.unwrap().entries.is_empty());
     }
 
     #[test]
@@ -978,10 +1033,8 @@ mod tests {
         put_key(&mut b, 2, WT_LEN);
         put_varint(&mut b, (MAX_BLOCK_BYTES + 1) as u64);
         b.resize(b.len() + MAX_BLOCK_BYTES + 1, 0);
-        assert!(matches!(
-            Message::decode(&b),
-            Err(WireError::BlockTooLarge { .. })
-        ));
+        let m = Message::decode(&b).unwrap();
+        assert_eq!((m.blocks.len(), m.skipped), (0, 1));
     }
 
     #[test]
@@ -994,10 +1047,9 @@ mod tests {
             }),
             ..Default::default()
         };
-        assert!(matches!(
-            Message::decode(&msg.encode(Version::V1_2_0)),
-            Err(WireError::TooMany { .. })
-        ));
+        let m = Message::decode(&msg.encode(Version::V1_2_0)).unwrap();
+        assert_eq!(m.wantlist.unwrap().entries.len(), MAX_ENTRIES_PER_MESSAGE);
+        assert_eq!(m.skipped, 1);
     }
 
     #[test]
@@ -1073,6 +1125,7 @@ mod tests {
                 blocks,
                 presences,
                 pending_bytes,
+                skipped: 0,
             })
     }
 
