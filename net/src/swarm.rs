@@ -26,8 +26,22 @@
 //!
 //! **Departures.** No memory-aware connection limits yet (libp2p's
 //! `memory-connection-limits` polls process memory through `sysinfo`; not wired).
-//! yamux's per-connection receive window is libp2p-yamux's default (not configurable
-//! in libp2p-yamux 0.48); only the stream count is bounded here.
+//! yamux's receive windows are libp2p-yamux's defaults (not configurable in
+//! libp2p-yamux 0.48); only the stream count is bounded here.
+//!
+//! **Memory cost of yamux (yamux 0.14 through libp2p-yamux 0.48).** Every stream starts
+//! with a 256 KiB receive window (`yamux::DEFAULT_CREDIT`, the spec's default): the peer
+//! may send that much before we read, and yamux buffers it. Windows then auto-tune
+//! towards 2 × the bandwidth-delay product of streams whose reader keeps up, bounded per
+//! connection by yamux's `max_connection_receive_window`, 1 GiB by default (no setter in
+//! libp2p-yamux 0.48). So the worst case of bytes buffered but not yet read is, per
+//! connection, [`Config::max_streams_per_connection`] × 256 KiB = 128 × 256 KiB =
+//! 32 MiB at the defaults (more only for streams read fast enough to grow their
+//! window), times up to [`Config::max_connections`] connections. Readers that stop
+//! reading (e.g. bitswap waiting for its inbound byte budget) leave their window's worth
+//! buffered. On small boards lower `max_streams_per_connection` (16 streams = 4 MiB per
+//! connection) and `max_connections`; bitswap itself uses at most
+//! `bitswap::Config::max_inbound_streams_per_peer` inbound streams per peer.
 
 use std::{sync::Arc, time::Duration};
 

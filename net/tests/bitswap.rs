@@ -359,3 +359,142 @@ async fn read_one(s: &mut libp2p::Stream) -> bitswap::Message {
     s.read_exact(&mut body).await.expect("body");
     bitswap::Message::decode(&body).expect("decode")
 }
+
+/// Polls the node's stats until `f` holds, for up to 10 s.
+async fn wait_stats(h: &Handle, what: &str, f: impl Fn(&bitswap::Stats) -> bool) {
+    for _ in 0..1000 {
+        if f(&h.stats().await.expect("stats")) {
+            return;
+        }
+        async_io::Timer::after(Duration::from_millis(10)).await;
+    }
+    panic!("never happened: {what}");
+}
+
+#[test]
+fn one_peer_cannot_take_every_inbound_stream_slot() {
+    run(|ex| async move {
+        let server = spawn_node(&ex, 5001, bitswap::Config::default());
+        let mut ccfg = bitswap::Config::default();
+        ccfg.core.want_timeout = Duration::from_millis(500);
+        ccfg.core.want_deadline = Duration::from_secs(3);
+        let client = spawn_node(&ex, 5002, ccfg);
+        let (_hog, mut control, dial) = spawn_swarm(&ex, 5003, |_| None);
+        dial.send("/memory/5001".parse().expect("addr"))
+            .await
+            .expect("dial");
+        wait_for_peer(&server).await;
+        // The hog opens 40 streams (more than the old global cap of 32) and keeps them.
+        let mut held = Vec::new();
+        for _ in 0..40 {
+            let s = control
+                .open_stream(
+                    server.peer,
+                    libp2p::StreamProtocol::new("/ipfs/bitswap/1.2.0"),
+                )
+                .await
+                .expect("stream");
+            held.push(s);
+        }
+        let per_peer = bitswap::Config::default().max_inbound_streams_per_peer as u64;
+        wait_stats(&server.handle, "hog's extra streams refused", |s| {
+            s.inbound_streams_refused == 40 - per_peer
+        })
+        .await;
+
+        // An honest client is still served.
+        let data = b"served despite the hog".to_vec();
+        let block = Block::new(
+            acorn_storage::cids::cid_of(1, acorn_storage::cids::RAW, &data),
+            data,
+        )
+        .expect("block");
+        server.store.put(&block).expect("put");
+        connected(&client, &server, 5001).await;
+        let session = client.handle.new_session().await.expect("session");
+        session
+            .add_providers(vec![server.peer])
+            .await
+            .expect("providers");
+        let got = session.fetch(*block.cid()).await.expect("fetched");
+        assert_eq!(got, block);
+        drop(held);
+    });
+}
+
+#[test]
+fn idle_outbound_stream_is_closed_and_reopened_for_the_next_message() {
+    run(|ex| async move {
+        let cfg = bitswap::Config {
+            outbound_idle_timeout: Duration::from_millis(300),
+            ..Default::default()
+        };
+        let node = spawn_node(&ex, 6001, cfg);
+        let (peer, mut control, _dial) = spawn_swarm(&ex, 6002, |_| None);
+        let mut incoming = control
+            .accept(libp2p::StreamProtocol::new("/ipfs/bitswap/1.2.0"))
+            .expect("accept");
+        node.dial
+            .send("/memory/6002".parse().expect("addr"))
+            .await
+            .expect("dial");
+        let session = node.handle.new_session().await.expect("session");
+        session.add_providers(vec![peer]).await.expect("providers");
+        let first = acorn_storage::cids::cid_of(1, acorn_storage::cids::RAW, b"first");
+        let second = acorn_storage::cids::cid_of(1, acorn_storage::cids::RAW, b"second");
+        let session = Arc::new(session);
+        let s1 = session.clone();
+        let _f1 = ex.spawn(async move { s1.fetch(first).await });
+        let (_, mut stream) = incoming.next().await.expect("first stream");
+        let msg = read_one(&mut stream).await;
+        assert_eq!(msg.wantlist.expect("wantlist").entries[0].cid, first);
+        // Nothing more to say: the node closes the stream after the idle timeout.
+        let eof = smol::future::or(
+            async {
+                use futures::AsyncReadExt;
+                let mut b = [0u8; 1];
+                Some(stream.read(&mut b).await.map_or(1, |n| n))
+            },
+            async {
+                async_io::Timer::after(Duration::from_secs(10)).await;
+                None
+            },
+        )
+        .await;
+        assert_eq!(eof, Some(0), "idle outbound stream closed");
+        // The next message goes on a new stream.
+        let s2 = session.clone();
+        let _f2 = ex.spawn(async move { s2.fetch(second).await });
+        let (_, mut stream) = incoming.next().await.expect("second stream");
+        let msg = read_one(&mut stream).await;
+        assert_eq!(msg.wantlist.expect("wantlist").entries[0].cid, second);
+    });
+}
+
+#[test]
+fn two_cids_with_one_multihash_are_both_fetched() {
+    run(|ex| async move {
+        let server = spawn_node(&ex, 7001, bitswap::Config::default());
+        let client = spawn_node(&ex, 7002, bitswap::Config::default());
+        let data = b"same bytes, two CIDs".to_vec();
+        let v0 = acorn_storage::cids::cid_of(0, acorn_storage::cids::DAG_PB, &data);
+        let v1 = acorn_storage::cids::cid_of(1, acorn_storage::cids::DAG_PB, &data);
+        assert_ne!(v0, v1);
+        assert_eq!(v0.hash(), v1.hash());
+        server
+            .store
+            .put(&Block::new(v0, data.clone()).expect("block"))
+            .expect("put");
+        connected(&client, &server, 7001).await;
+        let session = client.handle.new_session().await.expect("session");
+        let both = futures::future::join(session.fetch(v0), session.fetch(v1));
+        let (a, b) = smol::future::or(async { Some(both.await) }, async {
+            async_io::Timer::after(Duration::from_secs(10)).await;
+            None
+        })
+        .await
+        .expect("both fetches finish");
+        assert_eq!(a.expect("v0").cid(), &v0);
+        assert_eq!(b.expect("v1").cid(), &v1);
+    });
+}

@@ -16,8 +16,11 @@
 //! - A request opens a [`Session`] and calls [`Session::fetch`] per CID (concurrently
 //!   for a DAG's children). The node first asks the blockstore; on a miss the core wants
 //!   the CID; the verified block is `put` into the blockstore, then returned.
-//! - Inbound streams of all four protocols are accepted; each gets a reader task. Each
-//!   peer we send to gets one writer task with one stream.
+//! - Inbound streams of all four protocols are accepted by one accept task per protocol,
+//!   which drains libp2p-stream's queue continuously (it holds a single pending stream
+//!   per protocol and drops the rest, so it must never wait for the busy node task),
+//!   applies the stream caps and spawns a reader task per stream. Each peer we send to
+//!   gets one writer task with one stream.
 //! - Blockstore calls (`get`/`has`/`put`, which may block on disk) run through
 //!   `smol::unblock`; the daemon caps that pool (`BLOCKING_MAX_THREADS`).
 //!
@@ -26,11 +29,18 @@
 //! - events to the daemon: `event_capacity` (full: dropped and counted in
 //!   `Stats::events_dropped` — the core asks for providers again next round);
 //! - stream and blockstore results: `io_capacity` (full: readers and writers wait, which
-//!   pushes back on the peers);
-//! - inbound streams at once: `max_inbound_streams` (more are dropped); worst case RAM
-//!   for frames being read is this × `wire::MAX_MESSAGE_BYTES`;
+//!   pushes back on the peers); inbound frames, from the first body byte read until the
+//!   core has taken the message, hold at most `max_inbound_bytes` (full: readers wait
+//!   before reading a body); a frame must arrive within [`Config::transfer_timeout`];
+//! - inbound streams at once: `max_inbound_streams_per_peer` per peer and
+//!   `max_inbound_streams` in all (more are reset at once and counted in
+//!   `Stats::inbound_streams_refused`). boxo keeps one long-lived stream per peer, Helia
+//!   opens one per message, so the per-peer cap keeps one peer from taking every slot,
+//!   and the global cap is sized ≥ 2 × the swarm's `max_connections`;
 //! - per peer one outbound message in flight, plus the core's bounded send queue;
-//! - fetch waiters per (session, CID): [`MAX_WAITERS_PER_WANT`].
+//! - fetch waiters per (session, multihash): [`MAX_WAITERS_PER_WANT`]. Wants are keyed by
+//!   multihash (as the blockstore is), so CIDs that differ only in version or codec share
+//!   one want; each waiter gets the block under the CID it asked for.
 //!
 //! # Departures
 //! - Blocks are put one at a time through the [`Blockstore`]; batching writes for SD
@@ -54,9 +64,12 @@ use libp2p::{PeerId, StreamProtocol};
 use smol::channel::{self as chan, Receiver, Sender, TrySendError};
 use smol::Executor;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
+
+/// Default of [`Config::max_inbound_streams`]: 2 × the swarm's default `max_connections`.
+pub const DEFAULT_MAX_INBOUND_STREAMS: usize = 320;
 
 /// Most concurrent `fetch` calls waiting for the same CID in one session.
 pub const MAX_WAITERS_PER_WANT: usize = 16;
@@ -82,10 +95,28 @@ pub struct Config {
     pub event_capacity: usize,
     /// Stream and blockstore results queued to the node task [64].
     pub io_capacity: usize,
-    /// Inbound bitswap streams read at once [32].
+    /// Inbound bitswap streams read at once over all peers [320 = 2 × the swarm's
+    /// default `max_connections` (160): one long-lived boxo stream per connection plus a
+    /// Helia stream-per-message in flight]. A reader task costs a few hundred bytes
+    /// while idle; frame memory is bounded separately.
     pub max_inbound_streams: usize,
-    /// Time to open a stream and write one message [30 s].
+    /// Inbound bitswap streams read at once from one peer [4]. More are reset.
+    pub max_inbound_streams_per_peer: usize,
+    /// Bytes of inbound frames being read or waiting for the node task, over all
+    /// streams [16 MiB]. Full: readers wait before reading a frame's body (back-pressure
+    /// on their peers). A frame larger than this takes the whole budget.
+    pub max_inbound_bytes: usize,
+    /// Shortest time limit for sending or receiving one message [10 s]; see
+    /// [`Config::transfer_timeout`].
+    pub min_send_timeout: Duration,
+    /// Longest time limit for sending (opening a stream and writing) or receiving one
+    /// message [2 min]. The limit scales with the message's size like boxo's: 2 s +
+    /// size at 100 kbit/s, clamped to `[min_send_timeout, send_timeout]`
+    /// ([`Config::transfer_timeout`]).
     pub send_timeout: Duration,
+    /// An outbound stream with nothing to send for this long is closed; the next
+    /// message opens a new one [3 s; Helia resets inbound streams idle for 5 s].
+    pub outbound_idle_timeout: Duration,
 }
 
 impl Default for Config {
@@ -95,9 +126,21 @@ impl Default for Config {
             command_capacity: 64,
             event_capacity: 64,
             io_capacity: 64,
-            max_inbound_streams: 32,
-            send_timeout: Duration::from_secs(30),
+            max_inbound_streams: DEFAULT_MAX_INBOUND_STREAMS,
+            max_inbound_streams_per_peer: 4,
+            max_inbound_bytes: 16 << 20,
+            min_send_timeout: Duration::from_secs(10),
+            send_timeout: Duration::from_secs(120),
+            outbound_idle_timeout: Duration::from_secs(3),
         }
+    }
+}
+
+impl Config {
+    /// Time allowed to send or receive a message of `bytes`:
+    /// 2 s + `bytes` at 100 kbit/s, clamped to `[min_send_timeout, send_timeout]`.
+    pub fn transfer_timeout(&self, bytes: usize) -> Duration {
+        handler::transfer_timeout(bytes, self.min_send_timeout, self.send_timeout)
     }
 }
 
@@ -286,6 +329,30 @@ impl Node {
         let (cmd_tx, cmd_rx) = chan::bounded(cfg.command_capacity.max(1));
         let (ev_tx, ev_rx) = chan::bounded(cfg.event_capacity.max(1));
         let (io_tx, io_rx) = chan::bounded(cfg.io_capacity.max(1));
+        let refused = Arc::new(AtomicU64::new(0));
+        let (stop_tx, stop_rx) = chan::bounded::<()>(1);
+        let limits = Arc::new(InboundLimits {
+            max_total: cfg.max_inbound_streams,
+            max_per_peer: cfg.max_inbound_streams_per_peer,
+            count: Mutex::new(InboundCount::default()),
+        });
+        let read = handler::ReadLimits {
+            budget: Arc::new(handler::ByteBudget::new(cfg.max_inbound_bytes)),
+            min_timeout: cfg.min_send_timeout,
+            max_timeout: cfg.send_timeout,
+        };
+        for streams in incoming {
+            ex.spawn(accept_loop(
+                streams,
+                ex.clone(),
+                limits.clone(),
+                read.clone(),
+                io_tx.clone(),
+                refused.clone(),
+                stop_rx.clone(),
+            ))
+            .detach();
+        }
         let driver = Driver {
             core: Core::new(cfg.core.clone()),
             cfg,
@@ -297,16 +364,17 @@ impl Node {
             writers: HashMap::new(),
             waiters: HashMap::new(),
             sessions: HashMap::new(),
-            inbound: Arc::new(AtomicUsize::new(0)),
+            inbound_refused: refused,
+            _stop: stop_tx,
             events_dropped: 0,
         };
-        let incoming = futures::stream::select_all(incoming);
-        ex.spawn(driver.run(cmd_rx, io_rx, incoming)).detach();
+        ex.spawn(driver.run(cmd_rx, io_rx)).detach();
         Ok((Handle { tx: cmd_tx }, ev_rx))
     }
 }
 
 type Reply = oneshot::Sender<Result<Block, Error>>;
+type Mh = cid::multihash::Multihash<64>;
 
 struct Driver {
     core: Core,
@@ -318,37 +386,113 @@ struct Driver {
     io_tx: Sender<IoEvent>,
     /// One writer per peer we send to (bounded by the core's peer table).
     writers: HashMap<PeerId, Sender<Message>>,
-    /// Fetches waiting for the network (bounded: wants × MAX_WAITERS_PER_WANT).
-    waiters: HashMap<(SessionId, Cid), Vec<Reply>>,
+    /// Fetches waiting for the network, by (session, multihash) like the core's wants,
+    /// each with the CID it asked for (bounded: wants × MAX_WAITERS_PER_WANT).
+    waiters: HashMap<(SessionId, Mh), Vec<(Cid, Reply)>>,
     /// Live sessions: the token dies when the `Session` is dropped.
     sessions: HashMap<SessionId, Weak<()>>,
-    inbound: Arc<AtomicUsize>,
+    /// Inbound streams reset by the caps (shared with the accept tasks).
+    inbound_refused: Arc<AtomicU64>,
+    /// Dropped with the driver: the accept tasks see it and end.
+    _stop: Sender<()>,
     events_dropped: u64,
 }
 
 enum Wake {
     Io(Option<IoEvent>),
-    Stream(Option<(PeerId, libp2p::Stream)>),
     Cmd(Option<Command>),
     Timer,
 }
 
-/// Decrements the inbound stream count when a reader ends.
-struct InboundSlot(Arc<AtomicUsize>);
+/// Inbound streams being read: in all and per peer (an entry exists only while its
+/// count is > 0, so the map holds at most `max_total` peers).
+#[derive(Default)]
+struct InboundCount {
+    total: usize,
+    per_peer: HashMap<PeerId, usize>,
+}
+
+/// The inbound stream caps, shared by the accept tasks and the readers' slots.
+struct InboundLimits {
+    max_total: usize,
+    max_per_peer: usize,
+    count: Mutex<InboundCount>,
+}
+
+impl InboundLimits {
+    /// A slot for one more stream from `peer`, or `None` when a cap is reached.
+    fn try_acquire(self: &Arc<Self>, peer: PeerId) -> Option<InboundSlot> {
+        let mut c = self.count.lock().unwrap_or_else(|e| e.into_inner());
+        let mine = c.per_peer.get(&peer).copied().unwrap_or(0);
+        if c.total >= self.max_total || mine >= self.max_per_peer {
+            return None;
+        }
+        c.total += 1;
+        c.per_peer.insert(peer, mine + 1);
+        Some(InboundSlot {
+            limits: self.clone(),
+            peer,
+        })
+    }
+}
+
+/// One inbound stream's place in [`InboundLimits`], given back when the reader ends.
+struct InboundSlot {
+    limits: Arc<InboundLimits>,
+    peer: PeerId,
+}
+
 impl Drop for InboundSlot {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        let mut c = self.limits.count.lock().unwrap_or_else(|e| e.into_inner());
+        c.total = c.total.saturating_sub(1);
+        if let std::collections::hash_map::Entry::Occupied(mut e) = c.per_peer.entry(self.peer) {
+            *e.get_mut() -= 1;
+            if *e.get() == 0 {
+                e.remove();
+            }
+        }
+    }
+}
+
+/// Drains one protocol's inbound streams as they come (libp2p-stream keeps only one
+/// pending), applies the caps and spawns a reader per accepted stream. Ends when the
+/// node task ends (`stop` closes) or the control is dropped.
+async fn accept_loop(
+    mut incoming: libp2p_stream::IncomingStreams,
+    ex: Arc<Executor<'static>>,
+    limits: Arc<InboundLimits>,
+    read: handler::ReadLimits,
+    io: Sender<IoEvent>,
+    refused: Arc<AtomicU64>,
+    stop: Receiver<()>,
+) {
+    loop {
+        let next = smol::future::or(async { incoming.next().await }, async {
+            let _ = stop.recv().await;
+            None
+        })
+        .await;
+        let Some((peer, stream)) = next else {
+            return;
+        };
+        let Some(slot) = limits.try_acquire(peer) else {
+            refused.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(%peer, "bitswap: inbound stream cap reached, resetting one");
+            continue; // dropping the stream resets it
+        };
+        let io = io.clone();
+        let read = read.clone();
+        ex.spawn(async move {
+            let _slot = slot;
+            handler::read_loop(peer, stream, io, read).await;
+        })
+        .detach();
     }
 }
 
 impl Driver {
-    async fn run(
-        mut self,
-        cmd_rx: Receiver<Command>,
-        io_rx: Receiver<IoEvent>,
-        mut incoming: futures::stream::SelectAll<libp2p_stream::IncomingStreams>,
-    ) {
-        let mut streams_done = false;
+    async fn run(mut self, cmd_rx: Receiver<Command>, io_rx: Receiver<IoEvent>) {
         loop {
             self.flush();
             let deadline = self.core.poll_timeout();
@@ -361,49 +505,22 @@ impl Driver {
                 }
                 Wake::Timer
             };
-            let streams = async {
-                if streams_done {
-                    futures::future::pending::<()>().await;
-                }
-                Wake::Stream(incoming.next().await)
-            };
             // `race` picks a ready branch at random: no source starves the others.
             let wake = smol::future::race(
                 async { Wake::Io(io_rx.recv().await.ok()) },
-                smol::future::race(
-                    streams,
-                    smol::future::race(async { Wake::Cmd(cmd_rx.recv().await.ok()) }, timer),
-                ),
+                smol::future::race(async { Wake::Cmd(cmd_rx.recv().await.ok()) }, timer),
             )
             .await;
             let now = Instant::now();
             match wake {
                 Wake::Io(Some(ev)) => self.on_io(now, ev),
                 Wake::Io(None) => {} // we hold a sender: cannot close
-                Wake::Stream(Some((peer, stream))) => self.on_inbound_stream(peer, stream),
-                Wake::Stream(None) => streams_done = true, // control dropped: no more inbound
                 Wake::Cmd(Some(Command::Shutdown)) => return,
                 Wake::Cmd(Some(c)) => self.on_command(now, c),
                 Wake::Cmd(None) => return, // every handle dropped: shut down
                 Wake::Timer => self.core.on_timeout(now),
             }
         }
-    }
-
-    fn on_inbound_stream(&mut self, peer: PeerId, stream: libp2p::Stream) {
-        if self.inbound.fetch_add(1, Ordering::Relaxed) >= self.cfg.max_inbound_streams {
-            self.inbound.fetch_sub(1, Ordering::Relaxed);
-            tracing::debug!(%peer, "bitswap: too many inbound streams, dropping one");
-            return;
-        }
-        let slot = InboundSlot(self.inbound.clone());
-        let io = self.io_tx.clone();
-        self.ex
-            .spawn(async move {
-                let _slot = slot;
-                handler::read_loop(peer, stream, io).await;
-            })
-            .detach();
     }
 
     fn emit(&mut self, e: NodeEvent) {
@@ -418,9 +535,10 @@ impl Driver {
         while let Some(ev) = self.core.poll_event() {
             match ev {
                 Event::Block { sessions, block } => {
-                    let replies: Vec<Reply> = sessions
+                    let mh = *block.cid().hash();
+                    let replies: Vec<(Cid, Reply)> = sessions
                         .iter()
-                        .filter_map(|s| self.waiters.remove(&(*s, *block.cid())))
+                        .filter_map(|s| self.waiters.remove(&(*s, mh)))
                         .flatten()
                         .collect();
                     let store = self.store.clone();
@@ -428,9 +546,14 @@ impl Driver {
                         .spawn(async move {
                             let b = block.clone();
                             let put = smol::unblock(move || store.put(&b)).await;
-                            for r in replies {
+                            for (cid, r) in replies {
                                 let _ = r.send(match &put {
-                                    Ok(()) => Ok(block.clone()),
+                                    Ok(()) if cid == *block.cid() => Ok(block.clone()),
+                                    // Same digest, another version or codec: the block
+                                    // under the CID this waiter asked for.
+                                    Ok(()) => {
+                                        Block::new(cid, block.data().to_vec()).map_err(Error::from)
+                                    }
                                     Err(e) => Err(Error::Store(BlockError::Io(e.to_string()))),
                                 });
                             }
@@ -438,7 +561,8 @@ impl Driver {
                         .detach();
                 }
                 Event::WantFailed { session, cid } => {
-                    for r in self.waiters.remove(&(session, cid)).into_iter().flatten() {
+                    let waiters = self.waiters.remove(&(session, *cid.hash()));
+                    for (cid, r) in waiters.into_iter().flatten() {
                         let _ = r.send(Err(Error::NotFound { cid }));
                     }
                 }
@@ -479,7 +603,11 @@ impl Driver {
                         self.control.clone(),
                         rx,
                         self.io_tx.clone(),
-                        self.cfg.send_timeout,
+                        handler::WriteLimits {
+                            min_timeout: self.cfg.min_send_timeout,
+                            max_timeout: self.cfg.send_timeout,
+                            idle_timeout: self.cfg.outbound_idle_timeout,
+                        },
                     );
                     self.ex.spawn(task).detach();
                     self.writers.insert(peer, tx.clone());
@@ -496,10 +624,13 @@ impl Driver {
 
     fn on_io(&mut self, now: Instant, ev: IoEvent) {
         match ev {
-            IoEvent::Inbound { peer, result } => match result {
-                Ok(msg) => self.core.on_message(now, peer, msg),
-                Err(_) => self.core.on_malformed(peer),
-            },
+            IoEvent::Inbound { peer, result, held } => {
+                match result {
+                    Ok(msg) => self.core.on_message(now, peer, msg),
+                    Err(_) => self.core.on_malformed(now, peer),
+                }
+                drop(held); // the core has the message: its frame bytes are free
+            }
             IoEvent::Sent { peer } => self.core.on_sent(peer),
             IoEvent::SendFailed { peer } => {
                 self.writers.remove(&peer);
@@ -515,7 +646,7 @@ impl Driver {
                     let _ = reply.send(Err(Error::Core(core::CoreError::UnknownSession(session))));
                     return;
                 }
-                let key = (session, cid);
+                let key = (session, *cid.hash());
                 let n = self.waiters.get(&key).map_or(0, Vec::len);
                 if n >= MAX_WAITERS_PER_WANT {
                     let _ = reply.send(Err(Error::Busy {
@@ -530,7 +661,7 @@ impl Driver {
                         return;
                     }
                 }
-                self.waiters.entry(key).or_default().push(reply);
+                self.waiters.entry(key).or_default().push((cid, reply));
             }
         }
     }
@@ -596,8 +727,20 @@ impl Driver {
                     .detach();
             }
             Command::Cancel { session, cid } => {
-                self.waiters.remove(&(session, cid));
-                self.core.cancel(session, &cid);
+                // Waiters for this CID go; the want stays while the session still waits
+                // for another CID with the same multihash.
+                let key = (session, *cid.hash());
+                let left = match self.waiters.get_mut(&key) {
+                    Some(ws) => {
+                        ws.retain(|(c, _)| *c != cid);
+                        ws.len()
+                    }
+                    None => 0,
+                };
+                if left == 0 {
+                    self.waiters.remove(&key);
+                    self.core.cancel(session, &cid);
+                }
             }
             Command::AddProviders { session, peers } => {
                 self.core.add_providers(now, session, &peers)
@@ -611,6 +754,7 @@ impl Driver {
             Command::Stats(reply) => {
                 let mut s = self.core.stats();
                 s.events_dropped += self.events_dropped;
+                s.inbound_streams_refused = self.inbound_refused.load(Ordering::Relaxed);
                 let _ = reply.send(s);
             }
             Command::Wantlist(reply) => {

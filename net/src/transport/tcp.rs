@@ -20,9 +20,14 @@
 //! **Limits.** The event queue is fed only by local calls (`listen_on`,
 //! `remove_listener`), at most [`MAX_ADDRESSES_PER_LISTENER`] + 1 entries each, so it
 //! is bounded by what the caller asks. Accepted connections are not queued here:
-//! each one is handed to the swarm at once, whose connection limits decide. After an
-//! `accept` error (e.g. `EMFILE`) the listener pauses [`ACCEPT_ERROR_BACKOFF`] before
-//! trying again, so a full file table cannot turn the executor thread into a busy loop.
+//! each one is handed to the swarm at once, whose connection limits decide. `accept`
+//! errors caused by the peer or the network (`ECONNABORTED`, `EPROTO`, `EHOSTUNREACH`,
+//! `ENETUNREACH`, … — Linux reports a pending connection's network error from
+//! `accept(2)`) are skipped and the next connection accepted at once. Running out of
+//! resources (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`) and unknown errors are reported
+//! and the listener pauses [`ACCEPT_ERROR_BACKOFF`] before trying again, so a full file
+//! table cannot turn the executor thread into a busy loop. The `listen(2)` backlog is
+//! clamped to `SOMAXCONN`.
 //!
 //! **Departures from libp2p-tcp.** No port reuse on dial (`PortUse::Reuse` is
 //! treated as `New`): outgoing connections come from ephemeral ports, so peers observe
@@ -74,7 +79,8 @@ pub struct Config {
     /// batch their own writes; Nagle only adds latency).
     pub nodelay: bool,
     /// Length of the kernel's queue of connections not yet accepted (`listen(2)`
-    /// backlog), in connections. Default: 128. The kernel caps it at `somaxconn`.
+    /// backlog), in connections. Default: 128. Clamped to `SOMAXCONN`; the kernel caps
+    /// it at `net.core.somaxconn`.
     pub listen_backlog: u16,
 }
 
@@ -215,7 +221,8 @@ fn bind_listener(addr: SocketAddr, backlog: u16) -> io::Result<TcpListener> {
         socket::setsockopt(&fd, sockopt::Ipv6V6Only, &true)?;
     }
     socket::bind(fd.as_raw_fd(), &SockaddrStorage::from(addr))?;
-    socket::listen(&fd, socket::Backlog::new(i32::from(backlog))?)?;
+    let backlog = i32::from(backlog).min(i32::from(socket::Backlog::MAXCONN));
+    socket::listen(&fd, socket::Backlog::new(backlog)?)?;
     Ok(TcpListener::from(fd))
 }
 
@@ -381,6 +388,9 @@ impl libp2p::core::Transport for Transport {
                         }
                         Err(error) => {
                             tracing::debug!(%error, %remote, "dropping accepted connection");
+                            // More connections may wait in the backlog, and nothing
+                            // registered a waker for them: come back.
+                            cx.waker().wake_by_ref();
                         }
                     }
                 }
@@ -421,6 +431,10 @@ fn poll_listener(listener: &mut Listener, cx: &mut Context<'_>) -> Option<io::Re
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if accept_error_is_transient(&e) => {
+                tracing::trace!(error = %e, "accept: connection failed before accept, skipped");
+                continue;
+            }
             Err(error) => {
                 let mut timer = Timer::after(ACCEPT_ERROR_BACKOFF);
                 // Register the waker now so the listener is polled again.
@@ -433,6 +447,31 @@ fn poll_listener(listener: &mut Listener, cx: &mut Context<'_>) -> Option<io::Re
     // Had its turns; make sure we come back.
     cx.waker().wake_by_ref();
     None
+}
+
+/// Whether an `accept(2)` error belongs to one pending connection (the peer or the
+/// network), so the next connection can be accepted at once. Resource exhaustion
+/// (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`) and unknown errors are not.
+fn accept_error_is_transient(e: &io::Error) -> bool {
+    use nix::errno::Errno;
+    let Some(code) = e.raw_os_error() else {
+        return false;
+    };
+    matches!(
+        Errno::from_raw(code),
+        Errno::ECONNABORTED
+            | Errno::ECONNRESET
+            | Errno::EPROTO
+            | Errno::ENOPROTOOPT
+            | Errno::EHOSTDOWN
+            | Errno::EHOSTUNREACH
+            | Errno::ENETDOWN
+            | Errno::ENETUNREACH
+            | Errno::ENONET
+            | Errno::EOPNOTSUPP
+            | Errno::ETIMEDOUT
+            | Errno::EPERM
+    )
 }
 
 /// A TCP connection that counts its bytes into a [`Bandwidth`].
@@ -539,6 +578,31 @@ mod tests {
     /// Next event of the transport, as a future.
     async fn next_event(transport: &mut Transport) -> TransportEvent<ListenerUpgrade, io::Error> {
         futures::future::poll_fn(|cx| Pin::new(&mut *transport).poll(cx)).await
+    }
+
+    #[test]
+    fn peer_caused_accept_errors_are_retried_at_once_resource_errors_pause() {
+        use nix::errno::Errno;
+        for e in [
+            Errno::ECONNABORTED,
+            Errno::EPROTO,
+            Errno::EHOSTUNREACH,
+            Errno::ENETUNREACH,
+        ] {
+            let err = io::Error::from_raw_os_error(e as i32);
+            assert!(accept_error_is_transient(&err), "{e}");
+        }
+        for e in [Errno::EMFILE, Errno::ENFILE, Errno::ENOBUFS, Errno::ENOMEM] {
+            let err = io::Error::from_raw_os_error(e as i32);
+            assert!(!accept_error_is_transient(&err), "{e}");
+        }
+        assert!(!accept_error_is_transient(&io::Error::other("no errno")));
+    }
+
+    #[test]
+    fn listen_backlog_over_somaxconn_is_clamped() {
+        let l = bind_listener("127.0.0.1:0".parse().unwrap(), u16::MAX).expect("bind");
+        assert!(l.local_addr().is_ok());
     }
 
     #[test]
