@@ -426,8 +426,9 @@ impl NetHandle {
 }
 
 /// The repo as bitswap sees it. `put` runs on the bitswap node's blocking pool (never
-/// on the executor thread); each block is one durable transaction taken under an add
-/// guard, so it never lands in the middle of a GC sweep. Blocks fetched for `pin add`
+/// on the executor thread); each block is one non-durable transaction
+/// ([`Store::put_block_lazy`]: one durable commit in 256) taken under an add guard,
+/// so it never lands in the middle of a GC sweep. Blocks fetched for `pin add`
 /// stay protected by the pin's own guard until the pin commits.
 struct RepoBlocks(Store);
 
@@ -440,7 +441,9 @@ impl bitswap::Blockstore for RepoBlocks {
     }
     fn put(&self, block: &Block) -> Result<(), BlockError> {
         let _guard = self.0.begin_add();
-        self.0.put_block(block).map(drop)
+        // Fetched blocks are a cache until pinned: no fsync per block (SD wear); a
+        // pin syncs them first.
+        self.0.put_block_lazy(block).map(drop)
     }
 }
 

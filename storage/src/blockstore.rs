@@ -65,6 +65,9 @@ pub const WRITER_BATCH_BYTES: usize = 4 << 20;
 /// A [`Writer`] commits once its buffer holds this many blocks (small-block imports).
 pub const WRITER_BATCH_BLOCKS: usize = 1024;
 
+/// One in this many [`Store::put_block_lazy`] commits is durable (with one syncfs).
+pub const LAZY_COMMITS_PER_SYNC: u64 = 256;
+
 /// Keys fetched per read transaction by streaming listings ([`Store::iter_multihashes`],
 /// [`Store::verify`]). Costs about this × 70 bytes of RAM.
 pub const ITER_BATCH_COUNT: usize = 1024;
@@ -117,6 +120,11 @@ struct Inner {
     blocks_dir: PathBuf,
     gc_lock: GcLock,
     write_txns: AtomicU64,
+    /// Block files written by non-durable commits ([`Store::put_block_lazy`]) and not
+    /// yet synced: the next durable commit that can make blocks relied on syncs first.
+    unsynced_files: std::sync::atomic::AtomicBool,
+    /// Non-durable commits since the last durable one.
+    lazy_commits: AtomicU64,
     /// Free space to keep on the repo's filesystem, in bytes.
     min_free_bytes: AtomicU64,
 }
@@ -187,6 +195,8 @@ impl Store {
                 blocks_dir,
                 gc_lock: GcLock::default(),
                 write_txns: AtomicU64::new(0),
+                unsynced_files: std::sync::atomic::AtomicBool::new(false),
+                lazy_commits: AtomicU64::new(0),
                 min_free_bytes: AtomicU64::new(DEFAULT_MIN_FREE_BYTES),
             }),
         }
@@ -267,11 +277,60 @@ impl Store {
             let new = t.insert_if_absent(&self.inner.blocks_dir, &key, block.data())?;
             if new == Some(true) {
                 sync_files(&self.inner.blocks_dir)?;
+                self.inner.unsynced_files.store(false, Ordering::SeqCst);
+            } else {
+                self.sync_pending()?;
             }
             new.is_some()
         };
         txn.commit().map_err(db_err)?;
         Ok(new)
+    }
+
+    /// Stores one verified block like [`Store::put_block`] but without waiting for the
+    /// disk: the commit is non-durable (no fsync) and its block file is not synced, so
+    /// a crash may lose it (never half-store it). For blocks fetched from the network,
+    /// which are a cache until pinned: pinning syncs first ([`Store::sync_pending`]).
+    /// Every [`LAZY_COMMITS_PER_SYNC`]th commit is durable, bounding what a crash loses.
+    pub fn put_block_lazy(&self, block: &Block) -> Result<bool, BlockError> {
+        check_size(block.cid(), block.data().len())?;
+        if block.cid().hash().code() == cids::IDENTITY {
+            return Ok(false);
+        }
+        self.check_space(block.data().len() as u64)?;
+        let durable =
+            self.inner.lazy_commits.fetch_add(1, Ordering::Relaxed) + 1 >= LAZY_COMMITS_PER_SYNC;
+        let mut txn = self.begin_write()?;
+        if !durable {
+            txn.set_durability(redb::Durability::None).map_err(db_err)?;
+        }
+        let new = {
+            let mut t = WriteTables::open(&txn)?;
+            let key = block.cid().hash().to_bytes();
+            let new = t.insert_if_absent(&self.inner.blocks_dir, &key, block.data())?;
+            if new == Some(true) {
+                self.inner.unsynced_files.store(true, Ordering::SeqCst);
+            }
+            new.is_some()
+        };
+        if durable {
+            self.sync_pending()?;
+            self.inner.lazy_commits.store(0, Ordering::Relaxed);
+        }
+        txn.commit().map_err(db_err)?;
+        Ok(new)
+    }
+
+    /// Syncs block files written by non-durable commits, if any. Call before a
+    /// durable commit that makes blocks relied on (a pin).
+    pub fn sync_pending(&self) -> Result<(), BlockError> {
+        if self.inner.unsynced_files.swap(false, Ordering::SeqCst) {
+            if let Err(e) = sync_files(&self.inner.blocks_dir) {
+                self.inner.unsynced_files.store(true, Ordering::SeqCst);
+                return Err(e);
+            }
+        }
+        Ok(())
     }
 
     /// A batching writer ([`BlockSink`]).
@@ -1086,6 +1145,9 @@ fn commit_batch(
     }
     if durable && (wrote_files || sync_earlier) {
         sync_files(&store.inner.blocks_dir)?;
+        store.inner.unsynced_files.store(false, Ordering::SeqCst);
+    } else if durable {
+        store.sync_pending()?;
     }
     txn.commit().map_err(db_err)?;
     stats.commits += 1;

@@ -159,6 +159,8 @@ pub fn pin_add(store: &Store, cid: &Cid, recursive: bool) -> Result<(), PinError
         pins.insert(key.as_slice(), kind.to_byte())
             .map_err(db_err)?;
     }
+    // Blocks fetched lazily become relied on: their files reach the disk first.
+    store.sync_pending()?;
     txn.commit().map_err(db_err)?;
     Ok(())
 }
@@ -243,6 +245,7 @@ pub fn pin_update(store: &Store, from: &Cid, to: &Cid, unpin: bool) -> Result<()
         pins.insert(to.to_bytes().as_slice(), PinKind::Recursive.to_byte())
             .map_err(db_err)?;
     }
+    store.sync_pending()?;
     txn.commit().map_err(db_err)?;
     Ok(())
 }

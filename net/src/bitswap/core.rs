@@ -9,8 +9,10 @@
 //! 1. [`Core::want`] creates the want. Its candidates are the session's peers (peers that
 //!    served or said HAVE for earlier blocks, and providers from [`Core::add_providers`]);
 //!    while the session has no block yet, also at most [`Config::initial_broadcast_peers`]
-//!    connected peers. The first candidate gets want-block (with send-dont-have), the
-//!    others want-have (with send-dont-have). Never the wantlist to every peer.
+//!    connected peers, widened by that many more each time everyone asked refused, up
+//!    to [`Config::max_broadcast_peers`]. The first candidate gets want-block (with
+//!    send-dont-have), the others want-have (with send-dont-have). Never the wantlist
+//!    to every peer.
 //! 2. A HAVE makes the peer a session peer and, if no want-block is outstanding, it gets
 //!    the want-block. DONT_HAVE or silence for [`Config::want_timeout`] moves on to the
 //!    next HAVE peer or an unasked candidate. At most `max_session_peers +
@@ -96,6 +98,12 @@ pub struct Config {
     /// Connected peers asked for a session's first block when the session has no
     /// peers yet [3].
     pub initial_broadcast_peers: usize,
+    /// Most connected peers a session asks for its first block [32]. It starts with
+    /// `initial_broadcast_peers`; each time every peer asked so far has refused
+    /// (DONT_HAVE or timeout), the next `initial_broadcast_peers` connected peers not
+    /// yet asked are added, up to this many. Each peer is asked once per want, and
+    /// only while the others failed: never the wantlist to every peer at once.
+    pub max_broadcast_peers: usize,
     /// Candidate peers remembered per session [16].
     pub max_session_peers: usize,
     /// How long a peer has to answer a want-have or deliver a want-block before we
@@ -148,6 +156,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             initial_broadcast_peers: 3,
+            max_broadcast_peers: 32,
             max_session_peers: 16,
             want_timeout: Duration::from_secs(5),
             want_deadline: Duration::from_secs(60),
@@ -812,6 +821,8 @@ impl Core {
             }
         }
 
+        // Every peer asked so far refused: a session without peers may widen.
+        let all_refused = !w.asked.is_empty() && !w.asked.iter().any(Asked::is_live);
         // Candidates from every session that wants this block.
         let sessions = w.sessions.clone();
         let mut candidates: Vec<PeerId> = Vec::new();
@@ -829,6 +840,28 @@ impl Core {
                             .push(conn[(self.broadcast_cursor + i) % conn.len()]);
                     }
                     self.broadcast_cursor = (self.broadcast_cursor + take) % conn.len();
+                }
+            } else if !s.got_block
+                && s.peers.is_empty()
+                && all_refused
+                && s.broadcast.len() < self.cfg.max_broadcast_peers
+            {
+                // Widen by the next `n` connected peers this session has not asked.
+                let conn = &self.connected;
+                let room = self.cfg.max_broadcast_peers - s.broadcast.len();
+                let mut added = 0;
+                for i in 0..conn.len() {
+                    if added == n.min(room) {
+                        break;
+                    }
+                    let p = conn[(self.broadcast_cursor + i) % conn.len()];
+                    if !s.broadcast.contains(&p) {
+                        s.broadcast.push(p);
+                        added += 1;
+                    }
+                }
+                if !conn.is_empty() {
+                    self.broadcast_cursor = (self.broadcast_cursor + added) % conn.len();
                 }
             }
             for p in s.peers.iter().chain(if s.got_block {
@@ -1507,6 +1540,97 @@ mod tests {
         let st = sim.core.stats();
         assert_eq!(st.blocks_received, 11);
         assert_eq!(st.wantlist_len, 0);
+    }
+
+    /// With 20 connected peers and the block only at the last one, the session widens
+    /// by `initial_broadcast_peers` each time everyone asked refused, asks every peer
+    /// at most once, and then focuses on the peer that had it.
+    #[test]
+    fn first_block_widens_in_rounds_when_everyone_refuses() {
+        let mut sim = Sim::new(Config::default());
+        let ps = peers(20);
+        for p in &ps {
+            sim.core.on_connected(*p);
+        }
+        let holder = ps[19];
+        let s = sim.core.new_session().unwrap();
+        let (root, root_data) = block(40);
+        sim.core.want(sim.now, s, &[root]).unwrap();
+        let mut asked: HashMap<PeerId, usize> = HashMap::new();
+        let mut rounds = 0;
+        loop {
+            let sent = sim.drain();
+            let round: Vec<PeerId> = entries(&sent)
+                .into_iter()
+                .filter(|(_, c, _, cancel)| *c == root && !cancel)
+                .map(|(p, ..)| p)
+                .collect();
+            if round.is_empty() {
+                break;
+            }
+            rounds += 1;
+            assert!(
+                round.len() <= 3,
+                "at most initial_broadcast_peers per round"
+            );
+            for p in &round {
+                *asked.entry(*p).or_default() += 1;
+            }
+            if round.contains(&holder) {
+                sim.deliver(holder, &root, &root_data);
+                break;
+            }
+            for p in round {
+                sim.presence(p, &root, Presence::DontHave);
+            }
+        }
+        assert!(
+            got_block(&sim.events(), &root),
+            "found after {rounds} rounds"
+        );
+        assert!(
+            asked.values().all(|n| *n == 1),
+            "each peer asked once: {asked:?}"
+        );
+        assert_eq!(rounds, 7, "20 peers in rounds of 3");
+        // Cancels go to everyone else who was asked.
+        let sent = sim.drain();
+        for p in asked.keys().filter(|p| **p != holder) {
+            assert_eq!(cancels_to(&sent, *p), vec![root]);
+        }
+        // Later blocks go to the holder only.
+        let (child, _) = block(41);
+        sim.core.want(sim.now, s, &[child]).unwrap();
+        assert!(sim.drain().iter().all(|(p, _)| *p == holder));
+    }
+
+    #[test]
+    fn widening_stops_at_max_broadcast_peers() {
+        let mut sim = Sim::new(Config {
+            max_broadcast_peers: 6,
+            ..Config::default()
+        });
+        let ps = peers(20);
+        for p in &ps {
+            sim.core.on_connected(*p);
+        }
+        let s = sim.core.new_session().unwrap();
+        let (cid, _) = block(42);
+        sim.core.want(sim.now, s, &[cid]).unwrap();
+        let mut asked = Vec::new();
+        for _ in 0..10 {
+            let sent = sim.drain();
+            let round: Vec<PeerId> = entries(&sent)
+                .into_iter()
+                .filter(|(_, c, _, cancel)| *c == cid && !cancel)
+                .map(|(p, ..)| p)
+                .collect();
+            for p in &round {
+                sim.presence(*p, &cid, Presence::DontHave);
+            }
+            asked.extend(round);
+        }
+        assert_eq!(asked.len(), 6, "{asked:?}");
     }
 
     #[test]
