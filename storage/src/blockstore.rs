@@ -984,7 +984,8 @@ impl Writer {
         if r.len > MAX_BLOCK_BYTES as u64 {
             return Err(BlockError::TooLarge {
                 cid: *cid,
-                len: r.len as usize,
+                // Saturate: `as usize` wraps on 32-bit targets (2^32 + 1 -> 1).
+                len: usize::try_from(r.len).unwrap_or(usize::MAX),
                 limit: MAX_BLOCK_BYTES,
             });
         }
@@ -1467,6 +1468,60 @@ mod tests {
         ));
         assert_eq!(w.finish().unwrap().blocks_new, 0);
         assert!(!repo.store().has(&cid).unwrap());
+    }
+
+    #[test]
+    fn oversize_ref_error_keeps_its_length_on_32_bit() {
+        // A reference longer than 4 GiB: on a 32-bit target `len as usize` would wrap
+        // to 1 and the error would report a 1-byte block as too large.
+        let (_d, repo) = repo();
+        let mut w = repo.store().writer();
+        let cid = cids::cid_of(1, cids::RAW, b"big");
+        let r = FileRef {
+            path: PathBuf::from("/data/big.iso"),
+            offset: 0,
+            len: (1u64 << 32) + 1,
+            file_size: (1u64 << 33),
+            mtime: (0, 0),
+        };
+        let err = w.put_ref(&cid, r).unwrap_err();
+        assert!(
+            matches!(err, BlockError::TooLarge { len, .. } if len > MAX_BLOCK_BYTES),
+            "{err}"
+        );
+        assert_eq!(w.finish().unwrap().blocks_new, 0);
+    }
+
+    #[test]
+    fn filestore_ref_beyond_4_gib_reads_back() {
+        // u64 offsets all the way: a block 4 GiB + 12345 bytes into a (sparse) 5 GiB
+        // file is stored as a reference and read back intact, also on 32-bit targets.
+        use std::io::{Seek, SeekFrom, Write};
+        let (d, repo) = repo();
+        let path = d.path().join("big.img");
+        let offset = (1u64 << 32) + 12_345;
+        let data: Vec<u8> = (0..262_144u32).map(|i| (i * 7 + 3) as u8).collect();
+        {
+            let mut f = std::fs::File::create(&path).unwrap();
+            f.set_len(5 << 30).unwrap();
+            f.seek(SeekFrom::Start(offset)).unwrap();
+            f.write_all(&data).unwrap();
+        }
+        let (file_size, mtime) = filestore::file_stamp(&std::fs::metadata(&path).unwrap());
+        assert_eq!(file_size, 5 << 30);
+        let cid = cids::cid_of(1, cids::RAW, &data);
+        let mut w = repo.store().writer();
+        let r = FileRef {
+            path: path.clone(),
+            offset,
+            len: data.len() as u64,
+            file_size,
+            mtime,
+        };
+        w.put_ref(&cid, r).unwrap();
+        w.finish().unwrap();
+        assert_eq!(repo.store().stat(&cid).unwrap(), Some(data.len() as u64));
+        assert_eq!(repo.store().get(&cid).unwrap().as_deref(), Some(&data[..]));
     }
 
     #[test]
