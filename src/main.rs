@@ -19,8 +19,6 @@ mod config;
 mod core;
 mod daemon;
 mod identity;
-// Not wired into the daemon yet (cross/README.md lists the three calls it needs).
-#[allow(dead_code)]
 mod notify;
 mod pool;
 mod profiles;

@@ -218,6 +218,23 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", api_path.display()))?;
     let api_guard = ApiFile(api_path);
     println!("Daemon is ready");
+    // systemd (Type=notify): ready now; keep the watchdog fed from the executor, so a
+    // hung executor thread gets the service restarted.
+    let sd = Arc::new(crate::notify::Notifier::from_env());
+    sd.ready();
+    if sd.is_enabled() {
+        tracing::info!("told systemd we are ready ($NOTIFY_SOCKET)");
+    }
+    if let Some(every) = sd.watchdog_interval() {
+        let sd = sd.clone();
+        ex.spawn(async move {
+            loop {
+                sd.watchdog();
+                async_io::Timer::after(every / 2).await;
+            }
+        })
+        .detach();
+    }
 
     smol::block_on(ex.run(async {
         let signalled = future::or(async { signals.next().await.is_some() }, async {
@@ -231,6 +248,7 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
         } else {
             println!("Received shutdown request, shutting down...");
         }
+        sd.stopping();
         stop_tx.close();
         // Let running requests finish, unless time runs out or a second signal comes.
         let deadline = Instant::now() + SHUTDOWN_GRACE;
