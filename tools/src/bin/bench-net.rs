@@ -9,7 +9,10 @@
 //!   B's `cat` of A's file over bitswap: MiB/s and the ratio to the baseline;
 //! - B's peak RSS (VmHWM) and threads after the fetch;
 //! - bytes the idle peers received during the fetch (`stats bw` TotalIn deltas):
-//!   a bitswap that broadcast its wantlist would send them every want.
+//!   a bitswap that broadcast its wantlist would send them every want;
+//! - with `--helia` (needs `npm ci --prefix tools/interop`): a Helia node
+//!   (tools/interop/helia-peer.mjs) adds another file of the same size and B fetches
+//!   it: Helia→Acorn MiB/s.
 //!
 //! Targets (issue 4): idle RSS ≤ 8 MiB, ≤ 3 OS threads, fetch peak RSS ≤ 24 MiB,
 //! Acorn→Acorn ≥ 60 MiB/s. Printed, not asserted.
@@ -136,6 +139,66 @@ impl Daemon {
     }
 }
 
+/// Starts a Helia peer, has it add `file`, connects `b` to it and times `b`'s `cat`.
+fn helia_to_acorn(acorn: &Path, b: &Daemon, file: &Path) -> anyhow::Result<f64> {
+    use std::io::{BufRead, BufReader, Write};
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("interop/helia-peer.mjs");
+    let mut child = Command::new("node")
+        .arg(&script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let mut stdin = child
+        .stdin
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("no stdin"))?;
+    let mut lines = BufReader::new(
+        child
+            .stdout
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("no stdout"))?,
+    )
+    .lines();
+    let mut next = || -> anyhow::Result<serde_json::Value> {
+        let l = lines.next().ok_or_else(|| {
+            anyhow::anyhow!("helia peer exited (npm ci --prefix tools/interop?)")
+        })??;
+        Ok(serde_json::from_str(&l)?)
+    };
+    let ready = next()?;
+    let addr = ready["addrs"][0]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("helia not ready: {ready}"))?
+        .to_string();
+    let cmd =
+        serde_json::json!({"cmd": "addFile", "path": file, "cidVersion": 0, "rawLeaves": false});
+    writeln!(stdin, "{cmd}")?;
+    let added = next()?;
+    let cid = added["cid"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("helia add failed: {added}"))?
+        .to_string();
+    b.cli(acorn, &["swarm", "connect", &addr])?;
+    let t = Instant::now();
+    let out = Command::new(acorn)
+        .args(["cat", &cid])
+        .env("ACORN_PATH", &b.repo)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()?;
+    let secs = t.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        out.status.success(),
+        "fetch from Helia failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = writeln!(stdin, "{}", serde_json::json!({"cmd": "stop"}));
+    drop(stdin);
+    let _ = child.wait();
+    Ok(secs)
+}
+
 /// (VmRSS KiB, VmHWM KiB, OS threads) of a process.
 fn proc_figures(pid: u32) -> anyhow::Result<(u64, u64, usize)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
@@ -156,6 +219,7 @@ fn main() -> anyhow::Result<()> {
     let mut idle_peers = 20usize;
     let mut acorn = std::env::current_exe()?.with_file_name("acorn");
     let mut dir: Option<PathBuf> = None;
+    let mut helia = false;
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -168,6 +232,7 @@ fn main() -> anyhow::Result<()> {
             "--idle-peers" => idle_peers = val()?.parse()?,
             "--acorn" => acorn = PathBuf::from(val()?),
             "--dir" => dir = Some(PathBuf::from(val()?)),
+            "--helia" => helia = true,
             other => anyhow::bail!("unknown argument {other}"),
         }
     }
@@ -244,6 +309,17 @@ fn main() -> anyhow::Result<()> {
     println!("fetcher_peak_rss_kib={hwm} fetcher_threads={threads}");
     println!("idle_peers_bytes_received_during_fetch={idle_bytes}");
     drop(idle);
+    if helia {
+        let file2 = base.join("data-helia");
+        write_pseudo_random_file(&file2, mib << 20, 0x4e11a)?;
+        let secs = helia_to_acorn(&acorn, &b, &file2)?;
+        let (_, hwm, threads) = proc_figures(b.pid())?;
+        println!(
+            "fetch_helia_to_acorn_mib_s={:.1} fetch_vs_sha256sum={:.2}x fetcher_peak_rss_kib={hwm} fetcher_threads={threads}",
+            mib as f64 / secs,
+            base_secs / secs
+        );
+    }
     drop(b);
     drop(a);
     std::fs::remove_dir_all(&base)?;
