@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Run the node, offline (until the daemon lands): build, create a repo if there is
-# none, add a file and a directory, read them back, and show the repo.
+# Run the node: build, create a repo if there is none, add a file and a directory,
+# read them back, show the repo, then run the daemon in the foreground (Ctrl-C stops
+# it cleanly). While it runs, `acorn ...` in another shell goes through its RPC API.
 #   bash tools/demo.sh            (repo: $ACORN_PATH, default ~/.acorn)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -19,3 +20,5 @@ echo "==> add -w README.md (wrapped in a directory)"
 "$acorn" add -r -w README.md
 echo "==> repo stat"
 "$acorn" repo stat
+echo "==> acorn daemon (Ctrl-C to stop)"
+exec "$acorn" daemon
