@@ -644,18 +644,7 @@ pub fn add_paths(
     if let Some(e) = out_err {
         return Err(e).context("writing to stdout");
     }
-    if let Some(w) = writer {
-        w.finish()?;
-    }
-    if let (Some(n), true) = (node, pin) {
-        for r in &roots {
-            pins::pin_add(n.store(), r, true)?;
-        }
-    }
-    roots
-        .last()
-        .copied()
-        .ok_or_else(|| anyhow::anyhow!("nothing to add"))
+    finish_add(node, writer, pin, &roots)
 }
 
 /// What one entry of a streamed add is.
@@ -835,11 +824,21 @@ pub fn add_entries(
             finish_item(item, &mut done_dirs, sink, &mut roots, emit)?;
         }
     }
+    finish_add(node, writer, pin, &roots)
+}
+
+/// The end of every add: make the blocks durable, pin the roots, return the last.
+fn finish_add(
+    node: Option<&Node>,
+    writer: Option<acorn_storage::blockstore::Writer>,
+    pin: bool,
+    roots: &[Cid],
+) -> anyhow::Result<Cid> {
     if let Some(w) = writer {
         w.finish()?;
     }
     if let (Some(n), true) = (node, pin) {
-        for r in &roots {
+        for r in roots {
             pins::pin_add(n.store(), r, true)?;
         }
     }

@@ -10,8 +10,11 @@
 //! Limits: needs Node >= 20 and `npm ci --prefix tools/interop`; without them the test
 //! FAILS with that instruction, it never skips.
 
+mod common;
 #[path = "common/helia.rs"]
 mod helia;
+
+use common::pseudo_random;
 
 use std::time::Duration;
 
@@ -22,20 +25,6 @@ use sha2::{Digest, Sha256};
 const FILE_BYTES: usize = 3 * 1024 * 1024;
 /// Time B gets for each fetch over loopback.
 const CAT_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Deterministic pseudo-random bytes (xorshift64*).
-fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed.max(1);
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        out.extend_from_slice(&state.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

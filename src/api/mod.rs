@@ -637,24 +637,19 @@ impl Api {
     }
 
     async fn pin_add(&self, req: Request) -> ApiResult {
-        let q = Query(&req.query);
-        let paths = q.required_args("ipfs-path")?;
-        let recursive = q.bool(&["recursive", "r"])?.unwrap_or(true);
-        let pins = self
-            .blocking(move |n| {
-                let mut out = Vec::with_capacity(paths.len());
-                for p in &paths {
-                    let cid = n.resolve_arg(p)?;
-                    n.pin_add(&cid, recursive)?;
-                    out.push(cid.to_string());
-                }
-                Ok(out)
-            })
-            .await?;
-        Ok(json_response(&json!({ "Pins": pins })))
+        self.pin_change(req, Node::pin_add).await
     }
 
     async fn pin_rm(&self, req: Request) -> ApiResult {
+        self.pin_change(req, Node::pin_rm).await
+    }
+
+    /// `pin/add` and `pin/rm`: `op` on each path's CID; Kubo's `{"Pins": [...]}`.
+    async fn pin_change(
+        &self,
+        req: Request,
+        op: fn(&Node, &cid::Cid, bool) -> anyhow::Result<()>,
+    ) -> ApiResult {
         let q = Query(&req.query);
         let paths = q.required_args("ipfs-path")?;
         let recursive = q.bool(&["recursive", "r"])?.unwrap_or(true);
@@ -663,7 +658,7 @@ impl Api {
                 let mut out = Vec::with_capacity(paths.len());
                 for p in &paths {
                     let cid = n.resolve_arg(p)?;
-                    n.pin_rm(&cid, recursive)?;
+                    op(n, &cid, recursive)?;
                     out.push(cid.to_string());
                 }
                 Ok(out)

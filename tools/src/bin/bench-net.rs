@@ -93,6 +93,24 @@ impl Daemon {
         Ok(String::from_utf8(out.stdout)?)
     }
 
+    /// Seconds `acorn cat <cid>` takes against this daemon (output discarded).
+    fn timed_cat(&self, acorn: &Path, cid: &str) -> anyhow::Result<f64> {
+        let t = Instant::now();
+        let out = Command::new(acorn)
+            .args(["cat", cid])
+            .env("ACORN_PATH", &self.repo)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()?;
+        let secs = t.elapsed().as_secs_f64();
+        anyhow::ensure!(
+            out.status.success(),
+            "fetch of {cid} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(secs)
+    }
+
     /// The first listen address with `/p2p/<id>`, from `acorn id`.
     fn addr(&self, acorn: &Path) -> anyhow::Result<String> {
         let id: serde_json::Value = serde_json::from_str(&self.cli(acorn, &["id"])?)?;
@@ -180,19 +198,7 @@ fn helia_to_acorn(acorn: &Path, b: &Daemon, file: &Path) -> anyhow::Result<f64> 
         .ok_or_else(|| anyhow::anyhow!("helia add failed: {added}"))?
         .to_string();
     b.cli(acorn, &["swarm", "connect", &addr])?;
-    let t = Instant::now();
-    let out = Command::new(acorn)
-        .args(["cat", &cid])
-        .env("ACORN_PATH", &b.repo)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()?;
-    let secs = t.elapsed().as_secs_f64();
-    anyhow::ensure!(
-        out.status.success(),
-        "fetch from Helia failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let secs = b.timed_cat(acorn, &cid)?;
     let _ = writeln!(stdin, "{}", serde_json::json!({"cmd": "stop"}));
     drop(stdin);
     let _ = child.wait();
@@ -282,19 +288,7 @@ fn main() -> anyhow::Result<()> {
         .map(|d| d.total_in())
         .collect::<Result<_, _>>()?;
 
-    let t = Instant::now();
-    let out = Command::new(&acorn)
-        .args(["cat", &cid])
-        .env("ACORN_PATH", &b.repo)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()?;
-    let secs = t.elapsed().as_secs_f64();
-    anyhow::ensure!(
-        out.status.success(),
-        "fetch failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let secs = b.timed_cat(&acorn, &cid)?;
     let (_, hwm, threads) = proc_figures(b.pid())?;
     let mut idle_bytes = 0;
     for (d, before) in idle.iter().zip(idle_before) {
