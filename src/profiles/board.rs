@@ -311,7 +311,8 @@ pub fn apply_named(config: &mut Config, name: &str) -> Result<(), String> {
 
 /// The README's "Firmware profiles" table: one row per file in [`FILES`] order,
 /// one column per `[config]` key (in order of first appearance; `default` where a
-/// profile leaves the key alone).
+/// profile leaves the key alone). Only the README test renders it.
+#[cfg(test)]
 pub fn readme_table() -> Result<String, ParseError> {
     let profiles = FILES
         .iter()
