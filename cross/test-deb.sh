@@ -136,9 +136,21 @@ want_mib=$(sed -n 's/^systemd_memory_max_mib *= *//p' "$R/usr/share/acorn/firmwa
 check "drop-in MemoryMax=${want_mib}M for profile $expect" grep -qx "MemoryMax=${want_mib}M" "$dropin"
 check "unit enabled (multi-user.target.wants link)" \
     [ "$(readlink "$R/etc/systemd/system/multi-user.target.wants/acorn.service")" = /usr/lib/systemd/system/acorn.service ]
-if grep -q "no '$expect' init profile yet" "$work/install1.log"; then
-    echo "  note  acorn init has no '$expect' profile in this build: postinst fell back to plain init"
-fi
+check "postinst used 'acorn init --profile $expect' (no fallback)" \
+    bash -c '! grep -q "has no .* init profile" "$1"' _ "$work/install1.log"
+# The repo has the profile's [config] values (every "Key" = value line of the file).
+profile_keys_applied() { # config profile.toml
+    local key value json
+    while IFS= read -r line; do
+        key=$(sed -n 's/^"\([A-Za-z.]*\)" *= *.*/\1/p' <<<"$line")
+        [ -n "$key" ] || continue
+        value=$(sed 's/^[^=]*= *//; s/ *#.*//' <<<"$line")
+        json=$(jq -c ".$key" "$1")
+        [ "$json" = "$value" ] || { echo "    $key: repo has $json, profile $value"; return 1; }
+    done <"$2"
+}
+check "repo config has profile $expect's values" \
+    profile_keys_applied "$R/var/lib/acorn/config" "$R/usr/share/acorn/firmware-profiles/$expect.toml"
 
 say "reinstall keeps the repo"
 before=$(sha256sum "$R/var/lib/acorn/config")
@@ -165,9 +177,8 @@ new_root "$R2"
 ACORN_PROFILE=pi-zero dpkg_root "$R2" -i "$DEB" >"$work/install3.log" 2>&1 || { cat "$work/install3.log"; die "dpkg -i (pi-zero) failed"; }
 check "drop-in MemoryMax=48M for pi-zero" grep -qx "MemoryMax=48M" "$R2/etc/systemd/system/acorn.service.d/50-profile.conf"
 check "repo initialised" [ -f "$R2/var/lib/acorn/config" ]
-if grep -q "no 'pi-zero' init profile yet" "$work/install3.log"; then
-    echo "  note  'acorn init --profile pi-zero' is not accepted by this build: postinst used plain 'acorn init'"
-fi
+check "repo config has pi-zero's values" \
+    profile_keys_applied "$R2/var/lib/acorn/config" "$R2/usr/share/acorn/firmware-profiles/pi-zero.toml"
 
 echo
 if [ "$fails" -ne 0 ]; then die "$fails check(s) failed"; fi

@@ -152,6 +152,38 @@ fn init_profile_list_and_equals_spelling() {
 }
 
 #[test]
+fn init_with_a_firmware_profile_and_test() {
+    let (_d, root) = repo();
+    expect_ok(&acorn(&root, &["init", "--profile", "pi-zero,test"]));
+    let cfg = read_config(&root);
+    assert_eq!(cfg["Acorn"]["BlockingThreads"], 1);
+    assert_eq!(cfg["Swarm"]["ConnMgr"]["HighWater"], 32);
+    assert_eq!(cfg["Routing"]["Type"], "dhtclient");
+    assert_eq!(cfg["Addresses"]["API"], "/ip4/127.0.0.1/tcp/0");
+    let ls = expect_ok(&acorn(&root, &["config", "profile", "ls"])).to_owned();
+    for name in ["pi-zero", "vps-256m", "pi3", "pi4"] {
+        assert!(ls.contains(&format!("{name}: Firmware profile")), "{ls}");
+    }
+}
+
+#[test]
+fn config_profile_apply_firmware_profile() {
+    let (_d, root) = repo();
+    expect_ok(&acorn(&root, &["init", "--profile", "test"]));
+    let dry = acorn(&root, &["config", "profile", "apply", "--dry-run", "pi4"]);
+    let out = expect_ok(&dry);
+    assert!(out.contains("Swarm.ConnMgr.HighWater: 96 => 128"), "{out}");
+    assert!(out.contains("Swarm.ConnMgr.LowWater: 32 => 64"), "{out}");
+    assert_eq!(read_config(&root)["Swarm"]["ConnMgr"]["HighWater"], 96);
+    expect_ok(&acorn(&root, &["config", "profile", "apply", "pi-zero"]));
+    let cfg = read_config(&root);
+    assert_eq!(cfg["Swarm"]["ConnMgr"]["HighWater"], 32);
+    assert_eq!(cfg["Acorn"]["BlockingThreads"], 1);
+    // The test profile's addresses stay.
+    assert_eq!(cfg["Addresses"]["API"], "/ip4/127.0.0.1/tcp/0");
+}
+
+#[test]
 fn unknown_profile_is_refused_before_anything_is_written() {
     let (_d, root) = repo();
     let r = acorn(&root, &["init", "--profile", "test,bogus"]);

@@ -90,7 +90,7 @@ pub struct ProfileLsCmd {}
 #[argh(
     subcommand,
     name = "apply",
-    note = "Profiles: test, default-networking, server, local-discovery, lowpower, randomports."
+    note = "Profiles: test, default-networking, server, local-discovery, lowpower, randomports; firmware profiles pi-zero, vps-256m, pi3, pi4 (acorn config profile ls)."
 )]
 pub struct ApplyCmd {
     /// print the changes without saving them

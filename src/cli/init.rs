@@ -27,7 +27,8 @@ use crate::repo_glue::{self, Mode};
     name = "init",
     example = "acorn init",
     example = "acorn init --profile test,lowpower",
-    note = "Profiles: test, default-networking, server, local-discovery, lowpower, randomports."
+    example = "acorn init --profile pi-zero",
+    note = "Profiles: test, default-networking, server, local-discovery, lowpower, randomports; firmware profiles pi-zero, vps-256m, pi3, pi4 (acorn config profile ls)."
 )]
 pub struct InitCmd {
     /// apply these config profiles (comma-separated)

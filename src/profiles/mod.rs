@@ -3,12 +3,14 @@
 //! **What.** [`PROFILES`] is a table of name → description → transform. `acorn init
 //! --profile a,b` and `acorn config profile apply NAME` look names up with
 //! [`find`] / [`resolve_list`] and apply them in order with [`apply`];
-//! `acorn config profile ls` prints the table. A later issue adds a board
-//! profile by adding one row.
+//! `acorn config profile ls` prints the table. Board (firmware) profiles
+//! (`pi-zero`, `vps-256m`, `pi3`, `pi4`) are rows whose change is a
+//! `firmware-profiles/*.toml` file embedded in the binary ([`board`]); they combine
+//! with the others (`--profile pi-zero,test`).
 //!
 //! **Spec.** The rows `server`, `local-discovery`, `test`, `default-networking`,
 //! `lowpower` and `randomports` do what Kubo's `config/profile.go` does, on the keys
-//! Acorn has.
+//! Acorn has. Board profiles are Acorn's.
 //!
 //! **Flow.** Each transform edits a [`Config`] in memory; the caller validates and
 //! writes once at the end, so a failing profile changes nothing on disk.
@@ -20,6 +22,8 @@
 //! Kubo does; the port may be taken again before the daemon starts.
 
 use std::net::TcpListener;
+
+pub mod board;
 
 use crate::config::{Addresses, AutoNatServiceMode, Config, RoutingType, DEFAULT_BOOTSTRAP};
 
@@ -61,6 +65,15 @@ pub enum ProfileError {
 /// A config transform.
 pub type Transform = fn(&mut Config) -> Result<(), String>;
 
+/// What a profile changes.
+pub enum Change {
+    /// Code (Kubo's profiles).
+    Code(Transform),
+    /// The `[config]` keys of the embedded firmware profile with this name
+    /// ([`board::FILES`]), set through [`Config::set`].
+    Board(&'static str),
+}
+
 /// One named profile.
 pub struct Profile {
     /// Name as typed on the command line.
@@ -68,7 +81,7 @@ pub struct Profile {
     /// One-paragraph description for help text.
     pub description: &'static str,
     /// What it changes.
-    pub transform: Transform,
+    pub change: Change,
 }
 
 /// Every profile, in the order `acorn` lists them.
@@ -78,34 +91,58 @@ pub const PROFILES: &[Profile] = &[
         description: "Reduces external interference: API, gateway and swarm on \
                       127.0.0.1 with port 0, no bootstrap peers, no mDNS, no NAT port \
                       mapping. For tests.",
-        transform: test,
+        change: Change::Code(test),
     },
     Profile {
         name: "default-networking",
         description: "Restores the default network settings; the inverse of `test`.",
-        transform: default_networking,
+        change: Change::Code(default_networking),
     },
     Profile {
         name: "server",
         description: "Disables local host discovery and filters private addresses; \
                       for machines with public IPv4 addresses.",
-        transform: server,
+        change: Change::Code(server),
     },
     Profile {
         name: "local-discovery",
         description: "Undoes `server`: enables discovery in local networks.",
-        transform: local_discovery,
+        change: Change::Code(local_discovery),
     },
     Profile {
         name: "lowpower",
         description: "Reduces daemon overhead: DHT client only, no AutoNAT service, no \
                       reproviding, 20-40 connections. Content discovery may be slower.",
-        transform: lowpower,
+        change: Change::Code(lowpower),
     },
     Profile {
         name: "randomports",
         description: "Uses a random free port number for the swarm.",
-        transform: randomports,
+        change: Change::Code(randomports),
+    },
+    Profile {
+        name: "pi-zero",
+        description: "Firmware profile for Raspberry Pi Zero, Zero 2 W and Pi 1 (512 MiB \
+                      boards, 32 MiB RSS ceiling): firmware-profiles/pi-zero.toml.",
+        change: Change::Board("pi-zero"),
+    },
+    Profile {
+        name: "vps-256m",
+        description: "Firmware profile for a VPS with 256 MiB (48 MiB RSS ceiling): \
+                      firmware-profiles/vps-256m.toml.",
+        change: Change::Board("vps-256m"),
+    },
+    Profile {
+        name: "pi3",
+        description: "Firmware profile for Raspberry Pi 2 and 3 (1 GiB boards, 64 MiB \
+                      RSS ceiling): firmware-profiles/pi3.toml.",
+        change: Change::Board("pi3"),
+    },
+    Profile {
+        name: "pi4",
+        description: "Firmware profile for Raspberry Pi 4, 5, CM4 and 400 (2 GiB or \
+                      more, 128 MiB RSS ceiling): firmware-profiles/pi4.toml.",
+        change: Change::Board("pi4"),
     },
 ];
 
@@ -145,7 +182,11 @@ pub fn resolve_list(list: &str) -> Result<Vec<&'static Profile>, ProfileError> {
 
 /// Apply one profile.
 pub fn apply(config: &mut Config, profile: &'static Profile) -> Result<(), ProfileError> {
-    (profile.transform)(config).map_err(|reason| ProfileError::Failed {
+    let result = match profile.change {
+        Change::Code(transform) => transform(config),
+        Change::Board(name) => board::apply_named(config, name),
+    };
+    result.map_err(|reason| ProfileError::Failed {
         name: profile.name,
         reason,
     })
@@ -248,6 +289,45 @@ mod tests {
             apply(&mut c, p).unwrap();
             c.validate().unwrap_or_else(|e| panic!("{}: {e}", p.name));
         }
+    }
+
+    /// Every firmware profile file has a row, and every board row a file whose
+    /// description states its ceiling.
+    #[test]
+    fn board_rows_match_the_files() {
+        for (name, text) in board::FILES {
+            let p = find(name).unwrap();
+            assert!(matches!(p.change, Change::Board(n) if n == *name));
+            let ceiling = board::parse(text).unwrap().memory_ceiling_mib;
+            assert!(
+                p.description
+                    .contains(&format!("{ceiling} MiB RSS ceiling")),
+                "{name}: {}",
+                p.description
+            );
+        }
+        for p in PROFILES {
+            if let Change::Board(name) = p.change {
+                assert_eq!(name, p.name);
+                assert!(board::file(name).is_some(), "{name} has no file");
+            }
+        }
+    }
+
+    #[test]
+    fn board_profile_combines_with_test() {
+        let mut c = sample();
+        apply_list(&mut c, "pi-zero,test").unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.acorn.blocking_threads, 1);
+        assert_eq!(c.swarm.conn_mgr.high_water, 32);
+        assert_eq!(c.addresses.swarm, vec!["/ip4/127.0.0.1/tcp/0"]);
+        // A board profile after lowpower (20/40) raises HighWater before LowWater.
+        apply_list(&mut c, "lowpower,pi4").unwrap();
+        assert_eq!(
+            (c.swarm.conn_mgr.low_water, c.swarm.conn_mgr.high_water),
+            (64, 128)
+        );
     }
 
     #[test]
