@@ -101,7 +101,11 @@ fn gateway_serves_files_directories_and_trustless_answers() {
     std::fs::write(tree.join("<x>&.txt"), b"odd name\n").unwrap();
     std::fs::write(tree.join("site/index.html"), b"<h1>hi</h1>\n").unwrap();
     std::fs::write(tree.join("site/style.css"), b"h1 {}\n").unwrap();
-    let added = ok(&run(&root, &["add", "-r", &tree.display().to_string()], None));
+    let added = ok(&run(
+        &root,
+        &["add", "-r", &tree.display().to_string()],
+        None,
+    ));
     let root_cid = cid_of(&added, "tree");
     let bin_cid = cid_of(&added, "tree/b.bin");
     let raw_root = run(&root, &["block", "get", &root_cid], None);

@@ -575,8 +575,16 @@ impl Gateway {
             .await?;
         match target {
             Target::File { cid, size } => {
-                self.file(req, cid, size, content_type(name), ipfs_path, head_only, slot)
-                    .await
+                self.file(
+                    req,
+                    cid,
+                    size,
+                    content_type(name),
+                    ipfs_path,
+                    head_only,
+                    slot,
+                )
+                .await
             }
             Target::Directory { cid, index } => {
                 if !req.path.ends_with('/') {
