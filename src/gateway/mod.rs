@@ -534,8 +534,10 @@ impl Gateway {
             if let Err(e) = r {
                 let _ = w.send();
                 let f = fail(e);
-                let _ = w.tx.send_blocking(Chunk::Error(f.1.clone()));
+                let msg = f.1.clone();
+                // The status first: the handler reads it once it sees the error chunk.
                 let _ = etx.try_send(f);
+                let _ = w.tx.send_blocking(Chunk::Error(msg));
             }
         });
         match rx.recv().await {
