@@ -41,7 +41,12 @@
 //! block's `"<cid>.raw"`; non-UnixFS content (dag-cbor, dag-json) and symlinks
 //! are 501 on the path gateway (ask for `format=raw` or `car`); no `/ipns/`, no
 //! subdomain gateway, no `?filename=`; a failure after a file body began closes
-//! the connection (a CAR gets Kubo's `X-Stream-Error` trailer).
+//! the connection (a CAR gets Kubo's `X-Stream-Error` trailer). There is no
+//! gateway-wide retrieval timeout (Kubo's `Gateway.RetrievalTimeout`, 30 s): a
+//! block no peer has answers 504 when the bitswap fetch gives up (within
+//! [`crate::daemon::net::FETCH_TIMEOUT`], 90 s; about 35 s with no peers), and a
+//! listing reads the whole directory (`ls`) before showing its first
+//! [`MAX_LISTING_ENTRIES_COUNT`] entries.
 
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -159,7 +164,13 @@ fn status_of(e: &anyhow::Error) -> u16 {
 }
 
 fn fail(e: anyhow::Error) -> Fail {
-    Fail(status_of(&e), format!("{e:#}"))
+    match status_of(&e) {
+        504 => Fail(
+            504,
+            format!("retrieval failed (not stored, no peer sent it in time): {e:#}"),
+        ),
+        s => Fail(s, format!("{e:#}")),
+    }
 }
 
 /// `Content-Type` from a file name's extension; `application/octet-stream` when
