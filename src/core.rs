@@ -291,6 +291,47 @@ impl Node {
         Ok(exporter::file_size(&src, &cid)?.unwrap_or(0))
     }
 
+    /// What `arg` names, for the gateway: its CID, its kind, and (for files) its
+    /// content size. One fetch session for the whole walk.
+    pub fn resolve_kind(&self, arg: &str) -> anyhow::Result<(Cid, exporter::EntryKind, u64)> {
+        let src = self.source();
+        let cid = self.resolve_in(&src, arg)?;
+        let kind = exporter::kind(&src, &cid)?;
+        let size = match kind {
+            exporter::EntryKind::File | exporter::EntryKind::Raw => {
+                exporter::file_size(&src, &cid)?.unwrap_or(0)
+            }
+            _ => 0,
+        };
+        Ok((cid, kind, size))
+    }
+
+    /// The bytes of block `cid`, fetched when missing (the gateway's raw blocks;
+    /// `block get` reads the blockstore only).
+    pub fn block_fetch(&self, cid: &Cid) -> anyhow::Result<Vec<u8>> {
+        Ok(self.source().get_required(cid)?)
+    }
+
+    /// A CARv1 with root `root`: the whole DAG (as `dag export`, but fetching
+    /// missing blocks), or with `root_only` the root block alone. Returns the
+    /// number of blocks written.
+    pub fn car_export(
+        &self,
+        root: &Cid,
+        root_only: bool,
+        out: &mut dyn std::io::Write,
+    ) -> anyhow::Result<u64> {
+        let src = self.source();
+        if root_only {
+            let data = src.get_required(root)?;
+            let mut w = car::CarWriter::new(out, std::slice::from_ref(root))?;
+            w.write_block(root, &data)?;
+            w.finish()?;
+            return Ok(1);
+        }
+        Ok(car::export_dag(&src, root, out)?)
+    }
+
     /// `ls`: the entries of the directory (or chunks of the file) at `arg`.
     pub fn ls(&self, arg: &str) -> anyhow::Result<Vec<exporter::Entry>> {
         let src = self.source();

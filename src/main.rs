@@ -18,6 +18,7 @@ mod cli;
 mod config;
 mod core;
 mod daemon;
+mod gateway;
 mod identity;
 mod notify;
 mod pool;

@@ -11,7 +11,8 @@
 //! is about 100 lines.
 //!
 //! **Limits.** Threads ≤ `max_threads`. The queue is not bounded here: its callers
-//! are (the RPC API holds at most `MAX_CONCURRENT_REQUESTS` jobs, one per request).
+//! are (the RPC API and the gateway each hold at most their `MAX_CONCURRENT_REQUESTS`
+//! jobs, one per request).
 //! A job that panics yields `None`; the thread survives.
 
 use std::collections::VecDeque;

@@ -100,6 +100,14 @@ pub enum Body {
     /// A first chunk already taken, then chunks until the sender is dropped
     /// (chunked encoding).
     Stream(Option<Chunk>, Receiver<Chunk>),
+    /// A body of exactly this many bytes (sent with `Content-Length`), as a first
+    /// chunk already taken, then chunks until the sender is dropped. A stream that
+    /// fails, ends short or runs long closes the connection (the client sees a short
+    /// body: HTTP has no other way to say it).
+    Sized(u64, Option<Chunk>, Receiver<Chunk>),
+    /// No body bytes: the answer to `HEAD`, or a 304. `Some(n)` sends
+    /// `Content-Length: n` (the length a `GET` would have had).
+    Empty(Option<u64>),
 }
 
 /// A response.
@@ -518,14 +526,20 @@ fn reason(status: u16) -> &'static str {
     match status {
         100 => "Continue",
         200 => "OK",
+        206 => "Partial Content",
+        301 => "Moved Permanently",
+        304 => "Not Modified",
         400 => "Bad Request",
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
         413 => "Payload Too Large",
+        416 => "Range Not Satisfiable",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
+        501 => "Not Implemented",
         503 => "Service Unavailable",
+        504 => "Gateway Timeout",
         _ => "",
     }
 }
@@ -554,6 +568,40 @@ async fn write_response(
             head.push_str(&format!("Content-Length: {}\r\n\r\n", bytes.len()));
             with_timeout(IO_TIMEOUT, out.write_all(head.as_bytes())).await?;
             with_timeout(IO_TIMEOUT, out.write_all(&bytes)).await?;
+        }
+        Body::Empty(len) => {
+            if let Some(n) = len {
+                head.push_str(&format!("Content-Length: {n}\r\n"));
+            }
+            head.push_str("\r\n");
+            with_timeout(IO_TIMEOUT, out.write_all(head.as_bytes())).await?;
+        }
+        Body::Sized(len, mut first, rx) => {
+            head.push_str(&format!("Content-Length: {len}\r\n\r\n"));
+            with_timeout(IO_TIMEOUT, out.write_all(head.as_bytes())).await?;
+            let mut left = len;
+            loop {
+                let item = match first.take().map(Ok).unwrap_or_else(|| rx.try_recv()) {
+                    Ok(c) => Some(c),
+                    Err(channel::TryRecvError::Empty) => {
+                        with_timeout(IO_TIMEOUT, out.flush()).await?;
+                        rx.recv().await.ok()
+                    }
+                    Err(channel::TryRecvError::Closed) => None,
+                };
+                match item {
+                    None if left == 0 => break,
+                    None => return Err(io::ErrorKind::UnexpectedEof.into()),
+                    Some(Chunk::Data(d)) => {
+                        if d.len() as u64 > left {
+                            return Err(io::Error::other("sized body ran past its length"));
+                        }
+                        left -= d.len() as u64;
+                        with_timeout(IO_TIMEOUT, out.write_all(&d)).await?;
+                    }
+                    Some(Chunk::Error(e)) => return Err(io::Error::other(e)),
+                }
+            }
         }
         Body::Stream(mut first, rx) => {
             head.push_str("Transfer-Encoding: chunked\r\nTrailer: X-Stream-Error\r\n\r\n");

@@ -31,6 +31,10 @@
 //! missing blocks over bitswap. Shutdown stops bitswap and the swarm (every
 //! connection closes) before the repo is dropped.
 //!
+//! **Gateway.** Each `Addresses.Gateway` address serves [`crate::gateway`] on the
+//! same executor and blocking pool; the first one's URL (`http://127.0.0.1:PORT`)
+//! is written to `$ACORN_PATH/gateway` as Kubo does, and removed at shutdown.
+//!
 //! **Limits.** [`SHUTDOWN_GRACE`], [`SHUTDOWN_DRAIN`]; the API's own limits are in
 //! [`crate::api`].
 
@@ -46,6 +50,7 @@ use smol::Executor;
 
 use crate::api::{self, http, Api};
 use crate::core::Node;
+use crate::gateway::{self, Gateway};
 use crate::pool::Pool;
 
 /// How long running requests may go on after shutdown begins.
@@ -181,6 +186,13 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
         bail!("Addresses.API is empty: nothing to serve the RPC API on");
     };
     let api_multiaddr = tcp_multiaddr(*first);
+    let mut gw_listeners = Vec::new();
+    for a in &node.config().addresses.gateway.0 {
+        let want = parse_tcp_multiaddr(a).context("Addresses.Gateway")?;
+        let l = http::bind(want).with_context(|| format!("listening on {a}"))?;
+        let got = l.get_ref().local_addr()?;
+        gw_listeners.push((l, got));
+    }
 
     let mut signals = Signals::new([Signal::Term, Signal::Int]).context("signal handlers")?;
     let (stop_tx, stop_rx) = smol::channel::bounded::<()>(1);
@@ -189,6 +201,7 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
     let ex = Arc::new(Executor::new());
     let network = smol::block_on(ex.run(net::start(&ex, root, &node)))?;
     spawn_reprovider(&ex, &node, &pool, &network);
+    let gateway = Gateway::new(node.clone(), pool.clone());
     let api = Api::new(node.clone(), pool, stop_tx.clone(), Some(network.clone()));
     let stats = Arc::new(http::Stats::default());
 
@@ -213,6 +226,37 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
         .detach();
         println!("RPC API server listening on {}", tcp_multiaddr(addr));
     }
+    let gw_stats = Arc::new(http::Stats::default());
+    let mut gw_url = None;
+    for (l, addr) in gw_listeners {
+        let gateway = gateway.clone();
+        let handler = Arc::new(move |req| gateway.clone().handle(req));
+        let spawner = Arc::downgrade(&ex);
+        ex.spawn(http::serve(
+            l,
+            handler,
+            gateway::MAX_CONNECTIONS_COUNT,
+            gw_stats.clone(),
+            stop_rx.clone(),
+            move |f| {
+                if let Some(ex) = spawner.upgrade() {
+                    ex.spawn(f).detach();
+                }
+            },
+        ))
+        .detach();
+        println!("Gateway server listening on {}", tcp_multiaddr(addr));
+        gw_url.get_or_insert(format!("http://{addr}"));
+    }
+    // Kubo writes the first gateway's URL to `$IPFS_PATH/gateway`.
+    let gw_guard = match gw_url {
+        Some(url) => {
+            let p = root.join(gateway::GATEWAY_FILE);
+            std::fs::write(&p, &url).with_context(|| format!("writing {}", p.display()))?;
+            Some(ApiFile(p))
+        }
+        None => None,
+    };
     let api_path = api_file(root);
     std::fs::write(&api_path, &api_multiaddr)
         .with_context(|| format!("writing {}", api_path.display()))?;
@@ -253,7 +297,8 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
         // Let running requests finish, unless time runs out or a second signal comes.
         let deadline = Instant::now() + SHUTDOWN_GRACE;
         let drained = async {
-            while api.active_requests() > 0 && Instant::now() < deadline {
+            while api.active_requests() + gateway.active_requests() > 0 && Instant::now() < deadline
+            {
                 async_io::Timer::after(Duration::from_millis(20)).await;
             }
         };
@@ -268,6 +313,7 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
     // their blocking jobs see the closed channels and return).
     drop(ex);
     drop(api);
+    drop(gateway);
     let deadline = Instant::now() + SHUTDOWN_DRAIN;
     let mut node = node;
     let node = loop {
@@ -281,6 +327,7 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
         }
     };
     drop(api_guard);
+    drop(gw_guard);
     match node {
         Some(n) => drop(n),
         None => bail!(

@@ -1,0 +1,813 @@
+//! The HTTP gateway: read-only `/ipfs/{cid}[/path]` over [`http`], calling the
+//! core API.
+//!
+//! **What.** [`Gateway::handle`] answers one `GET`/`HEAD`: a UnixFS file (streamed,
+//! with a `Range` of it), a directory (its `index.html`, else an HTML listing), or,
+//! on a trustless request, one raw block or a CAR of the DAG. Missing blocks are
+//! fetched over bitswap by the core's fetcher, with its timeout
+//! ([`crate::daemon::net::FETCH_TIMEOUT`]).
+//!
+//! **Spec.** IPFS path gateway and trustless gateway
+//! (<https://specs.ipfs.tech/http-gateways/path-gateway/>,
+//! <https://specs.ipfs.tech/http-gateways/trustless-gateway/>):
+//! - Responses carry `ETag: "<cid>"` of the resolved content, `X-Ipfs-Path`, and
+//!   `Cache-Control: public, max-age=29030400, immutable`; a matching
+//!   `If-None-Match` is answered 304.
+//! - Files: `Content-Type` from the file name's extension ([`content_type`]);
+//!   one `Range` (`bytes=a-b`, `a-`, `-n`) → 206 with `Content-Range`, past the end
+//!   → 416 with `Content-Range: bytes */size`.
+//! - Directories: a URL without a trailing slash is redirected (301) to the slash
+//!   form, as Kubo; then `index.html` if present, else an HTML listing.
+//! - Trustless: `?format=raw` or `Accept: application/vnd.ipld.raw` → the block of
+//!   the resolved CID; `?format=car` or `Accept: application/vnd.ipld.car` → a
+//!   CARv1 (`dag-scope=all` by default, `block` → the root block only).
+//! - Errors as plain text: bad CID or parameter → 400; no such path → 404; a block
+//!   no peer gave us in time → 504; methods other than GET/HEAD → 405.
+//!
+//! **Flow.** Method → `/ipfs/` prefix → CID (400) → format → request slot (503
+//! past [`MAX_CONCURRENT_REQUESTS`]) → resolve the path on the blocking pool →
+//! answer. File bodies and CARs are produced by a pool job into a bounded channel.
+//!
+//! **Limits.** [`MAX_CONCURRENT_REQUESTS`] requests at once (the slot is held
+//! until a streamed body ends); [`MAX_CONNECTIONS_COUNT`] connections; a streamed
+//! body holds at most [`RESPONSE_QUEUE_COUNT`] × [`STREAM_CHUNK_BYTES`] (256 KiB)
+//! queued; a listing shows at most [`MAX_LISTING_ENTRIES_COUNT`] entries.
+//!
+//! **Departures.** Content type from the extension only (no content sniffing);
+//! `dag-scope=entity` is served as `all` (for a file that is the file's whole
+//! DAG, which is what entity means; for a directory it adds the children);
+//! no `dag-scope` byte ranges (`entity-bytes`), no CAR `order`/`dups` parameters
+//! (blocks depth-first, each once); a CAR's ETag is `"<cid>.car"` and a raw
+//! block's `"<cid>.raw"`; non-UnixFS content (dag-cbor, dag-json) and symlinks
+//! are 501 on the path gateway (ask for `format=raw` or `car`); no `/ipns/`, no
+//! subdomain gateway, no `?filename=`; a failure after a file body began closes
+//! the connection (a CAR gets Kubo's `X-Stream-Error` trailer). There is no
+//! gateway-wide retrieval timeout (Kubo's `Gateway.RetrievalTimeout`, 30 s): a
+//! block no peer has answers 504 when the bitswap fetch gives up (within
+//! [`crate::daemon::net::FETCH_TIMEOUT`], 90 s; about 35 s with no peers), and a
+//! listing reads the whole directory (`ls`) before showing its first
+//! [`MAX_LISTING_ENTRIES_COUNT`] entries.
+
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use acorn_storage::block::BlockError;
+use acorn_storage::car::CarError;
+use acorn_storage::cids;
+use acorn_storage::unixfs::exporter::{EntryKind, ExportError};
+use acorn_storage::Cid;
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS, NON_ALPHANUMERIC};
+use smol::channel::{self, Sender};
+
+use crate::api::http::{Body, Chunk, Request, Response};
+use crate::core::Node;
+use crate::pool::Pool;
+
+/// Requests served at once; one more gets 503. Each may hold a blocking-pool job.
+pub const MAX_CONCURRENT_REQUESTS: usize = 16;
+/// Open gateway connections; one more gets 503 and is closed.
+pub const MAX_CONNECTIONS_COUNT: usize = 64;
+/// Size of the chunks a streamed body is cut into, in bytes.
+pub const STREAM_CHUNK_BYTES: usize = 64 * 1024;
+/// Chunks queued between a pool job and the socket; the job waits when the client
+/// reads slower than it produces.
+pub const RESPONSE_QUEUE_COUNT: usize = 4;
+/// Most entries a directory listing shows (the rest are counted, not listed).
+pub const MAX_LISTING_ENTRIES_COUNT: usize = 10_000;
+/// Name of the file in the repo holding the gateway URL while the daemon runs.
+pub const GATEWAY_FILE: &str = "gateway";
+/// `Cache-Control` of immutable `/ipfs/` content (Kubo's value: 336 days).
+pub const CACHE_CONTROL: &str = "public, max-age=29030400, immutable";
+
+const RAW_TYPE: &str = "application/vnd.ipld.raw";
+const CAR_TYPE: &str = "application/vnd.ipld.car";
+
+/// Characters escaped in a path put back into a URL or a header.
+const PATH_SET: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'|');
+
+/// The gateway's state.
+pub struct Gateway {
+    node: Arc<Node>,
+    pool: Pool,
+    active: AtomicUsize,
+}
+
+/// A held request slot.
+struct Slot(Arc<Gateway>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// What the client asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    /// The path gateway: files, `index.html`, listings.
+    Unixfs,
+    /// One block.
+    Raw,
+    /// A CARv1; `true` = the root block only (`dag-scope=block`).
+    Car { root_only: bool },
+}
+
+/// An error answer: a status and a one-line message.
+#[derive(Debug)]
+struct Fail(u16, String);
+
+fn text(status: u16, msg: &str) -> Response {
+    Response::full(status, "text/plain; charset=utf-8", format!("{msg}\n"))
+}
+
+impl Fail {
+    fn response(self) -> Response {
+        text(self.0, &format!("{} {}", self.0, self.1))
+    }
+}
+
+/// The HTTP status of a core error: 404 for a missing path component, 504 for a
+/// block we could not get (not stored, and no peer gave it before the fetch
+/// timeout), 400 for a bad path, else 500.
+fn status_of(e: &anyhow::Error) -> u16 {
+    for c in e.chain() {
+        if let Some(x) = c.downcast_ref::<ExportError>() {
+            return match x {
+                ExportError::NotFound { .. } => 404,
+                ExportError::InvalidPath { .. } => 400,
+                ExportError::Block(b) if matches!(**b, BlockError::NotFound { .. }) => 504,
+                _ => 500,
+            };
+        }
+        if let Some(BlockError::NotFound { .. }) = c.downcast_ref::<BlockError>() {
+            return 504;
+        }
+        if let Some(CarError::Block(BlockError::NotFound { .. })) = c.downcast_ref::<CarError>() {
+            return 504;
+        }
+    }
+    500
+}
+
+fn fail(e: anyhow::Error) -> Fail {
+    match status_of(&e) {
+        504 => Fail(
+            504,
+            format!("retrieval failed (not stored, no peer sent it in time): {e:#}"),
+        ),
+        s => Fail(s, format!("{e:#}")),
+    }
+}
+
+/// `Content-Type` from a file name's extension; `application/octet-stream` when
+/// unknown.
+pub fn content_type(name: &str) -> &'static str {
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "html" | "htm" => "text/html; charset=utf-8",
+        "txt" => "text/plain; charset=utf-8",
+        "json" => "application/json",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "svg" => "image/svg+xml",
+        "css" => "text/css; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "wasm" => "application/wasm",
+        "mp4" => "video/mp4",
+        "pdf" => "application/pdf",
+        _ => "application/octet-stream",
+    }
+}
+
+/// A satisfiable byte range `[start, end]` (inclusive), or why not.
+#[derive(Debug, PartialEq, Eq)]
+enum RangeReq {
+    /// No `Range`, or one we ignore (not bytes, several ranges, malformed): 200.
+    Whole,
+    Part(u64, u64),
+    /// 416.
+    Unsatisfiable,
+}
+
+/// Parses a `Range` header against a body of `size` bytes (RFC 9110 §14.1.2).
+/// Several ranges are answered with the whole body, which the RFC allows.
+fn parse_range(header: Option<&str>, size: u64) -> RangeReq {
+    let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else {
+        return RangeReq::Whole;
+    };
+    if spec.contains(',') {
+        return RangeReq::Whole;
+    }
+    let Some((a, b)) = spec.trim().split_once('-') else {
+        return RangeReq::Whole;
+    };
+    let (a, b) = (a.trim(), b.trim());
+    if a.is_empty() {
+        // Suffix: the last n bytes.
+        return match b.parse::<u64>() {
+            Ok(0) => RangeReq::Unsatisfiable,
+            Ok(_) if size == 0 => RangeReq::Unsatisfiable,
+            Ok(n) => RangeReq::Part(size - n.min(size), size - 1),
+            Err(_) => RangeReq::Whole,
+        };
+    }
+    let Ok(start) = a.parse::<u64>() else {
+        return RangeReq::Whole;
+    };
+    let end = if b.is_empty() {
+        u64::MAX
+    } else {
+        match b.parse::<u64>() {
+            Ok(e) if e >= start => e,
+            _ => return RangeReq::Whole,
+        }
+    };
+    if start >= size {
+        return RangeReq::Unsatisfiable;
+    }
+    RangeReq::Part(start, end.min(size - 1))
+}
+
+/// Whether an `If-None-Match` header matches `etag` (weak comparison).
+fn none_match(header: Option<&str>, etag: &str) -> bool {
+    header.is_some_and(|h| {
+        h.split(',').map(str::trim).any(|t| {
+            t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag.strip_prefix("W/").unwrap_or(etag)
+        })
+    })
+}
+
+/// Escapes text for HTML.
+fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The format a request asks for: `?format=` first, then `Accept`.
+fn parse_format(req: &Request) -> Result<Format, Fail> {
+    let q = |name: &str| {
+        req.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let root_only = match q("dag-scope") {
+        None | Some("all") | Some("entity") => false,
+        Some("block") => true,
+        Some(other) => return Err(Fail(400, format!("unsupported dag-scope {other:?}"))),
+    };
+    match q("format") {
+        Some("raw") => return Ok(Format::Raw),
+        Some("car") => return Ok(Format::Car { root_only }),
+        None | Some("") => {}
+        Some(other) => return Err(Fail(400, format!("unsupported format {other:?}"))),
+    }
+    for media in req.header("accept").unwrap_or("").split(',') {
+        match media.split(';').next().unwrap_or("").trim() {
+            RAW_TYPE => return Ok(Format::Raw),
+            CAR_TYPE => return Ok(Format::Car { root_only }),
+            _ => {}
+        }
+    }
+    Ok(Format::Unixfs)
+}
+
+/// Headers every content answer carries.
+fn common_headers(etag: &str, ipfs_path: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("ETag", etag.to_string()),
+        ("Cache-Control", CACHE_CONTROL.to_string()),
+        ("X-Ipfs-Path", ipfs_path.to_string()),
+        ("Accept-Ranges", "bytes".to_string()),
+    ]
+}
+
+fn not_modified(etag: &str, ipfs_path: &str) -> Response {
+    Response {
+        status: 304,
+        headers: common_headers(etag, ipfs_path),
+        body: Body::Empty(None),
+    }
+}
+
+/// Writes into a streamed body, [`STREAM_CHUNK_BYTES`] at a time.
+struct ChunkWriter {
+    tx: Sender<Chunk>,
+    buf: Vec<u8>,
+}
+
+impl ChunkWriter {
+    fn send(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(STREAM_CHUNK_BYTES));
+        self.tx
+            .send_blocking(Chunk::Data(chunk))
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "client went away"))
+    }
+}
+
+impl Write for ChunkWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let n = data.len().min(STREAM_CHUNK_BYTES - self.buf.len());
+        self.buf.extend_from_slice(&data[..n]);
+        if self.buf.len() == STREAM_CHUNK_BYTES {
+            self.send()?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.send()
+    }
+}
+
+/// What a path names, as resolved on the pool.
+enum Target {
+    File {
+        cid: Cid,
+        size: u64,
+    },
+    Directory {
+        cid: Cid,
+        /// `index.html`: its CID and size.
+        index: Option<(Cid, u64)>,
+    },
+    /// A symlink or a non-UnixFS node.
+    Other {
+        cid: Cid,
+    },
+}
+
+impl Gateway {
+    pub fn new(node: Arc<Node>, pool: Pool) -> Arc<Gateway> {
+        Arc::new(Gateway {
+            node,
+            pool,
+            active: AtomicUsize::new(0),
+        })
+    }
+
+    /// Requests being served now.
+    pub fn active_requests(&self) -> usize {
+        self.active.load(Ordering::SeqCst)
+    }
+
+    /// Runs `f` with the node on the blocking pool.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Node) -> anyhow::Result<T> + Send + 'static,
+    ) -> Result<T, Fail> {
+        let node = self.node.clone();
+        match self.pool.run(move || f(&node)).await {
+            Some(r) => r.map_err(fail),
+            None => Err(Fail(500, "internal error: the request panicked".into())),
+        }
+    }
+
+    /// Answers one request.
+    pub async fn handle(self: Arc<Gateway>, req: Request) -> Response {
+        let head_only = match req.method.as_str() {
+            "GET" => false,
+            "HEAD" => true,
+            _ => {
+                let mut r = text(405, "405 - Method Not Allowed");
+                r.headers.push(("Allow", "GET, HEAD".into()));
+                return r;
+            }
+        };
+        let Some(rest) = req.path.strip_prefix("/ipfs/") else {
+            return text(404, "404 page not found");
+        };
+        let (cid_text, sub) = rest.split_once('/').unwrap_or((rest, ""));
+        let cid = match cids::parse(cid_text) {
+            Ok(c) => c,
+            Err(e) => {
+                return Fail(400, format!("invalid CID {cid_text:?} in path: {e}")).response()
+            }
+        };
+        let format = match parse_format(&req) {
+            Ok(f) => f,
+            Err(e) => return e.response(),
+        };
+        let prev = self.active.fetch_add(1, Ordering::SeqCst);
+        let slot = Slot(self.clone());
+        if prev >= MAX_CONCURRENT_REQUESTS {
+            return text(
+                503,
+                &format!("503 too many requests: {MAX_CONCURRENT_REQUESTS} are being served"),
+            );
+        }
+        let segments: Vec<String> = sub
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        let arg = std::iter::once(cid.to_string())
+            .chain(segments.iter().cloned())
+            .collect::<Vec<_>>()
+            .join("/");
+        let ipfs_path = utf8_percent_encode(&req.path, PATH_SET).to_string();
+        let r = match format {
+            Format::Raw => self.raw(&req, &arg, &ipfs_path, head_only).await,
+            Format::Car { root_only } => {
+                self.car(&req, &arg, &ipfs_path, root_only, head_only, slot)
+                    .await
+            }
+            Format::Unixfs => {
+                let name = segments.last().cloned().unwrap_or_default();
+                self.unixfs(&req, &arg, &name, &ipfs_path, head_only, slot)
+                    .await
+            }
+        };
+        r.unwrap_or_else(Fail::response)
+    }
+
+    async fn raw(
+        &self,
+        req: &Request,
+        arg: &str,
+        ipfs_path: &str,
+        head_only: bool,
+    ) -> Result<Response, Fail> {
+        let arg = arg.to_string();
+        let (cid, data) = self
+            .blocking(move |n| {
+                let cid = n.resolve_arg(&arg)?;
+                Ok((cid, n.block_fetch(&cid)?))
+            })
+            .await?;
+        let etag = format!("\"{cid}.raw\"");
+        if none_match(req.header("if-none-match"), &etag) {
+            return Ok(not_modified(&etag, ipfs_path));
+        }
+        let mut headers = common_headers(&etag, ipfs_path);
+        headers.push(("Content-Type", RAW_TYPE.into()));
+        headers.push(("X-Content-Type-Options", "nosniff".into()));
+        let body = if head_only {
+            Body::Empty(Some(data.len() as u64))
+        } else {
+            Body::Full(data)
+        };
+        Ok(Response {
+            status: 200,
+            headers,
+            body,
+        })
+    }
+
+    async fn car(
+        &self,
+        req: &Request,
+        arg: &str,
+        ipfs_path: &str,
+        root_only: bool,
+        head_only: bool,
+        slot: Slot,
+    ) -> Result<Response, Fail> {
+        let a = arg.to_string();
+        let cid = self.blocking(move |n| n.resolve_arg(&a)).await?;
+        let etag = format!("\"{cid}.car\"");
+        if none_match(req.header("if-none-match"), &etag) {
+            return Ok(not_modified(&etag, ipfs_path));
+        }
+        let mut headers = common_headers(&etag, ipfs_path);
+        headers.retain(|(n, _)| *n != "Accept-Ranges");
+        headers.push(("Content-Type", format!("{CAR_TYPE}; version=1")));
+        headers.push(("X-Content-Type-Options", "nosniff".into()));
+        if head_only {
+            return Ok(Response {
+                status: 200,
+                headers,
+                body: Body::Empty(None),
+            });
+        }
+        let node = self.node.clone();
+        let (first, rx) = self
+            .stream(slot, move |w| {
+                node.car_export(&cid, root_only, w)?;
+                Ok(())
+            })
+            .await?;
+        Ok(Response {
+            status: 200,
+            headers,
+            body: Body::Stream(first, rx),
+        })
+    }
+
+    /// Runs `work` on the pool writing into a bounded channel; fails as a whole if
+    /// `work` fails before its first output.
+    async fn stream(
+        &self,
+        slot: Slot,
+        work: impl FnOnce(&mut ChunkWriter) -> anyhow::Result<()> + Send + 'static,
+    ) -> Result<(Option<Chunk>, channel::Receiver<Chunk>), Fail> {
+        let (tx, rx) = channel::bounded(RESPONSE_QUEUE_COUNT);
+        let (etx, erx) = channel::bounded::<Fail>(1);
+        // Not awaited: the job ends when its output is written or the client is gone.
+        self.pool.spawn(move || {
+            let _slot = slot;
+            let mut w = ChunkWriter {
+                tx,
+                buf: Vec::with_capacity(STREAM_CHUNK_BYTES),
+            };
+            let r = work(&mut w).and_then(|()| Ok(w.send()?));
+            if let Err(e) = r {
+                let _ = w.send();
+                let f = fail(e);
+                let msg = f.1.clone();
+                // The status first: the handler reads it once it sees the error chunk.
+                let _ = etx.try_send(f);
+                let _ = w.tx.send_blocking(Chunk::Error(msg));
+            }
+        });
+        match rx.recv().await {
+            Ok(Chunk::Error(e)) => Err(erx.try_recv().unwrap_or(Fail(500, e))),
+            Ok(c) => Ok((Some(c), rx)),
+            Err(_) => Ok((None, rx)),
+        }
+    }
+
+    async fn unixfs(
+        &self,
+        req: &Request,
+        arg: &str,
+        name: &str,
+        ipfs_path: &str,
+        head_only: bool,
+        slot: Slot,
+    ) -> Result<Response, Fail> {
+        let a = arg.to_string();
+        let target = self
+            .blocking(move |n| {
+                let (cid, kind, size) = n.resolve_kind(&a)?;
+                Ok(match kind {
+                    EntryKind::File | EntryKind::Raw => Target::File { cid, size },
+                    EntryKind::Directory => {
+                        let index = match n.resolve_kind(&format!("{cid}/index.html")) {
+                            Ok((c, EntryKind::File | EntryKind::Raw, s)) => Some((c, s)),
+                            Ok(_) => None,
+                            Err(e) if status_of(&e) == 404 => None,
+                            Err(e) => return Err(e),
+                        };
+                        Target::Directory { cid, index }
+                    }
+                    EntryKind::Symlink | EntryKind::Other => Target::Other { cid },
+                })
+            })
+            .await?;
+        match target {
+            Target::File { cid, size } => {
+                self.file(
+                    req,
+                    cid,
+                    size,
+                    content_type(name),
+                    ipfs_path,
+                    head_only,
+                    slot,
+                )
+                .await
+            }
+            Target::Directory { cid, index } => {
+                if !req.path.ends_with('/') {
+                    let mut location = format!("{ipfs_path}/");
+                    if !req.query.is_empty() {
+                        let q: Vec<String> = req
+                            .query
+                            .iter()
+                            .map(|(k, v)| {
+                                format!(
+                                    "{}={}",
+                                    utf8_percent_encode(k, NON_ALPHANUMERIC),
+                                    utf8_percent_encode(v, NON_ALPHANUMERIC)
+                                )
+                            })
+                            .collect();
+                        location = format!("{location}?{}", q.join("&"));
+                    }
+                    let mut r = text(301, &format!("301 Moved Permanently: {location}"));
+                    r.headers.push(("Location", location));
+                    return Ok(r);
+                }
+                match index {
+                    Some((icid, size)) => {
+                        let ct = content_type("index.html");
+                        self.file(req, icid, size, ct, ipfs_path, head_only, slot)
+                            .await
+                    }
+                    None => self.listing(req, cid, ipfs_path, head_only).await,
+                }
+            }
+            Target::Other { cid } => Err(Fail(
+                501,
+                format!(
+                    "{cid} is not a UnixFS file or directory; ask for ?format=raw or ?format=car"
+                ),
+            )),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn file(
+        &self,
+        req: &Request,
+        cid: Cid,
+        size: u64,
+        ctype: &str,
+        ipfs_path: &str,
+        head_only: bool,
+        slot: Slot,
+    ) -> Result<Response, Fail> {
+        let etag = format!("\"{cid}\"");
+        if none_match(req.header("if-none-match"), &etag) {
+            return Ok(not_modified(&etag, ipfs_path));
+        }
+        let mut headers = common_headers(&etag, ipfs_path);
+        headers.push(("Content-Type", ctype.to_string()));
+        let (status, start, len) = match parse_range(req.header("range"), size) {
+            RangeReq::Whole => (200, 0, size),
+            RangeReq::Part(a, b) => {
+                headers.push(("Content-Range", format!("bytes {a}-{b}/{size}")));
+                (206, a, b - a + 1)
+            }
+            RangeReq::Unsatisfiable => {
+                let mut r = text(416, "416 Range Not Satisfiable");
+                r.headers.push(("Content-Range", format!("bytes */{size}")));
+                return Ok(r);
+            }
+        };
+        if head_only || len == 0 {
+            return Ok(Response {
+                status,
+                headers,
+                body: Body::Empty(Some(len)),
+            });
+        }
+        let node = self.node.clone();
+        let (first, rx) = self
+            .stream(slot, move |w| {
+                node.cat(&cid.to_string(), start, Some(len), w)?;
+                Ok(())
+            })
+            .await?;
+        Ok(Response {
+            status,
+            headers,
+            body: Body::Sized(len, first, rx),
+        })
+    }
+
+    async fn listing(
+        &self,
+        req: &Request,
+        cid: Cid,
+        ipfs_path: &str,
+        head_only: bool,
+    ) -> Result<Response, Fail> {
+        let etag = format!("\"DirIndex-acorn-{}_CID-{cid}\"", env!("CARGO_PKG_VERSION"));
+        if none_match(req.header("if-none-match"), &etag) {
+            return Ok(not_modified(&etag, ipfs_path));
+        }
+        let entries = self.blocking(move |n| n.ls(&cid.to_string())).await?;
+        let title = html_escape(&req.path);
+        let mut html = format!(
+            "<!DOCTYPE html>\n<html>\n<head><meta charset=\"utf-8\"><title>{title}</title></head>\n\
+             <body>\n<h1>Index of {title}</h1>\n<p><a href=\"/ipfs/{cid}\">{cid}</a></p>\n\
+             <table>\n<tr><th>Name</th><th>Size</th><th>CID</th></tr>\n"
+        );
+        for e in entries.iter().take(MAX_LISTING_ENTRIES_COUNT) {
+            let slash = if e.kind == EntryKind::Directory {
+                "/"
+            } else {
+                ""
+            };
+            let href = utf8_percent_encode(&e.name, NON_ALPHANUMERIC);
+            let size = if e.kind == EntryKind::Directory {
+                "-".to_string()
+            } else {
+                e.size.to_string()
+            };
+            html.push_str(&format!(
+                "<tr><td><a href=\"./{href}{slash}\">{}{slash}</a></td><td>{size}</td>\
+                 <td><a href=\"/ipfs/{c}\">{c}</a></td></tr>\n",
+                html_escape(&e.name),
+                c = e.cid,
+            ));
+        }
+        html.push_str("</table>\n");
+        if entries.len() > MAX_LISTING_ENTRIES_COUNT {
+            html.push_str(&format!(
+                "<p>{} more entries not shown</p>\n",
+                entries.len() - MAX_LISTING_ENTRIES_COUNT
+            ));
+        }
+        html.push_str("</body>\n</html>\n");
+        let mut headers = common_headers(&etag, ipfs_path);
+        headers.retain(|(n, _)| *n != "Accept-Ranges");
+        headers.push(("Content-Type", "text/html; charset=utf-8".into()));
+        let body = if head_only {
+            Body::Empty(Some(html.len() as u64))
+        } else {
+            Body::Full(html.into_bytes())
+        };
+        Ok(Response {
+            status: 200,
+            headers,
+            body,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        use RangeReq::*;
+        assert_eq!(parse_range(None, 10), Whole);
+        assert_eq!(parse_range(Some("bytes=0-3"), 10), Part(0, 3));
+        assert_eq!(parse_range(Some("bytes=4-"), 10), Part(4, 9));
+        assert_eq!(parse_range(Some("bytes=-3"), 10), Part(7, 9));
+        assert_eq!(parse_range(Some("bytes=-30"), 10), Part(0, 9));
+        assert_eq!(parse_range(Some("bytes=5-100"), 10), Part(5, 9));
+        assert_eq!(parse_range(Some("bytes=10-"), 10), Unsatisfiable);
+        assert_eq!(parse_range(Some("bytes=-0"), 10), Unsatisfiable);
+        assert_eq!(parse_range(Some("bytes=0-0"), 0), Unsatisfiable);
+        assert_eq!(parse_range(Some("bytes=0-1,3-4"), 10), Whole);
+        assert_eq!(parse_range(Some("bytes=5-2"), 10), Whole);
+        assert_eq!(parse_range(Some("items=0-1"), 10), Whole);
+        assert_eq!(parse_range(Some("bytes=x-1"), 10), Whole);
+    }
+
+    #[test]
+    fn etag_matching() {
+        let tag = "\"bafy\"";
+        assert!(none_match(Some("\"bafy\""), tag));
+        assert!(none_match(Some("\"x\", W/\"bafy\""), tag));
+        assert!(none_match(Some("*"), tag));
+        assert!(!none_match(Some("\"other\""), tag));
+        assert!(!none_match(None, tag));
+    }
+
+    #[test]
+    fn content_types_and_escaping() {
+        assert_eq!(content_type("a/b.HTML"), "text/html; charset=utf-8");
+        assert_eq!(content_type("x.png"), "image/png");
+        assert_eq!(content_type("x.wasm"), "application/wasm");
+        assert_eq!(content_type("noext"), "application/octet-stream");
+        assert_eq!(content_type("x.exe"), "application/octet-stream");
+        assert_eq!(
+            html_escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+    }
+
+    #[test]
+    fn error_statuses() {
+        let cid = cids::parse("QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o").unwrap();
+        let nf = anyhow::Error::from(ExportError::NotFound {
+            name: "x".into(),
+            parent: cid,
+        });
+        assert_eq!(status_of(&nf), 404);
+        let missing = anyhow::Error::from(ExportError::from(BlockError::NotFound { cid }));
+        assert_eq!(status_of(&missing), 504);
+        let missing = anyhow::Error::from(BlockError::NotFound { cid }).context("fetching");
+        assert_eq!(status_of(&missing), 504);
+        let car = anyhow::Error::from(CarError::Block(BlockError::NotFound { cid }));
+        assert_eq!(status_of(&car), 504);
+        assert_eq!(status_of(&anyhow::anyhow!("other")), 500);
+    }
+}
