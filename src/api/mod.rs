@@ -940,14 +940,28 @@ impl<R: Read> AddSource for PartSource<'_, R> {
     }
 }
 
-/// Writes into a streamed response, [`STREAM_CHUNK_BYTES`] at a time.
-struct ChunkWriter {
+/// Writes into a streamed response, [`STREAM_CHUNK_BYTES`] at a time (also used by
+/// the gateway).
+pub(crate) struct ChunkWriter {
     tx: Sender<Chunk>,
     buf: Vec<u8>,
 }
 
 impl ChunkWriter {
-    fn send(&mut self) -> io::Result<()> {
+    pub(crate) fn new(tx: Sender<Chunk>) -> Self {
+        ChunkWriter {
+            tx,
+            buf: Vec::with_capacity(STREAM_CHUNK_BYTES),
+        }
+    }
+
+    /// Ends the stream with an error (after what was sent).
+    pub(crate) fn fail(&self, msg: String) {
+        let _ = self.tx.send_blocking(Chunk::Error(msg));
+    }
+
+    /// Sends what is buffered.
+    pub(crate) fn send(&mut self) -> io::Result<()> {
         if self.buf.is_empty() {
             return Ok(());
         }
@@ -993,7 +1007,7 @@ async fn stream(
         let r = work(&mut w).and_then(|()| Ok(w.send()?));
         if let Err(e) = r {
             let _ = w.send();
-            let _ = w.tx.send_blocking(Chunk::Error(format!("{e:#}")));
+            w.fail(format!("{e:#}"));
         }
     });
     let first = match rx.recv().await {

@@ -30,7 +30,7 @@
 //!
 //! **Limits.** [`MAX_CONCURRENT_REQUESTS`] requests at once (the slot is held
 //! until a streamed body ends); [`MAX_CONNECTIONS_COUNT`] connections; a streamed
-//! body holds at most [`RESPONSE_QUEUE_COUNT`] × [`STREAM_CHUNK_BYTES`] (256 KiB)
+//! body holds at most [`RESPONSE_QUEUE_COUNT`] × [`crate::api::STREAM_CHUNK_BYTES`] (256 KiB)
 //! queued; a listing shows at most [`MAX_LISTING_ENTRIES_COUNT`] entries.
 //!
 //! **Departures.** Content type from the extension only (no content sniffing);
@@ -48,7 +48,6 @@
 //! listing reads the whole directory (`ls`) before showing its first
 //! [`MAX_LISTING_ENTRIES_COUNT`] entries.
 
-use std::io::{self, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -58,7 +57,7 @@ use acorn_storage::cids;
 use acorn_storage::unixfs::exporter::{EntryKind, ExportError};
 use acorn_storage::Cid;
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS, NON_ALPHANUMERIC};
-use smol::channel::{self, Sender};
+use smol::channel;
 
 use crate::api::http::{Body, Chunk, Request, Response};
 use crate::core::Node;
@@ -68,8 +67,7 @@ use crate::pool::Pool;
 pub const MAX_CONCURRENT_REQUESTS: usize = 16;
 /// Open gateway connections; one more gets 503 and is closed.
 pub const MAX_CONNECTIONS_COUNT: usize = 64;
-/// Size of the chunks a streamed body is cut into, in bytes.
-pub const STREAM_CHUNK_BYTES: usize = 64 * 1024;
+// Streamed bodies are cut into the API's chunks (crate::api::STREAM_CHUNK_BYTES).
 /// Chunks queued between a pool job and the socket; the job waits when the client
 /// reads slower than it produces.
 pub const RESPONSE_QUEUE_COUNT: usize = 4;
@@ -318,39 +316,6 @@ fn not_modified(etag: &str, ipfs_path: &str) -> Response {
     }
 }
 
-/// Writes into a streamed body, [`STREAM_CHUNK_BYTES`] at a time.
-struct ChunkWriter {
-    tx: Sender<Chunk>,
-    buf: Vec<u8>,
-}
-
-impl ChunkWriter {
-    fn send(&mut self) -> io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(STREAM_CHUNK_BYTES));
-        self.tx
-            .send_blocking(Chunk::Data(chunk))
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "client went away"))
-    }
-}
-
-impl Write for ChunkWriter {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let n = data.len().min(STREAM_CHUNK_BYTES - self.buf.len());
-        self.buf.extend_from_slice(&data[..n]);
-        if self.buf.len() == STREAM_CHUNK_BYTES {
-            self.send()?;
-        }
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.send()
-    }
-}
-
 /// What a path names, as resolved on the pool.
 enum Target {
     File {
@@ -530,17 +495,14 @@ impl Gateway {
     async fn stream(
         &self,
         slot: Slot,
-        work: impl FnOnce(&mut ChunkWriter) -> anyhow::Result<()> + Send + 'static,
+        work: impl FnOnce(&mut crate::api::ChunkWriter) -> anyhow::Result<()> + Send + 'static,
     ) -> Result<(Option<Chunk>, channel::Receiver<Chunk>), Fail> {
         let (tx, rx) = channel::bounded(RESPONSE_QUEUE_COUNT);
         let (etx, erx) = channel::bounded::<Fail>(1);
         // Not awaited: the job ends when its output is written or the client is gone.
         self.pool.spawn(move || {
             let _slot = slot;
-            let mut w = ChunkWriter {
-                tx,
-                buf: Vec::with_capacity(STREAM_CHUNK_BYTES),
-            };
+            let mut w = crate::api::ChunkWriter::new(tx);
             let r = work(&mut w).and_then(|()| Ok(w.send()?));
             if let Err(e) = r {
                 let _ = w.send();
@@ -548,7 +510,7 @@ impl Gateway {
                 let msg = f.1.clone();
                 // The status first: the handler reads it once it sees the error chunk.
                 let _ = etx.try_send(f);
-                let _ = w.tx.send_blocking(Chunk::Error(msg));
+                w.fail(msg);
             }
         });
         match rx.recv().await {
