@@ -343,6 +343,32 @@ pub struct Swarm {
     /// Do not try to open a port on the router (UPnP/NAT-PMP).
     pub disable_nat_port_map: bool,
     pub conn_mgr: ConnMgr,
+    #[serde(rename = "ResourceMgr")]
+    pub resource_mgr: ResourceMgr,
+}
+
+/// `Swarm.ResourceMgr` (Kubo's key; only `MaxMemory` is used).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default, deny_unknown_fields)]
+pub struct ResourceMgr {
+    /// New connections are refused while the daemon's resident memory is at or above
+    /// this (humanized size, e.g. `"32MiB"`); empty (default) means no memory limit.
+    pub max_memory: String,
+}
+
+impl ResourceMgr {
+    /// `MaxMemory` in bytes, `None` when unset.
+    pub fn max_memory_bytes(&self) -> Result<Option<u64>, ConfigError> {
+        if self.max_memory.trim().is_empty() {
+            return Ok(None);
+        }
+        parse_bytes(&self.max_memory)
+            .map(Some)
+            .map_err(|reason| ConfigError::InvalidValue {
+                key: "Swarm.ResourceMgr.MaxMemory".into(),
+                reason,
+            })
+    }
 }
 
 /// `Swarm.ConnMgr`: connection manager watermarks.
@@ -622,6 +648,7 @@ impl Config {
         }
         parse_duration(&cm.grace_period).map_err(|r| invalid("Swarm.ConnMgr.GracePeriod", r))?;
         parse_duration(&self.reprovider.interval).map_err(|r| invalid("Reprovider.Interval", r))?;
+        self.swarm.resource_mgr.max_memory_bytes()?;
         let threads = self.acorn.blocking_threads;
         if threads == 0 || threads > MAX_BLOCKING_THREADS_COUNT {
             return Err(invalid(
@@ -938,6 +965,29 @@ mod tests {
             .to_config()
             .map(Config::with_identity)
             .expect("to_config")
+    }
+
+    #[test]
+    fn resource_mgr_max_memory_is_optional_and_checked() {
+        let mut c = sample();
+        assert_eq!(c.swarm.resource_mgr.max_memory_bytes().unwrap(), None);
+        c.swarm.resource_mgr.max_memory = "32MiB".into();
+        assert_eq!(
+            c.swarm.resource_mgr.max_memory_bytes().unwrap(),
+            Some(32 << 20)
+        );
+        c.validate().unwrap();
+        c.swarm.resource_mgr.max_memory = "lots".into();
+        assert!(c.validate().is_err());
+        assert_eq!(
+            crate::daemon::net::swarm_config(&{
+                let mut d = sample();
+                d.swarm.resource_mgr.max_memory = "48MiB".into();
+                d
+            })
+            .max_memory_bytes,
+            Some(48 << 20)
+        );
     }
 
     #[test]

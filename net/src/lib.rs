@@ -18,6 +18,7 @@
 //!   `smol::Executor`; every limit is a [`swarm::Config`] field.
 //! - [`bitswap`]: `/ipfs/bitswap/1.2.0` (and 1.1.0, 1.0.0): sans-IO core, wire codec,
 //!   and the node task on `libp2p-stream`.
+//! - [`memlimit`]: refuses new connections while the process RSS is over a ceiling.
 //! - [`dns`]: `/dns`, `/dns4`, `/dns6` and `/dnsaddr` → dialable `/ip4`, `/ip6`
 //!   addresses (the swarm's transport only dials IP addresses).
 //!
@@ -29,6 +30,7 @@
 
 pub mod bitswap;
 pub mod dns;
+pub mod memlimit;
 pub mod pnet;
 pub mod swarm;
 pub mod transport;

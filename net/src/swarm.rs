@@ -104,6 +104,10 @@ pub struct Config {
     /// Most outbound connections still being dialled or in their handshake.
     /// Default: 32.
     pub max_pending_outbound_connections: u32,
+    /// New connections (inbound and outbound) are refused while the process's resident
+    /// memory is at or above this many bytes ([`crate::memlimit`]). Default: `None`
+    /// (no memory limit); the daemon sets it from `Swarm.ResourceMgr.MaxMemory`.
+    pub max_memory_bytes: Option<u64>,
     /// Most concurrent yamux streams per connection. Default: 128.
     pub max_streams_per_connection: usize,
     /// Most inbound streams per connection still negotiating their protocol.
@@ -144,6 +148,7 @@ impl Default for Config {
             max_connections_per_peer: 2,
             max_pending_inbound_connections: 32,
             max_pending_outbound_connections: 32,
+            max_memory_bytes: None,
             max_streams_per_connection: 128,
             max_negotiating_inbound_streams: 32,
             ping_interval: Duration::from_secs(15),
@@ -191,6 +196,8 @@ impl libp2p::swarm::Executor for Executor {
 pub struct Behaviour {
     /// Connection limits; first, so it denies a connection before others set up.
     pub limits: connection_limits::Behaviour,
+    /// Memory-aware limit: no new connections while RSS ≥ `max_memory_bytes`.
+    pub memory: crate::memlimit::Behaviour,
     pub identify: identify::Behaviour,
     pub ping: ping::Behaviour,
     /// Disabled when [`DhtMode::None`].
@@ -273,6 +280,7 @@ pub fn build_behaviour(keypair: &Keypair, config: &Config) -> Behaviour {
     };
     Behaviour {
         limits: connection_limits::Behaviour::new(limits),
+        memory: crate::memlimit::Behaviour::new(config.max_memory_bytes),
         identify,
         ping,
         kad: kad.into(),

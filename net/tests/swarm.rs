@@ -327,3 +327,43 @@ fn inbound_connection_limit_is_enforced() {
         assert!(server.swarm.is_connected(first.swarm.local_peer_id()));
     });
 }
+
+#[test]
+fn memory_limit_refuses_new_connections() {
+    run(|ex| async move {
+        // A ceiling of 1 MiB: this test process is always above it.
+        let mut server = node(
+            &ex,
+            Config {
+                max_memory_bytes: Some(1 << 20),
+                ..config("acorn/server")
+            },
+            None,
+        );
+        let mut client = node(&ex, config("acorn/client"), None);
+        let addr = listen(&mut server.swarm).await;
+        client.swarm.dial(addr).unwrap();
+        loop {
+            futures::select! {
+                e = server.swarm.select_next_some() => match e {
+                    SwarmEvent::IncomingConnectionError { error, .. } => {
+                        let over = match &error {
+                            ListenError::Denied { cause } => {
+                                cause.downcast_ref::<acorn_net::memlimit::MemoryExceeded>()
+                            }
+                            _ => None,
+                        };
+                        assert!(over.is_some(), "denied by the memory limit, not {error}");
+                        break;
+                    }
+                    SwarmEvent::ConnectionEstablished { .. } => {
+                        panic!("connection accepted over the memory limit")
+                    }
+                    _ => {}
+                },
+                _ = client.swarm.select_next_some() => {}
+            }
+        }
+        assert_eq!(server.swarm.network_info().num_peers(), 0);
+    });
+}

@@ -121,6 +121,8 @@ pub fn swarm_config(config: &Config) -> net_swarm::Config {
     net_swarm::Config {
         agent_version: crate::core::agent_version(),
         dht_mode,
+        // Checked when the config is loaded; an invalid value cannot get here.
+        max_memory_bytes: config.swarm.resource_mgr.max_memory_bytes().ok().flatten(),
         ..net_swarm::Config::default()
     }
 }
