@@ -581,14 +581,7 @@ async fn write_response(
             with_timeout(IO_TIMEOUT, out.write_all(head.as_bytes())).await?;
             let mut left = len;
             loop {
-                let item = match first.take().map(Ok).unwrap_or_else(|| rx.try_recv()) {
-                    Ok(c) => Some(c),
-                    Err(channel::TryRecvError::Empty) => {
-                        with_timeout(IO_TIMEOUT, out.flush()).await?;
-                        rx.recv().await.ok()
-                    }
-                    Err(channel::TryRecvError::Closed) => None,
-                };
+                let item = next_chunk(&mut first, &rx, &mut out).await?;
                 match item {
                     None if left == 0 => break,
                     None => return Err(io::ErrorKind::UnexpectedEof.into()),
@@ -609,14 +602,7 @@ async fn write_response(
             with_timeout(IO_TIMEOUT, out.flush()).await?;
             let mut trailer = String::new();
             loop {
-                let item = match first.take().map(Ok).unwrap_or_else(|| rx.try_recv()) {
-                    Ok(c) => Some(c),
-                    Err(channel::TryRecvError::Empty) => {
-                        with_timeout(IO_TIMEOUT, out.flush()).await?;
-                        rx.recv().await.ok()
-                    }
-                    Err(channel::TryRecvError::Closed) => None,
-                };
+                let item = next_chunk(&mut first, &rx, &mut out).await?;
                 match item {
                     None => break,
                     Some(Chunk::Data(d)) if d.is_empty() => {}
@@ -638,6 +624,41 @@ async fn write_response(
         }
     }
     with_timeout(IO_TIMEOUT, out.flush()).await
+}
+
+/// A query string from `(name, value)` pairs, percent-encoded (`a=1&b=x%20y`).
+pub fn encode_query<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+    pairs
+        .into_iter()
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                utf8_percent_encode(k, NON_ALPHANUMERIC),
+                utf8_percent_encode(v, NON_ALPHANUMERIC)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The next chunk of a streamed body: `first` if still there, else the channel
+/// (flushing what was written before waiting); `None` when the producer is done.
+async fn next_chunk(
+    first: &mut Option<Chunk>,
+    rx: &channel::Receiver<Chunk>,
+    out: &mut (impl futures_lite::AsyncWrite + Unpin),
+) -> io::Result<Option<Chunk>> {
+    Ok(
+        match first.take().map(Ok).unwrap_or_else(|| rx.try_recv()) {
+            Ok(c) => Some(c),
+            Err(channel::TryRecvError::Empty) => {
+                with_timeout(IO_TIMEOUT, out.flush()).await?;
+                rx.recv().await.ok()
+            }
+            Err(channel::TryRecvError::Closed) => None,
+        },
+    )
 }
 
 /// Binds a listener (non-blocking, registered with the reactor).

@@ -70,22 +70,6 @@ pub fn discover(root: &Path) -> anyhow::Result<Option<Client>> {
     }
 }
 
-/// A query string from `(name, value)` pairs, percent-encoded.
-fn query_string(query: &[(&str, String)]) -> String {
-    use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
-    query
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "{}={}",
-                utf8_percent_encode(k, NON_ALPHANUMERIC),
-                utf8_percent_encode(v, NON_ALPHANUMERIC)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
 impl Client {
     /// POSTs `/api/v0/<cmd>?<query>` with `body`; the body of a 200 answer.
     pub fn post(
@@ -98,7 +82,7 @@ impl Client {
             .with_context(|| format!("connecting to the daemon at {}", self.addr))?;
         let mut head = format!(
             "POST /api/v0/{cmd}?{} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
-            query_string(query),
+            crate::api::http::encode_query(query.iter().map(|(k, v)| (*k, v.as_str()))),
             self.addr
         );
         let writer = match body {

@@ -565,18 +565,10 @@ impl Gateway {
                 if !req.path.ends_with('/') {
                     let mut location = format!("{ipfs_path}/");
                     if !req.query.is_empty() {
-                        let q: Vec<String> = req
-                            .query
-                            .iter()
-                            .map(|(k, v)| {
-                                format!(
-                                    "{}={}",
-                                    utf8_percent_encode(k, NON_ALPHANUMERIC),
-                                    utf8_percent_encode(v, NON_ALPHANUMERIC)
-                                )
-                            })
-                            .collect();
-                        location = format!("{location}?{}", q.join("&"));
+                        let q = crate::api::http::encode_query(
+                            req.query.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                        );
+                        location = format!("{location}?{q}");
                     }
                     let mut r = text(301, &format!("301 Moved Permanently: {location}"));
                     r.headers.push(("Location", location));
