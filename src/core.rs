@@ -816,20 +816,36 @@ pub fn add_entries(
             importer::MAX_DIR_DEPTH
         );
         let parent = &path[..path.len() - parts[parts.len() - 1].len()].trim_end_matches('/');
-        // Close directories until the innermost open one is this entry's parent.
+        // Close directories until the innermost open one is this entry's parent or
+        // one of its ancestors.
+        let is_ancestor = |top: &str| {
+            top == *parent || (parent.starts_with(top) && parent[top.len()..].starts_with('/'))
+        };
         while let Some((top, _)) = open.last() {
-            if top == parent {
+            if is_ancestor(top) {
                 break;
             }
             if let Some(item) = close(opts, sink, &mut open, &mut done_dirs)? {
                 finish_item(item, &mut done_dirs, sink, &mut roots, emit)?;
             }
         }
-        let top = open.last().map_or("", |(p, _)| p.as_str());
-        anyhow::ensure!(
-            top == *parent,
-            "entry {path:?} comes before its directory {parent:?}"
-        );
+        // Parent directories the client did not send as parts of their own are
+        // opened implicitly, as Kubo does (`kubo-rpc-client`'s addAll sends only
+        // `d/a.txt`, not `d`).
+        let top_len = open.last().map_or(0, |(p, _)| p.len() + 1);
+        if !parent.is_empty() && top_len <= parent.len() {
+            let mut at = top_len;
+            for seg in parent[top_len..].split('/') {
+                at += seg.len();
+                anyhow::ensure!(
+                    open.len() < importer::MAX_DIR_DEPTH,
+                    "entry path {path:?} is deeper than {} levels",
+                    importer::MAX_DIR_DEPTH
+                );
+                open.push((parent[..at].to_string(), Vec::new()));
+                at += 1;
+            }
+        }
         held += 1;
         anyhow::ensure!(
             held <= MAX_ADD_OPEN_ENTRIES_COUNT,
