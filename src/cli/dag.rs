@@ -141,15 +141,21 @@ impl DagCmd {
                         .map(|p| Some(std::path::Path::new(p.as_str())))
                         .collect()
                 };
-                let (summary, pinned) = node.dag_import(&paths, c.pin_roots.unwrap_or(true))?;
+                let done = node.dag_import(&paths, c.pin_roots.unwrap_or(true))?;
                 let mut out = String::new();
-                for r in pinned {
-                    out.push_str(&format!("Pinned root\t{r}\tsuccess\n"));
+                for (r, failed) in &done.pinned {
+                    match failed {
+                        None => out.push_str(&format!("Pinned root\t{r}\tsuccess\n")),
+                        Some(e) => {
+                            print(&out)?;
+                            anyhow::bail!("pinning root \"{r}\" FAILED: {e}")
+                        }
+                    }
                 }
                 if c.stats {
                     out.push_str(&format!(
                         "Imported {} blocks ({} bytes)\n",
-                        summary.blocks, summary.bytes
+                        done.summary.blocks, done.summary.bytes
                     ));
                 }
                 print(&out)
