@@ -28,6 +28,7 @@ pub mod init;
 pub mod net;
 pub mod pin;
 pub mod repo;
+pub mod resolve;
 pub mod version;
 
 use std::ffi::OsString;
@@ -75,6 +76,7 @@ pub enum Command {
     Stats(net::StatsCmd),
     Routing(net::RoutingCmd),
     Dht(net::DhtCmd),
+    Resolve(resolve::ResolveCmd),
 }
 
 /// What handlers need from the process environment.
@@ -140,6 +142,7 @@ pub fn run(args: Acorn, ctx: &Context) -> anyhow::Result<()> {
         Command::Stats(c) => c.run(ctx),
         Command::Routing(c) => c.run(ctx),
         Command::Dht(c) => c.run(ctx),
+        Command::Resolve(c) => c.run(ctx),
     }
 }
 
@@ -335,6 +338,8 @@ mod tests {
             &["dag", "get", "--output-codec=dag-json", "Qm"],
             &["dag", "export", "Qm"],
             &["dag", "import", "a.car"],
+            &["dag", "stat", "--progress=false", "Qm"],
+            &["resolve", "-r", "false", "/ipfs/Qm/a"],
             &["pin", "ls", "--type=recursive", "-q"],
             &["pin", "rm", "Qm"],
             &["pin", "update", "Qa", "Qb"],
