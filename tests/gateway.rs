@@ -5,10 +5,7 @@ mod common;
 #[path = "common/http.rs"]
 mod http;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
-use std::time::Duration;
 
 use common::{init_repo, ok, run, Daemon};
 use http::Answer;
