@@ -1427,6 +1427,10 @@ mod tests {
             ("MAX_SECTION_BYTES", car::MAX_SECTION_BYTES as u64),
             ("MAX_WALK_STACK_COUNT", dag::MAX_WALK_STACK_COUNT as u64),
             ("MAX_DAG_INPUT_BYTES", super::MAX_DAG_INPUT_BYTES as u64),
+            (
+                "SOFT_BLOCK_LIMIT_BYTES",
+                super::SOFT_BLOCK_LIMIT_BYTES as u64,
+            ),
         ];
         let mut rows = 0;
         for line in readme.lines().filter(|l| l.starts_with("| `")) {

@@ -13,9 +13,13 @@
 //! - Errors: `{"Message":..., "Code":0, "Type":"error"}` with HTTP 500; argument
 //!   errors (missing/bad parameter) are `Code: 1` with HTTP 400, as Kubo's client
 //!   errors. An error after output began is sent as the `X-Stream-Error` trailer.
-//! - Streams (`add`, `block/put`, `pin/ls?stream=true`, `repo/gc`, `repo/verify`)
-//!   are newline-delimited JSON with `X-Chunked-Output: 1`; `cat` and `block/get`
+//! - Streams (`add`, `block/put`, `block/rm`, `dag/put`, `dag/import`, `dag/stat`,
+//!   `pin/add?progress=true`, `pin/ls?stream=true`, `pin/verify`, `refs`,
+//!   `refs/local`, `repo/gc`, `repo/verify`) are newline-delimited JSON with
+//!   `X-Chunked-Output: 1`; `cat`, `block/get`, `dag/get`, `dag/export` and `get`
 //!   are raw bytes with `X-Stream-Output: 1`.
+//! - Handlers for blocks, DAGs and paths live in `dag.rs`, for pins and the repo
+//!   in `pins.rs` (each file's doc lists its shapes and departures).
 //!
 //! **Flow.** [`Api::handle`]: path → command → method check → Origin check →
 //! concurrency slot (503 past [`MAX_CONCURRENT_REQUESTS`]) → handler. A handler
@@ -35,6 +39,10 @@
 //! hidden files, as Kubo's CLI). `id <peer>` of another peer is not supported yet.
 //! `get` always answers a plain tar (no `archive`/`compress`). `swarm peers` fills
 //! `Addr`, `Peer` and `Direction`; `Latency`, `Muxer` and `Streams` stay empty.
+//! `resolve` has no `/ipns/`; `block/put` and `dag/put` hash with sha2-256 only;
+//! `pin/verify` also checks direct pins; `repo/stat?size-only=true` leaves out
+//! the fields Kubo sends zeroed; `pin/add` progress lines follow the walk, not a
+//! timer; `dag/import` checks the 2 MiB block limit, not Kubo's 1 MiB one.
 //!
 //! **Network.** `id`, `swarm/*` and `stats/bw` go to the swarm task through
 //! [`NetHandle`]; content commands (`cat`, `get`, `ls`, `refs`, `pin/add`) fetch
