@@ -345,7 +345,7 @@ impl Node {
         while let Some(r) = src.next_car()? {
             spools.push(self.spool(r)?);
         }
-        anyhow::ensure!(!spools.is_empty(), "no CAR file given");
+        anyhow::ensure!(!spools.is_empty(), "argument \"path\" is required");
         let files: Vec<_> = spools.iter().map(|s| s.0.clone()).collect();
         self.import_files(&files, pin_roots)
     }
