@@ -182,6 +182,10 @@ pub enum BlockRm {
     Refused(String),
 }
 
+/// Bytes a spooled CAR (`dag import` of stdin or over the API) may grow between two
+/// free-space checks of the repo's filesystem (see `Acorn.MinFreeSpace`).
+pub const SPOOL_CHECK_BYTES: usize = 1 << 20;
+
 /// Kubo's soft block limit: larger blocks are refused unless `allow-big-block`
 /// (`block put`, `dag put`), as other peers may not exchange them. Bytes.
 pub const SOFT_BLOCK_LIMIT_BYTES: usize = 1 << 20;
@@ -362,7 +366,22 @@ impl Node {
         let mut f =
             std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
         let spool = SpoolFile(tmp);
-        std::io::copy(r, &mut f)?;
+        // The repo's free-space reserve holds for the spool too: checked before
+        // every SPOOL_CHECK_BYTES written, so a card never fills up with a CAR.
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut since_check = SPOOL_CHECK_BYTES;
+        loop {
+            let n = r.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            if since_check >= SPOOL_CHECK_BYTES {
+                self.store().check_space(SPOOL_CHECK_BYTES as u64)?;
+                since_check = 0;
+            }
+            std::io::Write::write_all(&mut f, &buf[..n])?;
+            since_check += n;
+        }
         Ok(spool)
     }
 
