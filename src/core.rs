@@ -1450,6 +1450,7 @@ mod tests {
                 "SOFT_BLOCK_LIMIT_BYTES",
                 super::SOFT_BLOCK_LIMIT_BYTES as u64,
             ),
+            ("SPOOL_CHECK_BYTES", super::SPOOL_CHECK_BYTES as u64),
         ];
         let mut rows = 0;
         for line in readme.lines().filter(|l| l.starts_with("| `")) {
