@@ -1469,6 +1469,35 @@ mod tests {
         assert_eq!(rows, code.len(), "every limit has a README row");
     }
 
+    /// Kubo's soft limit: exactly 1 MiB passes, one byte more needs the override.
+    #[test]
+    fn soft_block_limit_is_kubos() {
+        let at = super::SOFT_BLOCK_LIMIT_BYTES;
+        assert_eq!(at, 1024 * 1024);
+        assert!(super::check_block_size(at, false).is_ok());
+        let e = super::check_block_size(at + 1, false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("produced block is over 1MiB"), "{e}");
+        assert!(super::check_block_size(at + 1, true).is_ok());
+    }
+
+    /// Kubo's summary figures: shared = redundant - total, ratio = redundant / total
+    /// (0 where Kubo's would be NaN).
+    #[test]
+    fn dag_stat_summary_figures() {
+        let mut s = super::DagStatSummary {
+            unique_blocks: 3,
+            total_size: 200,
+            redundant_size: 300,
+            dags: Vec::new(),
+        };
+        assert_eq!((s.shared_size(), s.ratio()), (100, 1.5));
+        s.total_size = 0;
+        s.redundant_size = 0;
+        assert_eq!((s.shared_size(), s.ratio()), (0, 0.0));
+    }
+
     /// The config's default reserve is the store's default.
     #[test]
     fn default_min_free_space_matches_the_store() {
