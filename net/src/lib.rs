@@ -8,9 +8,9 @@
 //! content types (CIDs, blocks).
 //!
 //! Modules:
-//! - [`transport::tcp`]: our libp2p TCP transport on async-io, with byte counters
-//!   ([`transport::tcp::Bandwidth`]: total in/out, raw TCP bytes; per-protocol
-//!   counters are not there yet).
+//! - [`transport::tcp`]: our libp2p TCP transport on async-io; counts raw TCP bytes.
+//! - [`bandwidth`]: byte counters and Kubo-style rates: total (raw TCP), per protocol
+//!   (multistream-select sniffed on each substream, fixed table), per peer (bounded).
 //! - [`pnet`]: Kubo's `swarm.key` → [`pnet::PreSharedKey`].
 //! - [`swarm`]: [`swarm::build_swarm`] assembles TCP [+ pnet] + noise + yamux with
 //!   identify, ping, connection limits, Kademlia (client by default) and
@@ -28,6 +28,7 @@
 //! `BLOCKING_MAX_THREADS`).
 #![deny(unsafe_code)]
 
+pub mod bandwidth;
 pub mod bitswap;
 pub mod dns;
 pub mod memlimit;
