@@ -1188,6 +1188,14 @@ mod tests {
             ("MAX_SECTION_BYTES", car::MAX_SECTION_BYTES as u64),
             ("MAX_WALK_STACK_COUNT", dag::MAX_WALK_STACK_COUNT as u64),
             ("MAX_DAG_INPUT_BYTES", super::MAX_DAG_INPUT_BYTES as u64),
+            (
+                "DEFAULT_PEER_CAPACITY",
+                acorn_net::bandwidth::DEFAULT_PEER_CAPACITY as u64,
+            ),
+            (
+                "MAX_SNIFF_BYTES",
+                acorn_net::bandwidth::sniff::MAX_SNIFF_BYTES as u64,
+            ),
         ];
         let mut rows = 0;
         for line in readme.lines().filter(|l| l.starts_with("| `")) {
