@@ -86,6 +86,12 @@ pub const PROVIDERS_PER_LOOKUP_COUNT: usize = 20;
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(90);
 /// How long startup waits for the listeners to report their addresses.
 pub const LISTEN_WAIT: Duration = Duration::from_secs(2);
+/// Threads of bitswap's own blocking pool (its blockstore gets, haves and puts; the
+/// threads exit when idle). Not the API's pool: a request fetching over bitswap holds
+/// an API pool thread while it waits for a block whose `put` runs here, so sharing
+/// one pool would deadlock once every API thread waits. Each call is one block
+/// (≤ 2 MiB), so one thread keeps up with a loopback fetch.
+pub const BITSWAP_BLOCKING_THREADS: usize = 1;
 /// How long shutdown waits for the swarm task to stop.
 pub const STOP_WAIT: Duration = Duration::from_secs(2);
 /// `routing findprovs|findpeer|provide` queries running at once; more get an error.
@@ -405,8 +411,8 @@ impl NetHandle {
     }
 }
 
-/// The repo as bitswap sees it. `put` runs on the bitswap node's blocking pool (never
-/// on the executor thread); each block is one non-durable transaction
+/// The repo as bitswap sees it. Calls run on bitswap's own pool
+/// ([`BITSWAP_BLOCKING_THREADS`], never on the executor thread); each block is one non-durable transaction
 /// ([`Store::put_block_lazy`]: one durable commit in 256) taken under an add guard,
 /// so it never lands in the middle of a GC sweep. Blocks fetched for `pin add`
 /// stay protected by the pin's own guard until the pin commits.
@@ -507,8 +513,13 @@ pub async fn start(
     }
     let control = swarm.behaviour().stream.new_control();
     let store: Arc<dyn bitswap::Blockstore> = Arc::new(RepoBlocks(node.store().clone()));
-    let (bs, bs_events) = bitswap::Node::spawn(ex, control, store, bitswap::Config::default())
-        .context("starting bitswap")?;
+    let blocking: Arc<dyn bitswap::Blocking> = Arc::new(crate::pool::Pool::named(
+        "acorn-bitswap",
+        BITSWAP_BLOCKING_THREADS,
+    ));
+    let (bs, bs_events) =
+        bitswap::Node::spawn(ex, control, store, blocking, bitswap::Config::default())
+            .context("starting bitswap")?;
     node.set_fetcher(Arc::new(BitswapFetcher(bs.clone())))?;
 
     let (tx, rx) = channel::bounded(COMMAND_QUEUE_COUNT);
