@@ -425,3 +425,64 @@ fn stats_bw_per_protocol_and_per_peer() {
         assert!(d.stop().0);
     }
 }
+
+/// Waits up to 5 s for the daemon to be back at `n` OS threads; returns the count.
+fn settle_threads(pid: u32, n: usize) -> usize {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let t = threads(pid);
+        if t <= n || std::time::Instant::now() > deadline {
+            return t;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn daemon_threads_stay_within_the_pool_budget_while_fetching() {
+    let (_da, a) = init_repo();
+    let (_db, b) = init_repo();
+    let pool: usize = ok(&run(&b, &["config", "Acorn.BlockingThreads"], None))
+        .trim()
+        .parse()
+        .expect("Acorn.BlockingThreads");
+    let da = Daemon::start(&a);
+    let db = Daemon::start(&b);
+    let work = tempfile::tempdir().unwrap();
+    let data = pseudo_random(16 << 20, 11);
+    let file = work.path().join("big.bin");
+    std::fs::write(&file, &data).unwrap();
+    let cid = add(&a, &file, false);
+    connect(&b, &a);
+    // The executor thread and async-io's reactor; the add's pool threads have gone.
+    assert_eq!(settle_threads(da.pid(), 2), 2);
+    assert_eq!(settle_threads(db.pid(), 2), 2);
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (pa, pb, flag) = (da.pid(), db.pid(), stop.clone());
+    let sampler = std::thread::spawn(move || {
+        let (mut max_a, mut max_b) = (0, 0);
+        while !flag.load(std::sync::atomic::Ordering::SeqCst) {
+            max_a = max_a.max(threads(pa));
+            max_b = max_b.max(threads(pb));
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        (max_a, max_b)
+    });
+    let r = run(&b, &["cat", &cid], None);
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (max_a, max_b) = sampler.join().unwrap();
+    assert!(r.ok, "{}", r.stderr);
+    assert_eq!(sha(&r.stdout), sha(&data));
+    println!("OS threads while fetching 16 MiB: server {max_a}, fetcher {max_b} (pool {pool})");
+    // Server: executor + reactor + bitswap's one pool thread.
+    assert!(max_a <= 3, "serving daemon had {max_a} threads");
+    // Fetcher: executor + reactor + the API pool + bitswap's one thread.
+    assert!(max_b <= 2 + pool + 1, "fetching daemon had {max_b} threads");
+    // Idle again: every pool thread exits (the `blocking` crate's would linger).
+    assert_eq!(settle_threads(da.pid(), 2), 2, "server idle threads");
+    assert_eq!(settle_threads(db.pid(), 2), 2, "fetcher idle threads");
+    for d in [da, db] {
+        assert!(d.stop().0);
+    }
+}
