@@ -422,7 +422,8 @@ fn stats_bw_per_protocol_and_per_peer() {
     assert!(e.contains("please only specify peer OR protocol"), "{e}");
 
     for d in [da, db] {
-        assert!(d.stop().0);
+        let (stopped, _, stderr) = d.stop();
+        assert!(stopped, "{stderr}");
     }
 }
 
@@ -483,6 +484,7 @@ fn daemon_threads_stay_within_the_pool_budget_while_fetching() {
     assert_eq!(settle_threads(da.pid(), 2), 2, "server idle threads");
     assert_eq!(settle_threads(db.pid(), 2), 2, "fetcher idle threads");
     for d in [da, db] {
-        assert!(d.stop().0);
+        let (stopped, _, stderr) = d.stop();
+        assert!(stopped, "{stderr}");
     }
 }
