@@ -308,6 +308,13 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
         })
         .await;
         network.shutdown().await;
+        // Bitswap's tasks hold the executor and end only once polled after the stop:
+        // run them out, or the executor (and every task holding the node) outlives
+        // `drop(ex)` below and the drain times out.
+        let deadline = Instant::now() + net::STOP_WAIT;
+        while Arc::strong_count(&ex) > 1 && Instant::now() < deadline {
+            async_io::Timer::after(Duration::from_millis(10)).await;
+        }
     }));
     drop(network);
     // Dropping the executor drops the tasks still running (their connections close,
