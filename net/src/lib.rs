@@ -25,7 +25,8 @@
 //! Threads: libp2p's timers run on async-io's reactor (the workspace patches
 //! `futures-timer`, see `net/patches/futures-timer`), so a running swarm adds only
 //! that reactor thread; `/dns*` lookups use the `blocking` pool (bound it with
-//! `BLOCKING_MAX_THREADS`).
+//! `BLOCKING_MAX_THREADS`); bitswap's blockstore calls run on the
+//! [`bitswap::Blocking`] the caller passes (the daemon: its own bounded pool).
 #![deny(unsafe_code)]
 
 pub mod bandwidth;

@@ -412,10 +412,10 @@ impl NetHandle {
 }
 
 /// The repo as bitswap sees it. Calls run on bitswap's own pool
-/// ([`BITSWAP_BLOCKING_THREADS`], never on the executor thread); each block is one non-durable transaction
-/// ([`Store::put_block_lazy`]: one durable commit in 256) taken under an add guard,
-/// so it never lands in the middle of a GC sweep. Blocks fetched for `pin add`
-/// stay protected by the pin's own guard until the pin commits.
+/// ([`BITSWAP_BLOCKING_THREADS`]), never on the executor thread; each block is one
+/// non-durable transaction ([`Store::put_block_lazy`]: one durable commit in 256)
+/// taken under an add guard, so it never lands in the middle of a GC sweep. Blocks
+/// fetched for `pin add` stay protected by the pin's own guard until the pin commits.
 struct RepoBlocks(Store);
 
 impl bitswap::Blockstore for RepoBlocks {
