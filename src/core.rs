@@ -1451,6 +1451,14 @@ mod tests {
                 super::SOFT_BLOCK_LIMIT_BYTES as u64,
             ),
             ("SPOOL_CHECK_BYTES", super::SPOOL_CHECK_BYTES as u64),
+            (
+                "DEFAULT_PEER_CAPACITY",
+                acorn_net::bandwidth::DEFAULT_PEER_CAPACITY as u64,
+            ),
+            (
+                "MAX_SNIFF_BYTES",
+                acorn_net::bandwidth::sniff::MAX_SNIFF_BYTES as u64,
+            ),
         ];
         let mut rows = 0;
         for line in readme.lines().filter(|l| l.starts_with("| `")) {

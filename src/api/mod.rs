@@ -244,7 +244,7 @@ impl Api {
             "repo/stat" => self.repo_stat(req).await,
             "repo/verify" => self.repo_verify(slot).await,
             "resolve" => self.resolve(req).await,
-            "stats/bw" => self.stats_bw().await,
+            "stats/bw" => self.stats_bw(req).await,
             "routing/findprovs" | "dht/findprovs" => self.routing_findprovs(req).await,
             "routing/findpeer" | "dht/findpeer" => self.routing_findpeer(req).await,
             "routing/provide" | "dht/provide" => self.routing_provide(req).await,
@@ -430,8 +430,30 @@ impl Api {
         Ok(json_response(&json!({ "Strings": list })))
     }
 
-    async fn stats_bw(&self) -> ApiResult {
-        let bw = self.net()?.bandwidth();
+    /// Kubo's `stats bw`: totals, or one protocol (`proto`), or one peer (`peer`);
+    /// not both. An untracked protocol or unknown peer answers zeros, as Kubo does.
+    /// `poll` is not supported (one answer).
+    async fn stats_bw(&self, req: Request) -> ApiResult {
+        use crate::daemon::net::BwScope;
+        let q = Query(&req.query);
+        let scope = match (q.get(&["peer", "p"]), q.get(&["proto", "t"])) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::Client(
+                    "please only specify peer OR protocol".into(),
+                ))
+            }
+            (Some(p), None) => BwScope::Peer(
+                p.trim_start_matches("/p2p/")
+                    .parse()
+                    .map_err(|e| ApiError::Client(format!("invalid peer ID {p:?}: {e}")))?,
+            ),
+            (None, Some(t)) => BwScope::Protocol(t.to_string()),
+            (None, None) => BwScope::Total,
+        };
+        if q.bool(&["poll"])? == Some(true) {
+            return Err(ApiError::Client("stats bw: --poll is not supported".into()));
+        }
+        let bw = self.net()?.bandwidth(&scope);
         Ok(json_response(&json!({
             "TotalIn": bw.total_in,
             "TotalOut": bw.total_out,
