@@ -41,6 +41,7 @@
 //! missing blocks over bitswap through the core's fetcher (see
 //! [`crate::daemon::net`]).
 
+pub mod filestore;
 pub mod http;
 pub mod multipart;
 
@@ -80,6 +81,9 @@ const COMMANDS: &[&str] = &[
     "block/put",
     "block/stat",
     "cat",
+    "filestore/dups",
+    "filestore/ls",
+    "filestore/verify",
     "get",
     "id",
     "ls",
@@ -206,6 +210,9 @@ impl Api {
             "block/put" => self.block_put(req, slot).await,
             "block/stat" => self.block_stat(req).await,
             "cat" => self.cat(req, slot).await,
+            "filestore/ls" => self.filestore_list(req, slot, false).await,
+            "filestore/verify" => self.filestore_list(req, slot, true).await,
+            "filestore/dups" => self.filestore_dups(slot).await,
             "get" => self.get(req, slot).await,
             "id" => self.id(req).await,
             "refs" => self.refs(req, slot).await,
