@@ -139,6 +139,9 @@ pub enum ConfigError {
     /// `Identity` and `Identity.PrivKey` cannot be read or changed with `acorn config`.
     #[error("cannot show or change the private key with `acorn config`")]
     PrivateKey,
+    /// A `config KEY VALUE` value that does not read as asked (`--json`, `--bool`).
+    #[error("{reason}")]
+    BadInput { reason: String },
     /// `Identity.*` cannot be changed with `acorn config`.
     #[error("cannot change {key} with `acorn config` (the identity is made by `acorn init`)")]
     IdentityReadOnly { key: String },
@@ -754,6 +757,34 @@ impl Config {
         }
         sync_dir(root).map_err(|source| ConfigError::Write { path, source })
     }
+}
+
+/// `config KEY VALUE`'s VALUE: JSON with `json`, `true`/`false` with `boolean`,
+/// else the text as a string (Kubo's `--json` / `--bool`).
+pub fn parse_value(text: &str, json: bool, boolean: bool) -> Result<Value, ConfigError> {
+    let bad = |reason: String| ConfigError::BadInput { reason };
+    match (json, boolean) {
+        (true, true) => Err(bad("use either --json or --bool, not both".into())),
+        (true, false) => serde_json::from_str(text)
+            .map_err(|e| bad(format!("VALUE {text:?} is not valid JSON: {e}"))),
+        (false, true) => match text {
+            "true" => Ok(Value::Bool(true)),
+            "false" => Ok(Value::Bool(false)),
+            _ => Err(bad(format!("expected true or false, got {text:?}"))),
+        },
+        (false, false) => Ok(Value::String(text.to_owned())),
+    }
+}
+
+/// `config KEY VALUE` on the file of the repo at `root`: load, [`Config::set`],
+/// [`Config::save`]; returns the value as stored. The caller holds the repo (the
+/// CLI its lock, the daemon its open repo) and runs one change at a time. A
+/// running daemon keeps the values it started with until it restarts (as Kubo).
+pub fn set_in_repo(root: &Path, key: &str, value: Value) -> Result<Value, ConfigError> {
+    let mut cfg = Config::load(root)?;
+    cfg.set(key, value)?;
+    cfg.save(root)?;
+    cfg.get(key)
 }
 
 /// Write `bytes` to a fresh temporary file in `dir` and fsync it.

@@ -26,6 +26,8 @@ pub struct Node {
     config: Config,
     /// Where missing blocks come from while the daemon runs (bitswap); unset offline.
     fetcher: std::sync::OnceLock<Arc<dyn Fetcher>>,
+    /// Held while the config file is rewritten (one `config` change at a time).
+    config_write: std::sync::Mutex<()>,
 }
 
 /// Where a node gets blocks it does not store: the network, while the daemon runs.
@@ -138,6 +140,7 @@ impl Node {
             handle,
             config,
             fetcher: std::sync::OnceLock::new(),
+            config_write: std::sync::Mutex::new(()),
         })
     }
 
@@ -220,6 +223,31 @@ impl Node {
     /// The config the node was opened with.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// `config KEY`: the value in the config file now (which may differ from
+    /// [`Node::config`] after a `config` change: the node uses those at restart).
+    pub fn config_get(&self, key: &str) -> anyhow::Result<serde_json::Value> {
+        Ok(Config::load(&self.handle.root)?.get(key)?)
+    }
+
+    /// `config KEY VALUE`: writes the config file (see [`crate::config::set_in_repo`]);
+    /// returns the value as stored.
+    pub fn config_set(
+        &self,
+        key: &str,
+        value: serde_json::Value,
+    ) -> anyhow::Result<serde_json::Value> {
+        let _one = self
+            .config_write
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Ok(crate::config::set_in_repo(&self.handle.root, key, value)?)
+    }
+
+    /// `config show`: the config file without `Identity.PrivKey`.
+    pub fn config_show(&self) -> anyhow::Result<serde_json::Value> {
+        Ok(Config::load(&self.handle.root)?.to_value_without_private_key())
     }
 
     /// `dag export`: streams the DAG under `arg` as a CARv1 to `out`.

@@ -41,6 +41,7 @@
 //! missing blocks over bitswap through the core's fetcher (see
 //! [`crate::daemon::net`]).
 
+pub mod config;
 pub mod filestore;
 pub mod http;
 pub mod multipart;
@@ -81,6 +82,8 @@ const COMMANDS: &[&str] = &[
     "block/put",
     "block/stat",
     "cat",
+    "config",
+    "config/show",
     "filestore/dups",
     "filestore/ls",
     "filestore/verify",
@@ -210,6 +213,8 @@ impl Api {
             "block/put" => self.block_put(req, slot).await,
             "block/stat" => self.block_stat(req).await,
             "cat" => self.cat(req, slot).await,
+            "config" => self.config(req).await,
+            "config/show" => self.config_show().await,
             "filestore/ls" => self.filestore_list(req, slot, false).await,
             "filestore/verify" => self.filestore_list(req, slot, true).await,
             "filestore/dups" => self.filestore_dups(slot).await,
