@@ -9,7 +9,8 @@
 //! `Addresses.{Swarm,API,Gateway,Announce,AppendAnnounce,NoAnnounce}`, `Bootstrap`,
 //! `Datastore.{StorageMax,StorageGCWatermark,GCPeriod}`, `Discovery.MDNS.Enabled`,
 //! `Routing.Type`, `Swarm.{AddrFilters,DisableNatPortMap,ConnMgr.*}`,
-//! `AutoNAT.ServiceMode`, `Reprovider.Interval`. Settings that Kubo has no key for
+//! `AutoNAT.ServiceMode`, `Reprovider.Interval`, `API.HTTPHeaders` (a map: any header
+//! name may be set, e.g. `API.HTTPHeaders.Access-Control-Allow-Origin`). Settings that Kubo has no key for
 //! live under `Acorn` (today only `Acorn.BlockingThreads`). Sizes use Kubo's
 //! humanized form (`"10GB"` = 10⁹ bytes × 10, `"1GiB"` = 2³⁰ bytes) and durations Go's
 //! (`"1h"`, `"20s"`, `"1m30s"`, `"0"`). Like Kubo, `Addresses.API` and
@@ -46,6 +47,7 @@
 //! | `Swarm.ConnMgr.GracePeriod` | `"20s"` |
 //! | `AutoNAT.ServiceMode` | `"enabled"` |
 //! | `Reprovider.Interval` | `"22h"` |
+//! | `API.HTTPHeaders` | `{}` (keys are header names, values lists of strings) |
 //! | `Acorn.BlockingThreads` | `2` threads |
 //!
 //! **Limits.** The file is refused above [`MAX_CONFIG_BYTES`] before it is read;
@@ -168,6 +170,8 @@ pub struct Config {
     pub routing: Routing,
     #[serde(default = "default_bootstrap")]
     pub bootstrap: Vec<String>,
+    #[serde(default, rename = "API")]
+    pub api: ApiSection,
     #[serde(default)]
     pub swarm: Swarm,
     #[serde(default, rename = "AutoNAT")]
@@ -416,6 +420,22 @@ pub enum AutoNatServiceMode {
     Disabled,
 }
 
+/// `API`: the RPC API's HTTP headers (Kubo's `API.HTTPHeaders`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSection {
+    /// Header name → values. `Access-Control-Allow-Origin` lists the browser origins
+    /// allowed to call the API (`"*"`: any); `Access-Control-Allow-Methods` and
+    /// `Access-Control-Allow-Credentials` shape the CORS answers (see
+    /// [`crate::api::cors`]). Default: none (only the API's own localhost origins).
+    #[serde(rename = "HTTPHeaders")]
+    pub http_headers: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// Sections whose keys are the user's (a new key may be set); every other section
+/// has a fixed set of keys.
+const OPEN_SECTIONS: &[&str] = &["API.HTTPHeaders"];
+
 /// `Reprovider`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default, deny_unknown_fields)]
@@ -496,6 +516,7 @@ impl Config {
             discovery: Discovery::default(),
             routing: Routing::default(),
             bootstrap: default_bootstrap(),
+            api: ApiSection::default(),
             swarm: Swarm::default(),
             auto_nat: AutoNat::default(),
             reprovider: Reprovider::default(),
@@ -652,6 +673,21 @@ impl Config {
         parse_duration(&cm.grace_period).map_err(|r| invalid("Swarm.ConnMgr.GracePeriod", r))?;
         parse_duration(&self.reprovider.interval).map_err(|r| invalid("Reprovider.Interval", r))?;
         self.swarm.resource_mgr.max_memory_bytes()?;
+        for (name, values) in &self.api.http_headers {
+            let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+            if name.is_empty() || !name.chars().all(token) {
+                return Err(invalid(
+                    "API.HTTPHeaders",
+                    format!("{name:?} is not an HTTP header name"),
+                ));
+            }
+            if let Some(v) = values.iter().find(|v| v.chars().any(|c| c.is_control())) {
+                return Err(invalid(
+                    &format!("API.HTTPHeaders.{name}"),
+                    format!("{v:?} holds a control character"),
+                ));
+            }
+        }
         let threads = self.acorn.blocking_threads;
         if threads == 0 || threads > MAX_BLOCKING_THREADS_COUNT {
             return Err(invalid(
@@ -691,8 +727,16 @@ impl Config {
         let mut canonical = Vec::with_capacity(parts.len());
         let mut cursor = &mut tree;
         for (depth, part) in parts.iter().enumerate() {
+            let open =
+                depth + 1 == parts.len() && OPEN_SECTIONS.contains(&canonical.join(".").as_str());
             let map = as_section_mut(cursor, &parts[..depth], key)?;
-            let name = resolve(map, part, key)?;
+            let name = match resolve(map, part, key) {
+                Err(_) if open => {
+                    map.insert((*part).to_owned(), Value::Null);
+                    (*part).to_owned()
+                }
+                r => r?,
+            };
             canonical.push(name.clone());
             cursor = map
                 .get_mut(name.as_str())

@@ -42,6 +42,7 @@
 //! [`crate::daemon::net`]).
 
 pub mod config;
+pub mod cors;
 pub mod filestore;
 pub mod http;
 pub mod multipart;
@@ -122,6 +123,8 @@ pub struct Api {
     /// Closing it asks the daemon to shut down.
     shutdown: Sender<()>,
     active: AtomicUsize,
+    /// The browser rule (config `API.HTTPHeaders`), set once the ports are known.
+    cors: std::sync::OnceLock<cors::Cors>,
 }
 
 /// An error answer.
@@ -174,7 +177,21 @@ impl Api {
             net,
             shutdown,
             active: AtomicUsize::new(0),
+            cors: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Allows the API's own localhost origins on `ports` (call once, before
+    /// serving; later calls change nothing).
+    pub fn set_listen_ports(&self, ports: &[u16]) {
+        let _ = self
+            .cors
+            .set(cors::Cors::new(&self.node.config().api.http_headers, ports));
+    }
+
+    fn cors(&self) -> &cors::Cors {
+        self.cors
+            .get_or_init(|| cors::Cors::new(&self.node.config().api.http_headers, &[]))
     }
 
     /// Requests being served now.
@@ -192,12 +209,35 @@ impl Api {
         if !COMMANDS.contains(&cmd.as_str()) {
             return not_found();
         }
+        let origin = req
+            .header("origin")
+            .filter(|o| !o.is_empty())
+            .map(str::to_string);
+        if req.method == "OPTIONS" {
+            if let (Some(o), Some(m)) = (&origin, req.header("access-control-request-method")) {
+                return self
+                    .cors()
+                    .preflight(o, m, req.header("access-control-request-headers"));
+            }
+        }
         if req.method != "POST" {
             return Response::full(405, "text/plain", "405 - Method Not Allowed\n");
         }
-        if req.header("origin").is_some() {
+        if !self.cors().allows(origin.as_deref(), req.header("referer")) {
+            tracing::warn!("API blocked request to {} (possible CSRF)", req.path);
             return Response::full(403, "text/plain", "403 - Forbidden\n");
         }
+        let cors_headers = origin.map(|o| self.cors().headers(&o));
+        let mut resp = self.clone().dispatch(cmd, req).await;
+        if let Some(h) = cors_headers {
+            resp.headers.extend(h);
+        }
+        resp
+    }
+
+    /// Runs command `cmd` in a request slot.
+    async fn dispatch(self: Arc<Api>, cmd: String, req: Request) -> Response {
+        let not_found = || Response::full(404, "text/plain", "404 page not found\n");
         let prev = self.active.fetch_add(1, Ordering::SeqCst);
         let slot = Slot(self.clone());
         if prev >= MAX_CONCURRENT_REQUESTS {
