@@ -46,6 +46,7 @@ pub mod cors;
 pub mod filestore;
 pub mod http;
 pub mod multipart;
+pub mod stats;
 
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -79,6 +80,8 @@ pub const API_PREFIX: &str = "/api/v0/";
 /// The commands this server knows.
 const COMMANDS: &[&str] = &[
     "add",
+    "bitswap/stat",
+    "bitswap/wantlist",
     "block/get",
     "block/put",
     "block/stat",
@@ -99,7 +102,9 @@ const COMMANDS: &[&str] = &[
     "repo/stat",
     "repo/verify",
     "shutdown",
+    "stats/bitswap",
     "stats/bw",
+    "stats/repo",
     "routing/findprovs",
     "routing/findpeer",
     "routing/provide",
@@ -269,6 +274,9 @@ impl Api {
             "repo/stat" => self.repo_stat(req).await,
             "repo/verify" => self.repo_verify(slot).await,
             "stats/bw" => self.stats_bw().await,
+            "stats/repo" => self.stats_repo(req).await,
+            "stats/bitswap" | "bitswap/stat" => self.bitswap_stat(req).await,
+            "bitswap/wantlist" => self.bitswap_wantlist(req).await,
             "routing/findprovs" | "dht/findprovs" => self.routing_findprovs(req).await,
             "routing/findpeer" | "dht/findpeer" => self.routing_findpeer(req).await,
             "routing/provide" | "dht/provide" => self.routing_provide(req).await,

@@ -165,6 +165,16 @@ pub struct BwStats {
     pub rate_out: f64,
 }
 
+/// `bitswap stat` figures.
+#[derive(Debug, Clone)]
+pub struct BitswapStat {
+    pub stats: bitswap::Stats,
+    /// Our live wants.
+    pub wantlist: Vec<Cid>,
+    /// Connected peers bitswap knows.
+    pub peers: Vec<PeerId>,
+}
+
 enum Command {
     ListenAddrs(oneshot::Sender<Vec<Multiaddr>>),
     Connect {
@@ -228,6 +238,8 @@ pub struct NetHandle {
     dht_mode: DhtMode,
     bandwidth: Bandwidth,
     rates: Arc<Mutex<RateSample>>,
+    /// For `bitswap stat|wantlist` (the bitswap task answers; its queue is bounded).
+    bitswap: bitswap::Handle,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -252,6 +264,8 @@ pub enum NetError {
     NotConnected { peer: PeerId },
     #[error("routing: {0}")]
     Routing(String),
+    #[error("bitswap: {0}")]
+    Bitswap(String),
 }
 
 /// Splits `<addr>/p2p/<peer>` into the peer and the address before it.
@@ -415,6 +429,25 @@ impl NetHandle {
         }
     }
 
+    /// `bitswap stat`: bitswap's counters, our wants and its connected peers.
+    pub async fn bitswap_stat(&self) -> Result<BitswapStat, NetError> {
+        let bs = |e: bitswap::Error| NetError::Bitswap(e.to_string());
+        Ok(BitswapStat {
+            stats: self.bitswap.stats().await.map_err(bs)?,
+            wantlist: self.bitswap.wantlist().await.map_err(bs)?,
+            peers: self.bitswap.peers().await.map_err(bs)?,
+        })
+    }
+
+    /// `bitswap wantlist [--peer]`: our wants, or what `peer` wants from us.
+    pub async fn bitswap_wantlist(&self, peer: Option<PeerId>) -> Result<Vec<Cid>, NetError> {
+        let r = match peer {
+            Some(p) => self.bitswap.peer_wantlist(p).await,
+            None => self.bitswap.wantlist().await,
+        };
+        r.map_err(|e| NetError::Bitswap(e.to_string()))
+    }
+
     /// Stops bitswap and the swarm (connections close); waits up to [`STOP_WAIT`].
     pub async fn shutdown(&self) {
         let stop = async {
@@ -546,6 +579,7 @@ pub async fn start(
             rate_in: 0.0,
             rate_out: 0.0,
         })),
+        bitswap: bs.clone(),
     };
     // Announced addresses (Kubo's Addresses.Announce) go into provider records and
     // identify; without any, the listen addresses are announced (as Kubo does).
