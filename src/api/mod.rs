@@ -41,6 +41,7 @@
 //! missing blocks over bitswap through the core's fetcher (see
 //! [`crate::daemon::net`]).
 
+pub mod add;
 pub mod config;
 pub mod cors;
 pub mod filestore;
@@ -55,15 +56,14 @@ use std::sync::Arc;
 use acorn_storage::cids;
 use acorn_storage::pins::{PinFilter, PinType};
 use acorn_storage::unixfs::exporter::EntryKind;
-use acorn_storage::unixfs::importer;
 use serde_json::{json, Value};
 use smol::channel::{self, Receiver, Sender};
 
-use crate::core::{self, parse_cid_arg, AddEntry, AddEntryKind, AddSource, Node};
+use crate::core::{self, parse_cid_arg, Node};
 use crate::daemon::net::NetHandle;
 use crate::pool::Pool;
 use http::{Body, Chunk, Request, Response};
-use multipart::{Multipart, PartKind};
+use multipart::Multipart;
 
 /// Requests served at once; one more gets 503. Each may hold a blocking-pool job.
 pub const MAX_CONCURRENT_REQUESTS: usize = 16;
@@ -513,54 +513,6 @@ impl Api {
         Ok(json_response(&json!({ "Objects": objects })))
     }
 
-    async fn add(&self, req: Request, slot: Slot) -> ApiResult {
-        let q = Query(&req.query);
-        let version = match q.u64(&["cid-version"])?.unwrap_or(0) {
-            v @ (0 | 1) => v as u8,
-            v => return Err(ApiError::Client(format!("unknown CID version {v}"))),
-        };
-        let raw_leaves = q.bool(&["raw-leaves"])?;
-        let mut opts = importer::Options::default().with_cid_version(version, raw_leaves);
-        if let Some(c) = q.get(&["chunker", "s"]) {
-            opts.chunk_size =
-                importer::parse_chunker(c).map_err(|e| ApiError::Client(e.to_string()))?;
-        }
-        if q.bool(&["trickle", "t"])?.unwrap_or(false) {
-            opts.layout = importer::Layout::Trickle;
-        }
-        opts.wrap_with_directory = q.bool(&["wrap-with-directory", "w"])?.unwrap_or(false);
-        let only_hash = q.bool(&["only-hash", "n"])?.unwrap_or(false);
-        let pin = q.bool(&["pin"])?.unwrap_or(true) && !only_hash;
-        let quieter = q.bool(&["quieter", "Q"])?.unwrap_or(false);
-        let mut parts = multipart_body(&req)?;
-        let node = self.node.clone();
-        // Roots of pinned adds are announced to the DHT in the background.
-        let net = self.net.clone().filter(|_| pin);
-        stream(slot, "application/json", "X-Chunked-Output", move |w| {
-            let node = (!only_hash).then_some(&*node);
-            let mut last = None;
-            let mut source = PartSource(&mut parts);
-            let root = core::add_entries(node, &opts, &mut source, pin, &mut |name, a| {
-                let line =
-                    json!({"Name": name, "Hash": a.cid.to_string(), "Size": a.size.to_string()});
-                if quieter {
-                    last = Some(line);
-                    Ok(())
-                } else {
-                    json_line(w, &line)
-                }
-            })?;
-            if let Some(net) = net {
-                net.provide_later(&root);
-            }
-            if let Some(line) = last {
-                json_line(w, &line)?;
-            }
-            Ok(())
-        })
-        .await
-    }
-
     /// Kubo's `routing findprovs`: one `{"Type":4,"Responses":[{"ID","Addrs"}]}`
     /// line per provider (Type 4 = Provider).
     async fn routing_findprovs(&self, req: Request) -> ApiResult {
@@ -975,28 +927,6 @@ impl Read for BodyReader {
         out[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
         self.pos += n;
         Ok(n)
-    }
-}
-
-/// Multipart parts as the core's add entries.
-struct PartSource<'a, R: Read>(&'a mut Multipart<R>);
-
-impl<R: Read> Read for PartSource<'_, R> {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        self.0.read(out)
-    }
-}
-
-impl<R: Read> AddSource for PartSource<'_, R> {
-    fn next_entry(&mut self) -> io::Result<Option<AddEntry>> {
-        Ok(self.0.next_part()?.map(|p| AddEntry {
-            path: p.filename,
-            kind: match p.kind {
-                PartKind::File => AddEntryKind::File,
-                PartKind::Directory => AddEntryKind::Directory,
-                PartKind::Symlink => AddEntryKind::Symlink,
-            },
-        }))
     }
 }
 

@@ -27,6 +27,7 @@ pub mod filestore;
 pub mod init;
 pub mod net;
 pub mod pin;
+pub mod progress;
 pub mod repo;
 pub mod version;
 
