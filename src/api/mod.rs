@@ -17,8 +17,8 @@
 //!   are newline-delimited JSON with `X-Chunked-Output: 1`; `cat` and `block/get`
 //!   are raw bytes with `X-Stream-Output: 1`.
 //!
-//! **Flow.** [`Api::handle`]: path → command → method check → Origin check →
-//! concurrency slot (503 past [`MAX_CONCURRENT_REQUESTS`]) → handler. A handler
+//! **Flow.** [`Api::handle`]: path → command → CORS preflight (`OPTIONS`) → method
+//! check → Origin/Referer check ([`cors`]) → concurrency slot (503 past [`MAX_CONCURRENT_REQUESTS`]) → handler. A handler
 //! either computes a whole JSON body on the blocking pool, or [`stream`]s: the core
 //! call runs on the blocking pool writing into a bounded channel; if it fails
 //! before its first output the answer is a 500 error, else a 200 stream.
@@ -29,14 +29,18 @@
 //! KiB) queued; request heads and body queues as [`http`] says; multipart parts as
 //! [`multipart`] says; a `block/put` part ≤ `MAX_BLOCK_BYTES`.
 //!
-//! **Departures.** Any request with an `Origin` header is refused (403): no
-//! browser access until `API.HTTPHeaders` is read (Kubo allows configured
-//! origins). `add` ignores `progress`, `nocopy` and `hidden` (the client filters
-//! hidden files, as Kubo's CLI). `id <peer>` of another peer is not supported yet.
+//! **Departures.** Browser requests follow Kubo's Origin/Referer rule, with the
+//! departures [`cors`] lists. `add` ignores `hidden` (the client filters hidden
+//! files, as Kubo's CLI) and holds `nocopy` to `Filestore.AllowedRoots` (see
+//! [`add`]). `id <peer>` of another peer is not supported yet.
 //! `get` always answers a plain tar (no `archive`/`compress`). `swarm peers` fills
 //! `Addr`, `Peer` and `Direction`; `Latency`, `Muxer` and `Streams` stay empty.
 //!
-//! **Network.** `id`, `swarm/*` and `stats/bw` go to the swarm task through
+//! **Files.** Handlers beyond the first set live beside this file as `impl Api`
+//! blocks: [`add`], [`filestore`], [`config`] (and `config/show`), [`stats`]
+//! (`stats/repo`, `stats/bitswap`, `bitswap/*`); [`cors`] holds the browser rule.
+//!
+//! **Network.** `id`, `swarm/*`, `stats/bw` and `bitswap/*` go to the swarm task through
 //! [`NetHandle`]; content commands (`cat`, `get`, `ls`, `refs`, `pin/add`) fetch
 //! missing blocks over bitswap through the core's fetcher (see
 //! [`crate::daemon::net`]).

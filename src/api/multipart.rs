@@ -10,6 +10,8 @@
 //! path>"`; `Content-Type: application/x-directory` marks a directory,
 //! `application/symlink` a symlink whose body is the target; anything else is a
 //! file. A part without a filename is stdin-like data (Kubo names it by its CID).
+//! An `Abspath` part header (boxo's `MultiFileReader` sends a file's absolute path
+//! there) is passed on as [`Part::abspath`] for `add?nocopy=true`.
 //!
 //! **Limits.** Boundary ≤ [`MAX_BOUNDARY_BYTES`] (RFC 2046); one part's headers ≤
 //! [`MAX_PART_HEADER_BYTES`]; buffer [`BUF_BYTES`] plus the delimiter. A body that
