@@ -220,3 +220,67 @@ fn progress_lines_and_no_bar_without_a_terminal() {
     assert!(r.ok && r.stderr.is_empty(), "{:?}", r.stderr);
     assert!(daemon.stop().0);
 }
+
+/// Runs `acorn args…` under a pseudo-terminal (util-linux `script`), so stderr is a
+/// TTY; returns everything the terminal got.
+fn run_on_tty(root: &Path, args: &[&str]) -> String {
+    let cmd = std::iter::once(env!("CARGO_BIN_EXE_acorn"))
+        .chain(args.iter().copied())
+        .map(|a| format!("'{a}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let out = std::process::Command::new("script")
+        .args(["-q", "-e", "-c", &cmd, "/dev/null"])
+        .env("ACORN_PATH", root)
+        .env_remove("ACORN_LOG")
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("util-linux `script` runs the command on a pty");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn progress_bar_on_a_terminal() {
+    let (d, root) = init_repo();
+    let big = pseudo_random(3 << 20, 22);
+    let file = d.path().join("big.bin");
+    std::fs::write(&file, &big).unwrap();
+    let full = "3.00 MiB / 3.00 MiB [==============================] 100.00%";
+
+    // Offline: add and get draw a bar that ends full; --progress=false draws none.
+    let t = run_on_tty(&root, &["add", "-Q", s(&file)]);
+    assert!(t.contains(full), "{t:?}");
+    let cid = t.lines().last().unwrap().trim().to_string();
+    assert!(cid.starts_with("Qm"), "{t:?}");
+    let t = run_on_tty(&root, &["add", "-Q", "--progress=false", s(&file)]);
+    assert!(!t.contains("MiB"), "{t:?}");
+    let t = run_on_tty(&root, &["get", "-o", s(&d.path().join("o1")), &cid]);
+    assert!(t.contains("100.00%"), "{t:?}");
+
+    // Through the daemon: the add's bar follows the daemon's progress lines.
+    let daemon = Daemon::start(&root);
+    let t = run_on_tty(&root, &["add", "-Q", s(&file)]);
+    assert!(t.contains(full), "{t:?}");
+    assert!(t.contains(&cid), "{t:?}");
+    let t = run_on_tty(&root, &["get", "-o", s(&d.path().join("o2")), &cid]);
+    assert!(t.contains("\r3.00 MiB"), "{t:?}");
+    assert_eq!(std::fs::read(d.path().join("o2")).unwrap(), big);
+    let t = run_on_tty(
+        &root,
+        &[
+            "get",
+            "--progress=false",
+            "-o",
+            s(&d.path().join("o3")),
+            &cid,
+        ],
+    );
+    assert!(!t.contains("MiB"), "{t:?}");
+    assert!(daemon.stop().0);
+}
