@@ -1128,6 +1128,59 @@ mod tests {
     }
 
     #[test]
+    fn http_headers_take_new_keys_and_are_checked() {
+        let mut c = sample();
+        assert_eq!(c.get("API.HTTPHeaders").unwrap(), json!({}));
+        c.set(
+            "API.HTTPHeaders.Access-Control-Allow-Origin",
+            json!(["https://a.example"]),
+        )
+        .unwrap();
+        assert_eq!(
+            c.api.http_headers["Access-Control-Allow-Origin"],
+            vec!["https://a.example".to_string()]
+        );
+        // Found again ignoring case, not added twice.
+        c.set(
+            "api.httpheaders.access-control-allow-origin",
+            json!(["*"]),
+        )
+        .unwrap();
+        assert_eq!(c.api.http_headers.len(), 1);
+        // Only that map is open: other sections keep their keys.
+        assert!(matches!(
+            c.set("API.Other", json!({})),
+            Err(ConfigError::UnknownKey { .. })
+        ));
+        assert!(matches!(
+            c.set("Swarm.NewThing", json!(1)),
+            Err(ConfigError::UnknownKey { .. })
+        ));
+        let before = c.clone();
+        for (key, v) in [
+            ("API.HTTPHeaders.Bad Name", json!(["x"])),
+            ("API.HTTPHeaders.X-Ok", json!(["a\r\nInjected: 1"])),
+            ("API.HTTPHeaders.X-Ok", json!("not a list")),
+        ] {
+            assert!(c.set(key, v).is_err(), "{key}");
+        }
+        assert_eq!(c, before);
+        // Round trip through the file format.
+        let back = Config::from_json(&c.to_json()).unwrap();
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn parse_value_reads_json_bool_and_strings() {
+        assert_eq!(parse_value("[1]", true, false).unwrap(), json!([1]));
+        assert_eq!(parse_value("true", false, true).unwrap(), json!(true));
+        assert_eq!(parse_value("20GB", false, false).unwrap(), json!("20GB"));
+        assert!(parse_value("[", true, false).is_err());
+        assert!(parse_value("yes", false, true).is_err());
+        assert!(parse_value("1", true, true).is_err());
+    }
+
+    #[test]
     fn set_checks_type_and_range_and_keeps_old_on_error() {
         let mut c = sample();
         let before = c.clone();
