@@ -1141,11 +1141,8 @@ mod tests {
             vec!["https://a.example".to_string()]
         );
         // Found again ignoring case, not added twice.
-        c.set(
-            "api.httpheaders.access-control-allow-origin",
-            json!(["*"]),
-        )
-        .unwrap();
+        c.set("api.httpheaders.access-control-allow-origin", json!(["*"]))
+            .unwrap();
         assert_eq!(c.api.http_headers.len(), 1);
         // Only that map is open: other sections keep their keys.
         assert!(matches!(

@@ -17,6 +17,7 @@
 //! not.
 
 pub mod argv;
+pub mod bitswap;
 pub mod block;
 pub mod client;
 pub mod config_cmd;
@@ -74,6 +75,7 @@ pub enum Command {
     Id(daemon_cmd::IdCmd),
     Swarm(net::SwarmCmd),
     Stats(net::StatsCmd),
+    Bitswap(bitswap::BitswapCmd),
     Routing(net::RoutingCmd),
     Dht(net::DhtCmd),
 }
@@ -139,6 +141,7 @@ pub fn run(args: Acorn, ctx: &Context) -> anyhow::Result<()> {
         Command::Id(c) => c.run(ctx),
         Command::Swarm(c) => c.run(ctx),
         Command::Stats(c) => c.run(ctx),
+        Command::Bitswap(c) => c.run(ctx),
         Command::Routing(c) => c.run(ctx),
         Command::Dht(c) => c.run(ctx),
     }

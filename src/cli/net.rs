@@ -155,6 +155,8 @@ pub struct StatsCmd {
 #[argh(subcommand)]
 pub enum StatsSub {
     Bw(BwCmd),
+    Bitswap(super::bitswap::StatsBitswapCmd),
+    Repo(super::bitswap::StatsRepoCmd),
 }
 
 /// Bandwidth totals and rates (all connections, raw TCP bytes).
@@ -180,6 +182,8 @@ pub fn humanize_bytes(n: f64) -> String {
 impl StatsCmd {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         match self.command {
+            StatsSub::Bitswap(c) => super::bitswap::run_stat(ctx, c.verbose, c.human),
+            StatsSub::Repo(c) => c.run(ctx),
             StatsSub::Bw(_) => {
                 let v = client(ctx)?.json("stats/bw", &[])?;
                 let f = |k: &str| v[k].as_f64().unwrap_or(0.0);
