@@ -820,7 +820,7 @@ pub enum NocopyError {
     NoAbspath { name: String },
     /// The path is not under `Filestore.AllowedRoots`.
     #[error(
-        "nocopy: {path} is not under Filestore.AllowedRoots ({roots});          add the directory there, or add without nocopy"
+        "nocopy: {path} is not under Filestore.AllowedRoots ({roots}): add the directory there, or add without nocopy"
     )]
     NotAllowed { path: String, roots: String },
     /// The bytes sent are not the file's (their count differs from its size).
