@@ -120,6 +120,90 @@ pub struct BlockStat {
     pub size: u64,
 }
 
+/// What `dag import` did.
+#[derive(Debug, Clone)]
+pub struct DagImport {
+    /// Blocks and bytes read, and the roots of every CAR (each once).
+    pub summary: car::ImportSummary,
+    /// With `pin_roots`: each root and why pinning it failed (`None`: pinned), as
+    /// Kubo's `PinErrorMsg` (a root whose DAG is incomplete fails alone).
+    pub pinned: Vec<(Cid, Option<String>)>,
+}
+
+/// CARs sent one after another (a multipart body): [`Node::dag_import_from`].
+pub trait CarSource {
+    /// The next CAR's bytes, `None` after the last.
+    fn next_car(&mut self) -> std::io::Result<Option<&mut dyn std::io::Read>>;
+}
+
+/// One root's figures in `dag stat`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DagStat {
+    pub cid: Cid,
+    /// Bytes of the DAG's distinct blocks.
+    pub size: u64,
+    /// The DAG's distinct blocks.
+    pub num_blocks: u64,
+}
+
+/// `dag stat` of several roots, as Kubo's `DagStatSummary`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DagStatSummary {
+    /// Distinct blocks over all roots.
+    pub unique_blocks: u64,
+    /// Bytes of the distinct blocks over all roots.
+    pub total_size: u64,
+    /// Sum of every root's `size` (blocks shared by roots count once per root).
+    pub redundant_size: u64,
+    pub dags: Vec<DagStat>,
+}
+
+impl DagStatSummary {
+    /// Bytes counted more than once (`redundant_size - total_size`).
+    pub fn shared_size(&self) -> u64 {
+        self.redundant_size - self.total_size
+    }
+
+    /// `redundant_size / total_size` (0 for an empty DAG, where Kubo's is NaN).
+    pub fn ratio(&self) -> f64 {
+        if self.total_size == 0 {
+            0.0
+        } else {
+            self.redundant_size as f64 / self.total_size as f64
+        }
+    }
+}
+
+/// What `block rm` did with one block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlockRm {
+    Removed,
+    /// Not stored (only with `force`, else [`BlockRm::Refused`]).
+    Absent,
+    /// Not removed, and why (`pinned: recursive`, `block not found`).
+    Refused(String),
+}
+
+/// Bytes a spooled CAR (`dag import` of stdin or over the API) may grow between two
+/// free-space checks of the repo's filesystem (see `Acorn.MinFreeSpace`).
+pub const SPOOL_CHECK_BYTES: usize = 1 << 20;
+
+/// Kubo's soft block limit: larger blocks are refused unless `allow-big-block`
+/// (`block put`, `dag put`), as other peers may not exchange them. Bytes.
+pub const SOFT_BLOCK_LIMIT_BYTES: usize = 1 << 20;
+
+/// Kubo's error for a block over [`SOFT_BLOCK_LIMIT_BYTES`], or `Ok`.
+pub fn check_block_size(len: usize, allow_big_block: bool) -> anyhow::Result<()> {
+    if !allow_big_block && len > SOFT_BLOCK_LIMIT_BYTES {
+        bail!(
+            "produced block is over 1MiB: big blocks can't be exchanged with other peers. \
+             consider using UnixFS for automatic chunking of bigger files, or pass \
+             --allow-big-block to override"
+        );
+    }
+    Ok(())
+}
+
 /// Parses a CID argument, accepting a leading `/ipfs/`.
 pub fn parse_cid_arg(arg: &str) -> anyhow::Result<Cid> {
     let s = arg.strip_prefix("/ipfs/").unwrap_or(arg);
@@ -257,59 +341,117 @@ impl Node {
     }
 
     /// `dag import`: validates each CAR completely (hashes, framing) before storing
-    /// any of it, then stores it in batched transactions and pins its roots.
-    /// `None` reads stdin, spooled to a temporary file in the repo first.
+    /// any of it, then stores it in batched transactions and (with `pin_roots`) pins
+    /// its roots. `None` reads stdin, spooled to a temporary file in the repo first.
     pub fn dag_import(
         &self,
         paths: &[Option<&Path>],
         pin_roots: bool,
-    ) -> anyhow::Result<(car::ImportSummary, Vec<Cid>)> {
-        let mut total = car::ImportSummary::default();
-        let mut spool = None;
+    ) -> anyhow::Result<DagImport> {
+        let mut spools = Vec::new();
         let mut files = Vec::with_capacity(paths.len());
         for p in paths {
             match p {
                 Some(p) => files.push(p.to_path_buf()),
                 None => {
-                    let tmp = self
-                        .handle
-                        .root
-                        .join(format!("import-{}.car.tmp", std::process::id()));
-                    let mut f = std::fs::File::create(&tmp)
-                        .with_context(|| format!("creating {}", tmp.display()))?;
-                    spool = Some(SpoolFile(tmp.clone()));
-                    std::io::copy(&mut std::io::stdin().lock(), &mut f).context("reading stdin")?;
-                    files.push(tmp);
+                    let s = self
+                        .spool(&mut std::io::stdin().lock())
+                        .context("reading stdin")?;
+                    files.push(s.0.clone());
+                    spools.push(s);
                 }
             }
         }
+        self.import_files(&files, pin_roots)
+    }
+
+    /// `dag import` of CARs sent one after another (the RPC API's multipart body):
+    /// each is spooled to a temporary file in the repo, then imported as
+    /// [`Node::dag_import`] does (nothing is stored unless every CAR is valid).
+    pub fn dag_import_from(
+        &self,
+        src: &mut dyn CarSource,
+        pin_roots: bool,
+    ) -> anyhow::Result<DagImport> {
+        let mut spools = Vec::new();
+        while let Some(r) = src.next_car()? {
+            spools.push(self.spool(r)?);
+        }
+        anyhow::ensure!(!spools.is_empty(), "argument \"path\" is required");
+        let files: Vec<_> = spools.iter().map(|s| s.0.clone()).collect();
+        self.import_files(&files, pin_roots)
+    }
+
+    /// Copies `r` to a fresh temporary file in the repo, removed when dropped.
+    fn spool(&self, r: &mut dyn std::io::Read) -> anyhow::Result<SpoolFile> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let tmp = self
+            .handle
+            .root
+            .join(format!("import-{}-{n}.car.tmp", std::process::id()));
+        let mut f =
+            std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        let spool = SpoolFile(tmp);
+        // The repo's free-space reserve holds for the spool too: checked before
+        // every SPOOL_CHECK_BYTES written, so a card never fills up with a CAR.
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut since_check = SPOOL_CHECK_BYTES;
+        loop {
+            let n = r.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            if since_check >= SPOOL_CHECK_BYTES {
+                self.store().check_space(SPOOL_CHECK_BYTES as u64)?;
+                since_check = 0;
+            }
+            std::io::Write::write_all(&mut f, &buf[..n])?;
+            since_check += n;
+        }
+        Ok(spool)
+    }
+
+    fn import_files(
+        &self,
+        files: &[std::path::PathBuf],
+        pin_roots: bool,
+    ) -> anyhow::Result<DagImport> {
         let open = |p: &Path| -> anyhow::Result<std::io::BufReader<std::fs::File>> {
             Ok(std::io::BufReader::new(
                 std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?,
             ))
         };
-        for f in &files {
+        for f in files {
             car::import(open(f)?, &mut acorn_storage::block::NullSink)
                 .with_context(|| format!("{}", f.display()))?;
         }
         let _guard = self.store().begin_add();
         let mut w = self.store().writer();
-        for f in &files {
+        let mut total = car::ImportSummary::default();
+        for f in files {
             let s = car::import(open(f)?, &mut w).with_context(|| format!("{}", f.display()))?;
             total.blocks += s.blocks;
             total.bytes += s.bytes;
-            total.roots.extend(s.roots);
+            for r in s.roots {
+                if !total.roots.contains(&r) {
+                    total.roots.push(r);
+                }
+            }
         }
         w.finish()?;
-        drop(spool);
         let mut pinned = Vec::new();
         if pin_roots {
             for r in &total.roots {
-                pins::pin_add(self.store(), r, true)?;
-                pinned.push(*r);
+                let res = pins::pin_add(self.store(), r, true).map_err(|e| e.to_string());
+                pinned.push((*r, res.err()));
             }
         }
-        Ok((total, pinned))
+        Ok(DagImport {
+            summary: total,
+            pinned,
+        })
     }
 
     /// The content size of the file at `arg` (0 for non-files).
@@ -474,6 +616,80 @@ impl Node {
         Ok(())
     }
 
+    /// `pin add` reporting progress: `on_node` is called once per distinct block
+    /// of the DAG as it is checked (and fetched, while the daemon runs), as Kubo's
+    /// `pin add --progress` counts them.
+    pub fn pin_add_progress(
+        &self,
+        cid: &Cid,
+        recursive: bool,
+        on_node: &mut dyn FnMut(),
+    ) -> anyhow::Result<()> {
+        let _guard = self.store().begin_add();
+        let src = self.source();
+        if recursive {
+            let mut seen = CountingSeen {
+                seen: dag::MemSeen::new(),
+                on_new: on_node,
+            };
+            dag::check_complete(&src, cid, &mut seen)?;
+        } else {
+            dag::fetch(&src, cid)?;
+            on_node();
+        }
+        pins::pin_add(self.store(), cid, recursive)?;
+        Ok(())
+    }
+
+    /// `dag stat`: sizes and block counts of the DAGs under `roots` (each block
+    /// read, fetched when missing while the daemon runs). `progress` sees the
+    /// summary so far after each block (Kubo's `--progress`, its default).
+    pub fn dag_stat(
+        &self,
+        roots: &[Cid],
+        progress: &mut dyn FnMut(&DagStatSummary) -> anyhow::Result<()>,
+    ) -> anyhow::Result<DagStatSummary> {
+        let src = self.source();
+        let mut all = dag::MemSeen::new();
+        let mut sum = DagStatSummary::default();
+        for root in roots {
+            sum.dags.push(DagStat {
+                cid: *root,
+                size: 0,
+                num_blocks: 0,
+            });
+            let mut seen = dag::MemSeen::new();
+            dag::walk(&src, root, Some(&mut seen), &mut |cid: &Cid,
+                                                         bytes: &[u8]|
+             -> anyhow::Result<
+                dag::Walk,
+            > {
+                let len = bytes.len() as u64;
+                if let Some(d) = sum.dags.last_mut() {
+                    d.size += len;
+                    d.num_blocks += 1;
+                }
+                if dag::SeenSet::insert(&mut all, cid)? {
+                    sum.total_size += len;
+                    sum.unique_blocks += 1;
+                }
+                sum.redundant_size += len;
+                progress(&sum)?;
+                Ok(dag::Walk::Continue)
+            })?;
+        }
+        Ok(sum)
+    }
+
+    /// `resolve`: the CID that `/ipfs/<cid>[/path]` (or `<cid>[/path]`) names.
+    /// `/ipns/` names are an error: there is no IPNS yet.
+    pub fn resolve_path(&self, arg: &str) -> anyhow::Result<Cid> {
+        if arg.starts_with("/ipns/") {
+            bail!("cannot resolve {arg}: IPNS names are not supported yet");
+        }
+        self.resolve_arg(arg)
+    }
+
     /// `pin rm`.
     pub fn pin_rm(&self, cid: &Cid, recursive: bool) -> anyhow::Result<()> {
         pins::pin_rm(self.store(), cid, recursive)?;
@@ -539,6 +755,22 @@ impl Node {
     /// `block put` defaults), optionally pinning it directly… Kubo pins recursively
     /// with `--pin`; a single block's recursive pin needs its links present.
     pub fn block_put(&self, data: Vec<u8>, codec: u64, pin: bool) -> anyhow::Result<Cid> {
+        self.block_put_version(data, 1, codec, pin)
+    }
+
+    /// `block put` with a CID version (0 only for dag-pb: Kubo's legacy
+    /// `--format=v0`).
+    pub fn block_put_version(
+        &self,
+        data: Vec<u8>,
+        version: u8,
+        codec: u64,
+        pin: bool,
+    ) -> anyhow::Result<Cid> {
+        anyhow::ensure!(
+            version == 1 || codec == cids::DAG_PB,
+            "CIDv0 is only for dag-pb blocks"
+        );
         if codec != cids::RAW {
             // The bytes must decode as the claimed codec.
             acorn_storage::codec::decode(codec, &data).with_context(|| {
@@ -548,7 +780,7 @@ impl Node {
                 )
             })?;
         }
-        let block = Block::encode(1, codec, data);
+        let block = Block::encode(version, codec, data);
         if block.data().len() > acorn_storage::block::MAX_BLOCK_BYTES {
             bail!(
                 "produced block is over {} bytes (got {})",
@@ -580,14 +812,24 @@ impl Node {
     /// `block rm`: refuses pinned blocks; a missing block is an error unless `force`.
     /// Returns whether it was removed.
     pub fn block_rm(&self, cid: &Cid, force: bool) -> anyhow::Result<bool> {
+        match self.block_rm_status(cid, force)? {
+            BlockRm::Removed => Ok(true),
+            BlockRm::Absent => Ok(false),
+            BlockRm::Refused(why) => bail!("cannot remove {cid}: {why}"),
+        }
+    }
+
+    /// `block rm` of one block, as Kubo reports it per block: a refusal is a
+    /// value (the command goes on with the next block); `Err` is a store failure.
+    pub fn block_rm_status(&self, cid: &Cid, force: bool) -> anyhow::Result<BlockRm> {
         if let Some(t) = pins::pinned(self.store(), cid)? {
-            bail!("cannot remove {cid}: pinned: {}", t.name());
+            return Ok(BlockRm::Refused(format!("pinned: {}", t.name())));
         }
-        let removed = self.store().remove(cid)?;
-        if !removed && !force {
-            bail!("cannot remove {cid}: block not found");
-        }
-        Ok(removed)
+        Ok(match self.store().remove(cid)? {
+            true => BlockRm::Removed,
+            false if force => BlockRm::Absent,
+            false => BlockRm::Refused("block not found".into()),
+        })
     }
 
     // ---- refs -------------------------------------------------------------
@@ -1191,6 +1433,22 @@ fn emit_err(r: std::io::Result<()>) -> anyhow::Result<()> {
     r.context("writing the add output")
 }
 
+/// A [`dag::SeenSet`] that reports each new block (pin progress).
+struct CountingSeen<'a> {
+    seen: dag::MemSeen,
+    on_new: &'a mut dyn FnMut(),
+}
+
+impl dag::SeenSet for CountingSeen<'_> {
+    fn insert(&mut self, cid: &Cid) -> Result<bool, dag::DagError> {
+        let new = dag::SeenSet::insert(&mut self.seen, cid)?;
+        if new {
+            (self.on_new)();
+        }
+        Ok(new)
+    }
+}
+
 /// Removes a spooled stdin file when dropped.
 struct SpoolFile(std::path::PathBuf);
 
@@ -1387,6 +1645,11 @@ mod tests {
             ("MAX_SECTION_BYTES", car::MAX_SECTION_BYTES as u64),
             ("MAX_WALK_STACK_COUNT", dag::MAX_WALK_STACK_COUNT as u64),
             ("MAX_DAG_INPUT_BYTES", super::MAX_DAG_INPUT_BYTES as u64),
+            (
+                "SOFT_BLOCK_LIMIT_BYTES",
+                super::SOFT_BLOCK_LIMIT_BYTES as u64,
+            ),
+            ("SPOOL_CHECK_BYTES", super::SPOOL_CHECK_BYTES as u64),
         ];
         let mut rows = 0;
         for line in readme.lines().filter(|l| l.starts_with("| `")) {
@@ -1403,6 +1666,35 @@ mod tests {
             rows += 1;
         }
         assert_eq!(rows, code.len(), "every limit has a README row");
+    }
+
+    /// Kubo's soft limit: exactly 1 MiB passes, one byte more needs the override.
+    #[test]
+    fn soft_block_limit_is_kubos() {
+        let at = super::SOFT_BLOCK_LIMIT_BYTES;
+        assert_eq!(at, 1024 * 1024);
+        assert!(super::check_block_size(at, false).is_ok());
+        let e = super::check_block_size(at + 1, false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("produced block is over 1MiB"), "{e}");
+        assert!(super::check_block_size(at + 1, true).is_ok());
+    }
+
+    /// Kubo's summary figures: shared = redundant - total, ratio = redundant / total
+    /// (0 where Kubo's would be NaN).
+    #[test]
+    fn dag_stat_summary_figures() {
+        let mut s = super::DagStatSummary {
+            unique_blocks: 3,
+            total_size: 200,
+            redundant_size: 300,
+            dags: Vec::new(),
+        };
+        assert_eq!((s.shared_size(), s.ratio()), (100, 1.5));
+        s.total_size = 0;
+        s.redundant_size = 0;
+        assert_eq!((s.shared_size(), s.ratio()), (0, 0.0));
     }
 
     /// The config's default reserve is the store's default.

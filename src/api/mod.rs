@@ -13,9 +13,13 @@
 //! - Errors: `{"Message":..., "Code":0, "Type":"error"}` with HTTP 500; argument
 //!   errors (missing/bad parameter) are `Code: 1` with HTTP 400, as Kubo's client
 //!   errors. An error after output began is sent as the `X-Stream-Error` trailer.
-//! - Streams (`add`, `block/put`, `pin/ls?stream=true`, `repo/gc`, `repo/verify`)
-//!   are newline-delimited JSON with `X-Chunked-Output: 1`; `cat` and `block/get`
+//! - Streams (`add`, `block/put`, `block/rm`, `dag/put`, `dag/import`, `dag/stat`,
+//!   `pin/add?progress=true`, `pin/ls?stream=true`, `pin/verify`, `refs`,
+//!   `refs/local`, `repo/gc`, `repo/verify`) are newline-delimited JSON with
+//!   `X-Chunked-Output: 1`; `cat`, `block/get`, `dag/get`, `dag/export` and `get`
 //!   are raw bytes with `X-Stream-Output: 1`.
+//! - Handlers for blocks, DAGs and paths live in `dag.rs`, for pins and the repo
+//!   in `pins.rs` (each file's doc lists its shapes and departures).
 //!
 //! **Flow.** [`Api::handle`]: path → command → CORS preflight (`OPTIONS`) → method
 //! check → Origin/Referer check ([`cors`]) → concurrency slot (503 past [`MAX_CONCURRENT_REQUESTS`]) → handler. A handler
@@ -35,10 +39,15 @@
 //! [`add`]). `id <peer>` of another peer is not supported yet.
 //! `get` always answers a plain tar (no `archive`/`compress`). `swarm peers` fills
 //! `Addr`, `Peer` and `Direction`; `Latency`, `Muxer` and `Streams` stay empty.
+//! `resolve` has no `/ipns/`; `block/put` and `dag/put` hash with sha2-256 only;
+//! `pin/verify` also checks direct pins; `repo/stat?size-only=true` leaves out
+//! the fields Kubo sends zeroed; `pin/add` progress lines follow the walk, not a
+//! timer; `dag/import` checks the 2 MiB block limit, not Kubo's 1 MiB one.
 //!
 //! **Files.** Handlers beyond the first set live beside this file as `impl Api`
-//! blocks: [`add`], [`filestore`], [`config`] (and `config/show`), [`stats`]
-//! (`stats/repo`, `stats/bitswap`, `bitswap/*`); [`cors`] holds the browser rule.
+//! blocks: `dag.rs` and `pins.rs` (above), [`add`], [`filestore`], [`config`] (and
+//! `config/show`), [`stats`] (`stats/repo`, `stats/bitswap`, `bitswap/*`); [`cors`]
+//! holds the browser rule.
 //!
 //! **Network.** `id`, `swarm/*`, `stats/bw` and `bitswap/*` go to the swarm task through
 //! [`NetHandle`]; content commands (`cat`, `get`, `ls`, `refs`, `pin/add`) fetch
@@ -48,17 +57,17 @@
 pub mod add;
 pub mod config;
 pub mod cors;
+mod dag;
 pub mod filestore;
 pub mod http;
 pub mod multipart;
+mod pins;
 pub mod stats;
 
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use acorn_storage::cids;
-use acorn_storage::pins::{PinFilter, PinType};
 use acorn_storage::unixfs::exporter::EntryKind;
 use serde_json::{json, Value};
 use smol::channel::{self, Receiver, Sender};
@@ -88,10 +97,16 @@ const COMMANDS: &[&str] = &[
     "bitswap/wantlist",
     "block/get",
     "block/put",
+    "block/rm",
     "block/stat",
     "cat",
     "config",
     "config/show",
+    "dag/export",
+    "dag/get",
+    "dag/import",
+    "dag/put",
+    "dag/stat",
     "filestore/dups",
     "filestore/ls",
     "filestore/verify",
@@ -101,10 +116,14 @@ const COMMANDS: &[&str] = &[
     "pin/add",
     "pin/ls",
     "pin/rm",
+    "pin/update",
+    "pin/verify",
     "refs",
+    "refs/local",
     "repo/gc",
     "repo/stat",
     "repo/verify",
+    "resolve",
     "shutdown",
     "stats/bitswap",
     "stats/bw",
@@ -260,6 +279,7 @@ impl Api {
             "add" => self.add(req, slot).await,
             "block/get" => self.block_get(req, slot).await,
             "block/put" => self.block_put(req, slot).await,
+            "block/rm" => self.block_rm(req, slot).await,
             "block/stat" => self.block_stat(req).await,
             "cat" => self.cat(req, slot).await,
             "config" => self.config(req).await,
@@ -267,16 +287,25 @@ impl Api {
             "filestore/ls" => self.filestore_list(req, slot, false).await,
             "filestore/verify" => self.filestore_list(req, slot, true).await,
             "filestore/dups" => self.filestore_dups(slot).await,
+            "dag/export" => self.dag_export(req, slot).await,
+            "dag/get" => self.dag_get(req, slot).await,
+            "dag/import" => self.dag_import(req, slot).await,
+            "dag/put" => self.dag_put(req, slot).await,
+            "dag/stat" => self.dag_stat(req, slot).await,
             "get" => self.get(req, slot).await,
             "id" => self.id(req).await,
             "refs" => self.refs(req, slot).await,
             "ls" => self.ls(req).await,
-            "pin/add" => self.pin_add(req).await,
+            "pin/add" => self.pin_add(req, slot).await,
             "pin/ls" => self.pin_ls(req, slot).await,
             "pin/rm" => self.pin_rm(req).await,
+            "pin/update" => self.pin_update(req).await,
+            "pin/verify" => self.pin_verify(req, slot).await,
+            "refs/local" => self.refs_local(slot).await,
             "repo/gc" => self.repo_gc(req, slot).await,
             "repo/stat" => self.repo_stat(req).await,
             "repo/verify" => self.repo_verify(slot).await,
+            "resolve" => self.resolve(req).await,
             "stats/bw" => self.stats_bw().await,
             "stats/repo" => self.stats_repo(req).await,
             "stats/bitswap" | "bitswap/stat" => self.bitswap_stat(req).await,
@@ -608,161 +637,6 @@ impl Api {
         Ok(json_response(
             &json!({"Key": st.cid.to_string(), "Size": st.size}),
         ))
-    }
-
-    async fn block_put(&self, req: Request, slot: Slot) -> ApiResult {
-        let q = Query(&req.query);
-        let codec_name = q.get(&["cid-codec"]).unwrap_or("raw");
-        let codec =
-            cids::codec_from_name(codec_name).map_err(|e| ApiError::Client(e.to_string()))?;
-        match q.get(&["mhtype"]) {
-            None | Some("sha2-256") => {}
-            Some(other) => {
-                return Err(ApiError::Client(format!(
-                    "unsupported multihash type {other:?} (only sha2-256)"
-                )))
-            }
-        }
-        match q.get(&["mhlen"]) {
-            None | Some("-1") | Some("32") => {}
-            Some(other) => {
-                return Err(ApiError::Client(format!(
-                    "unsupported multihash length {other} (only 32)"
-                )))
-            }
-        }
-        let pin = q.bool(&["pin"])?.unwrap_or(false);
-        let mut parts = multipart_body(&req)?;
-        let node = self.node.clone();
-        stream(slot, "application/json", "X-Chunked-Output", move |w| {
-            let limit = acorn_storage::block::MAX_BLOCK_BYTES;
-            while parts.next_part()?.is_some() {
-                let mut data = Vec::new();
-                (&mut parts).take(limit as u64 + 1).read_to_end(&mut data)?;
-                anyhow::ensure!(
-                    data.len() <= limit,
-                    "block is over the {limit}-byte block limit"
-                );
-                let size = data.len();
-                let cid = node.block_put(data, codec, pin)?;
-                json_line(w, &json!({"Key": cid.to_string(), "Size": size}))?;
-            }
-            Ok(())
-        })
-        .await
-    }
-
-    async fn pin_add(&self, req: Request) -> ApiResult {
-        self.pin_change(req, Node::pin_add).await
-    }
-
-    async fn pin_rm(&self, req: Request) -> ApiResult {
-        self.pin_change(req, Node::pin_rm).await
-    }
-
-    /// `pin/add` and `pin/rm`: `op` on each path's CID; Kubo's `{"Pins": [...]}`.
-    async fn pin_change(
-        &self,
-        req: Request,
-        op: fn(&Node, &cid::Cid, bool) -> anyhow::Result<()>,
-    ) -> ApiResult {
-        let q = Query(&req.query);
-        let paths = q.required_args("ipfs-path")?;
-        let recursive = q.bool(&["recursive", "r"])?.unwrap_or(true);
-        let pins = self
-            .blocking(move |n| {
-                let mut out = Vec::with_capacity(paths.len());
-                for p in &paths {
-                    let cid = n.resolve_arg(p)?;
-                    op(n, &cid, recursive)?;
-                    out.push(cid.to_string());
-                }
-                Ok(out)
-            })
-            .await?;
-        Ok(json_response(&json!({ "Pins": pins })))
-    }
-
-    async fn pin_ls(&self, req: Request, slot: Slot) -> ApiResult {
-        let q = Query(&req.query);
-        let filter = match q.get(&["type", "t"]).unwrap_or("all") {
-            "all" => PinFilter::All,
-            "direct" => PinFilter::Direct,
-            "recursive" => PinFilter::Recursive,
-            "indirect" => PinFilter::Indirect,
-            other => {
-                return Err(ApiError::Client(format!(
-                    "invalid type '{other}', must be one of {{direct, indirect, recursive, all}}"
-                )))
-            }
-        };
-        let paths = q.args();
-        let streamed = q.bool(&["stream", "s"])?.unwrap_or(false);
-        let list = move |n: &Node| -> anyhow::Result<Vec<(cid::Cid, PinType)>> {
-            let cids = paths
-                .iter()
-                .map(|p| n.resolve_arg(p))
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            n.pin_ls(filter, &cids)
-        };
-        if streamed {
-            let node = self.node.clone();
-            return stream(slot, "application/json", "X-Chunked-Output", move |w| {
-                for (cid, t) in list(&node)? {
-                    json_line(w, &json!({"Cid": cid.to_string(), "Type": t.name()}))?;
-                }
-                Ok(())
-            })
-            .await;
-        }
-        let pins = self.blocking(list).await?;
-        let mut keys = serde_json::Map::new();
-        for (cid, t) in pins {
-            keys.insert(cid.to_string(), json!({"Type": t.name()}));
-        }
-        Ok(json_response(&json!({ "Keys": keys })))
-    }
-
-    async fn repo_stat(&self, req: Request) -> ApiResult {
-        let q = Query(&req.query);
-        let size_only = q.bool(&["size-only", "s"])?.unwrap_or(false);
-        let st = self.blocking(|n| n.repo_stat()).await?;
-        let v = if size_only {
-            json!({"RepoSize": st.repo_size, "StorageMax": st.storage_max})
-        } else {
-            json!({
-                "RepoSize": st.repo_size,
-                "StorageMax": st.storage_max,
-                "NumObjects": st.num_objects,
-                "RepoPath": st.repo_path,
-                "Version": st.version,
-            })
-        };
-        Ok(json_response(&v))
-    }
-
-    async fn repo_gc(&self, req: Request, slot: Slot) -> ApiResult {
-        let q = Query(&req.query);
-        let stream_errors = q.bool(&["stream-errors"])?.unwrap_or(false);
-        let node = self.node.clone();
-        stream(slot, "application/json", "X-Chunked-Output", move |w| {
-            let mut failed = None;
-            let r = node.repo_gc(&mut |cid| {
-                if failed.is_none() {
-                    failed = json_line(w, &json!({"Key": {"/": cid.to_string()}})).err();
-                }
-            });
-            if let Some(e) = failed {
-                return Err(e.into());
-            }
-            match r {
-                Err(e) if stream_errors => {
-                    json_line(w, &json!({"Error": format!("{e:#}")})).map_err(Into::into)
-                }
-                r => r.map(drop),
-            }
-        })
-        .await
     }
 
     async fn repo_verify(&self, slot: Slot) -> ApiResult {

@@ -566,7 +566,15 @@ pub struct RefsLocalCmd {}
 
 impl RefsCmd {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
-        if let (None, Some(c)) = (&self.command, super::daemon_client(ctx)?) {
+        let client = super::daemon_client(ctx)?;
+        if let (Some(RefsSub::Local(_)), Some(c)) = (&self.command, &client) {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            c.post("refs/local", &[], None)?
+                .ndjson(&mut |v| Ok(writeln!(out, "{}", v["Ref"].as_str().unwrap_or_default())?))?;
+            out.flush()?;
+            return Ok(());
+        }
+        if let (None, Some(c)) = (&self.command, client) {
             anyhow::ensure!(!self.paths.is_empty(), "argument \"ipfs-path\" is required");
             anyhow::ensure!(
                 !self.edges && self.format.is_none() && self.max_depth.is_none(),

@@ -30,6 +30,7 @@ pub mod net;
 pub mod pin;
 pub mod progress;
 pub mod repo;
+pub mod resolve;
 pub mod version;
 
 use std::ffi::OsString;
@@ -78,6 +79,7 @@ pub enum Command {
     Bitswap(bitswap::BitswapCmd),
     Routing(net::RoutingCmd),
     Dht(net::DhtCmd),
+    Resolve(resolve::ResolveCmd),
 }
 
 /// What handlers need from the process environment.
@@ -144,6 +146,7 @@ pub fn run(args: Acorn, ctx: &Context) -> anyhow::Result<()> {
         Command::Bitswap(c) => c.run(ctx),
         Command::Routing(c) => c.run(ctx),
         Command::Dht(c) => c.run(ctx),
+        Command::Resolve(c) => c.run(ctx),
     }
 }
 
@@ -339,6 +342,8 @@ mod tests {
             &["dag", "get", "--output-codec=dag-json", "Qm"],
             &["dag", "export", "Qm"],
             &["dag", "import", "a.car"],
+            &["dag", "stat", "--progress=false", "Qm"],
+            &["resolve", "-r", "false", "/ipfs/Qm/a"],
             &["pin", "ls", "--type=recursive", "-q"],
             &["pin", "rm", "Qm"],
             &["pin", "update", "Qa", "Qb"],

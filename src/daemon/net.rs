@@ -204,6 +204,12 @@ enum Command {
         reply: Option<oneshot::Sender<Result<(), String>>>,
     },
     Shutdown(oneshot::Sender<()>),
+    /// `bitswap stat`, answered by the swarm task from its bitswap handle (the API
+    /// holds no bitswap handle of its own: one more handle kept the bitswap channel
+    /// alive past shutdown).
+    BitswapStat(oneshot::Sender<Result<BitswapStat, String>>),
+    /// `bitswap wantlist [--peer]`.
+    BitswapWantlist(Option<PeerId>, oneshot::Sender<Result<Vec<Cid>, String>>),
 }
 
 /// One provider found by `routing findprovs`.
@@ -238,8 +244,6 @@ pub struct NetHandle {
     dht_mode: DhtMode,
     bandwidth: Bandwidth,
     rates: Arc<Mutex<RateSample>>,
-    /// For `bitswap stat|wantlist` (the bitswap task answers; its queue is bounded).
-    bitswap: bitswap::Handle,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -431,21 +435,16 @@ impl NetHandle {
 
     /// `bitswap stat`: bitswap's counters, our wants and its connected peers.
     pub async fn bitswap_stat(&self) -> Result<BitswapStat, NetError> {
-        let bs = |e: bitswap::Error| NetError::Bitswap(e.to_string());
-        Ok(BitswapStat {
-            stats: self.bitswap.stats().await.map_err(bs)?,
-            wantlist: self.bitswap.wantlist().await.map_err(bs)?,
-            peers: self.bitswap.peers().await.map_err(bs)?,
-        })
+        self.ask(Command::BitswapStat)
+            .await?
+            .map_err(NetError::Bitswap)
     }
 
     /// `bitswap wantlist [--peer]`: our wants, or what `peer` wants from us.
     pub async fn bitswap_wantlist(&self, peer: Option<PeerId>) -> Result<Vec<Cid>, NetError> {
-        let r = match peer {
-            Some(p) => self.bitswap.peer_wantlist(p).await,
-            None => self.bitswap.wantlist().await,
-        };
-        r.map_err(|e| NetError::Bitswap(e.to_string()))
+        self.ask(|reply| Command::BitswapWantlist(peer, reply))
+            .await?
+            .map_err(NetError::Bitswap)
     }
 
     /// Stops bitswap and the swarm (connections close); waits up to [`STOP_WAIT`].
@@ -579,7 +578,6 @@ pub async fn start(
             rate_in: 0.0,
             rate_out: 0.0,
         })),
-        bitswap: bs.clone(),
     };
     // Announced addresses (Kubo's Addresses.Announce) go into provider records and
     // identify; without any, the listen addresses are announced (as Kubo does).
@@ -719,6 +717,26 @@ impl Task {
                     drop(self);
                     let _ = reply.send(());
                     return;
+                }
+                // Bitswap answers from its own task, which never waits on this one.
+                Wake::Cmd(Some(Command::BitswapStat(reply))) => {
+                    let bs = &self.bitswap;
+                    let r = async {
+                        Ok::<_, bitswap::Error>(BitswapStat {
+                            stats: bs.stats().await?,
+                            wantlist: bs.wantlist().await?,
+                            peers: bs.peers().await?,
+                        })
+                    }
+                    .await;
+                    let _ = reply.send(r.map_err(|e| e.to_string()));
+                }
+                Wake::Cmd(Some(Command::BitswapWantlist(peer, reply))) => {
+                    let r = match peer {
+                        Some(p) => self.bitswap.peer_wantlist(p).await,
+                        None => self.bitswap.wantlist().await,
+                    };
+                    let _ = reply.send(r.map_err(|e| e.to_string()));
                 }
                 Wake::Cmd(Some(c)) => self.on_command(c),
                 // Every handle dropped: the daemon is gone.
@@ -887,7 +905,8 @@ impl Task {
                     }
                 }
             }
-            Command::Shutdown(_) => {} // handled in `run`
+            // Handled in `run`.
+            Command::Shutdown(_) | Command::BitswapStat(_) | Command::BitswapWantlist(..) => {}
         }
     }
 
