@@ -26,6 +26,8 @@ pub struct Node {
     config: Config,
     /// Where missing blocks come from while the daemon runs (bitswap); unset offline.
     fetcher: std::sync::OnceLock<Arc<dyn Fetcher>>,
+    /// Held while the config file is rewritten (one `config` change at a time).
+    config_write: std::sync::Mutex<()>,
 }
 
 /// Where a node gets blocks it does not store: the network, while the daemon runs.
@@ -222,6 +224,7 @@ impl Node {
             handle,
             config,
             fetcher: std::sync::OnceLock::new(),
+            config_write: std::sync::Mutex::new(()),
         })
     }
 
@@ -304,6 +307,31 @@ impl Node {
     /// The config the node was opened with.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// `config KEY`: the value in the config file now (which may differ from
+    /// [`Node::config`] after a `config` change: the node uses those at restart).
+    pub fn config_get(&self, key: &str) -> anyhow::Result<serde_json::Value> {
+        Ok(Config::load(&self.handle.root)?.get(key)?)
+    }
+
+    /// `config KEY VALUE`: writes the config file (see [`crate::config::set_in_repo`]);
+    /// returns the value as stored.
+    pub fn config_set(
+        &self,
+        key: &str,
+        value: serde_json::Value,
+    ) -> anyhow::Result<serde_json::Value> {
+        let _one = self
+            .config_write
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Ok(crate::config::set_in_repo(&self.handle.root, key, value)?)
+    }
+
+    /// `config show`: the config file without `Identity.PrivKey`.
+    pub fn config_show(&self) -> anyhow::Result<serde_json::Value> {
+        Ok(Config::load(&self.handle.root)?.to_value_without_private_key())
     }
 
     /// `dag export`: streams the DAG under `arg` as a CARv1 to `out`.
@@ -482,10 +510,20 @@ impl Node {
     }
 
     /// `get`: writes what `arg` names to `target` (which must not exist).
-    pub fn get(&self, arg: &str, target: &Path) -> anyhow::Result<()> {
+    /// `progress` is called with the bytes of each block read.
+    pub fn get_with_progress(
+        &self,
+        arg: &str,
+        target: &Path,
+        progress: &mut dyn FnMut(u64),
+    ) -> anyhow::Result<()> {
         let src = self.source();
         let cid = self.resolve_in(&src, arg)?;
-        exporter::get(&src, &cid, target)?;
+        let counted = ProgressSource {
+            inner: &src,
+            progress: std::cell::RefCell::new(progress),
+        };
+        exporter::get(&counted, &cid, target)?;
         Ok(())
     }
 
@@ -879,6 +917,7 @@ pub fn add_paths(
     recursive: bool,
     pin: bool,
     emit: &mut dyn FnMut(&str, &Cid) -> std::io::Result<()>,
+    progress: &mut dyn FnMut(u64),
 ) -> anyhow::Result<Cid> {
     let mut out_err: Option<std::io::Error> = None;
     let mut report = |name: &str, a: &importer::Added| {
@@ -905,6 +944,10 @@ pub fn add_paths(
         Some(w) => w,
         None => &mut null,
     };
+    let sink = &mut ProgressSink {
+        inner: sink,
+        progress,
+    };
     let mut roots = Vec::new();
     if paths.is_empty() {
         let a = importer::add_file(opts, sink, std::io::stdin().lock())?;
@@ -930,6 +973,54 @@ pub fn add_paths(
     finish_add(node, writer, pin, &roots)
 }
 
+/// Reports the bytes of every block an add stores (leaves hold the file's bytes;
+/// the few parent and directory blocks make the count a little larger than the
+/// input): the CLI's progress bar.
+struct ProgressSink<'a> {
+    inner: &'a mut dyn acorn_storage::BlockSink,
+    progress: &'a mut dyn FnMut(u64),
+}
+
+impl acorn_storage::BlockSink for ProgressSink<'_> {
+    fn put(&mut self, cid: &Cid, data: &[u8]) -> Result<(), BlockError> {
+        (self.progress)(data.len() as u64);
+        self.inner.put(cid, data)
+    }
+    fn begin_file(&mut self, path: &Path) -> Result<(), BlockError> {
+        self.inner.begin_file(path)
+    }
+    fn put_leaf(&mut self, cid: &Cid, data: &[u8], offset: u64) -> Result<(), BlockError> {
+        (self.progress)(data.len() as u64);
+        self.inner.put_leaf(cid, data, offset)
+    }
+    fn end_file(&mut self) -> Result<(), BlockError> {
+        self.inner.end_file()
+    }
+    fn flush(&mut self) -> Result<(), BlockError> {
+        self.inner.flush()
+    }
+}
+
+/// Reports the bytes of every block read (the CLI's `get` progress bar; the few
+/// directory and file-root blocks are read twice, so the count runs a little over).
+struct ProgressSource<'a> {
+    inner: &'a Source<'a>,
+    progress: std::cell::RefCell<&'a mut dyn FnMut(u64)>,
+}
+
+impl BlockSource for ProgressSource<'_> {
+    fn get(&self, cid: &Cid) -> Result<Option<Vec<u8>>, BlockError> {
+        let r = self.inner.get(cid)?;
+        if let (Some(d), Ok(mut f)) = (&r, self.progress.try_borrow_mut()) {
+            (*f)(d.len() as u64);
+        }
+        Ok(r)
+    }
+    fn has(&self, cid: &Cid) -> Result<bool, BlockError> {
+        self.inner.has(cid)
+    }
+}
+
 /// What one entry of a streamed add is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AddEntryKind {
@@ -945,6 +1036,9 @@ pub enum AddEntryKind {
 pub struct AddEntry {
     pub path: Option<String>,
     pub kind: AddEntryKind,
+    /// Where the client read a file from (Kubo's `Abspath` part header): what a
+    /// `nocopy` add references.
+    pub abspath: Option<std::path::PathBuf>,
 }
 
 /// A tree sent entry by entry (the RPC API's multipart body): parents before their
@@ -960,9 +1054,51 @@ pub const MAX_ADD_OPEN_ENTRIES_COUNT: usize = 1 << 20;
 /// Longest symlink target, in bytes (Linux `PATH_MAX`).
 pub const MAX_SYMLINK_TARGET_BYTES: usize = 4096;
 
+/// Errors of a streamed `nocopy` add (the RPC API's `add?nocopy=true`).
+#[derive(Debug, thiserror::Error)]
+pub enum NocopyError {
+    /// A file part without the `Abspath` header: nothing to reference.
+    #[error("nocopy: {name} has no Abspath (the client must send each file's absolute path)")]
+    NoAbspath { name: String },
+    /// The path is not under `Filestore.AllowedRoots`.
+    #[error(
+        "nocopy: {path} is not under Filestore.AllowedRoots ({roots}): add the directory there, or add without nocopy"
+    )]
+    NotAllowed { path: String, roots: String },
+    /// The bytes sent are not the file's (their count differs from its size).
+    #[error("nocopy: {path} is {on_disk} bytes on disk but {sent} bytes were sent")]
+    SizeMismatch {
+        path: String,
+        on_disk: u64,
+        sent: u64,
+    },
+    /// Unnamed data (stdin) cannot be referenced.
+    #[error("nocopy: data without a file (stdin) cannot be referenced")]
+    Unnamed,
+}
+
+/// Counts the bytes read through it.
+struct Counted<'a, R: ?Sized>(&'a mut R, u64);
+
+impl<R: std::io::Read + ?Sized> std::io::Read for Counted<'_, R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.0.read(out)?;
+        self.1 += n as u64;
+        Ok(n)
+    }
+}
+
 /// Adds a tree sent entry by entry, reporting as [`add_paths`] does: files as they
 /// are added, each top-level item's directories after it (children first), then
 /// the wrapper (name "") with `wrap_with_directory`. Returns the last root.
+///
+/// With `opts.nocopy` (and a node), each file must carry its `abspath`, which must
+/// lie under the node's `Filestore.AllowedRoots` (these adds come over the HTTP
+/// API: the allow-list is what keeps a client from referencing, and so reading
+/// back, any file the daemon can read). The leaves become filestore references to
+/// that path at the offsets of the bytes sent, which must be as many as the file
+/// holds; every later read re-hashes them, so bytes that differ from the file's
+/// show up as `changed` in `filestore verify`.
 pub fn add_entries(
     node: Option<&Node>,
     opts: &importer::Options,
@@ -976,10 +1112,26 @@ pub fn add_entries(
         Some(n) => (Some(n.store().begin_add()), Some(n.store().writer())),
         None => (None, None),
     };
+    let mut nocopy_sink;
+    let nocopy = opts.nocopy && writer.is_some();
     let sink: &mut dyn acorn_storage::BlockSink = match writer.as_mut() {
+        Some(w) if opts.nocopy => {
+            nocopy_sink = acorn_storage::filestore::NocopySink::new(w);
+            &mut nocopy_sink
+        }
         Some(w) => w,
         None => &mut null,
     };
+    let roots_allowed: Vec<std::path::PathBuf> = node
+        .map(|n| {
+            n.config()
+                .filestore
+                .allowed_roots
+                .iter()
+                .map(std::path::PathBuf::from)
+                .collect()
+        })
+        .unwrap_or_default();
     // Open directories, outermost first: (path, entries so far).
     let mut open: Vec<(String, Vec<(String, importer::Added)>)> = Vec::new();
     let mut done_dirs: Vec<(String, importer::Added)> = Vec::new();
@@ -1033,6 +1185,9 @@ pub fn add_entries(
         let Some(path) = entry.path else {
             // Unnamed data: as stdin to `add_paths`.
             anyhow::ensure!(open.is_empty(), "unnamed data inside a directory");
+            if nocopy {
+                return Err(NocopyError::Unnamed.into());
+            }
             let a = importer::add_file(opts, sink, &mut *source)?;
             let a = if opts.wrap_with_directory {
                 let dir = tempfile_free_wrap(opts, sink, &a)?;
@@ -1082,6 +1237,42 @@ pub fn add_entries(
             AddEntryKind::Directory => {
                 open.push((path, Vec::new()));
                 continue;
+            }
+            AddEntryKind::File if nocopy => {
+                let abs = entry
+                    .abspath
+                    .as_deref()
+                    .ok_or_else(|| NocopyError::NoAbspath { name: path.clone() })?;
+                let canon = acorn_storage::filestore::canonical(abs)?;
+                if !acorn_storage::filestore::is_allowed(&canon, &roots_allowed) {
+                    return Err(NocopyError::NotAllowed {
+                        path: abs.display().to_string(),
+                        roots: if roots_allowed.is_empty() {
+                            "none set".into()
+                        } else {
+                            node.map(|n| n.config().filestore.allowed_roots.join(", "))
+                                .unwrap_or_default()
+                        },
+                    }
+                    .into());
+                }
+                sink.begin_file(&canon)?;
+                let mut counted = Counted(&mut *source, 0);
+                let added = importer::add_file(opts, sink, &mut counted)?;
+                let sent = counted.1;
+                sink.end_file()?;
+                let on_disk = std::fs::metadata(&canon)
+                    .with_context(|| format!("{}", canon.display()))?
+                    .len();
+                if on_disk != sent {
+                    return Err(NocopyError::SizeMismatch {
+                        path: canon.display().to_string(),
+                        on_disk,
+                        sent,
+                    }
+                    .into());
+                }
+                added
             }
             AddEntryKind::File => importer::add_file(opts, sink, &mut *source)?,
             AddEntryKind::Symlink => {
@@ -1306,15 +1497,23 @@ impl FilestoreEntry {
     /// or just the CID when there is no reference.
     pub fn format_long(&self) -> String {
         match &self.file_ref {
-            Some(r) => format!(
-                "{:<50} {:>6} {} {}",
-                self.cid.to_string(),
-                r.len,
-                r.path.display(),
-                r.offset
+            Some(r) => format_long(
+                &self.cid.to_string(),
+                Some((r.len, &r.path.display().to_string(), r.offset)),
             ),
             None => self.cid.to_string(),
         }
+    }
+}
+
+/// Kubo's `FormatLong` from parts: `<cid padded to 50> <size padded to 6> <path>
+/// <offset>`, or the CID alone without a reference (`(size, path, offset)`).
+pub fn format_long(cid: &str, file_ref: Option<(u64, &str, u64)>) -> String {
+    match file_ref {
+        Some((size, path, offset)) if !path.is_empty() => {
+            format!("{cid:<50} {size:>6} {path} {offset}")
+        }
+        _ => cid.to_string(),
     }
 }
 

@@ -17,6 +17,7 @@
 //! not.
 
 pub mod argv;
+pub mod bitswap;
 pub mod block;
 pub mod client;
 pub mod config_cmd;
@@ -27,6 +28,7 @@ pub mod filestore;
 pub mod init;
 pub mod net;
 pub mod pin;
+pub mod progress;
 pub mod repo;
 pub mod resolve;
 pub mod version;
@@ -74,6 +76,7 @@ pub enum Command {
     Id(daemon_cmd::IdCmd),
     Swarm(net::SwarmCmd),
     Stats(net::StatsCmd),
+    Bitswap(bitswap::BitswapCmd),
     Routing(net::RoutingCmd),
     Dht(net::DhtCmd),
     Resolve(resolve::ResolveCmd),
@@ -140,6 +143,7 @@ pub fn run(args: Acorn, ctx: &Context) -> anyhow::Result<()> {
         Command::Id(c) => c.run(ctx),
         Command::Swarm(c) => c.run(ctx),
         Command::Stats(c) => c.run(ctx),
+        Command::Bitswap(c) => c.run(ctx),
         Command::Routing(c) => c.run(ctx),
         Command::Dht(c) => c.run(ctx),
         Command::Resolve(c) => c.run(ctx),

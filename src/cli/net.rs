@@ -155,6 +155,8 @@ pub struct StatsCmd {
 #[argh(subcommand)]
 pub enum StatsSub {
     Bw(BwCmd),
+    Bitswap(super::bitswap::StatsBitswapCmd),
+    Repo(super::bitswap::StatsRepoCmd),
 }
 
 /// Bandwidth totals and rates: all connections (raw TCP bytes), or one protocol's or
@@ -188,6 +190,8 @@ pub fn humanize_bytes(n: f64) -> String {
 impl StatsCmd {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         match self.command {
+            StatsSub::Bitswap(c) => super::bitswap::run_stat(ctx, c.verbose, c.human),
+            StatsSub::Repo(c) => c.run(ctx),
             StatsSub::Bw(cmd) => {
                 let mut query = Vec::new();
                 if let Some(p) = cmd.peer {

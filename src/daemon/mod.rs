@@ -204,6 +204,8 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
     spawn_reprovider(&ex, &node, &pool, &network);
     let gateway = Gateway::new(node.clone(), pool.clone());
     let api = Api::new(node.clone(), pool, stop_tx.clone(), Some(network.clone()));
+    let ports: Vec<u16> = listeners.iter().map(|(_, a)| a.port()).collect();
+    api.set_listen_ports(&ports);
     let stats = Arc::new(http::Stats::default());
 
     for (l, addr) in listeners {

@@ -174,6 +174,16 @@ pub enum BwScope {
     Peer(PeerId),
 }
 
+/// `bitswap stat` figures.
+#[derive(Debug, Clone)]
+pub struct BitswapStat {
+    pub stats: bitswap::Stats,
+    /// Our live wants.
+    pub wantlist: Vec<Cid>,
+    /// Connected peers bitswap knows.
+    pub peers: Vec<PeerId>,
+}
+
 enum Command {
     ListenAddrs(oneshot::Sender<Vec<Multiaddr>>),
     Connect {
@@ -203,6 +213,12 @@ enum Command {
         reply: Option<oneshot::Sender<Result<(), String>>>,
     },
     Shutdown(oneshot::Sender<()>),
+    /// `bitswap stat`, answered by the swarm task from its bitswap handle (the API
+    /// holds no bitswap handle of its own: one more handle kept the bitswap channel
+    /// alive past shutdown).
+    BitswapStat(oneshot::Sender<Result<BitswapStat, String>>),
+    /// `bitswap wantlist [--peer]`.
+    BitswapWantlist(Option<PeerId>, oneshot::Sender<Result<Vec<Cid>, String>>),
 }
 
 /// One provider found by `routing findprovs`.
@@ -251,6 +267,8 @@ pub enum NetError {
     NotConnected { peer: PeerId },
     #[error("routing: {0}")]
     Routing(String),
+    #[error("bitswap: {0}")]
+    Bitswap(String),
 }
 
 /// Splits `<addr>/p2p/<peer>` into the peer and the address before it.
@@ -397,6 +415,20 @@ impl NetHandle {
             BwScope::Protocol(p) => self.bandwidth.protocol(p, now),
             BwScope::Peer(peer) => self.bandwidth.peer(peer, now),
         }
+    }
+
+    /// `bitswap stat`: bitswap's counters, our wants and its connected peers.
+    pub async fn bitswap_stat(&self) -> Result<BitswapStat, NetError> {
+        self.ask(Command::BitswapStat)
+            .await?
+            .map_err(NetError::Bitswap)
+    }
+
+    /// `bitswap wantlist [--peer]`: our wants, or what `peer` wants from us.
+    pub async fn bitswap_wantlist(&self, peer: Option<PeerId>) -> Result<Vec<Cid>, NetError> {
+        self.ask(|reply| Command::BitswapWantlist(peer, reply))
+            .await?
+            .map_err(NetError::Bitswap)
     }
 
     /// Stops bitswap and the swarm (connections close); waits up to [`STOP_WAIT`].
@@ -668,6 +700,26 @@ impl Task {
                     let _ = reply.send(());
                     return;
                 }
+                // Bitswap answers from its own task, which never waits on this one.
+                Wake::Cmd(Some(Command::BitswapStat(reply))) => {
+                    let bs = &self.bitswap;
+                    let r = async {
+                        Ok::<_, bitswap::Error>(BitswapStat {
+                            stats: bs.stats().await?,
+                            wantlist: bs.wantlist().await?,
+                            peers: bs.peers().await?,
+                        })
+                    }
+                    .await;
+                    let _ = reply.send(r.map_err(|e| e.to_string()));
+                }
+                Wake::Cmd(Some(Command::BitswapWantlist(peer, reply))) => {
+                    let r = match peer {
+                        Some(p) => self.bitswap.peer_wantlist(p).await,
+                        None => self.bitswap.wantlist().await,
+                    };
+                    let _ = reply.send(r.map_err(|e| e.to_string()));
+                }
                 Wake::Cmd(Some(c)) => self.on_command(c),
                 // Every handle dropped: the daemon is gone.
                 Wake::Cmd(None) => return,
@@ -835,7 +887,8 @@ impl Task {
                     }
                 }
             }
-            Command::Shutdown(_) => {} // handled in `run`
+            // Handled in `run`.
+            Command::Shutdown(_) | Command::BitswapStat(_) | Command::BitswapWantlist(..) => {}
         }
     }
 

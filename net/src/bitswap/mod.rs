@@ -232,6 +232,8 @@ enum Command {
     Disconnected(PeerId),
     Stats(oneshot::Sender<Stats>),
     Wantlist(oneshot::Sender<Vec<Cid>>),
+    PeerWantlist(PeerId, oneshot::Sender<Vec<Cid>>),
+    Peers(oneshot::Sender<Vec<PeerId>>),
     Shutdown,
 }
 
@@ -296,6 +298,21 @@ impl Handle {
     pub async fn wantlist(&self) -> Result<Vec<Cid>, Error> {
         let (tx, rx) = oneshot::channel();
         self.send(Command::Wantlist(tx)).await?;
+        rx.await.map_err(|_| Error::Closed)
+    }
+
+    /// What `peer` wants from us, as we hold it (empty for a peer we do not know).
+    pub async fn peer_wantlist(&self, peer: PeerId) -> Result<Vec<Cid>, Error> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::PeerWantlist(peer, tx)).await?;
+        rx.await.map_err(|_| Error::Closed)
+    }
+
+    /// The connected peers bitswap knows, in connection order (at most the swarm's
+    /// connection limit).
+    pub async fn peers(&self) -> Result<Vec<PeerId>, Error> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::Peers(tx)).await?;
         rx.await.map_err(|_| Error::Closed)
     }
 }
@@ -811,6 +828,12 @@ impl Driver {
             }
             Command::Wantlist(reply) => {
                 let _ = reply.send(self.core.wantlist());
+            }
+            Command::PeerWantlist(peer, reply) => {
+                let _ = reply.send(self.core.peer_wantlist(&peer));
+            }
+            Command::Peers(reply) => {
+                let _ = reply.send(self.core.connected_peers().to_vec());
             }
             Command::Shutdown => {} // handled in `run`
         }
