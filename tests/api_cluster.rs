@@ -1,7 +1,6 @@
 //! Every RPC request IPFS Cluster's `ipfshttp` connector sends, one after another
 //! against a running daemon, with the query strings Cluster uses and the field
-//! names and JSON types Cluster decodes (Kubo's). `config/show` is left out: it is
-//! not served yet.
+//! names and JSON types Cluster decodes (Kubo's).
 
 mod common;
 #[path = "common/http.rs"]
@@ -113,7 +112,14 @@ fn ipfs_cluster_connector_requests_answer_as_kubo() {
         assert!(s(&p["Addr"]).starts_with('/'), "{p}");
     }
 
-    // config/show: not served yet (left out, see the module doc).
+    // config/show: the whole config; Cluster reads keys such as
+    // Datastore.StorageMax out of it. The private key is never sent.
+    let r = call(port, "/api/v0/config/show");
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let cfg = r.json();
+    assert!(s(&cfg["Datastore"]["StorageMax"]).ends_with("GB"), "{cfg}");
+    assert!(s(&cfg["Identity"]["PeerID"]).starts_with("12D3"), "{cfg}");
+    assert!(cfg["Identity"].get("PrivKey").is_none(), "{cfg}");
 
     // repo/stat?size-only=true: RepoSize and StorageMax as numbers.
     let st = call(port, "/api/v0/repo/stat?size-only=true").json();
