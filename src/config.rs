@@ -9,7 +9,8 @@
 //! `Addresses.{Swarm,API,Gateway,Announce,AppendAnnounce,NoAnnounce}`, `Bootstrap`,
 //! `Datastore.{StorageMax,StorageGCWatermark,GCPeriod}`, `Discovery.MDNS.Enabled`,
 //! `Routing.Type`, `Swarm.{AddrFilters,DisableNatPortMap,ConnMgr.*}`,
-//! `AutoNAT.ServiceMode`, `Reprovider.Interval`. Settings that Kubo has no key for
+//! `AutoNAT.ServiceMode`, `Reprovider.Interval`, `API.HTTPHeaders` (a map: any header
+//! name may be set, e.g. `API.HTTPHeaders.Access-Control-Allow-Origin`). Settings that Kubo has no key for
 //! live under `Acorn` (today only `Acorn.BlockingThreads`). Sizes use Kubo's
 //! humanized form (`"10GB"` = 10⁹ bytes × 10, `"1GiB"` = 2³⁰ bytes) and durations Go's
 //! (`"1h"`, `"20s"`, `"1m30s"`, `"0"`). Like Kubo, `Addresses.API` and
@@ -46,6 +47,7 @@
 //! | `Swarm.ConnMgr.GracePeriod` | `"20s"` |
 //! | `AutoNAT.ServiceMode` | `"enabled"` |
 //! | `Reprovider.Interval` | `"22h"` |
+//! | `API.HTTPHeaders` | `{}` (keys are header names, values lists of strings) |
 //! | `Acorn.BlockingThreads` | `2` threads |
 //!
 //! **Limits.** The file is refused above [`MAX_CONFIG_BYTES`] before it is read;
@@ -139,6 +141,9 @@ pub enum ConfigError {
     /// `Identity` and `Identity.PrivKey` cannot be read or changed with `acorn config`.
     #[error("cannot show or change the private key with `acorn config`")]
     PrivateKey,
+    /// A `config KEY VALUE` value that does not read as asked (`--json`, `--bool`).
+    #[error("{reason}")]
+    BadInput { reason: String },
     /// `Identity.*` cannot be changed with `acorn config`.
     #[error("cannot change {key} with `acorn config` (the identity is made by `acorn init`)")]
     IdentityReadOnly { key: String },
@@ -165,6 +170,8 @@ pub struct Config {
     pub routing: Routing,
     #[serde(default = "default_bootstrap")]
     pub bootstrap: Vec<String>,
+    #[serde(default, rename = "API")]
+    pub api: ApiSection,
     #[serde(default)]
     pub swarm: Swarm,
     #[serde(default, rename = "AutoNAT")]
@@ -413,6 +420,22 @@ pub enum AutoNatServiceMode {
     Disabled,
 }
 
+/// `API`: the RPC API's HTTP headers (Kubo's `API.HTTPHeaders`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSection {
+    /// Header name → values. `Access-Control-Allow-Origin` lists the browser origins
+    /// allowed to call the API (`"*"`: any); `Access-Control-Allow-Methods` and
+    /// `Access-Control-Allow-Credentials` shape the CORS answers (see
+    /// [`crate::api::cors`]). Default: none (only the API's own localhost origins).
+    #[serde(rename = "HTTPHeaders")]
+    pub http_headers: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// Sections whose keys are the user's (a new key may be set); every other section
+/// has a fixed set of keys.
+const OPEN_SECTIONS: &[&str] = &["API.HTTPHeaders"];
+
 /// `Reprovider`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default, deny_unknown_fields)]
@@ -493,6 +516,7 @@ impl Config {
             discovery: Discovery::default(),
             routing: Routing::default(),
             bootstrap: default_bootstrap(),
+            api: ApiSection::default(),
             swarm: Swarm::default(),
             auto_nat: AutoNat::default(),
             reprovider: Reprovider::default(),
@@ -649,6 +673,21 @@ impl Config {
         parse_duration(&cm.grace_period).map_err(|r| invalid("Swarm.ConnMgr.GracePeriod", r))?;
         parse_duration(&self.reprovider.interval).map_err(|r| invalid("Reprovider.Interval", r))?;
         self.swarm.resource_mgr.max_memory_bytes()?;
+        for (name, values) in &self.api.http_headers {
+            let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+            if name.is_empty() || !name.chars().all(token) {
+                return Err(invalid(
+                    "API.HTTPHeaders",
+                    format!("{name:?} is not an HTTP header name"),
+                ));
+            }
+            if let Some(v) = values.iter().find(|v| v.chars().any(|c| c.is_control())) {
+                return Err(invalid(
+                    &format!("API.HTTPHeaders.{name}"),
+                    format!("{v:?} holds a control character"),
+                ));
+            }
+        }
         let threads = self.acorn.blocking_threads;
         if threads == 0 || threads > MAX_BLOCKING_THREADS_COUNT {
             return Err(invalid(
@@ -688,8 +727,16 @@ impl Config {
         let mut canonical = Vec::with_capacity(parts.len());
         let mut cursor = &mut tree;
         for (depth, part) in parts.iter().enumerate() {
+            let open =
+                depth + 1 == parts.len() && OPEN_SECTIONS.contains(&canonical.join(".").as_str());
             let map = as_section_mut(cursor, &parts[..depth], key)?;
-            let name = resolve(map, part, key)?;
+            let name = match resolve(map, part, key) {
+                Err(_) if open => {
+                    map.insert((*part).to_owned(), Value::Null);
+                    (*part).to_owned()
+                }
+                r => r?,
+            };
             canonical.push(name.clone());
             cursor = map
                 .get_mut(name.as_str())
@@ -754,6 +801,34 @@ impl Config {
         }
         sync_dir(root).map_err(|source| ConfigError::Write { path, source })
     }
+}
+
+/// `config KEY VALUE`'s VALUE: JSON with `json`, `true`/`false` with `boolean`,
+/// else the text as a string (Kubo's `--json` / `--bool`).
+pub fn parse_value(text: &str, json: bool, boolean: bool) -> Result<Value, ConfigError> {
+    let bad = |reason: String| ConfigError::BadInput { reason };
+    match (json, boolean) {
+        (true, true) => Err(bad("use either --json or --bool, not both".into())),
+        (true, false) => serde_json::from_str(text)
+            .map_err(|e| bad(format!("VALUE {text:?} is not valid JSON: {e}"))),
+        (false, true) => match text {
+            "true" => Ok(Value::Bool(true)),
+            "false" => Ok(Value::Bool(false)),
+            _ => Err(bad(format!("expected true or false, got {text:?}"))),
+        },
+        (false, false) => Ok(Value::String(text.to_owned())),
+    }
+}
+
+/// `config KEY VALUE` on the file of the repo at `root`: load, [`Config::set`],
+/// [`Config::save`]; returns the value as stored. The caller holds the repo (the
+/// CLI its lock, the daemon its open repo) and runs one change at a time. A
+/// running daemon keeps the values it started with until it restarts (as Kubo).
+pub fn set_in_repo(root: &Path, key: &str, value: Value) -> Result<Value, ConfigError> {
+    let mut cfg = Config::load(root)?;
+    cfg.set(key, value)?;
+    cfg.save(root)?;
+    cfg.get(key)
 }
 
 /// Write `bytes` to a fresh temporary file in `dir` and fsync it.
@@ -1050,6 +1125,56 @@ mod tests {
         c.set("Addresses.API", Value::Null).unwrap();
         assert!(c.addresses.api.0.is_empty());
         assert_eq!(c.get("Addresses.API").unwrap(), Value::Null);
+    }
+
+    #[test]
+    fn http_headers_take_new_keys_and_are_checked() {
+        let mut c = sample();
+        assert_eq!(c.get("API.HTTPHeaders").unwrap(), json!({}));
+        c.set(
+            "API.HTTPHeaders.Access-Control-Allow-Origin",
+            json!(["https://a.example"]),
+        )
+        .unwrap();
+        assert_eq!(
+            c.api.http_headers["Access-Control-Allow-Origin"],
+            vec!["https://a.example".to_string()]
+        );
+        // Found again ignoring case, not added twice.
+        c.set("api.httpheaders.access-control-allow-origin", json!(["*"]))
+            .unwrap();
+        assert_eq!(c.api.http_headers.len(), 1);
+        // Only that map is open: other sections keep their keys.
+        assert!(matches!(
+            c.set("API.Other", json!({})),
+            Err(ConfigError::UnknownKey { .. })
+        ));
+        assert!(matches!(
+            c.set("Swarm.NewThing", json!(1)),
+            Err(ConfigError::UnknownKey { .. })
+        ));
+        let before = c.clone();
+        for (key, v) in [
+            ("API.HTTPHeaders.Bad Name", json!(["x"])),
+            ("API.HTTPHeaders.X-Ok", json!(["a\r\nInjected: 1"])),
+            ("API.HTTPHeaders.X-Ok", json!("not a list")),
+        ] {
+            assert!(c.set(key, v).is_err(), "{key}");
+        }
+        assert_eq!(c, before);
+        // Round trip through the file format.
+        let back = Config::from_json(&c.to_json()).unwrap();
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn parse_value_reads_json_bool_and_strings() {
+        assert_eq!(parse_value("[1]", true, false).unwrap(), json!([1]));
+        assert_eq!(parse_value("true", false, true).unwrap(), json!(true));
+        assert_eq!(parse_value("20GB", false, false).unwrap(), json!("20GB"));
+        assert!(parse_value("[", true, false).is_err());
+        assert!(parse_value("yes", false, true).is_err());
+        assert!(parse_value("1", true, true).is_err());
     }
 
     #[test]

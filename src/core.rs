@@ -26,6 +26,8 @@ pub struct Node {
     config: Config,
     /// Where missing blocks come from while the daemon runs (bitswap); unset offline.
     fetcher: std::sync::OnceLock<Arc<dyn Fetcher>>,
+    /// Held while the config file is rewritten (one `config` change at a time).
+    config_write: std::sync::Mutex<()>,
 }
 
 /// Where a node gets blocks it does not store: the network, while the daemon runs.
@@ -118,6 +120,90 @@ pub struct BlockStat {
     pub size: u64,
 }
 
+/// What `dag import` did.
+#[derive(Debug, Clone)]
+pub struct DagImport {
+    /// Blocks and bytes read, and the roots of every CAR (each once).
+    pub summary: car::ImportSummary,
+    /// With `pin_roots`: each root and why pinning it failed (`None`: pinned), as
+    /// Kubo's `PinErrorMsg` (a root whose DAG is incomplete fails alone).
+    pub pinned: Vec<(Cid, Option<String>)>,
+}
+
+/// CARs sent one after another (a multipart body): [`Node::dag_import_from`].
+pub trait CarSource {
+    /// The next CAR's bytes, `None` after the last.
+    fn next_car(&mut self) -> std::io::Result<Option<&mut dyn std::io::Read>>;
+}
+
+/// One root's figures in `dag stat`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DagStat {
+    pub cid: Cid,
+    /// Bytes of the DAG's distinct blocks.
+    pub size: u64,
+    /// The DAG's distinct blocks.
+    pub num_blocks: u64,
+}
+
+/// `dag stat` of several roots, as Kubo's `DagStatSummary`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DagStatSummary {
+    /// Distinct blocks over all roots.
+    pub unique_blocks: u64,
+    /// Bytes of the distinct blocks over all roots.
+    pub total_size: u64,
+    /// Sum of every root's `size` (blocks shared by roots count once per root).
+    pub redundant_size: u64,
+    pub dags: Vec<DagStat>,
+}
+
+impl DagStatSummary {
+    /// Bytes counted more than once (`redundant_size - total_size`).
+    pub fn shared_size(&self) -> u64 {
+        self.redundant_size - self.total_size
+    }
+
+    /// `redundant_size / total_size` (0 for an empty DAG, where Kubo's is NaN).
+    pub fn ratio(&self) -> f64 {
+        if self.total_size == 0 {
+            0.0
+        } else {
+            self.redundant_size as f64 / self.total_size as f64
+        }
+    }
+}
+
+/// What `block rm` did with one block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlockRm {
+    Removed,
+    /// Not stored (only with `force`, else [`BlockRm::Refused`]).
+    Absent,
+    /// Not removed, and why (`pinned: recursive`, `block not found`).
+    Refused(String),
+}
+
+/// Bytes a spooled CAR (`dag import` of stdin or over the API) may grow between two
+/// free-space checks of the repo's filesystem (see `Acorn.MinFreeSpace`).
+pub const SPOOL_CHECK_BYTES: usize = 1 << 20;
+
+/// Kubo's soft block limit: larger blocks are refused unless `allow-big-block`
+/// (`block put`, `dag put`), as other peers may not exchange them. Bytes.
+pub const SOFT_BLOCK_LIMIT_BYTES: usize = 1 << 20;
+
+/// Kubo's error for a block over [`SOFT_BLOCK_LIMIT_BYTES`], or `Ok`.
+pub fn check_block_size(len: usize, allow_big_block: bool) -> anyhow::Result<()> {
+    if !allow_big_block && len > SOFT_BLOCK_LIMIT_BYTES {
+        bail!(
+            "produced block is over 1MiB: big blocks can't be exchanged with other peers. \
+             consider using UnixFS for automatic chunking of bigger files, or pass \
+             --allow-big-block to override"
+        );
+    }
+    Ok(())
+}
+
 /// Parses a CID argument, accepting a leading `/ipfs/`.
 pub fn parse_cid_arg(arg: &str) -> anyhow::Result<Cid> {
     let s = arg.strip_prefix("/ipfs/").unwrap_or(arg);
@@ -138,6 +224,7 @@ impl Node {
             handle,
             config,
             fetcher: std::sync::OnceLock::new(),
+            config_write: std::sync::Mutex::new(()),
         })
     }
 
@@ -222,6 +309,31 @@ impl Node {
         &self.config
     }
 
+    /// `config KEY`: the value in the config file now (which may differ from
+    /// [`Node::config`] after a `config` change: the node uses those at restart).
+    pub fn config_get(&self, key: &str) -> anyhow::Result<serde_json::Value> {
+        Ok(Config::load(&self.handle.root)?.get(key)?)
+    }
+
+    /// `config KEY VALUE`: writes the config file (see [`crate::config::set_in_repo`]);
+    /// returns the value as stored.
+    pub fn config_set(
+        &self,
+        key: &str,
+        value: serde_json::Value,
+    ) -> anyhow::Result<serde_json::Value> {
+        let _one = self
+            .config_write
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Ok(crate::config::set_in_repo(&self.handle.root, key, value)?)
+    }
+
+    /// `config show`: the config file without `Identity.PrivKey`.
+    pub fn config_show(&self) -> anyhow::Result<serde_json::Value> {
+        Ok(Config::load(&self.handle.root)?.to_value_without_private_key())
+    }
+
     /// `dag export`: streams the DAG under `arg` as a CARv1 to `out`.
     pub fn dag_export(&self, arg: &str, out: &mut dyn std::io::Write) -> anyhow::Result<u64> {
         let cid = self.resolve_arg(arg)?;
@@ -229,59 +341,117 @@ impl Node {
     }
 
     /// `dag import`: validates each CAR completely (hashes, framing) before storing
-    /// any of it, then stores it in batched transactions and pins its roots.
-    /// `None` reads stdin, spooled to a temporary file in the repo first.
+    /// any of it, then stores it in batched transactions and (with `pin_roots`) pins
+    /// its roots. `None` reads stdin, spooled to a temporary file in the repo first.
     pub fn dag_import(
         &self,
         paths: &[Option<&Path>],
         pin_roots: bool,
-    ) -> anyhow::Result<(car::ImportSummary, Vec<Cid>)> {
-        let mut total = car::ImportSummary::default();
-        let mut spool = None;
+    ) -> anyhow::Result<DagImport> {
+        let mut spools = Vec::new();
         let mut files = Vec::with_capacity(paths.len());
         for p in paths {
             match p {
                 Some(p) => files.push(p.to_path_buf()),
                 None => {
-                    let tmp = self
-                        .handle
-                        .root
-                        .join(format!("import-{}.car.tmp", std::process::id()));
-                    let mut f = std::fs::File::create(&tmp)
-                        .with_context(|| format!("creating {}", tmp.display()))?;
-                    spool = Some(SpoolFile(tmp.clone()));
-                    std::io::copy(&mut std::io::stdin().lock(), &mut f).context("reading stdin")?;
-                    files.push(tmp);
+                    let s = self
+                        .spool(&mut std::io::stdin().lock())
+                        .context("reading stdin")?;
+                    files.push(s.0.clone());
+                    spools.push(s);
                 }
             }
         }
+        self.import_files(&files, pin_roots)
+    }
+
+    /// `dag import` of CARs sent one after another (the RPC API's multipart body):
+    /// each is spooled to a temporary file in the repo, then imported as
+    /// [`Node::dag_import`] does (nothing is stored unless every CAR is valid).
+    pub fn dag_import_from(
+        &self,
+        src: &mut dyn CarSource,
+        pin_roots: bool,
+    ) -> anyhow::Result<DagImport> {
+        let mut spools = Vec::new();
+        while let Some(r) = src.next_car()? {
+            spools.push(self.spool(r)?);
+        }
+        anyhow::ensure!(!spools.is_empty(), "argument \"path\" is required");
+        let files: Vec<_> = spools.iter().map(|s| s.0.clone()).collect();
+        self.import_files(&files, pin_roots)
+    }
+
+    /// Copies `r` to a fresh temporary file in the repo, removed when dropped.
+    fn spool(&self, r: &mut dyn std::io::Read) -> anyhow::Result<SpoolFile> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let tmp = self
+            .handle
+            .root
+            .join(format!("import-{}-{n}.car.tmp", std::process::id()));
+        let mut f =
+            std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        let spool = SpoolFile(tmp);
+        // The repo's free-space reserve holds for the spool too: checked before
+        // every SPOOL_CHECK_BYTES written, so a card never fills up with a CAR.
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut since_check = SPOOL_CHECK_BYTES;
+        loop {
+            let n = r.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            if since_check >= SPOOL_CHECK_BYTES {
+                self.store().check_space(SPOOL_CHECK_BYTES as u64)?;
+                since_check = 0;
+            }
+            std::io::Write::write_all(&mut f, &buf[..n])?;
+            since_check += n;
+        }
+        Ok(spool)
+    }
+
+    fn import_files(
+        &self,
+        files: &[std::path::PathBuf],
+        pin_roots: bool,
+    ) -> anyhow::Result<DagImport> {
         let open = |p: &Path| -> anyhow::Result<std::io::BufReader<std::fs::File>> {
             Ok(std::io::BufReader::new(
                 std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?,
             ))
         };
-        for f in &files {
+        for f in files {
             car::import(open(f)?, &mut acorn_storage::block::NullSink)
                 .with_context(|| format!("{}", f.display()))?;
         }
         let _guard = self.store().begin_add();
         let mut w = self.store().writer();
-        for f in &files {
+        let mut total = car::ImportSummary::default();
+        for f in files {
             let s = car::import(open(f)?, &mut w).with_context(|| format!("{}", f.display()))?;
             total.blocks += s.blocks;
             total.bytes += s.bytes;
-            total.roots.extend(s.roots);
+            for r in s.roots {
+                if !total.roots.contains(&r) {
+                    total.roots.push(r);
+                }
+            }
         }
         w.finish()?;
-        drop(spool);
         let mut pinned = Vec::new();
         if pin_roots {
             for r in &total.roots {
-                pins::pin_add(self.store(), r, true)?;
-                pinned.push(*r);
+                let res = pins::pin_add(self.store(), r, true).map_err(|e| e.to_string());
+                pinned.push((*r, res.err()));
             }
         }
-        Ok((total, pinned))
+        Ok(DagImport {
+            summary: total,
+            pinned,
+        })
     }
 
     /// The content size of the file at `arg` (0 for non-files).
@@ -340,10 +510,20 @@ impl Node {
     }
 
     /// `get`: writes what `arg` names to `target` (which must not exist).
-    pub fn get(&self, arg: &str, target: &Path) -> anyhow::Result<()> {
+    /// `progress` is called with the bytes of each block read.
+    pub fn get_with_progress(
+        &self,
+        arg: &str,
+        target: &Path,
+        progress: &mut dyn FnMut(u64),
+    ) -> anyhow::Result<()> {
         let src = self.source();
         let cid = self.resolve_in(&src, arg)?;
-        exporter::get(&src, &cid, target)?;
+        let counted = ProgressSource {
+            inner: &src,
+            progress: std::cell::RefCell::new(progress),
+        };
+        exporter::get(&counted, &cid, target)?;
         Ok(())
     }
 
@@ -436,6 +616,80 @@ impl Node {
         Ok(())
     }
 
+    /// `pin add` reporting progress: `on_node` is called once per distinct block
+    /// of the DAG as it is checked (and fetched, while the daemon runs), as Kubo's
+    /// `pin add --progress` counts them.
+    pub fn pin_add_progress(
+        &self,
+        cid: &Cid,
+        recursive: bool,
+        on_node: &mut dyn FnMut(),
+    ) -> anyhow::Result<()> {
+        let _guard = self.store().begin_add();
+        let src = self.source();
+        if recursive {
+            let mut seen = CountingSeen {
+                seen: dag::MemSeen::new(),
+                on_new: on_node,
+            };
+            dag::check_complete(&src, cid, &mut seen)?;
+        } else {
+            dag::fetch(&src, cid)?;
+            on_node();
+        }
+        pins::pin_add(self.store(), cid, recursive)?;
+        Ok(())
+    }
+
+    /// `dag stat`: sizes and block counts of the DAGs under `roots` (each block
+    /// read, fetched when missing while the daemon runs). `progress` sees the
+    /// summary so far after each block (Kubo's `--progress`, its default).
+    pub fn dag_stat(
+        &self,
+        roots: &[Cid],
+        progress: &mut dyn FnMut(&DagStatSummary) -> anyhow::Result<()>,
+    ) -> anyhow::Result<DagStatSummary> {
+        let src = self.source();
+        let mut all = dag::MemSeen::new();
+        let mut sum = DagStatSummary::default();
+        for root in roots {
+            sum.dags.push(DagStat {
+                cid: *root,
+                size: 0,
+                num_blocks: 0,
+            });
+            let mut seen = dag::MemSeen::new();
+            dag::walk(&src, root, Some(&mut seen), &mut |cid: &Cid,
+                                                         bytes: &[u8]|
+             -> anyhow::Result<
+                dag::Walk,
+            > {
+                let len = bytes.len() as u64;
+                if let Some(d) = sum.dags.last_mut() {
+                    d.size += len;
+                    d.num_blocks += 1;
+                }
+                if dag::SeenSet::insert(&mut all, cid)? {
+                    sum.total_size += len;
+                    sum.unique_blocks += 1;
+                }
+                sum.redundant_size += len;
+                progress(&sum)?;
+                Ok(dag::Walk::Continue)
+            })?;
+        }
+        Ok(sum)
+    }
+
+    /// `resolve`: the CID that `/ipfs/<cid>[/path]` (or `<cid>[/path]`) names.
+    /// `/ipns/` names are an error: there is no IPNS yet.
+    pub fn resolve_path(&self, arg: &str) -> anyhow::Result<Cid> {
+        if arg.starts_with("/ipns/") {
+            bail!("cannot resolve {arg}: IPNS names are not supported yet");
+        }
+        self.resolve_arg(arg)
+    }
+
     /// `pin rm`.
     pub fn pin_rm(&self, cid: &Cid, recursive: bool) -> anyhow::Result<()> {
         pins::pin_rm(self.store(), cid, recursive)?;
@@ -501,6 +755,22 @@ impl Node {
     /// `block put` defaults), optionally pinning it directly… Kubo pins recursively
     /// with `--pin`; a single block's recursive pin needs its links present.
     pub fn block_put(&self, data: Vec<u8>, codec: u64, pin: bool) -> anyhow::Result<Cid> {
+        self.block_put_version(data, 1, codec, pin)
+    }
+
+    /// `block put` with a CID version (0 only for dag-pb: Kubo's legacy
+    /// `--format=v0`).
+    pub fn block_put_version(
+        &self,
+        data: Vec<u8>,
+        version: u8,
+        codec: u64,
+        pin: bool,
+    ) -> anyhow::Result<Cid> {
+        anyhow::ensure!(
+            version == 1 || codec == cids::DAG_PB,
+            "CIDv0 is only for dag-pb blocks"
+        );
         if codec != cids::RAW {
             // The bytes must decode as the claimed codec.
             acorn_storage::codec::decode(codec, &data).with_context(|| {
@@ -510,7 +780,7 @@ impl Node {
                 )
             })?;
         }
-        let block = Block::encode(1, codec, data);
+        let block = Block::encode(version, codec, data);
         if block.data().len() > acorn_storage::block::MAX_BLOCK_BYTES {
             bail!(
                 "produced block is over {} bytes (got {})",
@@ -542,14 +812,24 @@ impl Node {
     /// `block rm`: refuses pinned blocks; a missing block is an error unless `force`.
     /// Returns whether it was removed.
     pub fn block_rm(&self, cid: &Cid, force: bool) -> anyhow::Result<bool> {
+        match self.block_rm_status(cid, force)? {
+            BlockRm::Removed => Ok(true),
+            BlockRm::Absent => Ok(false),
+            BlockRm::Refused(why) => bail!("cannot remove {cid}: {why}"),
+        }
+    }
+
+    /// `block rm` of one block, as Kubo reports it per block: a refusal is a
+    /// value (the command goes on with the next block); `Err` is a store failure.
+    pub fn block_rm_status(&self, cid: &Cid, force: bool) -> anyhow::Result<BlockRm> {
         if let Some(t) = pins::pinned(self.store(), cid)? {
-            bail!("cannot remove {cid}: pinned: {}", t.name());
+            return Ok(BlockRm::Refused(format!("pinned: {}", t.name())));
         }
-        let removed = self.store().remove(cid)?;
-        if !removed && !force {
-            bail!("cannot remove {cid}: block not found");
-        }
-        Ok(removed)
+        Ok(match self.store().remove(cid)? {
+            true => BlockRm::Removed,
+            false if force => BlockRm::Absent,
+            false => BlockRm::Refused("block not found".into()),
+        })
     }
 
     // ---- refs -------------------------------------------------------------
@@ -637,6 +917,7 @@ pub fn add_paths(
     recursive: bool,
     pin: bool,
     emit: &mut dyn FnMut(&str, &Cid) -> std::io::Result<()>,
+    progress: &mut dyn FnMut(u64),
 ) -> anyhow::Result<Cid> {
     let mut out_err: Option<std::io::Error> = None;
     let mut report = |name: &str, a: &importer::Added| {
@@ -663,6 +944,10 @@ pub fn add_paths(
         Some(w) => w,
         None => &mut null,
     };
+    let sink = &mut ProgressSink {
+        inner: sink,
+        progress,
+    };
     let mut roots = Vec::new();
     if paths.is_empty() {
         let a = importer::add_file(opts, sink, std::io::stdin().lock())?;
@@ -688,6 +973,54 @@ pub fn add_paths(
     finish_add(node, writer, pin, &roots)
 }
 
+/// Reports the bytes of every block an add stores (leaves hold the file's bytes;
+/// the few parent and directory blocks make the count a little larger than the
+/// input): the CLI's progress bar.
+struct ProgressSink<'a> {
+    inner: &'a mut dyn acorn_storage::BlockSink,
+    progress: &'a mut dyn FnMut(u64),
+}
+
+impl acorn_storage::BlockSink for ProgressSink<'_> {
+    fn put(&mut self, cid: &Cid, data: &[u8]) -> Result<(), BlockError> {
+        (self.progress)(data.len() as u64);
+        self.inner.put(cid, data)
+    }
+    fn begin_file(&mut self, path: &Path) -> Result<(), BlockError> {
+        self.inner.begin_file(path)
+    }
+    fn put_leaf(&mut self, cid: &Cid, data: &[u8], offset: u64) -> Result<(), BlockError> {
+        (self.progress)(data.len() as u64);
+        self.inner.put_leaf(cid, data, offset)
+    }
+    fn end_file(&mut self) -> Result<(), BlockError> {
+        self.inner.end_file()
+    }
+    fn flush(&mut self) -> Result<(), BlockError> {
+        self.inner.flush()
+    }
+}
+
+/// Reports the bytes of every block read (the CLI's `get` progress bar; the few
+/// directory and file-root blocks are read twice, so the count runs a little over).
+struct ProgressSource<'a> {
+    inner: &'a Source<'a>,
+    progress: std::cell::RefCell<&'a mut dyn FnMut(u64)>,
+}
+
+impl BlockSource for ProgressSource<'_> {
+    fn get(&self, cid: &Cid) -> Result<Option<Vec<u8>>, BlockError> {
+        let r = self.inner.get(cid)?;
+        if let (Some(d), Ok(mut f)) = (&r, self.progress.try_borrow_mut()) {
+            (*f)(d.len() as u64);
+        }
+        Ok(r)
+    }
+    fn has(&self, cid: &Cid) -> Result<bool, BlockError> {
+        self.inner.has(cid)
+    }
+}
+
 /// What one entry of a streamed add is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AddEntryKind {
@@ -703,6 +1036,9 @@ pub enum AddEntryKind {
 pub struct AddEntry {
     pub path: Option<String>,
     pub kind: AddEntryKind,
+    /// Where the client read a file from (Kubo's `Abspath` part header): what a
+    /// `nocopy` add references.
+    pub abspath: Option<std::path::PathBuf>,
 }
 
 /// A tree sent entry by entry (the RPC API's multipart body): parents before their
@@ -718,9 +1054,51 @@ pub const MAX_ADD_OPEN_ENTRIES_COUNT: usize = 1 << 20;
 /// Longest symlink target, in bytes (Linux `PATH_MAX`).
 pub const MAX_SYMLINK_TARGET_BYTES: usize = 4096;
 
+/// Errors of a streamed `nocopy` add (the RPC API's `add?nocopy=true`).
+#[derive(Debug, thiserror::Error)]
+pub enum NocopyError {
+    /// A file part without the `Abspath` header: nothing to reference.
+    #[error("nocopy: {name} has no Abspath (the client must send each file's absolute path)")]
+    NoAbspath { name: String },
+    /// The path is not under `Filestore.AllowedRoots`.
+    #[error(
+        "nocopy: {path} is not under Filestore.AllowedRoots ({roots}): add the directory there, or add without nocopy"
+    )]
+    NotAllowed { path: String, roots: String },
+    /// The bytes sent are not the file's (their count differs from its size).
+    #[error("nocopy: {path} is {on_disk} bytes on disk but {sent} bytes were sent")]
+    SizeMismatch {
+        path: String,
+        on_disk: u64,
+        sent: u64,
+    },
+    /// Unnamed data (stdin) cannot be referenced.
+    #[error("nocopy: data without a file (stdin) cannot be referenced")]
+    Unnamed,
+}
+
+/// Counts the bytes read through it.
+struct Counted<'a, R: ?Sized>(&'a mut R, u64);
+
+impl<R: std::io::Read + ?Sized> std::io::Read for Counted<'_, R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.0.read(out)?;
+        self.1 += n as u64;
+        Ok(n)
+    }
+}
+
 /// Adds a tree sent entry by entry, reporting as [`add_paths`] does: files as they
 /// are added, each top-level item's directories after it (children first), then
 /// the wrapper (name "") with `wrap_with_directory`. Returns the last root.
+///
+/// With `opts.nocopy` (and a node), each file must carry its `abspath`, which must
+/// lie under the node's `Filestore.AllowedRoots` (these adds come over the HTTP
+/// API: the allow-list is what keeps a client from referencing, and so reading
+/// back, any file the daemon can read). The leaves become filestore references to
+/// that path at the offsets of the bytes sent, which must be as many as the file
+/// holds; every later read re-hashes them, so bytes that differ from the file's
+/// show up as `changed` in `filestore verify`.
 pub fn add_entries(
     node: Option<&Node>,
     opts: &importer::Options,
@@ -734,10 +1112,26 @@ pub fn add_entries(
         Some(n) => (Some(n.store().begin_add()), Some(n.store().writer())),
         None => (None, None),
     };
+    let mut nocopy_sink;
+    let nocopy = opts.nocopy && writer.is_some();
     let sink: &mut dyn acorn_storage::BlockSink = match writer.as_mut() {
+        Some(w) if opts.nocopy => {
+            nocopy_sink = acorn_storage::filestore::NocopySink::new(w);
+            &mut nocopy_sink
+        }
         Some(w) => w,
         None => &mut null,
     };
+    let roots_allowed: Vec<std::path::PathBuf> = node
+        .map(|n| {
+            n.config()
+                .filestore
+                .allowed_roots
+                .iter()
+                .map(std::path::PathBuf::from)
+                .collect()
+        })
+        .unwrap_or_default();
     // Open directories, outermost first: (path, entries so far).
     let mut open: Vec<(String, Vec<(String, importer::Added)>)> = Vec::new();
     let mut done_dirs: Vec<(String, importer::Added)> = Vec::new();
@@ -791,6 +1185,9 @@ pub fn add_entries(
         let Some(path) = entry.path else {
             // Unnamed data: as stdin to `add_paths`.
             anyhow::ensure!(open.is_empty(), "unnamed data inside a directory");
+            if nocopy {
+                return Err(NocopyError::Unnamed.into());
+            }
             let a = importer::add_file(opts, sink, &mut *source)?;
             let a = if opts.wrap_with_directory {
                 let dir = tempfile_free_wrap(opts, sink, &a)?;
@@ -856,6 +1253,42 @@ pub fn add_entries(
             AddEntryKind::Directory => {
                 open.push((path, Vec::new()));
                 continue;
+            }
+            AddEntryKind::File if nocopy => {
+                let abs = entry
+                    .abspath
+                    .as_deref()
+                    .ok_or_else(|| NocopyError::NoAbspath { name: path.clone() })?;
+                let canon = acorn_storage::filestore::canonical(abs)?;
+                if !acorn_storage::filestore::is_allowed(&canon, &roots_allowed) {
+                    return Err(NocopyError::NotAllowed {
+                        path: abs.display().to_string(),
+                        roots: if roots_allowed.is_empty() {
+                            "none set".into()
+                        } else {
+                            node.map(|n| n.config().filestore.allowed_roots.join(", "))
+                                .unwrap_or_default()
+                        },
+                    }
+                    .into());
+                }
+                sink.begin_file(&canon)?;
+                let mut counted = Counted(&mut *source, 0);
+                let added = importer::add_file(opts, sink, &mut counted)?;
+                let sent = counted.1;
+                sink.end_file()?;
+                let on_disk = std::fs::metadata(&canon)
+                    .with_context(|| format!("{}", canon.display()))?
+                    .len();
+                if on_disk != sent {
+                    return Err(NocopyError::SizeMismatch {
+                        path: canon.display().to_string(),
+                        on_disk,
+                        sent,
+                    }
+                    .into());
+                }
+                added
             }
             AddEntryKind::File => importer::add_file(opts, sink, &mut *source)?,
             AddEntryKind::Symlink => {
@@ -1016,6 +1449,22 @@ fn emit_err(r: std::io::Result<()>) -> anyhow::Result<()> {
     r.context("writing the add output")
 }
 
+/// A [`dag::SeenSet`] that reports each new block (pin progress).
+struct CountingSeen<'a> {
+    seen: dag::MemSeen,
+    on_new: &'a mut dyn FnMut(),
+}
+
+impl dag::SeenSet for CountingSeen<'_> {
+    fn insert(&mut self, cid: &Cid) -> Result<bool, dag::DagError> {
+        let new = dag::SeenSet::insert(&mut self.seen, cid)?;
+        if new {
+            (self.on_new)();
+        }
+        Ok(new)
+    }
+}
+
 /// Removes a spooled stdin file when dropped.
 struct SpoolFile(std::path::PathBuf);
 
@@ -1064,15 +1513,23 @@ impl FilestoreEntry {
     /// or just the CID when there is no reference.
     pub fn format_long(&self) -> String {
         match &self.file_ref {
-            Some(r) => format!(
-                "{:<50} {:>6} {} {}",
-                self.cid.to_string(),
-                r.len,
-                r.path.display(),
-                r.offset
+            Some(r) => format_long(
+                &self.cid.to_string(),
+                Some((r.len, &r.path.display().to_string(), r.offset)),
             ),
             None => self.cid.to_string(),
         }
+    }
+}
+
+/// Kubo's `FormatLong` from parts: `<cid padded to 50> <size padded to 6> <path>
+/// <offset>`, or the CID alone without a reference (`(size, path, offset)`).
+pub fn format_long(cid: &str, file_ref: Option<(u64, &str, u64)>) -> String {
+    match file_ref {
+        Some((size, path, offset)) if !path.is_empty() => {
+            format!("{cid:<50} {size:>6} {path} {offset}")
+        }
+        _ => cid.to_string(),
     }
 }
 
@@ -1204,6 +1661,19 @@ mod tests {
             ("MAX_SECTION_BYTES", car::MAX_SECTION_BYTES as u64),
             ("MAX_WALK_STACK_COUNT", dag::MAX_WALK_STACK_COUNT as u64),
             ("MAX_DAG_INPUT_BYTES", super::MAX_DAG_INPUT_BYTES as u64),
+            (
+                "SOFT_BLOCK_LIMIT_BYTES",
+                super::SOFT_BLOCK_LIMIT_BYTES as u64,
+            ),
+            ("SPOOL_CHECK_BYTES", super::SPOOL_CHECK_BYTES as u64),
+            (
+                "DEFAULT_PEER_CAPACITY",
+                acorn_net::bandwidth::DEFAULT_PEER_CAPACITY as u64,
+            ),
+            (
+                "MAX_SNIFF_BYTES",
+                acorn_net::bandwidth::sniff::MAX_SNIFF_BYTES as u64,
+            ),
         ];
         let mut rows = 0;
         for line in readme.lines().filter(|l| l.starts_with("| `")) {
@@ -1220,6 +1690,35 @@ mod tests {
             rows += 1;
         }
         assert_eq!(rows, code.len(), "every limit has a README row");
+    }
+
+    /// Kubo's soft limit: exactly 1 MiB passes, one byte more needs the override.
+    #[test]
+    fn soft_block_limit_is_kubos() {
+        let at = super::SOFT_BLOCK_LIMIT_BYTES;
+        assert_eq!(at, 1024 * 1024);
+        assert!(super::check_block_size(at, false).is_ok());
+        let e = super::check_block_size(at + 1, false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("produced block is over 1MiB"), "{e}");
+        assert!(super::check_block_size(at + 1, true).is_ok());
+    }
+
+    /// Kubo's summary figures: shared = redundant - total, ratio = redundant / total
+    /// (0 where Kubo's would be NaN).
+    #[test]
+    fn dag_stat_summary_figures() {
+        let mut s = super::DagStatSummary {
+            unique_blocks: 3,
+            total_size: 200,
+            redundant_size: 300,
+            dags: Vec::new(),
+        };
+        assert_eq!((s.shared_size(), s.ratio()), (100, 1.5));
+        s.total_size = 0;
+        s.redundant_size = 0;
+        assert_eq!((s.shared_size(), s.ratio()), (0, 0.0));
     }
 
     /// The config's default reserve is the store's default.

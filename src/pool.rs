@@ -12,7 +12,12 @@
 //!
 //! **Limits.** Threads ≤ `max_threads`. The queue is not bounded here: its callers
 //! are (the RPC API and the gateway each hold at most their `MAX_CONCURRENT_REQUESTS`
-//! jobs, one per request).
+//! jobs, one per request; bitswap's own pool, see `daemon::net`, holds at most its
+//! lookups in flight, its local fetches and one put per block received).
+//!
+//! **Bitswap.** The daemon gives bitswap a second `Pool` (`acorn-bitswap`,
+//! `daemon::net::BITSWAP_BLOCKING_THREADS`) through [`acorn_net::bitswap::Blocking`]:
+//! API jobs wait for bitswap, so bitswap must not wait for API threads.
 //! A job that panics yields `None`; the thread survives.
 
 use std::collections::VecDeque;
@@ -32,6 +37,8 @@ pub struct Pool {
 }
 
 struct Inner {
+    /// Thread name (`/proc/PID/task/*/comm`).
+    name: &'static str,
     max_threads: usize,
     state: Mutex<State>,
     cv: Condvar,
@@ -47,8 +54,14 @@ struct State {
 impl Pool {
     /// A pool of at most `max_threads` (at least 1) threads; none start until used.
     pub fn new(max_threads: usize) -> Pool {
+        Pool::named("acorn-blocking", max_threads)
+    }
+
+    /// The same, with threads called `name`.
+    pub fn named(name: &'static str, max_threads: usize) -> Pool {
         Pool {
             inner: Arc::new(Inner {
+                name,
                 max_threads: max_threads.max(1),
                 state: Mutex::new(State::default()),
                 cv: Condvar::new(),
@@ -102,7 +115,7 @@ impl Pool {
             st.threads += 1;
             let inner = self.inner.clone();
             let spawned = std::thread::Builder::new()
-                .name("acorn-blocking".into())
+                .name(self.inner.name.into())
                 .spawn(move || worker(&inner));
             if let Err(e) = spawned {
                 // The queued job waits for a running thread (there may be none
@@ -111,6 +124,12 @@ impl Pool {
                 tracing::error!("cannot start a blocking-pool thread: {e}");
             }
         }
+    }
+}
+
+impl acorn_net::bitswap::Blocking for Pool {
+    fn spawn_blocking(&self, job: Box<dyn FnOnce() + Send>) {
+        self.spawn(job);
     }
 }
 

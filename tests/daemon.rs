@@ -2,6 +2,8 @@
 //! requests in Kubo's dialect, the CLI through the daemon, and SIGTERM shutdown.
 
 mod common;
+#[path = "common/http.rs"]
+mod http;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -9,75 +11,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::{init_repo, ok, run, threads, Daemon};
+use http::{http, multipart, post};
 
 const HELLO_CID: &str = "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o";
-
-/// A raw HTTP/1.1 exchange; returns (status, head, body with chunking undone).
-fn http(port: u16, method: &str, target: &str, ctype: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut req = format!(
-        "{method} {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    if !ctype.is_empty() {
-        req.push_str(&format!("Content-Type: {ctype}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("head");
-    let head = String::from_utf8(raw[..split].to_vec()).unwrap();
-    let mut rest = &raw[split + 4..];
-    let status = head[9..12].parse().unwrap();
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        let mut out = Vec::new();
-        loop {
-            let eol = rest.windows(2).position(|w| w == b"\r\n").unwrap();
-            let n = usize::from_str_radix(std::str::from_utf8(&rest[..eol]).unwrap(), 16).unwrap();
-            rest = &rest[eol + 2..];
-            if n == 0 {
-                break;
-            }
-            out.extend_from_slice(&rest[..n]);
-            rest = &rest[n + 2..];
-        }
-        out
-    } else {
-        rest.to_vec()
-    };
-    (status, head, body)
-}
-
-fn post(port: u16, target: &str) -> (u16, serde_json::Value) {
-    let (status, _, body) = http(port, "POST", target, "", b"");
-    let v = serde_json::from_slice(&body)
-        .unwrap_or_else(|e| panic!("{target}: {e}: {}", String::from_utf8_lossy(&body)));
-    (status, v)
-}
-
-fn multipart(parts: &[(&str, &str, &[u8])]) -> (String, Vec<u8>) {
-    let b = "acornTestBoundary42";
-    let mut body = Vec::new();
-    for (name, ctype, data) in parts {
-        body.extend_from_slice(
-            format!(
-                "--{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
-                 Content-Type: {ctype}\r\n\r\n"
-            )
-            .as_bytes(),
-        );
-        body.extend_from_slice(data);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{b}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={b}"), body)
-}
 
 #[test]
 fn rpc_api_speaks_kubo() {

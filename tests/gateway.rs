@@ -2,72 +2,23 @@
 //! offline first, then plain HTTP/1.1 requests to the URL in `$ACORN_PATH/gateway`.
 
 mod common;
+#[path = "common/http.rs"]
+mod http;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
-use std::time::Duration;
 
 use common::{init_repo, ok, run, Daemon};
+use http::Answer;
 
-/// One answer: status, head (lower-cased header names looked up with `header`),
-/// body with chunking undone.
-struct Answer {
-    status: u16,
-    head: String,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<String> {
-        self.head.lines().skip(1).find_map(|l| {
-            let (n, v) = l.split_once(':')?;
-            n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
-        })
-    }
-}
-
-/// A raw HTTP/1.1 exchange with extra `headers`.
+/// A raw HTTP/1.1 exchange with extra `headers`; a failed stream fails the test.
 fn get(addr: &str, method: &str, target: &str, headers: &[(&str, &str)]) -> Answer {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let mut req = format!("{method} {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n");
-    for (n, v) in headers {
-        req.push_str(&format!("{n}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("head");
-    let head = String::from_utf8(raw[..split].to_vec()).unwrap();
-    let mut rest = &raw[split + 4..];
-    let status = head[9..12].parse().unwrap();
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        let mut out = Vec::new();
-        loop {
-            let eol = rest.windows(2).position(|w| w == b"\r\n").unwrap();
-            let n = usize::from_str_radix(std::str::from_utf8(&rest[..eol]).unwrap(), 16).unwrap();
-            rest = &rest[eol + 2..];
-            if n == 0 {
-                assert!(
-                    !String::from_utf8_lossy(rest).contains("X-Stream-Error"),
-                    "{target}: stream error {}",
-                    String::from_utf8_lossy(rest)
-                );
-                break;
-            }
-            out.extend_from_slice(&rest[..n]);
-            rest = &rest[n + 2..];
-        }
-        out
-    } else {
-        rest.to_vec()
-    };
-    Answer { status, head, body }
+    let a = http::request(addr, method, target, headers, b"");
+    assert!(
+        !a.trailer.contains("X-Stream-Error"),
+        "{target}: stream error {}",
+        a.trailer
+    );
+    a
 }
 
 /// `added <cid> <name>` lines of `acorn add` → the CID of `name`.

@@ -90,5 +90,22 @@ fn helia_fetches_from_acorn_and_acorn_fetches_from_helia() {
         ok(&run(&root, &["pin", "add", &cid], None));
     }
     ok(&run(&root, &["repo", "verify"], None));
+    // js-libp2p's multistream-select answers are read right: the blocks went both
+    // ways over bitswap 1.2.0, and are counted against Helia's peer id.
+    for args in [
+        &["stats", "bw", "--proto", "/ipfs/bitswap/1.2.0"][..],
+        &["stats", "bw", "--peer", h.peer_id()],
+    ] {
+        let bw = ok(&run(&root, args, None));
+        let lines: Vec<&str> = bw.lines().collect();
+        assert!(
+            lines[1].starts_with("TotalIn: ") && lines[1].ends_with(" MB"),
+            "{args:?}: {bw}"
+        );
+        assert!(
+            lines[2].starts_with("TotalOut: ") && lines[2].ends_with(" MB"),
+            "{args:?}: {bw}"
+        );
+    }
     h.stop();
 }

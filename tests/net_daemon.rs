@@ -309,3 +309,182 @@ fn swarm_commands_offline_and_bad_addresses() {
     assert!(e.contains("not connected"), "{e}");
     assert!(d.stop().0);
 }
+
+/// One RPC call: (status, JSON body). `stats/bw` answers are small, sized bodies.
+fn rpc(port: u16, target: &str) -> (u16, serde_json::Value) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        s,
+        "POST {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("head");
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    assert!(!head.to_ascii_lowercase().contains("chunked"), "{head}");
+    let status = head[9..12].parse().unwrap();
+    let body = serde_json::from_slice(&raw[split + 4..]).unwrap_or_else(|e| {
+        panic!(
+            "{target}: {e}: {}",
+            String::from_utf8_lossy(&raw[split + 4..])
+        )
+    });
+    (status, body)
+}
+
+fn bw_field(v: &serde_json::Value, key: &str) -> f64 {
+    v[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{key} missing: {v}"))
+}
+
+#[test]
+fn stats_bw_per_protocol_and_per_peer() {
+    let (_da, a) = init_repo();
+    let (_db, b) = init_repo();
+    let da = Daemon::start(&a);
+    let db = Daemon::start(&b);
+    let work = tempfile::tempdir().unwrap();
+    let data = pseudo_random(1 << 20, 7);
+    let file = work.path().join("one.bin");
+    std::fs::write(&file, &data).unwrap();
+    let cid = add(&a, &file, false);
+    connect(&b, &a);
+    let r = run(&b, &["cat", &cid], None);
+    assert!(r.ok, "{}", r.stderr);
+    assert_eq!(sha(&r.stdout), sha(&data));
+    let a_id = id(&a)["ID"].as_str().unwrap().to_string();
+    let b_id = id(&b)["ID"].as_str().unwrap().to_string();
+    let size = data.len() as f64;
+    // Rates are whole-second samples: let the fetch's second end.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+
+    let proto = format!("/api/v0/stats/bw?proto={BITSWAP_1_2}");
+    // B fetched: bitswap bytes in ≥ the file, ≤ all bytes in; its wants went out.
+    let (st, total_b) = rpc(db.port, "/api/v0/stats/bw");
+    assert_eq!(st, 200);
+    let (st, bs_b) = rpc(db.port, &proto);
+    assert_eq!(st, 200, "{bs_b}");
+    for k in ["TotalIn", "TotalOut", "RateIn", "RateOut"] {
+        assert!(bs_b[k].is_number(), "{k}: {bs_b}");
+    }
+    assert!(bw_field(&bs_b, "TotalIn") >= size, "{bs_b}");
+    assert!(bw_field(&bs_b, "TotalIn") <= bw_field(&total_b, "TotalIn"));
+    assert!(bw_field(&bs_b, "TotalOut") > 0.0, "{bs_b}");
+    assert!(bw_field(&bs_b, "TotalOut") <= bw_field(&total_b, "TotalOut"));
+    assert!(bw_field(&bs_b, "RateIn") > 0.0, "{bs_b}");
+    // A served: bitswap bytes out ≥ the file.
+    let (_, total_a) = rpc(da.port, "/api/v0/stats/bw");
+    let (_, bs_a) = rpc(da.port, &proto);
+    assert!(bw_field(&bs_a, "TotalOut") >= size, "{bs_a}");
+    assert!(bw_field(&bs_a, "TotalOut") <= bw_field(&total_a, "TotalOut"));
+    // Only 1.2.0 was spoken.
+    let (_, old) = rpc(db.port, "/api/v0/stats/bw?proto=/ipfs/bitswap/1.1.0");
+    assert_eq!(bw_field(&old, "TotalIn"), 0.0, "{old}");
+
+    // Per peer: B's bytes with A hold the bitswap bytes and fit in the total.
+    let (st, peer) = rpc(db.port, &format!("/api/v0/stats/bw?peer={a_id}"));
+    assert_eq!(st, 200, "{peer}");
+    assert!(bw_field(&peer, "TotalIn") >= bw_field(&bs_b, "TotalIn"));
+    assert!(bw_field(&peer, "TotalIn") <= bw_field(&total_b, "TotalIn"));
+    // A's view of B mirrors it.
+    let (_, peer_a) = rpc(da.port, &format!("/api/v0/stats/bw?peer={b_id}"));
+    assert!(bw_field(&peer_a, "TotalOut") >= size, "{peer_a}");
+
+    // Kubo answers zeros for a protocol or peer it never saw.
+    let zeros = serde_json::json!({"TotalIn": 0, "TotalOut": 0, "RateIn": 0.0, "RateOut": 0.0});
+    let (st, none) = rpc(db.port, "/api/v0/stats/bw?proto=/no/such/1.0.0");
+    assert_eq!((st, &none), (200, &zeros));
+    let stranger = id(&init_repo().1)["ID"].as_str().unwrap().to_string();
+    let (st, none) = rpc(db.port, &format!("/api/v0/stats/bw?peer={stranger}"));
+    assert_eq!((st, &none), (200, &zeros));
+    // Both, or a bad peer id: client errors.
+    let (st, e) = rpc(
+        db.port,
+        &format!("/api/v0/stats/bw?peer={a_id}&proto={BITSWAP_1_2}"),
+    );
+    assert_eq!(st, 400);
+    assert_eq!(e["Message"], "please only specify peer OR protocol", "{e}");
+    let (st, e) = rpc(db.port, "/api/v0/stats/bw?peer=not-a-peer");
+    assert_eq!(st, 400, "{e}");
+
+    // The CLI passes the options through (-t is Kubo's short --proto).
+    let out = ok(&run(&b, &["stats", "bw", "-t", BITSWAP_1_2], None));
+    assert!(out.starts_with("Bandwidth\nTotalIn: "), "{out}");
+    assert!(out.lines().nth(1).unwrap().ends_with(" MB"), "{out}");
+    let out = ok(&run(&b, &["stats", "bw", "--peer", &a_id], None));
+    assert!(out.lines().nth(1).unwrap().ends_with(" MB"), "{out}");
+    let e = err(&run(&b, &["stats", "bw", "-t", "/x", "-p", &a_id], None));
+    assert!(e.contains("please only specify peer OR protocol"), "{e}");
+
+    for d in [da, db] {
+        let (stopped, _, stderr) = d.stop();
+        assert!(stopped, "{stderr}");
+    }
+}
+
+/// Waits up to 5 s for the daemon to be back at `n` OS threads; returns the count.
+fn settle_threads(pid: u32, n: usize) -> usize {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let t = threads(pid);
+        if t <= n || std::time::Instant::now() > deadline {
+            return t;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn daemon_threads_stay_within_the_pool_budget_while_fetching() {
+    let (_da, a) = init_repo();
+    let (_db, b) = init_repo();
+    let pool: usize = ok(&run(&b, &["config", "Acorn.BlockingThreads"], None))
+        .trim()
+        .parse()
+        .expect("Acorn.BlockingThreads");
+    let da = Daemon::start(&a);
+    let db = Daemon::start(&b);
+    let work = tempfile::tempdir().unwrap();
+    let data = pseudo_random(16 << 20, 11);
+    let file = work.path().join("big.bin");
+    std::fs::write(&file, &data).unwrap();
+    let cid = add(&a, &file, false);
+    connect(&b, &a);
+    // The executor thread and async-io's reactor; the add's pool threads have gone.
+    assert_eq!(settle_threads(da.pid(), 2), 2);
+    assert_eq!(settle_threads(db.pid(), 2), 2);
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (pa, pb, flag) = (da.pid(), db.pid(), stop.clone());
+    let sampler = std::thread::spawn(move || {
+        let (mut max_a, mut max_b) = (0, 0);
+        while !flag.load(std::sync::atomic::Ordering::SeqCst) {
+            max_a = max_a.max(threads(pa));
+            max_b = max_b.max(threads(pb));
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        (max_a, max_b)
+    });
+    let r = run(&b, &["cat", &cid], None);
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (max_a, max_b) = sampler.join().unwrap();
+    assert!(r.ok, "{}", r.stderr);
+    assert_eq!(sha(&r.stdout), sha(&data));
+    println!("OS threads while fetching 16 MiB: server {max_a}, fetcher {max_b} (pool {pool})");
+    // Server: executor + reactor + bitswap's one pool thread.
+    assert!(max_a <= 3, "serving daemon had {max_a} threads");
+    // Fetcher: executor + reactor + the API pool + bitswap's one thread.
+    assert!(max_b <= 2 + pool + 1, "fetching daemon had {max_b} threads");
+    // Idle again: every pool thread exits (the `blocking` crate's would linger).
+    assert_eq!(settle_threads(da.pid(), 2), 2, "server idle threads");
+    assert_eq!(settle_threads(db.pid(), 2), 2, "fetcher idle threads");
+    for d in [da, db] {
+        let (stopped, _, stderr) = d.stop();
+        assert!(stopped, "{stderr}");
+    }
+}

@@ -8,9 +8,9 @@
 //! content types (CIDs, blocks).
 //!
 //! Modules:
-//! - [`transport::tcp`]: our libp2p TCP transport on async-io, with byte counters
-//!   ([`transport::tcp::Bandwidth`]: total in/out, raw TCP bytes; per-protocol
-//!   counters are not there yet).
+//! - [`transport::tcp`]: our libp2p TCP transport on async-io; counts raw TCP bytes.
+//! - [`bandwidth`]: byte counters and Kubo-style rates: total (raw TCP), per protocol
+//!   (multistream-select sniffed on each substream, fixed table), per peer (bounded).
 //! - [`pnet`]: Kubo's `swarm.key` → [`pnet::PreSharedKey`].
 //! - [`swarm`]: [`swarm::build_swarm`] assembles TCP [+ pnet] + noise + yamux with
 //!   identify, ping, connection limits, Kademlia (client by default) and
@@ -25,9 +25,11 @@
 //! Threads: libp2p's timers run on async-io's reactor (the workspace patches
 //! `futures-timer`, see `net/patches/futures-timer`), so a running swarm adds only
 //! that reactor thread; `/dns*` lookups use the `blocking` pool (bound it with
-//! `BLOCKING_MAX_THREADS`).
+//! `BLOCKING_MAX_THREADS`); bitswap's blockstore calls run on the
+//! [`bitswap::Blocking`] the caller passes (the daemon: its own bounded pool).
 #![deny(unsafe_code)]
 
+pub mod bandwidth;
 pub mod bitswap;
 pub mod dns;
 pub mod memlimit;

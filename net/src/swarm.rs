@@ -19,6 +19,10 @@
 //! denies it; identify and ping run on it; idle connections (no stream, nothing
 //! keeping them alive) close after [`Config::idle_connection_timeout`].
 //!
+//! **Bandwidth.** Raw TCP bytes count in the transport; each connection's muxer is
+//! wrapped ([`crate::bandwidth::Muxer`]) so substream bytes count per protocol and
+//! per peer.
+//!
 //! **Limits.** Every number is a [`Config`] field; their defaults are listed there.
 //! Kademlia's routing table is bounded by libp2p (256 buckets × `k` = 20 peers, plus
 //! one pending entry per bucket); its record store is a `MemoryStore` bounded by the
@@ -133,6 +137,10 @@ pub struct Config {
     pub kad_max_providers_per_key: usize,
     /// Most keys this node itself provides. Default: 1024.
     pub kad_max_provided_keys: usize,
+    /// Most peers with their own byte counters (`stats bw --peer`); peers with a live
+    /// connection are never evicted. About 200 bytes each. Default: 256
+    /// ([`crate::bandwidth::DEFAULT_PEER_CAPACITY`]).
+    pub bandwidth_peers: usize,
 }
 
 impl Default for Config {
@@ -161,6 +169,7 @@ impl Default for Config {
             kad_max_record_bytes: 16 * 1024,
             kad_max_providers_per_key: 20,
             kad_max_provided_keys: 1024,
+            bandwidth_peers: crate::bandwidth::DEFAULT_PEER_CAPACITY,
         }
     }
 }
@@ -206,7 +215,8 @@ pub struct Behaviour {
     pub stream: libp2p_stream::Behaviour,
 }
 
-/// The transport stack: TCP → optional pnet → noise → yamux, with a timeout.
+/// The transport stack: TCP → optional pnet → noise → yamux, with a timeout; raw
+/// bytes count into `bandwidth`'s total, substream bytes per protocol and peer.
 pub fn build_transport(
     keypair: &Keypair,
     config: &Config,
@@ -216,6 +226,7 @@ pub fn build_transport(
     let noise = noise::Config::new(keypair)?;
     let mut yamux = yamux::Config::default();
     yamux.set_max_num_streams(config.max_streams_per_connection);
+    let counters = bandwidth.clone();
     let transport = tcp::Transport::new(config.tcp.clone(), bandwidth)
         .and_then(move |stream, _endpoint| async move {
             match psk {
@@ -230,6 +241,8 @@ pub fn build_transport(
         .authenticate(noise)
         .multiplex(yamux)
         .timeout(config.handshake_timeout)
+        // Substreams count their bytes per protocol and per peer.
+        .map(move |(peer, muxer), _| (peer, StreamMuxerBox::new(counters.wrap_muxer(peer, muxer))))
         .boxed();
     Ok(transport)
 }
@@ -289,7 +302,8 @@ pub fn build_behaviour(keypair: &Keypair, config: &Config) -> Behaviour {
 }
 
 /// Builds the node's swarm: see the module docs. Returns the swarm and the handle of
-/// its byte counters (all connections, raw TCP bytes). The swarm does nothing until
+/// its byte counters (total raw TCP bytes; substream bytes per protocol and per peer,
+/// see [`crate::bandwidth`]). The swarm does nothing until
 /// polled (`swarm.select_next_some().await` in the node's main loop), and its
 /// connection tasks run on `executor`.
 pub fn build_swarm(
@@ -298,7 +312,7 @@ pub fn build_swarm(
     psk: Option<PreSharedKey>,
     executor: Executor,
 ) -> Result<(Swarm<Behaviour>, Bandwidth), Error> {
-    let bandwidth = Bandwidth::default();
+    let bandwidth = Bandwidth::new(config.bandwidth_peers);
     let transport = build_transport(keypair, config, psk, bandwidth.clone())?;
     let behaviour = build_behaviour(keypair, config);
     let swarm_config = libp2p::swarm::Config::with_executor(executor)

@@ -111,13 +111,45 @@ fn spawn_swarm(
     (peer, control, dial)
 }
 
-/// A swarm with a bitswap node on it.
+/// A swarm with a bitswap node on it (blockstore calls on `smol::unblock`).
 fn spawn_node(ex: &Arc<Executor<'static>>, port: u64, cfg: bitswap::Config) -> TestNode {
+    spawn_node_with(ex, port, cfg, Arc::new(bitswap::Unblock))
+}
+
+/// Counts the jobs it runs (on `smol::unblock`), or drops them all.
+struct CountingPool {
+    jobs: std::sync::atomic::AtomicUsize,
+    drop_jobs: bool,
+}
+
+impl bitswap::Blocking for CountingPool {
+    fn spawn_blocking(&self, job: Box<dyn FnOnce() + Send>) {
+        self.jobs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if !self.drop_jobs {
+            bitswap::Unblock.spawn_blocking(job);
+        }
+    }
+}
+
+fn counting_pool(drop_jobs: bool) -> Arc<CountingPool> {
+    Arc::new(CountingPool {
+        jobs: Default::default(),
+        drop_jobs,
+    })
+}
+
+/// A swarm with a bitswap node whose blockstore calls run through `blocking`.
+fn spawn_node_with(
+    ex: &Arc<Executor<'static>>,
+    port: u64,
+    cfg: bitswap::Config,
+    blocking: Arc<dyn bitswap::Blocking>,
+) -> TestNode {
     let store = Arc::new(Store::default());
     let mut made = None;
     let (peer, _control, dial) = spawn_swarm(ex, port, |control| {
         let (handle, events) =
-            bitswap::Node::spawn(ex, control, store.clone(), cfg).expect("bitswap node");
+            bitswap::Node::spawn(ex, control, store.clone(), blocking, cfg).expect("bitswap node");
         made = Some((handle.clone(), events));
         Some(handle)
     });
@@ -169,8 +201,10 @@ async fn wait_for_peer(n: &TestNode) {
 #[test]
 fn fetch_a_unixfs_dag_between_two_in_memory_swarms() {
     run(|ex| async move {
-        let server = spawn_node(&ex, 1001, bitswap::Config::default());
-        let client = spawn_node(&ex, 1002, bitswap::Config::default());
+        let server_pool = counting_pool(false);
+        let client_pool = counting_pool(false);
+        let server = spawn_node_with(&ex, 1001, bitswap::Config::default(), server_pool.clone());
+        let client = spawn_node_with(&ex, 1002, bitswap::Config::default(), client_pool.clone());
 
         // A 1.5 MB file: CIDv0 dag-pb root over six 256 KiB leaves (Kubo's defaults).
         let content: Vec<u8> = (0..1_500_000u32).map(|i| (i * 7 % 251) as u8).collect();
@@ -217,6 +251,25 @@ fn fetch_a_unixfs_dag_between_two_in_memory_swarms() {
             client.handle.stats().await.expect("stats").blocks_received,
             7
         );
+        // Every blockstore call went through the given pools: the server's lookups
+        // (7 want-blocks at least), the client's local misses and puts (7 + 7) and
+        // the last local fetch.
+        let jobs = |p: &CountingPool| p.jobs.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(jobs(&server_pool) >= 7, "{}", jobs(&server_pool));
+        assert_eq!(jobs(&client_pool), 15);
+    });
+}
+
+#[test]
+fn a_blocking_pool_that_drops_jobs_fails_fetches_instead_of_hanging() {
+    run(|ex| async move {
+        let node = spawn_node_with(&ex, 1101, bitswap::Config::default(), counting_pool(true));
+        let session = node.handle.new_session().await.expect("session");
+        let cid = acorn_storage::cids::cid_of(1, acorn_storage::cids::RAW, b"never stored");
+        match session.fetch(cid).await {
+            Err(bitswap::Error::Store(_)) => {}
+            other => panic!("expected a store error, got {other:?}"),
+        }
     });
 }
 

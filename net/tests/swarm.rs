@@ -4,6 +4,7 @@
 use std::{sync::Arc, time::Duration};
 
 use acorn_net::{
+    bandwidth::{Stats, TRACKED_PROTOCOLS},
     pnet::PreSharedKey,
     swarm::{
         build_swarm, Behaviour, BehaviourEvent, Config, DhtMode, Executor,
@@ -168,6 +169,30 @@ fn identify_exchanges_agents_and_ping_succeeds() {
         // Bytes were counted on both sides.
         assert!(a.bandwidth.outbound_bytes() > 0 && a.bandwidth.inbound_bytes() > 0);
         assert!(b.bandwidth.outbound_bytes() > 0 && b.bandwidth.inbound_bytes() > 0);
+        // Per protocol and per peer: identify and ping ran both ways, bitswap never;
+        // protocols ≤ peer ≤ raw total.
+        let now = std::time::Instant::now();
+        for (me, other) in [(&a, &b), (&b, &a)] {
+            let bw = &me.bandwidth;
+            for proto in ["/ipfs/id/1.0.0", "/ipfs/ping/1.0.0"] {
+                let s = bw.protocol(proto, now);
+                assert!(s.total_in > 0 && s.total_out > 0, "{proto}: {s:?}");
+            }
+            assert_eq!(bw.protocol("/ipfs/bitswap/1.2.0", now), Stats::default());
+            let sum = |f: fn(&Stats) -> u64| {
+                TRACKED_PROTOCOLS
+                    .iter()
+                    .map(|p| f(&bw.protocol(p, now)))
+                    .sum::<u64>()
+                    + f(&bw.other_protocols(now))
+            };
+            let peer = bw.peer(other.swarm.local_peer_id(), now);
+            let total = bw.total(now);
+            assert!(sum(|s| s.total_in) <= peer.total_in, "{peer:?}");
+            assert!(sum(|s| s.total_out) <= peer.total_out, "{peer:?}");
+            assert!(peer.total_in > 0 && peer.total_in <= total.total_in);
+            assert!(peer.total_out > 0 && peer.total_out <= total.total_out);
+        }
     });
 }
 

@@ -22,7 +22,8 @@
 //! whose body is fed by a pump in the same task → run the handler → write the
 //! response while the pump goes on (so a handler may stream its output while it
 //! still reads its input, as `add` does) → if the handler left body bytes unread,
-//! close the connection, else wait for the next request.
+//! stop writing, drain what the client still sends (bounded: [`LINGER_BYTES`],
+//! [`LINGER_TIMEOUT`]) and close, else wait for the next request.
 //!
 //! **Limits.** Head ≤ [`MAX_HEADER_BYTES`] with ≤ [`MAX_HEADERS_COUNT`] headers
 //! (431 past either); body chunks ≤ [`BODY_CHUNK_BYTES`], at most
@@ -57,6 +58,11 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 pub const IO_TIMEOUT: Duration = Duration::from_secs(60);
 /// Largest body chunk handed to a handler, in bytes.
 pub const BODY_CHUNK_BYTES: usize = 64 * 1024;
+/// Most request-body bytes read and dropped after an answer that left the body
+/// unread (see [`linger`]).
+pub const LINGER_BYTES: usize = 1 << 20;
+/// Longest wait for the client to finish sending a body the answer left unread.
+pub const LINGER_TIMEOUT: Duration = Duration::from_secs(2);
 /// Body chunks queued between the socket and the handler. Worst case per request:
 /// this × [`BODY_CHUNK_BYTES`] = 256 KiB.
 pub const BODY_QUEUE_COUNT: usize = 4;
@@ -332,12 +338,41 @@ where
             let response = handler(request).await;
             write_response(&stream, response, keep_alive).await
         };
-        let written = future::or(respond, pump).await;
+        // The pump is polled first: an empty or already-buffered body is marked
+        // done before a fast handler answers, so the connection stays open.
+        let written = future::or(pump, respond).await;
         written?;
-        if !keep_alive || !body_done.load(Ordering::Relaxed) {
+        if !body_done.load(Ordering::Relaxed) {
+            linger(&stream).await;
+            return Ok(());
+        }
+        if !keep_alive {
             return Ok(());
         }
     }
+}
+
+/// After answering a request whose body was not read whole: stop writing, then
+/// read and drop what the client still sends (at most [`LINGER_BYTES`], for at
+/// most [`LINGER_TIMEOUT`]), so that closing with unread bytes does not reset the
+/// connection before the client has read the answer (RFC 9112 §9.6).
+async fn linger(stream: &Async<TcpStream>) {
+    let _ = stream.get_ref().shutdown(std::net::Shutdown::Write);
+    let drain = async {
+        let mut s = stream;
+        let mut buf = [0u8; 4096];
+        let mut left = LINGER_BYTES;
+        while left > 0 {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
+    };
+    future::or(drain, async {
+        Timer::after(LINGER_TIMEOUT).await;
+    })
+    .await;
 }
 
 type BodySender = Sender<Result<Vec<u8>, String>>;
@@ -692,6 +727,10 @@ mod tests {
         let addr = listener.get_ref().local_addr().unwrap();
         let (stop_tx, stop_rx) = channel::bounded::<()>(1);
         let handler = Arc::new(|req: Request| async move {
+            if req.query.iter().any(|(k, _)| k == "fast") {
+                // Answers without waiting for the body, as `version` does.
+                return Response::full(200, "text/plain", "fast");
+            }
             let mut n = 0usize;
             while let Ok(Ok(c)) = req.body.recv().await {
                 n += c.len();
@@ -736,6 +775,16 @@ mod tests {
         assert!(out.contains("POST /a b x=1 5"), "{out}");
         assert!(out.contains("POST /c  5"), "{out}");
         assert!(out.contains("GET /d  0"), "{out}");
+        assert_eq!(out.matches("HTTP/1.1 200 OK").count(), 3, "{out}");
+    }
+
+    #[test]
+    fn keep_alive_when_the_answer_is_faster_than_the_empty_body() {
+        let out = with_server(
+            b"POST /v?fast HTTP/1.1\r\n\r\n\
+              POST /v?fast HTTP/1.1\r\nContent-Length: 0\r\n\r\n\
+              GET /d HTTP/1.1\r\nConnection: close\r\n\r\n",
+        );
         assert_eq!(out.matches("HTTP/1.1 200 OK").count(), 3, "{out}");
     }
 

@@ -13,12 +13,16 @@
 //! - Errors: `{"Message":..., "Code":0, "Type":"error"}` with HTTP 500; argument
 //!   errors (missing/bad parameter) are `Code: 1` with HTTP 400, as Kubo's client
 //!   errors. An error after output began is sent as the `X-Stream-Error` trailer.
-//! - Streams (`add`, `block/put`, `pin/ls?stream=true`, `repo/gc`, `repo/verify`)
-//!   are newline-delimited JSON with `X-Chunked-Output: 1`; `cat` and `block/get`
+//! - Streams (`add`, `block/put`, `block/rm`, `dag/put`, `dag/import`, `dag/stat`,
+//!   `pin/add?progress=true`, `pin/ls?stream=true`, `pin/verify`, `refs`,
+//!   `refs/local`, `repo/gc`, `repo/verify`) are newline-delimited JSON with
+//!   `X-Chunked-Output: 1`; `cat`, `block/get`, `dag/get`, `dag/export` and `get`
 //!   are raw bytes with `X-Stream-Output: 1`.
+//! - Handlers for blocks, DAGs and paths live in `dag.rs`, for pins and the repo
+//!   in `pins.rs` (each file's doc lists its shapes and departures).
 //!
-//! **Flow.** [`Api::handle`]: path → command → method check → Origin check →
-//! concurrency slot (503 past [`MAX_CONCURRENT_REQUESTS`]) → handler. A handler
+//! **Flow.** [`Api::handle`]: path → command → CORS preflight (`OPTIONS`) → method
+//! check → Origin/Referer check ([`cors`]) → concurrency slot (503 past [`MAX_CONCURRENT_REQUESTS`]) → handler. A handler
 //! either computes a whole JSON body on the blocking pool, or [`stream`]s: the core
 //! call runs on the blocking pool writing into a bounded channel; if it fails
 //! before its first output the answer is a 500 error, else a 200 stream.
@@ -29,37 +33,50 @@
 //! KiB) queued; request heads and body queues as [`http`] says; multipart parts as
 //! [`multipart`] says; a `block/put` part ≤ `MAX_BLOCK_BYTES`.
 //!
-//! **Departures.** Any request with an `Origin` header is refused (403): no
-//! browser access until `API.HTTPHeaders` is read (Kubo allows configured
-//! origins). `add` ignores `progress`, `nocopy` and `hidden` (the client filters
-//! hidden files, as Kubo's CLI). `id <peer>` of another peer is not supported yet.
+//! **Departures.** Browser requests follow Kubo's Origin/Referer rule, with the
+//! departures [`cors`] lists. `add` ignores `hidden` (the client filters hidden
+//! files, as Kubo's CLI) and holds `nocopy` to `Filestore.AllowedRoots` (see
+//! [`add`]). `id <peer>` of another peer is not supported yet.
 //! `get` always answers a plain tar (no `archive`/`compress`). `swarm peers` fills
 //! `Addr`, `Peer` and `Direction`; `Latency`, `Muxer` and `Streams` stay empty.
+//! `resolve` has no `/ipns/`; `block/put` and `dag/put` hash with sha2-256 only;
+//! `pin/verify` also checks direct pins; `repo/stat?size-only=true` leaves out
+//! the fields Kubo sends zeroed; `pin/add` progress lines follow the walk, not a
+//! timer; `dag/import` checks the 2 MiB block limit, not Kubo's 1 MiB one.
 //!
-//! **Network.** `id`, `swarm/*` and `stats/bw` go to the swarm task through
+//! **Files.** Handlers beyond the first set live beside this file as `impl Api`
+//! blocks: `dag.rs` and `pins.rs` (above), [`add`], [`filestore`], [`config`] (and
+//! `config/show`), [`stats`] (`stats/repo`, `stats/bitswap`, `bitswap/*`); [`cors`]
+//! holds the browser rule.
+//!
+//! **Network.** `id`, `swarm/*`, `stats/bw` and `bitswap/*` go to the swarm task through
 //! [`NetHandle`]; content commands (`cat`, `get`, `ls`, `refs`, `pin/add`) fetch
 //! missing blocks over bitswap through the core's fetcher (see
 //! [`crate::daemon::net`]).
 
+pub mod add;
+pub mod config;
+pub mod cors;
+mod dag;
+pub mod filestore;
 pub mod http;
 pub mod multipart;
+mod pins;
+pub mod stats;
 
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use acorn_storage::cids;
-use acorn_storage::pins::{PinFilter, PinType};
 use acorn_storage::unixfs::exporter::EntryKind;
-use acorn_storage::unixfs::importer;
 use serde_json::{json, Value};
 use smol::channel::{self, Receiver, Sender};
 
-use crate::core::{self, parse_cid_arg, AddEntry, AddEntryKind, AddSource, Node};
+use crate::core::{self, parse_cid_arg, Node};
 use crate::daemon::net::NetHandle;
 use crate::pool::Pool;
 use http::{Body, Chunk, Request, Response};
-use multipart::{Multipart, PartKind};
+use multipart::Multipart;
 
 /// Requests served at once; one more gets 503. Each may hold a blocking-pool job.
 pub const MAX_CONCURRENT_REQUESTS: usize = 16;
@@ -76,22 +93,41 @@ pub const API_PREFIX: &str = "/api/v0/";
 /// The commands this server knows.
 const COMMANDS: &[&str] = &[
     "add",
+    "bitswap/stat",
+    "bitswap/wantlist",
     "block/get",
     "block/put",
+    "block/rm",
     "block/stat",
     "cat",
+    "config",
+    "config/show",
+    "dag/export",
+    "dag/get",
+    "dag/import",
+    "dag/put",
+    "dag/stat",
+    "filestore/dups",
+    "filestore/ls",
+    "filestore/verify",
     "get",
     "id",
     "ls",
     "pin/add",
     "pin/ls",
     "pin/rm",
+    "pin/update",
+    "pin/verify",
     "refs",
+    "refs/local",
     "repo/gc",
     "repo/stat",
     "repo/verify",
+    "resolve",
     "shutdown",
+    "stats/bitswap",
     "stats/bw",
+    "stats/repo",
     "routing/findprovs",
     "routing/findpeer",
     "routing/provide",
@@ -115,6 +151,8 @@ pub struct Api {
     /// Closing it asks the daemon to shut down.
     shutdown: Sender<()>,
     active: AtomicUsize,
+    /// The browser rule (config `API.HTTPHeaders`), set once the ports are known.
+    cors: std::sync::OnceLock<cors::Cors>,
 }
 
 /// An error answer.
@@ -167,7 +205,21 @@ impl Api {
             net,
             shutdown,
             active: AtomicUsize::new(0),
+            cors: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Allows the API's own localhost origins on `ports` (call once, before
+    /// serving; later calls change nothing).
+    pub fn set_listen_ports(&self, ports: &[u16]) {
+        let _ = self
+            .cors
+            .set(cors::Cors::new(&self.node.config().api.http_headers, ports));
+    }
+
+    fn cors(&self) -> &cors::Cors {
+        self.cors
+            .get_or_init(|| cors::Cors::new(&self.node.config().api.http_headers, &[]))
     }
 
     /// Requests being served now.
@@ -185,12 +237,35 @@ impl Api {
         if !COMMANDS.contains(&cmd.as_str()) {
             return not_found();
         }
+        let origin = req
+            .header("origin")
+            .filter(|o| !o.is_empty())
+            .map(str::to_string);
+        if req.method == "OPTIONS" {
+            if let (Some(o), Some(m)) = (&origin, req.header("access-control-request-method")) {
+                return self
+                    .cors()
+                    .preflight(o, m, req.header("access-control-request-headers"));
+            }
+        }
         if req.method != "POST" {
             return Response::full(405, "text/plain", "405 - Method Not Allowed\n");
         }
-        if req.header("origin").is_some() {
+        if !self.cors().allows(origin.as_deref(), req.header("referer")) {
+            tracing::warn!("API blocked request to {} (possible CSRF)", req.path);
             return Response::full(403, "text/plain", "403 - Forbidden\n");
         }
+        let cors_headers = origin.map(|o| self.cors().headers(&o));
+        let mut resp = self.clone().dispatch(cmd, req).await;
+        if let Some(h) = cors_headers {
+            resp.headers.extend(h);
+        }
+        resp
+    }
+
+    /// Runs command `cmd` in a request slot.
+    async fn dispatch(self: Arc<Api>, cmd: String, req: Request) -> Response {
+        let not_found = || Response::full(404, "text/plain", "404 page not found\n");
         let prev = self.active.fetch_add(1, Ordering::SeqCst);
         let slot = Slot(self.clone());
         if prev >= MAX_CONCURRENT_REQUESTS {
@@ -204,19 +279,37 @@ impl Api {
             "add" => self.add(req, slot).await,
             "block/get" => self.block_get(req, slot).await,
             "block/put" => self.block_put(req, slot).await,
+            "block/rm" => self.block_rm(req, slot).await,
             "block/stat" => self.block_stat(req).await,
             "cat" => self.cat(req, slot).await,
+            "config" => self.config(req).await,
+            "config/show" => self.config_show().await,
+            "filestore/ls" => self.filestore_list(req, slot, false).await,
+            "filestore/verify" => self.filestore_list(req, slot, true).await,
+            "filestore/dups" => self.filestore_dups(slot).await,
+            "dag/export" => self.dag_export(req, slot).await,
+            "dag/get" => self.dag_get(req, slot).await,
+            "dag/import" => self.dag_import(req, slot).await,
+            "dag/put" => self.dag_put(req, slot).await,
+            "dag/stat" => self.dag_stat(req, slot).await,
             "get" => self.get(req, slot).await,
             "id" => self.id(req).await,
             "refs" => self.refs(req, slot).await,
             "ls" => self.ls(req).await,
-            "pin/add" => self.pin_add(req).await,
+            "pin/add" => self.pin_add(req, slot).await,
             "pin/ls" => self.pin_ls(req, slot).await,
             "pin/rm" => self.pin_rm(req).await,
+            "pin/update" => self.pin_update(req).await,
+            "pin/verify" => self.pin_verify(req, slot).await,
+            "refs/local" => self.refs_local(slot).await,
             "repo/gc" => self.repo_gc(req, slot).await,
             "repo/stat" => self.repo_stat(req).await,
             "repo/verify" => self.repo_verify(slot).await,
-            "stats/bw" => self.stats_bw().await,
+            "resolve" => self.resolve(req).await,
+            "stats/bw" => self.stats_bw(req).await,
+            "stats/repo" => self.stats_repo(req).await,
+            "stats/bitswap" | "bitswap/stat" => self.bitswap_stat(req).await,
+            "bitswap/wantlist" => self.bitswap_wantlist(req).await,
             "routing/findprovs" | "dht/findprovs" => self.routing_findprovs(req).await,
             "routing/findpeer" | "dht/findpeer" => self.routing_findpeer(req).await,
             "routing/provide" | "dht/provide" => self.routing_provide(req).await,
@@ -402,8 +495,30 @@ impl Api {
         Ok(json_response(&json!({ "Strings": list })))
     }
 
-    async fn stats_bw(&self) -> ApiResult {
-        let bw = self.net()?.bandwidth();
+    /// Kubo's `stats bw`: totals, or one protocol (`proto`), or one peer (`peer`);
+    /// not both. An untracked protocol or unknown peer answers zeros, as Kubo does.
+    /// `poll` is not supported (one answer).
+    async fn stats_bw(&self, req: Request) -> ApiResult {
+        use crate::daemon::net::BwScope;
+        let q = Query(&req.query);
+        let scope = match (q.get(&["peer", "p"]), q.get(&["proto", "t"])) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::Client(
+                    "please only specify peer OR protocol".into(),
+                ))
+            }
+            (Some(p), None) => BwScope::Peer(
+                p.trim_start_matches("/p2p/")
+                    .parse()
+                    .map_err(|e| ApiError::Client(format!("invalid peer ID {p:?}: {e}")))?,
+            ),
+            (None, Some(t)) => BwScope::Protocol(t.to_string()),
+            (None, None) => BwScope::Total,
+        };
+        if q.bool(&["poll"])? == Some(true) {
+            return Err(ApiError::Client("stats bw: --poll is not supported".into()));
+        }
+        let bw = self.net()?.bandwidth(&scope);
         Ok(json_response(&json!({
             "TotalIn": bw.total_in,
             "TotalOut": bw.total_out,
@@ -451,54 +566,6 @@ impl Api {
             })
             .await?;
         Ok(json_response(&json!({ "Objects": objects })))
-    }
-
-    async fn add(&self, req: Request, slot: Slot) -> ApiResult {
-        let q = Query(&req.query);
-        let version = match q.u64(&["cid-version"])?.unwrap_or(0) {
-            v @ (0 | 1) => v as u8,
-            v => return Err(ApiError::Client(format!("unknown CID version {v}"))),
-        };
-        let raw_leaves = q.bool(&["raw-leaves"])?;
-        let mut opts = importer::Options::default().with_cid_version(version, raw_leaves);
-        if let Some(c) = q.get(&["chunker", "s"]) {
-            opts.chunk_size =
-                importer::parse_chunker(c).map_err(|e| ApiError::Client(e.to_string()))?;
-        }
-        if q.bool(&["trickle", "t"])?.unwrap_or(false) {
-            opts.layout = importer::Layout::Trickle;
-        }
-        opts.wrap_with_directory = q.bool(&["wrap-with-directory", "w"])?.unwrap_or(false);
-        let only_hash = q.bool(&["only-hash", "n"])?.unwrap_or(false);
-        let pin = q.bool(&["pin"])?.unwrap_or(true) && !only_hash;
-        let quieter = q.bool(&["quieter", "Q"])?.unwrap_or(false);
-        let mut parts = multipart_body(&req)?;
-        let node = self.node.clone();
-        // Roots of pinned adds are announced to the DHT in the background.
-        let net = self.net.clone().filter(|_| pin);
-        stream(slot, "application/json", "X-Chunked-Output", move |w| {
-            let node = (!only_hash).then_some(&*node);
-            let mut last = None;
-            let mut source = PartSource(&mut parts);
-            let root = core::add_entries(node, &opts, &mut source, pin, &mut |name, a| {
-                let line =
-                    json!({"Name": name, "Hash": a.cid.to_string(), "Size": a.size.to_string()});
-                if quieter {
-                    last = Some(line);
-                    Ok(())
-                } else {
-                    json_line(w, &line)
-                }
-            })?;
-            if let Some(net) = net {
-                net.provide_later(&root);
-            }
-            if let Some(line) = last {
-                json_line(w, &line)?;
-            }
-            Ok(())
-        })
-        .await
     }
 
     /// Kubo's `routing findprovs`: one `{"Type":4,"Responses":[{"ID","Addrs"}]}`
@@ -592,161 +659,6 @@ impl Api {
         Ok(json_response(
             &json!({"Key": st.cid.to_string(), "Size": st.size}),
         ))
-    }
-
-    async fn block_put(&self, req: Request, slot: Slot) -> ApiResult {
-        let q = Query(&req.query);
-        let codec_name = q.get(&["cid-codec"]).unwrap_or("raw");
-        let codec =
-            cids::codec_from_name(codec_name).map_err(|e| ApiError::Client(e.to_string()))?;
-        match q.get(&["mhtype"]) {
-            None | Some("sha2-256") => {}
-            Some(other) => {
-                return Err(ApiError::Client(format!(
-                    "unsupported multihash type {other:?} (only sha2-256)"
-                )))
-            }
-        }
-        match q.get(&["mhlen"]) {
-            None | Some("-1") | Some("32") => {}
-            Some(other) => {
-                return Err(ApiError::Client(format!(
-                    "unsupported multihash length {other} (only 32)"
-                )))
-            }
-        }
-        let pin = q.bool(&["pin"])?.unwrap_or(false);
-        let mut parts = multipart_body(&req)?;
-        let node = self.node.clone();
-        stream(slot, "application/json", "X-Chunked-Output", move |w| {
-            let limit = acorn_storage::block::MAX_BLOCK_BYTES;
-            while parts.next_part()?.is_some() {
-                let mut data = Vec::new();
-                (&mut parts).take(limit as u64 + 1).read_to_end(&mut data)?;
-                anyhow::ensure!(
-                    data.len() <= limit,
-                    "block is over the {limit}-byte block limit"
-                );
-                let size = data.len();
-                let cid = node.block_put(data, codec, pin)?;
-                json_line(w, &json!({"Key": cid.to_string(), "Size": size}))?;
-            }
-            Ok(())
-        })
-        .await
-    }
-
-    async fn pin_add(&self, req: Request) -> ApiResult {
-        self.pin_change(req, Node::pin_add).await
-    }
-
-    async fn pin_rm(&self, req: Request) -> ApiResult {
-        self.pin_change(req, Node::pin_rm).await
-    }
-
-    /// `pin/add` and `pin/rm`: `op` on each path's CID; Kubo's `{"Pins": [...]}`.
-    async fn pin_change(
-        &self,
-        req: Request,
-        op: fn(&Node, &cid::Cid, bool) -> anyhow::Result<()>,
-    ) -> ApiResult {
-        let q = Query(&req.query);
-        let paths = q.required_args("ipfs-path")?;
-        let recursive = q.bool(&["recursive", "r"])?.unwrap_or(true);
-        let pins = self
-            .blocking(move |n| {
-                let mut out = Vec::with_capacity(paths.len());
-                for p in &paths {
-                    let cid = n.resolve_arg(p)?;
-                    op(n, &cid, recursive)?;
-                    out.push(cid.to_string());
-                }
-                Ok(out)
-            })
-            .await?;
-        Ok(json_response(&json!({ "Pins": pins })))
-    }
-
-    async fn pin_ls(&self, req: Request, slot: Slot) -> ApiResult {
-        let q = Query(&req.query);
-        let filter = match q.get(&["type", "t"]).unwrap_or("all") {
-            "all" => PinFilter::All,
-            "direct" => PinFilter::Direct,
-            "recursive" => PinFilter::Recursive,
-            "indirect" => PinFilter::Indirect,
-            other => {
-                return Err(ApiError::Client(format!(
-                    "invalid type '{other}', must be one of {{direct, indirect, recursive, all}}"
-                )))
-            }
-        };
-        let paths = q.args();
-        let streamed = q.bool(&["stream", "s"])?.unwrap_or(false);
-        let list = move |n: &Node| -> anyhow::Result<Vec<(cid::Cid, PinType)>> {
-            let cids = paths
-                .iter()
-                .map(|p| n.resolve_arg(p))
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            n.pin_ls(filter, &cids)
-        };
-        if streamed {
-            let node = self.node.clone();
-            return stream(slot, "application/json", "X-Chunked-Output", move |w| {
-                for (cid, t) in list(&node)? {
-                    json_line(w, &json!({"Cid": cid.to_string(), "Type": t.name()}))?;
-                }
-                Ok(())
-            })
-            .await;
-        }
-        let pins = self.blocking(list).await?;
-        let mut keys = serde_json::Map::new();
-        for (cid, t) in pins {
-            keys.insert(cid.to_string(), json!({"Type": t.name()}));
-        }
-        Ok(json_response(&json!({ "Keys": keys })))
-    }
-
-    async fn repo_stat(&self, req: Request) -> ApiResult {
-        let q = Query(&req.query);
-        let size_only = q.bool(&["size-only", "s"])?.unwrap_or(false);
-        let st = self.blocking(|n| n.repo_stat()).await?;
-        let v = if size_only {
-            json!({"RepoSize": st.repo_size, "StorageMax": st.storage_max})
-        } else {
-            json!({
-                "RepoSize": st.repo_size,
-                "StorageMax": st.storage_max,
-                "NumObjects": st.num_objects,
-                "RepoPath": st.repo_path,
-                "Version": st.version,
-            })
-        };
-        Ok(json_response(&v))
-    }
-
-    async fn repo_gc(&self, req: Request, slot: Slot) -> ApiResult {
-        let q = Query(&req.query);
-        let stream_errors = q.bool(&["stream-errors"])?.unwrap_or(false);
-        let node = self.node.clone();
-        stream(slot, "application/json", "X-Chunked-Output", move |w| {
-            let mut failed = None;
-            let r = node.repo_gc(&mut |cid| {
-                if failed.is_none() {
-                    failed = json_line(w, &json!({"Key": {"/": cid.to_string()}})).err();
-                }
-            });
-            if let Some(e) = failed {
-                return Err(e.into());
-            }
-            match r {
-                Err(e) if stream_errors => {
-                    json_line(w, &json!({"Error": format!("{e:#}")})).map_err(Into::into)
-                }
-                r => r.map(drop),
-            }
-        })
-        .await
     }
 
     async fn repo_verify(&self, slot: Slot) -> ApiResult {
@@ -915,28 +827,6 @@ impl Read for BodyReader {
         out[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
         self.pos += n;
         Ok(n)
-    }
-}
-
-/// Multipart parts as the core's add entries.
-struct PartSource<'a, R: Read>(&'a mut Multipart<R>);
-
-impl<R: Read> Read for PartSource<'_, R> {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        self.0.read(out)
-    }
-}
-
-impl<R: Read> AddSource for PartSource<'_, R> {
-    fn next_entry(&mut self) -> io::Result<Option<AddEntry>> {
-        Ok(self.0.next_part()?.map(|p| AddEntry {
-            path: p.filename,
-            kind: match p.kind {
-                PartKind::File => AddEntryKind::File,
-                PartKind::Directory => AddEntryKind::Directory,
-                PartKind::Symlink => AddEntryKind::Symlink,
-            },
-        }))
     }
 }
 

@@ -10,6 +10,8 @@
 //! path>"`; `Content-Type: application/x-directory` marks a directory,
 //! `application/symlink` a symlink whose body is the target; anything else is a
 //! file. A part without a filename is stdin-like data (Kubo names it by its CID).
+//! An `Abspath` part header (boxo's `MultiFileReader` sends a file's absolute path
+//! there) is passed on as [`Part::abspath`] for `add?nocopy=true`.
 //!
 //! **Limits.** Boundary ≤ [`MAX_BOUNDARY_BYTES`] (RFC 2046); one part's headers ≤
 //! [`MAX_PART_HEADER_BYTES`]; buffer [`BUF_BYTES`] plus the delimiter. A body that
@@ -41,6 +43,9 @@ pub struct Part {
     /// The URL-decoded `filename`, if any.
     pub filename: Option<String>,
     pub kind: PartKind,
+    /// The `Abspath` header (Kubo's clients send a file's absolute path there), as
+    /// sent.
+    pub abspath: Option<String>,
 }
 
 #[derive(PartialEq, Eq)]
@@ -188,6 +193,7 @@ impl<R: Read> Multipart<R> {
         let mut used = 0;
         let mut filename = None;
         let mut kind = PartKind::File;
+        let mut abspath = None;
         loop {
             let line = self.line(MAX_PART_HEADER_BYTES - used)?;
             used += line.len() + 2;
@@ -201,6 +207,8 @@ impl<R: Read> Multipart<R> {
             let value = value.trim();
             if name.trim().eq_ignore_ascii_case("content-disposition") {
                 filename = disposition_filename(value)?;
+            } else if name.trim().eq_ignore_ascii_case("abspath") {
+                abspath = Some(value.to_string()).filter(|v| !v.is_empty());
             } else if name.trim().eq_ignore_ascii_case("content-type") {
                 let mime = value.split(';').next().unwrap_or("").trim();
                 kind = match mime.to_ascii_lowercase().as_str() {
@@ -211,7 +219,11 @@ impl<R: Read> Multipart<R> {
             }
         }
         self.state = State::InPart;
-        Ok(Some(Part { filename, kind }))
+        Ok(Some(Part {
+            filename,
+            kind,
+            abspath,
+        }))
     }
 }
 

@@ -1,6 +1,7 @@
 //! `acorn block put|get|stat|rm`: raw blocks, as Kubo's `ipfs block`.
 //!
-//! Wired to `acorn-storage` by the lead; until then "not implemented yet".
+//! Offline against the repo, or through the daemon's RPC API while one holds the
+//! repo, with the same output.
 
 use argh::{ArgsInfo, FromArgs};
 
@@ -122,8 +123,23 @@ impl BlockCmd {
                     v["Size"]
                 ))
             }
-            BlockSub::Rm(_) => {
-                anyhow::bail!("block rm does not run through the daemon yet: stop the daemon first")
+            BlockSub::Rm(r) => {
+                anyhow::ensure!(!r.cids.is_empty(), "argument \"cid\" is required");
+                let mut q: Vec<(&str, String)> =
+                    r.cids.iter().map(|c| ("arg", c.clone())).collect();
+                q.push(("force", r.force.to_string()));
+                q.push(("quiet", r.quiet.to_string()));
+                let resp = c.post("block/rm", &q, None)?;
+                let mut errors = Vec::new();
+                resp.ndjson(&mut |v| {
+                    let hash = v["Hash"].as_str().unwrap_or_default();
+                    match v["Error"].as_str() {
+                        Some(e) => errors.push(anyhow::anyhow!("cannot remove {hash}: {e}")),
+                        None => print(&format!("removed {hash}\n"))?,
+                    }
+                    Ok(())
+                })?;
+                rm_outcome(errors, r.cids.len())
             }
         }
     }
@@ -180,17 +196,22 @@ impl BlockCmd {
                         Err(e) => errors.push(e),
                     }
                 }
-                // One failure is the error itself; several are listed, then summed up.
-                if errors.len() == 1 && c.cids.len() == 1 {
-                    return Err(errors.remove(0));
-                }
-                for e in &errors {
-                    eprintln!("{e:#}");
-                }
-                let n = errors.len();
-                anyhow::ensure!(n == 0, "{n} of {} blocks not removed", c.cids.len());
-                Ok(())
+                rm_outcome(errors, c.cids.len())
             }
         }
     }
+}
+
+/// The end of `block rm`: one failure is the error itself; several are listed on
+/// stderr, then summed up.
+fn rm_outcome(mut errors: Vec<anyhow::Error>, total: usize) -> anyhow::Result<()> {
+    if errors.len() == 1 && total == 1 {
+        return Err(errors.remove(0));
+    }
+    for e in &errors {
+        eprintln!("{e:#}");
+    }
+    let n = errors.len();
+    anyhow::ensure!(n == 0, "{n} of {total} blocks not removed");
+    Ok(())
 }

@@ -437,12 +437,14 @@ impl MultipartBody {
             self.done = true;
             return Ok(false);
         };
+        let mut abspath = None;
         let (name, ctype, reader): (Option<String>, &str, Box<dyn Read + Send>) = match e {
             Upload::Stdin => (None, "application/octet-stream", Box::new(io::stdin())),
             Upload::File { name, path } => {
                 let f = std::fs::File::open(&path).map_err(|e| {
                     io::Error::new(e.kind(), format!("opening {}: {e}", path.display()))
                 })?;
+                abspath = abspath_header(&path);
                 (name, "application/octet-stream", Box::new(f))
             }
             Upload::Dir(name) => (Some(name), "application/x-directory", Box::new(io::empty())),
@@ -456,13 +458,26 @@ impl MultipartBody {
             Some(n) => format!("form-data; name=\"file\"; filename=\"{}\"", escape(&n)),
             None => "form-data; name=\"file\"".to_string(),
         };
-        self.pending =
-            format!("{lead}--{b}\r\nContent-Disposition: {disp}\r\nContent-Type: {ctype}\r\n\r\n")
-                .into_bytes();
+        let extra = abspath.map_or_else(String::new, |a| format!("Abspath: {a}\r\n"));
+        self.pending = format!(
+            "{lead}--{b}\r\nContent-Disposition: {disp}\r\nContent-Type: {ctype}\r\n{extra}\r\n"
+        )
+        .into_bytes();
         self.pos = 0;
         self.current = Some(reader);
         Ok(true)
     }
+}
+
+/// A file's absolute path for the `Abspath` part header (as Kubo's client sends
+/// it; the daemon uses it for `nocopy`), or `None` when it cannot be a header value
+/// (not UTF-8, or a control character that would break the part's head).
+fn abspath_header(path: &Path) -> Option<String> {
+    let abs = std::fs::canonicalize(path)
+        .or_else(|_| std::path::absolute(path))
+        .ok()?;
+    let s = abs.to_str()?;
+    (!s.chars().any(char::is_control)).then(|| s.to_string())
 }
 
 fn walk(

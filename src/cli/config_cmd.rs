@@ -20,7 +20,7 @@ use anyhow::{bail, Context as _};
 use argh::{ArgsInfo, FromArgs};
 use serde_json::Value;
 
-use super::{parse_bool, print, Context};
+use super::{print, Context};
 use crate::config::{self, Config};
 use crate::profiles;
 use crate::repo_glue::{self, Mode};
@@ -104,6 +104,20 @@ pub struct ApplyCmd {
 impl ConfigCmd {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         let root = ctx.repo_root()?;
+        match &self.command {
+            Some(ConfigSub::Profile(ProfileCmd {
+                command: ProfileSub::Ls(_),
+            })) => return print(&profile_list()),
+            Some(ConfigSub::Profile(_)) if super::daemon_client(ctx)?.is_some() => {
+                bail!("config profile apply does not run through the daemon: stop the daemon first")
+            }
+            Some(ConfigSub::Profile(_)) => {}
+            _ => {
+                if let Some(c) = super::daemon_client(ctx)? {
+                    return self.run_api(&c);
+                }
+            }
+        }
         match self.command {
             Some(ConfigSub::Show(_)) => return show(&root),
             Some(ConfigSub::Profile(ProfileCmd {
@@ -125,18 +139,41 @@ impl ConfigCmd {
             let cfg = Config::load(&root)?;
             return print(&render(&cfg.get(&key)?));
         };
-        let value = match (self.json, self.bool) {
-            (true, true) => bail!("use either --json or --bool, not both"),
-            (true, false) => serde_json::from_str::<Value>(&text)
-                .with_context(|| format!("VALUE {text:?} is not valid JSON"))?,
-            (false, true) => Value::Bool(parse_bool(&text).map_err(anyhow::Error::msg)?),
-            (false, false) => Value::String(text),
-        };
+        let value = config::parse_value(&text, self.json, self.bool)?;
         let _repo = repo_glue::open_or_init_datastore(&root, Mode::Open)?;
-        let mut cfg = Config::load(&root)?;
-        cfg.set(&key, value)?;
-        cfg.save(&root)?;
+        config::set_in_repo(&root, &key, value)?;
         tracing::info!(key, "config updated");
+        Ok(())
+    }
+
+    /// `config KEY [VALUE]` and `config show` through the daemon, with the offline
+    /// output (the daemon writes the file; it uses the new value once restarted).
+    fn run_api(self, c: &super::client::Client) -> anyhow::Result<()> {
+        if let Some(ConfigSub::Show(_)) = self.command {
+            return print(&render(&c.json("config/show", &[])?));
+        }
+        let mut args = self.args.into_iter();
+        let (Some(key), value, None) = (args.next(), args.next(), args.next()) else {
+            bail!("expected KEY or KEY VALUE (see `acorn config --help`)");
+        };
+        let Some(text) = value else {
+            if self.json || self.bool {
+                bail!("--json and --bool need a VALUE to set");
+            }
+            let v = c.json("config", &[("arg", key)])?;
+            return print(&render(&v["Value"]));
+        };
+        // Checked here too, so a bad VALUE reads as it does offline.
+        config::parse_value(&text, self.json, self.bool)?;
+        c.json(
+            "config",
+            &[
+                ("arg", key),
+                ("arg", text),
+                ("json", self.json.to_string()),
+                ("bool", self.bool.to_string()),
+            ],
+        )?;
         Ok(())
     }
 }

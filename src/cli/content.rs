@@ -11,6 +11,7 @@ use argh::{ArgsInfo, FromArgs};
 use anyhow::Context as _;
 use std::io::Write as _;
 
+use super::progress::Bar;
 use super::{parse_bool, Context};
 use crate::core::Node;
 use acorn_storage::unixfs::importer;
@@ -62,6 +63,9 @@ pub struct AddCmd {
     /// implies --raw-leaves)
     #[argh(switch)]
     pub nocopy: bool,
+    /// show a progress bar on stderr (default: true when stderr is a terminal)
+    #[argh(option, arg_name = "bool", from_str_fn(parse_bool))]
+    pub progress: Option<bool>,
     /// files or directories to add (stdin when none)
     #[argh(positional)]
     pub paths: Vec<String>,
@@ -99,15 +103,11 @@ impl AddCmd {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         let opts = self.import_options()?;
         if let Some(c) = super::daemon_client(ctx)? {
-            if self.nocopy {
-                // The API side (Filestore.AllowedRoots) is issue 5's; never fall back
-                // to a copy the user did not ask for.
-                anyhow::bail!(
-                    "add --nocopy does not run through the daemon yet: stop the daemon first"
-                );
-            }
+            // `--nocopy` goes as `nocopy=true` with each file's Abspath; the daemon
+            // refuses paths outside Filestore.AllowedRoots (never a silent copy).
             return self.run_api(&c);
         }
+        let mut bar = Bar::stderr(self.progress, self.total_size());
         let pin = self.pin.unwrap_or(true) && !self.only_hash;
         // `--only-hash` needs no repo: nothing is written.
         let node = if self.only_hash {
@@ -132,12 +132,52 @@ impl AddCmd {
                     writeln!(out, "added {cid} {name}")
                 }
             },
+            &mut |n| bar.add(n),
         )?;
+        bar.finish();
         if quieter {
             writeln!(out, "{root}")?;
         }
         out.flush()?;
         Ok(())
+    }
+
+    /// Bytes of the files to add (for the progress bar), when the bar is on and
+    /// the input is files; `None` for stdin or when a walk fails (the add reports
+    /// that itself).
+    fn total_size(&self) -> Option<u64> {
+        fn walk(p: &std::path::Path, recursive: bool, hidden: bool, depth: usize) -> Option<u64> {
+            let m = std::fs::symlink_metadata(p).ok()?;
+            if m.is_file() {
+                return Some(m.len());
+            }
+            if !m.is_dir() || !recursive || depth > importer::MAX_DIR_DEPTH {
+                return Some(0);
+            }
+            let mut sum = 0u64;
+            for e in std::fs::read_dir(p).ok()? {
+                let e = e.ok()?;
+                if !hidden && e.file_name().to_string_lossy().starts_with('.') {
+                    continue;
+                }
+                sum = sum.saturating_add(walk(&e.path(), recursive, hidden, depth + 1)?);
+            }
+            Some(sum)
+        }
+        if self.progress == Some(false) || self.paths.is_empty() {
+            return None;
+        }
+        if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            return None;
+        }
+        self.paths.iter().try_fold(0u64, |acc, p| {
+            Some(acc.saturating_add(walk(
+                std::path::Path::new(p),
+                self.recursive,
+                self.hidden,
+                0,
+            )?))
+        })
     }
 }
 
@@ -158,10 +198,19 @@ impl AddCmd {
         if let Some(ch) = &self.chunker {
             q.push(("chunker", ch.clone()));
         }
+        let mut bar = Bar::stderr(self.progress, self.total_size());
+        if self.nocopy {
+            // As offline: nocopy implies raw leaves (refused with --raw-leaves=false
+            // by `import_options`).
+            q.retain(|(k, _)| *k != "raw-leaves");
+            q.push(("raw-leaves", "true".into()));
+        }
         for (name, on) in [
             ("trickle", self.trickle),
             ("wrap-with-directory", self.wrap_with_directory),
             ("only-hash", self.only_hash),
+            ("nocopy", self.nocopy),
+            ("progress", bar.is_on()),
         ] {
             if on {
                 q.push((name, "true".into()));
@@ -177,7 +226,21 @@ impl AddCmd {
         )?;
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         let (quiet, quieter) = (self.quiet, self.quieter);
+        // Progress lines carry a file's bytes so far: earlier files add up in `base`.
+        let (mut base, mut cur_name, mut cur) = (0u64, String::new(), 0u64);
         resp.ndjson(&mut |v| {
+            if v.get("Hash").is_none() {
+                if let Some(b) = v["Bytes"].as_u64() {
+                    let name = v["Name"].as_str().unwrap_or_default();
+                    if name != cur_name {
+                        base += cur;
+                        cur_name = name.to_string();
+                    }
+                    cur = b;
+                    bar.set(base + cur);
+                }
+                return Ok(());
+            }
             let hash = v["Hash"].as_str().unwrap_or_default();
             let name = v["Name"].as_str().unwrap_or_default();
             if quieter || quiet {
@@ -187,6 +250,7 @@ impl AddCmd {
             }
             Ok(())
         })?;
+        bar.finish();
         out.flush()?;
         Ok(())
     }
@@ -244,6 +308,9 @@ pub struct GetCmd {
     /// where to write (default: ./<cid>)
     #[argh(option, short = 'o')]
     pub output: Option<String>,
+    /// show a progress bar on stderr (default: true when stderr is a terminal)
+    #[argh(option, arg_name = "bool", from_str_fn(parse_bool))]
+    pub progress: Option<bool>,
     /// CID or path (<cid>[/path])
     #[argh(positional)]
     pub path: String,
@@ -271,14 +338,46 @@ impl GetCmd {
         );
         super::print(&format!("Saving file(s) to {}\n", target.display()))?;
         match (node, client) {
-            (Some(node), _) => node.get(&self.path, &target),
+            (Some(node), _) => {
+                let total = if self.progress != Some(false)
+                    && std::io::IsTerminal::is_terminal(&std::io::stderr())
+                {
+                    node.file_size(&self.path).ok()
+                } else {
+                    None
+                };
+                let mut bar = Bar::stderr(self.progress, total);
+                node.get_with_progress(&self.path, &target, &mut |n| bar.add(n))?;
+                bar.finish();
+                Ok(())
+            }
             (None, Some(c)) => {
-                let mut resp = c.post("get", &[("arg", self.path.clone())], None)?;
-                unpack_tar(&mut resp, &target)?;
-                resp.finish()
+                let mut bar = Bar::stderr(self.progress, None);
+                let resp = c.post("get", &[("arg", self.path.clone())], None)?;
+                let mut counted = BarReader {
+                    inner: resp,
+                    bar: &mut bar,
+                };
+                unpack_tar(&mut counted, &target)?;
+                counted.bar.finish();
+                counted.inner.finish()
             }
             (None, None) => unreachable!("one of the two is set above"),
         }
+    }
+}
+
+/// Moves a progress bar with the bytes read through it.
+struct BarReader<'a, R> {
+    inner: R,
+    bar: &'a mut Bar,
+}
+
+impl<R: std::io::Read> std::io::Read for BarReader<'_, R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(out)?;
+        self.bar.add(n as u64);
+        Ok(n)
     }
 }
 
@@ -467,7 +566,15 @@ pub struct RefsLocalCmd {}
 
 impl RefsCmd {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
-        if let (None, Some(c)) = (&self.command, super::daemon_client(ctx)?) {
+        let client = super::daemon_client(ctx)?;
+        if let (Some(RefsSub::Local(_)), Some(c)) = (&self.command, &client) {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            c.post("refs/local", &[], None)?
+                .ndjson(&mut |v| Ok(writeln!(out, "{}", v["Ref"].as_str().unwrap_or_default())?))?;
+            out.flush()?;
+            return Ok(());
+        }
+        if let (None, Some(c)) = (&self.command, client) {
             anyhow::ensure!(!self.paths.is_empty(), "argument \"ipfs-path\" is required");
             anyhow::ensure!(
                 !self.edges && self.format.is_none() && self.max_depth.is_none(),

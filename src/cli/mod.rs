@@ -17,6 +17,7 @@
 //! not.
 
 pub mod argv;
+pub mod bitswap;
 pub mod block;
 pub mod client;
 pub mod config_cmd;
@@ -27,7 +28,9 @@ pub mod filestore;
 pub mod init;
 pub mod net;
 pub mod pin;
+pub mod progress;
 pub mod repo;
+pub mod resolve;
 pub mod version;
 
 use std::ffi::OsString;
@@ -73,8 +76,10 @@ pub enum Command {
     Id(daemon_cmd::IdCmd),
     Swarm(net::SwarmCmd),
     Stats(net::StatsCmd),
+    Bitswap(bitswap::BitswapCmd),
     Routing(net::RoutingCmd),
     Dht(net::DhtCmd),
+    Resolve(resolve::ResolveCmd),
 }
 
 /// What handlers need from the process environment.
@@ -138,8 +143,10 @@ pub fn run(args: Acorn, ctx: &Context) -> anyhow::Result<()> {
         Command::Id(c) => c.run(ctx),
         Command::Swarm(c) => c.run(ctx),
         Command::Stats(c) => c.run(ctx),
+        Command::Bitswap(c) => c.run(ctx),
         Command::Routing(c) => c.run(ctx),
         Command::Dht(c) => c.run(ctx),
+        Command::Resolve(c) => c.run(ctx),
     }
 }
 
@@ -335,6 +342,8 @@ mod tests {
             &["dag", "get", "--output-codec=dag-json", "Qm"],
             &["dag", "export", "Qm"],
             &["dag", "import", "a.car"],
+            &["dag", "stat", "--progress=false", "Qm"],
+            &["resolve", "-r", "false", "/ipfs/Qm/a"],
             &["pin", "ls", "--type=recursive", "-q"],
             &["pin", "rm", "Qm"],
             &["pin", "update", "Qa", "Qb"],

@@ -155,12 +155,22 @@ pub struct StatsCmd {
 #[argh(subcommand)]
 pub enum StatsSub {
     Bw(BwCmd),
+    Bitswap(super::bitswap::StatsBitswapCmd),
+    Repo(super::bitswap::StatsRepoCmd),
 }
 
-/// Bandwidth totals and rates (all connections, raw TCP bytes).
+/// Bandwidth totals and rates: all connections (raw TCP bytes), or one protocol's or
+/// one peer's stream bytes.
 #[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
 #[argh(subcommand, name = "bw")]
-pub struct BwCmd {}
+pub struct BwCmd {
+    /// specify a peer to print bandwidth for
+    #[argh(option, short = 'p')]
+    pub peer: Option<String>,
+    /// specify a protocol to print bandwidth for (e.g. /ipfs/bitswap/1.2.0)
+    #[argh(option, short = 't')]
+    pub proto: Option<String>,
+}
 
 /// go-humanize's `Bytes`: SI units, one decimal below 10.
 pub fn humanize_bytes(n: f64) -> String {
@@ -180,8 +190,17 @@ pub fn humanize_bytes(n: f64) -> String {
 impl StatsCmd {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         match self.command {
-            StatsSub::Bw(_) => {
-                let v = client(ctx)?.json("stats/bw", &[])?;
+            StatsSub::Bitswap(c) => super::bitswap::run_stat(ctx, c.verbose, c.human),
+            StatsSub::Repo(c) => c.run(ctx),
+            StatsSub::Bw(cmd) => {
+                let mut query = Vec::new();
+                if let Some(p) = cmd.peer {
+                    query.push(("peer", p));
+                }
+                if let Some(t) = cmd.proto {
+                    query.push(("proto", t));
+                }
+                let v = client(ctx)?.json("stats/bw", &query)?;
                 let f = |k: &str| v[k].as_f64().unwrap_or(0.0);
                 print(&format!(
                     "Bandwidth\nTotalIn: {}\nTotalOut: {}\nRateIn: {}/s\nRateOut: {}/s\n",

@@ -1,6 +1,7 @@
 //! `acorn pin add|rm|ls|update|verify`, as Kubo's `ipfs pin`.
 //!
-//! Wired to `acorn-storage` by the lead; until then "not implemented yet".
+//! Offline against the repo, or through the daemon's RPC API while one holds the
+//! repo, with the same output.
 
 use std::str::FromStr;
 
@@ -190,9 +191,55 @@ impl PinCmd {
                 }
                 print(&out)
             }
-            PinSub::Update(_) | PinSub::Verify(_) => anyhow::bail!(
-                "this pin command does not run through the daemon yet: stop the daemon first"
-            ),
+            PinSub::Update(u) => {
+                let q = vec![
+                    ("arg", u.from),
+                    ("arg", u.to),
+                    ("unpin", u.unpin.unwrap_or(true).to_string()),
+                ];
+                let v = c.json("pin/update", &q)?;
+                print(&format!(
+                    "updated {} to {}\n",
+                    v["Pins"][0].as_str().unwrap_or_default(),
+                    v["Pins"][1].as_str().unwrap_or_default()
+                ))
+            }
+            PinSub::Verify(p) => {
+                let q = vec![
+                    ("verbose", (p.verbose && !p.quiet).to_string()),
+                    ("quiet", p.quiet.to_string()),
+                ];
+                let resp = c.post("pin/verify", &q, None)?;
+                let (mut out, mut broken) = (String::new(), 0usize);
+                resp.ndjson(&mut |v| {
+                    let cid = v["Cid"].as_str().unwrap_or_default();
+                    if v["Ok"].as_bool() == Some(true) {
+                        out.push_str(&format!("{cid} ok\n"));
+                        return Ok(());
+                    }
+                    broken += 1;
+                    if p.quiet {
+                        out.push_str(&format!("{cid}\n"));
+                        return Ok(());
+                    }
+                    out.push_str(&format!("{cid} broken\n"));
+                    for b in v["BadNodes"]
+                        .as_array()
+                        .map(Vec::as_slice)
+                        .unwrap_or_default()
+                    {
+                        out.push_str(&format!(
+                            "  {}: {}\n",
+                            b["Cid"].as_str().unwrap_or_default(),
+                            b["Err"].as_str().unwrap_or_default()
+                        ));
+                    }
+                    Ok(())
+                })?;
+                print(&out)?;
+                anyhow::ensure!(broken == 0, "{broken} pin(s) broken");
+                Ok(())
+            }
         }
     }
 

@@ -13,11 +13,12 @@
 //! main thread drives the reactor. Repo work runs on our bounded pool
 //! ([`crate::pool`]), at most `Acorn.BlockingThreads` threads, which exit when idle.
 //! `BLOCKING_MAX_THREADS` is also set (before any use) so that a dependency using
-//! the `blocking` crate stays within the same cap. So an idle daemon has 2 OS
-//! threads, with its swarm listening. Bitswap's blockstore calls go through
-//! `smol::unblock` (the `blocking` crate), whose threads, once started, stay (up
-//! to `BLOCKING_MAX_THREADS`): a daemon that has served or fetched blocks idles at
-//! 2 + up to `Acorn.BlockingThreads` threads.
+//! the `blocking` crate (`/dns*` lookups) stays within the same cap. Bitswap's
+//! blockstore calls run on a second pool of
+//! [`net::BITSWAP_BLOCKING_THREADS`] (1) thread, whose threads also exit when idle
+//! (a separate pool because API jobs wait for bitswap). So an idle daemon has 2 OS
+//! threads, with its swarm listening, also after serving or fetching, and at most
+//! 2 + `Acorn.BlockingThreads` + 1 while busy (a daemon only serving blocks: 3).
 //!
 //! **Signals.** `async-signal` registers SIGTERM/SIGINT with `signal-hook-registry`
 //! and wakes the executor through a self-pipe registered with the async-io reactor:
@@ -203,6 +204,8 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
     spawn_reprovider(&ex, &node, &pool, &network);
     let gateway = Gateway::new(node.clone(), pool.clone());
     let api = Api::new(node.clone(), pool, stop_tx.clone(), Some(network.clone()));
+    let ports: Vec<u16> = listeners.iter().map(|(_, a)| a.port()).collect();
+    api.set_listen_ports(&ports);
     let stats = Arc::new(http::Stats::default());
 
     for (l, addr) in listeners {
@@ -307,6 +310,13 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
         })
         .await;
         network.shutdown().await;
+        // Bitswap's tasks hold the executor and end only once polled after the stop:
+        // run them out, or the executor (and every task holding the node) outlives
+        // `drop(ex)` below and the drain times out.
+        let deadline = Instant::now() + net::STOP_WAIT;
+        while Arc::strong_count(&ex) > 1 && Instant::now() < deadline {
+            async_io::Timer::after(Duration::from_millis(10)).await;
+        }
     }));
     drop(network);
     // Dropping the executor drops the tasks still running (their connections close,

@@ -42,12 +42,13 @@
 //! **Departures.** `Routing.Type` `dht` and `auto` run as a DHT client (Kubo makes
 //! them a server once AutoNAT finds the node public; there is no AutoNAT yet).
 //! `swarm addrs` lists the addresses in the Kademlia routing table and of connected
-//! peers (Kubo: its whole peerstore). Bandwidth rates are averaged over the time
-//! since the previous `stats bw` call (at least [`RATE_WINDOW`]), not Kubo's EWMA.
+//! peers (Kubo: its whole peerstore). `stats bw` counts as
+//! [`acorn_net::bandwidth`] says: the total is raw TCP bytes (Kubo: stream bytes),
+//! `--proto` and `--peer` count substream bytes; rates are Kubo's 1 s EWMA.
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use acorn_net::bitswap::{self, NodeEvent, SessionId};
@@ -85,8 +86,12 @@ pub const PROVIDERS_PER_LOOKUP_COUNT: usize = 20;
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(90);
 /// How long startup waits for the listeners to report their addresses.
 pub const LISTEN_WAIT: Duration = Duration::from_secs(2);
-/// Shortest window over which `stats bw` rates are averaged.
-pub const RATE_WINDOW: Duration = Duration::from_secs(1);
+/// Threads of bitswap's own blocking pool (its blockstore gets, haves and puts; the
+/// threads exit when idle). Not the API's pool: a request fetching over bitswap holds
+/// an API pool thread while it waits for a block whose `put` runs here, so sharing
+/// one pool would deadlock once every API thread waits. Each call is one block
+/// (≤ 2 MiB), so one thread keeps up with a loopback fetch.
+pub const BITSWAP_BLOCKING_THREADS: usize = 1;
 /// How long shutdown waits for the swarm task to stop.
 pub const STOP_WAIT: Duration = Duration::from_secs(2);
 /// `routing findprovs|findpeer|provide` queries running at once; more get an error.
@@ -155,14 +160,28 @@ pub struct PeerEntry {
     pub outbound: bool,
 }
 
-/// Byte counters and rates for `stats bw`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct BwStats {
-    pub total_in: u64,
-    pub total_out: u64,
-    /// Bytes per second.
-    pub rate_in: f64,
-    pub rate_out: f64,
+/// Byte counters and rates for `stats bw` (bytes; bytes per second).
+pub use acorn_net::bandwidth::Stats as BwStats;
+
+/// What `stats bw` counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BwScope {
+    /// Every connection, raw TCP bytes.
+    Total,
+    /// Substream bytes of one protocol (zeros for a protocol not tracked).
+    Protocol(String),
+    /// Substream bytes exchanged with one peer (zeros for a peer not tracked).
+    Peer(PeerId),
+}
+
+/// `bitswap stat` figures.
+#[derive(Debug, Clone)]
+pub struct BitswapStat {
+    pub stats: bitswap::Stats,
+    /// Our live wants.
+    pub wantlist: Vec<Cid>,
+    /// Connected peers bitswap knows.
+    pub peers: Vec<PeerId>,
 }
 
 enum Command {
@@ -194,6 +213,12 @@ enum Command {
         reply: Option<oneshot::Sender<Result<(), String>>>,
     },
     Shutdown(oneshot::Sender<()>),
+    /// `bitswap stat`, answered by the swarm task from its bitswap handle (the API
+    /// holds no bitswap handle of its own: one more handle kept the bitswap channel
+    /// alive past shutdown).
+    BitswapStat(oneshot::Sender<Result<BitswapStat, String>>),
+    /// `bitswap wantlist [--peer]`.
+    BitswapWantlist(Option<PeerId>, oneshot::Sender<Result<Vec<Cid>, String>>),
 }
 
 /// One provider found by `routing findprovs`.
@@ -227,16 +252,6 @@ pub struct NetHandle {
     peer_id: PeerId,
     dht_mode: DhtMode,
     bandwidth: Bandwidth,
-    rates: Arc<Mutex<RateSample>>,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct RateSample {
-    at: Instant,
-    total_in: u64,
-    total_out: u64,
-    rate_in: f64,
-    rate_out: f64,
 }
 
 /// Why a network command failed.
@@ -252,6 +267,8 @@ pub enum NetError {
     NotConnected { peer: PeerId },
     #[error("routing: {0}")]
     Routing(String),
+    #[error("bitswap: {0}")]
+    Bitswap(String),
 }
 
 /// Splits `<addr>/p2p/<peer>` into the peer and the address before it.
@@ -390,29 +407,28 @@ impl NetHandle {
         }
     }
 
-    /// `stats bw`.
-    pub fn bandwidth(&self) -> BwStats {
-        let (total_in, total_out) = (
-            self.bandwidth.inbound_bytes(),
-            self.bandwidth.outbound_bytes(),
-        );
+    /// `stats bw [--proto P | --peer ID]`: totals and Kubo's 1 s EWMA rates.
+    pub fn bandwidth(&self, scope: &BwScope) -> BwStats {
         let now = Instant::now();
-        let mut s = self.rates.lock().unwrap_or_else(PoisonError::into_inner);
-        let dt = now.duration_since(s.at);
-        if dt >= RATE_WINDOW {
-            let secs = dt.as_secs_f64();
-            s.rate_in = total_in.saturating_sub(s.total_in) as f64 / secs;
-            s.rate_out = total_out.saturating_sub(s.total_out) as f64 / secs;
-            s.at = now;
-            s.total_in = total_in;
-            s.total_out = total_out;
+        match scope {
+            BwScope::Total => self.bandwidth.total(now),
+            BwScope::Protocol(p) => self.bandwidth.protocol(p, now),
+            BwScope::Peer(peer) => self.bandwidth.peer(peer, now),
         }
-        BwStats {
-            total_in,
-            total_out,
-            rate_in: s.rate_in,
-            rate_out: s.rate_out,
-        }
+    }
+
+    /// `bitswap stat`: bitswap's counters, our wants and its connected peers.
+    pub async fn bitswap_stat(&self) -> Result<BitswapStat, NetError> {
+        self.ask(Command::BitswapStat)
+            .await?
+            .map_err(NetError::Bitswap)
+    }
+
+    /// `bitswap wantlist [--peer]`: our wants, or what `peer` wants from us.
+    pub async fn bitswap_wantlist(&self, peer: Option<PeerId>) -> Result<Vec<Cid>, NetError> {
+        self.ask(|reply| Command::BitswapWantlist(peer, reply))
+            .await?
+            .map_err(NetError::Bitswap)
     }
 
     /// Stops bitswap and the swarm (connections close); waits up to [`STOP_WAIT`].
@@ -427,11 +443,11 @@ impl NetHandle {
     }
 }
 
-/// The repo as bitswap sees it. `put` runs on the bitswap node's blocking pool (never
-/// on the executor thread); each block is one non-durable transaction
-/// ([`Store::put_block_lazy`]: one durable commit in 256) taken under an add guard,
-/// so it never lands in the middle of a GC sweep. Blocks fetched for `pin add`
-/// stay protected by the pin's own guard until the pin commits.
+/// The repo as bitswap sees it. Calls run on bitswap's own pool
+/// ([`BITSWAP_BLOCKING_THREADS`]), never on the executor thread; each block is one
+/// non-durable transaction ([`Store::put_block_lazy`]: one durable commit in 256)
+/// taken under an add guard, so it never lands in the middle of a GC sweep. Blocks
+/// fetched for `pin add` stay protected by the pin's own guard until the pin commits.
 struct RepoBlocks(Store);
 
 impl bitswap::Blockstore for RepoBlocks {
@@ -529,8 +545,13 @@ pub async fn start(
     }
     let control = swarm.behaviour().stream.new_control();
     let store: Arc<dyn bitswap::Blockstore> = Arc::new(RepoBlocks(node.store().clone()));
-    let (bs, bs_events) = bitswap::Node::spawn(ex, control, store, bitswap::Config::default())
-        .context("starting bitswap")?;
+    let blocking: Arc<dyn bitswap::Blocking> = Arc::new(crate::pool::Pool::named(
+        "acorn-bitswap",
+        BITSWAP_BLOCKING_THREADS,
+    ));
+    let (bs, bs_events) =
+        bitswap::Node::spawn(ex, control, store, blocking, bitswap::Config::default())
+            .context("starting bitswap")?;
     node.set_fetcher(Arc::new(BitswapFetcher(bs.clone())))?;
 
     let (tx, rx) = channel::bounded(COMMAND_QUEUE_COUNT);
@@ -539,13 +560,6 @@ pub async fn start(
         peer_id: ident.peer_id(),
         dht_mode: scfg.dht_mode,
         bandwidth,
-        rates: Arc::new(Mutex::new(RateSample {
-            at: Instant::now(),
-            total_in: 0,
-            total_out: 0,
-            rate_in: 0.0,
-            rate_out: 0.0,
-        })),
     };
     // Announced addresses (Kubo's Addresses.Announce) go into provider records and
     // identify; without any, the listen addresses are announced (as Kubo does).
@@ -685,6 +699,26 @@ impl Task {
                     drop(self);
                     let _ = reply.send(());
                     return;
+                }
+                // Bitswap answers from its own task, which never waits on this one.
+                Wake::Cmd(Some(Command::BitswapStat(reply))) => {
+                    let bs = &self.bitswap;
+                    let r = async {
+                        Ok::<_, bitswap::Error>(BitswapStat {
+                            stats: bs.stats().await?,
+                            wantlist: bs.wantlist().await?,
+                            peers: bs.peers().await?,
+                        })
+                    }
+                    .await;
+                    let _ = reply.send(r.map_err(|e| e.to_string()));
+                }
+                Wake::Cmd(Some(Command::BitswapWantlist(peer, reply))) => {
+                    let r = match peer {
+                        Some(p) => self.bitswap.peer_wantlist(p).await,
+                        None => self.bitswap.wantlist().await,
+                    };
+                    let _ = reply.send(r.map_err(|e| e.to_string()));
                 }
                 Wake::Cmd(Some(c)) => self.on_command(c),
                 // Every handle dropped: the daemon is gone.
@@ -853,7 +887,8 @@ impl Task {
                     }
                 }
             }
-            Command::Shutdown(_) => {} // handled in `run`
+            // Handled in `run`.
+            Command::Shutdown(_) | Command::BitswapStat(_) | Command::BitswapWantlist(..) => {}
         }
     }
 

@@ -125,7 +125,12 @@ impl Daemon {
             port: 0,
         };
         while Instant::now() < deadline {
-            if let Ok(text) = std::fs::read_to_string(&api) {
+            // The daemon creates the file, then writes it: an empty read is "not yet".
+            if let Ok(text) = std::fs::read_to_string(&api).map(|t| t.trim().to_string()) {
+                if text.is_empty() {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                }
                 let port = text.rsplit('/').next().unwrap().parse().unwrap();
                 assert!(text.starts_with("/ip4/127.0.0.1/tcp/"), "{text}");
                 assert_ne!(port, 0, "api file holds the real port");

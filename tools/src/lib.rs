@@ -3,6 +3,9 @@
 //! Everything here drives the `acorn` binary from outside, as a user would.
 #![deny(unsafe_code)]
 
+mod daemon;
+pub use daemon::{proc_figures, profile_ceiling_mib, Daemon};
+
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};

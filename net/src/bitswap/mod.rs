@@ -21,8 +21,12 @@
 //!   per protocol and drops the rest, so it must never wait for the busy node task),
 //!   applies the stream caps and spawns a reader task per stream. Each peer we send to
 //!   gets one writer task with one stream.
-//! - Blockstore calls (`get`/`has`/`put`, which may block on disk) run through
-//!   `smol::unblock`; the daemon caps that pool (`BLOCKING_MAX_THREADS`).
+//! - Blockstore calls (`get`/`has`/`put`, which may block on disk) run through the
+//!   [`Blocking`] given to [`Node::spawn`]: the daemon passes a bounded pool of its own
+//!   (threads exit when idle), tests [`Unblock`] (`smol::unblock`). Bitswap's jobs are
+//!   short and never wait on the network, so the pool must not be one whose threads
+//!   may block waiting for bitswap (a fetch waiting there for a block whose `put`
+//!   queues behind it would deadlock).
 //!
 //! # Limits (in [`Config`] and [`core::Config`])
 //! - commands: a channel of `command_capacity` (full: callers wait);
@@ -83,6 +87,42 @@ pub trait Blockstore: Send + Sync + 'static {
     fn has(&self, cid: &Cid) -> Result<bool, BlockError>;
     /// Stores a verified block.
     fn put(&self, block: &Block) -> Result<(), BlockError>;
+}
+
+/// Where the node runs its blockstore calls, off the executor thread. The daemon
+/// passes its own bounded pool; [`Unblock`] uses `smol::unblock`.
+pub trait Blocking: Send + Sync + 'static {
+    /// Runs `job` on another thread. A job dropped unrun (or that panics) makes its
+    /// call fail: a put or a local fetch with [`Error::Store`], a lookup as a miss.
+    fn spawn_blocking(&self, job: Box<dyn FnOnce() + Send>);
+}
+
+/// [`Blocking`] on `smol::unblock`: the `blocking` crate's pool, capped by
+/// `BLOCKING_MAX_THREADS` (its threads linger after use).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unblock;
+
+impl Blocking for Unblock {
+    fn spawn_blocking(&self, job: Box<dyn FnOnce() + Send>) {
+        smol::unblock(job).detach();
+    }
+}
+
+/// Runs `f` through `pool`; `None` if the job was dropped or panicked.
+async fn run_blocking<T: Send + 'static>(
+    pool: &dyn Blocking,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    let (tx, rx) = futures::channel::oneshot::channel();
+    pool.spawn_blocking(Box::new(move || {
+        let _ = tx.send(f());
+    }));
+    rx.await.ok()
+}
+
+/// The error of a blockstore call whose job never finished.
+fn lost_job() -> BlockError {
+    BlockError::Io("blockstore call did not finish (blocking pool)".into())
 }
 
 /// Tunables of the node task. Defaults in brackets.
@@ -192,6 +232,8 @@ enum Command {
     Disconnected(PeerId),
     Stats(oneshot::Sender<Stats>),
     Wantlist(oneshot::Sender<Vec<Cid>>),
+    PeerWantlist(PeerId, oneshot::Sender<Vec<Cid>>),
+    Peers(oneshot::Sender<Vec<PeerId>>),
     Shutdown,
 }
 
@@ -258,6 +300,21 @@ impl Handle {
         self.send(Command::Wantlist(tx)).await?;
         rx.await.map_err(|_| Error::Closed)
     }
+
+    /// What `peer` wants from us, as we hold it (empty for a peer we do not know).
+    pub async fn peer_wantlist(&self, peer: PeerId) -> Result<Vec<Cid>, Error> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::PeerWantlist(peer, tx)).await?;
+        rx.await.map_err(|_| Error::Closed)
+    }
+
+    /// The connected peers bitswap knows, in connection order (at most the swarm's
+    /// connection limit).
+    pub async fn peers(&self) -> Result<Vec<PeerId>, Error> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::Peers(tx)).await?;
+        rx.await.map_err(|_| Error::Closed)
+    }
 }
 
 /// One request's session. Dropping it cancels its wants.
@@ -311,11 +368,13 @@ pub struct Node;
 
 impl Node {
     /// Registers the four bitswap protocols on `control` and spawns the node task on
-    /// `ex`. Returns the handle and the daemon's event receiver.
+    /// `ex`; blockstore calls run through `blocking`. Returns the handle and the
+    /// daemon's event receiver.
     pub fn spawn(
         ex: &Arc<Executor<'static>>,
         mut control: libp2p_stream::Control,
         store: Arc<dyn Blockstore>,
+        blocking: Arc<dyn Blocking>,
         cfg: Config,
     ) -> Result<(Handle, Receiver<NodeEvent>), Error> {
         let mut incoming = Vec::new();
@@ -359,6 +418,7 @@ impl Node {
             ex: ex.clone(),
             control,
             store,
+            blocking,
             events: ev_tx,
             io_tx,
             writers: HashMap::new(),
@@ -382,6 +442,7 @@ struct Driver {
     ex: Arc<Executor<'static>>,
     control: libp2p_stream::Control,
     store: Arc<dyn Blockstore>,
+    blocking: Arc<dyn Blocking>,
     events: Sender<NodeEvent>,
     io_tx: Sender<IoEvent>,
     /// One writer per peer we send to (bounded by the core's peer table).
@@ -542,10 +603,13 @@ impl Driver {
                         .flatten()
                         .collect();
                     let store = self.store.clone();
+                    let blocking = self.blocking.clone();
                     self.ex
                         .spawn(async move {
                             let b = block.clone();
-                            let put = smol::unblock(move || store.put(&b)).await;
+                            let put = run_blocking(&*blocking, move || store.put(&b))
+                                .await
+                                .unwrap_or_else(|| Err(lost_job()));
                             for (cid, r) in replies {
                                 let _ = r.send(match &put {
                                     Ok(()) if cid == *block.cid() => Ok(block.clone()),
@@ -574,11 +638,12 @@ impl Driver {
         }
         while let Some(lookup) = self.core.poll_lookup() {
             let store = self.store.clone();
+            let blocking = self.blocking.clone();
             let io = self.io_tx.clone();
             self.ex
                 .spawn(async move {
                     let l = lookup.clone();
-                    let found = smol::unblock(move || match l.want_type {
+                    let found = run_blocking(&*blocking, move || match l.want_type {
                         WantType::Block => match store.get(&l.cid) {
                             Ok(Some(d)) => Found::Block(d),
                             _ => Found::Missing,
@@ -588,7 +653,8 @@ impl Driver {
                             _ => Found::Missing,
                         },
                     })
-                    .await;
+                    .await
+                    .unwrap_or(Found::Missing);
                     let _ = io.send(IoEvent::Lookup { lookup, found }).await;
                 })
                 .detach();
@@ -697,6 +763,7 @@ impl Driver {
                 reply,
             } => {
                 let store = self.store.clone();
+                let blocking = self.blocking.clone();
                 let io = self.io_tx.clone();
                 self.ex
                     .spawn(async move {
@@ -705,7 +772,9 @@ impl Driver {
                             let _ = reply.send(Block::new(cid, data).map_err(Error::from));
                             return;
                         }
-                        let local = smol::unblock(move || store.get(&cid)).await;
+                        let local = run_blocking(&*blocking, move || store.get(&cid))
+                            .await
+                            .unwrap_or_else(|| Err(lost_job()));
                         match local {
                             Ok(Some(data)) => {
                                 let _ = reply.send(Block::new(cid, data).map_err(Error::from));
@@ -759,6 +828,12 @@ impl Driver {
             }
             Command::Wantlist(reply) => {
                 let _ = reply.send(self.core.wantlist());
+            }
+            Command::PeerWantlist(peer, reply) => {
+                let _ = reply.send(self.core.peer_wantlist(&peer));
+            }
+            Command::Peers(reply) => {
+                let _ = reply.send(self.core.connected_peers().to_vec());
             }
             Command::Shutdown => {} // handled in `run`
         }

@@ -43,14 +43,11 @@ use std::{
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener},
     os::fd::AsRawFd,
     pin::Pin,
-    sync::{
-        atomic::{AtomicU64, Ordering},
-        Arc,
-    },
     task::{Context, Poll, Waker},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
+use crate::bandwidth::Direction;
 use async_io::{Async, Timer};
 use futures::{future::BoxFuture, AsyncRead, AsyncWrite, FutureExt};
 use libp2p::core::{
@@ -93,28 +90,9 @@ impl Default for Config {
     }
 }
 
-/// Total bytes moved by every [`TcpStream`] of one transport: a cheap, cloneable
-/// handle. Counts raw TCP payload, i.e. including pnet, noise and yamux overhead.
-#[derive(Debug, Clone, Default)]
-pub struct Bandwidth(Arc<Counters>);
-
-#[derive(Debug, Default)]
-struct Counters {
-    inbound: AtomicU64,
-    outbound: AtomicU64,
-}
-
-impl Bandwidth {
-    /// Bytes received so far.
-    pub fn inbound_bytes(&self) -> u64 {
-        self.0.inbound.load(Ordering::Relaxed)
-    }
-
-    /// Bytes sent so far.
-    pub fn outbound_bytes(&self) -> u64 {
-        self.0.outbound.load(Ordering::Relaxed)
-    }
-}
+/// The byte counters the transport counts raw TCP payload into (including pnet,
+/// noise and yamux overhead): see [`crate::bandwidth`].
+pub use crate::bandwidth::Bandwidth;
 
 /// The TCP transport. See the module docs.
 pub struct Transport {
@@ -490,14 +468,14 @@ impl TcpStream {
 
 fn count_in(bandwidth: &Bandwidth, poll: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
     if let Poll::Ready(Ok(n)) = poll {
-        bandwidth.0.inbound.fetch_add(n as u64, Ordering::Relaxed);
+        bandwidth.record_total(Instant::now(), Direction::In, n);
     }
     poll
 }
 
 fn count_out(bandwidth: &Bandwidth, poll: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
     if let Poll::Ready(Ok(n)) = poll {
-        bandwidth.0.outbound.fetch_add(n as u64, Ordering::Relaxed);
+        bandwidth.record_total(Instant::now(), Direction::Out, n);
     }
     poll
 }

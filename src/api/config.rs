@@ -1,0 +1,56 @@
+//! `config` and `config/show`: Kubo's config commands over the RPC API.
+//!
+//! **What.** `config?arg=KEY` reads one value from the config file, `config?arg=KEY&
+//! arg=VALUE` sets it (with `json=true` VALUE is JSON, with `bool=true` `true` or
+//! `false`, else a string) and writes the file as `acorn config` does (both call
+//! [`crate::config::set_in_repo`] through the core); both answer `{"Key","Value"}`.
+//! `config/show` answers the whole config without `Identity.PrivKey`.
+//!
+//! **Spec.** Kubo `core/commands/config.go`. `Identity` and `Identity.PrivKey` are
+//! refused ("cannot show or change the private key"), as Kubo.
+//!
+//! **Departures.** Only the keys Acorn knows can be read or set (see
+//! [`crate::config`]); the running daemon keeps the values it started with until
+//! it restarts (Kubo applies a few at once). A `bool` VALUE other than
+//! `true`/`false` is an error (Kubo reads it as false). `config/edit`,
+//! `config/replace` and `config/profile/apply` are not served.
+
+use serde_json::json;
+
+use super::{json_response, Api, ApiError, ApiResult, Query};
+use crate::api::http::Request;
+
+impl Api {
+    /// `config KEY [VALUE]`.
+    pub(super) async fn config(&self, req: Request) -> ApiResult {
+        let q = Query(&req.query);
+        let mut args = q.required_args("key")?.into_iter();
+        let (Some(key), value, None) = (args.next(), args.next(), args.next()) else {
+            return Err(ApiError::Client(
+                "expected 1 or 2 arguments: key [value]".into(),
+            ));
+        };
+        let json = q.bool(&["json"])?.unwrap_or(false);
+        let boolean = q.bool(&["bool"])?.unwrap_or(false);
+        let value = match value {
+            Some(text) => Some(
+                crate::config::parse_value(&text, json, boolean)
+                    .map_err(|e| ApiError::Client(e.to_string()))?,
+            ),
+            None => None,
+        };
+        let k = key.clone();
+        let stored = self
+            .blocking(move |n| match value {
+                Some(v) => n.config_set(&k, v),
+                None => n.config_get(&k),
+            })
+            .await?;
+        Ok(json_response(&json!({"Key": key, "Value": stored})))
+    }
+
+    /// `config/show`.
+    pub(super) async fn config_show(&self) -> ApiResult {
+        Ok(json_response(&self.blocking(|n| n.config_show()).await?))
+    }
+}

@@ -1,0 +1,406 @@
+//! RPC handlers for blocks, DAGs and paths: `block/put`, `block/rm`, `dag/put`,
+//! `dag/get`, `dag/export`, `dag/import`, `dag/stat`, `refs/local`, `resolve`.
+//!
+//! **Spec.** Kubo's RPC API (`core/commands/block.go`, `core/commands/dag/*.go`,
+//! `refs.go`, `resolve.go`), field for field:
+//! - `block/put` → one `{"Key","Size"}` line per multipart part; options
+//!   `cid-codec` (default raw), legacy `format`/`f` (`v0` = CIDv0 dag-pb), `mhtype`,
+//!   `mhlen`, `pin`, `allow-big-block` (over 1 MiB refused without it).
+//! - `block/rm` → `{"Hash"}` per removed block (none with `quiet`), `{"Hash","Error"}`
+//!   per block not removed; the command goes on with the next block.
+//! - `dag/put` → `{"Cid":{"/":cid}}` per part; `store-codec` (dag-cbor),
+//!   `input-codec` (dag-json), `pin`, `hash`, `allow-big-block`.
+//! - `dag/get` → the node (or the value at an IPLD path) in `output-codec`
+//!   (dag-json); `dag/export` → a CARv1 stream.
+//! - `dag/import` → `{"Root":{"Cid":{"/":cid},"PinErrorMsg":""}}` per root (with
+//!   `pin-roots`, default true), then `{"Stats":{"BlockCount","BlockBytesCount"}}`
+//!   with `stats`. Every CAR is read whole and checked before anything is stored.
+//! - `dag/stat` → Kubo 0.2x's `DagStatSummary`: `{"UniqueBlocks","TotalSize",
+//!   "SharedSize","Ratio","DagStats":[{"Cid","Size","NumBlocks"}]}` (zero fields
+//!   left out, as Go's `omitempty`); with `progress` (default true) the summary so
+//!   far after each block, the last line being the whole one.
+//! - `refs/local` → `{"Ref","Err"}` lines; `resolve` → `{"Path":"/ipfs/<cid>"}`.
+//!
+//! **Limits.** A `block/put` part ≤ `MAX_BLOCK_BYTES` (≤ 1 MiB unless
+//! `allow-big-block`); a `dag/put` part ≤ `MAX_DAG_INPUT_BYTES`; `dag/import` spools
+//! each CAR to a temporary file in the repo (disk, not memory).
+//!
+//! **Departures.** `mhtype` is sha2-256 only; `dag/import` does not apply the
+//! 1 MiB soft limit per block (the 2 MiB hard limit holds); `resolve` ignores
+//! `recursive` and refuses `/ipns/` names; `dag/export` ignores `progress`.
+
+use std::io::{Read, Write};
+
+use acorn_storage::cids;
+use serde_json::{json, Value};
+
+use super::http::Request;
+use super::multipart::Multipart;
+use super::{
+    json_line, json_response, multipart_body, stream, Api, ApiError, ApiResult, Query, Slot,
+};
+use crate::core::{self, BlockRm, CarSource, DagStatSummary, MAX_DAG_INPUT_BYTES};
+
+/// Exactly `names.len()` positional arguments, as Kubo's command parser checks them.
+pub(super) fn exact_args(q: &Query<'_>, names: &[&str]) -> Result<Vec<String>, ApiError> {
+    let args = q.args();
+    if args.len() < names.len() {
+        return Err(ApiError::Client(format!(
+            "argument \"{}\" is required",
+            names[args.len()]
+        )));
+    }
+    if args.len() > names.len() {
+        return Err(ApiError::Client(format!(
+            "expected {} argument(s), got {}",
+            names.len(),
+            args.len()
+        )));
+    }
+    Ok(args)
+}
+
+/// A CID argument, 400 when it does not parse.
+fn cid_arg(s: &str) -> Result<cid::Cid, ApiError> {
+    core::parse_cid_arg(s).map_err(|e| ApiError::Client(format!("{e:#}")))
+}
+
+/// Multipart parts as the CARs of `dag/import`.
+struct PartCars<'a, R: Read>(&'a mut Multipart<R>);
+
+impl<R: Read> CarSource for PartCars<'_, R> {
+    fn next_car(&mut self) -> std::io::Result<Option<&mut dyn Read>> {
+        Ok(match self.0.next_part()? {
+            Some(_) => Some(&mut *self.0),
+            None => None,
+        })
+    }
+}
+
+/// Kubo's `DagStatSummary` JSON (Go `omitempty`: zero fields left out).
+fn dag_stat_json(s: &DagStatSummary, done: bool) -> Value {
+    let mut v = serde_json::Map::new();
+    let mut put = |k: &str, n: u64| {
+        if n != 0 {
+            v.insert(k.to_string(), json!(n));
+        }
+    };
+    if done {
+        put("UniqueBlocks", s.unique_blocks);
+    }
+    put("TotalSize", s.total_size);
+    if done {
+        put("SharedSize", s.shared_size());
+        if s.ratio() != 0.0 {
+            v.insert("Ratio".into(), json!(s.ratio()));
+        }
+    }
+    let dags: Vec<Value> = s
+        .dags
+        .iter()
+        .map(|d| {
+            let mut o = serde_json::Map::new();
+            o.insert("Cid".into(), json!(d.cid.to_string()));
+            if d.size != 0 {
+                o.insert("Size".into(), json!(d.size));
+            }
+            if d.num_blocks != 0 {
+                o.insert("NumBlocks".into(), json!(d.num_blocks));
+            }
+            Value::Object(o)
+        })
+        .collect();
+    if !dags.is_empty() {
+        v.insert("DagStats".into(), Value::Array(dags));
+    }
+    Value::Object(v)
+}
+
+impl Api {
+    pub(super) async fn block_put(&self, req: Request, slot: Slot) -> ApiResult {
+        let q = Query(&req.query);
+        let cid_codec = q.get(&["cid-codec"]);
+        let (version, codec_name) = match q.get(&["format", "f"]) {
+            None | Some("") => (1, cid_codec.unwrap_or("raw")),
+            Some(f) => {
+                if cid_codec.is_some_and(|c| c != "raw") {
+                    return Err(ApiError::Client(
+                        "unable to use \"format\" (deprecated) and a custom \"cid-codec\" at \
+                         the same time"
+                            .into(),
+                    ));
+                }
+                match f {
+                    "v0" => (0, "dag-pb"),
+                    other => (1, other),
+                }
+            }
+        };
+        let codec =
+            cids::codec_from_name(codec_name).map_err(|e| ApiError::Client(e.to_string()))?;
+        match q.get(&["mhtype"]) {
+            None | Some("sha2-256") => {}
+            Some(other) => {
+                return Err(ApiError::Client(format!(
+                    "unsupported multihash type {other:?} (only sha2-256)"
+                )))
+            }
+        }
+        match q.get(&["mhlen"]) {
+            None | Some("-1") | Some("32") => {}
+            Some(other) => {
+                return Err(ApiError::Client(format!(
+                    "unsupported multihash length {other} (only 32)"
+                )))
+            }
+        }
+        let pin = q.bool(&["pin"])?.unwrap_or(false);
+        let allow_big = q.bool(&["allow-big-block"])?.unwrap_or(false);
+        let mut parts = multipart_body(&req)?;
+        let node = self.node.clone();
+        stream(slot, "application/json", "X-Chunked-Output", move |w| {
+            let limit = acorn_storage::block::MAX_BLOCK_BYTES;
+            while parts.next_part()?.is_some() {
+                let mut data = Vec::new();
+                (&mut parts).take(limit as u64 + 1).read_to_end(&mut data)?;
+                anyhow::ensure!(
+                    data.len() <= limit,
+                    "block is over the {limit}-byte block limit"
+                );
+                core::check_block_size(data.len(), allow_big)?;
+                let size = data.len();
+                let cid = node.block_put_version(data, version, codec, pin)?;
+                json_line(w, &json!({"Key": cid.to_string(), "Size": size}))?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    pub(super) async fn block_rm(&self, req: Request, slot: Slot) -> ApiResult {
+        let q = Query(&req.query);
+        let args = q.required_args("cid")?;
+        let force = q.bool(&["force", "f"])?.unwrap_or(false);
+        let quiet = q.bool(&["quiet", "q"])?.unwrap_or(false);
+        let cids = args
+            .iter()
+            .map(|a| cid_arg(a))
+            .collect::<Result<Vec<_>, _>>()?;
+        let node = self.node.clone();
+        stream(slot, "application/json", "X-Chunked-Output", move |w| {
+            for c in &cids {
+                match node.block_rm_status(c, force)? {
+                    BlockRm::Removed if !quiet => json_line(w, &json!({"Hash": c.to_string()}))?,
+                    BlockRm::Removed | BlockRm::Absent => {}
+                    BlockRm::Refused(why) => {
+                        json_line(w, &json!({"Hash": c.to_string(), "Error": why}))?
+                    }
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    pub(super) async fn dag_put(&self, req: Request, slot: Slot) -> ApiResult {
+        let q = Query(&req.query);
+        let codec = |names: &[&str], default: &str| {
+            cids::codec_from_name(q.get(names).unwrap_or(default))
+                .map_err(|e| ApiError::Client(e.to_string()))
+        };
+        let store = codec(&["store-codec"], "dag-cbor")?;
+        let input = codec(&["input-codec"], "dag-json")?;
+        match q.get(&["hash"]) {
+            None | Some("sha2-256") => {}
+            Some(other) => {
+                return Err(ApiError::Client(format!(
+                    "unsupported hash {other:?} (only sha2-256)"
+                )))
+            }
+        }
+        let pin = q.bool(&["pin"])?.unwrap_or(false);
+        let allow_big = q.bool(&["allow-big-block"])?.unwrap_or(false);
+        let mut parts = multipart_body(&req)?;
+        let node = self.node.clone();
+        stream(slot, "application/json", "X-Chunked-Output", move |w| {
+            let mut n = 0;
+            while parts.next_part()?.is_some() {
+                let mut data = Vec::new();
+                (&mut parts)
+                    .take(MAX_DAG_INPUT_BYTES as u64 + 1)
+                    .read_to_end(&mut data)?;
+                anyhow::ensure!(
+                    data.len() <= MAX_DAG_INPUT_BYTES,
+                    "input is over the {MAX_DAG_INPUT_BYTES}-byte limit"
+                );
+                let value = acorn_storage::codec::decode(input, &data)?;
+                let encoded = acorn_storage::codec::encode(store, &value)?;
+                core::check_block_size(encoded.len(), allow_big)?;
+                let cid = node.dag_put(&data, input, store, pin)?;
+                json_line(w, &json!({"Cid": {"/": cid.to_string()}}))?;
+                n += 1;
+            }
+            anyhow::ensure!(n > 0, "argument \"object data\" is required");
+            Ok(())
+        })
+        .await
+    }
+
+    pub(super) async fn dag_get(&self, req: Request, slot: Slot) -> ApiResult {
+        let q = Query(&req.query);
+        let arg = exact_args(&q, &["ref"])?.swap_remove(0);
+        let codec = cids::codec_from_name(q.get(&["output-codec"]).unwrap_or("dag-json"))
+            .map_err(|e| ApiError::Client(e.to_string()))?;
+        let node = self.node.clone();
+        stream(slot, "text/plain", "X-Stream-Output", move |w| {
+            let value = node.dag_get(&arg)?;
+            w.write_all(&acorn_storage::codec::encode(codec, &value)?)?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub(super) async fn dag_export(&self, req: Request, slot: Slot) -> ApiResult {
+        let q = Query(&req.query);
+        let arg = exact_args(&q, &["root"])?.swap_remove(0);
+        let node = self.node.clone();
+        stream(
+            slot,
+            "application/vnd.ipld.car",
+            "X-Stream-Output",
+            move |w| {
+                let root = node.resolve_arg(&arg)?;
+                node.car_export(&root, false, w)?;
+                Ok(())
+            },
+        )
+        .await
+    }
+
+    pub(super) async fn dag_import(&self, req: Request, slot: Slot) -> ApiResult {
+        let q = Query(&req.query);
+        let pin_roots = q.bool(&["pin-roots"])?.unwrap_or(true);
+        let stats = q.bool(&["stats"])?.unwrap_or(false);
+        q.bool(&["silent"])?;
+        let mut parts = multipart_body(&req)?;
+        let node = self.node.clone();
+        stream(slot, "application/json", "X-Chunked-Output", move |w| {
+            let done = node.dag_import_from(&mut PartCars(&mut parts), pin_roots)?;
+            for (cid, failed) in &done.pinned {
+                let root = json!({
+                    "Cid": {"/": cid.to_string()},
+                    "PinErrorMsg": failed.as_deref().unwrap_or(""),
+                });
+                json_line(w, &json!({ "Root": root }))?;
+            }
+            if stats {
+                let s = json!({
+                    "BlockCount": done.summary.blocks,
+                    "BlockBytesCount": done.summary.bytes,
+                });
+                json_line(w, &json!({ "Stats": s }))?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    pub(super) async fn dag_stat(&self, req: Request, slot: Slot) -> ApiResult {
+        let q = Query(&req.query);
+        let args = q.required_args("root")?;
+        let progress = q.bool(&["progress", "p"])?.unwrap_or(true);
+        let node = self.node.clone();
+        stream(slot, "application/json", "X-Chunked-Output", move |w| {
+            let roots = args
+                .iter()
+                .map(|a| node.resolve_arg(a))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let sum = node.dag_stat(&roots, &mut |s| {
+                if progress {
+                    json_line(w, &dag_stat_json(s, false))?;
+                }
+                Ok(())
+            })?;
+            json_line(w, &dag_stat_json(&sum, true))?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub(super) async fn refs_local(&self, slot: Slot) -> ApiResult {
+        let node = self.node.clone();
+        stream(slot, "application/json", "X-Chunked-Output", move |w| {
+            node.refs_local(&mut |c| Ok(json_line(w, &json!({"Ref": c.to_string(), "Err": ""}))?))
+        })
+        .await
+    }
+
+    pub(super) async fn resolve(&self, req: Request) -> ApiResult {
+        let q = Query(&req.query);
+        let arg = exact_args(&q, &["name"])?.swap_remove(0);
+        q.bool(&["recursive", "r"])?;
+        let cid = self.blocking(move |n| n.resolve_path(&arg)).await?;
+        Ok(json_response(&json!({ "Path": format!("/ipfs/{cid}") })))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::DagStat;
+
+    fn cid(s: &str) -> cid::Cid {
+        cids::parse(s).unwrap()
+    }
+
+    /// Kubo's shapes: zero fields left out, the progress form without the totals.
+    #[test]
+    fn dag_stat_json_matches_kubo() {
+        let c = "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4";
+        let mut s = DagStatSummary {
+            unique_blocks: 2,
+            total_size: 10,
+            redundant_size: 15,
+            dags: vec![
+                DagStat {
+                    cid: cid(c),
+                    size: 10,
+                    num_blocks: 2,
+                },
+                DagStat {
+                    cid: cid(c),
+                    size: 5,
+                    num_blocks: 1,
+                },
+            ],
+        };
+        assert_eq!(
+            dag_stat_json(&s, true),
+            json!({"UniqueBlocks": 2, "TotalSize": 10, "SharedSize": 5, "Ratio": 1.5,
+                   "DagStats": [{"Cid": c, "Size": 10, "NumBlocks": 2},
+                                {"Cid": c, "Size": 5, "NumBlocks": 1}]})
+        );
+        assert_eq!(
+            dag_stat_json(&s, false),
+            json!({"TotalSize": 10, "DagStats": [{"Cid": c, "Size": 10, "NumBlocks": 2},
+                                                 {"Cid": c, "Size": 5, "NumBlocks": 1}]})
+        );
+        s.redundant_size = 10;
+        s.dags.truncate(1);
+        assert_eq!(
+            dag_stat_json(&s, true),
+            json!({"UniqueBlocks": 2, "TotalSize": 10, "Ratio": 1.0,
+                   "DagStats": [{"Cid": c, "Size": 10, "NumBlocks": 2}]})
+        );
+    }
+
+    #[test]
+    fn exact_args_counts_like_kubo() {
+        let q = vec![("arg".to_string(), "a".to_string())];
+        assert_eq!(exact_args(&Query(&q), &["x"]).unwrap(), ["a"]);
+        let e = exact_args(&Query(&q), &["from-path", "to-path"]).unwrap_err();
+        assert!(matches!(e, ApiError::Client(m) if m == "argument \"to-path\" is required"));
+        let e = exact_args(&Query(&q), &[]).unwrap_err();
+        assert!(matches!(e, ApiError::Client(m) if m == "expected 0 argument(s), got 1"));
+    }
+}

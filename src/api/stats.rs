@@ -1,0 +1,78 @@
+//! `stats/repo`, `stats/bitswap`, `bitswap/stat`, `bitswap/wantlist`: Kubo's
+//! statistics commands over the RPC API.
+//!
+//! **What.** `stats/repo` is `repo/stat` under another name (as Kubo). `bitswap/stat`
+//! (and its alias `stats/bitswap`) asks the bitswap task ([`crate::daemon::net::NetHandle`]) for its
+//! counters, our wantlist and its connected peers; `bitswap/wantlist` for our wants
+//! or, with `peer=<id>`, what that peer wants from us.
+//!
+//! **Spec.** Kubo `core/commands/bitswap.go`: `bitswap stat` answers
+//! `{"ProvideBufLen","Wantlist":[{"/":cid}],"Peers":[id],"BlocksReceived",
+//! "DataReceived","BlocksSent","DataSent","DupBlksReceived","DupDataReceived",
+//! "MessagesReceived"}` (`verbose` and `human` shape only Kubo's text output);
+//! `bitswap wantlist` answers `{"Keys":[{"/":cid}]}`.
+//!
+//! **Limits.** The wantlist is bounded by bitswap's want cap, peers by the swarm's
+//! connection limit, a peer's wantlist by bitswap's per-peer cap.
+//!
+//! **Departures.** `ProvideBufLen` is always 0: provides go to the swarm task's
+//! bounded command queue, not to a bitswap buffer. Without a network (never, in
+//! the daemon) these answer the "needs a running daemon" error.
+
+use serde_json::{json, Value};
+
+use super::{json_response, net_error, Api, ApiError, ApiResult, Query};
+use crate::api::http::Request;
+
+impl Api {
+    /// `stats/repo`: `repo/stat`'s answer.
+    pub(super) async fn stats_repo(&self, req: Request) -> ApiResult {
+        self.repo_stat(req).await
+    }
+
+    /// `bitswap/stat` and `stats/bitswap`.
+    pub(super) async fn bitswap_stat(&self, req: Request) -> ApiResult {
+        let q = Query(&req.query);
+        q.bool(&["verbose", "v"])?;
+        q.bool(&["human"])?;
+        let st = self.net()?.bitswap_stat().await.map_err(net_error)?;
+        let s = &st.stats;
+        Ok(json_response(&json!({
+            "ProvideBufLen": 0,
+            "Wantlist": cid_links(&st.wantlist),
+            "Peers": st.peers.iter().map(|p| p.to_base58()).collect::<Vec<_>>(),
+            "BlocksReceived": s.blocks_received,
+            "DataReceived": s.data_received,
+            "BlocksSent": s.blocks_sent,
+            "DataSent": s.data_sent,
+            "DupBlksReceived": s.dup_blks_received,
+            "DupDataReceived": s.dup_data_received,
+            "MessagesReceived": s.messages_received,
+        })))
+    }
+
+    /// `bitswap/wantlist [peer=<id>]`.
+    pub(super) async fn bitswap_wantlist(&self, req: Request) -> ApiResult {
+        let q = Query(&req.query);
+        let peer = match q.get(&["peer", "p"]) {
+            None | Some("") => None,
+            Some(p) => Some(
+                p.parse::<libp2p::PeerId>()
+                    .map_err(|e| ApiError::Client(format!("invalid peer ID {p:?}: {e}")))?,
+            ),
+        };
+        let keys = self
+            .net()?
+            .bitswap_wantlist(peer)
+            .await
+            .map_err(net_error)?;
+        Ok(json_response(&json!({ "Keys": cid_links(&keys) })))
+    }
+}
+
+/// CIDs as Kubo's JSON links, sorted by their string form (a stable order).
+fn cid_links(cids: &[cid::Cid]) -> Vec<Value> {
+    let mut s: Vec<String> = cids.iter().map(ToString::to_string).collect();
+    s.sort();
+    s.into_iter().map(|c| json!({ "/": c })).collect()
+}
