@@ -124,7 +124,10 @@ build_one() {
         "$deb/usr/share/acorn/firmware-profiles" "$deb/usr/share/doc/acorn"
     install -m 0755 "$bin" "$deb/usr/bin/acorn"
     install -m 0644 "$REPO/cross/acorn.service" "$deb/usr/lib/systemd/system/acorn.service"
-    install -m 0755 "$REPO/cross/deb/detect-profile" "$deb/usr/lib/acorn/detect-profile"
+    install -m 0644 "$REPO/cross/acorn-firstboot.service" "$deb/usr/lib/systemd/system/acorn-firstboot.service"
+    for s in detect-profile init-repo firstboot; do
+        install -m 0755 "$REPO/cross/deb/$s" "$deb/usr/lib/acorn/$s"
+    done
     install -m 0644 "$REPO"/firmware-profiles/*.toml "$deb/usr/share/acorn/firmware-profiles/"
     install -m 0644 "$dir/config.default.json" "$deb/usr/share/acorn/config.default.json"
     install -m 0644 "$REPO/README.md" "$deb/usr/share/doc/acorn/README.md"
