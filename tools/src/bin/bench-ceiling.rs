@@ -6,11 +6,18 @@
 //! For each firmware profile (`firmware-profiles/*.toml`, all of them by default) it
 //! starts daemon D with `acorn init --profile <name>,test` and runs one workload:
 //! 1. idle: 2 s after start, D's OS threads (`/proc/PID/task`) and RSS;
-//! 2. `--peers` light daemons (`test` profile, started once and reused for every
+//! 2. a fresh helper daemon adds a `--fetch-mib` file and dials D;
+//! 3. `--peers` light daemons (`test` profile, started once and reused for every
 //!    profile) dial D and stay connected;
-//! 3. `acorn add` of a `--add-mib` file through D's API;
-//! 4. serve: a fresh helper daemon fetches that file from D (`cat`);
-//! 5. fetch: D fetches a `--fetch-mib` file the helper added (`cat` through D).
+//! 4. `acorn add` of a `--add-mib` file through D's API;
+//! 5. serve: the helper fetches that file from D (`cat`);
+//! 6. fetch: D fetches the helper's file (`cat` through D).
+//!
+//! The helper connects before the light peers on purpose: the `test` profile has no
+//! DHT, and a bitswap session asks at most `bitswap::Config::max_broadcast_peers`
+//! (32) connected peers for its first block, in connection order, so with 50 peers a
+//! provider that connected last may never be asked (on the real network the DHT
+//! names it). Connected first, it is among the first three asked.
 //!
 //! A thread samples D's thread count every [`SAMPLE_EVERY`] throughout. At the end it
 //! reads D's peak RSS (`VmHWM`) and prints one table row per profile: ceiling
@@ -131,26 +138,28 @@ fn run_profile(
     let (idle_rss_kib, _, idle_threads) = proc_figures(d.pid())?;
 
     let d_addr = d.addr(acorn)?;
-    for p in peers {
-        // A refused connection (the profile's limits) is a figure, not an error.
-        let _ = p.cli(acorn, &["swarm", "connect", &d_addr]);
-    }
-    let connected = d
-        .cli(acorn, &["swarm", "peers"])?
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .count();
-
-    let t = Instant::now();
-    let cid = d.cli(acorn, &["add", "-Q", add_file])?.trim().to_string();
-    let add_secs = t.elapsed().as_secs_f64();
-
     let helper = Daemon::start(acorn, &h_repo, "test")?;
     let helper_cid = helper
         .cli(acorn, &["add", "-Q", fetch_file])?
         .trim()
         .to_string();
     helper.cli(acorn, &["swarm", "connect", &d_addr])?;
+    for p in peers {
+        // A refused connection (the profile's limits) is a figure, not an error.
+        let _ = p.cli(acorn, &["swarm", "connect", &d_addr]);
+    }
+    // Light peers only (the helper is the one extra line).
+    let connected = d
+        .cli(acorn, &["swarm", "peers"])?
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .count()
+        .saturating_sub(1);
+
+    let t = Instant::now();
+    let cid = d.cli(acorn, &["add", "-Q", add_file])?.trim().to_string();
+    let add_secs = t.elapsed().as_secs_f64();
+
     let serve_secs = helper.timed_cat(acorn, &cid)?;
     let fetch_secs = d.timed_cat(acorn, &helper_cid)?;
 
