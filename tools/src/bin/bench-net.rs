@@ -126,7 +126,11 @@ fn main() -> anyhow::Result<()> {
 
     let mut idle = Vec::new();
     for i in 0..idle_peers {
-        idle.push(Daemon::start(&acorn, &base.join(format!("idle-{i}")), "test")?);
+        idle.push(Daemon::start(
+            &acorn,
+            &base.join(format!("idle-{i}")),
+            "test",
+        )?);
     }
     let b_addr = b.addr(&acorn)?;
     for d in &idle {
