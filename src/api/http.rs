@@ -332,7 +332,9 @@ where
             let response = handler(request).await;
             write_response(&stream, response, keep_alive).await
         };
-        let written = future::or(respond, pump).await;
+        // The pump is polled first: an empty or already-buffered body is marked
+        // done before a fast handler answers, so the connection stays open.
+        let written = future::or(pump, respond).await;
         written?;
         if !keep_alive || !body_done.load(Ordering::Relaxed) {
             return Ok(());
@@ -692,6 +694,10 @@ mod tests {
         let addr = listener.get_ref().local_addr().unwrap();
         let (stop_tx, stop_rx) = channel::bounded::<()>(1);
         let handler = Arc::new(|req: Request| async move {
+            if req.query.iter().any(|(k, _)| k == "fast") {
+                // Answers without waiting for the body, as `version` does.
+                return Response::full(200, "text/plain", "fast");
+            }
             let mut n = 0usize;
             while let Ok(Ok(c)) = req.body.recv().await {
                 n += c.len();
@@ -736,6 +742,16 @@ mod tests {
         assert!(out.contains("POST /a b x=1 5"), "{out}");
         assert!(out.contains("POST /c  5"), "{out}");
         assert!(out.contains("GET /d  0"), "{out}");
+        assert_eq!(out.matches("HTTP/1.1 200 OK").count(), 3, "{out}");
+    }
+
+    #[test]
+    fn keep_alive_when_the_answer_is_faster_than_the_empty_body() {
+        let out = with_server(
+            b"POST /v?fast HTTP/1.1\r\n\r\n\
+              POST /v?fast HTTP/1.1\r\nContent-Length: 0\r\n\r\n\
+              GET /d HTTP/1.1\r\nConnection: close\r\n\r\n",
+        );
         assert_eq!(out.matches("HTTP/1.1 200 OK").count(), 3, "{out}");
     }
 

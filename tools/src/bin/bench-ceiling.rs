@@ -1,7 +1,7 @@
 //! Benchmark: the firmware profiles' memory ceilings (issue 6, "proof of the ceilings").
 //!
 //! Usage: `bench-ceiling [--add-mib 256] [--fetch-mib 64] [--peers 50]
-//!         [--profiles pi-zero,vps-256m,...] [--profiles-dir DIR] [--acorn PATH] [--dir DIR]`
+//!         [--profiles pi-zero,vps-256m,...] [--acorn PATH] [--dir DIR]`
 //!
 //! For each firmware profile (`firmware-profiles/*.toml`, all of them by default) it
 //! starts daemon D with `acorn init --profile <name>,test` and runs one workload:
@@ -31,7 +31,7 @@
 //! Limits: D's repo grows by `add-mib + fetch-mib`; the helper's likewise; both are
 //! deleted after each profile. The light peers cost about 7 MiB RSS each.
 
-use acorn_tools::{proc_figures, write_pseudo_random_file, Daemon};
+use acorn_tools::{proc_figures, profile_ceiling_mib, write_pseudo_random_file, Daemon};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -66,17 +66,6 @@ impl Row {
     fn too_many_idle_threads(&self) -> bool {
         self.profile == "pi-zero" && self.idle_threads > PI_ZERO_MAX_IDLE_THREADS
     }
-}
-
-/// `memory_ceiling_mib` of a profile file.
-fn ceiling_mib(file: &Path) -> anyhow::Result<u64> {
-    let text = std::fs::read_to_string(file)?;
-    text.lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once('=')?;
-            (k.trim() == "memory_ceiling_mib").then(|| v.split('#').next()?.trim().parse().ok())?
-        })
-        .ok_or_else(|| anyhow::anyhow!("{}: no memory_ceiling_mib", file.display()))
 }
 
 /// Counts `pid`'s threads every [`SAMPLE_EVERY`] until dropped; keeps the maximum.
@@ -137,31 +126,28 @@ fn run_profile(
     std::thread::sleep(IDLE_SETTLE);
     let (idle_rss_kib, _, idle_threads) = proc_figures(d.pid())?;
 
-    let d_addr = d.addr(acorn)?;
+    let d_addr = d.addr()?;
     let helper = Daemon::start(acorn, &h_repo, "test")?;
-    let helper_cid = helper
-        .cli(acorn, &["add", "-Q", fetch_file])?
-        .trim()
-        .to_string();
-    helper.cli(acorn, &["swarm", "connect", &d_addr])?;
+    let helper_cid = helper.cli(&["add", "-Q", fetch_file])?.trim().to_string();
+    helper.cli(&["swarm", "connect", &d_addr])?;
     for p in peers {
         // A refused connection (the profile's limits) is a figure, not an error.
-        let _ = p.cli(acorn, &["swarm", "connect", &d_addr]);
+        let _ = p.cli(&["swarm", "connect", &d_addr]);
     }
     // Light peers only (the helper is the one extra line).
     let connected = d
-        .cli(acorn, &["swarm", "peers"])?
+        .cli(&["swarm", "peers"])?
         .lines()
         .filter(|l| !l.trim().is_empty())
         .count()
         .saturating_sub(1);
 
     let t = Instant::now();
-    let cid = d.cli(acorn, &["add", "-Q", add_file])?.trim().to_string();
+    let cid = d.cli(&["add", "-Q", add_file])?.trim().to_string();
     let add_secs = t.elapsed().as_secs_f64();
 
-    let serve_secs = helper.timed_cat(acorn, &cid)?;
-    let fetch_secs = d.timed_cat(acorn, &helper_cid)?;
+    let serve_secs = helper.timed_cat(&cid)?;
+    let fetch_secs = d.timed_cat(&helper_cid)?;
 
     let (_, hwm_kib, threads_now) = proc_figures(d.pid())?;
     let peak_threads = sampler.peak().max(threads_now).max(idle_threads);
@@ -189,7 +175,7 @@ fn main() -> anyhow::Result<()> {
     let mut fetch_mib = 64u64;
     let mut n_peers = 50usize;
     let mut only: Option<Vec<String>> = None;
-    let mut profiles_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware-profiles");
+    let profiles_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware-profiles");
     let mut acorn = std::env::current_exe()?.with_file_name("acorn");
     let mut dir: Option<PathBuf> = None;
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -204,7 +190,6 @@ fn main() -> anyhow::Result<()> {
             "--fetch-mib" => fetch_mib = val()?.parse()?,
             "--peers" => n_peers = val()?.parse()?,
             "--profiles" => only = Some(val()?.split(',').map(str::to_string).collect()),
-            "--profiles-dir" => profiles_dir = PathBuf::from(val()?),
             "--acorn" => acorn = PathBuf::from(val()?),
             "--dir" => dir = Some(PathBuf::from(val()?)),
             other => anyhow::bail!("unknown argument {other}"),
@@ -230,7 +215,7 @@ fn main() -> anyhow::Result<()> {
         if only.as_ref().is_some_and(|o| !o.iter().any(|p| p == name)) {
             continue;
         }
-        profiles.push((name.to_string(), ceiling_mib(&path)?));
+        profiles.push((name.to_string(), profile_ceiling_mib(name)?));
     }
     profiles.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
     if let Some(o) = &only {
@@ -352,14 +337,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ceiling_is_read_from_every_profile_file() {
+    fn every_profile_file_names_its_ceiling() {
+        assert_eq!(profile_ceiling_mib("pi-zero").unwrap(), 32);
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware-profiles");
-        let got = ceiling_mib(&dir.join("pi-zero.toml")).unwrap();
-        assert_eq!(got, 32);
         for e in std::fs::read_dir(&dir).unwrap() {
             let p = e.unwrap().path();
-            if p.extension().is_some_and(|x| x == "toml") {
-                assert!(ceiling_mib(&p).unwrap() > 0, "{}", p.display());
+            if let Some(name) = p
+                .file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .strip_suffix(".toml")
+            {
+                assert!(profile_ceiling_mib(name).unwrap() > 0, "{name}");
             }
         }
     }

@@ -23,7 +23,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Starts a Helia peer, has it add `file`, connects `b` to it and times `b`'s `cat`.
-fn helia_to_acorn(acorn: &Path, b: &Daemon, file: &Path) -> anyhow::Result<f64> {
+fn helia_to_acorn(b: &Daemon, file: &Path) -> anyhow::Result<f64> {
     use std::io::{BufRead, BufReader, Write};
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("interop/helia-peer.mjs");
     let mut child = Command::new("node")
@@ -62,8 +62,8 @@ fn helia_to_acorn(acorn: &Path, b: &Daemon, file: &Path) -> anyhow::Result<f64> 
         .as_str()
         .ok_or_else(|| anyhow::anyhow!("helia add failed: {added}"))?
         .to_string();
-    b.cli(acorn, &["swarm", "connect", &addr])?;
-    let secs = b.timed_cat(acorn, &cid)?;
+    b.cli(&["swarm", "connect", &addr])?;
+    let secs = b.timed_cat(&cid)?;
     let _ = writeln!(stdin, "{}", serde_json::json!({"cmd": "stop"}));
     drop(stdin);
     let _ = child.wait();
@@ -122,7 +122,7 @@ fn main() -> anyhow::Result<()> {
     let out = Command::new("sha256sum").arg(f).output()?;
     anyhow::ensure!(out.status.success(), "sha256sum failed");
     let base_secs = t.elapsed().as_secs_f64();
-    let cid = a.cli(&acorn, &["add", "-Q", f])?.trim().to_string();
+    let cid = a.cli(&["add", "-Q", f])?.trim().to_string();
 
     let mut idle = Vec::new();
     for i in 0..idle_peers {
@@ -132,17 +132,17 @@ fn main() -> anyhow::Result<()> {
             "test",
         )?);
     }
-    let b_addr = b.addr(&acorn)?;
+    let b_addr = b.addr()?;
     for d in &idle {
-        d.cli(&acorn, &["swarm", "connect", &b_addr])?;
+        d.cli(&["swarm", "connect", &b_addr])?;
     }
-    b.cli(&acorn, &["swarm", "connect", &a.addr(&acorn)?])?;
+    b.cli(&["swarm", "connect", &a.addr()?])?;
     let idle_before: Vec<u64> = idle
         .iter()
         .map(|d| d.total_in())
         .collect::<Result<_, _>>()?;
 
-    let secs = b.timed_cat(&acorn, &cid)?;
+    let secs = b.timed_cat(&cid)?;
     let (_, hwm, threads) = proc_figures(b.pid())?;
     let mut idle_bytes = 0;
     for (d, before) in idle.iter().zip(idle_before) {
@@ -160,7 +160,7 @@ fn main() -> anyhow::Result<()> {
     if helia {
         let file2 = base.join("data-helia");
         write_pseudo_random_file(&file2, mib << 20, 0x4e11a)?;
-        let secs = helia_to_acorn(&acorn, &b, &file2)?;
+        let secs = helia_to_acorn(&b, &file2)?;
         let (_, hwm, threads) = proc_figures(b.pid())?;
         println!(
             "fetch_helia_to_acorn_mib_s={:.1} fetch_vs_sha256sum={:.2}x fetcher_peak_rss_kib={hwm} fetcher_threads={threads}",
