@@ -109,6 +109,15 @@ impl Drop for ThreadSampler {
     }
 }
 
+/// Removes a directory tree when dropped.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Runs the workload against a fresh daemon with `profile`.
 fn run_profile(
     acorn: &Path,
@@ -234,6 +243,8 @@ fn main() -> anyhow::Result<()> {
     });
     let _ = std::fs::remove_dir_all(&base);
     std::fs::create_dir_all(&base)?;
+    // Declared before the daemons, so dropped after them: also on an error return.
+    let _cleanup = RemoveOnDrop(base.clone());
     println!(
         "bench-ceiling: acorn={} add_mib={add_mib} fetch_mib={fetch_mib} peers={n_peers} profiles={}",
         acorn.display(),
@@ -310,7 +321,6 @@ fn main() -> anyhow::Result<()> {
             r.fetch_secs
         );
     }
-    let _ = std::fs::remove_dir_all(&base);
 
     let mut failures = Vec::new();
     for r in &rows {
