@@ -31,8 +31,15 @@ fi
 
 VERSION=$(workspace_version "$REPO")
 [ -n "$VERSION" ] || die "cannot read [workspace.package] version from Cargo.toml"
-# Reproducible archives: file times from the last commit.
-SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$REPO" log -1 --format=%ct 2>/dev/null || date +%s)}
+# Reproducible archives: file times from the last commit. Only the archive tools
+# get it when we chose it: build scripts that compile C (ring, via the cc crate)
+# rerun when SOURCE_DATE_EPOCH changes, so exporting a per-commit value to cargo
+# rebuilt ring, libp2p and acorn from scratch after every commit.
+cargo_env=()
+if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
+    SOURCE_DATE_EPOCH=$(git -C "$REPO" log -1 --format=%ct 2>/dev/null || date +%s)
+    cargo_env=(env -u SOURCE_DATE_EPOCH)
+fi
 export SOURCE_DATE_EPOCH
 
 command -v dpkg-deb >/dev/null 2>&1 || die "dpkg-deb not found (Debian package dpkg)"
@@ -87,7 +94,7 @@ build_one() {
     say "build $t ($PROFILE)"
     ensure_toolchain "$t"
     arch=$DEB_ARCH
-    (cd "$REPO" && cargo build --locked --profile "$PROFILE" --target "$t" -p acorn --bin acorn) ||
+    (cd "$REPO" && "${cargo_env[@]}" cargo build --locked --profile "$PROFILE" --target "$t" -p acorn --bin acorn) ||
         die "cargo build for $t failed"
     bin=$REPO/target/$t/$PROFILE/acorn
     [ -x "$bin" ] || die "no binary at $bin"
@@ -124,7 +131,10 @@ build_one() {
         "$deb/usr/share/acorn/firmware-profiles" "$deb/usr/share/doc/acorn"
     install -m 0755 "$bin" "$deb/usr/bin/acorn"
     install -m 0644 "$REPO/cross/acorn.service" "$deb/usr/lib/systemd/system/acorn.service"
-    install -m 0755 "$REPO/cross/deb/detect-profile" "$deb/usr/lib/acorn/detect-profile"
+    install -m 0644 "$REPO/cross/acorn-firstboot.service" "$deb/usr/lib/systemd/system/acorn-firstboot.service"
+    for s in detect-profile init-repo firstboot; do
+        install -m 0755 "$REPO/cross/deb/$s" "$deb/usr/lib/acorn/$s"
+    done
     install -m 0644 "$REPO"/firmware-profiles/*.toml "$deb/usr/share/acorn/firmware-profiles/"
     install -m 0644 "$dir/config.default.json" "$deb/usr/share/acorn/config.default.json"
     install -m 0644 "$REPO/README.md" "$deb/usr/share/doc/acorn/README.md"

@@ -4,9 +4,10 @@
 #
 #   bash cross/ci.sh                      # aarch64 + armv7
 #   bash cross/ci.sh armv7-unknown-linux-gnueabihf
-#   bash cross/ci.sh --deb                # also: build the amd64 .deb, test-deb.sh
+#   bash cross/ci.sh --deb                # also: build the amd64 .deb, test-deb.sh,
+#                                         # pi-image/test.sh (first, they are quick)
 #
-# Always first: verify-unit.sh (systemd-analyze verify on cross/acorn.service).
+# Always first: verify-unit.sh (systemd-analyze verify on the units).
 #
 # Installs what is missing (rustup targets, Debian cross gcc + libc, qemu-user)
 # and fails loudly if an install fails: a target is never skipped silently.
@@ -41,6 +42,15 @@ t0=$(date +%s)
 summary=()
 failed=()
 bash "$REPO/cross/verify-unit.sh"
+if [ "$deb" = 1 ]; then
+    # Root for dpkg --root and loop mounts (as_root: sudo when not root, else fails).
+    s=$(date +%s)
+    bash "$REPO/cross/build.sh" x86_64-unknown-linux-gnu
+    as_root bash "$REPO/cross/test-deb.sh"
+    as_root bash "$REPO/cross/pi-image/test.sh"
+    e=$(($(date +%s) - s))
+    summary+=("$(printf '%-32s %-6s %3dm%02ds' "amd64 .deb, test-deb, pi-image" ok $((e / 60)) $((e % 60)))")
+fi
 for t in "${targets[@]}"; do
     s=$(date +%s)
     ensure_toolchain "$t"
@@ -58,13 +68,6 @@ for t in "${targets[@]}"; do
     e=$(($(date +%s) - s))
     summary+=("$(printf '%-32s %-6s %3dm%02ds' "$t" "$r" $((e / 60)) $((e % 60)))")
 done
-if [ "$deb" = 1 ]; then
-    s=$(date +%s)
-    bash "$REPO/cross/build.sh" x86_64-unknown-linux-gnu
-    as_root bash "$REPO/cross/test-deb.sh"
-    e=$(($(date +%s) - s))
-    summary+=("$(printf '%-32s %-6s %3dm%02ds' "amd64 .deb (build+test-deb)" ok $((e / 60)) $((e % 60)))")
-fi
 total=$(($(date +%s) - t0))
 echo
 echo "cross CI summary (acorn-storage + acorn-net under qemu-user):"

@@ -52,6 +52,7 @@ check "Depends only on libc ($(field Depends))" \
     bash -c '[[ "$1" =~ ^libc6\ \(\>=\ 2\.[0-9]+\)(,\ libgcc-s1)?$ ]]' _ "$(field Depends)"
 contents=$(dpkg-deb -c "$DEB")
 for f in ./usr/bin/acorn ./usr/lib/systemd/system/acorn.service ./usr/lib/acorn/detect-profile \
+    ./usr/lib/systemd/system/acorn-firstboot.service ./usr/lib/acorn/init-repo ./usr/lib/acorn/firstboot \
     ./usr/share/acorn/config.default.json ./usr/share/acorn/firmware-profiles/pi-zero.toml \
     ./usr/share/acorn/firmware-profiles/pi3.toml ./usr/share/acorn/firmware-profiles/pi4.toml \
     ./usr/share/acorn/firmware-profiles/vps-256m.toml ./usr/share/doc/acorn/copyright; do
@@ -65,6 +66,8 @@ dpkg-deb -e "$DEB" "$work/x/DEBIAN"
 check "shipped config has no private key" bash -c '! grep -q PrivKey "$1"' _ "$work/x/usr/share/acorn/config.default.json"
 check "maintainer scripts are POSIX sh that parses" \
     bash -c 'for s in postinst prerm postrm; do sh -n "$1/$s" || exit 1; done' _ "$work/x/DEBIAN"
+check "helper scripts are POSIX sh that parses" \
+    bash -c 'for s in detect-profile init-repo firstboot; do sh -n "$1/$s" || exit 1; done' _ "$work/x/usr/lib/acorn"
 
 say "board detection (fixture /proc files)"
 detect=$work/x/usr/lib/acorn/detect-profile

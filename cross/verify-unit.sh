@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `systemd-analyze verify` on cross/acorn.service, strict: any warning fails.
+# `systemd-analyze verify` on cross/acorn.service and cross/acorn-firstboot.service,
+# strict: any warning fails.
 #
 # verify checks that ExecStart's binary exists and that the units it refers to
 # (multi-user.target, network-online.target, ...) load, so it runs inside a
@@ -29,9 +30,16 @@ else
     printf '#!/bin/sh\nexit 0\n' >"$root/usr/bin/acorn"
     chmod 0755 "$root/usr/bin/acorn"
 fi
-install -m 0644 "$REPO/cross/acorn.service" "$root/usr/lib/systemd/system/acorn.service"
-say "systemd-analyze verify acorn.service ($(systemd-analyze --version | head -1))"
-out=$(systemd-analyze verify --man=no --root="$root" "$root/usr/lib/systemd/system/acorn.service" 2>&1) ||
-    die "systemd-analyze verify failed: $out"
-[ -z "$out" ] || die "systemd-analyze verify printed warnings: $out"
-echo "acorn.service: verify clean"
+mkdir -p "$root/usr/lib/acorn"
+printf '#!/bin/sh\nexit 0\n' >"$root/usr/lib/acorn/firstboot"
+chmod 0755 "$root/usr/lib/acorn/firstboot"
+for unit in acorn.service acorn-firstboot.service; do
+    install -m 0644 "$REPO/cross/$unit" "$root/usr/lib/systemd/system/$unit"
+done
+for unit in acorn.service acorn-firstboot.service; do
+    say "systemd-analyze verify $unit ($(systemd-analyze --version | head -1))"
+    out=$(systemd-analyze verify --man=no --root="$root" "$root/usr/lib/systemd/system/$unit" 2>&1) ||
+        die "systemd-analyze verify $unit failed: $out"
+    [ -z "$out" ] || die "systemd-analyze verify $unit printed warnings: $out"
+    echo "$unit: verify clean"
+done

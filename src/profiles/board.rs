@@ -387,6 +387,27 @@ mod tests {
         }
     }
 
+    /// `Swarm.ResourceMgr.MaxMemory` (refuse new connections) sits below the RSS
+    /// ceiling, high enough that an idle daemon (about 8 MiB) takes connections.
+    #[test]
+    fn every_profile_limits_connections_below_its_ceiling() {
+        for (name, text) in FILES {
+            let p = parse(text).unwrap();
+            let mut c = sample();
+            apply(&mut c, &p).unwrap();
+            let max = c
+                .swarm
+                .resource_mgr
+                .max_memory_bytes()
+                .unwrap()
+                .unwrap_or_else(|| panic!("{name} does not set Swarm.ResourceMgr.MaxMemory"));
+            let ceiling = p.memory_ceiling_mib << 20;
+            assert!(max < ceiling, "{name}: MaxMemory {max} >= ceiling");
+            assert!(max >= ceiling / 2, "{name}: MaxMemory {max} < ceiling / 2");
+            assert!(max >= 16 << 20, "{name}: MaxMemory {max} below 16 MiB");
+        }
+    }
+
     #[test]
     fn pi_zero_values() {
         let mut c = sample();

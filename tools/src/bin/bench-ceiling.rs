@@ -1,0 +1,387 @@
+//! Benchmark: the firmware profiles' memory ceilings (issue 6, "proof of the ceilings").
+//!
+//! Usage: `bench-ceiling [--add-mib 256] [--fetch-mib 64] [--peers 50]
+//!         [--profiles pi-zero,vps-256m,...] [--acorn PATH] [--dir DIR]`
+//!
+//! For each firmware profile (`firmware-profiles/*.toml`, all of them by default) it
+//! starts daemon D with `acorn init --profile <name>,test` and runs one workload:
+//! 1. idle: 2 s after start, D's OS threads (`/proc/PID/task`) and RSS;
+//! 2. a fresh helper daemon adds a `--fetch-mib` file and dials D;
+//! 3. `--peers` light daemons (`test` profile, started once and reused for every
+//!    profile) dial D and stay connected;
+//! 4. `acorn add` of a `--add-mib` file through D's API;
+//! 5. serve: the helper fetches that file from D (`cat`);
+//! 6. fetch: D fetches the helper's file (`cat` through D).
+//!
+//! The helper connects before the light peers on purpose: the `test` profile has no
+//! DHT, and a bitswap session asks at most `bitswap::Config::max_broadcast_peers`
+//! (32) connected peers for its first block, in connection order, so with 50 peers a
+//! provider that connected last may never be asked (on the real network the DHT
+//! names it). Connected first, it is among the first three asked.
+//!
+//! A thread samples D's thread count every [`SAMPLE_EVERY`] throughout. At the end it
+//! reads D's peak RSS (`VmHWM`) and prints one table row per profile: ceiling
+//! (`memory_ceiling_mib` of the profile file), VmHWM, their ratio, idle and peak
+//! threads, peers D had connected after step 2 (the profile's connection limits may
+//! refuse some), and the step times.
+//!
+//! Exit status: non-zero when any profile's VmHWM exceeds its ceiling, or `pi-zero`
+//! idles with more than [`PI_ZERO_MAX_IDLE_THREADS`] OS threads (issue 6).
+//!
+//! Limits: D's repo grows by `add-mib + fetch-mib`; the helper's likewise; both are
+//! deleted after each profile. The light peers cost about 7 MiB RSS each.
+
+use acorn_tools::{proc_figures, profile_ceiling_mib, write_pseudo_random_file, Daemon};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The most OS threads `pi-zero` may idle with (issue 6).
+const PI_ZERO_MAX_IDLE_THREADS: usize = 3;
+/// How often the sampler counts D's threads.
+const SAMPLE_EVERY: Duration = Duration::from_millis(20);
+/// How long D idles before the idle figures are read.
+const IDLE_SETTLE: Duration = Duration::from_secs(2);
+
+/// One profile's figures.
+struct Row {
+    profile: String,
+    ceiling_mib: u64,
+    idle_rss_kib: u64,
+    hwm_kib: u64,
+    idle_threads: usize,
+    peak_threads: usize,
+    peers: usize,
+    add_secs: f64,
+    serve_secs: f64,
+    fetch_secs: f64,
+}
+
+impl Row {
+    fn over_ceiling(&self) -> bool {
+        self.hwm_kib > self.ceiling_mib * 1024
+    }
+
+    fn too_many_idle_threads(&self) -> bool {
+        self.profile == "pi-zero" && self.idle_threads > PI_ZERO_MAX_IDLE_THREADS
+    }
+}
+
+/// Counts `pid`'s threads every [`SAMPLE_EVERY`] until dropped; keeps the maximum.
+struct ThreadSampler {
+    stop: Arc<AtomicBool>,
+    peak: Arc<AtomicUsize>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ThreadSampler {
+    fn start(pid: u32) -> ThreadSampler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let (s, p) = (stop.clone(), peak.clone());
+        let handle = std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                if let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+                    p.fetch_max(dir.count(), Ordering::Relaxed);
+                }
+                std::thread::sleep(SAMPLE_EVERY);
+            }
+        });
+        ThreadSampler {
+            stop,
+            peak,
+            handle: Some(handle),
+        }
+    }
+
+    fn peak(&self) -> usize {
+        self.peak.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for ThreadSampler {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Removes a directory tree when dropped.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs the workload against a fresh daemon with `profile`.
+fn run_profile(
+    acorn: &Path,
+    base: &Path,
+    profile: &str,
+    ceiling_mib: u64,
+    peers: &[Daemon],
+    add_file: &str,
+    fetch_file: &str,
+) -> anyhow::Result<Row> {
+    let d_repo = base.join(format!("d-{profile}"));
+    let h_repo = base.join(format!("helper-{profile}"));
+    let d = Daemon::start(acorn, &d_repo, &format!("{profile},test"))?;
+    let sampler = ThreadSampler::start(d.pid());
+    std::thread::sleep(IDLE_SETTLE);
+    let (idle_rss_kib, _, idle_threads) = proc_figures(d.pid())?;
+
+    let d_addr = d.addr()?;
+    let helper = Daemon::start(acorn, &h_repo, "test")?;
+    let helper_cid = helper.cli(&["add", "-Q", fetch_file])?.trim().to_string();
+    helper.cli(&["swarm", "connect", &d_addr])?;
+    for p in peers {
+        // A refused connection (the profile's limits) is a figure, not an error.
+        let _ = p.cli(&["swarm", "connect", &d_addr]);
+    }
+    // Light peers only (the helper is the one extra line).
+    let connected = d
+        .cli(&["swarm", "peers"])?
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .count()
+        .saturating_sub(1);
+
+    let t = Instant::now();
+    let cid = d.cli(&["add", "-Q", add_file])?.trim().to_string();
+    let add_secs = t.elapsed().as_secs_f64();
+
+    let serve_secs = helper.timed_cat(&cid)?;
+    let fetch_secs = d.timed_cat(&helper_cid)?;
+
+    let (_, hwm_kib, threads_now) = proc_figures(d.pid())?;
+    let peak_threads = sampler.peak().max(threads_now).max(idle_threads);
+    drop(sampler);
+    drop(helper);
+    drop(d);
+    let _ = std::fs::remove_dir_all(&d_repo);
+    let _ = std::fs::remove_dir_all(&h_repo);
+    Ok(Row {
+        profile: profile.to_string(),
+        ceiling_mib,
+        idle_rss_kib,
+        hwm_kib,
+        idle_threads,
+        peak_threads,
+        peers: connected,
+        add_secs,
+        serve_secs,
+        fetch_secs,
+    })
+}
+
+fn main() -> anyhow::Result<()> {
+    let mut add_mib = 256u64;
+    let mut fetch_mib = 64u64;
+    let mut n_peers = 50usize;
+    let mut only: Option<Vec<String>> = None;
+    let profiles_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware-profiles");
+    let mut acorn = std::env::current_exe()?.with_file_name("acorn");
+    let mut dir: Option<PathBuf> = None;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut val = || {
+            it.next()
+                .ok_or_else(|| anyhow::anyhow!("{a} needs a value"))
+        };
+        match a.as_str() {
+            "--add-mib" => add_mib = val()?.parse()?,
+            "--fetch-mib" => fetch_mib = val()?.parse()?,
+            "--peers" => n_peers = val()?.parse()?,
+            "--profiles" => only = Some(val()?.split(',').map(str::to_string).collect()),
+            "--acorn" => acorn = PathBuf::from(val()?),
+            "--dir" => dir = Some(PathBuf::from(val()?)),
+            other => anyhow::bail!("unknown argument {other}"),
+        }
+    }
+    anyhow::ensure!(
+        acorn.exists(),
+        "acorn binary not found at {}",
+        acorn.display()
+    );
+
+    // (name, ceiling) sorted by ceiling, then name.
+    let mut profiles = Vec::new();
+    for entry in std::fs::read_dir(&profiles_dir)? {
+        let path = entry?.path();
+        let Some(name) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".toml"))
+        else {
+            continue;
+        };
+        if only.as_ref().is_some_and(|o| !o.iter().any(|p| p == name)) {
+            continue;
+        }
+        profiles.push((name.to_string(), profile_ceiling_mib(name)?));
+    }
+    profiles.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+    if let Some(o) = &only {
+        for p in o {
+            anyhow::ensure!(
+                profiles.iter().any(|(n, _)| n == p),
+                "no profile {p} in {}",
+                profiles_dir.display()
+            );
+        }
+    }
+    anyhow::ensure!(!profiles.is_empty(), "no profiles to run");
+
+    let base = dir.unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("acorn-bench-ceiling-{}", std::process::id()))
+    });
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir_all(&base)?;
+    // Declared before the daemons, so dropped after them: also on an error return.
+    let _cleanup = RemoveOnDrop(base.clone());
+    println!(
+        "bench-ceiling: acorn={} add_mib={add_mib} fetch_mib={fetch_mib} peers={n_peers} profiles={}",
+        acorn.display(),
+        profiles
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let add_path = base.join("add-data");
+    let fetch_path = base.join("fetch-data");
+    write_pseudo_random_file(&add_path, add_mib << 20, 0xce11)?;
+    write_pseudo_random_file(&fetch_path, fetch_mib << 20, 0xf37c)?;
+    let utf8 = |p: &Path| {
+        p.to_str()
+            .map(str::to_string)
+            .ok_or_else(|| anyhow::anyhow!("non-UTF-8 path {}", p.display()))
+    };
+    let (add_file, fetch_file) = (utf8(&add_path)?, utf8(&fetch_path)?);
+
+    let t = Instant::now();
+    let mut peers = Vec::with_capacity(n_peers);
+    for i in 0..n_peers {
+        peers.push(Daemon::start(
+            &acorn,
+            &base.join(format!("peer-{i}")),
+            "test",
+        )?);
+    }
+    println!(
+        "started {n_peers} light peers in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+
+    let mut rows = Vec::new();
+    for (name, ceiling) in &profiles {
+        let row = run_profile(
+            &acorn,
+            &base,
+            name,
+            *ceiling,
+            &peers,
+            &add_file,
+            &fetch_file,
+        )?;
+        println!(
+            "{name}: VmHWM {:.1} MiB of {ceiling} MiB, threads idle {} peak {}",
+            row.hwm_kib as f64 / 1024.0,
+            row.idle_threads,
+            row.peak_threads
+        );
+        rows.push(row);
+    }
+    drop(peers);
+
+    println!();
+    println!(
+        "| profile | ceiling | VmHWM | VmHWM / ceiling | idle RSS | idle threads | peak threads | peers connected | add {add_mib} MiB | serve {add_mib} MiB | fetch {fetch_mib} MiB |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for r in &rows {
+        println!(
+            "| {} | {} MiB | {:.1} MiB | {:.2} | {:.1} MiB | {} | {} | {}/{n_peers} | {:.1} s | {:.1} s | {:.1} s |",
+            r.profile,
+            r.ceiling_mib,
+            r.hwm_kib as f64 / 1024.0,
+            r.hwm_kib as f64 / (r.ceiling_mib * 1024) as f64,
+            r.idle_rss_kib as f64 / 1024.0,
+            r.idle_threads,
+            r.peak_threads,
+            r.peers,
+            r.add_secs,
+            r.serve_secs,
+            r.fetch_secs
+        );
+    }
+
+    let mut failures = Vec::new();
+    for r in &rows {
+        if r.over_ceiling() {
+            failures.push(format!(
+                "{}: VmHWM {} KiB is over the {} MiB ceiling",
+                r.profile, r.hwm_kib, r.ceiling_mib
+            ));
+        }
+        if r.too_many_idle_threads() {
+            failures.push(format!(
+                "{}: {} OS threads idle, more than {PI_ZERO_MAX_IDLE_THREADS}",
+                r.profile, r.idle_threads
+            ));
+        }
+    }
+    anyhow::ensure!(failures.is_empty(), "{}", failures.join("; "));
+    println!("\nall profiles under their ceilings");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_profile_file_names_its_ceiling() {
+        assert_eq!(profile_ceiling_mib("pi-zero").unwrap(), 32);
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware-profiles");
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if let Some(name) = p
+                .file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .strip_suffix(".toml")
+            {
+                assert!(profile_ceiling_mib(name).unwrap() > 0, "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn rows_fail_over_the_ceiling_and_on_idle_threads_for_pi_zero_only() {
+        let row = |profile: &str, hwm_kib, idle_threads| Row {
+            profile: profile.into(),
+            ceiling_mib: 32,
+            idle_rss_kib: 0,
+            hwm_kib,
+            idle_threads,
+            peak_threads: idle_threads,
+            peers: 0,
+            add_secs: 0.0,
+            serve_secs: 0.0,
+            fetch_secs: 0.0,
+        };
+        assert!(!row("pi-zero", 32 * 1024, 3).over_ceiling());
+        assert!(row("pi-zero", 32 * 1024 + 1, 3).over_ceiling());
+        assert!(row("pi-zero", 1, 4).too_many_idle_threads());
+        assert!(!row("pi-zero", 1, 3).too_many_idle_threads());
+        assert!(!row("pi4", 1, 4).too_many_idle_threads());
+    }
+}
