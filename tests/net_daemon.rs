@@ -488,3 +488,80 @@ fn daemon_threads_stay_within_the_pool_budget_while_fetching() {
         assert!(stopped, "{stderr}");
     }
 }
+
+/// Sets `Swarm.ConnMgr` of a stopped repo.
+fn conn_mgr(root: &Path, low: u32, high: u32, grace: &str) {
+    // High first: LowWater may not exceed HighWater at any step.
+    ok(&run(
+        root,
+        &["config", "--json", "Swarm.ConnMgr.LowWater", "0"],
+        None,
+    ));
+    for (k, v) in [
+        ("Swarm.ConnMgr.HighWater", high.to_string()),
+        ("Swarm.ConnMgr.LowWater", low.to_string()),
+    ] {
+        ok(&run(root, &["config", "--json", k, &v], None));
+    }
+    ok(&run(
+        root,
+        &["config", "Swarm.ConnMgr.GracePeriod", grace],
+        None,
+    ));
+}
+
+fn peer_count(root: &Path) -> usize {
+    ok(&run(root, &["swarm", "peers"], None)).lines().count()
+}
+
+#[test]
+fn connection_manager_trims_to_low_water_past_the_grace_period() {
+    let (_dh, hub) = init_repo();
+    conn_mgr(&hub, 1, 3, "0s");
+    let _hub_d = Daemon::start(&hub);
+    let mut others = Vec::new();
+    for _ in 0..4 {
+        let (d, root) = init_repo();
+        let daemon = Daemon::start(&root);
+        connect(&root, &hub);
+        others.push((d, root, daemon));
+    }
+    // The fourth peer took the hub over HighWater (3): it trims down to LowWater (1).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut n = peer_count(&hub);
+    while n > 1 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        n = peer_count(&hub);
+    }
+    assert!(n <= 1, "hub still has {n} peers");
+}
+
+#[test]
+fn connection_manager_keeps_peers_in_grace_and_refuses_past_the_hard_limit() {
+    let (_dh, hub) = init_repo();
+    // HighWater 2: hard limit 2 × 2 = 4 connections; a 1 h grace keeps all of them.
+    conn_mgr(&hub, 1, 2, "1h");
+    let _hub_d = Daemon::start(&hub);
+    let mut others = Vec::new();
+    for _ in 0..4 {
+        let (d, root) = init_repo();
+        let daemon = Daemon::start(&root);
+        connect(&root, &hub);
+        others.push((d, root, daemon));
+    }
+    assert_eq!(peer_count(&hub), 4, "peers in their grace period are kept");
+    let (_d5, fifth) = init_repo();
+    let _fifth_d = Daemon::start(&fifth);
+    // The dialer may see its side of the handshake finish; the hub refuses the
+    // connection as it is established, so it never counts as a peer on either side.
+    let _ = run(&fifth, &["swarm", "connect", &dial_addr(&hub)], None);
+    let fifth_id = id(&fifth)["ID"].as_str().unwrap().to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while peer_count(&fifth) > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(peer_count(&fifth), 0, "the hub kept the fifth connection");
+    let hub_peers = ok(&run(&hub, &["swarm", "peers"], None));
+    assert_eq!(hub_peers.lines().count(), 4, "{hub_peers}");
+    assert!(!hub_peers.contains(&fifth_id), "{hub_peers}");
+}

@@ -28,9 +28,9 @@
 //! one pending entry per bucket); its record store is a `MemoryStore` bounded by the
 //! `kad_*` fields. Identify's peer cache holds at most [`Config::identify_cache_peers`].
 //!
-//! **Departures.** No memory-aware connection limits yet (libp2p's
-//! `memory-connection-limits` polls process memory through `sysinfo`; not wired).
-//! yamux's receive windows are libp2p-yamux's defaults (not configurable in
+//! **Departures.** The memory-aware connection limit is our own
+//! ([`crate::memlimit`], `/proc` read at most every 100 ms) rather than libp2p's
+//! `memory-connection-limits` (which polls through `sysinfo`). yamux's receive windows are libp2p-yamux's defaults (not configurable in
 //! libp2p-yamux 0.48); only the stream count is bounded here.
 //!
 //! **Memory cost of yamux (yamux 0.14 through libp2p-yamux 0.48).** Every stream starts

@@ -123,14 +123,27 @@ pub fn swarm_config(config: &Config) -> net_swarm::Config {
         RoutingType::None => DhtMode::None,
         RoutingType::Dhtclient | RoutingType::Dht | RoutingType::Auto => DhtMode::Client,
     };
-    net_swarm::Config {
+    let mut c = net_swarm::Config {
         agent_version: crate::core::agent_version(),
         dht_mode,
         // Checked when the config is loaded; an invalid value cannot get here.
         max_memory_bytes: config.swarm.resource_mgr.max_memory_bytes().ok().flatten(),
         ..net_swarm::Config::default()
+    };
+    // With the connection manager on, the hard limits follow `HighWater`: trimming
+    // brings the count back to `LowWater`, the hard limit stops floods before that.
+    if let Some(cm) = ConnMgrLimits::from_config(config) {
+        let hard = cm.high.saturating_mul(CONN_HARD_LIMIT_FACTOR).max(1);
+        c.max_connections = hard;
+        c.max_inbound_connections = c.max_inbound_connections.min(hard);
+        c.max_outbound_connections = c.max_outbound_connections.min(hard);
     }
+    c
 }
+
+/// The swarm's hard connection limit is `Swarm.ConnMgr.HighWater` times this
+/// (inbound and outbound limits are capped by it too).
+pub const CONN_HARD_LIMIT_FACTOR: u32 = 2;
 
 /// The protocols this node speaks, sorted, as `id` lists them.
 pub fn protocols(dht_mode: DhtMode) -> Vec<String> {
@@ -559,7 +572,7 @@ pub async fn start(
         tx: tx.clone(),
         peer_id: ident.peer_id(),
         dht_mode: scfg.dht_mode,
-        bandwidth,
+        bandwidth: bandwidth.clone(),
     };
     // Announced addresses (Kubo's Addresses.Announce) go into provider records and
     // identify; without any, the listen addresses are announced (as Kubo does).
@@ -574,6 +587,10 @@ pub async fn start(
         swarm,
         bitswap: bs,
         peers: HashMap::new(),
+        connected_at: HashMap::new(),
+        conn_mgr: ConnMgrLimits::from_config(config),
+        bandwidth,
+        trim_at: None,
         dials: HashMap::new(),
         lookups: HashMap::new(),
         routing: HashMap::new(),
@@ -655,6 +672,15 @@ struct Task {
     /// Connected peers (bounded by the swarm's connection limits): first
     /// connection's entry and the number of open connections.
     peers: HashMap<PeerId, (PeerEntry, u32)>,
+    /// When each connected peer connected (same keys as `peers`).
+    connected_at: HashMap<PeerId, Instant>,
+    /// `Swarm.ConnMgr` (`None` for `Type = "none"`).
+    conn_mgr: Option<ConnMgrLimits>,
+    /// Per-peer traffic, to trim the least used peers first.
+    bandwidth: acorn_net::bandwidth::Bandwidth,
+    /// When the next trim is due: set while over `HighWater` with peers that are
+    /// still inside their grace period.
+    trim_at: Option<Instant>,
     /// `swarm connect`s waiting for their dial (≤ [`MAX_PENDING_DIALS_COUNT`]).
     dials: HashMap<ConnectionId, (PeerId, oneshot::Sender<Result<(), String>>)>,
     /// Provider lookups for bitswap (≤ [`MAX_PROVIDER_LOOKUPS_COUNT`]).
@@ -668,7 +694,35 @@ struct Task {
     ready: Option<oneshot::Sender<()>>,
 }
 
+/// Kubo's basic connection manager settings (`Swarm.ConnMgr`): above `high`
+/// connected peers, peers connected for longer than `grace` are disconnected,
+/// least traffic first, until `low` remain. The swarm's hard limits
+/// ([`net_swarm::Config::max_connections`]) are derived from `high` too.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnMgrLimits {
+    pub low: u32,
+    pub high: u32,
+    pub grace: Duration,
+}
+
+impl ConnMgrLimits {
+    /// From the config; `None` when `Swarm.ConnMgr.Type` is `"none"`.
+    pub fn from_config(config: &Config) -> Option<ConnMgrLimits> {
+        let cm = &config.swarm.conn_mgr;
+        if cm.kind == "none" {
+            return None;
+        }
+        Some(ConnMgrLimits {
+            low: cm.low_water,
+            high: cm.high_water,
+            // Checked when the config is loaded.
+            grace: crate::config::parse_duration(&cm.grace_period).unwrap_or(Duration::ZERO),
+        })
+    }
+}
+
 enum Wake {
+    Trim,
     Swarm(Box<SwarmEvent<BehaviourEvent>>),
     Cmd(Option<Command>),
     Bitswap(Option<NodeEvent>),
@@ -687,9 +741,20 @@ impl Task {
                     }
                     Wake::Bitswap(bs_events.recv().await.ok())
                 };
-                smol::future::race(swarm, smol::future::race(cmd, bs)).await
+                let trim = async {
+                    match self.trim_at {
+                        Some(t) => {
+                            async_io::Timer::at(t).await;
+                        }
+                        None => futures::future::pending::<()>().await,
+                    }
+                    Wake::Trim
+                };
+                smol::future::race(smol::future::race(swarm, trim), smol::future::race(cmd, bs))
+                    .await
             };
             match wake {
+                Wake::Trim => self.trim(),
                 Wake::Swarm(ev) => self.on_swarm(*ev).await,
                 Wake::Cmd(Some(Command::Shutdown(reply))) => {
                     let _ = self.bitswap.shutdown().await;
@@ -972,6 +1037,42 @@ impl Task {
         }
     }
 
+    /// The connection manager: when more than `HighWater` peers are connected,
+    /// disconnects peers past their grace period, least traffic (bytes both ways)
+    /// first, until `LowWater` remain; peers still in grace are kept and a new trim
+    /// is scheduled for when the first of them leaves it.
+    fn trim(&mut self) {
+        self.trim_at = None;
+        let Some(cm) = self.conn_mgr else {
+            return;
+        };
+        if self.peers.len() <= cm.high as usize {
+            return;
+        }
+        let now = Instant::now();
+        let mut candidates: Vec<(u64, PeerId)> = Vec::new();
+        let mut next_due: Option<Instant> = None;
+        for (peer, at) in &self.connected_at {
+            let due = *at + cm.grace;
+            if due <= now {
+                let b = self.bandwidth.peer(peer, now);
+                candidates.push((b.total_in.saturating_add(b.total_out), *peer));
+            } else {
+                next_due = Some(next_due.map_or(due, |d: Instant| d.min(due)));
+            }
+        }
+        candidates.sort();
+        let excess = self.peers.len().saturating_sub(cm.low as usize);
+        let closing = excess.min(candidates.len());
+        for (_, peer) in candidates.into_iter().take(closing) {
+            tracing::debug!("connection manager: disconnecting {peer}");
+            let _ = self.swarm.disconnect_peer_id(peer);
+        }
+        if closing < excess {
+            self.trim_at = next_due;
+        }
+    }
+
     async fn on_swarm(&mut self, ev: SwarmEvent<BehaviourEvent>) {
         match ev {
             SwarmEvent::NewListenAddr { address, .. } => {
@@ -1016,11 +1117,13 @@ impl Task {
                             outbound: endpoint.is_dialer(),
                         };
                         self.peers.insert(peer_id, (entry, 1));
+                        self.connected_at.insert(peer_id, Instant::now());
                         true
                     }
                 };
                 if first {
                     let _ = self.bitswap.peer_connected(peer_id).await;
+                    self.trim();
                 }
             }
             SwarmEvent::ConnectionClosed { peer_id, .. } => {
@@ -1033,6 +1136,7 @@ impl Task {
                 };
                 if last {
                     self.peers.remove(&peer_id);
+                    self.connected_at.remove(&peer_id);
                     let _ = self.bitswap.peer_disconnected(peer_id).await;
                 }
             }
