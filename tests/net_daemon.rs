@@ -510,6 +510,18 @@ fn conn_mgr(root: &Path, low: u32, high: u32, grace: &str) {
     ));
 }
 
+/// Starts `n` daemons, each connected to `hub`; keep the result alive.
+fn connected_peers(hub: &Path, n: usize) -> Vec<(tempfile::TempDir, Daemon)> {
+    (0..n)
+        .map(|_| {
+            let (d, root) = init_repo();
+            let daemon = Daemon::start(&root);
+            connect(&root, hub);
+            (d, daemon)
+        })
+        .collect()
+}
+
 fn peer_count(root: &Path) -> usize {
     ok(&run(root, &["swarm", "peers"], None)).lines().count()
 }
@@ -519,13 +531,7 @@ fn connection_manager_trims_to_low_water_past_the_grace_period() {
     let (_dh, hub) = init_repo();
     conn_mgr(&hub, 1, 3, "0s");
     let _hub_d = Daemon::start(&hub);
-    let mut others = Vec::new();
-    for _ in 0..4 {
-        let (d, root) = init_repo();
-        let daemon = Daemon::start(&root);
-        connect(&root, &hub);
-        others.push((d, root, daemon));
-    }
+    let _others = connected_peers(&hub, 4);
     // The fourth peer took the hub over HighWater (3): it trims down to LowWater (1).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let mut n = peer_count(&hub);
@@ -542,13 +548,7 @@ fn connection_manager_keeps_peers_in_grace_and_refuses_past_the_hard_limit() {
     // HighWater 2: hard limit 2 × 2 = 4 connections; a 1 h grace keeps all of them.
     conn_mgr(&hub, 1, 2, "1h");
     let _hub_d = Daemon::start(&hub);
-    let mut others = Vec::new();
-    for _ in 0..4 {
-        let (d, root) = init_repo();
-        let daemon = Daemon::start(&root);
-        connect(&root, &hub);
-        others.push((d, root, daemon));
-    }
+    let _others = connected_peers(&hub, 4);
     assert_eq!(peer_count(&hub), 4, "peers in their grace period are kept");
     let (_d5, fifth) = init_repo();
     let _fifth_d = Daemon::start(&fifth);

@@ -106,18 +106,7 @@ pub fn render(done: u64, total: Option<u64>) -> String {
 
 /// Bytes in binary units with two decimals (`1.50 MiB`).
 fn human(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.2} {}", UNITS[u])
-    }
+    super::repo::binary_units(n, 2)
 }
 
 #[cfg(test)]

@@ -187,7 +187,13 @@ fn render_stat(c: &RepoStatCmd, st: &RepoStat) -> String {
 }
 
 /// `1.5 MiB`-style sizes for `repo stat -H`.
-fn human_bytes(n: u64) -> String {
+pub(crate) fn human_bytes(n: u64) -> String {
+    binary_units(n, 1)
+}
+
+/// `n` bytes in binary units (`B`, `KiB`, ... `TiB`) with `decimals` decimals
+/// (whole bytes have none).
+pub(crate) fn binary_units(n: u64, decimals: usize) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = n as f64;
     let mut u = 0;
@@ -198,6 +204,6 @@ fn human_bytes(n: u64) -> String {
     if u == 0 {
         format!("{n} B")
     } else {
-        format!("{v:.1} {}", UNITS[u])
+        format!("{v:.decimals$} {}", UNITS[u])
     }
 }
