@@ -35,7 +35,7 @@
 //! tight loop, so that only about 1 % of requests got through. The waiting requests
 //! are bounded by the connection limit, [`MAX_CONNECTIONS_COUNT`] (a connection
 //! carries one request at a time), so at most that many minus the slots wait, each
-//! holding only its parsed head and a body queue ([`http`]); [`MAX_CONNECTIONS_COUNT`] connections; a streamed
+//! holding only its parsed head and a body queue ([`http`]). A streamed
 //! response holds at most [`RESPONSE_QUEUE_COUNT`] × [`STREAM_CHUNK_BYTES`] (256
 //! KiB) queued; request heads and body queues as [`http`] says; multipart parts as
 //! [`multipart`] says; a `block/put` part ≤ `MAX_BLOCK_BYTES`.
@@ -982,4 +982,31 @@ async fn stream(
         ],
         body: Body::Stream(first, rx),
     })
+}
+
+#[cfg(test)]
+mod slot_tests {
+    use super::*;
+
+    /// With one slot: a second taker times out while it is held, and one that
+    /// waits gets it as soon as the holder lets go.
+    #[test]
+    fn a_waiter_gets_the_slot_when_it_frees_and_gives_up_after_the_wait() {
+        let slots = Slots::new(1);
+        smol::block_on(async {
+            let held = slots.acquire(Duration::ZERO).await.expect("a free slot");
+            assert_eq!(slots.active(), 1);
+            assert!(slots.acquire(Duration::from_millis(20)).await.is_none());
+            let mut waiter = Box::pin(slots.acquire(Duration::from_secs(60)));
+            // Polled once: it is waiting now, not holding.
+            assert!(futures_lite::future::poll_once(&mut waiter).await.is_none());
+            assert_eq!(slots.active(), 1);
+            drop(held);
+            let got = waiter.await.expect("the freed slot");
+            assert_eq!(slots.active(), 1);
+            drop(got);
+            assert_eq!(slots.active(), 0);
+        });
+        assert_eq!(Slots::new(0).limit(), 1);
+    }
 }

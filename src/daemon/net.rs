@@ -473,12 +473,12 @@ impl bitswap::Blockstore for RepoBlocks {
 /// The core's fetcher: bitswap sessions, waited on from the blocking pool.
 ///
 /// A fetch waits for bitswap's reply, for [`FETCH_TIMEOUT`], or for the daemon's
-/// shutdown (`stop` closes), whichever comes first. The shutdown arm matters: a
-/// reply can sit in a task or a channel queue of bitswap's (a miss on its way to
-/// the driver, a block being stored) that is only dropped when the executor is,
-/// and the executor outlives the shutdown's drain while any of its tasks still
-/// holds it; without this arm the job, and with it the repo, waited out the whole
-/// `SHUTDOWN_DRAIN` (about 1 stop in 8 with a fetch pending).
+/// shutdown (`stop` closes), whichever comes first. The shutdown arm makes a
+/// pending fetch fail at once without relying on bitswap's tasks: a reply can sit
+/// in a task or channel queue of bitswap's (a miss on its way to the driver, a
+/// block being stored) that is only dropped with the executor, and the executor
+/// outlives the shutdown drain if one of its tasks still holds it; the job (and
+/// with it the repo) would then wait out `SHUTDOWN_DRAIN`.
 struct BitswapFetcher {
     bitswap: bitswap::Handle,
     stop: Receiver<()>,
