@@ -11,7 +11,10 @@
 //! `Routing.Type`, `Swarm.{AddrFilters,DisableNatPortMap,ConnMgr.*}`,
 //! `AutoNAT.ServiceMode`, `Reprovider.Interval`, `API.HTTPHeaders` (a map: any header
 //! name may be set, e.g. `API.HTTPHeaders.Access-Control-Allow-Origin`). Settings that Kubo has no key for
-//! live under `Acorn` (today only `Acorn.BlockingThreads`). Sizes use Kubo's
+//! live under `Acorn` (`Acorn.BlockingThreads`, `Acorn.MinFreeSpace`), except the
+//! two request limits, which sit beside the server they bound:
+//! `API.MaxConcurrentRequests` and `Gateway.MaxConcurrentRequests` (Kubo has no
+//! such keys). Sizes use Kubo's
 //! humanized form (`"10GB"` = 10⁹ bytes × 10, `"1GiB"` = 2³⁰ bytes) and durations Go's
 //! (`"1h"`, `"20s"`, `"1m30s"`, `"0"`). Like Kubo, `Addresses.API` and
 //! `Addresses.Gateway` are written as a bare string when they hold one address.
@@ -48,10 +51,14 @@
 //! | `AutoNAT.ServiceMode` | `"enabled"` |
 //! | `Reprovider.Interval` | `"22h"` |
 //! | `API.HTTPHeaders` | `{}` (keys are header names, values lists of strings) |
+//! | `API.MaxConcurrentRequests` | `16` requests ([`DEFAULT_MAX_CONCURRENT_REQUESTS`]) |
+//! | `Gateway.MaxConcurrentRequests` | `16` requests |
 //! | `Acorn.BlockingThreads` | `2` threads |
 //!
 //! **Limits.** The file is refused above [`MAX_CONFIG_BYTES`] before it is read;
-//! `Acorn.BlockingThreads` is at most [`MAX_BLOCKING_THREADS_COUNT`].
+//! `Acorn.BlockingThreads` is at most [`MAX_BLOCKING_THREADS_COUNT`];
+//! `API.MaxConcurrentRequests` and `Gateway.MaxConcurrentRequests` are between 1 and
+//! [`MAX_CONCURRENT_REQUESTS_LIMIT`].
 //!
 //! **Departures from Kubo.** Only the keys above exist: setting or reading any other
 //! key is an error naming the keys that do exist (Kubo silently keeps unknown keys).
@@ -83,6 +90,16 @@ pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
 /// Most threads `Acorn.BlockingThreads` may ask for. Each costs a stack
 /// (2 MiB reserved, a few KiB touched) on a board with 512 MiB.
 pub const MAX_BLOCKING_THREADS_COUNT: u16 = 64;
+
+/// Default `API.MaxConcurrentRequests` and `Gateway.MaxConcurrentRequests`:
+/// requests served at once by one server (more wait for a slot, see
+/// [`crate::api::SLOT_WAIT`]). Each may hold a blocking-pool job and up to 256 KiB
+/// of queued response.
+pub const DEFAULT_MAX_CONCURRENT_REQUESTS: u16 = 16;
+
+/// Largest `*.MaxConcurrentRequests`: a server never has more connections open
+/// (one request per connection at a time), so more slots would change nothing.
+pub const MAX_CONCURRENT_REQUESTS_LIMIT: u16 = 64;
 
 /// Kubo's default bootstrap peers (`config/bootstrap_peers.go`), without the
 /// `/quic-v1` entry because Acorn speaks TCP only.
@@ -172,6 +189,8 @@ pub struct Config {
     pub bootstrap: Vec<String>,
     #[serde(default, rename = "API")]
     pub api: ApiSection,
+    #[serde(default)]
+    pub gateway: GatewaySection,
     #[serde(default)]
     pub swarm: Swarm,
     #[serde(default, rename = "AutoNAT")]
@@ -420,8 +439,8 @@ pub enum AutoNatServiceMode {
     Disabled,
 }
 
-/// `API`: the RPC API's HTTP headers (Kubo's `API.HTTPHeaders`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// `API`: the RPC API's HTTP headers (Kubo's `API.HTTPHeaders`) and request limit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiSection {
     /// Header name → values. `Access-Control-Allow-Origin` lists the browser origins
@@ -430,6 +449,41 @@ pub struct ApiSection {
     /// [`crate::api::cors`]). Default: none (only the API's own localhost origins).
     #[serde(rename = "HTTPHeaders")]
     pub http_headers: std::collections::BTreeMap<String, Vec<String>>,
+    /// Requests served at once (Acorn's key; default
+    /// [`DEFAULT_MAX_CONCURRENT_REQUESTS`]); more wait for a slot up to
+    /// [`crate::api::SLOT_WAIT`], then get 503.
+    #[serde(rename = "MaxConcurrentRequests", default = "default_max_requests")]
+    pub max_concurrent_requests: u16,
+}
+
+impl Default for ApiSection {
+    fn default() -> Self {
+        ApiSection {
+            http_headers: Default::default(),
+            max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
+        }
+    }
+}
+
+/// `Gateway`: the HTTP gateway's settings (only Acorn's own key so far).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default, deny_unknown_fields)]
+pub struct GatewaySection {
+    /// Requests served at once (default [`DEFAULT_MAX_CONCURRENT_REQUESTS`]); more
+    /// wait for a slot up to [`crate::api::SLOT_WAIT`], then get 503.
+    pub max_concurrent_requests: u16,
+}
+
+impl Default for GatewaySection {
+    fn default() -> Self {
+        GatewaySection {
+            max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
+        }
+    }
+}
+
+fn default_max_requests() -> u16 {
+    DEFAULT_MAX_CONCURRENT_REQUESTS
 }
 
 /// Sections whose keys are the user's (a new key may be set); every other section
@@ -517,6 +571,7 @@ impl Config {
             routing: Routing::default(),
             bootstrap: default_bootstrap(),
             api: ApiSection::default(),
+            gateway: GatewaySection::default(),
             swarm: Swarm::default(),
             auto_nat: AutoNat::default(),
             reprovider: Reprovider::default(),
@@ -685,6 +740,23 @@ impl Config {
                 return Err(invalid(
                     &format!("API.HTTPHeaders.{name}"),
                     format!("{v:?} holds a control character"),
+                ));
+            }
+        }
+        for (key, n) in [
+            (
+                "API.MaxConcurrentRequests",
+                self.api.max_concurrent_requests,
+            ),
+            (
+                "Gateway.MaxConcurrentRequests",
+                self.gateway.max_concurrent_requests,
+            ),
+        ] {
+            if n == 0 || n > MAX_CONCURRENT_REQUESTS_LIMIT {
+                return Err(invalid(
+                    key,
+                    format!("{n} is not between 1 and {MAX_CONCURRENT_REQUESTS_LIMIT}"),
                 ));
             }
         }
@@ -1165,6 +1237,33 @@ mod tests {
         // Round trip through the file format.
         let back = Config::from_json(&c.to_json()).unwrap();
         assert_eq!(back, c);
+    }
+
+    #[test]
+    fn request_limits_default_set_and_checked() {
+        let mut c = sample();
+        for key in ["API.MaxConcurrentRequests", "Gateway.MaxConcurrentRequests"] {
+            assert_eq!(c.get(key).unwrap(), json!(16), "{key}");
+            c.set(key, json!(4)).unwrap();
+            assert_eq!(c.get(key).unwrap(), json!(4), "{key}");
+            let before = c.clone();
+            for bad in [json!(0), json!(65), json!("x")] {
+                assert!(c.set(key, bad.clone()).is_err(), "{key} = {bad}");
+            }
+            assert_eq!(c, before);
+        }
+        assert_eq!(c.api.max_concurrent_requests, 4);
+        assert_eq!(c.gateway.max_concurrent_requests, 4);
+        // A file from before these keys existed loads with the defaults.
+        let mut v = c.to_value();
+        v["API"]
+            .as_object_mut()
+            .unwrap()
+            .remove("MaxConcurrentRequests");
+        v.as_object_mut().unwrap().remove("Gateway");
+        let old = Config::from_json(&serde_json::to_vec(&v).unwrap()).unwrap();
+        assert_eq!(old.api.max_concurrent_requests, 16);
+        assert_eq!(old.gateway.max_concurrent_requests, 16);
     }
 
     #[test]

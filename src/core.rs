@@ -1674,6 +1674,11 @@ mod tests {
                 "MAX_SNIFF_BYTES",
                 acorn_net::bandwidth::sniff::MAX_SNIFF_BYTES as u64,
             ),
+            (
+                "DEFAULT_MAX_CONCURRENT_REQUESTS",
+                crate::config::DEFAULT_MAX_CONCURRENT_REQUESTS as u64,
+            ),
+            ("SLOT_WAIT", crate::api::SLOT_WAIT.as_secs()),
         ];
         let mut rows = 0;
         for line in readme.lines().filter(|l| l.starts_with("| `")) {

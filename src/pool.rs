@@ -11,7 +11,7 @@
 //! is about 100 lines.
 //!
 //! **Limits.** Threads ≤ `max_threads`. The queue is not bounded here: its callers
-//! are (the RPC API and the gateway each hold at most their `MAX_CONCURRENT_REQUESTS`
+//! are (the RPC API and the gateway each hold at most their `*.MaxConcurrentRequests`
 //! jobs, one per request; bitswap's own pool, see `daemon::net`, holds at most its
 //! lookups in flight, its local fetches and one put per block received).
 //!

@@ -22,13 +22,20 @@
 //!   in `pins.rs` (each file's doc lists its shapes and departures).
 //!
 //! **Flow.** [`Api::handle`]: path → command → CORS preflight (`OPTIONS`) → method
-//! check → Origin/Referer check ([`cors`]) → concurrency slot (503 past [`MAX_CONCURRENT_REQUESTS`]) → handler. A handler
+//! check → Origin/Referer check ([`cors`]) → request slot ([`Slots`]: wait up to
+//! [`SLOT_WAIT`] while `API.MaxConcurrentRequests` are served, then 503) → handler. A handler
 //! either computes a whole JSON body on the blocking pool, or [`stream`]s: the core
 //! call runs on the blocking pool writing into a bounded channel; if it fails
 //! before its first output the answer is a 500 error, else a 200 stream.
 //!
-//! **Limits.** [`MAX_CONCURRENT_REQUESTS`] requests run at once (the slot is held
-//! until a stream ends); [`MAX_CONNECTIONS_COUNT`] connections; a streamed
+//! **Limits.** `API.MaxConcurrentRequests` requests run at once (config, default
+//! [`crate::config::DEFAULT_MAX_CONCURRENT_REQUESTS`], set per firmware profile; the
+//! slot is held until a stream ends). A request past it waits for a slot up to
+//! [`SLOT_WAIT`], then gets 503: instant 503s made clients under load retry in a
+//! tight loop, so that only about 1 % of requests got through. The waiting requests
+//! are bounded by the connection limit, [`MAX_CONNECTIONS_COUNT`] (a connection
+//! carries one request at a time), so at most that many minus the slots wait, each
+//! holding only its parsed head and a body queue ([`http`]). A streamed
 //! response holds at most [`RESPONSE_QUEUE_COUNT`] × [`STREAM_CHUNK_BYTES`] (256
 //! KiB) queued; request heads and body queues as [`http`] says; multipart parts as
 //! [`multipart`] says; a `block/put` part ≤ `MAX_BLOCK_BYTES`.
@@ -67,6 +74,7 @@ pub mod stats;
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use acorn_storage::unixfs::exporter::EntryKind;
 use serde_json::{json, Value};
@@ -78,8 +86,9 @@ use crate::pool::Pool;
 use http::{Body, Chunk, Request, Response};
 use multipart::Multipart;
 
-/// Requests served at once; one more gets 503. Each may hold a blocking-pool job.
-pub const MAX_CONCURRENT_REQUESTS: usize = 16;
+/// Longest wait for a request slot when every slot is taken (API and gateway);
+/// the request then gets 503. Waiters are bounded by the connection limits.
+pub const SLOT_WAIT: Duration = Duration::from_secs(5);
 /// Open API connections; one more gets 503 and is closed.
 pub const MAX_CONNECTIONS_COUNT: usize = 64;
 /// Size of the chunks a streamed response is cut into, in bytes.
@@ -150,7 +159,8 @@ pub struct Api {
     net: Option<NetHandle>,
     /// Closing it asks the daemon to shut down.
     shutdown: Sender<()>,
-    active: AtomicUsize,
+    /// Request slots (`API.MaxConcurrentRequests`).
+    slots: Slots,
     /// The browser rule (config `API.HTTPHeaders`), set once the ports are known.
     cors: std::sync::OnceLock<cors::Cors>,
 }
@@ -183,12 +193,69 @@ impl ApiError {
 
 type ApiResult = Result<Response, ApiError>;
 
-/// A held request slot.
-struct Slot(Arc<Api>);
+/// A held request slot, with the API (for its pool).
+struct Slot(Arc<Api>, #[allow(dead_code)] Held);
 
-impl Drop for Slot {
+/// One server's request slots: at most `limit` held at once; a request past that
+/// waits (async, on the executor) for one to free, up to a bound it chooses.
+/// Waiters are not queued here beyond the semaphore's own list, which the server's
+/// connection limit bounds (one request per connection at a time).
+pub struct Slots {
+    sem: Arc<smol::lock::Semaphore>,
+    active: Arc<AtomicUsize>,
+    limit: usize,
+}
+
+/// A held slot; dropping it frees the slot.
+pub struct Held {
+    _permit: smol::lock::SemaphoreGuardArc,
+    active: Arc<AtomicUsize>,
+}
+
+impl Drop for Held {
     fn drop(&mut self) {
-        self.0.active.fetch_sub(1, Ordering::SeqCst);
+        self.active.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Slots {
+    /// `limit` slots (at least 1).
+    pub fn new(limit: usize) -> Slots {
+        let limit = limit.max(1);
+        Slots {
+            sem: Arc::new(smol::lock::Semaphore::new(limit)),
+            active: Arc::new(AtomicUsize::new(0)),
+            limit,
+        }
+    }
+
+    /// How many slots there are.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Slots held now.
+    pub fn active(&self) -> usize {
+        self.active.load(Ordering::SeqCst)
+    }
+
+    /// A slot, waiting up to `wait` for one; `None` when none freed in time.
+    pub async fn acquire(&self, wait: Duration) -> Option<Held> {
+        let permit = match self.sem.try_acquire_arc() {
+            Some(p) => p,
+            None => {
+                futures_lite::future::or(async { Some(self.sem.acquire_arc().await) }, async {
+                    async_io::Timer::after(wait).await;
+                    None
+                })
+                .await?
+            }
+        };
+        self.active.fetch_add(1, Ordering::SeqCst);
+        Some(Held {
+            _permit: permit,
+            active: self.active.clone(),
+        })
     }
 }
 
@@ -199,12 +266,13 @@ impl Api {
         shutdown: Sender<()>,
         net: Option<NetHandle>,
     ) -> Arc<Api> {
+        let limit = usize::from(node.config().api.max_concurrent_requests);
         Arc::new(Api {
             node,
             pool,
             net,
             shutdown,
-            active: AtomicUsize::new(0),
+            slots: Slots::new(limit),
             cors: std::sync::OnceLock::new(),
         })
     }
@@ -224,7 +292,7 @@ impl Api {
 
     /// Requests being served now.
     pub fn active_requests(&self) -> usize {
-        self.active.load(Ordering::SeqCst)
+        self.slots.active()
     }
 
     /// Answers one request.
@@ -266,15 +334,16 @@ impl Api {
     /// Runs command `cmd` in a request slot.
     async fn dispatch(self: Arc<Api>, cmd: String, req: Request) -> Response {
         let not_found = || Response::full(404, "text/plain", "404 page not found\n");
-        let prev = self.active.fetch_add(1, Ordering::SeqCst);
-        let slot = Slot(self.clone());
-        if prev >= MAX_CONCURRENT_REQUESTS {
+        let Some(held) = self.slots.acquire(SLOT_WAIT).await else {
             return ApiError::Server(format!(
-                "too many requests: {MAX_CONCURRENT_REQUESTS} are being served"
+                "too many requests: {} are being served and none ended within {}s",
+                self.slots.limit(),
+                SLOT_WAIT.as_secs()
             ))
             .into_response()
             .with_status(503);
-        }
+        };
+        let slot = Slot(self.clone(), held);
         let result = match cmd.as_str() {
             "add" => self.add(req, slot).await,
             "block/get" => self.block_get(req, slot).await,
@@ -913,4 +982,31 @@ async fn stream(
         ],
         body: Body::Stream(first, rx),
     })
+}
+
+#[cfg(test)]
+mod slot_tests {
+    use super::*;
+
+    /// With one slot: a second taker times out while it is held, and one that
+    /// waits gets it as soon as the holder lets go.
+    #[test]
+    fn a_waiter_gets_the_slot_when_it_frees_and_gives_up_after_the_wait() {
+        let slots = Slots::new(1);
+        smol::block_on(async {
+            let held = slots.acquire(Duration::ZERO).await.expect("a free slot");
+            assert_eq!(slots.active(), 1);
+            assert!(slots.acquire(Duration::from_millis(20)).await.is_none());
+            let mut waiter = Box::pin(slots.acquire(Duration::from_secs(60)));
+            // Polled once: it is waiting now, not holding.
+            assert!(futures_lite::future::poll_once(&mut waiter).await.is_none());
+            assert_eq!(slots.active(), 1);
+            drop(held);
+            let got = waiter.await.expect("the freed slot");
+            assert_eq!(slots.active(), 1);
+            drop(got);
+            assert_eq!(slots.active(), 0);
+        });
+        assert_eq!(Slots::new(0).limit(), 1);
+    }
 }

@@ -262,6 +262,9 @@ enum RoutingQuery {
 #[derive(Clone)]
 pub struct NetHandle {
     tx: Sender<Command>,
+    /// Closed by [`NetHandle::shutdown`]: every fetch waiting on the network (on the
+    /// blocking pool) fails at once, whatever state bitswap's tasks are in.
+    fetch_stop: Sender<()>,
     peer_id: PeerId,
     dht_mode: DhtMode,
     bandwidth: Bandwidth,
@@ -445,7 +448,9 @@ impl NetHandle {
     }
 
     /// Stops bitswap and the swarm (connections close); waits up to [`STOP_WAIT`].
+    /// First fails every fetch still waiting (see [`BitswapFetcher`]).
     pub async fn shutdown(&self) {
+        self.fetch_stop.close();
         let stop = async {
             let _ = self.ask(Command::Shutdown).await;
         };
@@ -479,38 +484,72 @@ impl bitswap::Blockstore for RepoBlocks {
 }
 
 /// The core's fetcher: bitswap sessions, waited on from the blocking pool.
-struct BitswapFetcher(bitswap::Handle);
+///
+/// A fetch waits for bitswap's reply, for [`FETCH_TIMEOUT`], or for the daemon's
+/// shutdown (`stop` closes), whichever comes first. The shutdown arm makes a
+/// pending fetch fail at once without relying on bitswap's tasks: a reply can sit
+/// in a task or channel queue of bitswap's (a miss on its way to the driver, a
+/// block being stored) that is only dropped with the executor, and the executor
+/// outlives the shutdown drain if one of its tasks still holds it; the job (and
+/// with it the repo) would then wait out `SHUTDOWN_DRAIN`.
+struct BitswapFetcher {
+    bitswap: bitswap::Handle,
+    stop: Receiver<()>,
+}
 
-struct BitswapSession(bitswap::Session);
+struct BitswapSession {
+    session: bitswap::Session,
+    stop: Receiver<()>,
+}
 
 fn with_timeout<T>(
+    stop: &Receiver<()>,
     f: impl std::future::Future<Output = Result<T, BlockError>>,
 ) -> Result<T, BlockError> {
-    smol::block_on(smol::future::or(f, async {
-        async_io::Timer::after(FETCH_TIMEOUT).await;
-        Err(BlockError::Io(format!(
-            "the network did not answer within {}s",
-            FETCH_TIMEOUT.as_secs()
-        )))
-    }))
+    if stop.is_closed() {
+        return Err(shutting_down());
+    }
+    let stopped = async {
+        // Nothing is ever sent: this returns when the channel closes.
+        let _ = stop.recv().await;
+        Err(shutting_down())
+    };
+    smol::block_on(smol::future::or(
+        f,
+        smol::future::or(stopped, async {
+            async_io::Timer::after(FETCH_TIMEOUT).await;
+            Err(BlockError::Io(format!(
+                "the network did not answer within {}s",
+                FETCH_TIMEOUT.as_secs()
+            )))
+        }),
+    ))
+}
+
+fn shutting_down() -> BlockError {
+    BlockError::Io("bitswap: the node is shutting down".into())
 }
 
 impl Fetcher for BitswapFetcher {
     fn session(&self) -> Result<Box<dyn FetchSession>, BlockError> {
-        let s = with_timeout(async {
-            self.0
+        let s = with_timeout(&self.stop, async {
+            self.bitswap
                 .new_session()
                 .await
                 .map_err(|e| BlockError::Io(format!("bitswap: {e}")))
         })?;
-        Ok(Box::new(BitswapSession(s)))
+        Ok(Box::new(BitswapSession {
+            session: s,
+            stop: self.stop.clone(),
+        }))
     }
 }
 
 impl FetchSession for BitswapSession {
     fn fetch(&self, cid: &Cid) -> Result<Option<Vec<u8>>, BlockError> {
-        with_timeout(async {
-            match self.0.fetch(*cid).await {
+        let session = &self.session;
+        with_timeout(&self.stop, async {
+            match session.fetch(*cid).await {
                 Ok(b) => Ok(Some(b.into_parts().1)),
                 Err(bitswap::Error::NotFound { .. }) => Ok(None),
                 Err(bitswap::Error::Store(e)) => Err(e),
@@ -565,11 +604,17 @@ pub async fn start(
     let (bs, bs_events) =
         bitswap::Node::spawn(ex, control, store, blocking, bitswap::Config::default())
             .context("starting bitswap")?;
-    node.set_fetcher(Arc::new(BitswapFetcher(bs.clone())))?;
+    // A channel that never carries a message: closing it is the shutdown signal.
+    let (fetch_stop, stop) = channel::bounded(1);
+    node.set_fetcher(Arc::new(BitswapFetcher {
+        bitswap: bs.clone(),
+        stop,
+    }))?;
 
     let (tx, rx) = channel::bounded(COMMAND_QUEUE_COUNT);
     let handle = NetHandle {
         tx: tx.clone(),
+        fetch_stop,
         peer_id: ident.peer_id(),
         dht_mode: scfg.dht_mode,
         bandwidth: bandwidth.clone(),

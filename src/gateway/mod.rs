@@ -24,12 +24,16 @@
 //! - Errors as plain text: bad CID or parameter → 400; no such path → 404; a block
 //!   no peer gave us in time → 504; methods other than GET/HEAD → 405.
 //!
-//! **Flow.** Method → `/ipfs/` prefix → CID (400) → format → request slot (503
-//! past [`MAX_CONCURRENT_REQUESTS`]) → resolve the path on the blocking pool →
+//! **Flow.** Method → `/ipfs/` prefix → CID (400) → format → request slot (wait up
+//! to [`crate::api::SLOT_WAIT`] while `Gateway.MaxConcurrentRequests` are served,
+//! then 503) → resolve the path on the blocking pool →
 //! answer. File bodies and CARs are produced by a pool job into a bounded channel.
 //!
-//! **Limits.** [`MAX_CONCURRENT_REQUESTS`] requests at once (the slot is held
-//! until a streamed body ends); [`MAX_CONNECTIONS_COUNT`] connections; a streamed
+//! **Limits.** `Gateway.MaxConcurrentRequests` requests at once (config, default
+//! [`crate::config::DEFAULT_MAX_CONCURRENT_REQUESTS`], set per firmware profile; the
+//! slot is held until a streamed body ends); a request past it waits up to
+//! [`crate::api::SLOT_WAIT`] for a slot, then gets 503; the waiters are bounded by
+//! [`MAX_CONNECTIONS_COUNT`] (one request per connection at a time); [`MAX_CONNECTIONS_COUNT`] connections; a streamed
 //! body holds at most [`RESPONSE_QUEUE_COUNT`] × [`crate::api::STREAM_CHUNK_BYTES`] (256 KiB)
 //! queued; a listing shows at most [`MAX_LISTING_ENTRIES_COUNT`] entries.
 //!
@@ -48,7 +52,6 @@
 //! listing reads the whole directory (`ls`) before showing its first
 //! [`MAX_LISTING_ENTRIES_COUNT`] entries.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use acorn_storage::block::BlockError;
@@ -60,11 +63,10 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS, NON_ALPHANUMERIC
 use smol::channel;
 
 use crate::api::http::{Body, Chunk, Request, Response};
+use crate::api::{Held as Slot, Slots, SLOT_WAIT};
 use crate::core::Node;
 use crate::pool::Pool;
 
-/// Requests served at once; one more gets 503. Each may hold a blocking-pool job.
-pub const MAX_CONCURRENT_REQUESTS: usize = 16;
 /// Open gateway connections; one more gets 503 and is closed.
 pub const MAX_CONNECTIONS_COUNT: usize = 64;
 // Streamed bodies are cut into the API's chunks (crate::api::STREAM_CHUNK_BYTES).
@@ -101,16 +103,8 @@ const PATH_SET: &AsciiSet = &CONTROLS
 pub struct Gateway {
     node: Arc<Node>,
     pool: Pool,
-    active: AtomicUsize,
-}
-
-/// A held request slot.
-struct Slot(Arc<Gateway>);
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.0.active.fetch_sub(1, Ordering::SeqCst);
-    }
+    /// Request slots (`Gateway.MaxConcurrentRequests`).
+    slots: Slots,
 }
 
 /// What the client asked for.
@@ -335,16 +329,17 @@ enum Target {
 
 impl Gateway {
     pub fn new(node: Arc<Node>, pool: Pool) -> Arc<Gateway> {
+        let limit = usize::from(node.config().gateway.max_concurrent_requests);
         Arc::new(Gateway {
             node,
             pool,
-            active: AtomicUsize::new(0),
+            slots: Slots::new(limit),
         })
     }
 
     /// Requests being served now.
     pub fn active_requests(&self) -> usize {
-        self.active.load(Ordering::SeqCst)
+        self.slots.active()
     }
 
     /// Runs `f` with the node on the blocking pool.
@@ -384,14 +379,16 @@ impl Gateway {
             Ok(f) => f,
             Err(e) => return e.response(),
         };
-        let prev = self.active.fetch_add(1, Ordering::SeqCst);
-        let slot = Slot(self.clone());
-        if prev >= MAX_CONCURRENT_REQUESTS {
+        let Some(slot) = self.slots.acquire(SLOT_WAIT).await else {
             return text(
                 503,
-                &format!("503 too many requests: {MAX_CONCURRENT_REQUESTS} are being served"),
+                &format!(
+                    "503 too many requests: {} are being served and none ended within {}s",
+                    self.slots.limit(),
+                    SLOT_WAIT.as_secs()
+                ),
             );
-        }
+        };
         let segments: Vec<String> = sub
             .split('/')
             .filter(|s| !s.is_empty())

@@ -378,6 +378,8 @@ mod tests {
                 "Acorn.BlockingThreads",
                 "Swarm.ConnMgr.HighWater",
                 "Routing.Type",
+                "API.MaxConcurrentRequests",
+                "Gateway.MaxConcurrentRequests",
             ] {
                 assert!(
                     p.config.iter().any(|(k, _)| k == key),
@@ -413,6 +415,8 @@ mod tests {
         let mut c = sample();
         apply_named(&mut c, "pi-zero").unwrap();
         assert_eq!(c.acorn.blocking_threads, 1);
+        assert_eq!(c.api.max_concurrent_requests, 4);
+        assert_eq!(c.gateway.max_concurrent_requests, 4);
         assert_eq!(c.swarm.conn_mgr.low_water, 16);
         assert_eq!(c.swarm.conn_mgr.high_water, 32);
         assert_eq!(c.get("Routing.Type").unwrap(), "dhtclient");
