@@ -102,3 +102,16 @@ run_target() {
 workspace_version() {
     awk '/^\[workspace.package\]/{w=1; next} /^\[/{w=0} w && /^version *=/{gsub(/[" ]/,"",$0); sub(/version=/,""); print; exit}' "$1/Cargo.toml"
 }
+
+# Test checks: `check "what" command...` prints ok/FAIL and counts failures in the
+# caller's `fails` (set it to 0 first; exit non-zero when it is not 0 at the end).
+check() {
+    local what=$1
+    shift
+    if "$@"; then
+        printf '  ok    %s\n' "$what"
+    else
+        printf '  FAIL  %s\n' "$what"
+        fails=$((fails + 1))
+    fi
+}

@@ -26,17 +26,7 @@ DEB=${1:-$REPO/dist/acorn_${VERSION}_amd64.deb}
 [ "$(id -u)" -eq 0 ] || die "run as root (dpkg --root and setpriv need it)"
 command -v jq >/dev/null 2>&1 || ensure_apt jq
 
-fails=0
-check() { # description command...
-    local what=$1
-    shift
-    if "$@"; then
-        printf '  ok    %s\n' "$what"
-    else
-        printf '  FAIL  %s\n' "$what"
-        fails=$((fails + 1))
-    fi
-}
+fails=0 # counted by check (cross/lib.sh)
 
 work=$(mktemp -d)
 chmod 0755 "$work" # the acorn user must reach the roots inside

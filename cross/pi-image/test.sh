@@ -41,17 +41,7 @@ command -v jq >/dev/null 2>&1 || ensure_apt jq
 command -v mcopy >/dev/null 2>&1 || ensure_apt mtools
 export MTOOLS_SKIP_CHECK=1
 
-fails=0
-check() { # description command...
-    local what=$1
-    shift
-    if "$@"; then
-        printf '  ok    %s\n' "$what"
-    else
-        printf '  FAIL  %s\n' "$what"
-        fails=$((fails + 1))
-    fi
-}
+fails=0 # counted by check (cross/lib.sh)
 
 work=$(mktemp -d /tmp/acorn-pi-test.XXXXXX)
 chmod 0755 "$work"
