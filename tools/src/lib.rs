@@ -115,6 +115,26 @@ pub fn measure_main(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Parses `--flag [value]` command-line arguments: `set(flag, value)` handles one
+/// flag, calling `value()` to take the argument after it when it has one, and
+/// returns `false` for a flag it does not know (an "unknown argument" error).
+pub fn parse_flags(
+    args: impl IntoIterator<Item = String>,
+    mut set: impl FnMut(&str, &mut dyn FnMut() -> anyhow::Result<String>) -> anyhow::Result<bool>,
+) -> anyhow::Result<()> {
+    let mut it = args.into_iter();
+    while let Some(a) = it.next() {
+        let mut value = || {
+            it.next()
+                .ok_or_else(|| anyhow::anyhow!("{a} needs a value"))
+        };
+        if !set(&a, &mut value)? {
+            anyhow::bail!("unknown argument {a}");
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

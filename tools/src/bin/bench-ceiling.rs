@@ -187,23 +187,18 @@ fn main() -> anyhow::Result<()> {
     let profiles_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware-profiles");
     let mut acorn = std::env::current_exe()?.with_file_name("acorn");
     let mut dir: Option<PathBuf> = None;
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut val = || {
-            it.next()
-                .ok_or_else(|| anyhow::anyhow!("{a} needs a value"))
-        };
-        match a.as_str() {
+    acorn_tools::parse_flags(std::env::args().skip(1), |a, val| {
+        match a {
             "--add-mib" => add_mib = val()?.parse()?,
             "--fetch-mib" => fetch_mib = val()?.parse()?,
             "--peers" => n_peers = val()?.parse()?,
             "--profiles" => only = Some(val()?.split(',').map(str::to_string).collect()),
             "--acorn" => acorn = PathBuf::from(val()?),
             "--dir" => dir = Some(PathBuf::from(val()?)),
-            other => anyhow::bail!("unknown argument {other}"),
+            _ => return Ok(false),
         }
-    }
+        Ok(true)
+    })?;
     anyhow::ensure!(
         acorn.exists(),
         "acorn binary not found at {}",

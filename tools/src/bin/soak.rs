@@ -50,21 +50,16 @@ fn main() -> anyhow::Result<()> {
     let mut seed = 1u64;
     let mut acorn = std::env::current_exe()?.with_file_name("acorn");
     let mut dir: Option<PathBuf> = None;
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut val = || {
-            it.next()
-                .ok_or_else(|| anyhow::anyhow!("{a} needs a value"))
-        };
-        match a.as_str() {
+    acorn_tools::parse_flags(std::env::args().skip(1), |a, val| {
+        match a {
             "--cycles" => cycles = val()?.parse()?,
             "--seed" => seed = val()?.parse()?,
             "--acorn" => acorn = PathBuf::from(val()?),
             "--dir" => dir = Some(PathBuf::from(val()?)),
-            other => anyhow::bail!("unknown argument {other}"),
+            _ => return Ok(false),
         }
-    }
+        Ok(true)
+    })?;
     anyhow::ensure!(
         acorn.exists(),
         "acorn binary not found at {}",
