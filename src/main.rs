@@ -17,6 +17,7 @@ mod api;
 mod cli;
 mod config;
 mod core;
+mod core_api;
 mod daemon;
 mod gateway;
 mod identity;

@@ -81,6 +81,7 @@ use serde_json::{json, Value};
 use smol::channel::{self, Receiver, Sender};
 
 use crate::core::{self, parse_cid_arg, Node};
+use crate::core_api::Local;
 use crate::daemon::net::NetHandle;
 use crate::pool::Pool;
 use http::{Body, Chunk, Request, Response};
@@ -153,6 +154,9 @@ const COMMANDS: &[&str] = &[
 
 /// The API's state: the node and the daemon's shutdown switch.
 pub struct Api {
+    /// The core API every handler calls (the node, and the network in the daemon).
+    #[allow(dead_code)] // until every handler calls it
+    core: Arc<Local>,
     node: Arc<Node>,
     pool: Pool,
     /// The network, while the daemon runs one.
@@ -268,6 +272,7 @@ impl Api {
     ) -> Arc<Api> {
         let limit = usize::from(node.config().api.max_concurrent_requests);
         Arc::new(Api {
+            core: Arc::new(Local::new(node.clone(), net.clone())),
             node,
             pool,
             net,
@@ -410,6 +415,21 @@ impl Api {
     ) -> Result<T, ApiError> {
         let node = self.node.clone();
         match self.pool.run(move || f(&node)).await {
+            Some(r) => Ok(r?),
+            None => Err(ApiError::Server(
+                "internal error: the command panicked".into(),
+            )),
+        }
+    }
+
+    /// Runs `f` with the core API on the blocking pool.
+    #[allow(dead_code)] // until every handler calls it
+    async fn on_core<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Local) -> anyhow::Result<T> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let core = self.core.clone();
+        match self.pool.run(move || f(&core)).await {
             Some(r) => Ok(r?),
             None => Err(ApiError::Server(
                 "internal error: the command panicked".into(),
@@ -779,7 +799,7 @@ fn unixfs_type_code(k: EntryKind) -> u8 {
 }
 
 /// What a network command says without a running network (as the CLI says offline).
-pub const NEEDS_DAEMON: &str = "this command needs a running daemon (acorn daemon)";
+pub use crate::core_api::NEEDS_DAEMON;
 
 /// Network errors: a bad address is the caller's fault (400), the rest are 500.
 fn net_error(e: crate::daemon::net::NetError) -> ApiError {
