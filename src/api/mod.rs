@@ -434,7 +434,6 @@ impl Api {
         }
     }
 
-
     async fn version(&self) -> ApiResult {
         let v = self.on_core(|c| c.version()).await?;
         Ok(json_response(&json!({

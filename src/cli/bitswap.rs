@@ -88,10 +88,7 @@ pub fn render_stat(s: &BitswapStatus, verbose: bool, human: bool) -> String {
     out.push_str(&format!("\tblocks sent: {}\n", s.blocks_sent));
     out.push_str(&format!("\tdata received: {}\n", bytes(s.data_received)));
     out.push_str(&format!("\tdata sent: {}\n", bytes(s.data_sent)));
-    out.push_str(&format!(
-        "\tdup blocks received: {}\n",
-        s.dup_blks_received
-    ));
+    out.push_str(&format!("\tdup blocks received: {}\n", s.dup_blks_received));
     out.push_str(&format!(
         "\tdup data received: {}\n",
         bytes(s.dup_data_received)

@@ -179,8 +179,8 @@ impl StatsCmd {
             StatsSub::Repo(c) => c.run(ctx),
             StatsSub::Bw(cmd) => {
                 let core = online(ctx)?;
-                let scope =
-                    bw_scope(cmd.peer.as_deref(), cmd.proto.as_deref()).map_err(anyhow::Error::msg)?;
+                let scope = bw_scope(cmd.peer.as_deref(), cmd.proto.as_deref())
+                    .map_err(anyhow::Error::msg)?;
                 let bw = core.stats_bw(&scope)?;
                 print(&format!(
                     "Bandwidth\nTotalIn: {}\nTotalOut: {}\nRateIn: {}/s\nRateOut: {}/s\n",

@@ -390,10 +390,7 @@ impl Network for Remote {
         max: usize,
         each: &mut dyn FnMut(Provider) -> anyhow::Result<()>,
     ) -> anyhow::Result<()> {
-        let q = [
-            ("arg", cid.to_string()),
-            ("num-providers", max.to_string()),
-        ];
+        let q = [("arg", cid.to_string()), ("num-providers", max.to_string())];
         let resp = self.client().post("routing/findprovs", &q, None)?;
         resp.ndjson(&mut |v| {
             // Type 4 = Provider; other query events carry no providers.
