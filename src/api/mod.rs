@@ -738,10 +738,6 @@ fn unixfs_type_code(k: EntryKind) -> u8 {
     }
 }
 
-/// What a network command says without a running network (as the CLI says offline).
-
-/// Network errors: a bad address is the caller's fault (400), the rest are 500.
-
 fn json_response(v: &Value) -> Response {
     Response::full(200, "application/json", format!("{v}\n"))
 }
