@@ -1680,6 +1680,7 @@ mod tests {
                 crate::config::DEFAULT_MAX_CONCURRENT_REQUESTS as u64,
             ),
             ("SLOT_WAIT", crate::api::SLOT_WAIT.as_secs()),
+            ("NET_WAIT_THREADS", crate::api::NET_WAIT_THREADS as u64),
         ];
         let mut rows = 0;
         for line in readme.lines().filter(|l| l.starts_with("| `")) {

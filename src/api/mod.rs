@@ -90,6 +90,11 @@ use multipart::Multipart;
 /// Longest wait for a request slot when every slot is taken (API and gateway);
 /// the request then gets 503. Waiters are bounded by the connection limits.
 pub const SLOT_WAIT: Duration = Duration::from_secs(5);
+
+/// Threads on which the API's network commands (`id`, `swarm/*`, `routing/*`,
+/// `stats/bw`, `bitswap/*`) wait for the swarm task, apart from the repo's
+/// blocking pool; started on use, gone when idle (`pool::IDLE_EXIT`).
+pub const NET_WAIT_THREADS: usize = 1;
 /// Open API connections; one more gets 503 and is closed.
 pub const MAX_CONNECTIONS_COUNT: usize = 64;
 /// Size of the chunks a streamed response is cut into, in bytes.
@@ -159,6 +164,8 @@ pub struct Api {
     core: Arc<Local>,
     node: Arc<Node>,
     pool: Pool,
+    /// Where `Network` calls wait for the swarm task ([`NET_WAIT_THREADS`]).
+    net_pool: Pool,
     /// The network, while the daemon runs one.
     net: Option<NetHandle>,
     /// Closing it asks the daemon to shut down.
@@ -278,6 +285,7 @@ impl Api {
             core: Arc::new(Local::new(node.clone(), net.clone())),
             node,
             pool,
+            net_pool: Pool::named("acorn-net-wait", NET_WAIT_THREADS),
             net,
             shutdown,
             slots: Slots::new(limit),
@@ -425,13 +433,17 @@ impl Api {
         &self,
         f: impl FnOnce(&Local) -> anyhow::Result<T> + Send + 'static,
     ) -> Result<T, ApiError> {
-        let core = self.core.clone();
-        match self.pool.run(move || f(&core)).await {
-            Some(r) => Ok(r?),
-            None => Err(ApiError::Server(
-                "internal error: the command panicked".into(),
-            )),
-        }
+        on_pool(&self.pool, self.core.clone(), f).await
+    }
+
+    /// Runs a `Network` call on the network-wait pool ([`NET_WAIT_THREADS`]): it
+    /// mostly waits on the swarm task (a DHT query can take a while), which must not
+    /// hold the repo's blocking threads.
+    async fn on_net<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Local) -> anyhow::Result<T> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        on_pool(&self.net_pool, self.core.clone(), f).await
     }
 
     async fn version(&self) -> ApiResult {
@@ -447,7 +459,7 @@ impl Api {
 
     async fn id(&self, req: Request) -> ApiResult {
         let peer = Query(&req.query).args().into_iter().next();
-        let info = self.on_core(move |c| c.id(peer.as_deref())).await?;
+        let info = self.on_net(move |c| c.id(peer.as_deref())).await?;
         Ok(json_response(&json!({
             "ID": info.id,
             "PublicKey": info.public_key,
@@ -499,7 +511,7 @@ impl Api {
 
     async fn swarm_connect(&self, req: Request) -> ApiResult {
         let addrs = Query(&req.query).required_args("address")?;
-        let peers = self.on_core(move |c| c.swarm_connect(&addrs)).await?;
+        let peers = self.on_net(move |c| c.swarm_connect(&addrs)).await?;
         let out: Vec<String> = peers
             .iter()
             .map(|p| format!("connect {p} success"))
@@ -509,7 +521,7 @@ impl Api {
 
     async fn swarm_disconnect(&self, req: Request) -> ApiResult {
         let addrs = Query(&req.query).required_args("address")?;
-        let peers = self.on_core(move |c| c.swarm_disconnect(&addrs)).await?;
+        let peers = self.on_net(move |c| c.swarm_disconnect(&addrs)).await?;
         let out: Vec<String> = peers
             .iter()
             .map(|p| format!("disconnect {p} success"))
@@ -518,7 +530,7 @@ impl Api {
     }
 
     async fn swarm_peers(&self) -> ApiResult {
-        let peers = self.on_core(|c| c.swarm_peers()).await?;
+        let peers = self.on_net(|c| c.swarm_peers()).await?;
         let list: Vec<Value> = peers
             .iter()
             .map(|p| {
@@ -536,7 +548,7 @@ impl Api {
     }
 
     async fn swarm_addrs(&self) -> ApiResult {
-        let known = self.on_core(|c| c.swarm_addrs()).await?;
+        let known = self.on_net(|c| c.swarm_addrs()).await?;
         let mut addrs = serde_json::Map::new();
         for (peer, list) in known {
             let list: Vec<String> = list.iter().map(ToString::to_string).collect();
@@ -547,7 +559,7 @@ impl Api {
 
     async fn swarm_addrs_local(&self, req: Request) -> ApiResult {
         let with_id = Query(&req.query).bool(&["id"])?.unwrap_or(false);
-        let list = self.on_core(move |c| c.swarm_addrs_local(with_id)).await?;
+        let list = self.on_net(move |c| c.swarm_addrs_local(with_id)).await?;
         let list: Vec<String> = list.iter().map(ToString::to_string).collect();
         Ok(json_response(&json!({ "Strings": list })))
     }
@@ -562,7 +574,7 @@ impl Api {
         if q.bool(&["poll"])? == Some(true) {
             return Err(ApiError::Client("stats bw: --poll is not supported".into()));
         }
-        let bw = self.on_core(move |c| c.stats_bw(&scope)).await?;
+        let bw = self.on_net(move |c| c.stats_bw(&scope)).await?;
         Ok(json_response(&json!({
             "TotalIn": bw.total_in,
             "TotalOut": bw.total_out,
@@ -627,7 +639,7 @@ impl Api {
             ));
         }
         let body = self
-            .on_core(move |c| {
+            .on_net(move |c| {
                 let mut body = String::new();
                 c.find_providers(&cid, max, &mut |p| {
                     let addrs: Vec<String> = p.addrs.iter().map(ToString::to_string).collect();
@@ -650,7 +662,7 @@ impl Api {
     async fn routing_findpeer(&self, req: Request) -> ApiResult {
         let arg = Query(&req.query).required_args("peerID")?.swap_remove(0);
         let peer = network::parse_peer(&arg).map_err(ApiError::Client)?;
-        let addrs = self.on_core(move |c| c.find_peer(&peer)).await?;
+        let addrs = self.on_net(move |c| c.find_peer(&peer)).await?;
         let addrs: Vec<String> = addrs.iter().map(ToString::to_string).collect();
         Ok(json_response(&json!({
             "Extra": "",
@@ -667,7 +679,7 @@ impl Api {
         for a in &args {
             cids.push(core::parse_cid_arg(a).map_err(|e| ApiError::Client(e.to_string()))?);
         }
-        self.on_core(move |c| c.provide(&cids)).await?;
+        self.on_net(move |c| c.provide(&cids)).await?;
         Ok(Response::full(200, "application/json", ""))
     }
 
@@ -735,6 +747,20 @@ fn unixfs_type_code(k: EntryKind) -> u8 {
         EntryKind::File | EntryKind::Raw => 2,
         EntryKind::Symlink => 4,
         EntryKind::Other => 0,
+    }
+}
+
+/// Runs `f` with `core` on `pool`.
+async fn on_pool<T: Send + 'static>(
+    pool: &Pool,
+    core: Arc<Local>,
+    f: impl FnOnce(&Local) -> anyhow::Result<T> + Send + 'static,
+) -> Result<T, ApiError> {
+    match pool.run(move || f(&core)).await {
+        Some(r) => Ok(r?),
+        None => Err(ApiError::Server(
+            "internal error: the command panicked".into(),
+        )),
     }
 }
 

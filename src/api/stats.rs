@@ -36,7 +36,7 @@ impl Api {
         let q = Query(&req.query);
         q.bool(&["verbose", "v"])?;
         q.bool(&["human"])?;
-        let s = self.on_core(|c| c.bitswap_stat()).await?;
+        let s = self.on_net(|c| c.bitswap_stat()).await?;
         Ok(json_response(&json!({
             "ProvideBufLen": 0,
             "Wantlist": cid_links(&s.wantlist),
@@ -59,7 +59,7 @@ impl Api {
             Some(p) => Some(network::parse_peer(p).map_err(ApiError::Client)?),
         };
         let keys = self
-            .on_core(move |c| c.bitswap_wantlist(peer.as_ref()))
+            .on_net(move |c| c.bitswap_wantlist(peer.as_ref()))
             .await?;
         Ok(json_response(&json!({ "Keys": cid_links(&keys) })))
     }

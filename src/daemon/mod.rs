@@ -18,7 +18,9 @@
 //! [`net::BITSWAP_BLOCKING_THREADS`] (1) thread, whose threads also exit when idle
 //! (a separate pool because API jobs wait for bitswap). So an idle daemon has 2 OS
 //! threads, with its swarm listening, also after serving or fetching, and at most
-//! 2 + `Acorn.BlockingThreads` + 1 while busy (a daemon only serving blocks: 3).
+//! 2 + `Acorn.BlockingThreads` + 1 while busy (a daemon only serving blocks: 3),
+//! plus [`crate::api::NET_WAIT_THREADS`] while an API network command waits on the
+//! swarm task.
 //!
 //! **Signals.** `async-signal` registers SIGTERM/SIGINT with `signal-hook-registry`
 //! and wakes the executor through a self-pipe registered with the async-io reactor:
