@@ -330,6 +330,20 @@ impl Node {
         Ok(crate::config::set_in_repo(&self.handle.root, key, value)?)
     }
 
+    /// `config profile apply NAME`: see [`crate::profiles::apply_in_repo`] (one
+    /// config writer at a time).
+    pub fn config_profile_apply(
+        &self,
+        name: &str,
+        dry_run: bool,
+    ) -> anyhow::Result<Vec<crate::profiles::ConfigChange>> {
+        let _one = self
+            .config_write
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        crate::profiles::apply_in_repo(&self.handle.root, name, dry_run)
+    }
+
     /// `config show`: the config file without `Identity.PrivKey`.
     pub fn config_show(&self) -> anyhow::Result<serde_json::Value> {
         Ok(Config::load(&self.handle.root)?.to_value_without_private_key())

@@ -80,6 +80,19 @@ fn settings_print_the_same_offline_and_through_the_daemon() {
     ));
     assert!(e.contains("not supported yet"), "{e}");
 
+    // Applying a profile needs the daemon stopped (it keeps the config it started
+    // with); the refusal changes nothing.
+    let before = out(&root, &["config", "show"]);
+    assert_eq!(
+        err(&run(
+            &root,
+            &["config", "profile", "apply", "lowpower"],
+            None
+        )),
+        "Error: config profile apply does not run through the daemon: stop the daemon first"
+    );
+    assert_eq!(out(&root, &["config", "show"]), before);
+
     // A value set through the daemon is the value read back, typed as given.
     assert_eq!(
         out(
@@ -95,6 +108,11 @@ fn settings_print_the_same_offline_and_through_the_daemon() {
     // ... and it is in the file the offline CLI reads.
     assert_eq!(out(&root, &["config", "Swarm.ConnMgr.HighWater"]), "77\n");
     assert_eq!(out(&root, &["config", "Datastore.StorageMax"]), "3GB\n");
+    let applied = out(&root, &["config", "profile", "apply", "lowpower"]);
+    assert!(
+        applied.contains("Swarm.ConnMgr.HighWater: 77 => 40\n"),
+        "{applied}"
+    );
 }
 
 #[test]

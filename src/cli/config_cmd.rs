@@ -9,21 +9,18 @@
 //!   changed keys (`Key: old => new`) and, unless `--dry-run`, saves a backup
 //!   (`config-pre-NAME-<unix seconds>`) and the new config.
 //!
-//! Writes go through [`Config::save`] (atomic) while the repo is open.
+//! Every form but `profile ls` calls the [`Settings`](crate::core_api::Settings)
+//! core API: the daemon's while one runs (`profile apply` then refuses: "stop the
+//! daemon first"), else the repo opened offline; writes go through
+//! [`Config::save`](crate::config::Config::save) (atomic) while the repo is locked.
 
-use std::fs::OpenOptions;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
-
-use anyhow::{bail, Context as _};
+use anyhow::bail;
 use argh::{ArgsInfo, FromArgs};
 use serde_json::Value;
 
 use super::{print, Context};
-use crate::config::{self, Config};
+use crate::config;
 use crate::profiles;
-use crate::repo_glue::{self, Mode};
 
 /// Get and set acorn config values.
 #[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
@@ -103,19 +100,13 @@ pub struct ApplyCmd {
 
 impl ConfigCmd {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
-        let root = ctx.repo_root()?;
         match self.command {
             Some(ConfigSub::Profile(ProfileCmd {
                 command: ProfileSub::Ls(_),
             })) => return print(&profile_list()),
             Some(ConfigSub::Profile(ProfileCmd {
                 command: ProfileSub::Apply(apply),
-            })) => {
-                if super::client::discover(&root)?.is_some() {
-                    bail!("config profile apply does not run through the daemon: stop the daemon first")
-                }
-                return apply.run(&root);
-            }
+            })) => return apply.run(ctx),
             Some(ConfigSub::Show(_)) => return print(&render(&super::core(ctx)?.config_show()?)),
             None => {}
         }
@@ -156,79 +147,17 @@ fn render(value: &Value) -> String {
 }
 
 impl ApplyCmd {
-    fn run(self, root: &Path) -> anyhow::Result<()> {
-        let profile = profiles::find(&self.name)?;
-        let _repo = repo_glue::open_or_init_datastore(root, Mode::Open)?;
-        let old = Config::load(root)?;
-        let mut new = old.clone();
-        profiles::apply(&mut new, profile)?;
-        new.validate()
-            .with_context(|| format!("profile {} gives an invalid config", profile.name))?;
-        let changes = diff(&old, &new);
-        if !self.dry_run && old != new {
-            let backup = write_backup(root, &old, profile.name)?;
-            tracing::info!(backup = %backup.display(), "saved old config");
-            new.save(root)?;
-        }
+    fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        let changes = super::core(ctx)?.config_profile_apply(&self.name, self.dry_run)?;
         if changes.is_empty() {
-            print("no changes\n")
-        } else {
-            print(&changes)
+            return print("no changes\n");
         }
+        let text: String = changes
+            .iter()
+            .map(|c| format!("{}: {} => {}\n", c.key, c.old, c.new))
+            .collect();
+        print(&text)
     }
-}
-
-/// One `Key: old => new` line per changed leaf (private key never shown).
-fn diff(old: &Config, new: &Config) -> String {
-    let before = config::leaves(&old.to_value_without_private_key());
-    let after = config::leaves(&new.to_value_without_private_key());
-    let mut out = String::new();
-    for ((key, a), (_, b)) in before.iter().zip(after.iter()) {
-        if a != b {
-            out.push_str(&format!("{key}: {a} => {b}\n"));
-        }
-    }
-    out
-}
-
-/// Save `cfg` as `config-pre-<label>-<unix seconds>[-n]` (mode 0600, never
-/// replacing a file), as Kubo's `BackupConfig`.
-fn write_backup(root: &Path, cfg: &Config, label: &str) -> anyhow::Result<PathBuf> {
-    /// Attempts at a fresh backup name before giving up.
-    const MAX_BACKUP_NAME_ATTEMPTS: u32 = 100;
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    for n in 0..MAX_BACKUP_NAME_ATTEMPTS {
-        let name = if n == 0 {
-            format!("{}-pre-{label}-{secs}", config::CONFIG_FILE_NAME)
-        } else {
-            format!("{}-pre-{label}-{secs}-{n}", config::CONFIG_FILE_NAME)
-        };
-        let path = root.join(name);
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-        {
-            Ok(mut f) => {
-                f.write_all(&cfg.to_json())
-                    .and_then(|()| f.sync_all())
-                    .with_context(|| format!("writing config backup {}", path.display()))?;
-                return Ok(path);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => {
-                return Err(e).with_context(|| format!("writing config backup {}", path.display()))
-            }
-        }
-    }
-    bail!(
-        "could not find a free name for the config backup in {}",
-        root.display()
-    )
 }
 
 #[cfg(test)]
@@ -242,30 +171,5 @@ mod tests {
         assert_eq!(render(&json!("/ip4/x")), "/ip4/x\n");
         assert_eq!(render(&json!(true)), "true\n");
         assert_eq!(render(&json!(["a"])), "[\n  \"a\"\n]\n");
-    }
-
-    #[test]
-    fn diff_lists_changed_leaves() {
-        let old = Config::with_identity(Identity::generate().to_config().unwrap());
-        let mut new = old.clone();
-        profiles::apply(&mut new, profiles::find("test").unwrap()).unwrap();
-        let d = diff(&old, &new);
-        assert!(
-            d.contains("Addresses.API: \"/ip4/127.0.0.1/tcp/5001\" => \"/ip4/127.0.0.1/tcp/0\""),
-            "{d}"
-        );
-        assert!(d.contains("Discovery.MDNS.Enabled: true => false"), "{d}");
-        assert!(!d.contains("PrivKey"));
-        assert_eq!(diff(&old, &old), "");
-    }
-
-    #[test]
-    fn backups_never_replace() {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = Config::with_identity(Identity::generate().to_config().unwrap());
-        let a = write_backup(dir.path(), &cfg, "test").unwrap();
-        let b = write_backup(dir.path(), &cfg, "test").unwrap();
-        assert_ne!(a, b);
-        assert_eq!(Config::from_json(&std::fs::read(&b).unwrap()).unwrap(), cfg);
     }
 }

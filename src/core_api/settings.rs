@@ -1,4 +1,5 @@
-//! Settings: `config` get/set/show, `version`.
+//! Settings: `config` get/set/show, `config profile apply` (offline only),
+//! `version`.
 //!
 //! The [`Settings`] group of the [core API](super): its trait, its result types, and
 //! its two implementations, [`Local`] (this process's node) and [`Remote`] (a
@@ -15,6 +16,7 @@ use anyhow::Context as _;
 use serde_json::Value;
 
 use super::{Local, Remote};
+pub use crate::profiles::ConfigChange;
 
 /// `version`: what this build is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +48,9 @@ pub trait Settings {
     fn config_set(&self, key: &str, value: Value) -> anyhow::Result<Value>;
     /// `config show`: the whole config without `Identity.PrivKey`.
     fn config_show(&self) -> anyhow::Result<Value>;
+    /// `config profile apply NAME`: the changed leaves (saved unless `dry_run`).
+    /// Offline only: a running daemon would keep the config it started with.
+    fn config_profile_apply(&self, name: &str, dry_run: bool) -> anyhow::Result<Vec<ConfigChange>>;
     /// `version`: the node's build.
     fn version(&self) -> anyhow::Result<VersionInfo>;
 }
@@ -61,6 +66,10 @@ impl Settings for Local {
 
     fn config_show(&self) -> anyhow::Result<Value> {
         self.node().config_show()
+    }
+
+    fn config_profile_apply(&self, name: &str, dry_run: bool) -> anyhow::Result<Vec<ConfigChange>> {
+        self.node().config_profile_apply(name, dry_run)
     }
 
     fn version(&self) -> anyhow::Result<VersionInfo> {
@@ -90,6 +99,10 @@ impl Settings for Remote {
 
     fn config_show(&self) -> anyhow::Result<Value> {
         self.client().json("config/show", &[])
+    }
+
+    fn config_profile_apply(&self, _: &str, _: bool) -> anyhow::Result<Vec<ConfigChange>> {
+        anyhow::bail!("config profile apply does not run through the daemon: stop the daemon first")
     }
 
     fn version(&self) -> anyhow::Result<VersionInfo> {

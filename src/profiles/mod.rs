@@ -264,6 +264,103 @@ fn randomports(c: &mut Config) -> Result<(), String> {
     Ok(())
 }
 
+/// One changed config leaf (`config profile apply`): the key and the old and new
+/// values as JSON text (the private key is never listed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigChange {
+    pub key: String,
+    pub old: String,
+    pub new: String,
+}
+
+/// `config profile apply NAME [--dry-run]` on the repo at `root` (whose lock the
+/// caller holds): applies the profile to the config file's contents, validates the
+/// result and, unless `dry_run` or nothing changed, saves a backup
+/// (`config-pre-NAME-<unix seconds>`) and then the new config. The changed leaves.
+pub fn apply_in_repo(
+    root: &std::path::Path,
+    name: &str,
+    dry_run: bool,
+) -> anyhow::Result<Vec<ConfigChange>> {
+    use anyhow::Context as _;
+    let profile = find(name)?;
+    let old = Config::load(root)?;
+    let mut new = old.clone();
+    apply(&mut new, profile)?;
+    new.validate()
+        .with_context(|| format!("profile {} gives an invalid config", profile.name))?;
+    let changes = diff(&old, &new);
+    if !dry_run && old != new {
+        let backup = write_backup(root, &old, profile.name)?;
+        tracing::info!(backup = %backup.display(), "saved old config");
+        new.save(root)?;
+    }
+    Ok(changes)
+}
+
+/// The changed leaves from `old` to `new` (private key never shown).
+fn diff(old: &Config, new: &Config) -> Vec<ConfigChange> {
+    let before = crate::config::leaves(&old.to_value_without_private_key());
+    let after = crate::config::leaves(&new.to_value_without_private_key());
+    before
+        .iter()
+        .zip(after.iter())
+        .filter(|((_, a), (_, b))| a != b)
+        .map(|((key, a), (_, b))| ConfigChange {
+            key: key.clone(),
+            old: a.to_string(),
+            new: b.to_string(),
+        })
+        .collect()
+}
+
+/// Save `cfg` as `config-pre-<label>-<unix seconds>[-n]` (mode 0600, never
+/// replacing a file), as Kubo's `BackupConfig`.
+fn write_backup(
+    root: &std::path::Path,
+    cfg: &Config,
+    label: &str,
+) -> anyhow::Result<std::path::PathBuf> {
+    use anyhow::Context as _;
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    /// Attempts at a fresh backup name before giving up.
+    const MAX_BACKUP_NAME_ATTEMPTS: u32 = 100;
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    for n in 0..MAX_BACKUP_NAME_ATTEMPTS {
+        let name = if n == 0 {
+            format!("{}-pre-{label}-{secs}", crate::config::CONFIG_FILE_NAME)
+        } else {
+            format!("{}-pre-{label}-{secs}-{n}", crate::config::CONFIG_FILE_NAME)
+        };
+        let path = root.join(name);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+        {
+            Ok(mut f) => {
+                f.write_all(&cfg.to_json())
+                    .and_then(|()| f.sync_all())
+                    .with_context(|| format!("writing config backup {}", path.display()))?;
+                return Ok(path);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(e).with_context(|| format!("writing config backup {}", path.display()))
+            }
+        }
+    }
+    anyhow::bail!(
+        "could not find a free name for the config backup in {}",
+        root.display()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -392,5 +489,36 @@ mod tests {
             apply_list(&mut c, "test,"),
             Err(ProfileError::Empty { .. })
         ));
+    }
+
+    #[test]
+    fn diff_lists_changed_leaves() {
+        use crate::identity::Identity;
+        let old = Config::with_identity(Identity::generate().to_config().unwrap());
+        let mut new = old.clone();
+        apply(&mut new, find("test").unwrap()).unwrap();
+        let d = diff(&old, &new);
+        let api = d
+            .iter()
+            .find(|c| c.key == "Addresses.API")
+            .expect("API changed");
+        assert_eq!(api.old, "\"/ip4/127.0.0.1/tcp/5001\"");
+        assert_eq!(api.new, "\"/ip4/127.0.0.1/tcp/0\"");
+        assert!(d
+            .iter()
+            .any(|c| c.key == "Discovery.MDNS.Enabled" && c.old == "true" && c.new == "false"));
+        assert!(!d.iter().any(|c| c.key.contains("PrivKey")));
+        assert!(diff(&old, &old).is_empty());
+    }
+
+    #[test]
+    fn backups_never_replace() {
+        use crate::identity::Identity;
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config::with_identity(Identity::generate().to_config().unwrap());
+        let a = write_backup(dir.path(), &cfg, "test").unwrap();
+        let b = write_backup(dir.path(), &cfg, "test").unwrap();
+        assert_ne!(a, b);
+        assert_eq!(Config::from_json(&std::fs::read(&b).unwrap()).unwrap(), cfg);
     }
 }
