@@ -163,7 +163,6 @@ impl ApplyCmd {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::Identity;
     use serde_json::json;
 
     #[test]
