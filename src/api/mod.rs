@@ -754,9 +754,8 @@ impl Api {
         let core = self.core.clone();
         stream(slot, "application/json", "X-Chunked-Output", move |w| {
             use crate::core_api::Repo;
-            let summary = core.repo_verify(&mut |msg| {
-                Ok(json_line(w, &json!({"Msg": msg, "Progress": 0}))?)
-            })?;
+            let summary = core
+                .repo_verify(&mut |msg| Ok(json_line(w, &json!({"Msg": msg, "Progress": 0}))?))?;
             json_line(
                 w,
                 &json!({"Msg": summary.message(), "Progress": summary.checked}),

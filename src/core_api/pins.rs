@@ -375,25 +375,27 @@ impl Pins for Remote {
             ("verbose", opts.verbose.to_string()),
             ("quiet", opts.quiet.to_string()),
         ];
-        self.client().post("pin/verify", &q, None)?.ndjson(&mut |v| {
-            let bad_nodes = v["BadNodes"]
-                .as_array()
-                .map(Vec::as_slice)
-                .unwrap_or_default()
-                .iter()
-                .map(|b| {
-                    Ok(BadNode {
-                        cid: cid_value(&b["Cid"])?,
-                        err: b["Err"].as_str().unwrap_or_default().to_string(),
+        self.client()
+            .post("pin/verify", &q, None)?
+            .ndjson(&mut |v| {
+                let bad_nodes = v["BadNodes"]
+                    .as_array()
+                    .map(Vec::as_slice)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|b| {
+                        Ok(BadNode {
+                            cid: cid_value(&b["Cid"])?,
+                            err: b["Err"].as_str().unwrap_or_default().to_string(),
+                        })
                     })
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                each(PinVerifyItem {
+                    cid: cid_value(&v["Cid"])?,
+                    ok: v["Ok"].as_bool() == Some(true),
+                    bad_nodes,
                 })
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            each(PinVerifyItem {
-                cid: cid_value(&v["Cid"])?,
-                ok: v["Ok"].as_bool() == Some(true),
-                bad_nodes,
             })
-        })
     }
 }
 

@@ -149,12 +149,12 @@ impl Repo for Remote {
         each: &mut dyn FnMut(GcEvent) -> anyhow::Result<()>,
     ) -> anyhow::Result<()> {
         let q = [("stream-errors", stream_errors.to_string())];
-        self.client().post("repo/gc", &q, None)?.ndjson(&mut |v| {
-            match v["Error"].as_str() {
+        self.client()
+            .post("repo/gc", &q, None)?
+            .ndjson(&mut |v| match v["Error"].as_str() {
                 Some(e) => each(GcEvent::Error(e.to_string())),
                 None => each(GcEvent::Removed(cid_value(&v["Key"]["/"])?)),
-            }
-        })
+            })
     }
 
     fn repo_stat(&self, size_only: bool) -> anyhow::Result<RepoStat> {
