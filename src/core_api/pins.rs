@@ -400,9 +400,81 @@ impl Pins for Remote {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use serde_json::json;
+
+    /// A node on a fresh repo in a temp dir, offline.
+    pub(crate) fn local() -> (tempfile::TempDir, Local) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("repo");
+        let repo =
+            crate::repo_glue::open_or_init_datastore(&root, crate::repo_glue::Mode::Init).unwrap();
+        let id = crate::identity::Identity::generate().to_config().unwrap();
+        crate::config::Config::with_identity(id)
+            .create_new(&repo.root)
+            .unwrap();
+        drop(repo);
+        let l = Local::open(&root).unwrap();
+        (dir, l)
+    }
+
+    #[test]
+    fn pin_add_reports_each_pin_then_the_last_progress() {
+        let (_d, l) = local();
+        let a = l.node().block_put(b"a".to_vec(), 0x55, false).unwrap();
+        let b = l.node().block_put(b"b".to_vec(), 0x55, false).unwrap();
+        let paths = [a.to_string(), format!("/ipfs/{b}")];
+        let mut seen = Vec::new();
+        let opts = PinAddOptions {
+            recursive: true,
+            progress: true,
+        };
+        l.pin_add(&paths, opts, &mut |e| {
+            seen.push(e);
+            Ok(())
+        })
+        .unwrap();
+        // Two one-block DAGs walked within the interval: no timed event.
+        assert_eq!(
+            seen,
+            [
+                PinAddEvent::Pinned(a),
+                PinAddEvent::Pinned(b),
+                PinAddEvent::Progress(2)
+            ]
+        );
+        let mut listed = Vec::new();
+        l.pin_ls(PinFilter::Recursive, &[], &mut |p| {
+            listed.push(p.cid);
+            Ok(())
+        })
+        .unwrap();
+        listed.sort();
+        let mut want = vec![a, b];
+        want.sort();
+        assert_eq!(listed, want);
+        // A failing consumer stops the listing with its error.
+        let e = l
+            .pin_ls(PinFilter::All, &[], &mut |_| anyhow::bail!("consumer gone"))
+            .unwrap_err();
+        assert_eq!(e.to_string(), "consumer gone");
+        // Without progress: the pins only; a bad path stops at it.
+        let c = l.node().block_put(b"c".to_vec(), 0x55, false).unwrap();
+        let mut seen = Vec::new();
+        let paths = [c.to_string(), "QmNotACid".to_string(), b.to_string()];
+        let opts = PinAddOptions {
+            recursive: false,
+            progress: false,
+        };
+        assert!(l
+            .pin_add(&paths, opts, &mut |e| {
+                seen.push(e);
+                Ok(())
+            })
+            .is_err());
+        assert_eq!(seen, [PinAddEvent::Pinned(c)]);
+    }
 
     #[test]
     fn daemon_answers_parse() {

@@ -196,3 +196,60 @@ impl Repo for Remote {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts_are_kubos() {
+        let clean = RepoVerifySummary {
+            checked: 3,
+            corrupt: 0,
+        };
+        assert_eq!(clean.message(), "verify complete, all blocks validated.");
+        let bad = RepoVerifySummary {
+            checked: 9,
+            corrupt: 2,
+        };
+        assert_eq!(bad.message(), "verify complete, 2 of 9 blocks were corrupt");
+    }
+
+    #[test]
+    fn gc_reports_removed_blocks_and_size_only_stat_leaves_the_rest_out() {
+        let (_d, l) = super::super::pins::tests::local();
+        let node = l.node();
+        let kept = node.block_put(b"kept".to_vec(), 0x55, true).unwrap();
+        let gone = node.block_put(b"gone".to_vec(), 0x55, false).unwrap();
+        let mut removed = Vec::new();
+        l.repo_gc(true, &mut |e| {
+            removed.push(e);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(removed, [GcEvent::Removed(gone)]);
+        assert!(node.store().has(&kept).unwrap());
+        let full = l.repo_stat(false).unwrap();
+        assert_eq!(full.num_objects, 1);
+        assert!(full.version.starts_with("acorn-repo@"));
+        let sizes = l.repo_stat(true).unwrap();
+        assert_eq!(
+            (
+                sizes.num_objects,
+                sizes.repo_path.as_str(),
+                sizes.version.as_str()
+            ),
+            (0, "", "")
+        );
+        assert_eq!(sizes.storage_max, full.storage_max);
+        assert!(sizes.repo_size > 0);
+        let mut msgs = Vec::new();
+        let v = l
+            .repo_verify(&mut |m| {
+                msgs.push(m);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!((v.checked, v.corrupt, msgs.len()), (1, 0, 0));
+    }
+}
