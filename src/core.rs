@@ -1523,20 +1523,6 @@ pub struct FilestoreEntry {
     pub reason: String,
 }
 
-impl FilestoreEntry {
-    /// Kubo's long form: `<cid padded to 50> <size padded to 6> <path> <offset>`,
-    /// or just the CID when there is no reference.
-    pub fn format_long(&self) -> String {
-        match &self.file_ref {
-            Some(r) => format_long(
-                &self.cid.to_string(),
-                Some((r.len, &r.path.display().to_string(), r.offset)),
-            ),
-            None => self.cid.to_string(),
-        }
-    }
-}
-
 /// Kubo's `FormatLong` from parts: `<cid padded to 50> <size padded to 6> <path>
 /// <offset>`, or the CID alone without a reference (`(size, path, offset)`).
 pub fn format_long(cid: &str, file_ref: Option<(u64, &str, u64)>) -> String {

@@ -1,8 +1,9 @@
 //! `filestore/ls`, `filestore/verify`, `filestore/dups`: Kubo's filestore commands.
 //!
-//! **What.** Each streams newline-delimited JSON from the core's
-//! [`crate::core::Node::filestore_entries`] / `filestore_dups`, one line per entry
+//! **What.** Each streams newline-delimited JSON from the core API's
+//! [`Filestore`] group (`filestore_list`, `filestore_dups`), one line per entry
 //! as it is read (with `file-order`, after the sort the core does in memory).
+//! There is no `filestore/rm`: `acorn filestore rm` runs offline only.
 //!
 //! **Spec.** Kubo `core/commands/filestore.go` and boxo `filestore/util.go`:
 //! `ls` and `verify` lines are `ListRes`
@@ -21,6 +22,7 @@ use serde_json::json;
 use super::{json_line, stream, Api, ApiError, ApiResult, Query, Slot};
 use crate::api::http::Request;
 use crate::core::parse_cid_arg;
+use crate::core_api::Filestore;
 
 /// Kubo's numeric filestore status (boxo `filestore.Status`).
 pub fn status_code(s: Status) -> u32 {
@@ -57,20 +59,16 @@ impl Api {
             .iter()
             .map(|a| parse_cid_arg(a).map_err(|e| ApiError::Client(format!("{a}: {e:#}"))))
             .collect::<Result<Vec<_>, _>>()?;
-        let node = self.node.clone();
+        let core = self.core.clone();
         stream(slot, "application/json", "X-Chunked-Output", move |w| {
-            node.filestore_entries(&cids, check, file_order, &mut |e| {
-                let (path, offset, size) = match &e.file_ref {
-                    Some(r) => (r.path.display().to_string(), r.offset, r.len),
-                    None => (String::new(), 0, 0),
-                };
+            core.filestore_list(&cids, check, file_order, &mut |e| {
                 let line = json!({
                     "Status": status_code(e.status),
-                    "ErrorMsg": e.reason,
+                    "ErrorMsg": e.error_msg,
                     "Key": {"/": e.cid.to_string()},
-                    "FilePath": path,
-                    "Offset": offset,
-                    "Size": size,
+                    "FilePath": e.file_path,
+                    "Offset": e.offset,
+                    "Size": e.size,
                 });
                 Ok(json_line(w, &line)?)
             })
@@ -80,9 +78,9 @@ impl Api {
 
     /// `filestore/dups`: `{"Ref","Err"}` per block held both ways.
     pub(super) async fn filestore_dups(&self, slot: Slot) -> ApiResult {
-        let node = self.node.clone();
+        let core = self.core.clone();
         stream(slot, "application/json", "X-Chunked-Output", move |w| {
-            node.filestore_dups(&mut |c| {
+            core.filestore_dups(&mut |c| {
                 Ok(json_line(w, &json!({"Ref": c.to_string(), "Err": ""}))?)
             })
         })

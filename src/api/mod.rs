@@ -703,26 +703,15 @@ impl Api {
     }
 
     async fn repo_verify(&self, slot: Slot) -> ApiResult {
-        let node = self.node.clone();
+        let core = self.core.clone();
         stream(slot, "application/json", "X-Chunked-Output", move |w| {
-            let report = node.repo_verify()?;
-            for b in &report.corrupt {
-                let what = match &b.cid {
-                    Some(cid) => format!("block {cid} was corrupt ({})", b.reason),
-                    None => format!("block key {} was corrupt ({})", b.key_hex, b.reason),
-                };
-                json_line(w, &json!({"Msg": what, "Progress": 0}))?;
-            }
-            let msg = if report.is_clean() {
-                "verify complete, all blocks validated.".to_string()
-            } else {
-                format!(
-                    "verify complete, {} of {} blocks were corrupt",
-                    report.corrupt.len(),
-                    report.checked
-                )
-            };
-            json_line(w, &json!({"Msg": msg, "Progress": report.checked}))?;
+            use crate::core_api::Repo;
+            let summary = core
+                .repo_verify(&mut |msg| Ok(json_line(w, &json!({"Msg": msg, "Progress": 0}))?))?;
+            json_line(
+                w,
+                &json!({"Msg": summary.message(), "Progress": summary.checked}),
+            )?;
             Ok(())
         })
         .await

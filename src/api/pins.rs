@@ -5,7 +5,8 @@
 //! Cluster's `ipfshttp` connector reads:
 //! - `pin/add` → `{"Pins":[cid,..]}`; with `progress=true` a stream instead:
 //!   `{"Progress":N}` lines (blocks checked or fetched so far, at most one per
-//!   [`PIN_PROGRESS_INTERVAL`]), a last `{"Progress":N}`, then `{"Pins":[..]}`.
+//!   [`crate::core_api::pins::PIN_PROGRESS_INTERVAL`]), a last `{"Progress":N}`,
+//!   then `{"Pins":[..]}`.
 //! - `pin/rm` → `{"Pins":[..]}`; `pin/update` (from, to; `unpin` default true) →
 //!   `{"Pins":[from,to]}`.
 //! - `pin/ls` → `{"Keys":{cid:{"Type","Name"}}}`; with `stream=true` one
@@ -19,55 +20,59 @@
 //!   `size-only` leaves only `RepoSize` and `StorageMax`; `human` only changes
 //!   Kubo's text output.
 //!
+//! **Flow.** Each handler parses Kubo's parameters, calls the [`Pins`] or
+//! [`Repo`] group of the core API ([`crate::core_api`]) on the blocking pool,
+//! and writes Kubo's JSON from its typed results (streams as they come).
+//!
 //! **Departures.** `pin/verify` checks direct pins too (Kubo: recursive only).
 //! `repo/stat?size-only=true` leaves out the other fields (Kubo sends them zeroed).
 //! Progress lines come as blocks are reached, not on a timer: a stalled fetch
 //! sends none.
 
-use std::time::{Duration, Instant};
-
-use acorn_storage::pins::{PinFilter, PinType};
+use acorn_storage::pins::PinFilter;
 use serde_json::{json, Value};
 
 use super::dag::exact_args;
 use super::http::Request;
 use super::{json_line, json_response, stream, Api, ApiError, ApiResult, Query, Slot};
-use crate::core::Node;
-
-/// Least time between two `{"Progress":N}` lines of `pin/add` (Kubo's ticker).
-pub const PIN_PROGRESS_INTERVAL: Duration = Duration::from_millis(500);
+use crate::core_api::pins::{PinAddEvent, PinAddOptions, PinVerifyOptions};
+use crate::core_api::repo::GcEvent;
+use crate::core_api::{Pins, Repo};
 
 impl Api {
     pub(super) async fn pin_add(&self, req: Request, slot: Slot) -> ApiResult {
         let q = Query(&req.query);
-        if !q.bool(&["progress"])?.unwrap_or(false) {
-            return self.pin_change(req, Node::pin_add).await;
-        }
+        let progress = q.bool(&["progress"])?.unwrap_or(false);
         let paths = q.required_args("ipfs-path")?;
-        let recursive = q.bool(&["recursive", "r"])?.unwrap_or(true);
-        let node = self.node.clone();
+        let opts = PinAddOptions {
+            recursive: q.bool(&["recursive", "r"])?.unwrap_or(true),
+            progress,
+        };
+        if !opts.progress {
+            let pins = self
+                .on_core(move |c| {
+                    let mut pins = Vec::with_capacity(paths.len());
+                    c.pin_add(&paths, opts, &mut |e| {
+                        if let PinAddEvent::Pinned(cid) = e {
+                            pins.push(cid.to_string());
+                        }
+                        Ok(())
+                    })?;
+                    Ok(pins)
+                })
+                .await?;
+            return Ok(json_response(&json!({ "Pins": pins })));
+        }
+        let core = self.core.clone();
         stream(slot, "application/json", "X-Chunked-Output", move |w| {
-            let mut count = 0u64;
-            let mut last = Instant::now();
-            let mut failed = None;
             let mut pins = Vec::with_capacity(paths.len());
-            for p in &paths {
-                let cid = node.resolve_arg(p)?;
-                node.pin_add_progress(&cid, recursive, &mut || {
-                    count += 1;
-                    if failed.is_none() && last.elapsed() >= PIN_PROGRESS_INTERVAL {
-                        last = Instant::now();
-                        failed = json_line(w, &json!({ "Progress": count })).err();
-                    }
-                })?;
-                if let Some(e) = failed.take() {
-                    return Err(e.into());
+            core.pin_add(&paths, opts, &mut |e| {
+                match e {
+                    PinAddEvent::Progress(n) => json_line(w, &json!({ "Progress": n }))?,
+                    PinAddEvent::Pinned(cid) => pins.push(cid.to_string()),
                 }
-                pins.push(cid.to_string());
-            }
-            if count != 0 {
-                json_line(w, &json!({ "Progress": count }))?;
-            }
+                Ok(())
+            })?;
             json_line(w, &json!({ "Pins": pins }))?;
             Ok(())
         })
@@ -75,27 +80,17 @@ impl Api {
     }
 
     pub(super) async fn pin_rm(&self, req: Request) -> ApiResult {
-        self.pin_change(req, Node::pin_rm).await
-    }
-
-    /// `pin/add` and `pin/rm`: `op` on each path's CID; Kubo's `{"Pins": [...]}`.
-    async fn pin_change(
-        &self,
-        req: Request,
-        op: fn(&Node, &cid::Cid, bool) -> anyhow::Result<()>,
-    ) -> ApiResult {
         let q = Query(&req.query);
         let paths = q.required_args("ipfs-path")?;
         let recursive = q.bool(&["recursive", "r"])?.unwrap_or(true);
         let pins = self
-            .blocking(move |n| {
-                let mut out = Vec::with_capacity(paths.len());
-                for p in &paths {
-                    let cid = n.resolve_arg(p)?;
-                    op(n, &cid, recursive)?;
-                    out.push(cid.to_string());
-                }
-                Ok(out)
+            .on_core(move |c| {
+                let mut pins = Vec::with_capacity(paths.len());
+                c.pin_rm(&paths, recursive, &mut |cid| {
+                    pins.push(cid.to_string());
+                    Ok(())
+                })?;
+                Ok(pins)
             })
             .await?;
         Ok(json_response(&json!({ "Pins": pins })))
@@ -116,28 +111,30 @@ impl Api {
         };
         let paths = q.args();
         let streamed = q.bool(&["stream", "s"])?.unwrap_or(false);
-        let list = move |n: &Node| -> anyhow::Result<Vec<(cid::Cid, PinType)>> {
-            let cids = paths
-                .iter()
-                .map(|p| n.resolve_arg(p))
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            n.pin_ls(filter, &cids)
-        };
         if streamed {
-            let node = self.node.clone();
+            let core = self.core.clone();
             return stream(slot, "application/json", "X-Chunked-Output", move |w| {
-                for (cid, t) in list(&node)? {
-                    json_line(w, &json!({"Cid": cid.to_string(), "Type": t.name()}))?;
-                }
-                Ok(())
+                core.pin_ls(filter, &paths, &mut |p| {
+                    let line = json!({"Cid": p.cid.to_string(), "Type": p.pin_type.name()});
+                    Ok(json_line(w, &line)?)
+                })
             })
             .await;
         }
-        let pins = self.blocking(list).await?;
-        let mut keys = serde_json::Map::new();
-        for (cid, t) in pins {
-            keys.insert(cid.to_string(), json!({"Type": t.name(), "Name": ""}));
-        }
+        // One JSON object: the whole listing is held (Kubo's shape).
+        let keys = self
+            .on_core(move |c| {
+                let mut keys = serde_json::Map::new();
+                c.pin_ls(filter, &paths, &mut |p| {
+                    keys.insert(
+                        p.cid.to_string(),
+                        json!({"Type": p.pin_type.name(), "Name": ""}),
+                    );
+                    Ok(())
+                })?;
+                Ok(keys)
+            })
+            .await?;
         Ok(json_response(&json!({ "Keys": keys })))
     }
 
@@ -145,47 +142,42 @@ impl Api {
         let q = Query(&req.query);
         let args = exact_args(&q, &["from-path", "to-path"])?;
         let unpin = q.bool(&["unpin"])?.unwrap_or(true);
-        let pins = self
-            .blocking(move |n| {
-                let from = n.resolve_arg(&args[0])?;
-                let to = n.resolve_arg(&args[1])?;
-                n.pin_update(&from, &to, unpin)?;
-                Ok([from.to_string(), to.to_string()])
-            })
+        let (from, to) = self
+            .on_core(move |c| c.pin_update(&args[0], &args[1], unpin))
             .await?;
-        Ok(json_response(&json!({ "Pins": pins })))
+        Ok(json_response(
+            &json!({ "Pins": [from.to_string(), to.to_string()] }),
+        ))
     }
 
     pub(super) async fn pin_verify(&self, req: Request, slot: Slot) -> ApiResult {
         let q = Query(&req.query);
-        let verbose = q.bool(&["verbose"])?.unwrap_or(false);
-        let quiet = q.bool(&["quiet", "q"])?.unwrap_or(false);
-        if verbose && quiet {
+        let opts = PinVerifyOptions {
+            verbose: q.bool(&["verbose"])?.unwrap_or(false),
+            quiet: q.bool(&["quiet", "q"])?.unwrap_or(false),
+        };
+        if opts.verbose && opts.quiet {
             return Err(ApiError::Client(
                 "the --verbose and --quiet options can not be used at the same time".into(),
             ));
         }
-        let node = self.node.clone();
+        let core = self.core.clone();
         stream(slot, "application/json", "X-Chunked-Output", move |w| {
-            for st in node.pin_verify()? {
-                let line = if st.ok() {
-                    if !verbose {
-                        continue;
-                    }
+            core.pin_verify(opts, &mut |st| {
+                let line = if st.ok {
                     json!({"Cid": st.cid.to_string(), "Ok": true})
-                } else if quiet {
+                } else if opts.quiet {
                     json!({"Cid": st.cid.to_string()})
                 } else {
                     let bad: Vec<Value> = st
                         .bad_nodes
                         .iter()
-                        .map(|b| json!({"Cid": b.cid.to_string(), "Err": b.error}))
+                        .map(|b| json!({"Cid": b.cid.to_string(), "Err": b.err}))
                         .collect();
                     json!({"Cid": st.cid.to_string(), "BadNodes": bad})
                 };
-                json_line(w, &line)?;
-            }
-            Ok(())
+                Ok(json_line(w, &line)?)
+            })
         })
         .await
     }
@@ -194,7 +186,7 @@ impl Api {
         let q = Query(&req.query);
         let size_only = q.bool(&["size-only", "s"])?.unwrap_or(false);
         q.bool(&["human", "H"])?;
-        let st = self.blocking(|n| n.repo_stat()).await?;
+        let st = self.on_core(move |c| c.repo_stat(size_only)).await?;
         let v = if size_only {
             json!({"RepoSize": st.repo_size, "StorageMax": st.storage_max})
         } else {
@@ -213,24 +205,15 @@ impl Api {
         let q = Query(&req.query);
         let stream_errors = q.bool(&["stream-errors"])?.unwrap_or(false);
         q.bool(&["quiet", "q"])?;
-        let node = self.node.clone();
+        let core = self.core.clone();
         stream(slot, "application/json", "X-Chunked-Output", move |w| {
-            let mut failed = None;
-            let r = node.repo_gc(&mut |cid| {
-                if failed.is_none() {
-                    failed = json_line(w, &json!({"Key": {"/": cid.to_string()}})).err();
-                }
-            });
-            if let Some(e) = failed {
-                return Err(e.into());
-            }
-            match r {
-                Err(e) if stream_errors => {
-                    json_line(w, &json!({"Key": null, "Error": format!("{e:#}")}))?;
-                    anyhow::bail!("encountered errors during gc run")
-                }
-                r => r.map(drop),
-            }
+            core.repo_gc(stream_errors, &mut |e| {
+                let line = match e {
+                    GcEvent::Removed(cid) => json!({"Key": {"/": cid.to_string()}}),
+                    GcEvent::Error(e) => json!({"Key": null, "Error": e}),
+                };
+                Ok(json_line(w, &line)?)
+            })
         })
         .await
     }

@@ -1,14 +1,19 @@
 //! `acorn pin add|rm|ls|update|verify`, as Kubo's `ipfs pin`.
 //!
-//! Offline against the repo, or through the daemon's RPC API while one holds the
-//! repo, with the same output.
+//! Each command calls the core API's [`crate::core_api::Pins`] (the repo offline,
+//! or the daemon's RPC API while one holds the repo) and formats its typed result
+//! once, so the output is the same either way.
 
 use std::str::FromStr;
 
 use argh::{ArgsInfo, FromArgs};
 
+use std::io::Write as _;
+
+use anyhow::Context as _;
+
 use super::{parse_bool, print, Context};
-use crate::core::Node;
+use crate::core_api::pins::{PinAddEvent, PinAddOptions, PinVerifyOptions};
 use acorn_storage::pins::PinFilter;
 
 /// Pin objects so that GC keeps them.
@@ -135,139 +140,27 @@ pub struct PinVerifyCmd {
 }
 
 impl PinCmd {
-    /// `pin add|rm|ls` through the daemon, with the offline output.
-    fn run_api(self, c: &super::client::Client) -> anyhow::Result<()> {
-        let args = |paths: &[String]| -> Vec<(&'static str, String)> {
-            paths.iter().map(|p| ("arg", p.clone())).collect()
-        };
-        match self.command {
-            PinSub::Add(a) => {
-                anyhow::ensure!(!a.paths.is_empty(), "argument \"ipfs-path\" is required");
-                let recursive = a.recursive.unwrap_or(true);
-                let mut q = args(&a.paths);
-                q.push(("recursive", recursive.to_string()));
-                let v = c.json("pin/add", &q)?;
-                let how = if recursive { "recursively" } else { "directly" };
-                let mut out = String::new();
-                for p in v["Pins"].as_array().map(Vec::as_slice).unwrap_or_default() {
-                    out.push_str(&format!(
-                        "pinned {} {how}\n",
-                        p.as_str().unwrap_or_default()
-                    ));
-                }
-                print(&out)
-            }
-            PinSub::Rm(r) => {
-                anyhow::ensure!(!r.paths.is_empty(), "argument \"ipfs-path\" is required");
-                let mut q = args(&r.paths);
-                q.push(("recursive", r.recursive.unwrap_or(true).to_string()));
-                let v = c.json("pin/rm", &q)?;
-                let mut out = String::new();
-                for p in v["Pins"].as_array().map(Vec::as_slice).unwrap_or_default() {
-                    out.push_str(&format!("unpinned {}\n", p.as_str().unwrap_or_default()));
-                }
-                print(&out)
-            }
-            PinSub::Ls(l) => {
-                let mut q = args(&l.paths);
-                let t = match l.r#type {
-                    PinType::All => "all",
-                    PinType::Direct => "direct",
-                    PinType::Recursive => "recursive",
-                    PinType::Indirect => "indirect",
-                };
-                q.push(("type", t.to_string()));
-                let v = c.json("pin/ls", &q)?;
-                let mut out = String::new();
-                if let Some(keys) = v["Keys"].as_object() {
-                    for (cid, info) in keys {
-                        if l.quiet {
-                            out.push_str(&format!("{cid}\n"));
-                        } else {
-                            let t = info["Type"].as_str().unwrap_or_default();
-                            out.push_str(&format!("{cid} {t}\n"));
-                        }
-                    }
-                }
-                print(&out)
-            }
-            PinSub::Update(u) => {
-                let q = vec![
-                    ("arg", u.from),
-                    ("arg", u.to),
-                    ("unpin", u.unpin.unwrap_or(true).to_string()),
-                ];
-                let v = c.json("pin/update", &q)?;
-                print(&format!(
-                    "updated {} to {}\n",
-                    v["Pins"][0].as_str().unwrap_or_default(),
-                    v["Pins"][1].as_str().unwrap_or_default()
-                ))
-            }
-            PinSub::Verify(p) => {
-                let q = vec![
-                    ("verbose", (p.verbose && !p.quiet).to_string()),
-                    ("quiet", p.quiet.to_string()),
-                ];
-                let resp = c.post("pin/verify", &q, None)?;
-                let (mut out, mut broken) = (String::new(), 0usize);
-                resp.ndjson(&mut |v| {
-                    let cid = v["Cid"].as_str().unwrap_or_default();
-                    if v["Ok"].as_bool() == Some(true) {
-                        out.push_str(&format!("{cid} ok\n"));
-                        return Ok(());
-                    }
-                    broken += 1;
-                    if p.quiet {
-                        out.push_str(&format!("{cid}\n"));
-                        return Ok(());
-                    }
-                    out.push_str(&format!("{cid} broken\n"));
-                    for b in v["BadNodes"]
-                        .as_array()
-                        .map(Vec::as_slice)
-                        .unwrap_or_default()
-                    {
-                        out.push_str(&format!(
-                            "  {}: {}\n",
-                            b["Cid"].as_str().unwrap_or_default(),
-                            b["Err"].as_str().unwrap_or_default()
-                        ));
-                    }
-                    Ok(())
-                })?;
-                print(&out)?;
-                anyhow::ensure!(broken == 0, "{broken} pin(s) broken");
-                Ok(())
-            }
-        }
-    }
-
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
-        if let Some(c) = super::daemon_client(ctx)? {
-            return self.run_api(&c);
-        }
-        let node = Node::open(&ctx.repo_root()?)?;
+        let core = super::core(ctx)?;
         match self.command {
             PinSub::Add(c) => {
                 anyhow::ensure!(!c.paths.is_empty(), "argument \"ipfs-path\" is required");
                 let recursive = c.recursive.unwrap_or(true);
-                for p in &c.paths {
-                    let cid = node.resolve_arg(p)?;
-                    node.pin_add(&cid, recursive)?;
-                    let how = if recursive { "recursively" } else { "directly" };
-                    print(&format!("pinned {cid} {how}\n"))?;
-                }
-                Ok(())
+                let how = if recursive { "recursively" } else { "directly" };
+                let opts = PinAddOptions {
+                    recursive,
+                    progress: false,
+                };
+                core.pin_add(&c.paths, opts, &mut |e| match e {
+                    PinAddEvent::Pinned(cid) => print(&format!("pinned {cid} {how}\n")),
+                    PinAddEvent::Progress(_) => Ok(()),
+                })
             }
             PinSub::Rm(c) => {
                 anyhow::ensure!(!c.paths.is_empty(), "argument \"ipfs-path\" is required");
-                for p in &c.paths {
-                    let cid = node.resolve_arg(p)?;
-                    node.pin_rm(&cid, c.recursive.unwrap_or(true))?;
-                    print(&format!("unpinned {cid}\n"))?;
-                }
-                Ok(())
+                core.pin_rm(&c.paths, c.recursive.unwrap_or(true), &mut |cid| {
+                    print(&format!("unpinned {cid}\n"))
+                })
             }
             PinSub::Ls(c) => {
                 let filter = match c.r#type {
@@ -276,48 +169,45 @@ impl PinCmd {
                     PinType::Recursive => PinFilter::Recursive,
                     PinType::Indirect => PinFilter::Indirect,
                 };
-                let cids = c
-                    .paths
-                    .iter()
-                    .map(|p| node.resolve_arg(p))
-                    .collect::<anyhow::Result<Vec<_>>>()?;
-                let mut out = String::new();
-                for (cid, t) in node.pin_ls(filter, &cids)? {
+                let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+                core.pin_ls(filter, &c.paths, &mut |p| {
                     if c.quiet {
-                        out.push_str(&format!("{cid}\n"));
+                        writeln!(out, "{}", p.cid)
                     } else {
-                        out.push_str(&format!("{cid} {}\n", t.name()));
+                        writeln!(out, "{} {}", p.cid, p.pin_type.name())
                     }
-                }
-                print(&out)
+                    .context("writing to stdout")
+                })?;
+                out.flush().context("writing to stdout")
             }
             PinSub::Update(c) => {
-                let from = node.resolve_arg(&c.from)?;
-                let to = node.resolve_arg(&c.to)?;
-                node.pin_update(&from, &to, c.unpin.unwrap_or(true))?;
+                let (from, to) = core.pin_update(&c.from, &c.to, c.unpin.unwrap_or(true))?;
                 print(&format!("updated {from} to {to}\n"))
             }
             PinSub::Verify(c) => {
+                let opts = PinVerifyOptions {
+                    verbose: c.verbose && !c.quiet,
+                    quiet: c.quiet,
+                };
                 let mut broken = 0usize;
-                let mut out = String::new();
-                for st in node.pin_verify()? {
-                    if st.ok() {
-                        if c.verbose && !c.quiet {
-                            out.push_str(&format!("{} ok\n", st.cid));
-                        }
-                        continue;
-                    }
-                    broken += 1;
-                    if c.quiet {
-                        out.push_str(&format!("{}\n", st.cid));
+                let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+                core.pin_verify(opts, &mut |st| {
+                    let text = if st.ok {
+                        format!("{} ok\n", st.cid)
+                    } else if c.quiet {
+                        broken += 1;
+                        format!("{}\n", st.cid)
                     } else {
-                        out.push_str(&format!("{} broken\n", st.cid));
+                        broken += 1;
+                        let mut t = format!("{} broken\n", st.cid);
                         for b in &st.bad_nodes {
-                            out.push_str(&format!("  {}: {}\n", b.cid, b.error));
+                            t.push_str(&format!("  {}: {}\n", b.cid, b.err));
                         }
-                    }
-                }
-                print(&out)?;
+                        t
+                    };
+                    out.write_all(text.as_bytes()).context("writing to stdout")
+                })?;
+                out.flush().context("writing to stdout")?;
                 anyhow::ensure!(broken == 0, "{broken} pin(s) broken");
                 Ok(())
             }

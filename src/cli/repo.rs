@@ -1,6 +1,8 @@
 //! `acorn repo gc|stat|verify`, as Kubo's `ipfs repo`.
 //!
-//! Wired to `acorn-storage` by the lead; until then "not implemented yet".
+//! Each command calls the core API's [`crate::core_api::Repo`] (the repo offline,
+//! or the daemon's RPC API while one holds the repo) and formats its typed result
+//! once, so the output is the same either way.
 
 use argh::{ArgsInfo, FromArgs};
 
@@ -9,7 +11,8 @@ use std::io::Write as _;
 use anyhow::Context as _;
 
 use super::{print, Context};
-use crate::core::{Node, RepoStat};
+use crate::core::RepoStat;
+use crate::core_api::repo::GcEvent;
 
 /// Manage the repo.
 #[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
@@ -55,110 +58,30 @@ pub struct RepoStatCmd {
 pub struct RepoVerifyCmd {}
 
 impl RepoCmd {
-    /// `repo gc|stat|verify` through the daemon, with the offline output.
-    fn run_api(self, c: &super::client::Client) -> anyhow::Result<()> {
-        match self.command {
-            RepoSub::Gc(g) => {
-                let resp = c.post("repo/gc", &[], None)?;
-                let mut out = std::io::stdout().lock();
-                resp.ndjson(&mut |v| {
-                    let cid = v["Key"]["/"].as_str().unwrap_or_default();
-                    if g.quiet {
-                        writeln!(out, "{cid}")?;
-                    } else {
-                        writeln!(out, "removed {cid}")?;
-                    }
-                    Ok(())
-                })?;
-                out.flush()?;
-                Ok(())
-            }
-            RepoSub::Stat(s) => {
-                let v = c.json("repo/stat", &[])?;
-                let st = RepoStat {
-                    num_objects: v["NumObjects"].as_u64().unwrap_or(0),
-                    repo_size: v["RepoSize"].as_u64().unwrap_or(0),
-                    storage_max: v["StorageMax"].as_u64().unwrap_or(0),
-                    repo_path: v["RepoPath"].as_str().unwrap_or_default().to_string(),
-                    version: v["Version"].as_str().unwrap_or_default().to_string(),
-                };
-                print(&render_stat(&s, &st))
-            }
-            RepoSub::Verify(_) => {
-                let resp = c.post("repo/verify", &[], None)?;
-                // All lines but the last name corrupt blocks; the last carries the
-                // verdict and the count of checked blocks.
-                let mut out = String::new();
-                let mut last: Option<serde_json::Value> = None;
-                resp.ndjson(&mut |v| {
-                    if let Some(prev) = last.replace(v) {
-                        out.push_str(&format!("{}\n", prev["Msg"].as_str().unwrap_or_default()));
-                    }
-                    Ok(())
-                })?;
-                print(&out)?;
-                let v = last.ok_or_else(|| anyhow::anyhow!("no answer from repo/verify"))?;
-                let msg = v["Msg"].as_str().unwrap_or_default();
-                if msg.starts_with("verify complete, all") {
-                    print(&format!("verified repo: {} blocks ok\n", v["Progress"]))
-                } else {
-                    anyhow::bail!("{msg}")
-                }
-            }
-        }
-    }
-
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
-        if let Some(c) = super::daemon_client(ctx)? {
-            return self.run_api(&c);
-        }
-        let node = Node::open(&ctx.repo_root()?)?;
+        let core = super::core(ctx)?;
         match self.command {
             RepoSub::Gc(c) => {
                 let mut out = std::io::stdout().lock();
-                let mut failed = None;
-                node.repo_gc(&mut |cid| {
-                    let line = if c.quiet {
-                        format!("{cid}\n")
-                    } else {
-                        format!("removed {cid}\n")
+                core.repo_gc(false, &mut |e| {
+                    let line = match e {
+                        GcEvent::Removed(cid) if c.quiet => format!("{cid}\n"),
+                        GcEvent::Removed(cid) => format!("removed {cid}\n"),
+                        // Not asked for (`stream_errors` false).
+                        GcEvent::Error(_) => return Ok(()),
                     };
-                    if let Err(e) = out.write_all(line.as_bytes()) {
-                        failed.get_or_insert(e);
-                    }
+                    out.write_all(line.as_bytes()).context("writing to stdout")
                 })?;
-                out.flush()?;
-                match failed {
-                    Some(e) => Err(e).context("writing to stdout"),
-                    None => Ok(()),
-                }
+                out.flush().context("writing to stdout")
             }
-            RepoSub::Stat(c) => print(&render_stat(&c, &node.repo_stat()?)),
+            RepoSub::Stat(c) => print(&render_stat(&c, &core.repo_stat(c.size_only)?)),
             RepoSub::Verify(_) => {
-                let report = node.repo_verify()?;
-                let mut out = String::new();
-                for b in &report.corrupt {
-                    match &b.cid {
-                        Some(cid) => {
-                            out.push_str(&format!("block {cid} was corrupt ({})\n", b.reason))
-                        }
-                        None => out.push_str(&format!(
-                            "block key {} was corrupt ({})\n",
-                            b.key_hex, b.reason
-                        )),
-                    }
-                }
-                if report.is_clean() {
-                    out.push_str(&format!("verified repo: {} blocks ok\n", report.checked));
-                    print(&out)
-                } else {
-                    print(&out)?;
-                    anyhow::bail!(
-                        "verify complete, {} of {} blocks were corrupt",
-                        report.corrupt.len(),
-                        report.checked
-                    )
-                }
+                let mut out = std::io::stdout().lock();
+                let summary = core
+                    .repo_verify(&mut |msg| writeln!(out, "{msg}").context("writing to stdout"))?;
+                out.flush().context("writing to stdout")?;
+                anyhow::ensure!(summary.corrupt == 0, "{}", summary.message());
+                print(&format!("verified repo: {} blocks ok\n", summary.checked))
             }
         }
     }

@@ -1,14 +1,255 @@
 //! The repo: `repo gc|stat|verify`, `stats repo`.
 //!
-//! The [`Repo`] group of the [core API](super): its trait, its result types, and
-//! its two implementations, [`Local`] (this process's node) and [`Remote`] (a
-//! daemon over the RPC API).
+//! **What.** The [`Repo`] group of the [core API](super): its trait, its result
+//! types, and its two implementations, [`Local`] (this process's node) and
+//! [`Remote`] (a daemon over the RPC API).
+//!
+//! **Spec.** Kubo's `core/commands/repo.go`: `repo gc` reports each removed block
+//! (and with `stream-errors` an error as an item, then fails with "encountered
+//! errors during gc run"); `repo stat` (and `stats repo`) the repo's figures;
+//! `repo verify` each corrupt block, then a verdict.
+//!
+//! **Flow.** [`Local`] calls [`crate::core::Node`]; [`Remote`] calls `repo/gc`,
+//! `repo/stat` and `repo/verify` and reads back the JSON that the RPC handlers
+//! (`src/api/pins.rs`, `src/api/mod.rs`) write from [`Local`]'s results.
+//!
+//! **Limits.** `repo gc` streams; `repo verify` holds the list of corrupt blocks
+//! (the node's report) before reporting them.
+//!
+//! **Departures.** With `size_only`, `repo stat` leaves the other figures zero or
+//! empty (Kubo computes them anyway). The verdict's count of corrupt blocks comes,
+//! through the daemon, from the corrupt lines it sent.
 
+use anyhow::Context as _;
+use cid::Cid;
+
+use super::pins::cid_value;
 use super::{Local, Remote};
+use crate::core::RepoStat;
+
+/// What `repo gc` reports as it goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GcEvent {
+    /// A block was removed.
+    Removed(Cid),
+    /// The collection failed (only with `stream_errors`; the call then fails
+    /// with "encountered errors during gc run").
+    Error(String),
+}
+
+/// `repo verify`'s verdict.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RepoVerifySummary {
+    /// Blocks re-hashed.
+    pub checked: u64,
+    /// Blocks found corrupt.
+    pub corrupt: u64,
+}
+
+impl RepoVerifySummary {
+    /// Kubo's last `repo verify` message: "verify complete, all blocks
+    /// validated." or how many were corrupt.
+    pub fn message(&self) -> String {
+        if self.corrupt == 0 {
+            "verify complete, all blocks validated.".to_string()
+        } else {
+            format!(
+                "verify complete, {} of {} blocks were corrupt",
+                self.corrupt, self.checked
+            )
+        }
+    }
+}
 
 /// The repo: `repo gc|stat|verify`, `stats repo`.
-pub trait Repo {}
+pub trait Repo {
+    /// `repo gc`: removes every block no pin reaches, calling `each` per removed
+    /// block. With `stream_errors` a failure is reported to `each` first.
+    fn repo_gc(
+        &self,
+        stream_errors: bool,
+        each: &mut dyn FnMut(GcEvent) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()>;
 
-impl Repo for Local {}
+    /// `repo stat`: the repo's figures; with `size_only` only `repo_size` and
+    /// `storage_max` are filled (the rest zero or empty).
+    fn repo_stat(&self, size_only: bool) -> anyhow::Result<RepoStat>;
 
-impl Repo for Remote {}
+    /// `repo verify`: re-hashes every block, calling `each` with Kubo's message
+    /// for each corrupt one ("block <cid> was corrupt (<why>)").
+    fn repo_verify(
+        &self,
+        each: &mut dyn FnMut(String) -> anyhow::Result<()>,
+    ) -> anyhow::Result<RepoVerifySummary>;
+}
+
+impl Repo for Local {
+    fn repo_gc(
+        &self,
+        stream_errors: bool,
+        each: &mut dyn FnMut(GcEvent) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        // The collection goes on after `each` fails (the removals are committed
+        // as it goes); the first failure is returned.
+        let mut failed = None;
+        let r = self.node().repo_gc(&mut |cid| {
+            if failed.is_none() {
+                failed = each(GcEvent::Removed(*cid)).err();
+            }
+        });
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        match r {
+            Err(e) if stream_errors => {
+                each(GcEvent::Error(format!("{e:#}")))?;
+                anyhow::bail!("encountered errors during gc run")
+            }
+            r => r.map(drop),
+        }
+    }
+
+    fn repo_stat(&self, size_only: bool) -> anyhow::Result<RepoStat> {
+        let st = self.node().repo_stat()?;
+        Ok(if size_only {
+            RepoStat {
+                num_objects: 0,
+                repo_size: st.repo_size,
+                storage_max: st.storage_max,
+                repo_path: String::new(),
+                version: String::new(),
+            }
+        } else {
+            st
+        })
+    }
+
+    fn repo_verify(
+        &self,
+        each: &mut dyn FnMut(String) -> anyhow::Result<()>,
+    ) -> anyhow::Result<RepoVerifySummary> {
+        let report = self.node().repo_verify()?;
+        for b in &report.corrupt {
+            each(match &b.cid {
+                Some(cid) => format!("block {cid} was corrupt ({})", b.reason),
+                None => format!("block key {} was corrupt ({})", b.key_hex, b.reason),
+            })?;
+        }
+        Ok(RepoVerifySummary {
+            checked: report.checked,
+            corrupt: report.corrupt.len() as u64,
+        })
+    }
+}
+
+impl Repo for Remote {
+    fn repo_gc(
+        &self,
+        stream_errors: bool,
+        each: &mut dyn FnMut(GcEvent) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        let q = [("stream-errors", stream_errors.to_string())];
+        self.client()
+            .post("repo/gc", &q, None)?
+            .ndjson(&mut |v| match v["Error"].as_str() {
+                Some(e) => each(GcEvent::Error(e.to_string())),
+                None => each(GcEvent::Removed(cid_value(&v["Key"]["/"])?)),
+            })
+    }
+
+    fn repo_stat(&self, size_only: bool) -> anyhow::Result<RepoStat> {
+        let v = self
+            .client()
+            .json("repo/stat", &[("size-only", size_only.to_string())])?;
+        let n = |k: &str| v[k].as_u64().with_context(|| format!("repo/stat: no {k}"));
+        let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+        Ok(RepoStat {
+            num_objects: if size_only { 0 } else { n("NumObjects")? },
+            repo_size: n("RepoSize")?,
+            storage_max: n("StorageMax")?,
+            repo_path: s("RepoPath"),
+            version: s("Version"),
+        })
+    }
+
+    fn repo_verify(
+        &self,
+        each: &mut dyn FnMut(String) -> anyhow::Result<()>,
+    ) -> anyhow::Result<RepoVerifySummary> {
+        // Every line but the last names a corrupt block; the last carries the
+        // verdict and (as `Progress`) the count of checked blocks.
+        let mut last: Option<serde_json::Value> = None;
+        let mut corrupt = 0u64;
+        self.client()
+            .post("repo/verify", &[], None)?
+            .ndjson(&mut |v| {
+                if let Some(prev) = last.replace(v) {
+                    corrupt += 1;
+                    each(prev["Msg"].as_str().unwrap_or_default().to_string())?;
+                }
+                Ok(())
+            })?;
+        let v = last.context("no answer from repo/verify")?;
+        Ok(RepoVerifySummary {
+            checked: v["Progress"].as_u64().unwrap_or(0),
+            corrupt,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts_are_kubos() {
+        let clean = RepoVerifySummary {
+            checked: 3,
+            corrupt: 0,
+        };
+        assert_eq!(clean.message(), "verify complete, all blocks validated.");
+        let bad = RepoVerifySummary {
+            checked: 9,
+            corrupt: 2,
+        };
+        assert_eq!(bad.message(), "verify complete, 2 of 9 blocks were corrupt");
+    }
+
+    #[test]
+    fn gc_reports_removed_blocks_and_size_only_stat_leaves_the_rest_out() {
+        let (_d, l) = super::super::pins::tests::local();
+        let node = l.node();
+        let kept = node.block_put(b"kept".to_vec(), 0x55, true).unwrap();
+        let gone = node.block_put(b"gone".to_vec(), 0x55, false).unwrap();
+        let mut removed = Vec::new();
+        l.repo_gc(true, &mut |e| {
+            removed.push(e);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(removed, [GcEvent::Removed(gone)]);
+        assert!(node.store().has(&kept).unwrap());
+        let full = l.repo_stat(false).unwrap();
+        assert_eq!(full.num_objects, 1);
+        assert!(full.version.starts_with("acorn-repo@"));
+        let sizes = l.repo_stat(true).unwrap();
+        assert_eq!(
+            (
+                sizes.num_objects,
+                sizes.repo_path.as_str(),
+                sizes.version.as_str()
+            ),
+            (0, "", "")
+        );
+        assert_eq!(sizes.storage_max, full.storage_max);
+        assert!(sizes.repo_size > 0);
+        let mut msgs = Vec::new();
+        let v = l
+            .repo_verify(&mut |m| {
+                msgs.push(m);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!((v.checked, v.corrupt, msgs.len()), (1, 0, 0));
+    }
+}
