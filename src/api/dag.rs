@@ -21,6 +21,13 @@
 //!   far after each block, the last line being the whole one.
 //! - `refs/local` → `{"Ref","Err"}` lines; `resolve` → `{"Path":"/ipfs/<cid>"}`.
 //!
+//! **Flow.** The block and DAG handlers parse Kubo's parameters, then get their
+//! data only from the [`Blocks`](crate::core_api::Blocks) and
+//! [`Dag`](crate::core_api::Dag) core API (on the blocking pool, streaming into the
+//! response) and write Kubo's JSON; [`crate::core_api::Remote`] reads that JSON
+//! back. `dag/import` hands the multipart parts to the core as CAR streams named
+//! by their filenames (errors name the CAR as the client gave it).
+//!
 //! **Limits.** A `block/put` part ≤ `MAX_BLOCK_BYTES` (≤ 1 MiB unless
 //! `allow-big-block`); a `dag/put` part ≤ `MAX_DAG_INPUT_BYTES`; `dag/import` spools
 //! each CAR to a temporary file in the repo (disk, not memory).

@@ -158,10 +158,9 @@ impl BlockCmd {
                         let i = at.get(next).copied().unwrap_or(usize::MAX);
                         next += 1;
                         match r.error {
-                            Some(e) => errors.push((
-                                i,
-                                anyhow::anyhow!("cannot remove {}: {e}", r.cid),
-                            )),
+                            Some(e) => {
+                                errors.push((i, anyhow::anyhow!("cannot remove {}: {e}", r.cid)))
+                            }
                             None if !c.quiet => print(&format!("removed {}\n", r.cid))?,
                             None => {}
                         }

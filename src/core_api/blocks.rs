@@ -316,7 +316,11 @@ mod tests {
     #[test]
     fn one_part_body_round_trips() {
         use crate::api::multipart::{boundary, Multipart};
-        for data in [&b"plain"[..], b"x\r\n--acorn-part-0000000000000000--\r\n", b""] {
+        for data in [
+            &b"plain"[..],
+            b"x\r\n--acorn-part-0000000000000000--\r\n",
+            b"",
+        ] {
             let body = one_part_body(data);
             let b = boundary(&body.content_type).unwrap();
             let mut m = Multipart::new(body.reader, &b).unwrap();

@@ -114,8 +114,7 @@ pub trait Dag {
 
     /// `dag get <cid>[/path]`: writes the node (or the value at the IPLD path) to
     /// `out`, encoded with `output_codec`.
-    fn dag_get(&self, path: &str, output_codec: u64, out: &mut dyn Write)
-        -> anyhow::Result<()>;
+    fn dag_get(&self, path: &str, output_codec: u64, out: &mut dyn Write) -> anyhow::Result<()>;
 
     /// `dag export <cid or path>`: writes the DAG as a CARv1 to `out`.
     fn dag_export(&self, root: &str, out: &mut dyn Write) -> anyhow::Result<()>;
@@ -151,12 +150,7 @@ impl Dag for Local {
         )
     }
 
-    fn dag_get(
-        &self,
-        path: &str,
-        output_codec: u64,
-        out: &mut dyn Write,
-    ) -> anyhow::Result<()> {
+    fn dag_get(&self, path: &str, output_codec: u64, out: &mut dyn Write) -> anyhow::Result<()> {
         let value = self.node().dag_get(path)?;
         out.write_all(&acorn_storage::codec::encode(output_codec, &value)?)?;
         Ok(out.flush()?)
@@ -254,8 +248,8 @@ fn write_cars(
         let mut file;
         let (name, reader): (String, &mut dyn Read) = match car {
             Car::File(p) => {
-                file = std::fs::File::open(p)
-                    .with_context(|| format!("opening {}", p.display()))?;
+                file =
+                    std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?;
                 (p.display().to_string(), &mut file)
             }
             Car::Stream { name, reader } => (name, reader),
@@ -311,12 +305,7 @@ impl Dag for Remote {
         put.context("no answer from the daemon to dag/put")
     }
 
-    fn dag_get(
-        &self,
-        path: &str,
-        output_codec: u64,
-        out: &mut dyn Write,
-    ) -> anyhow::Result<()> {
+    fn dag_get(&self, path: &str, output_codec: u64, out: &mut dyn Write) -> anyhow::Result<()> {
         let q = [
             ("arg", path.to_string()),
             ("output-codec", codec_name(output_codec)?.to_string()),
@@ -425,10 +414,7 @@ mod tests {
                        "DagStats": [{"Cid": c, "Size": 10, "NumBlocks": 2},
                                     {"Cid": c, "NumBlocks": 1}]});
         let s = parse_dag_stat(&v).unwrap();
-        assert_eq!(
-            (s.unique_blocks, s.total_size, s.shared_size()),
-            (2, 10, 5)
-        );
+        assert_eq!((s.unique_blocks, s.total_size, s.shared_size()), (2, 10, 5));
         assert_eq!(s.ratio(), 1.5);
         assert_eq!(
             s.dags[1],
@@ -439,7 +425,10 @@ mod tests {
             }
         );
         assert!(parse_dag_stat(&json!({"DagStats": [{"Cid": "nope"}]})).is_err());
-        assert_eq!(parse_dag_stat(&json!({})).unwrap(), DagStatSummary::default());
+        assert_eq!(
+            parse_dag_stat(&json!({})).unwrap(),
+            DagStatSummary::default()
+        );
     }
 
     /// Streams, then a file.
