@@ -502,4 +502,76 @@ mod tests {
         let e = write_cars(&mut missing, "bnd", w).unwrap_err();
         assert!(format!("{e:#}").starts_with("opening "), "{e:#}");
     }
+
+    /// A daemon stand-in answering one request with `body` (a 200 JSON answer);
+    /// gives the client for it and the request line it got.
+    fn canned_daemon(body: String) -> (tempfile::TempDir, Remote, std::thread::JoinHandle<String>) {
+        use std::io::BufRead as _;
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let port = l.local_addr().unwrap().port();
+        std::fs::write(
+            crate::daemon::api_file(dir.path()),
+            format!("/ip4/127.0.0.1/tcp/{port}"),
+        )
+        .unwrap();
+        let server = std::thread::spawn(move || loop {
+            let (s, _) = l.accept().unwrap();
+            let mut r = std::io::BufReader::new(s);
+            let mut first = String::new();
+            r.read_line(&mut first).unwrap();
+            if first.is_empty() {
+                continue; // discover's probe
+            }
+            let mut line = String::new();
+            while r.read_line(&mut line).unwrap() > 2 {
+                line.clear();
+            }
+            let mut s = r.into_inner();
+            write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
+                 Content-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .unwrap();
+            return first;
+        });
+        let client = super::super::client::discover(dir.path())
+            .unwrap()
+            .expect("the stand-in answers");
+        (dir, Remote::new(client), server)
+    }
+
+    /// Through a daemon, every `dag/stat` line but the last is progress.
+    #[test]
+    fn remote_dag_stat_reads_progress_then_the_summary() {
+        let c = "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4";
+        let body = format!(
+                "{{\"TotalSize\":4,\"DagStats\":[{{\"Cid\":\"{c}\",\"Size\":4,\"NumBlocks\":1}}]}}\n\
+                 {{\"TotalSize\":9,\"DagStats\":[{{\"Cid\":\"{c}\",\"Size\":9,\"NumBlocks\":2}}]}}\n\
+                 {{\"UniqueBlocks\":2,\"TotalSize\":9,\"Ratio\":1,\"DagStats\":[{{\"Cid\":\"{c}\",\"Size\":9,\"NumBlocks\":2}}]}}\n"
+        );
+        let (_dir, remote, server) = canned_daemon(body);
+        let mut seen = Vec::new();
+        let sum = remote
+            .dag_stat(
+                &[c.to_string()],
+                Some(&mut |s: &DagStatSummary| {
+                    seen.push((s.total_size, s.dags[0].num_blocks));
+                    Ok(())
+                }),
+            )
+            .unwrap();
+        assert_eq!(seen, [(4, 1), (9, 2)]);
+        assert_eq!(
+            (sum.unique_blocks, sum.total_size, sum.ratio()),
+            (2, 9, 1.0)
+        );
+        let request = server.join().unwrap();
+        assert!(
+            request.starts_with(&format!("POST /api/v0/dag/stat?arg={c}&progress=true ")),
+            "{request}"
+        );
+    }
 }
