@@ -90,7 +90,8 @@ fn dag_stat_text(rows: &[(String, u64, u64)], total: u64, unique: u64, redundant
         s.push_str(&format!("{cid}\t{:<15}\t{size}\n", blocks.to_string()));
     }
     s.push_str(&format!(
-        "\nSummary\nTotal Size: {total}\nUnique Blocks: {unique}\nShared Size: {}\nRatio: {:.6}\n\n\n",
+        "\nSummary\nTotal Size: {total}\nUnique Blocks: {unique}\nShared Size: {}\n\
+         Ratio: {:.6}\n\n\n",
         redundant - total,
         redundant as f64 / total as f64
     ));

@@ -1,8 +1,8 @@
 //! `acorn block put|get|stat|rm`: raw blocks, as Kubo's `ipfs block`.
 //!
-//! Each command parses its arguments, calls the [`Blocks`](crate::core_api::Blocks) core API (the repo
-//! offline, or the daemon's RPC API while one holds the repo) and formats its
-//! typed answer once, so the output is the same either way.
+//! Each command parses its arguments, calls the [`Blocks`](crate::core_api::Blocks)
+//! core API (the repo offline, or the daemon's RPC API while one holds the repo)
+//! and formats its typed answer once, so the output is the same either way.
 //!
 //! **Departures.** `block put` reads each input (at most `MAX_BLOCK_BYTES`) before
 //! sending it, and has no `--allow-big-block`: blocks up to the 2 MiB hard limit

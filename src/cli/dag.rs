@@ -1,9 +1,9 @@
 //! `acorn dag put|get|export|import|stat`: IPLD DAGs and CAR files, as Kubo's
 //! `ipfs dag`.
 //!
-//! Each command parses its arguments, calls the [`Dag`](crate::core_api::Dag) core API (the repo
-//! offline, or the daemon's RPC API while one holds the repo) and formats its
-//! typed answer once, so the output is the same either way.
+//! Each command parses its arguments, calls the [`Dag`](crate::core_api::Dag)
+//! core API (the repo offline, or the daemon's RPC API while one holds the repo)
+//! and formats its typed answer once, so the output is the same either way.
 //!
 //! **Departures.** `dag put` has no `--allow-big-block`: blocks up to the 2 MiB
 //! hard limit are stored without Kubo's 1 MiB soft limit. `dag stat` prints no

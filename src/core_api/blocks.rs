@@ -16,8 +16,9 @@
 //! JSON back into the same types.
 //!
 //! **Limits.** A block is at most `MAX_BLOCK_BYTES` (2 MiB), and over
-//! [`SOFT_BLOCK_LIMIT_BYTES`](crate::core::SOFT_BLOCK_LIMIT_BYTES) only with `allow_big_block`. The caller holds one
-//! block's bytes; [`Remote`] copies them once into the request body.
+//! [`SOFT_BLOCK_LIMIT_BYTES`](crate::core::SOFT_BLOCK_LIMIT_BYTES) (1 MiB) only
+//! with `allow_big_block`. The caller holds one block's bytes; [`Remote`] copies
+//! them once into the request body.
 //!
 //! **Departures.** Only sha2-256 with its 32-byte digest (`mhtype`, `mhlen`).
 //! `rm` without `force` reports a block that is not stored as a per-block error

@@ -547,11 +547,14 @@ mod tests {
     #[test]
     fn remote_dag_stat_reads_progress_then_the_summary() {
         let c = "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4";
-        let body = format!(
-                "{{\"TotalSize\":4,\"DagStats\":[{{\"Cid\":\"{c}\",\"Size\":4,\"NumBlocks\":1}}]}}\n\
-                 {{\"TotalSize\":9,\"DagStats\":[{{\"Cid\":\"{c}\",\"Size\":9,\"NumBlocks\":2}}]}}\n\
-                 {{\"UniqueBlocks\":2,\"TotalSize\":9,\"Ratio\":1,\"DagStats\":[{{\"Cid\":\"{c}\",\"Size\":9,\"NumBlocks\":2}}]}}\n"
-        );
+        let line = |extra: &str, size: u64, blocks: u64| {
+            format!(
+                "{{{extra}\"TotalSize\":{size},\"DagStats\":\
+                 [{{\"Cid\":\"{c}\",\"Size\":{size},\"NumBlocks\":{blocks}}}]}}\n"
+            )
+        };
+        let body =
+            line("", 4, 1) + &line("", 9, 2) + &line("\"UniqueBlocks\":2,\"Ratio\":1,", 9, 2);
         let (_dir, remote, server) = canned_daemon(body);
         let mut seen = Vec::new();
         let sum = remote
