@@ -122,16 +122,30 @@ pub trait Blocks {
 }
 
 /// The options' multihash checks (the front ends parse with [`mhtype_from_name`]
-/// and [`mhlen_from_arg`], which give the same errors).
+/// and [`mhlen_from_arg`], which refuse the same values with Kubo's words).
 fn check_multihash(opts: &BlockPutOptions) -> anyhow::Result<()> {
-    if opts.mhtype != cids::SHA2_256 {
-        let name = format!("0x{:x}", opts.mhtype);
-        mhtype_from_name(&name)?;
-    }
+    anyhow::ensure!(
+        opts.mhtype == cids::SHA2_256,
+        "unsupported multihash type 0x{:x} (only sha2-256)",
+        opts.mhtype
+    );
     if let Some(n) = opts.mhlen {
-        mhlen_from_arg(&n.to_string())?;
+        anyhow::ensure!(
+            n == SHA2_256_LEN,
+            "unsupported multihash length {n} (only {SHA2_256_LEN})"
+        );
     }
     Ok(())
+}
+
+/// A block's CID and size as the daemon sends them (`{"Key","Size"}`).
+fn block_stat_of(v: &serde_json::Value) -> anyhow::Result<BlockStat> {
+    Ok(BlockStat {
+        cid: cid_field(v, "Key")?,
+        size: v["Size"]
+            .as_u64()
+            .with_context(|| format!("no Size in the daemon's answer: {v}"))?,
+    })
 }
 
 impl Blocks for Local {
@@ -235,10 +249,7 @@ impl Blocks for Remote {
             .post("block/put", &q, Some(one_part_body(&data)))?;
         let mut put = None;
         resp.ndjson(&mut |v| {
-            put = Some(BlockStat {
-                cid: cid_field(&v, "Key")?,
-                size: v["Size"].as_u64().unwrap_or_default(),
-            });
+            put = Some(block_stat_of(&v)?);
             Ok(())
         })?;
         put.context("no answer from the daemon to block/put")
@@ -257,10 +268,7 @@ impl Blocks for Remote {
         let v = self
             .client()
             .json("block/stat", &[("arg", cid.to_string())])?;
-        Ok(BlockStat {
-            cid: cid_field(&v, "Key")?,
-            size: v["Size"].as_u64().unwrap_or_default(),
-        })
+        block_stat_of(&v)
     }
 
     fn block_rm(

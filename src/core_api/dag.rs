@@ -99,6 +99,16 @@ pub fn hash_from_name(name: &str) -> anyhow::Result<u64> {
     }
 }
 
+/// The options' hash check ([`hash_from_name`] refuses the same with Kubo's words).
+fn check_hash(opts: &DagPutOptions) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        opts.hash == cids::SHA2_256,
+        "unsupported hash 0x{:x} (only sha2-256)",
+        opts.hash
+    );
+    Ok(())
+}
+
 fn codec_name(code: u64) -> anyhow::Result<&'static str> {
     cids::codec_name(code).with_context(|| format!("unknown codec 0x{code:x}"))
 }
@@ -138,9 +148,7 @@ pub trait Dag {
 
 impl Dag for Local {
     fn dag_put(&self, data: &[u8], opts: &DagPutOptions) -> anyhow::Result<Cid> {
-        if opts.hash != cids::SHA2_256 {
-            hash_from_name(&format!("0x{:x}", opts.hash))?;
-        }
+        check_hash(opts)?;
         self.node().dag_put(
             data,
             opts.input_codec,
@@ -284,9 +292,7 @@ fn write_cars(
 
 impl Dag for Remote {
     fn dag_put(&self, data: &[u8], opts: &DagPutOptions) -> anyhow::Result<Cid> {
-        if opts.hash != cids::SHA2_256 {
-            hash_from_name(&format!("0x{:x}", opts.hash))?;
-        }
+        check_hash(opts)?;
         let q: Vec<(&str, String)> = vec![
             ("input-codec", codec_name(opts.input_codec)?.into()),
             ("store-codec", codec_name(opts.store_codec)?.into()),
