@@ -131,10 +131,22 @@ pub struct DagImport {
     pub pinned: Vec<(Cid, Option<String>)>,
 }
 
-/// CARs sent one after another (a multipart body): [`Node::dag_import_from`].
+/// One CAR of a `dag import` ([`CarSource`]).
+pub enum Car<'a> {
+    /// A file, read where it is.
+    File(&'a Path),
+    /// A stream (stdin, an upload part), spooled to a temporary file in the repo
+    /// first; `name` names it in errors.
+    Stream {
+        name: String,
+        reader: &'a mut dyn std::io::Read,
+    },
+}
+
+/// The CARs of one `dag import`, one after another: [`Node::dag_import`].
 pub trait CarSource {
-    /// The next CAR's bytes, `None` after the last.
-    fn next_car(&mut self) -> std::io::Result<Option<&mut dyn std::io::Read>>;
+    /// The next CAR, `None` after the last.
+    fn next_car(&mut self) -> anyhow::Result<Option<Car<'_>>>;
 }
 
 /// One root's figures in `dag stat`.
@@ -349,51 +361,30 @@ impl Node {
         Ok(Config::load(&self.handle.root)?.to_value_without_private_key())
     }
 
-    /// `dag export`: streams the DAG under `arg` as a CARv1 to `out`.
-    pub fn dag_export(&self, arg: &str, out: &mut dyn std::io::Write) -> anyhow::Result<u64> {
-        let cid = self.resolve_arg(arg)?;
-        Ok(car::export_dag(self.store(), &cid, out)?)
-    }
-
     /// `dag import`: validates each CAR completely (hashes, framing) before storing
-    /// any of it, then stores it in batched transactions and (with `pin_roots`) pins
-    /// its roots. `None` reads stdin, spooled to a temporary file in the repo first.
+    /// any of it, then stores them in batched transactions and (with `pin_roots`)
+    /// pins their roots. Files are read where they are; streams (stdin, upload
+    /// parts) are spooled to a temporary file in the repo first.
     pub fn dag_import(
-        &self,
-        paths: &[Option<&Path>],
-        pin_roots: bool,
-    ) -> anyhow::Result<DagImport> {
-        let mut spools = Vec::new();
-        let mut files = Vec::with_capacity(paths.len());
-        for p in paths {
-            match p {
-                Some(p) => files.push(p.to_path_buf()),
-                None => {
-                    let s = self
-                        .spool(&mut std::io::stdin().lock())
-                        .context("reading stdin")?;
-                    files.push(s.0.clone());
-                    spools.push(s);
-                }
-            }
-        }
-        self.import_files(&files, pin_roots)
-    }
-
-    /// `dag import` of CARs sent one after another (the RPC API's multipart body):
-    /// each is spooled to a temporary file in the repo, then imported as
-    /// [`Node::dag_import`] does (nothing is stored unless every CAR is valid).
-    pub fn dag_import_from(
         &self,
         src: &mut dyn CarSource,
         pin_roots: bool,
     ) -> anyhow::Result<DagImport> {
         let mut spools = Vec::new();
-        while let Some(r) = src.next_car()? {
-            spools.push(self.spool(r)?);
+        let mut files = Vec::new();
+        while let Some(car) = src.next_car()? {
+            match car {
+                Car::File(p) => files.push((p.to_path_buf(), p.display().to_string())),
+                Car::Stream { name, reader } => {
+                    let s = self
+                        .spool(reader)
+                        .with_context(|| format!("reading {name}"))?;
+                    files.push((s.0.clone(), name));
+                    spools.push(s);
+                }
+            }
         }
-        anyhow::ensure!(!spools.is_empty(), "argument \"path\" is required");
-        let files: Vec<_> = spools.iter().map(|s| s.0.clone()).collect();
+        anyhow::ensure!(!files.is_empty(), "argument \"path\" is required");
         self.import_files(&files, pin_roots)
     }
 
@@ -428,9 +419,10 @@ impl Node {
         Ok(spool)
     }
 
+    /// Imports `files` (each with the name its errors show).
     fn import_files(
         &self,
-        files: &[std::path::PathBuf],
+        files: &[(std::path::PathBuf, String)],
         pin_roots: bool,
     ) -> anyhow::Result<DagImport> {
         let open = |p: &Path| -> anyhow::Result<std::io::BufReader<std::fs::File>> {
@@ -438,15 +430,15 @@ impl Node {
                 std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?,
             ))
         };
-        for f in files {
+        for (f, name) in files {
             car::import(open(f)?, &mut acorn_storage::block::NullSink)
-                .with_context(|| format!("{}", f.display()))?;
+                .with_context(|| name.clone())?;
         }
         let _guard = self.store().begin_add();
         let mut w = self.store().writer();
         let mut total = car::ImportSummary::default();
-        for f in files {
-            let s = car::import(open(f)?, &mut w).with_context(|| format!("{}", f.display()))?;
+        for (f, name) in files {
+            let s = car::import(open(f)?, &mut w).with_context(|| name.clone())?;
             total.blocks += s.blocks;
             total.bytes += s.bytes;
             for r in s.roots {
@@ -766,15 +758,10 @@ impl Node {
 
     // ---- blocks -----------------------------------------------------------
 
-    /// `block put`: stores `data` as one block of `codec` (CIDv1, sha2-256, as Kubo's
-    /// `block put` defaults), optionally pinning it directly… Kubo pins recursively
-    /// with `--pin`; a single block's recursive pin needs its links present.
-    pub fn block_put(&self, data: Vec<u8>, codec: u64, pin: bool) -> anyhow::Result<Cid> {
-        self.block_put_version(data, 1, codec, pin)
-    }
-
-    /// `block put` with a CID version (0 only for dag-pb: Kubo's legacy
-    /// `--format=v0`).
+    /// `block put`: stores `data` as one block of `codec` with CID `version` (Kubo's
+    /// default CIDv1; 0 only for dag-pb: Kubo's legacy `--format=v0`), sha2-256,
+    /// and with `pin` pins it recursively, as Kubo (a single block's recursive pin
+    /// needs its links present).
     pub fn block_put_version(
         &self,
         data: Vec<u8>,
@@ -821,16 +808,6 @@ impl Node {
         match self.store().stat(cid)? {
             Some(size) => Ok(BlockStat { cid: *cid, size }),
             None => bail!("block {cid} not found"),
-        }
-    }
-
-    /// `block rm`: refuses pinned blocks; a missing block is an error unless `force`.
-    /// Returns whether it was removed.
-    pub fn block_rm(&self, cid: &Cid, force: bool) -> anyhow::Result<bool> {
-        match self.block_rm_status(cid, force)? {
-            BlockRm::Removed => Ok(true),
-            BlockRm::Absent => Ok(false),
-            BlockRm::Refused(why) => bail!("cannot remove {cid}: {why}"),
         }
     }
 
@@ -1389,18 +1366,21 @@ pub const MAX_DAG_PATH_SEGMENTS: usize = 256;
 
 impl Node {
     /// `dag put`: decodes `input` with `input_codec`, re-encodes it with `store_codec`
-    /// and stores the block (CIDv1, sha2-256, as Kubo).
+    /// and stores the block (CIDv1, sha2-256, as Kubo). Over
+    /// [`SOFT_BLOCK_LIMIT_BYTES`] only with `allow_big_block`.
     pub fn dag_put(
         &self,
         input: &[u8],
         input_codec: u64,
         store_codec: u64,
         pin: bool,
+        allow_big_block: bool,
     ) -> anyhow::Result<Cid> {
         let value = codec::decode(input_codec, input)
             .with_context(|| format!("input is not valid {}", codec_label(input_codec)))?;
         let bytes = codec::encode(store_codec, &value)
             .with_context(|| format!("cannot store as {}", codec_label(store_codec)))?;
+        check_block_size(bytes.len(), allow_big_block)?;
         let limit = acorn_storage::block::MAX_BLOCK_BYTES;
         anyhow::ensure!(
             bytes.len() <= limit,

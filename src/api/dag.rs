@@ -21,6 +21,13 @@
 //!   far after each block, the last line being the whole one.
 //! - `refs/local` → `{"Ref","Err"}` lines; `resolve` → `{"Path":"/ipfs/<cid>"}`.
 //!
+//! **Flow.** The block and DAG handlers parse Kubo's parameters, then get their
+//! data only from the [`Blocks`](crate::core_api::Blocks) and
+//! [`Dag`](crate::core_api::Dag) core API (on the blocking pool, streaming into the
+//! response) and write Kubo's JSON; [`crate::core_api::Remote`] reads that JSON
+//! back. `dag/import` hands the multipart parts to the core as CAR streams named
+//! by their filenames (errors name the CAR as the client gave it).
+//!
 //! **Limits.** A `block/put` part ≤ `MAX_BLOCK_BYTES` (≤ 1 MiB unless
 //! `allow-big-block`); a `dag/put` part ≤ `MAX_DAG_INPUT_BYTES`; `dag/import` spools
 //! each CAR to a temporary file in the repo (disk, not memory).
@@ -29,7 +36,7 @@
 //! 1 MiB soft limit per block (the 2 MiB hard limit holds); `resolve` ignores
 //! `recursive` and refuses `/ipns/` names; `dag/export` ignores `progress`.
 
-use std::io::{Read, Write};
+use std::io::Read;
 
 use acorn_storage::cids;
 use serde_json::{json, Value};
@@ -39,7 +46,9 @@ use super::multipart::Multipart;
 use super::{
     json_line, json_response, multipart_body, stream, Api, ApiError, ApiResult, Query, Slot,
 };
-use crate::core::{self, BlockRm, CarSource, DagStatSummary, MAX_DAG_INPUT_BYTES};
+use crate::core::{self, DagStatSummary, MAX_DAG_INPUT_BYTES};
+use crate::core_api::blocks::{mhlen_from_arg, mhtype_from_name, BlockPutOptions, Blocks as _};
+use crate::core_api::dag::{hash_from_name, Car, CarSource, Dag as _, DagPutOptions};
 
 /// Exactly `names.len()` positional arguments, as Kubo's command parser checks them.
 pub(super) fn exact_args(q: &Query<'_>, names: &[&str]) -> Result<Vec<String>, ApiError> {
@@ -65,15 +74,24 @@ fn cid_arg(s: &str) -> Result<cid::Cid, ApiError> {
     core::parse_cid_arg(s).map_err(|e| ApiError::Client(format!("{e:#}")))
 }
 
-/// Multipart parts as the CARs of `dag/import`.
-struct PartCars<'a, R: Read>(&'a mut Multipart<R>);
+/// Multipart parts as the CARs of `dag/import`, named by their filename.
+struct PartCars<'a, R: Read> {
+    parts: &'a mut Multipart<R>,
+    count: usize,
+}
 
 impl<R: Read> CarSource for PartCars<'_, R> {
-    fn next_car(&mut self) -> std::io::Result<Option<&mut dyn Read>> {
-        Ok(match self.0.next_part()? {
-            Some(_) => Some(&mut *self.0),
-            None => None,
-        })
+    fn next_car(&mut self) -> anyhow::Result<Option<Car<'_>>> {
+        let Some(part) = self.parts.next_part()? else {
+            return Ok(None);
+        };
+        self.count += 1;
+        Ok(Some(Car::Stream {
+            name: part
+                .filename
+                .unwrap_or_else(|| format!("part {}", self.count)),
+            reader: &mut *self.parts,
+        }))
     }
 }
 
@@ -136,28 +154,17 @@ impl Api {
                 }
             }
         };
-        let codec =
-            cids::codec_from_name(codec_name).map_err(|e| ApiError::Client(e.to_string()))?;
-        match q.get(&["mhtype"]) {
-            None | Some("sha2-256") => {}
-            Some(other) => {
-                return Err(ApiError::Client(format!(
-                    "unsupported multihash type {other:?} (only sha2-256)"
-                )))
-            }
-        }
-        match q.get(&["mhlen"]) {
-            None | Some("-1") | Some("32") => {}
-            Some(other) => {
-                return Err(ApiError::Client(format!(
-                    "unsupported multihash length {other} (only 32)"
-                )))
-            }
-        }
-        let pin = q.bool(&["pin"])?.unwrap_or(false);
-        let allow_big = q.bool(&["allow-big-block"])?.unwrap_or(false);
+        let client = |e: anyhow::Error| ApiError::Client(e.to_string());
+        let opts = BlockPutOptions {
+            version,
+            codec: cids::codec_from_name(codec_name).map_err(|e| client(e.into()))?,
+            mhtype: mhtype_from_name(q.get(&["mhtype"]).unwrap_or("sha2-256")).map_err(client)?,
+            mhlen: mhlen_from_arg(q.get(&["mhlen"]).unwrap_or("-1")).map_err(client)?,
+            pin: q.bool(&["pin"])?.unwrap_or(false),
+            allow_big_block: q.bool(&["allow-big-block"])?.unwrap_or(false),
+        };
         let mut parts = multipart_body(&req)?;
-        let node = self.node.clone();
+        let core = self.core.clone();
         stream(slot, "application/json", "X-Chunked-Output", move |w| {
             let limit = acorn_storage::block::MAX_BLOCK_BYTES;
             while parts.next_part()?.is_some() {
@@ -167,10 +174,8 @@ impl Api {
                     data.len() <= limit,
                     "block is over the {limit}-byte block limit"
                 );
-                core::check_block_size(data.len(), allow_big)?;
-                let size = data.len();
-                let cid = node.block_put_version(data, version, codec, pin)?;
-                json_line(w, &json!({"Key": cid.to_string(), "Size": size}))?;
+                let put = core.block_put(data, &opts)?;
+                json_line(w, &json!({"Key": put.cid.to_string(), "Size": put.size}))?;
             }
             Ok(())
         })
@@ -186,18 +191,17 @@ impl Api {
             .iter()
             .map(|a| cid_arg(a))
             .collect::<Result<Vec<_>, _>>()?;
-        let node = self.node.clone();
+        let core = self.core.clone();
         stream(slot, "application/json", "X-Chunked-Output", move |w| {
-            for c in &cids {
-                match node.block_rm_status(c, force)? {
-                    BlockRm::Removed if !quiet => json_line(w, &json!({"Hash": c.to_string()}))?,
-                    BlockRm::Removed | BlockRm::Absent => {}
-                    BlockRm::Refused(why) => {
-                        json_line(w, &json!({"Hash": c.to_string(), "Error": why}))?
-                    }
+            core.block_rm(&cids, force, &mut |r| {
+                let hash = r.cid.to_string();
+                match r.error {
+                    None if quiet => {}
+                    None => json_line(w, &json!({ "Hash": hash }))?,
+                    Some(e) => json_line(w, &json!({"Hash": hash, "Error": e}))?,
                 }
-            }
-            Ok(())
+                Ok(())
+            })
         })
         .await
     }
@@ -208,20 +212,16 @@ impl Api {
             cids::codec_from_name(q.get(names).unwrap_or(default))
                 .map_err(|e| ApiError::Client(e.to_string()))
         };
-        let store = codec(&["store-codec"], "dag-cbor")?;
-        let input = codec(&["input-codec"], "dag-json")?;
-        match q.get(&["hash"]) {
-            None | Some("sha2-256") => {}
-            Some(other) => {
-                return Err(ApiError::Client(format!(
-                    "unsupported hash {other:?} (only sha2-256)"
-                )))
-            }
-        }
-        let pin = q.bool(&["pin"])?.unwrap_or(false);
-        let allow_big = q.bool(&["allow-big-block"])?.unwrap_or(false);
+        let opts = DagPutOptions {
+            store_codec: codec(&["store-codec"], "dag-cbor")?,
+            input_codec: codec(&["input-codec"], "dag-json")?,
+            hash: hash_from_name(q.get(&["hash"]).unwrap_or("sha2-256"))
+                .map_err(|e| ApiError::Client(e.to_string()))?,
+            pin: q.bool(&["pin"])?.unwrap_or(false),
+            allow_big_block: q.bool(&["allow-big-block"])?.unwrap_or(false),
+        };
         let mut parts = multipart_body(&req)?;
-        let node = self.node.clone();
+        let core = self.core.clone();
         stream(slot, "application/json", "X-Chunked-Output", move |w| {
             let mut n = 0;
             while parts.next_part()?.is_some() {
@@ -233,10 +233,7 @@ impl Api {
                     data.len() <= MAX_DAG_INPUT_BYTES,
                     "input is over the {MAX_DAG_INPUT_BYTES}-byte limit"
                 );
-                let value = acorn_storage::codec::decode(input, &data)?;
-                let encoded = acorn_storage::codec::encode(store, &value)?;
-                core::check_block_size(encoded.len(), allow_big)?;
-                let cid = node.dag_put(&data, input, store, pin)?;
+                let cid = core.dag_put(&data, &opts)?;
                 json_line(w, &json!({"Cid": {"/": cid.to_string()}}))?;
                 n += 1;
             }
@@ -251,11 +248,9 @@ impl Api {
         let arg = exact_args(&q, &["ref"])?.swap_remove(0);
         let codec = cids::codec_from_name(q.get(&["output-codec"]).unwrap_or("dag-json"))
             .map_err(|e| ApiError::Client(e.to_string()))?;
-        let node = self.node.clone();
+        let core = self.core.clone();
         stream(slot, "text/plain", "X-Stream-Output", move |w| {
-            let value = node.dag_get(&arg)?;
-            w.write_all(&acorn_storage::codec::encode(codec, &value)?)?;
-            Ok(())
+            core.dag_get(&arg, codec, w)
         })
         .await
     }
@@ -263,16 +258,12 @@ impl Api {
     pub(super) async fn dag_export(&self, req: Request, slot: Slot) -> ApiResult {
         let q = Query(&req.query);
         let arg = exact_args(&q, &["root"])?.swap_remove(0);
-        let node = self.node.clone();
+        let core = self.core.clone();
         stream(
             slot,
             "application/vnd.ipld.car",
             "X-Stream-Output",
-            move |w| {
-                let root = node.resolve_arg(&arg)?;
-                node.car_export(&root, false, w)?;
-                Ok(())
-            },
+            move |w| core.dag_export(&arg, w),
         )
         .await
     }
@@ -283,20 +274,24 @@ impl Api {
         let stats = q.bool(&["stats"])?.unwrap_or(false);
         q.bool(&["silent"])?;
         let mut parts = multipart_body(&req)?;
-        let node = self.node.clone();
+        let core = self.core.clone();
         stream(slot, "application/json", "X-Chunked-Output", move |w| {
-            let done = node.dag_import_from(&mut PartCars(&mut parts), pin_roots)?;
-            for (cid, failed) in &done.pinned {
+            let mut cars = PartCars {
+                parts: &mut parts,
+                count: 0,
+            };
+            let done = core.dag_import(&mut cars, pin_roots)?;
+            for r in &done.roots {
                 let root = json!({
-                    "Cid": {"/": cid.to_string()},
-                    "PinErrorMsg": failed.as_deref().unwrap_or(""),
+                    "Cid": {"/": r.cid.to_string()},
+                    "PinErrorMsg": r.pin_error.as_deref().unwrap_or(""),
                 });
                 json_line(w, &json!({ "Root": root }))?;
             }
             if stats {
                 let s = json!({
-                    "BlockCount": done.summary.blocks,
-                    "BlockBytesCount": done.summary.bytes,
+                    "BlockCount": done.block_count,
+                    "BlockBytesCount": done.block_bytes_count,
                 });
                 json_line(w, &json!({ "Stats": s }))?;
             }
@@ -309,18 +304,10 @@ impl Api {
         let q = Query(&req.query);
         let args = q.required_args("root")?;
         let progress = q.bool(&["progress", "p"])?.unwrap_or(true);
-        let node = self.node.clone();
+        let core = self.core.clone();
         stream(slot, "application/json", "X-Chunked-Output", move |w| {
-            let roots = args
-                .iter()
-                .map(|a| node.resolve_arg(a))
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            let sum = node.dag_stat(&roots, &mut |s| {
-                if progress {
-                    json_line(w, &dag_stat_json(s, false))?;
-                }
-                Ok(())
-            })?;
+            let mut show = |s: &DagStatSummary| Ok(json_line(w, &dag_stat_json(s, false))?);
+            let sum = core.dag_stat(&args, progress.then_some(&mut show as _))?;
             json_line(w, &dag_stat_json(&sum, true))?;
             Ok(())
         })

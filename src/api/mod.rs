@@ -684,19 +684,20 @@ impl Api {
     }
 
     async fn block_get(&self, req: Request, slot: Slot) -> ApiResult {
+        use crate::core_api::Blocks as _;
         let q = Query(&req.query);
         let cid = one_cid(&q)?;
-        let node = self.node.clone();
+        let core = self.core.clone();
         stream(slot, "text/plain", "X-Stream-Output", move |w| {
-            w.write_all(&node.block_get(&cid)?)?;
-            Ok(())
+            core.block_get(&cid, w)
         })
         .await
     }
 
     async fn block_stat(&self, req: Request) -> ApiResult {
+        use crate::core_api::Blocks as _;
         let cid = one_cid(&Query(&req.query))?;
-        let st = self.blocking(move |n| n.block_stat(&cid)).await?;
+        let st = self.on_core(move |c| c.block_stat(&cid)).await?;
         Ok(json_response(
             &json!({"Key": st.cid.to_string(), "Size": st.size}),
         ))

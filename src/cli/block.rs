@@ -1,7 +1,12 @@
 //! `acorn block put|get|stat|rm`: raw blocks, as Kubo's `ipfs block`.
 //!
-//! Offline against the repo, or through the daemon's RPC API while one holds the
-//! repo, with the same output.
+//! Each command parses its arguments, calls the [`Blocks`](crate::core_api::Blocks)
+//! core API (the repo offline, or the daemon's RPC API while one holds the repo)
+//! and formats its typed answer once, so the output is the same either way.
+//!
+//! **Departures.** `block put` reads each input (at most `MAX_BLOCK_BYTES`) before
+//! sending it, and has no `--allow-big-block`: blocks up to the 2 MiB hard limit
+//! are stored without Kubo's 1 MiB soft limit, offline as through the daemon.
 
 use argh::{ArgsInfo, FromArgs};
 
@@ -10,7 +15,8 @@ use std::io::Write as _;
 use acorn_storage::cids;
 
 use super::{parse_bool, print, read_input_limited, Context};
-use crate::core::{parse_cid_arg, Node};
+use crate::core::parse_cid_arg;
+use crate::core_api::blocks::{mhlen_from_arg, mhtype_from_name, BlockPutOptions};
 
 /// Work with raw blocks.
 #[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
@@ -44,6 +50,9 @@ pub struct BlockPutCmd {
     /// multihash type (default: sha2-256)
     #[argh(option)]
     pub mhtype: Option<String>,
+    /// multihash length in bytes (default: -1, the hash's own)
+    #[argh(option, arg_name = "int")]
+    pub mhlen: Option<String>,
     /// pin the block (default: false)
     #[argh(option, arg_name = "bool", from_str_fn(parse_bool))]
     pub pin: Option<bool>,
@@ -86,79 +95,19 @@ pub struct BlockRmCmd {
 }
 
 impl BlockCmd {
-    /// `block put|get|stat` through the daemon, with the offline output.
-    fn run_api(self, c: &super::client::Client) -> anyhow::Result<()> {
-        match self.command {
-            BlockSub::Put(p) => {
-                let mut q: Vec<(&str, String)> = vec![("pin", p.pin.unwrap_or(false).to_string())];
-                if let Some(codec) = p.cid_codec {
-                    q.push(("cid-codec", codec));
-                }
-                if let Some(mh) = p.mhtype {
-                    q.push(("mhtype", mh));
-                }
-                let body = super::client::MultipartBody::for_files(&p.paths);
-                let resp = c.post(
-                    "block/put",
-                    &q,
-                    Some(super::client::RequestBody {
-                        content_type: body.content_type(),
-                        reader: Box::new(body),
-                    }),
-                )?;
-                resp.ndjson(&mut |v| print(&format!("{}\n", v["Key"].as_str().unwrap_or_default())))
-            }
-            BlockSub::Get(g) => {
-                let mut resp = c.post("block/get", &[("arg", g.cid)], None)?;
-                let mut out = std::io::stdout().lock();
-                std::io::copy(&mut resp, &mut out)?;
-                out.flush()?;
-                resp.finish()
-            }
-            BlockSub::Stat(s) => {
-                let v = c.json("block/stat", &[("arg", s.cid)])?;
-                print(&format!(
-                    "Key: {}\nSize: {}\n",
-                    v["Key"].as_str().unwrap_or_default(),
-                    v["Size"]
-                ))
-            }
-            BlockSub::Rm(r) => {
-                anyhow::ensure!(!r.cids.is_empty(), "argument \"cid\" is required");
-                let mut q: Vec<(&str, String)> =
-                    r.cids.iter().map(|c| ("arg", c.clone())).collect();
-                q.push(("force", r.force.to_string()));
-                q.push(("quiet", r.quiet.to_string()));
-                let resp = c.post("block/rm", &q, None)?;
-                let mut errors = Vec::new();
-                resp.ndjson(&mut |v| {
-                    let hash = v["Hash"].as_str().unwrap_or_default();
-                    match v["Error"].as_str() {
-                        Some(e) => errors.push(anyhow::anyhow!("cannot remove {hash}: {e}")),
-                        None => print(&format!("removed {hash}\n"))?,
-                    }
-                    Ok(())
-                })?;
-                rm_outcome(errors, r.cids.len())
-            }
-        }
-    }
-
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
-        if let Some(c) = super::daemon_client(ctx)? {
-            return self.run_api(&c);
-        }
-        let node = Node::open(&ctx.repo_root()?)?;
+        let core = super::core(ctx)?;
         match self.command {
             BlockSub::Put(c) => {
-                let codec = cids::codec_from_name(c.cid_codec.as_deref().unwrap_or("raw"))?;
-                match c.mhtype.as_deref() {
-                    None | Some("sha2-256") => {}
-                    Some(other) => {
-                        anyhow::bail!("unsupported multihash type {other:?} (only sha2-256)")
-                    }
-                }
-                let pin = c.pin.unwrap_or(false);
+                let opts = BlockPutOptions {
+                    codec: cids::codec_from_name(c.cid_codec.as_deref().unwrap_or("raw"))?,
+                    mhtype: mhtype_from_name(c.mhtype.as_deref().unwrap_or("sha2-256"))?,
+                    mhlen: mhlen_from_arg(c.mhlen.as_deref().unwrap_or("-1"))?,
+                    pin: c.pin.unwrap_or(false),
+                    // No soft limit from the CLI (see the module doc).
+                    allow_big_block: true,
+                    ..BlockPutOptions::default()
+                };
                 let limit = acorn_storage::block::MAX_BLOCK_BYTES;
                 let inputs: Vec<Option<&str>> = if c.paths.is_empty() {
                     vec![None]
@@ -167,36 +116,59 @@ impl BlockCmd {
                 };
                 for input in inputs {
                     let data = read_input_limited(input, limit)?;
-                    let cid = node.block_put(data, codec, pin)?;
-                    print(&format!("{cid}\n"))?;
+                    let put = core.block_put(data, &opts)?;
+                    print(&format!("{}\n", put.cid))?;
                 }
                 Ok(())
             }
             BlockSub::Get(c) => {
                 let cid = parse_cid_arg(&c.cid)?;
-                let data = node.block_get(&cid)?;
                 let mut out = std::io::stdout().lock();
-                out.write_all(&data)?;
+                core.block_get(&cid, &mut out)?;
                 out.flush()?;
                 Ok(())
             }
             BlockSub::Stat(c) => {
-                let st = node.block_stat(&parse_cid_arg(&c.cid)?)?;
+                let cid = parse_cid_arg(&c.cid)?;
+                let st = core.block_stat(&cid)?;
                 print(&format!("Key: {}\nSize: {}\n", st.cid, st.size))
             }
             BlockSub::Rm(c) => {
                 anyhow::ensure!(!c.cids.is_empty(), "argument \"cid\" is required");
-                let mut errors = Vec::new();
-                for s in &c.cids {
-                    let res = parse_cid_arg(s)
-                        .and_then(|cid| node.block_rm(&cid, c.force).map(|r| (cid, r)));
-                    match res {
-                        Ok((cid, true)) if !c.quiet => print(&format!("removed {cid}\n"))?,
-                        Ok(_) => {}
-                        Err(e) => errors.push(e),
+                // Errors by argument position: a CID that does not parse is one
+                // of them, and the others are still removed.
+                let mut errors: Vec<(usize, anyhow::Error)> = Vec::new();
+                let (mut cids, mut at) = (Vec::new(), Vec::new());
+                for (i, s) in c.cids.iter().enumerate() {
+                    match parse_cid_arg(s) {
+                        Ok(cid) => {
+                            cids.push(cid);
+                            at.push(i);
+                        }
+                        Err(e) => errors.push((i, e)),
                     }
                 }
-                rm_outcome(errors, c.cids.len())
+                if !cids.is_empty() {
+                    // Answers come in order, skipping blocks absent under --force.
+                    let mut next = 0;
+                    core.block_rm(&cids, c.force, &mut |r| {
+                        while next < cids.len() && cids[next] != r.cid {
+                            next += 1;
+                        }
+                        let i = at.get(next).copied().unwrap_or(usize::MAX);
+                        next += 1;
+                        match r.error {
+                            Some(e) => {
+                                errors.push((i, anyhow::anyhow!("cannot remove {}: {e}", r.cid)))
+                            }
+                            None if !c.quiet => print(&format!("removed {}\n", r.cid))?,
+                            None => {}
+                        }
+                        Ok(())
+                    })?;
+                }
+                errors.sort_by_key(|(i, _)| *i);
+                rm_outcome(errors.into_iter().map(|(_, e)| e).collect(), c.cids.len())
             }
         }
     }

@@ -1,6 +1,14 @@
 //! `acorn dag put|get|export|import|stat`: IPLD DAGs and CAR files, as Kubo's
-//! `ipfs dag`. Offline against the repo, or through the daemon's RPC API while one
-//! holds the repo, with the same output.
+//! `ipfs dag`.
+//!
+//! Each command parses its arguments, calls the [`Dag`](crate::core_api::Dag)
+//! core API (the repo offline, or the daemon's RPC API while one holds the repo)
+//! and formats its typed answer once, so the output is the same either way.
+//!
+//! **Departures.** `dag put` has no `--allow-big-block`: blocks up to the 2 MiB
+//! hard limit are stored without Kubo's 1 MiB soft limit. `dag stat` prints no
+//! progress. `dag import` reads CAR files where they are offline; stdin, and every
+//! CAR sent to the daemon, is spooled in the repo first.
 
 use argh::{ArgsInfo, FromArgs};
 
@@ -8,9 +16,9 @@ use std::io::Write as _;
 
 use acorn_storage::cids;
 
-use super::client::{Client, MultipartBody, RequestBody};
 use super::{parse_bool, print, read_input_limited, Context};
-use crate::core::{DagStat, DagStatSummary, Node, MAX_DAG_INPUT_BYTES};
+use crate::core::{DagStatSummary, MAX_DAG_INPUT_BYTES};
+use crate::core_api::dag::{hash_from_name, Car, CarSource, DagPutOptions};
 
 /// Work with IPLD DAGs.
 #[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
@@ -130,30 +138,6 @@ pub fn render_dag_stat(s: &DagStatSummary) -> String {
     out
 }
 
-/// A `dag/stat` answer (Kubo's JSON, zero fields left out) as a summary.
-fn parse_dag_stat(v: &serde_json::Value) -> anyhow::Result<DagStatSummary> {
-    let n = |v: &serde_json::Value, k: &str| v[k].as_u64().unwrap_or(0);
-    let total_size = n(v, "TotalSize");
-    let mut dags = Vec::new();
-    for d in v["DagStats"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-    {
-        dags.push(DagStat {
-            cid: cids::parse(d["Cid"].as_str().unwrap_or_default())?,
-            size: n(d, "Size"),
-            num_blocks: n(d, "NumBlocks"),
-        });
-    }
-    Ok(DagStatSummary {
-        unique_blocks: n(v, "UniqueBlocks"),
-        total_size,
-        redundant_size: total_size + n(v, "SharedSize"),
-        dags,
-    })
-}
-
 /// Prints `dag import` results as Kubo's CLI does; a root that failed to pin is
 /// the command's error.
 fn print_import(
@@ -176,108 +160,47 @@ fn print_import(
     print(&out)
 }
 
-impl DagCmd {
-    /// The subcommands through the daemon, with the offline output.
-    fn run_api(self, c: &Client) -> anyhow::Result<()> {
-        let upload = |paths: &[String]| {
-            let body = MultipartBody::for_files(paths);
-            Some(RequestBody {
-                content_type: body.content_type(),
-                reader: Box::new(body),
-            })
-        };
-        match self.command {
-            DagSub::Put(p) => {
-                let mut q: Vec<(&str, String)> = vec![
-                    ("pin", p.pin.unwrap_or(false).to_string()),
-                    // Offline `dag put` has no 1 MiB soft limit: keep the same.
-                    ("allow-big-block", "true".into()),
-                ];
-                for (k, v) in [
-                    ("input-codec", p.input_codec),
-                    ("store-codec", p.store_codec),
-                    ("hash", p.hash),
-                ] {
-                    if let Some(v) = v {
-                        q.push((k, v));
-                    }
-                }
-                let resp = c.post("dag/put", &q, upload(&p.paths))?;
-                let mut out = std::io::stdout().lock();
-                resp.ndjson(&mut |v| {
-                    Ok(writeln!(
-                        out,
-                        "{}",
-                        v["Cid"]["/"].as_str().unwrap_or_default()
-                    )?)
-                })?;
-                Ok(out.flush()?)
-            }
-            DagSub::Get(g) => {
-                let mut q = vec![("arg", g.path)];
-                if let Some(codec) = g.output_codec {
-                    q.push(("output-codec", codec));
-                }
-                let mut resp = c.post("dag/get", &q, None)?;
-                let mut out = std::io::stdout().lock();
-                std::io::copy(&mut resp, &mut out)?;
-                out.flush()?;
-                resp.finish()
-            }
-            DagSub::Export(e) => {
-                let mut resp = c.post("dag/export", &[("arg", e.cid)], None)?;
-                let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-                std::io::copy(&mut resp, &mut out)?;
-                out.flush()?;
-                resp.finish()
-            }
-            DagSub::Import(i) => {
-                let q = vec![
-                    ("pin-roots", i.pin_roots.unwrap_or(true).to_string()),
-                    ("stats", i.stats.to_string()),
-                ];
-                let resp = c.post("dag/import", &q, upload(&i.paths))?;
-                let (mut pinned, mut stats) = (Vec::new(), None);
-                resp.ndjson(&mut |v| {
-                    if let Some(r) = v.get("Root") {
-                        let msg = r["PinErrorMsg"].as_str().unwrap_or_default();
-                        pinned.push((
-                            r["Cid"]["/"].as_str().unwrap_or_default().to_string(),
-                            (!msg.is_empty()).then(|| msg.to_string()),
-                        ));
-                    } else if let Some(s) = v.get("Stats") {
-                        stats = Some((
-                            s["BlockCount"].as_u64().unwrap_or(0),
-                            s["BlockBytesCount"].as_u64().unwrap_or(0),
-                        ));
-                    }
-                    Ok(())
-                })?;
-                print_import(&pinned, stats)
-            }
-            DagSub::Stat(s) => {
-                anyhow::ensure!(!s.roots.is_empty(), "argument \"root\" is required");
-                let mut q: Vec<(&str, String)> = s.roots.into_iter().map(|r| ("arg", r)).collect();
-                q.push(("progress", "false".into()));
-                let v = c.json("dag/stat", &q)?;
-                print(&render_dag_stat(&parse_dag_stat(&v)?))
-            }
-        }
-    }
+/// The CARs named on the command line (stdin when none), read where they are.
+struct ArgCars<'a> {
+    paths: &'a [String],
+    next: usize,
+    stdin: std::io::Stdin,
+}
 
-    pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
-        if let Some(c) = super::daemon_client(ctx)? {
-            return self.run_api(&c);
+impl CarSource for ArgCars<'_> {
+    fn next_car(&mut self) -> anyhow::Result<Option<Car<'_>>> {
+        let i = self.next;
+        self.next += 1;
+        if self.paths.is_empty() {
+            return Ok((i == 0).then(|| Car::Stream {
+                name: "stdin".into(),
+                reader: &mut self.stdin,
+            }));
         }
-        let node = Node::open(&ctx.repo_root()?)?;
+        Ok(self
+            .paths
+            .get(i)
+            .map(|p| Car::File(std::path::Path::new(p.as_str()))))
+    }
+}
+
+impl DagCmd {
+    pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        let core = super::core(ctx)?;
         match self.command {
             DagSub::Put(c) => {
-                let input = cids::codec_from_name(c.input_codec.as_deref().unwrap_or("dag-json"))?;
-                let store = cids::codec_from_name(c.store_codec.as_deref().unwrap_or("dag-cbor"))?;
-                match c.hash.as_deref() {
-                    None | Some("sha2-256") => {}
-                    Some(other) => anyhow::bail!("unsupported hash {other:?} (only sha2-256)"),
-                }
+                let opts = DagPutOptions {
+                    input_codec: cids::codec_from_name(
+                        c.input_codec.as_deref().unwrap_or("dag-json"),
+                    )?,
+                    store_codec: cids::codec_from_name(
+                        c.store_codec.as_deref().unwrap_or("dag-cbor"),
+                    )?,
+                    hash: hash_from_name(c.hash.as_deref().unwrap_or("sha2-256"))?,
+                    pin: c.pin.unwrap_or(false),
+                    // No soft limit from the CLI (see the module doc).
+                    allow_big_block: true,
+                };
                 let inputs: Vec<Option<&str>> = if c.paths.is_empty() {
                     vec![None]
                 } else {
@@ -285,52 +208,44 @@ impl DagCmd {
                 };
                 for i in inputs {
                     let data = read_input_limited(i, MAX_DAG_INPUT_BYTES)?;
-                    let cid = node.dag_put(&data, input, store, c.pin.unwrap_or(false))?;
+                    let cid = core.dag_put(&data, &opts)?;
                     print(&format!("{cid}\n"))?;
                 }
                 Ok(())
             }
             DagSub::Get(c) => {
                 let codec = cids::codec_from_name(c.output_codec.as_deref().unwrap_or("dag-json"))?;
-                let value = node.dag_get(&c.path)?;
-                let bytes = acorn_storage::codec::encode(codec, &value)?;
                 let mut out = std::io::stdout().lock();
-                out.write_all(&bytes)?;
+                core.dag_get(&c.path, codec, &mut out)?;
                 out.flush()?;
                 Ok(())
             }
             DagSub::Export(c) => {
                 let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-                node.dag_export(&c.cid, &mut out)?;
+                core.dag_export(&c.cid, &mut out)?;
                 out.flush()?;
                 Ok(())
             }
             DagSub::Import(c) => {
-                let paths: Vec<Option<&std::path::Path>> = if c.paths.is_empty() {
-                    vec![None]
-                } else {
-                    c.paths
-                        .iter()
-                        .map(|p| Some(std::path::Path::new(p.as_str())))
-                        .collect()
+                let mut cars = ArgCars {
+                    paths: &c.paths,
+                    next: 0,
+                    stdin: std::io::stdin(),
                 };
-                let done = node.dag_import(&paths, c.pin_roots.unwrap_or(true))?;
+                let done = core.dag_import(&mut cars, c.pin_roots.unwrap_or(true))?;
                 let pinned: Vec<_> = done
-                    .pinned
+                    .roots
                     .into_iter()
-                    .map(|(r, e)| (r.to_string(), e))
+                    .map(|r| (r.cid.to_string(), r.pin_error))
                     .collect();
-                let stats = c.stats.then_some((done.summary.blocks, done.summary.bytes));
+                let stats = c
+                    .stats
+                    .then_some((done.block_count, done.block_bytes_count));
                 print_import(&pinned, stats)
             }
             DagSub::Stat(s) => {
                 anyhow::ensure!(!s.roots.is_empty(), "argument \"root\" is required");
-                let roots = s
-                    .roots
-                    .iter()
-                    .map(|r| node.resolve_arg(r))
-                    .collect::<anyhow::Result<Vec<_>>>()?;
-                let sum = node.dag_stat(&roots, &mut |_| Ok(()))?;
+                let sum = core.dag_stat(&s.roots, None)?;
                 print(&render_dag_stat(&sum))
             }
         }
