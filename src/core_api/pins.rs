@@ -422,8 +422,14 @@ pub(super) mod tests {
     #[test]
     fn pin_add_reports_each_pin_then_the_last_progress() {
         let (_d, l) = local();
-        let a = l.node().block_put(b"a".to_vec(), 0x55, false).unwrap();
-        let b = l.node().block_put(b"b".to_vec(), 0x55, false).unwrap();
+        let a = l
+            .node()
+            .block_put_version(b"a".to_vec(), 1, 0x55, false)
+            .unwrap();
+        let b = l
+            .node()
+            .block_put_version(b"b".to_vec(), 1, 0x55, false)
+            .unwrap();
         let paths = [a.to_string(), format!("/ipfs/{b}")];
         let mut seen = Vec::new();
         let opts = PinAddOptions {
@@ -460,7 +466,10 @@ pub(super) mod tests {
             .unwrap_err();
         assert_eq!(e.to_string(), "consumer gone");
         // Without progress: the pins only; a bad path stops at it.
-        let c = l.node().block_put(b"c".to_vec(), 0x55, false).unwrap();
+        let c = l
+            .node()
+            .block_put_version(b"c".to_vec(), 1, 0x55, false)
+            .unwrap();
         let mut seen = Vec::new();
         let paths = [c.to_string(), "QmNotACid".to_string(), b.to_string()];
         let opts = PinAddOptions {

@@ -219,8 +219,12 @@ mod tests {
     fn gc_reports_removed_blocks_and_size_only_stat_leaves_the_rest_out() {
         let (_d, l) = super::super::pins::tests::local();
         let node = l.node();
-        let kept = node.block_put(b"kept".to_vec(), 0x55, true).unwrap();
-        let gone = node.block_put(b"gone".to_vec(), 0x55, false).unwrap();
+        let kept = node
+            .block_put_version(b"kept".to_vec(), 1, 0x55, true)
+            .unwrap();
+        let gone = node
+            .block_put_version(b"gone".to_vec(), 1, 0x55, false)
+            .unwrap();
         let mut removed = Vec::new();
         l.repo_gc(true, &mut |e| {
             removed.push(e);
