@@ -40,6 +40,7 @@ use super::{
     json_line, json_response, multipart_body, stream, Api, ApiError, ApiResult, Query, Slot,
 };
 use crate::core::{self, BlockRm, CarSource, DagStatSummary, MAX_DAG_INPUT_BYTES};
+use crate::core_api::Content as _;
 
 /// Exactly `names.len()` positional arguments, as Kubo's command parser checks them.
 pub(super) fn exact_args(q: &Query<'_>, names: &[&str]) -> Result<Vec<String>, ApiError> {
@@ -328,9 +329,9 @@ impl Api {
     }
 
     pub(super) async fn refs_local(&self, slot: Slot) -> ApiResult {
-        let node = self.node.clone();
+        let core = self.core.clone();
         stream(slot, "application/json", "X-Chunked-Output", move |w| {
-            node.refs_local(&mut |c| Ok(json_line(w, &json!({"Ref": c.to_string(), "Err": ""}))?))
+            core.refs_local(&mut |c| Ok(json_line(w, &json!({"Ref": c.to_string(), "Err": ""}))?))
         })
         .await
     }
@@ -339,7 +340,7 @@ impl Api {
         let q = Query(&req.query);
         let arg = exact_args(&q, &["name"])?.swap_remove(0);
         q.bool(&["recursive", "r"])?;
-        let cid = self.blocking(move |n| n.resolve_path(&arg)).await?;
+        let cid = self.on_core(move |c| c.resolve(&arg)).await?;
         Ok(json_response(&json!({ "Path": format!("/ipfs/{cid}") })))
     }
 }
