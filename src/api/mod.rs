@@ -81,8 +81,8 @@ use serde_json::{json, Value};
 use smol::channel::{self, Receiver, Sender};
 
 use crate::core::{self, parse_cid_arg, Node};
-use crate::core_api::Local;
 use crate::core_api::Content as _;
+use crate::core_api::Local;
 use crate::daemon::net::NetHandle;
 use crate::pool::Pool;
 use http::{Body, Chunk, Request, Response};

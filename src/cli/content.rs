@@ -395,7 +395,6 @@ impl RefsCmd {
                 super::core(ctx)?.refs(&self.paths, self.recursive, self.unique, &mut print)?;
             }
         }
-        drop(print);
         out.flush()?;
         Ok(())
     }

@@ -318,10 +318,7 @@ impl Read for ProgressEntries<'_, '_> {
 impl AddSource for ProgressEntries<'_, '_> {
     fn next_entry(&mut self) -> io::Result<Option<AddEntry>> {
         let e = self.inner.next_entry()?;
-        self.name = e
-            .as_ref()
-            .and_then(|e| e.path.clone())
-            .unwrap_or_default();
+        self.name = e.as_ref().and_then(|e| e.path.clone()).unwrap_or_default();
         self.bytes = 0;
         self.reported = 0;
         Ok(e)
@@ -589,7 +586,9 @@ impl Content for Remote {
     }
 
     fn resolve(&self, path: &str) -> anyhow::Result<Cid> {
-        let v = self.client().json("resolve", &[("arg", path.to_string())])?;
+        let v = self
+            .client()
+            .json("resolve", &[("arg", path.to_string())])?;
         let p = v["Path"]
             .as_str()
             .with_context(|| format!("the daemon's answer lacks \"Path\": {v}"))?;
@@ -664,7 +663,10 @@ mod tests {
     fn default_names_and_type_codes() {
         let c = "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o";
         assert_eq!(default_name(c).unwrap(), c);
-        assert_eq!(default_name(&format!("/ipfs/{c}/a/b.txt")).unwrap(), "b.txt");
+        assert_eq!(
+            default_name(&format!("/ipfs/{c}/a/b.txt")).unwrap(),
+            "b.txt"
+        );
         assert_eq!(default_name(&format!("{c}/dir/")).unwrap(), "dir");
         assert!(default_name("QmNotACid").is_err());
         assert_eq!(kind_of_type_code(1), EntryKind::Directory);
@@ -764,6 +766,8 @@ mod tests {
             .filter(|e| matches!(e, AddEvent::Added { .. }))
             .collect();
         assert_eq!(added.len(), 2);
-        assert!(matches!(added[1], AddEvent::Added { name, cid, .. } if name == "f2" && *cid == root));
+        assert!(
+            matches!(added[1], AddEvent::Added { name, cid, .. } if name == "f2" && *cid == root)
+        );
     }
 }

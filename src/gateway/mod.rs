@@ -641,7 +641,9 @@ impl Gateway {
         }
         let core = self.core.clone();
         let (first, rx) = self
-            .stream(slot, move |w| core.cat(&[cid.to_string()], start, Some(len), w))
+            .stream(slot, move |w| {
+                core.cat(&[cid.to_string()], start, Some(len), w)
+            })
             .await?;
         Ok(Response {
             status,
