@@ -1,6 +1,7 @@
-//! The core API: every command's logic, called by the CLI (and later by the HTTP
-//! RPC API and the gateway). No printing happens here: results come back as values
-//! or through callbacks, and the callers format them in Kubo's shapes.
+//! The node's command logic, behind the core API ([`crate::core_api`]): its
+//! `Local` implementation calls these methods for the CLI (offline), the RPC API and
+//! the gateway. No printing happens here: results come back as values or through
+//! callbacks, and the front ends format them in Kubo's shapes.
 //!
 //! A [`Node`] is an open, locked repo plus its config. Its methods are grouped as
 //! Kubo's command families: pins, repo, blocks, refs, content (add/cat/get/ls),

@@ -4,7 +4,7 @@
 //! - [`config`]: the Kubo-shaped config file; [`profiles`]: named config changes.
 //! - [`identity`]: the Ed25519 node identity.
 //! - [`repo_glue`]: opening / creating the repo through `acorn-storage`.
-//! - [`core`]: the core API every front end calls.
+//! - [`core_api`]: the core API every front end calls; [`core`]: the logic behind it.
 //! - [`daemon`]: `acorn daemon`; [`api`]: its HTTP RPC API (Kubo's `/api/v0`).
 //! - [`notify`]: systemd `sd_notify` (READY/WATCHDOG/STOPPING) for `Type=notify`.
 //!

@@ -19,6 +19,7 @@ use serde_json::json;
 
 use super::{json_response, Api, ApiError, ApiResult, Query};
 use crate::api::http::Request;
+use crate::core_api::Settings as _;
 
 impl Api {
     /// `config KEY [VALUE]`.
@@ -41,9 +42,9 @@ impl Api {
         };
         let k = key.clone();
         let stored = self
-            .blocking(move |n| match value {
-                Some(v) => n.config_set(&k, v),
-                None => n.config_get(&k),
+            .on_core(move |c| match value {
+                Some(v) => c.config_set(&k, v),
+                None => c.config_get(&k),
             })
             .await?;
         Ok(json_response(&json!({"Key": key, "Value": stored})))
@@ -51,6 +52,6 @@ impl Api {
 
     /// `config/show`.
     pub(super) async fn config_show(&self) -> ApiResult {
-        Ok(json_response(&self.blocking(|n| n.config_show()).await?))
+        Ok(json_response(&self.on_core(|c| c.config_show()).await?))
     }
 }

@@ -81,8 +81,7 @@ use serde_json::{json, Value};
 use smol::channel::{self, Receiver, Sender};
 
 use crate::core::{self, parse_cid_arg, Node};
-use crate::core_api::Content as _;
-use crate::core_api::Local;
+use crate::core_api::{network, Content as _, Local, Network as _, Settings as _};
 use crate::daemon::net::NetHandle;
 use crate::pool::Pool;
 use http::{Body, Chunk, Request, Response};
@@ -181,7 +180,10 @@ pub enum ApiError {
 
 impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> Self {
-        ApiError::Server(format!("{e:#}"))
+        match e.downcast_ref::<crate::daemon::net::NetError>() {
+            Some(crate::daemon::net::NetError::BadAddr { .. }) => ApiError::Client(e.to_string()),
+            _ => ApiError::Server(format!("{e:#}")),
+        }
     }
 }
 
@@ -397,13 +399,7 @@ impl Api {
                 self.shutdown.close();
                 Ok(Response::full(200, "text/plain", ""))
             }
-            "version" => Ok(json_response(&json!({
-                "Version": env!("CARGO_PKG_VERSION"),
-                "Commit": "",
-                "Repo": acorn_storage::repo::REPO_FORMAT_VERSION.to_string(),
-                "System": format!("{}/{}", std::env::consts::ARCH, std::env::consts::OS),
-                "Golang": "",
-            }))),
+            "version" => self.version().await,
             _ => return not_found(),
         };
         result.unwrap_or_else(ApiError::into_response)
@@ -438,34 +434,20 @@ impl Api {
         }
     }
 
-    /// The network, or Kubo-style "needs the daemon" error.
-    fn net(&self) -> Result<&NetHandle, ApiError> {
-        self.net
-            .as_ref()
-            .ok_or_else(|| ApiError::Server(NEEDS_DAEMON.into()))
+    async fn version(&self) -> ApiResult {
+        let v = self.on_core(|c| c.version()).await?;
+        Ok(json_response(&json!({
+            "Version": v.version,
+            "Commit": "",
+            "Repo": v.repo,
+            "System": v.system,
+            "Golang": "",
+        })))
     }
 
     async fn id(&self, req: Request) -> ApiResult {
-        let q = Query(&req.query);
-        let mut info = self.blocking(|n| n.id()).await?;
-        if let Some(peer) = q.args().first() {
-            if *peer != info.id {
-                return Err(ApiError::Server(format!(
-                    "looking up other peers ({peer}) is not supported yet"
-                )));
-            }
-        }
-        if let Some(net) = &self.net {
-            let p2p = net.peer_id();
-            info.addresses = net
-                .listen_addrs()
-                .await
-                .map_err(|e| ApiError::Server(e.to_string()))?
-                .into_iter()
-                .map(|a| format!("{a}/p2p/{p2p}"))
-                .collect();
-            info.protocols = net.protocols();
-        }
+        let peer = Query(&req.query).args().into_iter().next();
+        let info = self.on_core(move |c| c.id(peer.as_deref())).await?;
         Ok(json_response(&json!({
             "ID": info.id,
             "PublicKey": info.public_key,
@@ -508,29 +490,27 @@ impl Api {
     }
 
     async fn swarm_connect(&self, req: Request) -> ApiResult {
-        let net = self.net()?;
         let addrs = Query(&req.query).required_args("address")?;
-        let mut out = Vec::with_capacity(addrs.len());
-        for a in &addrs {
-            let peer = net.connect(a).await.map_err(net_error)?;
-            out.push(format!("connect {peer} success"));
-        }
+        let peers = self.on_core(move |c| c.swarm_connect(&addrs)).await?;
+        let out: Vec<String> = peers
+            .iter()
+            .map(|p| format!("connect {p} success"))
+            .collect();
         Ok(json_response(&json!({ "Strings": out })))
     }
 
     async fn swarm_disconnect(&self, req: Request) -> ApiResult {
-        let net = self.net()?;
         let addrs = Query(&req.query).required_args("address")?;
-        let mut out = Vec::with_capacity(addrs.len());
-        for a in &addrs {
-            let peer = net.disconnect(a).await.map_err(net_error)?;
-            out.push(format!("disconnect {peer} success"));
-        }
+        let peers = self.on_core(move |c| c.swarm_disconnect(&addrs)).await?;
+        let out: Vec<String> = peers
+            .iter()
+            .map(|p| format!("disconnect {p} success"))
+            .collect();
         Ok(json_response(&json!({ "Strings": out })))
     }
 
     async fn swarm_peers(&self) -> ApiResult {
-        let peers = self.net()?.peers().await.map_err(net_error)?;
+        let peers = self.on_core(|c| c.swarm_peers()).await?;
         let list: Vec<Value> = peers
             .iter()
             .map(|p| {
@@ -548,7 +528,7 @@ impl Api {
     }
 
     async fn swarm_addrs(&self) -> ApiResult {
-        let known = self.net()?.known_addrs().await.map_err(net_error)?;
+        let known = self.on_core(|c| c.swarm_addrs()).await?;
         let mut addrs = serde_json::Map::new();
         for (peer, list) in known {
             let list: Vec<String> = list.iter().map(ToString::to_string).collect();
@@ -559,21 +539,8 @@ impl Api {
 
     async fn swarm_addrs_local(&self, req: Request) -> ApiResult {
         let with_id = Query(&req.query).bool(&["id"])?.unwrap_or(false);
-        let net = self.net()?;
-        let me = net.peer_id();
-        let list: Vec<String> = net
-            .listen_addrs()
-            .await
-            .map_err(net_error)?
-            .iter()
-            .map(|a| {
-                if with_id {
-                    format!("{a}/p2p/{me}")
-                } else {
-                    a.to_string()
-                }
-            })
-            .collect();
+        let list = self.on_core(move |c| c.swarm_addrs_local(with_id)).await?;
+        let list: Vec<String> = list.iter().map(ToString::to_string).collect();
         Ok(json_response(&json!({ "Strings": list })))
     }
 
@@ -581,26 +548,13 @@ impl Api {
     /// not both. An untracked protocol or unknown peer answers zeros, as Kubo does.
     /// `poll` is not supported (one answer).
     async fn stats_bw(&self, req: Request) -> ApiResult {
-        use crate::daemon::net::BwScope;
         let q = Query(&req.query);
-        let scope = match (q.get(&["peer", "p"]), q.get(&["proto", "t"])) {
-            (Some(_), Some(_)) => {
-                return Err(ApiError::Client(
-                    "please only specify peer OR protocol".into(),
-                ))
-            }
-            (Some(p), None) => BwScope::Peer(
-                p.trim_start_matches("/p2p/")
-                    .parse()
-                    .map_err(|e| ApiError::Client(format!("invalid peer ID {p:?}: {e}")))?,
-            ),
-            (None, Some(t)) => BwScope::Protocol(t.to_string()),
-            (None, None) => BwScope::Total,
-        };
+        let scope = network::bw_scope(q.get(&["peer", "p"]), q.get(&["proto", "t"]))
+            .map_err(ApiError::Client)?;
         if q.bool(&["poll"])? == Some(true) {
             return Err(ApiError::Client("stats bw: --poll is not supported".into()));
         }
-        let bw = self.net()?.bandwidth(&scope);
+        let bw = self.on_core(move |c| c.stats_bw(&scope)).await?;
         Ok(json_response(&json!({
             "TotalIn": bw.total_in,
             "TotalOut": bw.total_out,
@@ -663,33 +617,31 @@ impl Api {
                 "number of providers must be greater than 0".into(),
             ));
         }
-        let found = self
-            .net()?
-            .find_providers(&cid, max)
-            .await
-            .map_err(net_error)?;
-        let mut body = String::new();
-        for p in found {
-            let addrs: Vec<String> = p.addrs.iter().map(ToString::to_string).collect();
-            let line = json!({
-                "Extra": "",
-                "ID": "",
-                "Responses": [{"Addrs": addrs, "ID": p.peer.to_base58()}],
-                "Type": 4,
-            });
-            body.push_str(&format!("{line}\n"));
-        }
+        let body = self
+            .on_core(move |c| {
+                let mut body = String::new();
+                c.find_providers(&cid, max, &mut |p| {
+                    let addrs: Vec<String> = p.addrs.iter().map(ToString::to_string).collect();
+                    let line = json!({
+                        "Extra": "",
+                        "ID": "",
+                        "Responses": [{"Addrs": addrs, "ID": p.peer.to_base58()}],
+                        "Type": 4,
+                    });
+                    body.push_str(&format!("{line}\n"));
+                    Ok(())
+                })?;
+                Ok(body)
+            })
+            .await?;
         Ok(Response::full(200, "application/json", body))
     }
 
     /// Kubo's `routing findpeer`: `{"Type":2,"Responses":[{"ID","Addrs"}]}` (FinalPeer).
     async fn routing_findpeer(&self, req: Request) -> ApiResult {
         let arg = Query(&req.query).required_args("peerID")?.swap_remove(0);
-        let peer: libp2p::PeerId = arg
-            .trim_start_matches("/p2p/")
-            .parse()
-            .map_err(|e| ApiError::Client(format!("invalid peer ID {arg:?}: {e}")))?;
-        let addrs = self.net()?.find_peer(peer).await.map_err(net_error)?;
+        let peer = network::parse_peer(&arg).map_err(ApiError::Client)?;
+        let addrs = self.on_core(move |c| c.find_peer(&peer)).await?;
         let addrs: Vec<String> = addrs.iter().map(ToString::to_string).collect();
         Ok(json_response(&json!({
             "Extra": "",
@@ -706,20 +658,7 @@ impl Api {
         for a in &args {
             cids.push(core::parse_cid_arg(a).map_err(|e| ApiError::Client(e.to_string()))?);
         }
-        let check = cids.clone();
-        self.blocking(move |node| {
-            for c in &check {
-                if !node.store().has(c)? {
-                    anyhow::bail!("block {c} not found locally, cannot provide");
-                }
-            }
-            Ok(())
-        })
-        .await?;
-        let net = self.net()?;
-        for c in &cids {
-            net.provide(c).await.map_err(net_error)?;
-        }
+        self.on_core(move |c| c.provide(&cids)).await?;
         Ok(Response::full(200, "application/json", ""))
     }
 
@@ -787,17 +726,6 @@ fn unixfs_type_code(k: EntryKind) -> u8 {
         EntryKind::File | EntryKind::Raw => 2,
         EntryKind::Symlink => 4,
         EntryKind::Other => 0,
-    }
-}
-
-/// What a network command says without a running network (as the CLI says offline).
-pub use crate::core_api::NEEDS_DAEMON;
-
-/// Network errors: a bad address is the caller's fault (400), the rest are 500.
-fn net_error(e: crate::daemon::net::NetError) -> ApiError {
-    match e {
-        crate::daemon::net::NetError::BadAddr { .. } => ApiError::Client(e.to_string()),
-        other => ApiError::Server(other.to_string()),
     }
 }
 

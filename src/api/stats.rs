@@ -21,8 +21,9 @@
 
 use serde_json::{json, Value};
 
-use super::{json_response, net_error, Api, ApiError, ApiResult, Query};
+use super::{json_response, Api, ApiError, ApiResult, Query};
 use crate::api::http::Request;
+use crate::core_api::{network, Network as _};
 
 impl Api {
     /// `stats/repo`: `repo/stat`'s answer.
@@ -35,12 +36,11 @@ impl Api {
         let q = Query(&req.query);
         q.bool(&["verbose", "v"])?;
         q.bool(&["human"])?;
-        let st = self.net()?.bitswap_stat().await.map_err(net_error)?;
-        let s = &st.stats;
+        let s = self.on_core(|c| c.bitswap_stat()).await?;
         Ok(json_response(&json!({
             "ProvideBufLen": 0,
-            "Wantlist": cid_links(&st.wantlist),
-            "Peers": st.peers.iter().map(|p| p.to_base58()).collect::<Vec<_>>(),
+            "Wantlist": cid_links(&s.wantlist),
+            "Peers": s.peers.iter().map(|p| p.to_base58()).collect::<Vec<_>>(),
             "BlocksReceived": s.blocks_received,
             "DataReceived": s.data_received,
             "BlocksSent": s.blocks_sent,
@@ -56,23 +56,16 @@ impl Api {
         let q = Query(&req.query);
         let peer = match q.get(&["peer", "p"]) {
             None | Some("") => None,
-            Some(p) => Some(
-                p.parse::<libp2p::PeerId>()
-                    .map_err(|e| ApiError::Client(format!("invalid peer ID {p:?}: {e}")))?,
-            ),
+            Some(p) => Some(network::parse_peer(p).map_err(ApiError::Client)?),
         };
         let keys = self
-            .net()?
-            .bitswap_wantlist(peer)
-            .await
-            .map_err(net_error)?;
+            .on_core(move |c| c.bitswap_wantlist(peer.as_ref()))
+            .await?;
         Ok(json_response(&json!({ "Keys": cid_links(&keys) })))
     }
 }
 
-/// CIDs as Kubo's JSON links, sorted by their string form (a stable order).
+/// CIDs as Kubo's JSON links (the core API sorts them).
 fn cid_links(cids: &[cid::Cid]) -> Vec<Value> {
-    let mut s: Vec<String> = cids.iter().map(ToString::to_string).collect();
-    s.sort();
-    s.into_iter().map(|c| json!({ "/": c })).collect()
+    cids.iter().map(|c| json!({ "/": c.to_string() })).collect()
 }

@@ -8,11 +8,10 @@
 //! provide buffer; the API's `ProvideBufLen` is always 0).
 
 use argh::{ArgsInfo, FromArgs};
-use serde_json::Value;
 
 use super::net::humanize_bytes;
-use super::{print, Context};
-use crate::api::NEEDS_DAEMON;
+use super::{online, print, Context};
+use crate::core_api::network::{parse_peer, BitswapStatus};
 
 /// Bitswap: the block exchange (needs the daemon).
 #[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
@@ -75,44 +74,33 @@ pub struct StatsRepoCmd {
     pub human: bool,
 }
 
-fn client(ctx: &Context) -> anyhow::Result<super::client::Client> {
-    super::daemon_client(ctx)?.ok_or_else(|| anyhow::anyhow!(NEEDS_DAEMON))
-}
-
-/// Kubo's `bitswap stat` text from the API's answer.
-pub fn render_stat(v: &Value, verbose: bool, human: bool) -> String {
-    let n = |k: &str| v[k].as_u64().unwrap_or(0);
-    let bytes = |k: &str| {
+/// Kubo's `bitswap stat` text.
+pub fn render_stat(s: &BitswapStatus, verbose: bool, human: bool) -> String {
+    let bytes = |n: u64| {
         if human {
-            humanize_bytes(n(k) as f64)
+            humanize_bytes(n as f64)
         } else {
-            n(k).to_string()
+            n.to_string()
         }
     };
-    let list = |k: &str| v[k].as_array().cloned().unwrap_or_default();
     let mut out = String::from("bitswap status\n");
-    out.push_str(&format!("\tblocks received: {}\n", n("BlocksReceived")));
-    out.push_str(&format!("\tblocks sent: {}\n", n("BlocksSent")));
-    out.push_str(&format!("\tdata received: {}\n", bytes("DataReceived")));
-    out.push_str(&format!("\tdata sent: {}\n", bytes("DataSent")));
-    out.push_str(&format!(
-        "\tdup blocks received: {}\n",
-        n("DupBlksReceived")
-    ));
+    out.push_str(&format!("\tblocks received: {}\n", s.blocks_received));
+    out.push_str(&format!("\tblocks sent: {}\n", s.blocks_sent));
+    out.push_str(&format!("\tdata received: {}\n", bytes(s.data_received)));
+    out.push_str(&format!("\tdata sent: {}\n", bytes(s.data_sent)));
+    out.push_str(&format!("\tdup blocks received: {}\n", s.dup_blks_received));
     out.push_str(&format!(
         "\tdup data received: {}\n",
-        bytes("DupDataReceived")
+        bytes(s.dup_data_received)
     ));
-    let wants = list("Wantlist");
-    out.push_str(&format!("\twantlist [{} keys]\n", wants.len()));
-    for w in &wants {
-        out.push_str(&format!("\t\t{}\n", w["/"].as_str().unwrap_or_default()));
+    out.push_str(&format!("\twantlist [{} keys]\n", s.wantlist.len()));
+    for w in &s.wantlist {
+        out.push_str(&format!("\t\t{w}\n"));
     }
-    let peers = list("Peers");
-    out.push_str(&format!("\tpartners [{}]\n", peers.len()));
+    out.push_str(&format!("\tpartners [{}]\n", s.peers.len()));
     if verbose {
-        for p in &peers {
-            out.push_str(&format!("\t\t{}\n", p.as_str().unwrap_or_default()));
+        for p in &s.peers {
+            out.push_str(&format!("\t\t{p}\n"));
         }
     }
     out
@@ -120,8 +108,8 @@ pub fn render_stat(v: &Value, verbose: bool, human: bool) -> String {
 
 /// `bitswap stat` / `stats bitswap`.
 pub fn run_stat(ctx: &Context, verbose: bool, human: bool) -> anyhow::Result<()> {
-    let v = client(ctx)?.json("bitswap/stat", &[])?;
-    print(&render_stat(&v, verbose, human))
+    let s = online(ctx)?.bitswap_stat()?;
+    print(&render_stat(&s, verbose, human))
 }
 
 impl BitswapCmd {
@@ -129,13 +117,13 @@ impl BitswapCmd {
         match self.command {
             BitswapSub::Stat(s) => run_stat(ctx, s.verbose, s.human),
             BitswapSub::Wantlist(w) => {
-                let q: Vec<(&str, String)> = w.peer.into_iter().map(|p| ("peer", p)).collect();
-                let v = client(ctx)?.json("bitswap/wantlist", &q)?;
-                let mut out = String::new();
-                for k in v["Keys"].as_array().map(Vec::as_slice).unwrap_or_default() {
-                    out.push_str(&format!("{}\n", k["/"].as_str().unwrap_or_default()));
-                }
-                print(&out)
+                let core = online(ctx)?;
+                let peer = match w.peer.as_deref() {
+                    None | Some("") => None,
+                    Some(p) => Some(parse_peer(p).map_err(anyhow::Error::msg)?),
+                };
+                let keys = core.bitswap_wantlist(peer.as_ref())?;
+                print(&keys.iter().map(|k| format!("{k}\n")).collect::<String>())
             }
         }
     }
@@ -157,23 +145,31 @@ impl StatsRepoCmd {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn stat_text_is_kubos() {
-        let v = json!({
-            "ProvideBufLen": 0, "Wantlist": [{"/": "bafkqaaa"}], "Peers": ["12D3KooWA"],
-            "BlocksReceived": 4, "DataReceived": 614400, "BlocksSent": 1, "DataSent": 10,
-            "DupBlksReceived": 0, "DupDataReceived": 0, "MessagesReceived": 3,
-        });
+        let cid: cid::Cid = "bafkqaaa".parse().unwrap();
+        let peer: libp2p::PeerId = "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA"
+            .parse()
+            .unwrap();
+        let s = BitswapStatus {
+            wantlist: vec![cid],
+            peers: vec![peer],
+            blocks_received: 4,
+            data_received: 614400,
+            blocks_sent: 1,
+            data_sent: 10,
+            messages_received: 3,
+            ..BitswapStatus::default()
+        };
         assert_eq!(
-            render_stat(&v, false, false),
+            render_stat(&s, false, false),
             "bitswap status\n\tblocks received: 4\n\tblocks sent: 1\n\tdata received: 614400\n\
              \tdata sent: 10\n\tdup blocks received: 0\n\tdup data received: 0\n\
              \twantlist [1 keys]\n\t\tbafkqaaa\n\tpartners [1]\n"
         );
-        let t = render_stat(&v, true, true);
+        let t = render_stat(&s, true, true);
         assert!(t.contains("\tdata received: 614 kB\n"), "{t}");
-        assert!(t.ends_with("\tpartners [1]\n\t\t12D3KooWA\n"), "{t}");
+        assert!(t.ends_with(&format!("\tpartners [1]\n\t\t{peer}\n")), "{t}");
     }
 }

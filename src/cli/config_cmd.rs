@@ -104,28 +104,19 @@ pub struct ApplyCmd {
 impl ConfigCmd {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         let root = ctx.repo_root()?;
-        match &self.command {
+        match self.command {
             Some(ConfigSub::Profile(ProfileCmd {
                 command: ProfileSub::Ls(_),
             })) => return print(&profile_list()),
-            Some(ConfigSub::Profile(_)) if super::daemon_client(ctx)?.is_some() => {
-                bail!("config profile apply does not run through the daemon: stop the daemon first")
-            }
-            Some(ConfigSub::Profile(_)) => {}
-            _ => {
-                if let Some(c) = super::daemon_client(ctx)? {
-                    return self.run_api(&c);
-                }
-            }
-        }
-        match self.command {
-            Some(ConfigSub::Show(_)) => return show(&root),
             Some(ConfigSub::Profile(ProfileCmd {
                 command: ProfileSub::Apply(apply),
-            })) => return apply.run(&root),
-            Some(ConfigSub::Profile(ProfileCmd {
-                command: ProfileSub::Ls(_),
-            })) => return print(&profile_list()),
+            })) => {
+                if super::client::discover(&root)?.is_some() {
+                    bail!("config profile apply does not run through the daemon: stop the daemon first")
+                }
+                return apply.run(&root);
+            }
+            Some(ConfigSub::Show(_)) => return print(&render(&super::core(ctx)?.config_show()?)),
             None => {}
         }
         let mut args = self.args.into_iter();
@@ -136,44 +127,13 @@ impl ConfigCmd {
             if self.json || self.bool {
                 bail!("--json and --bool need a VALUE to set");
             }
-            let cfg = Config::load(&root)?;
-            return print(&render(&cfg.get(&key)?));
+            return print(&render(&super::core(ctx)?.config_get(&key)?));
         };
+        // Parsed before the repo or daemon is reached: a bad VALUE reads the same
+        // either way.
         let value = config::parse_value(&text, self.json, self.bool)?;
-        let _repo = repo_glue::open_or_init_datastore(&root, Mode::Open)?;
-        config::set_in_repo(&root, &key, value)?;
+        super::core(ctx)?.config_set(&key, value)?;
         tracing::info!(key, "config updated");
-        Ok(())
-    }
-
-    /// `config KEY [VALUE]` and `config show` through the daemon, with the offline
-    /// output (the daemon writes the file; it uses the new value once restarted).
-    fn run_api(self, c: &super::client::Client) -> anyhow::Result<()> {
-        if let Some(ConfigSub::Show(_)) = self.command {
-            return print(&render(&c.json("config/show", &[])?));
-        }
-        let mut args = self.args.into_iter();
-        let (Some(key), value, None) = (args.next(), args.next(), args.next()) else {
-            bail!("expected KEY or KEY VALUE (see `acorn config --help`)");
-        };
-        let Some(text) = value else {
-            if self.json || self.bool {
-                bail!("--json and --bool need a VALUE to set");
-            }
-            let v = c.json("config", &[("arg", key)])?;
-            return print(&render(&v["Value"]));
-        };
-        // Checked here too, so a bad VALUE reads as it does offline.
-        config::parse_value(&text, self.json, self.bool)?;
-        c.json(
-            "config",
-            &[
-                ("arg", key),
-                ("arg", text),
-                ("json", self.json.to_string()),
-                ("bool", self.bool.to_string()),
-            ],
-        )?;
         Ok(())
     }
 }
@@ -193,11 +153,6 @@ fn render(value: &Value) -> String {
         // Serializing a Value cannot fail.
         other => format!("{}\n", serde_json::to_string_pretty(other).expect("json")),
     }
-}
-
-fn show(root: &Path) -> anyhow::Result<()> {
-    let cfg = Config::load(root)?;
-    print(&render(&cfg.to_value_without_private_key()))
 }
 
 impl ApplyCmd {

@@ -3,8 +3,7 @@
 use argh::{ArgsInfo, FromArgs};
 use serde_json::{json, Value};
 
-use super::{daemon_client, print, Context};
-use crate::core::Node;
+use super::{print, Context};
 
 /// Run the node: serve the HTTP RPC API until SIGTERM/SIGINT.
 #[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
@@ -32,25 +31,14 @@ pub struct IdCmd {
 
 impl IdCmd {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
-        let v = if let Some(c) = daemon_client(ctx)? {
-            let q: Vec<(&str, String)> = self.peer.iter().map(|p| ("arg", p.clone())).collect();
-            c.json("id", &q)?
-        } else {
-            let info = Node::open(&ctx.repo_root()?)?.id()?;
-            if let Some(p) = &self.peer {
-                anyhow::ensure!(
-                    *p == info.id,
-                    "looking up peer {p} needs the network, which is not running"
-                );
-            }
-            json!({
-                "ID": info.id,
-                "PublicKey": info.public_key,
-                "Addresses": info.addresses,
-                "AgentVersion": info.agent_version,
-                "Protocols": info.protocols,
-            })
-        };
+        let info = super::core(ctx)?.id(self.peer.as_deref())?;
+        let v = json!({
+            "ID": info.id,
+            "PublicKey": info.public_key,
+            "Addresses": info.addresses,
+            "AgentVersion": info.agent_version,
+            "Protocols": info.protocols,
+        });
         print(&format!("{}\n", pretty(&v)))
     }
 }

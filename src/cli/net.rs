@@ -1,29 +1,19 @@
 //! `acorn swarm …` and `acorn stats bw` (Kubo's `ipfs swarm`, `ipfs stats bw`).
 //!
-//! These need the network, so they only run through a daemon; offline they fail
-//! with [`NEEDS_DAEMON`](crate::api::NEEDS_DAEMON), as Kubo's online-only commands do.
+//! These need the network, so they only run through a daemon ([`super::online`]);
+//! offline they fail with [`NEEDS_DAEMON`](crate::core_api::NEEDS_DAEMON), as Kubo's
+//! online-only commands do. Each command calls the [`Network`] core API and prints
+//! its result in Kubo's text.
 
 use argh::{ArgsInfo, FromArgs};
-use serde_json::Value;
 
-use super::{client::Client, daemon_client, print, Context};
-use crate::api::NEEDS_DAEMON;
+use super::{online, print, Context};
+use crate::core::parse_cid_arg;
+use crate::core_api::network::{bw_scope, parse_peer};
 
-fn client(ctx: &Context) -> anyhow::Result<Client> {
-    daemon_client(ctx)?.ok_or_else(|| anyhow::anyhow!(NEEDS_DAEMON))
-}
-
-fn strings(v: &Value) -> String {
-    let mut out = String::new();
-    for s in v["Strings"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-    {
-        out.push_str(s.as_str().unwrap_or_default());
-        out.push('\n');
-    }
-    out
+/// One item per line.
+fn lines<T: std::fmt::Display>(items: &[T]) -> String {
+    items.iter().map(|i| format!("{i}\n")).collect()
 }
 
 /// Interact with the swarm (peers and connections).
@@ -96,44 +86,39 @@ impl SwarmCmd {
         match self.command {
             SwarmSub::Connect(c) => {
                 anyhow::ensure!(!c.addrs.is_empty(), "argument \"address\" is required");
-                let c2 = client(ctx)?;
-                let q: Vec<(&str, String)> = c.addrs.iter().map(|a| ("arg", a.clone())).collect();
-                print(&strings(&c2.json("swarm/connect", &q)?))
+                let peers = online(ctx)?.swarm_connect(&c.addrs)?;
+                let out: Vec<String> = peers
+                    .iter()
+                    .map(|p| format!("connect {p} success"))
+                    .collect();
+                print(&lines(&out))
             }
             SwarmSub::Disconnect(c) => {
                 anyhow::ensure!(!c.addrs.is_empty(), "argument \"address\" is required");
-                let c2 = client(ctx)?;
-                let q: Vec<(&str, String)> = c.addrs.iter().map(|a| ("arg", a.clone())).collect();
-                print(&strings(&c2.json("swarm/disconnect", &q)?))
+                let peers = online(ctx)?.swarm_disconnect(&c.addrs)?;
+                let out: Vec<String> = peers
+                    .iter()
+                    .map(|p| format!("disconnect {p} success"))
+                    .collect();
+                print(&lines(&out))
             }
             SwarmSub::Peers(_) => {
-                let v = client(ctx)?.json("swarm/peers", &[])?;
-                let mut out = String::new();
-                for p in v["Peers"].as_array().map(Vec::as_slice).unwrap_or_default() {
-                    out.push_str(&format!(
-                        "{}/p2p/{}\n",
-                        p["Addr"].as_str().unwrap_or_default(),
-                        p["Peer"].as_str().unwrap_or_default()
-                    ));
-                }
-                print(&out)
+                let peers = online(ctx)?.swarm_peers()?;
+                let out: Vec<String> = peers
+                    .iter()
+                    .map(|p| format!("{}/p2p/{}", p.addr, p.peer))
+                    .collect();
+                print(&lines(&out))
             }
             SwarmSub::Addrs(AddrsCmd {
                 command: Some(AddrsSub::Local(l)),
-            }) => {
-                let q = [("id", l.id.to_string())];
-                print(&strings(&client(ctx)?.json("swarm/addrs/local", &q)?))
-            }
+            }) => print(&lines(&online(ctx)?.swarm_addrs_local(l.id)?)),
             SwarmSub::Addrs(AddrsCmd { command: None }) => {
-                let v = client(ctx)?.json("swarm/addrs", &[])?;
                 let mut out = String::new();
-                if let Some(m) = v["Addrs"].as_object() {
-                    for (peer, addrs) in m {
-                        let list = addrs.as_array().map(Vec::as_slice).unwrap_or_default();
-                        out.push_str(&format!("{peer} ({})\n", list.len()));
-                        for a in list {
-                            out.push_str(&format!("\t{}\n", a.as_str().unwrap_or_default()));
-                        }
+                for (peer, addrs) in online(ctx)?.swarm_addrs()? {
+                    out.push_str(&format!("{peer} ({})\n", addrs.len()));
+                    for a in addrs {
+                        out.push_str(&format!("\t{a}\n"));
                     }
                 }
                 print(&out)
@@ -193,21 +178,16 @@ impl StatsCmd {
             StatsSub::Bitswap(c) => super::bitswap::run_stat(ctx, c.verbose, c.human),
             StatsSub::Repo(c) => c.run(ctx),
             StatsSub::Bw(cmd) => {
-                let mut query = Vec::new();
-                if let Some(p) = cmd.peer {
-                    query.push(("peer", p));
-                }
-                if let Some(t) = cmd.proto {
-                    query.push(("proto", t));
-                }
-                let v = client(ctx)?.json("stats/bw", &query)?;
-                let f = |k: &str| v[k].as_f64().unwrap_or(0.0);
+                let core = online(ctx)?;
+                let scope = bw_scope(cmd.peer.as_deref(), cmd.proto.as_deref())
+                    .map_err(anyhow::Error::msg)?;
+                let bw = core.stats_bw(&scope)?;
                 print(&format!(
                     "Bandwidth\nTotalIn: {}\nTotalOut: {}\nRateIn: {}/s\nRateOut: {}/s\n",
-                    humanize_bytes(f("TotalIn")),
-                    humanize_bytes(f("TotalOut")),
-                    humanize_bytes(f("RateIn")),
-                    humanize_bytes(f("RateOut")),
+                    humanize_bytes(bw.total_in as f64),
+                    humanize_bytes(bw.total_out as f64),
+                    humanize_bytes(bw.rate_in),
+                    humanize_bytes(bw.rate_out),
                 ))
             }
         }
@@ -282,47 +262,28 @@ impl RoutingCmd {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         match self.command {
             RoutingSub::FindProvs(c) => {
-                let mut q = vec![("arg", c.cid.clone())];
-                if let Some(n) = c.num_providers {
-                    q.push(("num-providers", n.to_string()));
-                }
-                let resp = client(ctx)?.post("routing/findprovs", &q, None)?;
-                let mut out = String::new();
-                resp.ndjson(&mut |v| {
-                    if v["Type"] == 4 {
-                        for r in v["Responses"]
-                            .as_array()
-                            .map(Vec::as_slice)
-                            .unwrap_or_default()
-                        {
-                            out.push_str(r["ID"].as_str().unwrap_or_default());
-                            out.push('\n');
-                        }
-                    }
-                    Ok(())
-                })?;
-                print(&out)
+                let core = online(ctx)?;
+                let cid = parse_cid_arg(&c.cid)?;
+                let max = c
+                    .num_providers
+                    .map_or(crate::daemon::net::DEFAULT_NUM_PROVIDERS, |n| n as usize);
+                anyhow::ensure!(max > 0, "number of providers must be greater than 0");
+                core.find_providers(&cid, max, &mut |p| print(&format!("{}\n", p.peer)))
             }
             RoutingSub::FindPeer(c) => {
-                let v = client(ctx)?.json("routing/findpeer", &[("arg", c.peer.clone())])?;
-                let mut out = String::new();
-                for r in v["Responses"]
-                    .as_array()
-                    .map(Vec::as_slice)
-                    .unwrap_or_default()
-                {
-                    for a in r["Addrs"].as_array().map(Vec::as_slice).unwrap_or_default() {
-                        out.push_str(a.as_str().unwrap_or_default());
-                        out.push('\n');
-                    }
-                }
-                print(&out)
+                let core = online(ctx)?;
+                let peer = parse_peer(&c.peer).map_err(anyhow::Error::msg)?;
+                print(&lines(&core.find_peer(&peer)?))
             }
             RoutingSub::Provide(c) => {
                 anyhow::ensure!(!c.cids.is_empty(), "argument \"key\" is required");
-                let q: Vec<(&str, String)> = c.cids.iter().map(|a| ("arg", a.clone())).collect();
-                client(ctx)?.post("routing/provide", &q, None)?;
-                Ok(())
+                let core = online(ctx)?;
+                let cids = c
+                    .cids
+                    .iter()
+                    .map(|a| parse_cid_arg(a))
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                core.provide(&cids)
             }
         }
     }

@@ -3,12 +3,465 @@
 //! The [`Network`] group of the [core API](super): its trait, its result types, and
 //! its two implementations, [`Local`] (this process's node) and [`Remote`] (a
 //! daemon over the RPC API).
+//!
+//! **Local.** Every call but `id` needs the daemon's network ([`Local::net`]; the
+//! [`NEEDS_DAEMON`](super::NEEDS_DAEMON) error offline). The swarm task answers
+//! over [`NetHandle`](crate::daemon::net::NetHandle); a call waits for it with
+//! `smol::block_on`, so it runs on a blocking-pool thread, never on the executor
+//! (the RPC API's `on_core`). A wait is bounded by the swarm task's own timeouts
+//! (dial, Kademlia query).
+//!
+//! **Remote.** One RPC request per call, reading back the JSON the RPC API writes
+//! from these same types (Kubo's shapes: see [`crate::api`]).
+
+use anyhow::Context as _;
+use cid::Cid;
+use libp2p::{Multiaddr, PeerId};
+use serde_json::Value;
 
 use super::{Local, Remote};
+pub use crate::core::IdInfo;
+pub use crate::daemon::net::{BwScope, BwStats};
+
+/// One connected peer (`swarm peers`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SwarmPeer {
+    pub peer: PeerId,
+    /// Remote address of its first connection.
+    pub addr: Multiaddr,
+    /// Whether we dialed it (Kubo's `Direction` 2) or it dialed us (1).
+    pub outbound: bool,
+}
+
+/// One provider found by `routing findprovs`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provider {
+    pub peer: PeerId,
+    /// Addresses we know for it; may be empty.
+    pub addrs: Vec<Multiaddr>,
+}
+
+/// `bitswap stat`: Kubo's counters, our wantlist and the partners.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BitswapStatus {
+    pub blocks_received: u64,
+    pub data_received: u64,
+    pub blocks_sent: u64,
+    pub data_sent: u64,
+    pub dup_blks_received: u64,
+    pub dup_data_received: u64,
+    pub messages_received: u64,
+    /// Our live wants, sorted by their string form.
+    pub wantlist: Vec<Cid>,
+    /// Connected peers bitswap knows.
+    pub peers: Vec<PeerId>,
+}
 
 /// The network: `id`, `swarm`, `routing` (and `dht`), `stats bw`, `bitswap`.
-pub trait Network {}
+pub trait Network {
+    /// `id [peer]`: this node's identity; listen addresses and protocols while the
+    /// network runs. Another peer's ID is refused (not supported yet).
+    fn id(&self, peer: Option<&str>) -> anyhow::Result<IdInfo>;
+    /// `swarm connect`: dials each `<multiaddr>/p2p/<peer>`; the peers, in order.
+    fn swarm_connect(&self, addrs: &[String]) -> anyhow::Result<Vec<PeerId>>;
+    /// `swarm disconnect`: closes the connections to each peer; the peers.
+    fn swarm_disconnect(&self, addrs: &[String]) -> anyhow::Result<Vec<PeerId>>;
+    /// `swarm peers`: the connected peers.
+    fn swarm_peers(&self) -> anyhow::Result<Vec<SwarmPeer>>;
+    /// `swarm addrs`: the addresses known per peer.
+    fn swarm_addrs(&self) -> anyhow::Result<Vec<(PeerId, Vec<Multiaddr>)>>;
+    /// `swarm addrs local`: this node's listen addresses (`/p2p/<id>` appended with
+    /// `with_id`).
+    fn swarm_addrs_local(&self, with_id: bool) -> anyhow::Result<Vec<Multiaddr>>;
+    /// `routing findprovs`: at most `max` providers of `cid`, each as found.
+    fn find_providers(
+        &self,
+        cid: &Cid,
+        max: usize,
+        each: &mut dyn FnMut(Provider) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()>;
+    /// `routing findpeer`: the addresses of `peer`.
+    fn find_peer(&self, peer: &PeerId) -> anyhow::Result<Vec<Multiaddr>>;
+    /// `routing provide`: announces each CID (each must be stored here).
+    fn provide(&self, cids: &[Cid]) -> anyhow::Result<()>;
+    /// `stats bw`: totals, one protocol's or one peer's.
+    fn stats_bw(&self, scope: &BwScope) -> anyhow::Result<BwStats>;
+    /// `bitswap stat` (and `stats bitswap`).
+    fn bitswap_stat(&self) -> anyhow::Result<BitswapStatus>;
+    /// `bitswap wantlist`: our wants, or what `peer` wants from us; sorted.
+    fn bitswap_wantlist(&self, peer: Option<&PeerId>) -> anyhow::Result<Vec<Cid>>;
+}
 
-impl Network for Local {}
+/// A peer ID argument (`<id>` or `/p2p/<id>`); the error is Kubo's text.
+pub fn parse_peer(arg: &str) -> Result<PeerId, String> {
+    arg.trim_start_matches("/p2p/")
+        .parse()
+        .map_err(|e| format!("invalid peer ID {arg:?}: {e}"))
+}
 
-impl Network for Remote {}
+/// `stats bw`'s scope from its `peer` and `proto` options (not both, as Kubo).
+pub fn bw_scope(peer: Option<&str>, proto: Option<&str>) -> Result<BwScope, String> {
+    match (peer, proto) {
+        (Some(_), Some(_)) => Err("please only specify peer OR protocol".into()),
+        (Some(p), None) => Ok(BwScope::Peer(parse_peer(p)?)),
+        (None, Some(t)) => Ok(BwScope::Protocol(t.to_string())),
+        (None, None) => Ok(BwScope::Total),
+    }
+}
+
+/// Waits for a swarm-task answer (on a blocking-pool thread; see the module docs).
+fn wait<T>(
+    f: impl std::future::Future<Output = Result<T, crate::daemon::net::NetError>>,
+) -> anyhow::Result<T> {
+    Ok(smol::block_on(f)?)
+}
+
+/// CIDs sorted by their string form (a stable order for listings).
+fn sorted(mut cids: Vec<Cid>) -> Vec<Cid> {
+    cids.sort_by_cached_key(ToString::to_string);
+    cids
+}
+
+impl Network for Local {
+    fn id(&self, peer: Option<&str>) -> anyhow::Result<IdInfo> {
+        let mut info = self.node().id()?;
+        if let Some(p) = peer {
+            if p != info.id {
+                match self.net_opt() {
+                    None => {
+                        anyhow::bail!("looking up peer {p} needs the network, which is not running")
+                    }
+                    Some(_) => anyhow::bail!("looking up other peers ({p}) is not supported yet"),
+                }
+            }
+        }
+        if let Some(net) = self.net_opt() {
+            let me = net.peer_id();
+            info.addresses = wait(net.listen_addrs())?
+                .into_iter()
+                .map(|a| format!("{a}/p2p/{me}"))
+                .collect();
+            info.protocols = net.protocols();
+        }
+        Ok(info)
+    }
+
+    fn swarm_connect(&self, addrs: &[String]) -> anyhow::Result<Vec<PeerId>> {
+        let net = self.net()?;
+        addrs.iter().map(|a| wait(net.connect(a))).collect()
+    }
+
+    fn swarm_disconnect(&self, addrs: &[String]) -> anyhow::Result<Vec<PeerId>> {
+        let net = self.net()?;
+        addrs.iter().map(|a| wait(net.disconnect(a))).collect()
+    }
+
+    fn swarm_peers(&self) -> anyhow::Result<Vec<SwarmPeer>> {
+        Ok(wait(self.net()?.peers())?
+            .into_iter()
+            .map(|p| SwarmPeer {
+                peer: p.peer,
+                addr: p.addr,
+                outbound: p.outbound,
+            })
+            .collect())
+    }
+
+    fn swarm_addrs(&self) -> anyhow::Result<Vec<(PeerId, Vec<Multiaddr>)>> {
+        wait(self.net()?.known_addrs())
+    }
+
+    fn swarm_addrs_local(&self, with_id: bool) -> anyhow::Result<Vec<Multiaddr>> {
+        let net = self.net()?;
+        let me = net.peer_id();
+        Ok(wait(net.listen_addrs())?
+            .into_iter()
+            .map(|a| {
+                if with_id {
+                    a.with(libp2p::multiaddr::Protocol::P2p(me))
+                } else {
+                    a
+                }
+            })
+            .collect())
+    }
+
+    fn find_providers(
+        &self,
+        cid: &Cid,
+        max: usize,
+        each: &mut dyn FnMut(Provider) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        anyhow::ensure!(max > 0, "number of providers must be greater than 0");
+        for p in wait(self.net()?.find_providers(cid, max))? {
+            each(Provider {
+                peer: p.peer,
+                addrs: p.addrs,
+            })?;
+        }
+        Ok(())
+    }
+
+    fn find_peer(&self, peer: &PeerId) -> anyhow::Result<Vec<Multiaddr>> {
+        wait(self.net()?.find_peer(*peer))
+    }
+
+    fn provide(&self, cids: &[Cid]) -> anyhow::Result<()> {
+        let net = self.net()?;
+        for c in cids {
+            if !self.node().store().has(c)? {
+                anyhow::bail!("block {c} not found locally, cannot provide");
+            }
+        }
+        for c in cids {
+            wait(net.provide(c))?;
+        }
+        Ok(())
+    }
+
+    fn stats_bw(&self, scope: &BwScope) -> anyhow::Result<BwStats> {
+        Ok(self.net()?.bandwidth(scope))
+    }
+
+    fn bitswap_stat(&self) -> anyhow::Result<BitswapStatus> {
+        let st = wait(self.net()?.bitswap_stat())?;
+        let s = &st.stats;
+        Ok(BitswapStatus {
+            blocks_received: s.blocks_received,
+            data_received: s.data_received,
+            blocks_sent: s.blocks_sent,
+            data_sent: s.data_sent,
+            dup_blks_received: s.dup_blks_received,
+            dup_data_received: s.dup_data_received,
+            messages_received: s.messages_received,
+            wantlist: sorted(st.wantlist),
+            peers: st.peers,
+        })
+    }
+
+    fn bitswap_wantlist(&self, peer: Option<&PeerId>) -> anyhow::Result<Vec<Cid>> {
+        Ok(sorted(wait(self.net()?.bitswap_wantlist(peer.copied()))?))
+    }
+}
+
+fn field<'a>(v: &'a Value, key: &str) -> anyhow::Result<&'a Value> {
+    v.get(key)
+        .with_context(|| format!("the daemon's answer has no {key:?}"))
+}
+
+fn str_field<'a>(v: &'a Value, key: &str) -> anyhow::Result<&'a str> {
+    field(v, key)?
+        .as_str()
+        .with_context(|| format!("the daemon's {key:?} is not a string"))
+}
+
+fn u64_field(v: &Value, key: &str) -> anyhow::Result<u64> {
+    field(v, key)?
+        .as_u64()
+        .with_context(|| format!("the daemon's {key:?} is not a count"))
+}
+
+fn array<'a>(v: &'a Value, key: &str) -> anyhow::Result<&'a [Value]> {
+    match field(v, key)? {
+        Value::Null => Ok(&[]),
+        Value::Array(a) => Ok(a),
+        _ => anyhow::bail!("the daemon's {key:?} is not a list"),
+    }
+}
+
+fn strings(v: &Value, key: &str) -> anyhow::Result<Vec<String>> {
+    array(v, key)?
+        .iter()
+        .map(|s| {
+            s.as_str()
+                .map(str::to_string)
+                .with_context(|| format!("the daemon's {key:?} holds a non-string"))
+        })
+        .collect()
+}
+
+fn parse<T: std::str::FromStr>(s: &str, what: &str) -> anyhow::Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    s.parse()
+        .map_err(|e| anyhow::anyhow!("the daemon sent a bad {what} {s:?}: {e}"))
+}
+
+fn parse_all<T: std::str::FromStr>(list: &[String], what: &str) -> anyhow::Result<Vec<T>>
+where
+    T::Err: std::fmt::Display,
+{
+    list.iter().map(|s| parse(s, what)).collect()
+}
+
+/// `{"/": cid}` links.
+fn links(v: &Value, key: &str) -> anyhow::Result<Vec<Cid>> {
+    array(v, key)?
+        .iter()
+        .map(|l| parse(str_field(l, "/")?, "CID"))
+        .collect()
+}
+
+/// The peer of each `"connect <peer> success"` line (`swarm connect|disconnect`).
+fn peers_of(v: &Value, verb: &str) -> anyhow::Result<Vec<PeerId>> {
+    strings(v, "Strings")?
+        .iter()
+        .map(|s| {
+            let peer = s
+                .strip_prefix(verb)
+                .and_then(|r| r.strip_suffix(" success"))
+                .map(str::trim)
+                .with_context(|| format!("unexpected {verb} answer from the daemon: {s:?}"))?;
+            parse(peer, "peer ID")
+        })
+        .collect()
+}
+
+fn args(list: &[String]) -> Vec<(&'static str, String)> {
+    list.iter().map(|a| ("arg", a.clone())).collect()
+}
+
+impl Network for Remote {
+    fn id(&self, peer: Option<&str>) -> anyhow::Result<IdInfo> {
+        let q: Vec<(&str, String)> = peer.iter().map(|p| ("arg", p.to_string())).collect();
+        let v = self.client().json("id", &q)?;
+        Ok(IdInfo {
+            id: str_field(&v, "ID")?.to_string(),
+            public_key: str_field(&v, "PublicKey")?.to_string(),
+            addresses: strings(&v, "Addresses")?,
+            agent_version: str_field(&v, "AgentVersion")?.to_string(),
+            protocols: strings(&v, "Protocols")?,
+        })
+    }
+
+    fn swarm_connect(&self, addrs: &[String]) -> anyhow::Result<Vec<PeerId>> {
+        peers_of(
+            &self.client().json("swarm/connect", &args(addrs))?,
+            "connect",
+        )
+    }
+
+    fn swarm_disconnect(&self, addrs: &[String]) -> anyhow::Result<Vec<PeerId>> {
+        peers_of(
+            &self.client().json("swarm/disconnect", &args(addrs))?,
+            "disconnect",
+        )
+    }
+
+    fn swarm_peers(&self) -> anyhow::Result<Vec<SwarmPeer>> {
+        let v = self.client().json("swarm/peers", &[])?;
+        array(&v, "Peers")?
+            .iter()
+            .map(|p| {
+                Ok(SwarmPeer {
+                    peer: parse(str_field(p, "Peer")?, "peer ID")?,
+                    addr: parse(str_field(p, "Addr")?, "address")?,
+                    outbound: u64_field(p, "Direction")? == 2,
+                })
+            })
+            .collect()
+    }
+
+    fn swarm_addrs(&self) -> anyhow::Result<Vec<(PeerId, Vec<Multiaddr>)>> {
+        let v = self.client().json("swarm/addrs", &[])?;
+        let Some(map) = field(&v, "Addrs")?.as_object() else {
+            anyhow::bail!("the daemon's \"Addrs\" is not an object");
+        };
+        map.iter()
+            .map(|(peer, list)| {
+                let list: Vec<String> = serde_json::from_value(list.clone())
+                    .context("the daemon's addresses are not strings")?;
+                Ok((parse(peer, "peer ID")?, parse_all(&list, "address")?))
+            })
+            .collect()
+    }
+
+    fn swarm_addrs_local(&self, with_id: bool) -> anyhow::Result<Vec<Multiaddr>> {
+        let v = self
+            .client()
+            .json("swarm/addrs/local", &[("id", with_id.to_string())])?;
+        parse_all(&strings(&v, "Strings")?, "address")
+    }
+
+    fn find_providers(
+        &self,
+        cid: &Cid,
+        max: usize,
+        each: &mut dyn FnMut(Provider) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        let q = [("arg", cid.to_string()), ("num-providers", max.to_string())];
+        let resp = self.client().post("routing/findprovs", &q, None)?;
+        resp.ndjson(&mut |v| {
+            // Type 4 = Provider; other query events carry no providers.
+            if v["Type"] != 4 {
+                return Ok(());
+            }
+            for r in array(&v, "Responses")? {
+                each(Provider {
+                    peer: parse(str_field(r, "ID")?, "peer ID")?,
+                    addrs: parse_all(&strings(r, "Addrs")?, "address")?,
+                })?;
+            }
+            Ok(())
+        })
+    }
+
+    fn find_peer(&self, peer: &PeerId) -> anyhow::Result<Vec<Multiaddr>> {
+        let v = self
+            .client()
+            .json("routing/findpeer", &[("arg", peer.to_base58())])?;
+        let mut out = Vec::new();
+        for r in array(&v, "Responses")? {
+            out.extend(parse_all(&strings(r, "Addrs")?, "address")?);
+        }
+        Ok(out)
+    }
+
+    fn provide(&self, cids: &[Cid]) -> anyhow::Result<()> {
+        let q: Vec<(&str, String)> = cids.iter().map(|c| ("arg", c.to_string())).collect();
+        let mut resp = self.client().post("routing/provide", &q, None)?;
+        std::io::copy(&mut resp, &mut std::io::sink())?;
+        resp.finish()
+    }
+
+    fn stats_bw(&self, scope: &BwScope) -> anyhow::Result<BwStats> {
+        let q: Vec<(&str, String)> = match scope {
+            BwScope::Total => Vec::new(),
+            BwScope::Protocol(p) => vec![("proto", p.clone())],
+            BwScope::Peer(p) => vec![("peer", p.to_base58())],
+        };
+        let v = self.client().json("stats/bw", &q)?;
+        let rate = |k: &str| -> anyhow::Result<f64> {
+            field(&v, k)?
+                .as_f64()
+                .with_context(|| format!("the daemon's {k:?} is not a number"))
+        };
+        Ok(BwStats {
+            total_in: u64_field(&v, "TotalIn")?,
+            total_out: u64_field(&v, "TotalOut")?,
+            rate_in: rate("RateIn")?,
+            rate_out: rate("RateOut")?,
+        })
+    }
+
+    fn bitswap_stat(&self) -> anyhow::Result<BitswapStatus> {
+        let v = self.client().json("bitswap/stat", &[])?;
+        Ok(BitswapStatus {
+            blocks_received: u64_field(&v, "BlocksReceived")?,
+            data_received: u64_field(&v, "DataReceived")?,
+            blocks_sent: u64_field(&v, "BlocksSent")?,
+            data_sent: u64_field(&v, "DataSent")?,
+            dup_blks_received: u64_field(&v, "DupBlksReceived")?,
+            dup_data_received: u64_field(&v, "DupDataReceived")?,
+            messages_received: u64_field(&v, "MessagesReceived")?,
+            wantlist: links(&v, "Wantlist")?,
+            peers: parse_all(&strings(&v, "Peers")?, "peer ID")?,
+        })
+    }
+
+    fn bitswap_wantlist(&self, peer: Option<&PeerId>) -> anyhow::Result<Vec<Cid>> {
+        let q: Vec<(&str, String)> = peer.iter().map(|p| ("peer", p.to_base58())).collect();
+        links(&self.client().json("bitswap/wantlist", &q)?, "Keys")
+    }
+}

@@ -3,12 +3,107 @@
 //! The [`Settings`] group of the [core API](super): its trait, its result types, and
 //! its two implementations, [`Local`] (this process's node) and [`Remote`] (a
 //! daemon over the RPC API).
+//!
+//! **Local.** The config file of the repo (see [`crate::config`]): a read sees the
+//! file as it is now, a write goes through [`crate::config::set_in_repo`] (one
+//! writer at a time); a running node keeps the values it started with until it
+//! restarts. `Identity.PrivKey` is never shown or changed.
+//!
+//! **Remote.** `config?arg=KEY[&arg=VALUE&json=true]`, `config/show`, `version`.
+
+use anyhow::Context as _;
+use serde_json::Value;
 
 use super::{Local, Remote};
 
+/// `version`: what this build is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionInfo {
+    /// The crate version (`0.1.0`).
+    pub version: String,
+    /// The repo format version.
+    pub repo: String,
+    /// `<arch>/<os>`.
+    pub system: String,
+}
+
+impl VersionInfo {
+    /// This binary's.
+    pub fn this_build() -> VersionInfo {
+        VersionInfo {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            repo: acorn_storage::repo::REPO_FORMAT_VERSION.to_string(),
+            system: format!("{}/{}", std::env::consts::ARCH, std::env::consts::OS),
+        }
+    }
+}
+
 /// Settings: `config` get/set/show, `version`.
-pub trait Settings {}
+pub trait Settings {
+    /// `config KEY`: the value in the config file.
+    fn config_get(&self, key: &str) -> anyhow::Result<Value>;
+    /// `config KEY VALUE`: writes the file; the value as stored.
+    fn config_set(&self, key: &str, value: Value) -> anyhow::Result<Value>;
+    /// `config show`: the whole config without `Identity.PrivKey`.
+    fn config_show(&self) -> anyhow::Result<Value>;
+    /// `version`: the node's build.
+    fn version(&self) -> anyhow::Result<VersionInfo>;
+}
 
-impl Settings for Local {}
+impl Settings for Local {
+    fn config_get(&self, key: &str) -> anyhow::Result<Value> {
+        self.node().config_get(key)
+    }
 
-impl Settings for Remote {}
+    fn config_set(&self, key: &str, value: Value) -> anyhow::Result<Value> {
+        self.node().config_set(key, value)
+    }
+
+    fn config_show(&self) -> anyhow::Result<Value> {
+        self.node().config_show()
+    }
+
+    fn version(&self) -> anyhow::Result<VersionInfo> {
+        Ok(VersionInfo::this_build())
+    }
+}
+
+impl Settings for Remote {
+    fn config_get(&self, key: &str) -> anyhow::Result<Value> {
+        let mut v = self.client().json("config", &[("arg", key.to_string())])?;
+        v.get_mut("Value")
+            .map(Value::take)
+            .context("the daemon's config answer has no \"Value\"")
+    }
+
+    fn config_set(&self, key: &str, value: Value) -> anyhow::Result<Value> {
+        let q = [
+            ("arg", key.to_string()),
+            ("arg", value.to_string()),
+            ("json", "true".to_string()),
+        ];
+        let mut v = self.client().json("config", &q)?;
+        v.get_mut("Value")
+            .map(Value::take)
+            .context("the daemon's config answer has no \"Value\"")
+    }
+
+    fn config_show(&self) -> anyhow::Result<Value> {
+        self.client().json("config/show", &[])
+    }
+
+    fn version(&self) -> anyhow::Result<VersionInfo> {
+        let v = self.client().json("version", &[])?;
+        let s = |k: &str| -> anyhow::Result<String> {
+            v.get(k)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .with_context(|| format!("the daemon's version answer has no {k:?}"))
+        };
+        Ok(VersionInfo {
+            version: s("Version")?,
+            repo: s("Repo")?,
+            system: s("System")?,
+        })
+    }
+}
