@@ -160,6 +160,7 @@ pub struct Api {
     node: Arc<Node>,
     pool: Pool,
     /// The network, while the daemon runs one.
+    #[allow(dead_code)] // no handler reads it since the Content and Network groups
     net: Option<NetHandle>,
     /// Closing it asks the daemon to shut down.
     shutdown: Sender<()>,
