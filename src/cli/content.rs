@@ -108,9 +108,10 @@ impl AddCmd {
     }
 
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        let import = self.import_options()?;
         let mut bar = Bar::stderr(self.progress, self.total_size());
         let opts = AddOptions {
-            import: self.import_options()?,
+            import,
             pin: self.pin.unwrap_or(true),
             only_hash: self.only_hash,
             progress: bar.is_on(),

@@ -21,6 +21,8 @@
 //!   exporter, through a daemon by unpacking its tar stream, [`unpack_tar`]);
 //!   [`Content::get_tar`] is that tar stream (the RPC API's answer).
 //! - `cat`, `refs`, `refs local` stream into the caller's writer or callback.
+//! - The gateway also asks [`Local::stat`] what a path names (kind and size): no
+//!   RPC command answers that, so it is not on the trait.
 //!
 //! **Limits.** Progress events: at most one per [`PROGRESS_STEP_BYTES`] of an
 //! entry's input, plus one at its end ([`Local`] over [`AddInput::Paths`]: one per
