@@ -291,7 +291,7 @@ impl Node {
         out: &mut dyn std::io::Write,
     ) -> anyhow::Result<u64> {
         let (mut offset, mut length, mut total) = (offset, length, 0);
-        for p in paths {
+        for (i, p) in paths.iter().enumerate() {
             if length == Some(0) {
                 break;
             }
@@ -300,7 +300,9 @@ impl Node {
             if let Some(l) = length.as_mut() {
                 *l -= size.min(*l);
             }
-            offset = offset.saturating_sub(self.file_size(p)?);
+            if offset > 0 && i + 1 < paths.len() {
+                offset = offset.saturating_sub(self.file_size(p)?);
+            }
         }
         Ok(total)
     }
@@ -908,13 +910,13 @@ pub fn add_paths(
     paths: &[String],
     recursive: bool,
     pin: bool,
-    emit: &mut dyn FnMut(&str, &Cid) -> std::io::Result<()>,
+    emit: &mut dyn FnMut(&str, &importer::Added) -> anyhow::Result<()>,
     progress: &mut dyn FnMut(u64),
 ) -> anyhow::Result<Cid> {
-    let mut out_err: Option<std::io::Error> = None;
+    let mut out_err: Option<anyhow::Error> = None;
     let mut report = |name: &str, a: &importer::Added| {
         if out_err.is_none() {
-            if let Err(e) = emit(name, &a.cid) {
+            if let Err(e) = emit(name, a) {
                 out_err = Some(e);
             }
         }
@@ -960,7 +962,7 @@ pub fn add_paths(
         }
     }
     if let Some(e) = out_err {
-        return Err(e).context("writing to stdout");
+        return Err(e.context("writing to stdout"));
     }
     finish_add(node, writer, pin, &roots)
 }
@@ -1096,7 +1098,7 @@ pub fn add_entries(
     opts: &importer::Options,
     source: &mut dyn AddSource,
     pin: bool,
-    emit: &mut dyn FnMut(&str, &importer::Added) -> std::io::Result<()>,
+    emit: &mut dyn FnMut(&str, &importer::Added) -> anyhow::Result<()>,
 ) -> anyhow::Result<Cid> {
     use std::io::Read as _;
     let mut null = acorn_storage::block::NullSink;
@@ -1156,7 +1158,7 @@ pub fn add_entries(
                        done_dirs: &mut Vec<(String, importer::Added)>,
                        sink: &mut dyn acorn_storage::BlockSink,
                        roots: &mut Vec<Cid>,
-                       emit: &mut dyn FnMut(&str, &importer::Added) -> std::io::Result<()>|
+                       emit: &mut dyn FnMut(&str, &importer::Added) -> anyhow::Result<()>|
      -> anyhow::Result<()> {
         for (p, a) in done_dirs.drain(..) {
             emit_err(emit(&p, &a))?;
@@ -1440,7 +1442,7 @@ fn codec_label(code: u64) -> String {
     cids::codec_name(code).map_or_else(|| format!("codec 0x{code:x}"), str::to_string)
 }
 
-fn emit_err(r: std::io::Result<()>) -> anyhow::Result<()> {
+fn emit_err(r: anyhow::Result<()>) -> anyhow::Result<()> {
     r.context("writing the add output")
 }
 

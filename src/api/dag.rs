@@ -49,6 +49,7 @@ use super::{
 use crate::core::{self, DagStatSummary, MAX_DAG_INPUT_BYTES};
 use crate::core_api::blocks::{mhlen_from_arg, mhtype_from_name, BlockPutOptions, Blocks as _};
 use crate::core_api::dag::{hash_from_name, Car, CarSource, Dag as _, DagPutOptions};
+use crate::core_api::Content as _;
 
 /// Exactly `names.len()` positional arguments, as Kubo's command parser checks them.
 pub(super) fn exact_args(q: &Query<'_>, names: &[&str]) -> Result<Vec<String>, ApiError> {
@@ -315,9 +316,9 @@ impl Api {
     }
 
     pub(super) async fn refs_local(&self, slot: Slot) -> ApiResult {
-        let node = self.node.clone();
+        let core = self.core.clone();
         stream(slot, "application/json", "X-Chunked-Output", move |w| {
-            node.refs_local(&mut |c| Ok(json_line(w, &json!({"Ref": c.to_string(), "Err": ""}))?))
+            core.refs_local(&mut |c| Ok(json_line(w, &json!({"Ref": c.to_string(), "Err": ""}))?))
         })
         .await
     }
@@ -326,7 +327,7 @@ impl Api {
         let q = Query(&req.query);
         let arg = exact_args(&q, &["name"])?.swap_remove(0);
         q.bool(&["recursive", "r"])?;
-        let cid = self.blocking(move |n| n.resolve_path(&arg)).await?;
+        let cid = self.on_core(move |c| c.resolve(&arg)).await?;
         Ok(json_response(&json!({ "Path": format!("/ipfs/{cid}") })))
     }
 }

@@ -81,7 +81,7 @@ use serde_json::{json, Value};
 use smol::channel::{self, Receiver, Sender};
 
 use crate::core::{self, parse_cid_arg, Node};
-use crate::core_api::{network, Local, Network as _, Settings as _};
+use crate::core_api::{network, Content as _, Local, Network as _, Settings as _};
 use crate::daemon::net::NetHandle;
 use crate::pool::Pool;
 use http::{Body, Chunk, Request, Response};
@@ -167,6 +167,7 @@ pub struct Api {
     /// Where `Network` calls wait for the swarm task ([`NET_WAIT_THREADS`]).
     net_pool: Pool,
     /// The network, while the daemon runs one.
+    #[allow(dead_code)] // no handler reads it since the Content and Network groups
     net: Option<NetHandle>,
     /// Closing it asks the daemon to shut down.
     shutdown: Sender<()>,
@@ -477,15 +478,11 @@ impl Api {
         if q.bool(&["compress", "C"])?.unwrap_or(false) {
             return Err(ApiError::Client("get: compress is not supported".into()));
         }
-        let (cid, rest) = acorn_storage::unixfs::exporter::parse_ipfs_path(&arg)
+        acorn_storage::unixfs::exporter::parse_ipfs_path(&arg)
             .map_err(|e| ApiError::Client(e.to_string()))?;
-        let name = rest
-            .rsplit('/')
-            .find(|s| !s.is_empty())
-            .map_or_else(|| cid.to_string(), str::to_string);
-        let node = self.node.clone();
+        let core = self.core.clone();
         stream(slot, "application/x-tar", "X-Stream-Output", move |w| {
-            node.get_tar(&arg, &name, w)
+            core.get_tar(&arg, w)
         })
         .await
     }
@@ -496,15 +493,11 @@ impl Api {
         let paths = q.required_args("ipfs-path")?;
         let recursive = q.bool(&["recursive", "r"])?.unwrap_or(false);
         let unique = q.bool(&["unique", "u"])?.unwrap_or(false);
-        let node = self.node.clone();
+        let core = self.core.clone();
         stream(slot, "application/json", "X-Chunked-Output", move |w| {
-            for p in &paths {
-                let root = node.resolve_arg(p)?;
-                node.refs(&root, recursive, unique, &mut |c| {
-                    Ok(json_line(w, &json!({"Ref": c.to_string(), "Err": ""}))?)
-                })?;
-            }
-            Ok(())
+            core.refs(&paths, recursive, unique, &mut |c| {
+                Ok(json_line(w, &json!({"Ref": c.to_string(), "Err": ""}))?)
+            })
         })
         .await
     }
@@ -588,10 +581,9 @@ impl Api {
         let paths = q.required_args("ipfs-path")?;
         let offset = q.u64(&["offset", "o"])?.unwrap_or(0);
         let length = q.u64(&["length", "l"])?;
-        let node = self.node.clone();
+        let core = self.core.clone();
         stream(slot, "text/plain", "X-Stream-Output", move |w| {
-            node.cat_many(&paths, offset, length, w)?;
-            Ok(())
+            core.cat(&paths, offset, length, w)
         })
         .await
     }
@@ -600,10 +592,10 @@ impl Api {
         let q = Query(&req.query);
         let paths = q.required_args("ipfs-path")?;
         let objects = self
-            .blocking(move |n| {
+            .on_core(move |c| {
                 let mut objects = Vec::with_capacity(paths.len());
                 for p in paths {
-                    let links: Vec<Value> = n
+                    let links: Vec<Value> = c
                         .ls(&p)?
                         .into_iter()
                         .map(|e| {

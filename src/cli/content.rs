@@ -1,19 +1,26 @@
 //! UnixFS and DAG-walk commands: `add`, `cat`, `get`, `ls`, `refs`.
 //!
-//! Flags are Kubo's (`ipfs add --help` etc.). The handlers are wired to
-//! `acorn-storage` by the lead; until then they return "not implemented yet".
-//! Defaults that Kubo documents are noted on each flag; `None` means "not given",
-//! so the handler can apply Kubo's rules (e.g. `--cid-version 1` implies
-//! `--raw-leaves` unless `--raw-leaves=false` was written).
+//! **What.** Each command parses its flags, calls the core API's
+//! [`Content`](crate::core_api::Content) group once (offline on the repo, or
+//! through the daemon that holds it: [`super::core`]) and prints the typed result,
+//! so the output is the same either way.
+//!
+//! **Spec.** Flags are Kubo's (`ipfs add --help` etc.). Defaults that Kubo
+//! documents are noted on each flag; `None` means "not given", so Kubo's rules
+//! apply (e.g. `--cid-version 1` implies `--raw-leaves` unless
+//! `--raw-leaves=false` was written).
+//!
+//! **Departures.** `add --only-hash` hashes in this process even while a daemon
+//! runs (nothing is written, so no repo is needed; see
+//! [`add_unstored`](crate::core_api::content::add_unstored)).
 
 use argh::{ArgsInfo, FromArgs};
 
-use anyhow::Context as _;
 use std::io::Write as _;
 
 use super::progress::Bar;
 use super::{parse_bool, Context};
-use crate::core::Node;
+use crate::core_api::content::{self, AddEvent, AddInput, AddOptions, GetProgress};
 use acorn_storage::unixfs::importer;
 
 /// Add a file or directory to acorn.
@@ -101,39 +108,43 @@ impl AddCmd {
     }
 
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
-        let opts = self.import_options()?;
-        if let Some(c) = super::daemon_client(ctx)? {
-            // `--nocopy` goes as `nocopy=true` with each file's Abspath; the daemon
-            // refuses paths outside Filestore.AllowedRoots (never a silent copy).
-            return self.run_api(&c);
-        }
+        let import = self.import_options()?;
         let mut bar = Bar::stderr(self.progress, self.total_size());
-        let pin = self.pin.unwrap_or(true) && !self.only_hash;
-        // `--only-hash` needs no repo: nothing is written.
-        let node = if self.only_hash {
-            None
-        } else {
-            Some(Node::open(&ctx.repo_root()?)?)
+        let opts = AddOptions {
+            import,
+            pin: self.pin.unwrap_or(true),
+            only_hash: self.only_hash,
+            progress: bar.is_on(),
+        };
+        let input = AddInput::Paths {
+            paths: &self.paths,
+            recursive: self.recursive,
         };
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         let (quiet, quieter) = (self.quiet, self.quieter);
-        let root = crate::core::add_paths(
-            node.as_ref(),
-            &opts,
-            &self.paths,
-            self.recursive,
-            pin,
-            &mut |name, cid| {
-                if quieter {
-                    Ok(())
-                } else if quiet {
-                    writeln!(out, "{cid}")
-                } else {
-                    writeln!(out, "added {cid} {name}")
+        // Progress comes per entry: earlier entries add up in `base`.
+        let (mut base, mut cur_name, mut cur) = (0u64, String::new(), 0u64);
+        let mut emit = |e: AddEvent| -> anyhow::Result<()> {
+            match e {
+                AddEvent::Progress { name, bytes } => {
+                    if name != cur_name {
+                        base += cur;
+                        cur_name = name;
+                    }
+                    cur = bytes;
+                    bar.set(base + cur);
                 }
-            },
-            &mut |n| bar.add(n),
-        )?;
+                AddEvent::Added { .. } if quieter => {}
+                AddEvent::Added { cid, .. } if quiet => writeln!(out, "{cid}")?,
+                AddEvent::Added { name, cid, .. } => writeln!(out, "added {cid} {name}")?,
+            }
+            Ok(())
+        };
+        let root = if self.only_hash {
+            content::add_unstored(input, &opts, &mut emit)?
+        } else {
+            super::core(ctx)?.add(input, &opts, &mut emit)?
+        };
         bar.finish();
         if quieter {
             writeln!(out, "{root}")?;
@@ -181,81 +192,6 @@ impl AddCmd {
     }
 }
 
-impl AddCmd {
-    /// `add` through the daemon: the same walk and output, the import done there.
-    fn run_api(self, c: &super::client::Client) -> anyhow::Result<()> {
-        let body = super::client::MultipartBody::for_add(&self.paths, self.recursive, self.hidden)?;
-        let mut q: Vec<(&str, String)> = vec![
-            ("pin", self.pin.unwrap_or(true).to_string()),
-            ("quieter", self.quieter.to_string()),
-        ];
-        if let Some(v) = self.cid_version {
-            q.push(("cid-version", v.to_string()));
-        }
-        if let Some(r) = self.raw_leaves {
-            q.push(("raw-leaves", r.to_string()));
-        }
-        if let Some(ch) = &self.chunker {
-            q.push(("chunker", ch.clone()));
-        }
-        let mut bar = Bar::stderr(self.progress, self.total_size());
-        if self.nocopy {
-            // As offline: nocopy implies raw leaves (refused with --raw-leaves=false
-            // by `import_options`).
-            q.retain(|(k, _)| *k != "raw-leaves");
-            q.push(("raw-leaves", "true".into()));
-        }
-        for (name, on) in [
-            ("trickle", self.trickle),
-            ("wrap-with-directory", self.wrap_with_directory),
-            ("only-hash", self.only_hash),
-            ("nocopy", self.nocopy),
-            ("progress", bar.is_on()),
-        ] {
-            if on {
-                q.push((name, "true".into()));
-            }
-        }
-        let resp = c.post(
-            "add",
-            &q,
-            Some(super::client::RequestBody {
-                content_type: body.content_type(),
-                reader: Box::new(body),
-            }),
-        )?;
-        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        let (quiet, quieter) = (self.quiet, self.quieter);
-        // Progress lines carry a file's bytes so far: earlier files add up in `base`.
-        let (mut base, mut cur_name, mut cur) = (0u64, String::new(), 0u64);
-        resp.ndjson(&mut |v| {
-            if v.get("Hash").is_none() {
-                if let Some(b) = v["Bytes"].as_u64() {
-                    let name = v["Name"].as_str().unwrap_or_default();
-                    if name != cur_name {
-                        base += cur;
-                        cur_name = name.to_string();
-                    }
-                    cur = b;
-                    bar.set(base + cur);
-                }
-                return Ok(());
-            }
-            let hash = v["Hash"].as_str().unwrap_or_default();
-            let name = v["Name"].as_str().unwrap_or_default();
-            if quieter || quiet {
-                writeln!(out, "{hash}")?;
-            } else {
-                writeln!(out, "added {hash} {name}")?;
-            }
-            Ok(())
-        })?;
-        bar.finish();
-        out.flush()?;
-        Ok(())
-    }
-}
-
 /// Show the contents of files.
 #[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
 #[argh(
@@ -278,24 +214,9 @@ pub struct CatCmd {
 impl CatCmd {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         anyhow::ensure!(!self.paths.is_empty(), "argument \"ipfs-path\" is required");
-        if let Some(c) = super::daemon_client(ctx)? {
-            let mut q: Vec<(&str, String)> =
-                self.paths.iter().map(|p| ("arg", p.clone())).collect();
-            if let Some(o) = self.offset {
-                q.push(("offset", o.to_string()));
-            }
-            if let Some(l) = self.length {
-                q.push(("length", l.to_string()));
-            }
-            let mut resp = c.post("cat", &q, None)?;
-            let mut out = std::io::stdout().lock();
-            std::io::copy(&mut resp, &mut out)?;
-            out.flush()?;
-            return resp.finish();
-        }
-        let node = Node::open(&ctx.repo_root()?)?;
+        let core = super::core(ctx)?;
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        node.cat_many(&self.paths, self.offset.unwrap_or(0), self.length, &mut out)?;
+        core.cat(&self.paths, self.offset.unwrap_or(0), self.length, &mut out)?;
         out.flush()?;
         Ok(())
     }
@@ -318,18 +239,10 @@ pub struct GetCmd {
 
 impl GetCmd {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
-        let client = super::daemon_client(ctx)?;
-        let node = match client {
-            Some(_) => None,
-            None => Some(Node::open(&ctx.repo_root()?)?),
-        };
+        let core = super::core(ctx)?;
         let target = match &self.output {
             Some(o) => std::path::PathBuf::from(o),
-            None => {
-                let (cid, rest) = acorn_storage::unixfs::exporter::parse_ipfs_path(&self.path)?;
-                let last = rest.rsplit('/').next().filter(|s| !s.is_empty());
-                std::path::PathBuf::from(last.map_or_else(|| cid.to_string(), str::to_string))
-            }
+            None => std::path::PathBuf::from(content::default_name(&self.path)?),
         };
         anyhow::ensure!(
             !target.exists() && target.symlink_metadata().is_err(),
@@ -337,88 +250,20 @@ impl GetCmd {
             target.display()
         );
         super::print(&format!("Saving file(s) to {}\n", target.display()))?;
-        match (node, client) {
-            (Some(node), _) => {
-                let total = if self.progress != Some(false)
-                    && std::io::IsTerminal::is_terminal(&std::io::stderr())
-                {
-                    node.file_size(&self.path).ok()
-                } else {
-                    None
-                };
-                let mut bar = Bar::stderr(self.progress, total);
-                node.get_with_progress(&self.path, &target, &mut |n| bar.add(n))?;
-                bar.finish();
-                Ok(())
-            }
-            (None, Some(c)) => {
-                let mut bar = Bar::stderr(self.progress, None);
-                let resp = c.post("get", &[("arg", self.path.clone())], None)?;
-                let mut counted = BarReader {
-                    inner: resp,
-                    bar: &mut bar,
-                };
-                unpack_tar(&mut counted, &target)?;
-                counted.bar.finish();
-                counted.inner.finish()
-            }
-            (None, None) => unreachable!("one of the two is set above"),
-        }
+        let mut bar = Bar::stderr(self.progress, None);
+        let on = bar.is_on();
+        let mut report = |p: GetProgress| match p {
+            GetProgress::Total(t) => bar.set_total(t),
+            GetProgress::Bytes(n) => bar.add(n),
+        };
+        core.get(
+            &self.path,
+            &target,
+            if on { Some(&mut report) } else { None },
+        )?;
+        bar.finish();
+        Ok(())
     }
-}
-
-/// Moves a progress bar with the bytes read through it.
-struct BarReader<'a, R> {
-    inner: R,
-    bar: &'a mut Bar,
-}
-
-impl<R: std::io::Read> std::io::Read for BarReader<'_, R> {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(out)?;
-        self.bar.add(n as u64);
-        Ok(n)
-    }
-}
-
-/// Unpacks the daemon's `get` tar under `target`: the archive's first path
-/// component is replaced by `target`. Only plain relative paths are accepted, and
-/// nothing is written through a symlink.
-fn unpack_tar(r: &mut dyn std::io::Read, target: &std::path::Path) -> anyhow::Result<()> {
-    use std::path::Component;
-    let mut archive = tar::Archive::new(r);
-    for entry in archive.entries()? {
-        let mut entry = entry?;
-        let path = entry.path()?.into_owned();
-        let mut parts = path.components();
-        anyhow::ensure!(
-            matches!(parts.next(), Some(Component::Normal(_))),
-            "bad path {} in the daemon's archive",
-            path.display()
-        );
-        let mut dest = target.to_path_buf();
-        for c in parts {
-            match c {
-                Component::Normal(n) => {
-                    anyhow::ensure!(
-                        !dest
-                            .symlink_metadata()
-                            .is_ok_and(|m| m.file_type().is_symlink()),
-                        "refusing to write through the symlink {}",
-                        dest.display()
-                    );
-                    dest.push(n);
-                }
-                _ => anyhow::bail!("bad path {} in the daemon's archive", path.display()),
-            }
-        }
-        entry.set_preserve_permissions(false);
-        entry.set_preserve_mtime(false);
-        entry
-            .unpack(&dest)
-            .with_context(|| format!("writing {}", dest.display()))?;
-    }
-    Ok(())
 }
 
 /// List the links of a directory or file.
@@ -444,45 +289,13 @@ impl LsCmd {
         use acorn_storage::unixfs::exporter::EntryKind;
         anyhow::ensure!(!self.paths.is_empty(), "argument \"ipfs-path\" is required");
         let show_size = self.size.unwrap_or(true);
-        // (name, cid, size, is_dir) per entry, per path.
-        let mut listed: Vec<Vec<(String, String, u64, bool)>> = Vec::new();
-        if let Some(c) = super::daemon_client(ctx)? {
-            let q: Vec<(&str, String)> = self.paths.iter().map(|p| ("arg", p.clone())).collect();
-            let v = c.json("ls", &q)?;
-            for o in v["Objects"]
-                .as_array()
-                .map(Vec::as_slice)
-                .unwrap_or_default()
-            {
-                let links = o["Links"].as_array().map(Vec::as_slice).unwrap_or_default();
-                listed.push(
-                    links
-                        .iter()
-                        .map(|l| {
-                            (
-                                l["Name"].as_str().unwrap_or_default().to_string(),
-                                l["Hash"].as_str().unwrap_or_default().to_string(),
-                                l["Size"].as_u64().unwrap_or(0),
-                                l["Type"].as_u64() == Some(1),
-                            )
-                        })
-                        .collect(),
-                );
-            }
-        } else {
-            let node = Node::open(&ctx.repo_root()?)?;
-            for p in &self.paths {
-                listed.push(
-                    node.ls(p)?
-                        .into_iter()
-                        .map(|e| {
-                            let is_dir = e.kind == EntryKind::Directory;
-                            (e.name, e.cid.to_string(), e.size, is_dir)
-                        })
-                        .collect(),
-                );
-            }
-        }
+        let core = super::core(ctx)?;
+        // Every path is listed before anything is printed (an error prints nothing).
+        let listed = self
+            .paths
+            .iter()
+            .map(|p| core.ls(p))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         for (i, (p, entries)) in self.paths.iter().zip(listed).enumerate() {
             if self.paths.len() > 1 {
@@ -502,7 +315,9 @@ impl LsCmd {
                     }
                 )?;
             }
-            for (name, cid, size, is_dir) in entries {
+            for e in entries {
+                let is_dir = e.kind == EntryKind::Directory;
+                let (name, cid, size) = (e.name, e.cid, e.size);
                 let name = if is_dir { format!("{name}/") } else { name };
                 if show_size {
                     let size = if is_dir {
@@ -566,35 +381,11 @@ pub struct RefsLocalCmd {}
 
 impl RefsCmd {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
-        let client = super::daemon_client(ctx)?;
-        if let (Some(RefsSub::Local(_)), Some(c)) = (&self.command, &client) {
-            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            c.post("refs/local", &[], None)?
-                .ndjson(&mut |v| Ok(writeln!(out, "{}", v["Ref"].as_str().unwrap_or_default())?))?;
-            out.flush()?;
-            return Ok(());
-        }
-        if let (None, Some(c)) = (&self.command, client) {
-            anyhow::ensure!(!self.paths.is_empty(), "argument \"ipfs-path\" is required");
-            anyhow::ensure!(
-                !self.edges && self.format.is_none() && self.max_depth.is_none(),
-                "refs: --edges, --format and --max-depth are not supported yet"
-            );
-            let mut q: Vec<(&str, String)> =
-                self.paths.iter().map(|p| ("arg", p.clone())).collect();
-            q.push(("recursive", self.recursive.to_string()));
-            q.push(("unique", self.unique.to_string()));
-            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            c.post("refs", &q, None)?
-                .ndjson(&mut |v| Ok(writeln!(out, "{}", v["Ref"].as_str().unwrap_or_default())?))?;
-            out.flush()?;
-            return Ok(());
-        }
-        let node = Node::open(&ctx.repo_root()?)?;
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        let mut print = |cid: cid::Cid| -> anyhow::Result<()> { Ok(writeln!(out, "{cid}")?) };
         match self.command {
             Some(RefsSub::Local(_)) => {
-                node.refs_local(&mut |cid| Ok(writeln!(out, "{cid}")?))?;
+                super::core(ctx)?.refs_local(&mut print)?;
             }
             None => {
                 anyhow::ensure!(!self.paths.is_empty(), "argument \"ipfs-path\" is required");
@@ -602,12 +393,7 @@ impl RefsCmd {
                     !self.edges && self.format.is_none() && self.max_depth.is_none(),
                     "refs: --edges, --format and --max-depth are not supported yet"
                 );
-                for p in &self.paths {
-                    let root = node.resolve_arg(p)?;
-                    node.refs(&root, self.recursive, self.unique, &mut |cid| {
-                        Ok(writeln!(out, "{cid}")?)
-                    })?;
-                }
+                super::core(ctx)?.refs(&self.paths, self.recursive, self.unique, &mut print)?;
             }
         }
         out.flush()?;

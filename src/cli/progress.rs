@@ -44,6 +44,11 @@ impl Bar {
         }
     }
 
+    /// Sets the total, once known (0: unknown).
+    pub fn set_total(&mut self, total: u64) {
+        self.total = Some(total).filter(|t| *t > 0);
+    }
+
     /// Whether it draws anything.
     pub fn is_on(&self) -> bool {
         self.out.is_some()

@@ -1,6 +1,6 @@
 //! `acorn resolve <path>`: Kubo's `ipfs resolve`, the CID a path names, printed as
-//! `/ipfs/<cid>`. Offline against the repo, or through the daemon's RPC API while
-//! one holds the repo.
+//! `/ipfs/<cid>`, from the core API's [`Content::resolve`](crate::core_api::Content::resolve)
+//! (offline against the repo, or through the daemon's RPC API while one holds it).
 //!
 //! **Departures.** `/ipns/` names are an error (no IPNS yet); `--recursive` is
 //! accepted and changes nothing (an `/ipfs/` path always resolves all the way).
@@ -8,7 +8,6 @@
 use argh::{ArgsInfo, FromArgs};
 
 use super::{parse_bool, print, Context};
-use crate::core::Node;
 
 /// Resolve a path to the CID it names.
 #[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
@@ -28,17 +27,8 @@ pub struct ResolveCmd {
 
 impl ResolveCmd {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
-        let path = if let Some(c) = super::daemon_client(ctx)? {
-            let q = vec![
-                ("arg", self.name),
-                ("recursive", self.recursive.unwrap_or(true).to_string()),
-            ];
-            let v = c.json("resolve", &q)?;
-            v["Path"].as_str().unwrap_or_default().to_string()
-        } else {
-            let node = Node::open(&ctx.repo_root()?)?;
-            format!("/ipfs/{}", node.resolve_path(&self.name)?)
-        };
-        print(&format!("{path}\n"))
+        // `--recursive` changes nothing (see the module's departures).
+        let cid = super::core(ctx)?.resolve(&self.name)?;
+        print(&format!("/ipfs/{cid}\n"))
     }
 }

@@ -28,6 +28,11 @@
 //! to [`crate::api::SLOT_WAIT`] while `Gateway.MaxConcurrentRequests` are served,
 //! then 503) → resolve the path on the blocking pool →
 //! answer. File bodies and CARs are produced by a pool job into a bounded channel.
+//! Every read goes through the core API ([`Local`]: `resolve`, `cat`, `ls` of the
+//! [`Content`](crate::core_api::Content) group, and [`Local::stat`]), except two
+//! that fetch missing blocks and have no core-API method yet: a raw block
+//! (`Node::block_fetch`) and a CAR (`Node::car_export`), called through
+//! [`Local::node`].
 //!
 //! **Limits.** `Gateway.MaxConcurrentRequests` requests at once (config, default
 //! [`crate::config::DEFAULT_MAX_CONCURRENT_REQUESTS`], set per firmware profile; the
@@ -64,7 +69,8 @@ use smol::channel;
 
 use crate::api::http::{Body, Chunk, Request, Response};
 use crate::api::{Held as Slot, Slots, SLOT_WAIT};
-use crate::core::Node;
+use crate::core_api::content::PathStat;
+use crate::core_api::{Content as _, Local};
 use crate::pool::Pool;
 
 /// Open gateway connections; one more gets 503 and is closed.
@@ -101,7 +107,8 @@ const PATH_SET: &AsciiSet = &CONTROLS
 
 /// The gateway's state.
 pub struct Gateway {
-    node: Arc<Node>,
+    /// The core API it reads through (the daemon's node and network).
+    core: Arc<Local>,
     pool: Pool,
     /// Request slots (`Gateway.MaxConcurrentRequests`).
     slots: Slots,
@@ -328,10 +335,10 @@ enum Target {
 }
 
 impl Gateway {
-    pub fn new(node: Arc<Node>, pool: Pool) -> Arc<Gateway> {
-        let limit = usize::from(node.config().gateway.max_concurrent_requests);
+    pub fn new(core: Arc<Local>, pool: Pool) -> Arc<Gateway> {
+        let limit = usize::from(core.node().config().gateway.max_concurrent_requests);
         Arc::new(Gateway {
-            node,
+            core,
             pool,
             slots: Slots::new(limit),
         })
@@ -342,13 +349,13 @@ impl Gateway {
         self.slots.active()
     }
 
-    /// Runs `f` with the node on the blocking pool.
+    /// Runs `f` with the core API on the blocking pool.
     async fn blocking<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Node) -> anyhow::Result<T> + Send + 'static,
+        f: impl FnOnce(&Local) -> anyhow::Result<T> + Send + 'static,
     ) -> Result<T, Fail> {
-        let node = self.node.clone();
-        match self.pool.run(move || f(&node)).await {
+        let core = self.core.clone();
+        match self.pool.run(move || f(&core)).await {
             Some(r) => r.map_err(fail),
             None => Err(Fail(500, "internal error: the request panicked".into())),
         }
@@ -423,9 +430,11 @@ impl Gateway {
     ) -> Result<Response, Fail> {
         let arg = arg.to_string();
         let (cid, data) = self
-            .blocking(move |n| {
-                let cid = n.resolve_arg(&arg)?;
-                Ok((cid, n.block_fetch(&cid)?))
+            .blocking(move |c| {
+                let cid = c.resolve(&arg)?;
+                // A Blocks-group call (`block get` reads the store only; this
+                // fetches a missing block).
+                Ok((cid, c.node().block_fetch(&cid)?))
             })
             .await?;
         let etag = format!("\"{cid}.raw\"");
@@ -457,7 +466,7 @@ impl Gateway {
         slot: Slot,
     ) -> Result<Response, Fail> {
         let a = arg.to_string();
-        let cid = self.blocking(move |n| n.resolve_arg(&a)).await?;
+        let cid = self.blocking(move |c| c.resolve(&a)).await?;
         let etag = format!("\"{cid}.car\"");
         if none_match(req.header("if-none-match"), &etag) {
             return Ok(not_modified(&etag, ipfs_path));
@@ -473,10 +482,11 @@ impl Gateway {
                 body: Body::Empty(None),
             });
         }
-        let node = self.node.clone();
+        let core = self.core.clone();
         let (first, rx) = self
             .stream(slot, move |w| {
-                node.car_export(&cid, root_only, w)?;
+                // A Dag-group call (`dag export`, fetching missing blocks).
+                core.node().car_export(&cid, root_only, w)?;
                 Ok(())
             })
             .await?;
@@ -528,13 +538,17 @@ impl Gateway {
     ) -> Result<Response, Fail> {
         let a = arg.to_string();
         let target = self
-            .blocking(move |n| {
-                let (cid, kind, size) = n.resolve_kind(&a)?;
+            .blocking(move |c| {
+                let PathStat { cid, kind, size } = c.stat(&a)?;
                 Ok(match kind {
                     EntryKind::File | EntryKind::Raw => Target::File { cid, size },
                     EntryKind::Directory => {
-                        let index = match n.resolve_kind(&format!("{cid}/index.html")) {
-                            Ok((c, EntryKind::File | EntryKind::Raw, s)) => Some((c, s)),
+                        let index = match c.stat(&format!("{cid}/index.html")) {
+                            Ok(PathStat {
+                                cid,
+                                kind: EntryKind::File | EntryKind::Raw,
+                                size,
+                            }) => Some((cid, size)),
                             Ok(_) => None,
                             Err(e) if status_of(&e) == 404 => None,
                             Err(e) => return Err(e),
@@ -625,11 +639,10 @@ impl Gateway {
                 body: Body::Empty(Some(len)),
             });
         }
-        let node = self.node.clone();
+        let core = self.core.clone();
         let (first, rx) = self
             .stream(slot, move |w| {
-                node.cat(&cid.to_string(), start, Some(len), w)?;
-                Ok(())
+                core.cat(&[cid.to_string()], start, Some(len), w)
             })
             .await?;
         Ok(Response {
@@ -650,7 +663,7 @@ impl Gateway {
         if none_match(req.header("if-none-match"), &etag) {
             return Ok(not_modified(&etag, ipfs_path));
         }
-        let entries = self.blocking(move |n| n.ls(&cid.to_string())).await?;
+        let entries = self.blocking(move |c| c.ls(&cid.to_string())).await?;
         let title = html_escape(&req.path);
         let mut html = format!(
             "<!DOCTYPE html>\n<html>\n<head><meta charset=\"utf-8\"><title>{title}</title></head>\n\
