@@ -1,8 +1,9 @@
 //! The HTTP RPC API: Kubo's `/api/v0` dialect over [`http`], calling the core API.
 //!
 //! **What.** [`Api::handle`] answers one request: routes `/api/v0/<command>` to a
-//! handler, parses Kubo-style parameters, runs the core call ([`crate::core`]) on the
-//! blocking pool, and writes Kubo's JSON shapes. No command logic lives here: every
+//! handler, parses Kubo-style parameters, runs the core API call
+//! ([`crate::core_api`], its `Local` implementation) on the blocking pool, and
+//! writes Kubo's JSON shapes, which the CLI's `Remote` implementation reads back. No command logic lives here: every
 //! handler is parameter parsing, one core call, and output formatting.
 //!
 //! **Spec.** Kubo's RPC API (<https://docs.ipfs.tech/reference/kubo/rpc/>):
@@ -56,8 +57,9 @@
 //! `config/show`), [`stats`] (`stats/repo`, `stats/bitswap`, `bitswap/*`); [`cors`]
 //! holds the browser rule.
 //!
-//! **Network.** `id`, `swarm/*`, `stats/bw` and `bitswap/*` go to the swarm task through
-//! [`NetHandle`]; content commands (`cat`, `get`, `ls`, `refs`, `pin/add`) fetch
+//! **Network.** `id`, `swarm/*`, `routing/*`, `stats/bw` and `bitswap/*` are the core
+//! API's `Network` group: they wait for the swarm task on their own pool
+//! ([`NET_WAIT_THREADS`]), not the repo's; content commands (`cat`, `get`, `ls`, `refs`, `pin/add`) fetch
 //! missing blocks over bitswap through the core's fetcher (see
 //! [`crate::daemon::net`]).
 
@@ -80,9 +82,8 @@ use acorn_storage::unixfs::exporter::EntryKind;
 use serde_json::{json, Value};
 use smol::channel::{self, Receiver, Sender};
 
-use crate::core::{self, parse_cid_arg, Node};
+use crate::core::{self, parse_cid_arg};
 use crate::core_api::{network, Content as _, Local, Network as _, Settings as _};
-use crate::daemon::net::NetHandle;
 use crate::pool::Pool;
 use http::{Body, Chunk, Request, Response};
 use multipart::Multipart;
@@ -160,15 +161,10 @@ const COMMANDS: &[&str] = &[
 /// The API's state: the node and the daemon's shutdown switch.
 pub struct Api {
     /// The core API every handler calls (the node, and the network in the daemon).
-    #[allow(dead_code)] // until every handler calls it
     core: Arc<Local>,
-    node: Arc<Node>,
     pool: Pool,
     /// Where `Network` calls wait for the swarm task ([`NET_WAIT_THREADS`]).
     net_pool: Pool,
-    /// The network, while the daemon runs one.
-    #[allow(dead_code)] // no handler reads it since the Content and Network groups
-    net: Option<NetHandle>,
     /// Closing it asks the daemon to shut down.
     shutdown: Sender<()>,
     /// Request slots (`API.MaxConcurrentRequests`).
@@ -275,19 +271,13 @@ impl Slots {
 }
 
 impl Api {
-    pub fn new(
-        node: Arc<Node>,
-        pool: Pool,
-        shutdown: Sender<()>,
-        net: Option<NetHandle>,
-    ) -> Arc<Api> {
-        let limit = usize::from(node.config().api.max_concurrent_requests);
+    /// The API over `core`, running repo work on `pool`.
+    pub fn new(core: Arc<Local>, pool: Pool, shutdown: Sender<()>) -> Arc<Api> {
+        let limit = usize::from(core.node().config().api.max_concurrent_requests);
         Arc::new(Api {
-            core: Arc::new(Local::new(node.clone(), net.clone())),
-            node,
+            core,
             pool,
             net_pool: Pool::named("acorn-net-wait", NET_WAIT_THREADS),
-            net,
             shutdown,
             slots: Slots::new(limit),
             cors: std::sync::OnceLock::new(),
@@ -297,14 +287,15 @@ impl Api {
     /// Allows the API's own localhost origins on `ports` (call once, before
     /// serving; later calls change nothing).
     pub fn set_listen_ports(&self, ports: &[u16]) {
-        let _ = self
-            .cors
-            .set(cors::Cors::new(&self.node.config().api.http_headers, ports));
+        let _ = self.cors.set(cors::Cors::new(
+            &self.core.node().config().api.http_headers,
+            ports,
+        ));
     }
 
     fn cors(&self) -> &cors::Cors {
         self.cors
-            .get_or_init(|| cors::Cors::new(&self.node.config().api.http_headers, &[]))
+            .get_or_init(|| cors::Cors::new(&self.core.node().config().api.http_headers, &[]))
     }
 
     /// Requests being served now.
@@ -414,22 +405,7 @@ impl Api {
         result.unwrap_or_else(ApiError::into_response)
     }
 
-    /// Runs `f` with the node on the blocking pool.
-    async fn blocking<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Node) -> anyhow::Result<T> + Send + 'static,
-    ) -> Result<T, ApiError> {
-        let node = self.node.clone();
-        match self.pool.run(move || f(&node)).await {
-            Some(r) => Ok(r?),
-            None => Err(ApiError::Server(
-                "internal error: the command panicked".into(),
-            )),
-        }
-    }
-
     /// Runs `f` with the core API on the blocking pool.
-    #[allow(dead_code)] // until every handler calls it
     async fn on_core<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Local) -> anyhow::Result<T> + Send + 'static,

@@ -2,7 +2,7 @@
 //! statistics commands over the RPC API.
 //!
 //! **What.** `stats/repo` is `repo/stat` under another name (as Kubo). `bitswap/stat`
-//! (and its alias `stats/bitswap`) asks the bitswap task ([`crate::daemon::net::NetHandle`]) for its
+//! (and its alias `stats/bitswap`) asks the bitswap task (the core API's `Network` group) for its
 //! counters, our wantlist and its connected peers; `bitswap/wantlist` for our wants
 //! or, with `peer=<id>`, what that peer wants from us.
 //!

@@ -19,7 +19,6 @@
 pub mod argv;
 pub mod bitswap;
 pub mod block;
-pub use crate::core_api::client;
 pub mod config_cmd;
 pub mod content;
 pub mod daemon_cmd;
@@ -150,22 +149,14 @@ pub fn run(args: Acorn, ctx: &Context) -> anyhow::Result<()> {
     }
 }
 
-/// The running daemon of the repo, if any: commands go through its RPC API then,
-/// as Kubo's do.
-pub(crate) fn daemon_client(ctx: &Context) -> anyhow::Result<Option<client::Client>> {
-    client::discover(&ctx.repo_root()?)
-}
-
 /// The core API for the repo: its daemon's when one runs (as Kubo's CLI), else the
 /// repo opened offline. Commands format what it returns, once for both cases.
-#[allow(dead_code)] // until every command group calls it
 pub(crate) fn core(ctx: &Context) -> anyhow::Result<Box<dyn crate::core_api::Core>> {
     crate::core_api::open(&ctx.repo_root()?)
 }
 
 /// The running daemon's core API, for network commands; the "needs a running
 /// daemon" error when none runs.
-#[allow(dead_code)] // until every command group calls it
 pub(crate) fn online(ctx: &Context) -> anyhow::Result<Box<dyn crate::core_api::Core>> {
     crate::core_api::online(&ctx.repo_root()?)
 }

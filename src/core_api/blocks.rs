@@ -119,6 +119,11 @@ pub trait Blocks {
         force: bool,
         emit: &mut dyn FnMut(RemovedBlock) -> anyhow::Result<()>,
     ) -> anyhow::Result<()>;
+
+    /// The gateway's raw-block answer: the stored block, or in the daemon one
+    /// fetched over bitswap (within `daemon::net::FETCH_TIMEOUT`). No RPC command
+    /// answers it (`block get` reads the store only), so [`Remote`] refuses it.
+    fn block_fetch(&self, cid: &Cid) -> anyhow::Result<Vec<u8>>;
 }
 
 /// The options' multihash checks (the front ends parse with [`mhtype_from_name`]
@@ -149,6 +154,10 @@ fn block_stat_of(v: &serde_json::Value) -> anyhow::Result<BlockStat> {
 }
 
 impl Blocks for Local {
+    fn block_fetch(&self, cid: &Cid) -> anyhow::Result<Vec<u8>> {
+        self.node().block_fetch(cid)
+    }
+
     fn block_put(&self, data: Vec<u8>, opts: &BlockPutOptions) -> anyhow::Result<BlockStat> {
         check_multihash(opts)?;
         check_block_size(data.len(), opts.allow_big_block)?;
@@ -223,6 +232,10 @@ pub(super) fn cid_field(v: &serde_json::Value, field: &str) -> anyhow::Result<Ci
 }
 
 impl Blocks for Remote {
+    fn block_fetch(&self, cid: &Cid) -> anyhow::Result<Vec<u8>> {
+        anyhow::bail!("fetching block {cid} is done by the daemon's gateway, not over the RPC API")
+    }
+
     fn block_put(&self, data: Vec<u8>, opts: &BlockPutOptions) -> anyhow::Result<BlockStat> {
         check_multihash(opts)?;
         let mut q: Vec<(&str, String)> = vec![

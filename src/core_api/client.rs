@@ -388,28 +388,6 @@ impl MultipartBody {
         Ok(Self::new(entries))
     }
 
-    /// The body for `block put`: each file (stdin when none) as one part.
-    pub fn for_files(paths: &[String]) -> Self {
-        let entries = if paths.is_empty() {
-            vec![Upload::Stdin]
-        } else {
-            paths
-                .iter()
-                .map(|p| {
-                    if p == "-" {
-                        Upload::Stdin
-                    } else {
-                        Upload::File {
-                            name: Some(p.clone()),
-                            path: p.into(),
-                        }
-                    }
-                })
-                .collect()
-        };
-        Self::new(entries)
-    }
-
     fn new(entries: Vec<Upload>) -> Self {
         MultipartBody {
             boundary: random_boundary(),

@@ -129,6 +129,12 @@ pub trait Dag {
     /// `dag export <cid or path>`: writes the DAG as a CARv1 to `out`.
     fn dag_export(&self, root: &str, out: &mut dyn Write) -> anyhow::Result<()>;
 
+    /// The gateway's trustless CAR of `root`: the whole DAG or, with `root_only`,
+    /// the root block alone; in the daemon missing blocks are fetched over bitswap.
+    /// The number of blocks written. No RPC command answers the root-only form, so
+    /// [`Remote`] refuses it.
+    fn car_export(&self, root: &Cid, root_only: bool, out: &mut dyn Write) -> anyhow::Result<u64>;
+
     /// `dag import`: stores the CARs of `cars` (nothing unless every one is valid)
     /// and with `pin_roots` pins their roots (each root's failure is its own).
     fn dag_import(
@@ -147,6 +153,10 @@ pub trait Dag {
 }
 
 impl Dag for Local {
+    fn car_export(&self, root: &Cid, root_only: bool, out: &mut dyn Write) -> anyhow::Result<u64> {
+        self.node().car_export(root, root_only, out)
+    }
+
     fn dag_put(&self, data: &[u8], opts: &DagPutOptions) -> anyhow::Result<Cid> {
         check_hash(opts)?;
         self.node().dag_put(
@@ -291,6 +301,10 @@ fn write_cars(
 }
 
 impl Dag for Remote {
+    fn car_export(&self, root: &Cid, _: bool, _: &mut dyn Write) -> anyhow::Result<u64> {
+        anyhow::bail!("the CAR of {root} is made by the daemon's gateway, not over the RPC API")
+    }
+
     fn dag_put(&self, data: &[u8], opts: &DagPutOptions) -> anyhow::Result<Cid> {
         check_hash(opts)?;
         let q: Vec<(&str, String)> = vec![

@@ -35,9 +35,6 @@
 //! groups: `repo.rs`, `filestore.rs`), `network.rs`, `settings.rs`; [`client`] is the
 //! blocking HTTP client under [`Remote`].
 
-// Until every command group is moved onto the traits (this branch's work).
-#![allow(dead_code)]
-
 pub mod blocks;
 pub mod client;
 pub mod content;

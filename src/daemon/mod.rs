@@ -204,14 +204,13 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
     let ex = Arc::new(Executor::new());
     let network = smol::block_on(ex.run(net::start(&ex, root, &node)))?;
     spawn_reprovider(&ex, &node, &pool, &network);
-    let gateway = Gateway::new(
-        Arc::new(crate::core_api::Local::new(
-            node.clone(),
-            Some(network.clone()),
-        )),
-        pool.clone(),
-    );
-    let api = Api::new(node.clone(), pool, stop_tx.clone(), Some(network.clone()));
+    // One core API for both front ends: the node with its network.
+    let core = Arc::new(crate::core_api::Local::new(
+        node.clone(),
+        Some(network.clone()),
+    ));
+    let gateway = Gateway::new(core.clone(), pool.clone());
+    let api = Api::new(core, pool, stop_tx.clone());
     let ports: Vec<u16> = listeners.iter().map(|(_, a)| a.port()).collect();
     api.set_listen_ports(&ports);
     let stats = Arc::new(http::Stats::default());

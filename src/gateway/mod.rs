@@ -70,7 +70,7 @@ use smol::channel;
 use crate::api::http::{Body, Chunk, Request, Response};
 use crate::api::{Held as Slot, Slots, SLOT_WAIT};
 use crate::core_api::content::PathStat;
-use crate::core_api::{Content as _, Local};
+use crate::core_api::{Blocks as _, Content as _, Dag as _, Local};
 use crate::pool::Pool;
 
 /// Open gateway connections; one more gets 503 and is closed.
@@ -432,9 +432,7 @@ impl Gateway {
         let (cid, data) = self
             .blocking(move |c| {
                 let cid = c.resolve(&arg)?;
-                // A Blocks-group call (`block get` reads the store only; this
-                // fetches a missing block).
-                Ok((cid, c.node().block_fetch(&cid)?))
+                Ok((cid, c.block_fetch(&cid)?))
             })
             .await?;
         let etag = format!("\"{cid}.raw\"");
@@ -485,8 +483,7 @@ impl Gateway {
         let core = self.core.clone();
         let (first, rx) = self
             .stream(slot, move |w| {
-                // A Dag-group call (`dag export`, fetching missing blocks).
-                core.node().car_export(&cid, root_only, w)?;
+                core.car_export(&cid, root_only, w)?;
                 Ok(())
             })
             .await?;
