@@ -88,7 +88,10 @@ fn main() -> ExitCode {
         Err(exit) => {
             return match exit.status {
                 Ok(()) => {
-                    println!("{}", exit.output.trim_end());
+                    // `--help` into a closed pipe (`acorn add --help | head -1`)
+                    // is not an error: println! would panic on EPIPE.
+                    use std::io::Write as _;
+                    let _ = writeln!(io::stdout().lock(), "{}", exit.output.trim_end());
                     ExitCode::SUCCESS
                 }
                 Err(()) => {

@@ -383,6 +383,23 @@ fn version_and_help() {
 }
 
 #[test]
+fn help_into_a_closed_pipe_is_not_a_crash() {
+    // `acorn dag put --help | head -1`: the reader is gone before the help is
+    // written, so the write fails with EPIPE (Rust ignores SIGPIPE).
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_acorn"))
+        .args(["dag", "put", "--help"])
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
 fn logging_is_quiet_by_default_and_follows_acorn_log() {
     let (_d, root) = repo();
     let quiet = acorn(&root, &["init", "--profile", "test"]);
