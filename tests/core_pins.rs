@@ -477,9 +477,8 @@ fn pins_repo_and_filestore_print_the_same_offline_and_through_the_daemon() {
              Error: 1 filestore entries are not ok\n"
         )
     );
-    // 11 objects: the 7 before, q's reference, big.bin's root and 2 leaves. The
-    // storage counts a changed filestore reference as corrupt but not as
-    // checked, hence "of 10".
+    // 11 objects: the 7 before, q's reference, big.bin's root and 2 leaves; the
+    // changed filestore reference is one of the blocks checked.
     let rv = of(s, &["repo", "verify"]);
     assert!(!rv.0, "{rv:?}");
     assert_eq!(rv.1.lines().count(), 2, "{rv:?}");
@@ -496,7 +495,7 @@ fn pins_repo_and_filestore_print_the_same_offline_and_through_the_daemon() {
     );
     assert_eq!(
         rv.2,
-        "Error: verify complete, 2 of 10 blocks were corrupt\n"
+        "Error: verify complete, 2 of 11 blocks were corrupt\n"
     );
 
     failed(&rm, "stop the daemon first");

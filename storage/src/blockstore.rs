@@ -165,7 +165,8 @@ pub struct CorruptBlock {
 /// Result of [`Store::verify`] (`repo verify`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VerifyReport {
-    /// Blocks re-hashed.
+    /// Blocks examined: re-hashed, or found unreadable or malformed (so every
+    /// corrupt block is among them).
     pub checked: u64,
     /// Blocks whose hash function we cannot compute (not checked).
     pub unverifiable: u64,
@@ -551,21 +552,24 @@ impl Store {
             for key in keys {
                 match read_block_file(&self.inner.blocks_dir, &key) {
                     Ok(data) => check_entry(&key, &data, &mut report),
-                    Err(e) => report.corrupt.push(CorruptBlock {
-                        cid: multihash_of_key(&key)
-                            .ok()
-                            .map(|mh| cids::raw_v1_of_multihash(&mh)),
-                        key_hex: hex(&key),
-                        reason: e.to_string(),
-                    }),
+                    Err(e) => {
+                        report.checked += 1;
+                        report.corrupt.push(CorruptBlock {
+                            cid: multihash_of_key(&key)
+                                .ok()
+                                .map(|mh| cids::raw_v1_of_multihash(&mh)),
+                            key_hex: hex(&key),
+                            reason: e.to_string(),
+                        })
+                    }
                 }
             }
         }
         for entry in self.iter_refs() {
             let (mh, r) = entry?;
             let (status, why) = filestore::check_ref(&mh, &r);
+            report.checked += 1;
             if status == filestore::Status::Ok {
-                report.checked += 1;
                 continue;
             }
             report.corrupt.push(CorruptBlock {
@@ -836,6 +840,7 @@ fn check_entry(key: &[u8], data: &[u8], report: &mut VerifyReport) {
     let mh = match Multihash::<64>::from_bytes(key) {
         Ok(mh) => mh,
         Err(e) => {
+            report.checked += 1;
             report.corrupt.push(CorruptBlock {
                 cid: None,
                 key_hex: hex(key),
