@@ -180,6 +180,20 @@ fn changed_truncated_deleted_and_unreadable_files_get_kubo_statuses() {
     // cat never returns wrong bytes: a clear error naming the file.
     let e = err(&run(&root, &["cat", &format!("{root_cid}/big.bin")], None));
     assert!(e.contains(s(&big_path)) && e.contains("changed"), "{e}");
+    // The pin over it is broken at that leaf; the command lists it, as Kubo.
+    let r = run(&root, &["pin", "verify"], None);
+    assert!(!r.ok);
+    assert!(
+        r.text().starts_with(&format!("{root_cid} broken\n")),
+        "{}",
+        r.text()
+    );
+    assert!(
+        r.text().contains("changed since it was added"),
+        "{}",
+        r.text()
+    );
+    assert!(r.stderr.contains("1 pin(s) broken"), "{}", r.stderr);
 
     // 2. Truncated: the blocks past the end are "changed".
     bytes[300_000] ^= 0xff;
@@ -198,6 +212,9 @@ fn changed_truncated_deleted_and_unreadable_files_get_kubo_statuses() {
         e.contains(s(&big_path)) && e.contains("no longer exists"),
         "{e}"
     );
+    let r = run(&root, &["pin", "verify", "-q"], None);
+    assert!(!r.ok);
+    assert_eq!(r.text(), format!("{root_cid}\n"));
 
     // 4. Unreadable (a directory where the file was): "error".
     let small = data.join("sub/small.txt");

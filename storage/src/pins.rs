@@ -416,15 +416,25 @@ pub fn pin_verify(store: &Store) -> Result<Vec<PinStatus>, PinError> {
             if !seen.insert(&cid)? {
                 continue;
             }
-            let bytes = match snap.get(&cid)? {
-                Some(b) => b,
-                None => {
+            let bytes = match snap.get(&cid) {
+                Ok(Some(b)) => b,
+                Ok(None) => {
                     bad.push(BadNode {
                         cid,
                         error: "block not found".into(),
                     });
                     continue;
                 }
+                // A filestore block whose file is gone or changed is a broken
+                // node of this pin (as Kubo lists it), not a failed command.
+                Err(e @ (BlockError::FileMissing { .. } | BlockError::FileChanged { .. })) => {
+                    bad.push(BadNode {
+                        cid,
+                        error: e.to_string(),
+                    });
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
             };
             match cids::verify(&cid, &bytes) {
                 Ok(true) => {}
