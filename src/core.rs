@@ -901,6 +901,11 @@ impl std::io::Read for CatReader<'_> {
     }
 }
 
+/// `add --nocopy` of stdin (there is no file to reference): the CLI's error, offline
+/// and through the daemon alike.
+pub const NOCOPY_NEEDS_PATHS: &str =
+    "--nocopy needs file paths: data from stdin has no file to reference";
+
 /// Adds `paths` (stdin when empty) with `opts`; with `only_hash` nothing is
 /// written. Each entry is reported to `emit(name, cid)`; returns the last root.
 /// Blocks are protected from GC from the first write until the root is pinned.
@@ -922,7 +927,7 @@ pub fn add_paths(
         }
     };
     if opts.nocopy && paths.is_empty() {
-        anyhow::bail!("--nocopy needs file paths: data from stdin has no file to reference");
+        anyhow::bail!(NOCOPY_NEEDS_PATHS);
     }
     let mut null = acorn_storage::block::NullSink;
     let (_guard, mut writer) = match node {

@@ -132,6 +132,7 @@ fn pass(root: &Path, f: &Files, out: &Path) -> Vec<(String, Run)> {
     go(&["add", "--pin=false", s(&f.unpinned)], None);
     go(&["add", "-n", "-Q", s(&f.lonely)], None);
     go(&["add", "--nocopy", s(&f.nocopy)], None);
+    go(&["add", "--nocopy"], Some(b"no file to reference\n"));
     go(&["add", "-Q", "--progress=true", hello], None);
     go(&["add"], Some(b"from stdin\n"));
     go(&["add", tree], None);
@@ -235,6 +236,10 @@ fn content_commands_match_offline_and_through_the_daemon() {
     let fail = |label: &str| common::err(got_off(label));
 
     // add: Kubo's lines and CIDs.
+    assert_eq!(
+        fail("add --nocopy"),
+        "Error: --nocopy needs file paths: data from stdin has no file to reference"
+    );
     let hello = s(&f.hello);
     assert_eq!(
         text(&format!("add {hello}")),
@@ -277,7 +282,7 @@ fn content_commands_match_offline_and_through_the_daemon() {
     let unpinned = cid_of(&text("add --pin=false"), "unpinned.txt");
     let lonely = text("add -n -Q").trim().to_string();
     assert!(lonely.starts_with("Qm"), "{lonely}");
-    let nocopy = cid_of(&text("add --nocopy"), "n.bin");
+    let nocopy = cid_of(&text(&format!("add --nocopy {}", s(&f.nocopy))), "n.bin");
     assert!(nocopy.starts_with("bafkrei") || nocopy.starts_with("Qm"));
     assert_eq!(
         text("add -Q --progress=true"),

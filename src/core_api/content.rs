@@ -458,6 +458,10 @@ impl Content for Remote {
             bail!("a streamed add cannot be forwarded to a daemon");
         };
         let o = &opts.import;
+        // As offline: stdin has no file the daemon could reference.
+        if o.nocopy && paths.is_empty() {
+            bail!(crate::core::NOCOPY_NEEDS_PATHS);
+        }
         let body = MultipartBody::for_add(paths, recursive, o.hidden)?;
         let mut q: Vec<(&str, String)> = vec![
             ("pin", opts.pin.to_string()),
