@@ -29,6 +29,7 @@ use std::io::Write;
 use anyhow::Context as _;
 use cid::Cid;
 
+use super::answer::cid_field;
 use super::client::RequestBody;
 use super::{Local, Remote};
 use crate::core::{check_block_size, BlockRm};
@@ -221,14 +222,6 @@ pub(super) fn one_part_body(data: &[u8]) -> RequestBody {
         content_type: format!("multipart/form-data; boundary={boundary}"),
         reader: Box::new(std::io::Cursor::new(body)),
     }
-}
-
-/// A CID the daemon sent in `field` of `v`.
-pub(super) fn cid_field(v: &serde_json::Value, field: &str) -> anyhow::Result<Cid> {
-    let s = v[field]
-        .as_str()
-        .with_context(|| format!("no {field} in the daemon's answer: {v}"))?;
-    Ok(cids::parse(s)?)
 }
 
 impl Blocks for Remote {

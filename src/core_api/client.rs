@@ -345,7 +345,8 @@ pub struct MultipartBody {
     done: bool,
 }
 
-fn random_boundary() -> String {
+/// A multipart boundary: random, so it is unlikely to occur in what it frames.
+pub(super) fn random_boundary() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut s = String::from("acorn-");
     for i in 0..3u64 {

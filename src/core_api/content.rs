@@ -47,6 +47,7 @@ use anyhow::{bail, Context as _};
 use cid::Cid;
 use serde_json::Value;
 
+use super::answer::{args, cid_field};
 use super::client::{MultipartBody, RequestBody};
 use super::{Local, Remote};
 use crate::core::{self, AddEntry, AddSource, Node};
@@ -408,19 +409,6 @@ impl Content for Local {
     fn resolve(&self, path: &str) -> anyhow::Result<Cid> {
         self.node().resolve_path(path)
     }
-}
-
-/// The `arg=` parameters of `paths`.
-fn args(paths: &[String]) -> Vec<(&'static str, String)> {
-    paths.iter().map(|p| ("arg", p.clone())).collect()
-}
-
-/// A CID field of the daemon's JSON.
-fn cid_field(v: &Value, field: &str) -> anyhow::Result<Cid> {
-    let s = v[field]
-        .as_str()
-        .with_context(|| format!("the daemon's answer lacks {field:?}: {v}"))?;
-    cids::parse(s).with_context(|| format!("bad CID {s:?} from the daemon"))
 }
 
 /// The `{"Ref","Err"}` lines of `refs` and `refs/local`.

@@ -34,7 +34,9 @@ use anyhow::Context as _;
 use cid::Cid;
 use serde_json::Value;
 
-use super::blocks::{cid_field, one_part_body};
+use super::answer::cid_field;
+use super::blocks::one_part_body;
+use super::client::random_boundary;
 use super::client::RequestBody;
 use super::{Local, Remote};
 use acorn_storage::cids;
@@ -238,18 +240,6 @@ pub fn parse_dag_stat(v: &Value) -> anyhow::Result<DagStatSummary> {
         redundant_size: total_size + n(v, "SharedSize"),
         dags,
     })
-}
-
-/// A multipart boundary unlikely to occur in any CAR.
-fn random_boundary() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut s = String::from("acorn-car-");
-    for i in 0..3u64 {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u64(i ^ u64::from(std::process::id()));
-        s.push_str(&format!("{:016x}", h.finish()));
-    }
-    s
 }
 
 /// Writes `cars` to `pipe` as a multipart body. A failure to read a CAR is the

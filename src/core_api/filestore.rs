@@ -24,7 +24,7 @@ use acorn_storage::filestore::Status;
 use cid::Cid;
 use serde_json::Value;
 
-use super::pins::cid_value;
+use super::answer::cid_value;
 use super::{Local, Remote};
 use crate::core::FilestoreEntry;
 

@@ -32,9 +32,11 @@
 //!
 //! **Files.** The traits and both implementations of a group live together in its
 //! file: `content.rs`, `blocks.rs`, `dag.rs`, `pins.rs` (with the repo and filestore
-//! groups: `repo.rs`, `filestore.rs`), `network.rs`, `settings.rs`; [`client`] is the
+//! groups: `repo.rs`, `filestore.rs`), `network.rs`, `settings.rs`; [`answer`] reads
+//! the daemon's JSON for every group's `Remote`; [`client`] is the
 //! blocking HTTP client under [`Remote`].
 
+pub mod answer;
 pub mod blocks;
 pub mod client;
 pub mod content;

@@ -19,6 +19,7 @@ use cid::Cid;
 use libp2p::{Multiaddr, PeerId};
 use serde_json::Value;
 
+use super::answer::{args, array, field, str_field, strings, u64_field};
 use super::{Local, Remote};
 pub use crate::core::IdInfo;
 pub use crate::daemon::net::{BwScope, BwStats};
@@ -244,42 +245,6 @@ impl Network for Local {
     }
 }
 
-fn field<'a>(v: &'a Value, key: &str) -> anyhow::Result<&'a Value> {
-    v.get(key)
-        .with_context(|| format!("the daemon's answer has no {key:?}"))
-}
-
-fn str_field<'a>(v: &'a Value, key: &str) -> anyhow::Result<&'a str> {
-    field(v, key)?
-        .as_str()
-        .with_context(|| format!("the daemon's {key:?} is not a string"))
-}
-
-fn u64_field(v: &Value, key: &str) -> anyhow::Result<u64> {
-    field(v, key)?
-        .as_u64()
-        .with_context(|| format!("the daemon's {key:?} is not a count"))
-}
-
-fn array<'a>(v: &'a Value, key: &str) -> anyhow::Result<&'a [Value]> {
-    match field(v, key)? {
-        Value::Null => Ok(&[]),
-        Value::Array(a) => Ok(a),
-        _ => anyhow::bail!("the daemon's {key:?} is not a list"),
-    }
-}
-
-fn strings(v: &Value, key: &str) -> anyhow::Result<Vec<String>> {
-    array(v, key)?
-        .iter()
-        .map(|s| {
-            s.as_str()
-                .map(str::to_string)
-                .with_context(|| format!("the daemon's {key:?} holds a non-string"))
-        })
-        .collect()
-}
-
 fn parse<T: std::str::FromStr>(s: &str, what: &str) -> anyhow::Result<T>
 where
     T::Err: std::fmt::Display,
@@ -316,10 +281,6 @@ fn peers_of(v: &Value, verb: &str) -> anyhow::Result<Vec<PeerId>> {
             parse(peer, "peer ID")
         })
         .collect()
-}
-
-fn args(list: &[String]) -> Vec<(&'static str, String)> {
-    list.iter().map(|a| ("arg", a.clone())).collect()
 }
 
 impl Network for Remote {

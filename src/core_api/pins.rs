@@ -27,10 +27,10 @@
 use std::time::{Duration, Instant};
 
 use acorn_storage::pins::{PinFilter, PinType};
-use anyhow::Context as _;
 use cid::Cid;
 use serde_json::Value;
 
+use super::answer::{args, cid_value};
 use super::{Local, Remote};
 
 /// Least time between two [`PinAddEvent::Progress`] events of `pin add` (Kubo's
@@ -254,17 +254,6 @@ impl Pins for Local {
     }
 }
 
-/// `arg=` parameters for `paths`.
-fn path_args(paths: &[String]) -> Vec<(&'static str, String)> {
-    paths.iter().map(|p| ("arg", p.clone())).collect()
-}
-
-/// A CID the daemon sent as a JSON string.
-pub(super) fn cid_value(v: &Value) -> anyhow::Result<Cid> {
-    let s = v.as_str().unwrap_or_default();
-    crate::core::parse_cid_arg(s).with_context(|| format!("bad CID {s:?} from the daemon"))
-}
-
 /// The CIDs of a `{"Pins":[..]}` answer.
 fn pins_of(v: &Value) -> anyhow::Result<Vec<Cid>> {
     v["Pins"]
@@ -303,7 +292,7 @@ impl Pins for Remote {
         opts: PinAddOptions,
         each: &mut dyn FnMut(PinAddEvent) -> anyhow::Result<()>,
     ) -> anyhow::Result<()> {
-        let mut q = path_args(paths);
+        let mut q = args(paths);
         q.push(("recursive", opts.recursive.to_string()));
         if !opts.progress {
             for cid in pins_of(&self.client().json("pin/add", &q)?)? {
@@ -329,7 +318,7 @@ impl Pins for Remote {
         recursive: bool,
         each: &mut dyn FnMut(Cid) -> anyhow::Result<()>,
     ) -> anyhow::Result<()> {
-        let mut q = path_args(paths);
+        let mut q = args(paths);
         q.push(("recursive", recursive.to_string()));
         for cid in pins_of(&self.client().json("pin/rm", &q)?)? {
             each(cid)?;
@@ -343,7 +332,7 @@ impl Pins for Remote {
         paths: &[String],
         each: &mut dyn FnMut(PinEntry) -> anyhow::Result<()>,
     ) -> anyhow::Result<()> {
-        let mut q = path_args(paths);
+        let mut q = args(paths);
         q.push(("type", filter_name(filter).into()));
         q.push(("stream", "true".into()));
         self.client().post("pin/ls", &q, None)?.ndjson(&mut |v| {

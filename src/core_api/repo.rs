@@ -23,7 +23,7 @@
 use anyhow::Context as _;
 use cid::Cid;
 
-use super::pins::cid_value;
+use super::answer::cid_value;
 use super::{Local, Remote};
 use crate::core::RepoStat;
 
