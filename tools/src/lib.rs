@@ -115,6 +115,52 @@ pub fn measure_main(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The flags the benchmark and soak binaries share: `--acorn PATH`, the binary
+/// under test (default: `acorn` beside this one), and `--dir DIR`, the scratch
+/// directory (default: `<tmp>/acorn-<tool>-<pid>`).
+pub struct RunFlags {
+    acorn: std::path::PathBuf,
+    dir: Option<std::path::PathBuf>,
+}
+
+impl RunFlags {
+    /// The defaults.
+    pub fn new() -> anyhow::Result<RunFlags> {
+        Ok(RunFlags {
+            acorn: std::env::current_exe()?.with_file_name("acorn"),
+            dir: None,
+        })
+    }
+
+    /// Takes `--acorn` or `--dir` (for [`parse_flags`]); `false` for another flag.
+    pub fn take(
+        &mut self,
+        flag: &str,
+        value: &mut dyn FnMut() -> anyhow::Result<String>,
+    ) -> anyhow::Result<bool> {
+        match flag {
+            "--acorn" => self.acorn = value()?.into(),
+            "--dir" => self.dir = Some(value()?.into()),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// The binary (which must exist) and the scratch directory for `tool` (not
+    /// created here).
+    pub fn finish(self, tool: &str) -> anyhow::Result<(std::path::PathBuf, std::path::PathBuf)> {
+        anyhow::ensure!(
+            self.acorn.exists(),
+            "acorn binary not found at {}",
+            self.acorn.display()
+        );
+        let dir = self.dir.unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("acorn-{tool}-{}", std::process::id()))
+        });
+        Ok((self.acorn, dir))
+    }
+}
+
 /// Parses `--flag [value]` command-line arguments: `set(flag, value)` handles one
 /// flag, calling `value()` to take the argument after it when it has one, and
 /// returns `false` for a flag it does not know (an "unknown argument" error).

@@ -18,7 +18,7 @@
 //! is over the ceiling (issue 5's target); speed is printed, not asserted.
 
 use acorn_tools::{proc_figures, profile_ceiling_mib, write_pseudo_random_file, Daemon};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 /// Bytes of the block and of the file served.
@@ -118,29 +118,19 @@ fn main() -> anyhow::Result<()> {
     let mut conns = 32usize;
     let mut secs = 10u64;
     let mut threads = 2usize;
-    let mut acorn = std::env::current_exe()?.with_file_name("acorn");
-    let mut dir: Option<PathBuf> = None;
+    let mut flags = acorn_tools::RunFlags::new()?;
     acorn_tools::parse_flags(std::env::args().skip(1), |a, val| {
         match a {
             "--profile" => profile = val()?.clone(),
             "--connections" => conns = val()?.parse()?,
             "--seconds" => secs = val()?.parse()?,
             "--wrk-threads" => threads = val()?.parse()?,
-            "--acorn" => acorn = PathBuf::from(val()?),
-            "--dir" => dir = Some(PathBuf::from(val()?)),
-            _ => return Ok(false),
+            _ => return flags.take(a, val),
         }
         Ok(true)
     })?;
-    anyhow::ensure!(
-        acorn.exists(),
-        "acorn binary not found at {}",
-        acorn.display()
-    );
+    let (acorn, base) = flags.finish("bench-api")?;
     let ceiling_mib = profile_ceiling_mib(&profile)?;
-    let base = dir.unwrap_or_else(|| {
-        std::env::temp_dir().join(format!("acorn-bench-api-{}", std::process::id()))
-    });
     let _ = std::fs::remove_dir_all(&base);
     std::fs::create_dir_all(&base)?;
     println!(

@@ -185,25 +185,18 @@ fn main() -> anyhow::Result<()> {
     let mut n_peers = 50usize;
     let mut only: Option<Vec<String>> = None;
     let profiles_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware-profiles");
-    let mut acorn = std::env::current_exe()?.with_file_name("acorn");
-    let mut dir: Option<PathBuf> = None;
+    let mut flags = acorn_tools::RunFlags::new()?;
     acorn_tools::parse_flags(std::env::args().skip(1), |a, val| {
         match a {
             "--add-mib" => add_mib = val()?.parse()?,
             "--fetch-mib" => fetch_mib = val()?.parse()?,
             "--peers" => n_peers = val()?.parse()?,
             "--profiles" => only = Some(val()?.split(',').map(str::to_string).collect()),
-            "--acorn" => acorn = PathBuf::from(val()?),
-            "--dir" => dir = Some(PathBuf::from(val()?)),
-            _ => return Ok(false),
+            _ => return flags.take(a, val),
         }
         Ok(true)
     })?;
-    anyhow::ensure!(
-        acorn.exists(),
-        "acorn binary not found at {}",
-        acorn.display()
-    );
+    let (acorn, base) = flags.finish("bench-ceiling")?;
 
     // (name, ceiling) sorted by ceiling, then name.
     let mut profiles = Vec::new();
@@ -233,9 +226,6 @@ fn main() -> anyhow::Result<()> {
     }
     anyhow::ensure!(!profiles.is_empty(), "no profiles to run");
 
-    let base = dir.unwrap_or_else(|| {
-        std::env::temp_dir().join(format!("acorn-bench-ceiling-{}", std::process::id()))
-    });
     let _ = std::fs::remove_dir_all(&base);
     std::fs::create_dir_all(&base)?;
     // Declared before the daemons, so dropped after them: also on an error return.

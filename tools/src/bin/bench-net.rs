@@ -18,7 +18,7 @@
 //! Acorn→Acorn ≥ 60 MiB/s. Printed, not asserted.
 
 use acorn_tools::{proc_figures, write_pseudo_random_file, Daemon};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -73,28 +73,18 @@ fn helia_to_acorn(b: &Daemon, file: &Path) -> anyhow::Result<f64> {
 fn main() -> anyhow::Result<()> {
     let mut mib = 100u64;
     let mut idle_peers = 20usize;
-    let mut acorn = std::env::current_exe()?.with_file_name("acorn");
-    let mut dir: Option<PathBuf> = None;
+    let mut flags = acorn_tools::RunFlags::new()?;
     let mut helia = false;
     acorn_tools::parse_flags(std::env::args().skip(1), |a, val| {
         match a {
             "--mib" => mib = val()?.parse()?,
             "--idle-peers" => idle_peers = val()?.parse()?,
-            "--acorn" => acorn = PathBuf::from(val()?),
-            "--dir" => dir = Some(PathBuf::from(val()?)),
             "--helia" => helia = true,
-            _ => return Ok(false),
+            _ => return flags.take(a, val),
         }
         Ok(true)
     })?;
-    anyhow::ensure!(
-        acorn.exists(),
-        "acorn binary not found at {}",
-        acorn.display()
-    );
-    let base = dir.unwrap_or_else(|| {
-        std::env::temp_dir().join(format!("acorn-bench-net-{}", std::process::id()))
-    });
+    let (acorn, base) = flags.finish("bench-net")?;
     let _ = std::fs::remove_dir_all(&base);
     std::fs::create_dir_all(&base)?;
     println!(

@@ -48,25 +48,16 @@ fn run(acorn: &Path, repo: &Path, args: &[&str]) -> anyhow::Result<(bool, String
 fn main() -> anyhow::Result<()> {
     let mut cycles = 50u64;
     let mut seed = 1u64;
-    let mut acorn = std::env::current_exe()?.with_file_name("acorn");
-    let mut dir: Option<PathBuf> = None;
+    let mut flags = acorn_tools::RunFlags::new()?;
     acorn_tools::parse_flags(std::env::args().skip(1), |a, val| {
         match a {
             "--cycles" => cycles = val()?.parse()?,
             "--seed" => seed = val()?.parse()?,
-            "--acorn" => acorn = PathBuf::from(val()?),
-            "--dir" => dir = Some(PathBuf::from(val()?)),
-            _ => return Ok(false),
+            _ => return flags.take(a, val),
         }
         Ok(true)
     })?;
-    anyhow::ensure!(
-        acorn.exists(),
-        "acorn binary not found at {}",
-        acorn.display()
-    );
-    let base = dir
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("acorn-soak-{}", std::process::id())));
+    let (acorn, base) = flags.finish("soak")?;
     std::fs::create_dir_all(&base)?;
     let repo = base.join("repo");
     let _ = std::fs::remove_dir_all(&repo);
