@@ -8,30 +8,28 @@
 //! form that returns the peer's error text instead of panicking, for negative tests.
 //! Dropping the peer kills the child; [`HeliaPeer::stop`] stops it cleanly.
 //!
-//! Use it from a test crate with
-//! `#[path = "common/helia.rs"] mod helia;` (it needs nothing from `common/mod.rs`).
+//! Use it from a test crate with `#[path = "common/helia.rs"] mod helia;` (it needs
+//! nothing from `common/mod.rs`; the child-process plumbing it shares with the Kubo
+//! peer is `acorn_tools::interop::line_peer`).
 //!
 //! Spec: the line protocol is documented at the top of `tools/interop/helia-peer.mjs`.
 //! The peer listens on 127.0.0.1 only and dials nobody by itself (no bootstrap, no DHT,
 //! no routers): it exchanges blocks only with peers it dialed or that dialed it.
 //!
-//! Limits: replies are read by a thread into a channel of [`LINE_QUEUE_CAP`] lines (the
-//! reader blocks when full); the child's stderr is kept as its last [`STDERR_TAIL_LINES`]
-//! lines and shown in every failure message. Helia's blockstore is in memory.
+//! Limits: those of [`LinePeer`] (bounded line queue, stderr tail in failure messages).
+//! Helia's blockstore is in memory.
 //!
 //! Needs Node >= 20 and `npm ci --prefix tools/interop`; without them the tests FAIL with
 //! that instruction (as `tests/helia_parity.rs` does), they never skip.
 #![allow(dead_code)]
 
-use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use serde_json::{json, Value};
+
+use acorn_tools::interop::line_peer::{millis, strings, LinePeer};
 
 /// Longest wait for the ready line (node start, module loading, libp2p listen).
 pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -41,10 +39,6 @@ pub const REPLY_TIMEOUT: Duration = Duration::from_secs(60);
 pub const REPLY_MARGIN: Duration = Duration::from_secs(10);
 /// Dial timeout passed to the peer (it also waits up to 5 s for identify after connecting).
 pub const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
-/// Stdout lines buffered between the reader thread and the test.
-pub const LINE_QUEUE_CAP: usize = 64;
-/// Stderr lines of the child kept for failure messages (oldest dropped first).
-pub const STDERR_TAIL_LINES: usize = 40;
 
 /// `tools/interop` inside the repository.
 pub fn interop_dir() -> PathBuf {
@@ -101,13 +95,7 @@ pub struct Catted {
 
 /// A running `helia-peer.mjs` child.
 pub struct HeliaPeer {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<String>,
-    stderr: Arc<Mutex<VecDeque<String>>>,
-    peer_id: String,
-    addrs: Vec<String>,
-    next_id: u64,
+    peer: LinePeer,
 }
 
 impl HeliaPeer {
@@ -115,82 +103,26 @@ impl HeliaPeer {
     /// stderr) if it is not installed or not ready within [`READY_TIMEOUT`].
     pub fn start() -> HeliaPeer {
         let dir = require_installed();
-        let mut child = Command::new("node")
-            .arg(dir.join("helia-peer.mjs"))
-            .current_dir(&dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run `node` (Node >= 20 needed): {e}"));
-        let stdin = child.stdin.take().expect("piped stdin");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let stderr_pipe = child.stderr.take().expect("piped stderr");
-
-        let (tx, lines) = sync_channel(LINE_QUEUE_CAP);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_TAIL_LINES)));
-        let tail = Arc::clone(&stderr);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr_pipe).lines() {
-                let Ok(line) = line else { break };
-                let mut tail = tail.lock().unwrap_or_else(|p| p.into_inner());
-                if tail.len() == STDERR_TAIL_LINES {
-                    tail.pop_front();
-                }
-                tail.push_back(line);
-            }
-        });
-
-        let mut peer = HeliaPeer {
-            child,
-            stdin: Some(stdin),
-            lines,
-            stderr,
-            peer_id: String::new(),
-            addrs: Vec::new(),
-            next_id: 1,
-        };
-        let ready = peer
-            .next_line(READY_TIMEOUT)
-            .unwrap_or_else(|e| panic!("{}", peer.failure(&format!("no ready line: {e}"))));
-        if ready["event"] != "ready" {
-            panic!(
-                "{}",
-                peer.failure(&format!("first line is not ready: {ready}"))
-            );
+        let mut cmd = Command::new("node");
+        cmd.arg(dir.join("helia-peer.mjs")).current_dir(&dir);
+        HeliaPeer {
+            peer: LinePeer::spawn("helia peer", cmd, READY_TIMEOUT),
         }
-        peer.peer_id = ready["peerId"].as_str().unwrap_or_default().to_owned();
-        peer.addrs = strings(&ready["addrs"]);
-        if peer.peer_id.is_empty() || peer.addrs.is_empty() {
-            panic!(
-                "{}",
-                peer.failure(&format!("ready line lacks peerId/addrs: {ready}"))
-            );
-        }
-        peer
     }
 
     /// The peer's id (`12D3Koo…`).
     pub fn peer_id(&self) -> &str {
-        &self.peer_id
+        self.peer.peer_id()
     }
 
     /// Its listen addresses, each `/ip4/127.0.0.1/tcp/PORT/p2p/ID`.
     pub fn addrs(&self) -> &[String] {
-        &self.addrs
+        self.peer.addrs()
     }
 
     /// Its first listen address with `/p2p/ID`, ready for `acorn swarm connect`.
     pub fn addr(&self) -> &str {
-        &self.addrs[0]
+        &self.peer.addrs()[0]
     }
 
     /// Dials `addr` (a multiaddr ending in `/p2p/ID`) and waits for identify; panics on error.
@@ -290,100 +222,17 @@ impl HeliaPeer {
             .unwrap_or_default()
     }
 
-    /// Stops the node cleanly and waits for the process to exit (kills it after
-    /// [`REPLY_TIMEOUT`]).
-    pub fn stop(mut self) {
-        let _ = self.request(json!({"cmd": "stop"}), REPLY_TIMEOUT);
-        self.stdin = None;
-        let deadline = Instant::now() + REPLY_TIMEOUT;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        // Drop kills it.
+    /// Stops the node cleanly and waits for the process to exit.
+    pub fn stop(self) {
+        self.peer.stop();
     }
 
-    /// Sends `cmd` (a JSON object; an `id` is added) and waits up to `timeout` for the
-    /// reply with that id. `Err` is the peer's `error` text, or a timeout / exit, each
-    /// with the child's stderr tail.
-    pub fn request(&mut self, mut cmd: Value, timeout: Duration) -> Result<Value, String> {
-        let id = self.next_id;
-        self.next_id += 1;
-        cmd["id"] = json!(id);
-        let what = cmd["cmd"].as_str().unwrap_or("?").to_owned();
-        let Some(stdin) = self.stdin.as_mut() else {
-            return Err("helia peer: stdin closed".to_owned());
-        };
-        let sent = writeln!(stdin, "{cmd}").and_then(|()| stdin.flush());
-        if let Err(e) = sent {
-            return Err(self.failure(&format!("cannot send {what}: {e}")));
-        }
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = self
-                .next_line(left)
-                .map_err(|e| self.failure(&format!("{what}: {e}")))?;
-            if line["id"] != json!(id) {
-                // A reply to an earlier command that timed out here, or an unasked line.
-                continue;
-            }
-            return match line["error"].as_str() {
-                Some(err) => Err(err.to_owned()),
-                None => Ok(line),
-            };
-        }
-    }
-
-    /// Next stdout line as JSON, within `timeout`.
-    fn next_line(&mut self, timeout: Duration) -> Result<Value, String> {
-        match self.lines.recv_timeout(timeout) {
-            Ok(line) => serde_json::from_str(&line).map_err(|e| format!("bad line {line:?}: {e}")),
-            Err(RecvTimeoutError::Timeout) => Err(format!("no reply within {timeout:?}")),
-            Err(RecvTimeoutError::Disconnected) => {
-                let status = self.child.try_wait().ok().flatten();
-                Err(format!("helia peer exited ({status:?})"))
-            }
-        }
+    /// Sends `cmd` and waits up to `timeout` for its reply ([`LinePeer::request`]).
+    pub fn request(&mut self, cmd: Value, timeout: Duration) -> Result<Value, String> {
+        self.peer.request(cmd, timeout)
     }
 
     fn expect<T>(&self, r: Result<T, String>, what: &str) -> T {
-        r.unwrap_or_else(|e| panic!("helia peer {what} failed: {e}"))
+        self.peer.expect(r, what)
     }
-
-    /// `msg` with the child's stderr tail appended.
-    fn failure(&self, msg: &str) -> String {
-        let tail = self.stderr.lock().unwrap_or_else(|p| p.into_inner());
-        let tail: Vec<&str> = tail.iter().map(String::as_str).collect();
-        format!(
-            "helia peer {}: {msg}\n--- helia-peer stderr (last {} lines) ---\n{}",
-            self.peer_id,
-            tail.len(),
-            tail.join("\n")
-        )
-    }
-}
-
-impl Drop for HeliaPeer {
-    fn drop(&mut self) {
-        self.stdin = None;
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

@@ -4,6 +4,7 @@
 #![deny(unsafe_code)]
 
 mod daemon;
+pub mod interop;
 pub use daemon::{proc_figures, profile_ceiling_mib, Daemon};
 
 use std::io::Write;

@@ -1,0 +1,7 @@
+//! Real peers for interop tests and benchmarks, each a child process driven by
+//! newline-delimited JSON ([`line_peer`]): Kubo ([`kubo`], `interop/kubo-peer.py`).
+//! The Helia peer's Rust side lives with the tests that use it
+//! (`tests/common/helia.rs`) and shares [`line_peer`].
+
+pub mod kubo;
+pub mod line_peer;
