@@ -44,11 +44,7 @@ fn make_tree(top: &Path, seed: u64) {
     std::fs::create_dir_all(top.join("sub/deeper")).unwrap();
     std::fs::write(top.join("readme.txt"), b"hello from a tree\n").unwrap();
     std::fs::write(top.join("empty"), b"").unwrap();
-    std::fs::write(
-        top.join("sub/big.bin"),
-        pseudo_random((1 << 20) + 3, seed),
-    )
-    .unwrap();
+    std::fs::write(top.join("sub/big.bin"), pseudo_random((1 << 20) + 3, seed)).unwrap();
     std::fs::write(top.join("sub/deeper/ñandú.txt"), b"non-ascii name\n").unwrap();
     std::fs::create_dir_all(top.join("void")).unwrap();
 }
@@ -103,7 +99,10 @@ fn kubo_rsa_peer_exchanges_files_and_directories_both_ways() {
     let said = ok(&run(&root, &["swarm", "connect", k.addr()], None));
     assert!(said.contains(k.peer_id()), "{said}");
     let peers = ok(&run(&root, &["swarm", "peers"], None));
-    assert!(peers.contains(k.peer_id()), "Acorn does not list Kubo: {peers}");
+    assert!(
+        peers.contains(k.peer_id()),
+        "Acorn does not list Kubo: {peers}"
+    );
     let ours = peer_id(&root);
     assert!(
         k.peers().iter().any(|c| c.peer == ours),
@@ -122,19 +121,31 @@ fn kubo_rsa_peer_exchanges_files_and_directories_both_ways() {
 
     let tree = dir.path().join("acorn-tree");
     make_tree(&tree, 52);
-    let tree_cid = ok(&run(&root, &["add", "-Q", "-r", tree.to_str().unwrap()], None))
-        .trim()
-        .to_string();
+    let tree_cid = ok(&run(
+        &root,
+        &["add", "-Q", "-r", tree.to_str().unwrap()],
+        None,
+    ))
+    .trim()
+    .to_string();
     let out = dir.path().join("kubo-got-tree");
     k.get(&tree_cid, &out, FETCH_TIMEOUT);
-    assert_eq!(tree_digest(&out), tree_digest(&tree), "Kubo's copy of the tree");
+    assert_eq!(
+        tree_digest(&out),
+        tree_digest(&tree),
+        "Kubo's copy of the tree"
+    );
 
     // Kubo → Acorn: a file and a directory Kubo added; Kubo's CIDs are Acorn's.
     let data = pseudo_random(FILE_BYTES, 53);
     let src = dir.path().join("from-kubo.bin");
     std::fs::write(&src, &data).unwrap();
     let cid = k.add(&src);
-    let only_hash = ok(&run(&root, &["add", "-Q", "-n", src.to_str().unwrap()], None));
+    let only_hash = ok(&run(
+        &root,
+        &["add", "-Q", "-n", src.to_str().unwrap()],
+        None,
+    ));
     assert_eq!(only_hash.trim(), cid, "Acorn and Kubo disagree on the CID");
     acorn_cats(&root, &cid, &hex(&Sha256::digest(&data)));
 
@@ -153,7 +164,11 @@ fn kubo_rsa_peer_exchanges_files_and_directories_both_ways() {
         &["get", &tree_cid, "-o", out.to_str().unwrap()],
         None,
     ));
-    assert_eq!(tree_digest(&out), tree_digest(&tree), "Acorn's copy of the tree");
+    assert_eq!(
+        tree_digest(&out),
+        tree_digest(&tree),
+        "Acorn's copy of the tree"
+    );
     ok(&run(&root, &["pin", "add", &tree_cid], None));
     ok(&run(&root, &["repo", "verify"], None));
     k.stop();
@@ -187,9 +202,13 @@ fn kubo_private_network_with_the_same_key_works_and_another_key_is_refused() {
     std::fs::write(&src, &data).unwrap();
     let cid = k.add(&src);
     acorn_cats(&root, &cid, &hex(&Sha256::digest(&data)));
-    let cid = ok(&run(&root, &["add", "-Q", "--cid-version=1", src.to_str().unwrap()], None))
-        .trim()
-        .to_string();
+    let cid = ok(&run(
+        &root,
+        &["add", "-Q", "--cid-version=1", src.to_str().unwrap()],
+        None,
+    ))
+    .trim()
+    .to_string();
     kubo_gets_file(&mut k, &cid, dir.path(), &hex(&Sha256::digest(&data)));
     k.stop();
 

@@ -17,7 +17,6 @@
 //! Needs `tools/interop/.venv` with the wheel (`.ci/run` installs it); without it
 //! the tests FAIL with the install command, they never skip.
 
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;

@@ -11,7 +11,6 @@
 //! (the reader blocks when full); stderr is kept as its last [`STDERR_TAIL_LINES`]
 //! lines and shown in every failure message.
 
-
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
