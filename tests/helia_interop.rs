@@ -109,3 +109,38 @@ fn helia_fetches_from_acorn_and_acorn_fetches_from_helia() {
     }
     h.stop();
 }
+
+#[test]
+fn helia_ed25519_and_secp256k1_peers_handshake_both_ways() {
+    let (dir, root) = init_repo();
+    let _daemon = Daemon::start(&root);
+    let ours = dial_addr(&root);
+    for (i, (key_type, prefix)) in [("Ed25519", "12D3KooW"), ("secp256k1", "16Uiu2")]
+        .into_iter()
+        .enumerate()
+    {
+        // Helia dials Acorn: its key in our handshake as the responder.
+        let mut h = HeliaPeer::with_key_type(key_type);
+        assert!(
+            h.peer_id().starts_with(prefix),
+            "{key_type}: {}",
+            h.peer_id()
+        );
+        let d = h.dial(&ours);
+        assert!(d.identified, "{key_type}: Helia did not identify Acorn");
+        let data = pseudo_random(200_000 + i, 80 + i as u64);
+        let src = dir.path().join(format!("{key_type}.bin"));
+        std::fs::write(&src, &data).unwrap();
+        let cid = h.add_file(&src, 1, true);
+        let r = run(&root, &["cat", &cid], None);
+        assert!(r.ok, "{key_type}: {}", r.stderr);
+        assert_eq!(r.stdout, data, "{key_type}");
+        h.stop();
+
+        // Acorn dials Helia: its key in our handshake as the initiator.
+        let h = HeliaPeer::with_key_type(key_type);
+        let said = ok(&run(&root, &["swarm", "connect", h.addr()], None));
+        assert!(said.contains(h.peer_id()), "{key_type}: {said}");
+        h.stop();
+    }
+}

@@ -102,15 +102,24 @@ impl HeliaPeer {
     /// Starts a Helia peer listening on `/ip4/127.0.0.1/tcp/0`; panics (with the child's
     /// stderr) if it is not installed or not ready within [`READY_TIMEOUT`].
     pub fn start() -> HeliaPeer {
+        HeliaPeer::with_key_type("Ed25519")
+    }
+
+    /// Starts a Helia peer whose identity is a fresh key of `key_type` (`Ed25519` or
+    /// `secp256k1`, as `@libp2p/crypto` names them; the pinned js-libp2p makes no
+    /// RSA or ECDSA peer ids).
+    pub fn with_key_type(key_type: &str) -> HeliaPeer {
         let dir = require_installed();
         let mut cmd = Command::new("node");
-        cmd.arg(dir.join("helia-peer.mjs")).current_dir(&dir);
+        cmd.arg(dir.join("helia-peer.mjs"))
+            .args(["--key-type", key_type])
+            .current_dir(&dir);
         HeliaPeer {
             peer: LinePeer::spawn("helia peer", cmd, READY_TIMEOUT),
         }
     }
 
-    /// The peer's id (`12D3Koo…`).
+    /// The peer's id (`12D3Koo…` for Ed25519, `16Uiu2…` for secp256k1).
     pub fn peer_id(&self) -> &str {
         self.peer.peer_id()
     }

@@ -8,7 +8,11 @@
 // routers (so no provider lookups), no autodial. It talks to the peers the test dials, and
 // to peers that dial it.
 //
-// Usage: node helia-peer.mjs [--listen MULTIADDR]      (default /ip4/127.0.0.1/tcp/0)
+// Usage: node helia-peer.mjs [--listen MULTIADDR] [--key-type TYPE]
+//   --listen    default /ip4/127.0.0.1/tcp/0
+//   --key-type  the node's identity key: Ed25519 (default) or secp256k1, made fresh by
+//               @libp2p/crypto (RSA and ECDSA keys fail in this pinned tree:
+//               @libp2p/peer-id refuses them with "Unsupported key type")
 //
 // Protocol: one JSON object per line on stdin; one JSON object per line on stdout.
 //   on start  → {"event":"ready","peerId":"12D3…","addrs":["/ip4/127.0.0.1/tcp/PORT/p2p/12D3…"]}
@@ -52,6 +56,7 @@ import { importer } from 'ipfs-unixfs-importer'
 import { fixedSize } from 'ipfs-unixfs-importer/chunker'
 import { balanced } from 'ipfs-unixfs-importer/layout'
 import { createLibp2p } from 'libp2p'
+import { generateKeyPair } from '@libp2p/crypto/keys'
 import { CID } from 'multiformats/cid'
 
 /** Kubo's default chunk size. */
@@ -75,13 +80,17 @@ function send (obj) {
   process.stdout.write(JSON.stringify(obj) + '\n')
 }
 
+const KEY_TYPES = ['Ed25519', 'secp256k1']
+
 function parseArgs (argv) {
-  const opts = { listen: '/ip4/127.0.0.1/tcp/0' }
+  const opts = { listen: '/ip4/127.0.0.1/tcp/0', keyType: 'Ed25519' }
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--listen' && i + 1 < argv.length) {
       opts.listen = argv[++i]
+    } else if (argv[i] === '--key-type' && i + 1 < argv.length && KEY_TYPES.includes(argv[i + 1])) {
+      opts.keyType = argv[++i]
     } else {
-      throw new Error(`unknown argument ${argv[i]} (usage: helia-peer.mjs [--listen MULTIADDR])`)
+      throw new Error(`unknown argument ${argv[i]} (usage: helia-peer.mjs [--listen MULTIADDR] [--key-type ${KEY_TYPES.join('|')}])`)
     }
   }
   return opts
@@ -90,6 +99,7 @@ function parseArgs (argv) {
 async function startNode (opts) {
   const libp2p = await createLibp2p({
     start: false,
+    privateKey: await generateKeyPair(opts.keyType),
     addresses: { listen: [opts.listen] },
     transports: [tcp()],
     connectionEncrypters: [noise()],
