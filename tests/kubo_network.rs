@@ -1,0 +1,170 @@
+//! The real network's habits against a real Kubo (v0.22.0 through
+//! `acorn_tools::interop::kubo`): provider records travel both ways through a Kubo
+//! DHT server, and Kubo learns Acorn's listen addresses from identify.
+//!
+//! Every Kubo here has an Ed25519 identity. Needs `tools/interop/.venv` (`.ci/run`
+//! installs it); without it the tests FAIL with the install command, they never skip.
+
+mod common;
+#[path = "../net/tests/common/odd_peer.rs"]
+mod odd_peer;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use acorn_tools::interop::kubo::{KuboPeer, Options};
+use base64ct::{Base64, Encoding};
+use common::{err, init_repo, ok, pseudo_random, run, Daemon};
+use libp2p_identity::Keypair;
+use sha2::{Digest, Sha256};
+
+/// Time a Kubo fetch gets over loopback.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(60);
+/// Longest wait for something the network does in the background (a provide, an
+/// identify push).
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Well under the daemon's default handshake timeout (20 s): a failed negotiation
+/// must end the dial, not the timeout.
+const HANDSHAKE_BOUND: Duration = Duration::from_secs(10);
+
+/// Kubo's `Identity` for a fresh Ed25519 key: (PeerID, base64 protobuf PrivKey).
+fn kubo_identity() -> (String, String) {
+    let keypair = Keypair::generate_ed25519();
+    let pk = keypair.to_protobuf_encoding().expect("encodable key");
+    (
+        keypair.public().to_peer_id().to_base58(),
+        Base64::encode_string(&pk),
+    )
+}
+
+/// A Kubo DHT server with an Ed25519 identity.
+fn kubo() -> KuboPeer {
+    KuboPeer::with(Options {
+        identity: Some(kubo_identity()),
+        ..Options::default()
+    })
+}
+
+fn peer_id(root: &Path) -> String {
+    let id: serde_json::Value = serde_json::from_str(&ok(&run(root, &["id"], None))).unwrap();
+    id["ID"].as_str().unwrap().to_string()
+}
+
+/// Retries `f` until it succeeds or [`SETTLE_TIMEOUT`] passes; panics with the last
+/// error then.
+fn eventually<T>(what: &str, mut f: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + SETTLE_TIMEOUT;
+    loop {
+        match f() {
+            Ok(v) => return v,
+            Err(e) if Instant::now() > deadline => panic!("{what}: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(300)),
+        }
+    }
+}
+
+#[test]
+#[ignore = "fails today: Acorn speaks only the WAN DHT (/ipfs/kad/1.0.0), which Kubo \
+            keeps to public addresses; Kubo peers on loopback meet on the LAN DHT \
+            (/ipfs/lan/kad/1.0.0)"]
+fn kubo_finds_acorns_provider_record_through_a_kubo_dht_server() {
+    let (dir, root) = init_repo();
+    let _daemon = Daemon::start(&root);
+    let ours = peer_id(&root);
+    let a = kubo();
+    let mut b = kubo();
+    ok(&run(&root, &["swarm", "connect", a.addr()], None));
+    b.connect(a.addr());
+
+    let data = pseudo_random((1 << 20) + 17, 81);
+    let src = dir.path().join("provided.bin");
+    std::fs::write(&src, &data).unwrap();
+    let cid = ok(&run(&root, &["add", "-Q", src.to_str().unwrap()], None))
+        .trim()
+        .to_string();
+    // Acorn announces the root to Kubo A (its only DHT server).
+    eventually("routing provide", || {
+        let r = run(&root, &["routing", "provide", &cid], None);
+        r.ok.then_some(()).ok_or(r.stderr)
+    });
+    assert!(
+        !b.peers().iter().any(|c| c.peer == ours),
+        "B must not know Acorn before its lookup"
+    );
+
+    // B knows only A: it finds Acorn through A's provider record and fetches.
+    let out = dir.path().join("b-got.bin");
+    b.get(&cid, &out, FETCH_TIMEOUT);
+    assert_eq!(
+        Sha256::digest(std::fs::read(&out).unwrap()),
+        Sha256::digest(&data),
+        "B got other bytes"
+    );
+    assert!(
+        b.peers().iter().any(|c| c.peer == ours),
+        "B fetched without connecting to Acorn: {:?}",
+        b.peers()
+    );
+    b.stop();
+    a.stop();
+}
+
+#[test]
+#[ignore = "fails today: Acorn speaks only the WAN DHT (/ipfs/kad/1.0.0), which Kubo \
+            keeps to public addresses; Kubo peers on loopback meet on the LAN DHT \
+            (/ipfs/lan/kad/1.0.0)"]
+fn acorn_finds_kubos_provider_record_through_a_kubo_dht_server() {
+    let (dir, root) = init_repo();
+    let _daemon = Daemon::start(&root);
+    let a = kubo();
+    let mut b = kubo();
+    b.connect(a.addr());
+    ok(&run(&root, &["swarm", "connect", a.addr()], None));
+
+    let data = pseudo_random((1 << 20) + 23, 82);
+    let src = dir.path().join("kubo.bin");
+    std::fs::write(&src, &data).unwrap();
+    // Kubo provides what it adds, in the background, to its DHT peers (A).
+    let cid = b.add(&src);
+    let b_id = b.peer_id().to_string();
+    eventually("findprovs lists Kubo B", || {
+        let r = run(&root, &["routing", "findprovs", &cid], None);
+        let out = r.text();
+        out.lines()
+            .any(|l| l == b_id)
+            .then_some(())
+            .ok_or(format!("{out}{}", r.stderr))
+    });
+    let r = run(&root, &["cat", &cid], None);
+    assert!(r.ok, "Acorn could not fetch from Kubo B: {}", r.stderr);
+    assert_eq!(Sha256::digest(&r.stdout), Sha256::digest(&data));
+    assert!(ok(&run(&root, &["swarm", "peers"], None)).contains(&b_id));
+    b.stop();
+    a.stop();
+}
+
+/// `swarm connect` to a peer with no security protocol or muxer in common fails at
+/// once, naming the stage, well within the daemon's handshake timeout.
+#[test]
+fn swarm_connect_names_the_missing_security_or_muxer_protocol() {
+    let (_dir, root) = init_repo();
+    let _daemon = Daemon::start(&root);
+    for (offer, want) in [
+        (odd_peer::Offer::TlsOnly, "no common security protocol"),
+        (odd_peer::Offer::MplexOnly, "no common muxer protocol"),
+    ] {
+        let peer = odd_peer::OddPeer::start(offer);
+        let started = Instant::now();
+        let e = err(&run(
+            &root,
+            &["swarm", "connect", &peer.addr.to_string()],
+            None,
+        ));
+        let took = started.elapsed();
+        assert!(e.contains(want), "{offer:?}: {e}");
+        assert!(took < HANDSHAKE_BOUND, "{offer:?}: took {took:?}");
+        let peers = ok(&run(&root, &["swarm", "peers"], None));
+        assert!(peers.trim().is_empty(), "{offer:?}: {peers}");
+    }
+}
