@@ -6,6 +6,8 @@
 //! installs it); without it the tests FAIL with the install command, they never skip.
 
 mod common;
+#[path = "common/helia.rs"]
+mod helia;
 #[path = "../net/tests/common/odd_peer.rs"]
 mod odd_peer;
 
@@ -167,4 +169,61 @@ fn swarm_connect_names_the_missing_security_or_muxer_protocol() {
         let peers = ok(&run(&root, &["swarm", "peers"], None));
         assert!(peers.trim().is_empty(), "{offer:?}: {peers}");
     }
+}
+
+/// Acorn's `/ip4/127.0.0.1/tcp/PORT` listen addresses (no `/p2p`).
+fn listen_addrs(root: &Path) -> Vec<String> {
+    ok(&run(root, &["swarm", "addrs", "local"], None))
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Acorn dials Kubo from an ephemeral port, so Kubo can learn Acorn's listen address
+/// only from what identify told it.
+#[test]
+fn kubo_learns_acorns_listen_address_from_identify() {
+    let (_dir, root) = init_repo();
+    let _daemon = Daemon::start(&root);
+    let ours = peer_id(&root);
+    let listen = listen_addrs(&root);
+    assert!(!listen.is_empty());
+    let mut k = kubo();
+    ok(&run(&root, &["swarm", "connect", k.addr()], None));
+    let conn = k
+        .peers()
+        .into_iter()
+        .find(|c| c.peer == ours)
+        .expect("Kubo lists Acorn");
+    assert!(
+        !listen.contains(&conn.addr),
+        "the connection comes from an ephemeral port, not {conn:?}"
+    );
+    let known = eventually("Kubo knows our listen address", || {
+        let addrs = k.find_peer(&ours, 5)?;
+        addrs
+            .iter()
+            .any(|a| listen.contains(a))
+            .then_some(addrs.clone())
+            .ok_or(format!("Kubo has {addrs:?}, we listen on {listen:?}"))
+    });
+    assert!(!known.is_empty());
+    k.stop();
+}
+
+/// Helia (js-libp2p) reads our agent and protocols from identify.
+#[test]
+fn helia_reads_acorns_agent_and_protocols_from_identify() {
+    let (_dir, root) = init_repo();
+    let _daemon = Daemon::start(&root);
+    let addr = format!("{}/p2p/{}", listen_addrs(&root)[0], peer_id(&root));
+    let mut h = helia::HeliaPeer::start();
+    let d = h.dial(&addr);
+    assert!(d.identified, "{d:?}");
+    let agent = d.agent_version.clone().unwrap_or_default();
+    assert_eq!(agent, concat!("acorn/", env!("CARGO_PKG_VERSION")), "{d:?}");
+    for p in ["/ipfs/bitswap/1.2.0", "/ipfs/id/1.0.0", "/ipfs/ping/1.0.0"] {
+        assert!(d.protocols.iter().any(|x| x == p), "{p} missing: {d:?}");
+    }
+    h.stop();
 }
