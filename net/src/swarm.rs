@@ -317,7 +317,10 @@ pub fn build_behaviour(keypair: &Keypair, config: &Config) -> Behaviour {
         identify::Config::new(IDENTIFY_PROTOCOL_VERSION.to_owned(), keypair.public())
             .with_agent_version(config.agent_version.clone())
             .with_interval(config.identify_interval)
-            .with_cache_size(config.identify_cache_peers),
+            .with_cache_size(config.identify_cache_peers)
+            // Connected peers hear of new or gone listen addresses (an interface came
+            // up, see `tcp::Config::interface_poll_interval`) without reconnecting.
+            .with_push_listen_addr_updates(true),
     );
     let ping = ping::Behaviour::new(
         ping::Config::new()

@@ -1134,6 +1134,12 @@ impl Task {
                     }
                 }
             }
+            SwarmEvent::ExpiredListenAddr { address, .. } => {
+                // An interface address went away: stop announcing it.
+                if !self.announce {
+                    self.swarm.remove_external_address(&address);
+                }
+            }
             SwarmEvent::ListenerError { error, .. } => {
                 tracing::warn!("swarm listener: {error}");
             }
