@@ -55,10 +55,12 @@ fn new_interface_address_is_pushed_to_a_connected_peer() {
 
 fn scenario() {
     let ex = Arc::new(smol::Executor::new());
-    let mut listener_config = Config::default();
-    listener_config.tcp = tcp::Config {
-        interface_poll_interval: Some(POLL_INTERVAL),
-        ..tcp::Config::default()
+    let listener_config = Config {
+        tcp: tcp::Config {
+            interface_poll_interval: Some(POLL_INTERVAL),
+            ..tcp::Config::default()
+        },
+        ..Config::default()
     };
     let mut a = swarm(&ex, listener_config);
     let mut b = swarm(&ex, Config::default());

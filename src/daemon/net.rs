@@ -1134,11 +1134,9 @@ impl Task {
                     }
                 }
             }
-            SwarmEvent::ExpiredListenAddr { address, .. } => {
-                // An interface address went away: stop announcing it.
-                if !self.announce {
-                    self.swarm.remove_external_address(&address);
-                }
+            // An interface address went away: stop announcing it.
+            SwarmEvent::ExpiredListenAddr { address, .. } if !self.announce => {
+                self.swarm.remove_external_address(&address);
             }
             SwarmEvent::ListenerError { error, .. } => {
                 tracing::warn!("swarm listener: {error}");
