@@ -15,7 +15,9 @@
 //! **Flow of a connection.** TCP connect/accept → (pnet: XSalsa20 with the swarm key,
 //! when one is given) → multistream-select → noise XX (peer id authenticated) →
 //! multistream-select → yamux. The whole upgrade must finish within
-//! [`Config::handshake_timeout`]. Then the connection limits behaviour accepts or
+//! [`Config::handshake_timeout`]. A failure names its stage ([`HandshakeError`]): a
+//! peer that accepts none of our security protocols or none of our muxers gets
+//! "no common security protocol" / "no common muxer protocol" at once, not a timeout. Then the connection limits behaviour accepts or
 //! denies it; identify and ping run on it; idle connections (no stream, nothing
 //! keeping them alive) close after [`Config::idle_connection_timeout`].
 //!
