@@ -15,7 +15,9 @@
 //! **Flow of a connection.** TCP connect/accept → (pnet: XSalsa20 with the swarm key,
 //! when one is given) → multistream-select → noise XX (peer id authenticated) →
 //! multistream-select → yamux. The whole upgrade must finish within
-//! [`Config::handshake_timeout`]. Then the connection limits behaviour accepts or
+//! [`Config::handshake_timeout`]. A failure names its stage ([`HandshakeError`]): a
+//! peer that accepts none of our security protocols or none of our muxers gets
+//! "no common security protocol" / "no common muxer protocol" at once, not a timeout. Then the connection limits behaviour accepts or
 //! denies it; identify and ping run on it; idle connections (no stream, nothing
 //! keeping them alive) close after [`Config::idle_connection_timeout`].
 //!
@@ -49,10 +51,16 @@
 
 use std::{sync::Arc, time::Duration};
 
+use either::Either as Stage;
 use futures::future::Either;
 use libp2p::{
     connection_limits::{self, ConnectionLimits},
-    core::{muxing::StreamMuxerBox, transport::Boxed, upgrade::Version, Transport as _},
+    core::{
+        muxing::StreamMuxerBox,
+        transport::{timeout::TransportTimeoutError, Boxed},
+        upgrade::{NegotiationError, Version},
+        Transport as _,
+    },
     identify,
     identity::{Keypair, PeerId},
     kad, noise, ping,
@@ -181,6 +189,31 @@ pub enum Error {
     Noise(#[from] noise::Error),
 }
 
+/// Security protocols we offer, in order of preference.
+pub const SECURITY_PROTOCOLS: &[&str] = &["/noise"];
+/// Stream muxers we offer, in order of preference.
+pub const MUXER_PROTOCOLS: &[&str] = &["/yamux/1.0.0"];
+
+/// Why a connection's handshake (after TCP, before the swarm) failed, with the stage
+/// named. A dial error's text carries it (`swarm connect` shows it).
+#[derive(Debug, thiserror::Error)]
+pub enum HandshakeError {
+    /// The peer answered `na` to every security protocol we offered (e.g. it speaks
+    /// only TLS, `/tls/1.0.0`).
+    #[error("no common security protocol: the peer accepts none of {SECURITY_PROTOCOLS:?}")]
+    NoCommonSecurity,
+    /// The secure channel is up, but the peer answered `na` to every muxer we offered
+    /// (e.g. it speaks only mplex, `/mplex/6.7.0`).
+    #[error("no common muxer protocol: the peer accepts none of {MUXER_PROTOCOLS:?}")]
+    NoCommonMuxer,
+    /// The whole upgrade did not finish within [`Config::handshake_timeout`].
+    #[error("handshake timed out after {after:?}")]
+    Timeout { after: Duration },
+    /// Anything else: TCP, pnet, a noise or yamux failure, a protocol violation.
+    #[error(transparent)]
+    Other(Box<dyn std::error::Error + Send + Sync>),
+}
+
 /// Spawns libp2p's connection tasks onto a `smol::Executor`. The caller runs that
 /// executor on one thread; nothing here starts a thread.
 #[derive(Clone)]
@@ -227,6 +260,7 @@ pub fn build_transport(
     let mut yamux = yamux::Config::default();
     yamux.set_max_num_streams(config.max_streams_per_connection);
     let counters = bandwidth.clone();
+    let timeout = config.handshake_timeout;
     let transport = tcp::Transport::new(config.tcp.clone(), bandwidth)
         .and_then(move |stream, _endpoint| async move {
             match psk {
@@ -240,11 +274,35 @@ pub fn build_transport(
         .upgrade(Version::V1)
         .authenticate(noise)
         .multiplex(yamux)
-        .timeout(config.handshake_timeout)
+        .timeout(timeout)
         // Substreams count their bytes per protocol and per peer.
         .map(move |(peer, muxer), _| (peer, StreamMuxerBox::new(counters.wrap_muxer(peer, muxer))))
+        // Name the stage that failed: the boxed transport only carries text.
+        .map_err(move |e| match e {
+            TransportTimeoutError::Timeout => HandshakeError::Timeout { after: timeout },
+            TransportTimeoutError::Other(Stage::Left(Stage::Right(e)))
+                if no_common_protocol(&e) =>
+            {
+                HandshakeError::NoCommonSecurity
+            }
+            TransportTimeoutError::Other(Stage::Right(e)) if no_common_protocol(&e) => {
+                HandshakeError::NoCommonMuxer
+            }
+            other => HandshakeError::Other(Box::new(other)),
+        })
         .boxed();
     Ok(transport)
+}
+
+/// Whether an upgrade stage failed because multistream-select found no protocol both
+/// sides speak. libp2p-core does not export its `UpgradeError`, whose `Select`
+/// variant carries the [`NegotiationError`] as its source.
+fn no_common_protocol(e: &(dyn std::error::Error + 'static)) -> bool {
+    matches!(
+        e.source()
+            .and_then(|s| s.downcast_ref::<NegotiationError>()),
+        Some(NegotiationError::Failed)
+    )
 }
 
 /// The behaviour, configured from `config`.
@@ -261,7 +319,10 @@ pub fn build_behaviour(keypair: &Keypair, config: &Config) -> Behaviour {
         identify::Config::new(IDENTIFY_PROTOCOL_VERSION.to_owned(), keypair.public())
             .with_agent_version(config.agent_version.clone())
             .with_interval(config.identify_interval)
-            .with_cache_size(config.identify_cache_peers),
+            .with_cache_size(config.identify_cache_peers)
+            // Connected peers hear of new or gone listen addresses (an interface came
+            // up, see `tcp::Config::interface_poll_interval`) without reconnecting.
+            .with_push_listen_addr_updates(true),
     );
     let ping = ping::Behaviour::new(
         ping::Config::new()

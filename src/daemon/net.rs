@@ -1134,6 +1134,10 @@ impl Task {
                     }
                 }
             }
+            // An interface address went away: stop announcing it.
+            SwarmEvent::ExpiredListenAddr { address, .. } if !self.announce => {
+                self.swarm.remove_external_address(&address);
+            }
             SwarmEvent::ListenerError { error, .. } => {
                 tracing::warn!("swarm listener: {error}");
             }

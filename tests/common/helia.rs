@@ -80,6 +80,9 @@ pub struct Dialed {
     pub peer: String,
     /// Whether identify finished within the peer's wait (5 s).
     pub identified: bool,
+    /// The agent version the dialed peer announced over identify (`acorn/0.1.0`),
+    /// `None` before identify.
+    pub agent_version: Option<String>,
     /// Protocols the dialed peer announced over identify (bitswap must be among them).
     pub protocols: Vec<String>,
 }
@@ -150,6 +153,7 @@ impl HeliaPeer {
         Ok(Dialed {
             peer: r["peer"].as_str().unwrap_or_default().to_owned(),
             identified: r["identified"].as_bool().unwrap_or(false),
+            agent_version: r["agentVersion"].as_str().map(str::to_owned),
             protocols: strings(&r["protocols"]),
         })
     }

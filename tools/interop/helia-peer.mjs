@@ -17,7 +17,7 @@
 // Protocol: one JSON object per line on stdin; one JSON object per line on stdout.
 //   on start  → {"event":"ready","peerId":"12D3…","addrs":["/ip4/127.0.0.1/tcp/PORT/p2p/12D3…"]}
 //   {"cmd":"dial","addr":"<multiaddr with /p2p/ID>","timeoutMs"?:N}
-//             → {"ok":true,"peer":ID,"identified":bool,"protocols":[…]}
+//             → {"ok":true,"peer":ID,"identified":bool,"agentVersion":S|null,"protocols":[…]}
 //             (waits for identify up to IDENTIFY_WAIT_MS so bitswap knows the peer speaks it)
 //   {"cmd":"addFile","path":P,"cidVersion"?:0|1,"rawLeaves"?:bool}
 //             → {"cid":…,"bytes":N}
@@ -166,6 +166,17 @@ async function waitIdentified (libp2p, peer, ms) {
   })
 }
 
+/** The agent version identify reported for `peer` (js-libp2p keeps it in the peer
+ * store's metadata as `AgentVersion`), or null when unknown. */
+async function agentOf (libp2p, peer) {
+  try {
+    const raw = (await libp2p.peerStore.get(peer)).metadata.get('AgentVersion')
+    return raw == null ? null : new TextDecoder().decode(raw)
+  } catch {
+    return null
+  }
+}
+
 async function protocolsOf (libp2p, peer) {
   try {
     return (await libp2p.peerStore.get(peer)).protocols
@@ -182,7 +193,13 @@ const commands = {
     const conn = await helia.libp2p.dial(addr, { signal })
     const peer = conn.remotePeer
     const identified = await waitIdentified(helia.libp2p, peer, IDENTIFY_WAIT_MS)
-    return { ok: true, peer: peer.toString(), identified, protocols: await protocolsOf(helia.libp2p, peer) }
+    return {
+      ok: true,
+      peer: peer.toString(),
+      identified,
+      agentVersion: await agentOf(helia.libp2p, peer),
+      protocols: await protocolsOf(helia.libp2p, peer)
+    }
   },
 
   async addFile (helia, cmd) {

@@ -17,9 +17,15 @@
 //! round-robin, so a busy listener cannot starve the others. `dial` connects with a
 //! fresh ephemeral port. Accepted and dialed sockets get `TCP_NODELAY` (configurable).
 //!
-//! **Limits.** The event queue is fed only by local calls (`listen_on`,
-//! `remove_listener`), at most [`MAX_ADDRESSES_PER_LISTENER`] + 1 entries each, so it
-//! is bounded by what the caller asks. Accepted connections are not queued here:
+//! A wildcard listener re-reads the interface addresses every
+//! [`Config::interface_poll_interval`] (an `async_io::Timer`, no thread) and reports
+//! the difference: `NewAddress` for addresses that appeared, `AddressExpired` for
+//! those gone.
+//!
+//! **Limits.** The event queue is fed by local calls (`listen_on`,
+//! `remove_listener`), at most [`MAX_ADDRESSES_PER_LISTENER`] + 1 entries each, and by
+//! interface scans, at most 2 × [`MAX_ADDRESSES_PER_LISTENER`] entries per wildcard
+//! listener and interval, so it is bounded by what the caller asks. Accepted connections are not queued here:
 //! each one is handed to the swarm at once, whose connection limits decide. `accept`
 //! errors caused by the peer or the network (`ECONNABORTED`, `EPROTO`, `EHOSTUNREACH`,
 //! `ENETUNREACH`, … — Linux reports a pending connection's network error from
@@ -32,8 +38,8 @@
 //! **Departures from libp2p-tcp.** No port reuse on dial (`PortUse::Reuse` is
 //! treated as `New`): outgoing connections come from ephemeral ports, so peers observe
 //! a port that is not our listen port (harmless without hole punching). Interface
-//! addresses are read once at `listen_on`; later interface changes are not reported
-//! (no `if-watch`). IPv6 link-local addresses (`fe80::/10`) are not reported, since a
+//! changes are found by polling `getifaddrs(3)`, not by a netlink subscription
+//! (`if-watch`): a new address is reported up to one interval late. IPv6 link-local addresses (`fe80::/10`) are not reported, since a
 //! multiaddr cannot carry their scope id.
 
 use std::{
@@ -79,6 +85,14 @@ pub struct Config {
     /// backlog), in connections. Default: 128. Clamped to `SOMAXCONN`; the kernel caps
     /// it at `net.core.somaxconn`.
     pub listen_backlog: u16,
+    /// How often a listener on an unspecified address (`0.0.0.0`, `::`) re-reads the
+    /// interface addresses (`getifaddrs(3)`) and reports those that appeared
+    /// (`NewAddress`) or went away (`AddressExpired`), so identify can tell peers.
+    /// `None`: read once at `listen_on`. Cost per wildcard listener and interval: one
+    /// `getifaddrs` call (a netlink dump of the interface list, a few KiB allocated
+    /// and freed) on the executor thread, driven by an `async_io::Timer` (no thread).
+    /// Default: 10 s.
+    pub interface_poll_interval: Option<Duration>,
 }
 
 impl Default for Config {
@@ -86,6 +100,7 @@ impl Default for Config {
         Self {
             nodelay: true,
             listen_backlog: 128,
+            interface_poll_interval: Some(Duration::from_secs(10)),
         }
     }
 }
@@ -110,6 +125,18 @@ struct Listener {
     socket: Async<TcpListener>,
     /// Set after an `accept` error: no accepting until it fires.
     paused: Option<Timer>,
+    /// For a listener on an unspecified address with interface polling on.
+    watch: Option<Watch>,
+}
+
+/// The interface addresses a wildcard listener last reported, and when to look again.
+struct Watch {
+    ipv6: bool,
+    port: u16,
+    /// At most [`MAX_ADDRESSES_PER_LISTENER`].
+    reported: Vec<SocketAddr>,
+    interval: Duration,
+    next: Timer,
 }
 
 /// What an inbound connection resolves to (it is already accepted).
@@ -254,6 +281,25 @@ fn interface_addresses(ipv6: bool, port: u16) -> Vec<SocketAddr> {
     out
 }
 
+/// The addresses in `now` but not in `before` (appeared), and those in `before` but
+/// not in `now` (gone), each in its list's order.
+fn address_changes(
+    before: &[SocketAddr],
+    now: &[SocketAddr],
+) -> (Vec<SocketAddr>, Vec<SocketAddr>) {
+    let added = now
+        .iter()
+        .filter(|a| !before.contains(a))
+        .copied()
+        .collect();
+    let removed = before
+        .iter()
+        .filter(|a| !now.contains(a))
+        .copied()
+        .collect();
+    (added, removed)
+}
+
 impl libp2p::core::Transport for Transport {
     type Output = TcpStream;
     type Error = io::Error;
@@ -277,6 +323,16 @@ impl libp2p::core::Transport for Transport {
         } else {
             vec![local]
         };
+        let watch = match self.config.interface_poll_interval {
+            Some(interval) if local.ip().is_unspecified() => Some(Watch {
+                ipv6: local.is_ipv6(),
+                port: local.port(),
+                reported: addresses.clone(),
+                interval,
+                next: Timer::after(interval),
+            }),
+            _ => None,
+        };
         for address in addresses {
             self.pending.push_back(TransportEvent::NewAddress {
                 listener_id: id,
@@ -288,6 +344,7 @@ impl libp2p::core::Transport for Transport {
             id,
             socket,
             paused: None,
+            watch,
         });
         self.wake();
         Ok(())
@@ -340,6 +397,37 @@ impl libp2p::core::Transport for Transport {
             return Poll::Ready(event);
         }
         this.waker = Some(cx.waker().clone());
+        // Interface changes of wildcard listeners, at most one scan per interval.
+        for listener in this.listeners.iter_mut() {
+            let id = listener.id;
+            if let Some(watch) = listener.watch.as_mut() {
+                if Pin::new(&mut watch.next).poll(cx).is_ready() {
+                    let now = interface_addresses(watch.ipv6, watch.port);
+                    let (added, removed) = address_changes(&watch.reported, &now);
+                    for address in removed {
+                        tracing::debug!(%address, "interface address gone");
+                        this.pending.push_back(TransportEvent::AddressExpired {
+                            listener_id: id,
+                            listen_addr: socketaddr_to_multiaddr(address),
+                        });
+                    }
+                    for address in added {
+                        tracing::debug!(%address, "new interface address");
+                        this.pending.push_back(TransportEvent::NewAddress {
+                            listener_id: id,
+                            listen_addr: socketaddr_to_multiaddr(address),
+                        });
+                    }
+                    watch.reported = now;
+                    watch.next = Timer::after(watch.interval);
+                    // Registers the waker for the next scan.
+                    let _ = Pin::new(&mut watch.next).poll(cx);
+                }
+            }
+        }
+        if let Some(event) = this.pending.pop_front() {
+            return Poll::Ready(event);
+        }
         // Round-robin: each listener gets up to MAX_ACCEPTS_PER_POLL turns, then is
         // moved to the back.
         for _ in 0..this.listeners.len() {
@@ -575,6 +663,18 @@ mod tests {
             assert!(!accept_error_is_transient(&err), "{e}");
         }
         assert!(!accept_error_is_transient(&io::Error::other("no errno")));
+    }
+
+    #[test]
+    fn address_changes_report_what_appeared_and_what_went() {
+        let a: SocketAddr = "127.0.0.1:4001".parse().unwrap();
+        let b: SocketAddr = "10.77.0.1:4001".parse().unwrap();
+        let c: SocketAddr = "192.168.1.2:4001".parse().unwrap();
+        assert_eq!(address_changes(&[a], &[a]), (vec![], vec![]));
+        assert_eq!(address_changes(&[a], &[a, b]), (vec![b], vec![]));
+        assert_eq!(address_changes(&[a, b], &[a]), (vec![], vec![b]));
+        assert_eq!(address_changes(&[a, b], &[c, a]), (vec![c], vec![b]));
+        assert_eq!(address_changes(&[], &[a]), (vec![a], vec![]));
     }
 
     #[test]

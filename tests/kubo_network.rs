@@ -1,0 +1,150 @@
+//! The real network's habits against a real Kubo (v0.22.0 through
+//! `acorn_tools::interop::kubo`) and Helia: Kubo learns Acorn's listen addresses from
+//! identify, Helia reads Acorn's agent and protocols, and a peer with no security
+//! protocol or muxer in common is refused at once with the stage named.
+//!
+//! Every Kubo here has an Ed25519 identity. Needs `tools/interop/.venv` (`.ci/run`
+//! installs it); without it the tests FAIL with the install command, they never skip.
+
+mod common;
+#[path = "common/helia.rs"]
+mod helia;
+#[path = "../net/tests/common/odd_peer.rs"]
+mod odd_peer;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use acorn_tools::interop::kubo::{KuboPeer, Options};
+use base64ct::{Base64, Encoding};
+use common::{err, init_repo, ok, pseudo_random, run, Daemon};
+use libp2p_identity::Keypair;
+use sha2::{Digest, Sha256};
+
+/// Time a Kubo fetch gets over loopback.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(60);
+/// Longest wait for something the network does in the background (a provide, an
+/// identify push).
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Well under the daemon's default handshake timeout (20 s): a failed negotiation
+/// must end the dial, not the timeout.
+const HANDSHAKE_BOUND: Duration = Duration::from_secs(10);
+
+/// Kubo's `Identity` for a fresh Ed25519 key: (PeerID, base64 protobuf PrivKey).
+fn kubo_identity() -> (String, String) {
+    let keypair = Keypair::generate_ed25519();
+    let pk = keypair.to_protobuf_encoding().expect("encodable key");
+    (
+        keypair.public().to_peer_id().to_base58(),
+        Base64::encode_string(&pk),
+    )
+}
+
+/// A Kubo DHT server with an Ed25519 identity.
+fn kubo() -> KuboPeer {
+    KuboPeer::with(Options {
+        identity: Some(kubo_identity()),
+        ..Options::default()
+    })
+}
+
+fn peer_id(root: &Path) -> String {
+    let id: serde_json::Value = serde_json::from_str(&ok(&run(root, &["id"], None))).unwrap();
+    id["ID"].as_str().unwrap().to_string()
+}
+
+/// Retries `f` until it succeeds or [`SETTLE_TIMEOUT`] passes; panics with the last
+/// error then.
+fn eventually<T>(what: &str, mut f: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + SETTLE_TIMEOUT;
+    loop {
+        match f() {
+            Ok(v) => return v,
+            Err(e) if Instant::now() > deadline => panic!("{what}: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(300)),
+        }
+    }
+}
+
+/// `swarm connect` to a peer with no security protocol or muxer in common fails at
+/// once, naming the stage, well within the daemon's handshake timeout.
+#[test]
+fn swarm_connect_names_the_missing_security_or_muxer_protocol() {
+    let (_dir, root) = init_repo();
+    let _daemon = Daemon::start(&root);
+    for (offer, want) in [
+        (odd_peer::Offer::TlsOnly, "no common security protocol"),
+        (odd_peer::Offer::MplexOnly, "no common muxer protocol"),
+    ] {
+        let peer = odd_peer::OddPeer::start(offer);
+        let started = Instant::now();
+        let e = err(&run(
+            &root,
+            &["swarm", "connect", &peer.addr.to_string()],
+            None,
+        ));
+        let took = started.elapsed();
+        assert!(e.contains(want), "{offer:?}: {e}");
+        assert!(took < HANDSHAKE_BOUND, "{offer:?}: took {took:?}");
+        let peers = ok(&run(&root, &["swarm", "peers"], None));
+        assert!(peers.trim().is_empty(), "{offer:?}: {peers}");
+    }
+}
+
+/// Acorn's `/ip4/127.0.0.1/tcp/PORT` listen addresses (no `/p2p`).
+fn listen_addrs(root: &Path) -> Vec<String> {
+    ok(&run(root, &["swarm", "addrs", "local"], None))
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Acorn dials Kubo from an ephemeral port, so Kubo can learn Acorn's listen address
+/// only from what identify told it.
+#[test]
+fn kubo_learns_acorns_listen_address_from_identify() {
+    let (_dir, root) = init_repo();
+    let _daemon = Daemon::start(&root);
+    let ours = peer_id(&root);
+    let listen = listen_addrs(&root);
+    assert!(!listen.is_empty());
+    let mut k = kubo();
+    ok(&run(&root, &["swarm", "connect", k.addr()], None));
+    let conn = k
+        .peers()
+        .into_iter()
+        .find(|c| c.peer == ours)
+        .expect("Kubo lists Acorn");
+    assert!(
+        !listen.contains(&conn.addr),
+        "the connection comes from an ephemeral port, not {conn:?}"
+    );
+    let known = eventually("Kubo knows our listen address", || {
+        let addrs = k.find_peer(&ours, 5)?;
+        addrs
+            .iter()
+            .any(|a| listen.contains(a))
+            .then_some(addrs.clone())
+            .ok_or(format!("Kubo has {addrs:?}, we listen on {listen:?}"))
+    });
+    assert!(!known.is_empty());
+    k.stop();
+}
+
+/// Helia (js-libp2p) reads our agent and protocols from identify.
+#[test]
+fn helia_reads_acorns_agent_and_protocols_from_identify() {
+    let (_dir, root) = init_repo();
+    let _daemon = Daemon::start(&root);
+    let addr = format!("{}/p2p/{}", listen_addrs(&root)[0], peer_id(&root));
+    let mut h = helia::HeliaPeer::start();
+    let d = h.dial(&addr);
+    assert!(d.identified, "{d:?}");
+    let agent = d.agent_version.clone().unwrap_or_default();
+    assert_eq!(agent, concat!("acorn/", env!("CARGO_PKG_VERSION")), "{d:?}");
+    for p in ["/ipfs/bitswap/1.2.0", "/ipfs/id/1.0.0", "/ipfs/ping/1.0.0"] {
+        assert!(d.protocols.iter().any(|x| x == p), "{p} missing: {d:?}");
+    }
+    h.stop();
+}
