@@ -17,14 +17,11 @@ use std::time::{Duration, Instant};
 
 use acorn_tools::interop::kubo::{KuboPeer, Options};
 use base64ct::{Base64, Encoding};
-use common::{err, init_repo, ok, pseudo_random, run, Daemon};
+use common::{err, init_repo, ok, run, Daemon};
 use libp2p_identity::Keypair;
-use sha2::{Digest, Sha256};
 
-/// Time a Kubo fetch gets over loopback.
-const FETCH_TIMEOUT: Duration = Duration::from_secs(60);
-/// Longest wait for something the network does in the background (a provide, an
-/// identify push).
+/// Longest wait for something the network does in the background (an identify
+/// push).
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Well under the daemon's default handshake timeout (20 s): a failed negotiation
