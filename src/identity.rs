@@ -34,7 +34,6 @@
 //! keeps the protobuf bytes it was read from or generated as.
 
 use std::fmt;
-use std::str::FromStr;
 
 use acorn_net::bitswap::wire::{get_varint, put_varint};
 use base64ct::{Base64, Encoding};
@@ -231,7 +230,7 @@ impl Identity {
         }
         let bytes = Base64::decode_vec(text).map_err(|_| IdentityError::Base64)?;
         let identity = Identity::from_protobuf(&bytes)?;
-        let stored = PeerId::from_str(section.peer_id.trim())
+        let stored = acorn_net::peer::parse(&section.peer_id)
             .map_err(|_| IdentityError::BadPeerId(section.peer_id.clone()))?;
         if stored != identity.peer_id {
             return Err(IdentityError::Mismatch {
@@ -364,7 +363,7 @@ mod tests {
         assert_eq!(&bytes[4..36], &[7u8; 32]);
         // The second half is the public key; the peer ID embeds it (identity multihash
         // of the protobuf public key: 0x00 0x24 0x08 0x01 0x12 0x20 || pubkey).
-        let peer = PeerId::from_str(&section.peer_id).unwrap().to_bytes();
+        let peer = section.peer_id.parse::<PeerId>().unwrap().to_bytes();
         assert_eq!(&peer[..6], &[0x00, 0x24, 0x08, 0x01, 0x12, 0x20]);
         assert_eq!(&peer[6..], &bytes[36..]);
     }

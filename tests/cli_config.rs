@@ -125,6 +125,12 @@ fn id_of(root: &Path) -> (String, Vec<u8>) {
     (id, key)
 }
 
+/// The `ID` that `acorn id <peer>` shows.
+fn id_of_arg(root: &Path, peer: &str) -> String {
+    let v: Value = serde_json::from_str(expect_ok(&acorn(root, &["id", peer]))).expect("id JSON");
+    v["ID"].as_str().expect("ID").to_owned()
+}
+
 #[test]
 fn init_with_each_key_algorithm() {
     // (arguments, first output line, peer ID prefix, protobuf PublicKey Type byte)
@@ -175,6 +181,13 @@ fn init_with_each_key_algorithm() {
         assert_eq!(id, printed, "{args:?}");
         assert!(id.starts_with(prefix) && is_base58(&id), "{args:?}: {id}");
         assert_eq!(&key[..2], &[0x08, key_type], "{args:?}");
+        // `id <peer>` takes the node's own peer ID as a libp2p-key CIDv1 (`k51…`) too.
+        let bytes = multibase::Base::Base58Btc.decode(&id).unwrap();
+        let mh = cid::multihash::Multihash::<64>::from_bytes(&bytes).unwrap();
+        let k51 = cid::Cid::new_v1(0x72, mh)
+            .to_string_of_base(multibase::Base::Base36Lower)
+            .unwrap();
+        assert_eq!(id_of_arg(&root, &k51), id, "{args:?}: {k51}");
         // The config reads back (the key decodes and matches Identity.PeerID).
         assert_eq!(
             expect_ok(&acorn(&root, &["config", "Identity.PeerID"])),

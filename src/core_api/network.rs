@@ -93,11 +93,11 @@ pub trait Network {
     fn bitswap_wantlist(&self, peer: Option<&PeerId>) -> anyhow::Result<Vec<Cid>>;
 }
 
-/// A peer ID argument (`<id>` or `/p2p/<id>`); the error is Kubo's text.
+/// A peer ID argument (`<id>`, `/p2p/<id>` or `/ipfs/<id>`) in any form
+/// [`acorn_net::peer::parse`] reads (`Qm…`, `12D3KooW…`, `16Uiu2…`, `k51…`, `bafz…`);
+/// the error names the input and what is wrong with it.
 pub fn parse_peer(arg: &str) -> Result<PeerId, String> {
-    arg.trim_start_matches("/p2p/")
-        .parse()
-        .map_err(|e| format!("invalid peer ID {arg:?}: {e}"))
+    acorn_net::peer::parse(arg).map_err(|e| e.to_string())
 }
 
 /// `stats bw`'s scope from its `peer` and `proto` options (not both, as Kubo).
@@ -127,7 +127,7 @@ impl Network for Local {
     fn id(&self, peer: Option<&str>) -> anyhow::Result<IdInfo> {
         let mut info = self.node().id()?;
         if let Some(p) = peer {
-            if p != info.id {
+            if parse_peer(p).map_err(anyhow::Error::msg)?.to_base58() != info.id {
                 match self.net_opt() {
                     None => {
                         anyhow::bail!("looking up peer {p} needs the network, which is not running")
