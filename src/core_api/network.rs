@@ -253,6 +253,11 @@ where
         .map_err(|e| anyhow::anyhow!("the daemon sent a bad {what} {s:?}: {e}"))
 }
 
+/// A peer ID in a daemon's answer (any form [`parse_peer`] reads).
+fn peer_of(s: &str) -> anyhow::Result<PeerId> {
+    parse_peer(s).map_err(anyhow::Error::msg)
+}
+
 fn parse_all<T: std::str::FromStr>(list: &[String], what: &str) -> anyhow::Result<Vec<T>>
 where
     T::Err: std::fmt::Display,
@@ -278,7 +283,7 @@ fn peers_of(v: &Value, verb: &str) -> anyhow::Result<Vec<PeerId>> {
                 .and_then(|r| r.strip_suffix(" success"))
                 .map(str::trim)
                 .with_context(|| format!("unexpected {verb} answer from the daemon: {s:?}"))?;
-            parse(peer, "peer ID")
+            peer_of(peer)
         })
         .collect()
 }
@@ -316,7 +321,7 @@ impl Network for Remote {
             .iter()
             .map(|p| {
                 Ok(SwarmPeer {
-                    peer: parse(str_field(p, "Peer")?, "peer ID")?,
+                    peer: peer_of(str_field(p, "Peer")?)?,
                     addr: parse(str_field(p, "Addr")?, "address")?,
                     outbound: u64_field(p, "Direction")? == 2,
                 })
@@ -333,7 +338,7 @@ impl Network for Remote {
             .map(|(peer, list)| {
                 let list: Vec<String> = serde_json::from_value(list.clone())
                     .context("the daemon's addresses are not strings")?;
-                Ok((parse(peer, "peer ID")?, parse_all(&list, "address")?))
+                Ok((peer_of(peer)?, parse_all(&list, "address")?))
             })
             .collect()
     }
@@ -360,7 +365,7 @@ impl Network for Remote {
             }
             for r in array(&v, "Responses")? {
                 each(Provider {
-                    peer: parse(str_field(r, "ID")?, "peer ID")?,
+                    peer: peer_of(str_field(r, "ID")?)?,
                     addrs: parse_all(&strings(r, "Addrs")?, "address")?,
                 })?;
             }
@@ -417,7 +422,10 @@ impl Network for Remote {
             dup_data_received: u64_field(&v, "DupDataReceived")?,
             messages_received: u64_field(&v, "MessagesReceived")?,
             wantlist: links(&v, "Wantlist")?,
-            peers: parse_all(&strings(&v, "Peers")?, "peer ID")?,
+            peers: strings(&v, "Peers")?
+                .iter()
+                .map(|p| peer_of(p))
+                .collect::<Result<_, _>>()?,
         })
     }
 
