@@ -207,7 +207,8 @@ pub struct Config {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IdentitySection {
-    /// Base58 peer ID (`12D3KooW...` for Ed25519).
+    /// Base58 peer ID (`12D3KooW...` for Ed25519, `Qm...` for RSA and ECDSA,
+    /// `16Uiu2...` for secp256k1).
     #[serde(rename = "PeerID")]
     pub peer_id: String,
     /// Base64 (standard, padded) of the libp2p protobuf-encoded private key.

@@ -1668,6 +1668,12 @@ mod tests {
             ),
             ("SLOT_WAIT", crate::api::SLOT_WAIT.as_secs()),
             ("NET_WAIT_THREADS", crate::api::NET_WAIT_THREADS as u64),
+            (
+                "MAX_PRIV_KEY_BASE64_CHARS",
+                crate::identity::MAX_PRIV_KEY_BASE64_CHARS as u64,
+            ),
+            ("RSA_MIN_BITS", crate::identity::RSA_MIN_BITS as u64),
+            ("RSA_MAX_BITS", crate::identity::RSA_MAX_BITS as u64),
         ];
         let mut rows = 0;
         for line in readme.lines().filter(|l| l.starts_with("| `")) {

@@ -2,7 +2,7 @@
 //!
 //! - [`cli`]: the command line (argh definitions, handlers, argv normalisation).
 //! - [`config`]: the Kubo-shaped config file; [`profiles`]: named config changes.
-//! - [`identity`]: the Ed25519 node identity.
+//! - [`identity`]: the node identity (Ed25519 by default; RSA, secp256k1, ECDSA).
 //! - [`repo_glue`]: opening / creating the repo through `acorn-storage`.
 //! - [`core_api`]: the core API every front end calls; [`core`]: the logic behind it.
 //! - [`daemon`]: `acorn daemon`; [`api`]: its HTTP RPC API (Kubo's `/api/v0`).

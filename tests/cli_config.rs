@@ -115,6 +115,115 @@ fn init_prints_peer_id_and_writes_config() {
     );
 }
 
+/// `acorn id` of a repo: the ID and the base64 protobuf PublicKey.
+fn id_of(root: &Path) -> (String, Vec<u8>) {
+    use base64ct::Encoding as _;
+    let v: Value = serde_json::from_str(expect_ok(&acorn(root, &["id"]))).expect("id JSON");
+    let id = v["ID"].as_str().expect("ID").to_owned();
+    let key = base64ct::Base64::decode_vec(v["PublicKey"].as_str().expect("PublicKey"))
+        .expect("PublicKey is base64");
+    (id, key)
+}
+
+/// The `ID` that `acorn id <peer>` shows.
+fn id_of_arg(root: &Path, peer: &str) -> String {
+    let v: Value = serde_json::from_str(expect_ok(&acorn(root, &["id", peer]))).expect("id JSON");
+    v["ID"].as_str().expect("ID").to_owned()
+}
+
+#[test]
+fn init_with_each_key_algorithm() {
+    // (arguments, first output line, peer ID prefix, protobuf PublicKey Type byte)
+    for (args, line, prefix, key_type) in [
+        (
+            &["-a", "rsa"][..],
+            "generating 2048-bit RSA keypair...done",
+            "Qm",
+            0u8,
+        ),
+        (
+            &["--algorithm", "rsa", "--bits", "3072"][..],
+            "generating 3072-bit RSA keypair...done",
+            "Qm",
+            0,
+        ),
+        (
+            &["-a", "secp256k1"][..],
+            "generating SECP256K1 keypair...done",
+            "16Uiu2",
+            2,
+        ),
+        (
+            &["-a", "ecdsa"][..],
+            "generating ECDSA keypair...done",
+            "Qm",
+            3,
+        ),
+        (
+            &["--algorithm=ed25519"][..],
+            "generating ED25519 keypair...done",
+            "12D3KooW",
+            1,
+        ),
+    ] {
+        let (_dir, root) = repo();
+        let mut argv = vec!["init"];
+        argv.extend_from_slice(args);
+        let out = expect_ok(&acorn(&root, &argv)).to_owned();
+        let mut lines = out.lines();
+        assert_eq!(lines.next(), Some(line), "{args:?}: {out}");
+        let printed = lines
+            .next()
+            .unwrap()
+            .strip_prefix("peer identity: ")
+            .unwrap();
+        let (id, key) = id_of(&root);
+        assert_eq!(id, printed, "{args:?}");
+        assert!(id.starts_with(prefix) && is_base58(&id), "{args:?}: {id}");
+        assert_eq!(&key[..2], &[0x08, key_type], "{args:?}");
+        // `id <peer>` takes the node's own peer ID as a libp2p-key CIDv1 (`k51…`) too.
+        let bytes = multibase::Base::Base58Btc.decode(&id).unwrap();
+        let mh = cid::multihash::Multihash::<64>::from_bytes(&bytes).unwrap();
+        let k51 = cid::Cid::new_v1(0x72, mh)
+            .to_string_of_base(multibase::Base::Base36Lower)
+            .unwrap();
+        assert_eq!(id_of_arg(&root, &k51), id, "{args:?}: {k51}");
+        // The config reads back (the key decodes and matches Identity.PeerID).
+        assert_eq!(
+            expect_ok(&acorn(&root, &["config", "Identity.PeerID"])),
+            format!("{id}\n")
+        );
+    }
+}
+
+#[test]
+fn init_refuses_bad_key_options_and_writes_nothing() {
+    for (args, message) in [
+        (&["-a", "rsa", "-b", "1024"][..], "1024-bit RSA key refused"),
+        (
+            &["--algorithm", "rsa", "--bits", "8193"][..],
+            "8193-bit RSA key refused",
+        ),
+        (
+            &["-a", "ed25519", "-b", "2048"][..],
+            "--bits applies to rsa keys only",
+        ),
+        (&["-a", "dsa"][..], "unknown key algorithm \"dsa\""),
+    ] {
+        let (_dir, root) = repo();
+        let mut argv = vec!["init"];
+        argv.extend_from_slice(args);
+        let r = acorn(&root, &argv);
+        let err = expect_error(&r);
+        assert!(err.contains(message), "{args:?}: {err}");
+        assert!(!root.join("config").exists(), "{args:?}");
+        assert!(
+            !root.exists() || fs::read_dir(&root).unwrap().next().is_none(),
+            "{args:?}: nothing written"
+        );
+    }
+}
+
 #[test]
 fn init_twice_refuses_and_changes_nothing() {
     let (_d, root) = repo();

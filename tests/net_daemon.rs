@@ -255,6 +255,54 @@ fn force_pnet_refuses_to_start_without_a_key() {
     assert!(stdout.contains("private network"), "{stdout}");
 }
 
+/// The libp2p-key CIDv1 of a base58 peer ID, in base36 (`k51…` for Ed25519 keys).
+fn base36_peer_id(base58: &str) -> String {
+    let bytes = multibase::Base::Base58Btc.decode(base58).unwrap();
+    let mh = cid::multihash::Multihash::<64>::from_bytes(&bytes).unwrap();
+    cid::Cid::new_v1(0x72, mh)
+        .to_string_of_base(multibase::Base::Base36Lower)
+        .unwrap()
+}
+
+/// Daemons with RSA (`Qm…`), secp256k1 (`16Uiu2…`) and ECDSA identities dial each
+/// other, naming the peer as a base36 CID (`/p2p/k…`), and each lists the other
+/// under its base58 peer ID.
+#[test]
+fn daemons_with_rsa_secp256k1_and_ecdsa_identities_connect() {
+    let (dirs, roots): (Vec<_>, Vec<_>) = ["rsa", "secp256k1", "ecdsa"]
+        .iter()
+        .map(|alg| {
+            let (d, root) = common::repo_dir();
+            ok(&run(&root, &["init", "--profile", "test", "-a", alg], None));
+            (d, root)
+        })
+        .unzip();
+    let ids: Vec<String> = roots
+        .iter()
+        .map(|r| id(r)["ID"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        ids[0].starts_with("Qm") && ids[1].starts_with("16Uiu2"),
+        "{ids:?}"
+    );
+    let daemons: Vec<Daemon> = roots.iter().map(|r| Daemon::start(r)).collect();
+    for (from, to) in [(0, 1), (1, 2), (2, 0)] {
+        let addr = dial_addr(&roots[to]);
+        let transport = addr.rsplit_once("/p2p/").unwrap().0;
+        let target = format!("{transport}/p2p/{}", base36_peer_id(&ids[to]));
+        let out = ok(&run(&roots[from], &["swarm", "connect", &target], None));
+        assert_eq!(out, format!("connect {} success\n", ids[to]), "{target}");
+        let peers = ok(&run(&roots[from], &["swarm", "peers"], None));
+        assert!(peers.contains(&format!("/p2p/{}", ids[to])), "{peers}");
+        let peers = ok(&run(&roots[to], &["swarm", "peers"], None));
+        assert!(peers.contains(&format!("/p2p/{}", ids[from])), "{peers}");
+    }
+    for d in daemons {
+        assert!(d.stop().0);
+    }
+    drop(dirs);
+}
+
 #[test]
 fn swarm_commands_offline_and_bad_addresses() {
     let (_d, root) = init_repo();

@@ -19,6 +19,8 @@
 //! - [`bitswap`]: `/ipfs/bitswap/1.2.0` (and 1.1.0, 1.0.0): sans-IO core, wire codec,
 //!   and the node task on `libp2p-stream`.
 //! - [`memlimit`]: refuses new connections while the process RSS is over a ceiling.
+//! - [`peer`]: peer IDs in every form users write them (base58, `k51…`/`bafz…`
+//!   CIDs) and multiaddrs whose `/p2p/` part holds one.
 //! - [`dns`]: `/dns`, `/dns4`, `/dns6` and `/dnsaddr` → dialable `/ip4`, `/ip6`
 //!   addresses (the swarm's transport only dials IP addresses).
 //!
@@ -33,6 +35,7 @@ pub mod bandwidth;
 pub mod bitswap;
 pub mod dns;
 pub mod memlimit;
+pub mod peer;
 pub mod pnet;
 pub mod swarm;
 pub mod transport;

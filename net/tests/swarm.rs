@@ -30,7 +30,15 @@ struct Node {
 }
 
 fn node(ex: &Arc<smol::Executor<'static>>, config: Config, psk: Option<PreSharedKey>) -> Node {
-    let keypair = Keypair::generate_ed25519();
+    node_with_key(ex, config, psk, Keypair::generate_ed25519())
+}
+
+fn node_with_key(
+    ex: &Arc<smol::Executor<'static>>,
+    config: Config,
+    psk: Option<PreSharedKey>,
+    keypair: Keypair,
+) -> Node {
     let (swarm, bandwidth) =
         build_swarm(&keypair, &config, psk, Executor::new(ex.clone())).expect("swarm builds");
     Node { swarm, bandwidth }
@@ -194,6 +202,69 @@ fn identify_exchanges_agents_and_ping_succeeds() {
             assert!(peer.total_out > 0 && peer.total_out <= total.total_out);
         }
     });
+}
+
+/// Two 2048-bit RSA keys (PKCS#1 DER, made with `openssl genpkey -algorithm RSA` and
+/// `openssl rsa -traditional`): libp2p-identity loads RSA keys but cannot make them.
+const RSA_2048_A: &[u8] = include_bytes!("data/rsa-2048-a.der");
+const RSA_2048_B: &[u8] = include_bytes!("data/rsa-2048-b.der");
+
+fn rsa_keypair(pkcs1: &[u8]) -> Keypair {
+    libp2p::identity::rsa::Keypair::try_decode_pkcs1(&mut pkcs1.to_vec())
+        .expect("RSA key")
+        .into()
+}
+
+/// Noise authenticates every key type both ways: for each pair of key types the
+/// connection comes up, and each side sees the other's peer ID, derived from the
+/// key the other side signed its noise static key with (RSA peer IDs are sha2-256
+/// multihashes, `Qm…`; the others are identity multihashes).
+#[test]
+fn noise_handshake_works_with_every_key_type() {
+    let kinds = ["Ed25519", "RSA", "secp256k1", "ECDSA"];
+    let key = |kind: &str, rsa: &[u8]| match kind {
+        "Ed25519" => Keypair::generate_ed25519(),
+        "RSA" => rsa_keypair(rsa),
+        "secp256k1" => Keypair::generate_secp256k1(),
+        _ => Keypair::generate_ecdsa(),
+    };
+    for a_kind in kinds {
+        for b_kind in kinds {
+            let (a_key, b_key) = (key(a_kind, RSA_2048_A), key(b_kind, RSA_2048_B));
+            run(|ex| async move {
+                let mut a = node_with_key(&ex, config("acorn/a"), None, a_key);
+                let mut b = node_with_key(&ex, config("acorn/b"), None, b_key);
+                let (a_id, b_id) = (*a.swarm.local_peer_id(), *b.swarm.local_peer_id());
+                let prefix = match b_kind {
+                    "RSA" => "Qm",
+                    "Ed25519" => "12D3KooW",
+                    "secp256k1" => "16Uiu2",
+                    _ => "",
+                };
+                assert!(b_id.to_base58().starts_with(prefix), "{b_kind}: {b_id}");
+                let addr = listen(&mut b.swarm).await;
+                a.swarm.dial(addr).unwrap();
+                let (mut a_saw, mut b_saw) = (None, None);
+                while a_saw.is_none() || b_saw.is_none() {
+                    match next_event(&mut a.swarm, &mut b.swarm).await {
+                        (side, SwarmEvent::ConnectionEstablished { peer_id, .. }) => match side {
+                            Side::A => a_saw = Some(peer_id),
+                            Side::B => b_saw = Some(peer_id),
+                        },
+                        (side, SwarmEvent::OutgoingConnectionError { error, .. }) => {
+                            panic!("{a_kind}→{b_kind} {side:?}: dial failed: {error}")
+                        }
+                        (side, SwarmEvent::IncomingConnectionError { error, .. }) => {
+                            panic!("{a_kind}→{b_kind} {side:?}: inbound failed: {error}")
+                        }
+                        _ => {}
+                    }
+                }
+                assert_eq!(a_saw, Some(b_id), "{a_kind}→{b_kind}");
+                assert_eq!(b_saw, Some(a_id), "{a_kind}→{b_kind}");
+            });
+        }
+    }
 }
 
 fn psk(byte: u8) -> PreSharedKey {

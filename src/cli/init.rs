@@ -1,13 +1,13 @@
 //! `acorn init`: create the repo, the identity and the config.
 //!
-//! Kubo's `ipfs init [--profile a,b]`. Output, as Kubo's:
+//! Kubo's `ipfs init [--profile a,b] [-a ALGORITHM] [-b BITS]`. Output, as Kubo's:
 //! ```text
-//! generating ED25519 keypair...done
+//! generating ED25519 keypair...done          (or: generating 2048-bit RSA keypair...done)
 //! peer identity: 12D3KooW...
 //! initializing IPFS node at /home/pi/.acorn
 //! ```
 //! Order: refuse if a config file exists (nothing is touched); check the profile
-//! names; generate the key; build and check the config in memory; create the
+//! names and the key algorithm and size; generate the key; build and check the config in memory; create the
 //! repo directory and datastore; write the config last, without ever replacing one
 //! ([`Config::create_new`]). A config file therefore means a complete repo.
 
@@ -16,7 +16,7 @@ use argh::{ArgsInfo, FromArgs};
 
 use super::{print, Context};
 use crate::config::{self, Config, ConfigError};
-use crate::identity::Identity;
+use crate::identity::{Identity, KeySpec, RSA_DEFAULT_BITS};
 use crate::profiles;
 use crate::repo_glue::{self, Mode};
 
@@ -28,12 +28,51 @@ use crate::repo_glue::{self, Mode};
     example = "acorn init",
     example = "acorn init --profile test,lowpower",
     example = "acorn init --profile pi-zero",
-    note = "Profiles: test, default-networking, server, local-discovery, lowpower, randomports; firmware profiles pi-zero, vps-256m, pi3, pi4 (acorn config profile ls)."
+    example = "acorn init --algorithm rsa --bits 2048",
+    note = "Key: --algorithm ed25519 (default), rsa (--bits 2048 to 4096, default 2048), secp256k1 or ecdsa. Profiles: test, default-networking, server, local-discovery, lowpower, randomports; firmware profiles pi-zero, vps-256m, pi3, pi4 (acorn config profile ls)."
 )]
 pub struct InitCmd {
     /// apply these config profiles (comma-separated)
     #[argh(option, short = 'p')]
     pub profile: Option<String>,
+    /// identity key type: ed25519 (default), rsa, secp256k1, ecdsa
+    #[argh(option, short = 'a')]
+    pub algorithm: Option<String>,
+    /// RSA key size in bits, 2048 (default) to 4096; rsa only
+    #[argh(option, short = 'b')]
+    pub bits: Option<usize>,
+}
+
+/// Errors in `acorn init`'s key options.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyOptionError {
+    /// `--algorithm` names no key type we make.
+    #[error("unknown key algorithm {0:?}: choose one of ed25519, rsa, secp256k1, ecdsa")]
+    UnknownAlgorithm(String),
+    /// `--bits` with an algorithm whose size is fixed.
+    #[error("--bits applies to rsa keys only ({0} keys have a fixed size)")]
+    BitsNotForAlgorithm(String),
+}
+
+impl InitCmd {
+    /// The key to make, from `--algorithm` and `--bits`, checked before anything
+    /// is generated or written.
+    fn key_spec(&self) -> anyhow::Result<KeySpec> {
+        let algorithm = self.algorithm.as_deref().unwrap_or("ed25519");
+        let spec = match algorithm.to_ascii_lowercase().as_str() {
+            "rsa" => KeySpec::Rsa {
+                bits: self.bits.unwrap_or(RSA_DEFAULT_BITS),
+            },
+            other if self.bits.is_some() && KeySpec::NAMES.contains(&other) => {
+                return Err(KeyOptionError::BitsNotForAlgorithm(algorithm.to_owned()).into());
+            }
+            "ed25519" => KeySpec::Ed25519,
+            "secp256k1" => KeySpec::Secp256k1,
+            "ecdsa" => KeySpec::Ecdsa,
+            _ => return Err(KeyOptionError::UnknownAlgorithm(algorithm.to_owned()).into()),
+        };
+        Ok(spec.check()?)
+    }
 }
 
 impl InitCmd {
@@ -48,8 +87,10 @@ impl InitCmd {
             None => Vec::new(),
         };
 
-        print("generating ED25519 keypair...")?;
-        let identity = Identity::generate();
+        let spec = self.key_spec()?;
+
+        print(&format!("generating {spec} keypair..."))?;
+        let identity = Identity::generate_with(spec)?;
         print(&format!("done\npeer identity: {}\n", identity.peer_id()))?;
         let mut cfg = Config::with_identity(identity.to_config()?);
         for p in chosen {

@@ -93,11 +93,11 @@ pub trait Network {
     fn bitswap_wantlist(&self, peer: Option<&PeerId>) -> anyhow::Result<Vec<Cid>>;
 }
 
-/// A peer ID argument (`<id>` or `/p2p/<id>`); the error is Kubo's text.
+/// A peer ID argument (`<id>`, `/p2p/<id>` or `/ipfs/<id>`) in any form
+/// [`acorn_net::peer::parse`] reads (`Qm…`, `12D3KooW…`, `16Uiu2…`, `k51…`, `bafz…`);
+/// the error names the input and what is wrong with it.
 pub fn parse_peer(arg: &str) -> Result<PeerId, String> {
-    arg.trim_start_matches("/p2p/")
-        .parse()
-        .map_err(|e| format!("invalid peer ID {arg:?}: {e}"))
+    acorn_net::peer::parse(arg).map_err(|e| e.to_string())
 }
 
 /// `stats bw`'s scope from its `peer` and `proto` options (not both, as Kubo).
@@ -127,7 +127,7 @@ impl Network for Local {
     fn id(&self, peer: Option<&str>) -> anyhow::Result<IdInfo> {
         let mut info = self.node().id()?;
         if let Some(p) = peer {
-            if p != info.id {
+            if parse_peer(p).map_err(anyhow::Error::msg)?.to_base58() != info.id {
                 match self.net_opt() {
                     None => {
                         anyhow::bail!("looking up peer {p} needs the network, which is not running")
@@ -253,6 +253,11 @@ where
         .map_err(|e| anyhow::anyhow!("the daemon sent a bad {what} {s:?}: {e}"))
 }
 
+/// A peer ID in a daemon's answer (any form [`parse_peer`] reads).
+fn peer_of(s: &str) -> anyhow::Result<PeerId> {
+    parse_peer(s).map_err(anyhow::Error::msg)
+}
+
 fn parse_all<T: std::str::FromStr>(list: &[String], what: &str) -> anyhow::Result<Vec<T>>
 where
     T::Err: std::fmt::Display,
@@ -278,7 +283,7 @@ fn peers_of(v: &Value, verb: &str) -> anyhow::Result<Vec<PeerId>> {
                 .and_then(|r| r.strip_suffix(" success"))
                 .map(str::trim)
                 .with_context(|| format!("unexpected {verb} answer from the daemon: {s:?}"))?;
-            parse(peer, "peer ID")
+            peer_of(peer)
         })
         .collect()
 }
@@ -316,7 +321,7 @@ impl Network for Remote {
             .iter()
             .map(|p| {
                 Ok(SwarmPeer {
-                    peer: parse(str_field(p, "Peer")?, "peer ID")?,
+                    peer: peer_of(str_field(p, "Peer")?)?,
                     addr: parse(str_field(p, "Addr")?, "address")?,
                     outbound: u64_field(p, "Direction")? == 2,
                 })
@@ -333,7 +338,7 @@ impl Network for Remote {
             .map(|(peer, list)| {
                 let list: Vec<String> = serde_json::from_value(list.clone())
                     .context("the daemon's addresses are not strings")?;
-                Ok((parse(peer, "peer ID")?, parse_all(&list, "address")?))
+                Ok((peer_of(peer)?, parse_all(&list, "address")?))
             })
             .collect()
     }
@@ -360,7 +365,7 @@ impl Network for Remote {
             }
             for r in array(&v, "Responses")? {
                 each(Provider {
-                    peer: parse(str_field(r, "ID")?, "peer ID")?,
+                    peer: peer_of(str_field(r, "ID")?)?,
                     addrs: parse_all(&strings(r, "Addrs")?, "address")?,
                 })?;
             }
@@ -417,7 +422,10 @@ impl Network for Remote {
             dup_data_received: u64_field(&v, "DupDataReceived")?,
             messages_received: u64_field(&v, "MessagesReceived")?,
             wantlist: links(&v, "Wantlist")?,
-            peers: parse_all(&strings(&v, "Peers")?, "peer ID")?,
+            peers: strings(&v, "Peers")?
+                .iter()
+                .map(|p| peer_of(p))
+                .collect::<Result<_, _>>()?,
         })
     }
 

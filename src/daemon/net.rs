@@ -293,7 +293,10 @@ pub fn split_p2p(s: &str) -> Result<(PeerId, Multiaddr), NetError> {
         addr: s.to_string(),
         reason: reason.to_string(),
     };
-    let mut addr: Multiaddr = s.trim().parse().map_err(|e| bad(&format!("{e}")))?;
+    let mut addr = acorn_net::peer::parse_multiaddr(s).map_err(|e| match e {
+        acorn_net::peer::ParseError::Multiaddr { reason, .. } => bad(&reason),
+        peer => bad(&peer.to_string()),
+    })?;
     match addr.pop() {
         Some(Protocol::P2p(peer)) => Ok((peer, addr)),
         _ => Err(bad("must end in /p2p/<peer-id>")),
@@ -354,11 +357,7 @@ impl NetHandle {
         let peer = match split_p2p(target) {
             Ok((peer, _)) => peer,
             // A bare peer id or /p2p/<id> (no transport part) is fine too.
-            Err(e) => target
-                .trim()
-                .trim_start_matches("/p2p/")
-                .parse()
-                .map_err(|_| e)?,
+            Err(e) => acorn_net::peer::parse(target).map_err(|_| e)?,
         };
         if self
             .ask(|reply| Command::Disconnect { peer, reply })
@@ -584,8 +583,7 @@ pub async fn start(
     };
     let mut listeners = 0;
     for a in &listen {
-        let ma: Multiaddr = a
-            .parse()
+        let ma = acorn_net::peer::parse_multiaddr(a)
             .with_context(|| format!("Addresses.Swarm: bad multiaddr {a:?}"))?;
         match swarm.listen_on(ma) {
             Ok(_) => listeners += 1,
@@ -622,7 +620,7 @@ pub async fn start(
     // Announced addresses (Kubo's Addresses.Announce) go into provider records and
     // identify; without any, the listen addresses are announced (as Kubo does).
     for a in &config.addresses.announce {
-        match a.parse::<Multiaddr>() {
+        match acorn_net::peer::parse_multiaddr(a) {
             Ok(m) => swarm.add_external_address(m),
             Err(e) => eprintln!("WARNING: Addresses.Announce: bad multiaddr {a:?}: {e}"),
         }
@@ -1361,6 +1359,13 @@ mod tests {
         let (p, a) = split_p2p(&format!("/dns4/example.com/tcp/5/p2p/{peer}")).unwrap();
         assert_eq!(p, peer);
         assert!(acorn_net::dns::is_dns(&a));
+        // The peer as a libp2p-key CIDv1 in base36 (`k51…`), as Kubo also takes it.
+        let mh = cid::multihash::Multihash::<64>::from_bytes(&peer.to_bytes()).unwrap();
+        let k51 = cid::Cid::new_v1(acorn_net::peer::LIBP2P_KEY_CODEC, mh)
+            .to_string_of_base(cid::multibase::Base::Base36Lower)
+            .unwrap();
+        let (p, a) = split_p2p(&format!("/ip4/1.2.3.4/tcp/5/p2p/{k51}")).unwrap();
+        assert_eq!((p, a.to_string()), (peer, "/ip4/1.2.3.4/tcp/5".to_string()));
         for bad in [
             "/ip4/1.2.3.4/tcp/5",
             "nonsense",

@@ -339,7 +339,7 @@ fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
 /// `dnsaddr=<multiaddr>` → the multiaddr; anything else → `None`.
 fn parse_dnsaddr_record(record: &[u8]) -> Option<Multiaddr> {
     let text = std::str::from_utf8(record).ok()?;
-    text.strip_prefix("dnsaddr=")?.parse().ok()
+    crate::peer::parse_multiaddr(text.strip_prefix("dnsaddr=")?).ok()
 }
 
 /// `nameserver <ip>` lines of a `resolv.conf`, port 53.
