@@ -145,3 +145,72 @@ fn helia_reads_acorns_agent_and_protocols_from_identify() {
     }
     h.stop();
 }
+
+/// After Acorn gains a listen address, Kubo learns it by identify push on the
+/// connection it already has. Runs in a network namespace of its own
+/// (`unshare(CLONE_NEWNET)` on a thread of this test, whose children — the daemon,
+/// the CLI, the Kubo driver, `ip` — live in it too; needs root, as CI runs): Acorn
+/// listens on `0.0.0.0`, loopback only at first, then `10.77.0.2/24` is added to `lo`.
+#[test]
+fn kubo_learns_a_new_listen_address_by_identify_push() {
+    std::thread::spawn(|| {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare (root?)");
+        ip(&["link", "set", "lo", "up"]);
+        push_scenario();
+    })
+    .join()
+    .expect("scenario");
+}
+
+fn ip(args: &[&str]) {
+    let status = std::process::Command::new("ip")
+        .args(args)
+        .status()
+        .expect("run ip");
+    assert!(status.success(), "ip {args:?}");
+}
+
+fn push_scenario() {
+    let (_dir, root) = init_repo();
+    ok(&run(
+        &root,
+        &[
+            "config",
+            "--json",
+            "Addresses.Swarm",
+            r#"["/ip4/0.0.0.0/tcp/0"]"#,
+        ],
+        None,
+    ));
+    let _daemon = Daemon::start(&root);
+    let ours = peer_id(&root);
+    let mut k = kubo();
+    ok(&run(&root, &["swarm", "connect", k.addr()], None));
+    let before = k
+        .peers()
+        .into_iter()
+        .find(|c| c.peer == ours)
+        .expect("Kubo lists Acorn");
+    let port = listen_addrs(&root)[0]
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let new_addr = format!("/ip4/10.77.0.2/tcp/{port}");
+
+    ip(&["addr", "add", "10.77.0.2/24", "dev", "lo"]);
+    eventually("Kubo learns the new address", || {
+        let addrs = k.find_peer(&ours, 5)?;
+        addrs
+            .contains(&new_addr)
+            .then_some(())
+            .ok_or(format!("Kubo has {addrs:?}, waiting for {new_addr}"))
+    });
+    let after = k
+        .peers()
+        .into_iter()
+        .find(|c| c.peer == ours)
+        .expect("Kubo still lists Acorn");
+    assert_eq!(before, after, "the same connection carried the push");
+    k.stop();
+}
