@@ -18,10 +18,11 @@
 //! [`Config::handshake_timeout`]. A failure names its stage ([`HandshakeError`]): a
 //! peer that accepts none of our security protocols or none of our muxers gets
 //! "no common security protocol" / "no common muxer protocol" at once, not a timeout;
-//! a peer whose noise payload carries an undecodable identity key or a signature that
-//! does not verify gets "the peer's identity key is invalid: …" / "the peer's identity
-//! signature does not verify…", and the socket is closed. Then the connection limits behaviour accepts or
-//! denies it; identify and ping run on it; idle connections (no stream, nothing
+//! a peer whose noise payload carries an undecodable identity key, a signature that
+//! does not verify or no protobuf gets "the peer's identity key is invalid: …" /
+//! "the peer's identity signature does not verify: …" / "the peer's noise handshake
+//! is malformed: …", and the socket is closed. Then the connection limits behaviour
+//! accepts or denies it; identify and ping run on it; idle connections (no stream, nothing
 //! keeping them alive) close after [`Config::idle_connection_timeout`].
 //!
 //! **Bandwidth.** Raw TCP bytes count in the transport; each connection's muxer is
@@ -222,9 +223,10 @@ pub enum HandshakeError {
          or an RSA key outside 2048 to 8192 bits"
     )]
     BadIdentitySignature,
-    /// The peer's noise handshake payload is not a valid protobuf.
-    #[error("the peer's noise handshake payload is malformed: {reason}")]
-    MalformedPayload { reason: String },
+    /// A noise handshake message from the peer does not decrypt, or its payload is
+    /// not a valid protobuf (or not empty where the spec says empty).
+    #[error("the peer's noise handshake is malformed: {reason}")]
+    MalformedHandshake { reason: String },
     /// The whole upgrade did not finish within [`Config::handshake_timeout`].
     #[error("handshake timed out after {after:?}")]
     Timeout { after: Duration },
@@ -338,9 +340,17 @@ fn bad_identity(e: &(dyn std::error::Error + 'static)) -> Option<HandshakeError>
         noise::Error::BadSignature | noise::Error::AuthenticationFailed => {
             Some(HandshakeError::BadIdentitySignature)
         }
-        noise::Error::InvalidPayload(e) => Some(HandshakeError::MalformedPayload {
+        noise::Error::InvalidPayload(e) => Some(HandshakeError::MalformedHandshake {
             reason: error_chain(e),
         }),
+        // libp2p-noise reports a message that does not decrypt, a payload that does
+        // not decode and a non-empty first payload as `InvalidData`; the socket
+        // itself (TCP, pnet's stream cipher) never does.
+        noise::Error::Io(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+            Some(HandshakeError::MalformedHandshake {
+                reason: error_chain(e),
+            })
+        }
         _ => None,
     }
 }

@@ -1,7 +1,7 @@
 //! A peer whose noise handshake payload carries a bad identity (a truncated key, an
 //! unknown key type, an RSA key under 2048 or over 8192 bits, a signature that does not
-//! verify) is refused, whether Acorn dials it or it dials Acorn: the connection fails
-//! before the handshake timeout with an error that says what is wrong, Acorn closes
+//! verify, a payload that is no protobuf) is refused, whether Acorn dials it or it
+//! dials Acorn: the connection fails before the handshake timeout with an error that says what is wrong, Acorn closes
 //! the socket, and nothing panics. A correct payload from the same peer passes noise
 //! (its connection then times out waiting for a muxer), which shows the bad peer's
 //! noise is sound and each refusal is about its identity.
@@ -181,6 +181,14 @@ fn identity_signature_that_does_not_verify_is_refused() {
     refused_both_ways(
         BadKey::BadSignature,
         &["the peer's identity signature does not verify"],
+    );
+}
+
+#[test]
+fn handshake_payload_that_is_not_protobuf_is_refused() {
+    refused_both_ways(
+        BadKey::NotProtobuf,
+        &["the peer's noise handshake is malformed", "payload"],
     );
 }
 

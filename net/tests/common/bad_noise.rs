@@ -1,6 +1,6 @@
 //! A libp2p peer whose noise handshake payload carries a bad identity: a truncated
 //! protobuf `PublicKey`, an unknown key type, an RSA key outside 2048 to 8192 bits, or a
-//! valid key with a signature that does not verify ([`BadKey`]). [`BadKey::Valid`]
+//! valid key with a signature that does not verify, or no protobuf at all ([`BadKey`]). [`BadKey::Valid`]
 //! sends a correct payload, as a control.
 //!
 //! Spec: libp2p noise (`/noise`, `Noise_XX_25519_ChaChaPoly_SHA256`), after
@@ -47,6 +47,8 @@ pub enum BadKey {
     RsaBits(usize),
     /// A valid Ed25519 key whose signature is over another static key.
     BadSignature,
+    /// A payload that is not a protobuf at all (a field tag with wire type 7).
+    NotProtobuf,
 }
 
 /// How one connection ended, seen from the bad peer.
@@ -210,7 +212,11 @@ async fn wait_closed<S: AsyncRead + Unpin>(mut io: S) -> Ending {
 fn payload(key: BadKey, static_key: &snow::Keypair, identity: &Keypair) -> Vec<u8> {
     let signed = [STATIC_KEY_DOMAIN, &static_key.public].concat();
     let signature = || identity.sign(&signed).expect("ed25519 signs");
+    if let BadKey::NotProtobuf = key {
+        return vec![0x0f; 8];
+    }
     let (identity_key, identity_sig) = match key {
+        BadKey::NotProtobuf => unreachable!("returned above"),
         BadKey::Valid => (identity.public().encode_protobuf(), signature()),
         BadKey::TruncatedKey => {
             let mut k = identity.public().encode_protobuf();
