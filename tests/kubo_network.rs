@@ -1,9 +1,10 @@
 //! The real network's habits against a real Kubo (v0.22.0 through
 //! `acorn_tools::interop::kubo`) and Helia: Kubo learns Acorn's listen addresses from
 //! identify, Helia reads Acorn's agent and protocols, and a peer with no security
-//! protocol or muxer in common is refused at once with the stage named.
+//! protocol or muxer in common is refused at once with the stage named, and so is a
+//! Kubo whose identity is a 1024-bit RSA key.
 //!
-//! Every Kubo here has an Ed25519 identity. Needs `tools/interop/.venv` (`.ci/run`
+//! Every other Kubo here has an Ed25519 identity. Needs `tools/interop/.venv` (`.ci/run`
 //! installs it); without it the tests FAIL with the install command, they never skip.
 
 mod common;
@@ -87,6 +88,69 @@ fn swarm_connect_names_the_missing_security_or_muxer_protocol() {
         let peers = ok(&run(&root, &["swarm", "peers"], None));
         assert!(peers.trim().is_empty(), "{offer:?}: {peers}");
     }
+}
+
+/// A protobuf `PublicKey` or `PrivateKey` of an RSA key: `Type = RSA` (0), `Data`.
+fn rsa_protobuf(data: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x08, 0x00, 0x12];
+    let mut len = data.len();
+    while len >= 0x80 {
+        out.push(len as u8 | 0x80);
+        len >>= 7;
+    }
+    out.push(len as u8);
+    out.extend_from_slice(data);
+    out
+}
+
+/// Kubo's `Identity` for a fresh RSA key of `bits` bits: (PeerID, base64 protobuf
+/// PrivKey with `Data` = PKCS#1 DER). The peer ID comes from the public key's
+/// protobuf (`Data` = X.509 SubjectPublicKeyInfo), which libp2p decodes at any size.
+fn kubo_rsa_identity(bits: usize) -> (String, String) {
+    use rsa::{pkcs1::EncodeRsaPrivateKey as _, pkcs8::EncodePublicKey as _};
+    let key = rsa::PrivateKey::new(&mut getrandom::SysRng, bits).expect("RSA key");
+    let private = key.to_pkcs1_der().expect("PKCS#1 DER");
+    let public = key.to_public_key().to_public_key_der().expect("SPKI DER");
+    let peer = libp2p_identity::PublicKey::try_decode_protobuf(&rsa_protobuf(public.as_bytes()))
+        .expect("RSA public key decodes")
+        .to_peer_id();
+    (
+        peer.to_base58(),
+        Base64::encode_string(&rsa_protobuf(private.as_bytes())),
+    )
+}
+
+/// A real peer with a 1024-bit RSA identity (Kubo accepts it with
+/// `LIBP2P_ALLOW_WEAK_RSA_KEYS`; libp2p verifies RSA signatures only for 2048 to 8192
+/// bits): `swarm connect` to it fails at once saying why, Kubo's own dial to Acorn
+/// fails, and neither side lists the other.
+#[test]
+fn swarm_connect_refuses_a_kubo_with_a_1024_bit_rsa_identity() {
+    let (_dir, root) = init_repo();
+    let _daemon = Daemon::start(&root);
+    let identity = kubo_rsa_identity(1024);
+    let mut k = KuboPeer::with(Options {
+        identity: Some(identity.clone()),
+        allow_weak_rsa_keys: true,
+        ..Options::default()
+    });
+    assert_eq!(k.peer_id(), identity.0, "Kubo runs with the weak identity");
+    let started = Instant::now();
+    let e = err(&run(&root, &["swarm", "connect", k.addr()], None));
+    let took = started.elapsed();
+    assert!(
+        e.contains("the peer's identity signature does not verify"),
+        "{e}"
+    );
+    assert!(e.contains("2048 to 8192 bits"), "{e}");
+    assert!(took < HANDSHAKE_BOUND, "took {took:?}");
+    let ours = format!("{}/p2p/{}", listen_addrs(&root)[0], peer_id(&root));
+    let kubo_dial = k.try_connect(&ours);
+    assert!(kubo_dial.is_err(), "Kubo connected to Acorn: {kubo_dial:?}");
+    let peers = ok(&run(&root, &["swarm", "peers"], None));
+    assert!(peers.trim().is_empty(), "Acorn lists {peers}");
+    assert!(k.peers().is_empty(), "Kubo lists {:?}", k.peers());
+    k.stop();
 }
 
 /// Acorn's `/ip4/127.0.0.1/tcp/PORT` listen addresses (no `/p2p`).

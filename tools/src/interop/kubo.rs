@@ -58,6 +58,10 @@ pub struct Options {
     pub identity: Option<(String, String)>,
     /// `Routing.Type`: `dhtserver` (default when `None`), `dhtclient` or `none`.
     pub routing: Option<&'static str>,
+    /// Sets `LIBP2P_ALLOW_WEAK_RSA_KEYS=1` in the node's environment (the only
+    /// variable the driver lets a test set), so go-libp2p accepts RSA keys under 2048
+    /// bits, its own identity included: for peers with a weak RSA identity.
+    pub allow_weak_rsa_keys: bool,
 }
 
 /// One connection of the Kubo peer.
@@ -97,6 +101,9 @@ impl KuboPeer {
             let body = json!({"PeerID": peer_id, "PrivKey": priv_key});
             std::fs::write(&path, body.to_string()).expect("write identity");
             cmd.arg("--identity").arg(path);
+        }
+        if options.allow_weak_rsa_keys {
+            cmd.arg("--allow-weak-rsa-keys");
         }
         if let Some(routing) = options.routing {
             cmd.arg("--routing").arg(routing);
