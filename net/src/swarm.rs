@@ -355,8 +355,9 @@ fn bad_identity(e: &(dyn std::error::Error + 'static)) -> Option<HandshakeError>
     }
 }
 
-/// An error's text followed by its sources', joined by ": ".
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+/// An error's text followed by its sources', joined by ": " (how a dial error reads
+/// in full).
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

@@ -45,18 +45,6 @@ fn swarm() -> (
     (swarm, ex)
 }
 
-/// An error's text followed by its sources'.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
 /// Acorn dials a bad listener: the dial error's text, how long it took, and how the
 /// bad peer saw the connection end.
 fn acorn_dials(key: BadKey) -> (String, Duration, Ending) {
@@ -68,7 +56,7 @@ fn acorn_dials(key: BadKey) -> (String, Duration, Ending) {
         loop {
             match swarm.select_next_some().await {
                 SwarmEvent::OutgoingConnectionError { error, .. } => {
-                    return (chain(&error), started.elapsed());
+                    return (acorn_net::swarm::error_chain(&error), started.elapsed());
                 }
                 SwarmEvent::ConnectionEstablished { .. } => panic!("connected to a bad peer"),
                 _ => {}
@@ -97,7 +85,7 @@ fn bad_peer_dials(key: BadKey) -> (String, Duration, Ending) {
         let (error, took) = loop {
             match swarm.select_next_some().await {
                 SwarmEvent::IncomingConnectionError { error, .. } => {
-                    break (chain(&error), started.elapsed());
+                    break (acorn_net::swarm::error_chain(&error), started.elapsed());
                 }
                 SwarmEvent::ConnectionEstablished { .. } => panic!("a bad peer connected"),
                 _ => {}
