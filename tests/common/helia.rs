@@ -42,7 +42,7 @@ pub const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `tools/interop` inside the repository.
 pub fn interop_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/interop")
+    acorn_tools::interop::dir()
 }
 
 /// The interop directory, or a failure that says how to install it.

@@ -30,14 +30,9 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// Longest wait for the reply to a command other than `get`.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// `tools/interop` inside the repository.
-pub fn interop_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("interop")
-}
-
 /// The venv's Python, or a failure that says how to install it.
 pub fn require_installed() -> PathBuf {
-    let dir = interop_dir();
+    let dir = super::dir();
     let python = dir.join(".venv/bin/python");
     assert!(
         python.is_file(),
@@ -92,7 +87,7 @@ impl KuboPeer {
         let python = require_installed();
         let scratch = tempfile::tempdir().expect("tempdir");
         let mut cmd = Command::new(python);
-        cmd.arg(interop_dir().join("kubo-peer.py"));
+        cmd.arg(super::dir().join("kubo-peer.py"));
         if let Some(key) = &options.swarm_key {
             cmd.arg("--swarm-key").arg(key);
         }

@@ -5,3 +5,8 @@
 
 pub mod kubo;
 pub mod line_peer;
+
+/// `tools/interop` inside the repository: the peers' scripts, lockfiles and installs.
+pub fn dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("interop")
+}
