@@ -11,7 +11,7 @@
 //! `Routing.Type`, `Swarm.{AddrFilters,DisableNatPortMap,ConnMgr.*}`,
 //! `AutoNAT.ServiceMode`, `Reprovider.Interval`, `API.HTTPHeaders` (a map: any header
 //! name may be set, e.g. `API.HTTPHeaders.Access-Control-Allow-Origin`). Settings that Kubo has no key for
-//! live under `Acorn` (`Acorn.BlockingThreads`, `Acorn.MinFreeSpace`), except the
+//! live under `Acorn` (`Acorn.BlockingThreads`, `Acorn.MinFreeSpace`, `Acorn.LanDht`), except the
 //! two request limits, which sit beside the server they bound:
 //! `API.MaxConcurrentRequests` and `Gateway.MaxConcurrentRequests` (Kubo has no
 //! such keys). Sizes use Kubo's
@@ -54,6 +54,7 @@
 //! | `API.MaxConcurrentRequests` | `16` requests ([`DEFAULT_MAX_CONCURRENT_REQUESTS`]) |
 //! | `Gateway.MaxConcurrentRequests` | `16` requests |
 //! | `Acorn.BlockingThreads` | `2` threads |
+//! | `Acorn.LanDht` | `true` (the LAN DHT `/ipfs/lan/kad/1.0.0` runs beside the WAN one unless `Routing.Type` is `none`) |
 //!
 //! **Limits.** The file is refused above [`MAX_CONFIG_BYTES`] before it is read;
 //! `Acorn.BlockingThreads` is at most [`MAX_BLOCKING_THREADS_COUNT`];
@@ -526,6 +527,11 @@ pub struct AcornSection {
     /// Free space writes must leave on the repo's filesystem (humanized size,
     /// default `"64MiB"`); a write that would go below fails with "disk full".
     pub min_free_space: String,
+    /// Run the LAN DHT (`/ipfs/lan/kad/1.0.0`, for peers on private or loopback
+    /// addresses, as Kubo's dual DHT) beside the WAN DHT whenever `Routing.Type` is not
+    /// `none` (default `true`). It costs a second routing table and record store,
+    /// bounded as the WAN one's; a node with only public neighbours may turn it off.
+    pub lan_dht: bool,
 }
 
 impl AcornSection {
@@ -543,6 +549,7 @@ impl Default for AcornSection {
         AcornSection {
             blocking_threads: 2,
             min_free_space: "64MiB".into(),
+            lan_dht: true,
         }
     }
 }
