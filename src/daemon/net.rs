@@ -51,7 +51,7 @@
 //!
 //! **Departures.** `Routing.Type` `dht` and `auto` run as a DHT client (Kubo makes
 //! them a server once AutoNAT finds the node public; there is no AutoNAT yet).
-//! `swarm addrs` lists the addresses in the Kademlia routing table and of connected
+//! `swarm addrs` lists the addresses in both Kademlia routing tables and of connected
 //! peers (Kubo: its whole peerstore). `stats bw` counts as
 //! [`acorn_net::bandwidth`] says: the total is raw TCP bytes (Kubo: stream bytes),
 //! `--proto` and `--peer` count substream bytes; rates are Kubo's 1 s EWMA.
