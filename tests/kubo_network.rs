@@ -1,8 +1,9 @@
 //! The real network's habits against a real Kubo (v0.22.0 through
-//! `acorn_tools::interop::kubo`) and Helia: provider records travel both ways through
-//! a Kubo DHT server (on loopback, so over the LAN DHT `/ipfs/lan/kad/1.0.0`), Kubo
-//! learns Acorn's listen addresses from identify, Helia reads Acorn's agent and protocols, and a peer with no security
-//! protocol or muxer in common is refused at once with the stage named.
+//! `acorn_tools::interop::kubo`) and Helia: provider records travel both ways through a
+//! Kubo DHT server (on loopback, so over the LAN DHT `/ipfs/lan/kad/1.0.0`), Kubo
+//! learns Acorn's listen addresses from identify, Helia reads Acorn's agent and
+//! protocols, and a peer with no security protocol or muxer in common is refused at
+//! once with the stage named.
 //!
 //! Every Kubo here has an Ed25519 identity. Needs `tools/interop/.venv` (`.ci/run`
 //! installs it); without it the tests FAIL with the install command, they never skip.

@@ -2,8 +2,9 @@
 //! the default client mode. Clients find the server, content added on one client is
 //! provided (automatically after `add`, and with `routing provide`), the other client
 //! finds it with `routing findprovs` and fetches it over bitswap without ever being
-//! told the provider's address (DHT lookup, then dial, then bitswap). Client-mode
-//! nodes do not offer the DHT protocols (WAN and LAN); `Routing.Type none` refuses routing commands.
+//! told the provider's address (DHT lookup, then dial, then bitswap). Client-mode nodes
+//! do not offer the DHT protocols (WAN and LAN); `Routing.Type none` refuses routing
+//! commands.
 
 mod common;
 

@@ -43,10 +43,11 @@
 //!
 //! **Departures.** Kubo's LAN DHT also drops public addresses from the peers its
 //! queries return; ours keeps its routing table (and so its answers) to LAN addresses
-//! but a query dials what the LAN peers it asks answer. The memory-aware connection limit is our own
-//! ([`crate::memlimit`], `/proc` read at most every 100 ms) rather than libp2p's
-//! `memory-connection-limits` (which polls through `sysinfo`). yamux's receive windows are libp2p-yamux's defaults (not configurable in
-//! libp2p-yamux 0.48); only the stream count is bounded here.
+//! but a query dials what the LAN peers it asks answer. The memory-aware connection
+//! limit is our own ([`crate::memlimit`], `/proc` read at most every 100 ms) rather
+//! than libp2p's `memory-connection-limits` (which polls through `sysinfo`). yamux's
+//! receive windows are libp2p-yamux's defaults (not configurable in libp2p-yamux 0.48);
+//! only the stream count is bounded here.
 //!
 //! **Memory cost of yamux (yamux 0.14 through libp2p-yamux 0.48).** Every stream starts
 //! with a 256 KiB receive window (`yamux::DEFAULT_CREDIT`, the spec's default): the peer

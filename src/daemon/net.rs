@@ -1,53 +1,54 @@
 //! The daemon's network: the libp2p swarm task, bitswap, and the handle the RPC
 //! API talks to.
 //!
-//! **What.** [`start`] reads the repo's `swarm.key` (private network, as Kubo),
-//! builds the swarm from the config ([`acorn_net::swarm::build_swarm`]: identity key,
+//! **What.** [`start`] reads the repo's `swarm.key` (private network, as Kubo), builds
+//! the swarm from the config ([`acorn_net::swarm::build_swarm`]: identity key,
 //! `Routing.Type` → DHT mode, `Acorn.LanDht` → LAN DHT, agent `acorn/<version>`),
 //! listens on `Addresses.Swarm`, spawns bitswap ([`acorn_net::bitswap::Node`]) on the
-//! swarm's stream control, adds the `Bootstrap` peers to Kademlia, and spawns the swarm task
-//! on the daemon's one executor. It returns a [`NetHandle`]: a bounded command
-//! channel into that task, the byte counters, and the bitswap handle (also given to
-//! the core as its [`Fetcher`](crate::core::Fetcher), so content commands fetch
-//! missing blocks).
+//! swarm's stream control, adds the `Bootstrap` peers to Kademlia, and spawns the swarm
+//! task on the daemon's one executor. It returns a [`NetHandle`]: a bounded command
+//! channel into that task, the byte counters, and the bitswap handle (also given to the
+//! core as its [`Fetcher`](crate::core::Fetcher), so content commands fetch missing
+//! blocks).
 //!
 //! **Flow.** The swarm task waits on three sources, picked fairly: swarm events,
-//! commands from the API, bitswap events. Connection events are forwarded to
-//! bitswap (first connection of a peer: connected; last one closed:
-//! disconnected). `FindProviders` from bitswap starts a Kademlia `get_providers`
-//! query whose providers go back to the session; `Disconnect` closes the peer.
-//! `routing findprovs|findpeer|provide` (and the `dht` aliases) run Kademlia
-//! queries; providers found for bitswap are dialled while their query still knows
-//! their addresses.
+//! commands from the API, bitswap events. Connection events are forwarded to bitswap
+//! (first connection of a peer: connected; last one closed: disconnected).
+//! `FindProviders` from bitswap starts a Kademlia `get_providers` query whose providers
+//! go back to the session; `Disconnect` closes the peer.
+//! `routing findprovs|findpeer|provide` (and the `dht` aliases) run Kademlia queries;
+//! providers found for bitswap are dialled while their query still knows their addresses. Roots
+//! of pinned adds through the API are provided in the background; the listen addresses
+//! (or `Addresses.Announce`) are announced as the node's external addresses, so
+//! provider records carry them. `swarm connect` dials with a fresh connection id and
+//! answers when that connection is established or fails. Shutdown
+//! ([`NetHandle::shutdown`]) stops bitswap, drops the swarm (closing every connection),
+//! and ends the task.
 //!
 //! **Two DHTs.** Every lookup and provide runs on the WAN DHT (`/ipfs/kad/1.0.0`) and,
-//! when it is on, the LAN DHT (`/ipfs/lan/kad/1.0.0`), as Kubo's dual DHT does: one
-//! job holds the Kademlia queries it started (each tagged with its DHT, since the two
+//! when it is on, the LAN DHT (`/ipfs/lan/kad/1.0.0`), as Kubo's dual DHT does: one job
+//! holds the Kademlia queries it started (each tagged with its DHT, since the two
 //! behaviours count their query ids apart) and answers once both ended or it has
-//! enough. Providers are merged without duplicates up to the asked maximum;
-//! `findpeer` answers with the first DHT that finds the peer; a provide succeeds when
-//! either DHT took it. Peers that identify with a DHT's protocol go into its routing
-//! table, the LAN one only with LAN addresses ([`acorn_net::swarm::is_lan_addr`]). Roots of pinned adds through the API are provided in the
-//! background; the listen addresses (or `Addresses.Announce`) are announced as the
-//! node's external addresses, so provider records carry them.
-//! `swarm connect` dials with a fresh connection id and answers when that
-//! connection is established or fails. Shutdown ([`NetHandle::shutdown`]) stops
-//! bitswap, drops the swarm (closing every connection), and ends the task.
+//! enough. Providers are merged without duplicates up to the asked maximum; `findpeer`
+//! answers with the first DHT that finds the peer; a provide succeeds when either DHT
+//! took it. Peers that identify with a DHT's protocol go into its routing table, the
+//! LAN one only with LAN addresses ([`acorn_net::swarm::is_lan_addr`]).
 //!
 //! **Private networks.** With `$ACORN_PATH/swarm.key` every connection is wrapped in
 //! pnet: peers without the key never complete the handshake. `ACORN_FORCE_PNET=1`
 //! refuses to start without a key (Kubo's `LIBP2P_FORCE_PNET`).
 //!
-//! **Limits.** Commands queue in [`COMMAND_QUEUE_COUNT`] (full: the API request
-//! waits). `swarm connect`s waiting for their dial: [`MAX_PENDING_DIALS_COUNT`]
-//! (more get an error). DHT provider lookups for bitswap at once:
-//! [`MAX_PROVIDER_LOOKUPS_COUNT`] (more are skipped; bitswap asks again next round),
-//! each keeping at most [`PROVIDERS_PER_LOOKUP_COUNT`] providers. `routing` queries
-//! at once: [`MAX_ROUTING_QUERIES_COUNT`] (more get an error; background provides are
-//! skipped); each lookup or routing query runs at most one Kademlia query per DHT, so
-//! at most twice these counts run in Kademlia; `findprovs` returns at most [`MAX_NUM_PROVIDERS`]. The per-peer table
-//! is bounded by the swarm's connection limits. A fetch waits at most
-//! [`FETCH_TIMEOUT`]. The swarm's own limits are in [`acorn_net::swarm::Config`].
+//! **Limits.** Commands queue in [`COMMAND_QUEUE_COUNT`] (full: the API request waits).
+//! `swarm connect`s waiting for their dial: [`MAX_PENDING_DIALS_COUNT`] (more get an
+//! error). DHT provider lookups for bitswap at once: [`MAX_PROVIDER_LOOKUPS_COUNT`]
+//! (more are skipped; bitswap asks again next round), each keeping at most
+//! [`PROVIDERS_PER_LOOKUP_COUNT`] providers. `routing` queries at once:
+//! [`MAX_ROUTING_QUERIES_COUNT`] (more get an error; background provides are skipped);
+//! each lookup or routing query runs at most one Kademlia query per DHT, so at most
+//! twice these counts run in Kademlia; `findprovs` returns at most
+//! [`MAX_NUM_PROVIDERS`]. The per-peer table is bounded by the swarm's connection
+//! limits. A fetch waits at most [`FETCH_TIMEOUT`]. The swarm's own limits are in
+//! [`acorn_net::swarm::Config`].
 //!
 //! **Departures.** `Routing.Type` `dht` and `auto` run as a DHT client (Kubo makes
 //! them a server once AutoNAT finds the node public; there is no AutoNAT yet).
