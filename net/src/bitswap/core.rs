@@ -17,7 +17,8 @@
 //!    the want-block. DONT_HAVE or silence for [`Config::want_timeout`] moves on to the
 //!    next HAVE peer or an unasked candidate. At most `max_session_peers +
 //!    initial_broadcast_peers` asks are live at once; peers that refused (DONT_HAVE or
-//!    timeout) do not count, so providers found later are still asked. When nobody is
+//!    timeout) do not count, so providers found later are still asked; a peer that timed
+//!    out is asked again when a later provider lookup names it. When nobody is
 //!    live, [`Event::FindProviders`] asks the node to search the DHT, at most once per
 //!    [`Config::find_providers_interval`] per want.
 //! 3. A block is hashed (sha2-256, the prefix's codec) and matched to wants by multihash;
