@@ -10,14 +10,14 @@
 //! `Datastore.{StorageMax,StorageGCWatermark,GCPeriod}`, `Discovery.MDNS.Enabled`,
 //! `Routing.Type`, `Swarm.{AddrFilters,DisableNatPortMap,ConnMgr.*}`,
 //! `AutoNAT.ServiceMode`, `Reprovider.Interval`, `API.HTTPHeaders` (a map: any header
-//! name may be set, e.g. `API.HTTPHeaders.Access-Control-Allow-Origin`). Settings that Kubo has no key for
-//! live under `Acorn` (`Acorn.BlockingThreads`, `Acorn.MinFreeSpace`), except the
-//! two request limits, which sit beside the server they bound:
-//! `API.MaxConcurrentRequests` and `Gateway.MaxConcurrentRequests` (Kubo has no
-//! such keys). Sizes use Kubo's
-//! humanized form (`"10GB"` = 10⁹ bytes × 10, `"1GiB"` = 2³⁰ bytes) and durations Go's
-//! (`"1h"`, `"20s"`, `"1m30s"`, `"0"`). Like Kubo, `Addresses.API` and
-//! `Addresses.Gateway` are written as a bare string when they hold one address.
+//! name may be set, e.g. `API.HTTPHeaders.Access-Control-Allow-Origin`). Settings that
+//! Kubo has no key for live under `Acorn` (`Acorn.BlockingThreads`,
+//! `Acorn.MinFreeSpace`, `Acorn.LanDht`), except the two request limits, which sit
+//! beside the server they bound: `API.MaxConcurrentRequests` and
+//! `Gateway.MaxConcurrentRequests` (Kubo has no such keys). Sizes use Kubo's humanized
+//! form (`"10GB"` = 10⁹ bytes × 10, `"1GiB"` = 2³⁰ bytes) and durations Go's (`"1h"`,
+//! `"20s"`, `"1m30s"`, `"0"`). Like Kubo, `Addresses.API` and `Addresses.Gateway` are
+//! written as a bare string when they hold one address.
 //!
 //! **Flow.** [`Config::load`] checks the file size, parses, checks the values
 //! ([`Config::validate`]) and the identity (the private key must decode and give
@@ -54,6 +54,7 @@
 //! | `API.MaxConcurrentRequests` | `16` requests ([`DEFAULT_MAX_CONCURRENT_REQUESTS`]) |
 //! | `Gateway.MaxConcurrentRequests` | `16` requests |
 //! | `Acorn.BlockingThreads` | `2` threads |
+//! | `Acorn.LanDht` | `true` (LAN DHT `/ipfs/lan/kad/1.0.0` beside the WAN one) |
 //!
 //! **Limits.** The file is refused above [`MAX_CONFIG_BYTES`] before it is read;
 //! `Acorn.BlockingThreads` is at most [`MAX_BLOCKING_THREADS_COUNT`];
@@ -527,6 +528,11 @@ pub struct AcornSection {
     /// Free space writes must leave on the repo's filesystem (humanized size,
     /// default `"64MiB"`); a write that would go below fails with "disk full".
     pub min_free_space: String,
+    /// Run the LAN DHT (`/ipfs/lan/kad/1.0.0`, for peers on private or loopback
+    /// addresses, as Kubo's dual DHT) beside the WAN DHT whenever `Routing.Type` is not
+    /// `none` (default `true`). It costs a second routing table and record store,
+    /// bounded as the WAN one's; a node with only public neighbours may turn it off.
+    pub lan_dht: bool,
 }
 
 impl AcornSection {
@@ -544,6 +550,7 @@ impl Default for AcornSection {
         AcornSection {
             blocking_threads: 2,
             min_free_space: "64MiB".into(),
+            lan_dht: true,
         }
     }
 }

@@ -1,8 +1,10 @@
 //! The real network's habits against a real Kubo (v0.22.0 through
-//! `acorn_tools::interop::kubo`) and Helia: Kubo learns Acorn's listen addresses from
-//! identify, Helia reads Acorn's agent and protocols, and a peer with no security
-//! protocol or muxer in common is refused at once with the stage named, and so is a
-//! Kubo whose identity is a 1024-bit RSA key.
+//! `acorn_tools::interop::kubo`) and Helia: provider records travel both ways through a
+//! Kubo DHT server (on loopback, so over the LAN DHT `/ipfs/lan/kad/1.0.0`), Kubo
+//! learns Acorn's listen addresses from identify and, by identify push, a new one,
+//! Helia reads Acorn's agent and protocols, and a peer with no security protocol or
+//! muxer in common is refused at once with the stage named, and so is a Kubo whose
+//! identity is a 1024-bit RSA key.
 //!
 //! Every other Kubo here has an Ed25519 identity. Needs `tools/interop/.venv` (`.ci/run`
 //! installs it); without it the tests FAIL with the install command, they never skip.
@@ -18,11 +20,14 @@ use std::time::{Duration, Instant};
 
 use acorn_tools::interop::kubo::{KuboPeer, Options};
 use base64ct::{Base64, Encoding};
-use common::{err, init_repo, ok, run, Daemon};
+use common::{err, init_repo, ok, pseudo_random, run, Daemon};
 use libp2p_identity::Keypair;
+use sha2::{Digest, Sha256};
 
-/// Longest wait for something the network does in the background (an identify
-/// push).
+/// Time a Kubo fetch gets over loopback.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(60);
+/// Longest wait for something the network does in the background (a provide, an
+/// identify push).
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Well under the daemon's default handshake timeout (20 s): a failed negotiation
@@ -151,6 +156,87 @@ fn swarm_connect_refuses_a_kubo_with_a_1024_bit_rsa_identity() {
     assert!(peers.trim().is_empty(), "Acorn lists {peers}");
     assert!(k.peers().is_empty(), "Kubo lists {:?}", k.peers());
     k.stop();
+}
+
+/// Acorn provides to Kubo A over the LAN DHT (loopback addresses); Kubo B, which
+/// then joins A only, finds Acorn through A's provider record and fetches from it.
+#[test]
+fn kubo_finds_acorns_provider_record_through_a_kubo_dht_server() {
+    let (dir, root) = init_repo();
+    let _daemon = Daemon::start(&root);
+    let ours = peer_id(&root);
+    let a = kubo();
+    let mut b = kubo();
+    ok(&run(&root, &["swarm", "connect", a.addr()], None));
+
+    let data = pseudo_random((1 << 20) + 17, 81);
+    let src = dir.path().join("provided.bin");
+    std::fs::write(&src, &data).unwrap();
+    let cid = ok(&run(&root, &["add", "-Q", src.to_str().unwrap()], None))
+        .trim()
+        .to_string();
+    // Acorn announces the root to Kubo A (its only DHT server).
+    eventually("routing provide", || {
+        let r = run(&root, &["routing", "provide", &cid], None);
+        r.ok.then_some(()).ok_or(r.stderr)
+    });
+    // B joins only now: a provide reaches every DHT server among the closest peers
+    // (A would tell Acorn of B, and Acorn would store the record on B itself).
+    // Acorn is a DHT client, so A does not hand it out to B.
+    b.connect(a.addr());
+    assert!(
+        !b.peers().iter().any(|c| c.peer == ours),
+        "B must not know Acorn before its lookup"
+    );
+
+    // B knows only A: it finds Acorn through A's provider record and fetches.
+    let out = dir.path().join("b-got.bin");
+    b.get(&cid, &out, FETCH_TIMEOUT);
+    assert_eq!(
+        Sha256::digest(std::fs::read(&out).unwrap()),
+        Sha256::digest(&data),
+        "B got other bytes"
+    );
+    assert!(
+        b.peers().iter().any(|c| c.peer == ours),
+        "B fetched without connecting to Acorn: {:?}",
+        b.peers()
+    );
+    b.stop();
+    a.stop();
+}
+
+/// Kubo B provides to Kubo A; Acorn, which knows only A, finds B through A's
+/// provider record (on the LAN DHT) and fetches from it.
+#[test]
+fn acorn_finds_kubos_provider_record_through_a_kubo_dht_server() {
+    let (dir, root) = init_repo();
+    let _daemon = Daemon::start(&root);
+    let a = kubo();
+    let mut b = kubo();
+    b.connect(a.addr());
+    ok(&run(&root, &["swarm", "connect", a.addr()], None));
+
+    let data = pseudo_random((1 << 20) + 23, 82);
+    let src = dir.path().join("kubo.bin");
+    std::fs::write(&src, &data).unwrap();
+    // Kubo provides what it adds, in the background, to its DHT peers (A).
+    let cid = b.add(&src);
+    let b_id = b.peer_id().to_string();
+    eventually("findprovs lists Kubo B", || {
+        let r = run(&root, &["routing", "findprovs", &cid], None);
+        let out = r.text();
+        out.lines()
+            .any(|l| l == b_id)
+            .then_some(())
+            .ok_or(format!("{out}{}", r.stderr))
+    });
+    let r = run(&root, &["cat", &cid], None);
+    assert!(r.ok, "Acorn could not fetch from Kubo B: {}", r.stderr);
+    assert_eq!(Sha256::digest(&r.stdout), Sha256::digest(&data));
+    assert!(ok(&run(&root, &["swarm", "peers"], None)).contains(&b_id));
+    b.stop();
+    a.stop();
 }
 
 /// Acorn's `/ip4/127.0.0.1/tcp/PORT` listen addresses (no `/p2p`).

@@ -2,8 +2,9 @@
 //! the default client mode. Clients find the server, content added on one client is
 //! provided (automatically after `add`, and with `routing provide`), the other client
 //! finds it with `routing findprovs` and fetches it over bitswap without ever being
-//! told the provider's address (DHT lookup, then dial, then bitswap). Client-mode
-//! nodes do not offer the DHT protocol; `Routing.Type none` refuses routing commands.
+//! told the provider's address (DHT lookup, then dial, then bitswap). Client-mode nodes
+//! do not offer the DHT protocols (WAN and LAN); `Routing.Type none` refuses routing
+//! commands.
 
 mod common;
 
@@ -13,6 +14,7 @@ use common::{err, init_repo, ok, pseudo_random, run, Daemon};
 use sha2::{Digest, Sha256};
 
 const KAD: &str = "/ipfs/kad/1.0.0";
+const LAN_KAD: &str = "/ipfs/lan/kad/1.0.0";
 
 fn id(root: &Path) -> serde_json::Value {
     serde_json::from_str(&ok(&run(root, &["id"], None))).expect("id JSON")
@@ -58,10 +60,13 @@ fn clients_provide_and_find_through_a_server() {
     let _client1 = Daemon::start(&c1);
     let _client2 = Daemon::start(&c2);
 
-    // Only the server offers the DHT protocol (clients never answer DHT queries).
-    assert!(protocols(&s).iter().any(|p| p == KAD));
-    assert!(!protocols(&c1).iter().any(|p| p == KAD));
-    assert!(!protocols(&c2).iter().any(|p| p == KAD));
+    // Only the server offers the DHT protocols, WAN and LAN (clients never answer
+    // DHT queries).
+    for kad in [KAD, LAN_KAD] {
+        assert!(protocols(&s).iter().any(|p| p == kad), "{kad}");
+        assert!(!protocols(&c1).iter().any(|p| p == kad), "{kad}");
+        assert!(!protocols(&c2).iter().any(|p| p == kad), "{kad}");
+    }
 
     let s_addr = dial_addr(&s);
     ok(&run(&c1, &["swarm", "connect", &s_addr], None));

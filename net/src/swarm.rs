@@ -2,10 +2,20 @@
 //!
 //! **What.** [`build_swarm`] stacks our TCP transport, optional pnet, noise and yamux
 //! (multistream-select 1.0, `Version::V1`), and a [`Behaviour`] made of connection
-//! limits, identify (`/ipfs/id/1.0.0`), ping (`/ipfs/ping/1.0.0`), Kademlia
-//! (`/ipfs/kad/1.0.0`, client mode by default) and a `libp2p-stream` behaviour through
-//! which other protocols (bitswap) open and accept streams
-//! (`swarm.behaviour().stream.new_control()`).
+//! limits, identify (`/ipfs/id/1.0.0`), ping (`/ipfs/ping/1.0.0`), two Kademlia DHTs
+//! (client mode by default) and a `libp2p-stream` behaviour through which other
+//! protocols (bitswap) open and accept streams (`swarm.behaviour().stream.new_control()`).
+//!
+//! **Two DHTs, as Kubo's dual DHT.** The WAN DHT ([`KAD_PROTOCOL`], `/ipfs/kad/1.0.0`,
+//! the public Amino DHT) and the LAN DHT ([`LAN_KAD_PROTOCOL`], `/ipfs/lan/kad/1.0.0`)
+//! run side by side in the same mode. Kubo keeps its WAN routing table and provider
+//! answers to peers with public addresses and serves peers on private or loopback
+//! addresses through its LAN DHT only, so on a home network (or loopback) provider
+//! records travel over the LAN DHT. The LAN table takes a peer only with a LAN address
+//! ([`is_lan_addr`]: private, loopback, link-local, CGNAT, IPv6 unique-local) and keeps
+//! only those addresses: its inserts are manual, the node's task feeds it through
+//! [`add_lan_addresses`] and [`keep_lan_table`]. The WAN table inserts every peer it
+//! connects to that serves `/ipfs/kad/1.0.0` (libp2p's default).
 //!
 //! **Why by hand.** libp2p's `SwarmBuilder` only offers tokio and wasm runtimes.
 //! Connection tasks are spawned with [`Executor`] onto a `smol::Executor` that the
@@ -30,14 +40,18 @@
 //! per peer.
 //!
 //! **Limits.** Every number is a [`Config`] field; their defaults are listed there.
-//! Kademlia's routing table is bounded by libp2p (256 buckets × `k` = 20 peers, plus
-//! one pending entry per bucket); its record store is a `MemoryStore` bounded by the
-//! `kad_*` fields. Identify's peer cache holds at most [`Config::identify_cache_peers`].
+//! Each Kademlia routing table is bounded by libp2p (256 buckets × `k` = 20 peers, plus
+//! one pending entry per bucket); each DHT's record store is its own `MemoryStore`
+//! bounded by the `kad_*` fields, so the LAN DHT ([`Config::lan_dht`]) at most doubles
+//! the DHT's memory. Identify's peer cache holds at most [`Config::identify_cache_peers`].
 //!
-//! **Departures.** The memory-aware connection limit is our own
-//! ([`crate::memlimit`], `/proc` read at most every 100 ms) rather than libp2p's
-//! `memory-connection-limits` (which polls through `sysinfo`). yamux's receive windows are libp2p-yamux's defaults (not configurable in
-//! libp2p-yamux 0.48); only the stream count is bounded here.
+//! **Departures.** Kubo's LAN DHT also drops public addresses from the peers its
+//! queries return; ours keeps its routing table (and so its answers) to LAN addresses
+//! but a query dials what the LAN peers it asks answer. The memory-aware connection
+//! limit is our own ([`crate::memlimit`], `/proc` read at most every 100 ms) rather
+//! than libp2p's `memory-connection-limits` (which polls through `sysinfo`). yamux's
+//! receive windows are libp2p-yamux's defaults (not configurable in libp2p-yamux 0.48);
+//! only the stream count is bounded here.
 //!
 //! **Memory cost of yamux (yamux 0.14 through libp2p-yamux 0.48).** Every stream starts
 //! with a 256 KiB receive window (`yamux::DEFAULT_CREDIT`, the spec's default): the peer
@@ -67,10 +81,12 @@ use libp2p::{
     },
     identify,
     identity::{Keypair, PeerId},
-    kad, noise, ping,
+    kad,
+    multiaddr::Protocol,
+    noise, ping,
     pnet::{PnetConfig, PreSharedKey},
     swarm::{behaviour::toggle::Toggle, NetworkBehaviour},
-    yamux, StreamProtocol, Swarm,
+    yamux, Multiaddr, StreamProtocol, Swarm,
 };
 
 use crate::transport::tcp::{self, Bandwidth};
@@ -82,6 +98,15 @@ pub const IDENTIFY_PROTOCOL_VERSION: &str = "ipfs/0.1.0";
 /// The IPFS Kademlia DHT's protocol id (the public Amino DHT).
 pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/ipfs/kad/1.0.0");
 
+/// The LAN DHT's protocol id (Kubo's dual DHT, for peers on private addresses).
+pub const LAN_KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/ipfs/lan/kad/1.0.0");
+
+/// Peers kept per k-bucket of each routing table (Kademlia's `k`, libp2p's default).
+pub const KAD_BUCKET_PEERS_COUNT: usize = 20;
+
+/// A DHT behaviour (either of them) with its in-memory record store.
+pub type Kad = kad::Behaviour<kad::store::MemoryStore>;
+
 /// What part this node plays in the DHT (Kubo's `Routing.Type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DhtMode {
@@ -89,7 +114,8 @@ pub enum DhtMode {
     /// home network should not be a DHT server.
     #[default]
     Client,
-    /// Query and answer (`dhtserver`); the node advertises `/ipfs/kad/1.0.0`.
+    /// Query and answer (`dhtserver`); the node advertises `/ipfs/kad/1.0.0` (and
+    /// `/ipfs/lan/kad/1.0.0` with [`Config::lan_dht`]).
     Server,
     /// No Kademlia behaviour at all (`none`).
     None,
@@ -137,17 +163,27 @@ pub struct Config {
     pub identify_interval: Duration,
     /// Peers whose identify-reported addresses are cached. Default: 100.
     pub identify_cache_peers: usize,
-    /// DHT mode. Default: [`DhtMode::Client`].
+    /// DHT mode, of both DHTs. Default: [`DhtMode::Client`].
     pub dht_mode: DhtMode,
+    /// Run the LAN DHT (`/ipfs/lan/kad/1.0.0`) beside the WAN one when the DHT is on,
+    /// so Kubo peers on the same private network (or loopback) find our provider
+    /// records and we theirs. Costs a second routing table (at most 256 × 20 peers,
+    /// in practice the few LAN peers) and a second record store bounded by the same
+    /// `kad_*` fields. Turn it off on a node with only public neighbours (a VPS).
+    /// Default: true.
+    pub lan_dht: bool,
     /// A DHT query gives up after this long. Default: 60 s.
     pub kad_query_timeout: Duration,
-    /// Most DHT value records stored. Default: 256.
+    /// Most DHT value records stored, per DHT. Default: 256.
     pub kad_max_records: usize,
-    /// Largest DHT value record, in bytes. Default: 16 KiB.
+    /// Largest DHT value record, in bytes. Default: 16 KiB. Worst case of the value
+    /// stores: 2 DHTs × 256 × 16 KiB = 8 MiB at the defaults (4 MiB without the LAN
+    /// DHT).
     pub kad_max_record_bytes: usize,
-    /// Most provider records kept for one key. Default: 20 (the replication factor).
+    /// Most provider records kept for one key, per DHT. Default: 20 (the replication
+    /// factor).
     pub kad_max_providers_per_key: usize,
-    /// Most keys this node itself provides. Default: 1024.
+    /// Most keys this node itself provides, per DHT. Default: 1024.
     pub kad_max_provided_keys: usize,
     /// Most peers with their own byte counters (`stats bw --peer`); peers with a live
     /// connection are never evicted. About 200 bytes each. Default: 256
@@ -176,6 +212,7 @@ impl Default for Config {
             identify_interval: Duration::from_secs(5 * 60),
             identify_cache_peers: 100,
             dht_mode: DhtMode::Client,
+            lan_dht: true,
             kad_query_timeout: Duration::from_secs(60),
             kad_max_records: 256,
             kad_max_record_bytes: 16 * 1024,
@@ -263,8 +300,11 @@ pub struct Behaviour {
     pub memory: crate::memlimit::Behaviour,
     pub identify: identify::Behaviour,
     pub ping: ping::Behaviour,
-    /// Disabled when [`DhtMode::None`].
-    pub kad: Toggle<kad::Behaviour<kad::store::MemoryStore>>,
+    /// The WAN DHT, `/ipfs/kad/1.0.0`. Disabled when [`DhtMode::None`].
+    pub kad: Toggle<Kad>,
+    /// The LAN DHT, `/ipfs/lan/kad/1.0.0`: peers only with LAN addresses. Disabled
+    /// when [`DhtMode::None`] or without [`Config::lan_dht`].
+    pub kad_lan: Toggle<Kad>,
     /// Streams for our own protocols (bitswap): `stream.new_control()`.
     pub stream: libp2p_stream::Behaviour,
 }
@@ -392,36 +432,112 @@ pub fn build_behaviour(keypair: &Keypair, config: &Config) -> Behaviour {
             .with_interval(config.ping_interval)
             .with_timeout(config.ping_timeout),
     );
-    let kad = match config.dht_mode {
-        DhtMode::None => None,
-        mode @ (DhtMode::Client | DhtMode::Server) => {
-            let mut kad_config = kad::Config::new(KAD_PROTOCOL);
-            kad_config.set_query_timeout(config.kad_query_timeout);
-            let store = kad::store::MemoryStore::with_config(
-                peer_id,
-                kad::store::MemoryStoreConfig {
-                    max_records: config.kad_max_records,
-                    max_value_bytes: config.kad_max_record_bytes,
-                    max_providers_per_key: config.kad_max_providers_per_key,
-                    max_provided_keys: config.kad_max_provided_keys,
-                },
-            );
-            let mut kad = kad::Behaviour::with_config(peer_id, store, kad_config);
-            kad.set_mode(Some(if mode == DhtMode::Server {
-                kad::Mode::Server
-            } else {
-                kad::Mode::Client
-            }));
-            Some(kad)
-        }
-    };
+    let kad = build_kad(peer_id, config, KAD_PROTOCOL);
+    let kad_lan = config
+        .lan_dht
+        .then(|| build_kad(peer_id, config, LAN_KAD_PROTOCOL))
+        .flatten();
     Behaviour {
         limits: connection_limits::Behaviour::new(limits),
         memory: crate::memlimit::Behaviour::new(config.max_memory_bytes),
         identify,
         ping,
         kad: kad.into(),
+        kad_lan: kad_lan.into(),
         stream: libp2p_stream::Behaviour::new(),
+    }
+}
+
+/// One DHT speaking `protocol`, in the config's mode; `None` for [`DhtMode::None`].
+/// The LAN DHT's routing table takes peers only through [`add_lan_addresses`].
+fn build_kad(peer_id: PeerId, config: &Config, protocol: StreamProtocol) -> Option<Kad> {
+    let mode = match config.dht_mode {
+        DhtMode::None => return None,
+        DhtMode::Client => kad::Mode::Client,
+        DhtMode::Server => kad::Mode::Server,
+    };
+    let lan = protocol == LAN_KAD_PROTOCOL;
+    let mut kad_config = kad::Config::new(protocol);
+    kad_config.set_query_timeout(config.kad_query_timeout);
+    if let Some(k) = std::num::NonZeroUsize::new(KAD_BUCKET_PEERS_COUNT) {
+        kad_config.set_kbucket_size(k);
+    }
+    if lan {
+        // A connected peer is offered as `RoutablePeer`; `keep_lan_table` inserts it
+        // only with a LAN address.
+        kad_config.set_kbucket_inserts(kad::BucketInserts::Manual);
+    }
+    let store = kad::store::MemoryStore::with_config(
+        peer_id,
+        kad::store::MemoryStoreConfig {
+            max_records: config.kad_max_records,
+            max_value_bytes: config.kad_max_record_bytes,
+            max_providers_per_key: config.kad_max_providers_per_key,
+            max_provided_keys: config.kad_max_provided_keys,
+        },
+    );
+    let mut kad = kad::Behaviour::with_config(peer_id, store, kad_config);
+    kad.set_mode(Some(mode));
+    Some(kad)
+}
+
+/// Whether `addr` is reachable only on a local network: loopback, private
+/// (10/8, 172.16/12, 192.168/16), link-local (169.254/16, fe80::/10), CGNAT
+/// (100.64/10) or IPv6 unique-local (fc00::/7); what Kubo's LAN DHT accepts. Names
+/// (`/dns*`) and other transports are not LAN addresses.
+pub fn is_lan_addr(addr: &Multiaddr) -> bool {
+    match addr.iter().next() {
+        Some(Protocol::Ip4(ip)) => {
+            let [a, b, ..] = ip.octets();
+            ip.is_loopback()
+                || ip.is_private()
+                || ip.is_link_local()
+                || (a == 100 && (64..128).contains(&b))
+        }
+        Some(Protocol::Ip6(ip)) => {
+            let first = ip.segments()[0];
+            ip.is_loopback() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80
+        }
+        _ => false,
+    }
+}
+
+/// Adds `peer`'s LAN addresses ([`is_lan_addr`]) to the LAN DHT's routing table;
+/// other addresses are dropped. Returns whether the peer is in the table afterwards
+/// (a full bucket may refuse it).
+pub fn add_lan_addresses(
+    kad_lan: &mut Kad,
+    peer: &PeerId,
+    addrs: impl IntoIterator<Item = Multiaddr>,
+) -> bool {
+    let mut added = false;
+    for a in addrs.into_iter().filter(is_lan_addr) {
+        added |= matches!(
+            kad_lan.add_address(peer, a),
+            kad::RoutingUpdate::Success | kad::RoutingUpdate::Pending
+        );
+    }
+    added
+}
+
+/// Keeps the LAN DHT's routing table to LAN addresses, given each event of the LAN
+/// DHT: a connected peer it offers (`RoutablePeer`, `PendingRoutablePeer`) goes in
+/// only with a LAN address, and an address libp2p records for a peer already in the
+/// table (the address of a new connection) comes out again if it is not one.
+pub fn keep_lan_table(kad_lan: &mut Kad, event: &kad::Event) {
+    match event {
+        kad::Event::RoutablePeer { peer, address }
+        | kad::Event::PendingRoutablePeer { peer, address } => {
+            add_lan_addresses(kad_lan, peer, [address.clone()]);
+        }
+        kad::Event::RoutingUpdated {
+            peer, addresses, ..
+        } => {
+            for a in addresses.iter().filter(|a| !is_lan_addr(a)) {
+                kad_lan.remove_address(peer, a);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -469,7 +585,133 @@ mod tests {
             };
             let behaviour = build_behaviour(&keypair, &config);
             assert_eq!(behaviour.kad.as_ref().map(|k| k.mode()), expected);
+            assert_eq!(behaviour.kad_lan.as_ref().map(|k| k.mode()), expected);
         }
+        let no_lan = Config {
+            dht_mode: DhtMode::Server,
+            lan_dht: false,
+            ..Config::default()
+        };
+        assert!(build_behaviour(&keypair, &no_lan)
+            .kad_lan
+            .as_ref()
+            .is_none());
+    }
+
+    fn addr(s: &str) -> Multiaddr {
+        s.parse().unwrap()
+    }
+
+    fn lan_table_peers(kad: &mut Kad) -> Vec<(PeerId, Vec<Multiaddr>)> {
+        kad.kbuckets()
+            .flat_map(|b| {
+                b.iter()
+                    .map(|e| {
+                        (
+                            *e.node.key.preimage(),
+                            e.node.value.iter().cloned().collect(),
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn lan_addresses_are_private_loopback_or_link_local() {
+        for lan in [
+            "/ip4/127.0.0.1/tcp/4001",
+            "/ip4/10.1.2.3/tcp/4001",
+            "/ip4/172.16.0.9/tcp/4001",
+            "/ip4/192.168.1.20/tcp/4001",
+            "/ip4/169.254.3.4/tcp/4001",
+            "/ip4/100.64.0.1/tcp/4001",
+            "/ip6/::1/tcp/4001",
+            "/ip6/fd00::1/tcp/4001",
+            "/ip6/fe80::1/tcp/4001",
+        ] {
+            assert!(is_lan_addr(&addr(lan)), "{lan}");
+        }
+        for wan in [
+            "/ip4/8.8.8.8/tcp/4001",
+            "/ip4/172.32.0.1/tcp/4001",
+            "/ip4/100.128.0.1/tcp/4001",
+            "/ip6/2001:db8::1/tcp/4001",
+            "/dns4/localhost/tcp/4001",
+        ] {
+            assert!(!is_lan_addr(&addr(wan)), "{wan}");
+        }
+    }
+
+    /// Addresses here are data only: the behaviour is not in a swarm, nothing dials.
+    #[test]
+    fn lan_table_refuses_a_peer_with_only_a_public_address() {
+        let keypair = Keypair::generate_ed25519();
+        let mut behaviour = build_behaviour(&keypair, &Config::default());
+        let lan = behaviour.kad_lan.as_mut().expect("LAN DHT on by default");
+        let public = PeerId::random();
+        assert!(!add_lan_addresses(
+            lan,
+            &public,
+            [
+                addr("/ip4/8.8.8.8/tcp/4001"),
+                addr("/ip6/2001:db8::1/tcp/4001")
+            ]
+        ));
+        keep_lan_table(
+            lan,
+            &kad::Event::RoutablePeer {
+                peer: public,
+                address: addr("/ip4/1.1.1.1/tcp/4001"),
+            },
+        );
+        assert!(lan_table_peers(lan).is_empty());
+
+        // A peer with both keeps only its LAN address, also after libp2p records a
+        // public one from a later connection.
+        let mixed = PeerId::random();
+        keep_lan_table(
+            lan,
+            &kad::Event::RoutablePeer {
+                peer: mixed,
+                address: addr("/ip4/192.168.1.20/tcp/4001"),
+            },
+        );
+        lan.add_address(&mixed, addr("/ip4/8.8.4.4/tcp/4001"));
+        let addresses = lan
+            .kbucket(mixed)
+            .and_then(|b| {
+                b.iter()
+                    .find(|e| *e.node.key.preimage() == mixed)
+                    .map(|e| e.node.value.clone())
+            })
+            .expect("the LAN peer is in the table");
+        keep_lan_table(
+            lan,
+            &kad::Event::RoutingUpdated {
+                peer: mixed,
+                is_new_peer: false,
+                addresses,
+                bucket_range: (
+                    kad::KBucketDistance::default(),
+                    kad::KBucketDistance::default(),
+                ),
+                old_peer: None,
+            },
+        );
+        assert_eq!(
+            lan_table_peers(lan),
+            // libp2p keeps addresses with the peer's `/p2p` suffix.
+            vec![(
+                mixed,
+                vec![addr(&format!("/ip4/192.168.1.20/tcp/4001/p2p/{mixed}"))]
+            )]
+        );
+
+        // The WAN table keeps today's behaviour: any address.
+        let wan = behaviour.kad.as_mut().expect("WAN DHT");
+        wan.add_address(&public, addr("/ip4/8.8.8.8/tcp/4001"));
+        assert_eq!(lan_table_peers(wan).len(), 1);
     }
 
     #[test]

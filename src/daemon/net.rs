@@ -1,47 +1,58 @@
 //! The daemon's network: the libp2p swarm task, bitswap, and the handle the RPC
 //! API talks to.
 //!
-//! **What.** [`start`] reads the repo's `swarm.key` (private network, as Kubo),
-//! builds the swarm from the config ([`acorn_net::swarm::build_swarm`]: identity key,
-//! `Routing.Type` → DHT mode, agent `acorn/<version>`), listens on
-//! `Addresses.Swarm`, spawns bitswap ([`acorn_net::bitswap::Node`]) on the swarm's
-//! stream control, adds the `Bootstrap` peers to Kademlia, and spawns the swarm task
-//! on the daemon's one executor. It returns a [`NetHandle`]: a bounded command
-//! channel into that task, the byte counters, and the bitswap handle (also given to
-//! the core as its [`Fetcher`](crate::core::Fetcher), so content commands fetch
-//! missing blocks).
+//! **What.** [`start`] reads the repo's `swarm.key` (private network, as Kubo), builds
+//! the swarm from the config ([`acorn_net::swarm::build_swarm`]: identity key,
+//! `Routing.Type` → DHT mode, `Acorn.LanDht` → LAN DHT, agent `acorn/<version>`),
+//! listens on `Addresses.Swarm`, spawns bitswap ([`acorn_net::bitswap::Node`]) on the
+//! swarm's stream control, adds the `Bootstrap` peers to Kademlia, and spawns the swarm
+//! task on the daemon's one executor. It returns a [`NetHandle`]: a bounded command
+//! channel into that task, the byte counters, and the bitswap handle (also given to the
+//! core as its [`Fetcher`](crate::core::Fetcher), so content commands fetch missing
+//! blocks).
 //!
 //! **Flow.** The swarm task waits on three sources, picked fairly: swarm events,
-//! commands from the API, bitswap events. Connection events are forwarded to
-//! bitswap (first connection of a peer: connected; last one closed:
-//! disconnected). `FindProviders` from bitswap starts a Kademlia `get_providers`
-//! query whose providers go back to the session; `Disconnect` closes the peer.
-//! `routing findprovs|findpeer|provide` (and the `dht` aliases) run Kademlia
-//! queries; providers found for bitswap are dialled while their query still knows
-//! their addresses. Roots of pinned adds through the API are provided in the
-//! background; the listen addresses (or `Addresses.Announce`) are announced as the
-//! node's external addresses, so provider records carry them.
-//! `swarm connect` dials with a fresh connection id and answers when that
-//! connection is established or fails. Shutdown ([`NetHandle::shutdown`]) stops
-//! bitswap, drops the swarm (closing every connection), and ends the task.
+//! commands from the API, bitswap events. Connection events are forwarded to bitswap
+//! (first connection of a peer: connected; last one closed: disconnected).
+//! `FindProviders` from bitswap starts a Kademlia `get_providers` query whose providers
+//! go back to the session; `Disconnect` closes the peer.
+//! `routing findprovs|findpeer|provide` (and the `dht` aliases) run Kademlia queries;
+//! providers found for bitswap are dialled while their query still knows their addresses. Roots
+//! of pinned adds through the API are provided in the background; the listen addresses
+//! (or `Addresses.Announce`) are announced as the node's external addresses, so
+//! provider records carry them. `swarm connect` dials with a fresh connection id and
+//! answers when that connection is established or fails. Shutdown
+//! ([`NetHandle::shutdown`]) stops bitswap, drops the swarm (closing every connection),
+//! and ends the task.
+//!
+//! **Two DHTs.** Every lookup and provide runs on the WAN DHT (`/ipfs/kad/1.0.0`) and,
+//! when it is on, the LAN DHT (`/ipfs/lan/kad/1.0.0`), as Kubo's dual DHT does: one job
+//! holds the Kademlia queries it started (each tagged with its DHT, since the two
+//! behaviours count their query ids apart) and answers once both ended or it has
+//! enough. Providers are merged without duplicates up to the asked maximum; `findpeer`
+//! answers with the first DHT that finds the peer; a provide succeeds when either DHT
+//! took it. Peers that identify with a DHT's protocol go into its routing table, the
+//! LAN one only with LAN addresses ([`acorn_net::swarm::is_lan_addr`]).
 //!
 //! **Private networks.** With `$ACORN_PATH/swarm.key` every connection is wrapped in
 //! pnet: peers without the key never complete the handshake. `ACORN_FORCE_PNET=1`
 //! refuses to start without a key (Kubo's `LIBP2P_FORCE_PNET`).
 //!
-//! **Limits.** Commands queue in [`COMMAND_QUEUE_COUNT`] (full: the API request
-//! waits). `swarm connect`s waiting for their dial: [`MAX_PENDING_DIALS_COUNT`]
-//! (more get an error). DHT provider lookups for bitswap at once:
-//! [`MAX_PROVIDER_LOOKUPS_COUNT`] (more are skipped; bitswap asks again next round),
-//! each keeping at most [`PROVIDERS_PER_LOOKUP_COUNT`] providers. `routing` queries
-//! at once: [`MAX_ROUTING_QUERIES_COUNT`] (more get an error; background provides are
-//! skipped); `findprovs` returns at most [`MAX_NUM_PROVIDERS`]. The per-peer table
-//! is bounded by the swarm's connection limits. A fetch waits at most
-//! [`FETCH_TIMEOUT`]. The swarm's own limits are in [`acorn_net::swarm::Config`].
+//! **Limits.** Commands queue in [`COMMAND_QUEUE_COUNT`] (full: the API request waits).
+//! `swarm connect`s waiting for their dial: [`MAX_PENDING_DIALS_COUNT`] (more get an
+//! error). DHT provider lookups for bitswap at once: [`MAX_PROVIDER_LOOKUPS_COUNT`]
+//! (more are skipped; bitswap asks again next round), each keeping at most
+//! [`PROVIDERS_PER_LOOKUP_COUNT`] providers. `routing` queries at once:
+//! [`MAX_ROUTING_QUERIES_COUNT`] (more get an error; background provides are skipped);
+//! each lookup or routing query runs at most one Kademlia query per DHT, so at most
+//! twice these counts run in Kademlia; `findprovs` returns at most
+//! [`MAX_NUM_PROVIDERS`]. The per-peer table is bounded by the swarm's connection
+//! limits. A fetch waits at most [`FETCH_TIMEOUT`]. The swarm's own limits are in
+//! [`acorn_net::swarm::Config`].
 //!
 //! **Departures.** `Routing.Type` `dht` and `auto` run as a DHT client (Kubo makes
 //! them a server once AutoNAT finds the node public; there is no AutoNAT yet).
-//! `swarm addrs` lists the addresses in the Kademlia routing table and of connected
+//! `swarm addrs` lists the addresses in both Kademlia routing tables and of connected
 //! peers (Kubo: its whole peerstore). `stats bw` counts as
 //! [`acorn_net::bandwidth`] says: the total is raw TCP bytes (Kubo: stream bytes),
 //! `--proto` and `--peer` count substream bytes; rates are Kubo's 1 s EWMA.
@@ -53,7 +64,7 @@ use std::time::{Duration, Instant};
 
 use acorn_net::bitswap::{self, NodeEvent, SessionId};
 use acorn_net::pnet::{self, PreSharedKey};
-use acorn_net::swarm::{self as net_swarm, Behaviour, BehaviourEvent, DhtMode};
+use acorn_net::swarm::{self as net_swarm, Behaviour, BehaviourEvent, DhtMode, Kad};
 use acorn_net::transport::tcp::Bandwidth;
 use acorn_storage::block::{Block, BlockError};
 use acorn_storage::blockstore::Store;
@@ -126,6 +137,7 @@ pub fn swarm_config(config: &Config) -> net_swarm::Config {
     let mut c = net_swarm::Config {
         agent_version: crate::core::agent_version(),
         dht_mode,
+        lan_dht: config.acorn.lan_dht,
         // Checked when the config is loaded; an invalid value cannot get here.
         max_memory_bytes: config.swarm.resource_mgr.max_memory_bytes().ok().flatten(),
         ..net_swarm::Config::default()
@@ -145,8 +157,9 @@ pub fn swarm_config(config: &Config) -> net_swarm::Config {
 /// (inbound and outbound limits are capped by it too).
 pub const CONN_HARD_LIMIT_FACTOR: u32 = 2;
 
-/// The protocols this node speaks, sorted, as `id` lists them.
-pub fn protocols(dht_mode: DhtMode) -> Vec<String> {
+/// The protocols this node speaks, sorted, as `id` lists them; `lan_dht` as
+/// [`net_swarm::Config::lan_dht`].
+pub fn protocols(dht_mode: DhtMode, lan_dht: bool) -> Vec<String> {
     let mut p: Vec<String> = bitswap::Version::PROTOCOLS
         .iter()
         .map(|(s, _)| s.to_string())
@@ -158,6 +171,9 @@ pub fn protocols(dht_mode: DhtMode) -> Vec<String> {
     );
     if dht_mode == DhtMode::Server {
         p.push(net_swarm::KAD_PROTOCOL.to_string());
+        if lan_dht {
+            p.push(net_swarm::LAN_KAD_PROTOCOL.to_string());
+        }
     }
     p.sort();
     p
@@ -251,11 +267,43 @@ enum RoutingQuery {
     },
     FindPeer {
         peer: PeerId,
+        /// The peer's addresses, once a DHT found it.
+        found: Option<Vec<Multiaddr>>,
         reply: oneshot::Sender<Result<Vec<Multiaddr>, String>>,
     },
     Provide {
+        /// Some DHT took the record.
+        stored: bool,
+        /// The last DHT's error, said when none took it.
+        error: Option<String>,
         reply: Option<oneshot::Sender<Result<(), String>>>,
     },
+}
+
+/// Which DHT a Kademlia query runs on. The two behaviours count their query ids
+/// apart, so an id alone may name a query on either.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Dht {
+    /// `/ipfs/kad/1.0.0`.
+    Wan,
+    /// `/ipfs/lan/kad/1.0.0`.
+    Lan,
+}
+
+/// Both DHTs, in the order jobs start on them.
+const DHTS: [Dht; 2] = [Dht::Wan, Dht::Lan];
+
+/// A Kademlia query, tagged with its DHT.
+type QueryKey = (Dht, kad::QueryId);
+
+/// Our id of a job (a provider lookup or a `routing` query) that runs one Kademlia
+/// query on each DHT.
+type JobId = u64;
+
+/// A job and its Kademlia queries still running (one per DHT at most).
+struct Job<T> {
+    running: heapless::Vec<QueryKey, 2>,
+    what: T,
 }
 
 /// The API's handle to the network. Cheap to clone.
@@ -267,6 +315,8 @@ pub struct NetHandle {
     fetch_stop: Sender<()>,
     peer_id: PeerId,
     dht_mode: DhtMode,
+    /// The LAN DHT runs beside the WAN one.
+    lan_dht: bool,
     bandwidth: Bandwidth,
 }
 
@@ -320,7 +370,7 @@ impl NetHandle {
 
     /// Protocols for `id`.
     pub fn protocols(&self) -> Vec<String> {
-        protocols(self.dht_mode)
+        protocols(self.dht_mode, self.lan_dht)
     }
 
     /// Addresses the swarm listens on (interfaces expanded).
@@ -615,6 +665,7 @@ pub async fn start(
         fetch_stop,
         peer_id: ident.peer_id(),
         dht_mode: scfg.dht_mode,
+        lan_dht: scfg.lan_dht,
         bandwidth: bandwidth.clone(),
     };
     // Announced addresses (Kubo's Addresses.Announce) go into provider records and
@@ -637,6 +688,8 @@ pub async fn start(
         dials: HashMap::new(),
         lookups: HashMap::new(),
         routing: HashMap::new(),
+        queries: HashMap::new(),
+        next_job: 0,
         announce: !config.addresses.announce.is_empty(),
         listen_reports: listeners,
         ready: Some(ready_tx),
@@ -727,9 +780,13 @@ struct Task {
     /// `swarm connect`s waiting for their dial (≤ [`MAX_PENDING_DIALS_COUNT`]).
     dials: HashMap<ConnectionId, (PeerId, oneshot::Sender<Result<(), String>>)>,
     /// Provider lookups for bitswap (≤ [`MAX_PROVIDER_LOOKUPS_COUNT`]).
-    lookups: HashMap<kad::QueryId, ProviderLookup>,
+    lookups: HashMap<JobId, Job<ProviderLookup>>,
     /// `routing` queries (≤ [`MAX_ROUTING_QUERIES_COUNT`]).
-    routing: HashMap<kad::QueryId, RoutingQuery>,
+    routing: HashMap<JobId, Job<RoutingQuery>>,
+    /// The job of each running Kademlia query (≤ 2 × the two bounds above).
+    queries: HashMap<QueryKey, JobId>,
+    /// The next [`JobId`] (a `u64` does not wrap in the node's lifetime).
+    next_job: JobId,
     /// `Addresses.Announce` is set: do not announce listen addresses.
     announce: bool,
     /// Listeners that have not reported an address yet.
@@ -837,8 +894,61 @@ impl Task {
         }
     }
 
-    fn kad(&mut self) -> Option<&mut kad::Behaviour<kad::store::MemoryStore>> {
-        self.swarm.behaviour_mut().kad.as_mut()
+    fn kad(&mut self) -> Option<&mut Kad> {
+        self.kad_of(Dht::Wan)
+    }
+
+    fn kad_of(&mut self, dht: Dht) -> Option<&mut Kad> {
+        let b = self.swarm.behaviour_mut();
+        match dht {
+            Dht::Wan => b.kad.as_mut(),
+            Dht::Lan => b.kad_lan.as_mut(),
+        }
+    }
+
+    /// A fresh job id.
+    fn job_id(&mut self) -> JobId {
+        let id = self.next_job;
+        self.next_job = self.next_job.wrapping_add(1);
+        id
+    }
+
+    /// Starts `start` on each DHT that is on; returns the queries started (tagged)
+    /// and the last error of those that did not start.
+    fn start_on_both(
+        &mut self,
+        job: JobId,
+        mut start: impl FnMut(&mut Kad) -> Result<kad::QueryId, String>,
+    ) -> (heapless::Vec<QueryKey, 2>, Option<String>) {
+        let mut running = heapless::Vec::new();
+        let mut error = None;
+        for dht in DHTS {
+            let Some(k) = self.kad_of(dht) else { continue };
+            match start(k) {
+                Ok(q) => {
+                    // Two slots for two DHTs: the push cannot fail.
+                    let _ = running.push((dht, q));
+                    self.queries.insert((dht, q), job);
+                }
+                Err(e) => error = Some(e),
+            }
+        }
+        (running, error)
+    }
+
+    /// Stops the given Kademlia queries and forgets them (their last event is then
+    /// ignored).
+    fn finish_queries(&mut self, running: &[QueryKey]) {
+        for key @ (dht, id) in running {
+            self.queries.remove(key);
+            if let Some(mut q) = self.kad_of(*dht).and_then(|k| k.query_mut(id)) {
+                q.finish();
+            }
+        }
+    }
+
+    fn has_dht(&self) -> bool {
+        self.swarm.behaviour().kad.is_enabled()
     }
 
     fn on_command(&mut self, c: Command) {
@@ -903,7 +1013,8 @@ impl Task {
                 for (p, (e, _)) in &self.peers {
                     m.entry(*p).or_default().push(e.addr.clone());
                 }
-                if let Some(k) = self.kad() {
+                for dht in DHTS {
+                    let Some(k) = self.kad_of(dht) else { continue };
                     for bucket in k.kbuckets() {
                         for entry in bucket.iter() {
                             let v = m.entry(*entry.node.key.preimage()).or_default();
@@ -920,40 +1031,44 @@ impl Task {
                 let _ = reply.send(v);
             }
             Command::FindProvs { key, max, reply } => {
-                if let Some(reply) = self.routing_slot(reply) {
-                    match self.kad() {
-                        Some(k) => {
-                            let q = k.get_providers(key);
-                            self.routing.insert(
-                                q,
-                                RoutingQuery::FindProvs {
-                                    found: Vec::new(),
-                                    max,
-                                    reply,
-                                },
-                            );
-                        }
-                        None => drop(reply.send(Err(NO_DHT.into()))),
-                    }
+                let Some(reply) = self.routing_slot(reply) else {
+                    return;
+                };
+                if !self.has_dht() {
+                    let _ = reply.send(Err(NO_DHT.into()));
+                    return;
                 }
+                let job = self.job_id();
+                let (running, _) = self.start_on_both(job, |k| Ok(k.get_providers(key.clone())));
+                let what = RoutingQuery::FindProvs {
+                    found: Vec::new(),
+                    max,
+                    reply,
+                };
+                self.routing.insert(job, Job { running, what });
             }
             Command::FindPeer { peer, reply } => {
-                // Connected (or known from the routing table): answer at once.
+                // Connected (or known from a routing table): answer at once.
                 let known = self.addrs_of(&peer);
                 if !known.is_empty() {
                     let _ = reply.send(Ok(known));
                     return;
                 }
-                if let Some(reply) = self.routing_slot(reply) {
-                    match self.kad() {
-                        Some(k) => {
-                            let q = k.get_closest_peers(peer);
-                            self.routing
-                                .insert(q, RoutingQuery::FindPeer { peer, reply });
-                        }
-                        None => drop(reply.send(Err(NO_DHT.into()))),
-                    }
+                let Some(reply) = self.routing_slot(reply) else {
+                    return;
+                };
+                if !self.has_dht() {
+                    let _ = reply.send(Err(NO_DHT.into()));
+                    return;
                 }
+                let job = self.job_id();
+                let (running, _) = self.start_on_both(job, |k| Ok(k.get_closest_peers(peer)));
+                let what = RoutingQuery::FindPeer {
+                    peer,
+                    found: None,
+                    reply,
+                };
+                self.routing.insert(job, Job { running, what });
             }
             Command::Provide { key, reply } => {
                 if self.routing.len() >= MAX_ROUTING_QUERIES_COUNT {
@@ -965,35 +1080,32 @@ impl Task {
                     }
                     return;
                 }
-                let empty = self
-                    .kad()
-                    .map(|k| k.kbuckets().all(|b| b.num_entries() == 0));
-                match (self.kad().is_some(), empty) {
-                    (false, _) => {
-                        if let Some(r) = reply {
-                            let _ = r.send(Err(NO_DHT.into()));
-                        }
+                if !self.has_dht() {
+                    if let Some(r) = reply {
+                        let _ = r.send(Err(NO_DHT.into()));
                     }
-                    (true, Some(true)) => {
-                        if let Some(r) = reply {
-                            let _ = r.send(Err("failed to find any peer in table".into()));
-                        }
-                    }
-                    _ => {
-                        let started = self.kad().map(|k| k.start_providing(key));
-                        match started {
-                            Some(Ok(q)) => {
-                                self.routing.insert(q, RoutingQuery::Provide { reply });
-                            }
-                            Some(Err(e)) => {
-                                if let Some(r) = reply {
-                                    let _ = r.send(Err(e.to_string()));
-                                }
-                            }
-                            None => {}
-                        }
-                    }
+                    return;
                 }
+                // Each DHT with a peer in its table takes the record.
+                let job = self.job_id();
+                let (running, error) = self.start_on_both(job, |k| {
+                    if k.kbuckets().all(|b| b.num_entries() == 0) {
+                        return Err("failed to find any peer in table".into());
+                    }
+                    k.start_providing(key.clone()).map_err(|e| e.to_string())
+                });
+                if running.is_empty() {
+                    if let Some(r) = reply {
+                        let _ = r.send(Err(error.unwrap_or_else(|| NO_DHT.into())));
+                    }
+                    return;
+                }
+                let what = RoutingQuery::Provide {
+                    stored: false,
+                    error: None,
+                    reply,
+                };
+                self.routing.insert(job, Job { running, what });
             }
             // Handled in `run`.
             Command::Shutdown(_) | Command::BitswapStat(_) | Command::BitswapWantlist(..) => {}
@@ -1014,14 +1126,15 @@ impl Task {
         Some(reply)
     }
 
-    /// Addresses we know for `peer`: its connection, then the routing table.
+    /// Addresses we know for `peer`: its connection, then the routing tables.
     fn addrs_of(&mut self, peer: &PeerId) -> Vec<Multiaddr> {
         let mut v: Vec<Multiaddr> = self
             .peers
             .get(peer)
             .map(|(e, _)| vec![e.addr.clone()])
             .unwrap_or_default();
-        if let Some(k) = self.kad() {
+        for dht in DHTS {
+            let Some(k) = self.kad_of(dht) else { continue };
             if let Some(entry) = k.kbucket(*peer) {
                 for e in entry.iter() {
                     if e.node.key.preimage() == peer {
@@ -1062,15 +1175,15 @@ impl Task {
                     return;
                 }
                 let key = kad::RecordKey::new(&cid.hash().to_bytes());
-                if let Some(k) = self.kad() {
-                    let q = k.get_providers(key);
-                    self.lookups.insert(
-                        q,
-                        ProviderLookup {
-                            session,
-                            found: Vec::new(),
-                        },
-                    );
+                if self.has_dht() {
+                    let job = self.job_id();
+                    let (running, _) =
+                        self.start_on_both(job, |k| Ok(k.get_providers(key.clone())));
+                    let what = ProviderLookup {
+                        session,
+                        found: Vec::new(),
+                    };
+                    self.lookups.insert(job, Job { running, what });
                 }
             }
             NodeEvent::Disconnect { peer } => {
@@ -1201,9 +1314,14 @@ impl Task {
                 info,
                 ..
             })) => {
-                // Peers that serve the DHT go into the routing table (as Kubo does).
-                let serves_dht = info.protocols.contains(&net_swarm::KAD_PROTOCOL);
-                if serves_dht {
+                // Peers that serve a DHT go into its routing table (as Kubo does); the
+                // LAN table takes only their LAN addresses.
+                if info.protocols.contains(&net_swarm::LAN_KAD_PROTOCOL) {
+                    if let Some(k) = self.kad_of(Dht::Lan) {
+                        net_swarm::add_lan_addresses(k, &peer_id, info.listen_addrs.clone());
+                    }
+                }
+                if info.protocols.contains(&net_swarm::KAD_PROTOCOL) {
                     if let Some(k) = self.kad() {
                         for a in info.listen_addrs {
                             k.add_address(&peer_id, a);
@@ -1211,52 +1329,73 @@ impl Task {
                     }
                 }
             }
-            SwarmEvent::Behaviour(BehaviourEvent::Kad(ev)) => self.on_kad(ev).await,
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(ev)) => self.on_kad(Dht::Wan, ev).await,
+            SwarmEvent::Behaviour(BehaviourEvent::KadLan(ev)) => {
+                if let Some(k) = self.kad_of(Dht::Lan) {
+                    net_swarm::keep_lan_table(k, &ev);
+                }
+                self.on_kad(Dht::Lan, ev).await
+            }
             _ => {}
         }
     }
 
-    async fn on_kad(&mut self, ev: kad::Event) {
-        if let kad::Event::OutboundQueryProgressed {
+    async fn on_kad(&mut self, dht: Dht, ev: kad::Event) {
+        let kad::Event::OutboundQueryProgressed {
             id, result, step, ..
         } = ev
+        else {
+            return;
+        };
+        let key = (dht, id);
+        let Some(&job) = self.queries.get(&key) else {
+            return;
+        };
+        if step.last {
+            self.queries.remove(&key);
+        }
+        if self.routing.contains_key(&job) {
+            self.on_routing(job, key, result, step.last);
+        } else if self.lookups.contains_key(&job) {
+            self.on_lookup(job, key, result, step.last).await;
+        }
+    }
+
+    /// Progress of a provider lookup for bitswap on one DHT.
+    async fn on_lookup(&mut self, job: JobId, key: QueryKey, result: kad::QueryResult, last: bool) {
+        if let kad::QueryResult::GetProviders(Ok(kad::GetProvidersOk::FoundProviders {
+            providers,
+            ..
+        })) = result
         {
-            if self.routing.contains_key(&id) {
-                self.on_routing(id, result, step.last);
-                return;
-            }
-            let kad::QueryResult::GetProviders(r) = result else {
-                return;
-            };
-            if !self.lookups.contains_key(&id) {
-                return;
-            }
-            if let Ok(kad::GetProvidersOk::FoundProviders { providers, .. }) = r {
-                let list: Vec<PeerId> = providers.iter().copied().collect();
-                self.dial_providers(&list);
-                if let Some(l) = self.lookups.get_mut(&id) {
-                    for p in providers {
-                        if l.found.len() < PROVIDERS_PER_LOOKUP_COUNT && !l.found.contains(&p) {
-                            l.found.push(p);
-                        }
+            let list: Vec<PeerId> = providers.iter().copied().collect();
+            self.dial_providers(&list);
+            if let Some(l) = self.lookups.get_mut(&job) {
+                for p in providers {
+                    if l.what.found.len() < PROVIDERS_PER_LOOKUP_COUNT && !l.what.found.contains(&p)
+                    {
+                        l.what.found.push(p);
                     }
                 }
             }
-            let full = self
-                .lookups
-                .get(&id)
-                .is_some_and(|l| l.found.len() >= PROVIDERS_PER_LOOKUP_COUNT);
-            if step.last || full {
-                if let Some(l) = self.lookups.remove(&id) {
-                    if full {
-                        if let Some(mut q) = self.kad().and_then(|k| k.query_mut(&id)) {
-                            q.finish();
-                        }
-                    }
-                    if !l.found.is_empty() {
-                        let _ = self.bitswap.add_providers(l.session, l.found).await;
-                    }
-                }
+        }
+        let Some(l) = self.lookups.get_mut(&job) else {
+            return;
+        };
+        if last {
+            l.running.retain(|k| *k != key);
+        }
+        let full = l.what.found.len() >= PROVIDERS_PER_LOOKUP_COUNT;
+        if !(full || l.running.is_empty()) {
+            return;
+        }
+        if let Some(l) = self.lookups.remove(&job) {
+            self.finish_queries(&l.running);
+            if !l.what.found.is_empty() {
+                let _ = self
+                    .bitswap
+                    .add_providers(l.what.session, l.what.found)
+                    .await;
             }
         }
     }
@@ -1265,12 +1404,19 @@ impl Task {
 const NO_DHT: &str = "routing is disabled (Routing.Type is none)";
 
 impl Task {
-    /// Progress of a `routing` query.
-    fn on_routing(&mut self, id: kad::QueryId, result: kad::QueryResult, last: bool) {
-        let mut done = last;
-        match (self.routing.get_mut(&id), result) {
+    /// Progress of a `routing` query on one DHT; the answer goes out once it has
+    /// enough or both DHTs' queries ended.
+    fn on_routing(&mut self, job: JobId, key: QueryKey, result: kad::QueryResult, last: bool) {
+        let Some(q) = self.routing.get_mut(&job) else {
+            return;
+        };
+        if last {
+            q.running.retain(|k| *k != key);
+        }
+        let mut done = q.running.is_empty();
+        match (&mut q.what, result) {
             (
-                Some(RoutingQuery::FindProvs { found, max, .. }),
+                RoutingQuery::FindProvs { found, max, .. },
                 kad::QueryResult::GetProviders(Ok(kad::GetProvidersOk::FoundProviders {
                     providers,
                     ..
@@ -1281,52 +1427,35 @@ impl Task {
                         found.push(p);
                     }
                 }
-                if found.len() >= *max {
-                    done = true;
-                }
+                done |= found.len() >= *max;
             }
-            (Some(RoutingQuery::FindPeer { peer, .. }), kad::QueryResult::GetClosestPeers(r)) => {
-                let peer = *peer;
+            (RoutingQuery::FindPeer { peer, found, .. }, kad::QueryResult::GetClosestPeers(r)) => {
                 let peers = match r {
                     Ok(ok) => ok.peers,
                     Err(kad::GetClosestPeersError::Timeout { peers, .. }) => peers,
                 };
-                if let Some(info) = peers.into_iter().find(|i| i.peer_id == peer) {
-                    if let Some(RoutingQuery::FindPeer { reply, .. }) = self.routing.remove(&id) {
-                        let _ = reply.send(Ok(info.addrs));
-                    }
-                    if let Some(mut q) = self.kad().and_then(|k| k.query_mut(&id)) {
-                        q.finish();
-                    }
-                    return;
+                if let Some(info) = peers.into_iter().find(|i| i.peer_id == *peer) {
+                    *found = Some(info.addrs);
+                    done = true;
                 }
             }
-            (Some(RoutingQuery::Provide { .. }), kad::QueryResult::StartProviding(r)) => {
-                if let Some(RoutingQuery::Provide { reply }) = self.routing.remove(&id) {
-                    let r = r.map(drop).map_err(|e| e.to_string());
-                    match reply {
-                        Some(reply) => drop(reply.send(r)),
-                        None => {
-                            if let Err(e) = r {
-                                tracing::debug!("background provide: {e}");
-                            }
-                        }
-                    }
+            (RoutingQuery::Provide { stored, error, .. }, kad::QueryResult::StartProviding(r)) => {
+                match r {
+                    Ok(_) => *stored = true,
+                    Err(e) => *error = Some(e.to_string()),
                 }
-                return;
             }
             _ => {}
         }
         if !done {
             return;
         }
-        if !last {
-            if let Some(mut q) = self.kad().and_then(|k| k.query_mut(&id)) {
-                q.finish();
-            }
-        }
-        match self.routing.remove(&id) {
-            Some(RoutingQuery::FindProvs { found, reply, .. }) => {
+        let Some(q) = self.routing.remove(&job) else {
+            return;
+        };
+        self.finish_queries(&q.running);
+        match q.what {
+            RoutingQuery::FindProvs { found, reply, .. } => {
                 let list = found
                     .into_iter()
                     .map(|peer| Provider {
@@ -1336,13 +1465,28 @@ impl Task {
                     .collect();
                 let _ = reply.send(Ok(list));
             }
-            Some(RoutingQuery::FindPeer { peer, reply }) => {
-                let _ = reply.send(Err(format!("peer {peer} not found")));
+            RoutingQuery::FindPeer { peer, found, reply } => {
+                let _ = reply.send(found.ok_or_else(|| format!("peer {peer} not found")));
             }
-            Some(RoutingQuery::Provide { reply: Some(r) }) => {
-                let _ = r.send(Err("the provide query ended without a result".into()));
+            RoutingQuery::Provide {
+                stored,
+                error,
+                reply,
+            } => {
+                let r = if stored {
+                    Ok(())
+                } else {
+                    Err(error.unwrap_or_else(|| "the provide query ended without a result".into()))
+                };
+                match reply {
+                    Some(reply) => drop(reply.send(r)),
+                    None => {
+                        if let Err(e) = r {
+                            tracing::debug!("background provide: {e}");
+                        }
+                    }
+                }
             }
-            _ => {}
         }
     }
 }
@@ -1393,18 +1537,25 @@ mod tests {
             c.routing.kind = kind;
             let s = swarm_config(&c);
             assert_eq!(s.dht_mode, mode, "{kind:?}");
+            assert!(s.lan_dht, "Acorn.LanDht is on by default");
             assert!(s.agent_version.starts_with("acorn/"));
         }
+        c.acorn.lan_dht = false;
+        assert!(!swarm_config(&c).lan_dht);
     }
 
     #[test]
     fn protocols_list_bitswap_and_kad_only_as_server() {
-        let client = protocols(DhtMode::Client);
+        let client = protocols(DhtMode::Client, true);
         assert!(client.iter().any(|p| p == "/ipfs/bitswap/1.2.0"));
-        assert!(!client.iter().any(|p| p == "/ipfs/kad/1.0.0"));
-        assert!(protocols(DhtMode::Server)
-            .iter()
-            .any(|p| p == "/ipfs/kad/1.0.0"));
+        assert!(!client.iter().any(|p| p.contains("/kad/")));
+        let server = protocols(DhtMode::Server, true);
+        for kad in ["/ipfs/kad/1.0.0", "/ipfs/lan/kad/1.0.0"] {
+            assert!(server.iter().any(|p| p == kad), "{kad}");
+        }
+        let wan_only = protocols(DhtMode::Server, false);
+        assert!(wan_only.iter().any(|p| p == "/ipfs/kad/1.0.0"));
+        assert!(!wan_only.iter().any(|p| p == "/ipfs/lan/kad/1.0.0"));
         let mut sorted = client.clone();
         sorted.sort();
         assert_eq!(client, sorted);

@@ -17,7 +17,8 @@
 //!    the want-block. DONT_HAVE or silence for [`Config::want_timeout`] moves on to the
 //!    next HAVE peer or an unasked candidate. At most `max_session_peers +
 //!    initial_broadcast_peers` asks are live at once; peers that refused (DONT_HAVE or
-//!    timeout) do not count, so providers found later are still asked. When nobody is
+//!    timeout) do not count, so providers found later are still asked; a peer that timed
+//!    out is asked again when a later provider lookup names it. When nobody is
 //!    live, [`Event::FindProviders`] asks the node to search the DHT, at most once per
 //!    [`Config::find_providers_interval`] per want.
 //! 3. A block is hashed (sha2-256, the prefix's codec) and matched to wants by multihash;
@@ -750,7 +751,7 @@ impl Core {
         let Some(s) = self.sessions.get_mut(&session) else {
             return;
         };
-        for peer in added {
+        for &peer in &added {
             if s.peers.contains(&peer) {
                 continue;
             }
@@ -761,6 +762,15 @@ impl Core {
         }
         let mhs: Vec<Mh> = s.wants.iter().copied().collect();
         for mh in mhs {
+            // A provider that never answered is asked again: the DHT says it has the
+            // block, and its answer may have been lost (libp2p-stream drops an inbound
+            // stream when the previous one is still waiting to be accepted). Once per
+            // lookup, so at most once per `find_providers_interval`.
+            if let Some(w) = self.wants.get_mut(&mh) {
+                w.asked.retain(|a| {
+                    !(matches!(a.state, AskState::TimedOut) && added.contains(&a.peer))
+                });
+            }
             self.step(now, mh);
         }
     }
@@ -1687,6 +1697,28 @@ mod tests {
         assert!(sim.core.wantlist().is_empty());
         assert_eq!(sim.core.poll_timeout(), None);
         assert_eq!(sim.core.stats().wants_failed, 1);
+    }
+
+    #[test]
+    fn a_silent_provider_found_again_is_asked_again() {
+        let cfg = Config::default();
+        let t = cfg.want_timeout;
+        let mut sim = Sim::new(cfg);
+        let [a] = peers(1)[..] else { unreachable!() };
+        let s = sim.core.new_session().unwrap();
+        let (cid, data) = block(3);
+        sim.core.add_providers(sim.now, s, &[a]);
+        sim.core.want(sim.now, s, &[cid]).unwrap();
+        assert_eq!(wants_to(&sim.drain(), a, WantType::Block), vec![cid]);
+        // Its answer never arrives: after the timeout nobody is live, ask the DHT.
+        sim.advance(t);
+        assert_eq!(sim.events(), vec![Event::FindProviders { session: s, cid }]);
+        sim.drain();
+        // The DHT names it again: it is asked again and its block is taken.
+        sim.core.add_providers(sim.now, s, &[a]);
+        assert_eq!(wants_to(&sim.drain(), a, WantType::Block), vec![cid]);
+        sim.deliver(a, &cid, &data);
+        assert!(got_block(&sim.events(), &cid));
     }
 
     #[test]
