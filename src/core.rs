@@ -1053,6 +1053,14 @@ pub const MAX_ADD_OPEN_ENTRIES_COUNT: usize = 1 << 20;
 /// Longest symlink target, in bytes (Linux `PATH_MAX`).
 pub const MAX_SYMLINK_TARGET_BYTES: usize = 4096;
 
+/// Errors in the entries of a streamed add (the RPC API's multipart `add`).
+#[derive(Debug, thiserror::Error)]
+pub enum AddEntryError {
+    /// A path with an empty, `.` or `..` component.
+    #[error("invalid entry path {path:?}")]
+    InvalidPath { path: String },
+}
+
 /// Errors of a streamed `nocopy` add (the RPC API's `add?nocopy=true`).
 #[derive(Debug, thiserror::Error)]
 pub enum NocopyError {
@@ -1200,12 +1208,12 @@ pub fn add_entries(
             continue;
         };
         let parts: Vec<&str> = path.split('/').collect();
-        anyhow::ensure!(
-            parts
-                .iter()
-                .all(|p| !p.is_empty() && *p != "." && *p != ".."),
-            "invalid entry path {path:?}"
-        );
+        if !parts
+            .iter()
+            .all(|p| !p.is_empty() && *p != "." && *p != "..")
+        {
+            return Err(AddEntryError::InvalidPath { path: path.clone() }.into());
+        }
         anyhow::ensure!(
             parts.len() <= importer::MAX_DIR_DEPTH,
             "entry path {path:?} is deeper than {} levels",

@@ -165,7 +165,7 @@ fn rpc_api_speaks_kubo() {
     let (_, _, out) = http(port, "POST", "/api/v0/repo/verify", "", b"");
     assert!(String::from_utf8_lossy(&out).contains("all blocks validated"));
 
-    // Malformed multipart: an error, and the daemon keeps serving.
+    // Malformed multipart: a client error, and the daemon keeps serving.
     let (st, _, _) = http(
         port,
         "POST",
@@ -173,7 +173,7 @@ fn rpc_api_speaks_kubo() {
         "multipart/form-data; boundary=zz",
         b"--zz\r\nbroken",
     );
-    assert_eq!(st, 500);
+    assert_eq!(st, 400);
     let (st, _, _) = http(port, "POST", "/api/v0/add", "text/plain", b"x");
     assert_eq!(st, 400);
     let (st, _) = post(port, "/api/v0/version");

@@ -80,7 +80,7 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     /// The body, chunk by chunk; ends (channel closed) at the end of the body. An
     /// `Err` item means the client's body was cut or malformed.
-    pub body: Receiver<Result<Vec<u8>, String>>,
+    pub body: Receiver<Result<Vec<u8>, BodyError>>,
 }
 
 impl Request {
@@ -258,6 +258,34 @@ fn bad_data(msg: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg.to_string())
 }
 
+/// A request body the client framed wrongly (chunked encoding here, multipart in
+/// the API): the client's fault, which the APIs answer 400. It reaches a handler
+/// inside the `io::Error` its body reader returns.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct MalformedBody(pub String);
+
+/// Why a request body could not be read, as the body channel carries it.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// The framing is wrong (bad chunk size line, missing CRLF after a chunk).
+    #[error("bad request body: {0}")]
+    Malformed(String),
+    /// The body was cut short or the socket failed.
+    #[error("reading request body: {0}")]
+    Io(String),
+}
+
+impl BodyError {
+    /// The error a blocking reader of the body returns.
+    pub fn into_io(self) -> io::Error {
+        match self {
+            BodyError::Malformed(m) => io::Error::new(io::ErrorKind::InvalidData, MalformedBody(m)),
+            e @ BodyError::Io(_) => io::Error::other(e.to_string()),
+        }
+    }
+}
+
 async fn with_timeout<T>(d: Duration, f: impl Future<Output = io::Result<T>>) -> io::Result<T> {
     future::or(f, async {
         Timer::after(d).await;
@@ -375,7 +403,7 @@ async fn linger(stream: &Async<TcpStream>) {
     .await;
 }
 
-type BodySender = Sender<Result<Vec<u8>, String>>;
+type BodySender = Sender<Result<Vec<u8>, BodyError>>;
 
 /// Reads a request head. `Ok(None)`: the client closed the connection between
 /// requests.
@@ -497,12 +525,13 @@ async fn pump_body(r: &mut ConnReader<'_>, framing: Framing, tx: &BodySender) ->
                 if r.pending().is_empty() {
                     match r.fill(IO_TIMEOUT).await {
                         Ok(0) => {
-                            let _ = tx.send(Err("request body cut short".into())).await;
+                            let cut = BodyError::Io("request body cut short".into());
+                            let _ = tx.send(Err(cut)).await;
                             return false;
                         }
                         Ok(_) => {}
                         Err(e) => {
-                            let _ = tx.send(Err(format!("reading request body: {e}"))).await;
+                            let _ = tx.send(Err(BodyError::Io(e.to_string()))).await;
                             return false;
                         }
                     }
@@ -521,7 +550,13 @@ async fn pump_body(r: &mut ConnReader<'_>, framing: Framing, tx: &BodySender) ->
         Framing::Chunked => match pump_chunked(r, tx).await {
             Ok(done) => done,
             Err(e) => {
-                let _ = tx.send(Err(format!("reading request body: {e}"))).await;
+                // Framing errors are made with `bad_data`; anything else is the socket.
+                let e = if e.kind() == io::ErrorKind::InvalidData {
+                    BodyError::Malformed(e.to_string())
+                } else {
+                    BodyError::Io(e.to_string())
+                };
+                let _ = tx.send(Err(e)).await;
                 false
             }
         },

@@ -11,9 +11,10 @@
 //!   an unknown command is `404 page not found` (as Kubo's mux).
 //! - Positional arguments are repeated `arg=` parameters; options by long name
 //!   (some short aliases too); booleans `true|false` (an empty value means true).
-//! - Errors: `{"Message":..., "Code":0, "Type":"error"}` with HTTP 500; argument
-//!   errors (missing/bad parameter) are `Code: 1` with HTTP 400, as Kubo's client
-//!   errors. An error after output began is sent as the `X-Stream-Error` trailer.
+//! - Errors: `{"Message":..., "Code":0, "Type":"error"}` with HTTP 500; client
+//!   errors (a missing/bad parameter, a malformed body, an invalid entry path) are
+//!   `Code: 1` with HTTP 400, as Kubo's. An error after output began is sent as the
+//!   `X-Stream-Error` trailer.
 //! - Streams (`add`, `block/put`, `block/rm`, `dag/put`, `dag/import`, `dag/stat`,
 //!   `pin/add?progress=true`, `pin/ls?stream=true`, `pin/verify`, `refs`,
 //!   `refs/local`, `repo/gc`, `repo/verify`) are newline-delimited JSON with
@@ -183,10 +184,31 @@ pub enum ApiError {
 }
 
 impl From<anyhow::Error> for ApiError {
+    /// The table of failures that are the client's fault (400, `Code: 1`); all
+    /// others are the node's (500, `Code: 0`).
     fn from(e: anyhow::Error) -> Self {
-        match e.downcast_ref::<crate::daemon::net::NetError>() {
-            Some(crate::daemon::net::NetError::BadAddr { .. }) => ApiError::Client(e.to_string()),
-            _ => ApiError::Server(format!("{e:#}")),
+        if let Some(crate::daemon::net::NetError::BadAddr { .. }) = e.downcast_ref() {
+            return ApiError::Client(e.to_string());
+        }
+        let client = e.chain().any(|cause| {
+            // A body reader's error arrives inside an `io::Error`.
+            let cause = match cause
+                .downcast_ref::<io::Error>()
+                .and_then(io::Error::get_ref)
+            {
+                Some(inner) => inner as &(dyn std::error::Error + 'static),
+                None => cause,
+            };
+            cause.is::<http::MalformedBody>()
+                || matches!(
+                    cause.downcast_ref::<core::AddEntryError>(),
+                    Some(core::AddEntryError::InvalidPath { .. })
+                )
+        });
+        if client {
+            ApiError::Client(format!("{e:#}"))
+        } else {
+            ApiError::Server(format!("{e:#}"))
         }
     }
 }
@@ -808,7 +830,7 @@ impl Query<'_> {
 
 /// The request body as a blocking `Read` (used on the blocking pool only).
 pub struct BodyReader {
-    rx: Receiver<Result<Vec<u8>, String>>,
+    rx: Receiver<Result<Vec<u8>, http::BodyError>>,
     cur: Vec<u8>,
     pos: usize,
 }
@@ -821,7 +843,7 @@ impl Read for BodyReader {
                     self.cur = c;
                     self.pos = 0;
                 }
-                Ok(Err(e)) => return Err(io::Error::other(e)),
+                Ok(Err(e)) => return Err(e.into_io()),
                 Err(_) => return Ok(0),
             }
         }
@@ -888,6 +910,8 @@ async fn stream(
     work: impl FnOnce(&mut ChunkWriter) -> anyhow::Result<()> + Send + 'static,
 ) -> ApiResult {
     let (tx, rx) = channel::bounded(RESPONSE_QUEUE_COUNT);
+    // The failure's kind, for an answer that fails before its first output.
+    let (etx, erx) = channel::bounded(1);
     let pool = slot.0.pool.clone();
     // Not awaited: the job ends when its output is written or the client is gone.
     pool.spawn(move || {
@@ -899,11 +923,14 @@ async fn stream(
         let r = work(&mut w).and_then(|()| Ok(w.send()?));
         if let Err(e) = r {
             let _ = w.send();
-            w.fail(format!("{e:#}"));
+            let msg = format!("{e:#}");
+            // The kind first: the handler reads it once it sees the error chunk.
+            let _ = etx.try_send(ApiError::from(e));
+            w.fail(msg);
         }
     });
     let first = match rx.recv().await {
-        Ok(Chunk::Error(e)) => return Err(ApiError::Server(e)),
+        Ok(Chunk::Error(e)) => return Err(erx.try_recv().unwrap_or(ApiError::Server(e))),
         Ok(c) => Some(c),
         Err(_) => None,
     };

@@ -22,6 +22,8 @@
 
 use std::io::{self, Read};
 
+use super::http::MalformedBody;
+
 /// Longest boundary RFC 2046 allows, in bytes.
 pub const MAX_BOUNDARY_BYTES: usize = 70;
 /// Largest header block of one part, in bytes.
@@ -83,7 +85,7 @@ pub fn boundary(content_type: &str) -> Option<String> {
 }
 
 fn bad(msg: impl Into<String>) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, msg.into())
+    io::Error::new(io::ErrorKind::InvalidData, MalformedBody(msg.into()))
 }
 
 impl<R: Read> Multipart<R> {

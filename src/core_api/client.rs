@@ -208,8 +208,13 @@ pub struct Response {
 }
 
 impl Response {
-    /// Checks that the request body went out whole (call after reading the answer).
+    /// Ends the exchange: reads the answer to its end, so an `X-Stream-Error`
+    /// trailer fails the command even when the caller stopped at the end of what it
+    /// parses (a tar's end-of-archive marker comes before the trailer), then checks
+    /// that the request body went out whole. Every caller of [`Client::post`] that
+    /// read the answer successfully calls this.
     pub fn finish(mut self) -> anyhow::Result<()> {
+        io::copy(&mut self, &mut io::sink())?;
         if let Some(h) = self.writer.take() {
             match h.join() {
                 Ok(r) => r.context("sending the request body")?,
@@ -293,7 +298,9 @@ impl Read for Response {
                             *done = true;
                         }
                         return match stream_error {
-                            Some(e) => Err(io::Error::other(e)),
+                            Some(e) => Err(io::Error::other(format!(
+                                "the daemon's answer failed part way: {e}"
+                            ))),
                             None => Ok(0),
                         };
                     }
@@ -589,5 +596,45 @@ mod tests {
             assert_eq!((g.0.as_str(), g.1.clone(), g.2.as_slice()), w);
         }
         assert!(MultipartBody::for_add(&[root.display().to_string()], false, false).is_err());
+    }
+
+    /// A daemon on loopback that answers one request with `answer`.
+    fn one_answer(answer: &'static [u8]) -> Client {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (s, _) = listener.accept().unwrap();
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let mut line = String::new();
+            while r.read_line(&mut line).unwrap() > 0 && line != "\r\n" {
+                line.clear();
+            }
+            (&s).write_all(answer).unwrap();
+        });
+        Client { addr }
+    }
+
+    /// A caller that stops reading where its own format ends (a tar's
+    /// end-of-archive marker) still fails on the trailer that follows.
+    #[test]
+    fn finish_reads_to_the_trailer() {
+        let client = one_answer(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+              5\r\nhello\r\n5\r\nworld\r\n0\r\nX-Stream-Error: block not found\r\n\r\n",
+        );
+        let mut resp = client.post("get", &[], None).unwrap();
+        let mut first = [0u8; 5];
+        resp.read_exact(&mut first).unwrap();
+        assert_eq!(&first, b"hello");
+        let e = resp.finish().unwrap_err().to_string();
+        assert!(e.contains("block not found"), "{e}");
+
+        let client = one_answer(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+              5\r\nhello\r\n0\r\n\r\n",
+        );
+        let mut resp = client.post("get", &[], None).unwrap();
+        resp.read_exact(&mut first).unwrap();
+        resp.finish().unwrap();
     }
 }
