@@ -46,8 +46,11 @@ const AUDIT_ARCH: u32 = 0xc000_00b7;
 const AUDIT_ARCH: u32 = 0x4000_0028;
 
 // Classic BPF opcodes (linux/filter.h) and the offsets in `struct seccomp_data`.
-const BPF_LD_W_ABS: u16 = 0x00 | 0x00 | 0x20;
-const BPF_JMP_JEQ_K: u16 = 0x05 | 0x10;
+/// `BPF_LD | BPF_W | BPF_ABS` (0x00 | 0x00 | 0x20).
+const BPF_LD_W_ABS: u16 = 0x20;
+/// `BPF_JMP | BPF_JEQ | BPF_K` (0x05 | 0x10 | 0x00).
+const BPF_JMP_JEQ_K: u16 = 0x15;
+/// `BPF_RET | BPF_K` (0x06 | 0x00).
 const BPF_RET_K: u16 = 0x06;
 const DATA_NR: u32 = 0;
 const DATA_ARCH: u32 = 4;
