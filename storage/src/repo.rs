@@ -49,6 +49,14 @@
 //! **Limits.** [`DB_CACHE_BYTES`] bounds redb's page cache (its default is 1 GiB, too
 //! much for a 512 MiB board).
 //!
+//! **Full file system.** Opening needs no free block (the lock file's PID record is
+//! rewritten in place, best-effort). `pin rm` and GC then commit by reusing pages
+//! free inside `datastore.redb` (redb grows its file in regions and frees the
+//! pages a transaction replaces), and GC removes block files, so on a full disk
+//! they give space back; a commit that finds no free page in the file and needs
+//! to grow it fails with an I/O error, and the way out is to free some space
+//! outside the repo first.
+//!
 //! **Departures from Kubo.** Kubo's `repo.lock` is a `go4.org/lock` file lock; ours is
 //! flock(2) on the same-named file, so the two cannot share a directory anyway (Kubo
 //! uses `~/.ipfs`). Kubo keeps a `version` file; we keep the version inside the database.
