@@ -1,8 +1,9 @@
 //! Disk full: on a 16 MiB tmpfs, an add that does not fit fails with a clear
 //! "disk full" error and leaves the repo consistent (verify clean, no pin, the
 //! partial blocks collectable, later small adds work); a `dag import` whose CAR
-//! does not fit fails the same way and leaves no spool file. Needs root for the mount,
-//! which CI has.
+//! does not fit fails the same way and leaves no spool file; on a file system with
+//! no free block at all the repo still opens, and `pin rm` + `repo gc` give space
+//! back. Needs root for the mount, which CI has.
 
 mod common;
 
@@ -18,10 +19,9 @@ impl Drop for Tmpfs {
     }
 }
 
-#[test]
-fn add_on_a_full_card_fails_cleanly() {
-    let d = tempfile::tempdir().unwrap();
-    let mnt = d.path().join("card");
+/// Mounts a 16 MiB tmpfs at `<d>/card`.
+fn mount_card(d: &std::path::Path) -> Tmpfs {
+    let mnt = d.join("card");
     std::fs::create_dir(&mnt).unwrap();
     let status = Command::new("mount")
         .args(["-t", "tmpfs", "-o", "size=16m", "tmpfs"])
@@ -32,7 +32,20 @@ fn add_on_a_full_card_fails_cleanly() {
         status.success(),
         "mounting a tmpfs needs root (CI runs as root)"
     );
-    let _guard = Tmpfs(mnt.clone());
+    Tmpfs(mnt)
+}
+
+/// Bytes available to us on the file system holding `path`.
+fn free_bytes(path: &std::path::Path) -> u64 {
+    let s = nix::sys::statvfs::statvfs(path).unwrap();
+    s.blocks_available() as u64 * s.fragment_size() as u64
+}
+
+#[test]
+fn add_on_a_full_card_fails_cleanly() {
+    let d = tempfile::tempdir().unwrap();
+    let guard = mount_card(d.path());
+    let mnt = guard.0.clone();
     let root = mnt.join("repo");
     ok(&run(&root, &["init", "--profile", "test"], None));
     ok(&run(&root, &["config", "Acorn.MinFreeSpace", "1MiB"], None));
@@ -71,4 +84,46 @@ fn add_on_a_full_card_fails_cleanly() {
     assert!(
         err(&run(&root, &["config", "Acorn.MinFreeSpace", "lots"], None)).contains("MinFreeSpace")
     );
+}
+
+/// With not one free block left (content, then a filler file to the last byte), the
+/// repo still opens: `repo stat` works, and `pin rm` + `repo gc` free the content's
+/// space.
+#[test]
+fn full_card_opens_and_gc_frees_space() {
+    let d = tempfile::tempdir().unwrap();
+    let guard = mount_card(d.path());
+    let mnt = guard.0.clone();
+    let root = mnt.join("repo");
+    ok(&run(&root, &["init", "--profile", "test"], None));
+    ok(&run(&root, &["config", "Acorn.MinFreeSpace", "0"], None));
+    let data = d.path().join("data");
+    std::fs::write(&data, common::pseudo_random(6 << 20, 7)).unwrap();
+    let cid = ok(&run(&root, &["add", "-Q", data.to_str().unwrap()], None));
+    let cid = cid.trim();
+    // An empty lock file is what a truncate-then-write lock leaves when a holder dies
+    // between the two, or when the block the truncate freed is taken by another
+    // writer first: from then on recording a PID needs a new block. Start from
+    // that, then fill the rest, in large writes and then byte by byte, to the last
+    // block.
+    std::fs::write(root.join("repo.lock"), "").unwrap();
+    let mut filler = std::fs::File::create(mnt.join("filler")).unwrap();
+    let chunk = vec![0x5a_u8; 64 << 10];
+    for len in [chunk.len(), 4096, 1] {
+        while std::io::Write::write_all(&mut filler, &chunk[..len]).is_ok() {}
+    }
+    drop(filler);
+    assert_eq!(free_bytes(&mnt), 0, "the card is full");
+
+    let stat = ok(&run(&root, &["repo", "stat"], None));
+    assert!(stat.contains("NumObjects"), "{stat}");
+    ok(&run(&root, &["pin", "rm", cid], None));
+    ok(&run(&root, &["repo", "gc"], None));
+    assert_eq!(ok(&run(&root, &["refs", "local"], None)), "");
+    assert!(
+        free_bytes(&mnt) >= 5 << 20,
+        "gc gave the content's space back: {} bytes free",
+        free_bytes(&mnt)
+    );
+    assert!(ok(&run(&root, &["repo", "verify"], None)).starts_with("verified repo"));
 }

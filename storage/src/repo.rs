@@ -15,7 +15,9 @@
 //!                    blocks over INLINE_MAX_BYTES (16 KiB), one file each, named by
 //!                    the hex of their multihash; XX = hex of its last byte (256 dirs)
 //!   repo.lock        flock(2)ed exclusively while a process has the repo open;
-//!                    holds that process's PID as decimal text (stale after exit)
+//!                    holds that process's PID as decimal text padded with spaces
+//!                    to LOCK_PID_RECORD_BYTES, overwritten in place by each
+//!                    holder, best-effort (stale after exit)
 //! ```
 //!
 //! **Tables** of `datastore.redb` (format [`REPO_FORMAT_VERSION`]):
@@ -41,10 +43,19 @@
 //! exists, build the database under a temporary name (all tables + version) and rename
 //! it into place, so a crash during init leaves no half-made repo. `open`: refuse if
 //! `datastore.redb` is missing, take the lock (or report the holder's PID), write our
-//! PID, open the database, check the format version.
+//! PID if the file system lets us (the flock is the lock; the PID is a courtesy, and
+//! a full disk must not keep GC from running), open the database, check the format version.
 //!
 //! **Limits.** [`DB_CACHE_BYTES`] bounds redb's page cache (its default is 1 GiB, too
 //! much for a 512 MiB board).
+//!
+//! **Full file system.** Opening needs no free block (the lock file's PID record is
+//! rewritten in place, best-effort). `pin rm` and GC then commit by reusing pages
+//! free inside `datastore.redb` (redb grows its file in regions and frees the
+//! pages a transaction replaces), and GC removes block files, so on a full disk
+//! they give space back; a commit that finds no free page in the file and needs
+//! to grow it fails with an I/O error, and the way out is to free some space
+//! outside the repo first.
 //!
 //! **Departures from Kubo.** Kubo's `repo.lock` is a `go4.org/lock` file lock; ours is
 //! flock(2) on the same-named file, so the two cannot share a directory anyway (Kubo
@@ -300,7 +311,19 @@ fn db_error(path: &Path, e: redb::Error) -> RepoError {
 const LOCK_PID_READ_TRIES: u32 = 20;
 const LOCK_PID_READ_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
 
-/// Takes the exclusive flock on `<path>/repo.lock` and writes our PID into it.
+/// Bytes of the PID record in `repo.lock`: a `u32` in decimal (at most 10 digits),
+/// padded with spaces, then a newline. Every holder writes the same length at
+/// offset 0, so once `init` has written it a later holder rewrites bytes that
+/// already have their block: taking the lock needs no free space.
+const LOCK_PID_RECORD_BYTES: usize = 11;
+
+/// Takes the exclusive flock on `<path>/repo.lock` and records our PID in it.
+///
+/// The flock alone is the lock; the PID is only for the "locked by PID" message, so
+/// it is written best-effort (a full file system must not keep `repo gc` or
+/// `pin rm` from opening the repo to free space). The file is never truncated:
+/// the record is overwritten in place, and a reader that comes between our flock and
+/// our write may see the previous holder's PID.
 fn take_lock(path: &Path) -> Result<Flock<File>, RepoError> {
     let lock_path = path.join(LOCK_FILE);
     let file = OpenOptions::new()
@@ -312,14 +335,9 @@ fn take_lock(path: &Path) -> Result<Flock<File>, RepoError> {
         .map_err(|e| io_err(&lock_path, e))?;
     match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
         Ok(mut locked) => {
-            let pid = std::process::id();
-            let write = (|| -> std::io::Result<()> {
-                locked.set_len(0)?;
-                locked.seek(SeekFrom::Start(0))?;
-                locked.write_all(pid.to_string().as_bytes())?;
-                locked.flush()
-            })();
-            write.map_err(|e| io_err(&lock_path, e))?;
+            if let Err(error) = write_pid_record(&mut locked) {
+                tracing::warn!(path = %lock_path.display(), %error, "could not record our PID in the lock file; holding the lock without it");
+            }
             Ok(locked)
         }
         Err((mut file, nix::errno::Errno::EWOULDBLOCK)) => {
@@ -343,6 +361,23 @@ fn take_lock(path: &Path) -> Result<Flock<File>, RepoError> {
     }
 }
 
+/// Overwrites the PID record at offset 0 of the (locked) lock file, then drops any
+/// longer leftover after it (shrinking needs no space).
+fn write_pid_record(file: &mut File) -> std::io::Result<()> {
+    let record = format!(
+        "{:<width$}\n",
+        std::process::id(),
+        width = LOCK_PID_RECORD_BYTES - 1
+    );
+    debug_assert_eq!(record.len(), LOCK_PID_RECORD_BYTES);
+    file.seek(SeekFrom::Start(0))?;
+    file.write_all(record.as_bytes())?;
+    if file.metadata()?.len() > LOCK_PID_RECORD_BYTES as u64 {
+        file.set_len(LOCK_PID_RECORD_BYTES as u64)?;
+    }
+    file.flush()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -355,7 +390,8 @@ mod tests {
         let repo = Repo::init(&p).unwrap();
         assert_eq!(repo.path(), p);
         let s = std::fs::read_to_string(p.join(LOCK_FILE)).unwrap();
-        assert_eq!(s, std::process::id().to_string());
+        assert_eq!(s.len(), LOCK_PID_RECORD_BYTES);
+        assert_eq!(s.trim(), std::process::id().to_string());
         match Repo::open(&p) {
             Err(RepoError::Locked { pid }) => assert_eq!(pid, std::process::id()),
             other => panic!("expected Locked, got {other:?}"),
@@ -367,6 +403,23 @@ mod tests {
             Err(RepoError::AlreadyInitialized { path }) => assert_eq!(path, p),
             other => panic!("expected AlreadyInitialized, got {other:?}"),
         }
+    }
+
+    /// A lock file left longer by someone else is overwritten in place and cut to
+    /// one PID record, which a refused locker reads back.
+    #[test]
+    fn lock_file_is_rewritten_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Repo::init(dir.path()).unwrap());
+        std::fs::write(dir.path().join(LOCK_FILE), "4294967295 and more text\n").unwrap();
+        let repo = Repo::open(dir.path()).unwrap();
+        let s = std::fs::read_to_string(dir.path().join(LOCK_FILE)).unwrap();
+        assert_eq!(s, format!("{:<10}\n", std::process::id()));
+        match Repo::open(dir.path()) {
+            Err(RepoError::Locked { pid }) => assert_eq!(pid, std::process::id()),
+            other => panic!("expected Locked, got {other:?}"),
+        }
+        drop(repo);
     }
 
     #[test]

@@ -107,9 +107,18 @@ impl Daemon {
 
     /// Starts with extra environment variables.
     pub fn start_with_env(root: &Path, env: &[(&str, &str)]) -> Daemon {
-        let child = Command::new(env!("CARGO_BIN_EXE_acorn"))
+        Daemon::start_with(root, |cmd| {
+            cmd.envs(env.iter().copied());
+        })
+    }
+
+    /// Starts with `configure` applied to the command first (environment, a
+    /// `pre_exec` hook, ...).
+    pub fn start_with(root: &Path, configure: impl FnOnce(&mut Command)) -> Daemon {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_acorn"));
+        configure(&mut cmd);
+        let child = cmd
             .arg("daemon")
-            .envs(env.iter().copied())
             .env("ACORN_PATH", root)
             .env_remove("ACORN_LOG")
             .env_remove("RUST_LOG")
