@@ -12,9 +12,9 @@
 //! `AutoNAT.ServiceMode`, `Reprovider.Interval`, `API.HTTPHeaders` (a map: any header
 //! name may be set, e.g. `API.HTTPHeaders.Access-Control-Allow-Origin`). Settings that
 //! Kubo has no key for live under `Acorn` (`Acorn.BlockingThreads`,
-//! `Acorn.MinFreeSpace`, `Acorn.LanDht`), except the two request limits, which sit
-//! beside the server they bound: `API.MaxConcurrentRequests` and
-//! `Gateway.MaxConcurrentRequests` (Kubo has no such keys). Sizes use Kubo's humanized
+//! `Acorn.MinFreeSpace`, `Acorn.LanDht`), except the HTTP servers' limits, which sit
+//! beside the server they bound: `API.MaxConcurrentRequests`, `API.HeadDeadline`,
+//! `API.BodyIdleTimeout` and the same three under `Gateway` (Kubo has no such keys). Sizes use Kubo's humanized
 //! form (`"10GB"` = 10⁹ bytes × 10, `"1GiB"` = 2³⁰ bytes) and durations Go's (`"1h"`,
 //! `"20s"`, `"1m30s"`, `"0"`). Like Kubo, `Addresses.API` and `Addresses.Gateway` are
 //! written as a bare string when they hold one address.
@@ -53,6 +53,8 @@
 //! | `API.HTTPHeaders` | `{}` (keys are header names, values lists of strings) |
 //! | `API.MaxConcurrentRequests` | `16` requests ([`DEFAULT_MAX_CONCURRENT_REQUESTS`]) |
 //! | `Gateway.MaxConcurrentRequests` | `16` requests |
+//! | `API.HeadDeadline`, `Gateway.HeadDeadline` | `"20s"` (whole request head, idle time before it included) |
+//! | `API.BodyIdleTimeout`, `Gateway.BodyIdleTimeout` | `"20s"` (silence inside a request body) |
 //! | `Acorn.BlockingThreads` | `2` threads |
 //! | `Acorn.LanDht` | `true` (LAN DHT `/ipfs/lan/kad/1.0.0` beside the WAN one) |
 //!
@@ -456,6 +458,15 @@ pub struct ApiSection {
     /// [`crate::api::SLOT_WAIT`], then get 503.
     #[serde(rename = "MaxConcurrentRequests", default = "default_max_requests")]
     pub max_concurrent_requests: u16,
+    /// Go duration within which a connection must send a whole request head, idle
+    /// time before it included (Acorn's key; default
+    /// [`crate::api::http::HEAD_DEADLINE`], 20 s).
+    #[serde(rename = "HeadDeadline", default = "default_head_deadline")]
+    pub head_deadline: String,
+    /// Go duration of silence after which a request body ends with an error
+    /// (Acorn's key; default [`crate::api::http::BODY_IDLE_TIMEOUT`], 20 s).
+    #[serde(rename = "BodyIdleTimeout", default = "default_body_idle_timeout")]
+    pub body_idle_timeout: String,
 }
 
 impl Default for ApiSection {
@@ -463,6 +474,8 @@ impl Default for ApiSection {
         ApiSection {
             http_headers: Default::default(),
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
+            head_deadline: default_head_deadline(),
+            body_idle_timeout: default_body_idle_timeout(),
         }
     }
 }
@@ -474,18 +487,72 @@ pub struct GatewaySection {
     /// Requests served at once (default [`DEFAULT_MAX_CONCURRENT_REQUESTS`]); more
     /// wait for a slot up to [`crate::api::SLOT_WAIT`], then get 503.
     pub max_concurrent_requests: u16,
+    /// As `API.HeadDeadline`, for the gateway.
+    pub head_deadline: String,
+    /// As `API.BodyIdleTimeout`, for the gateway.
+    pub body_idle_timeout: String,
 }
 
 impl Default for GatewaySection {
     fn default() -> Self {
         GatewaySection {
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
+            head_deadline: default_head_deadline(),
+            body_idle_timeout: default_body_idle_timeout(),
         }
     }
 }
 
 fn default_max_requests() -> u16 {
     DEFAULT_MAX_CONCURRENT_REQUESTS
+}
+
+fn default_head_deadline() -> String {
+    format!("{}s", crate::api::http::HEAD_DEADLINE.as_secs())
+}
+
+fn default_body_idle_timeout() -> String {
+    format!("{}s", crate::api::http::BODY_IDLE_TIMEOUT.as_secs())
+}
+
+/// The HTTP server settings of one server's section: `max_connections` and the
+/// section's `HeadDeadline` and `BodyIdleTimeout` over the defaults.
+fn http_config(
+    max_connections: usize,
+    head_deadline: &str,
+    body_idle_timeout: &str,
+) -> crate::api::http::Config {
+    let mut c = crate::api::http::Config::new(max_connections);
+    // `Config::validate` checked both on load and set; a default stays if not.
+    if let Ok(d) = parse_duration(head_deadline) {
+        c.head_deadline = d;
+    }
+    if let Ok(d) = parse_duration(body_idle_timeout) {
+        c.body_idle_timeout = d;
+    }
+    c
+}
+
+impl ApiSection {
+    /// The RPC API server's HTTP settings.
+    pub fn http_config(&self) -> crate::api::http::Config {
+        http_config(
+            crate::api::MAX_CONNECTIONS_COUNT,
+            &self.head_deadline,
+            &self.body_idle_timeout,
+        )
+    }
+}
+
+impl GatewaySection {
+    /// The gateway server's HTTP settings.
+    pub fn http_config(&self) -> crate::api::http::Config {
+        http_config(
+            crate::gateway::MAX_CONNECTIONS_COUNT,
+            &self.head_deadline,
+            &self.body_idle_timeout,
+        )
+    }
 }
 
 /// Sections whose keys are the user's (a new key may be set); every other section
@@ -736,6 +803,18 @@ impl Config {
         parse_duration(&cm.grace_period).map_err(|r| invalid("Swarm.ConnMgr.GracePeriod", r))?;
         parse_duration(&self.reprovider.interval).map_err(|r| invalid("Reprovider.Interval", r))?;
         self.swarm.resource_mgr.max_memory_bytes()?;
+        for (key, value) in [
+            ("API.HeadDeadline", &self.api.head_deadline),
+            ("API.BodyIdleTimeout", &self.api.body_idle_timeout),
+            ("Gateway.HeadDeadline", &self.gateway.head_deadline),
+            ("Gateway.BodyIdleTimeout", &self.gateway.body_idle_timeout),
+        ] {
+            match parse_duration(value) {
+                Ok(d) if d.is_zero() => return Err(invalid(key, "must be above 0")),
+                Ok(_) => {}
+                Err(r) => return Err(invalid(key, r)),
+            }
+        }
         for (name, values) in &self.api.http_headers {
             let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
             if name.is_empty() || !name.chars().all(token) {

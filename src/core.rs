@@ -1677,6 +1677,28 @@ mod tests {
             ("SLOT_WAIT", crate::api::SLOT_WAIT.as_secs()),
             ("NET_WAIT_THREADS", crate::api::NET_WAIT_THREADS as u64),
             (
+                "MAX_CONNECTIONS_COUNT",
+                crate::api::MAX_CONNECTIONS_COUNT as u64,
+            ),
+            ("HEAD_DEADLINE", crate::api::http::HEAD_DEADLINE.as_secs()),
+            (
+                "BODY_IDLE_TIMEOUT",
+                crate::api::http::BODY_IDLE_TIMEOUT.as_secs(),
+            ),
+            ("BODY_GRACE", crate::api::http::BODY_GRACE.as_secs()),
+            (
+                "MIN_BODY_BYTES_PER_SEC",
+                crate::api::http::MIN_BODY_BYTES_PER_SEC,
+            ),
+            (
+                "RESERVED_CONNECTIONS_COUNT",
+                crate::api::http::RESERVED_CONNECTIONS_COUNT as u64,
+            ),
+            (
+                "MAX_CONNECTIONS_PER_IP_COUNT",
+                crate::api::http::MAX_CONNECTIONS_PER_IP_COUNT as u64,
+            ),
+            (
                 "MAX_PRIV_KEY_BASE64_CHARS",
                 crate::identity::MAX_PRIV_KEY_BASE64_CHARS as u64,
             ),

@@ -17,8 +17,10 @@
 //! `Transfer-Encoding: chunked` (trailers read and ignored), responses with
 //! `Content-Length` or chunked.
 //!
-//! **Flow, one request at a time per connection.** Read the head (bounded by
-//! [`MAX_HEADER_BYTES`], timed by [`HEADER_READ_TIMEOUT`]) → build the [`Request`]
+//! **Flow, one request at a time per connection.** Admit the connection
+//! ([`Config`]'s rule for a nearly full server, below) → read the head (bounded by
+//! [`MAX_HEADER_BYTES`], the whole head and the idle time before it by one
+//! [`Config::head_deadline`]) → build the [`Request`]
 //! whose body is fed by a pump in the same task → run the handler → write the
 //! response while the pump goes on (so a handler may stream its output while it
 //! still reads its input, as `add` does) → if the handler left body bytes unread,
@@ -28,9 +30,25 @@
 //! **Limits.** Head ≤ [`MAX_HEADER_BYTES`] with ≤ [`MAX_HEADERS_COUNT`] headers
 //! (431 past either); body chunks ≤ [`BODY_CHUNK_BYTES`], at most
 //! [`BODY_QUEUE_COUNT`] of them queued (the pump waits when the handler is behind:
-//! TCP back-pressure); open connections ≤ the caller's `max_connections` (503 and
-//! close past it); reads and writes time out after [`IO_TIMEOUT`]; on shutdown,
-//! idle connections close at once and the accept loop stops.
+//! TCP back-pressure); a body ends with an error when the client falls silent for
+//! [`Config::body_idle_timeout`] or, after [`Config::body_grace`] of reading, has
+//! sent fewer than [`Config::min_body_bytes_per_sec`] on average (time spent
+//! waiting for the handler does not count: that is our back-pressure, not the
+//! client's pace); writes time out after [`IO_TIMEOUT`]; on shutdown, idle
+//! connections close at once and the accept loop stops.
+//!
+//! **Connections.** At most [`Config::max_connections`] are open. While fewer than
+//! `max_connections − reserved_connections` are open, a new one is admitted.
+//! Past that, the server is nearly full and a new connection first closes the
+//! oldest connection that waits for a request head (idle keep-alive, or a head
+//! still arriving) from an address that holds at least
+//! [`Config::max_connections_per_ip`]; it is then admitted. With no such
+//! connection to close it is admitted only if its own address holds fewer than
+//! `max_connections_per_ip` and the server is not full; otherwise it gets 503 and
+//! is closed. So slow clients on one address (loopback, for the API: the CLI's
+//! address too) cannot keep a new client out, and a connection in the middle of
+//! a request is never closed to make room. Closed-for-room connections are
+//! counted in [`Stats::evicted_connections`].
 //!
 //! **Departures.** No pipelining of a new request before the previous response is
 //! written (requests on one connection are served in order, which is all HTTP/1.1
@@ -38,10 +56,10 @@
 
 use std::future::Future;
 use std::io;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_io::{Async, Timer};
 use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
@@ -51,10 +69,29 @@ use smol::channel::{self, Receiver, Sender};
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 /// Most headers one request may carry.
 pub const MAX_HEADERS_COUNT: usize = 64;
-/// How long a client may take to send a request head, and how long an idle
-/// keep-alive connection stays open.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
-/// Longest wait for one socket read of a body or one socket write.
+/// Default [`Config::head_deadline`]: how long a connection may wait for a whole
+/// request head, idle time before its first byte included. One deadline for the
+/// head, not one per read: a client sending a byte every few seconds would
+/// otherwise hold its connection for days.
+pub const HEAD_DEADLINE: Duration = Duration::from_secs(20);
+/// Default [`Config::body_idle_timeout`]: longest silence inside a request body
+/// (also right after `100 Continue`) before the body ends with an error.
+pub const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
+/// Default [`Config::body_grace`]: reading time before the body rate is checked
+/// (TCP slow start, a client opening its file).
+pub const BODY_GRACE: Duration = Duration::from_secs(10);
+/// Default [`Config::min_body_bytes_per_sec`]: slowest average pace of a request
+/// body after [`BODY_GRACE`], in bytes per second of reading time. A 2 MiB block
+/// at this pace takes about 34 minutes, well beyond any honest link.
+pub const MIN_BODY_BYTES_PER_SEC: u64 = 1024;
+/// Default [`Config::reserved_connections`]: connections kept for new clients
+/// (see the module doc's rule for a nearly full server).
+pub const RESERVED_CONNECTIONS_COUNT: usize = 8;
+/// Default [`Config::max_connections_per_ip`]: connections from one address
+/// above which, with the server nearly full, that address's waiting
+/// connections make room for new ones.
+pub const MAX_CONNECTIONS_PER_IP_COUNT: usize = 8;
+/// Longest wait for one socket write.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(60);
 /// Largest body chunk handed to a handler, in bytes.
 pub const BODY_CHUNK_BYTES: usize = 64 * 1024;
@@ -68,6 +105,43 @@ pub const LINGER_TIMEOUT: Duration = Duration::from_secs(2);
 pub const BODY_QUEUE_COUNT: usize = 4;
 /// Longest chunk-size line or trailer line of a chunked body, in bytes.
 const MAX_CHUNK_LINE_BYTES: usize = 4096;
+
+/// One server's connection and timing limits (defaults: the constants above).
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Open connections at most (each costs a task, a socket and a read buffer of
+    /// [`BODY_CHUNK_BYTES`] while it reads).
+    pub max_connections: usize,
+    /// Connections kept for new clients; default [`RESERVED_CONNECTIONS_COUNT`].
+    pub reserved_connections: usize,
+    /// Connections one address may hold before, with the server nearly full, its
+    /// waiting ones are closed for new clients; default
+    /// [`MAX_CONNECTIONS_PER_IP_COUNT`].
+    pub max_connections_per_ip: usize,
+    /// Whole request head, idle time included; default [`HEAD_DEADLINE`].
+    pub head_deadline: Duration,
+    /// Longest silence inside a body; default [`BODY_IDLE_TIMEOUT`].
+    pub body_idle_timeout: Duration,
+    /// Reading time before the body rate is checked; default [`BODY_GRACE`].
+    pub body_grace: Duration,
+    /// Slowest average body pace after the grace; default [`MIN_BODY_BYTES_PER_SEC`].
+    pub min_body_bytes_per_sec: u64,
+}
+
+impl Config {
+    /// The defaults, with `max_connections` open connections at most.
+    pub fn new(max_connections: usize) -> Config {
+        Config {
+            max_connections,
+            reserved_connections: RESERVED_CONNECTIONS_COUNT,
+            max_connections_per_ip: MAX_CONNECTIONS_PER_IP_COUNT,
+            head_deadline: HEAD_DEADLINE,
+            body_idle_timeout: BODY_IDLE_TIMEOUT,
+            body_grace: BODY_GRACE,
+            min_body_bytes_per_sec: MIN_BODY_BYTES_PER_SEC,
+        }
+    }
+}
 
 /// A request head and its body.
 pub struct Request {
@@ -139,8 +213,10 @@ impl Response {
 pub struct Stats {
     /// Connections open now.
     pub open_connections: AtomicUsize,
-    /// Connections refused with 503 because `max_connections` were open.
+    /// Connections refused with 503 by the admission rule.
     pub refused_connections: AtomicUsize,
+    /// Connections waiting for a head closed to make room for a new one.
+    pub evicted_connections: AtomicUsize,
 }
 
 /// Accepts connections on `listener` until `shutdown` closes, running each on
@@ -148,7 +224,7 @@ pub struct Stats {
 pub async fn serve<H, F>(
     listener: Async<TcpListener>,
     handler: Arc<H>,
-    max_connections: usize,
+    config: Config,
     stats: Arc<Stats>,
     shutdown: Receiver<()>,
     spawn: impl Fn(std::pin::Pin<Box<dyn Future<Output = ()> + Send>>),
@@ -156,6 +232,8 @@ pub async fn serve<H, F>(
     H: Fn(Request) -> F + Send + Sync + 'static,
     F: Future<Output = Response> + Send + 'static,
 {
+    let conns = Arc::new(Conns::new(&config));
+    let config = Arc::new(config);
     loop {
         let accepted = future::or(async { Some(listener.accept().await) }, async {
             let _ = shutdown.recv().await;
@@ -172,9 +250,10 @@ pub async fn serve<H, F>(
                 continue;
             }
         };
-        let open = stats.open_connections.fetch_add(1, Ordering::SeqCst) + 1;
+        stats.open_connections.fetch_add(1, Ordering::SeqCst);
         let guard = ConnGuard(stats.clone());
-        if open > max_connections {
+        let admitted = conns.admit(peer.ip(), &stats);
+        let Some((id, evict)) = admitted else {
             stats.refused_connections.fetch_add(1, Ordering::Relaxed);
             spawn(Box::pin(async move {
                 let _guard = guard;
@@ -182,12 +261,18 @@ pub async fn serve<H, F>(
                 let _ = write_response(&stream, r, false).await;
             }));
             continue;
-        }
+        };
         let handler = handler.clone();
         let shutdown = shutdown.clone();
+        let entry = ConnEntry {
+            conns: conns.clone(),
+            id,
+            evict,
+        };
+        let config = config.clone();
         spawn(Box::pin(async move {
             let _guard = guard;
-            if let Err(e) = serve_conn(stream, handler, shutdown).await {
+            if let Err(e) = serve_conn(stream, handler, shutdown, &config, &entry).await {
                 tracing::debug!("api: connection {peer}: {e}");
             }
         }));
@@ -199,6 +284,103 @@ struct ConnGuard(Arc<Stats>);
 impl Drop for ConnGuard {
     fn drop(&mut self) {
         self.0.open_connections.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The open connections of one server, for the admission rule (module doc).
+/// Holds at most `max_connections` entries: one is added only after the rule
+/// made room for it.
+struct Conns {
+    table: std::sync::Mutex<Vec<ConnState>>,
+    next_id: std::sync::atomic::AtomicU64,
+    max: usize,
+    reserved: usize,
+    per_ip: usize,
+}
+
+struct ConnState {
+    id: u64,
+    ip: IpAddr,
+    /// Since when it has waited for a request head; `None` while it serves one.
+    waiting_since: Option<Instant>,
+    /// Dropping it closes the connection if it waits for a head.
+    _evict: Sender<()>,
+}
+
+impl Conns {
+    fn new(config: &Config) -> Conns {
+        let max = config.max_connections.max(1);
+        Conns {
+            table: std::sync::Mutex::new(Vec::with_capacity(max)),
+            next_id: Default::default(),
+            max,
+            reserved: config.reserved_connections.min(max - 1),
+            per_ip: config.max_connections_per_ip.max(1),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<ConnState>> {
+        // A panic while the lock is held leaves a table still worth using.
+        self.table.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Applies the admission rule to a connection from `ip`: its id and the
+    /// receiver that ends when it is closed for room, or `None` (503).
+    fn admit(&self, ip: IpAddr, stats: &Stats) -> Option<(u64, Receiver<()>)> {
+        let ip = ip.to_canonical();
+        let mut table = self.lock();
+        if table.len() >= self.max - self.reserved {
+            let count = |ip: IpAddr, t: &[ConnState]| t.iter().filter(|c| c.ip == ip).count();
+            let victim = table
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.waiting_since.is_some() && count(c.ip, &table) >= self.per_ip)
+                .min_by_key(|(_, c)| c.waiting_since)
+                .map(|(i, _)| i);
+            if let Some(i) = victim {
+                table.swap_remove(i);
+                stats.evicted_connections.fetch_add(1, Ordering::Relaxed);
+            } else if table.len() >= self.max || count(ip, &table) >= self.per_ip {
+                return None;
+            }
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = channel::bounded(1);
+        table.push(ConnState {
+            id,
+            ip,
+            waiting_since: Some(Instant::now()),
+            _evict: tx,
+        });
+        Some((id, rx))
+    }
+
+    /// Marks connection `id` as waiting for a head (`true`) or serving a request.
+    fn set_waiting(&self, id: u64, waiting: bool) {
+        if let Some(c) = self.lock().iter_mut().find(|c| c.id == id) {
+            c.waiting_since = waiting.then(Instant::now);
+        }
+    }
+
+    fn remove(&self, id: u64) {
+        let mut table = self.lock();
+        if let Some(i) = table.iter().position(|c| c.id == id) {
+            table.swap_remove(i);
+        }
+    }
+}
+
+/// A connection's place in [`Conns`]; dropping it frees the place.
+struct ConnEntry {
+    conns: Arc<Conns>,
+    id: u64,
+    /// Ends (closed) when the admission rule closed this connection for room.
+    evict: Receiver<()>,
+}
+
+impl Drop for ConnEntry {
+    fn drop(&mut self) {
+        self.conns.remove(self.id);
     }
 }
 
@@ -236,8 +418,25 @@ impl ConnReader<'_> {
         n
     }
 
+    /// Reads more body bytes within `pace`'s limits; `Ok(0)` at end of stream.
+    async fn fill_body(&mut self, pace: &mut BodyPace<'_>) -> io::Result<usize> {
+        let t = Instant::now();
+        let n = self.fill(pace.config.body_idle_timeout).await;
+        pace.reading += t.elapsed();
+        let n = n.map_err(|e| {
+            if e.kind() == io::ErrorKind::TimedOut {
+                io::Error::new(io::ErrorKind::TimedOut, "request body fell silent")
+            } else {
+                e
+            }
+        })?;
+        pace.bytes += n as u64;
+        pace.check()?;
+        Ok(n)
+    }
+
     /// Reads one CRLF-terminated line (without the CRLF), at most `limit` bytes.
-    async fn line(&mut self, limit: usize) -> io::Result<Vec<u8>> {
+    async fn line(&mut self, limit: usize, pace: &mut BodyPace<'_>) -> io::Result<Vec<u8>> {
         loop {
             if let Some(i) = self.pending().windows(2).position(|w| w == b"\r\n") {
                 let line = self.pending()[..i].to_vec();
@@ -247,10 +446,38 @@ impl ConnReader<'_> {
             if self.pending().len() > limit {
                 return Err(bad_data("chunk line too long"));
             }
-            if self.fill(IO_TIMEOUT).await? == 0 {
+            if self.fill_body(pace).await? == 0 {
                 return Err(io::ErrorKind::UnexpectedEof.into());
             }
         }
+    }
+}
+
+/// How fast a request body arrives: bytes and the time spent waiting for them.
+struct BodyPace<'a> {
+    config: &'a Config,
+    bytes: u64,
+    /// Time spent in socket reads (not waiting for the handler).
+    reading: Duration,
+}
+
+impl BodyPace<'_> {
+    /// An error when, past the grace, the average pace is below the minimum.
+    fn check(&self) -> io::Result<()> {
+        let Some(paced) = self.reading.checked_sub(self.config.body_grace) else {
+            return Ok(());
+        };
+        let owed = (self.config.min_body_bytes_per_sec as f64 * paced.as_secs_f64()) as u64;
+        if self.bytes < owed {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "request body too slow: {} bytes in {:?}, under {} bytes/s",
+                    self.bytes, self.reading, self.config.min_body_bytes_per_sec
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -312,6 +539,8 @@ async fn serve_conn<H, F>(
     stream: Async<TcpStream>,
     handler: Arc<H>,
     shutdown: Receiver<()>,
+    config: &Config,
+    entry: &ConnEntry,
 ) -> io::Result<()>
 where
     H: Fn(Request) -> F + Send + Sync + 'static,
@@ -323,12 +552,15 @@ where
         start: 0,
     };
     loop {
-        // Idle or reading a head: shutdown closes the connection at once.
-        let head = future::or(read_head(&mut reader), async {
-            let _ = shutdown.recv().await;
-            Err(io::Error::other("shutting down"))
+        // Idle or reading a head: shutdown, or the admission rule making room,
+        // closes the connection at once.
+        entry.conns.set_waiting(entry.id, true);
+        let head = future::or(read_head(&mut reader, config.head_deadline), async {
+            let _ = future::or(shutdown.recv(), entry.evict.recv()).await;
+            Err(io::Error::other("shutting down or closed for room"))
         })
         .await;
+        entry.conns.set_waiting(entry.id, false);
         let (head, tx) = match head {
             Ok(Some(h)) => h,
             Ok(None) => return Ok(()),
@@ -356,7 +588,7 @@ where
         }
         let body_done = AtomicBool::new(false);
         let pump = async {
-            if pump_body(&mut reader, framing, &tx).await {
+            if pump_body(&mut reader, framing, &tx, config).await {
                 body_done.store(true, Ordering::Relaxed);
             }
             drop(tx);
@@ -405,9 +637,13 @@ async fn linger(stream: &Async<TcpStream>) {
 
 type BodySender = Sender<Result<Vec<u8>, BodyError>>;
 
-/// Reads a request head. `Ok(None)`: the client closed the connection between
-/// requests.
-async fn read_head(r: &mut ConnReader<'_>) -> io::Result<Option<(Head, BodySender)>> {
+/// Reads a request head, the whole of it within `deadline` from now. `Ok(None)`:
+/// the client closed the connection between requests.
+async fn read_head(
+    r: &mut ConnReader<'_>,
+    deadline: Duration,
+) -> io::Result<Option<(Head, BodySender)>> {
+    let deadline = Instant::now() + deadline;
     loop {
         if !r.pending().is_empty() {
             let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS_COUNT];
@@ -432,7 +668,14 @@ async fn read_head(r: &mut ConnReader<'_>) -> io::Result<Option<(Head, BodySende
             }
         }
         let was_empty = r.pending().is_empty();
-        if r.fill(HEADER_READ_TIMEOUT).await? == 0 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "request head deadline passed",
+            ));
+        }
+        if r.fill(left).await? == 0 {
             if was_empty {
                 return Ok(None);
             }
@@ -518,12 +761,22 @@ pub fn parse_query(raw: &str) -> io::Result<Vec<(String, String)>> {
 /// Moves the body from the socket into `tx`. Returns true when the whole body was
 /// read (so the connection can serve another request); false when the body was
 /// cut, malformed, or the handler stopped reading it.
-async fn pump_body(r: &mut ConnReader<'_>, framing: Framing, tx: &BodySender) -> bool {
+async fn pump_body(
+    r: &mut ConnReader<'_>,
+    framing: Framing,
+    tx: &BodySender,
+    config: &Config,
+) -> bool {
+    let mut pace = BodyPace {
+        config,
+        bytes: 0,
+        reading: Duration::ZERO,
+    };
     match framing {
         Framing::Length(mut left) => {
             while left > 0 {
                 if r.pending().is_empty() {
-                    match r.fill(IO_TIMEOUT).await {
+                    match r.fill_body(&mut pace).await {
                         Ok(0) => {
                             let cut = BodyError::Io("request body cut short".into());
                             let _ = tx.send(Err(cut)).await;
@@ -547,7 +800,7 @@ async fn pump_body(r: &mut ConnReader<'_>, framing: Framing, tx: &BodySender) ->
             }
             true
         }
-        Framing::Chunked => match pump_chunked(r, tx).await {
+        Framing::Chunked => match pump_chunked(r, tx, &mut pace).await {
             Ok(done) => done,
             Err(e) => {
                 // Framing errors are made with `bad_data`; anything else is the socket.
@@ -563,19 +816,23 @@ async fn pump_body(r: &mut ConnReader<'_>, framing: Framing, tx: &BodySender) ->
     }
 }
 
-async fn pump_chunked(r: &mut ConnReader<'_>, tx: &BodySender) -> io::Result<bool> {
+async fn pump_chunked(
+    r: &mut ConnReader<'_>,
+    tx: &BodySender,
+    pace: &mut BodyPace<'_>,
+) -> io::Result<bool> {
     loop {
-        let line = r.line(MAX_CHUNK_LINE_BYTES).await?;
+        let line = r.line(MAX_CHUNK_LINE_BYTES, pace).await?;
         let line = std::str::from_utf8(&line).map_err(|_| bad_data("bad chunk size"))?;
         let size = line.split(';').next().unwrap_or("").trim();
         let mut left = u64::from_str_radix(size, 16).map_err(|_| bad_data("bad chunk size"))?;
         if left == 0 {
             // Trailers, then an empty line.
-            while !r.line(MAX_CHUNK_LINE_BYTES).await?.is_empty() {}
+            while !r.line(MAX_CHUNK_LINE_BYTES, pace).await?.is_empty() {}
             return Ok(true);
         }
         while left > 0 {
-            if r.pending().is_empty() && r.fill(IO_TIMEOUT).await? == 0 {
+            if r.pending().is_empty() && r.fill_body(pace).await? == 0 {
                 return Err(io::ErrorKind::UnexpectedEof.into());
             }
             let n = ((r.pending().len() as u64).min(left) as usize).min(BODY_CHUNK_BYTES);
@@ -586,7 +843,7 @@ async fn pump_chunked(r: &mut ConnReader<'_>, tx: &BodySender) -> io::Result<boo
                 return Ok(false);
             }
         }
-        if !r.line(2).await?.is_empty() {
+        if !r.line(2, pace).await?.is_empty() {
             return Err(bad_data("chunk not followed by CRLF"));
         }
     }
@@ -792,7 +1049,7 @@ mod tests {
         smol::block_on(ex.run(serve(
             listener,
             handler,
-            4,
+            Config::new(4),
             Arc::new(Stats::default()),
             stop_rx,
             move |f| ex2.spawn(f).detach(),
@@ -830,6 +1087,42 @@ mod tests {
         raw.extend_from_slice(b"\r\n\r\n");
         let out = with_server(&raw);
         assert!(out.starts_with("HTTP/1.1 431"), "{out}");
+    }
+
+    /// The admission rule: past `max − reserved`, a waiting connection of a busy
+    /// address makes room; connections serving a request are never closed; with
+    /// none to close, only an address holding few gets the last places.
+    #[test]
+    fn admission_makes_room_from_busy_addresses() {
+        let mut config = Config::new(4);
+        config.reserved_connections = 1;
+        config.max_connections_per_ip = 2;
+        let conns = Conns::new(&config);
+        let stats = Stats::default();
+        let a: IpAddr = "127.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        let first = conns.admit(a, &stats).unwrap();
+        let held: Vec<_> = (0..2).map(|_| conns.admit(a, &stats).unwrap()).collect();
+        // Nearly full: the oldest waiting connection of `a` is closed for room.
+        let fourth = conns.admit(a, &stats).unwrap();
+        assert!(first.1.try_recv() == Err(channel::TryRecvError::Closed));
+        assert_eq!(stats.evicted_connections.load(Ordering::Relaxed), 1);
+        assert_eq!(conns.lock().len(), 3);
+        // All serving requests: nothing is closed; `a` is refused, `b` gets the
+        // last place, then the server is full.
+        for (id, _) in held.iter().chain([&fourth]) {
+            conns.set_waiting(*id, false);
+        }
+        assert!(conns.admit(a, &stats).is_none());
+        let from_b = conns.admit(b, &stats).unwrap();
+        assert!(held
+            .iter()
+            .all(|(_, rx)| rx.try_recv() == Err(channel::TryRecvError::Empty)));
+        conns.set_waiting(from_b.0, false);
+        assert!(conns.admit(b, &stats).is_none());
+        // A connection that ends frees its place.
+        conns.remove(fourth.0);
+        assert!(conns.admit(b, &stats).is_some());
     }
 
     #[test]

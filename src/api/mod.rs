@@ -37,7 +37,11 @@
 //! tight loop, so that only about 1 % of requests got through. The waiting requests
 //! are bounded by the connection limit, [`MAX_CONNECTIONS_COUNT`] (a connection
 //! carries one request at a time), so at most that many minus the slots wait, each
-//! holding only its parsed head and a body queue ([`http`]). A streamed
+//! holding only its parsed head and a body queue ([`http`]). Slow clients cannot
+//! keep those connections: a head must arrive whole within `API.HeadDeadline`, a
+//! body must not fall silent for `API.BodyIdleTimeout` nor crawl, and with the
+//! connections nearly all taken a new one closes the oldest one still waiting for
+//! a head from a busy address ([`http`]'s module doc states the rule). A streamed
 //! response holds at most [`RESPONSE_QUEUE_COUNT`] × [`STREAM_CHUNK_BYTES`] (256
 //! KiB) queued; request heads and body queues as [`http`] says; multipart parts as
 //! [`multipart`] says; a `block/put` part ≤ `MAX_BLOCK_BYTES`.

@@ -51,7 +51,7 @@ use async_signal::{Signal, Signals};
 use futures_lite::{future, StreamExt};
 use smol::Executor;
 
-use crate::api::{self, http, Api};
+use crate::api::{http, Api};
 use crate::core::Node;
 use crate::gateway::{self, Gateway};
 use crate::pool::Pool;
@@ -224,7 +224,7 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
         ex.spawn(http::serve(
             l,
             handler,
-            api::MAX_CONNECTIONS_COUNT,
+            node.config().api.http_config(),
             stats.clone(),
             stop_rx.clone(),
             move |f| {
@@ -245,7 +245,7 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
         ex.spawn(http::serve(
             l,
             handler,
-            gateway::MAX_CONNECTIONS_COUNT,
+            node.config().gateway.http_config(),
             gw_stats.clone(),
             stop_rx.clone(),
             move |f| {

@@ -38,7 +38,9 @@
 //! [`crate::config::DEFAULT_MAX_CONCURRENT_REQUESTS`], set per firmware profile; the
 //! slot is held until a streamed body ends); a request past it waits up to
 //! [`crate::api::SLOT_WAIT`] for a slot, then gets 503; the waiters are bounded by
-//! [`MAX_CONNECTIONS_COUNT`] (one request per connection at a time); [`MAX_CONNECTIONS_COUNT`] connections; a streamed
+//! [`MAX_CONNECTIONS_COUNT`] (one request per connection at a time); [`MAX_CONNECTIONS_COUNT`]
+//! connections, admitted, timed and made room for as the shared server does
+//! ([`crate::api::http`], with `Gateway.HeadDeadline` and `Gateway.BodyIdleTimeout`); a streamed
 //! body holds at most [`RESPONSE_QUEUE_COUNT`] × [`crate::api::STREAM_CHUNK_BYTES`] (256 KiB)
 //! queued; a listing shows at most [`MAX_LISTING_ENTRIES_COUNT`] entries.
 //!
