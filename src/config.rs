@@ -1354,6 +1354,38 @@ mod tests {
     }
 
     #[test]
+    fn http_timing_keys_default_set_and_checked() {
+        let mut c = sample();
+        for key in [
+            "API.HeadDeadline",
+            "API.BodyIdleTimeout",
+            "Gateway.HeadDeadline",
+            "Gateway.BodyIdleTimeout",
+        ] {
+            assert_eq!(c.get(key).unwrap(), json!("20s"), "{key}");
+            let before = c.clone();
+            for bad in [json!("0"), json!("soon"), json!(3)] {
+                assert!(c.set(key, bad.clone()).is_err(), "{key} = {bad}");
+            }
+            assert_eq!(c, before);
+            c.set(key, json!("3s")).unwrap();
+        }
+        for http in [c.api.http_config(), c.gateway.http_config()] {
+            assert_eq!(http.head_deadline, Duration::from_secs(3));
+            assert_eq!(http.body_idle_timeout, Duration::from_secs(3));
+            assert_eq!(http.max_connections, 64);
+        }
+        // A file from before these keys existed loads with the defaults.
+        let mut v = c.to_value();
+        v["API"].as_object_mut().unwrap().remove("HeadDeadline");
+        let old = Config::from_json(&serde_json::to_vec(&v).unwrap()).unwrap();
+        assert_eq!(
+            old.api.http_config().head_deadline,
+            crate::api::http::HEAD_DEADLINE
+        );
+    }
+
+    #[test]
     fn parse_value_reads_json_bool_and_strings() {
         assert_eq!(parse_value("[1]", true, false).unwrap(), json!([1]));
         assert_eq!(parse_value("true", false, true).unwrap(), json!(true));

@@ -252,7 +252,7 @@ pub async fn serve<H, F>(
         };
         stats.open_connections.fetch_add(1, Ordering::SeqCst);
         let guard = ConnGuard(stats.clone());
-        let admitted = conns.admit(peer.ip(), &stats);
+        let admitted = conns.admit(peer.ip(), Instant::now(), &stats);
         let Some((id, evict)) = admitted else {
             stats.refused_connections.fetch_add(1, Ordering::Relaxed);
             spawn(Box::pin(async move {
@@ -324,9 +324,9 @@ impl Conns {
         self.table.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Applies the admission rule to a connection from `ip`: its id and the
-    /// receiver that ends when it is closed for room, or `None` (503).
-    fn admit(&self, ip: IpAddr, stats: &Stats) -> Option<(u64, Receiver<()>)> {
+    /// Applies the admission rule to a connection from `ip` arriving at `now`: its
+    /// id and the receiver that ends when it is closed for room, or `None` (503).
+    fn admit(&self, ip: IpAddr, now: Instant, stats: &Stats) -> Option<(u64, Receiver<()>)> {
         let ip = ip.to_canonical();
         let mut table = self.lock();
         if table.len() >= self.max - self.reserved {
@@ -349,16 +349,17 @@ impl Conns {
         table.push(ConnState {
             id,
             ip,
-            waiting_since: Some(Instant::now()),
+            waiting_since: Some(now),
             _evict: tx,
         });
         Some((id, rx))
     }
 
-    /// Marks connection `id` as waiting for a head (`true`) or serving a request.
-    fn set_waiting(&self, id: u64, waiting: bool) {
+    /// Marks connection `id` as waiting for a head since `since`, or (`None`)
+    /// serving a request.
+    fn set_waiting(&self, id: u64, since: Option<Instant>) {
         if let Some(c) = self.lock().iter_mut().find(|c| c.id == id) {
-            c.waiting_since = waiting.then(Instant::now);
+            c.waiting_since = since;
         }
     }
 
@@ -554,13 +555,13 @@ where
     loop {
         // Idle or reading a head: shutdown, or the admission rule making room,
         // closes the connection at once.
-        entry.conns.set_waiting(entry.id, true);
+        entry.conns.set_waiting(entry.id, Some(Instant::now()));
         let head = future::or(read_head(&mut reader, config.head_deadline), async {
             let _ = future::or(shutdown.recv(), entry.evict.recv()).await;
             Err(io::Error::other("shutting down or closed for room"))
         })
         .await;
-        entry.conns.set_waiting(entry.id, false);
+        entry.conns.set_waiting(entry.id, None);
         let (head, tx) = match head {
             Ok(Some(h)) => h,
             Ok(None) => return Ok(()),
@@ -1101,28 +1102,55 @@ mod tests {
         let stats = Stats::default();
         let a: IpAddr = "127.0.0.1".parse().unwrap();
         let b: IpAddr = "10.0.0.2".parse().unwrap();
-        let first = conns.admit(a, &stats).unwrap();
-        let held: Vec<_> = (0..2).map(|_| conns.admit(a, &stats).unwrap()).collect();
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let held: Vec<_> = (1..3)
+            .map(|s| conns.admit(a, at(s), &stats).unwrap())
+            .collect();
+        let first = conns.admit(a, at(3), &stats).unwrap();
+        // `first` has waited longest for its head (the others sent one since).
+        for (id, _) in &held {
+            conns.set_waiting(*id, Some(at(4)));
+        }
         // Nearly full: the oldest waiting connection of `a` is closed for room.
-        let fourth = conns.admit(a, &stats).unwrap();
+        let fourth = conns.admit(a, at(5), &stats).unwrap();
         assert!(first.1.try_recv() == Err(channel::TryRecvError::Closed));
         assert_eq!(stats.evicted_connections.load(Ordering::Relaxed), 1);
         assert_eq!(conns.lock().len(), 3);
         // All serving requests: nothing is closed; `a` is refused, `b` gets the
         // last place, then the server is full.
         for (id, _) in held.iter().chain([&fourth]) {
-            conns.set_waiting(*id, false);
+            conns.set_waiting(*id, None);
         }
-        assert!(conns.admit(a, &stats).is_none());
-        let from_b = conns.admit(b, &stats).unwrap();
+        assert!(conns.admit(a, at(6), &stats).is_none());
+        let from_b = conns.admit(b, at(6), &stats).unwrap();
         assert!(held
             .iter()
             .all(|(_, rx)| rx.try_recv() == Err(channel::TryRecvError::Empty)));
-        conns.set_waiting(from_b.0, false);
-        assert!(conns.admit(b, &stats).is_none());
+        conns.set_waiting(from_b.0, None);
+        assert!(conns.admit(b, at(7), &stats).is_none());
         // A connection that ends frees its place.
         conns.remove(fourth.0);
-        assert!(conns.admit(b, &stats).is_some());
+        assert!(conns.admit(b, at(8), &stats).is_some());
+    }
+
+    /// The body pace: nothing is owed during the grace, then the minimum rate
+    /// over the reading time past it.
+    #[test]
+    fn body_pace_is_checked_after_the_grace() {
+        let config = Config::new(4);
+        let pace = |bytes, secs| BodyPace {
+            config: &config,
+            bytes,
+            reading: Duration::from_secs(secs),
+        };
+        assert!(pace(0, BODY_GRACE.as_secs()).check().is_ok());
+        let past = BODY_GRACE.as_secs() + 5;
+        assert!(pace(5 * MIN_BODY_BYTES_PER_SEC, past).check().is_ok());
+        let err = pace(5 * MIN_BODY_BYTES_PER_SEC - 1, past)
+            .check()
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
     }
 
     #[test]
