@@ -36,6 +36,7 @@
 //! an add that failed half-way leaves only whole, unpinned batches behind, for GC.
 
 use crate::block::{Block, BlockError, BlockSink, BlockSource, MAX_BLOCK_BYTES};
+use crate::blockfiles::BlockFiles;
 use crate::cids;
 use crate::filestore::{self, FileRef};
 use crate::repo::tables::{BLOCKS, BLOCK_FILES, FILESTORE};
@@ -118,10 +119,14 @@ struct Inner {
     path: PathBuf,
     /// `<repo>/blocks`: blocks over [`INLINE_MAX_BYTES`], one file each.
     blocks_dir: PathBuf,
+    /// Writes and syncs the block files ([`crate::blockfiles::OsFiles`] but in
+    /// crash tests).
+    files: Arc<dyn BlockFiles>,
     gc_lock: GcLock,
     write_txns: AtomicU64,
-    /// Block files written by non-durable commits ([`Store::put_block_lazy`]) and not
-    /// yet synced: the next durable commit that can make blocks relied on syncs first.
+    /// Block files written by non-durable commits ([`Store::put_block_lazy`], a
+    /// [`Writer`]'s background batches) and not yet synced: every durable commit
+    /// syncs them first, as it makes those commits' index entries durable too.
     unsynced_files: std::sync::atomic::AtomicBool,
     /// Non-durable commits since the last durable one.
     lazy_commits: AtomicU64,
@@ -186,6 +191,7 @@ impl Store {
         db: Database,
         path: PathBuf,
         blocks_dir: PathBuf,
+        files: Arc<dyn BlockFiles>,
         lock: nix::fcntl::Flock<std::fs::File>,
     ) -> Store {
         Store {
@@ -194,6 +200,7 @@ impl Store {
                 _lock: lock,
                 path,
                 blocks_dir,
+                files,
                 gc_lock: GcLock::default(),
                 write_txns: AtomicU64::new(0),
                 unsynced_files: std::sync::atomic::AtomicBool::new(false),
@@ -275,10 +282,10 @@ impl Store {
         let new = {
             let mut t = WriteTables::open(&txn)?;
             let key = block.cid().hash().to_bytes();
-            let new = t.insert_if_absent(&self.inner.blocks_dir, &key, block.data())?;
+            let new =
+                t.insert_if_absent(self.files(), &self.inner.blocks_dir, &key, block.data())?;
             if new == Some(true) {
-                sync_files(&self.inner.blocks_dir)?;
-                self.inner.unsynced_files.store(false, Ordering::SeqCst);
+                self.sync_all_files()?;
             } else {
                 self.sync_pending()?;
             }
@@ -308,7 +315,8 @@ impl Store {
         let new = {
             let mut t = WriteTables::open(&txn)?;
             let key = block.cid().hash().to_bytes();
-            let new = t.insert_if_absent(&self.inner.blocks_dir, &key, block.data())?;
+            let new =
+                t.insert_if_absent(self.files(), &self.inner.blocks_dir, &key, block.data())?;
             if new == Some(true) {
                 self.inner.unsynced_files.store(true, Ordering::SeqCst);
             }
@@ -326,12 +334,28 @@ impl Store {
     /// durable commit that makes blocks relied on (a pin).
     pub fn sync_pending(&self) -> Result<(), BlockError> {
         if self.inner.unsynced_files.swap(false, Ordering::SeqCst) {
-            if let Err(e) = sync_files(&self.inner.blocks_dir) {
+            if let Err(e) = sync_files(self.files(), &self.inner.blocks_dir) {
                 self.inner.unsynced_files.store(true, Ordering::SeqCst);
                 return Err(e);
             }
         }
         Ok(())
+    }
+
+    /// Syncs every block file written so far (this commit's and earlier unsynced
+    /// ones: one `syncfs` covers both).
+    fn sync_all_files(&self) -> Result<(), BlockError> {
+        self.inner.unsynced_files.store(false, Ordering::SeqCst);
+        if let Err(e) = sync_files(self.files(), &self.inner.blocks_dir) {
+            self.inner.unsynced_files.store(true, Ordering::SeqCst);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// The block files' layer.
+    pub(crate) fn files(&self) -> &dyn BlockFiles {
+        &*self.inner.files
     }
 
     /// A batching writer ([`BlockSink`]).
@@ -385,7 +409,7 @@ impl Store {
         };
         txn.commit().map_err(db_err)?;
         if file {
-            remove_block_file(&self.inner.blocks_dir, &key);
+            remove_block_file(self.files(), &self.inner.blocks_dir, &key);
         }
         Ok(removed)
     }
@@ -464,7 +488,7 @@ impl Store {
                 None => false, // temporary or foreign file
             };
             if !indexed {
-                match std::fs::remove_file(p) {
+                match self.files().remove_file(p) {
                     Ok(()) => removed += 1,
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                     Err(e) => return Err(io_block_err(p, e)),
@@ -730,38 +754,45 @@ static TMP_SEQ: AtomicU64 = AtomicU64::new(0);
 /// Writes a block file: to a temporary name, then renamed into place, so a reader
 /// (or a second writer of the same block) never sees a partial file. Not synced:
 /// callers sync the filesystem once before the index commit that names the file.
-fn write_block_file(dir: &Path, key: &[u8], data: &[u8]) -> Result<(), BlockError> {
+fn write_block_file(
+    files: &dyn BlockFiles,
+    dir: &Path,
+    key: &[u8],
+    data: &[u8],
+) -> Result<(), BlockError> {
     let path = block_file_path(dir, key);
     let tmp = path.with_extension(format!(
         "tmp-{}-{}",
         std::process::id(),
         TMP_SEQ.fetch_add(1, Ordering::Relaxed)
     ));
-    let write = |p: &Path| std::fs::write(p, data);
+    let write = |p: &Path| files.write(p, data);
     if let Err(e) = write(&tmp) {
         if e.kind() != std::io::ErrorKind::NotFound {
-            let _ = std::fs::remove_file(&tmp);
+            let _ = files.remove_file(&tmp);
             return Err(io_block_err(&tmp, e));
         }
         // The shard directory does not exist yet.
         if let Some(parent) = tmp.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| io_block_err(parent, e))?;
+            files
+                .create_dir_all(parent)
+                .map_err(|e| io_block_err(parent, e))?;
         }
         if let Err(e) = write(&tmp) {
-            let _ = std::fs::remove_file(&tmp);
+            let _ = files.remove_file(&tmp);
             return Err(io_block_err(&tmp, e));
         }
     }
-    std::fs::rename(&tmp, &path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
+    files.rename(&tmp, &path).map_err(|e| {
+        let _ = files.remove_file(&tmp);
         io_block_err(&path, e)
     })
 }
 
 /// Unlinks a block file whose index entry is gone (a missing file is fine).
-pub(crate) fn remove_block_file(dir: &Path, key: &[u8]) {
+pub(crate) fn remove_block_file(files: &dyn BlockFiles, dir: &Path, key: &[u8]) {
     let path = block_file_path(dir, key);
-    if let Err(e) = std::fs::remove_file(&path) {
+    if let Err(e) = files.remove_file(&path) {
         if e.kind() != std::io::ErrorKind::NotFound {
             tracing::warn!("removing {}: {e}", path.display());
         }
@@ -771,9 +802,10 @@ pub(crate) fn remove_block_file(dir: &Path, key: &[u8]) {
 /// One `syncfs(2)` of the filesystem holding the block files: makes every block
 /// file written so far durable, before the index that names them is committed.
 /// One call per add, not one fsync per block.
-fn sync_files(dir: &Path) -> Result<(), BlockError> {
-    let d = std::fs::File::open(dir).map_err(|e| io_block_err(dir, e))?;
-    nix::unistd::syncfs(&d).map_err(|e| BlockError::Io(format!("syncfs {}: {e}", dir.display())))
+fn sync_files(files: &dyn BlockFiles, dir: &Path) -> Result<(), BlockError> {
+    files
+        .sync(dir)
+        .map_err(|e| BlockError::Io(format!("syncfs {}: {e}", dir.display())))
 }
 
 /// The index tables of one write transaction.
@@ -802,6 +834,7 @@ impl<'t> WriteTables<'t> {
     /// block file was written (sync before commit); `Some(false)`: stored inline.
     fn insert_if_absent(
         &mut self,
+        files: &dyn BlockFiles,
         dir: &Path,
         key: &[u8],
         data: &[u8],
@@ -810,7 +843,7 @@ impl<'t> WriteTables<'t> {
             return Ok(None);
         }
         if data.len() > INLINE_MAX_BYTES {
-            write_block_file(dir, key, data)?;
+            write_block_file(files, dir, key, data)?;
             self.files.insert(key, data.len() as u64).map_err(db_err)?;
             Ok(Some(true))
         } else {
@@ -1106,6 +1139,8 @@ pub const WRITER_QUEUE_BATCHES: usize = 1;
 /// Block files are written (unsynced) inside the transaction; a durable commit first
 /// syncs the filesystem when this batch or, with `sync_earlier`, an earlier
 /// non-durable one wrote files, so the index never names a file that is not on disk.
+/// A non-durable batch that wrote files marks them unsynced, so whichever durable
+/// commit comes next, from any writer, syncs them ([`Store::sync_pending`]).
 fn commit_batch(
     store: &Store,
     batch: &Batch,
@@ -1131,7 +1166,9 @@ fn commit_batch(
         for (k, v) in batch {
             match v {
                 Item::Data(d) => {
-                    if let Some(file) = t.insert_if_absent(&store.inner.blocks_dir, k, d)? {
+                    if let Some(file) =
+                        t.insert_if_absent(store.files(), &store.inner.blocks_dir, k, d)?
+                    {
                         stats.blocks_new += 1;
                         stats.bytes_new += d.len() as u64;
                         if file {
@@ -1150,10 +1187,14 @@ fn commit_batch(
         }
     }
     if durable && (wrote_files || sync_earlier) {
-        sync_files(&store.inner.blocks_dir)?;
-        store.inner.unsynced_files.store(false, Ordering::SeqCst);
+        store.sync_all_files()?;
     } else if durable {
         store.sync_pending()?;
+    } else if wrote_files {
+        // Set while this transaction holds the write lock: any durable commit after
+        // ours (a pin, another import's last batch) makes our index entries durable
+        // too, so it must sync these files first.
+        store.inner.unsynced_files.store(true, Ordering::SeqCst);
     }
     txn.commit().map_err(db_err)?;
     stats.commits += 1;
@@ -1538,6 +1579,43 @@ mod tests {
             w.put_block(&b).unwrap();
         }
         assert!(!repo.store().has(b.cid()).unwrap());
+    }
+
+    /// A background batch writes block files without syncing them; a later durable
+    /// commit that writes no file of its own (here a pin) makes that batch's index
+    /// entries durable, so it must sync the files first. After a simulated power cut
+    /// the pinned block reads back whole, not as an empty file.
+    #[test]
+    fn durable_commit_syncs_files_of_earlier_background_batches() {
+        use crate::blockfiles::LossyFiles;
+        let dir = tempfile::tempdir().unwrap();
+        drop(Repo::init(dir.path()).unwrap());
+        let files = Arc::new(LossyFiles::default());
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i * 31 + 7) as u8).collect();
+        let b = Block::encode(1, cids::RAW, data.clone());
+        {
+            let repo = Repo::open_with_files(dir.path(), files.clone()).unwrap();
+            let s = repo.store();
+            // What a writer's background thread does with a full batch.
+            let batch: Batch = vec![(b.cid().hash().to_bytes(), Item::Data(data.clone()))];
+            let mut stats = WriterStats::default();
+            commit_batch(s, &batch, false, false, &mut stats).unwrap();
+            assert_eq!(stats.files_new, 1);
+            // A durable commit of its own that writes no file.
+            crate::pins::pin_add(s, b.cid(), false).unwrap();
+        }
+        let lost = files.power_cut();
+        let repo = Repo::open(dir.path()).unwrap();
+        assert_eq!(
+            crate::pins::pin_kind(repo.store(), b.cid()).unwrap(),
+            Some(crate::pins::PinKind::Direct)
+        );
+        assert_eq!(lost, 0, "an unsynced block file was under a durable pin");
+        assert_eq!(
+            repo.store().get(b.cid()).unwrap().as_deref(),
+            Some(&data[..])
+        );
+        assert!(repo.store().verify().unwrap().is_clean());
     }
 
     #[test]

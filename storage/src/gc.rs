@@ -310,7 +310,7 @@ fn sweep_table(
         if which == Which::Files {
             // After the commit: a kill between leaves orphans, swept at the end.
             for k in &removed {
-                remove_block_file(store.blocks_dir(), k);
+                remove_block_file(store.files(), store.blocks_dir(), k);
             }
         }
         for k in removed {

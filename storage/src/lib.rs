@@ -7,6 +7,7 @@
 //! - [`unixfs`]: Kubo-compatible importer (chunker, balanced/trickle layouts,
 //!   directories, HAMT shards) and exporter (cat, get, ls, path resolution).
 //! - [`car`]: CARv1 reader and streaming writer.
+//! - [`blockfiles`]: the file layer under block files (fault-injectable in crash tests).
 //! - [`blockstore`]: the blockstore keyed by multihash (redb index, large blocks as files).
 //! - [`filestore`]: `--nocopy` references into the user's files, hash-checked on read.
 //! - [`pins`], [`gc`]: pin sets and the mark-and-sweep collector.
@@ -16,6 +17,7 @@
 #![deny(unsafe_code)]
 
 pub mod block;
+pub mod blockfiles;
 pub mod blockstore;
 pub mod car;
 pub mod cids;

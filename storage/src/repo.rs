@@ -61,12 +61,14 @@
 //! flock(2) on the same-named file, so the two cannot share a directory anyway (Kubo
 //! uses `~/.ipfs`). Kubo keeps a `version` file; we keep the version inside the database.
 
+use crate::blockfiles::{BlockFiles, OsFiles};
 use crate::blockstore::Store;
 use nix::fcntl::{Flock, FlockArg};
 use redb::ReadableDatabase;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// On-disk format version of `datastore.redb`. Bump it when a table's key or value
 /// layout changes; [`Repo::open`] refuses any other version.
@@ -204,7 +206,29 @@ impl Repo {
         path.as_ref().join(DATASTORE_FILE).is_file()
     }
 
+    /// Opens an initialised repo whose block files go through `files` instead of
+    /// the file system directly (crash tests put a fault-injecting layer there).
+    pub fn open_with_files(
+        path: impl AsRef<Path>,
+        files: Arc<dyn BlockFiles>,
+    ) -> Result<Repo, RepoError> {
+        let path = path.as_ref().to_path_buf();
+        if !Self::is_initialized(&path) {
+            return Err(RepoError::NotInitialized { path });
+        }
+        let lock = take_lock(&path)?;
+        Self::open_locked_with(path, lock, files)
+    }
+
     fn open_locked(path: PathBuf, lock: Flock<File>) -> Result<Repo, RepoError> {
+        Self::open_locked_with(path, lock, Arc::new(OsFiles))
+    }
+
+    fn open_locked_with(
+        path: PathBuf,
+        lock: Flock<File>,
+        files: Arc<dyn BlockFiles>,
+    ) -> Result<Repo, RepoError> {
         let db_path = path.join(DATASTORE_FILE);
         let db = builder()
             .open(&db_path)
@@ -239,7 +263,7 @@ impl Repo {
         let blocks_dir = path.join(BLOCKS_DIR);
         std::fs::create_dir_all(&blocks_dir).map_err(|e| io_err(&blocks_dir, e))?;
         Ok(Repo {
-            store: Store::new(db, db_path, blocks_dir, lock),
+            store: Store::new(db, db_path, blocks_dir, files, lock),
             path,
         })
     }
