@@ -50,8 +50,8 @@ use sha2::{Digest, Sha256};
 use std::collections::VecDeque;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 
 /// Blocks up to this size live inside the database (`blocks` table); larger ones are
 /// files under `<repo>/blocks/` indexed by `block_files`. redb stores a large value in
@@ -73,9 +73,54 @@ pub const LAZY_COMMITS_PER_SYNC: u64 = 256;
 /// [`Store::verify`]). Costs about this × 70 bytes of RAM.
 pub const ITER_BATCH_COUNT: usize = 1024;
 
+/// How long a reopen after a database I/O error waits for threads that are
+/// beginning a transaction (one may wait for a running write) to let go of the
+/// handle; after that the request fails and a later one reopens.
+pub const DB_REOPEN_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Database I/O errors seen by this process (any store): after one, each store
+/// checks its handle before the next transaction ([`Store::is_usable`]).
+static DB_IO_ERRORS: AtomicU64 = AtomicU64::new(0);
+
+/// Opens the repo's database (again).
+pub(crate) struct Opener(
+    pub(crate) Box<dyn Fn() -> Result<Database, redb::DatabaseError> + Send + Sync>,
+);
+
+impl std::fmt::Debug for Opener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Opener")
+    }
+}
+
+/// A read lock on the open database handle.
+struct DbRef<'a>(RwLockReadGuard<'a, Option<Database>>);
+
+impl std::ops::Deref for DbRef<'_> {
+    type Target = Database;
+    fn deref(&self) -> &Database {
+        // `Store::db` builds a `DbRef` only after checking the slot holds a handle,
+        // and the slot cannot change while this read lock is held.
+        self.0.as_ref().expect("checked by Store::db")
+    }
+}
+
 /// Maps any redb error to a [`BlockError`], keeping corruption apart from I/O.
+/// Counts (and logs) I/O errors: redb fails every later operation after one,
+/// until the database is reopened ([`Store::is_usable`]).
 pub(crate) fn db_err(e: impl Into<redb::Error>) -> BlockError {
-    match e.into() {
+    let e = e.into();
+    match &e {
+        redb::Error::Io(io) => {
+            tracing::error!(error = %io, "repo database I/O error");
+            DB_IO_ERRORS.fetch_add(1, Ordering::AcqRel);
+        }
+        redb::Error::PreviousIo | redb::Error::DatabaseClosed => {
+            DB_IO_ERRORS.fetch_add(1, Ordering::AcqRel);
+        }
+        _ => {}
+    }
+    match e {
         redb::Error::Io(io) if io.raw_os_error() == Some(nix::libc::ENOSPC) => BlockError::NoSpace,
         redb::Error::Corrupted(s) => BlockError::Corrupted(s),
         redb::Error::TableDoesNotExist(t) => BlockError::Corrupted(format!("table {t} is missing")),
@@ -113,7 +158,14 @@ pub struct Store {
 #[derive(Debug)]
 struct Inner {
     // Field order matters: the database closes before the repo lock is released.
-    db: Database,
+    /// The database; `None` between closing a poisoned handle and reopening it.
+    db: RwLock<Option<Database>>,
+    /// Opens the database again after an I/O error poisoned the handle.
+    opener: Opener,
+    /// [`DB_IO_ERRORS`] when the handle was last found usable.
+    checked_errors: AtomicU64,
+    /// False from finding the handle poisoned until a reopen succeeds.
+    usable: AtomicBool,
     /// The repo's flock: held while any clone of the store lives.
     _lock: nix::fcntl::Flock<std::fs::File>,
     path: PathBuf,
@@ -189,6 +241,7 @@ impl Store {
     /// `lock` is the repo's flock, released when the last clone is dropped.
     pub(crate) fn new(
         db: Database,
+        opener: Opener,
         path: PathBuf,
         blocks_dir: PathBuf,
         files: Arc<dyn BlockFiles>,
@@ -196,7 +249,10 @@ impl Store {
     ) -> Store {
         Store {
             inner: Arc::new(Inner {
-                db,
+                db: RwLock::new(Some(db)),
+                opener,
+                checked_errors: AtomicU64::new(DB_IO_ERRORS.load(Ordering::Acquire)),
+                usable: AtomicBool::new(true),
                 _lock: lock,
                 path,
                 blocks_dir,
@@ -232,8 +288,126 @@ impl Store {
         Ok(())
     }
 
-    pub(crate) fn db(&self) -> &Database {
-        &self.inner.db
+    /// Begins a read transaction on the database (reopened first if an I/O error
+    /// poisoned it).
+    pub(crate) fn begin_read(&self) -> Result<redb::ReadTransaction, BlockError> {
+        self.db()?.begin_read().map_err(db_err)
+    }
+
+    /// The open database. When a database I/O error was seen since the last check,
+    /// first checks the handle and, if the error poisoned it, reopens the database.
+    fn db(&self) -> Result<DbRef<'_>, BlockError> {
+        let seen = DB_IO_ERRORS.load(Ordering::Acquire);
+        if seen != self.inner.checked_errors.load(Ordering::Acquire)
+            || !self.inner.usable.load(Ordering::Acquire)
+        {
+            self.check_db(seen)?;
+        }
+        let slot = self.db_slot();
+        if slot.is_none() {
+            return Err(BlockError::Io(
+                "the repo database is closed after an I/O error and could not be reopened yet"
+                    .into(),
+            ));
+        }
+        Ok(DbRef(slot))
+    }
+
+    fn db_slot(&self) -> RwLockReadGuard<'_, Option<Database>> {
+        // A panic while holding the lock leaves a handle or `None`: both valid.
+        self.inner.db.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether the database works, as far as this handle knows without I/O: false
+    /// from a database I/O error until a check finds the handle fine or a reopen
+    /// succeeds. The daemon feeds the systemd watchdog only while this holds.
+    pub fn is_usable(&self) -> bool {
+        self.inner.usable.load(Ordering::Acquire)
+            && DB_IO_ERRORS.load(Ordering::Acquire)
+                == self.inner.checked_errors.load(Ordering::Acquire)
+    }
+
+    /// Checks the database handle now, reopening the database if an I/O error
+    /// poisoned it. `Ok` when it is usable afterwards.
+    pub fn check_health(&self) -> Result<(), BlockError> {
+        self.check_db(DB_IO_ERRORS.load(Ordering::Acquire))
+    }
+
+    /// Whether the handle is poisoned (redb fails everything after one I/O error
+    /// until the database is closed and opened again). Does no I/O; never waits.
+    fn poisoned(db: Option<&Database>) -> bool {
+        let Some(db) = db else { return true };
+        match db.try_begin_write() {
+            // Dropped unused: an aborted, empty transaction.
+            Ok(_) => false,
+            Err(e) => matches!(
+                redb::Error::from(e),
+                redb::Error::PreviousIo | redb::Error::Io(_) | redb::Error::DatabaseClosed
+            ),
+        }
+    }
+
+    fn check_db(&self, seen: u64) -> Result<(), BlockError> {
+        if !Self::poisoned(self.db_slot().as_ref()) {
+            self.inner.checked_errors.store(seen, Ordering::Release);
+            self.inner.usable.store(true, Ordering::Release);
+            return Ok(());
+        }
+        self.inner.usable.store(false, Ordering::Release);
+        self.reopen()?;
+        self.inner.checked_errors.store(seen, Ordering::Release);
+        self.inner.usable.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Closes the poisoned database and opens it again (redb recovers the last
+    /// committed state). Waits up to [`DB_REOPEN_WAIT`] for transactions being
+    /// begun to let go of the handle.
+    fn reopen(&self) -> Result<(), BlockError> {
+        let deadline = std::time::Instant::now() + DB_REOPEN_WAIT;
+        let mut slot = loop {
+            match self.inner.db.try_write() {
+                Ok(g) => break g,
+                Err(std::sync::TryLockError::Poisoned(p)) => break p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock)
+                    if std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(5))
+                }
+                Err(std::sync::TryLockError::WouldBlock) => {
+                    return Err(BlockError::Io(
+                        "the repo database failed with an I/O error and is busy; \
+                         it is reopened on a later request"
+                            .into(),
+                    ))
+                }
+            }
+        };
+        // Another thread may have reopened it while we waited.
+        if !Self::poisoned(slot.as_ref()) {
+            return Ok(());
+        }
+        if let Some(old) = slot.take() {
+            tracing::error!(
+                path = %self.inner.path.display(),
+                "the repo database failed with an I/O error (see the error logged before); closing and reopening it"
+            );
+            // Its error is the one that poisoned it, already logged.
+            let _ = old.close();
+        }
+        match (self.inner.opener.0)() {
+            Ok(db) => {
+                *slot = Some(db);
+                tracing::warn!(path = %self.inner.path.display(), "repo database reopened");
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(path = %self.inner.path.display(), error = %e, "reopening the repo database failed; retrying on the next request");
+                Err(BlockError::Io(format!(
+                    "the repo database failed with an I/O error and reopening it failed: {e}"
+                )))
+            }
+        }
     }
 
     /// Path of the database file.
@@ -243,7 +417,7 @@ impl Store {
 
     /// Begins a write transaction and counts it (see [`Store::write_txn_count`]).
     pub(crate) fn begin_write(&self) -> Result<WriteTransaction, BlockError> {
-        let txn = self.inner.db.begin_write().map_err(db_err)?;
+        let txn = self.db()?.begin_write().map_err(db_err)?;
         self.inner.write_txns.fetch_add(1, Ordering::Relaxed);
         Ok(txn)
     }
@@ -261,7 +435,7 @@ impl Store {
 
     /// A consistent read-only view of the blocks (one read transaction).
     pub fn snapshot(&self) -> Result<Snapshot, BlockError> {
-        let txn = self.inner.db.begin_read().map_err(db_err)?;
+        let txn = self.begin_read()?;
         Ok(Snapshot {
             blocks: txn.open_table(BLOCKS).map_err(db_err)?,
             files: txn.open_table(BLOCK_FILES).map_err(db_err)?,
@@ -430,7 +604,7 @@ impl Store {
 
     /// The filestore reference of a block, if it has one.
     pub fn file_ref(&self, cid: &Cid) -> Result<Option<FileRef>, BlockError> {
-        let txn = self.inner.db.begin_read().map_err(db_err)?;
+        let txn = self.begin_read()?;
         let t = txn.open_table(FILESTORE).map_err(db_err)?;
         let v = t.get(cid.hash().to_bytes().as_slice()).map_err(db_err)?;
         v.map(|g| FileRef::decode(g.value())).transpose()
@@ -478,7 +652,7 @@ impl Store {
     }
 
     fn remove_unindexed(&self, paths: &[PathBuf]) -> Result<u64, BlockError> {
-        let txn = self.inner.db.begin_read().map_err(db_err)?;
+        let txn = self.begin_read()?;
         let files = txn.open_table(BLOCK_FILES).map_err(db_err)?;
         let mut removed = 0;
         for p in paths {
@@ -521,7 +695,7 @@ impl Store {
 
     /// Block count and sizes (`repo stat`).
     pub fn count_and_size(&self) -> Result<StoreStats, BlockError> {
-        let txn = self.inner.db.begin_read().map_err(db_err)?;
+        let txn = self.begin_read()?;
         let t = txn.open_table(BLOCKS).map_err(db_err)?;
         let files = txn.open_table(BLOCK_FILES).map_err(db_err)?;
         let fstore = txn.open_table(FILESTORE).map_err(db_err)?;
@@ -548,7 +722,7 @@ impl Store {
         let mut report = VerifyReport::default();
         let mut after: Option<Vec<u8>> = None;
         loop {
-            let txn = self.inner.db.begin_read().map_err(db_err)?;
+            let txn = self.begin_read()?;
             let t = txn.open_table(BLOCKS).map_err(db_err)?;
             let mut n = 0;
             let mut last = None;
@@ -1280,7 +1454,7 @@ impl KeyBatches {
         if self.done {
             return Ok(Vec::new());
         }
-        let txn = self.store.inner.db.begin_read().map_err(db_err)?;
+        let txn = self.store.begin_read()?;
         let after = self.after.as_deref();
         let out = match self.which {
             Which::Blocks => keys_after(&txn.open_table(BLOCKS).map_err(db_err)?, after, n)?,
@@ -1305,7 +1479,7 @@ pub struct RefIter {
 
 impl RefIter {
     fn fill(&mut self) -> Result<(), BlockError> {
-        let txn = self.store.inner.db.begin_read().map_err(db_err)?;
+        let txn = self.store.begin_read()?;
         let t = txn.open_table(FILESTORE).map_err(db_err)?;
         let mut n = 0;
         for entry in range_after(&t, self.after.as_deref())? {

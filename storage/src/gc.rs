@@ -45,7 +45,7 @@ use crate::dag::{self, DagError};
 use crate::pins::{self, PinError, PinKind};
 use crate::repo::tables::{BLOCKS, BLOCK_FILES, FILESTORE, GC_MARKS, GC_QUEUE};
 use cid::Cid;
-use redb::{Durability, ReadableDatabase, WriteTransaction};
+use redb::{Durability, WriteTransaction};
 
 /// Mark steps (pins marked or dag blocks expanded) per scratch-table commit. Costs
 /// about this × (fan-out × 40 bytes) of dirty pages before a commit.
@@ -267,7 +267,7 @@ fn sweep_table(
             return Ok(());
         }
         let victims: Vec<Vec<u8>> = {
-            let txn = store.db().begin_read().map_err(db_err)?;
+            let txn = store.begin_read()?;
             let marks = txn.open_table(GC_MARKS).map_err(db_err)?;
             let mut v = Vec::new();
             for k in keys {

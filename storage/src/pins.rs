@@ -30,7 +30,7 @@ use crate::cids;
 use crate::dag::{self, DagError, MemSeen, SeenSet, Walk};
 use crate::repo::tables::PINS;
 use cid::Cid;
-use redb::{ReadableDatabase, ReadableTable};
+use redb::ReadableTable;
 use std::collections::HashSet;
 
 /// How a CID is pinned in the `pins` table.
@@ -252,7 +252,7 @@ pub fn pin_update(store: &Store, from: &Cid, to: &Cid, unpin: bool) -> Result<()
 
 /// The direct or recursive pin on exactly this CID, if any (no DAG walk).
 pub fn pin_kind(store: &Store, cid: &Cid) -> Result<Option<PinKind>, PinError> {
-    let txn = store.db().begin_read().map_err(db_err)?;
+    let txn = store.begin_read()?;
     let pins = txn.open_table(PINS).map_err(db_err)?;
     let b = pins
         .get(cid.to_bytes().as_slice())
@@ -272,7 +272,7 @@ pub fn pinned(store: &Store, cid: &Cid) -> Result<Option<PinType>, PinError> {
 
 /// All pins, read in one transaction.
 pub fn read_all(store: &Store) -> Result<Vec<(Cid, PinKind)>, PinError> {
-    let txn = store.db().begin_read().map_err(db_err)?;
+    let txn = store.begin_read()?;
     let pins = txn.open_table(PINS).map_err(db_err)?;
     let mut out = Vec::new();
     for entry in pins.iter().map_err(db_err)? {

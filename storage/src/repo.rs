@@ -62,7 +62,7 @@
 //! uses `~/.ipfs`). Kubo keeps a `version` file; we keep the version inside the database.
 
 use crate::blockfiles::{BlockFiles, OsFiles};
-use crate::blockstore::Store;
+use crate::blockstore::{Opener, Store};
 use nix::fcntl::{Flock, FlockArg};
 use redb::ReadableDatabase;
 use std::fs::{File, OpenOptions};
@@ -230,9 +230,22 @@ impl Repo {
         files: Arc<dyn BlockFiles>,
     ) -> Result<Repo, RepoError> {
         let db_path = path.join(DATASTORE_FILE);
-        let db = builder()
-            .open(&db_path)
-            .map_err(|e| db_error(&db_path, e.into()))?;
+        let opener = {
+            let db_path = db_path.clone();
+            Opener(Box::new(move || builder().open(&db_path)))
+        };
+        Self::open_db_with(path, lock, files, opener)
+    }
+
+    /// Opens the database with `opener` (tests pass one with a failing backend).
+    pub(crate) fn open_db_with(
+        path: PathBuf,
+        lock: Flock<File>,
+        files: Arc<dyn BlockFiles>,
+        opener: Opener,
+    ) -> Result<Repo, RepoError> {
+        let db_path = path.join(DATASTORE_FILE);
+        let db = (opener.0)().map_err(|e| db_error(&db_path, e.into()))?;
         let found = {
             let txn = db.begin_read().map_err(|e| db_error(&db_path, e.into()))?;
             let meta = txn
@@ -263,7 +276,7 @@ impl Repo {
         let blocks_dir = path.join(BLOCKS_DIR);
         std::fs::create_dir_all(&blocks_dir).map_err(|e| io_err(&blocks_dir, e))?;
         Ok(Repo {
-            store: Store::new(db, db_path, blocks_dir, files, lock),
+            store: Store::new(db, opener, db_path, blocks_dir, files, lock),
             path,
         })
     }
@@ -405,7 +418,8 @@ fn write_pid_record(file: &mut File) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use redb::Database;
+    use redb::{BackendError, Database};
+    use std::ops::Bound;
 
     #[test]
     fn init_then_open_and_lock() {
@@ -523,6 +537,133 @@ mod tests {
                 if found == REPO_FORMAT_VERSION + 1 && expected == REPO_FORMAT_VERSION),
             "{e}"
         );
+    }
+
+    /// A redb backend over the database file whose writes fail with ENOSPC while
+    /// `fail` is set, as on a full card.
+    #[derive(Debug)]
+    struct FailingBackend {
+        file: redb::backends::FileBackend,
+        fail: Arc<std::sync::atomic::AtomicBool>,
+    }
+
+    impl FailingBackend {
+        fn check(&self) -> std::io::Result<()> {
+            if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(std::io::Error::from_raw_os_error(nix::libc::ENOSPC));
+            }
+            Ok(())
+        }
+    }
+
+    impl redb::StorageBackend for FailingBackend {
+        fn len(&self) -> std::io::Result<u64> {
+            self.file.len()
+        }
+        fn read(&self, offset: u64, out: &mut [u8]) -> std::io::Result<()> {
+            self.file.read(offset, out)
+        }
+        fn set_len(&self, len: u64) -> std::io::Result<()> {
+            self.check()?;
+            self.file.set_len(len)
+        }
+        fn sync_data(&self) -> std::io::Result<()> {
+            self.check()?;
+            self.file.sync_data()
+        }
+        fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+            self.check()?;
+            self.file.write(offset, data)
+        }
+        fn close(&self) -> std::io::Result<()> {
+            self.file.close()
+        }
+        fn try_lock_range(&self, s: Bound<u64>, e: Bound<u64>) -> Result<bool, BackendError> {
+            self.file.try_lock_range(s, e)
+        }
+        fn try_lock_shared_range(
+            &self,
+            s: Bound<u64>,
+            e: Bound<u64>,
+        ) -> Result<bool, BackendError> {
+            self.file.try_lock_shared_range(s, e)
+        }
+        fn lock_range(&self, s: Bound<u64>, e: Bound<u64>) -> Result<(), BackendError> {
+            self.file.lock_range(s, e)
+        }
+        fn lock_shared_range(&self, s: Bound<u64>, e: Bound<u64>) -> Result<(), BackendError> {
+            self.file.lock_shared_range(s, e)
+        }
+        fn unlock_range(&self, s: Bound<u64>, e: Bound<u64>) -> Result<(), BackendError> {
+            self.file.unlock_range(s, e)
+        }
+        fn query_lock_range(&self, s: Bound<u64>, e: Bound<u64>) -> Result<bool, BackendError> {
+            self.file.query_lock_range(s, e)
+        }
+    }
+
+    /// One ENOSPC inside a database write poisons redb's handle ("Previous I/O
+    /// error occurred"); the store notices, reopens the database on the next
+    /// request, and everything committed before is still there.
+    #[test]
+    fn store_reopens_the_database_after_an_io_error() {
+        use crate::block::Block;
+        use std::sync::atomic::Ordering;
+        let dir = tempfile::tempdir().unwrap();
+        drop(Repo::init(dir.path()).unwrap());
+        let fail = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let opener = {
+            let (path, fail) = (dir.path().join(DATASTORE_FILE), fail.clone());
+            Opener(Box::new(move || {
+                let file = OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(&path)
+                    .map_err(|e| redb::DatabaseError::Storage(redb::StorageError::Io(e)))?;
+                let file = redb::backends::FileBackend::new(file)?;
+                builder().create_with_backend(FailingBackend {
+                    file,
+                    fail: fail.clone(),
+                })
+            }))
+        };
+        let lock = take_lock(dir.path()).unwrap();
+        let repo =
+            Repo::open_db_with(dir.path().to_path_buf(), lock, Arc::new(OsFiles), opener).unwrap();
+        let s = repo.store();
+        let a = Block::encode(1, crate::cids::RAW, b"before the full disk".to_vec());
+        s.put_block(&a).unwrap();
+        assert!(s.is_usable());
+
+        fail.store(true, Ordering::SeqCst);
+        let b = Block::encode(1, crate::cids::RAW, b"during the full disk".to_vec());
+        let e = s.put_block(&b).unwrap_err();
+        assert!(
+            matches!(e, crate::BlockError::NoSpace | crate::BlockError::Io(_)),
+            "{e}"
+        );
+        assert!(
+            !s.is_usable(),
+            "the poisoned handle must not count as usable"
+        );
+
+        fail.store(false, Ordering::SeqCst);
+        // The next request reopens the database: no restart needed.
+        assert!(s.put_block(&b).unwrap());
+        assert!(s.is_usable());
+        assert_eq!(s.get(a.cid()).unwrap().as_deref(), Some(a.data()));
+        assert_eq!(s.get(b.cid()).unwrap().as_deref(), Some(b.data()));
+        assert!(s.verify().unwrap().is_clean());
+
+        // Poisoned again; a health check (what the daemon's watchdog runs) reopens.
+        fail.store(true, Ordering::SeqCst);
+        let c = Block::encode(1, crate::cids::RAW, b"again".to_vec());
+        assert!(s.put_block(&c).is_err());
+        assert!(!s.is_usable());
+        fail.store(false, Ordering::SeqCst);
+        s.check_health().unwrap();
+        assert!(s.is_usable());
+        assert!(crate::pins::read_all(s).unwrap().is_empty());
     }
 
     #[test]
