@@ -1653,6 +1653,7 @@ mod tests {
             ),
             ("DB_CACHE_BYTES", repo::DB_CACHE_BYTES as u64),
             ("DEFAULT_MIN_FREE_BYTES", blockstore::DEFAULT_MIN_FREE_BYTES),
+            ("INLINE_SPACE_FACTOR", blockstore::INLINE_SPACE_FACTOR),
             ("MAX_HEADER_BYTES", car::MAX_HEADER_BYTES as u64),
             ("MAX_SECTION_BYTES", car::MAX_SECTION_BYTES as u64),
             ("MAX_WALK_STACK_COUNT", dag::MAX_WALK_STACK_COUNT as u64),

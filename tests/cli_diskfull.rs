@@ -3,12 +3,19 @@
 //! partial blocks collectable, later small adds work); a `dag import` whose CAR
 //! does not fit fails the same way and leaves no spool file; on a file system with
 //! no free block at all the repo still opens, and `pin rm` + `repo gc` give space
-//! back. Needs root for the mount, which CI has.
+//! back, also through a daemon started on the full disk. On a small ext4 loop
+//! mount, a disk filled by another process during an add through the daemon makes
+//! a database write fail with ENOSPC; once space is freed, the same daemon serves
+//! every command again. Needs root for the mounts, which CI has.
 
 mod common;
+#[path = "common/rpc.rs"]
+mod rpc;
 
-use common::{err, ok, run};
-use std::process::Command;
+use common::{err, ok, run, Daemon};
+use std::io::BufRead;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// A tmpfs mount, unmounted on drop.
 struct Tmpfs(std::path::PathBuf);
@@ -33,6 +40,103 @@ fn mount_card(d: &std::path::Path) -> Tmpfs {
         "mounting a tmpfs needs root (CI runs as root)"
     );
     Tmpfs(mnt)
+}
+
+/// A loop-mounted ext4 image, unmounted (and its loop device freed) on drop.
+struct Ext4(std::path::PathBuf);
+
+impl Drop for Ext4 {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// Makes a `mib` MiB ext4 image in `d` (no blocks reserved for root) and
+/// loop-mounts it at `<d>/ext4`.
+fn mount_ext4(d: &std::path::Path, mib: u64) -> Ext4 {
+    let img = d.join("ext4.img");
+    std::fs::File::create(&img)
+        .unwrap()
+        .set_len(mib << 20)
+        .unwrap();
+    let mkfs = Command::new("mkfs.ext4")
+        .args(["-q", "-F", "-m", "0"])
+        .arg(&img)
+        .status()
+        .expect("run mkfs.ext4");
+    assert!(mkfs.success(), "mkfs.ext4 failed");
+    let mnt = d.join("ext4");
+    std::fs::create_dir(&mnt).unwrap();
+    let status = Command::new("mount")
+        .args(["-o", "loop"])
+        .arg(&img)
+        .arg(&mnt)
+        .status()
+        .expect("run mount");
+    assert!(
+        status.success(),
+        "loop-mounting an ext4 image needs root (CI runs as root)"
+    );
+    Ext4(mnt)
+}
+
+/// Fills the file system at `mnt` to its last byte with `<mnt>/<name>`: large
+/// writes, then smaller ones, until nothing more fits.
+fn fill(mnt: &std::path::Path, name: &str) {
+    let mut filler = std::fs::File::create(mnt.join(name)).unwrap();
+    let chunk = vec![0x5a_u8; 256 << 10];
+    for len in [chunk.len(), 4096, 1] {
+        while std::io::Write::write_all(&mut filler, &chunk[..len]).is_ok() {}
+    }
+}
+
+/// Starts `acorn daemon` on `root` without waiting for the api file (which a
+/// full disk keeps it from writing); returns it once it says it is ready, with
+/// the RPC API port it printed, and what it printed on stderr by then.
+fn start_daemon_reading_stdout(root: &std::path::Path) -> (Daemon, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_acorn"))
+        .arg("daemon")
+        .env("ACORN_PATH", root)
+        .env_remove("ACORN_LOG")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn daemon");
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let (etx, erx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = etx.send(line);
+        }
+    });
+    let mut d = Daemon {
+        child: Some(child),
+        port: 0,
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = rx.recv_timeout(left).unwrap_or_else(|_| {
+            let errs: Vec<String> = erx.try_iter().collect();
+            panic!("daemon did not get ready: {errs:?}")
+        });
+        if let Some(addr) = line.strip_prefix("RPC API server listening on ") {
+            d.port = addr.rsplit('/').next().unwrap().parse().unwrap();
+        }
+        if line == "Daemon is ready" {
+            assert_ne!(d.port, 0, "no API address printed");
+            return (d, erx.try_iter().collect::<Vec<_>>().join("\n"));
+        }
+    }
 }
 
 /// Bytes available to us on the file system holding `path`.
@@ -126,4 +230,111 @@ fn full_card_opens_and_gc_frees_space() {
         free_bytes(&mnt)
     );
     assert!(ok(&run(&root, &["repo", "verify"], None)).starts_with("verified repo"));
+}
+
+/// A daemon started on a disk without one free block comes up (it cannot write its
+/// api file yet, and says so), `pin rm` and `repo gc` through its API give the
+/// space back, and then it writes the api file so CLI commands find it.
+#[test]
+fn daemon_starts_on_a_full_card_and_frees_space() {
+    let d = tempfile::tempdir().unwrap();
+    let guard = mount_card(d.path());
+    let mnt = guard.0.clone();
+    let root = mnt.join("repo");
+    ok(&run(&root, &["init", "--profile", "test"], None));
+    ok(&run(&root, &["config", "Acorn.MinFreeSpace", "0"], None));
+    let data = d.path().join("data");
+    std::fs::write(&data, common::pseudo_random(6 << 20, 11)).unwrap();
+    let cid = ok(&run(&root, &["add", "-Q", data.to_str().unwrap()], None));
+    let cid = cid.trim().to_string();
+    fill(&mnt, "filler");
+    assert_eq!(free_bytes(&mnt), 0, "the card is full");
+
+    let (daemon, stderr) = start_daemon_reading_stdout(&root);
+    assert!(stderr.contains("disk full"), "{stderr}");
+    assert!(!root.join("api").exists());
+    let a = rpc::post(daemon.port, &format!("/api/v0/pin/rm?arg={cid}"));
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    let a = rpc::post(daemon.port, "/api/v0/repo/gc");
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    assert!(
+        free_bytes(&mnt) >= 5 << 20,
+        "gc gave the content's space back: {} bytes free",
+        free_bytes(&mnt)
+    );
+    // Now the daemon writes its api file, and the CLI goes through it (offline it
+    // could not open the repo the daemon holds).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(root.join("api")).is_ok_and(|t| !t.trim().is_empty()) {
+        assert!(Instant::now() < deadline, "the daemon never wrote its api file");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(ok(&run(&root, &["refs", "local"], None)), "");
+    let small = ok(&run(&root, &["add", "-Q"], Some(b"room again\n")));
+    assert_eq!(ok(&run(&root, &["cat", small.trim()], None)), "room again\n");
+    let (stopped, _, _) = daemon.stop();
+    assert!(stopped);
+    assert!(!root.join("api").exists());
+}
+
+/// Another process fills the disk while an add of 1 KiB blocks runs through the
+/// daemon, until a database write itself fails with ENOSPC (which poisons redb's
+/// handle). Once the filler is removed, the same daemon serves every command
+/// again: it reopened the database, and logged why.
+#[test]
+fn daemon_recovers_from_enospc_inside_a_database_write() {
+    let d = tempfile::tempdir().unwrap();
+    let guard = mount_ext4(d.path(), 64);
+    let mnt = guard.0.clone();
+    let root = mnt.join("repo");
+    ok(&run(&root, &["init", "--profile", "test"], None));
+    ok(&run(&root, &["config", "Acorn.MinFreeSpace", "0"], None));
+    let daemon = Daemon::start(&root);
+    let kept = ok(&run(&root, &["add", "-Q"], Some(b"added before the disk filled\n")));
+    let kept = kept.trim().to_string();
+    let big = d.path().join("big");
+    std::fs::write(&big, common::pseudo_random(12 << 20, 3)).unwrap();
+
+    let mut hit = None;
+    for attempt in 0..12 {
+        let filler = format!("filler-{attempt}");
+        let fill_mnt = mnt.clone();
+        let add = {
+            let (root, big) = (root.clone(), big.clone());
+            std::thread::spawn(move || {
+                run(
+                    &root,
+                    &["add", "-Q", "--chunker", "size-1024", big.to_str().unwrap()],
+                    None,
+                )
+            })
+        };
+        std::thread::sleep(Duration::from_millis(50 * (attempt % 4)));
+        fill(&fill_mnt, &filler);
+        let r = add.join().unwrap();
+        std::fs::remove_file(mnt.join(&filler)).unwrap();
+        if !r.ok && r.stderr.contains("no space left on device") {
+            hit = Some(r.stderr);
+            break;
+        }
+        // Refused by the free-space check, or done before the disk filled: the
+        // database is fine; drop what the add stored and try again.
+        ok(&run(&root, &["repo", "gc"], None));
+    }
+    let hit = hit.expect("no database write ever failed with ENOSPC");
+    assert!(hit.contains("disk full"), "{hit}");
+
+    // Space is back: every command works again, without a restart.
+    assert_eq!(
+        ok(&run(&root, &["cat", &kept], None)),
+        "added before the disk filled\n"
+    );
+    assert!(ok(&run(&root, &["pin", "ls"], None)).contains(&kept));
+    let again = ok(&run(&root, &["add", "-Q"], Some(b"added after\n")));
+    assert_eq!(ok(&run(&root, &["cat", again.trim()], None)), "added after\n");
+    ok(&run(&root, &["repo", "gc"], None));
+    assert!(ok(&run(&root, &["repo", "verify"], None)).starts_with("verified repo"));
+    let (stopped, _, stderr) = daemon.stop();
+    assert!(stopped, "{stderr}");
+    assert!(stderr.contains("repo database reopened"), "{stderr}");
 }

@@ -153,6 +153,63 @@ impl Drop for ApiFile {
     }
 }
 
+/// How often the daemon retries writing the api/gateway file when the disk was
+/// full at start.
+pub const ADDR_FILE_RETRY: Duration = Duration::from_secs(2);
+
+/// Whether an I/O error means "no space left" (ENOSPC, or EDQUOT: over quota).
+fn is_disk_full(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(nix::libc::ENOSPC) | Some(nix::libc::EDQUOT)
+    )
+}
+
+/// Writes `text` to the address file `path`. On a full disk the daemon starts
+/// anyway: it says so and retries every [`ADDR_FILE_RETRY`] on the executor until
+/// the write succeeds (until then CLI commands do not find the daemon, but the API
+/// answers on its address). Any other error stops the start.
+fn write_addr_file_or_retry(
+    ex: &Arc<Executor<'static>>,
+    path: PathBuf,
+    text: String,
+) -> anyhow::Result<()> {
+    match std::fs::write(&path, &text) {
+        Ok(()) => return Ok(()),
+        Err(e) if is_disk_full(&e) => {
+            // A file created empty would read as "daemon starting" forever.
+            let _ = std::fs::remove_file(&path);
+            eprintln!(
+                "WARNING: disk full: cannot write {} ({e}); serving anyway, and writing it once \
+                 there is space (free some with `repo gc` or `pin rm` through the API at {text})",
+                path.display()
+            );
+        }
+        Err(e) => return Err(e).with_context(|| format!("writing {}", path.display())),
+    }
+    // Dropped with the executor at shutdown, before the file guards remove the files.
+    ex.spawn(async move {
+        loop {
+            async_io::Timer::after(ADDR_FILE_RETRY).await;
+            match std::fs::write(&path, &text) {
+                Ok(()) => {
+                    tracing::info!("wrote {} now that there is space", path.display());
+                    return;
+                }
+                Err(e) => {
+                    let _ = std::fs::remove_file(&path);
+                    if !is_disk_full(&e) {
+                        tracing::warn!("writing {}: {e}", path.display());
+                        return;
+                    }
+                }
+            }
+        }
+    })
+    .detach();
+    Ok(())
+}
+
 /// Runs the daemon on the repo at `root` until a signal or `shutdown` request.
 pub mod net;
 
@@ -210,6 +267,7 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
         Some(network.clone()),
     ));
     let gateway = Gateway::new(core.clone(), pool.clone());
+    let watchdog_pool = pool.clone();
     let api = Api::new(core, pool, stop_tx.clone());
     let ports: Vec<u16> = listeners.iter().map(|(_, a)| a.port()).collect();
     api.set_listen_ports(&ports);
@@ -258,18 +316,19 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
         println!("Gateway server listening on {}", tcp_multiaddr(addr));
         gw_url.get_or_insert(format!("http://{addr}"));
     }
-    // Kubo writes the first gateway's URL to `$IPFS_PATH/gateway`.
+    // Kubo writes the first gateway's URL to `$IPFS_PATH/gateway`. On a full disk
+    // the daemon starts anyway (so `repo gc` and `pin rm` through the API can free
+    // space) and writes the files once there is room.
     let gw_guard = match gw_url {
         Some(url) => {
             let p = root.join(gateway::GATEWAY_FILE);
-            std::fs::write(&p, &url).with_context(|| format!("writing {}", p.display()))?;
+            write_addr_file_or_retry(&ex, p.clone(), url)?;
             Some(ApiFile(p))
         }
         None => None,
     };
     let api_path = api_file(root);
-    std::fs::write(&api_path, &api_multiaddr)
-        .with_context(|| format!("writing {}", api_path.display()))?;
+    write_addr_file_or_retry(&ex, api_path.clone(), api_multiaddr)?;
     let api_guard = ApiFile(api_path);
     println!("Daemon is ready");
     // systemd (Type=notify): ready now; keep the watchdog fed from the executor, so a
@@ -279,11 +338,27 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
     if sd.is_enabled() {
         tracing::info!("told systemd we are ready ($NOTIFY_SOCKET)");
     }
+    // Fed only while the repo works: after a database I/O error the store is not
+    // usable until it has reopened the database, and if that keeps failing systemd
+    // restarts the service.
     if let Some(every) = sd.watchdog_interval() {
-        let sd = sd.clone();
+        let (sd, node, pool) = (sd.clone(), node.clone(), watchdog_pool);
         ex.spawn(async move {
             loop {
-                sd.watchdog();
+                let usable = node.store().is_usable() || {
+                    let n = node.clone();
+                    match pool.run(move || n.store().check_health()).await {
+                        Some(Ok(())) => true,
+                        Some(Err(e)) => {
+                            tracing::error!("repo unusable, not feeding the systemd watchdog: {e}");
+                            false
+                        }
+                        None => false,
+                    }
+                };
+                if usable {
+                    sd.watchdog();
+                }
                 async_io::Timer::after(every / 2).await;
             }
         })
