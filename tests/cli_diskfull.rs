@@ -92,8 +92,10 @@ fn fill(mnt: &std::path::Path, name: &str) {
 
 /// Starts `acorn daemon` on `root` without waiting for the api file (which a
 /// full disk keeps it from writing); returns it once it says it is ready, with
-/// the RPC API port it printed, and what it printed on stderr by then.
-fn start_daemon_reading_stdout(root: &std::path::Path) -> (Daemon, String) {
+/// the RPC API port it printed, and its stderr lines.
+fn start_daemon_reading_stdout(
+    root: &std::path::Path,
+) -> (Daemon, std::sync::mpsc::Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_acorn"))
         .arg("daemon")
         .env("ACORN_PATH", root)
@@ -108,13 +110,19 @@ fn start_daemon_reading_stdout(root: &std::path::Path) -> (Daemon, String) {
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
             let _ = tx.send(line);
         }
     });
     let (etx, erx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
             let _ = etx.send(line);
         }
     });
@@ -134,7 +142,7 @@ fn start_daemon_reading_stdout(root: &std::path::Path) -> (Daemon, String) {
         }
         if line == "Daemon is ready" {
             assert_ne!(d.port, 0, "no API address printed");
-            return (d, erx.try_iter().collect::<Vec<_>>().join("\n"));
+            return (d, erx);
         }
     }
 }
@@ -251,7 +259,20 @@ fn daemon_starts_on_a_full_card_and_frees_space() {
     assert_eq!(free_bytes(&mnt), 0, "the card is full");
 
     let (daemon, stderr) = start_daemon_reading_stdout(&root);
-    assert!(stderr.contains("disk full"), "{stderr}");
+    let api_file = format!("{} ", root.join("api").display());
+    let warning = loop {
+        let line = stderr
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a warning about the api file on stderr");
+        if line.contains(&api_file) {
+            break line;
+        }
+    };
+    assert!(warning.contains("disk full"), "{warning}");
+    assert!(
+        warning.contains(&format!("/tcp/{}", daemon.port)),
+        "names the API address: {warning}"
+    );
     assert!(!root.join("api").exists());
     let a = rpc::post(daemon.port, &format!("/api/v0/pin/rm?arg={cid}"));
     assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
@@ -266,12 +287,18 @@ fn daemon_starts_on_a_full_card_and_frees_space() {
     // could not open the repo the daemon holds).
     let deadline = Instant::now() + Duration::from_secs(20);
     while !std::fs::read_to_string(root.join("api")).is_ok_and(|t| !t.trim().is_empty()) {
-        assert!(Instant::now() < deadline, "the daemon never wrote its api file");
+        assert!(
+            Instant::now() < deadline,
+            "the daemon never wrote its api file"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(ok(&run(&root, &["refs", "local"], None)), "");
     let small = ok(&run(&root, &["add", "-Q"], Some(b"room again\n")));
-    assert_eq!(ok(&run(&root, &["cat", small.trim()], None)), "room again\n");
+    assert_eq!(
+        ok(&run(&root, &["cat", small.trim()], None)),
+        "room again\n"
+    );
     let (stopped, _, _) = daemon.stop();
     assert!(stopped);
     assert!(!root.join("api").exists());
@@ -290,7 +317,11 @@ fn daemon_recovers_from_enospc_inside_a_database_write() {
     ok(&run(&root, &["init", "--profile", "test"], None));
     ok(&run(&root, &["config", "Acorn.MinFreeSpace", "0"], None));
     let daemon = Daemon::start(&root);
-    let kept = ok(&run(&root, &["add", "-Q"], Some(b"added before the disk filled\n")));
+    let kept = ok(&run(
+        &root,
+        &["add", "-Q"],
+        Some(b"added before the disk filled\n"),
+    ));
     let kept = kept.trim().to_string();
     let big = d.path().join("big");
     std::fs::write(&big, common::pseudo_random(12 << 20, 3)).unwrap();
@@ -331,7 +362,10 @@ fn daemon_recovers_from_enospc_inside_a_database_write() {
     );
     assert!(ok(&run(&root, &["pin", "ls"], None)).contains(&kept));
     let again = ok(&run(&root, &["add", "-Q"], Some(b"added after\n")));
-    assert_eq!(ok(&run(&root, &["cat", again.trim()], None)), "added after\n");
+    assert_eq!(
+        ok(&run(&root, &["cat", again.trim()], None)),
+        "added after\n"
+    );
     ok(&run(&root, &["repo", "gc"], None));
     assert!(ok(&run(&root, &["repo", "verify"], None)).starts_with("verified repo"));
     let (stopped, _, stderr) = daemon.stop();

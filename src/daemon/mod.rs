@@ -173,6 +173,7 @@ fn write_addr_file_or_retry(
     ex: &Arc<Executor<'static>>,
     path: PathBuf,
     text: String,
+    api: &str,
 ) -> anyhow::Result<()> {
     match std::fs::write(&path, &text) {
         Ok(()) => return Ok(()),
@@ -180,8 +181,9 @@ fn write_addr_file_or_retry(
             // A file created empty would read as "daemon starting" forever.
             let _ = std::fs::remove_file(&path);
             eprintln!(
-                "WARNING: disk full: cannot write {} ({e}); serving anyway, and writing it once \
-                 there is space (free some with `repo gc` or `pin rm` through the API at {text})",
+                "WARNING: disk full: cannot write {} ({e}); serving anyway, and writing it \
+                 once there is space (`repo/gc` and `pin/rm` through the RPC API at {api} \
+                 free some)",
                 path.display()
             );
         }
@@ -322,13 +324,13 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
     let gw_guard = match gw_url {
         Some(url) => {
             let p = root.join(gateway::GATEWAY_FILE);
-            write_addr_file_or_retry(&ex, p.clone(), url)?;
+            write_addr_file_or_retry(&ex, p.clone(), url, &api_multiaddr)?;
             Some(ApiFile(p))
         }
         None => None,
     };
     let api_path = api_file(root);
-    write_addr_file_or_retry(&ex, api_path.clone(), api_multiaddr)?;
+    write_addr_file_or_retry(&ex, api_path.clone(), api_multiaddr.clone(), &api_multiaddr)?;
     let api_guard = ApiFile(api_path);
     println!("Daemon is ready");
     // systemd (Type=notify): ready now; keep the watchdog fed from the executor, so a
