@@ -8,11 +8,11 @@
 //! `Identity.PeerID`, `Identity.PrivKey` (base64 of the libp2p protobuf private key),
 //! `Addresses.{Swarm,API,Gateway,Announce,AppendAnnounce,NoAnnounce}`, `Bootstrap`,
 //! `Datastore.{StorageMax,StorageGCWatermark,GCPeriod}`, `Discovery.MDNS.Enabled`,
-//! `Routing.Type`, `Swarm.{AddrFilters,DisableNatPortMap,ConnMgr.*}`,
+//! `Routing.Type`, `Swarm.{AddrFilters,DisableNatPortMap,ConnMgr.*,ResourceMgr.*}`,
 //! `AutoNAT.ServiceMode`, `Reprovider.Interval`, `API.HTTPHeaders` (a map: any header
 //! name may be set, e.g. `API.HTTPHeaders.Access-Control-Allow-Origin`). Settings that
 //! Kubo has no key for live under `Acorn` (`Acorn.BlockingThreads`,
-//! `Acorn.MinFreeSpace`, `Acorn.LanDht`), except the HTTP servers' limits, which sit
+//! `Acorn.MinFreeSpace`, `Acorn.LanDht`, `Acorn.WriteBatchSize`, `Acorn.DbCacheSize`), except the HTTP servers' limits, which sit
 //! beside the server they bound: `API.MaxConcurrentRequests`, `API.HeadDeadline`,
 //! `API.BodyIdleTimeout` and the same three under `Gateway` (Kubo has no such keys). Sizes use Kubo's humanized
 //! form (`"10GB"` = 10⁹ bytes × 10, `"1GiB"` = 2³⁰ bytes) and durations Go's (`"1h"`,
@@ -48,6 +48,8 @@
 //! | `Swarm.ConnMgr.Type` | `"basic"` |
 //! | `Swarm.ConnMgr.LowWater` / `HighWater` | `32` / `96` connections |
 //! | `Swarm.ConnMgr.GracePeriod` | `"20s"` |
+//! | `Swarm.ResourceMgr.MaxPendingInboundConnsPerIP` / `…PerSubnet` | `4` / `8` connections (handshaking; subnet: IPv4 /24, IPv6 /56) |
+//! | `Swarm.ResourceMgr.MaxInboundConnsPerIP` / `…PerSubnet` | `8` / `32` connections (established) |
 //! | `AutoNAT.ServiceMode` | `"enabled"` |
 //! | `Reprovider.Interval` | `"22h"` |
 //! | `API.HTTPHeaders` | `{}` (keys are header names, values lists of strings) |
@@ -56,6 +58,8 @@
 //! | `API.HeadDeadline`, `Gateway.HeadDeadline` | `"20s"` (whole request head, idle time before it included) |
 //! | `API.BodyIdleTimeout`, `Gateway.BodyIdleTimeout` | `"20s"` (silence inside a request body) |
 //! | `Acorn.BlockingThreads` | `2` threads |
+//! | `Acorn.WriteBatchSize` | `"4MiB"` (block data per import write transaction) |
+//! | `Acorn.DbCacheSize` | `"8MiB"` (the database's page cache) |
 //! | `Acorn.LanDht` | `true` (LAN DHT `/ipfs/lan/kad/1.0.0` beside the WAN one) |
 //!
 //! **Limits.** The file is refused above [`MAX_CONFIG_BYTES`] before it is read;
@@ -377,13 +381,38 @@ pub struct Swarm {
     pub resource_mgr: ResourceMgr,
 }
 
-/// `Swarm.ResourceMgr` (Kubo's key; only `MaxMemory` is used).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// `Swarm.ResourceMgr` (Kubo's key: `MaxMemory`, and our inbound limits per
+/// address and subnet, which Kubo's resource manager applies with fixed numbers).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default, deny_unknown_fields)]
 pub struct ResourceMgr {
     /// New connections are refused while the daemon's resident memory is at or above
     /// this (humanized size, e.g. `"32MiB"`); empty (default) means no memory limit.
     pub max_memory: String,
+    /// Most inbound connections still in their handshake from one IP address.
+    #[serde(rename = "MaxPendingInboundConnsPerIP")]
+    pub max_pending_inbound_conns_per_ip: u32,
+    /// Most inbound connections still in their handshake from one subnet (IPv4 /24,
+    /// IPv6 /56).
+    pub max_pending_inbound_conns_per_subnet: u32,
+    /// Most established inbound connections from one IP address.
+    #[serde(rename = "MaxInboundConnsPerIP")]
+    pub max_inbound_conns_per_ip: u32,
+    /// Most established inbound connections from one subnet (IPv4 /24, IPv6 /56).
+    pub max_inbound_conns_per_subnet: u32,
+}
+
+impl Default for ResourceMgr {
+    fn default() -> Self {
+        let l = acorn_net::iplimit::Limits::default();
+        ResourceMgr {
+            max_memory: String::new(),
+            max_pending_inbound_conns_per_ip: l.max_pending_per_ip,
+            max_pending_inbound_conns_per_subnet: l.max_pending_per_subnet,
+            max_inbound_conns_per_ip: l.max_established_per_ip,
+            max_inbound_conns_per_subnet: l.max_established_per_subnet,
+        }
+    }
 }
 
 impl ResourceMgr {
@@ -600,6 +629,14 @@ pub struct AcornSection {
     /// `none` (default `true`). It costs a second routing table and record store,
     /// bounded as the WAN one's; a node with only public neighbours may turn it off.
     pub lan_dht: bool,
+    /// Block data an import (add, `dag import`, `block put` of many blocks) buffers
+    /// per write transaction (humanized size, default `"4MiB"`). RAM: up to 3× this
+    /// buffered, plus the database's dirty pages for one batch (small blocks, stored
+    /// inside the database, take several times their size there).
+    pub write_batch_size: String,
+    /// The database's page cache (humanized size, default `"8MiB"`); applies when the
+    /// repo is opened.
+    pub db_cache_size: String,
 }
 
 impl AcornSection {
@@ -610,6 +647,29 @@ impl AcornSection {
             reason,
         })
     }
+
+    /// `WriteBatchSize` in bytes (at least 1).
+    pub fn write_batch_bytes(&self) -> Result<usize, ConfigError> {
+        size_setting("Acorn.WriteBatchSize", &self.write_batch_size)
+    }
+
+    /// `DbCacheSize` in bytes.
+    pub fn db_cache_bytes(&self) -> Result<usize, ConfigError> {
+        size_setting("Acorn.DbCacheSize", &self.db_cache_size)
+    }
+}
+
+/// A humanized size setting of at least 1 byte that fits in memory.
+fn size_setting(key: &str, value: &str) -> Result<usize, ConfigError> {
+    let invalid = |reason: String| ConfigError::InvalidValue {
+        key: key.into(),
+        reason,
+    };
+    let n = parse_bytes(value).map_err(invalid)?;
+    if n == 0 {
+        return Err(invalid("must be at least 1 byte".into()));
+    }
+    usize::try_from(n).map_err(|_| invalid(format!("{n} bytes is too large")))
 }
 
 impl Default for AcornSection {
@@ -618,6 +678,8 @@ impl Default for AcornSection {
             blocking_threads: 2,
             min_free_space: "64MiB".into(),
             lan_dht: true,
+            write_batch_size: "4MiB".into(),
+            db_cache_size: "8MiB".into(),
         }
     }
 }
@@ -751,6 +813,31 @@ impl Config {
         self.datastore.storage_max_bytes()?;
         self.datastore.gc_period()?;
         self.acorn.min_free_space_bytes()?;
+        self.acorn.write_batch_bytes()?;
+        self.acorn.db_cache_bytes()?;
+        let rm = &self.swarm.resource_mgr;
+        for (key, n) in [
+            (
+                "Swarm.ResourceMgr.MaxPendingInboundConnsPerIP",
+                rm.max_pending_inbound_conns_per_ip,
+            ),
+            (
+                "Swarm.ResourceMgr.MaxPendingInboundConnsPerSubnet",
+                rm.max_pending_inbound_conns_per_subnet,
+            ),
+            (
+                "Swarm.ResourceMgr.MaxInboundConnsPerIP",
+                rm.max_inbound_conns_per_ip,
+            ),
+            (
+                "Swarm.ResourceMgr.MaxInboundConnsPerSubnet",
+                rm.max_inbound_conns_per_subnet,
+            ),
+        ] {
+            if n == 0 {
+                return Err(invalid(key, "must be at least 1 connection"));
+            }
+        }
         if self.datastore.storage_gc_watermark > 100 {
             return Err(invalid(
                 "Datastore.StorageGCWatermark",

@@ -34,6 +34,7 @@
 pub mod bandwidth;
 pub mod bitswap;
 pub mod dns;
+pub mod iplimit;
 pub mod memlimit;
 pub mod peer;
 pub mod pnet;

@@ -89,6 +89,7 @@ use libp2p::{
     yamux, Multiaddr, StreamProtocol, Swarm,
 };
 
+use crate::iplimit;
 use crate::transport::tcp::{self, Bandwidth};
 
 /// The `protocolVersion` we send in identify, as Kubo and go-libp2p do. (The
@@ -146,6 +147,10 @@ pub struct Config {
     /// Most outbound connections still being dialled or in their handshake.
     /// Default: 32.
     pub max_pending_outbound_connections: u32,
+    /// Inbound connections per remote address and subnet, pending and established
+    /// ([`crate::iplimit`]). Default: [`iplimit::Limits::default`] (4 / 8 pending,
+    /// 8 / 32 established); the daemon sets it from `Swarm.ResourceMgr`.
+    pub inbound_per_ip: iplimit::Limits,
     /// New connections (inbound and outbound) are refused while the process's resident
     /// memory is at or above this many bytes ([`crate::memlimit`]). Default: `None`
     /// (no memory limit); the daemon sets it from `Swarm.ResourceMgr.MaxMemory`.
@@ -204,6 +209,7 @@ impl Default for Config {
             max_connections_per_peer: 2,
             max_pending_inbound_connections: 32,
             max_pending_outbound_connections: 32,
+            inbound_per_ip: iplimit::Limits::default(),
             max_memory_bytes: None,
             max_streams_per_connection: 128,
             max_negotiating_inbound_streams: 32,
@@ -294,7 +300,10 @@ impl libp2p::swarm::Executor for Executor {
 /// The node's network behaviour. Events arrive as [`BehaviourEvent`].
 #[derive(NetworkBehaviour)]
 pub struct Behaviour {
-    /// Connection limits; first, so it denies a connection before others set up.
+    /// Inbound limits per address and subnet; first, so one host's connections are
+    /// refused before they count against the swarm-wide limits.
+    pub per_ip: iplimit::Behaviour,
+    /// Connection limits; early, so it denies a connection before others set up.
     pub limits: connection_limits::Behaviour,
     /// Memory-aware limit: no new connections while RSS ≥ `max_memory_bytes`.
     pub memory: crate::memlimit::Behaviour,
@@ -438,6 +447,7 @@ pub fn build_behaviour(keypair: &Keypair, config: &Config) -> Behaviour {
         .then(|| build_kad(peer_id, config, LAN_KAD_PROTOCOL))
         .flatten();
     Behaviour {
+        per_ip: iplimit::Behaviour::new(config.inbound_per_ip),
         limits: connection_limits::Behaviour::new(limits),
         memory: crate::memlimit::Behaviour::new(config.max_memory_bytes),
         identify,

@@ -203,11 +203,7 @@ impl From<anyhow::Error> for ApiError {
                 Some(inner) => inner as &(dyn std::error::Error + 'static),
                 None => cause,
             };
-            cause.is::<http::MalformedBody>()
-                || matches!(
-                    cause.downcast_ref::<core::AddEntryError>(),
-                    Some(core::AddEntryError::InvalidPath { .. })
-                )
+            cause.is::<http::MalformedBody>() || cause.is::<core::AddEntryError>()
         });
         if client {
             ApiError::Client(format!("{e:#}"))

@@ -640,6 +640,12 @@ pub fn unpack_tar(r: &mut dyn Read, target: &Path) -> anyhow::Result<()> {
                 _ => bail!("bad path {} in the daemon's archive", path.display()),
             }
         }
+        // Each name once: a second entry of one path never replaces the first.
+        anyhow::ensure!(
+            dest.symlink_metadata().is_err(),
+            "{} is in the daemon's archive twice",
+            path.display()
+        );
         entry.set_preserve_permissions(false);
         entry.set_preserve_mtime(false);
         entry
@@ -690,6 +696,31 @@ mod tests {
             assert!(format!("{e:#}").contains("bad path"), "{bad}: {e:#}");
             assert!(!dir.path().join("escape").exists());
         }
+    }
+
+    /// A tar naming one path twice fails; the first file is never overwritten.
+    #[test]
+    fn unpack_refuses_a_path_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = tar::Builder::new(Vec::new());
+        let mut add = |path: &str, kind, data: &[u8]| {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_entry_type(kind);
+            b.append_data(&mut h, path, data).unwrap();
+        };
+        add("top", tar::EntryType::Directory, b"");
+        add("top/x", tar::EntryType::Regular, b"first");
+        add("top/x", tar::EntryType::Regular, b"second");
+        let bytes = b.into_inner().unwrap();
+        let target = dir.path().join("t");
+        let e = unpack_tar(&mut &bytes[..], &target).unwrap_err();
+        assert!(
+            format!("{e:#}").contains("top/x is in the daemon's archive twice"),
+            "{e:#}"
+        );
+        assert_eq!(std::fs::read(target.join("x")).unwrap(), b"first");
     }
 
     /// Streamed entries report progress per step and at each entry's end, named.

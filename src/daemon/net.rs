@@ -134,12 +134,19 @@ pub fn swarm_config(config: &Config) -> net_swarm::Config {
         RoutingType::None => DhtMode::None,
         RoutingType::Dhtclient | RoutingType::Dht | RoutingType::Auto => DhtMode::Client,
     };
+    let rm = &config.swarm.resource_mgr;
     let mut c = net_swarm::Config {
         agent_version: crate::core::agent_version(),
         dht_mode,
         lan_dht: config.acorn.lan_dht,
         // Checked when the config is loaded; an invalid value cannot get here.
         max_memory_bytes: config.swarm.resource_mgr.max_memory_bytes().ok().flatten(),
+        inbound_per_ip: acorn_net::iplimit::Limits {
+            max_pending_per_ip: rm.max_pending_inbound_conns_per_ip,
+            max_pending_per_subnet: rm.max_pending_inbound_conns_per_subnet,
+            max_established_per_ip: rm.max_inbound_conns_per_ip,
+            max_established_per_subnet: rm.max_inbound_conns_per_subnet,
+        },
         ..net_swarm::Config::default()
     };
     // With the connection manager on, the hard limits follow `HighWater`: trimming

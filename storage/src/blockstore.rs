@@ -59,8 +59,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 /// KiB; as a file it takes its size rounded to the filesystem block (4 KiB).
 pub const INLINE_MAX_BYTES: usize = 16 << 10;
 
-/// A [`Writer`] commits once its buffer holds this many bytes of block data.
-/// Costs up to this much RAM per writer (plus one block).
+/// A [`Writer`] commits once its buffer holds this many bytes of block data, by
+/// default ([`Store::set_writer_batch_bytes`] changes it per store: small boards use
+/// less). Costs up to this much RAM per writer (plus one block), times
+/// ([`WRITER_QUEUE_BATCHES`] + 2), plus redb's dirty pages for one batch.
 pub const WRITER_BATCH_BYTES: usize = 4 << 20;
 
 /// A [`Writer`] commits once its buffer holds this many blocks (small-block imports).
@@ -184,6 +186,8 @@ struct Inner {
     lazy_commits: AtomicU64,
     /// Free space to keep on the repo's filesystem, in bytes.
     min_free_bytes: AtomicU64,
+    /// A new [`Writer`]'s batch size, in bytes of block data.
+    writer_batch_bytes: std::sync::atomic::AtomicUsize,
 }
 
 /// Default free space a repo keeps on its filesystem (`Acorn.MinFreeSpace`): writes
@@ -297,8 +301,17 @@ impl Store {
                 unsynced_files: std::sync::atomic::AtomicBool::new(false),
                 lazy_commits: AtomicU64::new(0),
                 min_free_bytes: AtomicU64::new(DEFAULT_MIN_FREE_BYTES),
+                writer_batch_bytes: std::sync::atomic::AtomicUsize::new(WRITER_BATCH_BYTES),
             }),
         }
+    }
+
+    /// Sets the batch size of writers made from now on (bytes of block data per
+    /// write transaction; at least one block is always taken).
+    pub fn set_writer_batch_bytes(&self, bytes: usize) {
+        self.inner
+            .writer_batch_bytes
+            .store(bytes.max(1), Ordering::Relaxed);
     }
 
     /// Sets the free space writes must leave on the repo's filesystem.
@@ -586,6 +599,7 @@ impl Store {
             stats: WriterStats::default(),
             undurable: false,
             bg: None,
+            batch_bytes: self.inner.writer_batch_bytes.load(Ordering::Relaxed),
         }
     }
 
@@ -1228,6 +1242,8 @@ pub struct Writer {
     undurable: bool,
     /// The background thread writing intermediate batches, once started.
     bg: Option<Background>,
+    /// Commit once the buffer holds this many bytes ([`Store::set_writer_batch_bytes`]).
+    batch_bytes: usize,
 }
 
 impl Writer {
@@ -1432,7 +1448,7 @@ impl BlockSink for Writer {
         self.buf
             .push((cid.hash().to_bytes(), Item::Data(data.to_vec())));
         self.buf_bytes += data.len();
-        if self.buf_bytes >= WRITER_BATCH_BYTES || self.buf.len() >= WRITER_BATCH_BLOCKS {
+        if self.buf_bytes >= self.batch_bytes || self.buf.len() >= WRITER_BATCH_BLOCKS {
             self.commit(false)?;
         }
         Ok(())

@@ -46,7 +46,7 @@
 //! PID if the file system lets us (the flock is the lock; the PID is a courtesy, and
 //! a full disk must not keep GC from running), open the database, check the format version.
 //!
-//! **Limits.** [`DB_CACHE_BYTES`] bounds redb's page cache (its default is 1 GiB, too
+//! **Limits.** [`DB_CACHE_BYTES`] (or [`set_db_cache_bytes`]) bounds redb's page cache (its default is 1 GiB, too
 //! much for a 512 MiB board).
 //!
 //! **Full file system.** Opening needs no free block (the lock file's PID record is
@@ -85,8 +85,19 @@ pub const DATASTORE_FILE: &str = "datastore.redb";
 /// File name of the lock file inside the repo directory.
 pub const LOCK_FILE: &str = "repo.lock";
 
-/// Bytes of page cache redb may use. Costs up to this much RAM while the repo is open.
+/// Bytes of page cache redb may use, by default ([`set_db_cache_bytes`] changes it
+/// for repos opened later: small boards use less). Costs up to this much RAM while
+/// the repo is open.
 pub const DB_CACHE_BYTES: usize = 8 << 20;
+
+/// The page cache of databases opened from now on (process-wide: one node, one repo).
+static DB_CACHE: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(DB_CACHE_BYTES);
+
+/// Sets redb's page cache, in bytes, for every database opened after the call.
+pub fn set_db_cache_bytes(bytes: usize) {
+    DB_CACHE.store(bytes, std::sync::atomic::Ordering::Relaxed);
+}
 
 /// Key in the `meta` table holding [`REPO_FORMAT_VERSION`].
 const META_FORMAT_VERSION: &str = "format_version";
@@ -311,7 +322,7 @@ fn upgrade_from_v1(db: &redb::Database, db_path: &Path) -> Result<(), RepoError>
 
 fn builder() -> redb::Builder {
     let mut b = redb::Builder::new();
-    b.set_cache_size(DB_CACHE_BYTES);
+    b.set_cache_size(DB_CACHE.load(std::sync::atomic::Ordering::Relaxed));
     b
 }
 

@@ -118,6 +118,9 @@ pub enum ExportError {
     /// `get` refuses names that could escape the target or are not file names.
     #[error("refusing unsafe entry name {name:?} in directory {parent}")]
     UnsafeName { name: Box<str>, parent: Cid },
+    /// A directory with two entries of one name: which would `get` keep?
+    #[error("directory {parent} has more than one entry named {name:?}")]
+    DuplicateName { name: Box<str>, parent: Cid },
     #[error("invalid path {path:?}: {reason}")]
     InvalidPath { path: String, reason: String },
     #[error("{}: {source}", path.display())]
@@ -776,6 +779,33 @@ fn is_safe_name(name: &str) -> bool {
     !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\0'])
 }
 
+/// The entry names of directory `parent`, as `get` needs them: each safe (see
+/// [`ExportError::UnsafeName`]) and none twice ([`ExportError::DuplicateName`]).
+/// Sorts a copy of the name references: O(n log n), one pointer per entry.
+pub fn check_names<'n>(
+    parent: &Cid,
+    names: impl Iterator<Item = &'n str>,
+) -> Result<(), ExportError> {
+    let mut sorted = Vec::new();
+    for n in names {
+        if !is_safe_name(n) {
+            return Err(ExportError::UnsafeName {
+                name: n.into(),
+                parent: *parent,
+            });
+        }
+        sorted.push(n);
+    }
+    sorted.sort_unstable();
+    match sorted.windows(2).find(|w| w[0] == w[1]) {
+        Some(w) => Err(ExportError::DuplicateName {
+            name: w[0].into(),
+            parent: *parent,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// One thing `get` creates, relative to the target.
 enum Item<'p> {
     Dir(&'p Path),
@@ -816,12 +846,7 @@ fn walk(
                 let Some(links) = dir_links(src, &cid, node)? else {
                     return Err(not_unixfs(&cid, "not a file, directory or symlink"));
                 };
-                if let Some((bad, _)) = links.iter().find(|(n, _)| !is_safe_name(n)) {
-                    return Err(ExportError::UnsafeName {
-                        name: bad.as_str().into(),
-                        parent: cid,
-                    });
-                }
+                check_names(&cid, links.iter().map(|(n, _)| n.as_str()))?;
                 visit(Item::Dir(&rel))?;
                 let first = stack.len();
                 stack.extend(
@@ -840,7 +865,8 @@ fn walk(
 ///
 /// Safety: `target` must not exist. The whole tree is first walked without
 /// writing, so an unsafe entry name anywhere (empty, `.`, `..`, containing `/` or
-/// NUL) fails with [`ExportError::UnsafeName`] before anything is created. Then
+/// NUL) fails with [`ExportError::UnsafeName`], and a name held twice by one
+/// directory with [`ExportError::DuplicateName`], before anything is created. Then
 /// every entry is created exclusively (`mkdir`, `O_CREAT|O_EXCL`, `symlink`), which
 /// never follows an existing symlink: a duplicate name fails instead of writing
 /// through whatever holds the name. Mode and mtime are not applied.
@@ -959,6 +985,34 @@ mod tests {
         let e = cat(&s, &c, 0, None, &mut Vec::new()).unwrap_err();
         assert_eq!(e.to_string(), "this dag node is a directory");
         assert!(ls(&s, &c).unwrap().is_empty());
+    }
+
+    /// A directory with one name twice: `get` refuses it before writing anything.
+    #[test]
+    fn get_refuses_a_name_twice() {
+        let mut s = MemStore::new();
+        let (a, b) = (file_leaf(&mut s, b"a"), file_leaf(&mut s, b"b"));
+        let link = |name: &str, hash| crate::codec::dagpb::PbLink {
+            hash,
+            name: Some(name.into()),
+            tsize: Some(1),
+        };
+        let dir = put(
+            &mut s,
+            &PbNode {
+                links: vec![link("x", a), link("x", b)],
+                data: Some(Data::new(DataType::Directory).encode()),
+            },
+        );
+        let out = tempfile::tempdir().unwrap();
+        let target = out.path().join("t");
+        let e = get(&s, &dir, &target).unwrap_err();
+        assert!(
+            matches!(&e, ExportError::DuplicateName { name, parent } if &**name == "x" && *parent == dir),
+            "{e}"
+        );
+        assert!(!target.exists());
+        assert!(check_names(&dir, ["x", "y"].into_iter()).is_ok());
     }
 
     #[test]

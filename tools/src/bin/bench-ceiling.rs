@@ -1,6 +1,6 @@
 //! Benchmark: the firmware profiles' memory ceilings (issue 6, "proof of the ceilings").
 //!
-//! Usage: `bench-ceiling [--add-mib 256] [--fetch-mib 64] [--peers 50]
+//! Usage: `bench-ceiling [--add-mib 256] [--fetch-mib 64] [--small-mib 16] [--peers 50]
 //!         [--profiles pi-zero,vps-256m,...] [--acorn PATH] [--dir DIR]`
 //!
 //! For each firmware profile (`firmware-profiles/*.toml`, all of them by default) it
@@ -11,7 +11,12 @@
 //!    profile) dial D and stay connected;
 //! 4. `acorn add` of a `--add-mib` file through D's API;
 //! 5. serve: the helper fetches that file from D (`cat`);
-//! 6. fetch: D fetches the helper's file (`cat` through D).
+//! 6. fetch: D fetches the helper's file (`cat` through D);
+//! 7. small blocks, all at once through D: two adds of a `--small-mib` file with
+//!    4 KiB chunks (dag-pb leaves, then raw leaves: no block in common), a
+//!    `dag import` of a CAR of 2 KiB blocks (made once, offline, from another
+//!    `--small-mib` file), and `repo gc` in a loop until they end. Small blocks are
+//!    stored inside the database, where write batches and dirty pages cost most.
 //!
 //! The helper connects before the light peers on purpose: the `test` profile has no
 //! DHT, and a bitswap session asks at most `bitswap::Config::max_broadcast_peers`
@@ -33,6 +38,7 @@
 
 use acorn_tools::{proc_figures, profile_ceiling_mib, write_pseudo_random_file, Daemon};
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -56,6 +62,7 @@ struct Row {
     add_secs: f64,
     serve_secs: f64,
     fetch_secs: f64,
+    small_secs: f64,
 }
 
 impl Row {
@@ -127,6 +134,7 @@ fn run_profile(
     peers: &[Daemon],
     add_file: &str,
     fetch_file: &str,
+    small: &SmallWork,
 ) -> anyhow::Result<Row> {
     let d_repo = base.join(format!("d-{profile}"));
     let h_repo = base.join(format!("helper-{profile}"));
@@ -157,6 +165,7 @@ fn run_profile(
 
     let serve_secs = helper.timed_cat(&cid)?;
     let fetch_secs = d.timed_cat(&helper_cid)?;
+    let small_secs = small_blocks(&d, small)?;
 
     let (_, hwm_kib, threads_now) = proc_figures(d.pid())?;
     let peak_threads = sampler.peak().max(threads_now).max(idle_threads);
@@ -176,12 +185,106 @@ fn run_profile(
         add_secs,
         serve_secs,
         fetch_secs,
+        small_secs,
     })
+}
+
+/// The inputs of step 7: a file to add with small chunks and a CAR of 2 KiB blocks.
+struct SmallWork {
+    file: String,
+    car: String,
+}
+
+impl SmallWork {
+    /// Writes the file and makes the CAR (in an offline repo under `base`).
+    fn prepare(acorn: &Path, base: &Path, mib: u64) -> anyhow::Result<SmallWork> {
+        let file = base.join("small-data");
+        let car_src = base.join("small-car-data");
+        write_pseudo_random_file(&file, mib << 20, 0x5a11)?;
+        write_pseudo_random_file(&car_src, mib << 20, 0xca25)?;
+        let repo = base.join("car-maker");
+        let run = |args: &[&str], stdout: Stdio| -> anyhow::Result<String> {
+            let out = Command::new(acorn)
+                .args(args)
+                .env("ACORN_PATH", &repo)
+                .stdout(stdout)
+                .output()?;
+            anyhow::ensure!(
+                out.status.success(),
+                "acorn {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        };
+        let utf8 = |p: &Path| p.to_str().map(str::to_string).unwrap_or_default();
+        run(&["init", "--profile", "test"], Stdio::piped())?;
+        let root = run(
+            &[
+                "add",
+                "-Q",
+                "--raw-leaves",
+                "--chunker",
+                "size-2048",
+                &utf8(&car_src),
+            ],
+            Stdio::piped(),
+        )?;
+        let car = base.join("small.car");
+        run(
+            &["dag", "export", root.trim()],
+            Stdio::from(std::fs::File::create(&car)?),
+        )?;
+        let _ = std::fs::remove_dir_all(&repo);
+        let _ = std::fs::remove_file(&car_src);
+        Ok(SmallWork {
+            file: utf8(&file),
+            car: utf8(&car),
+        })
+    }
+}
+
+/// Step 7: small-block work on `d`, all at once; returns its seconds.
+fn small_blocks(d: &Daemon, w: &SmallWork) -> anyhow::Result<f64> {
+    let t = Instant::now();
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let gc = s.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                d.cli(&["repo", "gc", "--quiet"])?;
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            anyhow::Ok(())
+        });
+        let work = [
+            s.spawn(|| d.cli(&["add", "-Q", "--chunker", "size-4096", &w.file])),
+            s.spawn(|| {
+                d.cli(&[
+                    "add",
+                    "-Q",
+                    "--raw-leaves",
+                    "--chunker",
+                    "size-4096",
+                    &w.file,
+                ])
+            }),
+            s.spawn(|| d.cli(&["dag", "import", &w.car])),
+        ];
+        let results: Vec<_> = work.into_iter().map(|h| h.join()).collect();
+        stop.store(true, Ordering::Relaxed);
+        let gc = gc.join();
+        for r in results {
+            r.map_err(|_| anyhow::anyhow!("small-block worker panicked"))??;
+        }
+        gc.map_err(|_| anyhow::anyhow!("gc loop panicked"))??;
+        anyhow::Ok(())
+    })?;
+    Ok(t.elapsed().as_secs_f64())
 }
 
 fn main() -> anyhow::Result<()> {
     let mut add_mib = 256u64;
     let mut fetch_mib = 64u64;
+    let mut small_mib = 16u64;
     let mut n_peers = 50usize;
     let mut only: Option<Vec<String>> = None;
     let profiles_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware-profiles");
@@ -190,6 +293,7 @@ fn main() -> anyhow::Result<()> {
         match a {
             "--add-mib" => add_mib = val()?.parse()?,
             "--fetch-mib" => fetch_mib = val()?.parse()?,
+            "--small-mib" => small_mib = val()?.parse()?,
             "--peers" => n_peers = val()?.parse()?,
             "--profiles" => only = Some(val()?.split(',').map(str::to_string).collect()),
             _ => return flags.take(a, val),
@@ -231,7 +335,7 @@ fn main() -> anyhow::Result<()> {
     // Declared before the daemons, so dropped after them: also on an error return.
     let _cleanup = RemoveOnDrop(base.clone());
     println!(
-        "bench-ceiling: acorn={} add_mib={add_mib} fetch_mib={fetch_mib} peers={n_peers} profiles={}",
+        "bench-ceiling: acorn={} add_mib={add_mib} fetch_mib={fetch_mib} small_mib={small_mib} peers={n_peers} profiles={}",
         acorn.display(),
         profiles
             .iter()
@@ -249,6 +353,7 @@ fn main() -> anyhow::Result<()> {
             .ok_or_else(|| anyhow::anyhow!("non-UTF-8 path {}", p.display()))
     };
     let (add_file, fetch_file) = (utf8(&add_path)?, utf8(&fetch_path)?);
+    let small = SmallWork::prepare(&acorn, &base, small_mib)?;
 
     let t = Instant::now();
     let mut peers = Vec::with_capacity(n_peers);
@@ -274,6 +379,7 @@ fn main() -> anyhow::Result<()> {
             &peers,
             &add_file,
             &fetch_file,
+            &small,
         )?;
         println!(
             "{name}: VmHWM {:.1} MiB of {ceiling} MiB, threads idle {} peak {}",
@@ -287,12 +393,12 @@ fn main() -> anyhow::Result<()> {
 
     println!();
     println!(
-        "| profile | ceiling | VmHWM | VmHWM / ceiling | idle RSS | idle threads | peak threads | peers connected | add {add_mib} MiB | serve {add_mib} MiB | fetch {fetch_mib} MiB |"
+        "| profile | ceiling | VmHWM | VmHWM / ceiling | idle RSS | idle threads | peak threads | peers connected | add {add_mib} MiB | serve {add_mib} MiB | fetch {fetch_mib} MiB | small blocks |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in &rows {
         println!(
-            "| {} | {} MiB | {:.1} MiB | {:.2} | {:.1} MiB | {} | {} | {}/{n_peers} | {:.1} s | {:.1} s | {:.1} s |",
+            "| {} | {} MiB | {:.1} MiB | {:.2} | {:.1} MiB | {} | {} | {}/{n_peers} | {:.1} s | {:.1} s | {:.1} s | {:.1} s |",
             r.profile,
             r.ceiling_mib,
             r.hwm_kib as f64 / 1024.0,
@@ -303,7 +409,8 @@ fn main() -> anyhow::Result<()> {
             r.peers,
             r.add_secs,
             r.serve_secs,
-            r.fetch_secs
+            r.fetch_secs,
+            r.small_secs
         );
     }
 
@@ -362,6 +469,7 @@ mod tests {
             add_secs: 0.0,
             serve_secs: 0.0,
             fetch_secs: 0.0,
+            small_secs: 0.0,
         };
         assert!(!row("pi-zero", 32 * 1024, 3).over_ceiling());
         assert!(row("pi-zero", 32 * 1024 + 1, 3).over_ceiling());
