@@ -532,15 +532,15 @@ impl bitswap::Blockstore for RepoBlocks {
     }
 }
 
-/// The core's fetcher: bitswap sessions, waited on from the blocking pool.
+/// The core's fetcher: bitswap sessions, awaited on the executor ([`crate::fetch`]).
 ///
-/// A fetch waits for bitswap's reply, for [`FETCH_TIMEOUT`], or for the daemon's
-/// shutdown (`stop` closes), whichever comes first. The shutdown arm makes a
-/// pending fetch fail at once without relying on bitswap's tasks: a reply can sit
-/// in a task or channel queue of bitswap's (a miss on its way to the driver, a
-/// block being stored) that is only dropped with the executor, and the executor
-/// outlives the shutdown drain if one of its tasks still holds it; the job (and
-/// with it the repo) would then wait out `SHUTDOWN_DRAIN`.
+/// A fetch waits for bitswap's reply or for the daemon's shutdown (`stop` closes),
+/// whichever comes first (the caller bounds the wait: [`FETCH_TIMEOUT`] at most).
+/// The shutdown arm makes a pending fetch fail at once without relying on
+/// bitswap's tasks: a reply can sit in a task or channel queue of bitswap's (a miss
+/// on its way to the driver, a block being stored) that is only dropped with the
+/// executor. Dropping a fetch drops its reply channel; dropping the session
+/// cancels its wants.
 struct BitswapFetcher {
     bitswap: bitswap::Handle,
     stop: Receiver<()>,
@@ -551,7 +551,7 @@ struct BitswapSession {
     stop: Receiver<()>,
 }
 
-fn with_timeout<T>(
+async fn or_stop<T>(
     stop: &Receiver<()>,
     f: impl std::future::Future<Output = Result<T, BlockError>>,
 ) -> Result<T, BlockError> {
@@ -563,16 +563,7 @@ fn with_timeout<T>(
         let _ = stop.recv().await;
         Err(shutting_down())
     };
-    smol::block_on(smol::future::or(
-        f,
-        smol::future::or(stopped, async {
-            async_io::Timer::after(FETCH_TIMEOUT).await;
-            Err(BlockError::Io(format!(
-                "the network did not answer within {}s",
-                FETCH_TIMEOUT.as_secs()
-            )))
-        }),
-    ))
+    smol::future::or(f, stopped).await
 }
 
 fn shutting_down() -> BlockError {
@@ -580,31 +571,36 @@ fn shutting_down() -> BlockError {
 }
 
 impl Fetcher for BitswapFetcher {
-    fn session(&self) -> Result<Box<dyn FetchSession>, BlockError> {
-        let s = with_timeout(&self.stop, async {
-            self.bitswap
-                .new_session()
-                .await
-                .map_err(|e| BlockError::Io(format!("bitswap: {e}")))
-        })?;
-        Ok(Box::new(BitswapSession {
-            session: s,
-            stop: self.stop.clone(),
-        }))
+    fn open(
+        &self,
+    ) -> futures::future::BoxFuture<'static, Result<Box<dyn FetchSession>, BlockError>> {
+        let (bitswap, stop) = (self.bitswap.clone(), self.stop.clone());
+        Box::pin(async move {
+            let s = or_stop(&stop, async {
+                bitswap
+                    .new_session()
+                    .await
+                    .map_err(|e| BlockError::Io(format!("bitswap: {e}")))
+            })
+            .await?;
+            Ok(Box::new(BitswapSession { session: s, stop }) as Box<dyn FetchSession>)
+        })
     }
 }
 
 impl FetchSession for BitswapSession {
-    fn fetch(&self, cid: &Cid) -> Result<Option<Vec<u8>>, BlockError> {
-        let session = &self.session;
-        with_timeout(&self.stop, async {
-            match session.fetch(*cid).await {
+    fn fetch(
+        &self,
+        cid: Cid,
+    ) -> futures::future::BoxFuture<'_, Result<Option<Vec<u8>>, BlockError>> {
+        Box::pin(or_stop(&self.stop, async move {
+            match self.session.fetch(cid).await {
                 Ok(b) => Ok(Some(b.into_parts().1)),
                 Err(bitswap::Error::NotFound { .. }) => Ok(None),
                 Err(bitswap::Error::Store(e)) => Err(e),
                 Err(e) => Err(BlockError::Io(format!("bitswap: {e}"))),
             }
-        })
+        }))
     }
 }
 
