@@ -422,11 +422,16 @@ impl ConnReader<'_> {
 
     /// Waits for the client's next bytes, without a time limit: `Ok(0)` when it
     /// closed the connection (or its sending side).
+    /// Dropping the future mid-wait leaves the buffer as it was.
     async fn hangup(&mut self) -> io::Result<usize> {
         if !self.pending().is_empty() {
             return Ok(self.pending().len());
         }
-        self.fill(Duration::MAX).await
+        let mut got = [0u8; 1024];
+        let mut s = self.stream;
+        let n = s.read(&mut got).await?;
+        self.buf.extend_from_slice(&got[..n]);
+        Ok(n)
     }
 
     /// Reads more body bytes within `pace`'s limits; `Ok(0)` at end of stream.
