@@ -14,6 +14,14 @@ use anyhow::bail;
 
 /// Removes the flag from `args` (`args[0]` is the program) and installs it.
 pub fn take(args: &mut Vec<String>) -> anyhow::Result<()> {
+    if let Some(v) = extract(args)? {
+        crate::core_api::client::set_timeout(v);
+    }
+    Ok(())
+}
+
+/// Removes the flag from `args`; its value, checked.
+fn extract(args: &mut Vec<String>) -> anyhow::Result<Option<String>> {
     let mut value = None;
     let mut i = 1;
     while i < args.len() {
@@ -36,13 +44,12 @@ pub fn take(args: &mut Vec<String>) -> anyhow::Result<()> {
         }
         i += 1;
     }
-    if let Some(v) = value {
-        if crate::config::parse_duration(&v).is_err() {
+    if let Some(v) = &value {
+        if crate::config::parse_duration(v).is_err() {
             bail!("time: invalid duration \"{v}\"");
         }
-        crate::core_api::client::set_timeout(v);
     }
-    Ok(())
+    Ok(value)
 }
 
 #[cfg(test)]
@@ -56,13 +63,15 @@ mod tests {
     #[test]
     fn the_flag_is_taken_anywhere_before_the_separator_and_checked() {
         let mut a = argv("acorn --timeout 5s cat x");
-        take(&mut a).unwrap();
+        assert_eq!(extract(&mut a).unwrap().as_deref(), Some("5s"));
         assert_eq!(a, argv("acorn cat x"));
         let mut a = argv("acorn cat --timeout=1m30s x -- --timeout 1s");
-        take(&mut a).unwrap();
+        assert_eq!(extract(&mut a).unwrap().as_deref(), Some("1m30s"));
         assert_eq!(a, argv("acorn cat x -- --timeout 1s"));
-        let e = take(&mut argv("acorn cat x --timeout soon")).unwrap_err();
+        let mut a = argv("acorn cat x");
+        assert_eq!(extract(&mut a).unwrap(), None);
+        let e = extract(&mut argv("acorn cat x --timeout soon")).unwrap_err();
         assert_eq!(e.to_string(), "time: invalid duration \"soon\"");
-        assert!(take(&mut argv("acorn cat --timeout")).is_err());
+        assert!(extract(&mut argv("acorn cat --timeout")).is_err());
     }
 }
