@@ -671,7 +671,7 @@ impl Api {
                 let mut objects = Vec::with_capacity(paths.len());
                 for p in &paths {
                     let links: Vec<Value> = c
-                        .ls(&p)?
+                        .ls(p)?
                         .into_iter()
                         .map(|e| {
                             json!({
