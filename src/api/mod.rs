@@ -64,9 +64,14 @@
 //!
 //! **Network.** `id`, `swarm/*`, `routing/*`, `stats/bw` and `bitswap/*` are the core
 //! API's `Network` group: they wait for the swarm task on their own pool
-//! ([`NET_WAIT_THREADS`]), not the repo's; content commands (`cat`, `get`, `ls`, `refs`, `pin/add`) fetch
-//! missing blocks over bitswap through the core's fetcher (see
-//! [`crate::daemon::net`]).
+//! ([`NET_WAIT_THREADS`]), not the repo's; content commands (`cat`, `get`, `ls`,
+//! `refs`, `resolve`, `pin/add`, `dag/get|export|stat`) run on the repo's pool
+//! against the blockstore only, and the blocks they lack are fetched over bitswap
+//! on the executor between runs ([`crate::fetch`]), so no thread waits for the
+//! network. A client that hangs up ends its request ([`http`] drops the handler),
+//! its walk and its wants. Every command takes Kubo's `timeout=` (a Go duration;
+//! a bad one is a 400): past it the request fails with `context deadline
+//! exceeded` (a stream already begun ends with that trailer).
 
 pub mod add;
 pub mod config;

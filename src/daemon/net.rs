@@ -98,10 +98,10 @@ pub const FETCH_TIMEOUT: Duration = Duration::from_secs(90);
 /// How long startup waits for the listeners to report their addresses.
 pub const LISTEN_WAIT: Duration = Duration::from_secs(2);
 /// Threads of bitswap's own blocking pool (its blockstore gets, haves and puts; the
-/// threads exit when idle). Not the API's pool: a request fetching over bitswap holds
-/// an API pool thread while it waits for a block whose `put` runs here, so sharing
-/// one pool would deadlock once every API thread waits. Each call is one block
-/// (≤ 2 MiB), so one thread keeps up with a loopback fetch.
+/// threads exit when idle). Not the API's pool: the API's threads run long local
+/// jobs (a 200 MiB `cat`), which a block arriving for another request must not
+/// wait behind. Each call is one block (≤ 2 MiB), so one thread keeps up with a
+/// loopback fetch.
 pub const BITSWAP_BLOCKING_THREADS: usize = 1;
 /// How long shutdown waits for the swarm task to stop.
 pub const STOP_WAIT: Duration = Duration::from_secs(2);
