@@ -126,6 +126,18 @@ fn abandoned_requests_for_absent_content_do_not_stall_the_pi_zero() {
     let cat_base = timed(|| whole_cat(&api)).min(timed(|| whole_cat(&api)));
     let page_base = timed(|| whole_page(&gw)).min(timed(|| whole_page(&gw)));
 
+    // While a visitor waits for a block nobody has, the block is wanted (the
+    // API's wantlist needs an API slot: this visitor is the gateway's).
+    let target = format!("/ipfs/{}", absent_cid(99));
+    let (addr, hold) = (gw.clone(), Duration::from_millis(800));
+    let visitor = std::thread::spawn(move || abandon(&addr, "GET", &target, hold));
+    let t = Instant::now();
+    while wants(d.port).is_empty() {
+        assert!(t.elapsed() < Duration::from_millis(700), "nothing wanted");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    visitor.join().unwrap();
+
     // Twenty visitors ask for content nobody has, and hang up: ten of them at once,
     // then ten more, on the API (`cat`, `ls`) and the gateway.
     for round in 0..2u64 {
