@@ -57,6 +57,7 @@
 //! | `Gateway.MaxConcurrentRequests` | `16` requests |
 //! | `API.HeadDeadline`, `Gateway.HeadDeadline` | `"20s"` (whole request head, idle time before it included) |
 //! | `API.BodyIdleTimeout`, `Gateway.BodyIdleTimeout` | `"20s"` (silence inside a request body) |
+//! | `Gateway.RetrievalTimeout` | `"30s"` (longest wait for one block from the network; Kubo's key) |
 //! | `Acorn.BlockingThreads` | `2` threads |
 //! | `Acorn.WriteBatchSize` | `"4MiB"` (block data per import write transaction) |
 //! | `Acorn.DbCacheSize` | `"8MiB"` (the database's page cache) |
@@ -520,7 +521,14 @@ pub struct GatewaySection {
     pub head_deadline: String,
     /// As `API.BodyIdleTimeout`, for the gateway.
     pub body_idle_timeout: String,
+    /// Go duration (Kubo's key): the longest a request waits for a block from the
+    /// network; it then gets 504 (or, mid-body, a cut connection). Default
+    /// [`DEFAULT_GATEWAY_RETRIEVAL_TIMEOUT`], set per firmware profile.
+    pub retrieval_timeout: String,
 }
+
+/// Default `Gateway.RetrievalTimeout` (Kubo's default).
+pub const DEFAULT_GATEWAY_RETRIEVAL_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Default for GatewaySection {
     fn default() -> Self {
@@ -528,6 +536,7 @@ impl Default for GatewaySection {
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
             head_deadline: default_head_deadline(),
             body_idle_timeout: default_body_idle_timeout(),
+            retrieval_timeout: format!("{}s", DEFAULT_GATEWAY_RETRIEVAL_TIMEOUT.as_secs()),
         }
     }
 }
@@ -574,6 +583,11 @@ impl ApiSection {
 }
 
 impl GatewaySection {
+    /// `Gateway.RetrievalTimeout` (checked on load and set; the default if not).
+    pub fn retrieval_timeout(&self) -> Duration {
+        parse_duration(&self.retrieval_timeout).unwrap_or(DEFAULT_GATEWAY_RETRIEVAL_TIMEOUT)
+    }
+
     /// The gateway server's HTTP settings.
     pub fn http_config(&self) -> crate::api::http::Config {
         http_config(
@@ -895,6 +909,7 @@ impl Config {
             ("API.BodyIdleTimeout", &self.api.body_idle_timeout),
             ("Gateway.HeadDeadline", &self.gateway.head_deadline),
             ("Gateway.BodyIdleTimeout", &self.gateway.body_idle_timeout),
+            ("Gateway.RetrievalTimeout", &self.gateway.retrieval_timeout),
         ] {
             match parse_duration(value) {
                 Ok(d) if d.is_zero() => return Err(invalid(key, "must be above 0")),

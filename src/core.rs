@@ -35,56 +35,62 @@ pub struct Node {
 /// Where a node gets blocks it does not store: the network, while the daemon runs.
 /// Implemented by the daemon over bitswap ([`crate::daemon::net`]); offline there is
 /// none and a missing block is an error, as before.
+///
+/// Nothing here blocks a thread on the network: a blocking command only reads the
+/// blockstore, and a block it misses is fetched asynchronously, on the executor, by
+/// [`crate::fetch`], which then runs the command again.
 pub trait Fetcher: Send + Sync {
-    /// Opens a session for one command (bitswap asks the peers that had earlier
-    /// blocks of the session first). Called on the blocking pool; may block.
-    fn session(&self) -> Result<Box<dyn FetchSession>, BlockError>;
+    /// Opens a session for one request (bitswap asks the peers that had earlier
+    /// blocks of the session first; dropping it cancels its wants).
+    fn open(
+        &self,
+    ) -> futures::future::BoxFuture<'static, Result<Box<dyn FetchSession>, BlockError>>;
 }
 
-/// One command's fetches. Called on the blocking pool; blocks until the block is
-/// here (verified against its CID and stored) or the fetch failed.
-pub trait FetchSession {
-    /// `Ok(None)` when no peer had the block in time.
-    fn fetch(&self, cid: &Cid) -> Result<Option<Vec<u8>>, BlockError>;
+/// One request's fetches, awaited on the executor.
+pub trait FetchSession: Send + Sync {
+    /// The block, fetched, verified against its CID and stored; `Ok(None)` when no
+    /// peer had it before bitswap gave up. Dropping the future cancels the want.
+    fn fetch(
+        &self,
+        cid: Cid,
+    ) -> futures::future::BoxFuture<'_, Result<Option<Vec<u8>>, BlockError>>;
 }
 
-/// The blocks a command reads: the blockstore, then (on a miss, with a fetcher) the
-/// network. The session opens at the first miss, so commands on local content never
-/// touch the network.
+/// The blocks a command reads: the blockstore only. With a fetcher (daemon), a block
+/// it misses is reported to the [`crate::fetch`] run the command is in, which fetches
+/// it off this thread and runs the command again; outside such a run a miss is
+/// simply a block not found.
 pub struct Source<'a> {
     store: &'a Store,
-    fetcher: Option<&'a dyn Fetcher>,
-    session: std::cell::RefCell<Option<Box<dyn FetchSession>>>,
+    online: bool,
 }
 
 impl Source<'_> {
-    fn fetch(&self, cid: &Cid) -> Result<Option<Vec<u8>>, BlockError> {
-        let Some(f) = self.fetcher else {
-            return Ok(None);
-        };
-        let mut s = self.session.borrow_mut();
-        if s.is_none() {
-            *s = Some(f.session()?);
-        }
-        match s.as_ref() {
-            Some(s) => s.fetch(cid),
-            None => Ok(None),
+    /// A block the store lacks: told to the current fetch run (if any).
+    fn missed(&self, cid: &Cid) {
+        if self.online {
+            crate::fetch::record_miss(cid);
         }
     }
 }
 
 impl BlockSource for Source<'_> {
     fn get(&self, cid: &Cid) -> Result<Option<Vec<u8>>, BlockError> {
-        match self.store.get(cid)? {
-            Some(d) => Ok(Some(d)),
-            None => self.fetch(cid),
+        let got = self.store.get(cid)?;
+        if got.is_none() {
+            self.missed(cid);
         }
+        Ok(got)
     }
 
     fn has(&self, cid: &Cid) -> Result<bool, BlockError> {
-        // A DAG walk asks `has` for raw leaves: fetch them too (the fetched block is
-        // stored by the fetcher, so it is then present).
-        Ok(self.store.has(cid)? || self.fetch(cid)?.is_some())
+        // A DAG walk asks `has` for raw leaves: a miss is fetched like any other.
+        let has = self.store.has(cid)?;
+        if !has {
+            self.missed(cid);
+        }
+        Ok(has)
     }
 }
 
@@ -254,12 +260,16 @@ impl Node {
             .map_err(|_| anyhow::anyhow!("the node already has a fetcher"))
     }
 
-    /// The blocks commands read: local, then fetched (see [`Source`]).
+    /// Where missing blocks come from (the daemon's bitswap), if anywhere.
+    pub fn fetcher(&self) -> Option<&Arc<dyn Fetcher>> {
+        self.fetcher.get()
+    }
+
+    /// The blocks commands read: local, misses reported for fetching (see [`Source`]).
     pub fn source(&self) -> Source<'_> {
         Source {
             store: self.store(),
-            fetcher: self.fetcher.get().map(|f| &**f),
-            session: std::cell::RefCell::new(None),
+            online: self.fetcher.get().is_some(),
         }
     }
 
@@ -1819,6 +1829,12 @@ mod tests {
                 crate::config::DEFAULT_MAX_CONCURRENT_REQUESTS as u64,
             ),
             ("SLOT_WAIT", crate::api::SLOT_WAIT.as_secs()),
+            ("WANT_WINDOW_COUNT", crate::fetch::WANT_WINDOW_COUNT as u64),
+            (
+                "DEFAULT_GATEWAY_RETRIEVAL_TIMEOUT",
+                crate::config::DEFAULT_GATEWAY_RETRIEVAL_TIMEOUT.as_secs(),
+            ),
+            ("FETCH_TIMEOUT", crate::daemon::net::FETCH_TIMEOUT.as_secs()),
             ("NET_WAIT_THREADS", crate::api::NET_WAIT_THREADS as u64),
             (
                 "ADD_HELD_ENTRIES_COUNT",

@@ -19,6 +19,7 @@ mod config;
 mod core;
 mod core_api;
 mod daemon;
+mod fetch;
 mod gateway;
 mod identity;
 mod notify;
@@ -74,6 +75,10 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         }
+    }
+    if let Err(e) = cli::timeout::take(&mut args) {
+        eprintln!("Error: {e}");
+        return ExitCode::FAILURE;
     }
     let args = match cli::argv::normalize(&args, &Acorn::get_args_info()) {
         Ok(a) => a,

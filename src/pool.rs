@@ -17,7 +17,9 @@
 //!
 //! **Bitswap.** The daemon gives bitswap a second `Pool` (`acorn-bitswap`,
 //! `daemon::net::BITSWAP_BLOCKING_THREADS`) through [`acorn_net::bitswap::Blocking`]:
-//! API jobs wait for bitswap, so bitswap must not wait for API threads.
+//! the API's long local jobs must not hold up the blocks bitswap stores for other
+//! requests. No pool job waits for the network: content jobs read the blockstore
+//! only and their misses are fetched on the executor ([`crate::fetch`]).
 //! A job that panics yields `None`; the thread survives.
 
 use std::collections::VecDeque;

@@ -44,12 +44,14 @@ use serde_json::{json, Value};
 use super::http::Request;
 use super::multipart::Multipart;
 use super::{
-    json_line, json_response, multipart_body, stream, Api, ApiError, ApiResult, Query, Slot,
+    fetching_stream, json_line, json_response, multipart_body, stream, Api, ApiError, ApiResult,
+    Query, Slot,
 };
 use crate::core::{self, DagStatSummary, MAX_DAG_INPUT_BYTES};
 use crate::core_api::blocks::{mhlen_from_arg, mhtype_from_name, BlockPutOptions, Blocks as _};
 use crate::core_api::dag::{hash_from_name, Car, CarSource, Dag as _, DagPutOptions};
 use crate::core_api::Content as _;
+use crate::fetch::{Reach, Resume};
 
 /// Exactly `names.len()` positional arguments, as Kubo's command parser checks them.
 pub(super) fn exact_args(q: &Query<'_>, names: &[&str]) -> Result<Vec<String>, ApiError> {
@@ -249,22 +251,27 @@ impl Api {
         let arg = exact_args(&q, &["ref"])?.swap_remove(0);
         let codec = cids::codec_from_name(q.get(&["output-codec"]).unwrap_or("dag-json"))
             .map_err(|e| ApiError::Client(e.to_string()))?;
-        let core = self.core.clone();
-        stream(slot, "text/plain", "X-Stream-Output", move |w| {
-            core.dag_get(&arg, codec, w)
-        })
+        fetching_stream(
+            slot,
+            "text/plain",
+            "X-Stream-Output",
+            Reach::Block,
+            Resume::Replay,
+            move |c, w, _| c.dag_get(&arg, codec, w),
+        )
         .await
     }
 
     pub(super) async fn dag_export(&self, req: Request, slot: Slot) -> ApiResult {
         let q = Query(&req.query);
         let arg = exact_args(&q, &["root"])?.swap_remove(0);
-        let core = self.core.clone();
-        stream(
+        fetching_stream(
             slot,
             "application/vnd.ipld.car",
             "X-Stream-Output",
-            move |w| core.dag_export(&arg, w),
+            Reach::Dag,
+            Resume::Replay,
+            move |c, w, _| c.dag_export(&arg, w),
         )
         .await
     }
@@ -305,13 +312,19 @@ impl Api {
         let q = Query(&req.query);
         let args = q.required_args("root")?;
         let progress = q.bool(&["progress", "p"])?.unwrap_or(true);
-        let core = self.core.clone();
-        stream(slot, "application/json", "X-Chunked-Output", move |w| {
-            let mut show = |s: &DagStatSummary| Ok(json_line(w, &dag_stat_json(s, false))?);
-            let sum = core.dag_stat(&args, progress.then_some(&mut show as _))?;
-            json_line(w, &dag_stat_json(&sum, true))?;
-            Ok(())
-        })
+        fetching_stream(
+            slot,
+            "application/json",
+            "X-Chunked-Output",
+            Reach::Dag,
+            Resume::Replay,
+            move |core, w, _| {
+                let mut show = |s: &DagStatSummary| Ok(json_line(w, &dag_stat_json(s, false))?);
+                let sum = core.dag_stat(&args, progress.then_some(&mut show as _))?;
+                json_line(w, &dag_stat_json(&sum, true))?;
+                Ok(())
+            },
+        )
         .await
     }
 
@@ -327,7 +340,9 @@ impl Api {
         let q = Query(&req.query);
         let arg = exact_args(&q, &["name"])?.swap_remove(0);
         q.bool(&["recursive", "r"])?;
-        let cid = self.on_core(move |c| c.resolve(&arg)).await?;
+        let cid = self
+            .on_content(Reach::Block, move |c| c.resolve(&arg))
+            .await?;
         Ok(json_response(&json!({ "Path": format!("/ipfs/{cid}") })))
     }
 }

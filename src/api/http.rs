@@ -22,7 +22,8 @@
 //! [`MAX_HEADER_BYTES`], the whole head and the idle time before it by one
 //! [`Config::head_deadline`]) → build the [`Request`]
 //! whose body is fed by a pump in the same task → run the handler → write the
-//! response while the pump goes on (so a handler may stream its output while it
+//! response while the pump goes on (once the body is in, the pump watches for the
+//! client hanging up: that drops the handler's future, cancelling its work) (so a handler may stream its output while it
 //! still reads its input, as `add` does) → if the handler left body bytes unread,
 //! stop writing, drain what the client still sends (bounded: [`LINGER_BYTES`],
 //! [`LINGER_TIMEOUT`]) and close, else wait for the next request.
@@ -419,6 +420,20 @@ impl ConnReader<'_> {
         n
     }
 
+    /// Waits for the client's next bytes, without a time limit: `Ok(0)` when it
+    /// closed the connection (or its sending side).
+    /// Dropping the future mid-wait leaves the buffer as it was.
+    async fn hangup(&mut self) -> io::Result<usize> {
+        if !self.pending().is_empty() {
+            return Ok(self.pending().len());
+        }
+        let mut got = [0u8; 1024];
+        let mut s = self.stream;
+        let n = s.read(&mut got).await?;
+        self.buf.extend_from_slice(&got[..n]);
+        Ok(n)
+    }
+
     /// Reads more body bytes within `pace`'s limits; `Ok(0)` at end of stream.
     async fn fill_body(&mut self, pace: &mut BodyPace<'_>) -> io::Result<usize> {
         let t = Instant::now();
@@ -589,10 +604,21 @@ where
         }
         let body_done = AtomicBool::new(false);
         let pump = async {
-            if pump_body(&mut reader, framing, &tx, config).await {
-                body_done.store(true, Ordering::Relaxed);
-            }
+            let done = pump_body(&mut reader, framing, &tx, config).await;
             drop(tx);
+            if done {
+                body_done.store(true, Ordering::Relaxed);
+                // The request is in: a hang-up from now on ends the request (its
+                // handler future is dropped, and with it its work and its wants),
+                // as Go's server cancels a request's context. Bytes of a next
+                // request stay buffered for it.
+                if let Ok(0) = reader.hangup().await {
+                    return Err(io::Error::new(
+                        io::ErrorKind::ConnectionAborted,
+                        "the client closed the connection",
+                    ));
+                }
+            }
             future::pending::<io::Result<()>>().await
         };
         let respond = async {

@@ -64,9 +64,14 @@
 //!
 //! **Network.** `id`, `swarm/*`, `routing/*`, `stats/bw` and `bitswap/*` are the core
 //! API's `Network` group: they wait for the swarm task on their own pool
-//! ([`NET_WAIT_THREADS`]), not the repo's; content commands (`cat`, `get`, `ls`, `refs`, `pin/add`) fetch
-//! missing blocks over bitswap through the core's fetcher (see
-//! [`crate::daemon::net`]).
+//! ([`NET_WAIT_THREADS`]), not the repo's; content commands (`cat`, `get`, `ls`,
+//! `refs`, `resolve`, `pin/add`, `dag/get|export|stat`) run on the repo's pool
+//! against the blockstore only, and the blocks they lack are fetched over bitswap
+//! on the executor between runs ([`crate::fetch`]), so no thread waits for the
+//! network. A client that hangs up ends its request ([`http`] drops the handler),
+//! its walk and its wants. Every command takes Kubo's `timeout=` (a Go duration;
+//! a bad one is a 400): past it the request fails with `context deadline
+//! exceeded` (a stream already begun ends with that trailer).
 
 pub mod add;
 pub mod config;
@@ -81,7 +86,7 @@ pub mod stats;
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use acorn_storage::unixfs::exporter::EntryKind;
 use serde_json::{json, Value};
@@ -89,6 +94,7 @@ use smol::channel::{self, Receiver, Sender};
 
 use crate::core::{self, parse_cid_arg};
 use crate::core_api::{network, Content as _, Local, Network as _, Settings as _};
+use crate::fetch::{self, Reach, Resume, Spawner, Walker};
 use crate::pool::Pool;
 use http::{Body, Chunk, Request, Response};
 use multipart::Multipart;
@@ -176,6 +182,8 @@ pub struct Api {
     slots: Slots,
     /// The browser rule (config `API.HTTPHeaders`), set once the ports are known.
     cors: std::sync::OnceLock<cors::Cors>,
+    /// Where streamed answers' fetch loops run (the daemon's executor).
+    spawner: Spawner,
 }
 
 /// An error answer.
@@ -185,6 +193,8 @@ pub enum ApiError {
     Client(String),
     /// The command failed (HTTP 500, `Code: 0`).
     Server(String),
+    /// No such command (`404 page not found`).
+    NotFound,
 }
 
 impl From<anyhow::Error> for ApiError {
@@ -218,6 +228,7 @@ impl ApiError {
         let (status, code, msg) = match self {
             ApiError::Client(m) => (400, 1, m),
             ApiError::Server(m) => (500, 0, m),
+            ApiError::NotFound => return Response::full(404, "text/plain", "404 page not found\n"),
         };
         let body = json!({"Message": msg, "Code": code, "Type": "error"});
         Response::full(status, "application/json", format!("{body}\n"))
@@ -226,8 +237,9 @@ impl ApiError {
 
 type ApiResult = Result<Response, ApiError>;
 
-/// A held request slot, with the API (for its pool).
-struct Slot(Arc<Api>, #[allow(dead_code)] Held);
+/// A held request slot, with the API (for its pool) and the request's deadline
+/// (`timeout=`).
+struct Slot(Arc<Api>, #[allow(dead_code)] Held, Option<Instant>);
 
 /// One server's request slots: at most `limit` held at once; a request past that
 /// waits (async, on the executor) for one to free, up to a bound it chooses.
@@ -294,7 +306,7 @@ impl Slots {
 
 impl Api {
     /// The API over `core`, running repo work on `pool`.
-    pub fn new(core: Arc<Local>, pool: Pool, shutdown: Sender<()>) -> Arc<Api> {
+    pub fn new(core: Arc<Local>, pool: Pool, shutdown: Sender<()>, spawner: Spawner) -> Arc<Api> {
         let limit = usize::from(core.node().config().api.max_concurrent_requests);
         Arc::new(Api {
             core,
@@ -303,6 +315,7 @@ impl Api {
             shutdown,
             slots: Slots::new(limit),
             cors: std::sync::OnceLock::new(),
+            spawner,
         })
     }
 
@@ -364,6 +377,10 @@ impl Api {
     /// Runs command `cmd` in a request slot.
     async fn dispatch(self: Arc<Api>, cmd: String, req: Request) -> Response {
         let not_found = || Response::full(404, "text/plain", "404 page not found\n");
+        let deadline = match timeout_arg(&req) {
+            Ok(t) => t.map(|t| Instant::now() + t),
+            Err(e) => return e.into_response(),
+        };
         let Some(held) = self.slots.acquire(SLOT_WAIT).await else {
             return ApiError::Server(format!(
                 "too many requests: {} are being served and none ended within {}s",
@@ -373,8 +390,23 @@ impl Api {
             .into_response()
             .with_status(503);
         };
-        let slot = Slot(self.clone(), held);
-        let result = match cmd.as_str() {
+        let slot = Slot(self.clone(), held, deadline);
+        let run = async {
+            match fetch::until(deadline, async { Ok(self.run(&cmd, req, slot).await) }).await {
+                Ok(r) => r,
+                Err(e) => Err(ApiError::from(e)),
+            }
+        };
+        match run.await {
+            Ok(r) => r,
+            Err(ApiError::NotFound) => not_found(),
+            Err(e) => e.into_response(),
+        }
+    }
+
+    /// The handler of command `cmd`.
+    async fn run(&self, cmd: &str, req: Request, slot: Slot) -> ApiResult {
+        let result = match cmd {
             "add" => self.add(req, slot).await,
             "block/get" => self.block_get(req, slot).await,
             "block/put" => self.block_put(req, slot).await,
@@ -422,9 +454,9 @@ impl Api {
                 Ok(Response::full(200, "text/plain", ""))
             }
             "version" => self.version().await,
-            _ => return not_found(),
+            _ => Err(ApiError::NotFound),
         };
-        result.unwrap_or_else(ApiError::into_response)
+        result
     }
 
     /// Runs `f` with the core API on the blocking pool.
@@ -433,6 +465,30 @@ impl Api {
         f: impl FnOnce(&Local) -> anyhow::Result<T> + Send + 'static,
     ) -> Result<T, ApiError> {
         on_pool(&self.pool, self.core.clone(), f).await
+    }
+
+    /// Runs `f`, a command that reads content, on the blocking pool; blocks it
+    /// lacks are fetched on the executor between runs ([`fetch::run_value`]).
+    async fn on_content<T: Send + 'static>(
+        &self,
+        reach: Reach,
+        f: impl Fn(&Local) -> anyhow::Result<T> + Send + Sync + 'static,
+    ) -> Result<T, ApiError> {
+        let core = self.core.clone();
+        let mut walker = self.walker();
+        Ok(fetch::run_value(&mut walker, reach, Arc::new(move || f(&core))).await?)
+    }
+
+    /// A request's walker: fetches through the node's bitswap, as long as bitswap
+    /// waits (the request's `timeout=` bounds the whole request).
+    fn walker(&self) -> Walker {
+        let node = self.core.node();
+        Walker::new(
+            node.fetcher().cloned(),
+            self.pool.clone(),
+            node.store().clone(),
+            None,
+        )
     }
 
     /// Runs a `Network` call on the network-wait pool ([`NET_WAIT_THREADS`]): it
@@ -478,10 +534,14 @@ impl Api {
         }
         acorn_storage::unixfs::exporter::parse_ipfs_path(&arg)
             .map_err(|e| ApiError::Client(e.to_string()))?;
-        let core = self.core.clone();
-        stream(slot, "application/x-tar", "X-Stream-Output", move |w| {
-            core.get_tar(&arg, w)
-        })
+        fetching_stream(
+            slot,
+            "application/x-tar",
+            "X-Stream-Output",
+            Reach::Dag,
+            Resume::Replay,
+            move |c, w, _| c.get_tar(&arg, w),
+        )
         .await
     }
 
@@ -491,12 +551,19 @@ impl Api {
         let paths = q.required_args("ipfs-path")?;
         let recursive = q.bool(&["recursive", "r"])?.unwrap_or(false);
         let unique = q.bool(&["unique", "u"])?.unwrap_or(false);
-        let core = self.core.clone();
-        stream(slot, "application/json", "X-Chunked-Output", move |w| {
-            core.refs(&paths, recursive, unique, &mut |c| {
-                Ok(json_line(w, &json!({"Ref": c.to_string(), "Err": ""}))?)
-            })
-        })
+        let reach = if recursive { Reach::Dag } else { Reach::Block };
+        fetching_stream(
+            slot,
+            "application/json",
+            "X-Chunked-Output",
+            reach,
+            Resume::Replay,
+            move |core, w, _| {
+                core.refs(&paths, recursive, unique, &mut |c| {
+                    Ok(json_line(w, &json!({"Ref": c.to_string(), "Err": ""}))?)
+                })
+            },
+        )
         .await
     }
 
@@ -579,10 +646,21 @@ impl Api {
         let paths = q.required_args("ipfs-path")?;
         let offset = q.u64(&["offset", "o"])?.unwrap_or(0);
         let length = q.u64(&["length", "l"])?;
-        let core = self.core.clone();
-        stream(slot, "text/plain", "X-Stream-Output", move |w| {
-            core.cat(&paths, offset, length, w)
-        })
+        // A rerun resumes after the bytes already sent.
+        fetching_stream(
+            slot,
+            "text/plain",
+            "X-Stream-Output",
+            Reach::Block,
+            Resume::Offset,
+            move |c, w, done| {
+                let length = length.map(|l| l.saturating_sub(done));
+                if length == Some(0) && done > 0 {
+                    return Ok(());
+                }
+                c.cat(&paths, offset + done, length, w)
+            },
+        )
         .await
     }
 
@@ -590,11 +668,11 @@ impl Api {
         let q = Query(&req.query);
         let paths = q.required_args("ipfs-path")?;
         let objects = self
-            .on_core(move |c| {
+            .on_content(Reach::Block, move |c| {
                 let mut objects = Vec::with_capacity(paths.len());
-                for p in paths {
+                for p in &paths {
                     let links: Vec<Value> = c
-                        .ls(&p)?
+                        .ls(p)?
                         .into_iter()
                         .map(|e| {
                             json!({
@@ -899,6 +977,75 @@ impl Write for ChunkWriter {
     fn flush(&mut self) -> io::Result<()> {
         self.send()
     }
+}
+
+/// Kubo's `timeout=` (any command): a Go duration (`30s`, `1m30s`, `500ms`) after
+/// which the request fails with `context deadline exceeded`; `0` or none: no limit.
+fn timeout_arg(req: &Request) -> Result<Option<Duration>, ApiError> {
+    match Query(&req.query).get(&["timeout"]) {
+        None => Ok(None),
+        Some(v) => match crate::config::parse_duration(v) {
+            Ok(d) if d.is_zero() => Ok(None),
+            Ok(d) => Ok(Some(d)),
+            Err(_) => Err(ApiError::Client(format!("time: invalid duration \"{v}\""))),
+        },
+    }
+}
+
+/// A streamed answer of a command that reads content: `work` runs on the blocking
+/// pool writing the stream, and a loop on the executor ([`fetch::run_stream`])
+/// fetches the blocks it lacks between runs, each rerun resuming as `resume` says.
+/// The loop ends with the request's deadline or when the client goes away (the
+/// stream's receiver is dropped), cancelling its wants. Fails as a whole (an
+/// error answer) if `work` fails before its first output.
+async fn fetching_stream(
+    slot: Slot,
+    content_type: &str,
+    marker: &'static str,
+    reach: Reach,
+    resume: Resume,
+    work: impl Fn(&Local, &mut dyn Write, u64) -> anyhow::Result<()> + Send + Sync + 'static,
+) -> ApiResult {
+    let (tx, rx) = channel::bounded(RESPONSE_QUEUE_COUNT);
+    // The failure's kind, for an answer that fails before its first output.
+    let (etx, erx) = channel::bounded(1);
+    let api = slot.0.clone();
+    let deadline = slot.2;
+    let mut walker = api.walker();
+    let core = api.core.clone();
+    let job: fetch::StreamJob = Arc::new(move |w, done| work(&core, w, done));
+    let writer_tx = tx.clone();
+    let make_writer = Arc::new(move || ChunkWriter::new(writer_tx.clone()));
+    let gone = tx.clone();
+    let driver = async move {
+        let _slot = slot;
+        let run = fetch::run_stream(&mut walker, reach, resume, job, make_writer);
+        if let Err(e) = fetch::until(deadline, run).await {
+            let msg = format!("{e:#}");
+            // The kind first: the handler reads it once it sees the error chunk.
+            let _ = etx.try_send(ApiError::from(e));
+            let _ = tx.send(Chunk::Error(msg)).await;
+        }
+    };
+    let spawned = api.spawner.spawn(async move {
+        futures_lite::future::or(driver, gone.closed()).await;
+    });
+    if !spawned {
+        return Err(ApiError::Server("the daemon is shutting down".into()));
+    }
+    let first = match rx.recv().await {
+        Ok(Chunk::Error(e)) => return Err(erx.try_recv().unwrap_or(ApiError::Server(e))),
+        Ok(c) => Some(c),
+        Err(_) => None,
+    };
+    Ok(Response {
+        status: 200,
+        headers: vec![
+            ("Content-Type", content_type.to_string()),
+            (marker, "1".to_string()),
+        ],
+        body: Body::Stream(first, rx),
+    })
 }
 
 /// Runs `work` on the blocking pool writing a streamed response. Fails as a whole

@@ -34,10 +34,13 @@ use serde_json::{json, Value};
 
 use super::dag::exact_args;
 use super::http::Request;
-use super::{json_line, json_response, stream, Api, ApiError, ApiResult, Query, Slot};
+use super::{
+    fetching_stream, json_line, json_response, stream, Api, ApiError, ApiResult, Query, Slot,
+};
 use crate::core_api::pins::{PinAddEvent, PinAddOptions, PinVerifyOptions};
 use crate::core_api::repo::GcEvent;
 use crate::core_api::{Pins, Repo};
+use crate::fetch::{Reach, Resume};
 
 impl Api {
     pub(super) async fn pin_add(&self, req: Request, slot: Slot) -> ApiResult {
@@ -50,7 +53,7 @@ impl Api {
         };
         if !opts.progress {
             let pins = self
-                .on_core(move |c| {
+                .on_content(Reach::Dag, move |c| {
                     let mut pins = Vec::with_capacity(paths.len());
                     c.pin_add(&paths, opts, &mut |e| {
                         if let PinAddEvent::Pinned(cid) = e {
@@ -63,19 +66,25 @@ impl Api {
                 .await?;
             return Ok(json_response(&json!({ "Pins": pins })));
         }
-        let core = self.core.clone();
-        stream(slot, "application/json", "X-Chunked-Output", move |w| {
-            let mut pins = Vec::with_capacity(paths.len());
-            core.pin_add(&paths, opts, &mut |e| {
-                match e {
-                    PinAddEvent::Progress(n) => json_line(w, &json!({ "Progress": n }))?,
-                    PinAddEvent::Pinned(cid) => pins.push(cid.to_string()),
-                }
+        fetching_stream(
+            slot,
+            "application/json",
+            "X-Chunked-Output",
+            Reach::Dag,
+            Resume::Replay,
+            move |core, w, _| {
+                let mut pins = Vec::with_capacity(paths.len());
+                core.pin_add(&paths, opts, &mut |e| {
+                    match e {
+                        PinAddEvent::Progress(n) => json_line(w, &json!({ "Progress": n }))?,
+                        PinAddEvent::Pinned(cid) => pins.push(cid.to_string()),
+                    }
+                    Ok(())
+                })?;
+                json_line(w, &json!({ "Pins": pins }))?;
                 Ok(())
-            })?;
-            json_line(w, &json!({ "Pins": pins }))?;
-            Ok(())
-        })
+            },
+        )
         .await
     }
 

@@ -30,6 +30,7 @@ pub mod pin;
 pub mod progress;
 pub mod repo;
 pub mod resolve;
+pub mod timeout;
 pub mod version;
 
 use std::ffi::OsString;

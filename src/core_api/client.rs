@@ -32,6 +32,15 @@ pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// Largest error body read, in bytes.
 pub const MAX_ERROR_BODY_BYTES: usize = 1 << 20;
 
+/// The global `--timeout` (a Go duration), sent as `timeout=` on every request.
+static TIMEOUT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Sends `timeout=<d>` with every request from now on (the CLI's `--timeout`; set
+/// once, later calls change nothing).
+pub fn set_timeout(d: String) {
+    let _ = TIMEOUT.set(d);
+}
+
 /// A daemon that answered.
 pub struct Client {
     addr: SocketAddr,
@@ -80,9 +89,16 @@ impl Client {
     ) -> anyhow::Result<Response> {
         let mut stream = TcpStream::connect_timeout(&self.addr, CONNECT_TIMEOUT)
             .with_context(|| format!("connecting to the daemon at {}", self.addr))?;
+        let timeout = TIMEOUT
+            .get()
+            .filter(|_| query.iter().all(|(k, _)| *k != "timeout"));
+        let pairs = query
+            .iter()
+            .map(|(k, v)| (*k, v.as_str()))
+            .chain(timeout.map(|t| ("timeout", t.as_str())));
         let mut head = format!(
             "POST /api/v0/{cmd}?{} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
-            crate::api::http::encode_query(query.iter().map(|(k, v)| (*k, v.as_str()))),
+            crate::api::http::encode_query(pairs),
             self.addr
         );
         let writer = match body {

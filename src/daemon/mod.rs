@@ -268,9 +268,10 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
         node.clone(),
         Some(network.clone()),
     ));
-    let gateway = Gateway::new(core.clone(), pool.clone());
+    let spawner = crate::fetch::Spawner::new(&ex);
+    let gateway = Gateway::new(core.clone(), pool.clone(), spawner.clone());
     let watchdog_pool = pool.clone();
-    let api = Api::new(core, pool, stop_tx.clone());
+    let api = Api::new(core, pool, stop_tx.clone(), spawner);
     let ports: Vec<u16> = listeners.iter().map(|(_, a)| a.port()).collect();
     api.set_listen_ports(&ports);
     let stats = Arc::new(http::Stats::default());

@@ -98,10 +98,10 @@ pub const FETCH_TIMEOUT: Duration = Duration::from_secs(90);
 /// How long startup waits for the listeners to report their addresses.
 pub const LISTEN_WAIT: Duration = Duration::from_secs(2);
 /// Threads of bitswap's own blocking pool (its blockstore gets, haves and puts; the
-/// threads exit when idle). Not the API's pool: a request fetching over bitswap holds
-/// an API pool thread while it waits for a block whose `put` runs here, so sharing
-/// one pool would deadlock once every API thread waits. Each call is one block
-/// (≤ 2 MiB), so one thread keeps up with a loopback fetch.
+/// threads exit when idle). Not the API's pool: the API's threads run long local
+/// jobs (a 200 MiB `cat`), which a block arriving for another request must not
+/// wait behind. Each call is one block (≤ 2 MiB), so one thread keeps up with a
+/// loopback fetch.
 pub const BITSWAP_BLOCKING_THREADS: usize = 1;
 /// How long shutdown waits for the swarm task to stop.
 pub const STOP_WAIT: Duration = Duration::from_secs(2);
@@ -539,15 +539,15 @@ impl bitswap::Blockstore for RepoBlocks {
     }
 }
 
-/// The core's fetcher: bitswap sessions, waited on from the blocking pool.
+/// The core's fetcher: bitswap sessions, awaited on the executor ([`crate::fetch`]).
 ///
-/// A fetch waits for bitswap's reply, for [`FETCH_TIMEOUT`], or for the daemon's
-/// shutdown (`stop` closes), whichever comes first. The shutdown arm makes a
-/// pending fetch fail at once without relying on bitswap's tasks: a reply can sit
-/// in a task or channel queue of bitswap's (a miss on its way to the driver, a
-/// block being stored) that is only dropped with the executor, and the executor
-/// outlives the shutdown drain if one of its tasks still holds it; the job (and
-/// with it the repo) would then wait out `SHUTDOWN_DRAIN`.
+/// A fetch waits for bitswap's reply or for the daemon's shutdown (`stop` closes),
+/// whichever comes first (the caller bounds the wait: [`FETCH_TIMEOUT`] at most).
+/// The shutdown arm makes a pending fetch fail at once without relying on
+/// bitswap's tasks: a reply can sit in a task or channel queue of bitswap's (a miss
+/// on its way to the driver, a block being stored) that is only dropped with the
+/// executor. Dropping a fetch drops its reply channel; dropping the session
+/// cancels its wants.
 struct BitswapFetcher {
     bitswap: bitswap::Handle,
     stop: Receiver<()>,
@@ -558,7 +558,7 @@ struct BitswapSession {
     stop: Receiver<()>,
 }
 
-fn with_timeout<T>(
+async fn or_stop<T>(
     stop: &Receiver<()>,
     f: impl std::future::Future<Output = Result<T, BlockError>>,
 ) -> Result<T, BlockError> {
@@ -570,16 +570,7 @@ fn with_timeout<T>(
         let _ = stop.recv().await;
         Err(shutting_down())
     };
-    smol::block_on(smol::future::or(
-        f,
-        smol::future::or(stopped, async {
-            async_io::Timer::after(FETCH_TIMEOUT).await;
-            Err(BlockError::Io(format!(
-                "the network did not answer within {}s",
-                FETCH_TIMEOUT.as_secs()
-            )))
-        }),
-    ))
+    smol::future::or(f, stopped).await
 }
 
 fn shutting_down() -> BlockError {
@@ -587,31 +578,36 @@ fn shutting_down() -> BlockError {
 }
 
 impl Fetcher for BitswapFetcher {
-    fn session(&self) -> Result<Box<dyn FetchSession>, BlockError> {
-        let s = with_timeout(&self.stop, async {
-            self.bitswap
-                .new_session()
-                .await
-                .map_err(|e| BlockError::Io(format!("bitswap: {e}")))
-        })?;
-        Ok(Box::new(BitswapSession {
-            session: s,
-            stop: self.stop.clone(),
-        }))
+    fn open(
+        &self,
+    ) -> futures::future::BoxFuture<'static, Result<Box<dyn FetchSession>, BlockError>> {
+        let (bitswap, stop) = (self.bitswap.clone(), self.stop.clone());
+        Box::pin(async move {
+            let s = or_stop(&stop, async {
+                bitswap
+                    .new_session()
+                    .await
+                    .map_err(|e| BlockError::Io(format!("bitswap: {e}")))
+            })
+            .await?;
+            Ok(Box::new(BitswapSession { session: s, stop }) as Box<dyn FetchSession>)
+        })
     }
 }
 
 impl FetchSession for BitswapSession {
-    fn fetch(&self, cid: &Cid) -> Result<Option<Vec<u8>>, BlockError> {
-        let session = &self.session;
-        with_timeout(&self.stop, async {
-            match session.fetch(*cid).await {
+    fn fetch(
+        &self,
+        cid: Cid,
+    ) -> futures::future::BoxFuture<'_, Result<Option<Vec<u8>>, BlockError>> {
+        Box::pin(or_stop(&self.stop, async move {
+            match self.session.fetch(cid).await {
                 Ok(b) => Ok(Some(b.into_parts().1)),
                 Err(bitswap::Error::NotFound { .. }) => Ok(None),
                 Err(bitswap::Error::Store(e)) => Err(e),
                 Err(e) => Err(BlockError::Io(format!("bitswap: {e}"))),
             }
-        })
+        }))
     }
 }
 

@@ -4,8 +4,9 @@
 //! **What.** [`Gateway::handle`] answers one `GET`/`HEAD`: a UnixFS file (streamed,
 //! with a `Range` of it), a directory (its `index.html`, else an HTML listing), or,
 //! on a trustless request, one raw block or a CAR of the DAG. Missing blocks are
-//! fetched over bitswap by the core's fetcher, with its timeout
-//! ([`crate::daemon::net::FETCH_TIMEOUT`]).
+//! fetched over bitswap on the executor between runs of the pool job
+//! ([`crate::fetch`]), each waited for at most `Gateway.RetrievalTimeout`; a
+//! client that hangs up ends its request and its wants.
 //!
 //! **Spec.** IPFS path gateway and trustless gateway
 //! (<https://specs.ipfs.tech/http-gateways/path-gateway/>,
@@ -52,12 +53,12 @@
 //! block's `"<cid>.raw"`; non-UnixFS content (dag-cbor, dag-json) and symlinks
 //! are 501 on the path gateway (ask for `format=raw` or `car`); no `/ipns/`, no
 //! subdomain gateway, no `?filename=`; a failure after a file body began closes
-//! the connection (a CAR gets Kubo's `X-Stream-Error` trailer). There is no
-//! gateway-wide retrieval timeout (Kubo's `Gateway.RetrievalTimeout`, 30 s): a
-//! block no peer has answers 504 when the bitswap fetch gives up (within
-//! [`crate::daemon::net::FETCH_TIMEOUT`], 90 s; about 35 s with no peers), and a
-//! listing reads the whole directory (`ls`) before showing its first
-//! [`MAX_LISTING_ENTRIES_COUNT`] entries.
+//! the connection (a CAR gets Kubo's `X-Stream-Error` trailer).
+//! `Gateway.RetrievalTimeout` (Kubo's key and default, 30 s; set per firmware
+//! profile) bounds the wait for each block, not the time since the last byte
+//! written: a block no peer has answers 504 when it passes or when bitswap gives
+//! up, whichever is first. A listing reads the whole directory (`ls`) before
+//! showing its first [`MAX_LISTING_ENTRIES_COUNT`] entries.
 
 use std::sync::Arc;
 
@@ -73,6 +74,7 @@ use crate::api::http::{Body, Chunk, Request, Response};
 use crate::api::{Held as Slot, Slots, SLOT_WAIT};
 use crate::core_api::content::PathStat;
 use crate::core_api::{Blocks as _, Content as _, Dag as _, Local};
+use crate::fetch::{self, Reach, Resume, Spawner, Walker};
 use crate::pool::Pool;
 
 /// Open gateway connections; one more gets 503 and is closed.
@@ -114,6 +116,10 @@ pub struct Gateway {
     pool: Pool,
     /// Request slots (`Gateway.MaxConcurrentRequests`).
     slots: Slots,
+    /// Where streamed bodies' fetch loops run (the daemon's executor).
+    spawner: Spawner,
+    /// Longest wait for one block from the network (`Gateway.RetrievalTimeout`).
+    retrieval_timeout: std::time::Duration,
 }
 
 /// What the client asked for.
@@ -146,6 +152,11 @@ impl Fail {
 /// timeout), 400 for a bad path, else 500.
 fn status_of(e: &anyhow::Error) -> u16 {
     for c in e.chain() {
+        if let Some(fetch::WaitError::Retrieval { .. } | fetch::WaitError::Deadline) =
+            c.downcast_ref::<fetch::WaitError>()
+        {
+            return 504;
+        }
         if let Some(x) = c.downcast_ref::<ExportError>() {
             return match x {
                 ExportError::NotFound { .. } => 404,
@@ -337,12 +348,16 @@ enum Target {
 }
 
 impl Gateway {
-    pub fn new(core: Arc<Local>, pool: Pool) -> Arc<Gateway> {
-        let limit = usize::from(core.node().config().gateway.max_concurrent_requests);
+    pub fn new(core: Arc<Local>, pool: Pool, spawner: Spawner) -> Arc<Gateway> {
+        let gw = &core.node().config().gateway;
+        let limit = usize::from(gw.max_concurrent_requests);
+        let retrieval_timeout = gw.retrieval_timeout();
         Arc::new(Gateway {
             core,
             pool,
             slots: Slots::new(limit),
+            spawner,
+            retrieval_timeout,
         })
     }
 
@@ -351,16 +366,29 @@ impl Gateway {
         self.slots.active()
     }
 
-    /// Runs `f` with the core API on the blocking pool.
+    /// A request's walker: fetches through the node's bitswap, waiting at most
+    /// `Gateway.RetrievalTimeout` for each block.
+    fn walker(&self) -> Walker {
+        let node = self.core.node();
+        Walker::new(
+            node.fetcher().cloned(),
+            self.pool.clone(),
+            node.store().clone(),
+            Some(self.retrieval_timeout),
+        )
+    }
+
+    /// Runs `f` with the core API on the blocking pool; blocks it lacks are
+    /// fetched on the executor between runs ([`fetch::run_value`]).
     async fn blocking<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Local) -> anyhow::Result<T> + Send + 'static,
+        f: impl Fn(&Local) -> anyhow::Result<T> + Send + Sync + 'static,
     ) -> Result<T, Fail> {
         let core = self.core.clone();
-        match self.pool.run(move || f(&core)).await {
-            Some(r) => r.map_err(fail),
-            None => Err(Fail(500, "internal error: the request panicked".into())),
-        }
+        let mut walker = self.walker();
+        fetch::run_value(&mut walker, Reach::Block, Arc::new(move || f(&core)))
+            .await
+            .map_err(fail)
     }
 
     /// Answers one request.
@@ -482,10 +510,10 @@ impl Gateway {
                 body: Body::Empty(None),
             });
         }
-        let core = self.core.clone();
+        let reach = if root_only { Reach::Block } else { Reach::Dag };
         let (first, rx) = self
-            .stream(slot, move |w| {
-                core.car_export(&cid, root_only, w)?;
+            .stream(slot, reach, Resume::Replay, move |c, w, _| {
+                c.car_export(&cid, root_only, w)?;
                 Ok(())
             })
             .await?;
@@ -496,29 +524,46 @@ impl Gateway {
         })
     }
 
-    /// Runs `work` on the pool writing into a bounded channel; fails as a whole if
-    /// `work` fails before its first output.
+    /// Runs `work` on the pool writing into a bounded channel, with a loop on the
+    /// executor fetching the blocks it lacks between runs ([`fetch::run_stream`]);
+    /// the loop ends when the client goes away (the receiver is dropped),
+    /// cancelling its wants. Fails as a whole if `work` fails before its first
+    /// output.
     async fn stream(
         &self,
         slot: Slot,
-        work: impl FnOnce(&mut crate::api::ChunkWriter) -> anyhow::Result<()> + Send + 'static,
+        reach: Reach,
+        resume: Resume,
+        work: impl Fn(&Local, &mut dyn std::io::Write, u64) -> anyhow::Result<()>
+            + Send
+            + Sync
+            + 'static,
     ) -> Result<(Option<Chunk>, channel::Receiver<Chunk>), Fail> {
         let (tx, rx) = channel::bounded(RESPONSE_QUEUE_COUNT);
         let (etx, erx) = channel::bounded::<Fail>(1);
-        // Not awaited: the job ends when its output is written or the client is gone.
-        self.pool.spawn(move || {
+        let mut walker = self.walker();
+        let core = self.core.clone();
+        let job: fetch::StreamJob = Arc::new(move |w, done| work(&core, w, done));
+        let writer_tx = tx.clone();
+        let make_writer = Arc::new(move || crate::api::ChunkWriter::new(writer_tx.clone()));
+        let gone = tx.clone();
+        let driver = async move {
             let _slot = slot;
-            let mut w = crate::api::ChunkWriter::new(tx);
-            let r = work(&mut w).and_then(|()| Ok(w.send()?));
-            if let Err(e) = r {
-                let _ = w.send();
+            let run = fetch::run_stream(&mut walker, reach, resume, job, make_writer);
+            if let Err(e) = run.await {
                 let f = fail(e);
                 let msg = f.1.clone();
                 // The status first: the handler reads it once it sees the error chunk.
                 let _ = etx.try_send(f);
-                w.fail(msg);
+                let _ = tx.send(Chunk::Error(msg)).await;
             }
+        };
+        let spawned = self.spawner.spawn(async move {
+            futures_lite::future::or(driver, gone.closed()).await;
         });
+        if !spawned {
+            return Err(Fail(503, "the daemon is shutting down".into()));
+        }
         match rx.recv().await {
             Ok(Chunk::Error(e)) => Err(erx.try_recv().unwrap_or(Fail(500, e))),
             Ok(c) => Ok((Some(c), rx)),
@@ -638,10 +683,13 @@ impl Gateway {
                 body: Body::Empty(Some(len)),
             });
         }
-        let core = self.core.clone();
+        // A rerun resumes after the bytes already sent.
         let (first, rx) = self
-            .stream(slot, move |w| {
-                core.cat(&[cid.to_string()], start, Some(len), w)
+            .stream(slot, Reach::Block, Resume::Offset, move |c, w, done| {
+                if done >= len {
+                    return Ok(());
+                }
+                c.cat(&[cid.to_string()], start + done, Some(len - done), w)
             })
             .await?;
         Ok(Response {

@@ -380,6 +380,7 @@ mod tests {
                 "Routing.Type",
                 "API.MaxConcurrentRequests",
                 "Gateway.MaxConcurrentRequests",
+                "Gateway.RetrievalTimeout",
             ] {
                 assert!(
                     p.config.iter().any(|(k, _)| k == key),
@@ -417,6 +418,10 @@ mod tests {
         assert_eq!(c.acorn.blocking_threads, 1);
         assert_eq!(c.api.max_concurrent_requests, 4);
         assert_eq!(c.gateway.max_concurrent_requests, 4);
+        assert_eq!(
+            c.gateway.retrieval_timeout(),
+            std::time::Duration::from_secs(20)
+        );
         assert_eq!(c.swarm.conn_mgr.low_water, 16);
         assert_eq!(c.swarm.conn_mgr.high_water, 32);
         assert_eq!(c.get("Routing.Type").unwrap(), "dhtclient");
