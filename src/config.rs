@@ -71,6 +71,7 @@
 //! because Acorn has no QUIC transport. Multiaddrs are only checked for a leading
 //! `/` here; the network layer parses them fully.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -480,10 +481,13 @@ impl Default for ApiSection {
     }
 }
 
-/// `Gateway`: the HTTP gateway's settings (only Acorn's own key so far).
+/// `Gateway`: the HTTP gateway's settings.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default, deny_unknown_fields)]
 pub struct GatewaySection {
+    /// Kubo's `Gateway.PublicGateways`: host name → how the gateway answers on
+    /// it. `localhost` is a subdomain gateway unless set here (`null` removes it).
+    pub public_gateways: BTreeMap<String, Option<PublicGateway>>,
     /// Requests served at once (default [`DEFAULT_MAX_CONCURRENT_REQUESTS`]); more
     /// wait for a slot up to [`crate::api::SLOT_WAIT`], then get 503.
     pub max_concurrent_requests: u16,
@@ -493,9 +497,29 @@ pub struct GatewaySection {
     pub body_idle_timeout: String,
 }
 
+/// One `Gateway.PublicGateways` entry, Kubo's fields.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default, deny_unknown_fields)]
+pub struct PublicGateway {
+    /// Path prefixes served on this host (`/ipfs`; `/ipns` is not served by Acorn).
+    pub paths: Vec<String>,
+    /// Serve `<cid>.ipfs.<host>` and redirect `/ipfs/<cid>` paths there.
+    pub use_subdomains: bool,
+    /// Kubo's DNSLink switch; kept, Acorn has no DNSLink.
+    #[serde(rename = "NoDNSLink")]
+    pub no_dns_link: bool,
+    /// Kubo's DNSLink inlining; kept, Acorn has no DNSLink.
+    #[serde(rename = "InlineDNSLink", skip_serializing_if = "Option::is_none")]
+    pub inline_dns_link: Option<bool>,
+    /// Kubo's switch for non-trustless answers; kept, Acorn always serves them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deserialized_responses: Option<bool>,
+}
+
 impl Default for GatewaySection {
     fn default() -> Self {
         GatewaySection {
+            public_gateways: BTreeMap::new(),
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
             head_deadline: default_head_deadline(),
             body_idle_timeout: default_body_idle_timeout(),
