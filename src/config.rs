@@ -800,6 +800,20 @@ impl Config {
                 }
             }
         }
+        for (host, gw) in &self.gateway.public_gateways {
+            let key = format!("Gateway.PublicGateways.{host}");
+            if host.is_empty() || host.contains(['/', ' ']) || host.contains("://") {
+                return Err(invalid(&key, format!("{host:?} is not a host name")));
+            }
+            for path in gw.iter().flat_map(|g| &g.paths) {
+                if !path.starts_with('/') {
+                    return Err(invalid(
+                        &format!("{key}.Paths"),
+                        format!("{path:?} is not a path (it must start with '/')"),
+                    ));
+                }
+            }
+        }
         for addr in &self.bootstrap {
             if !addr.contains("/p2p/") && !addr.contains("/ipfs/") {
                 return Err(invalid(
@@ -1223,6 +1237,35 @@ mod tests {
             .to_config()
             .map(Config::with_identity)
             .expect("to_config")
+    }
+
+    #[test]
+    fn public_gateways_are_typed_and_checked() {
+        let mut c = sample();
+        c.set(
+            "Gateway.PublicGateways",
+            json!({"dweb.example": {"Paths": ["/ipfs"], "UseSubdomains": true},
+                   "localhost": null}),
+        )
+        .unwrap();
+        let gw = &c.gateway.public_gateways;
+        assert!(gw["dweb.example"].as_ref().unwrap().use_subdomains);
+        assert_eq!(gw["localhost"], None);
+        c.validate().unwrap();
+        let round: Config = serde_json::from_value(c.to_value()).unwrap();
+        assert_eq!(round.gateway.public_gateways, c.gateway.public_gateways);
+        for bad in [
+            json!({"dweb.example": {"Paths": ["ipfs"]}}),
+            json!({"https://dweb.example": {"Paths": ["/ipfs"]}}),
+            json!({"dweb.example": {"UseSubdomain": true}}),
+        ] {
+            let mut d = sample();
+            assert!(
+                d.set("Gateway.PublicGateways", bad.clone()).is_err(),
+                "{bad}"
+            );
+            assert!(d.gateway.public_gateways.is_empty(), "{bad}");
+        }
     }
 
     #[test]
