@@ -740,7 +740,8 @@ fn check_encoding(q: &Query<'_>) -> Result<(), ApiError> {
 
 /// Kubo's `commands` answer: the tree of the commands this server runs
 /// (`{"Name", "Subcommands", "Options"}` per node, the root named `ipfs`), built
-/// from [`COMMANDS`]. Options are not listed: each node's `Options` is empty.
+/// from [`COMMANDS`]. The root lists the one global option the API reads
+/// (`encoding`); a command's own options are not listed (its `Options` is empty).
 pub fn commands_tree() -> Value {
     #[derive(Default)]
     struct Node(std::collections::BTreeMap<String, Node>);
@@ -755,7 +756,9 @@ pub fn commands_tree() -> Value {
             n = n.0.entry(part.to_string()).or_default();
         }
     }
-    to_json("ipfs", &root)
+    let mut tree = to_json("ipfs", &root);
+    tree["Options"] = json!([{"Names": ["encoding", "enc"]}]);
+    tree
 }
 
 trait WithStatus {
