@@ -116,6 +116,22 @@ fn booleans_and_integers_as_kubo_parses_them() {
     let (status, line) = add(port, "cid-version=0x1&pin=0", b"v1");
     assert_eq!(status, 200, "{line}");
     assert!(line["Hash"].as_str().unwrap().starts_with("baf"), "{line}");
+    // block/put's mhlen is an int too: 0x20 is sha2-256's 32.
+    let a = rpc::post_multipart(
+        port,
+        "/api/v0/block/put?mhlen=0x20",
+        &[Part::file("b", b"a block")],
+    );
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    let a = rpc::post_multipart(
+        port,
+        "/api/v0/block/put?mhlen=thirty-two",
+        &[Part::file("b", b"a block")],
+    );
+    assert_client_error(
+        &a,
+        "could not convert value \"thirty-two\" to type \"int\" (for option \"-mhlen\")",
+    );
     let (status, line) = add(port, "cid-version=2147483648", b"v1");
     assert_eq!(status, 400, "{line}");
     assert_eq!(
