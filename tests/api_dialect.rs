@@ -214,6 +214,17 @@ fn commands_lists_what_is_served_and_the_readme_agrees() {
     );
     let mut paths = BTreeSet::new();
     tree_paths(&tree, "", &mut paths);
+    // A command's options, as Kubo lists them.
+    let cat = tree["Subcommands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["Name"] == "cat")
+        .expect("cat");
+    assert_eq!(
+        cat["Options"],
+        serde_json::json!([{"Names": ["offset", "o"]}, {"Names": ["length", "l"]}])
+    );
     // Served: a GET on an endpoint is 405 (it exists, POST only), on a mere group
     // 404 — without running anything.
     let served: BTreeSet<String> = paths

@@ -13,7 +13,8 @@
 //!   (some short aliases too); values converted as Kubo's Go parser does ([`args`]:
 //!   booleans `1 0 t f true false` in any case, an empty value meaning true;
 //!   integers with `0x`/`0o`/`0b` prefixes). `enc`/`encoding` may be `json`, the
-//!   only encoding served. `commands` lists the commands below in Kubo's shape.
+//!   only encoding served. `commands` lists the commands below in Kubo's shape
+//!   ([`commands`]).
 //! - Errors: `{"Message":..., "Code":0, "Type":"error"}` with HTTP 500; client
 //!   errors (a missing/bad parameter, a malformed body, an invalid entry path) are
 //!   `Code: 1` with HTTP 400, as Kubo's. An error after output began is sent as the
@@ -73,6 +74,7 @@
 
 pub mod add;
 pub mod args;
+pub mod commands;
 pub mod config;
 pub mod cors;
 mod dag;
@@ -393,7 +395,7 @@ impl Api {
             "block/rm" => self.block_rm(req, slot).await,
             "block/stat" => self.block_stat(req).await,
             "cat" => self.cat(req, slot).await,
-            "commands" => Ok(json_response(&commands_tree())),
+            "commands" => Ok(json_response(&commands::tree(COMMANDS))),
             "config" => self.config(req).await,
             "config/show" => self.config_show().await,
             "filestore/ls" => self.filestore_list(req, slot, false).await,
@@ -736,29 +738,6 @@ fn check_encoding(q: &Query<'_>) -> Result<(), ApiError> {
             "invalid encoding: {e:?} (Acorn's API answers {ENCODING_JSON} only)"
         ))),
     }
-}
-
-/// Kubo's `commands` answer: the tree of the commands this server runs
-/// (`{"Name", "Subcommands", "Options"}` per node, the root named `ipfs`), built
-/// from [`COMMANDS`]. The root lists the one global option the API reads
-/// (`encoding`); a command's own options are not listed (its `Options` is empty).
-pub fn commands_tree() -> Value {
-    #[derive(Default)]
-    struct Node(std::collections::BTreeMap<String, Node>);
-    fn to_json(name: &str, n: &Node) -> Value {
-        let subs: Vec<Value> = n.0.iter().map(|(k, v)| to_json(k, v)).collect();
-        json!({"Name": name, "Subcommands": subs, "Options": []})
-    }
-    let mut root = Node::default();
-    for c in COMMANDS {
-        let mut n = &mut root;
-        for part in c.split('/') {
-            n = n.0.entry(part.to_string()).or_default();
-        }
-    }
-    let mut tree = to_json("ipfs", &root);
-    tree["Options"] = json!([{"Names": ["encoding", "enc"]}]);
-    tree
 }
 
 trait WithStatus {
