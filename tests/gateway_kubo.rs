@@ -175,6 +175,15 @@ fn subdomain_gateway_on_localhost_and_configured_hosts() {
     let a = with_host("/sub", &sub);
     assert_eq!(a.status, 301);
     assert_eq!(a.header("location").as_deref(), Some("/sub/"));
+    // A listing links other content through the gateway host, not the subdomain.
+    let a = with_host("/sub/", &sub);
+    assert_eq!(a.status, 200);
+    let html = String::from_utf8_lossy(&a.body);
+    assert!(
+        html.contains(&format!("href=\"http://localhost:{port}/ipfs/")),
+        "{html}"
+    );
+    assert!(!html.contains("href=\"/ipfs/"), "{html}");
     // A CIDv0 typed as a subdomain: redirected to the CIDv1 one.
     let a = with_host("/sub/a.txt", &format!("{v0}.ipfs.localhost:{port}"));
     assert_eq!(a.status, 301);

@@ -374,6 +374,19 @@ fn not_modified(etag: &str, ipfs_path: &str) -> Response {
     }
 }
 
+/// How the client's URL names what is served.
+#[derive(Clone, Copy)]
+struct Urls<'a> {
+    /// `X-Ipfs-Path`: the content path, encoded.
+    ipfs_path: &'a str,
+    /// The request's path as the client's URL shows it (without a subdomain's
+    /// `/ipfs/<cid>`), encoded: where redirects inside the content point.
+    visible: &'a str,
+    /// The gateway host's URL on a subdomain (links to other content go there),
+    /// else empty.
+    gateway: &'a str,
+}
+
 /// What a path names, as resolved on the pool.
 enum Target {
     File {
@@ -439,10 +452,14 @@ impl Gateway {
         let query =
             crate::api::http::encode_query(req.query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         // The part of the served path the client's URL does not show (a subdomain).
-        let hidden = match self.hosts.route(host, &req.path, &query, https) {
-            subdomain::Route::Serve { path, hidden } => {
+        let (hidden, gateway) = match self.hosts.route(host, &req.path, &query, https) {
+            subdomain::Route::Serve {
+                path,
+                hidden,
+                gateway,
+            } => {
                 req.path = path;
-                hidden
+                (hidden, gateway)
             }
             subdomain::Route::Redirect(url) => {
                 let mut r = text(301, &format!("301 Moved Permanently: {url}"));
@@ -499,8 +516,12 @@ impl Gateway {
                     None => req.path.clone(),
                 };
                 let visible = utf8_percent_encode(&visible, PATH_SET).to_string();
-                self.unixfs(&req, &arg, &name, &ipfs_path, &visible, head_only, slot)
-                    .await
+                let urls = Urls {
+                    ipfs_path: &ipfs_path,
+                    visible: &visible,
+                    gateway: gateway.as_deref().unwrap_or(""),
+                };
+                self.unixfs(&req, &arg, &name, &urls, head_only, slot).await
             }
         };
         r.unwrap_or_else(Fail::response)
@@ -609,19 +630,21 @@ impl Gateway {
         }
     }
 
-    /// The path gateway's answer; `visible` is the request's path as the client's
-    /// URL shows it (without a subdomain's `/ipfs/<cid>`), encoded.
-    #[allow(clippy::too_many_arguments)]
+    /// The path gateway's answer.
     async fn unixfs(
         &self,
         req: &Request,
         arg: &str,
         name: &str,
-        ipfs_path: &str,
-        visible: &str,
+        urls: &Urls<'_>,
         head_only: bool,
         slot: Slot,
     ) -> Result<Response, Fail> {
+        let Urls {
+            ipfs_path,
+            visible,
+            gateway,
+        } = *urls;
         let a = arg.to_string();
         let target = self
             .blocking(move |c| {
@@ -692,7 +715,7 @@ impl Gateway {
                         self.file(req, icid, size, ct, ipfs_path, head_only, slot)
                             .await
                     }
-                    None => self.listing(req, cid, ipfs_path, head_only).await,
+                    None => self.listing(req, cid, ipfs_path, gateway, head_only).await,
                 }
             }
             Target::Other { cid } => Err(Fail(
@@ -753,11 +776,14 @@ impl Gateway {
         })
     }
 
+    /// An HTML listing; links to content are `{gateway}/ipfs/<cid>` (`gateway`
+    /// empty on the path gateway).
     async fn listing(
         &self,
         req: &Request,
         cid: Cid,
         ipfs_path: &str,
+        gateway: &str,
         head_only: bool,
     ) -> Result<Response, Fail> {
         let etag = format!("\"DirIndex-acorn-{}_CID-{cid}\"", env!("CARGO_PKG_VERSION"));
@@ -766,9 +792,10 @@ impl Gateway {
         }
         let entries = self.blocking(move |c| c.ls(&cid.to_string())).await?;
         let title = html_escape(&req.path);
+        let gateway = html_escape(gateway);
         let mut html = format!(
             "<!DOCTYPE html>\n<html>\n<head><meta charset=\"utf-8\"><title>{title}</title></head>\n\
-             <body>\n<h1>Index of {title}</h1>\n<p><a href=\"/ipfs/{cid}\">{cid}</a></p>\n\
+             <body>\n<h1>Index of {title}</h1>\n<p><a href=\"{gateway}/ipfs/{cid}\">{cid}</a></p>\n\
              <table>\n<tr><th>Name</th><th>Size</th><th>CID</th></tr>\n"
         );
         for e in entries.iter().take(MAX_LISTING_ENTRIES_COUNT) {
@@ -785,7 +812,7 @@ impl Gateway {
             };
             html.push_str(&format!(
                 "<tr><td><a href=\"./{href}{slash}\">{}{slash}</a></td><td>{size}</td>\
-                 <td><a href=\"/ipfs/{c}\">{c}</a></td></tr>\n",
+                 <td><a href=\"{gateway}/ipfs/{c}\">{c}</a></td></tr>\n",
                 html_escape(&e.name),
                 c = e.cid,
             ));

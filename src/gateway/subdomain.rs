@@ -39,11 +39,14 @@ pub struct Hosts {
 /// What to do with a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
-    /// Serve this `/ipfs/…` path; `hidden` is the prefix the client's URL does not
-    /// show (`/ipfs/<cid>` on a subdomain), for redirects inside the content.
+    /// Serve this `/ipfs/…` path. On a subdomain, `hidden` is the prefix the
+    /// client's URL does not show (`/ipfs/<cid>`), for redirects inside the
+    /// content, and `gateway` the gateway host's URL (`http://localhost:8080`), for
+    /// links to other content.
     Serve {
         path: String,
         hidden: Option<String>,
+        gateway: Option<String>,
     },
     /// 301 to this URL.
     Redirect(String),
@@ -83,6 +86,7 @@ impl Hosts {
         let serve = Route::Serve {
             path: path.to_string(),
             hidden: None,
+            gateway: None,
         };
         let Some(host) = host else {
             return serve;
@@ -140,9 +144,14 @@ impl Hosts {
                     }
                 }
             }
+            let gateway = match port {
+                Some(p) => format!("{scheme}://{fqdn}:{p}"),
+                None => format!("{scheme}://{fqdn}"),
+            };
             return Route::Serve {
                 path: format!("{prefix}{path}"),
                 hidden: Some(prefix),
+                gateway: Some(gateway),
             };
         }
         serve
@@ -232,6 +241,15 @@ mod tests {
         Route::Serve {
             path: path.into(),
             hidden: hidden.map(Into::into),
+            gateway: None,
+        }
+    }
+
+    fn serve_sub(path: &str, hidden: &str, gateway: &str) -> Route {
+        Route::Serve {
+            path: path.into(),
+            hidden: Some(hidden.into()),
+            gateway: Some(gateway.into()),
         }
     }
 
@@ -267,13 +285,21 @@ mod tests {
         let h = hosts(&[]);
         assert_eq!(
             h.route(Some(&format!("{V1}.ipfs.localhost:8080")), "/a", "", false),
-            serve(&format!("/ipfs/{V1}/a"), Some(&format!("/ipfs/{V1}")))
+            serve_sub(
+                &format!("/ipfs/{V1}/a"),
+                &format!("/ipfs/{V1}"),
+                "http://localhost:8080"
+            )
         );
         // Lower-cased by a browser, a CIDv0 is no longer one: the path gateway's 400.
         let lower = V0.to_ascii_lowercase();
         assert_eq!(
             h.route(Some(&format!("{lower}.ipfs.localhost")), "/", "", false),
-            serve(&format!("/ipfs/{lower}/"), Some(&format!("/ipfs/{lower}")))
+            serve_sub(
+                &format!("/ipfs/{lower}/"),
+                &format!("/ipfs/{lower}"),
+                "http://localhost"
+            )
         );
         // As typed, it is redirected to its CIDv1 form, port kept.
         assert_eq!(
