@@ -76,6 +76,7 @@
 //! because Acorn has no QUIC transport. Multiaddrs are only checked for a leading
 //! `/` here; the network layer parses them fully.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -510,10 +511,13 @@ impl Default for ApiSection {
     }
 }
 
-/// `Gateway`: the HTTP gateway's settings (only Acorn's own key so far).
+/// `Gateway`: the HTTP gateway's settings.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default, deny_unknown_fields)]
 pub struct GatewaySection {
+    /// Kubo's `Gateway.PublicGateways`: host name → how the gateway answers on
+    /// it. `localhost` is a subdomain gateway unless set here (`null` removes it).
+    pub public_gateways: BTreeMap<String, Option<PublicGateway>>,
     /// Requests served at once (default [`DEFAULT_MAX_CONCURRENT_REQUESTS`]); more
     /// wait for a slot up to [`crate::api::SLOT_WAIT`], then get 503.
     pub max_concurrent_requests: u16,
@@ -530,9 +534,29 @@ pub struct GatewaySection {
 /// Default `Gateway.RetrievalTimeout` (Kubo's default).
 pub const DEFAULT_GATEWAY_RETRIEVAL_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// One `Gateway.PublicGateways` entry, Kubo's fields.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default, deny_unknown_fields)]
+pub struct PublicGateway {
+    /// Path prefixes served on this host (`/ipfs`; `/ipns` is not served by Acorn).
+    pub paths: Vec<String>,
+    /// Serve `<cid>.ipfs.<host>` and redirect `/ipfs/<cid>` paths there.
+    pub use_subdomains: bool,
+    /// Kubo's DNSLink switch; kept, Acorn has no DNSLink.
+    #[serde(rename = "NoDNSLink")]
+    pub no_dns_link: bool,
+    /// Kubo's DNSLink inlining; kept, Acorn has no DNSLink.
+    #[serde(rename = "InlineDNSLink", skip_serializing_if = "Option::is_none")]
+    pub inline_dns_link: Option<bool>,
+    /// Kubo's switch for non-trustless answers; kept, Acorn always serves them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deserialized_responses: Option<bool>,
+}
+
 impl Default for GatewaySection {
     fn default() -> Self {
         GatewaySection {
+            public_gateways: BTreeMap::new(),
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
             head_deadline: default_head_deadline(),
             body_idle_timeout: default_body_idle_timeout(),
@@ -873,6 +897,20 @@ impl Config {
                     return Err(invalid(
                         key,
                         format!("{addr:?} is not a multiaddr (it must start with '/')"),
+                    ));
+                }
+            }
+        }
+        for (host, gw) in &self.gateway.public_gateways {
+            let key = format!("Gateway.PublicGateways.{host}");
+            if host.is_empty() || host.contains(['/', ' ']) || host.contains("://") {
+                return Err(invalid(&key, format!("{host:?} is not a host name")));
+            }
+            for path in gw.iter().flat_map(|g| &g.paths) {
+                if !path.starts_with('/') {
+                    return Err(invalid(
+                        &format!("{key}.Paths"),
+                        format!("{path:?} is not a path (it must start with '/')"),
                     ));
                 }
             }
@@ -1301,6 +1339,35 @@ mod tests {
             .to_config()
             .map(Config::with_identity)
             .expect("to_config")
+    }
+
+    #[test]
+    fn public_gateways_are_typed_and_checked() {
+        let mut c = sample();
+        c.set(
+            "Gateway.PublicGateways",
+            json!({"dweb.example": {"Paths": ["/ipfs"], "UseSubdomains": true},
+                   "localhost": null}),
+        )
+        .unwrap();
+        let gw = &c.gateway.public_gateways;
+        assert!(gw["dweb.example"].as_ref().unwrap().use_subdomains);
+        assert_eq!(gw["localhost"], None);
+        c.validate().unwrap();
+        let round: Config = serde_json::from_value(c.to_value()).unwrap();
+        assert_eq!(round.gateway.public_gateways, c.gateway.public_gateways);
+        for bad in [
+            json!({"dweb.example": {"Paths": ["ipfs"]}}),
+            json!({"https://dweb.example": {"Paths": ["/ipfs"]}}),
+            json!({"dweb.example": {"UseSubdomain": true}}),
+        ] {
+            let mut d = sample();
+            assert!(
+                d.set("Gateway.PublicGateways", bad.clone()).is_err(),
+                "{bad}"
+            );
+            assert!(d.gateway.public_gateways.is_empty(), "{bad}");
+        }
     }
 
     #[test]

@@ -44,7 +44,7 @@ use crate::core_api::Content as _;
 impl Api {
     pub(super) async fn add(&self, req: Request, slot: Slot) -> ApiResult {
         let q = Query(&req.query);
-        let version = match q.u64(&["cid-version"])?.unwrap_or(0) {
+        let version = match q.int(&["cid-version"])?.unwrap_or(0) {
             v @ (0 | 1) => v as u8,
             v => return Err(ApiError::Client(format!("unknown CID version {v}"))),
         };

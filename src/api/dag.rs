@@ -162,7 +162,8 @@ impl Api {
             version,
             codec: cids::codec_from_name(codec_name).map_err(|e| client(e.into()))?,
             mhtype: mhtype_from_name(q.get(&["mhtype"]).unwrap_or("sha2-256")).map_err(client)?,
-            mhlen: mhlen_from_arg(q.get(&["mhlen"]).unwrap_or("-1")).map_err(client)?,
+            // A Go int in Kubo (`0x20` is 32), then the core's check.
+            mhlen: mhlen_from_arg(&q.int(&["mhlen"])?.unwrap_or(-1).to_string()).map_err(client)?,
             pin: q.bool(&["pin"])?.unwrap_or(false),
             allow_big_block: q.bool(&["allow-big-block"])?.unwrap_or(false),
         };

@@ -10,7 +10,11 @@
 //! - POST only; any other method on a known command is `405 - Method Not Allowed`;
 //!   an unknown command is `404 page not found` (as Kubo's mux).
 //! - Positional arguments are repeated `arg=` parameters; options by long name
-//!   (some short aliases too); booleans `true|false` (an empty value means true).
+//!   (some short aliases too); values converted as Kubo's Go parser does ([`args`]:
+//!   booleans `1 0 t f true false` in any case, an empty value meaning true;
+//!   integers with `0x`/`0o`/`0b` prefixes). `enc`/`encoding` may be `json`, the
+//!   only encoding served. `commands` lists the commands below in Kubo's shape
+//!   ([`commands`]).
 //! - Errors: `{"Message":..., "Code":0, "Type":"error"}` with HTTP 500; client
 //!   errors (a missing/bad parameter, a malformed body, an invalid entry path) are
 //!   `Code: 1` with HTTP 400, as Kubo's. An error after output began is sent as the
@@ -74,6 +78,8 @@
 //! exceeded` (a stream already begun ends with that trailer).
 
 pub mod add;
+pub mod args;
+pub mod commands;
 pub mod config;
 pub mod cors;
 mod dag;
@@ -127,6 +133,7 @@ const COMMANDS: &[&str] = &[
     "block/rm",
     "block/stat",
     "cat",
+    "commands",
     "config",
     "config/show",
     "dag/export",
@@ -367,7 +374,10 @@ impl Api {
             return Response::full(403, "text/plain", "403 - Forbidden\n");
         }
         let cors_headers = origin.map(|o| self.cors().headers(&o));
-        let mut resp = self.clone().dispatch(cmd, req).await;
+        let mut resp = match check_encoding(&Query(&req.query)) {
+            Ok(()) => self.clone().dispatch(cmd, req).await,
+            Err(e) => e.into_response(),
+        };
         if let Some(h) = cors_headers {
             resp.headers.extend(h);
         }
@@ -413,6 +423,7 @@ impl Api {
             "block/rm" => self.block_rm(req, slot).await,
             "block/stat" => self.block_stat(req).await,
             "cat" => self.cat(req, slot).await,
+            "commands" => Ok(json_response(&commands::tree(COMMANDS))),
             "config" => self.config(req).await,
             "config/show" => self.config_show().await,
             "filestore/ls" => self.filestore_list(req, slot, false).await,
@@ -644,8 +655,8 @@ impl Api {
     async fn cat(&self, req: Request, slot: Slot) -> ApiResult {
         let q = Query(&req.query);
         let paths = q.required_args("ipfs-path")?;
-        let offset = q.u64(&["offset", "o"])?.unwrap_or(0);
-        let length = q.u64(&["length", "l"])?;
+        let offset = q.non_negative(&["offset", "o"])?.unwrap_or(0);
+        let length = q.non_negative(&["length", "l"])?;
         // A rerun resumes after the bytes already sent.
         fetching_stream(
             slot,
@@ -699,13 +710,14 @@ impl Api {
         let arg = q.required_args("key")?.swap_remove(0);
         let cid = core::parse_cid_arg(&arg).map_err(|e| ApiError::Client(e.to_string()))?;
         let max = q
-            .u64(&["num-providers", "n"])?
-            .map_or(crate::daemon::net::DEFAULT_NUM_PROVIDERS, |n| n as usize);
-        if max == 0 {
+            .int(&["num-providers", "n"])?
+            .map_or(crate::daemon::net::DEFAULT_NUM_PROVIDERS as i64, |n| n);
+        if max < 1 {
             return Err(ApiError::Client(
                 "number of providers must be greater than 0".into(),
             ));
         }
+        let max = max as usize;
         let body = self
             .on_net(move |c| {
                 let mut body = String::new();
@@ -784,6 +796,21 @@ impl Api {
             Ok(())
         })
         .await
+    }
+}
+
+/// The answers' only encoding; Kubo's `enc`/`encoding` option may name it.
+const ENCODING_JSON: &str = "json";
+
+/// Refuses an encoding other than JSON (Kubo also has `text` and `xml` for some
+/// commands; Acorn answers every command in one shape).
+fn check_encoding(q: &Query<'_>) -> Result<(), ApiError> {
+    match q.get(&["encoding", "enc"]) {
+        None => Ok(()),
+        Some(e) if e == ENCODING_JSON => Ok(()),
+        Some(e) => Err(ApiError::Client(format!(
+            "invalid encoding: {e:?} (Acorn's API answers {ENCODING_JSON} only)"
+        ))),
     }
 }
 
@@ -880,29 +907,53 @@ impl Query<'_> {
             .map(|(_, v)| v.as_str())
     }
 
+    /// A boolean option, as Kubo reads it ([`args::parse_bool`]).
     fn bool(&self, names: &[&str]) -> Result<Option<bool>, ApiError> {
-        match self.get(names) {
-            None => Ok(None),
-            Some("true") | Some("") => Ok(Some(true)),
-            Some("false") => Ok(Some(false)),
-            Some(v) => Err(ApiError::Client(format!(
-                "option \"{}\": expected true or false, got {v:?}",
-                names[0]
-            ))),
+        self.convert(names, "bool", args::parse_bool)
+    }
+
+    /// A Go `int` option (32 bits on the boards Kubo ships for, and in its parser).
+    fn int(&self, names: &[&str]) -> Result<Option<i64>, ApiError> {
+        self.convert(names, "int", |v| args::parse_int(v, 32))
+    }
+
+    /// A Go `int64` option.
+    fn int64(&self, names: &[&str]) -> Result<Option<i64>, ApiError> {
+        self.convert(names, "int64", |v| args::parse_int(v, 64))
+    }
+
+    fn convert<T>(
+        &self,
+        names: &[&str],
+        kind: &'static str,
+        parse: impl FnOnce(&str) -> Option<T>,
+    ) -> Result<Option<T>, ApiError> {
+        let Some(v) = self.get(names) else {
+            return Ok(None);
+        };
+        match parse(v) {
+            Some(x) => Ok(Some(x)),
+            None => Err(ApiError::Client(
+                args::BadValue {
+                    option: names[0].to_string(),
+                    kind,
+                    value: v.to_string(),
+                }
+                .to_string(),
+            )),
         }
     }
 
-    fn u64(&self, names: &[&str]) -> Result<Option<u64>, ApiError> {
-        self.get(names)
-            .map(|v| {
-                v.parse().map_err(|_| {
-                    ApiError::Client(format!(
-                        "option \"{}\": expected a non-negative integer, got {v:?}",
-                        names[0]
-                    ))
-                })
-            })
-            .transpose()
+    /// A non-negative Go `int64` option (`offset`, `length`): Kubo's message for a
+    /// negative one.
+    fn non_negative(&self, names: &[&str]) -> Result<Option<u64>, ApiError> {
+        match self.int64(names)? {
+            Some(n) if n < 0 => Err(ApiError::Client(format!(
+                "cannot specify negative {}",
+                names[0]
+            ))),
+            n => Ok(n.map(|n| n as u64)),
+        }
     }
 }
 

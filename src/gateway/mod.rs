@@ -14,8 +14,10 @@
 //! - Responses carry `ETag: "<cid>"` of the resolved content, `X-Ipfs-Path`, and
 //!   `Cache-Control: public, max-age=29030400, immutable`; a matching
 //!   `If-None-Match` is answered 304.
-//! - Files: `Content-Type` from the file name's extension ([`content_type`]);
-//!   one `Range` (`bytes=a-b`, `a-`, `-n`) → 206 with `Content-Range`, past the end
+//! - Files: `Content-Type` from the file name's extension ([`content_type`]; the
+//!   name is `?filename=` when given), else from the first bytes ([`sniff`]);
+//!   `?filename=` adds Kubo's `Content-Disposition` (`inline`, or `attachment`
+//!   with `download=true`; [`content_disposition`]); one `Range` (`bytes=a-b`, `a-`, `-n`) → 206 with `Content-Range`, past the end
 //!   → 416 with `Content-Range: bytes */size`.
 //! - Directories: a URL without a trailing slash is redirected (301) to the slash
 //!   form, as Kubo; then `index.html` if present, else an HTML listing.
@@ -25,7 +27,12 @@
 //! - Errors as plain text: bad CID or parameter → 400; no such path → 404; a block
 //!   no peer gave us in time → 504; methods other than GET/HEAD → 405.
 //!
-//! **Flow.** Method → `/ipfs/` prefix → CID (400) → format → request slot (wait up
+//! - Hosts: `Gateway.PublicGateways` (default: `localhost`) makes a host a
+//!   subdomain gateway (`<cid>.ipfs.<host>`, path requests redirected there) or a
+//!   path gateway limited to its `Paths` ([`subdomain`]); other hosts get the path
+//!   gateway.
+//!
+//! **Flow.** Method → host ([`subdomain::Hosts::route`]: serve, redirect or 404) → `/ipfs/` prefix → CID (400) → format → request slot (wait up
 //! to [`crate::api::SLOT_WAIT`] while `Gateway.MaxConcurrentRequests` are served,
 //! then 503) → resolve the path on the blocking pool →
 //! answer. File bodies and CARs are produced by a pool job into a bounded channel.
@@ -45,20 +52,23 @@
 //! body holds at most [`RESPONSE_QUEUE_COUNT`] × [`crate::api::STREAM_CHUNK_BYTES`] (256 KiB)
 //! queued; a listing shows at most [`MAX_LISTING_ENTRIES_COUNT`] entries.
 //!
-//! **Departures.** Content type from the extension only (no content sniffing);
+//! **Departures.** Content sniffing knows fewer types than Kubo's ([`sniff`]);
 //! `dag-scope=entity` is served as `all` (for a file that is the file's whole
 //! DAG, which is what entity means; for a directory it adds the children);
 //! no `dag-scope` byte ranges (`entity-bytes`), no CAR `order`/`dups` parameters
 //! (blocks depth-first, each once); a CAR's ETag is `"<cid>.car"` and a raw
 //! block's `"<cid>.raw"`; non-UnixFS content (dag-cbor, dag-json) and symlinks
-//! are 501 on the path gateway (ask for `format=raw` or `car`); no `/ipns/`, no
-//! subdomain gateway, no `?filename=`; a failure after a file body began closes
+//! are 501 on the path gateway (ask for `format=raw` or `car`); no `/ipns/` and no
+//! DNSLink (also on subdomains); a failure after a file body began closes
 //! the connection (a CAR gets Kubo's `X-Stream-Error` trailer).
 //! `Gateway.RetrievalTimeout` (Kubo's key and default, 30 s; set per firmware
 //! profile) bounds the wait for each block, not the time since the last byte
 //! written: a block no peer has answers 504 when it passes or when bitswap gives
 //! up, whichever is first. A listing reads the whole directory (`ls`) before
 //! showing its first [`MAX_LISTING_ENTRIES_COUNT`] entries.
+
+pub mod sniff;
+pub mod subdomain;
 
 use std::sync::Arc;
 
@@ -94,7 +104,7 @@ const RAW_TYPE: &str = "application/vnd.ipld.raw";
 const CAR_TYPE: &str = "application/vnd.ipld.car";
 
 /// Characters escaped in a path put back into a URL or a header.
-const PATH_SET: &AsciiSet = &CONTROLS
+pub(crate) const PATH_SET: &AsciiSet = &CONTROLS
     .add(b' ')
     .add(b'"')
     .add(b'#')
@@ -120,6 +130,8 @@ pub struct Gateway {
     spawner: Spawner,
     /// Longest wait for one block from the network (`Gateway.RetrievalTimeout`).
     retrieval_timeout: std::time::Duration,
+    /// The known hosts (`Gateway.PublicGateways`): subdomain or path gateways.
+    hosts: subdomain::Hosts,
 }
 
 /// What the client asked for.
@@ -188,25 +200,60 @@ fn fail(e: anyhow::Error) -> Fail {
 /// `Content-Type` from a file name's extension; `application/octet-stream` when
 /// unknown.
 pub fn content_type(name: &str) -> &'static str {
+    type_by_extension(name).unwrap_or("application/octet-stream")
+}
+
+/// `Content-Type` from a file name's extension, if it is one we know.
+fn type_by_extension(name: &str) -> Option<&'static str> {
     let ext = name
         .rsplit_once('.')
         .map(|(_, e)| e.to_ascii_lowercase())
         .unwrap_or_default();
-    match ext.as_str() {
+    Some(match ext.as_str() {
         "html" | "htm" => "text/html; charset=utf-8",
         "txt" => "text/plain; charset=utf-8",
         "json" => "application/json",
         "png" => "image/png",
         "jpg" | "jpeg" => "image/jpeg",
         "gif" => "image/gif",
+        "webp" => "image/webp",
         "svg" => "image/svg+xml",
         "css" => "text/css; charset=utf-8",
         "js" | "mjs" => "text/javascript; charset=utf-8",
         "wasm" => "application/wasm",
         "mp4" => "video/mp4",
         "pdf" => "application/pdf",
-        _ => "application/octet-stream",
+        _ => return None,
+    })
+}
+
+/// Kubo's `Content-Disposition` for `?filename=` (`download=true`: attachment):
+/// an ASCII `filename` (other characters as `_`) and the UTF-8 `filename*`
+/// (RFC 6266, RFC 5987), both escaped as Go's `url.PathEscape` does.
+pub fn content_disposition(filename: &str, download: bool) -> String {
+    let kind = if download { "attachment" } else { "inline" };
+    let ascii: String = filename
+        .chars()
+        .map(|c| if (' '..'\x7f').contains(&c) { c } else { '_' })
+        .collect();
+    format!(
+        "{kind}; filename=\"{}\"; filename*=UTF-8''{}",
+        path_escape(&ascii),
+        path_escape(filename)
+    )
+}
+
+/// Go's `url.PathEscape`: all but `A-Za-z0-9-_.~$&+:=@` percent-encoded.
+fn path_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~$&+:=@".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
     }
+    out
 }
 
 /// A satisfiable byte range `[start, end]` (inclusive), or why not.
@@ -312,6 +359,14 @@ fn parse_format(req: &Request) -> Result<Format, Fail> {
     Ok(Format::Unixfs)
 }
 
+/// The first value of query parameter `name`.
+fn query_value<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.query
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
 /// Headers every content answer carries.
 fn common_headers(etag: &str, ipfs_path: &str) -> Vec<(&'static str, String)> {
     vec![
@@ -328,6 +383,19 @@ fn not_modified(etag: &str, ipfs_path: &str) -> Response {
         headers: common_headers(etag, ipfs_path),
         body: Body::Empty(None),
     }
+}
+
+/// How the client's URL names what is served.
+#[derive(Clone, Copy)]
+struct Urls<'a> {
+    /// `X-Ipfs-Path`: the content path, encoded.
+    ipfs_path: &'a str,
+    /// The request's path as the client's URL shows it (without a subdomain's
+    /// `/ipfs/<cid>`), encoded: where redirects inside the content point.
+    visible: &'a str,
+    /// The gateway host's URL on a subdomain (links to other content go there),
+    /// else empty.
+    gateway: &'a str,
 }
 
 /// What a path names, as resolved on the pool.
@@ -352,12 +420,14 @@ impl Gateway {
         let gw = &core.node().config().gateway;
         let limit = usize::from(gw.max_concurrent_requests);
         let retrieval_timeout = gw.retrieval_timeout();
+        let hosts = subdomain::Hosts::new(&gw.public_gateways);
         Arc::new(Gateway {
             core,
             pool,
             slots: Slots::new(limit),
             spawner,
             retrieval_timeout,
+            hosts,
         })
     }
 
@@ -392,7 +462,7 @@ impl Gateway {
     }
 
     /// Answers one request.
-    pub async fn handle(self: Arc<Gateway>, req: Request) -> Response {
+    pub async fn handle(self: Arc<Gateway>, mut req: Request) -> Response {
         let head_only = match req.method.as_str() {
             "GET" => false,
             "HEAD" => true,
@@ -401,6 +471,30 @@ impl Gateway {
                 r.headers.push(("Allow", "GET, HEAD".into()));
                 return r;
             }
+        };
+        let https = req
+            .header("x-forwarded-proto")
+            .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+        let host = req.header("x-forwarded-host").or(req.header("host"));
+        let query =
+            crate::api::http::encode_query(req.query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        // The part of the served path the client's URL does not show (a subdomain).
+        let (hidden, gateway) = match self.hosts.route(host, &req.path, &query, https) {
+            subdomain::Route::Serve {
+                path,
+                hidden,
+                gateway,
+            } => {
+                req.path = path;
+                (hidden, gateway)
+            }
+            subdomain::Route::Redirect(url) => {
+                let mut r = text(301, &format!("301 Moved Permanently: {url}"));
+                r.headers.push(("Location", url));
+                return r;
+            }
+            subdomain::Route::NotFound => return text(404, "404 page not found"),
+            subdomain::Route::BadRequest(m) => return Fail(400, m).response(),
         };
         let Some(rest) = req.path.strip_prefix("/ipfs/") else {
             return text(404, "404 page not found");
@@ -444,8 +538,17 @@ impl Gateway {
             }
             Format::Unixfs => {
                 let name = segments.last().cloned().unwrap_or_default();
-                self.unixfs(&req, &arg, &name, &ipfs_path, head_only, slot)
-                    .await
+                let visible = match &hidden {
+                    Some(prefix) => req.path[prefix.len()..].to_string(),
+                    None => req.path.clone(),
+                };
+                let visible = utf8_percent_encode(&visible, PATH_SET).to_string();
+                let urls = Urls {
+                    ipfs_path: &ipfs_path,
+                    visible: &visible,
+                    gateway: gateway.as_deref().unwrap_or(""),
+                };
+                self.unixfs(&req, &arg, &name, &urls, head_only, slot).await
             }
         };
         r.unwrap_or_else(Fail::response)
@@ -571,15 +674,21 @@ impl Gateway {
         }
     }
 
+    /// The path gateway's answer.
     async fn unixfs(
         &self,
         req: &Request,
         arg: &str,
         name: &str,
-        ipfs_path: &str,
+        urls: &Urls<'_>,
         head_only: bool,
         slot: Slot,
     ) -> Result<Response, Fail> {
+        let Urls {
+            ipfs_path,
+            visible,
+            gateway,
+        } = *urls;
         let a = arg.to_string();
         let target = self
             .blocking(move |c| {
@@ -605,20 +714,35 @@ impl Gateway {
             .await?;
         match target {
             Target::File { cid, size } => {
-                self.file(
-                    req,
-                    cid,
-                    size,
-                    content_type(name),
-                    ipfs_path,
-                    head_only,
-                    slot,
-                )
-                .await
+                // `?filename=` names the file, for its type and the download.
+                let filename = query_value(req, "filename").filter(|f| !f.is_empty());
+                let ctype = match type_by_extension(filename.unwrap_or(name)) {
+                    Some(t) => t,
+                    None => {
+                        let head = self
+                            .blocking(move |c| {
+                                let mut head = Vec::with_capacity(sniff::SNIFF_BYTES);
+                                let len = Some(sniff::SNIFF_BYTES as u64);
+                                c.cat(&[cid.to_string()], 0, len, &mut head)?;
+                                Ok(head)
+                            })
+                            .await?;
+                        sniff::sniff(&head)
+                    }
+                };
+                let mut r = self
+                    .file(req, cid, size, ctype, ipfs_path, head_only, slot)
+                    .await?;
+                if let Some(f) = filename {
+                    let download = query_value(req, "download") == Some("true");
+                    r.headers
+                        .push(("Content-Disposition", content_disposition(f, download)));
+                }
+                Ok(r)
             }
             Target::Directory { cid, index } => {
                 if !req.path.ends_with('/') {
-                    let mut location = format!("{ipfs_path}/");
+                    let mut location = format!("{visible}/");
                     if !req.query.is_empty() {
                         let q = crate::api::http::encode_query(
                             req.query.iter().map(|(k, v)| (k.as_str(), v.as_str())),
@@ -635,7 +759,7 @@ impl Gateway {
                         self.file(req, icid, size, ct, ipfs_path, head_only, slot)
                             .await
                     }
-                    None => self.listing(req, cid, ipfs_path, head_only).await,
+                    None => self.listing(req, cid, ipfs_path, gateway, head_only).await,
                 }
             }
             Target::Other { cid } => Err(Fail(
@@ -699,11 +823,14 @@ impl Gateway {
         })
     }
 
+    /// An HTML listing; links to content are `{gateway}/ipfs/<cid>` (`gateway`
+    /// empty on the path gateway).
     async fn listing(
         &self,
         req: &Request,
         cid: Cid,
         ipfs_path: &str,
+        gateway: &str,
         head_only: bool,
     ) -> Result<Response, Fail> {
         let etag = format!("\"DirIndex-acorn-{}_CID-{cid}\"", env!("CARGO_PKG_VERSION"));
@@ -712,9 +839,10 @@ impl Gateway {
         }
         let entries = self.blocking(move |c| c.ls(&cid.to_string())).await?;
         let title = html_escape(&req.path);
+        let gateway = html_escape(gateway);
         let mut html = format!(
             "<!DOCTYPE html>\n<html>\n<head><meta charset=\"utf-8\"><title>{title}</title></head>\n\
-             <body>\n<h1>Index of {title}</h1>\n<p><a href=\"/ipfs/{cid}\">{cid}</a></p>\n\
+             <body>\n<h1>Index of {title}</h1>\n<p><a href=\"{gateway}/ipfs/{cid}\">{cid}</a></p>\n\
              <table>\n<tr><th>Name</th><th>Size</th><th>CID</th></tr>\n"
         );
         for e in entries.iter().take(MAX_LISTING_ENTRIES_COUNT) {
@@ -731,7 +859,7 @@ impl Gateway {
             };
             html.push_str(&format!(
                 "<tr><td><a href=\"./{href}{slash}\">{}{slash}</a></td><td>{size}</td>\
-                 <td><a href=\"/ipfs/{c}\">{c}</a></td></tr>\n",
+                 <td><a href=\"{gateway}/ipfs/{c}\">{c}</a></td></tr>\n",
                 html_escape(&e.name),
                 c = e.cid,
             ));
@@ -803,6 +931,26 @@ mod tests {
             html_escape("<a href=\"x\">&'"),
             "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
         );
+    }
+
+    #[test]
+    fn content_disposition_as_kubo() {
+        assert_eq!(
+            content_disposition("cat.jpg", false),
+            "inline; filename=\"cat.jpg\"; filename*=UTF-8''cat.jpg"
+        );
+        assert_eq!(
+            content_disposition("a b\"/;,?.txt", true),
+            "attachment; filename=\"a%20b%22%2F%3B%2C%3F.txt\"; \
+             filename*=UTF-8''a%20b%22%2F%3B%2C%3F.txt"
+        );
+        // Non-ASCII: `_` in the plain name, UTF-8 in the extended one.
+        assert_eq!(
+            content_disposition("Łódź€.txt", false),
+            "inline; filename=\"__d__.txt\"; \
+             filename*=UTF-8''%C5%81%C3%B3d%C5%BA%E2%82%AC.txt"
+        );
+        assert_eq!(path_escape("$&+:=@~-_."), "$&+:=@~-_.");
     }
 
     #[test]
