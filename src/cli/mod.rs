@@ -31,6 +31,7 @@ pub mod pin;
 pub mod progress;
 pub mod repo;
 pub mod resolve;
+pub mod tools;
 pub mod version;
 
 use std::ffi::OsString;
@@ -80,6 +81,11 @@ pub enum Command {
     Routing(net::RoutingCmd),
     Dht(net::DhtCmd),
     Resolve(resolve::ResolveCmd),
+    Shutdown(tools::ShutdownCmd),
+    Bootstrap(tools::BootstrapCmd),
+    Commands(tools::CommandsCmd),
+    Cid(tools::CidCmd),
+    Diag(tools::DiagCmd),
 }
 
 /// What handlers need from the process environment.
@@ -128,6 +134,22 @@ impl Context {
 
 /// Run a parsed command.
 pub fn run(args: Acorn, ctx: &Context) -> anyhow::Result<()> {
+    // The commands that write JSON for `--enc=json`; the others refuse it rather
+    // than print text the caller would fail to parse.
+    let json_ok = matches!(
+        &args.command,
+        Command::Id(_)
+            | Command::Version(_)
+            | Command::Bootstrap(_)
+            | Command::Cid(_)
+            | Command::Diag(_)
+            | Command::Repo(repo::RepoCmd {
+                command: repo::RepoSub::Version(_)
+            })
+    );
+    if !json_ok {
+        text_only(ctx)?;
+    }
     match args.command {
         Command::Init(c) => c.run(ctx),
         Command::Config(c) => c.run(ctx),
@@ -150,6 +172,11 @@ pub fn run(args: Acorn, ctx: &Context) -> anyhow::Result<()> {
         Command::Routing(c) => c.run(ctx),
         Command::Dht(c) => c.run(ctx),
         Command::Resolve(c) => c.run(ctx),
+        Command::Shutdown(c) => c.run(ctx),
+        Command::Bootstrap(c) => c.run(ctx),
+        Command::Commands(c) => c.run(ctx),
+        Command::Cid(c) => c.run(ctx),
+        Command::Diag(c) => c.run(ctx),
     }
 }
 
@@ -192,11 +219,22 @@ fn api_client(ctx: &Context) -> anyhow::Result<Option<crate::core_api::client::C
 }
 
 /// Fails when `--enc=json` was asked of a command that only writes text.
-pub(crate) fn text_only(ctx: &Context, cmd: &str) -> anyhow::Result<()> {
-    if ctx.globals.enc == Some(argv::Encoding::Json) {
-        bail!("acorn {cmd} has no JSON output: drop --enc=json");
+fn text_only(ctx: &Context) -> anyhow::Result<()> {
+    if json_out(ctx) {
+        bail!("this command has no JSON output: drop --enc=json");
     }
     Ok(())
+}
+
+/// The daemon (named by `--api`, else the repo's), for commands that only make
+/// sense on it (`shutdown`).
+pub(crate) fn daemon_client(ctx: &Context) -> anyhow::Result<crate::core_api::client::Client> {
+    if let Some(c) = api_client(ctx)? {
+        return Ok(c);
+    }
+    anyhow::ensure!(!ctx.globals.offline, crate::core_api::NEEDS_DAEMON);
+    crate::core_api::client::discover(&ctx.repo_root()?)?
+        .ok_or_else(|| anyhow::anyhow!(crate::core_api::NEEDS_DAEMON))
 }
 
 /// Whether `--enc=json` was given.
