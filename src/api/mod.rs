@@ -76,6 +76,7 @@ pub mod filestore;
 pub mod http;
 pub mod multipart;
 mod pins;
+mod refs;
 pub mod stats;
 
 use std::io::{self, Read, Write};
@@ -92,6 +93,7 @@ use crate::core_api::{network, Content as _, Local, Network as _, Settings as _}
 use crate::pool::Pool;
 use http::{Body, Chunk, Request, Response};
 use multipart::Multipart;
+use refs::refs_options;
 
 /// Longest wait for a request slot when every slot is taken (API and gateway);
 /// the request then gets 503. Waiters are bounded by the connection limits.
@@ -495,10 +497,11 @@ impl Api {
         let paths = q.required_args("ipfs-path")?;
         let recursive = q.bool(&["recursive", "r"])?.unwrap_or(false);
         let unique = q.bool(&["unique", "u"])?.unwrap_or(false);
+        let opts = refs_options(&q, recursive, unique)?;
         let core = self.core.clone();
         stream(slot, "application/json", "X-Chunked-Output", move |w| {
-            core.refs(&paths, recursive, unique, &mut |c| {
-                Ok(json_line(w, &json!({"Ref": c.to_string(), "Err": ""}))?)
+            core.refs_formatted(&paths, &opts, &mut |line| {
+                Ok(json_line(w, &json!({"Ref": line, "Err": ""}))?)
             })
         })
         .await
