@@ -223,15 +223,16 @@ pub fn normalize(args: &[String], root: &CommandInfoWithArgs) -> Result<Normaliz
         }
         if arg.len() > 1 && arg.starts_with('-') {
             let (name, inline) = split_inline(arg);
+            if name == "--help" || (name == "-h" && find_flag(cmd, name).is_none()) {
+                n.help = true;
+                out.push("--help".to_owned());
+                continue;
+            }
             let Some(flag) = find_flag(cmd, name) else {
                 if take_global(name, inline, &mut iter, &mut n.globals)? {
                     continue;
                 }
                 match name {
-                    "-h" | "--help" => {
-                        n.help = true;
-                        out.push("--help".to_owned());
-                    }
                     "--version" if n.path.is_empty() => {
                         n.path.push("version".to_owned());
                         out.push("version".to_owned());
@@ -427,6 +428,94 @@ mod tests {
         );
         // A value option swallows the next word even if it names a subcommand.
         assert_eq!(n(&["get", "-o", "add", "Qm"]), ["get", "-o", "add", "Qm"]);
+    }
+
+    fn globals(args: &[&str]) -> Result<(Vec<String>, Globals), ArgvError> {
+        let owned: Vec<String> = std::iter::once("acorn")
+            .chain(args.iter().copied())
+            .map(String::from)
+            .collect();
+        normalize(&owned, &Acorn::get_args_info()).map(|n| (n.args[1..].to_vec(), n.globals))
+    }
+
+    #[test]
+    fn global_options_anywhere() {
+        let (args, g) = globals(&[
+            "--offline",
+            "cat",
+            "--api=/ip4/127.0.0.1/tcp/5001",
+            "Qm",
+            "--enc",
+            "json",
+            "--timeout=1m30s",
+        ])
+        .unwrap();
+        assert_eq!(args, ["cat", "Qm"]);
+        assert_eq!(
+            g,
+            Globals {
+                offline: true,
+                api: Some("/ip4/127.0.0.1/tcp/5001".into()),
+                enc: Some(Encoding::Json),
+                timeout: Some(Duration::from_secs(90)),
+            }
+        );
+        assert_eq!(
+            globals(&["cat", "--api"]),
+            Err(ArgvError::MissingValue {
+                option: "--api".into()
+            })
+        );
+        assert!(matches!(
+            globals(&["--enc=yaml", "id"]),
+            Err(ArgvError::BadEncoding { .. })
+        ));
+        // After `--` nothing is global.
+        let (args, g) = globals(&["add", "--", "--offline"]).unwrap();
+        assert_eq!(args, ["add", "--", "--offline"]);
+        assert!(!g.offline);
+    }
+
+    #[test]
+    fn help_version_and_command_paths() {
+        let owned = |a: &[&str]| -> Vec<String> {
+            std::iter::once("acorn")
+                .chain(a.iter().copied())
+                .map(String::from)
+                .collect()
+        };
+        let info = Acorn::get_args_info();
+        let n = normalize(&owned(&["pin", "add", "-h"]), &info).unwrap();
+        assert!(n.help);
+        assert_eq!(n.path, ["pin", "add"]);
+        assert_eq!(n.args[1..], ["pin", "add", "--help"]);
+        let n = normalize(&owned(&["--help"]), &info).unwrap();
+        assert!(n.help && n.path.is_empty());
+        let n = normalize(&owned(&["--version"]), &info).unwrap();
+        assert_eq!(n.args[1..], ["version"]);
+        let n = normalize(&owned(&["pin"]), &info).unwrap();
+        assert!(n.wants_subcommand);
+        assert_eq!(
+            normalize(&owned(&["frob"]), &info),
+            Err(ArgvError::UnknownCommand {
+                path: "frob".into()
+            })
+        );
+        // A positional of a command that also has subcommands is no command name.
+        let n = normalize(&owned(&["config", "Addresses.API"]), &info).unwrap();
+        assert_eq!(n.path, ["config"]);
+    }
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(parse_go_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_go_duration("1h2m3s"), Ok(Duration::from_secs(3723)));
+        assert_eq!(parse_go_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_go_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_go_duration("0"), Ok(Duration::ZERO));
+        for bad in ["", "10", "5x", "s", "-1s", "1..2s"] {
+            assert!(parse_go_duration(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
