@@ -237,6 +237,10 @@ fn refs_edges_format_and_max_depth() {
         None,
     ));
     assert!(e.contains("format argument with edges"), "{e}");
+    assert_eq!(
+        r(&["dag", "resolve", &format!("/ipfs/{top}/sub/b.txt")]),
+        format!("{b}\n")
+    );
     // add --cid-base writes CIDv1 in that base; -s is --chunker; --hash checks.
     let f = d.path().join("tree/a.txt");
     let f = f.to_str().unwrap();

@@ -110,7 +110,6 @@ pub const KUBO_ONLY: &[(&str, &str)] = &[
         "log tail",
         "the daemon logs to stderr (journalctl -u acorn)",
     ),
-    ("dag resolve", "use `acorn resolve`"),
 ];
 
 /// `unknown command "X"`, or for a Kubo command we lack, that it is not

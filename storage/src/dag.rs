@@ -249,12 +249,12 @@ where
     if unique {
         seen.insert(root)?;
     }
-    // Stack of (parent, links still to emit reversed so `pop` yields link order,
-    // the links' depth).
+    /// A block whose links are being emitted: (the block, its links still to
+    /// emit reversed so `pop` yields link order, the links' depth).
+    type Frame = (Cid, Vec<(Cid, String)>, u64);
     let root_links = named_links_of(root, &fetch(src, root)?)?;
     let mut stacked = root_links.len();
-    let mut stack: Vec<(Cid, Vec<(Cid, String)>, u64)> =
-        vec![(*root, root_links.into_iter().rev().collect(), 1)];
+    let mut stack: Vec<Frame> = vec![(*root, root_links.into_iter().rev().collect(), 1)];
     while let Some((parent, top, depth)) = stack.last_mut() {
         let (parent, depth) = (*parent, *depth);
         let Some((cid, name)) = top.pop() else {
