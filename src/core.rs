@@ -846,20 +846,21 @@ impl Node {
 
     // ---- refs -------------------------------------------------------------
 
-    /// `refs [-r] [-u]`.
-    pub fn refs(
+    /// `refs` with Kubo's `--max-depth` (`None`: no limit), each link with its
+    /// source block and name.
+    pub fn refs_edges(
         &self,
         root: &Cid,
-        recursive: bool,
+        max_depth: Option<u64>,
         unique: bool,
-        emit: &mut dyn FnMut(&Cid) -> anyhow::Result<()>,
+        emit: &mut dyn FnMut(&dag::RefEdge) -> anyhow::Result<()>,
     ) -> anyhow::Result<()> {
-        dag::refs(
+        dag::refs_edges(
             &self.source(),
             root,
-            recursive,
+            max_depth,
             unique,
-            &mut |c: &Cid| -> Result<(), RefsErr> { emit(c).map_err(RefsErr::Emit) },
+            &mut |e: &dag::RefEdge| -> Result<(), RefsErr> { emit(e).map_err(RefsErr::Emit) },
         )
         .map_err(|e| match e {
             RefsErr::Dag(d) => anyhow::Error::from(d),

@@ -76,28 +76,36 @@ fn main() -> ExitCode {
             }
         }
     }
-    if let Err(e) = cli::timeout::take(&mut args) {
-        eprintln!("Error: {e}");
-        return ExitCode::FAILURE;
-    }
-    let args = match cli::argv::normalize(&args, &Acorn::get_args_info()) {
-        Ok(a) => a,
+    let info = Acorn::get_args_info();
+    let norm = match cli::argv::normalize(&args, &info) {
+        Ok(n) => n,
         Err(e) => {
             eprintln!("Error: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let strs: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
+    // Bare `acorn` (global options aside) and `acorn --help`: Kubo's grouped help.
+    if norm.path.is_empty() && (norm.help || norm.args.len() == 1) {
+        return print_help(&cli::help::grouped(&info));
+    }
+    let strs: Vec<&str> = norm.args.iter().skip(1).map(String::as_str).collect();
     let parsed = match Acorn::from_args(&["acorn"], &strs) {
         Ok(p) => p,
         Err(exit) => {
             return match exit.status {
-                Ok(()) => {
-                    // `--help` into a closed pipe (`acorn add --help | head -1`)
-                    // is not an error: println! would panic on EPIPE.
-                    use std::io::Write as _;
-                    let _ = writeln!(io::stdout().lock(), "{}", exit.output.trim_end());
-                    ExitCode::SUCCESS
+                Ok(()) => print_help(&exit.output),
+                // `acorn pin`: a command that only groups others prints its help,
+                // as Kubo's does.
+                Err(()) if norm.wants_subcommand && norm.args.len() == norm.path.len() + 1 => {
+                    let mut help: Vec<&str> = norm.path.iter().map(String::as_str).collect();
+                    help.push("--help");
+                    match Acorn::from_args(&["acorn"], &help) {
+                        Err(e) if e.status.is_ok() => print_help(&e.output),
+                        _ => {
+                            eprintln!("Error: {}", one_line(&exit.output));
+                            ExitCode::FAILURE
+                        }
+                    }
                 }
                 Err(()) => {
                     eprintln!("Error: {}", one_line(&exit.output));
@@ -106,14 +114,46 @@ fn main() -> ExitCode {
             };
         }
     };
-    match cli::run(parsed, &cli::Context::from_env()) {
+    if let Some(d) = norm.globals.timeout {
+        // Sent as Kubo's `timeout=` with every call to the daemon.
+        core_api::client::set_timeout(format!("{}ms", d.as_millis()));
+    }
+    let mut ctx = cli::Context::from_env();
+    ctx.globals = norm.globals;
+    match cli::run(parsed, &ctx) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("Error: {e:#}");
+            eprintln!("Error: {}", error_line(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line, as `{:#}` writes it, but without a cause
+/// whose text the line already holds (an error that prints its source, like
+/// `reading f: No such file or directory`, would otherwise say it twice).
+fn error_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+/// Help text on stdout, exit 0. Help into a closed pipe (`acorn add --help | head
+/// -1`) is not an error: println! would panic on EPIPE.
+fn print_help(text: &str) -> ExitCode {
+    use std::io::Write as _;
+    let _ = writeln!(io::stdout().lock(), "{}", text.trim_end());
+    ExitCode::SUCCESS
 }
 
 /// argh's parse error as one line, without its own leading "Error ".

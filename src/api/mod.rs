@@ -87,6 +87,7 @@ pub mod filestore;
 pub mod http;
 pub mod multipart;
 mod pins;
+mod refs;
 pub mod stats;
 
 use std::io::{self, Read, Write};
@@ -104,6 +105,7 @@ use crate::fetch::{self, Reach, Resume, Spawner, Walker};
 use crate::pool::Pool;
 use http::{Body, Chunk, Request, Response};
 use multipart::Multipart;
+use refs::refs_options;
 
 /// Longest wait for a request slot when every slot is taken (API and gateway);
 /// the request then gets 503. Waiters are bounded by the connection limits.
@@ -562,6 +564,7 @@ impl Api {
         let paths = q.required_args("ipfs-path")?;
         let recursive = q.bool(&["recursive", "r"])?.unwrap_or(false);
         let unique = q.bool(&["unique", "u"])?.unwrap_or(false);
+        let opts = refs_options(&q, recursive, unique)?;
         let reach = if recursive { Reach::Dag } else { Reach::Block };
         fetching_stream(
             slot,
@@ -570,8 +573,8 @@ impl Api {
             reach,
             Resume::Replay,
             move |core, w, _| {
-                core.refs(&paths, recursive, unique, &mut |c| {
-                    Ok(json_line(w, &json!({"Ref": c.to_string(), "Err": ""}))?)
+                core.refs_formatted(&paths, &opts, &mut |line| {
+                    Ok(json_line(w, &json!({"Ref": line, "Err": ""}))?)
                 })
             },
         )

@@ -19,10 +19,28 @@
 //! (argh reports unknown ones). The walk descends into a subcommand when a
 //! positional word names one, as argh does.
 //!
+//! **Global options.** Kubo's global options may stand anywhere before `--`
+//! (`acorn --offline cat X`, `acorn cat X --offline`); [`take_global`] lifts them out
+//! of argv into [`Globals`] unless the current command has an option of that name:
+//!
+//! | option | value |
+//! |---|---|
+//! | `--offline` | run on the repo, never through the daemon |
+//! | `--api <multiaddr>` | talk to this daemon (`/ip4/…/tcp/…`) instead of `$ACORN_PATH/api` |
+//! | `--enc`, `--encoding <json\|text>` | output encoding |
+//! | `--timeout <duration>` | Go duration (`30s`, `1m30s`, `500ms`) |
+//!
+//! `-h` becomes `--help` (unless the command has its own `-h`); `--version` before
+//! any command becomes the `version` command. The walk also records the command path
+//! ([`Normalized::path`]) and names a word that is no command where one is expected
+//! ([`ArgvError::UnknownCommand`]), so `main` can print grouped help or a clear error.
+//!
 //! **Limits.** None beyond argv itself: one pass, output at most twice the input.
 //!
 //! **Departures.** Kubo would read `--pin false` as `--pin` plus a positional
 //! `false`; here `false` is the option's value.
+
+use std::time::Duration;
 
 use argh::{CommandInfoWithArgs, FlagInfo, FlagInfoKind};
 
@@ -35,17 +53,164 @@ pub enum ArgvError {
     /// `--switch=value` where value is not `true` or `false`.
     #[error("option {option} takes no value other than true or false, got {value:?}")]
     SwitchValue { option: String, value: String },
+    /// A value option at the end of argv.
+    #[error("option {option} needs a value")]
+    MissingValue { option: String },
+    /// `--enc` with an encoding we do not write.
+    #[error("unknown encoding {value:?} for {option} (use json or text)")]
+    BadEncoding { option: String, value: String },
+    /// `--timeout` that is no Go duration.
+    #[error("bad duration {value:?} for --timeout: {reason}")]
+    BadDuration { value: String, reason: String },
+    /// A word that names no command where a command is expected; `path` is the
+    /// command path so far plus the word (`pin frobnicate`).
+    #[error("{}", super::help::unknown_command_message(path))]
+    UnknownCommand { path: String },
+}
+
+/// Output encoding (`--enc`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// Kubo's text output (the default).
+    Text,
+    /// The JSON the RPC API answers for the command.
+    Json,
+}
+
+/// Kubo's global options, lifted out of argv by [`normalize`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Globals {
+    /// `--offline`: use the repo in this process even if a daemon runs.
+    pub offline: bool,
+    /// `--api <multiaddr>`: the daemon to talk to.
+    pub api: Option<String>,
+    /// `--enc` / `--encoding`.
+    pub enc: Option<Encoding>,
+    /// `--timeout <duration>`: how long the whole command may take.
+    pub timeout: Option<Duration>,
+}
+
+/// What [`normalize`] returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Normalized {
+    /// Argv for argh (with `argv[0]`).
+    pub args: Vec<String>,
+    /// The global options found.
+    pub globals: Globals,
+    /// The command path the words name (`["pin", "add"]`; empty for bare `acorn`).
+    pub path: Vec<String>,
+    /// `--help` / `-h` / `help` was given.
+    pub help: bool,
+    /// The last command of `path` has subcommands and none was named.
+    pub wants_subcommand: bool,
+}
+
+/// If `name` (with its `inline` value, or the next word) is a global option, stores
+/// it in `g` and returns true; the one place global options are parsed.
+pub fn take_global<'a>(
+    name: &str,
+    inline: Option<&str>,
+    rest: &mut impl Iterator<Item = &'a String>,
+    g: &mut Globals,
+) -> Result<bool, ArgvError> {
+    let mut value = |option: &str| -> Result<String, ArgvError> {
+        match inline {
+            Some(v) => Ok(v.to_owned()),
+            None => rest.next().cloned().ok_or_else(|| ArgvError::MissingValue {
+                option: option.to_owned(),
+            }),
+        }
+    };
+    match name {
+        "--offline" => {
+            g.offline = match inline {
+                None | Some("true") => true,
+                Some("false") => false,
+                Some(v) => {
+                    return Err(ArgvError::SwitchValue {
+                        option: name.into(),
+                        value: v.into(),
+                    })
+                }
+            }
+        }
+        "--api" => g.api = Some(value(name)?),
+        "--enc" | "--encoding" => {
+            let v = value(name)?;
+            g.enc = Some(match v.as_str() {
+                "json" => Encoding::Json,
+                "text" => Encoding::Text,
+                _ => {
+                    return Err(ArgvError::BadEncoding {
+                        option: name.into(),
+                        value: v,
+                    })
+                }
+            });
+        }
+        "--timeout" => {
+            let v = value(name)?;
+            g.timeout = Some(
+                parse_go_duration(&v).map_err(|reason| ArgvError::BadDuration {
+                    value: v.clone(),
+                    reason,
+                })?,
+            );
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// Go's `time.ParseDuration`: a sequence of decimal numbers with units `ns`, `us`
+/// (`µs`), `ms`, `s`, `m`, `h` (`1h30m`, `1.5s`, `300ms`); no sign, `0` alone.
+pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if s.is_empty() {
+        return Err("empty".into());
+    }
+    let mut rest = s;
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or("missing unit (use e.g. 30s, 1m, 500ms)")?;
+        let num: f64 = rest[..num_len]
+            .parse()
+            .map_err(|_| format!("bad number in {s:?}"))?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let secs = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" | "μs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            u => return Err(format!("unknown unit {u:?} (use ns, us, ms, s, m or h)")),
+        };
+        total += num * secs;
+        rest = &rest[unit_len..];
+    }
+    Duration::try_from_secs_f64(total).map_err(|e| e.to_string())
 }
 
 /// Rewrite argv (including `argv[0]`) for argh; see the module docs.
-pub fn normalize(args: &[String], root: &CommandInfoWithArgs) -> Result<Vec<String>, ArgvError> {
-    let mut out = Vec::with_capacity(args.len() + 4);
+pub fn normalize(args: &[String], root: &CommandInfoWithArgs) -> Result<Normalized, ArgvError> {
+    let mut n = Normalized::default();
+    let out = &mut n.args;
+    out.reserve(args.len() + 4);
     let mut iter = args.iter().peekable();
     if let Some(first) = iter.next() {
         out.push(first.clone());
     }
     let mut cmd = root;
     let mut options_ended = false;
+    let mut positionals = 0usize;
     while let Some(arg) = iter.next() {
         if options_ended {
             out.push(arg.clone());
@@ -58,8 +223,27 @@ pub fn normalize(args: &[String], root: &CommandInfoWithArgs) -> Result<Vec<Stri
         }
         if arg.len() > 1 && arg.starts_with('-') {
             let (name, inline) = split_inline(arg);
+            if name == "--help" || (name == "-h" && find_flag(cmd, name).is_none()) {
+                n.help = true;
+                out.push("--help".to_owned());
+                continue;
+            }
             let Some(flag) = find_flag(cmd, name) else {
-                out.push(arg.clone());
+                if take_global(name, inline, &mut iter, &mut n.globals)? {
+                    continue;
+                }
+                match name {
+                    "--version" if n.path.is_empty() => {
+                        n.path.push("version".to_owned());
+                        out.push("version".to_owned());
+                        cmd = root
+                            .commands
+                            .iter()
+                            .find(|s| s.name == "version")
+                            .map_or(root, |s| &s.command);
+                    }
+                    _ => out.push(arg.clone()),
+                }
                 continue;
             };
             match (&flag.kind, inline) {
@@ -98,12 +282,31 @@ pub fn normalize(args: &[String], root: &CommandInfoWithArgs) -> Result<Vec<Stri
             }
             continue;
         }
-        if let Some(sub) = cmd.commands.iter().find(|s| s.name == arg.as_str()) {
-            cmd = &sub.command;
+        if positionals == 0 {
+            if let Some(sub) = cmd.commands.iter().find(|s| s.name == arg.as_str()) {
+                cmd = &sub.command;
+                n.path.push(arg.clone());
+                out.push(arg.clone());
+                continue;
+            }
+            if arg == "help" && !cmd.commands.is_empty() {
+                n.help = true;
+                out.push("--help".to_owned());
+                continue;
+            }
+            if !cmd.commands.is_empty() && cmd.positionals.is_empty() {
+                let mut path = n.path.clone();
+                path.push(arg.clone());
+                return Err(ArgvError::UnknownCommand {
+                    path: path.join(" "),
+                });
+            }
         }
+        positionals += 1;
         out.push(arg.clone());
     }
-    Ok(out)
+    n.wants_subcommand = !cmd.commands.is_empty() && cmd.positionals.is_empty();
+    Ok(n)
 }
 
 /// Split `--key=value` / `-k=value` into name and inline value.
@@ -138,7 +341,8 @@ mod tests {
             .chain(args.iter().copied())
             .map(String::from)
             .collect();
-        normalize(&owned, &Acorn::get_args_info()).map(|mut v| {
+        normalize(&owned, &Acorn::get_args_info()).map(|n| {
+            let mut v = n.args;
             v.remove(0);
             v
         })
@@ -224,6 +428,94 @@ mod tests {
         );
         // A value option swallows the next word even if it names a subcommand.
         assert_eq!(n(&["get", "-o", "add", "Qm"]), ["get", "-o", "add", "Qm"]);
+    }
+
+    fn globals(args: &[&str]) -> Result<(Vec<String>, Globals), ArgvError> {
+        let owned: Vec<String> = std::iter::once("acorn")
+            .chain(args.iter().copied())
+            .map(String::from)
+            .collect();
+        normalize(&owned, &Acorn::get_args_info()).map(|n| (n.args[1..].to_vec(), n.globals))
+    }
+
+    #[test]
+    fn global_options_anywhere() {
+        let (args, g) = globals(&[
+            "--offline",
+            "cat",
+            "--api=/ip4/127.0.0.1/tcp/5001",
+            "Qm",
+            "--enc",
+            "json",
+            "--timeout=1m30s",
+        ])
+        .unwrap();
+        assert_eq!(args, ["cat", "Qm"]);
+        assert_eq!(
+            g,
+            Globals {
+                offline: true,
+                api: Some("/ip4/127.0.0.1/tcp/5001".into()),
+                enc: Some(Encoding::Json),
+                timeout: Some(Duration::from_secs(90)),
+            }
+        );
+        assert_eq!(
+            globals(&["cat", "--api"]),
+            Err(ArgvError::MissingValue {
+                option: "--api".into()
+            })
+        );
+        assert!(matches!(
+            globals(&["--enc=yaml", "id"]),
+            Err(ArgvError::BadEncoding { .. })
+        ));
+        // After `--` nothing is global.
+        let (args, g) = globals(&["add", "--", "--offline"]).unwrap();
+        assert_eq!(args, ["add", "--", "--offline"]);
+        assert!(!g.offline);
+    }
+
+    #[test]
+    fn help_version_and_command_paths() {
+        let owned = |a: &[&str]| -> Vec<String> {
+            std::iter::once("acorn")
+                .chain(a.iter().copied())
+                .map(String::from)
+                .collect()
+        };
+        let info = Acorn::get_args_info();
+        let n = normalize(&owned(&["pin", "add", "-h"]), &info).unwrap();
+        assert!(n.help);
+        assert_eq!(n.path, ["pin", "add"]);
+        assert_eq!(n.args[1..], ["pin", "add", "--help"]);
+        let n = normalize(&owned(&["--help"]), &info).unwrap();
+        assert!(n.help && n.path.is_empty());
+        let n = normalize(&owned(&["--version"]), &info).unwrap();
+        assert_eq!(n.args[1..], ["version"]);
+        let n = normalize(&owned(&["pin"]), &info).unwrap();
+        assert!(n.wants_subcommand);
+        assert_eq!(
+            normalize(&owned(&["frob"]), &info),
+            Err(ArgvError::UnknownCommand {
+                path: "frob".into()
+            })
+        );
+        // A positional of a command that also has subcommands is no command name.
+        let n = normalize(&owned(&["config", "Addresses.API"]), &info).unwrap();
+        assert_eq!(n.path, ["config"]);
+    }
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(parse_go_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_go_duration("1h2m3s"), Ok(Duration::from_secs(3723)));
+        assert_eq!(parse_go_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_go_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_go_duration("0"), Ok(Duration::ZERO));
+        for bad in ["", "10", "5x", "s", "-1s", "1..2s"] {
+            assert!(parse_go_duration(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

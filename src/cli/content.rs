@@ -58,8 +58,14 @@ pub struct AddCmd {
     #[argh(option, arg_name = "bool", from_str_fn(parse_bool))]
     pub raw_leaves: Option<bool>,
     /// chunker: size-N (default: size-262144)
-    #[argh(option)]
+    #[argh(option, short = 's')]
     pub chunker: Option<String>,
+    /// hash function (only sha2-256, the default)
+    #[argh(option)]
+    pub hash: Option<String>,
+    /// multibase for CIDv1 in the output (e.g. base32, base36; CIDv0 stays base58btc)
+    #[argh(option)]
+    pub cid_base: Option<String>,
     /// use the trickle DAG layout instead of balanced
     #[argh(switch, short = 't')]
     pub trickle: bool,
@@ -71,7 +77,7 @@ pub struct AddCmd {
     #[argh(switch)]
     pub nocopy: bool,
     /// show a progress bar on stderr (default: true when stderr is a terminal)
-    #[argh(option, arg_name = "bool", from_str_fn(parse_bool))]
+    #[argh(option, short = 'p', arg_name = "bool", from_str_fn(parse_bool))]
     pub progress: Option<bool>,
     /// files or directories to add (stdin when none)
     #[argh(positional)]
@@ -109,6 +115,25 @@ impl AddCmd {
 
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         let import = self.import_options()?;
+        if let Some(h) = &self.hash {
+            anyhow::ensure!(
+                h == "sha2-256",
+                "unsupported hash function {h:?}: acorn add hashes with sha2-256 only"
+            );
+        }
+        let base = self
+            .cid_base
+            .as_deref()
+            .map(super::tools::base_from_arg)
+            .transpose()?;
+        let show = |cid: &cid::Cid| -> String {
+            match base {
+                Some(b) if cid.version() == cid::Version::V1 => {
+                    cid.to_string_of_base(b).unwrap_or_else(|_| cid.to_string())
+                }
+                _ => cid.to_string(),
+            }
+        };
         let mut bar = Bar::stderr(self.progress, self.total_size());
         let opts = AddOptions {
             import,
@@ -135,8 +160,8 @@ impl AddCmd {
                     bar.set(base + cur);
                 }
                 AddEvent::Added { .. } if quieter => {}
-                AddEvent::Added { cid, .. } if quiet => writeln!(out, "{cid}")?,
-                AddEvent::Added { name, cid, .. } => writeln!(out, "added {cid} {name}")?,
+                AddEvent::Added { cid, .. } if quiet => writeln!(out, "{}", show(&cid))?,
+                AddEvent::Added { name, cid, .. } => writeln!(out, "added {} {name}", show(&cid))?,
             }
             Ok(())
         };
@@ -147,7 +172,7 @@ impl AddCmd {
         };
         bar.finish();
         if quieter {
-            writeln!(out, "{root}")?;
+            writeln!(out, "{}", show(&root))?;
         }
         out.flush()?;
         Ok(())
@@ -389,11 +414,15 @@ impl RefsCmd {
             }
             None => {
                 anyhow::ensure!(!self.paths.is_empty(), "argument \"ipfs-path\" is required");
-                anyhow::ensure!(
-                    !self.edges && self.format.is_none() && self.max_depth.is_none(),
-                    "refs: --edges, --format and --max-depth are not supported yet"
-                );
-                super::core(ctx)?.refs(&self.paths, self.recursive, self.unique, &mut print)?;
+                let opts = content::RefsOptions::new(
+                    self.recursive,
+                    self.unique,
+                    self.edges,
+                    self.format.clone(),
+                    self.max_depth,
+                )?;
+                super::core(ctx)?
+                    .refs_formatted(&self.paths, &opts, &mut |line| Ok(writeln!(out, "{line}")?))?;
             }
         }
         out.flush()?;

@@ -37,6 +37,20 @@ pub enum DagSub {
     Export(DagExportCmd),
     Import(DagImportCmd),
     Stat(DagStatCmd),
+    Resolve(DagResolveCmd),
+}
+
+/// Resolve an IPLD path to the CID of the node it names (Kubo prints the CID).
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(
+    subcommand,
+    name = "resolve",
+    example = "acorn dag resolve /ipfs/QmHash/dir/file"
+)]
+pub struct DagResolveCmd {
+    /// the path (/ipfs/<cid>[/path] or <cid>[/path])
+    #[argh(positional)]
+    pub path: String,
 }
 
 /// Store input as an IPLD node and print its CID.
@@ -243,6 +257,9 @@ impl DagCmd {
                     .then_some((done.block_count, done.block_bytes_count));
                 print_import(&pinned, stats)
             }
+            // Every path resolves to its end (as `resolve`), so Kubo's remainder
+            // path is always empty.
+            DagSub::Resolve(r) => print(&format!("{}\n", core.resolve(&r.path)?)),
             DagSub::Stat(s) => {
                 anyhow::ensure!(!s.roots.is_empty(), "argument \"root\" is required");
                 let sum = core.dag_stat(&s.roots, None)?;

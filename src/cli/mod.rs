@@ -24,13 +24,14 @@ pub mod content;
 pub mod daemon_cmd;
 pub mod dag;
 pub mod filestore;
+pub mod help;
 pub mod init;
 pub mod net;
 pub mod pin;
 pub mod progress;
 pub mod repo;
 pub mod resolve;
-pub mod timeout;
+pub mod tools;
 pub mod version;
 
 use std::ffi::OsString;
@@ -80,6 +81,11 @@ pub enum Command {
     Routing(net::RoutingCmd),
     Dht(net::DhtCmd),
     Resolve(resolve::ResolveCmd),
+    Shutdown(tools::ShutdownCmd),
+    Bootstrap(tools::BootstrapCmd),
+    Commands(tools::CommandsCmd),
+    Cid(tools::CidCmd),
+    Diag(tools::DiagCmd),
 }
 
 /// What handlers need from the process environment.
@@ -89,6 +95,8 @@ pub struct Context {
     pub acorn_path: Option<OsString>,
     /// Value of `HOME`, if set.
     pub home: Option<OsString>,
+    /// The global options (`--offline`, `--api`, `--enc`, `--timeout`).
+    pub globals: argv::Globals,
 }
 
 impl Context {
@@ -97,6 +105,7 @@ impl Context {
         Context {
             acorn_path: std::env::var_os(ACORN_PATH_ENV),
             home: std::env::var_os("HOME"),
+            globals: argv::Globals::default(),
         }
     }
 
@@ -125,6 +134,22 @@ impl Context {
 
 /// Run a parsed command.
 pub fn run(args: Acorn, ctx: &Context) -> anyhow::Result<()> {
+    // The commands that write JSON for `--enc=json`; the others refuse it rather
+    // than print text the caller would fail to parse.
+    let json_ok = matches!(
+        &args.command,
+        Command::Id(_)
+            | Command::Version(_)
+            | Command::Bootstrap(_)
+            | Command::Cid(_)
+            | Command::Diag(_)
+            | Command::Repo(repo::RepoCmd {
+                command: repo::RepoSub::Version(_)
+            })
+    );
+    if !json_ok {
+        text_only(ctx)?;
+    }
     match args.command {
         Command::Init(c) => c.run(ctx),
         Command::Config(c) => c.run(ctx),
@@ -147,19 +172,74 @@ pub fn run(args: Acorn, ctx: &Context) -> anyhow::Result<()> {
         Command::Routing(c) => c.run(ctx),
         Command::Dht(c) => c.run(ctx),
         Command::Resolve(c) => c.run(ctx),
+        Command::Shutdown(c) => c.run(ctx),
+        Command::Bootstrap(c) => c.run(ctx),
+        Command::Commands(c) => c.run(ctx),
+        Command::Cid(c) => c.run(ctx),
+        Command::Diag(c) => c.run(ctx),
     }
 }
 
 /// The core API for the repo: its daemon's when one runs (as Kubo's CLI), else the
 /// repo opened offline. Commands format what it returns, once for both cases.
+/// `--offline` opens the repo here (failing on the daemon's lock, as Kubo); `--api`
+/// names the daemon to use.
 pub(crate) fn core(ctx: &Context) -> anyhow::Result<Box<dyn crate::core_api::Core>> {
+    if let Some(c) = api_client(ctx)? {
+        return Ok(Box::new(crate::core_api::Remote::new(c)));
+    }
+    if ctx.globals.offline {
+        return Ok(Box::new(crate::core_api::Local::open(&ctx.repo_root()?)?));
+    }
     crate::core_api::open(&ctx.repo_root()?)
 }
 
 /// The running daemon's core API, for network commands; the "needs a running
-/// daemon" error when none runs.
+/// daemon" error when none runs (or with `--offline`).
 pub(crate) fn online(ctx: &Context) -> anyhow::Result<Box<dyn crate::core_api::Core>> {
+    if let Some(c) = api_client(ctx)? {
+        return Ok(Box::new(crate::core_api::Remote::new(c)));
+    }
+    if ctx.globals.offline {
+        bail!(crate::core_api::NEEDS_DAEMON);
+    }
     crate::core_api::online(&ctx.repo_root()?)
+}
+
+/// The daemon named by `--api` (an error when it does not answer, as Kubo).
+fn api_client(ctx: &Context) -> anyhow::Result<Option<crate::core_api::client::Client>> {
+    let Some(api) = &ctx.globals.api else {
+        return Ok(None);
+    };
+    anyhow::ensure!(
+        !ctx.globals.offline,
+        "--offline and --api exclude each other"
+    );
+    crate::core_api::client::Client::connect(api).map(Some)
+}
+
+/// Fails when `--enc=json` was asked of a command that only writes text.
+fn text_only(ctx: &Context) -> anyhow::Result<()> {
+    if json_out(ctx) {
+        bail!("this command has no JSON output: drop --enc=json");
+    }
+    Ok(())
+}
+
+/// The daemon (named by `--api`, else the repo's), for commands that only make
+/// sense on it (`shutdown`).
+pub(crate) fn daemon_client(ctx: &Context) -> anyhow::Result<crate::core_api::client::Client> {
+    if let Some(c) = api_client(ctx)? {
+        return Ok(c);
+    }
+    anyhow::ensure!(!ctx.globals.offline, crate::core_api::NEEDS_DAEMON);
+    crate::core_api::client::discover(&ctx.repo_root()?)?
+        .ok_or_else(|| anyhow::anyhow!(crate::core_api::NEEDS_DAEMON))
+}
+
+/// Whether `--enc=json` was given.
+pub(crate) fn json_out(ctx: &Context) -> bool {
+    ctx.globals.enc == Some(argv::Encoding::Json)
 }
 
 /// Parse `true` / `false` (argh's `FromArgValue` for bool options, Kubo spelling).
@@ -212,7 +292,7 @@ mod tests {
             .map(String::from)
             .collect();
         let norm = argv::normalize(&owned, &Acorn::get_args_info()).map_err(|e| e.to_string())?;
-        let strs: Vec<&str> = norm.iter().map(String::as_str).collect();
+        let strs: Vec<&str> = norm.args.iter().map(String::as_str).collect();
         Acorn::from_args(&["acorn"], &strs[1..]).map_err(|e| e.output)
     }
 
@@ -221,6 +301,7 @@ mod tests {
         let ctx = |p: Option<&str>, h: Option<&str>| Context {
             acorn_path: p.map(OsString::from),
             home: h.map(OsString::from),
+            globals: argv::Globals::default(),
         };
         assert_eq!(
             ctx(None, Some("/home/u")).repo_root().unwrap(),

@@ -155,7 +155,16 @@ pub struct BwCmd {
     /// specify a protocol to print bandwidth for (e.g. /ipfs/bitswap/1.2.0)
     #[argh(option, short = 't')]
     pub proto: Option<String>,
+    /// print bandwidth at an interval, until interrupted
+    #[argh(switch)]
+    pub poll: bool,
+    /// time between polls, a Go duration (default: 1s)
+    #[argh(option, short = 'i')]
+    pub interval: Option<String>,
 }
+
+/// Kubo's `stats bw --poll` header; each poll rewrites the line after it.
+pub const BW_POLL_HEADER: &str = "Total Up    Total Down  Rate Up     Rate Down";
 
 /// go-humanize's `Bytes`: SI units, one decimal below 10.
 pub fn humanize_bytes(n: f64) -> String {
@@ -181,6 +190,28 @@ impl StatsCmd {
                 let core = online(ctx)?;
                 let scope = bw_scope(cmd.peer.as_deref(), cmd.proto.as_deref())
                     .map_err(anyhow::Error::msg)?;
+                if cmd.poll {
+                    let every = match cmd.interval.as_deref() {
+                        None => std::time::Duration::from_secs(1),
+                        Some(i) => super::argv::parse_go_duration(i)
+                            .map_err(|e| anyhow::anyhow!("bad --interval {i:?}: {e}"))?,
+                    };
+                    anyhow::ensure!(!every.is_zero(), "--interval must be above 0");
+                    print(&format!("{BW_POLL_HEADER}\n"))?;
+                    loop {
+                        let bw = core.stats_bw(&scope)?;
+                        // Kubo clears the line and returns to its start each time.
+                        print(&format!(
+                            "\x1b[2K\r{:>8}    {:>8}    {:>8}/s  {:>8}/s      \r",
+                            humanize_bytes(bw.total_out as f64),
+                            humanize_bytes(bw.total_in as f64),
+                            humanize_bytes(bw.rate_out),
+                            humanize_bytes(bw.rate_in),
+                        ))?;
+                        std::thread::sleep(every);
+                    }
+                }
+                anyhow::ensure!(cmd.interval.is_none(), "--interval needs --poll");
                 let bw = core.stats_bw(&scope)?;
                 print(&format!(
                     "Bandwidth\nTotalIn: {}\nTotalOut: {}\nRateIn: {}/s\nRateOut: {}/s\n",

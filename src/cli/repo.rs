@@ -29,6 +29,16 @@ pub enum RepoSub {
     Gc(RepoGcCmd),
     Stat(RepoStatCmd),
     Verify(RepoVerifyCmd),
+    Version(RepoVersionCmd),
+}
+
+/// Show the repo format version this build reads and writes.
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(subcommand, name = "version")]
+pub struct RepoVersionCmd {
+    /// write only the version (`acorn-repo@N`)
+    #[argh(switch, short = 'q')]
+    pub quiet: bool,
 }
 
 /// Remove every block that no pin reaches, and print the removed CIDs.
@@ -59,8 +69,13 @@ pub struct RepoVerifyCmd {}
 
 impl RepoCmd {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        if let RepoSub::Version(c) = &self.command {
+            return print(&render_version(ctx, c));
+        }
         let core = super::core(ctx)?;
         match self.command {
+            // Answered above, without the repo.
+            RepoSub::Version(_) => Ok(()),
             RepoSub::Gc(c) => {
                 let mut out = std::io::stdout().lock();
                 core.repo_gc(false, &mut |e| {
@@ -84,6 +99,19 @@ impl RepoCmd {
                 print(&format!("verified repo: {} blocks ok\n", summary.checked))
             }
         }
+    }
+}
+
+/// Kubo: `ipfs repo version fs-repo@N`, `-q`: `fs-repo@N`; the format version this
+/// build reads and writes.
+fn render_version(ctx: &Context, c: &RepoVersionCmd) -> String {
+    let v = acorn_storage::repo::REPO_FORMAT_VERSION;
+    if super::json_out(ctx) {
+        format!("{}\n", serde_json::json!({ "Version": v.to_string() }))
+    } else if c.quiet {
+        format!("acorn-repo@{v}\n")
+    } else {
+        format!("acorn repo version acorn-repo@{v}\n")
     }
 }
 

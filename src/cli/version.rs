@@ -20,7 +20,19 @@ pub struct VersionCmd {
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 impl VersionCmd {
-    pub fn run(self, _ctx: &Context) -> anyhow::Result<()> {
+    pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        if super::json_out(ctx) {
+            // Kubo's `version` JSON (the RPC API's answer).
+            let v = crate::core_api::settings::VersionInfo::this_build();
+            let j = serde_json::json!({
+                "Version": v.version,
+                "Commit": "",
+                "Repo": v.repo,
+                "System": v.system,
+                "Golang": "",
+            });
+            return print(&format!("{j}\n"));
+        }
         print(&self.render())
     }
 

@@ -80,6 +80,15 @@ pub fn discover(root: &Path) -> anyhow::Result<Option<Client>> {
 }
 
 impl Client {
+    /// The daemon at the API multiaddr `addr` (the CLI's `--api`); an error when
+    /// nothing answers there.
+    pub fn connect(addr: &str) -> anyhow::Result<Client> {
+        let sock = daemon::parse_tcp_multiaddr(addr)?;
+        TcpStream::connect_timeout(&sock, CONNECT_TIMEOUT)
+            .with_context(|| format!("no daemon answers at --api {addr}"))?;
+        Ok(Client { addr: sock })
+    }
+
     /// POSTs `/api/v0/<cmd>?<query>` with `body`; the body of a 200 answer.
     pub fn post(
         &self,

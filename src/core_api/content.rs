@@ -151,13 +151,13 @@ pub trait Content {
     /// `ls`: the links of the directory (or the chunks of the file) at `path`.
     fn ls(&self, path: &str) -> anyhow::Result<Vec<Entry>>;
 
-    /// `refs [-r] [-u]`: the links below each of `paths` (unique per path).
-    fn refs(
+    /// `refs [-r] [-u] [--format/--edges/--max-depth]`: each link under each of
+    /// `paths` as the line Kubo prints for it ([`RefsOptions::line`]).
+    fn refs_formatted(
         &self,
         paths: &[String],
-        recursive: bool,
-        unique: bool,
-        emit: &mut dyn FnMut(Cid) -> anyhow::Result<()>,
+        opts: &RefsOptions,
+        emit: &mut dyn FnMut(String) -> anyhow::Result<()>,
     ) -> anyhow::Result<()>;
 
     /// `refs local`: every stored block, as a raw CIDv1 of its multihash.
@@ -387,17 +387,18 @@ impl Content for Local {
         self.node().ls(path)
     }
 
-    fn refs(
+    fn refs_formatted(
         &self,
         paths: &[String],
-        recursive: bool,
-        unique: bool,
-        emit: &mut dyn FnMut(Cid) -> anyhow::Result<()>,
+        opts: &RefsOptions,
+        emit: &mut dyn FnMut(String) -> anyhow::Result<()>,
     ) -> anyhow::Result<()> {
         let node = self.node();
         for p in paths {
             let root = node.resolve_arg(p)?;
-            node.refs(&root, recursive, unique, &mut |c| emit(*c))?;
+            node.refs_edges(&root, opts.max_depth, opts.unique, &mut |e| {
+                emit(opts.line(e))
+            })?;
         }
         Ok(())
     }
@@ -411,7 +412,65 @@ impl Content for Local {
     }
 }
 
-/// The `{"Ref","Err"}` lines of `refs` and `refs/local`.
+/// Kubo's `refs` options beyond `-r`/`-u`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefsOptions {
+    /// `-r`: walk below the direct links.
+    pub recursive: bool,
+    /// `-u`: each target once.
+    pub unique: bool,
+    /// `--max-depth` with `-r` (`None`: no limit); without `-r` the depth is 1.
+    pub max_depth: Option<u64>,
+    /// The line for each link: `<src>`, `<dst>` and `<linkname>` replaced.
+    pub format: String,
+}
+
+/// Kubo's default `refs` line.
+pub const REFS_DEFAULT_FORMAT: &str = "<dst>";
+/// The `refs --edges` line.
+pub const REFS_EDGES_FORMAT: &str = "<src> -> <dst>";
+
+impl RefsOptions {
+    /// Kubo's rules: `--edges` is the format `<src> -> <dst>` and excludes
+    /// `--format`; a negative `--max-depth` means no limit; without `-r` only
+    /// the direct links.
+    pub fn new(
+        recursive: bool,
+        unique: bool,
+        edges: bool,
+        format: Option<String>,
+        max_depth: Option<i64>,
+    ) -> anyhow::Result<RefsOptions> {
+        let format = match (edges, format) {
+            (true, Some(f)) if f != REFS_DEFAULT_FORMAT => {
+                bail!("using format argument with edges is not allowed")
+            }
+            (true, _) => REFS_EDGES_FORMAT.to_string(),
+            (false, f) => f.unwrap_or_else(|| REFS_DEFAULT_FORMAT.to_string()),
+        };
+        let max_depth = match (recursive, max_depth) {
+            (false, _) => Some(1),
+            (true, Some(d)) if d >= 0 => Some(d as u64),
+            (true, _) => None,
+        };
+        Ok(RefsOptions {
+            recursive,
+            unique,
+            max_depth,
+            format,
+        })
+    }
+
+    /// The line for one link.
+    pub fn line(&self, e: &acorn_storage::dag::RefEdge) -> String {
+        self.format
+            .replace("<src>", &e.src.to_string())
+            .replace("<dst>", &e.dst.to_string())
+            .replace("<linkname>", &e.name)
+    }
+}
+
+/// The `{"Ref","Err"}` lines of `refs/local`.
 fn refs_lines(
     resp: super::client::Response,
     emit: &mut dyn FnMut(Cid) -> anyhow::Result<()>,
@@ -562,17 +621,29 @@ impl Content for Remote {
             .collect()
     }
 
-    fn refs(
+    fn refs_formatted(
         &self,
         paths: &[String],
-        recursive: bool,
-        unique: bool,
-        emit: &mut dyn FnMut(Cid) -> anyhow::Result<()>,
+        opts: &RefsOptions,
+        emit: &mut dyn FnMut(String) -> anyhow::Result<()>,
     ) -> anyhow::Result<()> {
         let mut q = args(paths);
-        q.push(("recursive", recursive.to_string()));
-        q.push(("unique", unique.to_string()));
-        refs_lines(self.client().post("refs", &q, None)?, emit)
+        q.push(("recursive", opts.recursive.to_string()));
+        q.push(("unique", opts.unique.to_string()));
+        q.push(("format", opts.format.clone()));
+        if opts.recursive {
+            let depth = opts.max_depth.map_or(-1, |d| d as i64);
+            q.push(("max-depth", depth.to_string()));
+        }
+        self.client().post("refs", &q, None)?.ndjson(&mut |v| {
+            if let Some(e) = v["Err"].as_str().filter(|e| !e.is_empty()) {
+                bail!("{e}");
+            }
+            match v["Ref"].as_str() {
+                Some(r) => emit(r.to_string()),
+                None => bail!("the daemon's refs line lacks \"Ref\": {v}"),
+            }
+        })
     }
 
     fn refs_local(&self, emit: &mut dyn FnMut(Cid) -> anyhow::Result<()>) -> anyhow::Result<()> {

@@ -194,16 +194,70 @@ where
     S: BlockSource + ?Sized,
     E: From<DagError>,
 {
+    let depth = if recursive { None } else { Some(1) };
+    refs_edges(src, root, depth, unique, &mut |e: &RefEdge| emit(&e.dst))
+}
+
+/// One link found by [`refs_edges`]: the block it is in, its target, its name
+/// (dag-pb link names; empty for other codecs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefEdge {
+    pub src: Cid,
+    pub dst: Cid,
+    pub name: String,
+}
+
+/// The links of a block with their names (dag-pb names, else empty).
+pub fn named_links_of(cid: &Cid, bytes: &[u8]) -> Result<Vec<(Cid, String)>, DagError> {
+    if cid.codec() == cids::DAG_PB {
+        let node = codec::dagpb::PbNode::decode(bytes).map_err(|source| DagError::Decode {
+            cid: *cid,
+            source: Box::new(source),
+        })?;
+        return Ok(node
+            .links
+            .into_iter()
+            .map(|l| (l.hash, l.name.unwrap_or_default()))
+            .collect());
+    }
+    Ok(links_of(cid, bytes)?
+        .into_iter()
+        .map(|c| (c, String::new()))
+        .collect())
+}
+
+/// Kubo's `refs` walk: every link under `root` down to `max_depth` levels (`None`:
+/// no limit; `Some(1)`: the root's own links, whose blocks need not be stored), in
+/// Kubo's order (depth-first, link order, a link before its own links). With
+/// `unique` each target is emitted once (the root counts as already seen) and not
+/// walked again, as Kubo does.
+pub fn refs_edges<S, E>(
+    src: &S,
+    root: &Cid,
+    max_depth: Option<u64>,
+    unique: bool,
+    emit: &mut dyn FnMut(&RefEdge) -> Result<(), E>,
+) -> Result<(), E>
+where
+    S: BlockSource + ?Sized,
+    E: From<DagError>,
+{
+    if max_depth == Some(0) {
+        return Ok(());
+    }
     let mut seen = MemSeen::new();
     if unique {
         seen.insert(root)?;
     }
-    // Stack of link lists still to emit, each reversed so `pop` yields link order.
-    let root_links = links_of(root, &fetch(src, root)?)?;
-    let mut stack: Vec<Vec<Cid>> = vec![root_links.into_iter().rev().collect()];
-    let mut stacked = stack[0].len();
-    while let Some(top) = stack.last_mut() {
-        let Some(cid) = top.pop() else {
+    /// A block whose links are being emitted: (the block, its links still to
+    /// emit reversed so `pop` yields link order, the links' depth).
+    type Frame = (Cid, Vec<(Cid, String)>, u64);
+    let root_links = named_links_of(root, &fetch(src, root)?)?;
+    let mut stacked = root_links.len();
+    let mut stack: Vec<Frame> = vec![(*root, root_links.into_iter().rev().collect(), 1)];
+    while let Some((parent, top, depth)) = stack.last_mut() {
+        let (parent, depth) = (*parent, *depth);
+        let Some((cid, name)) = top.pop() else {
             stack.pop();
             continue;
         };
@@ -211,11 +265,15 @@ where
         if unique && !seen.insert(&cid)? {
             continue;
         }
-        emit(&cid)?;
-        if !recursive {
+        emit(&RefEdge {
+            src: parent,
+            dst: cid,
+            name,
+        })?;
+        if max_depth.is_some_and(|m| depth >= m) {
             continue;
         }
-        let links = links_of(&cid, &fetch(src, &cid)?)?;
+        let links = named_links_of(&cid, &fetch(src, &cid)?)?;
         if links.is_empty() {
             continue;
         }
@@ -227,7 +285,7 @@ where
             }
             .into());
         }
-        stack.push(links.into_iter().rev().collect());
+        stack.push((cid, links.into_iter().rev().collect(), depth + 1));
     }
     Ok(())
 }
@@ -312,6 +370,24 @@ mod tests {
         })
         .unwrap();
         assert_eq!(out, vec![a, x, y]);
+    }
+
+    #[test]
+    fn refs_edges_depth_and_sources() {
+        let (s, root, a, x, y) = diamond();
+        let edges = |depth| {
+            let mut out = vec![];
+            refs_edges::<_, DagError>(&s, &root, depth, false, &mut |e| {
+                out.push((e.src, e.dst));
+                Ok(())
+            })
+            .unwrap();
+            out
+        };
+        assert_eq!(edges(Some(1)), vec![(root, a), (root, x)]);
+        assert_eq!(edges(Some(2)), vec![(root, a), (a, x), (a, y), (root, x)]);
+        assert_eq!(edges(None), edges(Some(2)));
+        assert!(edges(Some(0)).is_empty());
     }
 
     #[test]
