@@ -21,6 +21,7 @@ mod core_api;
 mod daemon;
 mod gateway;
 mod identity;
+mod kubo_import;
 mod notify;
 mod pool;
 mod profiles;
