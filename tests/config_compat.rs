@@ -83,10 +83,19 @@ fn unknown_kubo_keys_round_trip_offline() {
     let r = run(&root, &["config", "Datastore.StorageMax", "20GB"], None);
     ok(&r);
     assert!(r.stderr.is_empty(), "{}", r.stderr);
-    // The daemon starts on such a config.
+    // The daemon starts on such a config and names the keys it ignores, once.
     let d = Daemon::start(&root);
     let (ok_stop, _, stderr) = d.stop();
     assert!(ok_stop, "{stderr}");
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("config keys Acorn keeps but does not use"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(
+        warnings[0].contains("Gateway.PublicGateways") && warnings[0].contains("Experimental"),
+        "{stderr}"
+    );
 }
 
 #[test]
