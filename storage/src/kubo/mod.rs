@@ -9,6 +9,9 @@
 //!
 //! **Spec.** Kubo 0.22 (fs-repo version 14), the layout shared by fs-repo
 //! versions [`MIN_REPO_VERSION`] to [`MAX_REPO_VERSION`] (Kubo 0.12 to 0.27):
+//! - `repo.lock`: Kubo holds a POSIX (`fcntl`) write lock on it while it runs and
+//!   removes it when it stops; a repo whose lock is held is refused, a stale file
+//!   is ignored;
 //! - `version`: the fs-repo version in ASCII decimal;
 //! - `config`: JSON (`Identity.PrivKey` is the same base64 libp2p protobuf key
 //!   Acorn's config holds);
@@ -71,6 +74,8 @@ pub enum KuboError {
     },
     #[error("{}: {reason}", path.display())]
     Config { path: PathBuf, reason: String },
+    #[error("Kubo is running on {} (it holds {}): stop it first (`ipfs shutdown`)", path.display(), lock.display())]
+    Running { path: PathBuf, lock: PathBuf },
     #[error("the Kubo repo's datastore is {spec}: Acorn imports only Kubo's default flatfs + LevelDB datastore")]
     Datastore { spec: String },
     #[error("{0}")]
@@ -175,6 +180,12 @@ impl KuboRepo {
             });
         }
         check_spec(root)?;
+        if kubo_running(root)? {
+            return Err(KuboError::Running {
+                path: root.to_owned(),
+                lock: root.join(LOCK_FILE),
+            });
+        }
         let flatfs = flatfs::Flatfs::open(&root.join("blocks")).map_err(KuboError::Flatfs)?;
         Ok(KuboRepo {
             root: root.to_owned(),
@@ -278,6 +289,34 @@ fn verify_file(path: &Path, mh: &Multihash<64>) -> Result<u64, BlockError> {
 pub fn read_checked(path: &Path, mh: &Multihash<64>) -> Result<Block, BlockError> {
     let data = flatfs::read_block(path, mh)?;
     Block::new(cids::raw_v1_of_multihash(mh), data)
+}
+
+/// Kubo's repo lock file.
+const LOCK_FILE: &str = "repo.lock";
+
+/// Whether a process holds Kubo's lock (go4.org/lock: an `fcntl` write lock on
+/// the whole of `repo.lock`).
+fn kubo_running(root: &Path) -> Result<bool, KuboError> {
+    use nix::fcntl::{fcntl, FcntlArg};
+    use nix::libc;
+    let path = root.join(LOCK_FILE);
+    let file = match fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(source) => return Err(KuboError::Io { path, source }),
+    };
+    let mut query = libc::flock {
+        l_type: libc::F_WRLCK as libc::c_short,
+        l_whence: libc::SEEK_SET as libc::c_short,
+        l_start: 0,
+        l_len: 0,
+        l_pid: 0,
+    };
+    fcntl(&file, FcntlArg::F_GETLK(&mut query)).map_err(|e| KuboError::Io {
+        path,
+        source: e.into(),
+    })?;
+    Ok(query.l_type != libc::F_UNLCK as libc::c_short)
 }
 
 /// Refuses any datastore but Kubo's default (`datastore_spec`).
