@@ -135,7 +135,14 @@ mod tests {
             name: String::new(),
         };
         {
-            let mut db = DB::open(&ds, Options::default()).unwrap();
+            // Snappy-compressed tables, as goleveldb writes by default; `flush`
+            // moves the log into a table, as a Kubo that ran a while has.
+            use rusty_leveldb::compressor::{CompressorId as _, SnappyCompressor};
+            let opts = Options {
+                compressor: SnappyCompressor::ID,
+                ..Options::default()
+            };
+            let mut db = DB::open(&ds, opts).unwrap();
             db.put(b"/pins/pin/aaa", &pin_record::encode(&rec)).unwrap();
             db.put(b"/pins/index/cidRindex/x/aaa", b"").unwrap();
             db.put(b"/pins/zzz", b"not a pin").unwrap();
