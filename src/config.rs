@@ -576,7 +576,11 @@ impl GatewaySection {
 /// open too.
 const OPEN_SECTIONS: &[&str] = &["API.HTTPHeaders"];
 
-/// The tree of every key Acorn knows, with the default values.
+/// The tree of every key Acorn knows, with the default values: the serialized
+/// default config. So every typed field must serialize in the default (no
+/// `skip_serializing_if`), or a file's value for it would be kept as unknown; a
+/// map section (keys are the user's) serializes as `{}` or is in
+/// [`OPEN_SECTIONS`].
 fn schema() -> Value {
     Config::with_identity(IdentitySection {
         peer_id: String::new(),
