@@ -21,9 +21,17 @@
 //!
 //! **Flow.** [`Config::load`] checks the file size, parses, checks the values
 //! ([`Config::validate`]) and the identity (the private key must decode and give
-//! `Identity.PeerID`). [`Config::get`] / [`Config::set`] work on the JSON tree of the
-//! typed value and parse the result back into the typed value, so a value of the
-//! wrong type or an unknown key is refused with the key in the message.
+//! `Identity.PeerID`). Parsing splits the file's JSON tree in two: the keys Acorn
+//! knows go to the typed value, every other key (Kubo's `Experimental.*`,
+//! `Pubsub.Router`, `Gateway.PublicGateways`, ...) to [`Config::unknown`], a tree
+//! kept as it was and written back beside the typed keys, so a Kubo config
+//! round-trips through `config show`, `config replace` and `config KEY VALUE`.
+//! [`Config::ignored_keys`] names them (the daemon logs them once at start,
+//! `acorn config show` prints them on stderr). A `null` where Acorn has a list
+//! means the empty list, and a `null` where Acorn has a section means its defaults
+//! (Kubo writes `"AddrFilters": null`). [`Config::get`] / [`Config::set`] work on
+//! the JSON tree of both parts and parse the result back, so a known key with a
+//! value of the wrong type is refused with the key in the message.
 //! [`Config::save`] writes a temporary file, fsyncs it, renames it over the old file
 //! and fsyncs the directory, so a crash leaves the old or the new file, never half
 //! of one; [`Config::create_new`] does the same but links instead of renaming and so
@@ -68,8 +76,10 @@
 //! `API.MaxConcurrentRequests` and `Gateway.MaxConcurrentRequests` are between 1 and
 //! [`MAX_CONCURRENT_REQUESTS_LIMIT`].
 //!
-//! **Departures from Kubo.** Only the keys above exist: setting or reading any other
-//! key is an error naming the keys that do exist (Kubo silently keeps unknown keys).
+//! **Departures from Kubo.** Only the keys above have an effect. Any other key is
+//! kept and may be read and set (as Kubo, which creates a key on `config KEY
+//! VALUE`); `acorn config` warns that Acorn ignores it. Reading a key that is
+//! nowhere in the file is an error naming the keys that exist at that level.
 //! Missing keys in a file take their defaults, so a config written by an older
 //! Acorn still loads. `Routing.Type` is `dhtclient` by default (Kubo: `auto`), the
 //! default addresses are TCP only, and Kubo's QUIC bootstrap entry is left out,
@@ -181,7 +191,8 @@ pub enum ConfigError {
     },
 }
 
-/// The whole config file. Field order is the order written to disk.
+/// The whole config file. Field order is the order written to disk, keys Acorn
+/// does not know ([`Config::unknown`]) after the known ones of their section.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct Config {
@@ -210,6 +221,11 @@ pub struct Config {
     pub filestore: Filestore,
     #[serde(default)]
     pub acorn: AcornSection,
+    /// The file's keys that Acorn does not know, as a tree of the same shape
+    /// (`{"Experimental": {"FilestoreEnabled": false}, "Gateway": {"PublicGateways":
+    /// null}}`): kept and written back, never used.
+    #[serde(skip)]
+    pub unknown: Map<String, Value>,
 }
 
 /// `Identity`: who this node is.
@@ -622,9 +638,128 @@ impl GatewaySection {
     }
 }
 
-/// Sections whose keys are the user's (a new key may be set); every other section
-/// has a fixed set of keys.
+/// Sections whose keys are the user's (a map, not a struct); every other section
+/// has a fixed set of keys. A section whose default is an empty object counts as
+/// open too.
 const OPEN_SECTIONS: &[&str] = &["API.HTTPHeaders"];
+
+/// The tree of every key Acorn knows, with the default values: the serialized
+/// default config. So every typed field must serialize in the default (no
+/// `skip_serializing_if`), or a file's value for it would be kept as unknown; a
+/// map section (keys are the user's) serializes as `{}` or is in
+/// [`OPEN_SECTIONS`].
+fn schema() -> Value {
+    Config::with_identity(IdentitySection {
+        peer_id: String::new(),
+        priv_key: String::new(),
+    })
+    .typed_value()
+}
+
+/// Whether the dotted key names a key (or section) Acorn knows, its parts
+/// matching exactly or ignoring ASCII case (as [`Config::get`] finds them).
+pub fn is_known(key: &str) -> bool {
+    let schema = schema();
+    let mut cursor = &schema;
+    let mut path = String::new();
+    for part in key.split('.') {
+        if OPEN_SECTIONS.contains(&path.as_str()) || cursor.as_object().is_some_and(Map::is_empty) {
+            // A map's keys are the user's: any name is one Acorn uses.
+            return true;
+        }
+        let next = cursor.as_object().and_then(|m| {
+            m.get(part).or_else(|| {
+                m.iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(part))
+                    .map(|(_, v)| v)
+            })
+        });
+        match next {
+            Some(next) => cursor = next,
+            None => return false,
+        }
+        if !path.is_empty() {
+            path.push('.');
+        }
+        path.push_str(part);
+    }
+    true
+}
+
+/// Splits a file's object at `path` into (the keys in `schema`, the others).
+/// `null` where the schema has a list becomes the empty list, and `null` where it
+/// has a section is dropped (the section's defaults), as Kubo reads them.
+fn split_unknown(
+    map: Map<String, Value>,
+    schema: &Value,
+    path: &str,
+) -> (Map<String, Value>, Map<String, Value>) {
+    let mut known = Map::new();
+    let mut unknown = Map::new();
+    for (k, v) in map {
+        let Some(default) = schema.get(&k) else {
+            unknown.insert(k, v);
+            continue;
+        };
+        let key = if path.is_empty() {
+            k.clone()
+        } else {
+            format!("{path}.{k}")
+        };
+        let open = OPEN_SECTIONS.contains(&key.as_str());
+        match (v, default) {
+            (Value::Null, Value::Array(_)) => {
+                known.insert(k, Value::Array(Vec::new()));
+            }
+            (Value::Null, Value::Object(_)) => {}
+            (Value::Object(sub), Value::Object(d)) if !open && !d.is_empty() => {
+                let (sub_known, sub_unknown) = split_unknown(sub, default, &key);
+                known.insert(k.clone(), Value::Object(sub_known));
+                if !sub_unknown.is_empty() {
+                    unknown.insert(k, Value::Object(sub_unknown));
+                }
+            }
+            (v, _) => {
+                known.insert(k, v);
+            }
+        }
+    }
+    (known, unknown)
+}
+
+/// The first leaf of a tree of known keys whose value alone, over the defaults,
+/// does not parse: the key a decode error is about (serde's own message has no
+/// path).
+fn culprit(known: &Value) -> Option<String> {
+    leaves(known).into_iter().find_map(|(key, value)| {
+        let mut tree = schema();
+        let mut cursor = &mut tree;
+        for part in key.split('.') {
+            let map = cursor.as_object_mut()?;
+            cursor = map
+                .entry(part.to_owned())
+                .or_insert_with(|| Value::Object(Map::new()));
+        }
+        *cursor = value;
+        serde_json::from_value::<Config>(tree)
+            .is_err()
+            .then_some(key)
+    })
+}
+
+/// Puts the kept unknown keys back into a typed tree, after the known keys of
+/// each section.
+fn merge_unknown(tree: &mut Map<String, Value>, unknown: &Map<String, Value>) {
+    for (k, v) in unknown {
+        match (tree.get_mut(k), v) {
+            (Some(Value::Object(sub)), Value::Object(u)) => merge_unknown(sub, u),
+            (Some(_), _) => {}
+            (None, v) => {
+                tree.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
 
 /// `Reprovider`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -752,6 +887,7 @@ impl Config {
             reprovider: Reprovider::default(),
             filestore: Filestore::default(),
             acorn: AcornSection::default(),
+            unknown: Map::new(),
         }
     }
 
@@ -814,23 +950,93 @@ impl Config {
 
     /// Parse JSON bytes into a config (no value checks).
     pub fn from_json(bytes: &[u8]) -> Result<Config, String> {
-        serde_json::from_slice(bytes).map_err(|e| e.to_string())
+        let tree: Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        Config::from_value(tree)
+    }
+
+    /// A JSON tree as a config (no value checks): the keys Acorn knows parse into
+    /// the typed value, the others are kept in [`Config::unknown`].
+    pub fn from_value(tree: Value) -> Result<Config, String> {
+        let Value::Object(map) = tree else {
+            return Err("the config is not a JSON object".into());
+        };
+        let (known, unknown) = split_unknown(map, &schema(), "");
+        let known = Value::Object(known);
+        let mut config: Config = match serde_json::from_value(known.clone()) {
+            Ok(c) => c,
+            Err(e) => {
+                return Err(match culprit(&known) {
+                    Some(key) => format!("{key}: {e}"),
+                    None => e.to_string(),
+                })
+            }
+        };
+        config.unknown = unknown;
+        Ok(config)
     }
 
     /// The config as pretty JSON (2-space indent, as Kubo), with a final newline.
     pub fn to_json(&self) -> Vec<u8> {
-        // Serializing plain structs, strings, numbers and bools cannot fail.
-        let mut out = serde_json::to_vec_pretty(self).expect("config serializes");
+        // Serializing a JSON tree cannot fail.
+        let mut out = serde_json::to_vec_pretty(&self.to_value()).expect("config serializes");
         out.push(b'\n');
         out
     }
 
-    /// The config as a JSON tree.
+    /// The config as a JSON tree: the typed keys, then the unknown ones kept.
     pub fn to_value(&self) -> Value {
-        // As in `to_json`: cannot fail for this type.
+        let mut tree = self.typed_value();
+        if let Value::Object(map) = &mut tree {
+            merge_unknown(map, &self.unknown);
+        }
+        tree
+    }
+
+    /// The typed keys only.
+    fn typed_value(&self) -> Value {
+        // Serializing plain structs, strings, numbers and bools cannot fail.
         serde_json::to_value(self).expect("config serializes")
     }
 
+    /// The dotted names of the keys Acorn keeps but does not use (the highest
+    /// unknown key of each branch: `Experimental`, `Gateway.PublicGateways`).
+    pub fn ignored_keys(&self) -> Vec<String> {
+        ignored_in(&self.unknown)
+    }
+}
+
+/// [`Config::ignored_keys`] of a config's JSON tree (as `config show` prints it).
+pub fn ignored_keys_of(tree: &Value) -> Vec<String> {
+    match tree {
+        Value::Object(map) => ignored_in(&split_unknown(map.clone(), &schema(), "").1),
+        _ => Vec::new(),
+    }
+}
+
+/// The highest key of each branch of an `unknown` tree.
+fn ignored_in(unknown: &Map<String, Value>) -> Vec<String> {
+    {
+        fn walk(prefix: &str, map: &Map<String, Value>, out: &mut Vec<String>) {
+            for (k, v) in map {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                match v {
+                    // A branch of `unknown` mirrors a known section: go down.
+                    Value::Object(sub) if is_known(&key) => walk(&key, sub, out),
+                    _ => out.push(key),
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk("", unknown, &mut out);
+        out
+    }
+}
+
+impl Config {
     /// What `acorn config show` prints: the tree without `Identity.PrivKey`.
     pub fn to_value_without_private_key(&self) -> Value {
         let mut tree = self.to_value();
@@ -1013,9 +1219,10 @@ impl Config {
         Ok(cursor.clone())
     }
 
-    /// Set the value at a dotted key. The key must exist; the result must parse as
-    /// a config and pass [`Config::validate`], else nothing changes. `Identity.*`
-    /// is refused.
+    /// Set the value at a dotted key. A key Acorn does not know is created (and
+    /// kept, unused; see [`is_known`]), as Kubo does; the result must parse as a
+    /// config and pass [`Config::validate`], else nothing changes. `Identity.*` is
+    /// refused.
     pub fn set(&mut self, key: &str, value: Value) -> Result<(), ConfigError> {
         let parts = split_key(key)?;
         refuse_private_key(&parts)?;
@@ -1026,12 +1233,16 @@ impl Config {
         let mut canonical = Vec::with_capacity(parts.len());
         let mut cursor = &mut tree;
         for (depth, part) in parts.iter().enumerate() {
-            let open =
-                depth + 1 == parts.len() && OPEN_SECTIONS.contains(&canonical.join(".").as_str());
             let map = as_section_mut(cursor, &parts[..depth], key)?;
             let name = match resolve(map, part, key) {
-                Err(_) if open => {
-                    map.insert((*part).to_owned(), Value::Null);
+                Err(_) => {
+                    // A new key: a leaf, or a section on the way to one.
+                    let fresh = if depth + 1 == parts.len() {
+                        Value::Null
+                    } else {
+                        Value::Object(Map::new())
+                    };
+                    map.insert((*part).to_owned(), fresh);
                     (*part).to_owned()
                 }
                 r => r?,
@@ -1043,7 +1254,7 @@ impl Config {
         }
         *cursor = value;
         let canonical = canonical.join(".");
-        let new: Config = serde_json::from_value(tree).map_err(|e| ConfigError::InvalidValue {
+        let new = Config::from_value(tree).map_err(|e| ConfigError::InvalidValue {
             key: canonical.clone(),
             reason: format!("{e} (maybe use --json or --bool?)"),
         })?;
@@ -1128,6 +1339,67 @@ pub fn set_in_repo(root: &Path, key: &str, value: Value) -> Result<Value, Config
     cfg.set(key, value)?;
     cfg.save(root)?;
     cfg.get(key)
+}
+
+/// `config replace FILE` on the repo at `root` (the caller holds it, as for
+/// [`set_in_repo`]): `bytes` is a whole config as JSON, as `config show` prints it.
+/// As Kubo, it must not hold `Identity.PrivKey` (the key stays the repo's); its
+/// `Identity.PeerID`, when present, must be the repo's. Keys Acorn does not know
+/// are kept. The new config is checked as [`Config::load`] checks a file, then
+/// saved atomically; on any error the old file stays. Returns the new config.
+pub fn replace_in_repo(root: &Path, bytes: &[u8]) -> Result<Config, ConfigError> {
+    let old = Config::load(root)?;
+    let new = replacement(&old, bytes)?;
+    new.save(root)?;
+    Ok(new)
+}
+
+/// The config `bytes` stands for in place of `old` (see [`replace_in_repo`]).
+pub fn replacement(old: &Config, bytes: &[u8]) -> Result<Config, ConfigError> {
+    let bad = |reason: String| ConfigError::BadInput { reason };
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(bad(format!(
+            "the new config is {} bytes, over the {MAX_CONFIG_BYTES}-byte limit",
+            bytes.len()
+        )));
+    }
+    let mut tree: Value = serde_json::from_slice(bytes)
+        .map_err(|e| bad(format!("failed to decode file as config: {e}")))?;
+    let Some(map) = tree.as_object_mut() else {
+        return Err(bad(
+            "failed to decode file as config: not a JSON object".into()
+        ));
+    };
+    let identity = map
+        .entry("Identity")
+        .or_insert_with(|| Value::Object(Map::new()));
+    let Some(identity) = identity.as_object_mut() else {
+        return Err(bad("Identity is not a JSON object".into()));
+    };
+    if identity
+        .get("PrivKey")
+        .is_some_and(|k| !k.is_null() && k.as_str() != Some(""))
+    {
+        return Err(bad("setting private key with API is not supported".into()));
+    }
+    match identity.get("PeerID") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(p)) if *p == old.identity.peer_id => {}
+        Some(_) => {
+            return Err(ConfigError::IdentityReadOnly {
+                key: "Identity.PeerID".into(),
+            })
+        }
+    }
+    identity.insert("PeerID".into(), Value::String(old.identity.peer_id.clone()));
+    identity.insert(
+        "PrivKey".into(),
+        Value::String(old.identity.priv_key.clone()),
+    );
+    let new =
+        Config::from_value(tree).map_err(|reason| bad(format!("invalid config: {reason}")))?;
+    new.validate()?;
+    Ok(new)
 }
 
 /// Write `bytes` to a fresh temporary file in `dir` and fsync it.
@@ -1431,12 +1703,80 @@ mod tests {
     }
 
     #[test]
-    fn unknown_key_in_file_is_refused() {
+    fn unknown_keys_are_kept_named_and_written_back() {
         let c = sample();
         let mut tree = c.to_value();
-        tree["Bogus"] = json!(1);
-        let err = Config::from_json(tree.to_string().as_bytes()).unwrap_err();
-        assert!(err.contains("Bogus"), "{err}");
+        tree["Experimental"] = json!({"FilestoreEnabled": true, "UrlstoreEnabled": false});
+        tree["Pubsub"] = json!({"Router": "gossipsub"});
+        tree["Gateway"]["PublicGateways"] = json!({"example.org": {"UseSubdomains": true}});
+        tree["Swarm"]["ConnMgr"]["Extra"] = json!([1, 2]);
+        let back = Config::from_json(tree.to_string().as_bytes()).unwrap();
+        back.validate().unwrap();
+        // The known keys are the typed ones, unchanged.
+        assert_eq!(back.gateway, c.gateway);
+        assert_eq!(back.swarm, c.swarm);
+        // Written back exactly, and again after a round trip through the file.
+        assert_eq!(back.to_value(), tree);
+        let again = Config::from_json(&back.to_json()).unwrap();
+        assert_eq!(again, back);
+        assert_eq!(
+            back.get("Experimental.FilestoreEnabled").unwrap(),
+            json!(true)
+        );
+        assert_eq!(
+            back.get("Gateway.PublicGateways").unwrap()["example.org"]["UseSubdomains"],
+            json!(true)
+        );
+        assert_eq!(
+            back.ignored_keys(),
+            vec![
+                "Gateway.PublicGateways",
+                "Swarm.ConnMgr.Extra",
+                "Experimental",
+                "Pubsub"
+            ]
+        );
+        assert!(c.ignored_keys().is_empty());
+        assert!(is_known("Swarm.ConnMgr.HighWater"));
+        assert!(is_known("API.HTTPHeaders.X-Anything"));
+        assert!(!is_known("Pubsub.Router"));
+        assert!(!is_known("Swarm.Nope"));
+    }
+
+    #[test]
+    fn kubo_nulls_read_as_kubo_reads_them() {
+        let c = sample();
+        let mut tree = c.to_value();
+        tree["Swarm"]["AddrFilters"] = Value::Null;
+        tree["Reprovider"] = Value::Null;
+        tree["Swarm"]["ConnMgr"] = json!({});
+        tree["Addresses"]["API"] = json!([]);
+        let back = Config::from_json(tree.to_string().as_bytes()).unwrap();
+        back.validate().unwrap();
+        assert!(back.swarm.addr_filters.is_empty());
+        assert_eq!(back.reprovider, Reprovider::default());
+        assert_eq!(back.swarm.conn_mgr, ConnMgr::default());
+        assert!(back.addresses.api.0.is_empty());
+        assert!(back.unknown.is_empty());
+    }
+
+    #[test]
+    fn set_creates_and_changes_unknown_keys() {
+        let mut c = sample();
+        c.set("Experimental.FilestoreEnabled", json!(true)).unwrap();
+        c.set("Swarm.Nope", json!(1)).unwrap();
+        assert_eq!(c.get("Experimental.FilestoreEnabled").unwrap(), json!(true));
+        assert_eq!(c.ignored_keys(), vec!["Swarm.Nope", "Experimental"]);
+        c.set("experimental.filestoreenabled", json!(false))
+            .unwrap();
+        assert_eq!(
+            c.unknown["Experimental"],
+            json!({"FilestoreEnabled": false})
+        );
+        // A known key keeps its type check.
+        assert!(c.set("Swarm.ConnMgr.HighWater", json!("many")).is_err());
+        let back = Config::from_json(&c.to_json()).unwrap();
+        assert_eq!(back, c);
     }
 
     #[test]
@@ -1472,15 +1812,11 @@ mod tests {
         c.set("api.httpheaders.access-control-allow-origin", json!(["*"]))
             .unwrap();
         assert_eq!(c.api.http_headers.len(), 1);
-        // Only that map is open: other sections keep their keys.
-        assert!(matches!(
-            c.set("API.Other", json!({})),
-            Err(ConfigError::UnknownKey { .. })
-        ));
-        assert!(matches!(
-            c.set("Swarm.NewThing", json!(1)),
-            Err(ConfigError::UnknownKey { .. })
-        ));
+        // Only that map is open: a new key elsewhere is kept but not used.
+        let mut other = c.clone();
+        other.set("API.Other", json!({})).unwrap();
+        assert_eq!(other.api, c.api);
+        assert_eq!(other.ignored_keys(), vec!["API.Other"]);
         let before = c.clone();
         for (key, v) in [
             ("API.HTTPHeaders.Bad Name", json!(["x"])),
@@ -1555,6 +1891,47 @@ mod tests {
     }
 
     #[test]
+    fn replace_keeps_the_key_and_unknown_keys_and_refuses_bad_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = sample();
+        c.create_new(dir.path()).unwrap();
+        let before = fs::read(config_path(dir.path())).unwrap();
+        // As `config show` prints it, edited, with Kubo keys Acorn ignores.
+        let mut shown = c.to_value_without_private_key();
+        shown["Datastore"]["StorageMax"] = json!("20GB");
+        shown["Pubsub"] = json!({"Router": "gossipsub"});
+        let new = replace_in_repo(dir.path(), shown.to_string().as_bytes()).unwrap();
+        assert_eq!(new.identity, c.identity);
+        let loaded = Config::load(dir.path()).unwrap();
+        assert_eq!(loaded, new);
+        assert_eq!(loaded.datastore.storage_max, "20GB");
+        assert_eq!(loaded.get("Pubsub.Router").unwrap(), json!("gossipsub"));
+        // No Identity at all: the repo's is kept.
+        let mut no_id = shown.clone();
+        no_id.as_object_mut().unwrap().remove("Identity");
+        replace_in_repo(dir.path(), no_id.to_string().as_bytes()).unwrap();
+        let after_good = fs::read(config_path(dir.path())).unwrap();
+        assert_ne!(after_good, before);
+        let mut with_key = c.to_value();
+        with_key["Datastore"]["StorageMax"] = json!("1GB");
+        let mut other_peer = shown.clone();
+        other_peer["Identity"]["PeerID"] = json!(sample().identity.peer_id);
+        let mut bad_value = shown.clone();
+        bad_value["Acorn"]["BlockingThreads"] = json!(0);
+        for (bytes, needle) in [
+            (b"{not json".to_vec(), "failed to decode"),
+            (b"[1]".to_vec(), "not a JSON object"),
+            (with_key.to_string().into_bytes(), "private key"),
+            (other_peer.to_string().into_bytes(), "Identity.PeerID"),
+            (bad_value.to_string().into_bytes(), "BlockingThreads"),
+        ] {
+            let e = replace_in_repo(dir.path(), &bytes).unwrap_err().to_string();
+            assert!(e.contains(needle), "{needle}: {e}");
+            assert_eq!(fs::read(config_path(dir.path())).unwrap(), after_good);
+        }
+    }
+
+    #[test]
     fn parse_value_reads_json_bool_and_strings() {
         assert_eq!(parse_value("[1]", true, false).unwrap(), json!([1]));
         assert_eq!(parse_value("true", false, true).unwrap(), json!(true));
@@ -1570,6 +1947,11 @@ mod tests {
         let before = c.clone();
         let e = c.set("Discovery.MDNS.Enabled", json!("false")).unwrap_err();
         assert!(e.to_string().contains("Discovery.MDNS.Enabled"), "{e}");
+        // A whole file names the key too.
+        let mut tree = c.to_value();
+        tree["Swarm"]["ConnMgr"]["LowWater"] = json!("many");
+        let e = Config::from_value(tree).unwrap_err();
+        assert!(e.starts_with("Swarm.ConnMgr.LowWater: "), "{e}");
         assert!(c
             .set("Swarm.ConnMgr.LowWater", json!(1000))
             .unwrap_err()
@@ -1588,7 +1970,7 @@ mod tests {
         assert_eq!(c.datastore.storage_max_bytes().unwrap(), 1 << 30);
         let e = c.get("Nope").unwrap_err().to_string();
         assert!(e.contains("Nope") && e.contains("Addresses"), "{e}");
-        let e = c.set("Swarm.Nope", json!(1)).unwrap_err().to_string();
+        let e = c.get("Swarm.Nope").unwrap_err().to_string();
         assert!(e.contains("ConnMgr"), "{e}");
         let e = c.get("Bootstrap.x").unwrap_err().to_string();
         assert!(e.contains("not a section"), "{e}");

@@ -373,6 +373,29 @@ impl Node {
         crate::profiles::apply_in_repo(&self.handle.root, name, dry_run)
     }
 
+    /// `config replace`: see [`crate::config::replace_in_repo`] (one config writer
+    /// at a time).
+    pub fn config_replace(&self, config: &[u8]) -> anyhow::Result<()> {
+        let _one = self
+            .config_write
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let new = crate::config::replace_in_repo(&self.handle.root, config)?;
+        let ignored = new.ignored_keys();
+        if !ignored.is_empty() {
+            tracing::info!(keys = %ignored.join(", "), "config replaced; keys Acorn keeps but does not use");
+        }
+        Ok(())
+    }
+
+    /// `repo import-kubo PATH`: the blocks and pins of the Kubo repo at
+    /// `kubo_root`, checked, then stored (see [`crate::kubo_import`]).
+    pub fn import_kubo(&self, kubo_root: &Path) -> anyhow::Result<crate::kubo_import::Report> {
+        let scratch = crate::kubo_import::Scratch::new(&self.handle.root)?;
+        let (_, checked) = crate::kubo_import::check(kubo_root, &scratch)?;
+        crate::kubo_import::write(self.store(), &checked)
+    }
+
     /// `config show`: the config file without `Identity.PrivKey`.
     pub fn config_show(&self) -> anyhow::Result<serde_json::Value> {
         Ok(Config::load(&self.handle.root)?.to_value_without_private_key())

@@ -22,6 +22,7 @@ mod daemon;
 mod fetch;
 mod gateway;
 mod identity;
+mod kubo_import;
 mod notify;
 mod pool;
 mod profiles;

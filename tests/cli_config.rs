@@ -383,8 +383,7 @@ fn config_errors_are_clear_and_change_nothing() {
     let before = fs::read(root.join("config")).unwrap();
     let cases: &[(&[&str], &str)] = &[
         (&["config", "Nope"], "Nope"),
-        (&["config", "Nope", "1"], "Nope"),
-        (&["config", "Swarm.Nope", "1"], "ConnMgr"),
+        (&["config", "Swarm.Nope"], "ConnMgr"),
         (&["config", "Discovery.MDNS.Enabled", "false"], "--json"),
         (&["config", "--json", "Bootstrap", "[not json"], "JSON"),
         (

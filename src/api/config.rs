@@ -5,6 +5,9 @@
 //! `false`, else a string) and writes the file as `acorn config` does (both call
 //! [`crate::config::set_in_repo`] through the core); both answer `{"Key","Value"}`.
 //! `config/show` answers the whole config without `Identity.PrivKey`.
+//! `config/replace` takes a whole config as the first part of a multipart body
+//! (Kubo's `file` argument), keeps the repo's private key and answers an empty
+//! 200 (see [`crate::config::replace_in_repo`]).
 //!
 //! **Spec.** Kubo `core/commands/config.go`. `Identity` and `Identity.PrivKey` are
 //! refused ("cannot show or change the private key"), as Kubo.
@@ -12,8 +15,10 @@
 //! **Departures.** Only the keys Acorn knows can be read or set (see
 //! [`crate::config`]); the running daemon keeps the values it started with until
 //! it restarts (Kubo applies a few at once). A `bool` VALUE other than
-//! `true`/`false` is an error (Kubo reads it as false). `config/edit`,
-//! `config/replace` and `config/profile/apply` are not served.
+//! `true`/`false` is an error (Kubo reads it as false). `config/edit`
+//! (local only in Kubo too) and `config/profile/apply` are not served.
+
+use std::io::Read as _;
 
 use serde_json::json;
 
@@ -48,6 +53,27 @@ impl Api {
             })
             .await?;
         Ok(json_response(&json!({"Key": key, "Value": stored})))
+    }
+
+    /// `config/replace`: the first part of the multipart body is the new config.
+    pub(super) async fn config_replace(&self, req: Request) -> ApiResult {
+        let mut parts = super::multipart_body(&req)?;
+        self.on_core(move |c| {
+            anyhow::ensure!(
+                parts.next_part()?.is_some(),
+                "argument \"file\" is required"
+            );
+            let limit = crate::config::MAX_CONFIG_BYTES;
+            let mut data = Vec::new();
+            (&mut parts).take(limit + 1).read_to_end(&mut data)?;
+            anyhow::ensure!(
+                data.len() as u64 <= limit,
+                "the new config is over the {limit}-byte limit"
+            );
+            c.config_replace(&data)
+        })
+        .await?;
+        Ok(crate::api::http::Response::full(200, "text/plain", ""))
     }
 
     /// `config/show`.

@@ -3,7 +3,15 @@
 //! - `acorn config KEY` prints the value: strings bare, anything else as JSON.
 //! - `acorn config KEY VALUE` sets a string; `--json` parses VALUE as JSON,
 //!   `--bool` as `true`/`false`. Prints nothing.
-//! - `acorn config show` prints the config without `Identity.PrivKey`.
+//! - `acorn config show` prints the config without `Identity.PrivKey`, and on
+//!   stderr the keys Acorn keeps but does not use (Kubo's `Experimental`, ...).
+//! - `acorn config replace FILE` (Kubo's): FILE (`-`: stdin) becomes the config;
+//!   it must not hold `Identity.PrivKey` (the repo's key stays), as `config show`
+//!   prints it.
+//! - `acorn config edit` (Kubo's) opens `$EDITOR` on a copy of the config file; the
+//!   edited copy must be a valid config with the same identity, else it is
+//!   refused, the config stays as it was and the edit is kept beside it
+//!   (`config.rejected`, mode 0600) so no work is lost.
 //! - `acorn config profile ls` lists the profiles (Acorn addition).
 //! - `acorn config profile apply NAME [--dry-run]` applies a profile, prints the
 //!   changed keys (`Key: old => new`) and, unless `--dry-run`, saves a backup
@@ -32,6 +40,8 @@ use crate::profiles;
     example = "acorn config --json Bootstrap '[]'",
     example = "acorn config --bool Discovery.MDNS.Enabled false",
     example = "acorn config show",
+    example = "acorn config show > cfg.json && acorn config replace cfg.json",
+    example = "EDITOR=nano acorn config edit",
     example = "acorn config profile apply lowpower"
 )]
 pub struct ConfigCmd {
@@ -53,8 +63,24 @@ pub struct ConfigCmd {
 #[argh(subcommand)]
 pub enum ConfigSub {
     Show(ShowCmd),
+    Replace(ReplaceCmd),
+    Edit(EditCmd),
     Profile(ProfileCmd),
 }
+
+/// Replace the config with a file (as `config show` prints it; no private key).
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(subcommand, name = "replace")]
+pub struct ReplaceCmd {
+    /// the new config file (`-` for stdin)
+    #[argh(positional)]
+    pub file: String,
+}
+
+/// Open the config file in $EDITOR; the edit is checked before it is saved.
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(subcommand, name = "edit")]
+pub struct EditCmd {}
 
 /// Print the config (without the private key).
 #[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
@@ -107,7 +133,23 @@ impl ConfigCmd {
             Some(ConfigSub::Profile(ProfileCmd {
                 command: ProfileSub::Apply(apply),
             })) => return apply.run(ctx),
-            Some(ConfigSub::Show(_)) => return print(&render(&super::core(ctx)?.config_show()?)),
+            Some(ConfigSub::Show(_)) => {
+                let shown = super::core(ctx)?.config_show()?;
+                warn_ignored(&shown);
+                return print(&render(&shown));
+            }
+            Some(ConfigSub::Replace(r)) => {
+                let bytes = super::read_input_limited(
+                    Some(r.file.as_str()),
+                    config::MAX_CONFIG_BYTES as usize,
+                )?;
+                super::core(ctx)?.config_replace(&bytes)?;
+                if let Ok(tree) = serde_json::from_slice::<Value>(&bytes) {
+                    warn_ignored(&tree);
+                }
+                return Ok(());
+            }
+            Some(ConfigSub::Edit(_)) => return edit(ctx),
             None => {}
         }
         let mut args = self.args.into_iter();
@@ -125,8 +167,108 @@ impl ConfigCmd {
         let value = config::parse_value(&text, self.json, self.bool)?;
         super::core(ctx)?.config_set(&key, value)?;
         tracing::info!(key, "config updated");
+        if !config::is_known(&key) {
+            eprintln!("warning: Acorn does not use config key {key}; it is kept in the file");
+        }
         Ok(())
     }
+}
+
+/// Tells on stderr which keys of `tree` Acorn keeps but does not use.
+fn warn_ignored(tree: &Value) {
+    let ignored = config::ignored_keys_of(tree);
+    if !ignored.is_empty() {
+        eprintln!(
+            "warning: Acorn keeps but does not use these config keys: {}",
+            ignored.join(", ")
+        );
+    }
+}
+
+/// Name of the kept copy of an edit that was refused.
+const REJECTED_EDIT_NAME: &str = "config.rejected";
+
+/// `config edit`: `$EDITOR` on a copy; checked, then saved through the core API.
+fn edit(ctx: &Context) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let editor = std::env::var("EDITOR")
+        .ok()
+        .filter(|e| !e.trim().is_empty())
+        .context("ENV variable $EDITOR not set")?;
+    let root = ctx.repo_root()?;
+    let path = config::config_path(&root);
+    let old_bytes = std::fs::read(&path)
+        .map_err(|_| config::ConfigError::NotInitialized { root: root.clone() })?;
+    let old = config::Config::from_json(&old_bytes).map_err(|reason| {
+        anyhow::anyhow!("the config file {} is not valid: {reason}", path.display())
+    })?;
+    let copy = root.join(format!(".config.edit-{}", std::process::id()));
+    {
+        use std::io::Write as _;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&copy)
+            .with_context(|| format!("creating {}", copy.display()))?;
+        f.write_all(&old_bytes)?;
+    }
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{editor} \"$1\""))
+        .arg("acorn-config-edit")
+        .arg(&copy)
+        .status();
+    let status = match status {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = std::fs::remove_file(&copy);
+            anyhow::bail!("running $EDITOR ({editor}): {e}");
+        }
+    };
+    if !status.success() {
+        let _ = std::fs::remove_file(&copy);
+        anyhow::bail!("$EDITOR ({editor}) failed ({status}); the config is unchanged");
+    }
+    let new_bytes = std::fs::read(&copy)?;
+    if new_bytes == old_bytes {
+        let _ = std::fs::remove_file(&copy);
+        return Ok(());
+    }
+    match checked_edit(&old, &new_bytes).and_then(|b| super::core(ctx)?.config_replace(&b)) {
+        Ok(()) => {
+            let _ = std::fs::remove_file(&copy);
+            if let Ok(tree) = serde_json::from_slice::<Value>(&new_bytes) {
+                warn_ignored(&tree);
+            }
+            Ok(())
+        }
+        Err(e) => {
+            let kept = root.join(REJECTED_EDIT_NAME);
+            std::fs::rename(&copy, &kept)?;
+            Err(e.context(format!(
+                "the edited config was refused and the config is unchanged; your edit is in {}",
+                kept.display()
+            )))
+        }
+    }
+}
+
+/// The edited file without its private key, for `config_replace`, once its
+/// identity is checked to be the old one.
+fn checked_edit(old: &config::Config, bytes: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let mut tree: Value = serde_json::from_slice(bytes)
+        .map_err(|e| anyhow::anyhow!("the edited config is not JSON: {e}"))?;
+    let Some(identity) = tree.get_mut("Identity").and_then(Value::as_object_mut) else {
+        anyhow::bail!("the edited config has no Identity section");
+    };
+    let key = identity.shift_remove("PrivKey");
+    if key.as_ref().and_then(Value::as_str) != Some(old.identity.priv_key.as_str()) {
+        anyhow::bail!("Identity.PrivKey cannot be changed (the identity is made by `acorn init`)");
+    }
+    // Serializing a Value cannot fail.
+    Ok(serde_json::to_vec(&tree).expect("json"))
 }
 
 /// `name: description` for every profile, one per line.

@@ -10,6 +10,19 @@
 //! names and the key algorithm and size; generate the key; build and check the config in memory; create the
 //! repo directory and datastore; write the config last, without ever replacing one
 //! ([`Config::create_new`]). A config file therefore means a complete repo.
+//!
+//! `acorn init --from-kubo PATH` makes the repo from a Kubo repo instead (see
+//! [`crate::kubo_import`]): Kubo's identity and config, then every block and pin,
+//! all checked before the repo is created. Output:
+//! ```text
+//! importing Kubo repo at /home/pi/.ipfs (repo version 14)
+//! peer identity: QmRBZH1pu3yxYnfS8S9icbhW6oHMvMAsN4GCKsSmnVuw6Q
+//! checked 14 blocks (701234 bytes) and 3 pins
+//! initializing IPFS node at /home/pi/.acorn
+//! imported 14 blocks (14 new, 701234 bytes) and 3 pins
+//! ```
+//! then the Kubo config keys that kept Acorn's value and the ones kept unused. On
+//! any error, what this run created in the repo directory is removed again.
 
 use anyhow::Context as _;
 use argh::{ArgsInfo, FromArgs};
@@ -29,6 +42,7 @@ use crate::repo_glue::{self, Mode};
     example = "acorn init --profile test,lowpower",
     example = "acorn init --profile pi-zero",
     example = "acorn init --algorithm rsa --bits 2048",
+    example = "acorn init --from-kubo ~/.ipfs",
     note = "Key: --algorithm ed25519 (default), rsa (--bits 2048 to 4096, default 2048), secp256k1 or ecdsa. Profiles: test, default-networking, server, local-discovery, lowpower, randomports; firmware profiles pi-zero, vps-256m, pi3, pi4 (acorn config profile ls)."
 )]
 pub struct InitCmd {
@@ -41,6 +55,9 @@ pub struct InitCmd {
     /// RSA key size in bits, 2048 (default) to 4096; rsa only
     #[argh(option, short = 'b')]
     pub bits: Option<usize>,
+    /// make the repo from a Kubo repo (its identity, config, blocks and pins)
+    #[argh(option)]
+    pub from_kubo: Option<String>,
 }
 
 /// Errors in `acorn init`'s key options.
@@ -87,6 +104,15 @@ impl InitCmd {
             None => Vec::new(),
         };
 
+        if let Some(kubo) = &self.from_kubo {
+            if self.algorithm.is_some() || self.bits.is_some() {
+                anyhow::bail!(
+                    "--from-kubo takes the identity from the Kubo repo: --algorithm and --bits do not apply"
+                );
+            }
+            return from_kubo(&root, std::path::Path::new(kubo), chosen);
+        }
+
         let spec = self.key_spec()?;
 
         print(&format!("generating {spec} keypair..."))?;
@@ -105,4 +131,98 @@ impl InitCmd {
         tracing::info!(root = %repo.root.display(), "repo initialised");
         Ok(())
     }
+}
+
+/// `init --from-kubo`: see the module doc.
+fn from_kubo(
+    root: &std::path::Path,
+    kubo_root: &std::path::Path,
+    chosen: Vec<&'static profiles::Profile>,
+) -> anyhow::Result<()> {
+    use crate::kubo_import;
+    let kubo = acorn_storage::kubo::KuboRepo::open(kubo_root)?;
+    print(&format!(
+        "importing Kubo repo at {} (repo version {})\n",
+        kubo_root.display(),
+        kubo.version
+    ))?;
+    let (mut cfg, skipped) = kubo_import::config_from_kubo(&kubo.config)?;
+    print(&format!("peer identity: {}\n", cfg.identity.peer_id))?;
+    for p in chosen {
+        profiles::apply(&mut cfg, p)?;
+    }
+    cfg.validate()
+        .context("the chosen profiles give an invalid config")?;
+
+    let existed = root.exists();
+    let before: std::collections::HashSet<std::ffi::OsString> = if existed {
+        std::fs::read_dir(root)
+            .with_context(|| format!("reading {}", root.display()))?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<Result<_, _>>()?
+    } else {
+        Default::default()
+    };
+    let result = (|| -> anyhow::Result<kubo_import::Report> {
+        {
+            use std::os::unix::fs::DirBuilderExt as _;
+            // 0700: the directory holds the private key.
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(root)
+                .with_context(|| format!("creating repo directory {}", root.display()))?;
+        }
+        let scratch = kubo_import::Scratch::new(root)?;
+        let checked = kubo.check(scratch.path(), &mut |_, _| {})?;
+        drop(scratch);
+        print(&format!(
+            "checked {} blocks ({} bytes) and {} pins\n",
+            checked.blocks.len(),
+            checked.bytes,
+            checked.pins.len()
+        ))?;
+        print(&format!("initializing IPFS node at {}\n", root.display()))?;
+        let repo = repo_glue::open_or_init_datastore(root, Mode::Init)?;
+        let store = repo.repo.store();
+        store.set_min_free_bytes(cfg.acorn.min_free_space_bytes()?);
+        let report = kubo_import::write(store, &checked)?;
+        cfg.create_new(&repo.root)?;
+        Ok(report)
+    })();
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            // Leave the directory as it was: remove what this run made.
+            if !existed {
+                let _ = std::fs::remove_dir_all(root);
+            } else if let Ok(entries) = std::fs::read_dir(root) {
+                for entry in entries.flatten() {
+                    if !before.contains(&entry.file_name()) {
+                        let p = entry.path();
+                        let _ = if p.is_dir() {
+                            std::fs::remove_dir_all(&p)
+                        } else {
+                            std::fs::remove_file(&p)
+                        };
+                    }
+                }
+            }
+            return Err(e);
+        }
+    };
+    let mut out = kubo_import::summary(&report);
+    for s in &skipped {
+        out.push_str(&format!("config: kept Acorn's {} ({})\n", s.key, s.reason));
+    }
+    let ignored = cfg.ignored_keys();
+    if !ignored.is_empty() {
+        out.push_str(&format!(
+            "config: kept Kubo keys Acorn does not use: {}\n",
+            ignored.join(", ")
+        ));
+    }
+    print(&out)?;
+    tracing::info!(root = %root.display(), "repo initialised from a Kubo repo");
+    Ok(())
 }

@@ -1,4 +1,6 @@
-//! `acorn repo gc|stat|verify`, as Kubo's `ipfs repo`.
+//! `acorn repo gc|stat|verify`, as Kubo's `ipfs repo`, and `acorn repo
+//! import-kubo PATH` (Acorn's: the blocks and pins of a Kubo repo, see
+//! [`crate::kubo_import`]).
 //!
 //! Each command calls the core API's [`crate::core_api::Repo`] (the repo offline,
 //! or the daemon's RPC API while one holds the repo) and formats its typed result
@@ -30,6 +32,7 @@ pub enum RepoSub {
     Stat(RepoStatCmd),
     Verify(RepoVerifyCmd),
     Version(RepoVersionCmd),
+    ImportKubo(RepoImportKuboCmd),
 }
 
 /// Show the repo format version this build reads and writes.
@@ -39,6 +42,20 @@ pub struct RepoVersionCmd {
     /// write only the version (`acorn-repo@N`)
     #[argh(switch, short = 'q')]
     pub quiet: bool,
+}
+
+/// Import the blocks and pins of a Kubo repo (checked block by block; offline).
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(
+    subcommand,
+    name = "import-kubo",
+    example = "acorn repo import-kubo ~/.ipfs",
+    note = "Reads Kubo 0.12 to 0.27 repos (flatfs + LevelDB); Kubo must not be running on it. Bad blocks are named and nothing is imported. The identity and config stay this repo's (see acorn init --from-kubo)."
+)]
+pub struct RepoImportKuboCmd {
+    /// the Kubo repo directory (IPFS_PATH, e.g. ~/.ipfs)
+    #[argh(positional)]
+    pub path: String,
 }
 
 /// Remove every block that no pin reaches, and print the removed CIDs.
@@ -90,6 +107,10 @@ impl RepoCmd {
                 out.flush().context("writing to stdout")
             }
             RepoSub::Stat(c) => print(&render_stat(&c, &core.repo_stat(c.size_only)?)),
+            RepoSub::ImportKubo(c) => {
+                let report = core.repo_import_kubo(std::path::Path::new(&c.path))?;
+                print(&crate::kubo_import::summary(&report))
+            }
             RepoSub::Verify(_) => {
                 let mut out = std::io::stdout().lock();
                 let summary = core

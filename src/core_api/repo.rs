@@ -81,6 +81,13 @@ pub trait Repo {
         &self,
         each: &mut dyn FnMut(String) -> anyhow::Result<()>,
     ) -> anyhow::Result<RepoVerifySummary>;
+
+    /// `repo import-kubo PATH`: the blocks and pins of the Kubo repo at `kubo_root`
+    /// (on this machine's disk), all checked before any is stored. Offline only.
+    fn repo_import_kubo(
+        &self,
+        kubo_root: &std::path::Path,
+    ) -> anyhow::Result<crate::kubo_import::Report>;
 }
 
 impl Repo for Local {
@@ -140,6 +147,13 @@ impl Repo for Local {
             corrupt: report.corrupt.len() as u64,
         })
     }
+
+    fn repo_import_kubo(
+        &self,
+        kubo_root: &std::path::Path,
+    ) -> anyhow::Result<crate::kubo_import::Report> {
+        self.node().import_kubo(kubo_root)
+    }
 }
 
 impl Repo for Remote {
@@ -194,6 +208,10 @@ impl Repo for Remote {
             checked: v["Progress"].as_u64().unwrap_or(0),
             corrupt,
         })
+    }
+
+    fn repo_import_kubo(&self, _: &std::path::Path) -> anyhow::Result<crate::kubo_import::Report> {
+        anyhow::bail!("repo import-kubo does not run through the daemon: stop the daemon first")
     }
 }
 

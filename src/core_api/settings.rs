@@ -1,5 +1,5 @@
-//! Settings: `config` get/set/show, `config profile apply` (offline only),
-//! `version`.
+//! Settings: `config` get/set/show/replace, `config profile apply` (offline
+//! only), `version`.
 //!
 //! The [`Settings`] group of the [core API](super): its trait, its result types, and
 //! its two implementations, [`Local`] (this process's node) and [`Remote`] (a
@@ -10,7 +10,8 @@
 //! writer at a time); a running node keeps the values it started with until it
 //! restarts. `Identity.PrivKey` is never shown or changed.
 //!
-//! **Remote.** `config?arg=KEY[&arg=VALUE&json=true]`, `config/show`, `version`.
+//! **Remote.** `config?arg=KEY[&arg=VALUE&json=true]`, `config/show`,
+//! `config/replace` (the file as a one-part multipart body), `version`.
 
 use anyhow::Context as _;
 use serde_json::Value;
@@ -48,6 +49,9 @@ pub trait Settings {
     fn config_set(&self, key: &str, value: Value) -> anyhow::Result<Value>;
     /// `config show`: the whole config without `Identity.PrivKey`.
     fn config_show(&self) -> anyhow::Result<Value>;
+    /// `config replace FILE`: `config` (JSON bytes, without `Identity.PrivKey`)
+    /// becomes the config file (see [`crate::config::replace_in_repo`]).
+    fn config_replace(&self, config: &[u8]) -> anyhow::Result<()>;
     /// `config profile apply NAME`: the changed leaves (saved unless `dry_run`).
     /// Offline only: a running daemon would keep the config it started with.
     fn config_profile_apply(&self, name: &str, dry_run: bool) -> anyhow::Result<Vec<ConfigChange>>;
@@ -66,6 +70,10 @@ impl Settings for Local {
 
     fn config_show(&self) -> anyhow::Result<Value> {
         self.node().config_show()
+    }
+
+    fn config_replace(&self, config: &[u8]) -> anyhow::Result<()> {
+        self.node().config_replace(config)
     }
 
     fn config_profile_apply(&self, name: &str, dry_run: bool) -> anyhow::Result<Vec<ConfigChange>> {
@@ -99,6 +107,13 @@ impl Settings for Remote {
 
     fn config_show(&self) -> anyhow::Result<Value> {
         self.client().json("config/show", &[])
+    }
+
+    fn config_replace(&self, config: &[u8]) -> anyhow::Result<()> {
+        let body = super::blocks::one_part_body(config);
+        self.client()
+            .post("config/replace", &[], Some(body))?
+            .finish()
     }
 
     fn config_profile_apply(&self, _: &str, _: bool) -> anyhow::Result<Vec<ConfigChange>> {

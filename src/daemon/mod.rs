@@ -218,6 +218,13 @@ pub mod net;
 pub fn run(root: &Path) -> anyhow::Result<()> {
     println!("Initializing daemon...");
     let node = Node::open(root)?;
+    let ignored = node.config().ignored_keys();
+    if !ignored.is_empty() {
+        tracing::warn!(
+            "config keys Acorn keeps but does not use: {}",
+            ignored.join(", ")
+        );
+    }
     let threads = node.config().acorn.blocking_threads;
     // Before the blocking pool's first use (it reads the variable once), and while
     // this process has one thread.

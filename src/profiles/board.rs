@@ -280,7 +280,16 @@ fn parse_value(s: &str) -> Result<(Value, &str), String> {
 /// Set every `[config]` key of `profile` with [`Config::set`]. A key that fails
 /// is retried after the others (validation may need a later key first); when a
 /// round sets nothing, the first failure is the error and `config` is unchanged.
+/// A key Acorn does not use is an error (a profile only sets Acorn's settings),
+/// though `Config::set` would keep it.
 pub fn apply(config: &mut Config, profile: &BoardProfile) -> Result<(), String> {
+    if let Some((key, _)) = profile
+        .config
+        .iter()
+        .find(|(key, _)| !crate::config::is_known(key))
+    {
+        return Err(format!("{key}: not a config key Acorn uses"));
+    }
     let mut next = config.clone();
     let mut pending: Vec<&(String, Value)> = profile.config.iter().collect();
     while !pending.is_empty() {

@@ -12,6 +12,7 @@
 //! - [`filestore`]: `--nocopy` references into the user's files, hash-checked on read.
 //! - [`pins`], [`gc`]: pin sets and the mark-and-sweep collector.
 //! - [`repo`]: repo directory layout, lock, format version, verify.
+//! - [`kubo`]: Kubo repos read for import (flatfs blocks, LevelDB pins).
 //!
 //! Arrows point down only: nothing here knows about the node in `src/`.
 #![deny(unsafe_code)]
@@ -25,6 +26,7 @@ pub mod codec;
 pub mod dag;
 pub mod filestore;
 pub mod gc;
+pub mod kubo;
 pub mod pins;
 pub mod repo;
 pub mod unixfs;

@@ -131,33 +131,42 @@ impl From<DagError> for PinError {
 
 /// Pins `cid` (recursively: its whole DAG, which must be present). One transaction.
 pub fn pin_add(store: &Store, cid: &Cid, recursive: bool) -> Result<(), PinError> {
+    pin_add_all(store, &[(*cid, recursive)])
+}
+
+/// Pins every `(cid, recursive)` of `list` as [`pin_add`] does, all in one
+/// transaction: on any error none of them is pinned.
+pub fn pin_add_all(store: &Store, list: &[(Cid, bool)]) -> Result<(), PinError> {
     let _guard = store.begin_add();
     let txn = store.begin_write()?;
     {
         let tables = WriteTables::open(&txn)?;
         let mut pins = txn.open_table(PINS).map_err(db_err)?;
-        let key = cid.to_bytes();
-        let current = pins.get(key.as_slice()).map_err(db_err)?.map(|g| g.value());
-        let current = current.map(|b| kind_of(cid, b)).transpose()?;
-        match (current, recursive) {
-            (Some(PinKind::Recursive), true) | (Some(PinKind::Direct), false) => return Ok(()),
-            (Some(PinKind::Recursive), false) => {
-                return Err(PinError::AlreadyPinnedRecursively { cid: *cid })
+        for (cid, recursive) in list {
+            let (cid, recursive) = (cid, *recursive);
+            let key = cid.to_bytes();
+            let current = pins.get(key.as_slice()).map_err(db_err)?.map(|g| g.value());
+            let current = current.map(|b| kind_of(cid, b)).transpose()?;
+            match (current, recursive) {
+                (Some(PinKind::Recursive), true) | (Some(PinKind::Direct), false) => continue,
+                (Some(PinKind::Recursive), false) => {
+                    return Err(PinError::AlreadyPinnedRecursively { cid: *cid })
+                }
+                _ => {}
             }
-            _ => {}
+            let src = TableSource {
+                tables: &tables,
+                dir: store.blocks_dir(),
+            };
+            check_present(&src, cid, recursive)?;
+            let kind = if recursive {
+                PinKind::Recursive
+            } else {
+                PinKind::Direct
+            };
+            pins.insert(key.as_slice(), kind.to_byte())
+                .map_err(db_err)?;
         }
-        let src = TableSource {
-            tables: &tables,
-            dir: store.blocks_dir(),
-        };
-        check_present(&src, cid, recursive)?;
-        let kind = if recursive {
-            PinKind::Recursive
-        } else {
-            PinKind::Direct
-        };
-        pins.insert(key.as_slice(), kind.to_byte())
-            .map_err(db_err)?;
     }
     // Blocks fetched lazily become relied on: their files reach the disk first.
     store.sync_pending()?;
@@ -489,6 +498,24 @@ mod tests {
 
     fn node(links: &[Cid]) -> Block {
         Block::encode(0, cids::DAG_PB, PbNode::with_links(links, None).encode())
+    }
+
+    #[test]
+    fn pin_add_all_is_all_or_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init(dir.path()).unwrap();
+        let s = repo.store();
+        let a = Block::encode(1, cids::RAW, b"a".to_vec());
+        let b = Block::encode(1, cids::RAW, b"b".to_vec());
+        let absent = Block::encode(1, cids::RAW, b"absent".to_vec());
+        s.put_block(&a).unwrap();
+        s.put_block(&b).unwrap();
+        let e = pin_add_all(s, &[(*a.cid(), true), (*absent.cid(), true)]).unwrap_err();
+        assert!(matches!(e, PinError::Incomplete { .. }), "{e}");
+        assert_eq!(pin_kind(s, a.cid()).unwrap(), None);
+        pin_add_all(s, &[(*a.cid(), true), (*b.cid(), false)]).unwrap();
+        assert_eq!(pin_kind(s, a.cid()).unwrap(), Some(PinKind::Recursive));
+        assert_eq!(pin_kind(s, b.cid()).unwrap(), Some(PinKind::Direct));
     }
 
     #[test]

