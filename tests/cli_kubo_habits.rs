@@ -241,6 +241,27 @@ fn refs_edges_format_and_max_depth() {
         r(&["dag", "resolve", &format!("/ipfs/{top}/sub/b.txt")]),
         format!("{b}\n")
     );
+    // get -a: a tar archive named <cid>.tar (or -o name, `.tar` added).
+    let tar_out = d.path().join("out");
+    let saved = r(&["get", "-a", "-o", tar_out.to_str().unwrap(), &top]);
+    assert!(
+        saved.starts_with("Saving archive to ") && saved.trim_end().ends_with("out.tar"),
+        "{saved}"
+    );
+    let mut names: Vec<String> =
+        tar::Archive::new(std::fs::File::open(d.path().join("out.tar")).unwrap())
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+            .collect();
+    names.sort();
+    assert_eq!(names.len(), 4, "{names:?}");
+    assert!(names.iter().any(|n| n.ends_with("sub/b.txt")), "{names:?}");
+    err(&run(
+        &root,
+        &["get", "-a", "-o", tar_out.to_str().unwrap(), &top],
+        None,
+    ));
     // add --cid-base writes CIDv1 in that base; -s is --chunker; --hash checks.
     let f = d.path().join("tree/a.txt");
     let f = f.to_str().unwrap();
