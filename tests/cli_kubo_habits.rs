@@ -106,6 +106,8 @@ fn global_options() {
     // --offline: network commands need the daemon.
     let e = err(&run(&root, &["--offline", "swarm", "peers"], None));
     assert!(e.contains("needs a running daemon"), "{e}");
+    let e = err(&run(&root, &["daemon", "--offline"], None));
+    assert!(e.contains("no offline mode"), "{e}");
 }
 
 #[test]

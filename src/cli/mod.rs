@@ -150,6 +150,9 @@ pub fn run(args: Acorn, ctx: &Context) -> anyhow::Result<()> {
     if !json_ok {
         text_only(ctx)?;
     }
+    if ctx.globals.offline && matches!(args.command, Command::Daemon(_)) {
+        bail!("acorn daemon has no offline mode (Kubo's `daemon --offline`): drop --offline");
+    }
     match args.command {
         Command::Init(c) => c.run(ctx),
         Command::Config(c) => c.run(ctx),
