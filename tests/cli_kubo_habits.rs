@@ -330,6 +330,31 @@ fn through_the_daemon() {
     let sys: serde_json::Value =
         serde_json::from_str(&ok(&run(&root, &["diag", "sys"], None))).unwrap();
     assert_eq!(sys["net"]["online"], true);
+    // stats bw --poll: Kubo's header, then a line rewritten in place each interval.
+    let mut poll = std::process::Command::new(env!("CARGO_BIN_EXE_acorn"))
+        .args(["stats", "bw", "--poll", "-i", "100ms"])
+        .env("ACORN_PATH", &root)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = poll.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 256];
+    // Header + at least two polls (each ends in '\r').
+    while seen.iter().filter(|&&b| b == b'\r').count() < 4 {
+        let n = std::io::Read::read(&mut stdout, &mut buf).unwrap();
+        assert!(n > 0, "poll ended: {:?}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    poll.kill().unwrap();
+    poll.wait().unwrap();
+    let text = String::from_utf8_lossy(&seen);
+    assert!(
+        text.starts_with("Total Up    Total Down  Rate Up     Rate Down\n\x1b[2K\r"),
+        "{text:?}"
+    );
+    assert!(text.contains(" B/s"), "{text:?}");
     // shutdown stops it.
     assert_eq!(ok(&run(&root, &["shutdown"], None)), "");
     let mut daemon = daemon;
