@@ -243,6 +243,14 @@ fn refs_edges_format_and_max_depth() {
         r(&["dag", "resolve", &format!("/ipfs/{top}/sub/b.txt")]),
         format!("{b}\n")
     );
+    // pin add --progress: Kubo's count on stderr, the pin line on stdout.
+    let pinned = run(&root, &["pin", "add", "--progress", &top], None);
+    assert_eq!(ok(&pinned), format!("pinned {top} recursively\n"));
+    assert!(
+        pinned.stderr.contains("Fetched/Processed ") && pinned.stderr.contains(" nodes\r"),
+        "{:?}",
+        pinned.stderr
+    );
     // get -a: a tar archive named <cid>.tar (or -o name, `.tar` added).
     let tar_out = d.path().join("out");
     let saved = r(&["get", "-a", "-o", tar_out.to_str().unwrap(), &top]);
@@ -314,6 +322,13 @@ fn through_the_daemon() {
             None
         )),
         offline_fmt
+    );
+    let pinned = run(&root, &["pin", "add", "--progress", &top], None);
+    assert_eq!(ok(&pinned), format!("pinned {top} recursively\n"));
+    assert!(
+        pinned.stderr.contains("Fetched/Processed "),
+        "{:?}",
+        pinned.stderr
     );
     // --offline uses the repo, which the daemon holds.
     err(&run(&root, &["--offline", "refs", &top], None));
