@@ -387,3 +387,40 @@ fn through_the_daemon() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn ping_a_peer_through_the_daemon() {
+    let (_a_dir, a) = init_repo();
+    let (_b_dir, b) = init_repo();
+    let _da = Daemon::start(&a);
+    let _db = Daemon::start(&b);
+    let b_addr = ok(&run(&b, &["swarm", "addrs", "local", "--id"], None))
+        .lines()
+        .next()
+        .expect("a listen address")
+        .to_string();
+    let b_id = b_addr.rsplit('/').next().unwrap().to_string();
+    ok(&run(&a, &["swarm", "connect", &b_addr], None));
+    let out = ok(&run(&a, &["ping", "-n", "3", &b_id], None));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 5, "{out}");
+    assert_eq!(lines[0], format!("PING {b_id}."));
+    for l in &lines[1..4] {
+        assert!(
+            l.starts_with("Pong received: time=") && l.ends_with(" ms"),
+            "{out}"
+        );
+    }
+    assert!(
+        lines[4].starts_with("Average latency: ") && lines[4].ends_with("ms"),
+        "{out}"
+    );
+    // Bad counts and a peer with no address are errors.
+    assert!(err(&run(&a, &["ping", "-n", "0", &b_id], None)).contains("greater than 0"));
+    let stranger = "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA";
+    let e = err(&run(&a, &["ping", "-n", "1", stranger], None));
+    assert!(e.contains("ping"), "{e}");
+    // Offline: needs the daemon.
+    let (_c_dir, c) = init_repo();
+    assert!(err(&run(&c, &["ping", &b_id], None)).contains("needs a running daemon"));
+}

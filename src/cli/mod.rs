@@ -86,6 +86,7 @@ pub enum Command {
     Commands(tools::CommandsCmd),
     Cid(tools::CidCmd),
     Diag(tools::DiagCmd),
+    Ping(net::PingCmd),
 }
 
 /// What handlers need from the process environment.
@@ -180,6 +181,7 @@ pub fn run(args: Acorn, ctx: &Context) -> anyhow::Result<()> {
         Command::Commands(c) => c.run(ctx),
         Command::Cid(c) => c.run(ctx),
         Command::Diag(c) => c.run(ctx),
+        Command::Ping(c) => c.run(ctx),
     }
 }
 
