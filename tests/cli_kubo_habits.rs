@@ -106,6 +106,8 @@ fn global_options() {
     // --offline: network commands need the daemon.
     let e = err(&run(&root, &["--offline", "swarm", "peers"], None));
     assert!(e.contains("needs a running daemon"), "{e}");
+    let e = err(&run(&root, &["daemon", "--offline"], None));
+    assert!(e.contains("no offline mode"), "{e}");
 }
 
 #[test]
@@ -241,6 +243,35 @@ fn refs_edges_format_and_max_depth() {
         r(&["dag", "resolve", &format!("/ipfs/{top}/sub/b.txt")]),
         format!("{b}\n")
     );
+    // pin add --progress: Kubo's count on stderr, the pin line on stdout.
+    let pinned = run(&root, &["pin", "add", "--progress", &top], None);
+    assert_eq!(ok(&pinned), format!("pinned {top} recursively\n"));
+    assert!(
+        pinned.stderr.contains("Fetched/Processed ") && pinned.stderr.contains(" nodes\r"),
+        "{:?}",
+        pinned.stderr
+    );
+    // get -a: a tar archive named <cid>.tar (or -o name, `.tar` added).
+    let tar_out = d.path().join("out");
+    let saved = r(&["get", "-a", "-o", tar_out.to_str().unwrap(), &top]);
+    assert!(
+        saved.starts_with("Saving archive to ") && saved.trim_end().ends_with("out.tar"),
+        "{saved}"
+    );
+    let mut names: Vec<String> =
+        tar::Archive::new(std::fs::File::open(d.path().join("out.tar")).unwrap())
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+            .collect();
+    names.sort();
+    assert_eq!(names.len(), 4, "{names:?}");
+    assert!(names.iter().any(|n| n.ends_with("sub/b.txt")), "{names:?}");
+    err(&run(
+        &root,
+        &["get", "-a", "-o", tar_out.to_str().unwrap(), &top],
+        None,
+    ));
     // add --cid-base writes CIDv1 in that base; -s is --chunker; --hash checks.
     let f = d.path().join("tree/a.txt");
     let f = f.to_str().unwrap();
@@ -292,6 +323,13 @@ fn through_the_daemon() {
         )),
         offline_fmt
     );
+    let pinned = run(&root, &["pin", "add", "--progress", &top], None);
+    assert_eq!(ok(&pinned), format!("pinned {top} recursively\n"));
+    assert!(
+        pinned.stderr.contains("Fetched/Processed "),
+        "{:?}",
+        pinned.stderr
+    );
     // --offline uses the repo, which the daemon holds.
     err(&run(&root, &["--offline", "refs", &top], None));
     // --api reaches the daemon from anywhere (here: a repo path with no repo).
@@ -307,6 +345,31 @@ fn through_the_daemon() {
     let sys: serde_json::Value =
         serde_json::from_str(&ok(&run(&root, &["diag", "sys"], None))).unwrap();
     assert_eq!(sys["net"]["online"], true);
+    // stats bw --poll: Kubo's header, then a line rewritten in place each interval.
+    let mut poll = std::process::Command::new(env!("CARGO_BIN_EXE_acorn"))
+        .args(["stats", "bw", "--poll", "-i", "100ms"])
+        .env("ACORN_PATH", &root)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = poll.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 256];
+    // Header + at least two polls (each ends in '\r').
+    while seen.iter().filter(|&&b| b == b'\r').count() < 4 {
+        let n = std::io::Read::read(&mut stdout, &mut buf).unwrap();
+        assert!(n > 0, "poll ended: {:?}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    poll.kill().unwrap();
+    poll.wait().unwrap();
+    let text = String::from_utf8_lossy(&seen);
+    assert!(
+        text.starts_with("Total Up    Total Down  Rate Up     Rate Down\n\x1b[2K\r"),
+        "{text:?}"
+    );
+    assert!(text.contains(" B/s"), "{text:?}");
     // shutdown stops it.
     assert_eq!(ok(&run(&root, &["shutdown"], None)), "");
     let mut daemon = daemon;
@@ -323,4 +386,41 @@ fn through_the_daemon() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+#[test]
+fn ping_a_peer_through_the_daemon() {
+    let (_a_dir, a) = init_repo();
+    let (_b_dir, b) = init_repo();
+    let _da = Daemon::start(&a);
+    let _db = Daemon::start(&b);
+    let b_addr = ok(&run(&b, &["swarm", "addrs", "local", "--id"], None))
+        .lines()
+        .next()
+        .expect("a listen address")
+        .to_string();
+    let b_id = b_addr.rsplit('/').next().unwrap().to_string();
+    ok(&run(&a, &["swarm", "connect", &b_addr], None));
+    let out = ok(&run(&a, &["ping", "-n", "3", &b_id], None));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 5, "{out}");
+    assert_eq!(lines[0], format!("PING {b_id}."));
+    for l in &lines[1..4] {
+        assert!(
+            l.starts_with("Pong received: time=") && l.ends_with(" ms"),
+            "{out}"
+        );
+    }
+    assert!(
+        lines[4].starts_with("Average latency: ") && lines[4].ends_with("ms"),
+        "{out}"
+    );
+    // Bad counts and a peer with no address are errors.
+    assert!(err(&run(&a, &["ping", "-n", "0", &b_id], None)).contains("greater than 0"));
+    let stranger = "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA";
+    let e = err(&run(&a, &["ping", "-n", "1", stranger], None));
+    assert!(e.contains("ping"), "{e}");
+    // Offline: needs the daemon.
+    let (_c_dir, c) = init_repo();
+    assert!(err(&run(&c, &["ping", &b_id], None)).contains("needs a running daemon"));
 }

@@ -86,6 +86,7 @@ mod dag;
 pub mod filestore;
 pub mod http;
 pub mod multipart;
+mod ping;
 mod pins;
 mod refs;
 pub mod stats;
@@ -155,6 +156,7 @@ const COMMANDS: &[&str] = &[
     "pin/rm",
     "pin/update",
     "pin/verify",
+    "ping",
     "refs",
     "refs/local",
     "repo/gc",
@@ -447,6 +449,7 @@ impl Api {
             "pin/rm" => self.pin_rm(req).await,
             "pin/update" => self.pin_update(req).await,
             "pin/verify" => self.pin_verify(req, slot).await,
+            "ping" => self.ping(req).await,
             "refs/local" => self.refs_local(slot).await,
             "repo/gc" => self.repo_gc(req, slot).await,
             "repo/stat" => self.repo_stat(req).await,

@@ -257,6 +257,9 @@ pub struct GetCmd {
     /// show a progress bar on stderr (default: true when stderr is a terminal)
     #[argh(option, arg_name = "bool", from_str_fn(parse_bool))]
     pub progress: Option<bool>,
+    /// write a tar archive (<name>.tar) instead of files
+    #[argh(switch, short = 'a')]
+    pub archive: bool,
     /// CID or path (<cid>[/path])
     #[argh(positional)]
     pub path: String,
@@ -265,6 +268,31 @@ pub struct GetCmd {
 impl GetCmd {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         let core = super::core(ctx)?;
+        if self.archive {
+            // Kubo: the output name gets `.tar` unless it has it.
+            let mut name = match &self.output {
+                Some(o) => o.clone(),
+                None => content::default_name(&self.path)?,
+            };
+            if !name.ends_with(".tar") {
+                name.push_str(".tar");
+            }
+            let target = std::path::PathBuf::from(name);
+            super::print(&format!("Saving archive to {}\n", target.display()))?;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&target)
+                .map_err(|e| anyhow::anyhow!("creating {}: {e}", target.display()))?;
+            let written = core
+                .get_tar(&self.path, &mut f)
+                .and_then(|()| Ok(f.sync_all()?));
+            if written.is_err() {
+                // Nothing half-written is left behind.
+                let _ = std::fs::remove_file(&target);
+            }
+            return written;
+        }
         let target = match &self.output {
             Some(o) => std::path::PathBuf::from(o),
             None => std::path::PathBuf::from(content::default_name(&self.path)?),

@@ -72,10 +72,6 @@ pub const KUBO_ONLY: &[(&str, &str)] = &[
     ("update", "install the new release package (see the README)"),
     ("dns", "no alternative: DNSLink is not implemented"),
     (
-        "ping",
-        "use `acorn swarm connect <multiaddr>/p2p/<peer-id>` to check a peer",
-    ),
-    (
         "log",
         "set ACORN_LOG (e.g. ACORN_LOG=debug) and restart; the daemon logs to stderr",
     ),

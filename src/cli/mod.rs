@@ -86,6 +86,7 @@ pub enum Command {
     Commands(tools::CommandsCmd),
     Cid(tools::CidCmd),
     Diag(tools::DiagCmd),
+    Ping(net::PingCmd),
 }
 
 /// What handlers need from the process environment.
@@ -150,6 +151,9 @@ pub fn run(args: Acorn, ctx: &Context) -> anyhow::Result<()> {
     if !json_ok {
         text_only(ctx)?;
     }
+    if ctx.globals.offline && matches!(args.command, Command::Daemon(_)) {
+        bail!("acorn daemon has no offline mode (Kubo's `daemon --offline`): drop --offline");
+    }
     match args.command {
         Command::Init(c) => c.run(ctx),
         Command::Config(c) => c.run(ctx),
@@ -177,6 +181,7 @@ pub fn run(args: Acorn, ctx: &Context) -> anyhow::Result<()> {
         Command::Commands(c) => c.run(ctx),
         Command::Cid(c) => c.run(ctx),
         Command::Diag(c) => c.run(ctx),
+        Command::Ping(c) => c.run(ctx),
     }
 }
 

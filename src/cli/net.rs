@@ -127,6 +127,50 @@ impl SwarmCmd {
     }
 }
 
+/// Measure the latency of a connection (Kubo's `ipfs ping`, `/ipfs/ping/1.0.0`).
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(subcommand, name = "ping", example = "acorn ping -n 3 12D3KooW...")]
+pub struct PingCmd {
+    /// number of pings (default: 10)
+    #[argh(option, short = 'n')]
+    pub count: Option<u64>,
+    /// the peer ID (the peer must be connected or have a known address)
+    #[argh(positional)]
+    pub peer: String,
+}
+
+impl PingCmd {
+    pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        use crate::daemon::net::MAX_PING_COUNT;
+        let count = self.count.unwrap_or(10);
+        anyhow::ensure!(count > 0, "ping count must be greater than 0");
+        anyhow::ensure!(
+            count as usize <= MAX_PING_COUNT,
+            "ping count {count} is over the limit of {MAX_PING_COUNT}"
+        );
+        let peer = parse_peer(self.peer.trim_start_matches("/p2p/")).map_err(anyhow::Error::msg)?;
+        let core = online(ctx)?;
+        print(&format!("PING {peer}.\n"))?;
+        let mut times = Vec::new();
+        core.ping(&peer, count as usize, &mut |r| match r {
+            Ok(t) => {
+                times.push(t);
+                print(&format!(
+                    "Pong received: time={:.2} ms\n",
+                    t.as_secs_f64() * 1000.0
+                ))
+            }
+            Err(e) => anyhow::bail!("ping {peer}: {e}"),
+        })?;
+        anyhow::ensure!(!times.is_empty(), "ping {peer}: no answer");
+        let avg = times.iter().sum::<std::time::Duration>() / times.len() as u32;
+        print(&format!(
+            "Average latency: {:.2}ms\n",
+            avg.as_secs_f64() * 1000.0
+        ))
+    }
+}
+
 /// Statistics about the node.
 #[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
 #[argh(subcommand, name = "stats")]

@@ -46,6 +46,9 @@ pub struct PinAddCmd {
     /// pin the whole DAG (default: true); false pins the block only (direct)
     #[argh(option, short = 'r', arg_name = "bool", from_str_fn(parse_bool))]
     pub recursive: Option<bool>,
+    /// show how many blocks were fetched/checked, on stderr
+    #[argh(switch)]
+    pub progress: bool,
     /// CIDs or paths
     #[argh(positional)]
     pub paths: Vec<String>,
@@ -149,12 +152,22 @@ impl PinCmd {
                 let how = if recursive { "recursively" } else { "directly" };
                 let opts = PinAddOptions {
                     recursive,
-                    progress: false,
+                    progress: c.progress,
                 };
-                core.pin_add(&c.paths, opts, &mut |e| match e {
+                let mut shown = false;
+                let done = core.pin_add(&c.paths, opts, &mut |e| match e {
                     PinAddEvent::Pinned(cid) => print(&format!("pinned {cid} {how}\n")),
-                    PinAddEvent::Progress(_) => Ok(()),
-                })
+                    PinAddEvent::Progress(n) => {
+                        // Kubo's line, rewritten in place.
+                        shown = true;
+                        eprint!("Fetched/Processed {n} nodes\r");
+                        Ok(())
+                    }
+                });
+                if shown {
+                    eprintln!();
+                }
+                done
             }
             PinSub::Rm(c) => {
                 anyhow::ensure!(!c.paths.is_empty(), "argument \"ipfs-path\" is required");

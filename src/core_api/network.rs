@@ -91,6 +91,14 @@ pub trait Network {
     fn bitswap_stat(&self) -> anyhow::Result<BitswapStatus>;
     /// `bitswap wantlist`: our wants, or what `peer` wants from us; sorted.
     fn bitswap_wantlist(&self, peer: Option<&PeerId>) -> anyhow::Result<Vec<Cid>>;
+    /// `ping`: `count` round trips to `peer`, each time (or the failure that ends
+    /// the run) handed to `each` as it comes.
+    fn ping(
+        &self,
+        peer: &PeerId,
+        count: usize,
+        each: &mut (dyn FnMut(Result<std::time::Duration, String>) -> anyhow::Result<()> + Send),
+    ) -> anyhow::Result<()>;
 }
 
 /// A peer ID argument (`<id>`, `/p2p/<id>` or `/ipfs/<id>`) in any form
@@ -242,6 +250,22 @@ impl Network for Local {
 
     fn bitswap_wantlist(&self, peer: Option<&PeerId>) -> anyhow::Result<Vec<Cid>> {
         Ok(sorted(wait(self.net()?.bitswap_wantlist(peer.copied()))?))
+    }
+
+    fn ping(
+        &self,
+        peer: &PeerId,
+        count: usize,
+        each: &mut (dyn FnMut(Result<std::time::Duration, String>) -> anyhow::Result<()> + Send),
+    ) -> anyhow::Result<()> {
+        let net = self.net()?;
+        let mut out: anyhow::Result<()> = Ok(());
+        smol::block_on(net.ping(*peer, count, &mut |r| {
+            if out.is_ok() {
+                out = each(r);
+            }
+        }));
+        out
     }
 }
 
@@ -432,5 +456,26 @@ impl Network for Remote {
     fn bitswap_wantlist(&self, peer: Option<&PeerId>) -> anyhow::Result<Vec<Cid>> {
         let q: Vec<(&str, String)> = peer.iter().map(|p| ("peer", p.to_base58())).collect();
         links(&self.client().json("bitswap/wantlist", &q)?, "Keys")
+    }
+
+    /// Kubo's `ping` lines: `{"Success","Time" (ns),"Text"}`; a line with a
+    /// `Time` is a round trip, `Success: false` the failure, the rest are notes.
+    fn ping(
+        &self,
+        peer: &PeerId,
+        count: usize,
+        each: &mut (dyn FnMut(Result<std::time::Duration, String>) -> anyhow::Result<()> + Send),
+    ) -> anyhow::Result<()> {
+        let q = [("arg", peer.to_base58()), ("count", count.to_string())];
+        self.client().post("ping", &q, None)?.ndjson(&mut |v| {
+            let text = v["Text"].as_str().unwrap_or_default().to_string();
+            if v["Success"] == false {
+                return each(Err(text));
+            }
+            match v["Time"].as_u64() {
+                Some(ns) if ns > 0 => each(Ok(std::time::Duration::from_nanos(ns))),
+                _ => Ok(()),
+            }
+        })
     }
 }

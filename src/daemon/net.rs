@@ -313,6 +313,24 @@ struct Job<T> {
     what: T,
 }
 
+/// Kubo's ping protocol.
+pub const PING_PROTOCOL: &str = "/ipfs/ping/1.0.0";
+/// Bytes of one ping, fixed by the protocol.
+pub const PING_BYTES: usize = 32;
+/// A ping round trip (or opening its stream) unanswered after this long fails.
+pub const PING_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most pings one `ping` command sends (`--count`).
+pub const MAX_PING_COUNT: usize = 1000;
+
+/// `f`, or `None` once `after` has passed.
+async fn with_deadline<T>(after: Duration, f: impl std::future::Future<Output = T>) -> Option<T> {
+    futures_lite::future::or(async { Some(f.await) }, async {
+        async_io::Timer::after(after).await;
+        None
+    })
+    .await
+}
+
 /// The API's handle to the network. Cheap to clone.
 #[derive(Clone)]
 pub struct NetHandle {
@@ -325,6 +343,8 @@ pub struct NetHandle {
     /// The LAN DHT runs beside the WAN one.
     lan_dht: bool,
     bandwidth: Bandwidth,
+    /// Opens the streams of `ping` (Kubo's `/ipfs/ping/1.0.0`, on demand).
+    streams: libp2p_stream::Control,
 }
 
 /// Why a network command failed.
@@ -407,6 +427,46 @@ impl NetHandle {
         .await?
         .map_err(|reason| NetError::Connect { peer, reason })?;
         Ok(peer)
+    }
+
+    /// `ping`: `count` round trips of [`PING_BYTES`] random bytes on one
+    /// `/ipfs/ping/1.0.0` stream (dialling the peer at a known address if need
+    /// be); `each` gets every round trip's time, or why it failed (which ends the
+    /// run). Each round trip has [`PING_TIMEOUT`].
+    pub async fn ping(
+        &self,
+        peer: PeerId,
+        count: usize,
+        each: &mut (dyn FnMut(Result<Duration, String>) + Send),
+    ) {
+        use futures::{AsyncReadExt as _, AsyncWriteExt as _};
+        let mut control = self.streams.clone();
+        let open = control.open_stream(peer, libp2p::StreamProtocol::new(PING_PROTOCOL));
+        let mut stream = match with_deadline(PING_TIMEOUT, open).await {
+            Some(Ok(s)) => s,
+            Some(Err(e)) => return each(Err(format!("cannot open a ping stream: {e}"))),
+            None => return each(Err("ping timed out".into())),
+        };
+        for _ in 0..count {
+            let mut sent = [0u8; PING_BYTES];
+            if let Err(e) = getrandom::fill(&mut sent) {
+                return each(Err(format!("no random bytes: {e}")));
+            }
+            let started = Instant::now();
+            let round = async {
+                stream.write_all(&sent).await?;
+                stream.flush().await?;
+                let mut back = [0u8; PING_BYTES];
+                stream.read_exact(&mut back).await?;
+                Ok::<_, std::io::Error>(back)
+            };
+            match with_deadline(PING_TIMEOUT, round).await {
+                Some(Ok(back)) if back == sent => each(Ok(started.elapsed())),
+                Some(Ok(_)) => return each(Err("ping answer does not match".into())),
+                Some(Err(e)) => return each(Err(format!("ping failed: {e}"))),
+                None => return each(Err("ping timed out".into())),
+            }
+        }
     }
 
     /// `swarm disconnect`: closes every connection to the peer.
@@ -670,6 +730,7 @@ pub async fn start(
         dht_mode: scfg.dht_mode,
         lan_dht: scfg.lan_dht,
         bandwidth: bandwidth.clone(),
+        streams: swarm.behaviour().stream.new_control(),
     };
     // Announced addresses (Kubo's Addresses.Announce) go into provider records and
     // identify; without any, the listen addresses are announced (as Kubo does).
