@@ -1643,6 +1643,28 @@ mod tests {
     }
 
     #[test]
+    fn per_ip_limits_and_storage_sizes_are_set_and_checked() {
+        let mut c = sample();
+        c.set("Swarm.ResourceMgr.MaxInboundConnsPerIP", json!(3))
+            .unwrap();
+        c.set("Acorn.WriteBatchSize", json!("1MiB")).unwrap();
+        c.set("Acorn.DbCacheSize", json!("2MiB")).unwrap();
+        assert_eq!(c.acorn.write_batch_bytes().unwrap(), 1 << 20);
+        assert_eq!(c.acorn.db_cache_bytes().unwrap(), 2 << 20);
+        let swarm = crate::daemon::net::swarm_config(&c);
+        assert_eq!(swarm.inbound_per_ip.max_established_per_ip, 3);
+        assert_eq!(swarm.inbound_per_ip.max_pending_per_ip, 4);
+        assert!(c
+            .set(
+                "Swarm.ResourceMgr.MaxPendingInboundConnsPerSubnet",
+                json!(0)
+            )
+            .is_err());
+        assert!(c.set("Acorn.WriteBatchSize", json!("0")).is_err());
+        assert!(c.set("Acorn.DbCacheSize", json!("much")).is_err());
+    }
+
+    #[test]
     fn resource_mgr_max_memory_is_optional_and_checked() {
         let mut c = sample();
         assert_eq!(c.swarm.resource_mgr.max_memory_bytes().unwrap(), None);

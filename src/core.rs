@@ -949,7 +949,8 @@ pub const NOCOPY_NEEDS_PATHS: &str =
     "--nocopy needs file paths: data from stdin has no file to reference";
 
 /// Adds `paths` (stdin when empty) with `opts`; with `only_hash` nothing is
-/// written. Each entry is reported to `emit(name, cid)`; returns the last root.
+/// written. Each entry is reported to `emit(name, cid)` once its blocks are durable
+/// (see [`ADD_HELD_ENTRIES_COUNT`]); returns the last root.
 /// Blocks are protected from GC from the first write until the root is pinned.
 pub fn add_paths(
     node: Option<&Node>,

@@ -78,10 +78,7 @@ fn offline_add_prints_only_durable_cids() {
 /// Undoes HTTP chunking as far as whole chunks go.
 fn dechunk(mut raw: &[u8]) -> Vec<u8> {
     let mut body = Vec::new();
-    loop {
-        let Some(eol) = raw.windows(2).position(|w| w == b"\r\n") else {
-            break;
-        };
+    while let Some(eol) = raw.windows(2).position(|w| w == b"\r\n") {
         let Ok(len) = usize::from_str_radix(std::str::from_utf8(&raw[..eol]).unwrap_or("x"), 16)
         else {
             break;

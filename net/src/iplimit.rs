@@ -20,14 +20,17 @@
 //! connection; `handle_established_inbound_connection` moves it to the established
 //! count (or denies it); a failed upgrade or denial (`ListenFailure`) and a closed
 //! connection (`ConnectionClosed`) take it off. Addresses without an IP (relayed
-//! circuits, memory transports) are not counted.
+//! circuits, memory transports) are not counted, nor loopback addresses unless
+//! [`Limits::limit_loopback`] is set.
 //!
 //! **Limits.** One map entry per inbound connection and per address and subnet
 //! that has one: bounded by the swarm's own connection limits (pending and
 //! established inbound).
 //!
-//! **Departures.** go-libp2p exempts loopback (128 connections for 127.0.0.0/8);
-//! we do not: on a board every inbound slot counts.
+//! **Departures.** go-libp2p gives loopback (127.0.0.0/8) 128 connections; we
+//! exempt it by default (local tools and test peers all come from one address, and
+//! a local process can already do worse), or limit it like any other address with
+//! [`Limits::limit_loopback`].
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -58,6 +61,8 @@ pub struct Limits {
     pub max_established_per_ip: u32,
     /// Established inbound connections from one subnet.
     pub max_established_per_subnet: u32,
+    /// Count loopback addresses too (default: `false`, they are not limited).
+    pub limit_loopback: bool,
 }
 
 impl Default for Limits {
@@ -70,6 +75,7 @@ impl Default for Limits {
             max_pending_per_subnet: 8,
             max_established_per_ip: 8,
             max_established_per_subnet: 32,
+            limit_loopback: false,
         }
     }
 }
@@ -152,6 +158,11 @@ impl Behaviour {
             .map_or((0, 0), |c| (c.pending, c.established))
     }
 
+    /// The address of `remote` if it is one this behaviour limits.
+    fn limited(&self, remote: &Multiaddr) -> Option<IpAddr> {
+        ip_of(remote).filter(|ip| self.limits.limit_loopback || !ip.is_loopback())
+    }
+
     /// Checks a new pending connection from `ip` and counts it.
     fn open(&mut self, id: ConnectionId, ip: IpAddr) -> Result<(), TooManyFromAddress> {
         let l = self.limits;
@@ -220,7 +231,7 @@ impl NetworkBehaviour for Behaviour {
         _local: &Multiaddr,
         remote: &Multiaddr,
     ) -> Result<(), ConnectionDenied> {
-        match ip_of(remote) {
+        match self.limited(remote) {
             Some(ip) => self.open(id, ip).map_err(ConnectionDenied::new),
             None => Ok(()),
         }
@@ -233,7 +244,7 @@ impl NetworkBehaviour for Behaviour {
         _local: &Multiaddr,
         remote: &Multiaddr,
     ) -> Result<THandler<Self>, ConnectionDenied> {
-        if let Some(ip) = ip_of(remote) {
+        if let Some(ip) = self.limited(remote) {
             self.establish(id, ip).map_err(ConnectionDenied::new)?;
         }
         Ok(dummy::ConnectionHandler)
@@ -302,6 +313,7 @@ mod tests {
             max_pending_per_subnet: 3,
             max_established_per_ip: 1,
             max_established_per_subnet: 2,
+            limit_loopback: false,
         };
         let mut b = Behaviour::new(limits);
         let id = ConnectionId::new_unchecked;
@@ -332,5 +344,10 @@ mod tests {
         b.open(id(8), a).unwrap();
         b.establish(id(8), a).unwrap();
         assert!(!b.by_ip.contains_key(&ip("10.1.1.3")));
+        // Loopback is not limited unless asked.
+        let lo: Multiaddr = "/ip4/127.0.0.1/tcp/1".parse().unwrap();
+        assert_eq!(b.limited(&lo), None);
+        b.limits.limit_loopback = true;
+        assert_eq!(b.limited(&lo), Some(ip("127.0.0.1")));
     }
 }

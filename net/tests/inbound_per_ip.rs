@@ -66,8 +66,19 @@ fn a_silent_host_cannot_take_every_pending_inbound_slot() {
     let scenario = {
         let ex = ex.clone();
         async move {
-            // The defaults: 32 pending inbound slots, a 20 s handshake timeout.
-            let mut server = swarm(&ex, Config::default());
+            // The defaults (32 pending inbound slots, a 20 s handshake timeout, 4
+            // pending per address), with loopback limited as any other address: the
+            // only addresses a test may use.
+            let mut server = swarm(
+                &ex,
+                Config {
+                    inbound_per_ip: iplimit::Limits {
+                        limit_loopback: true,
+                        ..iplimit::Limits::default()
+                    },
+                    ..Config::default()
+                },
+            );
             let mut client = swarm(&ex, Config::default());
             server
                 .listen_on("/ip4/127.0.0.1/tcp/0".parse().unwrap())

@@ -4,7 +4,11 @@
 //! [`super::multipart`]) go to the core API's
 //! [`Content::add`](crate::core_api::Content::add) as [`AddInput::Entries`], as they
 //! arrive. Each added entry is answered with `{"Name","Hash","Size"}` (only the
-//! last with `quieter`). With `progress=true`, `{"Name","Bytes"}` lines report the
+//! last with `quieter`), once its blocks are durable: the core holds these lines
+//! until a durable commit ([`ADD_HELD_ENTRIES_COUNT`] at most, then the rest after
+//! the add's last commit and pin), so a client may take a streamed CID as stored.
+//!
+//! [`ADD_HELD_ENTRIES_COUNT`]: crate::core::ADD_HELD_ENTRIES_COUNT With `progress=true`, `{"Name","Bytes"}` lines report the
 //! bytes of the current file read so far: one per [`PROGRESS_STEP_BYTES`] and one
 //! at the end of each file.
 //!

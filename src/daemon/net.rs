@@ -146,6 +146,7 @@ pub fn swarm_config(config: &Config) -> net_swarm::Config {
             max_pending_per_subnet: rm.max_pending_inbound_conns_per_subnet,
             max_established_per_ip: rm.max_inbound_conns_per_ip,
             max_established_per_subnet: rm.max_inbound_conns_per_subnet,
+            ..acorn_net::iplimit::Limits::default()
         },
         ..net_swarm::Config::default()
     };

@@ -132,8 +132,7 @@ fn run_profile(
     profile: &str,
     ceiling_mib: u64,
     peers: &[Daemon],
-    add_file: &str,
-    fetch_file: &str,
+    (add_file, fetch_file): (&str, &str),
     small: &SmallWork,
 ) -> anyhow::Result<Row> {
     let d_repo = base.join(format!("d-{profile}"));
@@ -377,8 +376,7 @@ fn main() -> anyhow::Result<()> {
             name,
             *ceiling,
             &peers,
-            &add_file,
-            &fetch_file,
+            (&add_file, &fetch_file),
             &small,
         )?;
         println!(
