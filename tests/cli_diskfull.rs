@@ -326,8 +326,12 @@ fn daemon_recovers_from_enospc_inside_a_database_write() {
     let big = d.path().join("big");
     std::fs::write(&big, common::pseudo_random(12 << 20, 3)).unwrap();
 
+    // The free-space check refuses most batches once the filler is done; the
+    // ENOSPC comes when the disk fills while a commit writes its pages, about one
+    // attempt in seven here, so try up to ATTEMPTS times.
+    const ATTEMPTS: u64 = 40;
     let mut hit = None;
-    for attempt in 0..12 {
+    for attempt in 0..ATTEMPTS {
         let filler = format!("filler-{attempt}");
         let fill_mnt = mnt.clone();
         let add = {
@@ -340,7 +344,7 @@ fn daemon_recovers_from_enospc_inside_a_database_write() {
                 )
             })
         };
-        std::thread::sleep(Duration::from_millis(50 * (attempt % 4)));
+        std::thread::sleep(Duration::from_millis(25 * (attempt % 8)));
         fill(&fill_mnt, &filler);
         let r = add.join().unwrap();
         std::fs::remove_file(mnt.join(&filler)).unwrap();
