@@ -35,7 +35,7 @@
 //! systemd watchdog only while it holds).
 //!
 //! **Durability of block files.** Block files go through a
-//! [`BlockFiles`](crate::blockfiles::BlockFiles) layer and are synced (one
+//! [`BlockFiles`] layer and are synced (one
 //! `syncfs`) before any durable commit that can name them, including files written
 //! by earlier non-durable commits of any writer.
 //!
