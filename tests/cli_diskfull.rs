@@ -376,3 +376,74 @@ fn daemon_recovers_from_enospc_inside_a_database_write() {
     assert!(stopped, "{stderr}");
     assert!(stderr.contains("repo database reopened"), "{stderr}");
 }
+
+/// While the database cannot be reopened after an I/O error, the daemon stops
+/// feeding the systemd watchdog (so systemd would restart it); once it can, the
+/// pings resume and commands work. The I/O error and the failed reopen come from
+/// making the database file immutable (`chattr +i`: even root cannot write it).
+#[test]
+fn watchdog_waits_while_the_database_cannot_be_reopened() {
+    use std::os::unix::net::UnixDatagram;
+    let d = tempfile::tempdir().unwrap();
+    let guard = mount_ext4(d.path(), 32);
+    let root = guard.0.join("repo");
+    ok(&run(&root, &["init", "--profile", "test"], None));
+    ok(&run(&root, &["config", "Acorn.MinFreeSpace", "0"], None));
+    let db = root.join("datastore.redb");
+    let path = d.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&path).unwrap();
+    let daemon = Daemon::start_with_env(
+        &root,
+        &[
+            ("NOTIFY_SOCKET", path.to_str().unwrap()),
+            ("WATCHDOG_USEC", "400000"),
+        ],
+    );
+    let recv = |timeout: Duration| -> Option<String> {
+        sock.set_read_timeout(Some(timeout)).unwrap();
+        let mut buf = [0u8; 256];
+        let n = sock.recv(&mut buf).ok()?;
+        Some(String::from_utf8_lossy(&buf[..n]).into_owned())
+    };
+    let pinged = |within: Duration| -> bool {
+        let deadline = Instant::now() + within;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match recv(left) {
+                Some(m) if m.contains("WATCHDOG=1") => return true,
+                Some(_) => {}
+                None => return false,
+            }
+        }
+        false
+    };
+    assert!(pinged(Duration::from_secs(10)), "no watchdog ping at start");
+
+    let chattr = |flag: &str| {
+        let s = Command::new("chattr").arg(flag).arg(&db).status().unwrap();
+        assert!(s.success(), "chattr {flag}");
+    };
+    chattr("+i");
+    let r = run(&root, &["block", "put"], Some(b"cannot be written\n"));
+    if r.ok || r.stderr.contains("disk full") {
+        chattr("-i");
+        panic!("expected an I/O error: {} {}", r.ok, r.stderr);
+    }
+    // Give the watchdog task a tick to notice, then no ping for well over the
+    // 200 ms ping interval.
+    std::thread::sleep(Duration::from_millis(500));
+    while recv(Duration::from_millis(1)).is_some() {}
+    let fed = pinged(Duration::from_millis(1500));
+    chattr("-i");
+    assert!(!fed, "the watchdog was fed while the repo was unusable");
+    assert!(
+        pinged(Duration::from_secs(10)),
+        "no watchdog ping after the database could be reopened"
+    );
+    let cid = ok(&run(&root, &["block", "put"], Some(b"written again\n")));
+    assert_eq!(
+        ok(&run(&root, &["block", "get", cid.trim()], None)),
+        "written again\n"
+    );
+    let (stopped, _, stderr) = daemon.stop();
+    assert!(stopped, "{stderr}");
+}
