@@ -6,7 +6,8 @@
 //! back, also through a daemon started on the full disk. On a small ext4 loop
 //! mount, a disk filled by another process during an add through the daemon makes
 //! a database write fail with ENOSPC; once space is freed, the same daemon serves
-//! every command again. Needs root for the mounts, which CI has.
+//! every command again; while the database cannot be reopened the systemd watchdog
+//! is not fed. Needs root for the mounts and `chattr`, which CI has.
 
 mod common;
 #[path = "common/rpc.rs"]
