@@ -6,7 +6,8 @@
 //! back, also through a daemon started on the full disk. On a small ext4 loop
 //! mount, a disk filled by another process during an add through the daemon makes
 //! a database write fail with ENOSPC; once space is freed, the same daemon serves
-//! every command again. Needs root for the mounts, which CI has.
+//! every command again; while the database cannot be reopened the systemd watchdog
+//! is not fed. Needs root for the mounts and `chattr`, which CI has.
 
 mod common;
 #[path = "common/rpc.rs"]
@@ -326,8 +327,12 @@ fn daemon_recovers_from_enospc_inside_a_database_write() {
     let big = d.path().join("big");
     std::fs::write(&big, common::pseudo_random(12 << 20, 3)).unwrap();
 
+    // The free-space check refuses most batches once the filler is done; the
+    // ENOSPC comes when the disk fills while a commit writes its pages, about one
+    // attempt in seven here, so try up to ATTEMPTS times.
+    const ATTEMPTS: u64 = 40;
     let mut hit = None;
-    for attempt in 0..12 {
+    for attempt in 0..ATTEMPTS {
         let filler = format!("filler-{attempt}");
         let fill_mnt = mnt.clone();
         let add = {
@@ -340,7 +345,7 @@ fn daemon_recovers_from_enospc_inside_a_database_write() {
                 )
             })
         };
-        std::thread::sleep(Duration::from_millis(50 * (attempt % 4)));
+        std::thread::sleep(Duration::from_millis(25 * (attempt % 8)));
         fill(&fill_mnt, &filler);
         let r = add.join().unwrap();
         std::fs::remove_file(mnt.join(&filler)).unwrap();
@@ -371,4 +376,75 @@ fn daemon_recovers_from_enospc_inside_a_database_write() {
     let (stopped, _, stderr) = daemon.stop();
     assert!(stopped, "{stderr}");
     assert!(stderr.contains("repo database reopened"), "{stderr}");
+}
+
+/// While the database cannot be reopened after an I/O error, the daemon stops
+/// feeding the systemd watchdog (so systemd would restart it); once it can, the
+/// pings resume and commands work. The I/O error and the failed reopen come from
+/// making the database file immutable (`chattr +i`: even root cannot write it).
+#[test]
+fn watchdog_waits_while_the_database_cannot_be_reopened() {
+    use std::os::unix::net::UnixDatagram;
+    let d = tempfile::tempdir().unwrap();
+    let guard = mount_ext4(d.path(), 32);
+    let root = guard.0.join("repo");
+    ok(&run(&root, &["init", "--profile", "test"], None));
+    ok(&run(&root, &["config", "Acorn.MinFreeSpace", "0"], None));
+    let db = root.join("datastore.redb");
+    let path = d.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&path).unwrap();
+    let daemon = Daemon::start_with_env(
+        &root,
+        &[
+            ("NOTIFY_SOCKET", path.to_str().unwrap()),
+            ("WATCHDOG_USEC", "400000"),
+        ],
+    );
+    let recv = |timeout: Duration| -> Option<String> {
+        sock.set_read_timeout(Some(timeout)).unwrap();
+        let mut buf = [0u8; 256];
+        let n = sock.recv(&mut buf).ok()?;
+        Some(String::from_utf8_lossy(&buf[..n]).into_owned())
+    };
+    let pinged = |within: Duration| -> bool {
+        let deadline = Instant::now() + within;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match recv(left) {
+                Some(m) if m.contains("WATCHDOG=1") => return true,
+                Some(_) => {}
+                None => return false,
+            }
+        }
+        false
+    };
+    assert!(pinged(Duration::from_secs(10)), "no watchdog ping at start");
+
+    let chattr = |flag: &str| {
+        let s = Command::new("chattr").arg(flag).arg(&db).status().unwrap();
+        assert!(s.success(), "chattr {flag}");
+    };
+    chattr("+i");
+    let r = run(&root, &["block", "put"], Some(b"cannot be written\n"));
+    if r.ok || r.stderr.contains("disk full") {
+        chattr("-i");
+        panic!("expected an I/O error: {} {}", r.ok, r.stderr);
+    }
+    // Give the watchdog task a tick to notice, then no ping for well over the
+    // 200 ms ping interval.
+    std::thread::sleep(Duration::from_millis(500));
+    while recv(Duration::from_millis(1)).is_some() {}
+    let fed = pinged(Duration::from_millis(1500));
+    chattr("-i");
+    assert!(!fed, "the watchdog was fed while the repo was unusable");
+    assert!(
+        pinged(Duration::from_secs(10)),
+        "no watchdog ping after the database could be reopened"
+    );
+    let cid = ok(&run(&root, &["block", "put"], Some(b"written again\n")));
+    assert_eq!(
+        ok(&run(&root, &["block", "get", cid.trim()], None)),
+        "written again\n"
+    );
+    let (stopped, _, stderr) = daemon.stop();
+    assert!(stopped, "{stderr}");
 }

@@ -13,8 +13,8 @@
 //! before any durable index commit that can name a file written since the last sync,
 //! including files written by earlier non-durable commits.
 //!
-//! **Test layer.** [`LossyFiles`] (tests only) writes real files and remembers which
-//! ones no sync has covered; [`LossyFiles::power_cut`] empties them, as redb's crash
+//! **Test layer.** `LossyFiles` (tests only) writes real files and remembers which
+//! ones no sync has covered; `LossyFiles::power_cut` empties them, as redb's crash
 //! tests drop the writes their backend was never asked to sync.
 
 use std::io;

@@ -26,6 +26,19 @@
 //! `flush`/`finish` commit the rest. Reads open a short read transaction each
 //! (or use [`Store::snapshot`] for many reads against one consistent view).
 //!
+//! **I/O errors.** After one I/O error inside a write (ENOSPC when another process
+//! filled the disk between the free-space check and the commit), redb fails every
+//! later call on that handle. `db_err` counts such errors; before its next
+//! transaction the store checks its handle and, if it is poisoned, closes the
+//! database and opens it again (redb recovers its last commit), logging why.
+//! [`Store::is_usable`] says whether that is pending or failed (the daemon feeds the
+//! systemd watchdog only while it holds).
+//!
+//! **Durability of block files.** Block files go through a
+//! [`BlockFiles`] layer and are synced (one
+//! `syncfs`) before any durable commit that can name them, including files written
+//! by earlier non-durable commits of any writer.
+//!
 //! **Limits.** Blocks over [`MAX_BLOCK_BYTES`] are refused. A `Writer` buffers at most
 //! [`WRITER_BATCH_BYTES`] (+ one block) of block data. Streaming listings hold
 //! [`ITER_BATCH_COUNT`] keys at a time, each batch from a fresh read transaction, so a
