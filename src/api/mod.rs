@@ -1119,9 +1119,29 @@ async fn stream(
     // The failure's kind, for an answer that fails before its first output.
     let (etx, erx) = channel::bounded(1);
     let pool = slot.0.pool.clone();
+    // Past the request's deadline the stream ends with Kubo's error; the job then
+    // fails at its next write (the answer's receiver is gone).
+    let (done_tx, done_rx) = channel::bounded::<()>(1);
+    if let Some(at) = slot.2 {
+        let tx = tx.clone();
+        slot.0.spawner.spawn(async move {
+            let expired = async {
+                async_io::Timer::at(at).await;
+                let _ = tx
+                    .send(Chunk::Error(fetch::WaitError::Deadline.to_string()))
+                    .await;
+            };
+            // Nothing is ever sent: `recv` returns when the job ends.
+            futures_lite::future::or(expired, async {
+                let _ = done_rx.recv().await;
+            })
+            .await;
+        });
+    }
     // Not awaited: the job ends when its output is written or the client is gone.
     pool.spawn(move || {
         let _slot = slot;
+        let _done = done_tx;
         let mut w = ChunkWriter {
             tx,
             buf: Vec::with_capacity(STREAM_CHUNK_BYTES),
