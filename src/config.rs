@@ -1730,7 +1730,7 @@ mod tests {
         let mut tree = c.to_value();
         tree["Experimental"] = json!({"FilestoreEnabled": true, "UrlstoreEnabled": false});
         tree["Pubsub"] = json!({"Router": "gossipsub"});
-        tree["Gateway"]["PublicGateways"] = json!({"example.org": {"UseSubdomains": true}});
+        tree["Gateway"]["NoDNSLink"] = json!(false);
         tree["Swarm"]["ConnMgr"]["Extra"] = json!([1, 2]);
         let back = Config::from_json(tree.to_string().as_bytes()).unwrap();
         back.validate().unwrap();
@@ -1745,14 +1745,11 @@ mod tests {
             back.get("Experimental.FilestoreEnabled").unwrap(),
             json!(true)
         );
-        assert_eq!(
-            back.get("Gateway.PublicGateways").unwrap()["example.org"]["UseSubdomains"],
-            json!(true)
-        );
+        assert_eq!(back.get("Gateway.NoDNSLink").unwrap(), json!(false));
         assert_eq!(
             back.ignored_keys(),
             vec![
-                "Gateway.PublicGateways",
+                "Gateway.NoDNSLink",
                 "Swarm.ConnMgr.Extra",
                 "Experimental",
                 "Pubsub"

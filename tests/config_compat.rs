@@ -18,8 +18,7 @@ fn file(root: &std::path::Path) -> Value {
 fn kubo_extras(shown: &mut Value) {
     shown["Experimental"] = json!({"FilestoreEnabled": true, "UrlstoreEnabled": false});
     shown["Pubsub"] = json!({"Router": "gossipsub", "DisableSigning": false});
-    shown["Gateway"]["PublicGateways"] =
-        json!({"example.org": {"Paths": ["/ipfs"], "UseSubdomains": false}});
+    shown["Gateway"]["NoDNSLink"] = json!(false);
     shown["Swarm"]["AddrFilters"] = Value::Null;
 }
 
@@ -35,7 +34,7 @@ fn unknown_kubo_keys_round_trip_offline() {
     let r = run(&root, &["config", "replace", path.to_str().unwrap()], None);
     ok(&r);
     assert!(
-        r.stderr.contains("Experimental") && r.stderr.contains("Gateway.PublicGateways"),
+        r.stderr.contains("Experimental") && r.stderr.contains("Gateway.NoDNSLink"),
         "{}",
         r.stderr
     );
@@ -43,10 +42,7 @@ fn unknown_kubo_keys_round_trip_offline() {
     let f = file(&root);
     assert_eq!(f["Experimental"]["FilestoreEnabled"], json!(true));
     assert_eq!(f["Pubsub"]["Router"], json!("gossipsub"));
-    assert_eq!(
-        f["Gateway"]["PublicGateways"]["example.org"]["Paths"],
-        json!(["/ipfs"])
-    );
+    assert_eq!(f["Gateway"]["NoDNSLink"], json!(false));
     assert!(f["Identity"]["PrivKey"]
         .as_str()
         .is_some_and(|k| !k.is_empty()));
@@ -93,7 +89,7 @@ fn unknown_kubo_keys_round_trip_offline() {
         .collect();
     assert_eq!(warnings.len(), 1, "{stderr}");
     assert!(
-        warnings[0].contains("Gateway.PublicGateways") && warnings[0].contains("Experimental"),
+        warnings[0].contains("Gateway.NoDNSLink") && warnings[0].contains("Experimental"),
         "{stderr}"
     );
 }
@@ -145,11 +141,8 @@ fn replace_over_the_rpc_api_and_through_the_daemon() {
     let f = file(&root);
     assert_eq!(f["Datastore"]["StorageMax"], json!("30GB"));
     assert_eq!(f["Pubsub"]["Router"], json!("gossipsub"));
-    let a = rpc::post(port, "/api/v0/config?arg=Gateway.PublicGateways");
-    assert_eq!(
-        a.json()["Value"]["example.org"]["UseSubdomains"],
-        json!(false)
-    );
+    let a = rpc::post(port, "/api/v0/config?arg=Gateway.NoDNSLink");
+    assert_eq!(a.json()["Value"], json!(false));
     let a = rpc::post(port, "/api/v0/config?arg=Pubsub.Router&arg=floodsub");
     assert_eq!(a.json()["Value"], json!("floodsub"));
     // A private key is refused, as Kubo.

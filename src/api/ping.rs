@@ -20,7 +20,7 @@ impl Api {
         let q = Query(&req.query);
         let arg = q.required_args("peer ID")?.swap_remove(0);
         let peer = parse_peer(arg.trim_start_matches("/p2p/")).map_err(ApiError::Client)?;
-        let count = match q.u64(&["count", "n"])? {
+        let count = match q.non_negative(&["count", "n"])? {
             None => DEFAULT_PING_COUNT,
             Some(0) => return Err(ApiError::Client("ping count must be greater than 0".into())),
             Some(n) if n as usize > MAX_PING_COUNT => {
