@@ -1855,6 +1855,8 @@ mod tests {
             ),
             ("SLOT_WAIT", crate::api::SLOT_WAIT.as_secs()),
             ("WANT_WINDOW_COUNT", crate::fetch::WANT_WINDOW_COUNT as u64),
+            ("MAX_PING_COUNT", crate::daemon::net::MAX_PING_COUNT as u64),
+            ("PING_TIMEOUT", crate::daemon::net::PING_TIMEOUT.as_secs()),
             (
                 "DEFAULT_GATEWAY_RETRIEVAL_TIMEOUT",
                 crate::config::DEFAULT_GATEWAY_RETRIEVAL_TIMEOUT.as_secs(),
