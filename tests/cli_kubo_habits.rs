@@ -99,7 +99,7 @@ fn global_options() {
     ));
     ok(&run(&root, &["repo", "version", "--timeout=500ms"], None));
     let e = err(&run(&root, &["--timeout", "soon", "repo", "version"], None));
-    assert!(e.contains("bad duration \"soon\""), "{e}");
+    assert!(e.contains("time: invalid duration \"soon\""), "{e}");
     // --api names a daemon that must answer.
     let e = err(&run(&root, &["--api", "/ip4/127.0.0.1/tcp/1", "id"], None));
     assert!(e.contains("no daemon answers at --api"), "{e}");

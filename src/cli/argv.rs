@@ -59,9 +59,10 @@ pub enum ArgvError {
     /// `--enc` with an encoding we do not write.
     #[error("unknown encoding {value:?} for {option} (use json or text)")]
     BadEncoding { option: String, value: String },
-    /// `--timeout` that is no Go duration.
-    #[error("bad duration {value:?} for --timeout: {reason}")]
-    BadDuration { value: String, reason: String },
+    /// `--timeout` that is no Go duration (Go's `time.ParseDuration` message, as
+    /// Kubo prints it).
+    #[error("time: invalid duration {value:?}")]
+    BadDuration { value: String },
     /// A word that names no command where a command is expected; `path` is the
     /// command path so far plus the word (`pin frobnicate`).
     #[error("{}", super::help::unknown_command_message(path))]
@@ -151,10 +152,8 @@ pub fn take_global<'a>(
         "--timeout" => {
             let v = value(name)?;
             g.timeout = Some(
-                parse_go_duration(&v).map_err(|reason| ArgvError::BadDuration {
-                    value: v.clone(),
-                    reason,
-                })?,
+                parse_go_duration(&v)
+                    .map_err(|_| ArgvError::BadDuration { value: v.clone() })?,
             );
         }
         _ => return Ok(false),
