@@ -152,8 +152,7 @@ pub fn take_global<'a>(
         "--timeout" => {
             let v = value(name)?;
             g.timeout = Some(
-                parse_go_duration(&v)
-                    .map_err(|_| ArgvError::BadDuration { value: v.clone() })?,
+                parse_go_duration(&v).map_err(|_| ArgvError::BadDuration { value: v.clone() })?,
             );
         }
         _ => return Ok(false),

@@ -688,7 +688,10 @@ fn get_does_not_write_through_symlinks() {
     let target = tmp.path().join("t");
     let e = get(&s, &root.cid, &target).unwrap_err();
     assert!(
-        matches!(e, ExportError::Io { .. } | ExportError::DuplicateName { .. }),
+        matches!(
+            e,
+            ExportError::Io { .. } | ExportError::DuplicateName { .. }
+        ),
         "{e}"
     );
     assert!(
