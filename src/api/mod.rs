@@ -1092,19 +1092,7 @@ async fn fetching_stream(
     if !spawned {
         return Err(ApiError::Server("the daemon is shutting down".into()));
     }
-    let first = match rx.recv().await {
-        Ok(Chunk::Error(e)) => return Err(erx.try_recv().unwrap_or(ApiError::Server(e))),
-        Ok(c) => Some(c),
-        Err(_) => None,
-    };
-    Ok(Response {
-        status: 200,
-        headers: vec![
-            ("Content-Type", content_type.to_string()),
-            (marker, "1".to_string()),
-        ],
-        body: Body::Stream(first, rx),
-    })
+    stream_response(rx, erx, content_type, marker).await
 }
 
 /// Runs `work` on the blocking pool writing a streamed response. Fails as a whole
@@ -1155,6 +1143,18 @@ async fn stream(
             w.fail(msg);
         }
     });
+    stream_response(rx, erx, content_type, marker).await
+}
+
+/// The answer of a streamed command once its first output (or failure) is in: an
+/// error answer of the failure's kind (`erx`) if the stream fails before any
+/// output, else a 200 streaming `rx`.
+async fn stream_response(
+    rx: channel::Receiver<Chunk>,
+    erx: channel::Receiver<ApiError>,
+    content_type: &str,
+    marker: &'static str,
+) -> ApiResult {
     let first = match rx.recv().await {
         Ok(Chunk::Error(e)) => return Err(erx.try_recv().unwrap_or(ApiError::Server(e))),
         Ok(c) => Some(c),
