@@ -44,8 +44,8 @@ use serde_json::{json, Value};
 use super::http::Request;
 use super::multipart::Multipart;
 use super::{
-    fetching_stream, json_line, json_response, multipart_body, stream, Api, ApiError, ApiResult,
-    Query, Slot,
+    fetching_stream, json_dag_stream, json_line, json_response, multipart_body, stream, Api,
+    ApiError, ApiResult, Query, Slot,
 };
 use crate::core::{self, DagStatSummary, MAX_DAG_INPUT_BYTES};
 use crate::core_api::blocks::{mhlen_from_arg, mhtype_from_name, BlockPutOptions, Blocks as _};
@@ -313,19 +313,12 @@ impl Api {
         let q = Query(&req.query);
         let args = q.required_args("root")?;
         let progress = q.bool(&["progress", "p"])?.unwrap_or(true);
-        fetching_stream(
-            slot,
-            "application/json",
-            "X-Chunked-Output",
-            Reach::Dag,
-            Resume::Replay,
-            move |core, w, _| {
-                let mut show = |s: &DagStatSummary| Ok(json_line(w, &dag_stat_json(s, false))?);
-                let sum = core.dag_stat(&args, progress.then_some(&mut show as _))?;
-                json_line(w, &dag_stat_json(&sum, true))?;
-                Ok(())
-            },
-        )
+        json_dag_stream(slot, move |core, w, _| {
+            let mut show = |s: &DagStatSummary| Ok(json_line(w, &dag_stat_json(s, false))?);
+            let sum = core.dag_stat(&args, progress.then_some(&mut show as _))?;
+            json_line(w, &dag_stat_json(&sum, true))?;
+            Ok(())
+        })
         .await
     }
 

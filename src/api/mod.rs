@@ -1051,6 +1051,23 @@ fn timeout_arg(req: &Request) -> Result<Option<Duration>, ApiError> {
     }
 }
 
+/// A [`fetching_stream`] of JSON lines over a whole DAG (Kubo's chunked output),
+/// replayed from the start after each fetch.
+async fn json_dag_stream(
+    slot: Slot,
+    work: impl Fn(&Local, &mut dyn Write, u64) -> anyhow::Result<()> + Send + Sync + 'static,
+) -> ApiResult {
+    fetching_stream(
+        slot,
+        "application/json",
+        "X-Chunked-Output",
+        Reach::Dag,
+        Resume::Replay,
+        work,
+    )
+    .await
+}
+
 /// A streamed answer of a command that reads content: `work` runs on the blocking
 /// pool writing the stream, and a loop on the executor ([`fetch::run_stream`])
 /// fetches the blocks it lacks between runs, each rerun resuming as `resume` says.

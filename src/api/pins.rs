@@ -35,12 +35,12 @@ use serde_json::{json, Value};
 use super::dag::exact_args;
 use super::http::Request;
 use super::{
-    fetching_stream, json_line, json_response, stream, Api, ApiError, ApiResult, Query, Slot,
+    json_dag_stream, json_line, json_response, stream, Api, ApiError, ApiResult, Query, Slot,
 };
 use crate::core_api::pins::{PinAddEvent, PinAddOptions, PinVerifyOptions};
 use crate::core_api::repo::GcEvent;
 use crate::core_api::{Pins, Repo};
-use crate::fetch::{Reach, Resume};
+use crate::fetch::Reach;
 
 impl Api {
     pub(super) async fn pin_add(&self, req: Request, slot: Slot) -> ApiResult {
@@ -66,25 +66,18 @@ impl Api {
                 .await?;
             return Ok(json_response(&json!({ "Pins": pins })));
         }
-        fetching_stream(
-            slot,
-            "application/json",
-            "X-Chunked-Output",
-            Reach::Dag,
-            Resume::Replay,
-            move |core, w, _| {
-                let mut pins = Vec::with_capacity(paths.len());
-                core.pin_add(&paths, opts, &mut |e| {
-                    match e {
-                        PinAddEvent::Progress(n) => json_line(w, &json!({ "Progress": n }))?,
-                        PinAddEvent::Pinned(cid) => pins.push(cid.to_string()),
-                    }
-                    Ok(())
-                })?;
-                json_line(w, &json!({ "Pins": pins }))?;
+        json_dag_stream(slot, move |core, w, _| {
+            let mut pins = Vec::with_capacity(paths.len());
+            core.pin_add(&paths, opts, &mut |e| {
+                match e {
+                    PinAddEvent::Progress(n) => json_line(w, &json!({ "Progress": n }))?,
+                    PinAddEvent::Pinned(cid) => pins.push(cid.to_string()),
+                }
                 Ok(())
-            },
-        )
+            })?;
+            json_line(w, &json!({ "Pins": pins }))?;
+            Ok(())
+        })
         .await
     }
 
