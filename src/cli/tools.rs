@@ -395,6 +395,19 @@ fn hash_name(code: u64) -> String {
         .map_or_else(|| format!("hash-0x{code:x}"), |(n, _, _)| n.to_string())
 }
 
+/// One line of `cid format`/`cid base32` output: the formatted CID `f` of the
+/// argument `arg`, as Kubo's JSON object or plain text.
+fn push_formatted_cid(out: &mut String, json: bool, arg: &str, f: &str) {
+    if json {
+        out.push_str(&format!(
+            "{}\n",
+            json!({"CidStr": arg, "Formatted": f, "ErrorMsg": ""})
+        ));
+    } else {
+        out.push_str(&format!("{f}\n"));
+    }
+}
+
 /// Kubo's `cid format`: convert `cid` (version, codec) and print it with `fmt`.
 pub fn format_cid(
     cid: &Cid,
@@ -504,14 +517,7 @@ impl CidCmd {
                 for a in &c.cids {
                     let cid = cids::parse(a)?;
                     let f = format_cid(&cid, fmt, c.version, codec, base)?;
-                    if json {
-                        out.push_str(&format!(
-                            "{}\n",
-                            json!({"CidStr": a, "Formatted": f, "ErrorMsg": ""})
-                        ));
-                    } else {
-                        out.push_str(&format!("{f}\n"));
-                    }
+                    push_formatted_cid(&mut out, json, a, &f);
                 }
             }
             CidSub::Base32(c) => {
@@ -519,14 +525,7 @@ impl CidCmd {
                 for a in &c.cids {
                     let cid = cids::parse(a)?;
                     let f = format_cid(&cid, "%s", Some(1), None, Some(Base::Base32Lower))?;
-                    if json {
-                        out.push_str(&format!(
-                            "{}\n",
-                            json!({"CidStr": a, "Formatted": f, "ErrorMsg": ""})
-                        ));
-                    } else {
-                        out.push_str(&format!("{f}\n"));
-                    }
+                    push_formatted_cid(&mut out, json, a, &f);
                 }
             }
             CidSub::Bases(c) => {
