@@ -5,20 +5,23 @@
 //! this test; needs root, as CI runs): loopback only, then `10.77.0.1/24` added to
 //! `lo` while a connection is up.
 
+#[path = "common/swarms.rs"]
+mod swarms;
+
 use std::{
     process::Command,
     sync::Arc,
     time::{Duration, Instant},
 };
 
+use swarms::swarm;
+
 use acorn_net::{
-    swarm::{build_swarm, Behaviour, BehaviourEvent, Config, Executor},
+    swarm::{BehaviourEvent, Config},
     transport::tcp,
 };
 use futures::{FutureExt, StreamExt};
-use libp2p::{
-    identify, identity::Keypair, multiaddr::Protocol, swarm::SwarmEvent, Multiaddr, Swarm,
-};
+use libp2p::{identify, multiaddr::Protocol, swarm::SwarmEvent, Multiaddr};
 
 /// Interface polling interval of the listening side.
 const POLL_INTERVAL: Duration = Duration::from_millis(200);
@@ -28,17 +31,6 @@ const SCENARIO_TIMEOUT: Duration = Duration::from_secs(20);
 fn ip(args: &[&str]) {
     let status = Command::new("ip").args(args).status().expect("run ip");
     assert!(status.success(), "ip {args:?}");
-}
-
-fn swarm(ex: &Arc<smol::Executor<'static>>, config: Config) -> Swarm<Behaviour> {
-    build_swarm(
-        &Keypair::generate_ed25519(),
-        &config,
-        None,
-        Executor::new(ex.clone()),
-    )
-    .expect("swarm builds")
-    .0
 }
 
 #[test]

@@ -2,19 +2,23 @@
 //! real peer out: inbound connections are limited per address and per subnet
 //! (`acorn_net::iplimit`), so the swarm's pending inbound slots stay free for others.
 
+#[path = "common/swarms.rs"]
+mod swarms;
+
 use std::os::fd::OwnedFd;
 use std::{net::Ipv4Addr, sync::Arc, time::Duration};
 
+use swarms::swarm;
+
 use acorn_net::{
     iplimit::{self, TooManyFromAddress},
-    swarm::{build_swarm, Behaviour, Config, Executor},
+    swarm::Config,
 };
 use futures::{FutureExt, StreamExt};
 use libp2p::{
-    identity::Keypair,
     multiaddr::Protocol,
     swarm::{ListenError, SwarmEvent},
-    Multiaddr, Swarm,
+    Multiaddr,
 };
 use nix::sys::socket::{bind, connect, socket, AddressFamily, SockFlag, SockType, SockaddrIn};
 
@@ -24,17 +28,6 @@ const SCENARIO_TIMEOUT: Duration = Duration::from_secs(40);
 const ATTACK_CONNECTIONS: usize = 40;
 /// The attacker's address: loopback, in another /24 than the real peer's 127.0.0.1.
 const ATTACKER: Ipv4Addr = Ipv4Addr::new(127, 0, 1, 2);
-
-fn swarm(ex: &Arc<smol::Executor<'static>>, config: Config) -> Swarm<Behaviour> {
-    build_swarm(
-        &Keypair::generate_ed25519(),
-        &config,
-        None,
-        Executor::new(ex.clone()),
-    )
-    .expect("swarm builds")
-    .0
-}
 
 /// A TCP connection from [`ATTACKER`] to `port` on 127.0.0.1 that never sends a
 /// byte: the kernel completes the TCP handshake, the swarm waits for noise.
