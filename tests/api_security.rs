@@ -6,7 +6,6 @@ mod common;
 #[path = "common/rpc.rs"]
 mod rpc;
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{init_repo, ok, run, Daemon};
@@ -147,16 +146,7 @@ fn non_loopback_api_address_warns_loudly() {
         &["config", "Addresses.API", "/ip4/0.0.0.0/tcp/0"],
         None,
     ));
-    let child = Command::new(env!("CARGO_BIN_EXE_acorn"))
-        .arg("daemon")
-        .env("ACORN_PATH", &root)
-        .env_remove("ACORN_LOG")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = common::spawn_daemon(&root, |_| {});
     let d = Daemon {
         child: Some(child),
         port: 0,

@@ -15,7 +15,7 @@ mod rpc;
 
 use common::{err, ok, run, Daemon};
 use std::io::BufRead;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// A tmpfs mount, unmounted on drop.
@@ -97,16 +97,7 @@ fn fill(mnt: &std::path::Path, name: &str) {
 fn start_daemon_reading_stdout(
     root: &std::path::Path,
 ) -> (Daemon, std::sync::mpsc::Receiver<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_acorn"))
-        .arg("daemon")
-        .env("ACORN_PATH", root)
-        .env_remove("ACORN_LOG")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn daemon");
+    let mut child = common::spawn_daemon(root, |_| {});
     let stdout = child.stdout.take().unwrap();
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();

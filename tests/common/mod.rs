@@ -94,6 +94,22 @@ pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
     out
 }
 
+/// Spawns `acorn daemon` on `root` (stdin closed, stdout and stderr piped) with
+/// `configure` applied to the command first; does not wait for it to get ready.
+pub fn spawn_daemon(root: &Path, configure: impl FnOnce(&mut Command)) -> Child {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_acorn"));
+    configure(&mut cmd);
+    cmd.arg("daemon")
+        .env("ACORN_PATH", root)
+        .env_remove("ACORN_LOG")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn daemon")
+}
+
 /// A running daemon; killed (SIGKILL) if a test fails before stopping it.
 pub struct Daemon {
     pub child: Option<Child>,
@@ -115,18 +131,7 @@ impl Daemon {
     /// Starts with `configure` applied to the command first (environment, a
     /// `pre_exec` hook, ...).
     pub fn start_with(root: &Path, configure: impl FnOnce(&mut Command)) -> Daemon {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_acorn"));
-        configure(&mut cmd);
-        let child = cmd
-            .arg("daemon")
-            .env("ACORN_PATH", root)
-            .env_remove("ACORN_LOG")
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn daemon");
+        let child = spawn_daemon(root, configure);
         let api = root.join("api");
         let deadline = Instant::now() + Duration::from_secs(20);
         let mut d = Daemon {
