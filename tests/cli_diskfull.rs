@@ -18,17 +18,18 @@ use std::io::BufRead;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// A tmpfs mount, unmounted on drop.
-struct Tmpfs(std::path::PathBuf);
+/// A mount (a tmpfs, or a loop-mounted image whose loop device is freed with it),
+/// unmounted on drop.
+struct Mount(std::path::PathBuf);
 
-impl Drop for Tmpfs {
+impl Drop for Mount {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg(&self.0).status();
     }
 }
 
 /// Mounts a 16 MiB tmpfs at `<d>/card`.
-fn mount_card(d: &std::path::Path) -> Tmpfs {
+fn mount_card(d: &std::path::Path) -> Mount {
     let mnt = d.join("card");
     std::fs::create_dir(&mnt).unwrap();
     let status = Command::new("mount")
@@ -40,21 +41,12 @@ fn mount_card(d: &std::path::Path) -> Tmpfs {
         status.success(),
         "mounting a tmpfs needs root (CI runs as root)"
     );
-    Tmpfs(mnt)
-}
-
-/// A loop-mounted ext4 image, unmounted (and its loop device freed) on drop.
-struct Ext4(std::path::PathBuf);
-
-impl Drop for Ext4 {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
+    Mount(mnt)
 }
 
 /// Makes a `mib` MiB ext4 image in `d` (no blocks reserved for root) and
 /// loop-mounts it at `<d>/ext4`.
-fn mount_ext4(d: &std::path::Path, mib: u64) -> Ext4 {
+fn mount_ext4(d: &std::path::Path, mib: u64) -> Mount {
     let img = d.join("ext4.img");
     std::fs::File::create(&img)
         .unwrap()
@@ -78,7 +70,7 @@ fn mount_ext4(d: &std::path::Path, mib: u64) -> Ext4 {
         status.success(),
         "loop-mounting an ext4 image needs root (CI runs as root)"
     );
-    Ext4(mnt)
+    Mount(mnt)
 }
 
 /// Fills the file system at `mnt` to its last byte with `<mnt>/<name>`: large
@@ -89,6 +81,20 @@ fn fill(mnt: &std::path::Path, name: &str) {
     for len in [chunk.len(), 4096, 1] {
         while std::io::Write::write_all(&mut filler, &chunk[..len]).is_ok() {}
     }
+}
+
+/// A 16 MiB tmpfs card at `<d>/card` holding a repo (`<card>/repo`, no free-space
+/// reserve) with 6 MiB of pseudo-random content (from `seed`) added and pinned;
+/// returns the mount and the content's CID.
+fn card_with_content(d: &std::path::Path, seed: u64) -> (Mount, String) {
+    let guard = mount_card(d);
+    let root = guard.0.join("repo");
+    ok(&run(&root, &["init", "--profile", "test"], None));
+    ok(&run(&root, &["config", "Acorn.MinFreeSpace", "0"], None));
+    let data = d.join("data");
+    std::fs::write(&data, common::pseudo_random(6 << 20, seed)).unwrap();
+    let cid = ok(&run(&root, &["add", "-Q", data.to_str().unwrap()], None));
+    (guard, cid.trim().to_string())
 }
 
 /// Starts `acorn daemon` on `root` without waiting for the api file (which a
@@ -196,27 +202,17 @@ fn add_on_a_full_card_fails_cleanly() {
 #[test]
 fn full_card_opens_and_gc_frees_space() {
     let d = tempfile::tempdir().unwrap();
-    let guard = mount_card(d.path());
+    let (guard, cid) = card_with_content(d.path(), 7);
     let mnt = guard.0.clone();
     let root = mnt.join("repo");
-    ok(&run(&root, &["init", "--profile", "test"], None));
-    ok(&run(&root, &["config", "Acorn.MinFreeSpace", "0"], None));
-    let data = d.path().join("data");
-    std::fs::write(&data, common::pseudo_random(6 << 20, 7)).unwrap();
-    let cid = ok(&run(&root, &["add", "-Q", data.to_str().unwrap()], None));
-    let cid = cid.trim();
+    let cid = cid.as_str();
     // An empty lock file is what a truncate-then-write lock leaves when a holder dies
     // between the two, or when the block the truncate freed is taken by another
     // writer first: from then on recording a PID needs a new block. Start from
     // that, then fill the rest, in large writes and then byte by byte, to the last
     // block.
     std::fs::write(root.join("repo.lock"), "").unwrap();
-    let mut filler = std::fs::File::create(mnt.join("filler")).unwrap();
-    let chunk = vec![0x5a_u8; 64 << 10];
-    for len in [chunk.len(), 4096, 1] {
-        while std::io::Write::write_all(&mut filler, &chunk[..len]).is_ok() {}
-    }
-    drop(filler);
+    fill(&mnt, "filler");
     assert_eq!(free_bytes(&mnt), 0, "the card is full");
 
     let stat = ok(&run(&root, &["repo", "stat"], None));
@@ -238,15 +234,9 @@ fn full_card_opens_and_gc_frees_space() {
 #[test]
 fn daemon_starts_on_a_full_card_and_frees_space() {
     let d = tempfile::tempdir().unwrap();
-    let guard = mount_card(d.path());
+    let (guard, cid) = card_with_content(d.path(), 11);
     let mnt = guard.0.clone();
     let root = mnt.join("repo");
-    ok(&run(&root, &["init", "--profile", "test"], None));
-    ok(&run(&root, &["config", "Acorn.MinFreeSpace", "0"], None));
-    let data = d.path().join("data");
-    std::fs::write(&data, common::pseudo_random(6 << 20, 11)).unwrap();
-    let cid = ok(&run(&root, &["add", "-Q", data.to_str().unwrap()], None));
-    let cid = cid.trim().to_string();
     fill(&mnt, "filler");
     assert_eq!(free_bytes(&mnt), 0, "the card is full");
 
