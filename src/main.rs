@@ -23,6 +23,7 @@ mod fetch;
 mod gateway;
 mod identity;
 mod kubo_import;
+mod logs;
 mod notify;
 mod pool;
 mod profiles;
@@ -55,11 +56,22 @@ fn init_logging() {
             Err(e) => (EnvFilter::new(DEFAULT_LOG_FILTER), Some(e)),
         }
     };
-    tracing_subscriber::fmt()
+    let base = if bad.is_none() && !spec.trim().is_empty() {
+        spec.clone()
+    } else {
+        DEFAULT_LOG_FILTER.to_string()
+    };
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(io::stderr)
         .with_ansi(io::stderr().is_terminal())
-        .init();
+        .with_filter_reloading();
+    let handle = builder.reload_handle();
+    builder.init();
+    logs::install(
+        base,
+        Box::new(move |f| handle.reload(f).map_err(|e| e.to_string())),
+    );
     if let Some(e) = bad {
         tracing::warn!("ignoring log filter {spec:?}: {e}");
     }

@@ -85,6 +85,7 @@ pub mod cors;
 mod dag;
 pub mod filestore;
 pub mod http;
+mod log;
 pub mod multipart;
 mod ping;
 mod pins;
@@ -150,6 +151,8 @@ const COMMANDS: &[&str] = &[
     "filestore/verify",
     "get",
     "id",
+    "log/level",
+    "log/ls",
     "ls",
     "pin/add",
     "pin/ls",
@@ -421,6 +424,7 @@ impl Api {
 
     /// The handler of command `cmd`.
     async fn run(&self, cmd: &str, req: Request, slot: Slot) -> ApiResult {
+        tracing::debug!("api: {cmd}");
         let result = match cmd {
             "add" => self.add(req, slot).await,
             "block/get" => self.block_get(req, slot).await,
@@ -443,6 +447,8 @@ impl Api {
             "get" => self.get(req, slot).await,
             "id" => self.id(req).await,
             "refs" => self.refs(req, slot).await,
+            "log/level" => log::log_level(&req),
+            "log/ls" => log::log_ls(),
             "ls" => self.ls(req).await,
             "pin/add" => self.pin_add(req, slot).await,
             "pin/ls" => self.pin_ls(req, slot).await,

@@ -71,10 +71,6 @@ pub const KUBO_ONLY: &[(&str, &str)] = &[
     ),
     ("update", "install the new release package (see the README)"),
     ("dns", "no alternative: DNSLink is not implemented"),
-    (
-        "log",
-        "set ACORN_LOG (e.g. ACORN_LOG=debug) and restart; the daemon logs to stderr",
-    ),
     ("tar", "use `acorn get -a` for a tar archive"),
     (
         "urlstore",

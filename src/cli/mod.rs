@@ -87,6 +87,7 @@ pub enum Command {
     Cid(tools::CidCmd),
     Diag(tools::DiagCmd),
     Ping(net::PingCmd),
+    Log(tools::LogCmd),
 }
 
 /// What handlers need from the process environment.
@@ -144,6 +145,7 @@ pub fn run(args: Acorn, ctx: &Context) -> anyhow::Result<()> {
             | Command::Bootstrap(_)
             | Command::Cid(_)
             | Command::Diag(_)
+            | Command::Log(_)
             | Command::Repo(repo::RepoCmd {
                 command: repo::RepoSub::Version(_)
             })
@@ -182,6 +184,7 @@ pub fn run(args: Acorn, ctx: &Context) -> anyhow::Result<()> {
         Command::Cid(c) => c.run(ctx),
         Command::Diag(c) => c.run(ctx),
         Command::Ping(c) => c.run(ctx),
+        Command::Log(c) => c.run(ctx),
     }
 }
 

@@ -742,3 +742,66 @@ mod tests {
         assert!(check_bootstrap_addr("nonsense").is_err());
     }
 }
+
+/// Show or change the running daemon's log levels.
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(subcommand, name = "log")]
+pub struct LogCmd {
+    #[argh(subcommand)]
+    pub command: LogSub,
+}
+
+/// `acorn log` subcommands.
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(subcommand)]
+pub enum LogSub {
+    Ls(LogLsCmd),
+    Level(LogLevelCmd),
+}
+
+/// List the logging subsystems (tracing targets) of the daemon.
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(subcommand, name = "ls")]
+pub struct LogLsCmd {}
+
+/// Change the daemon's log level of a subsystem (`all` or `*` for every one).
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(
+    subcommand,
+    name = "level",
+    example = "acorn log level acorn::api debug",
+    note = "Levels: debug, info, warn, error, dpanic, panic, fatal (the last three log as error)."
+)]
+pub struct LogLevelCmd {
+    /// the subsystem (see `acorn log ls`), or `all`
+    #[argh(positional)]
+    pub subsystem: String,
+    /// the level
+    #[argh(positional)]
+    pub level: String,
+}
+
+impl LogCmd {
+    pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        let client = super::daemon_client(ctx)?;
+        let answer = match self.command {
+            LogSub::Ls(_) => client.json("log/ls", &[])?,
+            LogSub::Level(c) => {
+                client.json("log/level", &[("arg", c.subsystem), ("arg", c.level)])?
+            }
+        };
+        if json_out(ctx) {
+            return print(&format!("{answer}\n"));
+        }
+        let mut out = String::new();
+        if let Some(list) = answer["Strings"].as_array() {
+            for s in list {
+                out.push_str(s.as_str().unwrap_or_default());
+                out.push('\n');
+            }
+        } else {
+            out.push_str(answer["Message"].as_str().unwrap_or_default());
+        }
+        print(&out)
+    }
+}
