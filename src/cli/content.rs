@@ -260,6 +260,12 @@ pub struct GetCmd {
     /// write a tar archive (<name>.tar) instead of files
     #[argh(switch, short = 'a')]
     pub archive: bool,
+    /// with -a: gzip the archive (<name>.tar.gz)
+    #[argh(switch, short = 'C')]
+    pub compress: bool,
+    /// with -a: the gzip level, 1 (fastest) to 9 (smallest); implies -C (default: 6)
+    #[argh(option, short = 'l')]
+    pub compression_level: Option<u32>,
     /// CID or path (<cid>[/path])
     #[argh(positional)]
     pub path: String,
@@ -267,15 +273,26 @@ pub struct GetCmd {
 
 impl GetCmd {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        let level = match self.compression_level {
+            Some(l @ 1..=9) => Some(l),
+            Some(l) => anyhow::bail!("compression level {l} is not between 1 and 9"),
+            None if self.compress => Some(6),
+            None => None,
+        };
+        anyhow::ensure!(
+            level.is_none() || self.archive,
+            "get -C needs -a in Acorn: use `acorn get -a -C` for a .tar.gz"
+        );
         let core = super::core(ctx)?;
         if self.archive {
-            // Kubo: the output name gets `.tar` unless it has it.
+            // Kubo: the output name gets `.tar` (`.tar.gz` with -C) unless it has it.
             let mut name = match &self.output {
                 Some(o) => o.clone(),
                 None => content::default_name(&self.path)?,
             };
-            if !name.ends_with(".tar") {
-                name.push_str(".tar");
+            let ext = if level.is_some() { ".tar.gz" } else { ".tar" };
+            if !name.ends_with(ext) {
+                name.push_str(ext);
             }
             let target = std::path::PathBuf::from(name);
             super::print(&format!("Saving archive to {}\n", target.display()))?;
@@ -284,9 +301,15 @@ impl GetCmd {
                 .create_new(true)
                 .open(&target)
                 .map_err(|e| anyhow::anyhow!("creating {}: {e}", target.display()))?;
-            let written = core
-                .get_tar(&self.path, &mut f)
-                .and_then(|()| Ok(f.sync_all()?));
+            let written = match level {
+                None => core.get_tar(&self.path, &mut f),
+                Some(l) => {
+                    let mut gz = flate2::write::GzEncoder::new(&mut f, flate2::Compression::new(l));
+                    core.get_tar(&self.path, &mut gz)
+                        .and_then(|()| Ok(gz.finish().map(|_| ())?))
+                }
+            }
+            .and_then(|()| Ok(f.sync_all()?));
             if written.is_err() {
                 // Nothing half-written is left behind.
                 let _ = std::fs::remove_file(&target);
