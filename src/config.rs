@@ -14,7 +14,8 @@
 //! Kubo has no key for live under `Acorn` (`Acorn.BlockingThreads`,
 //! `Acorn.MinFreeSpace`, `Acorn.LanDht`, `Acorn.WriteBatchSize`, `Acorn.DbCacheSize`), except the HTTP servers' limits, which sit
 //! beside the server they bound: `API.MaxConcurrentRequests`, `API.HeadDeadline`,
-//! `API.BodyIdleTimeout` and the same three under `Gateway` (Kubo has no such keys). Sizes use Kubo's humanized
+//! `API.BodyIdleTimeout`, `API.MaxConnections`, `API.ReservedConnections`,
+//! `API.MaxConnectionsPerIP`, `API.MinBodyBytesPerSecond` and the same under `Gateway` (Kubo has no such keys). Sizes use Kubo's humanized
 //! form (`"10GB"` = 10⁹ bytes × 10, `"1GiB"` = 2³⁰ bytes) and durations Go's (`"1h"`,
 //! `"20s"`, `"1m30s"`, `"0"`). Like Kubo, `Addresses.API` and `Addresses.Gateway` are
 //! written as a bare string when they hold one address.
@@ -65,6 +66,10 @@
 //! | `Gateway.MaxConcurrentRequests` | `16` requests |
 //! | `API.HeadDeadline`, `Gateway.HeadDeadline` | `"20s"` (whole request head, idle time before it included) |
 //! | `API.BodyIdleTimeout`, `Gateway.BodyIdleTimeout` | `"20s"` (silence inside a request body) |
+//! | `API.MaxConnections`, `Gateway.MaxConnections` | `64` connections (2 to [`MAX_HTTP_CONNECTIONS_LIMIT`]) |
+//! | `API.ReservedConnections`, `Gateway.ReservedConnections` | `8` connections kept for new clients (below `MaxConnections`) |
+//! | `API.MaxConnectionsPerIP`, `Gateway.MaxConnectionsPerIP` | `8` connections of one address before, near full, its waiting ones make room |
+//! | `API.MinBodyBytesPerSecond`, `Gateway.MinBodyBytesPerSecond` | `1024` (slowest request-body pace after 10 s; `0`: no check) |
 //! | `Gateway.RetrievalTimeout` | `"30s"` (longest wait for one block from the network; Kubo's key) |
 //! | `Acorn.BlockingThreads` | `2` threads |
 //! | `Acorn.WriteBatchSize` | `"4MiB"` (block data per import write transaction) |
@@ -514,6 +519,32 @@ pub struct ApiSection {
     /// (Acorn's key; default [`crate::api::http::BODY_IDLE_TIMEOUT`], 20 s).
     #[serde(rename = "BodyIdleTimeout", default = "default_body_idle_timeout")]
     pub body_idle_timeout: String,
+    /// Open connections at most (Acorn's key; default
+    /// [`crate::api::MAX_CONNECTIONS_COUNT`]); past it a new one gets 503.
+    #[serde(rename = "MaxConnections", default = "default_max_connections")]
+    pub max_connections: u16,
+    /// Connections kept for new clients (Acorn's key; default
+    /// [`crate::api::http::RESERVED_CONNECTIONS_COUNT`]): with fewer free, the
+    /// waiting connections of an address holding `MaxConnectionsPerIP` or more
+    /// make room for new ones.
+    #[serde(
+        rename = "ReservedConnections",
+        default = "default_reserved_connections"
+    )]
+    pub reserved_connections: u16,
+    /// Connections of one address above which, with the server nearly full, its
+    /// waiting ones are closed for new clients (Acorn's key; default
+    /// [`crate::api::http::MAX_CONNECTIONS_PER_IP_COUNT`]).
+    #[serde(
+        rename = "MaxConnectionsPerIP",
+        default = "default_max_connections_per_ip"
+    )]
+    pub max_connections_per_ip: u16,
+    /// Slowest average pace of a request body after its grace time, in bytes per
+    /// second (Acorn's key; default [`crate::api::http::MIN_BODY_BYTES_PER_SEC`];
+    /// `0` turns the check off).
+    #[serde(rename = "MinBodyBytesPerSecond", default = "default_min_body_rate")]
+    pub min_body_bytes_per_second: u64,
 }
 
 impl Default for ApiSection {
@@ -523,6 +554,10 @@ impl Default for ApiSection {
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
             head_deadline: default_head_deadline(),
             body_idle_timeout: default_body_idle_timeout(),
+            max_connections: default_max_connections(),
+            reserved_connections: default_reserved_connections(),
+            max_connections_per_ip: default_max_connections_per_ip(),
+            min_body_bytes_per_second: default_min_body_rate(),
         }
     }
 }
@@ -541,6 +576,16 @@ pub struct GatewaySection {
     pub head_deadline: String,
     /// As `API.BodyIdleTimeout`, for the gateway.
     pub body_idle_timeout: String,
+    /// As `API.MaxConnections`, for the gateway (default
+    /// [`crate::gateway::MAX_CONNECTIONS_COUNT`]).
+    pub max_connections: u16,
+    /// As `API.ReservedConnections`, for the gateway.
+    pub reserved_connections: u16,
+    /// As `API.MaxConnectionsPerIP`, for the gateway.
+    #[serde(rename = "MaxConnectionsPerIP")]
+    pub max_connections_per_ip: u16,
+    /// As `API.MinBodyBytesPerSecond`, for the gateway.
+    pub min_body_bytes_per_second: u64,
     /// Go duration (Kubo's key): the longest a request waits for a block from the
     /// network; it then gets 504 (or, mid-body, a cut connection). Default
     /// [`DEFAULT_GATEWAY_RETRIEVAL_TIMEOUT`], set per firmware profile.
@@ -576,6 +621,10 @@ impl Default for GatewaySection {
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
             head_deadline: default_head_deadline(),
             body_idle_timeout: default_body_idle_timeout(),
+            max_connections: crate::gateway::MAX_CONNECTIONS_COUNT as u16,
+            reserved_connections: default_reserved_connections(),
+            max_connections_per_ip: default_max_connections_per_ip(),
+            min_body_bytes_per_second: default_min_body_rate(),
             retrieval_timeout: format!("{}s", DEFAULT_GATEWAY_RETRIEVAL_TIMEOUT.as_secs()),
         }
     }
@@ -593,14 +642,45 @@ fn default_body_idle_timeout() -> String {
     format!("{}s", crate::api::http::BODY_IDLE_TIMEOUT.as_secs())
 }
 
-/// The HTTP server settings of one server's section: `max_connections` and the
-/// section's `HeadDeadline` and `BodyIdleTimeout` over the defaults.
+fn default_max_connections() -> u16 {
+    crate::api::MAX_CONNECTIONS_COUNT as u16
+}
+
+fn default_reserved_connections() -> u16 {
+    crate::api::http::RESERVED_CONNECTIONS_COUNT as u16
+}
+
+fn default_max_connections_per_ip() -> u16 {
+    crate::api::http::MAX_CONNECTIONS_PER_IP_COUNT as u16
+}
+
+fn default_min_body_rate() -> u64 {
+    crate::api::http::MIN_BODY_BYTES_PER_SEC
+}
+
+/// Largest `API.MaxConnections` / `Gateway.MaxConnections`: each connection costs
+/// a task, a socket and up to a 64 KiB read buffer.
+pub const MAX_HTTP_CONNECTIONS_LIMIT: u16 = 1024;
+
+/// One server section's connection limits, as `http_config` takes them.
+struct ConnLimits {
+    max_connections: u16,
+    reserved_connections: u16,
+    max_connections_per_ip: u16,
+    min_body_bytes_per_second: u64,
+}
+
+/// The HTTP server settings of one server's section: its connection limits and
+/// its `HeadDeadline` and `BodyIdleTimeout` over the defaults.
 fn http_config(
-    max_connections: usize,
+    limits: ConnLimits,
     head_deadline: &str,
     body_idle_timeout: &str,
 ) -> crate::api::http::Config {
-    let mut c = crate::api::http::Config::new(max_connections);
+    let mut c = crate::api::http::Config::new(limits.max_connections.into());
+    c.reserved_connections = limits.reserved_connections.into();
+    c.max_connections_per_ip = limits.max_connections_per_ip.into();
+    c.min_body_bytes_per_sec = limits.min_body_bytes_per_second;
     // `Config::validate` checked both on load and set; a default stays if not.
     if let Ok(d) = parse_duration(head_deadline) {
         c.head_deadline = d;
@@ -615,7 +695,12 @@ impl ApiSection {
     /// The RPC API server's HTTP settings.
     pub fn http_config(&self) -> crate::api::http::Config {
         http_config(
-            crate::api::MAX_CONNECTIONS_COUNT,
+            ConnLimits {
+                max_connections: self.max_connections,
+                reserved_connections: self.reserved_connections,
+                max_connections_per_ip: self.max_connections_per_ip,
+                min_body_bytes_per_second: self.min_body_bytes_per_second,
+            },
             &self.head_deadline,
             &self.body_idle_timeout,
         )
@@ -631,7 +716,12 @@ impl GatewaySection {
     /// The gateway server's HTTP settings.
     pub fn http_config(&self) -> crate::api::http::Config {
         http_config(
-            crate::gateway::MAX_CONNECTIONS_COUNT,
+            ConnLimits {
+                max_connections: self.max_connections,
+                reserved_connections: self.reserved_connections,
+                max_connections_per_ip: self.max_connections_per_ip,
+                min_body_bytes_per_second: self.min_body_bytes_per_second,
+            },
             &self.head_deadline,
             &self.body_idle_timeout,
         )
@@ -1190,6 +1280,39 @@ impl Config {
                 return Err(invalid(
                     key,
                     format!("{n} is not between 1 and {MAX_CONCURRENT_REQUESTS_LIMIT}"),
+                ));
+            }
+        }
+        for (section, max, reserved, per_ip) in [
+            (
+                "API",
+                self.api.max_connections,
+                self.api.reserved_connections,
+                self.api.max_connections_per_ip,
+            ),
+            (
+                "Gateway",
+                self.gateway.max_connections,
+                self.gateway.reserved_connections,
+                self.gateway.max_connections_per_ip,
+            ),
+        ] {
+            if !(2..=MAX_HTTP_CONNECTIONS_LIMIT).contains(&max) {
+                return Err(invalid(
+                    &format!("{section}.MaxConnections"),
+                    format!("{max} is not between 2 and {MAX_HTTP_CONNECTIONS_LIMIT}"),
+                ));
+            }
+            if reserved >= max {
+                return Err(invalid(
+                    &format!("{section}.ReservedConnections"),
+                    format!("{reserved} is not below {section}.MaxConnections ({max})"),
+                ));
+            }
+            if per_ip == 0 {
+                return Err(invalid(
+                    &format!("{section}.MaxConnectionsPerIP"),
+                    "must be above 0",
                 ));
             }
         }
@@ -1906,6 +2029,60 @@ mod tests {
         assert_eq!(
             old.api.http_config().head_deadline,
             crate::api::http::HEAD_DEADLINE
+        );
+    }
+
+    #[test]
+    fn http_connection_limit_keys_default_set_and_checked() {
+        let mut c = sample();
+        for server in ["API", "Gateway"] {
+            let key = |k: &str| format!("{server}.{k}");
+            assert_eq!(c.get(&key("MaxConnections")).unwrap(), json!(64));
+            assert_eq!(c.get(&key("ReservedConnections")).unwrap(), json!(8));
+            assert_eq!(c.get(&key("MaxConnectionsPerIP")).unwrap(), json!(8));
+            assert_eq!(c.get(&key("MinBodyBytesPerSecond")).unwrap(), json!(1024));
+            let before = c.clone();
+            for (k, bad) in [
+                ("MaxConnections", json!(1)),
+                ("MaxConnections", json!(MAX_HTTP_CONNECTIONS_LIMIT + 1)),
+                ("ReservedConnections", json!(64)),
+                ("MaxConnectionsPerIP", json!(0)),
+                ("MinBodyBytesPerSecond", json!(-1)),
+                ("MinBodyBytesPerSecond", json!("fast")),
+            ] {
+                let err = c.set(&key(k), bad.clone()).unwrap_err().to_string();
+                assert!(err.contains(&key(k)), "{k} = {bad}: {err}");
+            }
+            assert_eq!(c, before);
+            c.set(&key("MaxConnections"), json!(16)).unwrap();
+            c.set(&key("ReservedConnections"), json!(3)).unwrap();
+            c.set(&key("MaxConnectionsPerIP"), json!(2)).unwrap();
+            c.set(&key("MinBodyBytesPerSecond"), json!(0)).unwrap();
+        }
+        for http in [c.api.http_config(), c.gateway.http_config()] {
+            assert_eq!(http.max_connections, 16);
+            assert_eq!(http.reserved_connections, 3);
+            assert_eq!(http.max_connections_per_ip, 2);
+            assert_eq!(http.min_body_bytes_per_sec, 0);
+        }
+        // A file from before these keys existed loads with the defaults.
+        let mut v = c.to_value();
+        v["API"]
+            .as_object_mut()
+            .unwrap()
+            .remove("ReservedConnections");
+        v["Gateway"]
+            .as_object_mut()
+            .unwrap()
+            .remove("MaxConnectionsPerIP");
+        let old = Config::from_json(&serde_json::to_vec(&v).unwrap()).unwrap();
+        assert_eq!(
+            old.api.http_config().reserved_connections,
+            crate::api::http::RESERVED_CONNECTIONS_COUNT
+        );
+        assert_eq!(
+            old.gateway.http_config().max_connections_per_ip,
+            crate::api::http::MAX_CONNECTIONS_PER_IP_COUNT
         );
     }
 

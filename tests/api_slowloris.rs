@@ -12,7 +12,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{init_repo, ok, run, Daemon};
+use common::{err, init_repo, ok, run, Daemon};
 
 /// The API's `MAX_CONNECTIONS_COUNT`.
 const MAX_CONNECTIONS_COUNT: usize = 64;
@@ -157,5 +157,68 @@ fn slow_connections_from_one_address_leave_room_for_the_cli() {
     assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
     let id = ok(&run(&root, &["id"], None));
     assert!(id.contains("\"ID\""), "{id}");
+    drop(slow);
+}
+
+/// Opens `n` connections that send half a request head and wait.
+fn half_heads(port: u16, n: usize) -> Vec<TcpStream> {
+    let mut slow = Vec::new();
+    for _ in 0..n {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.write_all(b"POST /api/v0/version HTTP/1.1\r\nX-Slow: a")
+            .unwrap();
+        slow.push(s);
+    }
+    // Let the server accept them all.
+    std::thread::sleep(Duration::from_millis(500));
+    slow
+}
+
+#[test]
+fn the_connection_limits_are_config_keys() {
+    let (_d, root) = init_repo();
+    // Reserved first: it must stay below MaxConnections.
+    let e = err(&run(
+        &root,
+        &["config", "--json", "API.MaxConnections", "6"],
+        None,
+    ));
+    assert!(e.contains("API.ReservedConnections"), "{e}");
+    ok(&run(
+        &root,
+        &["config", "--json", "API.ReservedConnections", "1"],
+        None,
+    ));
+    ok(&run(
+        &root,
+        &["config", "--json", "API.MaxConnections", "6"],
+        None,
+    ));
+    // No address holds enough to be made room from: a full server refuses.
+    ok(&run(
+        &root,
+        &["config", "--json", "API.MaxConnectionsPerIP", "100"],
+        None,
+    ));
+    let d = Daemon::start(&root);
+    let slow = half_heads(d.port, 6);
+    // The server answers 503 and closes before reading anything.
+    let mut s = TcpStream::connect(("127.0.0.1", d.port)).unwrap();
+    let got = read_to_close(&mut s, Duration::from_secs(10));
+    assert!(got.starts_with("HTTP/1.1 503"), "{got}");
+    drop(slow);
+    let (stopped, _, stderr) = d.stop();
+    assert!(stopped, "{stderr}");
+
+    // With a low per-address limit, the waiting connections make room.
+    ok(&run(
+        &root,
+        &["config", "--json", "API.MaxConnectionsPerIP", "2"],
+        None,
+    ));
+    let d = Daemon::start(&root);
+    let slow = half_heads(d.port, 6);
+    let a = rpc::post(d.port, "/api/v0/version");
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
     drop(slow);
 }

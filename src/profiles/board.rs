@@ -390,6 +390,14 @@ mod tests {
                 "API.MaxConcurrentRequests",
                 "Gateway.MaxConcurrentRequests",
                 "Gateway.RetrievalTimeout",
+                "API.MaxConnections",
+                "API.ReservedConnections",
+                "API.MaxConnectionsPerIP",
+                "API.MinBodyBytesPerSecond",
+                "Gateway.MaxConnections",
+                "Gateway.ReservedConnections",
+                "Gateway.MaxConnectionsPerIP",
+                "Gateway.MinBodyBytesPerSecond",
             ] {
                 assert!(
                     p.config.iter().any(|(k, _)| k == key),
