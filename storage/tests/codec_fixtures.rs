@@ -9,6 +9,9 @@
 //! must not decode; `.../encode/*.json` give a data model (as DAG-JSON) that must not
 //! encode.
 //!
+//! The suite lives in `tests/fixtures/ipld-codec-fixtures/` (copied unchanged from
+//! upstream; `SOURCE.txt` there names the commit, the licences sit beside it).
+//!
 //! No upstream case is skipped: none is documented as impossible for these codecs
 //! (the Go-only "special cases" of the suite concern Kubo's CAR reading).
 
@@ -25,7 +28,7 @@ const CODECS: [(&str, u64); 3] = [
 ];
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/ipld-codec-fixtures")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ipld-codec-fixtures")
 }
 
 fn codec_code(name: &str) -> Option<u64> {
