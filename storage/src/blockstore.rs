@@ -53,6 +53,7 @@ use crate::blockfiles::BlockFiles;
 use crate::cids;
 use crate::filestore::{self, FileRef};
 use crate::repo::tables::{BLOCKS, BLOCK_FILES, FILESTORE};
+use crate::util::hex;
 use cid::multihash::Multihash;
 use cid::Cid;
 use redb::{
@@ -146,22 +147,11 @@ pub(crate) fn db_err(e: impl Into<redb::Error>) -> BlockError {
 /// Parses a `blocks` key back into a multihash.
 pub(crate) fn multihash_of_key(key: &[u8]) -> Result<Multihash<64>, BlockError> {
     Multihash::<64>::from_bytes(key).map_err(|e| {
-        BlockError::Corrupted(format!("blocks key {} is not a multihash: {e}", hex(key)))
+        BlockError::Corrupted(format!(
+            "blocks key {} is not a multihash: {e}",
+            hex::encode(key)
+        ))
     })
-}
-
-pub(crate) fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 /// The blockstore. Cheap to clone (shared handle).
@@ -729,7 +719,7 @@ impl Store {
         let mut removed = 0;
         for p in paths {
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            let indexed = match name.strip_suffix(".data").and_then(unhex) {
+            let indexed = match name.strip_suffix(".data").and_then(hex::decode) {
                 Some(key) => files.get(key.as_slice()).map_err(db_err)?.is_some(),
                 None => false, // temporary or foreign file
             };
@@ -828,7 +818,7 @@ impl Store {
                             cid: multihash_of_key(&key)
                                 .ok()
                                 .map(|mh| cids::raw_v1_of_multihash(&mh)),
-                            key_hex: hex(&key),
+                            key_hex: hex::encode(&key),
                             reason: e.to_string(),
                         })
                     }
@@ -844,7 +834,7 @@ impl Store {
             }
             report.corrupt.push(CorruptBlock {
                 cid: Some(cids::raw_v1_of_multihash(&mh)),
-                key_hex: hex(&mh.to_bytes()),
+                key_hex: hex::encode(&mh.to_bytes()),
                 reason: format!(
                     "filestore {status}: {} offset {}: {why}",
                     r.path.display(),
@@ -972,7 +962,7 @@ fn read_loc(dir: &Path, key: &[u8], loc: Loc) -> Result<Vec<u8>, BlockError> {
 /// `<blocks_dir>/XX/<hex multihash>.data`, XX = hex of the key's last byte.
 pub(crate) fn block_file_path(dir: &Path, key: &[u8]) -> PathBuf {
     let shard = format!("{:02x}", key.last().copied().unwrap_or(0));
-    dir.join(shard).join(format!("{}.data", hex(key)))
+    dir.join(shard).join(format!("{}.data", hex::encode(key)))
 }
 
 fn io_block_err(path: &Path, e: std::io::Error) -> BlockError {
@@ -1122,7 +1112,7 @@ fn check_entry(key: &[u8], data: &[u8], report: &mut VerifyReport) {
             report.checked += 1;
             report.corrupt.push(CorruptBlock {
                 cid: None,
-                key_hex: hex(key),
+                key_hex: hex::encode(key),
                 reason: format!("key is not a multihash: {e}"),
             });
             return;
@@ -1140,13 +1130,13 @@ fn check_entry(key: &[u8], data: &[u8], report: &mut VerifyReport) {
     if !ok {
         report.corrupt.push(CorruptBlock {
             cid: Some(cids::raw_v1_of_multihash(&mh)),
-            key_hex: hex(key),
+            key_hex: hex::encode(key),
             reason: "block bytes do not match the hash".into(),
         });
     } else if data.len() > MAX_BLOCK_BYTES {
         report.corrupt.push(CorruptBlock {
             cid: Some(cids::raw_v1_of_multihash(&mh)),
-            key_hex: hex(key),
+            key_hex: hex::encode(key),
             reason: format!("block is {} bytes, over {MAX_BLOCK_BYTES}", data.len()),
         });
     }

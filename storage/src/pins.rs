@@ -289,7 +289,7 @@ pub fn read_all(store: &Store) -> Result<Vec<(Cid, PinKind)>, PinError> {
         let cid = Cid::try_from(k.value()).map_err(|e| {
             PinError::Corrupted(format!(
                 "key {} is not a CID: {e}",
-                crate::blockstore::hex(k.value())
+                crate::util::hex::encode(k.value())
             ))
         })?;
         out.push((cid, kind_of(&cid, v.value())?));

@@ -17,6 +17,7 @@
 
 use acorn_storage::cids;
 use acorn_storage::codec::{self, Ipld};
+use acorn_storage::util::hex;
 use acorn_storage::Cid;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -45,11 +46,7 @@ fn sorted_entries(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn hex(s: &str) -> Vec<u8> {
-    assert!(s.len().is_multiple_of(2), "odd hex {s}");
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
+    hex::decode(s).unwrap_or_else(|| panic!("bad hex {s}"))
 }
 
 /// One encoded form of a fixture.

@@ -325,10 +325,7 @@ pub(crate) mod tests {
     use std::collections::BTreeMap;
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
+        crate::util::hex::decode(s).unwrap_or_else(|| panic!("bad hex {s}"))
     }
 
     /// Any data-model value DAG-CBOR and DAG-JSON can both carry (map keys
