@@ -32,6 +32,7 @@ pub mod kubo;
 pub mod pins;
 pub mod proto;
 pub mod repo;
+mod tables;
 pub mod unixfs;
 pub mod util;
 

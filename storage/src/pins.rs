@@ -28,7 +28,7 @@ use crate::block::{BlockError, BlockSource};
 use crate::blockstore::{db_err, Store, TableSource, WriteTables};
 use crate::cids;
 use crate::dag::{self, DagError, MemSeen, SeenSet, Walk};
-use crate::repo::tables::PINS;
+use crate::tables::PINS;
 use cid::Cid;
 use redb::ReadableTable;
 use std::collections::HashSet;
