@@ -12,7 +12,7 @@
 //! builders pass them in the order they want (UnixFS directories sort by name);
 //! [`PbNode::from_ipld`] rejects unsorted links as the spec says.
 
-use super::{CodecError, Ipld};
+use super::model::{CodecError, Ipld};
 use crate::proto::{
     read_bytes, read_varint, varint_len, write_bytes_field, write_varint, write_varint_field,
 };
