@@ -3,7 +3,7 @@
 //!
 //! **Spec.** Protocol Buffers encoding (`protobuf.dev/programming-guides/encoding`):
 //! a field is `key = field << 3 | wire type` (varint) then its value; we read wire
-//! types 0 (varint), 2 (length-delimited) and 5 (fixed32). The same varint is
+//! types 0 (varint), 2 (length-delimited) and 5 (fixed32), and skip 1 (fixed64). The same varint is
 //! multiformats' `unsigned-varint` (CIDs, CAR section lengths).
 //!
 //! **Bounds.** Every reader checks the input before it indexes or allocates: a
@@ -19,6 +19,8 @@ pub const MAX_VARINT_BYTES: usize = 10;
 
 /// Wire type of a varint field.
 pub const WIRE_VARINT: u64 = 0;
+/// Wire type of an 8-byte little-endian field.
+pub const WIRE_FIXED64: u64 = 1;
 /// Wire type of a length-delimited field (bytes, strings, messages, packed lists).
 pub const WIRE_LEN: u64 = 2;
 /// Wire type of a 4-byte little-endian field.
@@ -41,6 +43,9 @@ pub enum Error {
     /// The input ends inside a fixed-width field (`what` names it).
     #[error("truncated {what}")]
     Truncated { what: &'static str },
+    /// A field key names a wire type we cannot skip (groups, 3 and 4, or 6 and 7).
+    #[error("unknown wire type {0}")]
+    UnknownWireType(u64),
 }
 
 /// Lets decoders whose own errors are still text (`Result<_, String>`) use `?`.
@@ -124,6 +129,26 @@ pub fn read_fixed32(buf: &[u8], pos: &mut usize, what: &'static str) -> Result<u
         .ok_or(Error::Truncated { what })?;
     *pos += 4;
     Ok(u32::from_le_bytes(*b))
+}
+
+/// Skips the value of a field of wire type `wire` at `*pos` (an unknown field a
+/// decoder may ignore), checking its length against the bytes left.
+pub fn skip_field(buf: &[u8], pos: &mut usize, wire: u64) -> Result<(), Error> {
+    let width = match wire {
+        WIRE_VARINT => return read_varint(buf, pos).map(drop),
+        WIRE_LEN => return read_bytes(buf, pos).map(drop),
+        WIRE_FIXED64 => 8,
+        WIRE_FIXED32 => 4,
+        other => return Err(Error::UnknownWireType(other)),
+    };
+    let left = buf.len().saturating_sub(*pos);
+    if left < width {
+        return Err(Error::Truncated {
+            what: "fixed-width field",
+        });
+    }
+    *pos += width;
+    Ok(())
 }
 
 /// Writes `v` into `buf`, returning how many bytes it took.
@@ -262,6 +287,25 @@ mod tests {
         assert_eq!(read_key(&out, &mut pos), Ok((5, WIRE_FIXED32)));
         assert_eq!(read_fixed32(&out, &mut pos, "x"), Ok(1));
         assert_eq!(pos, out.len());
+        for (wire, body) in [
+            (WIRE_VARINT, "ac02"),
+            (WIRE_LEN, "026162"),
+            (WIRE_FIXED64, "0102030405060708"),
+            (WIRE_FIXED32, "01020304"),
+        ] {
+            let b = hex::decode(body).unwrap();
+            let mut at = 0;
+            assert_eq!(skip_field(&b, &mut at, wire), Ok(()), "{wire}");
+            assert_eq!(at, b.len(), "{wire}");
+            assert!(
+                skip_field(&b[..b.len() - 1], &mut 0, wire).is_err(),
+                "{wire}"
+            );
+        }
+        assert_eq!(
+            skip_field(&[0; 8], &mut 0, 3),
+            Err(Error::UnknownWireType(3))
+        );
         assert_eq!(
             read_fixed32(&[1, 2, 3], &mut 0, "mtime nanos")
                 .unwrap_err()

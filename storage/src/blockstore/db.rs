@@ -15,7 +15,7 @@ use std::sync::RwLockReadGuard;
 pub const DB_REOPEN_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Database I/O errors seen by this process (any store): after one, each store
-/// checks its handle before the next transaction ([`Store::is_usable`]).
+/// checks its handle before the next transaction ([`Store::is_usable`](crate::blockstore::Store::is_usable)).
 pub(super) static DB_IO_ERRORS: AtomicU64 = AtomicU64::new(0);
 
 /// Opens the repo's database (again).
@@ -43,7 +43,7 @@ impl std::ops::Deref for DbRef<'_> {
 
 /// Maps any redb error to a [`BlockError`], keeping corruption apart from I/O.
 /// Counts (and logs) I/O errors: redb fails every later operation after one,
-/// until the database is reopened ([`Store::is_usable`]).
+/// until the database is reopened ([`Store::is_usable`](crate::blockstore::Store::is_usable)).
 pub(crate) fn db_err(e: impl Into<redb::Error>) -> BlockError {
     let e = e.into();
     match &e {

@@ -196,7 +196,7 @@ impl Store {
 
     /// Streams the multihash of every stored block, [`ITER_BATCH_COUNT`] at a time:
     /// inline blocks, then file blocks, then filestore blocks not also stored as a
-    /// copy (`refs local`; print each as [`cids::raw_v1_of_multihash`]).
+    /// copy (`refs local`; print each as [`cids::raw_v1_of_multihash`](crate::cids::raw_v1_of_multihash)).
     pub fn iter_multihashes(&self) -> MultihashIter {
         MultihashIter {
             batches: KeyBatches::new(self.clone(), Which::Blocks),

@@ -3,9 +3,9 @@
 //! **What.** [`Store`] keeps every block in the `blocks` table of the repo's redb
 //! database (map in [`crate::repo`]), key = multihash bytes, value = block bytes, so
 //! CIDv0 and CIDv1 (and raw / dag-pb views) of the same bytes share one entry, as in
-//! Kubo's flatfs/leveldb blockstore. It implements [`BlockSource`]; writes go through
+//! Kubo's flatfs/leveldb blockstore. It implements [`BlockSource`](crate::block::BlockSource); writes go through
 //! [`Store::put_block`] (one block, one transaction) or a batching [`Writer`]
-//! ([`BlockSink`]) that commits one write transaction per [`WRITER_BATCH_BYTES`] or
+//! ([`BlockSink`](crate::block::BlockSink)) that commits one write transaction per [`WRITER_BATCH_BYTES`] or
 //! [`WRITER_BATCH_BLOCKS`], never one per block: SD cards wear and are slow at small
 //! random writes.
 //!
@@ -35,11 +35,11 @@
 //! systemd watchdog only while it holds).
 //!
 //! **Durability of block files.** Block files go through a
-//! [`BlockFiles`] layer and are synced (one
+//! [`BlockFiles`](crate::blockfiles::BlockFiles) layer and are synced (one
 //! `syncfs`) before any durable commit that can name them, including files written
 //! by earlier non-durable commits of any writer.
 //!
-//! **Limits.** Blocks over [`MAX_BLOCK_BYTES`] are refused. A `Writer` buffers at most
+//! **Limits.** Blocks over [`MAX_BLOCK_BYTES`](crate::block::MAX_BLOCK_BYTES) are refused. A `Writer` buffers at most
 //! [`WRITER_BATCH_BYTES`] (+ one block) of block data. Streaming listings hold
 //! [`ITER_BATCH_COUNT`] keys at a time, each batch from a fresh read transaction, so a
 //! long listing does not pin old pages.

@@ -17,10 +17,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
-/// A [`Writer`] commits once its buffer holds this many bytes of block data, by
+/// A [`Writer`](crate::blockstore::Writer) commits once its buffer holds this many bytes of block data, by
 /// default ([`Store::set_writer_batch_bytes`] changes it per store: small boards use
 /// less). Costs up to this much RAM per writer (plus one block), times
-/// ([`WRITER_QUEUE_BATCHES`] + 2), plus redb's dirty pages for one batch.
+/// ([`WRITER_QUEUE_BATCHES`](crate::blockstore::WRITER_QUEUE_BATCHES) + 2), plus redb's dirty pages for one batch.
 pub const WRITER_BATCH_BYTES: usize = 4 << 20;
 
 /// One in this many [`Store::put_block_lazy`] commits is durable (with one syncfs).
@@ -46,7 +46,7 @@ pub(super) struct Inner {
     /// The repo's flock: held while any clone of the store lives.
     pub(super) _lock: nix::fcntl::Flock<std::fs::File>,
     pub(super) path: PathBuf,
-    /// `<repo>/blocks`: blocks over [`INLINE_MAX_BYTES`], one file each.
+    /// `<repo>/blocks`: blocks over [`INLINE_MAX_BYTES`](crate::blockstore::INLINE_MAX_BYTES), one file each.
     pub(super) blocks_dir: PathBuf,
     /// Writes and syncs the block files ([`crate::blockfiles::OsFiles`] but in
     /// crash tests).
@@ -54,14 +54,14 @@ pub(super) struct Inner {
     pub(super) gc_lock: GcLock,
     pub(super) write_txns: AtomicU64,
     /// Block files written by non-durable commits ([`Store::put_block_lazy`], a
-    /// [`Writer`]'s background batches) and not yet synced: every durable commit
+    /// [`Writer`](crate::blockstore::Writer)'s background batches) and not yet synced: every durable commit
     /// syncs them first, as it makes those commits' index entries durable too.
     pub(super) unsynced_files: std::sync::atomic::AtomicBool,
     /// Non-durable commits since the last durable one.
     pub(super) lazy_commits: AtomicU64,
     /// Free space to keep on the repo's filesystem, in bytes.
     pub(super) min_free_bytes: AtomicU64,
-    /// A new [`Writer`]'s batch size, in bytes of block data.
+    /// A new [`Writer`](crate::blockstore::Writer)'s batch size, in bytes of block data.
     pub(super) writer_batch_bytes: std::sync::atomic::AtomicUsize,
 }
 

@@ -1,4 +1,4 @@
-//! The batching [`Writer`]: one write transaction per [`WRITER_BATCH_BYTES`] or
+//! The batching [`Writer`]: one write transaction per [`WRITER_BATCH_BYTES`](crate::blockstore::WRITER_BATCH_BYTES) or
 //! [`WRITER_BATCH_BLOCKS`], intermediate batches committed without fsync on a
 //! background thread, the last one durable.
 
@@ -32,7 +32,7 @@ pub struct WriterStats {
     pub commits: u64,
 }
 
-/// Batching block writer: one write transaction per [`WRITER_BATCH_BYTES`] /
+/// Batching block writer: one write transaction per [`WRITER_BATCH_BYTES`](crate::blockstore::WRITER_BATCH_BYTES) /
 /// [`WRITER_BATCH_BLOCKS`]. Call [`BlockSink::flush`] or [`Writer::finish`] at the end:
 /// dropping it discards what is still buffered.
 pub struct Writer {
@@ -169,7 +169,7 @@ pub(super) type Background = (
 );
 
 /// Batches a [`Writer`] queues for its background thread beyond the one being
-/// written. RAM: (this + 2) × [`WRITER_BATCH_BYTES`] per writer at most.
+/// written. RAM: (this + 2) × [`WRITER_BATCH_BYTES`](crate::blockstore::WRITER_BATCH_BYTES) per writer at most.
 pub const WRITER_QUEUE_BATCHES: usize = 1;
 
 /// Commits one batch in one write transaction.

@@ -24,7 +24,7 @@
 //! (murmur3-x64-64, `unixfs::hamt`) and follow one link per level, reading only the
 //! shards on the name's path; a miss falls back to the exact scan.
 //!
-//! Validation while reading: each block is at most [`MAX_BLOCK_BYTES`]; a file node's
+//! Validation while reading: each block is at most [`MAX_BLOCK_BYTES`](crate::block::MAX_BLOCK_BYTES); a file node's
 //! `blocksizes` count must equal its links count; a child's actual size (raw length,
 //! or inline data + sum of its blocksizes) must equal the size its parent claims;
 //! `filesize`, when present, must equal inline data + sum of blocksizes; HAMT nodes
