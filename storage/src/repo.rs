@@ -20,8 +20,8 @@
 //!                    holder, best-effort (stale after exit)
 //! ```
 //!
-//! **Tables** of `datastore.redb` (format [`REPO_FORMAT_VERSION`]): mapped in
-//! [`crate::tables`].
+//! **Tables** of `datastore.redb` (format [`REPO_FORMAT_VERSION`]): mapped, with one
+//! definition each, in `storage/src/tables.rs`.
 //!
 //! **Flow.** `init`: create the directory, take the lock, refuse if `datastore.redb`
 //! exists, build the database under a temporary name (all tables + version) and rename

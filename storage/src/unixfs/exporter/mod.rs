@@ -15,7 +15,7 @@
 //!   links, resolving each child as Kubo's `ipfs ls` does (see [`Entry::size`]).
 //! - [`resolve_path`] follows `a/b/c` through plain directories (link names),
 //!   HAMT shards and plain dag-pb nodes.
-//! - [`get`] first walks the whole tree without writing to validate every name,
+//! - [`get()`] first walks the whole tree without writing to validate every name,
 //!   then walks again and creates entries with exclusive creation only.
 //!
 //! HAMT shards are listed by **scanning links**: a link named by exactly the padded
