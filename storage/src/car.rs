@@ -34,6 +34,7 @@
 use crate::block::{BlockError, BlockSink, BlockSource, MAX_BLOCK_BYTES};
 use crate::cids;
 use crate::codec::{self, CodecError};
+use crate::proto;
 use cid::Cid;
 use minicbor::data::{Tag, Type};
 use std::collections::HashSet;
@@ -81,40 +82,31 @@ pub enum CarError {
 
 // ---- varints ---------------------------------------------------------------
 
-fn write_uvarint(out: &mut impl Write, mut v: u64) -> io::Result<()> {
-    let mut buf = [0u8; 10];
-    let mut n = 0;
-    while v >= 0x80 {
-        buf[n] = (v as u8) | 0x80;
-        v >>= 7;
-        n += 1;
-    }
-    buf[n] = v as u8;
-    out.write_all(&buf[..=n])
+fn write_uvarint(out: &mut impl Write, v: u64) -> io::Result<()> {
+    let mut buf = [0u8; proto::MAX_VARINT_BYTES];
+    let n = proto::encode_varint(v, &mut buf);
+    out.write_all(&buf[..n])
 }
 
 /// Reads an unsigned LEB128 varint (≤ 10 bytes). `Ok(None)` on EOF before the
 /// first byte; EOF inside the varint is [`CarError::Truncated`].
 fn read_uvarint(r: &mut impl Read, what: &'static str) -> Result<Option<u64>, CarError> {
-    let mut value = 0u64;
-    for i in 0..10 {
+    let mut d = proto::VarintDecoder::default();
+    loop {
         let mut b = [0u8];
         match r.read(&mut b) {
-            Ok(0) if i == 0 => return Ok(None),
+            Ok(0) if d.is_empty() => return Ok(None),
             Ok(0) => return Err(CarError::Truncated { what }),
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e.into()),
         }
-        if i == 9 && b[0] > 1 {
-            break;
-        }
-        value |= u64::from(b[0] & 0x7f) << (7 * i);
-        if b[0] & 0x80 == 0 {
-            return Ok(Some(value));
+        match d.push(b[0]) {
+            Ok(Some(v)) => return Ok(Some(v)),
+            Ok(None) => {}
+            Err(_) => return Err(CarError::BadVarint { what }),
         }
     }
-    Err(CarError::BadVarint { what })
 }
 
 /// `read_exact` into a new buffer of `len` bytes (len already bounded by the caller),
@@ -380,10 +372,7 @@ mod tests {
     const SPEC_HEADER_HEX: &str = "63a265726f6f747382d82a58250001711220f88bc853804cf294fe417e4fa83028689fcdb1b1592c5102e1474dbc200fab8bd82a5825000171122069ea0740f9807a28f4d932c62e7c1c83be055e55072c90266ab3e79df63a365b6776657273696f6e01";
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
+        crate::util::hex::decode(s).unwrap_or_else(|| panic!("bad hex {s}"))
     }
 
     #[test]
@@ -453,6 +442,11 @@ mod tests {
             Err(CarError::Truncated { .. })
         ));
         assert_eq!(read_uvarint(&mut &[][..], "t").unwrap(), None);
+        let overflow = [0xffu8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02];
+        assert!(matches!(
+            read_uvarint(&mut &overflow[..], "t"),
+            Err(CarError::BadVarint { .. })
+        ));
     }
 
     #[test]

@@ -36,7 +36,6 @@
 //! its root; we store absolute, canonical paths. `filestore rm` is ours (Kubo has none).
 
 use crate::block::{BlockError, BlockSink, MAX_BLOCK_BYTES};
-use crate::blockstore::Writer;
 use crate::cids;
 use cid::multihash::Multihash;
 use cid::Cid;
@@ -228,22 +227,29 @@ fn read_checked(mh: &Multihash<64>, r: &FileRef) -> Result<Vec<u8>, (Status, Str
     Ok(data)
 }
 
+/// A block sink that can also record filestore references: the blockstore's
+/// batching writer ([`crate::blockstore::Writer`]).
+pub trait RefSink: BlockSink {
+    /// Records a filestore reference for `cid` (its bytes stay in the user's file).
+    fn put_ref(&mut self, cid: &Cid, r: FileRef) -> Result<(), BlockError>;
+}
+
 /// The `--nocopy` sink: raw leaves read from a named file become filestore
 /// references; every other block (internal dag-pb nodes, directories, leaves of
-/// streams) goes to the blockstore through the wrapped [`Writer`].
-pub struct NocopySink<'a> {
-    writer: &'a mut Writer,
+/// streams) goes to the blockstore through the wrapped writer.
+pub struct NocopySink<'a, W: RefSink> {
+    writer: &'a mut W,
     /// The file being imported: canonical path, size and mtime.
     file: Option<(PathBuf, u64, (i64, u32))>,
 }
 
-impl<'a> NocopySink<'a> {
-    pub fn new(writer: &'a mut Writer) -> Self {
+impl<'a, W: RefSink> NocopySink<'a, W> {
+    pub fn new(writer: &'a mut W) -> Self {
         NocopySink { writer, file: None }
     }
 }
 
-impl BlockSink for NocopySink<'_> {
+impl<W: RefSink> BlockSink for NocopySink<'_, W> {
     fn put(&mut self, cid: &Cid, data: &[u8]) -> Result<(), BlockError> {
         self.writer.put(cid, data)
     }

@@ -43,7 +43,7 @@ use crate::blockstore::{db_err, key_batches, multihash_of_key, remove_block_file
 use crate::cids;
 use crate::dag::{self, DagError};
 use crate::pins::{self, PinError, PinKind};
-use crate::repo::tables::{BLOCKS, BLOCK_FILES, FILESTORE, GC_MARKS, GC_QUEUE};
+use crate::tables::{BLOCKS, BLOCK_FILES, FILESTORE, GC_MARKS, GC_QUEUE};
 use cid::Cid;
 use redb::{Durability, WriteTransaction};
 

@@ -13,6 +13,8 @@
 //! - [`pins`], [`gc`]: pin sets and the mark-and-sweep collector.
 //! - [`repo`]: repo directory layout, lock, format version, verify.
 //! - [`kubo`]: Kubo repos read for import (flatfs blocks, LevelDB pins).
+//! - [`proto`]: protobuf wire primitives (varints, field readers), bounds-checked.
+//! - [`util`]: one copy of small primitives (hex, human-readable byte sizes).
 //!
 //! Arrows point down only: nothing here knows about the node in `src/`.
 #![deny(unsafe_code)]
@@ -28,8 +30,11 @@ pub mod filestore;
 pub mod gc;
 pub mod kubo;
 pub mod pins;
+pub mod proto;
 pub mod repo;
+mod tables;
 pub mod unixfs;
+pub mod util;
 
 pub use block::{Block, BlockError, BlockSink, BlockSource};
 pub use cid::Cid;

@@ -28,7 +28,7 @@ use crate::block::{BlockError, BlockSource};
 use crate::blockstore::{db_err, Store, TableSource, WriteTables};
 use crate::cids;
 use crate::dag::{self, DagError, MemSeen, SeenSet, Walk};
-use crate::repo::tables::PINS;
+use crate::tables::PINS;
 use cid::Cid;
 use redb::ReadableTable;
 use std::collections::HashSet;
@@ -289,7 +289,7 @@ pub fn read_all(store: &Store) -> Result<Vec<(Cid, PinKind)>, PinError> {
         let cid = Cid::try_from(k.value()).map_err(|e| {
             PinError::Corrupted(format!(
                 "key {} is not a CID: {e}",
-                crate::blockstore::hex(k.value())
+                crate::util::hex::encode(k.value())
             ))
         })?;
         out.push((cid, kind_of(&cid, v.value())?));

@@ -10,7 +10,7 @@
 //! **Layout.**
 //! ```text
 //! <repo>/
-//!   datastore.redb   the redb database (tables below)
+//!   datastore.redb   the redb database (tables mapped in crate::tables)
 //!   blocks/XX/<hex multihash>.data
 //!                    blocks over INLINE_MAX_BYTES (16 KiB), one file each, named by
 //!                    the hex of their multihash; XX = hex of its last byte (256 dirs)
@@ -20,24 +20,8 @@
 //!                    holder, best-effort (stale after exit)
 //! ```
 //!
-//! **Tables** of `datastore.redb` (format [`REPO_FORMAT_VERSION`]):
-//! ```text
-//! meta      &str  → u64    "format_version" → REPO_FORMAT_VERSION
-//! blocks    &[u8] → &[u8]  multihash bytes (code, length, digest) → block bytes, for
-//!                          blocks up to INLINE_MAX_BYTES; keyed by multihash so
-//!                          CIDv0 and CIDv1 share one block
-//! block_files &[u8] → u64  multihash bytes → length of a block kept as a file in
-//!                          blocks/ (larger blocks: redb would round each up to a
-//!                          power-of-two page, doubling what an add writes)
-//! filestore &[u8] → &[u8]  multihash bytes → reference into a user's file
-//!                          (`add --nocopy`; format in crate::filestore)
-//! pins      &[u8] → u8     CID bytes (binary, as in links) → pin kind:
-//!                          1 = direct, 2 = recursive
-//! gc_marks  &[u8] → ()     GC scratch: multihash bytes of every block marked
-//!                          reachable; empty except while a GC runs
-//! gc_queue  u64   → &[u8]  GC scratch: the mark phase's to-visit stack, spilled to
-//!                          disk (sequence number → CID bytes); empty except during GC
-//! ```
+//! **Tables** of `datastore.redb` (format [`REPO_FORMAT_VERSION`]): mapped, with one
+//! definition each, in `storage/src/tables.rs`.
 //!
 //! **Flow.** `init`: create the directory, take the lock, refuse if `datastore.redb`
 //! exists, build the database under a temporary name (all tables + version) and rename
@@ -63,6 +47,7 @@
 
 use crate::blockfiles::{BlockFiles, OsFiles};
 use crate::blockstore::{Opener, Store};
+use crate::tables;
 use nix::fcntl::{Flock, FlockArg};
 use redb::ReadableDatabase;
 use std::fs::{File, OpenOptions};
@@ -104,18 +89,6 @@ const META_FORMAT_VERSION: &str = "format_version";
 
 /// Temporary name the database is built under during `init`.
 const DATASTORE_TMP_FILE: &str = "datastore.redb.init";
-
-/// Table definitions (see the module doc for the map).
-pub(crate) mod tables {
-    use redb::TableDefinition;
-    pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
-    pub(crate) const BLOCKS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("blocks");
-    pub(crate) const BLOCK_FILES: TableDefinition<&[u8], u64> = TableDefinition::new("block_files");
-    pub(crate) const FILESTORE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("filestore");
-    pub(crate) const PINS: TableDefinition<&[u8], u8> = TableDefinition::new("pins");
-    pub(crate) const GC_MARKS: TableDefinition<&[u8], ()> = TableDefinition::new("gc_marks");
-    pub(crate) const GC_QUEUE: TableDefinition<u64, &[u8]> = TableDefinition::new("gc_queue");
-}
 
 /// Errors of creating and opening a repo.
 #[derive(Debug, thiserror::Error)]

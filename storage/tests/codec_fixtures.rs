@@ -9,11 +9,15 @@
 //! must not decode; `.../encode/*.json` give a data model (as DAG-JSON) that must not
 //! encode.
 //!
+//! The suite lives in `tests/fixtures/ipld-codec-fixtures/` (copied unchanged from
+//! upstream; `SOURCE.txt` there names the commit, the licences sit beside it).
+//!
 //! No upstream case is skipped: none is documented as impossible for these codecs
 //! (the Go-only "special cases" of the suite concern Kubo's CAR reading).
 
 use acorn_storage::cids;
 use acorn_storage::codec::{self, Ipld};
+use acorn_storage::util::hex;
 use acorn_storage::Cid;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -25,7 +29,7 @@ const CODECS: [(&str, u64); 3] = [
 ];
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/ipld-codec-fixtures")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ipld-codec-fixtures")
 }
 
 fn codec_code(name: &str) -> Option<u64> {
@@ -42,11 +46,7 @@ fn sorted_entries(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn hex(s: &str) -> Vec<u8> {
-    assert!(s.len().is_multiple_of(2), "odd hex {s}");
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
+    hex::decode(s).unwrap_or_else(|| panic!("bad hex {s}"))
 }
 
 /// One encoded form of a fixture.

@@ -866,12 +866,7 @@ fn car_oversize_section_is_refused_before_reading() {
         .finish()
         .unwrap();
     // varint(3 MiB) and only a few bytes after it.
-    let mut v = 3u64 << 20;
-    while v >= 0x80 {
-        car_bytes.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    car_bytes.push(v as u8);
+    acorn_storage::proto::write_varint(&mut car_bytes, 3 << 20);
     car_bytes.extend_from_slice(b"short");
     let e = read_all(&car_bytes).unwrap_err();
     assert!(

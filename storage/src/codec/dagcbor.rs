@@ -28,7 +28,7 @@
 //! # Departures
 //! None known from the strict spec. Like go-ipld-prime, -0.0 is kept as is.
 
-use super::{CodecError, Ipld};
+use super::model::{CodecError, Ipld};
 use cid::Cid;
 use minicbor::data::{Tag, Type};
 use minicbor::{Decoder, Encoder};
@@ -314,7 +314,7 @@ fn encode_value(e: &mut Encoder<Vec<u8>>, v: &Ipld, depth: usize) -> Result<(), 
 }
 
 fn check_depth(depth: usize) -> Result<(), CodecError> {
-    super::check_encode_depth(CODEC, depth, MAX_DEPTH_LEVELS)
+    super::model::check_encode_depth(CODEC, depth, MAX_DEPTH_LEVELS)
 }
 
 #[cfg(test)]
@@ -325,10 +325,7 @@ pub(crate) mod tests {
     use std::collections::BTreeMap;
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
+        crate::util::hex::decode(s).unwrap_or_else(|| panic!("bad hex {s}"))
     }
 
     /// Any data-model value DAG-CBOR and DAG-JSON can both carry (map keys

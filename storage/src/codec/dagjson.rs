@@ -33,7 +33,7 @@
 //! non-canonical CID strings (e.g. CIDv1 not in base32), padded or non-canonical
 //! base64, lone surrogates and raw control characters in strings are errors.
 
-use super::{CodecError, Ipld};
+use super::model::{CodecError, Ipld};
 use cid::Cid;
 use multibase::Base;
 use std::collections::BTreeMap;
@@ -462,7 +462,7 @@ fn write_value(out: &mut String, v: &Ipld, depth: usize) -> Result<(), CodecErro
 }
 
 fn check_depth(depth: usize) -> Result<(), CodecError> {
-    super::check_encode_depth(CODEC, depth, MAX_DEPTH_LEVELS)
+    super::model::check_encode_depth(CODEC, depth, MAX_DEPTH_LEVELS)
 }
 
 /// Writes a JSON string the way `JSON.stringify` does: `"` and `\` escaped, the

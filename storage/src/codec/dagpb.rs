@@ -12,7 +12,10 @@
 //! builders pass them in the order they want (UnixFS directories sort by name);
 //! [`PbNode::from_ipld`] rejects unsorted links as the spec says.
 
-use super::{CodecError, Ipld};
+use super::model::{CodecError, Ipld};
+use crate::proto::{
+    read_bytes, read_varint, varint_len, write_bytes_field, write_varint, write_varint_field,
+};
 use cid::Cid;
 use std::collections::BTreeMap;
 
@@ -31,66 +34,6 @@ pub struct PbLink {
 pub struct PbNode {
     pub links: Vec<PbLink>,
     pub data: Option<Vec<u8>>,
-}
-
-// ---- protobuf primitives -------------------------------------------------
-
-/// Reads a varint (≤ 10 bytes, ≤ u64::MAX) at `*pos`.
-pub(crate) fn read_varint(buf: &[u8], pos: &mut usize) -> Result<u64, String> {
-    let mut value: u64 = 0;
-    for i in 0..10 {
-        let b = *buf.get(*pos).ok_or("truncated varint")?;
-        *pos += 1;
-        if i == 9 && b > 1 {
-            return Err("varint overflows 64 bits".into());
-        }
-        value |= u64::from(b & 0x7f) << (7 * i);
-        if b & 0x80 == 0 {
-            return Ok(value);
-        }
-    }
-    Err("varint longer than 10 bytes".into())
-}
-
-/// Reads a length-delimited field body at `*pos`, checking the length first.
-pub(crate) fn read_bytes<'a>(buf: &'a [u8], pos: &mut usize) -> Result<&'a [u8], String> {
-    let len = read_varint(buf, pos)?;
-    let remaining = buf.len() - *pos;
-    if len > remaining as u64 {
-        return Err(format!("length {len} exceeds the {remaining} bytes left"));
-    }
-    let len = len as usize; // ≤ remaining, so fits usize
-    let out = &buf[*pos..*pos + len];
-    *pos += len;
-    Ok(out)
-}
-
-pub(crate) fn write_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-pub(crate) fn varint_len(mut v: u64) -> usize {
-    let mut n = 1;
-    while v >= 0x80 {
-        v >>= 7;
-        n += 1;
-    }
-    n
-}
-
-pub(crate) fn write_bytes_field(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
-    write_varint(out, u64::from(field << 3 | 2));
-    write_varint(out, bytes.len() as u64);
-    out.extend_from_slice(bytes);
-}
-
-pub(crate) fn write_varint_field(out: &mut Vec<u8>, field: u32, v: u64) {
-    write_varint(out, u64::from(field << 3));
-    write_varint(out, v);
 }
 
 impl PbLink {
@@ -319,10 +262,7 @@ mod tests {
     use super::*;
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
+        crate::util::hex::decode(s).unwrap_or_else(|| panic!("bad hex {s}"))
     }
 
     #[test]

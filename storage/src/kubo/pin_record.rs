@@ -193,10 +193,7 @@ mod tests {
     }
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
+        crate::util::hex::decode(s).unwrap_or_else(|| panic!("bad hex {s}"))
     }
 
     /// The value of `/pins/pin/c0ffc7dc4c7f453798109d829f475777` in a repo written

@@ -7,8 +7,8 @@
 //! Fields are written in field order; `None` fields are omitted, `Some(empty)` is
 //! written (the difference shows in CIDs, so builders choose exactly as Kubo).
 
-use crate::codec::dagpb::{
-    read_bytes, read_varint, write_bytes_field, write_varint, write_varint_field,
+use crate::proto::{
+    read_bytes, read_fixed32, read_varint, write_bytes_field, write_varint, write_varint_field,
 };
 
 /// UnixFS node types.
@@ -162,11 +162,7 @@ impl Data {
                         let k = read_varint(b, &mut p)?;
                         match (k >> 3, k & 7) {
                             (1, 0) => t.seconds = read_varint(b, &mut p)? as i64,
-                            (2, 5) => {
-                                let n = b.get(p..p + 4).ok_or("truncated mtime nanos")?;
-                                t.nanos = Some(u32::from_le_bytes([n[0], n[1], n[2], n[3]]));
-                                p += 4;
-                            }
+                            (2, 5) => t.nanos = Some(read_fixed32(b, &mut p, "mtime nanos")?),
                             _ => return Err("bad mtime field".into()),
                         }
                     }

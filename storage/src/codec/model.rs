@@ -1,0 +1,64 @@
+//! The IPLD data model ([`Ipld`]) and the codecs' error ([`CodecError`]), below
+//! every codec and the dispatch in `codec`.
+
+use cid::Cid;
+use std::collections::BTreeMap;
+
+/// The IPLD data model.
+///
+/// Integers span CBOR's range (−2⁶⁴ … 2⁶⁴−1), hence `i128`. Map keys are strings
+/// (DAG-CBOR and DAG-JSON allow only string keys); the `BTreeMap` order is *not*
+/// the canonical DAG-CBOR order — encoders sort as their spec says.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ipld {
+    Null,
+    Bool(bool),
+    Integer(i128),
+    Float(f64),
+    String(String),
+    Bytes(Vec<u8>),
+    List(Vec<Ipld>),
+    Map(BTreeMap<String, Ipld>),
+    Link(Cid),
+}
+
+/// Errors of decoding and encoding any codec.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum CodecError {
+    #[error("malformed {codec}: {reason}")]
+    Malformed { codec: &'static str, reason: String },
+    #[error("cannot encode as {codec}: {reason}")]
+    Unencodable { codec: &'static str, reason: String },
+    #[error("unsupported codec 0x{0:x}")]
+    Unsupported(u64),
+}
+
+impl CodecError {
+    pub(crate) fn malformed(codec: &'static str, reason: impl Into<String>) -> Self {
+        CodecError::Malformed {
+            codec,
+            reason: reason.into(),
+        }
+    }
+    pub(crate) fn unencodable(codec: &'static str, reason: impl Into<String>) -> Self {
+        CodecError::Unencodable {
+            codec,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Refuses to encode values nested `max` levels deep or more.
+pub(crate) fn check_encode_depth(
+    codec: &'static str,
+    depth: usize,
+    max: usize,
+) -> Result<(), CodecError> {
+    if depth >= max {
+        return Err(CodecError::unencodable(
+            codec,
+            format!("nesting deeper than {max} levels"),
+        ));
+    }
+    Ok(())
+}
