@@ -97,6 +97,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
+pub use crate::identity::IdentitySection;
 use crate::identity::{self, IdentityError};
 
 /// Name of the config file inside the repo directory (as Kubo).
@@ -112,7 +113,7 @@ pub const MAX_BLOCKING_THREADS_COUNT: u16 = 64;
 
 /// Default `API.MaxConcurrentRequests` and `Gateway.MaxConcurrentRequests`:
 /// requests served at once by one server (more wait for a slot, see
-/// [`crate::api::SLOT_WAIT`]). Each may hold a blocking-pool job and up to 256 KiB
+/// [`crate::http::SLOT_WAIT`]). Each may hold a blocking-pool job and up to 256 KiB
 /// of queued response.
 pub const DEFAULT_MAX_CONCURRENT_REQUESTS: u16 = 16;
 
@@ -226,19 +227,6 @@ pub struct Config {
     /// null}}`): kept and written back, never used.
     #[serde(skip)]
     pub unknown: Map<String, Value>,
-}
-
-/// `Identity`: who this node is.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IdentitySection {
-    /// Base58 peer ID (`12D3KooW...` for Ed25519, `Qm...` for RSA and ECDSA,
-    /// `16Uiu2...` for secp256k1).
-    #[serde(rename = "PeerID")]
-    pub peer_id: String,
-    /// Base64 (standard, padded) of the libp2p protobuf-encoded private key.
-    #[serde(rename = "PrivKey")]
-    pub priv_key: String,
 }
 
 /// `Datastore`: how much the repo may hold and when GC runs.
@@ -502,16 +490,16 @@ pub struct ApiSection {
     pub http_headers: std::collections::BTreeMap<String, Vec<String>>,
     /// Requests served at once (Acorn's key; default
     /// [`DEFAULT_MAX_CONCURRENT_REQUESTS`]); more wait for a slot up to
-    /// [`crate::api::SLOT_WAIT`], then get 503.
+    /// [`crate::http::SLOT_WAIT`], then get 503.
     #[serde(rename = "MaxConcurrentRequests", default = "default_max_requests")]
     pub max_concurrent_requests: u16,
     /// Go duration within which a connection must send a whole request head, idle
     /// time before it included (Acorn's key; default
-    /// [`crate::api::http::HEAD_DEADLINE`], 20 s).
+    /// [`crate::http::HEAD_DEADLINE`], 20 s).
     #[serde(rename = "HeadDeadline", default = "default_head_deadline")]
     pub head_deadline: String,
     /// Go duration of silence after which a request body ends with an error
-    /// (Acorn's key; default [`crate::api::http::BODY_IDLE_TIMEOUT`], 20 s).
+    /// (Acorn's key; default [`crate::http::BODY_IDLE_TIMEOUT`], 20 s).
     #[serde(rename = "BodyIdleTimeout", default = "default_body_idle_timeout")]
     pub body_idle_timeout: String,
 }
@@ -535,7 +523,7 @@ pub struct GatewaySection {
     /// it. `localhost` is a subdomain gateway unless set here (`null` removes it).
     pub public_gateways: BTreeMap<String, Option<PublicGateway>>,
     /// Requests served at once (default [`DEFAULT_MAX_CONCURRENT_REQUESTS`]); more
-    /// wait for a slot up to [`crate::api::SLOT_WAIT`], then get 503.
+    /// wait for a slot up to [`crate::http::SLOT_WAIT`], then get 503.
     pub max_concurrent_requests: u16,
     /// As `API.HeadDeadline`, for the gateway.
     pub head_deadline: String,
@@ -586,11 +574,11 @@ fn default_max_requests() -> u16 {
 }
 
 fn default_head_deadline() -> String {
-    format!("{}s", crate::api::http::HEAD_DEADLINE.as_secs())
+    format!("{}s", crate::http::HEAD_DEADLINE.as_secs())
 }
 
 fn default_body_idle_timeout() -> String {
-    format!("{}s", crate::api::http::BODY_IDLE_TIMEOUT.as_secs())
+    format!("{}s", crate::http::BODY_IDLE_TIMEOUT.as_secs())
 }
 
 /// The HTTP server settings of one server's section: `max_connections` and the
@@ -599,8 +587,8 @@ fn http_config(
     max_connections: usize,
     head_deadline: &str,
     body_idle_timeout: &str,
-) -> crate::api::http::Config {
-    let mut c = crate::api::http::Config::new(max_connections);
+) -> crate::http::Config {
+    let mut c = crate::http::Config::new(max_connections);
     // `Config::validate` checked both on load and set; a default stays if not.
     if let Ok(d) = parse_duration(head_deadline) {
         c.head_deadline = d;
@@ -612,10 +600,10 @@ fn http_config(
 }
 
 impl ApiSection {
-    /// The RPC API server's HTTP settings.
-    pub fn http_config(&self) -> crate::api::http::Config {
+    /// The RPC API server's HTTP settings, with its connection limit.
+    pub fn http_config(&self, max_connections: usize) -> crate::http::Config {
         http_config(
-            crate::api::MAX_CONNECTIONS_COUNT,
+            max_connections,
             &self.head_deadline,
             &self.body_idle_timeout,
         )
@@ -628,10 +616,10 @@ impl GatewaySection {
         parse_duration(&self.retrieval_timeout).unwrap_or(DEFAULT_GATEWAY_RETRIEVAL_TIMEOUT)
     }
 
-    /// The gateway server's HTTP settings.
-    pub fn http_config(&self) -> crate::api::http::Config {
+    /// The gateway server's HTTP settings, with its connection limit.
+    pub fn http_config(&self, max_connections: usize) -> crate::http::Config {
         http_config(
-            crate::gateway::MAX_CONNECTIONS_COUNT,
+            max_connections,
             &self.head_deadline,
             &self.body_idle_timeout,
         )
@@ -1651,7 +1639,7 @@ mod tests {
         c.set("Acorn.DbCacheSize", json!("2MiB")).unwrap();
         assert_eq!(c.acorn.write_batch_bytes().unwrap(), 1 << 20);
         assert_eq!(c.acorn.db_cache_bytes().unwrap(), 2 << 20);
-        let swarm = crate::daemon::net::swarm_config(&c);
+        let swarm = crate::swarm::swarm_config(&c);
         assert_eq!(swarm.inbound_per_ip.max_established_per_ip, 3);
         assert_eq!(swarm.inbound_per_ip.max_pending_per_ip, 4);
         assert!(c
@@ -1677,7 +1665,7 @@ mod tests {
         c.swarm.resource_mgr.max_memory = "lots".into();
         assert!(c.validate().is_err());
         assert_eq!(
-            crate::daemon::net::swarm_config(&{
+            crate::swarm::swarm_config(&{
                 let mut d = sample();
                 d.swarm.resource_mgr.max_memory = "48MiB".into();
                 d
@@ -1894,7 +1882,10 @@ mod tests {
             assert_eq!(c, before);
             c.set(key, json!("3s")).unwrap();
         }
-        for http in [c.api.http_config(), c.gateway.http_config()] {
+        for http in [
+            c.api.http_config(crate::api::MAX_CONNECTIONS_COUNT),
+            c.gateway.http_config(crate::gateway::MAX_CONNECTIONS_COUNT),
+        ] {
             assert_eq!(http.head_deadline, Duration::from_secs(3));
             assert_eq!(http.body_idle_timeout, Duration::from_secs(3));
             assert_eq!(http.max_connections, 64);
@@ -1904,8 +1895,10 @@ mod tests {
         v["API"].as_object_mut().unwrap().remove("HeadDeadline");
         let old = Config::from_json(&serde_json::to_vec(&v).unwrap()).unwrap();
         assert_eq!(
-            old.api.http_config().head_deadline,
-            crate::api::http::HEAD_DEADLINE
+            old.api
+                .http_config(crate::api::MAX_CONNECTIONS_COUNT)
+                .head_deadline,
+            crate::http::HEAD_DEADLINE
         );
     }
 

@@ -19,8 +19,10 @@ mod config;
 mod core;
 mod core_api;
 mod daemon;
+mod endpoints;
 mod fetch;
 mod gateway;
+mod http;
 mod identity;
 mod kubo_import;
 mod logs;
@@ -28,6 +30,7 @@ mod notify;
 mod pool;
 mod profiles;
 mod repo_glue;
+mod swarm;
 
 use std::io::{self, IsTerminal};
 use std::process::ExitCode;
@@ -133,6 +136,7 @@ fn main() -> ExitCode {
     }
     let mut ctx = cli::Context::from_env();
     ctx.globals = norm.globals;
+    ctx.daemon = Some(daemon::run);
     match cli::run(parsed, &ctx) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,

@@ -60,7 +60,14 @@ pub use repo::Repo;
 pub use settings::Settings;
 
 use crate::core::Node;
-use crate::daemon::net::NetHandle;
+use crate::swarm::NetHandle;
+
+// What the front ends need from the layers below, named here so that they use
+// only the core API: CID arguments, the blocks a server fetches between the runs
+// of a call ([`fetch`]), and the storage types the answers carry.
+pub use crate::core::parse_cid_arg;
+pub(crate) use crate::fetch;
+pub use acorn_storage::{cids, Cid};
 
 /// The error of a network command when no daemon runs (Kubo: "this command must be
 /// run in online mode").
