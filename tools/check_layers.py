@@ -34,6 +34,7 @@ Known arrows not yet turned around are listed in ALLOWED with the reason; the ch
 also fails when an allowed arrow no longer exists, so the list only shrinks.
 
 Usage: tools/check_layers.py [repo root]   (exit status 1 on any violation)
+       tools/check_layers.py --self-test   (the check against a made-up tree)
 """
 
 import os
@@ -319,9 +320,10 @@ def sccs(graph):
     return out
 
 
-def main():
-    repo = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent)
+def check(repo, allowed):
+    """The problems found in the repo at `repo` (paths in them relative to it)."""
     os.chdir(repo)
+    ALLOWED = allowed
     problems = []
     seen_allowed = set()
 
@@ -389,6 +391,67 @@ def main():
 
     for key in sorted(ALLOWED - seen_allowed):
         problems.append(f"allowed edge no longer found (remove it from ALLOWED): {key}")
+    return problems
+
+
+def self_test():
+    """Runs the check on a small made-up tree holding one of each kind of
+    problem, and on the same tree fixed."""
+    import tempfile
+
+    files = {
+        "src/main.rs": "mod cli; mod core; mod core_api; mod daemon; mod config;\nfn main() { daemon::run(); }\n",
+        "src/config.rs": "pub struct Config;\n",
+        "src/core.rs": "use crate::config::Config;\npub fn node(_: Config) {}\n",
+        # core_api reaching up into the daemon, once in code and once in a use tree
+        "src/core_api/mod.rs": "mod x;\nuse crate::{core, daemon::{self as d}};\npub fn f() { d::run(); core::node(crate::config::Config) }\n"
+        "#[cfg(test)]\nmod tests { use crate::cli::a; }\n"
+        '// crate::cli::a in a comment\nconst S: &str = "crate::cli::a";\n',
+        "src/core_api/x.rs": "use super::f;\n",
+        "src/cli/mod.rs": "mod a; mod b;\n",
+        # a front end below the core API, and a circle a <-> b
+        "src/cli/a.rs": "use super::b::B;\nuse acorn_storage::Cid;\npub struct A;\n",
+        "src/cli/b.rs": "pub struct B(super::a::A);\nfn g() { crate::core::node(crate::config::Config) }\n",
+        "src/daemon/mod.rs": "use crate::core_api::f;\npub fn run() { f() }\n",
+        "storage/src/lib.rs": "mod p; mod q;\n",
+        "storage/src/p.rs": "use crate::q::Q;\npub struct P;\n",
+        "storage/src/q.rs": "use super::p::P;\npub struct Q;\n",
+        "net/src/lib.rs": "\n",
+    }
+    expect = [
+        "src/cli/a.rs:2: front end `cli` uses `acorn_storage`",
+        "src/cli/b.rs:2: front end `cli` -> node `core`",
+        "src/core_api/mod.rs:2: core_api `core_api` -> daemon `daemon`",
+        "import circle between src/cli/a.rs, src/cli/b.rs",
+        "import circle between src/core_api/mod.rs, src/daemon/mod.rs",
+        "import circle between storage/src/p.rs, storage/src/q.rs",
+    ]
+    here = os.getcwd()
+    with tempfile.TemporaryDirectory() as d:
+        for name, text in files.items():
+            f = Path(d, name)
+            f.parent.mkdir(parents=True, exist_ok=True)
+            f.write_text(text)
+        found = check(d, set())
+        for fix in ["src/cli/a.rs", "src/cli/b.rs", "src/core_api/mod.rs", "storage/src/q.rs"]:
+            Path(d, fix).write_text("\n")
+        fixed = check(d, set())
+    os.chdir(here)
+    missing = [e for e in expect if not any(p.startswith(e) for p in found)]
+    extra = [p for p in found if not any(p.startswith(e) for e in expect)]
+    ok = not missing and not extra and not fixed
+    for what, items in [("missing", missing), ("unexpected", extra), ("left after the fix", fixed)]:
+        for i in items:
+            print(f"self-test: {what}: {i}")
+    print("layer check self-test: " + ("ok" if ok else "FAILED"))
+    return ok
+
+
+def main():
+    if sys.argv[1:] == ["--self-test"]:
+        sys.exit(0 if self_test() else 1)
+    repo = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent)
+    problems = check(repo, ALLOWED)
     if problems:
         print(f"layer check: {len(problems)} problem(s)")
         for p in problems:
