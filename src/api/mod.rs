@@ -249,6 +249,16 @@ type ApiResult = Result<Response, ApiError>;
 struct Slot(Arc<Api>, #[allow(dead_code)] Held, Option<Instant>);
 
 impl Api {
+    /// This server's HTTP settings: the config's `API` section, with at most
+    /// [`MAX_CONNECTIONS_COUNT`] connections.
+    pub fn http_config(&self) -> http::Config {
+        self.core
+            .node()
+            .config()
+            .api
+            .http_config(MAX_CONNECTIONS_COUNT)
+    }
+
     /// The API over `core`, running repo work on `pool`.
     pub fn new(core: Arc<Local>, pool: Pool, shutdown: Sender<()>, spawner: Spawner) -> Arc<Api> {
         let limit = usize::from(core.node().config().api.max_concurrent_requests);

@@ -53,7 +53,7 @@ use smol::Executor;
 use crate::api::Api;
 use crate::core::Node;
 use crate::endpoints::{api_file, gateway_file, parse_tcp_multiaddr, tcp_multiaddr};
-use crate::gateway::{self, Gateway};
+use crate::gateway::Gateway;
 use crate::http;
 use crate::pool::Pool;
 use crate::swarm as net;
@@ -251,6 +251,7 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
 
     for (l, addr) in listeners {
         let api = api.clone();
+        let config = api.http_config();
         let handler = Arc::new(move |req| api.clone().handle(req));
         // Weak: the serve task lives inside the executor; a strong handle would keep
         // the executor (and every task) alive forever.
@@ -258,9 +259,7 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
         ex.spawn(http::serve(
             l,
             handler,
-            node.config()
-                .api
-                .http_config(crate::api::MAX_CONNECTIONS_COUNT),
+            config,
             stats.clone(),
             stop_rx.clone(),
             move |f| {
@@ -276,14 +275,13 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
     let mut gw_url = None;
     for (l, addr) in gw_listeners {
         let gateway = gateway.clone();
+        let config = gateway.http_config();
         let handler = Arc::new(move |req| gateway.clone().handle(req));
         let spawner = Arc::downgrade(&ex);
         ex.spawn(http::serve(
             l,
             handler,
-            node.config()
-                .gateway
-                .http_config(gateway::MAX_CONNECTIONS_COUNT),
+            config,
             gw_stats.clone(),
             stop_rx.clone(),
             move |f| {

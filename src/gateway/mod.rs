@@ -413,6 +413,16 @@ enum Target {
 }
 
 impl Gateway {
+    /// This server's HTTP settings: the config's `Gateway` section, with at most
+    /// [`MAX_CONNECTIONS_COUNT`] connections.
+    pub fn http_config(&self) -> crate::http::Config {
+        self.core
+            .node()
+            .config()
+            .gateway
+            .http_config(MAX_CONNECTIONS_COUNT)
+    }
+
     pub fn new(core: Arc<Local>, pool: Pool, spawner: Spawner) -> Arc<Gateway> {
         let gw = &core.node().config().gateway;
         let limit = usize::from(gw.max_concurrent_requests);
