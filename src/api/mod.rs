@@ -252,16 +252,12 @@ impl Api {
     /// This server's HTTP settings: the config's `API` section, with at most
     /// [`MAX_CONNECTIONS_COUNT`] connections.
     pub fn http_config(&self) -> http::Config {
-        self.core
-            .node()
-            .config()
-            .api
-            .http_config(MAX_CONNECTIONS_COUNT)
+        self.core.config().api.http_config(MAX_CONNECTIONS_COUNT)
     }
 
     /// The API over `core`, running repo work on `pool`.
     pub fn new(core: Arc<Local>, pool: Pool, shutdown: Sender<()>, spawner: Spawner) -> Arc<Api> {
-        let limit = usize::from(core.node().config().api.max_concurrent_requests);
+        let limit = usize::from(core.config().api.max_concurrent_requests);
         Arc::new(Api {
             core,
             pool,
@@ -276,15 +272,14 @@ impl Api {
     /// Allows the API's own localhost origins on `ports` (call once, before
     /// serving; later calls change nothing).
     pub fn set_listen_ports(&self, ports: &[u16]) {
-        let _ = self.cors.set(cors::Cors::new(
-            &self.core.node().config().api.http_headers,
-            ports,
-        ));
+        let _ = self
+            .cors
+            .set(cors::Cors::new(&self.core.config().api.http_headers, ports));
     }
 
     fn cors(&self) -> &cors::Cors {
         self.cors
-            .get_or_init(|| cors::Cors::new(&self.core.node().config().api.http_headers, &[]))
+            .get_or_init(|| cors::Cors::new(&self.core.config().api.http_headers, &[]))
     }
 
     /// Requests being served now.
@@ -445,13 +440,7 @@ impl Api {
     /// A request's walker: fetches through the node's bitswap, as long as bitswap
     /// waits (the request's `timeout=` bounds the whole request).
     fn walker(&self) -> Walker {
-        let node = self.core.node();
-        Walker::new(
-            node.fetcher().cloned(),
-            self.pool.clone(),
-            node.store().clone(),
-            None,
-        )
+        self.core.walker(self.pool.clone(), None)
     }
 
     /// Runs a `Network` call on the network-wait pool ([`NET_WAIT_THREADS`]): it

@@ -417,14 +417,13 @@ impl Gateway {
     /// [`MAX_CONNECTIONS_COUNT`] connections.
     pub fn http_config(&self) -> crate::http::Config {
         self.core
-            .node()
             .config()
             .gateway
             .http_config(MAX_CONNECTIONS_COUNT)
     }
 
     pub fn new(core: Arc<Local>, pool: Pool, spawner: Spawner) -> Arc<Gateway> {
-        let gw = &core.node().config().gateway;
+        let gw = &core.config().gateway;
         let limit = usize::from(gw.max_concurrent_requests);
         let retrieval_timeout = gw.retrieval_timeout();
         let hosts = subdomain::Hosts::new(&gw.public_gateways);
@@ -446,13 +445,8 @@ impl Gateway {
     /// A request's walker: fetches through the node's bitswap, waiting at most
     /// `Gateway.RetrievalTimeout` for each block.
     fn walker(&self) -> Walker {
-        let node = self.core.node();
-        Walker::new(
-            node.fetcher().cloned(),
-            self.pool.clone(),
-            node.store().clone(),
-            Some(self.retrieval_timeout),
-        )
+        self.core
+            .walker(self.pool.clone(), Some(self.retrieval_timeout))
     }
 
     /// Runs `f` with the core API on the blocking pool; blocks it lacks are
