@@ -210,7 +210,7 @@ def file_edges(crate, path):
     pending_mod = None
     i = 0
     line = 1
-    tok = re.compile(r"#\[cfg\(test\)\]|\bmod\s+(\w+)\s*\{|\buse\s+([^;]+);|[{}\n]|(?<![\w:])((?:crate|super|self)::[\w:]*(?:\{[^;]*?\})?)|(?<![\w:])(\w+)::|\.node\(\)")
+    tok = re.compile(r"#\[cfg\(test\)\]|\bmod\s+\w+\s*;|\bmod\s+(\w+)\s*\{|\buse\s+([^;]+);|[{}\n]|(?<![\w:])((?:crate|super|self)::[\w:]*(?:\{[^;]*?\})?)|(?<![\w:])(\w+)::|\.node\(\)")
     for m in tok.finditer(text):
         s = m.group(0)
         in_test = any(t for _, _, t in stack)
@@ -219,6 +219,9 @@ def file_edges(crate, path):
             continue
         if s == "#[cfg(test)]":
             pending_test = True
+            continue
+        if s.startswith("mod") and s.endswith(";"):
+            pending_test = False
             continue
         if m.group(1):
             stack.append((m.group(1), depth, pending_test))
@@ -415,7 +418,7 @@ def self_test():
         "#[cfg(test)]\nmod tests { use crate::cli::a; }\n"
         '// crate::cli::a in a comment\nconst S: &str = "crate::cli::a";\n',
         "src/core_api/x.rs": "use super::f;\n",
-        "src/cli/mod.rs": "mod a; mod b;\n",
+        "src/cli/mod.rs": "mod a;\n#[cfg(test)]\nmod t;\nmod b;\nuse crate::core::node;\n",
         # a front end below the core API, and a circle a <-> b
         "src/cli/a.rs": "use super::b::B;\nuse acorn_storage::Cid;\npub struct A;\n",
         "src/cli/b.rs": "pub struct B(super::a::A);\nfn g() { crate::core::node(crate::config::Config) }\nfn h(l: L) { l.node().x() }\n",
@@ -427,6 +430,7 @@ def self_test():
     }
     expect = [
         "src/cli/a.rs:2: front end `cli` uses `acorn_storage`",
+        "src/cli/mod.rs:5: front end `cli` -> node `core`",
         "src/cli/b.rs:2: front end `cli` -> node `core`",
         "src/cli/b.rs:3: front end `cli` uses `Local::node()`",
         "src/core_api/mod.rs:2: core_api `core_api` -> daemon `daemon`",
@@ -441,7 +445,7 @@ def self_test():
             f.parent.mkdir(parents=True, exist_ok=True)
             f.write_text(text)
         found = check(d, set())
-        for fix in ["src/cli/a.rs", "src/cli/b.rs", "src/core_api/mod.rs", "storage/src/q.rs"]:
+        for fix in ["src/cli/a.rs", "src/cli/b.rs", "src/cli/mod.rs", "src/core_api/mod.rs", "storage/src/q.rs"]:
             Path(d, fix).write_text("\n")
         fixed = check(d, set())
     os.chdir(here)
