@@ -102,6 +102,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
+pub use crate::identity::IdentitySection;
 use crate::identity::{self, IdentityError};
 
 /// Name of the config file inside the repo directory (as Kubo).
@@ -117,7 +118,7 @@ pub const MAX_BLOCKING_THREADS_COUNT: u16 = 64;
 
 /// Default `API.MaxConcurrentRequests` and `Gateway.MaxConcurrentRequests`:
 /// requests served at once by one server (more wait for a slot, see
-/// [`crate::api::SLOT_WAIT`]). Each may hold a blocking-pool job and up to 256 KiB
+/// [`crate::http::SLOT_WAIT`]). Each may hold a blocking-pool job and up to 256 KiB
 /// of queued response.
 pub const DEFAULT_MAX_CONCURRENT_REQUESTS: u16 = 16;
 
@@ -231,19 +232,6 @@ pub struct Config {
     /// null}}`): kept and written back, never used.
     #[serde(skip)]
     pub unknown: Map<String, Value>,
-}
-
-/// `Identity`: who this node is.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IdentitySection {
-    /// Base58 peer ID (`12D3KooW...` for Ed25519, `Qm...` for RSA and ECDSA,
-    /// `16Uiu2...` for secp256k1).
-    #[serde(rename = "PeerID")]
-    pub peer_id: String,
-    /// Base64 (standard, padded) of the libp2p protobuf-encoded private key.
-    #[serde(rename = "PrivKey")]
-    pub priv_key: String,
 }
 
 /// `Datastore`: how much the repo may hold and when GC runs.
@@ -502,29 +490,29 @@ pub struct ApiSection {
     /// Header name → values. `Access-Control-Allow-Origin` lists the browser origins
     /// allowed to call the API (`"*"`: any); `Access-Control-Allow-Methods` and
     /// `Access-Control-Allow-Credentials` shape the CORS answers (see
-    /// [`crate::api::cors`]). Default: none (only the API's own localhost origins).
+    /// [`crate::http::cors`]). Default: none (only the API's own localhost origins).
     #[serde(rename = "HTTPHeaders")]
     pub http_headers: std::collections::BTreeMap<String, Vec<String>>,
     /// Requests served at once (Acorn's key; default
     /// [`DEFAULT_MAX_CONCURRENT_REQUESTS`]); more wait for a slot up to
-    /// [`crate::api::SLOT_WAIT`], then get 503.
+    /// [`crate::http::SLOT_WAIT`], then get 503.
     #[serde(rename = "MaxConcurrentRequests", default = "default_max_requests")]
     pub max_concurrent_requests: u16,
     /// Go duration within which a connection must send a whole request head, idle
     /// time before it included (Acorn's key; default
-    /// [`crate::api::http::HEAD_DEADLINE`], 20 s).
+    /// [`crate::http::HEAD_DEADLINE`], 20 s).
     #[serde(rename = "HeadDeadline", default = "default_head_deadline")]
     pub head_deadline: String,
     /// Go duration of silence after which a request body ends with an error
-    /// (Acorn's key; default [`crate::api::http::BODY_IDLE_TIMEOUT`], 20 s).
+    /// (Acorn's key; default [`crate::http::BODY_IDLE_TIMEOUT`], 20 s).
     #[serde(rename = "BodyIdleTimeout", default = "default_body_idle_timeout")]
     pub body_idle_timeout: String,
     /// Open connections at most (Acorn's key; default
-    /// [`crate::api::MAX_CONNECTIONS_COUNT`]); past it a new one gets 503.
+    /// [`DEFAULT_MAX_CONNECTIONS_COUNT`]); past it a new one gets 503.
     #[serde(rename = "MaxConnections", default = "default_max_connections")]
     pub max_connections: u16,
     /// Connections kept for new clients (Acorn's key; default
-    /// [`crate::api::http::RESERVED_CONNECTIONS_COUNT`]): with fewer free, the
+    /// [`crate::http::RESERVED_CONNECTIONS_COUNT`]): with fewer free, the
     /// waiting connections of an address holding `MaxConnectionsPerIP` or more
     /// make room for new ones.
     #[serde(
@@ -534,14 +522,14 @@ pub struct ApiSection {
     pub reserved_connections: u16,
     /// Connections of one address above which, with the server nearly full, its
     /// waiting ones are closed for new clients (Acorn's key; default
-    /// [`crate::api::http::MAX_CONNECTIONS_PER_IP_COUNT`]).
+    /// [`crate::http::MAX_CONNECTIONS_PER_IP_COUNT`]).
     #[serde(
         rename = "MaxConnectionsPerIP",
         default = "default_max_connections_per_ip"
     )]
     pub max_connections_per_ip: u16,
     /// Slowest average pace of a request body after its grace time, in bytes per
-    /// second (Acorn's key; default [`crate::api::http::MIN_BODY_BYTES_PER_SEC`];
+    /// second (Acorn's key; default [`crate::http::MIN_BODY_BYTES_PER_SEC`];
     /// `0` turns the check off).
     #[serde(rename = "MinBodyBytesPerSecond", default = "default_min_body_rate")]
     pub min_body_bytes_per_second: u64,
@@ -570,14 +558,14 @@ pub struct GatewaySection {
     /// it. `localhost` is a subdomain gateway unless set here (`null` removes it).
     pub public_gateways: BTreeMap<String, Option<PublicGateway>>,
     /// Requests served at once (default [`DEFAULT_MAX_CONCURRENT_REQUESTS`]); more
-    /// wait for a slot up to [`crate::api::SLOT_WAIT`], then get 503.
+    /// wait for a slot up to [`crate::http::SLOT_WAIT`], then get 503.
     pub max_concurrent_requests: u16,
     /// As `API.HeadDeadline`, for the gateway.
     pub head_deadline: String,
     /// As `API.BodyIdleTimeout`, for the gateway.
     pub body_idle_timeout: String,
     /// As `API.MaxConnections`, for the gateway (default
-    /// [`crate::gateway::MAX_CONNECTIONS_COUNT`]).
+    /// [`DEFAULT_MAX_CONNECTIONS_COUNT`]).
     pub max_connections: u16,
     /// As `API.ReservedConnections`, for the gateway.
     pub reserved_connections: u16,
@@ -621,7 +609,7 @@ impl Default for GatewaySection {
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
             head_deadline: default_head_deadline(),
             body_idle_timeout: default_body_idle_timeout(),
-            max_connections: crate::gateway::MAX_CONNECTIONS_COUNT as u16,
+            max_connections: DEFAULT_MAX_CONNECTIONS_COUNT,
             reserved_connections: default_reserved_connections(),
             max_connections_per_ip: default_max_connections_per_ip(),
             min_body_bytes_per_second: default_min_body_rate(),
@@ -635,28 +623,32 @@ fn default_max_requests() -> u16 {
 }
 
 fn default_head_deadline() -> String {
-    format!("{}s", crate::api::http::HEAD_DEADLINE.as_secs())
+    format!("{}s", crate::http::HEAD_DEADLINE.as_secs())
 }
 
 fn default_body_idle_timeout() -> String {
-    format!("{}s", crate::api::http::BODY_IDLE_TIMEOUT.as_secs())
+    format!("{}s", crate::http::BODY_IDLE_TIMEOUT.as_secs())
 }
 
 fn default_max_connections() -> u16 {
-    crate::api::MAX_CONNECTIONS_COUNT as u16
+    DEFAULT_MAX_CONNECTIONS_COUNT
 }
 
 fn default_reserved_connections() -> u16 {
-    crate::api::http::RESERVED_CONNECTIONS_COUNT as u16
+    crate::http::RESERVED_CONNECTIONS_COUNT as u16
 }
 
 fn default_max_connections_per_ip() -> u16 {
-    crate::api::http::MAX_CONNECTIONS_PER_IP_COUNT as u16
+    crate::http::MAX_CONNECTIONS_PER_IP_COUNT as u16
 }
 
 fn default_min_body_rate() -> u64 {
-    crate::api::http::MIN_BODY_BYTES_PER_SEC
+    crate::http::MIN_BODY_BYTES_PER_SEC
 }
+
+/// Default `API.MaxConnections` and `Gateway.MaxConnections`: open connections of
+/// one HTTP server (one request each at a time).
+pub const DEFAULT_MAX_CONNECTIONS_COUNT: u16 = 64;
 
 /// Largest `API.MaxConnections` / `Gateway.MaxConnections`: each connection costs
 /// a task, a socket and up to a 64 KiB read buffer.
@@ -676,8 +668,8 @@ fn http_config(
     limits: ConnLimits,
     head_deadline: &str,
     body_idle_timeout: &str,
-) -> crate::api::http::Config {
-    let mut c = crate::api::http::Config::new(limits.max_connections.into());
+) -> crate::http::Config {
+    let mut c = crate::http::Config::new(limits.max_connections.into());
     c.reserved_connections = limits.reserved_connections.into();
     c.max_connections_per_ip = limits.max_connections_per_ip.into();
     c.min_body_bytes_per_sec = limits.min_body_bytes_per_second;
@@ -693,7 +685,7 @@ fn http_config(
 
 impl ApiSection {
     /// The RPC API server's HTTP settings.
-    pub fn http_config(&self) -> crate::api::http::Config {
+    pub fn http_config(&self) -> crate::http::Config {
         http_config(
             ConnLimits {
                 max_connections: self.max_connections,
@@ -714,7 +706,7 @@ impl GatewaySection {
     }
 
     /// The gateway server's HTTP settings.
-    pub fn http_config(&self) -> crate::api::http::Config {
+    pub fn http_config(&self) -> crate::http::Config {
         http_config(
             ConnLimits {
                 max_connections: self.max_connections,
@@ -1774,7 +1766,7 @@ mod tests {
         c.set("Acorn.DbCacheSize", json!("2MiB")).unwrap();
         assert_eq!(c.acorn.write_batch_bytes().unwrap(), 1 << 20);
         assert_eq!(c.acorn.db_cache_bytes().unwrap(), 2 << 20);
-        let swarm = crate::daemon::net::swarm_config(&c);
+        let swarm = crate::swarm::swarm_config(&c);
         assert_eq!(swarm.inbound_per_ip.max_established_per_ip, 3);
         assert_eq!(swarm.inbound_per_ip.max_pending_per_ip, 4);
         assert!(c
@@ -1800,7 +1792,7 @@ mod tests {
         c.swarm.resource_mgr.max_memory = "lots".into();
         assert!(c.validate().is_err());
         assert_eq!(
-            crate::daemon::net::swarm_config(&{
+            crate::swarm::swarm_config(&{
                 let mut d = sample();
                 d.swarm.resource_mgr.max_memory = "48MiB".into();
                 d
@@ -2017,7 +2009,10 @@ mod tests {
             assert_eq!(c, before);
             c.set(key, json!("3s")).unwrap();
         }
-        for http in [c.api.http_config(), c.gateway.http_config()] {
+        for http in [
+            c.api.http_config(),
+            c.gateway.http_config(),
+        ] {
             assert_eq!(http.head_deadline, Duration::from_secs(3));
             assert_eq!(http.body_idle_timeout, Duration::from_secs(3));
             assert_eq!(http.max_connections, 64);
@@ -2028,7 +2023,7 @@ mod tests {
         let old = Config::from_json(&serde_json::to_vec(&v).unwrap()).unwrap();
         assert_eq!(
             old.api.http_config().head_deadline,
-            crate::api::http::HEAD_DEADLINE
+            crate::http::HEAD_DEADLINE
         );
     }
 
@@ -2078,11 +2073,11 @@ mod tests {
         let old = Config::from_json(&serde_json::to_vec(&v).unwrap()).unwrap();
         assert_eq!(
             old.api.http_config().reserved_connections,
-            crate::api::http::RESERVED_CONNECTIONS_COUNT
+            crate::http::RESERVED_CONNECTIONS_COUNT
         );
         assert_eq!(
             old.gateway.http_config().max_connections_per_ip,
-            crate::api::http::MAX_CONNECTIONS_PER_IP_COUNT
+            crate::http::MAX_CONNECTIONS_PER_IP_COUNT
         );
     }
 

@@ -20,6 +20,7 @@ use acorn_storage::{car, cids, dag, filestore, gc, Cid};
 use anyhow::{bail, Context as _};
 
 use crate::config::Config;
+use crate::fetch::Fetcher;
 use crate::repo_glue::{self, Mode, RepoHandle};
 
 /// An open repo and its config.
@@ -30,31 +31,6 @@ pub struct Node {
     fetcher: std::sync::OnceLock<Arc<dyn Fetcher>>,
     /// Held while the config file is rewritten (one `config` change at a time).
     config_write: std::sync::Mutex<()>,
-}
-
-/// Where a node gets blocks it does not store: the network, while the daemon runs.
-/// Implemented by the daemon over bitswap ([`crate::daemon::net`]); offline there is
-/// none and a missing block is an error, as before.
-///
-/// Nothing here blocks a thread on the network: a blocking command only reads the
-/// blockstore, and a block it misses is fetched asynchronously, on the executor, by
-/// [`crate::fetch`], which then runs the command again.
-pub trait Fetcher: Send + Sync {
-    /// Opens a session for one request (bitswap asks the peers that had earlier
-    /// blocks of the session first; dropping it cancels its wants).
-    fn open(
-        &self,
-    ) -> futures::future::BoxFuture<'static, Result<Box<dyn FetchSession>, BlockError>>;
-}
-
-/// One request's fetches, awaited on the executor.
-pub trait FetchSession: Send + Sync {
-    /// The block, fetched, verified against its CID and stored; `Ok(None)` when no
-    /// peer had it before bitswap gave up. Dropping the future cancels the want.
-    fn fetch(
-        &self,
-        cid: Cid,
-    ) -> futures::future::BoxFuture<'_, Result<Option<Vec<u8>>, BlockError>>;
 }
 
 /// The blocks a command reads: the blockstore only. With a fetcher (daemon), a block
@@ -1853,15 +1829,15 @@ mod tests {
                 "DEFAULT_MAX_CONCURRENT_REQUESTS",
                 crate::config::DEFAULT_MAX_CONCURRENT_REQUESTS as u64,
             ),
-            ("SLOT_WAIT", crate::api::SLOT_WAIT.as_secs()),
+            ("SLOT_WAIT", crate::http::SLOT_WAIT.as_secs()),
             ("WANT_WINDOW_COUNT", crate::fetch::WANT_WINDOW_COUNT as u64),
-            ("MAX_PING_COUNT", crate::daemon::net::MAX_PING_COUNT as u64),
-            ("PING_TIMEOUT", crate::daemon::net::PING_TIMEOUT.as_secs()),
+            ("MAX_PING_COUNT", crate::swarm::MAX_PING_COUNT as u64),
+            ("PING_TIMEOUT", crate::swarm::PING_TIMEOUT.as_secs()),
             (
                 "DEFAULT_GATEWAY_RETRIEVAL_TIMEOUT",
                 crate::config::DEFAULT_GATEWAY_RETRIEVAL_TIMEOUT.as_secs(),
             ),
-            ("FETCH_TIMEOUT", crate::daemon::net::FETCH_TIMEOUT.as_secs()),
+            ("FETCH_TIMEOUT", crate::fetch::FETCH_TIMEOUT.as_secs()),
             ("NET_WAIT_THREADS", crate::api::NET_WAIT_THREADS as u64),
             (
                 "ADD_HELD_ENTRIES_COUNT",
@@ -1876,26 +1852,26 @@ mod tests {
                 acorn_net::iplimit::IPV6_SUBNET_PREFIX_BITS as u64,
             ),
             (
-                "MAX_CONNECTIONS_COUNT",
-                crate::api::MAX_CONNECTIONS_COUNT as u64,
+                "DEFAULT_MAX_CONNECTIONS_COUNT",
+                crate::config::DEFAULT_MAX_CONNECTIONS_COUNT as u64,
             ),
-            ("HEAD_DEADLINE", crate::api::http::HEAD_DEADLINE.as_secs()),
+            ("HEAD_DEADLINE", crate::http::HEAD_DEADLINE.as_secs()),
             (
                 "BODY_IDLE_TIMEOUT",
-                crate::api::http::BODY_IDLE_TIMEOUT.as_secs(),
+                crate::http::BODY_IDLE_TIMEOUT.as_secs(),
             ),
-            ("BODY_GRACE", crate::api::http::BODY_GRACE.as_secs()),
+            ("BODY_GRACE", crate::http::BODY_GRACE.as_secs()),
             (
                 "MIN_BODY_BYTES_PER_SEC",
-                crate::api::http::MIN_BODY_BYTES_PER_SEC,
+                crate::http::MIN_BODY_BYTES_PER_SEC,
             ),
             (
                 "RESERVED_CONNECTIONS_COUNT",
-                crate::api::http::RESERVED_CONNECTIONS_COUNT as u64,
+                crate::http::RESERVED_CONNECTIONS_COUNT as u64,
             ),
             (
                 "MAX_CONNECTIONS_PER_IP_COUNT",
-                crate::api::http::MAX_CONNECTIONS_PER_IP_COUNT as u64,
+                crate::http::MAX_CONNECTIONS_PER_IP_COUNT as u64,
             ),
             (
                 "MAX_PRIV_KEY_BASE64_CHARS",

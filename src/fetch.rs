@@ -23,7 +23,7 @@
 //! **Limits.** One want in flight per request ([`WANT_WINDOW_COUNT`]); a walk's stack
 //! is bounded by [`acorn_storage::dag::MAX_WALK_STACK_COUNT`]. A want waits at most
 //! the run's `retrieval_timeout` (the gateway's `Gateway.RetrievalTimeout`) and
-//! never past [`crate::daemon::net::FETCH_TIMEOUT`]; bitswap gives up sooner when no
+//! never past [`FETCH_TIMEOUT`]; bitswap gives up sooner when no
 //! peer has the block. A block missed twice in a row (fetched, then gone: a GC ran
 //! between the fetch and the rerun) ends the run with the job's own error.
 //!
@@ -42,8 +42,36 @@ use acorn_storage::blockstore::Store;
 use acorn_storage::{dag, Cid};
 use smol::Executor;
 
-use crate::core::{FetchSession, Fetcher};
 use crate::pool::Pool;
+
+/// Longest wait for one block from the network (bitswap gives up on a want after
+/// its own deadline, 60 s by default; this only guards against a stuck task).
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Where a node gets blocks it does not store: the network, while the daemon runs.
+/// Implemented by the daemon over bitswap ([`crate::swarm`]); offline there is
+/// none and a missing block is an error, as before.
+///
+/// Nothing here blocks a thread on the network: a blocking command only reads the
+/// blockstore, and a block it misses is fetched asynchronously, on the executor, by
+/// [`crate::fetch`], which then runs the command again.
+pub trait Fetcher: Send + Sync {
+    /// Opens a session for one request (bitswap asks the peers that had earlier
+    /// blocks of the session first; dropping it cancels its wants).
+    fn open(
+        &self,
+    ) -> futures::future::BoxFuture<'static, Result<Box<dyn FetchSession>, BlockError>>;
+}
+
+/// One request's fetches, awaited on the executor.
+pub trait FetchSession: Send + Sync {
+    /// The block, fetched, verified against its CID and stored; `Ok(None)` when no
+    /// peer had it before bitswap gave up. Dropping the future cancels the want.
+    fn fetch(
+        &self,
+        cid: Cid,
+    ) -> futures::future::BoxFuture<'_, Result<Option<Vec<u8>>, BlockError>>;
+}
 
 /// Wants a request keeps in flight. One for now: each block is awaited before the
 /// next is asked for.
@@ -118,14 +146,14 @@ pub struct Walker {
 impl Walker {
     /// A walker fetching through `fetcher` (none: misses are final), checking the
     /// store on `pool`; one want waits at most `retrieval_timeout` (capped at
-    /// [`crate::daemon::net::FETCH_TIMEOUT`]).
+    /// [`FETCH_TIMEOUT`]).
     pub fn new(
         fetcher: Option<Arc<dyn Fetcher>>,
         pool: Pool,
         store: Store,
         retrieval_timeout: Option<Duration>,
     ) -> Walker {
-        let cap = crate::daemon::net::FETCH_TIMEOUT;
+        let cap = FETCH_TIMEOUT;
         Walker {
             fetcher,
             session: None,

@@ -38,8 +38,20 @@ use std::fmt;
 use acorn_net::bitswap::wire::{get_varint, put_varint};
 use base64ct::{Base64, Encoding};
 use libp2p_identity::{KeyType, Keypair, PeerId};
+use serde::{Deserialize, Serialize};
 
-use crate::config::IdentitySection;
+/// `Identity`: who this node is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentitySection {
+    /// Base58 peer ID (`12D3KooW...` for Ed25519, `Qm...` for RSA and ECDSA,
+    /// `16Uiu2...` for secp256k1).
+    #[serde(rename = "PeerID")]
+    pub peer_id: String,
+    /// Base64 (standard, padded) of the libp2p protobuf-encoded private key.
+    #[serde(rename = "PrivKey")]
+    pub priv_key: String,
+}
 
 /// Longest `Identity.PrivKey` text we decode. An 8192-bit RSA key, the largest
 /// Kubo makes, is 6 212 characters (4 653 bytes of PKCS#1 DER in the protobuf);

@@ -1,12 +1,21 @@
 //! The `acorn` binary: an IPFS node for small machines.
 //!
-//! - [`cli`]: the command line (argh definitions, handlers, argv normalisation).
-//! - [`config`]: the Kubo-shaped config file; [`profiles`]: named config changes.
-//! - [`identity`]: the node identity (Ed25519 by default; RSA, secp256k1, ECDSA).
-//! - [`repo_glue`]: opening / creating the repo through `acorn-storage`.
-//! - [`core_api`]: the core API every front end calls; [`core`]: the logic behind it.
-//! - [`daemon`]: `acorn daemon`; [`api`]: its HTTP RPC API (Kubo's `/api/v0`).
-//! - [`notify`]: systemd `sd_notify` (READY/WATCHDOG/STOPPING) for `Type=notify`.
+//! The modules are layers, lowest first; each uses only its own layer and those
+//! listed before it
+//! (`tools/check_layers.py` checks it in CI, with no import circle between files):
+//! - Shared leaves: [`config`] (the Kubo-shaped config file), [`profiles`] (named
+//!   config changes), [`identity`] (Ed25519 by default; RSA, secp256k1, ECDSA),
+//!   [`endpoints`] (the `api`/`gateway` files a running daemon writes), [`pool`],
+//!   [`logs`], [`notify`] (systemd `sd_notify`); and [`http`], the HTTP/1.1 room
+//!   both servers share, which knows neither API.
+//! - The node's logic: [`core`], [`repo_glue`] (the repo through `acorn-storage`),
+//!   [`fetch`] (blocks fetched between runs of a call), [`kubo_import`], [`swarm`]
+//!   (the libp2p swarm task and bitswap).
+//! - [`core_api`]: the core API (`Local`, `Remote`), the only door the front ends use.
+//! - Front ends: [`cli`] (the command line), [`api`] (the HTTP RPC API, Kubo's
+//!   `/api/v0`), [`gateway`]; none uses another.
+//! - [`daemon`]: `acorn daemon`, which wires the core API, the swarm and both
+//!   servers; `main` hands it to the CLI.
 //!
 //! Errors reach `main` as `anyhow` errors and are printed as one `Error: ...` line
 //! on stderr with exit status 1. Logs go to stderr, filtered by `ACORN_LOG` (or
@@ -19,8 +28,10 @@ mod config;
 mod core;
 mod core_api;
 mod daemon;
+mod endpoints;
 mod fetch;
 mod gateway;
+mod http;
 mod identity;
 mod kubo_import;
 mod logs;
@@ -28,6 +39,7 @@ mod notify;
 mod pool;
 mod profiles;
 mod repo_glue;
+mod swarm;
 
 use std::io::{self, IsTerminal};
 use std::process::ExitCode;
@@ -133,6 +145,7 @@ fn main() -> ExitCode {
     }
     let mut ctx = cli::Context::from_env();
     ctx.globals = norm.globals;
+    ctx.daemon = Some(daemon::run);
     match cli::run(parsed, &ctx) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,

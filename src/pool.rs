@@ -12,11 +12,11 @@
 //!
 //! **Limits.** Threads ≤ `max_threads`. The queue is not bounded here: its callers
 //! are (the RPC API and the gateway each hold at most their `*.MaxConcurrentRequests`
-//! jobs, one per request; bitswap's own pool, see `daemon::net`, holds at most its
+//! jobs, one per request; bitswap's own pool, see `crate::swarm`, holds at most its
 //! lookups in flight, its local fetches and one put per block received).
 //!
 //! **Bitswap.** The daemon gives bitswap a second `Pool` (`acorn-bitswap`,
-//! `daemon::net::BITSWAP_BLOCKING_THREADS`) through [`acorn_net::bitswap::Blocking`]:
+//! `crate::swarm::BITSWAP_BLOCKING_THREADS`) through [`acorn_net::bitswap::Blocking`]:
 //! the API's long local jobs must not hold up the blocks bitswap stores for other
 //! requests. No pool job waits for the network: content jobs read the blockstore
 //! only and their misses are fetched on the executor ([`crate::fetch`]).

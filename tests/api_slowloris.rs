@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::{err, init_repo, ok, run, Daemon};
 
-/// The API's `MAX_CONNECTIONS_COUNT`.
+/// The API's default `API.MaxConnections` (`DEFAULT_MAX_CONNECTIONS_COUNT`).
 const MAX_CONNECTIONS_COUNT: usize = 64;
 
 /// Writes `bytes` one at a time, `gap` apart, until the server closes the

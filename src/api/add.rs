@@ -35,15 +35,15 @@
 
 use std::io::{self, Read};
 
-use acorn_storage::unixfs::importer;
 use serde_json::json;
 
-use super::multipart::{Multipart, PartKind};
 use super::{json_line, multipart_body, stream, Api, ApiError, ApiResult, Query, Slot};
-use crate::api::http::Request;
-use crate::core::{AddEntry, AddEntryKind, AddSource};
-use crate::core_api::content::{AddEvent, AddInput, AddOptions};
+use crate::core_api::content::{
+    importer, AddEntry, AddEntryKind, AddEvent, AddInput, AddOptions, AddSource,
+};
 use crate::core_api::Content as _;
+use crate::http::multipart::{Multipart, PartKind};
+use crate::http::Request;
 
 impl Api {
     pub(super) async fn add(&self, req: Request, slot: Slot) -> ApiResult {

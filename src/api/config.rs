@@ -23,8 +23,8 @@ use std::io::Read as _;
 use serde_json::json;
 
 use super::{json_response, Api, ApiError, ApiResult, Query};
-use crate::api::http::Request;
 use crate::core_api::Settings as _;
+use crate::http::Request;
 
 impl Api {
     /// `config KEY [VALUE]`.
@@ -73,7 +73,7 @@ impl Api {
             c.config_replace(&data)
         })
         .await?;
-        Ok(crate::api::http::Response::full(200, "text/plain", ""))
+        Ok(crate::http::Response::full(200, "text/plain", ""))
     }
 
     /// `config/show`.

@@ -38,20 +38,21 @@
 
 use std::io::Read;
 
-use acorn_storage::cids;
 use serde_json::{json, Value};
 
-use super::http::Request;
-use super::multipart::Multipart;
 use super::{
     fetching_stream, json_dag_stream, json_line, json_response, multipart_body, stream, Api,
     ApiError, ApiResult, Query, Slot,
 };
-use crate::core::{self, DagStatSummary, MAX_DAG_INPUT_BYTES};
 use crate::core_api::blocks::{mhlen_from_arg, mhtype_from_name, BlockPutOptions, Blocks as _};
-use crate::core_api::dag::{hash_from_name, Car, CarSource, Dag as _, DagPutOptions};
+use crate::core_api::dag::{
+    hash_from_name, Car, CarSource, Dag as _, DagPutOptions, DagStatSummary, MAX_DAG_INPUT_BYTES,
+};
+use crate::core_api::fetch::{Reach, Resume};
 use crate::core_api::Content as _;
-use crate::fetch::{Reach, Resume};
+use crate::core_api::{cids, parse_cid_arg};
+use crate::http::multipart::Multipart;
+use crate::http::Request;
 
 /// Exactly `names.len()` positional arguments, as Kubo's command parser checks them.
 pub(super) fn exact_args(q: &Query<'_>, names: &[&str]) -> Result<Vec<String>, ApiError> {
@@ -74,7 +75,7 @@ pub(super) fn exact_args(q: &Query<'_>, names: &[&str]) -> Result<Vec<String>, A
 
 /// A CID argument, 400 when it does not parse.
 fn cid_arg(s: &str) -> Result<cid::Cid, ApiError> {
-    core::parse_cid_arg(s).map_err(|e| ApiError::Client(format!("{e:#}")))
+    parse_cid_arg(s).map_err(|e| ApiError::Client(format!("{e:#}")))
 }
 
 /// Multipart parts as the CARs of `dag/import`, named by their filename.
@@ -170,7 +171,7 @@ impl Api {
         let mut parts = multipart_body(&req)?;
         let core = self.core.clone();
         stream(slot, "application/json", "X-Chunked-Output", move |w| {
-            let limit = acorn_storage::block::MAX_BLOCK_BYTES;
+            let limit = crate::core_api::blocks::MAX_BLOCK_BYTES;
             while parts.next_part()?.is_some() {
                 let mut data = Vec::new();
                 (&mut parts).take(limit as u64 + 1).read_to_end(&mut data)?;
@@ -344,7 +345,7 @@ impl Api {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::DagStat;
+    use crate::core_api::dag::DagStat;
 
     fn cid(s: &str) -> cid::Cid {
         cids::parse(s).unwrap()

@@ -8,7 +8,7 @@
 //! **Spec.** Kubo `core/commands/filestore.go` and boxo `filestore/util.go`:
 //! `ls` and `verify` lines are `ListRes`
 //! `{"Status","ErrorMsg","Key":{"/":cid},"FilePath","Offset","Size"}` with Kubo's
-//! status codes ([`status_code`]); `dups` lines are `{"Ref": cid, "Err": ""}`.
+//! status codes ([`status_code`](crate::core_api::filestore::status_code)); `dups` lines are `{"Ref": cid, "Err": ""}`.
 //! Options: `file-order` (bool), positional `arg` CIDs.
 //!
 //! **Departures.** A malformed CID argument is a 400 error for the whole request
@@ -16,38 +16,13 @@
 //! first, as it does offline. `Key` is the CID as given (Kubo: the raw CIDv1 of its
 //! multihash) when CIDs are named; listing everything gives raw CIDv1s, as Kubo.
 
-use acorn_storage::filestore::Status;
 use serde_json::json;
 
 use super::{json_line, stream, Api, ApiError, ApiResult, Query, Slot};
-use crate::api::http::Request;
-use crate::core::parse_cid_arg;
+use crate::core_api::filestore::status_code;
+use crate::core_api::parse_cid_arg;
 use crate::core_api::Filestore;
-
-/// Kubo's numeric filestore status (boxo `filestore.Status`).
-pub fn status_code(s: Status) -> u32 {
-    match s {
-        Status::Ok => 0,
-        Status::Error => 10,
-        Status::NoFile => 11,
-        Status::Changed => 12,
-        Status::Corrupt => 20,
-        Status::Missing => 30,
-    }
-}
-
-/// The status a Kubo code stands for (`None` for an unknown code).
-pub fn status_from_code(code: u64) -> Option<Status> {
-    Some(match code {
-        0 => Status::Ok,
-        10 => Status::Error,
-        11 => Status::NoFile,
-        12 => Status::Changed,
-        20 => Status::Corrupt,
-        30 => Status::Missing,
-        _ => return None,
-    })
-}
+use crate::http::Request;
 
 impl Api {
     /// `filestore/ls` (`check` false) and `filestore/verify` (`check` true).
@@ -85,26 +60,5 @@ impl Api {
             })
         })
         .await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn status_codes_round_trip() {
-        for s in [
-            Status::Ok,
-            Status::Error,
-            Status::NoFile,
-            Status::Changed,
-            Status::Corrupt,
-            Status::Missing,
-        ] {
-            assert_eq!(status_from_code(u64::from(status_code(s))), Some(s));
-        }
-        assert_eq!(status_code(Status::Missing), 30);
-        assert_eq!(status_from_code(1), None);
     }
 }

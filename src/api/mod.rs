@@ -39,14 +39,14 @@
 //! slot is held until a stream ends). A request past it waits for a slot up to
 //! [`SLOT_WAIT`], then gets 503: instant 503s made clients under load retry in a
 //! tight loop, so that only about 1 % of requests got through. The waiting requests
-//! are bounded by the connection limit, [`MAX_CONNECTIONS_COUNT`] (a connection
+//! are bounded by the connection limit, `API.MaxConnections` (a connection
 //! carries one request at a time), so at most that many minus the slots wait, each
 //! holding only its parsed head and a body queue ([`http`]). Slow clients cannot
 //! keep those connections: a head must arrive whole within `API.HeadDeadline`, a
 //! body must not fall silent for `API.BodyIdleTimeout` nor crawl, and with the
 //! connections nearly all taken a new one closes the oldest one still waiting for
 //! a head from a busy address ([`http`]'s module doc states the rule). A streamed
-//! response holds at most [`RESPONSE_QUEUE_COUNT`] × [`STREAM_CHUNK_BYTES`] (256
+//! response holds at most [`RESPONSE_QUEUE_COUNT`] × [`STREAM_CHUNK_BYTES`](http::stream::STREAM_CHUNK_BYTES) (256
 //! KiB) queued; request heads and body queues as [`http`] says; multipart parts as
 //! [`multipart`] says; a `block/put` part ≤ `MAX_BLOCK_BYTES`.
 //!
@@ -81,46 +81,36 @@ pub mod add;
 pub mod args;
 pub mod commands;
 pub mod config;
-pub mod cors;
 mod dag;
 pub mod filestore;
-pub mod http;
 mod log;
-pub mod multipart;
 mod ping;
 mod pins;
 mod refs;
 pub mod stats;
 
-use std::io::{self, Read, Write};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::io::{self, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use acorn_storage::unixfs::exporter::EntryKind;
 use serde_json::{json, Value};
-use smol::channel::{self, Receiver, Sender};
+use smol::channel::{self, Sender};
 
-use crate::core::{self, parse_cid_arg};
+use crate::core_api::content::{AddEntryError, EntryKind};
+use crate::core_api::fetch::{self, Reach, Resume, Spawner, Walker};
+use crate::core_api::parse_cid_arg;
 use crate::core_api::{network, Content as _, Local, Network as _, Settings as _};
-use crate::fetch::{self, Reach, Resume, Spawner, Walker};
+use crate::http::multipart::{self, Multipart};
+use crate::http::{
+    self, cors, Body, BodyReader, Chunk, ChunkWriter, Held, Request, Response, Slots, SLOT_WAIT,
+};
 use crate::pool::Pool;
-use http::{Body, Chunk, Request, Response};
-use multipart::Multipart;
 use refs::refs_options;
-
-/// Longest wait for a request slot when every slot is taken (API and gateway);
-/// the request then gets 503. Waiters are bounded by the connection limits.
-pub const SLOT_WAIT: Duration = Duration::from_secs(5);
 
 /// Threads on which the API's network commands (`id`, `swarm/*`, `routing/*`,
 /// `stats/bw`, `bitswap/*`) wait for the swarm task, apart from the repo's
 /// blocking pool; started on use, gone when idle (`pool::IDLE_EXIT`).
 pub const NET_WAIT_THREADS: usize = 1;
-/// Open API connections; one more gets 503 and is closed.
-pub const MAX_CONNECTIONS_COUNT: usize = 64;
-/// Size of the chunks a streamed response is cut into, in bytes.
-pub const STREAM_CHUNK_BYTES: usize = 64 * 1024;
 /// Chunks queued between a core call and the socket; the core call waits when
 /// the client reads slower than it produces.
 pub const RESPONSE_QUEUE_COUNT: usize = 4;
@@ -216,7 +206,7 @@ impl From<anyhow::Error> for ApiError {
     /// The table of failures that are the client's fault (400, `Code: 1`); all
     /// others are the node's (500, `Code: 0`).
     fn from(e: anyhow::Error) -> Self {
-        if let Some(crate::daemon::net::NetError::BadAddr { .. }) = e.downcast_ref() {
+        if let Some(crate::core_api::network::NetError::BadAddr { .. }) = e.downcast_ref() {
             return ApiError::Client(e.to_string());
         }
         let client = e.chain().any(|cause| {
@@ -228,7 +218,7 @@ impl From<anyhow::Error> for ApiError {
                 Some(inner) => inner as &(dyn std::error::Error + 'static),
                 None => cause,
             };
-            cause.is::<http::MalformedBody>() || cause.is::<core::AddEntryError>()
+            cause.is::<http::MalformedBody>() || cause.is::<AddEntryError>()
         });
         if client {
             ApiError::Client(format!("{e:#}"))
@@ -256,73 +246,15 @@ type ApiResult = Result<Response, ApiError>;
 /// (`timeout=`).
 struct Slot(Arc<Api>, #[allow(dead_code)] Held, Option<Instant>);
 
-/// One server's request slots: at most `limit` held at once; a request past that
-/// waits (async, on the executor) for one to free, up to a bound it chooses.
-/// Waiters are not queued here beyond the semaphore's own list, which the server's
-/// connection limit bounds (one request per connection at a time).
-pub struct Slots {
-    sem: Arc<smol::lock::Semaphore>,
-    active: Arc<AtomicUsize>,
-    limit: usize,
-}
-
-/// A held slot; dropping it frees the slot.
-pub struct Held {
-    _permit: smol::lock::SemaphoreGuardArc,
-    active: Arc<AtomicUsize>,
-}
-
-impl Drop for Held {
-    fn drop(&mut self) {
-        self.active.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-impl Slots {
-    /// `limit` slots (at least 1).
-    pub fn new(limit: usize) -> Slots {
-        let limit = limit.max(1);
-        Slots {
-            sem: Arc::new(smol::lock::Semaphore::new(limit)),
-            active: Arc::new(AtomicUsize::new(0)),
-            limit,
-        }
-    }
-
-    /// How many slots there are.
-    pub fn limit(&self) -> usize {
-        self.limit
-    }
-
-    /// Slots held now.
-    pub fn active(&self) -> usize {
-        self.active.load(Ordering::SeqCst)
-    }
-
-    /// A slot, waiting up to `wait` for one; `None` when none freed in time.
-    pub async fn acquire(&self, wait: Duration) -> Option<Held> {
-        let permit = match self.sem.try_acquire_arc() {
-            Some(p) => p,
-            None => {
-                futures_lite::future::or(async { Some(self.sem.acquire_arc().await) }, async {
-                    async_io::Timer::after(wait).await;
-                    None
-                })
-                .await?
-            }
-        };
-        self.active.fetch_add(1, Ordering::SeqCst);
-        Some(Held {
-            _permit: permit,
-            active: self.active.clone(),
-        })
-    }
-}
-
 impl Api {
+    /// This server's HTTP settings: the config's `API` section.
+    pub fn http_config(&self) -> http::Config {
+        self.core.config().api.http_config()
+    }
+
     /// The API over `core`, running repo work on `pool`.
     pub fn new(core: Arc<Local>, pool: Pool, shutdown: Sender<()>, spawner: Spawner) -> Arc<Api> {
-        let limit = usize::from(core.node().config().api.max_concurrent_requests);
+        let limit = usize::from(core.config().api.max_concurrent_requests);
         Arc::new(Api {
             core,
             pool,
@@ -337,15 +269,14 @@ impl Api {
     /// Allows the API's own localhost origins on `ports` (call once, before
     /// serving; later calls change nothing).
     pub fn set_listen_ports(&self, ports: &[u16]) {
-        let _ = self.cors.set(cors::Cors::new(
-            &self.core.node().config().api.http_headers,
-            ports,
-        ));
+        let _ = self
+            .cors
+            .set(cors::Cors::new(&self.core.config().api.http_headers, ports));
     }
 
     fn cors(&self) -> &cors::Cors {
         self.cors
-            .get_or_init(|| cors::Cors::new(&self.core.node().config().api.http_headers, &[]))
+            .get_or_init(|| cors::Cors::new(&self.core.config().api.http_headers, &[]))
     }
 
     /// Requests being served now.
@@ -506,13 +437,7 @@ impl Api {
     /// A request's walker: fetches through the node's bitswap, as long as bitswap
     /// waits (the request's `timeout=` bounds the whole request).
     fn walker(&self) -> Walker {
-        let node = self.core.node();
-        Walker::new(
-            node.fetcher().cloned(),
-            self.pool.clone(),
-            node.store().clone(),
-            None,
-        )
+        self.core.walker(self.pool.clone(), None)
     }
 
     /// Runs a `Network` call on the network-wait pool ([`NET_WAIT_THREADS`]): it
@@ -556,7 +481,7 @@ impl Api {
         if q.bool(&["compress", "C"])?.unwrap_or(false) {
             return Err(ApiError::Client("get: compress is not supported".into()));
         }
-        acorn_storage::unixfs::exporter::parse_ipfs_path(&arg)
+        crate::core_api::content::parse_ipfs_path(&arg)
             .map_err(|e| ApiError::Client(e.to_string()))?;
         fetching_stream(
             slot,
@@ -722,10 +647,11 @@ impl Api {
     async fn routing_findprovs(&self, req: Request) -> ApiResult {
         let q = Query(&req.query);
         let arg = q.required_args("key")?.swap_remove(0);
-        let cid = core::parse_cid_arg(&arg).map_err(|e| ApiError::Client(e.to_string()))?;
-        let max = q
-            .int(&["num-providers", "n"])?
-            .map_or(crate::daemon::net::DEFAULT_NUM_PROVIDERS as i64, |n| n);
+        let cid = parse_cid_arg(&arg).map_err(|e| ApiError::Client(e.to_string()))?;
+        let max = q.int(&["num-providers", "n"])?.map_or(
+            crate::core_api::network::DEFAULT_NUM_PROVIDERS as i64,
+            |n| n,
+        );
         if max < 1 {
             return Err(ApiError::Client(
                 "number of providers must be greater than 0".into(),
@@ -771,7 +697,7 @@ impl Api {
         let args = Query(&req.query).required_args("key")?;
         let mut cids = Vec::with_capacity(args.len());
         for a in &args {
-            cids.push(core::parse_cid_arg(a).map_err(|e| ApiError::Client(e.to_string()))?);
+            cids.push(parse_cid_arg(a).map_err(|e| ApiError::Client(e.to_string()))?);
         }
         self.on_net(move |c| c.provide(&cids)).await?;
         Ok(Response::full(200, "application/json", ""))
@@ -883,15 +809,8 @@ fn multipart_body(req: &Request) -> Result<Multipart<BodyReader>, ApiError> {
     let boundary = multipart::boundary(ct).ok_or_else(|| {
         ApiError::Client("request body must be multipart/form-data with a boundary".into())
     })?;
-    Multipart::new(
-        BodyReader {
-            rx: req.body.clone(),
-            cur: Vec::new(),
-            pos: 0,
-        },
-        &boundary,
-    )
-    .map_err(|e| ApiError::Client(e.to_string()))
+    Multipart::new(BodyReader::new(req.body.clone()), &boundary)
+        .map_err(|e| ApiError::Client(e.to_string()))
 }
 
 /// Kubo-style query parameters.
@@ -968,79 +887,6 @@ impl Query<'_> {
             ))),
             n => Ok(n.map(|n| n as u64)),
         }
-    }
-}
-
-/// The request body as a blocking `Read` (used on the blocking pool only).
-pub struct BodyReader {
-    rx: Receiver<Result<Vec<u8>, http::BodyError>>,
-    cur: Vec<u8>,
-    pos: usize,
-}
-
-impl Read for BodyReader {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        while self.pos == self.cur.len() {
-            match self.rx.recv_blocking() {
-                Ok(Ok(c)) => {
-                    self.cur = c;
-                    self.pos = 0;
-                }
-                Ok(Err(e)) => return Err(e.into_io()),
-                Err(_) => return Ok(0),
-            }
-        }
-        let n = (self.cur.len() - self.pos).min(out.len());
-        out[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
-    }
-}
-
-/// Writes into a streamed response, [`STREAM_CHUNK_BYTES`] at a time (also used by
-/// the gateway).
-pub(crate) struct ChunkWriter {
-    tx: Sender<Chunk>,
-    buf: Vec<u8>,
-}
-
-impl ChunkWriter {
-    pub(crate) fn new(tx: Sender<Chunk>) -> Self {
-        ChunkWriter {
-            tx,
-            buf: Vec::with_capacity(STREAM_CHUNK_BYTES),
-        }
-    }
-
-    /// Ends the stream with an error (after what was sent).
-    pub(crate) fn fail(&self, msg: String) {
-        let _ = self.tx.send_blocking(Chunk::Error(msg));
-    }
-
-    /// Sends what is buffered.
-    pub(crate) fn send(&mut self) -> io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(STREAM_CHUNK_BYTES));
-        self.tx
-            .send_blocking(Chunk::Data(chunk))
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "client went away"))
-    }
-}
-
-impl Write for ChunkWriter {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let n = data.len().min(STREAM_CHUNK_BYTES - self.buf.len());
-        self.buf.extend_from_slice(&data[..n]);
-        if self.buf.len() == STREAM_CHUNK_BYTES {
-            self.send()?;
-        }
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.send()
     }
 }
 
@@ -1153,10 +999,7 @@ async fn stream(
     pool.spawn(move || {
         let _slot = slot;
         let _done = done_tx;
-        let mut w = ChunkWriter {
-            tx,
-            buf: Vec::with_capacity(STREAM_CHUNK_BYTES),
-        };
+        let mut w = ChunkWriter::new(tx);
         let r = work(&mut w).and_then(|()| Ok(w.send()?));
         if let Err(e) = r {
             let _ = w.send();
@@ -1191,31 +1034,4 @@ async fn stream_response(
         ],
         body: Body::Stream(first, rx),
     })
-}
-
-#[cfg(test)]
-mod slot_tests {
-    use super::*;
-
-    /// With one slot: a second taker times out while it is held, and one that
-    /// waits gets it as soon as the holder lets go.
-    #[test]
-    fn a_waiter_gets_the_slot_when_it_frees_and_gives_up_after_the_wait() {
-        let slots = Slots::new(1);
-        smol::block_on(async {
-            let held = slots.acquire(Duration::ZERO).await.expect("a free slot");
-            assert_eq!(slots.active(), 1);
-            assert!(slots.acquire(Duration::from_millis(20)).await.is_none());
-            let mut waiter = Box::pin(slots.acquire(Duration::from_secs(60)));
-            // Polled once: it is waiting now, not holding.
-            assert!(futures_lite::future::poll_once(&mut waiter).await.is_none());
-            assert_eq!(slots.active(), 1);
-            drop(held);
-            let got = waiter.await.expect("the freed slot");
-            assert_eq!(slots.active(), 1);
-            drop(got);
-            assert_eq!(slots.active(), 0);
-        });
-        assert_eq!(Slots::new(0).limit(), 1);
-    }
 }

@@ -9,8 +9,8 @@ use serde_json::json;
 
 use super::{http::Response, Api, ApiError, ApiResult, Query};
 use crate::core_api::network::parse_peer;
+use crate::core_api::network::MAX_PING_COUNT;
 use crate::core_api::Network as _;
-use crate::daemon::net::MAX_PING_COUNT;
 
 /// Kubo's default `count`.
 pub const DEFAULT_PING_COUNT: usize = 10;

@@ -29,18 +29,17 @@
 //! Progress lines come as blocks are reached, not on a timer: a stalled fetch
 //! sends none.
 
-use acorn_storage::pins::PinFilter;
 use serde_json::{json, Value};
 
 use super::dag::exact_args;
-use super::http::Request;
 use super::{
     json_dag_stream, json_line, json_response, stream, Api, ApiError, ApiResult, Query, Slot,
 };
-use crate::core_api::pins::{PinAddEvent, PinAddOptions, PinVerifyOptions};
+use crate::core_api::fetch::Reach;
+use crate::core_api::pins::{PinAddEvent, PinAddOptions, PinFilter, PinVerifyOptions};
 use crate::core_api::repo::GcEvent;
 use crate::core_api::{Pins, Repo};
-use crate::fetch::Reach;
+use crate::http::Request;
 
 impl Api {
     pub(super) async fn pin_add(&self, req: Request, slot: Slot) -> ApiResult {

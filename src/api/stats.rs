@@ -22,8 +22,8 @@
 use serde_json::{json, Value};
 
 use super::{json_response, Api, ApiError, ApiResult, Query};
-use crate::api::http::Request;
 use crate::core_api::{network, Network as _};
+use crate::http::Request;
 
 impl Api {
     /// `stats/repo`: `repo/stat`'s answer.

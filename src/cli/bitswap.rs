@@ -9,8 +9,7 @@
 
 use argh::{ArgsInfo, FromArgs};
 
-use super::net::humanize_bytes;
-use super::{online, print, Context};
+use super::{humanize_bytes, online, print, Context};
 use crate::core_api::network::{parse_peer, BitswapStatus};
 
 /// Bitswap: the block exchange (needs the daemon).

@@ -12,11 +12,9 @@ use argh::{ArgsInfo, FromArgs};
 
 use std::io::Write as _;
 
-use acorn_storage::cids;
-
 use super::{parse_bool, print, read_input_limited, Context};
-use crate::core::parse_cid_arg;
 use crate::core_api::blocks::{mhlen_from_arg, mhtype_from_name, BlockPutOptions};
+use crate::core_api::{cids, parse_cid_arg};
 
 /// Work with raw blocks.
 #[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
@@ -108,7 +106,7 @@ impl BlockCmd {
                     allow_big_block: true,
                     ..BlockPutOptions::default()
                 };
-                let limit = acorn_storage::block::MAX_BLOCK_BYTES;
+                let limit = crate::core_api::blocks::MAX_BLOCK_BYTES;
                 let inputs: Vec<Option<&str>> = if c.paths.is_empty() {
                     vec![None]
                 } else {

@@ -20,8 +20,7 @@ use std::io::Write as _;
 
 use super::progress::Bar;
 use super::{parse_bool, Context};
-use crate::core_api::content::{self, AddEvent, AddInput, AddOptions, GetProgress};
-use acorn_storage::unixfs::importer;
+use crate::core_api::content::{self, importer, AddEvent, AddInput, AddOptions, GetProgress};
 
 /// Add a file or directory to acorn.
 #[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
@@ -362,7 +361,7 @@ pub struct LsCmd {
 
 impl LsCmd {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
-        use acorn_storage::unixfs::exporter::EntryKind;
+        use crate::core_api::content::EntryKind;
         anyhow::ensure!(!self.paths.is_empty(), "argument \"ipfs-path\" is required");
         let show_size = self.size.unwrap_or(true);
         let core = super::core(ctx)?;

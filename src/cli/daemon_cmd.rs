@@ -16,7 +16,10 @@ pub struct DaemonCmd {}
 
 impl DaemonCmd {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
-        crate::daemon::run(&ctx.repo_root()?)
+        let run = ctx
+            .daemon
+            .ok_or_else(|| anyhow::anyhow!("this build has no daemon"))?;
+        run(&ctx.repo_root()?)
     }
 }
 

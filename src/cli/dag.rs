@@ -14,11 +14,11 @@ use argh::{ArgsInfo, FromArgs};
 
 use std::io::Write as _;
 
-use acorn_storage::cids;
-
 use super::{parse_bool, print, read_input_limited, Context};
-use crate::core::{DagStatSummary, MAX_DAG_INPUT_BYTES};
-use crate::core_api::dag::{hash_from_name, Car, CarSource, DagPutOptions};
+use crate::core_api::cids;
+use crate::core_api::dag::{
+    hash_from_name, Car, CarSource, DagPutOptions, DagStatSummary, MAX_DAG_INPUT_BYTES,
+};
 
 /// Work with IPLD DAGs.
 #[derive(FromArgs, ArgsInfo, Debug, PartialEq)]

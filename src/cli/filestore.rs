@@ -17,8 +17,8 @@ use argh::{ArgsInfo, FromArgs};
 use std::io::Write as _;
 
 use super::Context;
-use crate::core::parse_cid_arg;
-use acorn_storage::filestore::Status;
+use crate::core_api::filestore::Status;
+use crate::core_api::parse_cid_arg;
 
 /// Work with blocks that reference files in place (`add --nocopy`).
 #[derive(FromArgs, ArgsInfo, Debug, PartialEq)]

@@ -12,7 +12,7 @@
 //! ([`Config::create_new`]). A config file therefore means a complete repo.
 //!
 //! `acorn init --from-kubo PATH` makes the repo from a Kubo repo instead (see
-//! [`crate::kubo_import`]): Kubo's identity and config, then every block and pin,
+//! [`crate::core_api::repo::init_from_kubo`]): Kubo's identity and config, then every block and pin,
 //! all checked before the repo is created. Output:
 //! ```text
 //! importing Kubo repo at /home/pi/.ipfs (repo version 14)
@@ -31,7 +31,6 @@ use super::{print, Context};
 use crate::config::{self, Config, ConfigError};
 use crate::identity::{Identity, KeySpec, RSA_DEFAULT_BITS};
 use crate::profiles;
-use crate::repo_glue::{self, Mode};
 
 /// Initialize an acorn repo (config, identity, datastore) at $ACORN_PATH.
 #[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
@@ -126,9 +125,8 @@ impl InitCmd {
             .context("the chosen profiles give an invalid config")?;
 
         print(&format!("initializing IPFS node at {}\n", root.display()))?;
-        let repo = repo_glue::open_or_init_datastore(&root, Mode::Init)?;
-        cfg.create_new(&repo.root)?;
-        tracing::info!(root = %repo.root.display(), "repo initialised");
+        let root = crate::core_api::repo::init(&root, &cfg)?;
+        tracing::info!(root = %root.display(), "repo initialised");
         Ok(())
     }
 }
@@ -139,79 +137,9 @@ fn from_kubo(
     kubo_root: &std::path::Path,
     chosen: Vec<&'static profiles::Profile>,
 ) -> anyhow::Result<()> {
-    use crate::kubo_import;
-    let kubo = acorn_storage::kubo::KuboRepo::open(kubo_root)?;
-    print(&format!(
-        "importing Kubo repo at {} (repo version {})\n",
-        kubo_root.display(),
-        kubo.version
-    ))?;
-    let (mut cfg, skipped) = kubo_import::config_from_kubo(&kubo.config)?;
-    print(&format!("peer identity: {}\n", cfg.identity.peer_id))?;
-    for p in chosen {
-        profiles::apply(&mut cfg, p)?;
-    }
-    cfg.validate()
-        .context("the chosen profiles give an invalid config")?;
-
-    let existed = root.exists();
-    let before: std::collections::HashSet<std::ffi::OsString> = if existed {
-        std::fs::read_dir(root)
-            .with_context(|| format!("reading {}", root.display()))?
-            .map(|e| e.map(|e| e.file_name()))
-            .collect::<Result<_, _>>()?
-    } else {
-        Default::default()
-    };
-    let result = (|| -> anyhow::Result<kubo_import::Report> {
-        {
-            use std::os::unix::fs::DirBuilderExt as _;
-            // 0700: the directory holds the private key.
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(root)
-                .with_context(|| format!("creating repo directory {}", root.display()))?;
-        }
-        let scratch = kubo_import::Scratch::new(root)?;
-        let checked = kubo.check(scratch.path(), &mut |_, _| {})?;
-        drop(scratch);
-        print(&format!(
-            "checked {} blocks ({} bytes) and {} pins\n",
-            checked.blocks.len(),
-            checked.bytes,
-            checked.pins.len()
-        ))?;
-        print(&format!("initializing IPFS node at {}\n", root.display()))?;
-        let repo = repo_glue::open_or_init_datastore(root, Mode::Init)?;
-        let store = repo.repo.store();
-        store.set_min_free_bytes(cfg.acorn.min_free_space_bytes()?);
-        let report = kubo_import::write(store, &checked)?;
-        cfg.create_new(&repo.root)?;
-        Ok(report)
-    })();
-    let report = match result {
-        Ok(r) => r,
-        Err(e) => {
-            // Leave the directory as it was: remove what this run made.
-            if !existed {
-                let _ = std::fs::remove_dir_all(root);
-            } else if let Ok(entries) = std::fs::read_dir(root) {
-                for entry in entries.flatten() {
-                    if !before.contains(&entry.file_name()) {
-                        let p = entry.path();
-                        let _ = if p.is_dir() {
-                            std::fs::remove_dir_all(&p)
-                        } else {
-                            std::fs::remove_file(&p)
-                        };
-                    }
-                }
-            }
-            return Err(e);
-        }
-    };
-    let mut out = kubo_import::summary(&report);
+    let (report, skipped, cfg) =
+        crate::core_api::repo::init_from_kubo(root, kubo_root, chosen, &mut |s| print(s))?;
+    let mut out = crate::core_api::repo::kubo_import_summary(&report);
     for s in &skipped {
         out.push_str(&format!("config: kept Acorn's {} ({})\n", s.key, s.reason));
     }

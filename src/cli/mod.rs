@@ -35,7 +35,7 @@ pub mod tools;
 pub mod version;
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _};
 use argh::{ArgsInfo, FromArgs};
@@ -99,7 +99,13 @@ pub struct Context {
     pub home: Option<OsString>,
     /// The global options (`--offline`, `--api`, `--enc`, `--timeout`).
     pub globals: argv::Globals,
+    /// What `acorn daemon` runs on the repo root: the daemon, which sits above the
+    /// front ends and is handed in by `main` (none: `acorn daemon` fails).
+    pub daemon: Option<DaemonFn>,
 }
+
+/// The daemon's entry point, as `main` hands it to the CLI.
+pub type DaemonFn = fn(&Path) -> anyhow::Result<()>;
 
 impl Context {
     /// Read `ACORN_PATH` and `HOME` from the environment.
@@ -108,6 +114,7 @@ impl Context {
             acorn_path: std::env::var_os(ACORN_PATH_ENV),
             home: std::env::var_os("HOME"),
             globals: argv::Globals::default(),
+            daemon: None,
         }
     }
 
@@ -290,6 +297,21 @@ pub(crate) fn print(text: &str) -> anyhow::Result<()> {
         .context("writing to stdout")
 }
 
+/// go-humanize's `Bytes`: SI units, one decimal below 10.
+pub fn humanize_bytes(n: f64) -> String {
+    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
+    if n < 10.0 {
+        return format!("{} B", n as u64);
+    }
+    let e = (n.log10() / 3.0).floor().min(6.0) as usize;
+    let v = n / 1000f64.powi(e as i32);
+    if v < 10.0 {
+        format!("{v:.1} {}", UNITS[e])
+    } else {
+        format!("{v:.0} {}", UNITS[e])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,6 +332,7 @@ mod tests {
             acorn_path: p.map(OsString::from),
             home: h.map(OsString::from),
             globals: argv::Globals::default(),
+            daemon: None,
         };
         assert_eq!(
             ctx(None, Some("/home/u")).repo_root().unwrap(),

@@ -7,9 +7,9 @@
 
 use argh::{ArgsInfo, FromArgs};
 
-use super::{online, print, Context};
-use crate::core::parse_cid_arg;
+use super::{humanize_bytes, online, print, Context};
 use crate::core_api::network::{bw_scope, parse_peer};
+use crate::core_api::parse_cid_arg;
 
 /// One item per line.
 fn lines<T: std::fmt::Display>(items: &[T]) -> String {
@@ -141,7 +141,7 @@ pub struct PingCmd {
 
 impl PingCmd {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
-        use crate::daemon::net::MAX_PING_COUNT;
+        use crate::core_api::network::MAX_PING_COUNT;
         let count = self.count.unwrap_or(10);
         anyhow::ensure!(count > 0, "ping count must be greater than 0");
         anyhow::ensure!(
@@ -209,21 +209,6 @@ pub struct BwCmd {
 
 /// Kubo's `stats bw --poll` header; each poll rewrites the line after it.
 pub const BW_POLL_HEADER: &str = "Total Up    Total Down  Rate Up     Rate Down";
-
-/// go-humanize's `Bytes`: SI units, one decimal below 10.
-pub fn humanize_bytes(n: f64) -> String {
-    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
-    if n < 10.0 {
-        return format!("{} B", n as u64);
-    }
-    let e = (n.log10() / 3.0).floor().min(6.0) as usize;
-    let v = n / 1000f64.powi(e as i32);
-    if v < 10.0 {
-        format!("{v:.1} {}", UNITS[e])
-    } else {
-        format!("{v:.0} {}", UNITS[e])
-    }
-}
 
 impl StatsCmd {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
@@ -341,7 +326,9 @@ impl RoutingCmd {
                 let cid = parse_cid_arg(&c.cid)?;
                 let max = c
                     .num_providers
-                    .map_or(crate::daemon::net::DEFAULT_NUM_PROVIDERS, |n| n as usize);
+                    .map_or(crate::core_api::network::DEFAULT_NUM_PROVIDERS, |n| {
+                        n as usize
+                    });
                 anyhow::ensure!(max > 0, "number of providers must be greater than 0");
                 core.find_providers(&cid, max, &mut |p| print(&format!("{}\n", p.peer)))
             }

@@ -13,8 +13,7 @@ use std::io::Write as _;
 use anyhow::Context as _;
 
 use super::{parse_bool, print, Context};
-use crate::core_api::pins::{PinAddEvent, PinAddOptions, PinVerifyOptions};
-use acorn_storage::pins::PinFilter;
+use crate::core_api::pins::{PinAddEvent, PinAddOptions, PinFilter, PinVerifyOptions};
 
 /// Pin objects so that GC keeps them.
 #[derive(FromArgs, ArgsInfo, Debug, PartialEq)]

@@ -13,8 +13,8 @@ use std::io::Write as _;
 use anyhow::Context as _;
 
 use super::{print, Context};
-use crate::core::RepoStat;
 use crate::core_api::repo::GcEvent;
+use crate::core_api::repo::RepoStat;
 
 /// Manage the repo.
 #[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
@@ -109,7 +109,7 @@ impl RepoCmd {
             RepoSub::Stat(c) => print(&render_stat(&c, &core.repo_stat(c.size_only)?)),
             RepoSub::ImportKubo(c) => {
                 let report = core.repo_import_kubo(std::path::Path::new(&c.path))?;
-                print(&crate::kubo_import::summary(&report))
+                print(&crate::core_api::repo::kubo_import_summary(&report))
             }
             RepoSub::Verify(_) => {
                 let mut out = std::io::stdout().lock();
@@ -126,7 +126,7 @@ impl RepoCmd {
 /// Kubo: `ipfs repo version fs-repo@N`, `-q`: `fs-repo@N`; the format version this
 /// build reads and writes.
 fn render_version(ctx: &Context, c: &RepoVersionCmd) -> String {
-    let v = acorn_storage::repo::REPO_FORMAT_VERSION;
+    let v = crate::core_api::repo::REPO_FORMAT_VERSION;
     if super::json_out(ctx) {
         format!("{}\n", serde_json::json!({ "Version": v.to_string() }))
     } else if c.quiet {

@@ -18,7 +18,7 @@ use multibase::Base;
 use serde_json::{json, Value};
 
 use super::{json_out, print, Context};
-use acorn_storage::cids;
+use crate::core_api::cids;
 
 /// Shut down the running daemon.
 #[derive(FromArgs, ArgsInfo, Debug, PartialEq)]

@@ -36,6 +36,7 @@ use crate::core::{check_block_size, BlockRm};
 use acorn_storage::cids;
 
 pub use crate::core::BlockStat;
+pub use acorn_storage::block::{BlockError, MAX_BLOCK_BYTES};
 
 /// The only multihash length we make, in bytes (sha2-256's digest).
 pub const SHA2_256_LEN: u32 = 32;
@@ -122,7 +123,7 @@ pub trait Blocks {
     ) -> anyhow::Result<()>;
 
     /// The gateway's raw-block answer: the stored block, or in the daemon one
-    /// fetched over bitswap (within `daemon::net::FETCH_TIMEOUT`). No RPC command
+    /// fetched over bitswap (within `fetch::FETCH_TIMEOUT`). No RPC command
     /// answers it (`block get` reads the store only), so [`Remote`] refuses it.
     fn block_fetch(&self, cid: &Cid) -> anyhow::Result<Vec<u8>>;
 }
@@ -330,7 +331,7 @@ mod tests {
     /// data holds the first boundary we would pick.
     #[test]
     fn one_part_body_round_trips() {
-        use crate::api::multipart::{boundary, Multipart};
+        use crate::http::multipart::{boundary, Multipart};
         for data in [
             &b"plain"[..],
             b"x\r\n--acorn-part-0000000000000000--\r\n",

@@ -23,7 +23,7 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 use serde_json::Value;
 
-use crate::daemon;
+use crate::endpoints;
 
 /// How long to wait for the daemon to accept a connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -54,13 +54,13 @@ pub struct RequestBody {
 
 /// The daemon of the repo at `root`, if one is running.
 pub fn discover(root: &Path) -> anyhow::Result<Option<Client>> {
-    let path = daemon::api_file(root);
+    let path = endpoints::api_file(root);
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
-    let addr = daemon::parse_tcp_multiaddr(&text)
+    let addr = endpoints::parse_tcp_multiaddr(&text)
         .with_context(|| format!("bad API address in {}", path.display()))?;
     let addr = if addr.ip().is_unspecified() {
         SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
@@ -83,7 +83,7 @@ impl Client {
     /// The daemon at the API multiaddr `addr` (the CLI's `--api`); an error when
     /// nothing answers there.
     pub fn connect(addr: &str) -> anyhow::Result<Client> {
-        let sock = daemon::parse_tcp_multiaddr(addr)?;
+        let sock = endpoints::parse_tcp_multiaddr(addr)?;
         TcpStream::connect_timeout(&sock, CONNECT_TIMEOUT)
             .with_context(|| format!("no daemon answers at --api {addr}"))?;
         Ok(Client { addr: sock })
@@ -107,7 +107,7 @@ impl Client {
             .chain(timeout.map(|t| ("timeout", t.as_str())));
         let mut head = format!(
             "POST /api/v0/{cmd}?{} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
-            crate::api::http::encode_query(pairs),
+            crate::http::encode_query(pairs),
             self.addr
         );
         let writer = match body {
@@ -588,7 +588,7 @@ impl Read for MultipartBody {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::multipart::{Multipart, PartKind};
+    use crate::http::multipart::{Multipart, PartKind};
 
     /// What the client writes, the server's reader reads back.
     #[test]

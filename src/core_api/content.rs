@@ -41,8 +41,9 @@ use std::io::{self, Read, Write};
 use std::path::Path;
 
 use acorn_storage::cids;
-use acorn_storage::unixfs::exporter::{self, Entry, EntryKind};
-use acorn_storage::unixfs::importer;
+use acorn_storage::unixfs::exporter::{self, Entry};
+pub use acorn_storage::unixfs::exporter::{parse_ipfs_path, EntryKind, ExportError};
+pub use acorn_storage::unixfs::importer;
 use anyhow::{bail, Context as _};
 use cid::Cid;
 use serde_json::Value;
@@ -50,8 +51,9 @@ use serde_json::Value;
 use super::answer::{args, cid_field};
 use super::client::{MultipartBody, RequestBody};
 use super::{Local, Remote};
-use crate::core::{self, AddEntry, AddSource, Node};
-use crate::daemon::net::NetHandle;
+use crate::core::{self, Node};
+pub use crate::core::{AddEntry, AddEntryError, AddEntryKind, AddSource};
+use crate::swarm::NetHandle;
 
 /// Input bytes of one entry between two [`AddEvent::Progress`] events (streamed
 /// adds; Kubo's RPC `progress` lines).

@@ -41,7 +41,8 @@ use super::client::RequestBody;
 use super::{Local, Remote};
 use acorn_storage::cids;
 
-pub use crate::core::{Car, CarSource, DagStat, DagStatSummary};
+pub use crate::core::{Car, CarSource, DagStat, DagStatSummary, MAX_DAG_INPUT_BYTES};
+pub use acorn_storage::car::CarError;
 
 /// Buffer of a CAR being sent to the daemon, in bytes.
 pub const COPY_BUF_BYTES: usize = 64 * 1024;
@@ -468,7 +469,7 @@ mod tests {
     /// included; a CAR file that does not open is the error.
     #[test]
     fn cars_upload_as_multipart_parts() {
-        use crate::api::multipart::Multipart;
+        use crate::http::multipart::Multipart;
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("a b%.car");
         std::fs::write(&file, b"file bytes").unwrap();
@@ -521,7 +522,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let port = l.local_addr().unwrap().port();
         std::fs::write(
-            crate::daemon::api_file(dir.path()),
+            crate::endpoints::api_file(dir.path()),
             format!("/ip4/127.0.0.1/tcp/{port}"),
         )
         .unwrap();

@@ -20,7 +20,7 @@
 //! **Departures.** `filestore rm` runs offline only: the RPC API has no
 //! `filestore/rm`, so [`Remote`] answers [`RM_NEEDS_OFFLINE`].
 
-use acorn_storage::filestore::Status;
+pub use acorn_storage::filestore::Status;
 use cid::Cid;
 use serde_json::Value;
 
@@ -139,7 +139,7 @@ impl Filestore for Local {
 /// One `filestore/ls|verify` line from the daemon.
 fn item_of(v: &Value) -> anyhow::Result<FilestoreItem> {
     let code = v["Status"].as_u64().unwrap_or(u64::MAX);
-    let status = crate::api::filestore::status_from_code(code)
+    let status = status_from_code(code)
         .ok_or_else(|| anyhow::anyhow!("unknown filestore status {code} from the daemon"))?;
     Ok(FilestoreItem {
         cid: cid_value(&v["Key"]["/"])?,
@@ -192,6 +192,31 @@ impl Filestore for Remote {
     }
 }
 
+/// Kubo's numeric filestore status (boxo `filestore.Status`).
+pub fn status_code(s: Status) -> u32 {
+    match s {
+        Status::Ok => 0,
+        Status::Error => 10,
+        Status::NoFile => 11,
+        Status::Changed => 12,
+        Status::Corrupt => 20,
+        Status::Missing => 30,
+    }
+}
+
+/// The status a Kubo code stands for (`None` for an unknown code).
+pub fn status_from_code(code: u64) -> Option<Status> {
+    Some(match code {
+        0 => Status::Ok,
+        10 => Status::Error,
+        11 => Status::NoFile,
+        12 => Status::Changed,
+        20 => Status::Corrupt,
+        30 => Status::Missing,
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,5 +238,21 @@ mod tests {
         let missing = json!({"Status": 30, "Key": {"/": "bafkqaaa"}, "FilePath": ""});
         assert_eq!(item_of(&missing).unwrap().format_long(), "bafkqaaa");
         assert!(item_of(&json!({"Status": 7, "Key": {"/": "bafkqaaa"}})).is_err());
+    }
+
+    #[test]
+    fn status_codes_round_trip() {
+        for s in [
+            Status::Ok,
+            Status::Error,
+            Status::NoFile,
+            Status::Changed,
+            Status::Corrupt,
+            Status::Missing,
+        ] {
+            assert_eq!(status_from_code(u64::from(status_code(s))), Some(s));
+        }
+        assert_eq!(status_code(Status::Missing), 30);
+        assert_eq!(status_from_code(1), None);
     }
 }

@@ -49,6 +49,7 @@ pub mod settings;
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use blocks::Blocks;
 pub use content::Content;
@@ -59,8 +60,17 @@ pub use pins::Pins;
 pub use repo::Repo;
 pub use settings::Settings;
 
+use crate::config::Config;
 use crate::core::Node;
-use crate::daemon::net::NetHandle;
+use crate::pool::Pool;
+use crate::swarm::NetHandle;
+
+// What the front ends need from the layers below, named here so that they use
+// only the core API: CID arguments, the blocks a server fetches between the runs
+// of a call ([`fetch`]), and the storage types the answers carry.
+pub use crate::core::parse_cid_arg;
+pub(crate) use crate::fetch;
+pub use acorn_storage::{cids, Cid};
 
 /// The error of a network command when no daemon runs (Kubo: "this command must be
 /// run in online mode").
@@ -91,6 +101,23 @@ impl Local {
     /// The node (repo, config, command logic).
     pub fn node(&self) -> &Arc<Node> {
         &self.node
+    }
+
+    /// The node's config, as loaded at start.
+    pub fn config(&self) -> &Config {
+        self.node.config()
+    }
+
+    /// A request's walker ([`fetch::Walker`]): reads the node's blockstore on
+    /// `pool` and fetches the blocks it lacks through the node's bitswap, while the
+    /// daemon runs, waiting at most `retrieval_timeout` for each.
+    pub fn walker(&self, pool: Pool, retrieval_timeout: Option<Duration>) -> fetch::Walker {
+        fetch::Walker::new(
+            self.node.fetcher().cloned(),
+            pool,
+            self.node.store().clone(),
+            retrieval_timeout,
+        )
     }
 
     /// The network, or the [`NEEDS_DAEMON`] error.

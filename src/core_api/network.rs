@@ -6,7 +6,7 @@
 //!
 //! **Local.** Every call but `id` needs the daemon's network ([`Local::net`]; the
 //! [`NEEDS_DAEMON`](super::NEEDS_DAEMON) error offline). The swarm task answers
-//! over [`NetHandle`](crate::daemon::net::NetHandle); a call waits for it with
+//! over [`NetHandle`](crate::swarm::NetHandle); a call waits for it with
 //! `smol::block_on`, so it runs on a blocking-pool thread, never on the executor
 //! (the RPC API's `on_core`). A wait is bounded by the swarm task's own timeouts
 //! (dial, Kademlia query).
@@ -22,7 +22,7 @@ use serde_json::Value;
 use super::answer::{args, array, field, str_field, strings, u64_field};
 use super::{Local, Remote};
 pub use crate::core::IdInfo;
-pub use crate::daemon::net::{BwScope, BwStats};
+pub use crate::swarm::{BwScope, BwStats, NetError, DEFAULT_NUM_PROVIDERS, MAX_PING_COUNT};
 
 /// One connected peer (`swarm peers`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,7 +120,7 @@ pub fn bw_scope(peer: Option<&str>, proto: Option<&str>) -> Result<BwScope, Stri
 
 /// Waits for a swarm-task answer (on a blocking-pool thread; see the module docs).
 fn wait<T>(
-    f: impl std::future::Future<Output = Result<T, crate::daemon::net::NetError>>,
+    f: impl std::future::Future<Output = Result<T, crate::swarm::NetError>>,
 ) -> anyhow::Result<T> {
     Ok(smol::block_on(f)?)
 }

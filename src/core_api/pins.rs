@@ -26,7 +26,8 @@
 
 use std::time::{Duration, Instant};
 
-use acorn_storage::pins::{PinFilter, PinType};
+pub use acorn_storage::pins::PinFilter;
+use acorn_storage::pins::PinType;
 use cid::Cid;
 use serde_json::Value;
 

@@ -1,4 +1,4 @@
-//! The repo: `repo gc|stat|verify`, `stats repo`.
+//! The repo: `init` (with `--from-kubo`), `repo gc|stat|verify`, `stats repo`.
 //!
 //! **What.** The [`Repo`] group of the [core API](super): its trait, its result
 //! types, and its two implementations, [`Local`] (this process's node) and
@@ -20,12 +20,20 @@
 //! empty (Kubo computes them anyway). The verdict's count of corrupt blocks comes,
 //! through the daemon, from the corrupt lines it sent.
 
+use std::path::{Path, PathBuf};
+
 use anyhow::Context as _;
 use cid::Cid;
 
 use super::answer::cid_value;
 use super::{Local, Remote};
-use crate::core::RepoStat;
+use crate::config::Config;
+pub use crate::core::RepoStat;
+use crate::kubo_import;
+pub use crate::kubo_import::{summary as kubo_import_summary, Report as KuboImportReport};
+use crate::profiles;
+use crate::repo_glue::{self, Mode};
+pub use acorn_storage::repo::REPO_FORMAT_VERSION;
 
 /// What `repo gc` reports as it goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -213,6 +221,101 @@ impl Repo for Remote {
     fn repo_import_kubo(&self, _: &std::path::Path) -> anyhow::Result<crate::kubo_import::Report> {
         anyhow::bail!("repo import-kubo does not run through the daemon: stop the daemon first")
     }
+}
+
+/// `acorn init`: creates the repo at `root` (directory and datastore) and writes
+/// `config` last, never replacing one ([`Config::create_new`]), so a config file
+/// means a complete repo. Returns the repo's root.
+pub fn init(root: &Path, config: &Config) -> anyhow::Result<PathBuf> {
+    let repo = repo_glue::open_or_init_datastore(root, Mode::Init)?;
+    config.create_new(&repo.root)?;
+    Ok(repo.root)
+}
+
+/// `acorn init --from-kubo`: makes the repo at `root` from the Kubo repo at
+/// `kubo_root` ([`crate::kubo_import`]), with the `chosen` profiles applied to the
+/// config taken from Kubo; every block and pin is checked before the repo is
+/// created, and on any error what this call created in `root` is removed again.
+/// `say` gets the progress lines. Returns the import report, the Kubo config keys
+/// that kept Acorn's value, and the config written.
+pub fn init_from_kubo(
+    root: &std::path::Path,
+    kubo_root: &std::path::Path,
+    chosen: Vec<&'static profiles::Profile>,
+    say: &mut dyn FnMut(&str) -> anyhow::Result<()>,
+) -> anyhow::Result<(KuboImportReport, Vec<kubo_import::Skipped>, Config)> {
+    let kubo = acorn_storage::kubo::KuboRepo::open(kubo_root)?;
+    say(&format!(
+        "importing Kubo repo at {} (repo version {})\n",
+        kubo_root.display(),
+        kubo.version
+    ))?;
+    let (mut cfg, skipped) = kubo_import::config_from_kubo(&kubo.config)?;
+    say(&format!("peer identity: {}\n", cfg.identity.peer_id))?;
+    for p in chosen {
+        profiles::apply(&mut cfg, p)?;
+    }
+    cfg.validate()
+        .context("the chosen profiles give an invalid config")?;
+
+    let existed = root.exists();
+    let before: std::collections::HashSet<std::ffi::OsString> = if existed {
+        std::fs::read_dir(root)
+            .with_context(|| format!("reading {}", root.display()))?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<Result<_, _>>()?
+    } else {
+        Default::default()
+    };
+    let result = (|| -> anyhow::Result<kubo_import::Report> {
+        {
+            use std::os::unix::fs::DirBuilderExt as _;
+            // 0700: the directory holds the private key.
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(root)
+                .with_context(|| format!("creating repo directory {}", root.display()))?;
+        }
+        let scratch = kubo_import::Scratch::new(root)?;
+        let checked = kubo.check(scratch.path(), &mut |_, _| {})?;
+        drop(scratch);
+        say(&format!(
+            "checked {} blocks ({} bytes) and {} pins\n",
+            checked.blocks.len(),
+            checked.bytes,
+            checked.pins.len()
+        ))?;
+        say(&format!("initializing IPFS node at {}\n", root.display()))?;
+        let repo = repo_glue::open_or_init_datastore(root, Mode::Init)?;
+        let store = repo.repo.store();
+        store.set_min_free_bytes(cfg.acorn.min_free_space_bytes()?);
+        let report = kubo_import::write(store, &checked)?;
+        cfg.create_new(&repo.root)?;
+        Ok(report)
+    })();
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            // Leave the directory as it was: remove what this run made.
+            if !existed {
+                let _ = std::fs::remove_dir_all(root);
+            } else if let Ok(entries) = std::fs::read_dir(root) {
+                for entry in entries.flatten() {
+                    if !before.contains(&entry.file_name()) {
+                        let p = entry.path();
+                        let _ = if p.is_dir() {
+                            std::fs::remove_dir_all(&p)
+                        } else {
+                            std::fs::remove_file(&p)
+                        };
+                    }
+                }
+            }
+            return Err(e);
+        }
+    };
+    Ok((report, skipped, cfg))
 }
 
 #[cfg(test)]

@@ -41,7 +41,6 @@
 //! **Limits.** [`SHUTDOWN_GRACE`], [`SHUTDOWN_DRAIN`]; the API's own limits are in
 //! [`crate::api`].
 
-use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -51,17 +50,18 @@ use async_signal::{Signal, Signals};
 use futures_lite::{future, StreamExt};
 use smol::Executor;
 
-use crate::api::{http, Api};
+use crate::api::Api;
 use crate::core::Node;
-use crate::gateway::{self, Gateway};
+use crate::endpoints::{api_file, gateway_file, parse_tcp_multiaddr, tcp_multiaddr};
+use crate::gateway::Gateway;
+use crate::http;
 use crate::pool::Pool;
+use crate::swarm as net;
 
 /// How long running requests may go on after shutdown begins.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// How long shutdown waits for blocking-pool jobs to release the repo.
 pub const SHUTDOWN_DRAIN: Duration = Duration::from_secs(30);
-/// Name of the file in the repo holding the API multiaddr while the daemon runs.
-pub const API_FILE: &str = "api";
 /// Wait after start before the first reprovide (Kubo waits a minute too).
 pub const REPROVIDE_FIRST_DELAY: Duration = Duration::from_secs(60);
 
@@ -107,38 +107,6 @@ fn spawn_reprovider(
 
 /// Environment variable the `blocking` crate reads for its thread cap.
 const BLOCKING_ENV: &str = "BLOCKING_MAX_THREADS";
-
-/// Path of the api file of the repo at `root`.
-pub fn api_file(root: &Path) -> PathBuf {
-    root.join(API_FILE)
-}
-
-/// Parses `/ip4/<a>/tcp/<port>` or `/ip6/<a>/tcp/<port>`.
-pub fn parse_tcp_multiaddr(s: &str) -> anyhow::Result<SocketAddr> {
-    let parts: Vec<&str> = s.trim().split('/').collect();
-    match parts.as_slice() {
-        ["", proto @ ("ip4" | "ip6"), ip, "tcp", port] => {
-            let ip: IpAddr = ip
-                .parse()
-                .with_context(|| format!("bad IP address in {s:?}"))?;
-            anyhow::ensure!(
-                ip.is_ipv4() == (*proto == "ip4"),
-                "address family does not match /{proto} in {s:?}"
-            );
-            let port: u16 = port.parse().with_context(|| format!("bad port in {s:?}"))?;
-            Ok(SocketAddr::new(ip, port))
-        }
-        _ => bail!("unsupported API address {s:?} (use /ip4/<ip>/tcp/<port> or /ip6/...)"),
-    }
-}
-
-/// The multiaddr of a socket address.
-pub fn tcp_multiaddr(a: SocketAddr) -> String {
-    match a.ip() {
-        IpAddr::V4(ip) => format!("/ip4/{ip}/tcp/{}", a.port()),
-        IpAddr::V6(ip) => format!("/ip6/{ip}/tcp/{}", a.port()),
-    }
-}
 
 /// Removes the api file when dropped (also on error paths).
 struct ApiFile(PathBuf);
@@ -213,8 +181,6 @@ fn write_addr_file_or_retry(
 }
 
 /// Runs the daemon on the repo at `root` until a signal or `shutdown` request.
-pub mod net;
-
 pub fn run(root: &Path) -> anyhow::Result<()> {
     println!("Initializing daemon...");
     let node = Node::open(root)?;
@@ -285,6 +251,7 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
 
     for (l, addr) in listeners {
         let api = api.clone();
+        let config = api.http_config();
         let handler = Arc::new(move |req| api.clone().handle(req));
         // Weak: the serve task lives inside the executor; a strong handle would keep
         // the executor (and every task) alive forever.
@@ -292,7 +259,7 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
         ex.spawn(http::serve(
             l,
             handler,
-            node.config().api.http_config(),
+            config,
             stats.clone(),
             stop_rx.clone(),
             move |f| {
@@ -308,12 +275,13 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
     let mut gw_url = None;
     for (l, addr) in gw_listeners {
         let gateway = gateway.clone();
+        let config = gateway.http_config();
         let handler = Arc::new(move |req| gateway.clone().handle(req));
         let spawner = Arc::downgrade(&ex);
         ex.spawn(http::serve(
             l,
             handler,
-            node.config().gateway.http_config(),
+            config,
             gw_stats.clone(),
             stop_rx.clone(),
             move |f| {
@@ -331,7 +299,7 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
     // space) and writes the files once there is room.
     let gw_guard = match gw_url {
         Some(url) => {
-            let p = root.join(gateway::GATEWAY_FILE);
+            let p = gateway_file(root);
             write_addr_file_or_retry(&ex, p.clone(), url, &api_multiaddr)?;
             Some(ApiFile(p))
         }
@@ -438,25 +406,4 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
         ),
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn multiaddr_round_trip() {
-        for s in ["/ip4/127.0.0.1/tcp/5001", "/ip6/::1/tcp/0"] {
-            assert_eq!(tcp_multiaddr(parse_tcp_multiaddr(s).unwrap()), s);
-        }
-        for bad in [
-            "/ip4/::1/tcp/1",
-            "/ip4/1.2.3.4/udp/1",
-            "/dns4/x/tcp/1",
-            "/ip4/1.2.3.4/tcp/70000",
-            "",
-        ] {
-            assert!(parse_tcp_multiaddr(bad).is_err(), "{bad}");
-        }
-    }
 }

@@ -33,7 +33,7 @@
 //!   gateway.
 //!
 //! **Flow.** Method → host ([`subdomain::Hosts::route`]: serve, redirect or 404) → `/ipfs/` prefix → CID (400) → format → request slot (wait up
-//! to [`crate::api::SLOT_WAIT`] while `Gateway.MaxConcurrentRequests` are served,
+//! to [`crate::http::SLOT_WAIT`] while `Gateway.MaxConcurrentRequests` are served,
 //! then 503) → resolve the path on the blocking pool →
 //! answer. File bodies and CARs are produced by a pool job into a bounded channel.
 //! Every read goes through the core API ([`Local`]: `resolve`, `cat`, `ls` of the
@@ -45,11 +45,11 @@
 //! **Limits.** `Gateway.MaxConcurrentRequests` requests at once (config, default
 //! [`crate::config::DEFAULT_MAX_CONCURRENT_REQUESTS`], set per firmware profile; the
 //! slot is held until a streamed body ends); a request past it waits up to
-//! [`crate::api::SLOT_WAIT`] for a slot, then gets 503; the waiters are bounded by
-//! [`MAX_CONNECTIONS_COUNT`] (one request per connection at a time); [`MAX_CONNECTIONS_COUNT`]
+//! [`crate::http::SLOT_WAIT`] for a slot, then gets 503; the waiters are bounded by
+//! `Gateway.MaxConnections` (one request per connection at a time); that many
 //! connections, admitted, timed and made room for as the shared server does
-//! ([`crate::api::http`], with `Gateway.HeadDeadline` and `Gateway.BodyIdleTimeout`); a streamed
-//! body holds at most [`RESPONSE_QUEUE_COUNT`] × [`crate::api::STREAM_CHUNK_BYTES`] (256 KiB)
+//! ([`crate::http`], with `Gateway.HeadDeadline` and `Gateway.BodyIdleTimeout`); a streamed
+//! body holds at most [`RESPONSE_QUEUE_COUNT`] × [`crate::http::stream::STREAM_CHUNK_BYTES`] (256 KiB)
 //! queued; a listing shows at most [`MAX_LISTING_ENTRIES_COUNT`] entries.
 //!
 //! **Departures.** Content sniffing knows fewer types than Kubo's ([`sniff`]);
@@ -72,31 +72,26 @@ pub mod subdomain;
 
 use std::sync::Arc;
 
-use acorn_storage::block::BlockError;
-use acorn_storage::car::CarError;
-use acorn_storage::cids;
-use acorn_storage::unixfs::exporter::{EntryKind, ExportError};
-use acorn_storage::Cid;
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS, NON_ALPHANUMERIC};
 use smol::channel;
 
-use crate::api::http::{Body, Chunk, Request, Response};
-use crate::api::{Held as Slot, Slots, SLOT_WAIT};
+use crate::core_api::blocks::BlockError;
 use crate::core_api::content::PathStat;
+use crate::core_api::content::{EntryKind, ExportError};
+use crate::core_api::dag::CarError;
+use crate::core_api::fetch::{self, Reach, Resume, Spawner, Walker};
+use crate::core_api::{cids, Cid};
 use crate::core_api::{Blocks as _, Content as _, Dag as _, Local};
-use crate::fetch::{self, Reach, Resume, Spawner, Walker};
+use crate::http::{Body, Chunk, Request, Response};
+use crate::http::{Held as Slot, Slots, SLOT_WAIT};
 use crate::pool::Pool;
 
-/// Open gateway connections; one more gets 503 and is closed.
-pub const MAX_CONNECTIONS_COUNT: usize = 64;
-// Streamed bodies are cut into the API's chunks (crate::api::STREAM_CHUNK_BYTES).
+// Streamed bodies are cut into the API's chunks (crate::http::stream::STREAM_CHUNK_BYTES).
 /// Chunks queued between a pool job and the socket; the job waits when the client
 /// reads slower than it produces.
 pub const RESPONSE_QUEUE_COUNT: usize = 4;
 /// Most entries a directory listing shows (the rest are counted, not listed).
 pub const MAX_LISTING_ENTRIES_COUNT: usize = 10_000;
-/// Name of the file in the repo holding the gateway URL while the daemon runs.
-pub const GATEWAY_FILE: &str = "gateway";
 /// `Cache-Control` of immutable `/ipfs/` content (Kubo's value: 336 days).
 pub const CACHE_CONTROL: &str = "public, max-age=29030400, immutable";
 
@@ -416,8 +411,13 @@ enum Target {
 }
 
 impl Gateway {
+    /// This server's HTTP settings: the config's `Gateway` section.
+    pub fn http_config(&self) -> crate::http::Config {
+        self.core.config().gateway.http_config()
+    }
+
     pub fn new(core: Arc<Local>, pool: Pool, spawner: Spawner) -> Arc<Gateway> {
-        let gw = &core.node().config().gateway;
+        let gw = &core.config().gateway;
         let limit = usize::from(gw.max_concurrent_requests);
         let retrieval_timeout = gw.retrieval_timeout();
         let hosts = subdomain::Hosts::new(&gw.public_gateways);
@@ -439,13 +439,8 @@ impl Gateway {
     /// A request's walker: fetches through the node's bitswap, waiting at most
     /// `Gateway.RetrievalTimeout` for each block.
     fn walker(&self) -> Walker {
-        let node = self.core.node();
-        Walker::new(
-            node.fetcher().cloned(),
-            self.pool.clone(),
-            node.store().clone(),
-            Some(self.retrieval_timeout),
-        )
+        self.core
+            .walker(self.pool.clone(), Some(self.retrieval_timeout))
     }
 
     /// Runs `f` with the core API on the blocking pool; blocks it lacks are
@@ -477,7 +472,7 @@ impl Gateway {
             .is_some_and(|p| p.eq_ignore_ascii_case("https"));
         let host = req.header("x-forwarded-host").or(req.header("host"));
         let query =
-            crate::api::http::encode_query(req.query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            crate::http::encode_query(req.query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         // The part of the served path the client's URL does not show (a subdomain).
         let (hidden, gateway) = match self.hosts.route(host, &req.path, &query, https) {
             subdomain::Route::Serve {
@@ -648,7 +643,7 @@ impl Gateway {
         let core = self.core.clone();
         let job: fetch::StreamJob = Arc::new(move |w, done| work(&core, w, done));
         let writer_tx = tx.clone();
-        let make_writer = Arc::new(move || crate::api::ChunkWriter::new(writer_tx.clone()));
+        let make_writer = Arc::new(move || crate::http::ChunkWriter::new(writer_tx.clone()));
         let gone = tx.clone();
         let driver = async move {
             let _slot = slot;
@@ -744,7 +739,7 @@ impl Gateway {
                 if !req.path.ends_with('/') {
                     let mut location = format!("{visible}/");
                     if !req.query.is_empty() {
-                        let q = crate::api::http::encode_query(
+                        let q = crate::http::encode_query(
                             req.query.iter().map(|(k, v)| (k.as_str(), v.as_str())),
                         );
                         location = format!("{location}?{q}");

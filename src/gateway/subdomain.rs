@@ -23,7 +23,7 @@
 
 use std::collections::BTreeMap;
 
-use acorn_storage::Cid;
+use crate::core_api::Cid;
 
 use crate::config::PublicGateway;
 

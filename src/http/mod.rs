@@ -1,4 +1,11 @@
-//! A small HTTP/1.1 server on `async_io::Async<TcpStream>`, for the RPC API.
+//! A small HTTP/1.1 server on `async_io::Async<TcpStream>`, shared by the RPC API
+//! and the gateway, knowing neither.
+//!
+//! **Room.** This module and its children are the HTTP plumbing both servers use:
+//! request parsing and framing (here), request slots ([`Slots`]), the streamed
+//! body writer and blocking body reader ([`ChunkWriter`], [`BodyReader`]), form
+//! bodies ([`multipart`]) and the browser rule ([`cors`]). Nothing here names the
+//! core API or either server.
 //!
 //! **What.** [`serve`] accepts connections on a listener and runs each on the
 //! daemon's executor; every request is handed to a handler as a [`Request`]
@@ -54,6 +61,14 @@
 //! **Departures.** No pipelining of a new request before the previous response is
 //! written (requests on one connection are served in order, which is all HTTP/1.1
 //! asks); no HTTP/2; no `Upgrade`.
+
+pub mod cors;
+pub mod multipart;
+pub mod slots;
+pub mod stream;
+
+pub use slots::{Held, Slots, SLOT_WAIT};
+pub use stream::{BodyReader, ChunkWriter};
 
 use std::future::Future;
 use std::io;

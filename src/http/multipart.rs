@@ -22,7 +22,7 @@
 
 use std::io::{self, Read};
 
-use super::http::MalformedBody;
+use super::MalformedBody;
 
 /// Longest boundary RFC 2046 allows, in bytes.
 pub const MAX_BOUNDARY_BYTES: usize = 70;

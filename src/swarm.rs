@@ -8,7 +8,7 @@
 //! swarm's stream control, adds the `Bootstrap` peers to Kademlia, and spawns the swarm
 //! task on the daemon's one executor. It returns a [`NetHandle`]: a bounded command
 //! channel into that task, the byte counters, and the bitswap handle (also given to the
-//! core as its [`Fetcher`](crate::core::Fetcher), so content commands fetch missing
+//! core as its [`Fetcher`](crate::fetch::Fetcher), so content commands fetch missing
 //! blocks).
 //!
 //! **Flow.** The swarm task waits on three sources, picked fairly: swarm events,
@@ -47,7 +47,7 @@
 //! each lookup or routing query runs at most one Kademlia query per DHT, so at most
 //! twice these counts run in Kademlia; `findprovs` returns at most
 //! [`MAX_NUM_PROVIDERS`]. The per-peer table is bounded by the swarm's connection
-//! limits. A fetch waits at most [`FETCH_TIMEOUT`]. The swarm's own limits are in
+//! limits. A fetch waits at most [`FETCH_TIMEOUT`](crate::fetch::FETCH_TIMEOUT). The swarm's own limits are in
 //! [`acorn_net::swarm::Config`].
 //!
 //! **Departures.** `Routing.Type` `dht` and `auto` run as a DHT client (Kubo makes
@@ -79,7 +79,7 @@ use smol::channel::{self, Receiver, Sender};
 use smol::Executor;
 
 use crate::config::{Config, RoutingType};
-use crate::core::{FetchSession, Fetcher};
+use crate::fetch::{FetchSession, Fetcher};
 
 /// Environment variable that makes the daemon refuse to start without a swarm key.
 pub const FORCE_PNET_ENV: &str = "ACORN_FORCE_PNET";
@@ -92,9 +92,6 @@ pub const MAX_PENDING_DIALS_COUNT: usize = 32;
 pub const MAX_PROVIDER_LOOKUPS_COUNT: usize = 8;
 /// Providers kept from one lookup.
 pub const PROVIDERS_PER_LOOKUP_COUNT: usize = 20;
-/// Longest wait for one block from the network (bitswap gives up on a want after
-/// its own deadline, 60 s by default; this only guards against a stuck task).
-pub const FETCH_TIMEOUT: Duration = Duration::from_secs(90);
 /// How long startup waits for the listeners to report their addresses.
 pub const LISTEN_WAIT: Duration = Duration::from_secs(2);
 /// Threads of bitswap's own blocking pool (its blockstore gets, haves and puts; the
@@ -603,7 +600,7 @@ impl bitswap::Blockstore for RepoBlocks {
 /// The core's fetcher: bitswap sessions, awaited on the executor ([`crate::fetch`]).
 ///
 /// A fetch waits for bitswap's reply or for the daemon's shutdown (`stop` closes),
-/// whichever comes first (the caller bounds the wait: [`FETCH_TIMEOUT`] at most).
+/// whichever comes first (the caller bounds the wait: [`FETCH_TIMEOUT`](crate::fetch::FETCH_TIMEOUT) at most).
 /// The shutdown arm makes a pending fetch fail at once without relying on
 /// bitswap's tasks: a reply can sit in a task or channel queue of bitswap's (a miss
 /// on its way to the driver, a block being stored) that is only dropped with the

@@ -26,7 +26,7 @@
 
 use std::collections::BTreeMap;
 
-use super::http::Response;
+use super::Response;
 
 /// Config header (in `API.HTTPHeaders`) listing the allowed origins.
 pub const ALLOW_ORIGIN: &str = "Access-Control-Allow-Origin";
