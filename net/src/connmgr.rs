@@ -27,9 +27,9 @@
 //! swarm's connection limits (`swarm::Config::max_connections`); the protected set
 //! holds at most [`MAX_PROTECTED_PEERS_COUNT`] peers (more are refused).
 //!
-//! **Departures from Kubo.** Peers are ranked by one tag value each (Kubo sums named
-//! tags), then by traffic (Kubo: by connection age among equal values). A trim runs
-//! when a peer connects or a grace period ends, not on a fixed 1 min ticker.
+//! **Departures from Kubo.** A peer has one tag value (Kubo sums named tags), and
+//! peers of equal value go least traffic first (Kubo does not rank by traffic). A
+//! trim runs when a peer connects or a grace period ends, not on a periodic ticker.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
