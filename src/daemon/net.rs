@@ -56,7 +56,6 @@
 //! peers (Kubo: its whole peerstore). `stats bw` counts as
 //! [`acorn_net::bandwidth`] says: the total is raw TCP bytes (Kubo: stream bytes),
 //! `--proto` and `--peer` count substream bytes; rates are Kubo's 1 s EWMA.
-
 //!
 //! **Files.** This file: settings, the types the API sees, [`start`]. `net/handle.rs`:
 //! [`NetHandle`]. `net/task.rs`: the swarm task, which feeds the connection manager

@@ -4,7 +4,6 @@
 use std::time::{Duration, Instant};
 
 use acorn_net::transport::tcp::Bandwidth;
-
 use cid::Cid;
 use futures::channel::oneshot;
 use libp2p::multiaddr::Protocol;
