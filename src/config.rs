@@ -2009,10 +2009,7 @@ mod tests {
             assert_eq!(c, before);
             c.set(key, json!("3s")).unwrap();
         }
-        for http in [
-            c.api.http_config(),
-            c.gateway.http_config(),
-        ] {
+        for http in [c.api.http_config(), c.gateway.http_config()] {
             assert_eq!(http.head_deadline, Duration::from_secs(3));
             assert_eq!(http.body_idle_timeout, Duration::from_secs(3));
             assert_eq!(http.max_connections, 64);

@@ -18,6 +18,8 @@
 //!   `smol::Executor`; every limit is a [`swarm::Config`] field.
 //! - [`bitswap`]: `/ipfs/bitswap/1.2.0` (and 1.1.0, 1.0.0): sans-IO core, wire codec,
 //!   and the node task on `libp2p-stream`.
+//! - [`connmgr`]: Kubo's basic connection manager (`Swarm.ConnMgr`) as a sans-IO
+//!   state machine: trims connected peers at the watermarks, past a grace period.
 //! - [`memlimit`]: refuses new connections while the process RSS is over a ceiling.
 //! - [`peer`]: peer IDs in every form users write them (base58, `k51…`/`bafz…`
 //!   CIDs) and multiaddrs whose `/p2p/` part holds one.
@@ -33,6 +35,7 @@
 
 pub mod bandwidth;
 pub mod bitswap;
+pub mod connmgr;
 pub mod dns;
 pub mod iplimit;
 pub mod memlimit;

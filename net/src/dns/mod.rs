@@ -18,7 +18,9 @@
 //! `/dnsaddr/<name>` (<https://github.com/multiformats/multiaddr/blob/master/protocols/DNSADDR.md>)
 //! needs TXT records, which the system resolver API does not offer, so [`Resolver`]
 //! asks the nameservers of `/etc/resolv.conf` itself: one UDP query per name
-//! (`_dnsaddr.<name>`, TXT, recursion desired; [`wire`] encodes and parses), each
+//! (`_dnsaddr.<name>`, TXT, recursion desired; [`wire`] encodes and parses; the
+//! lookup is the sans-IO [`TxtQuery`], stepped by `(now, datagram)`, around which
+//! [`Resolver::txt`] is a thin socket loop), each
 //! `dnsaddr=<multiaddr>` record is queued and resolved in turn (it may be another
 //! `/dnsaddr` or a `/dns4`), and a trailing `/p2p/<id>` on the input keeps only the
 //! records for that peer. Only addresses our TCP transport can dial are returned
@@ -36,19 +38,21 @@
 //! caching; the query id comes from std's `RandomState` (not a CSPRNG), the source
 //! port from the kernel. `/dnsaddr` results are not cached between calls.
 
+pub mod query;
 pub mod wire;
 
 use std::{
     collections::VecDeque,
     hash::BuildHasher,
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs, UdpSocket},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use async_io::{Async, Timer};
 use libp2p::{multiaddr::Protocol, Multiaddr, PeerId};
 
 use crate::transport::tcp::multiaddr_to_socketaddr;
+pub use query::TxtQuery;
 
 /// Most nameservers taken from `resolv.conf` (glibc's `MAXNS`).
 pub const MAX_NAMESERVERS: usize = 3;
@@ -224,33 +228,22 @@ impl Resolver {
     /// nameserver that answers.
     pub async fn txt(&self, name: &str) -> Result<Vec<Vec<u8>>, Error> {
         let id = std::collections::hash_map::RandomState::new().hash_one(name) as u16;
-        let query = wire::encode_txt_query(id, name).map_err(|source| Error::Wire {
-            name: name.to_owned(),
-            source,
-        })?;
-        let mut last = Error::Timeout {
-            name: name.to_owned(),
-            timeout: self.query_timeout,
-        };
-        for server in &self.nameservers {
-            match query_udp(*server, &query, id, self.query_timeout).await {
-                Ok(Some(Ok(records))) => return Ok(records),
-                Ok(Some(Err(source))) => {
-                    last = Error::Wire {
-                        name: name.to_owned(),
-                        source,
-                    }
-                }
-                Ok(None) => {}
-                Err(source) => {
-                    last = Error::Socket {
-                        name: name.to_owned(),
-                        source,
-                    }
-                }
+        let mut q = TxtQuery::new(name, id, &self.nameservers, self.query_timeout)?;
+        loop {
+            if let Some(r) = q.poll_result() {
+                return r;
             }
+            let Some((server, datagram)) = q.poll_transmit(Instant::now()) else {
+                // Not reached: a query that awaits nobody has either a result or a
+                // nameserver left to ask.
+                return Err(Error::Timeout {
+                    name: name.to_owned(),
+                    timeout: self.query_timeout,
+                });
+            };
+            let datagram = datagram.to_vec();
+            ask(&mut q, server, &datagram).await;
         }
-        Err(last)
     }
 
     /// Resolves `addr`: `/dns`, `/dns4`, `/dns6` as [the module docs](self) say,
@@ -360,37 +353,38 @@ fn parse_resolv_conf(conf: &str) -> Vec<SocketAddr> {
         .collect()
 }
 
-/// Sends `query` to `server` over UDP and waits up to `timeout` for the answer with
-/// our id: `Ok(None)` on timeout; stray datagrams (other ids) are ignored.
-async fn query_udp(
-    server: SocketAddr,
-    query: &[u8],
-    id: u16,
-    timeout: Duration,
-) -> std::io::Result<Option<Result<Vec<Vec<u8>>, wire::WireError>>> {
+/// Sends `datagram` to `server` from a fresh UDP socket connected to it (so the
+/// kernel drops datagrams from anyone else) and feeds `q` what comes back, until it
+/// stops waiting for that server.
+async fn ask(q: &mut TxtQuery, server: SocketAddr, datagram: &[u8]) {
     let local: SocketAddr = if server.is_ipv4() {
         (Ipv4Addr::UNSPECIFIED, 0).into()
     } else {
         (Ipv6Addr::UNSPECIFIED, 0).into()
     };
-    let socket = Async::<UdpSocket>::bind(local)?;
-    socket.get_ref().connect(server)?;
-    socket.send(query).await?;
-    let exchange = async {
-        let mut buf = [0u8; wire::MAX_MESSAGE_BYTES];
-        loop {
-            let n = socket.recv(&mut buf).await?;
-            match wire::parse_txt_response(id, &buf[..n]) {
-                Err(wire::WireError::Mismatch) => continue,
-                other => return Ok(Some(other)),
-            }
+    let socket = async {
+        let socket = Async::<UdpSocket>::bind(local)?;
+        socket.get_ref().connect(server)?;
+        socket.send(datagram).await?;
+        Ok::<_, std::io::Error>(socket)
+    };
+    let socket = match socket.await {
+        Ok(socket) => socket,
+        Err(e) => return q.on_socket_error(e),
+    };
+    let mut buf = [0u8; wire::MAX_MESSAGE_BYTES];
+    while let Some(deadline) = q.poll_timeout() {
+        let recv = async { Some(socket.recv(&mut buf).await) };
+        let expired = async {
+            Timer::at(deadline).await;
+            None
+        };
+        match smol::future::or(recv, expired).await {
+            Some(Ok(n)) => q.on_datagram(Instant::now(), server, &buf[..n]),
+            Some(Err(e)) => q.on_socket_error(e),
+            None => q.on_timeout(Instant::now()),
         }
-    };
-    let expired = async {
-        Timer::after(timeout).await;
-        Ok(None)
-    };
-    smol::future::or(exchange, expired).await
+    }
 }
 
 /// The first [`MAX_RESULTS`] distinct addresses of `family`, each followed by `rest`.

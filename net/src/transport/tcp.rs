@@ -50,18 +50,25 @@ use std::{
     os::fd::AsRawFd,
     pin::Pin,
     task::{Context, Poll, Waker},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
-use crate::bandwidth::Direction;
 use async_io::{Async, Timer};
-use futures::{future::BoxFuture, AsyncRead, AsyncWrite, FutureExt};
+
+use futures::{future::BoxFuture, FutureExt};
+
 use libp2p::core::{
     multiaddr::Protocol,
     transport::{DialOpts, ListenerId, TransportError, TransportEvent},
     Multiaddr,
 };
 use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType, SockaddrStorage};
+
+mod sockets;
+mod stream;
+
+use sockets::*;
+pub use stream::TcpStream;
 
 /// Largest number of connections accepted from one listener in one `poll` call before
 /// the next listener gets its turn.
@@ -207,97 +214,6 @@ pub fn socketaddr_to_multiaddr(addr: SocketAddr) -> Multiaddr {
     Multiaddr::empty()
         .with(Protocol::from(addr.ip()))
         .with(Protocol::Tcp(addr.port()))
-}
-
-/// Binds a non-blocking listening socket (`SO_REUSEADDR`; `IPV6_V6ONLY` for IPv6).
-fn bind_listener(addr: SocketAddr, backlog: u16) -> io::Result<TcpListener> {
-    let family = match addr {
-        SocketAddr::V4(_) => AddressFamily::Inet,
-        SocketAddr::V6(_) => AddressFamily::Inet6,
-    };
-    let fd = socket::socket(
-        family,
-        SockType::Stream,
-        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
-        None,
-    )?;
-    socket::setsockopt(&fd, sockopt::ReuseAddr, &true)?;
-    if addr.is_ipv6() {
-        socket::setsockopt(&fd, sockopt::Ipv6V6Only, &true)?;
-    }
-    socket::bind(fd.as_raw_fd(), &SockaddrStorage::from(addr))?;
-    let backlog = i32::from(backlog).min(i32::from(socket::Backlog::MAXCONN));
-    socket::listen(&fd, socket::Backlog::new(backlog)?)?;
-    Ok(TcpListener::from(fd))
-}
-
-/// Is `ip` an IPv6 link-local address (`fe80::/10`)?
-fn is_ipv6_link_local(ip: &Ipv6Addr) -> bool {
-    ip.segments()[0] & 0xffc0 == 0xfe80
-}
-
-/// The addresses an unspecified-address listener on `port` is reachable on:
-/// every interface address of the same family, else loopback.
-fn interface_addresses(ipv6: bool, port: u16) -> Vec<SocketAddr> {
-    let mut out: Vec<SocketAddr> = Vec::new();
-    match nix::ifaddrs::getifaddrs() {
-        Ok(ifaddrs) => {
-            for ifaddr in ifaddrs {
-                let Some(address) = ifaddr.address else {
-                    continue;
-                };
-                let ip: IpAddr = if ipv6 {
-                    match address.as_sockaddr_in6() {
-                        Some(sin6) if !is_ipv6_link_local(&sin6.ip()) => sin6.ip().into(),
-                        _ => continue,
-                    }
-                } else {
-                    match address.as_sockaddr_in() {
-                        Some(sin) => sin.ip().into(),
-                        None => continue,
-                    }
-                };
-                let addr = SocketAddr::new(ip, port);
-                if out.contains(&addr) {
-                    continue;
-                }
-                if out.len() == MAX_ADDRESSES_PER_LISTENER {
-                    tracing::warn!(%addr, "more interface addresses than MAX_ADDRESSES_PER_LISTENER; not reported");
-                    continue;
-                }
-                out.push(addr);
-            }
-        }
-        Err(error) => tracing::warn!(%error, "getifaddrs failed; reporting loopback only"),
-    }
-    if out.is_empty() {
-        let loopback: IpAddr = if ipv6 {
-            Ipv6Addr::LOCALHOST.into()
-        } else {
-            Ipv4Addr::LOCALHOST.into()
-        };
-        out.push(SocketAddr::new(loopback, port));
-    }
-    out
-}
-
-/// The addresses in `now` but not in `before` (appeared), and those in `before` but
-/// not in `now` (gone), each in its list's order.
-fn address_changes(
-    before: &[SocketAddr],
-    now: &[SocketAddr],
-) -> (Vec<SocketAddr>, Vec<SocketAddr>) {
-    let added = now
-        .iter()
-        .filter(|a| !before.contains(a))
-        .copied()
-        .collect();
-    let removed = before
-        .iter()
-        .filter(|a| !now.contains(a))
-        .copied()
-        .collect();
-    (added, removed)
 }
 
 impl libp2p::core::Transport for Transport {
@@ -515,123 +431,12 @@ fn poll_listener(listener: &mut Listener, cx: &mut Context<'_>) -> Option<io::Re
     None
 }
 
-/// Whether an `accept(2)` error belongs to one pending connection (the peer or the
-/// network), so the next connection can be accepted at once. Resource exhaustion
-/// (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`) and unknown errors are not.
-fn accept_error_is_transient(e: &io::Error) -> bool {
-    use nix::errno::Errno;
-    let Some(code) = e.raw_os_error() else {
-        return false;
-    };
-    matches!(
-        Errno::from_raw(code),
-        Errno::ECONNABORTED
-            | Errno::ECONNRESET
-            | Errno::EPROTO
-            | Errno::ENOPROTOOPT
-            | Errno::EHOSTDOWN
-            | Errno::EHOSTUNREACH
-            | Errno::ENETDOWN
-            | Errno::ENETUNREACH
-            | Errno::ENONET
-            | Errno::EOPNOTSUPP
-            | Errno::ETIMEDOUT
-            | Errno::EPERM
-    )
-}
-
-/// A TCP connection that counts its bytes into a [`Bandwidth`].
-#[derive(Debug)]
-pub struct TcpStream {
-    inner: Async<std::net::TcpStream>,
-    bandwidth: Bandwidth,
-}
-
-impl TcpStream {
-    /// The underlying socket (e.g. for its addresses).
-    pub fn get_ref(&self) -> &std::net::TcpStream {
-        self.inner.get_ref()
-    }
-}
-
-fn count_in(bandwidth: &Bandwidth, poll: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
-    if let Poll::Ready(Ok(n)) = poll {
-        bandwidth.record_total(Instant::now(), Direction::In, n);
-    }
-    poll
-}
-
-fn count_out(bandwidth: &Bandwidth, poll: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
-    if let Poll::Ready(Ok(n)) = poll {
-        bandwidth.record_total(Instant::now(), Direction::Out, n);
-    }
-    poll
-}
-
-impl AsyncRead for TcpStream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = &mut *self;
-        count_in(
-            &this.bandwidth,
-            Pin::new(&mut this.inner).poll_read(cx, buf),
-        )
-    }
-
-    fn poll_read_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &mut [io::IoSliceMut<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let this = &mut *self;
-        count_in(
-            &this.bandwidth,
-            Pin::new(&mut this.inner).poll_read_vectored(cx, bufs),
-        )
-    }
-}
-
-impl AsyncWrite for TcpStream {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = &mut *self;
-        count_out(
-            &this.bandwidth,
-            Pin::new(&mut this.inner).poll_write(cx, buf),
-        )
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let this = &mut *self;
-        count_out(
-            &this.bandwidth,
-            Pin::new(&mut this.inner).poll_write_vectored(cx, bufs),
-        )
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_close(cx)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
     use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
+
     use libp2p::core::{transport::PortUse, Endpoint, Transport as _};
 
     fn dial_opts() -> DialOpts {
@@ -644,43 +449,6 @@ mod tests {
     /// Next event of the transport, as a future.
     async fn next_event(transport: &mut Transport) -> TransportEvent<ListenerUpgrade, io::Error> {
         futures::future::poll_fn(|cx| Pin::new(&mut *transport).poll(cx)).await
-    }
-
-    #[test]
-    fn peer_caused_accept_errors_are_retried_at_once_resource_errors_pause() {
-        use nix::errno::Errno;
-        for e in [
-            Errno::ECONNABORTED,
-            Errno::EPROTO,
-            Errno::EHOSTUNREACH,
-            Errno::ENETUNREACH,
-        ] {
-            let err = io::Error::from_raw_os_error(e as i32);
-            assert!(accept_error_is_transient(&err), "{e}");
-        }
-        for e in [Errno::EMFILE, Errno::ENFILE, Errno::ENOBUFS, Errno::ENOMEM] {
-            let err = io::Error::from_raw_os_error(e as i32);
-            assert!(!accept_error_is_transient(&err), "{e}");
-        }
-        assert!(!accept_error_is_transient(&io::Error::other("no errno")));
-    }
-
-    #[test]
-    fn address_changes_report_what_appeared_and_what_went() {
-        let a: SocketAddr = "127.0.0.1:4001".parse().unwrap();
-        let b: SocketAddr = "10.77.0.1:4001".parse().unwrap();
-        let c: SocketAddr = "192.168.1.2:4001".parse().unwrap();
-        assert_eq!(address_changes(&[a], &[a]), (vec![], vec![]));
-        assert_eq!(address_changes(&[a], &[a, b]), (vec![b], vec![]));
-        assert_eq!(address_changes(&[a, b], &[a]), (vec![], vec![b]));
-        assert_eq!(address_changes(&[a, b], &[c, a]), (vec![c], vec![b]));
-        assert_eq!(address_changes(&[], &[a]), (vec![a], vec![]));
-    }
-
-    #[test]
-    fn listen_backlog_over_somaxconn_is_clamped() {
-        let l = bind_listener("127.0.0.1:0".parse().unwrap(), u16::MAX).expect("bind");
-        assert!(l.local_addr().is_ok());
     }
 
     #[test]

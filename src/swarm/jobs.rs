@@ -1,0 +1,65 @@
+//! The swarm task's routing jobs as data: the queries waiting for Kademlia, the
+//! two DHTs, and the jobs that run one Kademlia query on each. Both the task
+//! (`task.rs`, which owns them) and its Kademlia methods (`routing.rs`) use them.
+
+use acorn_net::bitswap::SessionId;
+use futures::channel::oneshot;
+use libp2p::{kad, Multiaddr, PeerId};
+
+use super::Provider;
+
+/// A `routing` query waiting for Kademlia.
+pub(super) enum RoutingQuery {
+    FindProvs {
+        found: Vec<PeerId>,
+        max: usize,
+        reply: oneshot::Sender<Result<Vec<Provider>, String>>,
+    },
+    FindPeer {
+        peer: PeerId,
+        /// The peer's addresses, once a DHT found it.
+        found: Option<Vec<Multiaddr>>,
+        reply: oneshot::Sender<Result<Vec<Multiaddr>, String>>,
+    },
+    Provide {
+        /// Some DHT took the record.
+        stored: bool,
+        /// The last DHT's error, said when none took it.
+        error: Option<String>,
+        reply: Option<oneshot::Sender<Result<(), String>>>,
+    },
+}
+
+/// Which DHT a Kademlia query runs on. The two behaviours count their query ids
+/// apart, so an id alone may name a query on either.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(super) enum Dht {
+    /// `/ipfs/kad/1.0.0`.
+    Wan,
+    /// `/ipfs/lan/kad/1.0.0`.
+    Lan,
+}
+
+/// Both DHTs, in the order jobs start on them.
+pub(super) const DHTS: [Dht; 2] = [Dht::Wan, Dht::Lan];
+
+/// A Kademlia query, tagged with its DHT.
+pub(super) type QueryKey = (Dht, kad::QueryId);
+
+/// Our id of a job (a provider lookup or a `routing` query) that runs one Kademlia
+/// query on each DHT.
+pub(super) type JobId = u64;
+
+/// A job and its Kademlia queries still running (one per DHT at most).
+pub(super) struct Job<T> {
+    pub(super) running: heapless::Vec<QueryKey, 2>,
+    pub(super) what: T,
+}
+
+/// Why a provider lookup was started.
+pub(super) struct ProviderLookup {
+    pub(super) session: SessionId,
+    pub(super) found: Vec<PeerId>,
+}
+
+pub(super) const NO_DHT: &str = "routing is disabled (Routing.Type is none)";
