@@ -14,7 +14,7 @@
 # The qemu runners come from .cargo/config.toml; QEMU_LD_PREFIX is set as well so
 # test binaries that start other processes find the target's libc too.
 # ACORN_TEST_RUNNER carries the same qemu command to tests that start a copy of
-# their own binary (storage/tests/store.rs: lock holder, kill -9 child): without
+# their own binary (storage/tests/storage/store.rs: lock holder, kill -9 child): without
 # binfmt_misc the host cannot exec an ARM binary directly.
 # Prints the wall time per step and in total.
 set -euo pipefail

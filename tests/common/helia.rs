@@ -8,7 +8,7 @@
 //! form that returns the peer's error text instead of panicking, for negative tests.
 //! Dropping the peer kills the child; [`HeliaPeer::stop`] stops it cleanly.
 //!
-//! Use it from a test crate with `#[path = "common/helia.rs"] mod helia;` (it needs
+//! Use it from a test crate with `#[path = "../common/helia.rs"] mod helia;` (it needs
 //! nothing from `common/mod.rs`; the child-process plumbing it shares with the Kubo
 //! peer is `acorn_tools::interop::line_peer`).
 //!

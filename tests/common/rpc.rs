@@ -1,10 +1,10 @@
-//! RPC API helpers for the tests (`#[path = "common/rpc.rs"] mod rpc;`) on top of
-//! the raw HTTP of `common/http.rs`: requests by port, and multipart parts with
-//! extra part headers (`Abspath` for `add?nocopy`).
+//! RPC API helpers for the tests (`#[path = "../common/rpc.rs"] mod rpc;` in a room's
+//! `main.rs`) on top of the raw HTTP of `common/http.rs` (`rpc::http`): requests by
+//! port, and multipart parts with extra part headers (`Abspath` for `add?nocopy`).
 #![allow(dead_code)]
 
 #[path = "http.rs"]
-mod http;
+pub mod http;
 
 pub use http::Answer;
 

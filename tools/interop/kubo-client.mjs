@@ -7,7 +7,7 @@
 //
 // Runs the steps below in order, checks each result, and prints one JSON object
 // on stdout with the values the Rust side cross-checks against the CLI
-// (tests/kubo_rpc_client.rs). Exits 1 with the failing step on stderr.
+// (tests/interop/kubo_rpc_client.rs). Exits 1 with the failing step on stderr.
 import { create } from 'kubo-rpc-client'
 import { CID } from 'multiformats/cid'
 

@@ -4,7 +4,7 @@
 // Two helia-peer processes on loopback: A adds a 3 MiB random file as CIDv0 (dag-pb leaves)
 // and as CIDv1 (raw leaves); B dials A and cats both over bitswap; the sha256 of what B
 // wrote equals the file's. A's CIDs are also checked against unixfs-cid.mjs (the importer
-// oracle held to Kubo by tests/helia_parity.rs), and the error paths answer without killing
+// oracle held to Kubo by tests/interop/helia_parity.rs), and the error paths answer without killing
 // the process. Run: `node tools/interop/selftest.mjs` (after `npm ci --prefix tools/interop`).
 
 import { spawn, execFileSync } from 'node:child_process'

@@ -5,8 +5,8 @@
 //! upgrade machinery (multistream-select 1.0); the offered protocol itself is never
 //! run, since negotiation fails first.
 //!
-//! Shared by `net/tests/handshake.rs` and the end-to-end `tests/kubo_network.rs`
-//! (through `#[path]`). It runs on its own thread until dropped.
+//! Shared by `net/tests/peers/handshake.rs` and the end-to-end
+//! `tests/interop/kubo_network.rs` (through `#[path]`). It runs on its own thread until dropped.
 
 use std::{io, iter, pin::Pin};
 

@@ -9,8 +9,8 @@
 //! instead of panicking, for negative tests. [`make_repo`] instead writes a Kubo
 //! repo on disk with content and pins, and exits (for import tests).
 //!
-//! Used by the interop tests (`tests/kubo_interop.rs`, `tests/kubo_repo_import.rs`)
-//! and the `bench-kubo` binary.
+//! Used by the interop tests (`tests/interop/kubo_interop.rs`,
+//! `tests/interop/kubo_repo_import.rs`) and the `bench-kubo` binary.
 //!
 //! The driver is the one way tests start Kubo, and it is locked down: 127.0.0.1
 //! only, no bootstrap, mDNS, port mapping, relays, AutoNAT or HTTP routers (the

@@ -1,0 +1,17 @@
+//! The HTTP gateway end to end: requests to a daemon on a temp repo.
+//!
+//! One test binary per room (so CI links a few binaries, not one per file): each
+//! file here is a module; add a new test file as `mod name;` below. Files reach the
+//! shared helpers as `use crate::common;` (`crate::http`, `crate::rpc`, ...).
+//! Run one room with `cargo test --test gateway`, one file with
+//! `cargo test --test gateway NAME::`.
+
+#[path = "../common/mod.rs"]
+mod common;
+#[path = "../common/rpc.rs"]
+mod rpc;
+// `common/rpc.rs` holds `common/http.rs` (one copy of a file per crate).
+use rpc::http;
+
+mod gateway;
+mod gateway_kubo;
