@@ -1858,6 +1858,23 @@ mod tests {
             ("MAX_PING_COUNT", crate::daemon::net::MAX_PING_COUNT as u64),
             ("PING_TIMEOUT", crate::daemon::net::PING_TIMEOUT.as_secs()),
             (
+                "DEFAULT_INLINE_LIMIT_BYTES",
+                unixfs::importer::DEFAULT_INLINE_LIMIT_BYTES as u64,
+            ),
+            (
+                "MAX_INLINE_LIMIT_BYTES",
+                unixfs::importer::MAX_INLINE_LIMIT_BYTES as u64,
+            ),
+            ("TAIL_BUFFER_LINES", crate::logs::TAIL_BUFFER_LINES as u64),
+            (
+                "MAX_TAIL_SUBSCRIBERS",
+                crate::logs::MAX_TAIL_SUBSCRIBERS as u64,
+            ),
+            (
+                "MAX_TAIL_LINE_BYTES",
+                crate::logs::MAX_TAIL_LINE_BYTES as u64,
+            ),
+            (
                 "DEFAULT_GATEWAY_RETRIEVAL_TIMEOUT",
                 crate::config::DEFAULT_GATEWAY_RETRIEVAL_TIMEOUT.as_secs(),
             ),

@@ -12,6 +12,8 @@
 //! `cid hashes` lists the common multihash functions; `--supported` the ones Acorn
 //! verifies (identity, sha2-256).
 
+use std::io::{Read as _, Write as _};
+
 use argh::{ArgsInfo, FromArgs};
 use cid::Cid;
 use multibase::Base;
@@ -743,7 +745,7 @@ mod tests {
     }
 }
 
-/// Show or change the running daemon's log levels.
+/// Show or change the running daemon's log levels, or follow its log.
 #[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
 #[argh(subcommand, name = "log")]
 pub struct LogCmd {
@@ -757,7 +759,18 @@ pub struct LogCmd {
 pub enum LogSub {
     Ls(LogLsCmd),
     Level(LogLevelCmd),
+    Tail(LogTailCmd),
 }
+
+/// Print the daemon's log lines as they are written, until interrupted.
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(
+    subcommand,
+    name = "tail",
+    note = "Shows what passes the daemon's log filter (see `acorn log level`). A reader \
+            that falls behind loses lines; a note line says how many."
+)]
+pub struct LogTailCmd {}
 
 /// List the logging subsystems (tracing targets) of the daemon.
 #[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
@@ -785,6 +798,19 @@ impl LogCmd {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         let client = super::daemon_client(ctx)?;
         let answer = match self.command {
+            LogSub::Tail(_) => {
+                let mut resp = client.post("log/tail", &[], None)?;
+                let mut out = std::io::stdout().lock();
+                let mut buf = vec![0u8; 4096];
+                loop {
+                    let n = resp.read(&mut buf)?;
+                    if n == 0 {
+                        return Ok(());
+                    }
+                    out.write_all(&buf[..n])?;
+                    out.flush()?;
+                }
+            }
             LogSub::Ls(_) => client.json("log/ls", &[])?,
             LogSub::Level(c) => {
                 client.json("log/level", &[("arg", c.subsystem), ("arg", c.level)])?
