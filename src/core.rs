@@ -780,6 +780,11 @@ impl Node {
         Ok(gc::collect(self.store(), on_removed)?)
     }
 
+    /// The repo's directory.
+    pub fn root(&self) -> &std::path::Path {
+        &self.handle.root
+    }
+
     /// `repo stat`.
     pub fn repo_stat(&self) -> anyhow::Result<RepoStat> {
         let StoreStats {

@@ -19,6 +19,7 @@ mod config;
 mod core;
 mod core_api;
 mod daemon;
+mod diag;
 mod fetch;
 mod gateway;
 mod identity;

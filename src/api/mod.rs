@@ -146,6 +146,7 @@ const COMMANDS: &[&str] = &[
     "dag/import",
     "dag/put",
     "dag/stat",
+    "diag/sys",
     "filestore/dups",
     "filestore/ls",
     "filestore/verify",
@@ -450,6 +451,12 @@ impl Api {
             "refs" => self.refs(req, slot).await,
             "log/level" => log::log_level(&req),
             "log/ls" => log::log_ls(),
+            "diag/sys" => {
+                let v = self
+                    .on_core(|c| crate::diag::sys(c.node().root(), c.net_opt().is_some()))
+                    .await?;
+                Ok(json_response(&v))
+            }
             "log/tail" => self.log_tail(),
             "ls" => self.ls(req).await,
             "pin/add" => self.pin_add(req, slot).await,
