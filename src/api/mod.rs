@@ -466,7 +466,7 @@ impl Api {
             "pin/rm" => self.pin_rm(req).await,
             "pin/update" => self.pin_update(req).await,
             "pin/verify" => self.pin_verify(req, slot).await,
-            "ping" => self.ping(req).await,
+            "ping" => self.ping(req, slot).await,
             "refs/local" => self.refs_local(slot).await,
             "repo/gc" => self.repo_gc(req, slot).await,
             "repo/stat" => self.repo_stat(req).await,
