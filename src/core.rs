@@ -756,6 +756,11 @@ impl Node {
         Ok(gc::collect(self.store(), on_removed)?)
     }
 
+    /// The repo's directory.
+    pub fn root(&self) -> &std::path::Path {
+        &self.handle.root
+    }
+
     /// `repo stat`.
     pub fn repo_stat(&self) -> anyhow::Result<RepoStat> {
         let StoreStats {
@@ -1833,6 +1838,23 @@ mod tests {
             ("WANT_WINDOW_COUNT", crate::fetch::WANT_WINDOW_COUNT as u64),
             ("MAX_PING_COUNT", crate::swarm::MAX_PING_COUNT as u64),
             ("PING_TIMEOUT", crate::swarm::PING_TIMEOUT.as_secs()),
+            (
+                "DEFAULT_INLINE_LIMIT_BYTES",
+                unixfs::importer::DEFAULT_INLINE_LIMIT_BYTES as u64,
+            ),
+            (
+                "MAX_INLINE_LIMIT_BYTES",
+                unixfs::importer::MAX_INLINE_LIMIT_BYTES as u64,
+            ),
+            ("TAIL_BUFFER_LINES", crate::logs::TAIL_BUFFER_LINES as u64),
+            (
+                "MAX_TAIL_SUBSCRIBERS",
+                crate::logs::MAX_TAIL_SUBSCRIBERS as u64,
+            ),
+            (
+                "MAX_TAIL_LINE_BYTES",
+                crate::logs::MAX_TAIL_LINE_BYTES as u64,
+            ),
             (
                 "DEFAULT_GATEWAY_RETRIEVAL_TIMEOUT",
                 crate::config::DEFAULT_GATEWAY_RETRIEVAL_TIMEOUT.as_secs(),

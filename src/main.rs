@@ -28,6 +28,7 @@ mod config;
 mod core;
 mod core_api;
 mod daemon;
+mod diag;
 mod endpoints;
 mod fetch;
 mod gateway;
@@ -75,7 +76,7 @@ fn init_logging() {
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(io::stderr)
+        .with_writer(logs::TeeStderr)
         .with_ansi(io::stderr().is_terminal())
         .with_filter_reloading();
     let handle = builder.reload_handle();

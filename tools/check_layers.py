@@ -55,6 +55,7 @@ LAYERS = {
     "core": "node",
     "repo_glue": "node",
     "fetch": "node",
+    "diag": "node",
     "kubo_import": "node",
     "swarm": "node",
     "core_api": "core_api",

@@ -16,7 +16,7 @@
 //!
 //! **Spec.** Kubo `core/commands/add.go` (options `cid-version`, `raw-leaves`,
 //! `chunker`, `trickle`, `pin`, `quieter`, `wrap-with-directory`, `only-hash`,
-//! `progress`, `nocopy`); boxo's multipart reader for the `Abspath` part header.
+//! `progress`, `nocopy`, `inline`, `inline-limit`); boxo's multipart reader for the `Abspath` part header.
 //!
 //! **Security.** `nocopy=true` makes the daemon reference a file on its own disk
 //! by the path the client names in `Abspath`, so the file's bytes can later be read
@@ -24,7 +24,7 @@
 //! accepted (default: none); anything else is refused with a clear error, never
 //! silently copied instead. The bytes sent must be as many as the file holds.
 //!
-//! **Limits.** Progress lines: at most one per [`PROGRESS_STEP_BYTES`] of input per
+//! **Limits.** `inline-limit` ≤ [`importer::MAX_INLINE_LIMIT_BYTES`]. Progress lines: at most one per [`PROGRESS_STEP_BYTES`] of input per
 //! file, plus one per file; they go through the response's bounded queue like every
 //! other line.
 //!
@@ -72,6 +72,18 @@ impl Api {
             import.layout = importer::Layout::Trickle;
         }
         import.wrap_with_directory = q.bool(&["wrap-with-directory", "w"])?.unwrap_or(false);
+        if q.bool(&["inline"])?.unwrap_or(false) {
+            let limit = q
+                .int(&["inline-limit"])?
+                .unwrap_or(importer::DEFAULT_INLINE_LIMIT_BYTES as i64);
+            if !(0..=importer::MAX_INLINE_LIMIT_BYTES as i64).contains(&limit) {
+                return Err(ApiError::Client(format!(
+                    "inline-limit {limit} is out of range (0 to {} bytes)",
+                    importer::MAX_INLINE_LIMIT_BYTES
+                )));
+            }
+            import.inline_limit = Some(limit as usize);
+        }
         let opts = AddOptions {
             import,
             pin: q.bool(&["pin"])?.unwrap_or(true),

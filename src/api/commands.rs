@@ -29,6 +29,8 @@ const OPTIONS: &[(&str, &[&[&str]])] = &[
             &["raw-leaves"],
             &["nocopy"],
             &["cid-version"],
+            &["inline"],
+            &["inline-limit"],
         ],
     ),
     ("bitswap/stat", &[&["verbose", "v"], &["human"]]),

@@ -331,6 +331,18 @@ impl Api {
         .await
     }
 
+    /// Kubo's `dag/resolve`: `{"Cid":{"/":…},"RemPath":…}`.
+    pub(super) async fn dag_resolve(&self, req: Request) -> ApiResult {
+        let q = Query(&req.query);
+        let arg = exact_args(&q, &["ref"])?.swap_remove(0);
+        let (cid, rem) = self
+            .on_content(Reach::Block, move |c| c.dag_resolve(&arg))
+            .await?;
+        Ok(json_response(
+            &json!({ "Cid": {"/": cid.to_string()}, "RemPath": rem }),
+        ))
+    }
+
     pub(super) async fn resolve(&self, req: Request) -> ApiResult {
         let q = Query(&req.query);
         let arg = exact_args(&q, &["name"])?.swap_remove(0);

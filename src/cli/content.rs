@@ -75,6 +75,13 @@ pub struct AddCmd {
     /// implies --raw-leaves)
     #[argh(switch)]
     pub nocopy: bool,
+    /// give blocks of at most --inline-limit bytes identity CIDs: the CID holds
+    /// the block, nothing is stored for it
+    #[argh(switch)]
+    pub inline: bool,
+    /// largest block --inline inlines, in bytes (default: 32, at most 64)
+    #[argh(option)]
+    pub inline_limit: Option<usize>,
     /// show a progress bar on stderr (default: true when stderr is a terminal)
     #[argh(option, short = 'p', arg_name = "bool", from_str_fn(parse_bool))]
     pub progress: Option<bool>,
@@ -109,6 +116,18 @@ impl AddCmd {
         }
         opts.wrap_with_directory = self.wrap_with_directory;
         opts.hidden = self.hidden;
+        // As Kubo: --inline-limit alone does nothing.
+        if self.inline {
+            let limit = self
+                .inline_limit
+                .unwrap_or(importer::DEFAULT_INLINE_LIMIT_BYTES);
+            anyhow::ensure!(
+                limit <= importer::MAX_INLINE_LIMIT_BYTES,
+                "--inline-limit {limit} is over the maximum of {} bytes",
+                importer::MAX_INLINE_LIMIT_BYTES
+            );
+            opts.inline_limit = Some(limit);
+        }
         Ok(opts)
     }
 
@@ -259,10 +278,10 @@ pub struct GetCmd {
     /// write a tar archive (<name>.tar) instead of files
     #[argh(switch, short = 'a')]
     pub archive: bool,
-    /// with -a: gzip the archive (<name>.tar.gz)
+    /// gzip the output: a file as <name>.gz, with -a the archive as <name>.tar.gz
     #[argh(switch, short = 'C')]
     pub compress: bool,
-    /// with -a: the gzip level, 1 (fastest) to 9 (smallest); implies -C (default: 6)
+    /// the gzip level, 1 (fastest) to 9 (smallest); implies -C (default: 6)
     #[argh(option, short = 'l')]
     pub compression_level: Option<u32>,
     /// CID or path (<cid>[/path])
@@ -278,20 +297,20 @@ impl GetCmd {
             None if self.compress => Some(6),
             None => None,
         };
-        anyhow::ensure!(
-            level.is_none() || self.archive,
-            "get -C needs -a in Acorn: use `acorn get -a -C` for a .tar.gz"
-        );
         let core = super::core(ctx)?;
-        if self.archive {
-            // Kubo: the output name gets `.tar` (`.tar.gz` with -C) unless it has it.
+        if self.archive || level.is_some() {
+            // Kubo: the output name gets `.tar` with -a (unless it ends in `.tar` or
+            // `.tar.gz`), then `.gz` with -C (unless it ends in `.gz`). Without -a,
+            // -C writes the file's bytes gzip'd (a directory is refused).
             let mut name = match &self.output {
                 Some(o) => o.clone(),
                 None => content::default_name(&self.path)?,
             };
-            let ext = if level.is_some() { ".tar.gz" } else { ".tar" };
-            if !name.ends_with(ext) {
-                name.push_str(ext);
+            if self.archive && !name.ends_with(".tar") && !name.ends_with(".tar.gz") {
+                name.push_str(".tar");
+            }
+            if level.is_some() && !name.ends_with(".gz") {
+                name.push_str(".gz");
             }
             let target = std::path::PathBuf::from(name);
             super::print(&format!("Saving archive to {}\n", target.display()))?;
@@ -304,8 +323,19 @@ impl GetCmd {
                 None => core.get_tar(&self.path, &mut f),
                 Some(l) => {
                     let mut gz = flate2::write::GzEncoder::new(&mut f, flate2::Compression::new(l));
-                    core.get_tar(&self.path, &mut gz)
-                        .and_then(|()| Ok(gz.finish().map(|_| ())?))
+                    if self.archive {
+                        core.get_tar(&self.path, &mut gz)
+                    } else {
+                        core.cat(std::slice::from_ref(&self.path), 0, None, &mut gz)
+                            .map_err(|e| {
+                                e.context(format!(
+                                    "get -C without -a gzips one file: {} (use -a -C for a \
+                                     directory's .tar.gz)",
+                                    self.path
+                                ))
+                            })
+                    }
+                    .and_then(|()| Ok(gz.finish().map(|_| ())?))
                 }
             }
             .and_then(|()| Ok(f.sync_all()?));

@@ -40,7 +40,8 @@ pub enum DagSub {
     Resolve(DagResolveCmd),
 }
 
-/// Resolve an IPLD path to the CID of the node it names (Kubo prints the CID).
+/// Resolve an IPLD path: the CID of the last block it reaches, then the rest of
+/// the path inside that block, if any (`<cid>[/<rest>]`).
 #[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
 #[argh(
     subcommand,
@@ -259,7 +260,15 @@ impl DagCmd {
             }
             // Every path resolves to its end (as `resolve`), so Kubo's remainder
             // path is always empty.
-            DagSub::Resolve(r) => print(&format!("{}\n", core.resolve(&r.path)?)),
+            DagSub::Resolve(r) => {
+                // Kubo prints `<cid>` or `<cid>/<rest of the path>`.
+                let (cid, rem) = core.dag_resolve(&r.path)?;
+                if rem.is_empty() {
+                    print(&format!("{cid}\n"))
+                } else {
+                    print(&format!("{cid}/{rem}\n"))
+                }
+            }
             DagSub::Stat(s) => {
                 anyhow::ensure!(!s.roots.is_empty(), "argument \"root\" is required");
                 let sum = core.dag_stat(&s.roots, None)?;

@@ -98,10 +98,6 @@ pub const KUBO_ONLY: &[(&str, &str)] = &[
     ("routing put", "no alternative: records are not served"),
     ("diag cmds", "use `acorn diag sys`"),
     ("diag profile", "use `acorn diag sys`"),
-    (
-        "log tail",
-        "the daemon logs to stderr (journalctl -u acorn)",
-    ),
 ];
 
 /// `unknown command "X"`, or for a Kubo command we lack, that it is not

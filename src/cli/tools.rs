@@ -5,12 +5,13 @@
 //! `ipfs cid format|base32|bases|codecs|hashes`, `ipfs diag sys`: same flags, same
 //! lines; `--enc=json` writes the JSON Kubo's RPC API answers for them.
 //!
-//! **Departures.** `diag sys` is computed by the CLI process (on the same machine as
-//! the repo), not by the daemon: `net.online` says whether a daemon answers;
-//! `memory` is this process's `VmSize` and `VmSwap` in bytes; `runtime` names Rust
-//! where Kubo names Go (`compiler: "rustc"`, `numgoroutines`: OS threads).
+//! **Departures.** `diag sys` is the daemon's answer (RPC `diag/sys`, see
+//! [`crate::diag`]) when one runs, else computed by the CLI process with
+//! `net.online` false.
 //! `cid hashes` lists the common multihash functions; `--supported` the ones Acorn
 //! verifies (identity, sha2-256).
+
+use std::io::{Read as _, Write as _};
 
 use argh::{ArgsInfo, FromArgs};
 use cid::Cid;
@@ -608,89 +609,19 @@ impl DiagCmd {
     }
 }
 
-/// Go's name for this architecture (Kubo reports `runtime.GOARCH`).
-fn go_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "x86" => "386",
-        other => other,
-    }
-}
-
-/// `VmSize` / `VmSwap` of this process, in bytes (0 when unknown).
-fn proc_status_bytes(field: &str) -> u64 {
-    let text = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    text.lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
-}
-
 impl DiagSysCmd {
+    /// The daemon's answer (RPC `diag/sys`) when one runs, else this process's.
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         let root = ctx.repo_root()?;
-        // The repo's file system (its parent until the repo exists).
-        let at = root
-            .ancestors()
-            .find(|p| p.exists())
-            .unwrap_or(std::path::Path::new("/"));
-        let fs = nix::sys::statvfs::statvfs(at)
-            .map_err(|e| anyhow::anyhow!("statvfs {}: {e}", at.display()))?;
-        let fstype = nix::sys::statfs::statfs(at)
-            .map(|s| format!("{}", s.filesystem_type().0))
-            .unwrap_or_default();
-        let frag = fs.fragment_size() as u64;
-        let mut addrs: Vec<String> = Vec::new();
-        if let Ok(ifs) = nix::ifaddrs::getifaddrs() {
-            for i in ifs {
-                let Some(a) = i.address else { continue };
-                if let Some(v4) = a.as_sockaddr_in() {
-                    addrs.push(format!("/ip4/{}", v4.ip()));
-                } else if let Some(v6) = a.as_sockaddr_in6() {
-                    addrs.push(format!("/ip6/{}", v6.ip()));
-                }
-            }
-        }
-        let online = ctx.globals.api.is_some()
-            || (!ctx.globals.offline
-                && crate::core_api::client::discover(&root)
-                    .ok()
-                    .flatten()
-                    .is_some());
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let threads = std::fs::read_dir("/proc/self/task").map_or(1, |d| d.count());
-        let v = json!({
-            "diskinfo": {
-                "free_space": fs.blocks_available() as u64 * frag,
-                "fstype": fstype,
-                "total_space": fs.blocks() as u64 * frag,
-            },
-            "environment": {
-                "GOPATH": "",
-                "IPFS_PATH": std::env::var("IPFS_PATH").unwrap_or_default(),
-                "ACORN_PATH": root.display().to_string(),
-            },
-            "ipfs_commit": "",
-            "ipfs_version": super::version::VERSION,
-            "memory": {
-                "swap": proc_status_bytes("VmSwap"),
-                "virt": proc_status_bytes("VmSize"),
-            },
-            "net": {
-                "interface_addresses": addrs,
-                "online": online,
-            },
-            "runtime": {
-                "arch": go_arch(),
-                "compiler": "rustc",
-                "gomaxprocs": cpus,
-                "numcpu": cpus,
-                "numgoroutines": threads,
-                "os": std::env::consts::OS,
-                "version": "",
-            },
-        });
+        let daemon = match super::api_client(ctx)? {
+            Some(c) => Some(c),
+            None if !ctx.globals.offline => crate::core_api::client::discover(&root).ok().flatten(),
+            None => None,
+        };
+        let v = match daemon {
+            Some(c) => c.json("diag/sys", &[])?,
+            None => crate::core_api::diag_sys(&root, false)?,
+        };
         if json_out(ctx) {
             return print(&format!("{v}\n"));
         }
@@ -743,7 +674,7 @@ mod tests {
     }
 }
 
-/// Show or change the running daemon's log levels.
+/// Show or change the running daemon's log levels, or follow its log.
 #[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
 #[argh(subcommand, name = "log")]
 pub struct LogCmd {
@@ -757,7 +688,18 @@ pub struct LogCmd {
 pub enum LogSub {
     Ls(LogLsCmd),
     Level(LogLevelCmd),
+    Tail(LogTailCmd),
 }
+
+/// Print the daemon's log lines as they are written, until interrupted.
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(
+    subcommand,
+    name = "tail",
+    note = "Shows what passes the daemon's log filter (see `acorn log level`). A reader \
+            that falls behind loses lines; a note line says how many."
+)]
+pub struct LogTailCmd {}
 
 /// List the logging subsystems (tracing targets) of the daemon.
 #[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
@@ -785,6 +727,19 @@ impl LogCmd {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         let client = super::daemon_client(ctx)?;
         let answer = match self.command {
+            LogSub::Tail(_) => {
+                let mut resp = client.post("log/tail", &[], None)?;
+                let mut out = std::io::stdout().lock();
+                let mut buf = vec![0u8; 4096];
+                loop {
+                    let n = resp.read(&mut buf)?;
+                    if n == 0 {
+                        return Ok(());
+                    }
+                    out.write_all(&buf[..n])?;
+                    out.flush()?;
+                }
+            }
             LogSub::Ls(_) => client.json("log/ls", &[])?,
             LogSub::Level(c) => {
                 client.json("log/level", &[("arg", c.subsystem), ("arg", c.level)])?

@@ -518,6 +518,10 @@ impl Content for Remote {
             ("raw-leaves", o.raw_leaves.to_string()),
             ("chunker", format!("size-{}", o.chunk_size)),
         ];
+        if let Some(limit) = o.inline_limit {
+            q.push(("inline", "true".into()));
+            q.push(("inline-limit", limit.to_string()));
+        }
         for (name, on) in [
             ("trickle", o.layout == importer::Layout::Trickle),
             ("wrap-with-directory", o.wrap_with_directory),

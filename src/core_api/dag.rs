@@ -116,6 +116,60 @@ fn codec_name(code: u64) -> anyhow::Result<&'static str> {
     cids::codec_name(code).with_context(|| format!("unknown codec 0x{code:x}"))
 }
 
+/// Kubo's `ResolveToLastNode`: dag-pb segments are UnixFS names (HAMT shards
+/// read through); inside a dag-cbor or dag-json block, map keys and list indexes
+/// are walked, a link moves to its block (the remainder starts over) and any
+/// other value adds its segment to the remainder. A segment a block does not have
+/// (a raw block has none) is an error naming it.
+fn resolve_to_last_block(local: &Local, path: &str) -> anyhow::Result<(Cid, String)> {
+    use acorn_storage::codec::{self, Ipld};
+    let node = local.node();
+    let s = path.strip_prefix("/ipfs/").unwrap_or(path);
+    let (c, rest) = s.split_once('/').unwrap_or((s, ""));
+    let mut cid = cids::parse(c)?;
+    let segments: Vec<&str> = rest.split('/').filter(|p| !p.is_empty()).collect();
+    anyhow::ensure!(
+        segments.len() <= crate::core::MAX_DAG_PATH_SEGMENTS,
+        "path has over {} segments",
+        crate::core::MAX_DAG_PATH_SEGMENTS
+    );
+    let mut rem: Vec<&str> = Vec::new();
+    // The value inside `cid` at `rem`, once decoded.
+    let mut value: Option<Ipld> = None;
+    for seg in segments {
+        if cid.codec() == cids::DAG_PB && rem.is_empty() {
+            cid = node.resolve_arg(&format!("{cid}/{seg}"))?;
+            continue;
+        }
+        let v = match value.take() {
+            Some(v) => v,
+            None => codec::decode(cid.codec(), &node.block_get(&cid)?)
+                .with_context(|| format!("decoding {cid}"))?,
+        };
+        let next = match v {
+            Ipld::Map(mut m) => m.remove(seg),
+            Ipld::List(mut l) => seg
+                .parse::<usize>()
+                .ok()
+                .filter(|i| *i < l.len())
+                .map(|i| l.swap_remove(i)),
+            _ => None,
+        }
+        .ok_or_else(|| anyhow::anyhow!("no link named {seg:?} under {cid}"))?;
+        match next {
+            Ipld::Link(l) => {
+                cid = l;
+                rem.clear();
+            }
+            other => {
+                rem.push(seg);
+                value = Some(other);
+            }
+        }
+    }
+    Ok((cid, rem.join("/")))
+}
+
 /// Summaries of `dag stat` as they grow, one per block walked.
 pub type DagStatProgress<'a> = &'a mut dyn FnMut(&DagStatSummary) -> anyhow::Result<()>;
 
@@ -128,6 +182,11 @@ pub trait Dag {
     /// `dag get <cid>[/path]`: writes the node (or the value at the IPLD path) to
     /// `out`, encoded with `output_codec`.
     fn dag_get(&self, path: &str, output_codec: u64, out: &mut dyn Write) -> anyhow::Result<()>;
+
+    /// `dag resolve <cid>[/path]`: the CID of the last block the path reaches and
+    /// the rest of the path inside that block (Kubo's `Cid` and `RemPath`; empty
+    /// when the path ends on a link).
+    fn dag_resolve(&self, path: &str) -> anyhow::Result<(Cid, String)>;
 
     /// `dag export <cid or path>`: writes the DAG as a CARv1 to `out`.
     fn dag_export(&self, root: &str, out: &mut dyn Write) -> anyhow::Result<()>;
@@ -175,6 +234,10 @@ impl Dag for Local {
         let value = self.node().dag_get(path)?;
         out.write_all(&acorn_storage::codec::encode(output_codec, &value)?)?;
         Ok(out.flush()?)
+    }
+
+    fn dag_resolve(&self, path: &str) -> anyhow::Result<(Cid, String)> {
+        resolve_to_last_block(self, path)
     }
 
     fn dag_export(&self, root: &str, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -325,6 +388,14 @@ impl Dag for Remote {
         std::io::copy(&mut resp, out)?;
         out.flush()?;
         resp.finish()
+    }
+
+    fn dag_resolve(&self, path: &str) -> anyhow::Result<(Cid, String)> {
+        let v = self
+            .client()
+            .json("dag/resolve", &[("arg", path.to_string())])?;
+        let rem = v["RemPath"].as_str().unwrap_or_default().to_string();
+        Ok((cid_field(&v["Cid"], "/")?, rem))
     }
 
     fn dag_export(&self, root: &str, out: &mut dyn Write) -> anyhow::Result<()> {

@@ -69,6 +69,8 @@ use crate::swarm::NetHandle;
 // only the core API: CID arguments, the blocks a server fetches between the runs
 // of a call ([`fetch`]), and the storage types the answers carry.
 pub use crate::core::parse_cid_arg;
+/// `diag sys` of a repo at a path, offline (the CLI without a daemon).
+pub use crate::diag::sys as diag_sys;
 pub(crate) use crate::fetch;
 pub use acorn_storage::{cids, Cid};
 
@@ -128,6 +130,12 @@ impl Local {
     }
 
     /// The network, if this node runs one.
+    /// Kubo's `diag sys` for this node: the system, the repo's disk and whether
+    /// the network runs.
+    pub fn diag_sys(&self) -> anyhow::Result<serde_json::Value> {
+        crate::diag::sys(self.node.root(), self.net.is_some())
+    }
+
     pub fn net_opt(&self) -> Option<&NetHandle> {
         self.net.as_ref()
     }

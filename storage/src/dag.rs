@@ -24,7 +24,7 @@ use crate::block::{BlockError, BlockSource};
 use crate::cids;
 use crate::codec::{self, CodecError};
 use cid::Cid;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// Most CIDs a walk's stack may hold (≈ 100 bytes each: ≈ 100 MiB at the cap would be
 /// too much for a small board, so the cap is 1 Mi entries ≈ 64–100 MiB worst case,
@@ -229,8 +229,10 @@ pub fn named_links_of(cid: &Cid, bytes: &[u8]) -> Result<Vec<(Cid, String)>, Dag
 /// Kubo's `refs` walk: every link under `root` down to `max_depth` levels (`None`:
 /// no limit; `Some(1)`: the root's own links, whose blocks need not be stored), in
 /// Kubo's order (depth-first, link order, a link before its own links). With
-/// `unique` each target is emitted once (the root counts as already seen) and not
-/// walked again, as Kubo does.
+/// `unique` each target is emitted once (the root counts as already seen); as in
+/// Kubo's `RefWriter.visit`, a target met again is not walked again, unless a
+/// depth limit applies and it is now met at a shallower depth: then it is walked
+/// again (not emitted again), so its links within the limit are listed.
 pub fn refs_edges<S, E>(
     src: &S,
     root: &Cid,
@@ -245,9 +247,10 @@ where
     if max_depth == Some(0) {
         return Ok(());
     }
-    let mut seen = MemSeen::new();
+    // With `unique`: the shallowest depth each multihash was met at.
+    let mut seen_at: HashMap<Vec<u8>, u64> = HashMap::new();
     if unique {
-        seen.insert(root)?;
+        seen_at.insert(root.hash().to_bytes(), 0);
     }
     /// A block whose links are being emitted: (the block, its links still to
     /// emit reversed so `pop` yields link order, the links' depth).
@@ -262,15 +265,31 @@ where
             continue;
         };
         stacked -= 1;
-        if unique && !seen.insert(&cid)? {
-            continue;
+        let below = max_depth.is_none_or(|m| depth < m);
+        let (write, deeper) = if !unique {
+            (true, below)
+        } else {
+            let key = cid.hash().to_bytes();
+            match seen_at.get(&key) {
+                None => {
+                    seen_at.insert(key, depth);
+                    (true, below)
+                }
+                Some(&old) if max_depth.is_none() || old <= depth => (false, false),
+                Some(_) => {
+                    seen_at.insert(key, depth);
+                    (false, below)
+                }
+            }
+        };
+        if write {
+            emit(&RefEdge {
+                src: parent,
+                dst: cid,
+                name,
+            })?;
         }
-        emit(&RefEdge {
-            src: parent,
-            dst: cid,
-            name,
-        })?;
-        if max_depth.is_some_and(|m| depth >= m) {
+        if !deeper {
             continue;
         }
         let links = named_links_of(&cid, &fetch(src, &cid)?)?;
@@ -388,6 +407,34 @@ mod tests {
         assert_eq!(edges(Some(2)), vec![(root, a), (a, x), (a, y), (root, x)]);
         assert_eq!(edges(None), edges(Some(2)));
         assert!(edges(Some(0)).is_empty());
+    }
+
+    /// Kubo's `refs -u --max-depth`: `x`, first met at depth 2 (under `a`), is met
+    /// again at depth 1 (under the root) and walked from there, so its link `z`
+    /// (depth 2) is listed; nothing is listed twice.
+    #[test]
+    fn unique_refs_revisit_a_block_met_again_shallower() {
+        let mut s = MemStore::new();
+        let z = leaf(&mut s, b"z");
+        let x = node(&mut s, &[z]);
+        let a = node(&mut s, &[x]);
+        let root = node(&mut s, &[a, x]);
+        let edges = |depth, unique| {
+            let mut out = vec![];
+            refs_edges::<_, DagError>(&s, &root, depth, unique, &mut |e| {
+                out.push((e.src, e.dst));
+                Ok(())
+            })
+            .unwrap();
+            out
+        };
+        assert_eq!(edges(Some(2), true), vec![(root, a), (a, x), (x, z)]);
+        assert_eq!(
+            edges(Some(2), false),
+            vec![(root, a), (a, x), (root, x), (x, z)]
+        );
+        assert_eq!(edges(None, true), vec![(root, a), (a, x), (x, z)]);
+        assert_eq!(edges(Some(1), true), vec![(root, a), (root, x)]);
     }
 
     #[test]

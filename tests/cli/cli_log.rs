@@ -57,3 +57,45 @@ fn log_needs_the_daemon() {
     let e = err(&run(&root, &["log", "ls"], None));
     assert!(e.contains("daemon"), "{e}");
 }
+
+/// `acorn log tail` (RPC `log/tail`) prints what the daemon logs, as it logs it.
+#[test]
+fn log_tail_follows_the_daemons_log() {
+    use std::io::BufRead as _;
+    use std::process::{Command, Stdio};
+    use std::time::Duration;
+
+    let (_d, root) = init_repo();
+    let _daemon = Daemon::start(&root);
+    ok(&run(&root, &["log", "level", "acorn::api", "debug"], None));
+    let mut tail = Command::new(env!("CARGO_BIN_EXE_acorn"))
+        .args(["log", "tail"])
+        .env("ACORN_PATH", &root)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = tail.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    // The tail subscribes when its request arrives: ask until a request made
+    // after it shows up in it (each `log ls` is logged at debug under acorn::api).
+    let mut seen = None;
+    for _ in 0..30 {
+        ok(&run(&root, &["log", "ls"], None));
+        if let Ok(line) = rx.recv_timeout(Duration::from_secs(1)) {
+            seen = Some(line);
+            break;
+        }
+    }
+    let _ = tail.kill();
+    let _ = tail.wait();
+    let line = seen.expect("a log line in log tail within 30 s");
+    assert!(line.contains("api: log/"), "{line}");
+}

@@ -14,9 +14,12 @@ mod rpc;
 use rpc::http;
 
 mod cli_add;
+mod cli_add_inline;
 mod cli_blocks;
 mod cli_config;
 mod cli_dag;
+mod cli_dag_resolve;
+mod cli_diag;
 mod cli_filestore;
 mod cli_get_compress;
 mod cli_kubo_habits;

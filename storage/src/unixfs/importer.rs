@@ -17,15 +17,23 @@
 //!   a HAMT shard (see [`super::hamt`]) when boxo's estimate — the sum over links of
 //!   name length + CID byte length — is over `shard_threshold_bytes` (262144).
 //! - **Symlinks**: `Data{Type: Symlink, Data: target}`; never followed.
+//! - **Inline** (Kubo's `--inline`, boxo `cidutil.InlineBuilder`): a block whose
+//!   encoded bytes are at most `inline_limit` long gets a CIDv1 (same codec) with
+//!   the identity multihash, so the CID carries the block; the sink is still
+//!   called, and the blockstore keeps nothing for such CIDs. HAMT shard nodes are
+//!   never that small (two links alone are over [`MAX_INLINE_LIMIT_BYTES`]), so
+//!   they are always hashed.
 //!
 //! **Limits**: `chunk_size` ≤ [`MAX_CHUNK_BYTES`]; directory nesting ≤
-//! [`MAX_DIR_DEPTH`]; names must be valid UTF-8 and contain no `/` or NUL.
+//! [`MAX_DIR_DEPTH`]; names must be valid UTF-8 and contain no `/` or NUL;
+//! `inline_limit` ≤ [`MAX_INLINE_LIMIT_BYTES`].
 
 use super::hamt::{self, HamtError, ShardEntry};
 use super::pb::{Data, DataType};
 use crate::block::{BlockError, BlockSink};
 use crate::cids;
 use crate::codec::dagpb::{PbLink, PbNode};
+use cid::multihash::Multihash;
 use cid::Cid;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -42,6 +50,11 @@ pub const DEFAULT_SHARD_THRESHOLD_BYTES: usize = 262_144;
 pub const MAX_DIR_DEPTH: usize = 256;
 /// Trickle layout: layers repeated per depth (boxo `depthRepeat`).
 pub const TRICKLE_DEPTH_REPEAT: usize = 4;
+/// Kubo's `--inline-limit` default, in bytes of encoded block.
+pub const DEFAULT_INLINE_LIMIT_BYTES: usize = 32;
+/// Largest `--inline-limit`: an identity multihash holds the whole block, and a
+/// CID's multihash digest is at most 64 bytes here (`cid::Cid` = `CidGeneric<64>`).
+pub const MAX_INLINE_LIMIT_BYTES: usize = 64;
 
 /// File DAG layouts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -68,6 +81,9 @@ pub struct Options {
     /// records raw leaves as references to the file. The importer itself only
     /// reports file offsets ([`BlockSink::put_leaf`]); `--nocopy` implies raw leaves.
     pub nocopy: bool,
+    /// `--inline`: blocks of at most this many encoded bytes get identity CIDs
+    /// (`None`: every block is hashed, Kubo's default).
+    pub inline_limit: Option<usize>,
 }
 
 impl Default for Options {
@@ -82,6 +98,7 @@ impl Default for Options {
             wrap_with_directory: false,
             hidden: false,
             nocopy: false,
+            inline_limit: None,
         }
     }
 }
@@ -93,6 +110,20 @@ impl Options {
         self.cid_version = version;
         self.raw_leaves = raw_leaves.unwrap_or(version == 1);
         self
+    }
+
+    /// The CID of an encoded block under `codec`, as boxo's CID builders make it:
+    /// identity multihash (CIDv1) when inlining and the block is small enough; else
+    /// sha2-256, CIDv0 only for dag-pb with `cid_version` 0 (raw is always CIDv1).
+    pub fn cid(&self, codec: u64, bytes: &[u8]) -> Cid {
+        if let Some(limit) = self.inline_limit {
+            if bytes.len() <= limit.min(MAX_INLINE_LIMIT_BYTES) {
+                // Fits: the length was just checked against the 64-byte digest size.
+                let mh = Multihash::wrap(cids::IDENTITY, bytes).expect("≤ 64 bytes");
+                return Cid::new_v1(codec, mh);
+            }
+        }
+        cids::cid_of(self.cid_version, codec, bytes)
     }
 }
 
@@ -221,8 +252,8 @@ impl<R: Read> FileBuilder<'_, R> {
         Ok(self.pending)
     }
 
-    fn put(&mut self, version: u8, codec: u64, bytes: &[u8]) -> Result<Cid, ImportError> {
-        let cid = cids::cid_of(version, codec, bytes);
+    fn put(&mut self, codec: u64, bytes: &[u8]) -> Result<Cid, ImportError> {
+        let cid = self.opts.cid(codec, bytes);
         self.sink.put(&cid, bytes)?;
         Ok(cid)
     }
@@ -233,7 +264,7 @@ impl<R: Read> FileBuilder<'_, R> {
         self.pending = false;
         let len = data.len() as u64;
         let child = if self.opts.raw_leaves {
-            let cid = cids::cid_of(1, cids::RAW, &data);
+            let cid = self.opts.cid(cids::RAW, &data);
             self.sink.put_leaf(&cid, &data, self.chunker.offset)?;
             Child {
                 cid,
@@ -251,7 +282,7 @@ impl<R: Read> FileBuilder<'_, R> {
                 data: Some(d.encode()),
             }
             .encode();
-            let cid = self.put(self.opts.cid_version, cids::DAG_PB, &bytes)?;
+            let cid = self.put(cids::DAG_PB, &bytes)?;
             Child {
                 cid,
                 tsize: bytes.len() as u64,
@@ -284,7 +315,7 @@ impl<R: Read> FileBuilder<'_, R> {
             data: Some(d.encode()),
         }
         .encode();
-        let cid = self.put(self.opts.cid_version, cids::DAG_PB, &bytes)?;
+        let cid = self.put(cids::DAG_PB, &bytes)?;
         let tsize = bytes.len() as u64 + children.iter().map(|c| c.tsize).sum::<u64>();
         Ok(Child {
             cid,
@@ -405,6 +436,13 @@ fn check_opts(opts: &Options) -> Result<(), ImportError> {
             opts.cid_version
         )));
     }
+    if let Some(limit) = opts.inline_limit {
+        if limit > MAX_INLINE_LIMIT_BYTES {
+            return Err(ImportError::BadOption(format!(
+                "inline limit {limit} is over the maximum of {MAX_INLINE_LIMIT_BYTES} bytes"
+            )));
+        }
+    }
     Ok(())
 }
 
@@ -478,7 +516,7 @@ fn build_directory(
         data: Some(Data::new(DataType::Directory).encode()),
     }
     .encode();
-    let cid = cids::cid_of(opts.cid_version, cids::DAG_PB, &bytes);
+    let cid = opts.cid(cids::DAG_PB, &bytes);
     sink.put(&cid, &bytes)?;
     let size = bytes.len() as u64 + entries.iter().map(|e| e.added.size).sum::<u64>();
     Ok(Added {
@@ -528,7 +566,7 @@ fn add_symlink(
         data: Some(d.encode()),
     }
     .encode();
-    let cid = cids::cid_of(opts.cid_version, cids::DAG_PB, &bytes);
+    let cid = opts.cid(cids::DAG_PB, &bytes);
     sink.put(&cid, &bytes)?;
     Ok(Added {
         cid,
@@ -739,6 +777,39 @@ mod tests {
         }
         let a = add_file(&Options::default(), &mut NullSink, Gen(64 << 20)).unwrap();
         assert_eq!(a.file_size, 64 << 20);
+    }
+
+    /// Kubo's own outputs: `echo helloworld | ipfs add --inline -q` (boxo's IPNS
+    /// fixtures) and `ipfs add -q --inline --raw-leaves` of `jkD98jkD975hkD8\n`
+    /// (Kubo's identity-hash sharness test).
+    #[test]
+    fn inline_matches_kubo() {
+        let mut o = Options {
+            inline_limit: Some(DEFAULT_INLINE_LIMIT_BYTES),
+            ..Options::default()
+        };
+        let a = cid_of_bytes(&o, b"helloworld\n");
+        assert_eq!(a.cid.to_string(), "bafyaaeykceeaeeqlnbswy3dpo5xxe3debimaw");
+        let mut r = Options::default().with_cid_version(0, Some(true));
+        r.inline_limit = Some(DEFAULT_INLINE_LIMIT_BYTES);
+        let a = cid_of_bytes(&r, b"jkD98jkD975hkD8\n");
+        assert_eq!(a.cid.to_string(), "bafkqaedknncdsodknncdsnzvnbvuioak");
+        // Over the limit: hashed as without --inline.
+        let big = vec![7u8; 100];
+        assert_eq!(
+            cid_of_bytes(&o, &big),
+            cid_of_bytes(&Options::default(), &big)
+        );
+        // The limit is inclusive: a 13-byte block inlines at 13, not at 12.
+        o.inline_limit = Some(13);
+        assert_eq!(cid_of_bytes(&o, b"hello").cid.hash().code(), cids::IDENTITY);
+        o.inline_limit = Some(12);
+        assert_eq!(cid_of_bytes(&o, b"hello").cid.hash().code(), cids::SHA2_256);
+        o.inline_limit = Some(MAX_INLINE_LIMIT_BYTES + 1);
+        assert!(matches!(
+            add_file(&o, &mut NullSink, &b"x"[..]),
+            Err(ImportError::BadOption(_))
+        ));
     }
 
     #[test]
