@@ -297,20 +297,8 @@ pub(crate) fn print(text: &str) -> anyhow::Result<()> {
         .context("writing to stdout")
 }
 
-/// go-humanize's `Bytes`: SI units, one decimal below 10.
-pub fn humanize_bytes(n: f64) -> String {
-    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
-    if n < 10.0 {
-        return format!("{} B", n as u64);
-    }
-    let e = (n.log10() / 3.0).floor().min(6.0) as usize;
-    let v = n / 1000f64.powi(e as i32);
-    if v < 10.0 {
-        format!("{v:.1} {}", UNITS[e])
-    } else {
-        format!("{v:.0} {}", UNITS[e])
-    }
-}
+/// go-humanize's `Bytes`: SI units, one decimal below 10 (one copy, in storage).
+pub use crate::core_api::bytes::si_units as humanize_bytes;
 
 #[cfg(test)]
 mod tests {

@@ -163,19 +163,5 @@ pub(crate) fn human_bytes(n: u64) -> String {
     binary_units(n, 1)
 }
 
-/// `n` bytes in binary units (`B`, `KiB`, ... `TiB`) with `decimals` decimals
-/// (whole bytes have none).
-pub(crate) fn binary_units(n: u64, decimals: usize) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.decimals$} {}", UNITS[u])
-    }
-}
+/// `n` bytes in binary units with `decimals` decimals (one copy, in storage).
+pub(crate) use crate::core_api::bytes::binary_units;

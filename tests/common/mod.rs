@@ -80,18 +80,9 @@ pub fn err(r: &Run) -> String {
     line.to_string()
 }
 
-/// Deterministic pseudo-random bytes (xorshift64*).
+/// Deterministic pseudo-random bytes (the one test generator, `acorn_tools::rng`).
 pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed.max(1);
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        out.extend_from_slice(&state.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
-    }
-    out.truncate(len);
-    out
+    acorn_tools::rng::Rng::new(seed).bytes(len)
 }
 
 /// Spawns `acorn daemon` on `root` (stdin closed, stdout and stderr piped) with

@@ -5,6 +5,7 @@
 
 mod daemon;
 pub mod interop;
+pub mod rng;
 pub use daemon::{proc_figures, profile_ceiling_mib, Daemon};
 
 use std::io::Write;
@@ -17,18 +18,12 @@ use std::time::{Duration, Instant};
 pub fn write_pseudo_random_file(path: &Path, len: u64, seed: u64) -> std::io::Result<()> {
     const PIECE_BYTES: usize = 1 << 20;
     let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
-    let mut state = seed.max(1);
+    let mut rng = rng::Rng::new(seed);
     let mut buf = vec![0u8; PIECE_BYTES];
     let mut left = len;
     while left > 0 {
         let n = left.min(PIECE_BYTES as u64) as usize;
-        for chunk in buf[..n].chunks_mut(8) {
-            state ^= state >> 12;
-            state ^= state << 25;
-            state ^= state >> 27;
-            let v = state.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes();
-            chunk.copy_from_slice(&v[..chunk.len()]);
-        }
+        rng.fill(&mut buf[..n]);
         f.write_all(&buf[..n])?;
         left -= n as u64;
     }

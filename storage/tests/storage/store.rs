@@ -16,6 +16,7 @@ use acorn_storage::gc;
 use acorn_storage::pins::{self, PinError, PinFilter, PinKind, PinType};
 use acorn_storage::repo::{Repo, RepoError};
 use acorn_storage::Cid;
+use acorn_tools::rng::Rng;
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::Write;
@@ -55,21 +56,9 @@ fn pb(version: u8, links: &[Cid], data: &[u8]) -> Block {
     )
 }
 
-/// Deterministic xorshift64* generator (no extra dependency).
-struct Rng(u64);
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
+/// The shared test generator, seeded as this file always was (a spread seed).
+fn rng(seed: u64) -> Rng {
+    Rng::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
 }
 
 /// Writes a random tree DAG through `sink` and returns its root and all its blocks'
@@ -83,7 +72,7 @@ fn random_dag(rng: &mut Rng, sink: &mut dyn BlockSink) -> (Cid, Vec<Cid>) {
     let leaves = 1 + rng.below(12);
     for _ in 0..leaves {
         let len = 1 + rng.below(4096) as usize;
-        let data: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        let data: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
         let b = if rng.below(2) == 0 {
             raw(&data)
         } else {
@@ -96,7 +85,7 @@ fn random_dag(rng: &mut Rng, sink: &mut dyn BlockSink) -> (Cid, Vec<Cid>) {
     while level.len() > 1 {
         let mut next = Vec::new();
         for group in level.chunks(1 + rng.below(4) as usize) {
-            let tag = rng.next().to_le_bytes();
+            let tag = rng.next_u64().to_le_bytes();
             let b = pb(rng.below(2) as u8, group, &tag);
             sink.put(b.cid(), b.data()).unwrap();
             all.push(*b.cid());
@@ -485,7 +474,7 @@ fn pin_update_moves_pin() {
 fn refs_recursive_and_local() {
     let (_d, repo) = new_repo();
     let s = repo.store();
-    let mut rng = Rng::new(7);
+    let mut rng = rng(7);
     let mut w = s.writer();
     let (root, all) = random_dag(&mut rng, &mut w);
     w.finish().unwrap();
@@ -716,7 +705,7 @@ fn log_line(f: &mut std::fs::File, line: &str) {
 /// logging each pin operation as `B <op>` before and `D` after it commits.
 fn churn(path: &Path) {
     let seed: u64 = std::env::var(SEED_ENV).unwrap().parse().unwrap();
-    let mut rng = Rng::new(seed);
+    let mut rng = rng(seed);
     let repo = Repo::open(path).unwrap();
     let s = repo.store();
     let mut log = std::fs::OpenOptions::new()
@@ -732,7 +721,7 @@ fn churn(path: &Path) {
                 let mut w = s.writer();
                 let (root, _) = random_dag(&mut rng, &mut w);
                 // Some unpinned garbage in the same batch.
-                let junk = raw(&rng.next().to_le_bytes());
+                let junk = raw(&rng.next_u64().to_le_bytes());
                 w.put_block(&junk).unwrap();
                 w.finish().unwrap();
                 if pins_now.iter().any(|(c, _)| *c == root) {
@@ -809,7 +798,7 @@ fn kill9_leaves_pins_and_blocks_consistent() {
     let (dir, repo) = new_repo();
     let path = repo.path().to_path_buf();
     drop(repo);
-    let mut rng = Rng::new(0xACE0);
+    let mut rng = rng(0xACE0);
     let mut ops_seen = 0usize;
     for round in 0..ROUNDS {
         let before: BTreeMap<Cid, PinKind> = {

@@ -14,20 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Deterministic xorshift64* generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use acorn_tools::rng::Rng;
 
 fn acorn_cmd(acorn: &Path, repo: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(acorn);
@@ -64,7 +51,7 @@ fn main() -> anyhow::Result<()> {
     let (ok, _, err) = run(&acorn, &repo, &["init", "--profile", "test"])?;
     anyhow::ensure!(ok, "init failed: {err}");
 
-    let mut rng = Rng(seed.max(1));
+    let mut rng = Rng::new(seed);
     let files: Vec<PathBuf> = (0..4)
         .map(|i| {
             let p = base.join(format!("file-{i}"));
