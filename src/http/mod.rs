@@ -119,6 +119,10 @@ pub const LINGER_TIMEOUT: Duration = Duration::from_secs(2);
 /// Body chunks queued between the socket and the handler. Worst case per request:
 /// this × [`BODY_CHUNK_BYTES`] = 256 KiB.
 pub const BODY_QUEUE_COUNT: usize = 4;
+/// The whole answer to a connection past the limit.
+const REFUSED_RESPONSE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n\
+Content-Length: 27\r\nConnection: close\r\n\r\n503 - too many connections\n";
+
 /// Longest chunk-size line or trailer line of a chunked body, in bytes.
 const MAX_CHUNK_LINE_BYTES: usize = 4096;
 
@@ -271,11 +275,12 @@ pub async fn serve<H, F>(
         let admitted = conns.admit(peer.ip(), Instant::now(), &stats);
         let Some((id, evict)) = admitted else {
             stats.refused_connections.fetch_add(1, Ordering::Relaxed);
-            spawn(Box::pin(async move {
-                let _guard = guard;
-                let r = Response::full(503, "text/plain", "503 - too many connections\n");
-                let _ = write_response(&stream, r, false).await;
-            }));
+            // Answered and closed here, with one non-blocking write into the new
+            // socket's empty send buffer: no task, no buffer and no open socket is
+            // left behind per refused connection, however many clients keep
+            // reconnecting past the limit.
+            let _ = std::io::Write::write(&mut stream.get_ref(), REFUSED_RESPONSE);
+            drop((stream, guard));
             continue;
         };
         let handler = handler.clone();
@@ -586,10 +591,15 @@ where
         // Idle or reading a head: shutdown, or the admission rule making room,
         // closes the connection at once.
         entry.conns.set_waiting(entry.id, Some(Instant::now()));
-        let head = future::or(read_head(&mut reader, config.head_deadline), async {
-            let _ = future::or(shutdown.recv(), entry.evict.recv()).await;
-            Err(io::Error::other("shutting down or closed for room"))
-        })
+        // The close arm is polled first: a connection closed for room must not
+        // serve a request whose bytes arrived meanwhile (it is no longer counted).
+        let head = future::or(
+            async {
+                let _ = future::or(shutdown.recv(), entry.evict.recv()).await;
+                Err(io::Error::other("shutting down or closed for room"))
+            },
+            read_head(&mut reader, config.head_deadline),
+        )
         .await;
         entry.conns.set_waiting(entry.id, None);
         let (head, tx) = match head {
