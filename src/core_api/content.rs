@@ -52,7 +52,7 @@ use super::answer::{args, cid_field};
 use super::client::{MultipartBody, RequestBody};
 use super::{Local, Remote};
 use crate::core::{self, Node};
-pub use crate::core::{AddEntry, AddEntryError, AddEntryKind, AddSource};
+pub use crate::core::{AddEntry, AddEntryKind, AddSource};
 use crate::swarm::NetHandle;
 
 /// Input bytes of one entry between two [`AddEvent::Progress`] events (streamed

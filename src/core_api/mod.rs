@@ -41,6 +41,7 @@ pub mod blocks;
 pub mod client;
 pub mod content;
 pub mod dag;
+pub mod error;
 pub mod filestore;
 pub mod network;
 pub mod pins;
@@ -54,6 +55,7 @@ use std::time::Duration;
 pub use blocks::Blocks;
 pub use content::Content;
 pub use dag::Dag;
+pub use error::{Error, Kind};
 pub use filestore::Filestore;
 pub use network::Network;
 pub use pins::Pins;
@@ -69,11 +71,11 @@ use crate::swarm::NetHandle;
 // only the core API: CID arguments, the blocks a server fetches between the runs
 // of a call ([`fetch`]), and the storage types the answers carry.
 pub use crate::core::parse_cid_arg;
-/// Byte counts for people (binary and go-humanize SI units), for the front ends.
-pub use acorn_storage::util::bytes;
 /// `diag sys` of a repo at a path, offline (the CLI without a daemon).
 pub use crate::diag::sys as diag_sys;
 pub(crate) use crate::fetch;
+/// Byte counts for people (binary and go-humanize SI units), for the front ends.
+pub use acorn_storage::util::bytes;
 pub use acorn_storage::{cids, Cid};
 
 /// The error of a network command when no daemon runs (Kubo: "this command must be

@@ -22,7 +22,7 @@ use serde_json::Value;
 use super::answer::{args, array, field, str_field, strings, u64_field};
 use super::{Local, Remote};
 pub use crate::core::IdInfo;
-pub use crate::swarm::{BwScope, BwStats, NetError, DEFAULT_NUM_PROVIDERS, MAX_PING_COUNT};
+pub use crate::swarm::{BwScope, BwStats, DEFAULT_NUM_PROVIDERS, MAX_PING_COUNT};
 
 /// One connected peer (`swarm peers`).
 #[derive(Debug, Clone, PartialEq, Eq)]
