@@ -7,9 +7,9 @@
 //! node's message, unchanged (Kubo's message where Kubo has one): an [`Error`]
 //! prints as its cause does, and its `source()` chain is the cause's.
 //!
-//! **The table.** [`Error::rpc`] (HTTP status, Kubo's `Code` and `Type` for the
-//! RPC API), [`Error::gateway_status`] (the gateway's HTTP status) and
-//! [`Error::exit_code`] (the CLI's exit status) are the only places where a kind
+//! **The table.** [`Kind::rpc`] (HTTP status, Kubo's `Code` and `Type` for the
+//! RPC API), [`Kind::gateway_status`] (the gateway's HTTP status) and
+//! [`Kind::exit_code`] (the CLI's exit status; [`Error::exit_code_of`]) are the only places where a kind
 //! becomes an answer. The front ends ask them and never look inside an error.
 //!
 //! **Where kinds come from.** At the core API's boundary: the `From` impls below
@@ -160,11 +160,6 @@ impl Error {
         kind.wrap(msg.into().into())
     }
 
-    /// A [`Kind::BadInput`] error with the message `msg`.
-    pub fn bad_input(msg: impl Into<String>) -> Error {
-        Error::new(Kind::BadInput, msg)
-    }
-
     /// Its kind.
     pub fn kind(&self) -> Kind {
         match self {
@@ -177,25 +172,6 @@ impl Error {
             Error::Corrupted(_) => Kind::Corrupted,
             Error::Io(_) => Kind::Io,
             Error::Other(_) => Kind::Other,
-        }
-    }
-
-    /// The RPC API's answer ([`Kind::rpc`]).
-    pub fn rpc(&self) -> RpcAnswer {
-        self.kind().rpc()
-    }
-
-    /// The gateway's status ([`Kind::gateway_status`]).
-    pub fn gateway_status(&self) -> u16 {
-        self.kind().gateway_status()
-    }
-
-    /// The CLI's exit status: the kind's, but 0 when the reader of our output went
-    /// away (`acorn cat x | head` is not a failure).
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            Error::Io(e) if e.kind() == io::ErrorKind::BrokenPipe => 0,
-            _ => self.kind().exit_code(),
         }
     }
 
@@ -226,8 +202,9 @@ impl Error {
     }
 
     /// The CLI's exit status for a command's error (which may wrap a core error
-    /// in the CLI's context): [`Error::exit_code`] of what it holds.
+    /// in the CLI's context): [`Kind::exit_code`] of its kind, 0 on a broken pipe.
     pub fn exit_code_of(e: &anyhow::Error) -> u8 {
+        // A reader of our output that went away is not a failure.
         if e.chain().any(is_broken_pipe) {
             0
         } else {
@@ -376,11 +353,11 @@ mod tests {
             name: "x".into(),
             parent: cid,
         });
-        assert_eq!(Error::from(nf).gateway_status(), 404);
+        assert_eq!(Error::from(nf).kind().gateway_status(), 404);
         let missing = anyhow::Error::from(BlockError::NotFound { cid }).context("fetching");
         let e = Error::from(missing);
-        assert_eq!(e.gateway_status(), 504);
-        assert_eq!(e.rpc().status, 500);
+        assert_eq!(e.kind().gateway_status(), 504);
+        assert_eq!(e.kind().rpc().status, 500);
         // The text is the chain's, unchanged.
         assert_eq!(
             format!("{:#}", anyhow::Error::from(e)),
@@ -390,13 +367,18 @@ mod tests {
             addr: "x".into(),
             reason: "y".into(),
         });
-        assert_eq!((bad.rpc().status, bad.rpc().code), (400, 1));
+        assert_eq!((bad.kind().rpc().status, bad.kind().rpc().code), (400, 1));
         let body = io::Error::new(io::ErrorKind::InvalidData, MalformedBody("m".into()));
         assert_eq!(
             Error::classify_anyhow(&anyhow::Error::from(body)),
             Kind::BadInput
         );
-        assert_eq!(Error::from(anyhow::anyhow!("other")).gateway_status(), 500);
+        assert_eq!(
+            Error::from(anyhow::anyhow!("other"))
+                .kind()
+                .gateway_status(),
+            500
+        );
     }
 
     fn gateway_status(e: &anyhow::Error) -> u16 {
@@ -432,7 +414,7 @@ mod tests {
 
     #[test]
     fn a_kind_survives_a_round_trip_through_anyhow() {
-        let e = Error::bad_input("nope");
+        let e = Error::new(Kind::BadInput, "nope");
         let back = Error::from(anyhow::Error::from(e).context("ctx"));
         assert_eq!(back.kind(), Kind::BadInput);
     }

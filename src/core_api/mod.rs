@@ -55,7 +55,7 @@ use std::time::Duration;
 pub use blocks::Blocks;
 pub use content::Content;
 pub use dag::Dag;
-pub use error::{Error, Kind};
+pub use error::Error;
 pub use filestore::Filestore;
 pub use network::Network;
 pub use pins::Pins;

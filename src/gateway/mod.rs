@@ -154,7 +154,7 @@ impl Fail {
 }
 
 /// The HTTP status of a core error, from the core API's table
-/// ([`CoreError::gateway_status`]): 404 for a missing path component, 504 for a
+/// ([`crate::core_api::error::Kind::gateway_status`]): 404 for a missing path component, 504 for a
 /// block we could not get (not stored, and no peer gave it before the fetch
 /// timeout), 400 for a bad path, else 500.
 fn status_of(e: &anyhow::Error) -> u16 {
