@@ -42,7 +42,7 @@ use std::path::Path;
 
 use acorn_storage::cids;
 use acorn_storage::unixfs::exporter::{self, Entry};
-pub use acorn_storage::unixfs::exporter::{parse_ipfs_path, EntryKind, ExportError};
+pub use acorn_storage::unixfs::exporter::{parse_ipfs_path, EntryKind};
 pub use acorn_storage::unixfs::importer;
 use anyhow::{bail, Context as _};
 use cid::Cid;

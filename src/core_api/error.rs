@@ -33,10 +33,13 @@
 use std::error::Error as StdError;
 use std::io;
 
+// The failures' own types, from where they are defined (the group files import
+// this one).
+use acorn_storage::block::BlockError;
+use acorn_storage::car::CarError;
+use acorn_storage::unixfs::exporter::ExportError;
+
 use crate::core::AddEntryError;
-use crate::core_api::blocks::BlockError;
-use crate::core_api::content::ExportError;
-use crate::core_api::dag::CarError;
 use crate::fetch::WaitError;
 use crate::http::MalformedBody;
 use crate::swarm::NetError;
