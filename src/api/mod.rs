@@ -579,7 +579,7 @@ impl Api {
     async fn stats_bw(&self, req: Request) -> ApiResult {
         let q = Query(&req.query);
         let scope = network::bw_scope(q.get(&["peer", "p"]), q.get(&["proto", "t"]))
-            .map_err(ApiError::Client)?;
+            .map_err(|e| ApiError::Client(e.to_string()))?;
         if q.bool(&["poll"])? == Some(true) {
             return Err(ApiError::Client("stats bw: --poll is not supported".into()));
         }
@@ -682,7 +682,7 @@ impl Api {
     /// Kubo's `routing findpeer`: `{"Type":2,"Responses":[{"ID","Addrs"}]}` (FinalPeer).
     async fn routing_findpeer(&self, req: Request) -> ApiResult {
         let arg = Query(&req.query).required_args("peerID")?.swap_remove(0);
-        let peer = network::parse_peer(&arg).map_err(ApiError::Client)?;
+        let peer = network::parse_peer(&arg).map_err(|e| ApiError::Client(e.to_string()))?;
         let addrs = self.on_net(move |c| c.find_peer(&peer)).await?;
         let addrs: Vec<String> = addrs.iter().map(ToString::to_string).collect();
         Ok(json_response(&json!({
