@@ -17,8 +17,9 @@
 //! - [`daemon`]: `acorn daemon`, which wires the core API, the swarm and both
 //!   servers; `main` hands it to the CLI.
 //!
-//! Errors reach `main` as `anyhow` errors and are printed as one `Error: ...` line
-//! on stderr with exit status 1. Logs go to stderr, filtered by `ACORN_LOG` (or
+//! Errors reach `main` as `anyhow` errors (the core API's [`core_api::Error`] in
+//! the CLI's context) and are printed as one `Error: ...` line on stderr, with the
+//! exit status of the error's kind (the core API's table: 1). Logs go to stderr, filtered by `ACORN_LOG` (or
 //! `RUST_LOG`; default `warn`).
 #![deny(unsafe_code)]
 
@@ -149,11 +150,15 @@ fn main() -> ExitCode {
     ctx.daemon = Some(daemon::run);
     match cli::run(parsed, &ctx) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("Error: {}", error_line(&e));
-            ExitCode::FAILURE
-        }
+        Err(e) => match core_api::Error::exit_code_of(&e) {
+            // A reader of our stdout went away (`acorn cat x | head`): not an
+            // error to report.
+            0 => ExitCode::SUCCESS,
+            code => {
+                eprintln!("Error: {}", error_line(&e));
+                ExitCode::from(code)
+            }
+        },
     }
 }
 
@@ -192,12 +197,4 @@ fn one_line(msg: &str) -> String {
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// A reader of our stdout went away (`acorn cat x | head`): not an error to report.
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<io::Error>()
-            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
-    })
 }

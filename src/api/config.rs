@@ -48,8 +48,8 @@ impl Api {
         let k = key.clone();
         let stored = self
             .on_core(move |c| match value {
-                Some(v) => c.config_set(&k, v),
-                None => c.config_get(&k),
+                Some(v) => Ok(c.config_set(&k, v)?),
+                None => Ok(c.config_get(&k)?),
             })
             .await?;
         Ok(json_response(&json!({"Key": key, "Value": stored})))
@@ -70,7 +70,7 @@ impl Api {
                 data.len() as u64 <= limit,
                 "the new config is over the {limit}-byte limit"
             );
-            c.config_replace(&data)
+            Ok(c.config_replace(&data)?)
         })
         .await?;
         Ok(crate::http::Response::full(200, "text/plain", ""))
@@ -78,6 +78,8 @@ impl Api {
 
     /// `config/show`.
     pub(super) async fn config_show(&self) -> ApiResult {
-        Ok(json_response(&self.on_core(|c| c.config_show()).await?))
+        Ok(json_response(
+            &self.on_core(|c| Ok(c.config_show()?)).await?,
+        ))
     }
 }

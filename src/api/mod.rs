@@ -96,7 +96,8 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use smol::channel::{self, Sender};
 
-use crate::core_api::content::{AddEntryError, EntryKind};
+use crate::core_api::content::EntryKind;
+use crate::core_api::error::{Error as CoreError, Kind, RpcAnswer};
 use crate::core_api::fetch::{self, Reach, Resume, Spawner, Walker};
 use crate::core_api::parse_cid_arg;
 use crate::core_api::{network, Content as _, Local, Network as _, Settings as _};
@@ -197,6 +198,9 @@ pub struct Api {
 /// An error answer.
 #[derive(Debug)]
 pub enum ApiError {
+    /// A failed command: Kubo's JSON error with the status, `Code` and `Type` of
+    /// its kind (the core API's table, [`core_api::Error::rpc`]).
+    Failed(RpcAnswer, String),
     /// A bad request (HTTP 400, `Code: 1`).
     Client(String),
     /// The command failed (HTTP 500, `Code: 0`).
@@ -206,40 +210,28 @@ pub enum ApiError {
 }
 
 impl From<anyhow::Error> for ApiError {
-    /// The table of failures that are the client's fault (400, `Code: 1`); all
-    /// others are the node's (500, `Code: 0`).
     fn from(e: anyhow::Error) -> Self {
-        if let Some(crate::core_api::network::NetError::BadAddr { .. }) = e.downcast_ref() {
-            return ApiError::Client(e.to_string());
-        }
-        let client = e.chain().any(|cause| {
-            // A body reader's error arrives inside an `io::Error`.
-            let cause = match cause
-                .downcast_ref::<io::Error>()
-                .and_then(io::Error::get_ref)
-            {
-                Some(inner) => inner as &(dyn std::error::Error + 'static),
-                None => cause,
-            };
-            cause.is::<http::MalformedBody>() || cause.is::<AddEntryError>()
-        });
-        if client {
-            ApiError::Client(format!("{e:#}"))
-        } else {
-            ApiError::Server(format!("{e:#}"))
-        }
+        let answer = CoreError::classify_anyhow(&e).rpc();
+        ApiError::Failed(answer, format!("{e:#}"))
+    }
+}
+
+impl From<CoreError> for ApiError {
+    fn from(e: CoreError) -> Self {
+        ApiError::from(anyhow::Error::from(e))
     }
 }
 
 impl ApiError {
     fn into_response(self) -> Response {
-        let (status, code, msg) = match self {
-            ApiError::Client(m) => (400, 1, m),
-            ApiError::Server(m) => (500, 0, m),
+        let (answer, msg) = match self {
+            ApiError::Failed(a, m) => (a, m),
+            ApiError::Client(m) => (Kind::BadInput.rpc(), m),
+            ApiError::Server(m) => (Kind::Other.rpc(), m),
             ApiError::NotFound => return Response::full(404, "text/plain", "404 page not found\n"),
         };
-        let body = json!({"Message": msg, "Code": code, "Type": "error"});
-        Response::full(status, "application/json", format!("{body}\n"))
+        let body = json!({"Message": msg, "Code": answer.code, "Type": answer.kind});
+        Response::full(answer.status, "application/json", format!("{body}\n"))
     }
 }
 
@@ -460,7 +452,7 @@ impl Api {
     }
 
     async fn version(&self) -> ApiResult {
-        let v = self.on_core(|c| c.version()).await?;
+        let v = self.on_core(|c| Ok(c.version()?)).await?;
         Ok(json_response(&json!({
             "Version": v.version,
             "Commit": "",
@@ -587,7 +579,7 @@ impl Api {
     async fn stats_bw(&self, req: Request) -> ApiResult {
         let q = Query(&req.query);
         let scope = network::bw_scope(q.get(&["peer", "p"]), q.get(&["proto", "t"]))
-            .map_err(ApiError::Client)?;
+            .map_err(|e| ApiError::Client(e.to_string()))?;
         if q.bool(&["poll"])? == Some(true) {
             return Err(ApiError::Client("stats bw: --poll is not supported".into()));
         }
@@ -690,7 +682,7 @@ impl Api {
     /// Kubo's `routing findpeer`: `{"Type":2,"Responses":[{"ID","Addrs"}]}` (FinalPeer).
     async fn routing_findpeer(&self, req: Request) -> ApiResult {
         let arg = Query(&req.query).required_args("peerID")?.swap_remove(0);
-        let peer = network::parse_peer(&arg).map_err(ApiError::Client)?;
+        let peer = network::parse_peer(&arg).map_err(|e| ApiError::Client(e.to_string()))?;
         let addrs = self.on_net(move |c| c.find_peer(&peer)).await?;
         let addrs: Vec<String> = addrs.iter().map(ToString::to_string).collect();
         Ok(json_response(&json!({

@@ -24,7 +24,8 @@ impl Api {
     pub(super) async fn ping(&self, req: super::Request, slot: Slot) -> ApiResult {
         let q = Query(&req.query);
         let arg = q.required_args("peer ID")?.swap_remove(0);
-        let peer = parse_peer(arg.trim_start_matches("/p2p/")).map_err(ApiError::Client)?;
+        let peer = parse_peer(arg.trim_start_matches("/p2p/"))
+            .map_err(|e| ApiError::Client(e.to_string()))?;
         let count = match q.non_negative(&["count", "n"])? {
             None => DEFAULT_PING_COUNT,
             Some(0) => return Err(ApiError::Client("ping count must be greater than 0".into())),

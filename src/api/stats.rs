@@ -56,7 +56,7 @@ impl Api {
         let q = Query(&req.query);
         let peer = match q.get(&["peer", "p"]) {
             None | Some("") => None,
-            Some(p) => Some(network::parse_peer(p).map_err(ApiError::Client)?),
+            Some(p) => Some(network::parse_peer(p).map_err(|e| ApiError::Client(e.to_string()))?),
         };
         let keys = self
             .on_net(move |c| c.bitswap_wantlist(peer.as_ref()))

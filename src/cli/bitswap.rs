@@ -119,7 +119,7 @@ impl BitswapCmd {
                 let core = online(ctx)?;
                 let peer = match w.peer.as_deref() {
                     None | Some("") => None,
-                    Some(p) => Some(parse_peer(p).map_err(anyhow::Error::msg)?),
+                    Some(p) => Some(parse_peer(p)?),
                 };
                 let keys = core.bitswap_wantlist(peer.as_ref())?;
                 print(&keys.iter().map(|k| format!("{k}\n")).collect::<String>())

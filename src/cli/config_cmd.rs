@@ -236,7 +236,7 @@ fn edit(ctx: &Context) -> anyhow::Result<()> {
         let _ = std::fs::remove_file(&copy);
         return Ok(());
     }
-    match checked_edit(&old, &new_bytes).and_then(|b| super::core(ctx)?.config_replace(&b)) {
+    match checked_edit(&old, &new_bytes).and_then(|b| Ok(super::core(ctx)?.config_replace(&b)?)) {
         Ok(()) => {
             let _ = std::fs::remove_file(&copy);
             if let Ok(tree) = serde_json::from_slice::<Value>(&new_bytes) {

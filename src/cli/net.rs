@@ -148,7 +148,7 @@ impl PingCmd {
             count as usize <= MAX_PING_COUNT,
             "ping count {count} is over the limit of {MAX_PING_COUNT}"
         );
-        let peer = parse_peer(self.peer.trim_start_matches("/p2p/")).map_err(anyhow::Error::msg)?;
+        let peer = parse_peer(self.peer.trim_start_matches("/p2p/"))?;
         let core = online(ctx)?;
         print(&format!("PING {peer}.\n"))?;
         let mut times = Vec::new();
@@ -217,8 +217,7 @@ impl StatsCmd {
             StatsSub::Repo(c) => c.run(ctx),
             StatsSub::Bw(cmd) => {
                 let core = online(ctx)?;
-                let scope = bw_scope(cmd.peer.as_deref(), cmd.proto.as_deref())
-                    .map_err(anyhow::Error::msg)?;
+                let scope = bw_scope(cmd.peer.as_deref(), cmd.proto.as_deref())?;
                 if cmd.poll {
                     let every = match cmd.interval.as_deref() {
                         None => std::time::Duration::from_secs(1),
@@ -334,7 +333,7 @@ impl RoutingCmd {
             }
             RoutingSub::FindPeer(c) => {
                 let core = online(ctx)?;
-                let peer = parse_peer(&c.peer).map_err(anyhow::Error::msg)?;
+                let peer = parse_peer(&c.peer)?;
                 print(&lines(&core.find_peer(&peer)?))
             }
             RoutingSub::Provide(c) => {

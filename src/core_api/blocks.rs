@@ -36,7 +36,7 @@ use crate::core::{check_block_size, BlockRm};
 use acorn_storage::cids;
 
 pub use crate::core::BlockStat;
-pub use acorn_storage::block::{BlockError, MAX_BLOCK_BYTES};
+pub use acorn_storage::block::MAX_BLOCK_BYTES;
 
 /// The only multihash length we make, in bytes (sha2-256's digest).
 pub const SHA2_256_LEN: u32 = 32;

@@ -21,6 +21,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
+
+use super::error::{Error, Kind};
 use serde_json::Value;
 
 use crate::endpoints;
@@ -165,7 +167,15 @@ impl Client {
             let text = String::from_utf8_lossy(&body);
             match serde_json::from_str::<Value>(&text) {
                 Ok(v) if v.get("Message").is_some() => {
-                    bail!("{}", v["Message"].as_str().unwrap_or_default())
+                    // The kind back from the daemon's answer: Kubo's `Code` 1 (or
+                    // HTTP 400) is the client's fault.
+                    let kind = if status == 400 || v["Code"].as_u64() == Some(1) {
+                        Kind::BadInput
+                    } else {
+                        Kind::Other
+                    };
+                    let msg = v["Message"].as_str().unwrap_or_default();
+                    return Err(Error::new(kind, msg).into());
                 }
                 _ => bail!("{} (HTTP {status})", text.trim()),
             }

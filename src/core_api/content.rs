@@ -42,7 +42,7 @@ use std::path::Path;
 
 use acorn_storage::cids;
 use acorn_storage::unixfs::exporter::{self, Entry};
-pub use acorn_storage::unixfs::exporter::{parse_ipfs_path, EntryKind, ExportError};
+pub use acorn_storage::unixfs::exporter::{parse_ipfs_path, EntryKind};
 pub use acorn_storage::unixfs::importer;
 use anyhow::{bail, Context as _};
 use cid::Cid;
@@ -52,7 +52,7 @@ use super::answer::{args, cid_field};
 use super::client::{MultipartBody, RequestBody};
 use super::{Local, Remote};
 use crate::core::{self, Node};
-pub use crate::core::{AddEntry, AddEntryError, AddEntryKind, AddSource};
+pub use crate::core::{AddEntry, AddEntryKind, AddSource};
 use crate::swarm::NetHandle;
 
 /// Input bytes of one entry between two [`AddEvent::Progress`] events (streamed

@@ -42,7 +42,6 @@ use super::{Local, Remote};
 use acorn_storage::cids;
 
 pub use crate::core::{Car, CarSource, DagStat, DagStatSummary, MAX_DAG_INPUT_BYTES};
-pub use acorn_storage::car::CarError;
 
 /// Buffer of a CAR being sent to the daemon, in bytes.
 pub const COPY_BUF_BYTES: usize = 64 * 1024;

@@ -14,6 +14,7 @@
 //! **Remote.** One RPC request per call, reading back the JSON the RPC API writes
 //! from these same types (Kubo's shapes: see [`crate::api`]).
 
+use crate::core_api::error::{Error, Kind};
 use anyhow::Context as _;
 use cid::Cid;
 use libp2p::{Multiaddr, PeerId};
@@ -22,7 +23,7 @@ use serde_json::Value;
 use super::answer::{args, array, field, str_field, strings, u64_field};
 use super::{Local, Remote};
 pub use crate::core::IdInfo;
-pub use crate::swarm::{BwScope, BwStats, NetError, DEFAULT_NUM_PROVIDERS, MAX_PING_COUNT};
+pub use crate::swarm::{BwScope, BwStats, DEFAULT_NUM_PROVIDERS, MAX_PING_COUNT};
 
 /// One connected peer (`swarm peers`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,15 +104,18 @@ pub trait Network {
 
 /// A peer ID argument (`<id>`, `/p2p/<id>` or `/ipfs/<id>`) in any form
 /// [`acorn_net::peer::parse`] reads (`Qm…`, `12D3KooW…`, `16Uiu2…`, `k51…`, `bafz…`);
-/// the error names the input and what is wrong with it.
-pub fn parse_peer(arg: &str) -> Result<PeerId, String> {
-    acorn_net::peer::parse(arg).map_err(|e| e.to_string())
+/// the error ([`Kind::BadInput`]) names the input and what is wrong with it.
+pub fn parse_peer(arg: &str) -> Result<PeerId, Error> {
+    acorn_net::peer::parse(arg).map_err(|e| Error::new(Kind::BadInput, e.to_string()))
 }
 
 /// `stats bw`'s scope from its `peer` and `proto` options (not both, as Kubo).
-pub fn bw_scope(peer: Option<&str>, proto: Option<&str>) -> Result<BwScope, String> {
+pub fn bw_scope(peer: Option<&str>, proto: Option<&str>) -> Result<BwScope, Error> {
     match (peer, proto) {
-        (Some(_), Some(_)) => Err("please only specify peer OR protocol".into()),
+        (Some(_), Some(_)) => Err(Error::new(
+            Kind::BadInput,
+            "please only specify peer OR protocol",
+        )),
         (Some(p), None) => Ok(BwScope::Peer(parse_peer(p)?)),
         (None, Some(t)) => Ok(BwScope::Protocol(t.to_string())),
         (None, None) => Ok(BwScope::Total),
@@ -135,7 +139,7 @@ impl Network for Local {
     fn id(&self, peer: Option<&str>) -> anyhow::Result<IdInfo> {
         let mut info = self.node().id()?;
         if let Some(p) = peer {
-            if parse_peer(p).map_err(anyhow::Error::msg)?.to_base58() != info.id {
+            if parse_peer(p)?.to_base58() != info.id {
                 match self.net_opt() {
                     None => {
                         anyhow::bail!("looking up peer {p} needs the network, which is not running")
@@ -279,7 +283,7 @@ where
 
 /// A peer ID in a daemon's answer (any form [`parse_peer`] reads).
 fn peer_of(s: &str) -> anyhow::Result<PeerId> {
-    parse_peer(s).map_err(anyhow::Error::msg)
+    Ok(parse_peer(s)?)
 }
 
 fn parse_all<T: std::str::FromStr>(list: &[String], what: &str) -> anyhow::Result<Vec<T>>

@@ -13,6 +13,7 @@
 //! **Remote.** `config?arg=KEY[&arg=VALUE&json=true]`, `config/show`,
 //! `config/replace` (the file as a one-part multipart body), `version`.
 
+use crate::core_api::error::Result;
 use anyhow::Context as _;
 use serde_json::Value;
 
@@ -44,83 +45,87 @@ impl VersionInfo {
 /// Settings: `config` get/set/show, `version`.
 pub trait Settings {
     /// `config KEY`: the value in the config file.
-    fn config_get(&self, key: &str) -> anyhow::Result<Value>;
+    fn config_get(&self, key: &str) -> Result<Value>;
     /// `config KEY VALUE`: writes the file; the value as stored.
-    fn config_set(&self, key: &str, value: Value) -> anyhow::Result<Value>;
+    fn config_set(&self, key: &str, value: Value) -> Result<Value>;
     /// `config show`: the whole config without `Identity.PrivKey`.
-    fn config_show(&self) -> anyhow::Result<Value>;
+    fn config_show(&self) -> Result<Value>;
     /// `config replace FILE`: `config` (JSON bytes, without `Identity.PrivKey`)
     /// becomes the config file (see [`crate::config::replace_in_repo`]).
-    fn config_replace(&self, config: &[u8]) -> anyhow::Result<()>;
+    fn config_replace(&self, config: &[u8]) -> Result<()>;
     /// `config profile apply NAME`: the changed leaves (saved unless `dry_run`).
     /// Offline only: a running daemon would keep the config it started with.
-    fn config_profile_apply(&self, name: &str, dry_run: bool) -> anyhow::Result<Vec<ConfigChange>>;
+    fn config_profile_apply(&self, name: &str, dry_run: bool) -> Result<Vec<ConfigChange>>;
     /// `version`: the node's build.
-    fn version(&self) -> anyhow::Result<VersionInfo>;
+    fn version(&self) -> Result<VersionInfo>;
 }
 
 impl Settings for Local {
-    fn config_get(&self, key: &str) -> anyhow::Result<Value> {
-        self.node().config_get(key)
+    fn config_get(&self, key: &str) -> Result<Value> {
+        Ok(self.node().config_get(key)?)
     }
 
-    fn config_set(&self, key: &str, value: Value) -> anyhow::Result<Value> {
-        self.node().config_set(key, value)
+    fn config_set(&self, key: &str, value: Value) -> Result<Value> {
+        Ok(self.node().config_set(key, value)?)
     }
 
-    fn config_show(&self) -> anyhow::Result<Value> {
-        self.node().config_show()
+    fn config_show(&self) -> Result<Value> {
+        Ok(self.node().config_show()?)
     }
 
-    fn config_replace(&self, config: &[u8]) -> anyhow::Result<()> {
-        self.node().config_replace(config)
+    fn config_replace(&self, config: &[u8]) -> Result<()> {
+        Ok(self.node().config_replace(config)?)
     }
 
-    fn config_profile_apply(&self, name: &str, dry_run: bool) -> anyhow::Result<Vec<ConfigChange>> {
-        self.node().config_profile_apply(name, dry_run)
+    fn config_profile_apply(&self, name: &str, dry_run: bool) -> Result<Vec<ConfigChange>> {
+        Ok(self.node().config_profile_apply(name, dry_run)?)
     }
 
-    fn version(&self) -> anyhow::Result<VersionInfo> {
+    fn version(&self) -> Result<VersionInfo> {
         Ok(VersionInfo::this_build())
     }
 }
 
 impl Settings for Remote {
-    fn config_get(&self, key: &str) -> anyhow::Result<Value> {
+    fn config_get(&self, key: &str) -> Result<Value> {
         let mut v = self.client().json("config", &[("arg", key.to_string())])?;
-        v.get_mut("Value")
+        Ok(v.get_mut("Value")
             .map(Value::take)
-            .context("the daemon's config answer has no \"Value\"")
+            .context("the daemon's config answer has no \"Value\"")?)
     }
 
-    fn config_set(&self, key: &str, value: Value) -> anyhow::Result<Value> {
+    fn config_set(&self, key: &str, value: Value) -> Result<Value> {
         let q = [
             ("arg", key.to_string()),
             ("arg", value.to_string()),
             ("json", "true".to_string()),
         ];
         let mut v = self.client().json("config", &q)?;
-        v.get_mut("Value")
+        Ok(v.get_mut("Value")
             .map(Value::take)
-            .context("the daemon's config answer has no \"Value\"")
+            .context("the daemon's config answer has no \"Value\"")?)
     }
 
-    fn config_show(&self) -> anyhow::Result<Value> {
-        self.client().json("config/show", &[])
+    fn config_show(&self) -> Result<Value> {
+        Ok(self.client().json("config/show", &[])?)
     }
 
-    fn config_replace(&self, config: &[u8]) -> anyhow::Result<()> {
+    fn config_replace(&self, config: &[u8]) -> Result<()> {
         let body = super::blocks::one_part_body(config);
-        self.client()
+        Ok(self
+            .client()
             .post("config/replace", &[], Some(body))?
-            .finish()
+            .finish()?)
     }
 
-    fn config_profile_apply(&self, _: &str, _: bool) -> anyhow::Result<Vec<ConfigChange>> {
-        anyhow::bail!("config profile apply does not run through the daemon: stop the daemon first")
+    fn config_profile_apply(&self, _: &str, _: bool) -> Result<Vec<ConfigChange>> {
+        Err(anyhow::anyhow!(
+            "config profile apply does not run through the daemon: stop the daemon first"
+        )
+        .into())
     }
 
-    fn version(&self) -> anyhow::Result<VersionInfo> {
+    fn version(&self) -> Result<VersionInfo> {
         let v = self.client().json("version", &[])?;
         let s = |k: &str| -> anyhow::Result<String> {
             v.get(k)

@@ -75,10 +75,9 @@ use std::sync::Arc;
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS, NON_ALPHANUMERIC};
 use smol::channel;
 
-use crate::core_api::blocks::BlockError;
+use crate::core_api::content::EntryKind;
 use crate::core_api::content::PathStat;
-use crate::core_api::content::{EntryKind, ExportError};
-use crate::core_api::dag::CarError;
+use crate::core_api::error::Error as CoreError;
 use crate::core_api::fetch::{self, Reach, Resume, Spawner, Walker};
 use crate::core_api::{cids, Cid};
 use crate::core_api::{Blocks as _, Content as _, Dag as _, Local};
@@ -154,32 +153,12 @@ impl Fail {
     }
 }
 
-/// The HTTP status of a core error: 404 for a missing path component, 504 for a
+/// The HTTP status of a core error, from the core API's table
+/// ([`crate::core_api::error::Kind::gateway_status`]): 404 for a missing path component, 504 for a
 /// block we could not get (not stored, and no peer gave it before the fetch
 /// timeout), 400 for a bad path, else 500.
 fn status_of(e: &anyhow::Error) -> u16 {
-    for c in e.chain() {
-        if let Some(fetch::WaitError::Retrieval { .. } | fetch::WaitError::Deadline) =
-            c.downcast_ref::<fetch::WaitError>()
-        {
-            return 504;
-        }
-        if let Some(x) = c.downcast_ref::<ExportError>() {
-            return match x {
-                ExportError::NotFound { .. } => 404,
-                ExportError::InvalidPath { .. } => 400,
-                ExportError::Block(b) if matches!(**b, BlockError::NotFound { .. }) => 504,
-                _ => 500,
-            };
-        }
-        if let Some(BlockError::NotFound { .. }) = c.downcast_ref::<BlockError>() {
-            return 504;
-        }
-        if let Some(CarError::Block(BlockError::NotFound { .. })) = c.downcast_ref::<CarError>() {
-            return 504;
-        }
-    }
-    500
+    CoreError::classify_anyhow(e).gateway_status()
 }
 
 fn fail(e: anyhow::Error) -> Fail {
@@ -946,22 +925,5 @@ mod tests {
              filename*=UTF-8''%C5%81%C3%B3d%C5%BA%E2%82%AC.txt"
         );
         assert_eq!(path_escape("$&+:=@~-_."), "$&+:=@~-_.");
-    }
-
-    #[test]
-    fn error_statuses() {
-        let cid = cids::parse("QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o").unwrap();
-        let nf = anyhow::Error::from(ExportError::NotFound {
-            name: "x".into(),
-            parent: cid,
-        });
-        assert_eq!(status_of(&nf), 404);
-        let missing = anyhow::Error::from(ExportError::from(BlockError::NotFound { cid }));
-        assert_eq!(status_of(&missing), 504);
-        let missing = anyhow::Error::from(BlockError::NotFound { cid }).context("fetching");
-        assert_eq!(status_of(&missing), 504);
-        let car = anyhow::Error::from(CarError::Block(BlockError::NotFound { cid }));
-        assert_eq!(status_of(&car), 504);
-        assert_eq!(status_of(&anyhow::anyhow!("other")), 500);
     }
 }

@@ -596,7 +596,9 @@ where
         let head = future::or(
             async {
                 let _ = future::or(shutdown.recv(), entry.evict.recv()).await;
-                Err(io::Error::other("shutting down or closed for room"))
+                Err(HeadError::Io(io::Error::other(
+                    "shutting down or closed for room",
+                )))
             },
             read_head(&mut reader, config.head_deadline),
         )
@@ -605,17 +607,13 @@ where
         let (head, tx) = match head {
             Ok(Some(h)) => h,
             Ok(None) => return Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-                let status = if e.to_string().contains("too large") {
-                    431
-                } else {
-                    400
-                };
+            Err(HeadError::Io(e)) => return Err(e),
+            Err(e) => {
+                let status = e.status();
                 let r = Response::full(status, "text/plain", format!("{status} - {e}\n"));
                 write_response(&stream, r, false).await?;
                 return Ok(());
             }
-            Err(e) => return Err(e),
         };
         let Head {
             request,
@@ -691,10 +689,45 @@ type BodySender = Sender<Result<Vec<u8>, BodyError>>;
 
 /// Reads a request head, the whole of it within `deadline` from now. `Ok(None)`:
 /// the client closed the connection between requests.
+/// Why a request head was not read.
+#[derive(Debug, thiserror::Error)]
+enum HeadError {
+    /// The head is over [`MAX_HEADER_BYTES`] or [`MAX_HEADERS_COUNT`] (HTTP 431).
+    #[error("request header fields too large")]
+    TooLarge,
+    /// The head does not parse (HTTP 400).
+    #[error("{0}")]
+    Bad(String),
+    /// The connection failed, closed or timed out: no answer.
+    #[error(transparent)]
+    Io(io::Error),
+}
+
+impl HeadError {
+    /// The status of the answer to a head that could not be read.
+    fn status(&self) -> u16 {
+        match self {
+            HeadError::TooLarge => 431,
+            HeadError::Bad(_) | HeadError::Io(_) => 400,
+        }
+    }
+}
+
+impl From<io::Error> for HeadError {
+    /// The head's parsers report a malformed head as [`io::ErrorKind::InvalidData`].
+    fn from(e: io::Error) -> HeadError {
+        if e.kind() == io::ErrorKind::InvalidData {
+            HeadError::Bad(e.to_string())
+        } else {
+            HeadError::Io(e)
+        }
+    }
+}
+
 async fn read_head(
     r: &mut ConnReader<'_>,
     deadline: Duration,
-) -> io::Result<Option<(Head, BodySender)>> {
+) -> Result<Option<(Head, BodySender)>, HeadError> {
     let deadline = Instant::now() + deadline;
     loop {
         if !r.pending().is_empty() {
@@ -702,7 +735,7 @@ async fn read_head(
             let mut req = httparse::Request::new(&mut headers);
             match req.parse(r.pending()) {
                 Ok(httparse::Status::Complete(n)) if n > MAX_HEADER_BYTES => {
-                    return Err(bad_data("request header fields too large"))
+                    return Err(HeadError::TooLarge)
                 }
                 Ok(httparse::Status::Complete(n)) => {
                     let head = build_head(&req)?;
@@ -710,28 +743,26 @@ async fn read_head(
                     return Ok(Some(head));
                 }
                 Ok(httparse::Status::Partial) => {}
-                Err(httparse::Error::TooManyHeaders) => {
-                    return Err(bad_data("request header fields too large"))
-                }
-                Err(e) => return Err(bad_data(&format!("bad request: {e}"))),
+                Err(httparse::Error::TooManyHeaders) => return Err(HeadError::TooLarge),
+                Err(e) => return Err(HeadError::Bad(format!("bad request: {e}"))),
             }
             if r.pending().len() > MAX_HEADER_BYTES {
-                return Err(bad_data("request header fields too large"));
+                return Err(HeadError::TooLarge);
             }
         }
         let was_empty = r.pending().is_empty();
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(io::Error::new(
+            return Err(HeadError::Io(io::Error::new(
                 io::ErrorKind::TimedOut,
                 "request head deadline passed",
-            ));
+            )));
         }
         if r.fill(left).await? == 0 {
             if was_empty {
                 return Ok(None);
             }
-            return Err(io::ErrorKind::UnexpectedEof.into());
+            return Err(HeadError::Io(io::ErrorKind::UnexpectedEof.into()));
         }
     }
 }

@@ -1,0 +1,424 @@
+//! The core API's error: one kind per way a call can fail, and the one table that
+//! maps a kind to what each front end answers.
+//!
+//! **What.** [`Error`] is what the core API's calls fail with. Each variant is a
+//! kind (what the caller can do about it: fix the input, retry, repair the repo)
+//! and carries the failure itself as its source, so the text a user reads is the
+//! node's message, unchanged (Kubo's message where Kubo has one): an [`Error`]
+//! prints as its cause does, and its `source()` chain is the cause's.
+//!
+//! **The table.** [`Kind::rpc`] (HTTP status, Kubo's `Code` and `Type` for the
+//! RPC API), [`Kind::gateway_status`] (the gateway's HTTP status) and
+//! [`Kind::exit_code`] (the CLI's exit status; [`Error::exit_code_of`]) are the only places where a kind
+//! becomes an answer. The front ends ask them and never look inside an error.
+//!
+//! **Where kinds come from.** At the core API's boundary: the `From` impls below
+//! for the storage, network and fetch errors, and [`Error::classify`] for the
+//! `anyhow` errors the node's logic still returns (it reads the chain once, here,
+//! so no front end has to).
+//!
+//! | kind          | RPC status, `Code` | gateway | exit |
+//! |---------------|--------------------|---------|------|
+//! | `BadInput`    | 400, 1             | 400     | 1    |
+//! | `InvalidPath` | 500, 0             | 400     | 1    |
+//! | `NotFound`    | 500, 0             | 404     | 1    |
+//! | `Unavailable` | 500, 0             | 504     | 1    |
+//! | `TooLarge`, `NoSpace`, `Corrupted`, `Other` | 500, 0 | 500 | 1 |
+//! | `Io`          | 500, 0             | 500     | 1 (0 on a broken pipe) |
+//!
+//! Kubo answers every failure of a command that is not an argument error with
+//! HTTP 500 and `Code: 0`; the gateway speaks plain HTTP (404 for a missing path
+//! component, 504 for a block no one sent in time).
+
+use std::error::Error as StdError;
+use std::io;
+
+// The failures' own types, from where they are defined (the group files import
+// this one).
+use acorn_storage::block::BlockError;
+use acorn_storage::car::CarError;
+use acorn_storage::unixfs::exporter::ExportError;
+
+use crate::core::AddEntryError;
+use crate::fetch::WaitError;
+use crate::http::MalformedBody;
+use crate::swarm::NetError;
+
+/// A failure's cause, as it prints.
+pub type Cause = Box<dyn StdError + Send + Sync + 'static>;
+
+/// How a core API call failed. Prints as its cause (the node's message).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The caller's input is wrong: a bad argument, address or request body.
+    #[error(transparent)]
+    BadInput(Cause),
+    /// A content path that does not parse or cannot be walked as asked.
+    #[error(transparent)]
+    InvalidPath(Cause),
+    /// A path component (a link name) that does not exist.
+    #[error(transparent)]
+    NotFound(Cause),
+    /// Something the node could not reach: a block not stored and not sent by a
+    /// peer in time, a deadline passed, the network or the daemon not answering.
+    #[error(transparent)]
+    Unavailable(Cause),
+    /// Input over a limit of the node.
+    #[error(transparent)]
+    TooLarge(Cause),
+    /// The disk is full.
+    #[error(transparent)]
+    NoSpace(Cause),
+    /// Stored data that does not decode or check: repair, do not retry.
+    #[error(transparent)]
+    Corrupted(Cause),
+    /// An I/O failure (retry may help).
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    /// Any other failure of the node.
+    #[error(transparent)]
+    Other(Cause),
+}
+
+/// A kind of [`Error`], without its cause: the key of the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Kind {
+    BadInput,
+    InvalidPath,
+    NotFound,
+    Unavailable,
+    TooLarge,
+    NoSpace,
+    Corrupted,
+    Io,
+    Other,
+}
+
+/// What the RPC API answers for an error: Kubo's JSON error fields and the status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RpcAnswer {
+    pub status: u16,
+    /// Kubo's `Code`: 1 for a client error, 0 for the node's.
+    pub code: u8,
+    /// Kubo's `Type`.
+    pub kind: &'static str,
+}
+
+impl Kind {
+    /// The RPC API's answer (Kubo's `cmds` error: `Code` 1 is `ErrClient`).
+    pub fn rpc(self) -> RpcAnswer {
+        match self {
+            Kind::BadInput => RpcAnswer {
+                status: 400,
+                code: 1,
+                kind: "error",
+            },
+            _ => RpcAnswer {
+                status: 500,
+                code: 0,
+                kind: "error",
+            },
+        }
+    }
+
+    /// The gateway's HTTP status.
+    pub fn gateway_status(self) -> u16 {
+        match self {
+            Kind::BadInput | Kind::InvalidPath => 400,
+            Kind::NotFound => 404,
+            Kind::Unavailable => 504,
+            _ => 500,
+        }
+    }
+
+    /// The CLI's exit status for a command that failed with this kind.
+    pub fn exit_code(self) -> u8 {
+        1
+    }
+
+    /// The error of this kind around `cause`.
+    pub fn wrap(self, cause: Cause) -> Error {
+        match self {
+            Kind::BadInput => Error::BadInput(cause),
+            Kind::InvalidPath => Error::InvalidPath(cause),
+            Kind::NotFound => Error::NotFound(cause),
+            Kind::Unavailable => Error::Unavailable(cause),
+            Kind::TooLarge => Error::TooLarge(cause),
+            Kind::NoSpace => Error::NoSpace(cause),
+            Kind::Corrupted => Error::Corrupted(cause),
+            Kind::Io => match cause.downcast::<io::Error>() {
+                Ok(e) => Error::Io(*e),
+                Err(cause) => Error::Other(cause),
+            },
+            Kind::Other => Error::Other(cause),
+        }
+    }
+}
+
+impl Error {
+    /// An error of kind `kind` with the message `msg`.
+    pub fn new(kind: Kind, msg: impl Into<String>) -> Error {
+        kind.wrap(msg.into().into())
+    }
+
+    /// Its kind.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Error::BadInput(_) => Kind::BadInput,
+            Error::InvalidPath(_) => Kind::InvalidPath,
+            Error::NotFound(_) => Kind::NotFound,
+            Error::Unavailable(_) => Kind::Unavailable,
+            Error::TooLarge(_) => Kind::TooLarge,
+            Error::NoSpace(_) => Kind::NoSpace,
+            Error::Corrupted(_) => Kind::Corrupted,
+            Error::Io(_) => Kind::Io,
+            Error::Other(_) => Kind::Other,
+        }
+    }
+
+    /// The kind of an error of the node's logic (or of a front end that wraps a
+    /// core error with context): the first cause in its chain that says one.
+    pub fn classify(e: &(dyn StdError + 'static)) -> Kind {
+        let mut cause = Some(e);
+        // The RPC rule first: a client's fault anywhere in the chain is a bad input.
+        while let Some(c) = cause {
+            if client_fault(c) {
+                return Kind::BadInput;
+            }
+            cause = c.source();
+        }
+        let mut cause = Some(e);
+        while let Some(c) = cause {
+            if let Some(k) = kind_of_cause(c) {
+                return k;
+            }
+            cause = c.source();
+        }
+        Kind::Other
+    }
+
+    /// [`Error::classify`] of an `anyhow` error's chain.
+    pub fn classify_anyhow(e: &anyhow::Error) -> Kind {
+        Error::classify(AsRef::<dyn StdError + 'static>::as_ref(e))
+    }
+
+    /// The CLI's exit status for a command's error (which may wrap a core error
+    /// in the CLI's context): [`Kind::exit_code`] of its kind, 0 on a broken pipe.
+    pub fn exit_code_of(e: &anyhow::Error) -> u8 {
+        // A reader of our output that went away is not a failure.
+        if e.chain().any(is_broken_pipe) {
+            0
+        } else {
+            Error::classify_anyhow(e).exit_code()
+        }
+    }
+}
+
+fn is_broken_pipe(c: &(dyn StdError + 'static)) -> bool {
+    if let Some(Error::Io(e)) = c.downcast_ref::<Error>() {
+        return e.kind() == io::ErrorKind::BrokenPipe;
+    }
+    c.downcast_ref::<io::Error>()
+        .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+}
+
+/// A failure that is the client's fault: an unparsable peer address, a malformed
+/// request body, a bad entry of an upload (a body reader's error arrives inside an
+/// `io::Error`).
+fn client_fault(c: &(dyn StdError + 'static)) -> bool {
+    if let Some(e) = c.downcast_ref::<Error>() {
+        return e.kind() == Kind::BadInput;
+    }
+    if let Some(NetError::BadAddr { .. }) = c.downcast_ref::<NetError>() {
+        return true;
+    }
+    let c = match c.downcast_ref::<io::Error>().and_then(io::Error::get_ref) {
+        Some(inner) => inner as &(dyn StdError + 'static),
+        None => c,
+    };
+    c.is::<MalformedBody>() || c.is::<AddEntryError>()
+}
+
+/// The kind a cause says by its type, if it says one.
+fn kind_of_cause(c: &(dyn StdError + 'static)) -> Option<Kind> {
+    if let Some(e) = c.downcast_ref::<Error>() {
+        return match e {
+            // Its cause may say more (an error kept as `Other` at first).
+            Error::Other(_) => None,
+            e => Some(e.kind()),
+        };
+    }
+    if let Some(e) = c.downcast_ref::<WaitError>() {
+        return wait_kind(e);
+    }
+    if let Some(e) = c.downcast_ref::<ExportError>() {
+        return Some(export_kind(e));
+    }
+    if let Some(e) = c.downcast_ref::<BlockError>() {
+        return block_kind(e);
+    }
+    if let Some(CarError::Block(b)) = c.downcast_ref::<CarError>() {
+        return block_kind(b);
+    }
+    None
+}
+
+fn wait_kind(e: &WaitError) -> Option<Kind> {
+    match e {
+        WaitError::Retrieval { .. } | WaitError::Deadline => Some(Kind::Unavailable),
+        _ => None,
+    }
+}
+
+fn block_kind(e: &BlockError) -> Option<Kind> {
+    match e {
+        BlockError::NotFound { .. } => Some(Kind::Unavailable),
+        _ => None,
+    }
+}
+
+fn export_kind(e: &ExportError) -> Kind {
+    match e {
+        ExportError::NotFound { .. } => Kind::NotFound,
+        ExportError::InvalidPath { .. } => Kind::InvalidPath,
+        ExportError::Block(b) if matches!(**b, BlockError::NotFound { .. }) => Kind::Unavailable,
+        _ => Kind::Other,
+    }
+}
+
+/// A typed cause: the error of its kind around it.
+fn typed<E: StdError + Send + Sync + 'static>(e: E) -> Error {
+    let kind = Error::classify(&e);
+    kind.wrap(Box::new(e))
+}
+
+impl From<anyhow::Error> for Error {
+    /// The node's logic still returns `anyhow` errors: the kind is read from the
+    /// chain here, once, and the chain is kept as the cause.
+    fn from(e: anyhow::Error) -> Error {
+        let e = match e.downcast::<Error>() {
+            Ok(e) => return e,
+            Err(e) => e,
+        };
+        let kind = Error::classify_anyhow(&e);
+        kind.wrap(e.into())
+    }
+}
+
+impl From<BlockError> for Error {
+    fn from(e: BlockError) -> Error {
+        typed(e)
+    }
+}
+
+impl From<ExportError> for Error {
+    fn from(e: ExportError) -> Error {
+        typed(e)
+    }
+}
+
+impl From<CarError> for Error {
+    fn from(e: CarError) -> Error {
+        typed(e)
+    }
+}
+
+impl From<WaitError> for Error {
+    fn from(e: WaitError) -> Error {
+        typed(e)
+    }
+}
+
+impl From<NetError> for Error {
+    fn from(e: NetError) -> Error {
+        typed(e)
+    }
+}
+
+/// The core API's results.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use acorn_storage::cids;
+
+    fn cid() -> crate::core_api::Cid {
+        cids::cid_of(1, 0x55, b"x")
+    }
+
+    #[test]
+    fn kinds_from_the_node_errors() {
+        let cid = cid();
+        let nf = anyhow::Error::from(ExportError::NotFound {
+            name: "x".into(),
+            parent: cid,
+        });
+        assert_eq!(Error::from(nf).kind().gateway_status(), 404);
+        let missing = anyhow::Error::from(BlockError::NotFound { cid }).context("fetching");
+        let e = Error::from(missing);
+        assert_eq!(e.kind().gateway_status(), 504);
+        assert_eq!(e.kind().rpc().status, 500);
+        // The text is the chain's, unchanged.
+        assert_eq!(
+            format!("{:#}", anyhow::Error::from(e)),
+            format!("fetching: {}", BlockError::NotFound { cid })
+        );
+        let bad = Error::from(NetError::BadAddr {
+            addr: "x".into(),
+            reason: "y".into(),
+        });
+        assert_eq!((bad.kind().rpc().status, bad.kind().rpc().code), (400, 1));
+        let body = io::Error::new(io::ErrorKind::InvalidData, MalformedBody("m".into()));
+        assert_eq!(
+            Error::classify_anyhow(&anyhow::Error::from(body)),
+            Kind::BadInput
+        );
+        assert_eq!(
+            Error::from(anyhow::anyhow!("other"))
+                .kind()
+                .gateway_status(),
+            500
+        );
+    }
+
+    fn gateway_status(e: &anyhow::Error) -> u16 {
+        Error::classify_anyhow(e).gateway_status()
+    }
+
+    #[test]
+    fn gateway_statuses() {
+        let cid = cids::parse("QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o").unwrap();
+        let nf = anyhow::Error::from(ExportError::NotFound {
+            name: "x".into(),
+            parent: cid,
+        });
+        assert_eq!(gateway_status(&nf), 404);
+        let missing = anyhow::Error::from(ExportError::from(BlockError::NotFound { cid }));
+        assert_eq!(gateway_status(&missing), 504);
+        let missing = anyhow::Error::from(BlockError::NotFound { cid }).context("fetching");
+        assert_eq!(gateway_status(&missing), 504);
+        let car = anyhow::Error::from(CarError::Block(BlockError::NotFound { cid }));
+        assert_eq!(gateway_status(&car), 504);
+        assert_eq!(gateway_status(&anyhow::anyhow!("other")), 500);
+    }
+
+    #[test]
+    fn a_broken_pipe_exits_zero() {
+        let e = anyhow::Error::from(Error::from(io::Error::from(io::ErrorKind::BrokenPipe)))
+            .context("writing");
+        assert_eq!(Error::exit_code_of(&e), 0);
+        assert_eq!(Error::exit_code_of(&anyhow::anyhow!("x")), 1);
+        let raw = anyhow::Error::from(io::Error::from(io::ErrorKind::BrokenPipe));
+        assert_eq!(Error::exit_code_of(&raw), 0);
+    }
+
+    #[test]
+    fn a_kind_survives_a_round_trip_through_anyhow() {
+        let e = Error::new(Kind::BadInput, "nope");
+        let back = Error::from(anyhow::Error::from(e).context("ctx"));
+        assert_eq!(back.kind(), Kind::BadInput);
+    }
+}
