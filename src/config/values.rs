@@ -1,0 +1,97 @@
+//! Kubo's humanized byte sizes and Go durations, as the config file writes them.
+
+use super::*;
+
+/// Parse a humanized byte size as Kubo does (go-humanize `ParseBytes`):
+/// `"10GB"` = 10 × 10⁹, `"10GiB"` = 10 × 2³⁰, `"512"` = 512 bytes, `"1.5MB"`;
+/// case-insensitive, optional space before the unit.
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let unit = unit.trim().to_ascii_lowercase();
+    let multiplier: u64 = match unit.as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "m" | "mb" => 1_000_000,
+        "g" | "gb" => 1_000_000_000,
+        "t" | "tb" => 1_000_000_000_000,
+        "p" | "pb" => 1_000_000_000_000_000,
+        "ki" | "kib" => 1 << 10,
+        "mi" | "mib" => 1 << 20,
+        "gi" | "gib" => 1 << 30,
+        "ti" | "tib" => 1 << 40,
+        "pi" | "pib" => 1 << 50,
+        _ => return Err(format!("{s:?}: unknown size unit {unit:?}")),
+    };
+    let bad = || format!("{s:?} is not a size like \"10GB\"");
+    let (int, frac) = match num.split_once('.') {
+        Some((i, f)) => (i, f),
+        None => (num, ""),
+    };
+    if int.is_empty() && frac.is_empty() || frac.contains('.') {
+        return Err(bad());
+    }
+    let int: u64 = if int.is_empty() {
+        0
+    } else {
+        int.parse().map_err(|_| bad())?
+    };
+    let whole = int
+        .checked_mul(multiplier)
+        .ok_or_else(|| format!("{s:?} is too large"))?;
+    // Fraction: at most 18 digits so the arithmetic below stays in u128 range.
+    let frac = &frac[..frac.len().min(18)];
+    let frac_bytes = if frac.is_empty() {
+        0
+    } else {
+        let digits: u128 = frac.parse().map_err(|_| bad())?;
+        let scale = 10u128.pow(frac.len() as u32);
+        (digits * multiplier as u128 / scale) as u64
+    };
+    whole
+        .checked_add(frac_bytes)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+/// Parse a Go duration (`"1h"`, `"20s"`, `"1m30s"`, `"1.5h"`, `"500ms"`, `"0"`).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let bad = || format!("{s:?} is not a duration like \"1h\", \"20s\" or \"1m30s\"");
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if s.is_empty() {
+        return Err(bad());
+    }
+    let mut rest = s;
+    let mut total = Duration::ZERO;
+    while !rest.is_empty() {
+        let n = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        if n == 0 {
+            return Err(bad());
+        }
+        let number: f64 = rest[..n].parse().map_err(|_| bad())?;
+        rest = &rest[n..];
+        let u = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let unit_secs = match &rest[..u] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(bad()),
+        };
+        rest = &rest[u..];
+        total = total
+            .checked_add(Duration::try_from_secs_f64(number * unit_secs).map_err(|_| bad())?)
+            .ok_or_else(bad)?;
+    }
+    Ok(total)
+}
