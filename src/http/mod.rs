@@ -2,7 +2,9 @@
 //! and the gateway, knowing neither.
 //!
 //! **Room.** This module and its children are the HTTP plumbing both servers use:
-//! request parsing and framing (here), request slots ([`Slots`]), the streamed
+//! the accept loop and one connection's request loop (here), connection admission
+//! (`conns`), request parsing and body framing (`read`), response writing
+//! (`write`), query strings ([`parse_query`], [`encode_query`]), request slots ([`Slots`]), the streamed
 //! body writer and blocking body reader ([`ChunkWriter`], [`BodyReader`]), form
 //! bodies ([`multipart`]) and the browser rule ([`cors`]). Nothing here names the
 //! core API or either server.
@@ -62,24 +64,33 @@
 //! written (requests on one connection are served in order, which is all HTTP/1.1
 //! asks); no HTTP/2; no `Upgrade`.
 
+mod conns;
 pub mod cors;
 pub mod multipart;
+mod query;
+mod read;
 pub mod slots;
 pub mod stream;
+mod write;
 
+pub use query::{encode_query, parse_query};
 pub use slots::{Held, Slots, SLOT_WAIT};
 pub use stream::{BodyReader, ChunkWriter};
 
+use conns::{ConnEntry, ConnGuard, Conns};
+use read::{pump_body, read_head, ConnReader, Head, HeadError};
+use write::write_response;
+
 use std::future::Future;
 use std::io;
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_io::{Async, Timer};
 use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
-use smol::channel::{self, Receiver, Sender};
+use smol::channel::Receiver;
 
 /// Largest request head (request line + headers), in bytes.
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
@@ -122,9 +133,6 @@ pub const BODY_QUEUE_COUNT: usize = 4;
 /// The whole answer to a connection past the limit.
 const REFUSED_RESPONSE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n\
 Content-Length: 27\r\nConnection: close\r\n\r\n503 - too many connections\n";
-
-/// Longest chunk-size line or trailer line of a chunked body, in bytes.
-const MAX_CHUNK_LINE_BYTES: usize = 4096;
 
 /// One server's connection and timing limits (defaults: the constants above).
 #[derive(Clone, Debug)]
@@ -300,221 +308,12 @@ pub async fn serve<H, F>(
     }
 }
 
-struct ConnGuard(Arc<Stats>);
-
-impl Drop for ConnGuard {
-    fn drop(&mut self) {
-        self.0.open_connections.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-/// The open connections of one server, for the admission rule (module doc).
-/// Holds at most `max_connections` entries: one is added only after the rule
-/// made room for it.
-struct Conns {
-    table: std::sync::Mutex<Vec<ConnState>>,
-    next_id: std::sync::atomic::AtomicU64,
-    max: usize,
-    reserved: usize,
-    per_ip: usize,
-}
-
-struct ConnState {
-    id: u64,
-    ip: IpAddr,
-    /// Since when it has waited for a request head; `None` while it serves one.
-    waiting_since: Option<Instant>,
-    /// Dropping it closes the connection if it waits for a head.
-    _evict: Sender<()>,
-}
-
-impl Conns {
-    fn new(config: &Config) -> Conns {
-        let max = config.max_connections.max(1);
-        Conns {
-            table: std::sync::Mutex::new(Vec::with_capacity(max)),
-            next_id: Default::default(),
-            max,
-            reserved: config.reserved_connections.min(max - 1),
-            per_ip: config.max_connections_per_ip.max(1),
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<ConnState>> {
-        // A panic while the lock is held leaves a table still worth using.
-        self.table.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Applies the admission rule to a connection from `ip` arriving at `now`: its
-    /// id and the receiver that ends when it is closed for room, or `None` (503).
-    fn admit(&self, ip: IpAddr, now: Instant, stats: &Stats) -> Option<(u64, Receiver<()>)> {
-        let ip = ip.to_canonical();
-        let mut table = self.lock();
-        if table.len() >= self.max - self.reserved {
-            let count = |ip: IpAddr, t: &[ConnState]| t.iter().filter(|c| c.ip == ip).count();
-            let victim = table
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| c.waiting_since.is_some() && count(c.ip, &table) >= self.per_ip)
-                .min_by_key(|(_, c)| c.waiting_since)
-                .map(|(i, _)| i);
-            if let Some(i) = victim {
-                table.swap_remove(i);
-                stats.evicted_connections.fetch_add(1, Ordering::Relaxed);
-            } else if table.len() >= self.max || count(ip, &table) >= self.per_ip {
-                return None;
-            }
-        }
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = channel::bounded(1);
-        table.push(ConnState {
-            id,
-            ip,
-            waiting_since: Some(now),
-            _evict: tx,
-        });
-        Some((id, rx))
-    }
-
-    /// Marks connection `id` as waiting for a head since `since`, or (`None`)
-    /// serving a request.
-    fn set_waiting(&self, id: u64, since: Option<Instant>) {
-        if let Some(c) = self.lock().iter_mut().find(|c| c.id == id) {
-            c.waiting_since = since;
-        }
-    }
-
-    fn remove(&self, id: u64) {
-        let mut table = self.lock();
-        if let Some(i) = table.iter().position(|c| c.id == id) {
-            table.swap_remove(i);
-        }
-    }
-}
-
-/// A connection's place in [`Conns`]; dropping it frees the place.
-struct ConnEntry {
-    conns: Arc<Conns>,
-    id: u64,
-    /// Ends (closed) when the admission rule closed this connection for room.
-    evict: Receiver<()>,
-}
-
-impl Drop for ConnEntry {
-    fn drop(&mut self) {
-        self.conns.remove(self.id);
-    }
-}
-
-/// Bytes read from the socket but not yet consumed.
-struct ConnReader<'a> {
-    stream: &'a Async<TcpStream>,
-    buf: Vec<u8>,
-    start: usize,
-}
-
-impl ConnReader<'_> {
-    fn pending(&self) -> &[u8] {
-        &self.buf[self.start..]
-    }
-
-    fn consume(&mut self, n: usize) {
-        self.start += n;
-        if self.start == self.buf.len() {
-            self.buf.clear();
-            self.start = 0;
-        }
-    }
-
-    /// Reads more bytes; `Ok(0)` at end of stream.
-    async fn fill(&mut self, timeout: Duration) -> io::Result<usize> {
-        if self.start > 0 {
-            self.buf.drain(..self.start);
-            self.start = 0;
-        }
-        let old = self.buf.len();
-        self.buf.resize(old + BODY_CHUNK_BYTES, 0);
-        let mut s = self.stream;
-        let n = with_timeout(timeout, s.read(&mut self.buf[old..])).await;
-        self.buf.truncate(old + *n.as_ref().unwrap_or(&0));
-        n
-    }
-
-    /// Waits for the client's next bytes, without a time limit: `Ok(0)` when it
-    /// closed the connection (or its sending side).
-    /// Dropping the future mid-wait leaves the buffer as it was.
-    async fn hangup(&mut self) -> io::Result<usize> {
-        if !self.pending().is_empty() {
-            return Ok(self.pending().len());
-        }
-        let mut got = [0u8; 1024];
-        let mut s = self.stream;
-        let n = s.read(&mut got).await?;
-        self.buf.extend_from_slice(&got[..n]);
-        Ok(n)
-    }
-
-    /// Reads more body bytes within `pace`'s limits; `Ok(0)` at end of stream.
-    async fn fill_body(&mut self, pace: &mut BodyPace<'_>) -> io::Result<usize> {
-        let t = Instant::now();
-        let n = self.fill(pace.config.body_idle_timeout).await;
-        pace.reading += t.elapsed();
-        let n = n.map_err(|e| {
-            if e.kind() == io::ErrorKind::TimedOut {
-                io::Error::new(io::ErrorKind::TimedOut, "request body fell silent")
-            } else {
-                e
-            }
-        })?;
-        pace.bytes += n as u64;
-        pace.check()?;
-        Ok(n)
-    }
-
-    /// Reads one CRLF-terminated line (without the CRLF), at most `limit` bytes.
-    async fn line(&mut self, limit: usize, pace: &mut BodyPace<'_>) -> io::Result<Vec<u8>> {
-        loop {
-            if let Some(i) = self.pending().windows(2).position(|w| w == b"\r\n") {
-                let line = self.pending()[..i].to_vec();
-                self.consume(i + 2);
-                return Ok(line);
-            }
-            if self.pending().len() > limit {
-                return Err(bad_data("chunk line too long"));
-            }
-            if self.fill_body(pace).await? == 0 {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
-        }
-    }
-}
-
-/// How fast a request body arrives: bytes and the time spent waiting for them.
-struct BodyPace<'a> {
-    config: &'a Config,
-    bytes: u64,
-    /// Time spent in socket reads (not waiting for the handler).
-    reading: Duration,
-}
-
-impl BodyPace<'_> {
-    /// An error when, past the grace, the average pace is below the minimum.
-    fn check(&self) -> io::Result<()> {
-        let Some(paced) = self.reading.checked_sub(self.config.body_grace) else {
-            return Ok(());
-        };
-        let owed = (self.config.min_body_bytes_per_sec as f64 * paced.as_secs_f64()) as u64;
-        if self.bytes < owed {
-            return Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!(
-                    "request body too slow: {} bytes in {:?}, under {} bytes/s",
-                    self.bytes, self.reading, self.config.min_body_bytes_per_sec
-                ),
-            ));
-        }
-        Ok(())
-    }
+async fn with_timeout<T>(d: Duration, f: impl Future<Output = io::Result<T>>) -> io::Result<T> {
+    future::or(f, async {
+        Timer::after(d).await;
+        Err(io::ErrorKind::TimedOut.into())
+    })
+    .await
 }
 
 fn bad_data(msg: &str) -> io::Error {
@@ -547,28 +346,6 @@ impl BodyError {
             e @ BodyError::Io(_) => io::Error::other(e.to_string()),
         }
     }
-}
-
-async fn with_timeout<T>(d: Duration, f: impl Future<Output = io::Result<T>>) -> io::Result<T> {
-    future::or(f, async {
-        Timer::after(d).await;
-        Err(io::ErrorKind::TimedOut.into())
-    })
-    .await
-}
-
-/// How a request body is framed.
-#[derive(Clone, Copy)]
-enum Framing {
-    Length(u64),
-    Chunked,
-}
-
-struct Head {
-    request: Request,
-    framing: Framing,
-    keep_alive: bool,
-    expect_continue: bool,
 }
 
 async fn serve_conn<H, F>(
@@ -685,392 +462,6 @@ async fn linger(stream: &Async<TcpStream>) {
     .await;
 }
 
-type BodySender = Sender<Result<Vec<u8>, BodyError>>;
-
-/// Reads a request head, the whole of it within `deadline` from now. `Ok(None)`:
-/// the client closed the connection between requests.
-/// Why a request head was not read.
-#[derive(Debug, thiserror::Error)]
-enum HeadError {
-    /// The head is over [`MAX_HEADER_BYTES`] or [`MAX_HEADERS_COUNT`] (HTTP 431).
-    #[error("request header fields too large")]
-    TooLarge,
-    /// The head does not parse (HTTP 400).
-    #[error("{0}")]
-    Bad(String),
-    /// The connection failed, closed or timed out: no answer.
-    #[error(transparent)]
-    Io(io::Error),
-}
-
-impl HeadError {
-    /// The status of the answer to a head that could not be read.
-    fn status(&self) -> u16 {
-        match self {
-            HeadError::TooLarge => 431,
-            HeadError::Bad(_) | HeadError::Io(_) => 400,
-        }
-    }
-}
-
-impl From<io::Error> for HeadError {
-    /// The head's parsers report a malformed head as [`io::ErrorKind::InvalidData`].
-    fn from(e: io::Error) -> HeadError {
-        if e.kind() == io::ErrorKind::InvalidData {
-            HeadError::Bad(e.to_string())
-        } else {
-            HeadError::Io(e)
-        }
-    }
-}
-
-async fn read_head(
-    r: &mut ConnReader<'_>,
-    deadline: Duration,
-) -> Result<Option<(Head, BodySender)>, HeadError> {
-    let deadline = Instant::now() + deadline;
-    loop {
-        if !r.pending().is_empty() {
-            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS_COUNT];
-            let mut req = httparse::Request::new(&mut headers);
-            match req.parse(r.pending()) {
-                Ok(httparse::Status::Complete(n)) if n > MAX_HEADER_BYTES => {
-                    return Err(HeadError::TooLarge)
-                }
-                Ok(httparse::Status::Complete(n)) => {
-                    let head = build_head(&req)?;
-                    r.consume(n);
-                    return Ok(Some(head));
-                }
-                Ok(httparse::Status::Partial) => {}
-                Err(httparse::Error::TooManyHeaders) => return Err(HeadError::TooLarge),
-                Err(e) => return Err(HeadError::Bad(format!("bad request: {e}"))),
-            }
-            if r.pending().len() > MAX_HEADER_BYTES {
-                return Err(HeadError::TooLarge);
-            }
-        }
-        let was_empty = r.pending().is_empty();
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(HeadError::Io(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "request head deadline passed",
-            )));
-        }
-        if r.fill(left).await? == 0 {
-            if was_empty {
-                return Ok(None);
-            }
-            return Err(HeadError::Io(io::ErrorKind::UnexpectedEof.into()));
-        }
-    }
-}
-
-fn build_head(req: &httparse::Request<'_, '_>) -> io::Result<(Head, BodySender)> {
-    let method = req.method.unwrap_or("").to_string();
-    let target = req.path.unwrap_or("/");
-    let (raw_path, raw_query) = target.split_once('?').unwrap_or((target, ""));
-    let path = percent_encoding::percent_decode_str(raw_path)
-        .decode_utf8()
-        .map_err(|_| bad_data("bad request: path is not UTF-8"))?
-        .into_owned();
-    let query = parse_query(raw_query)?;
-    let mut headers = Vec::with_capacity(req.headers.len());
-    for h in req.headers.iter() {
-        let v = std::str::from_utf8(h.value)
-            .map_err(|_| bad_data("bad request: header value is not UTF-8"))?;
-        headers.push((h.name.to_ascii_lowercase(), v.trim().to_string()));
-    }
-    let get = |name: &str| {
-        headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.to_ascii_lowercase())
-    };
-    let framing = match (get("transfer-encoding"), get("content-length")) {
-        (Some(te), None) if te == "chunked" => Framing::Chunked,
-        (Some(_), _) => return Err(bad_data("bad request: unsupported transfer-encoding")),
-        (None, Some(cl)) => Framing::Length(
-            cl.parse()
-                .map_err(|_| bad_data("bad request: bad content-length"))?,
-        ),
-        (None, None) => Framing::Length(0),
-    };
-    let connection = get("connection").unwrap_or_default();
-    let keep_alive = if req.version == Some(0) {
-        connection.contains("keep-alive")
-    } else {
-        !connection.contains("close")
-    };
-    let expect_continue = get("expect").is_some_and(|e| e == "100-continue")
-        && !matches!(framing, Framing::Length(0));
-    let (tx, rx) = channel::bounded(BODY_QUEUE_COUNT);
-    let request = Request {
-        method,
-        path,
-        query,
-        headers,
-        body: rx,
-    };
-    Ok((
-        Head {
-            request,
-            framing,
-            keep_alive,
-            expect_continue,
-        },
-        tx,
-    ))
-}
-
-/// Splits and percent-decodes a query string (`a=1&arg=x+y`).
-pub fn parse_query(raw: &str) -> io::Result<Vec<(String, String)>> {
-    let mut out = Vec::new();
-    for pair in raw.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let dec = |s: &str| {
-            let s = s.replace('+', " ");
-            percent_encoding::percent_decode_str(&s)
-                .decode_utf8()
-                .map(|c| c.into_owned())
-                .map_err(|_| bad_data("bad request: query is not UTF-8"))
-        };
-        out.push((dec(k)?, dec(v)?));
-    }
-    Ok(out)
-}
-
-/// Moves the body from the socket into `tx`. Returns true when the whole body was
-/// read (so the connection can serve another request); false when the body was
-/// cut, malformed, or the handler stopped reading it.
-async fn pump_body(
-    r: &mut ConnReader<'_>,
-    framing: Framing,
-    tx: &BodySender,
-    config: &Config,
-) -> bool {
-    let mut pace = BodyPace {
-        config,
-        bytes: 0,
-        reading: Duration::ZERO,
-    };
-    match framing {
-        Framing::Length(mut left) => {
-            while left > 0 {
-                if r.pending().is_empty() {
-                    match r.fill_body(&mut pace).await {
-                        Ok(0) => {
-                            let cut = BodyError::Io("request body cut short".into());
-                            let _ = tx.send(Err(cut)).await;
-                            return false;
-                        }
-                        Ok(_) => {}
-                        Err(e) => {
-                            let _ = tx.send(Err(BodyError::Io(e.to_string()))).await;
-                            return false;
-                        }
-                    }
-                }
-                let n = (r.pending().len() as u64).min(left) as usize;
-                let n = n.min(BODY_CHUNK_BYTES);
-                let chunk = r.pending()[..n].to_vec();
-                r.consume(n);
-                left -= n as u64;
-                if tx.send(Ok(chunk)).await.is_err() {
-                    return false;
-                }
-            }
-            true
-        }
-        Framing::Chunked => match pump_chunked(r, tx, &mut pace).await {
-            Ok(done) => done,
-            Err(e) => {
-                // Framing errors are made with `bad_data`; anything else is the socket.
-                let e = if e.kind() == io::ErrorKind::InvalidData {
-                    BodyError::Malformed(e.to_string())
-                } else {
-                    BodyError::Io(e.to_string())
-                };
-                let _ = tx.send(Err(e)).await;
-                false
-            }
-        },
-    }
-}
-
-async fn pump_chunked(
-    r: &mut ConnReader<'_>,
-    tx: &BodySender,
-    pace: &mut BodyPace<'_>,
-) -> io::Result<bool> {
-    loop {
-        let line = r.line(MAX_CHUNK_LINE_BYTES, pace).await?;
-        let line = std::str::from_utf8(&line).map_err(|_| bad_data("bad chunk size"))?;
-        let size = line.split(';').next().unwrap_or("").trim();
-        let mut left = u64::from_str_radix(size, 16).map_err(|_| bad_data("bad chunk size"))?;
-        if left == 0 {
-            // Trailers, then an empty line.
-            while !r.line(MAX_CHUNK_LINE_BYTES, pace).await?.is_empty() {}
-            return Ok(true);
-        }
-        while left > 0 {
-            if r.pending().is_empty() && r.fill_body(pace).await? == 0 {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
-            let n = ((r.pending().len() as u64).min(left) as usize).min(BODY_CHUNK_BYTES);
-            let chunk = r.pending()[..n].to_vec();
-            r.consume(n);
-            left -= n as u64;
-            if tx.send(Ok(chunk)).await.is_err() {
-                return Ok(false);
-            }
-        }
-        if !r.line(2, pace).await?.is_empty() {
-            return Err(bad_data("chunk not followed by CRLF"));
-        }
-    }
-}
-
-fn reason(status: u16) -> &'static str {
-    match status {
-        100 => "Continue",
-        200 => "OK",
-        206 => "Partial Content",
-        301 => "Moved Permanently",
-        304 => "Not Modified",
-        400 => "Bad Request",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        413 => "Payload Too Large",
-        416 => "Range Not Satisfiable",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        501 => "Not Implemented",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        _ => "",
-    }
-}
-
-/// Writes `response`; a streamed body is sent chunked, flushed whenever the
-/// producer has nothing ready.
-async fn write_response(
-    stream: &Async<TcpStream>,
-    response: Response,
-    keep_alive: bool,
-) -> io::Result<()> {
-    let mut out = futures_lite::io::BufWriter::with_capacity(BODY_CHUNK_BYTES, stream);
-    let mut head = format!(
-        "HTTP/1.1 {} {}\r\n",
-        response.status,
-        reason(response.status)
-    );
-    for (n, v) in &response.headers {
-        head.push_str(&format!("{n}: {v}\r\n"));
-    }
-    if !keep_alive {
-        head.push_str("Connection: close\r\n");
-    }
-    match response.body {
-        Body::Full(bytes) => {
-            head.push_str(&format!("Content-Length: {}\r\n\r\n", bytes.len()));
-            with_timeout(IO_TIMEOUT, out.write_all(head.as_bytes())).await?;
-            with_timeout(IO_TIMEOUT, out.write_all(&bytes)).await?;
-        }
-        Body::Empty(len) => {
-            if let Some(n) = len {
-                head.push_str(&format!("Content-Length: {n}\r\n"));
-            }
-            head.push_str("\r\n");
-            with_timeout(IO_TIMEOUT, out.write_all(head.as_bytes())).await?;
-        }
-        Body::Sized(len, mut first, rx) => {
-            head.push_str(&format!("Content-Length: {len}\r\n\r\n"));
-            with_timeout(IO_TIMEOUT, out.write_all(head.as_bytes())).await?;
-            let mut left = len;
-            loop {
-                let item = next_chunk(&mut first, &rx, &mut out).await?;
-                match item {
-                    None if left == 0 => break,
-                    None => return Err(io::ErrorKind::UnexpectedEof.into()),
-                    Some(Chunk::Data(d)) => {
-                        if d.len() as u64 > left {
-                            return Err(io::Error::other("sized body ran past its length"));
-                        }
-                        left -= d.len() as u64;
-                        with_timeout(IO_TIMEOUT, out.write_all(&d)).await?;
-                    }
-                    Some(Chunk::Error(e)) => return Err(io::Error::other(e)),
-                }
-            }
-        }
-        Body::Stream(mut first, rx) => {
-            head.push_str("Transfer-Encoding: chunked\r\nTrailer: X-Stream-Error\r\n\r\n");
-            with_timeout(IO_TIMEOUT, out.write_all(head.as_bytes())).await?;
-            with_timeout(IO_TIMEOUT, out.flush()).await?;
-            let mut trailer = String::new();
-            loop {
-                let item = next_chunk(&mut first, &rx, &mut out).await?;
-                match item {
-                    None => break,
-                    Some(Chunk::Data(d)) if d.is_empty() => {}
-                    Some(Chunk::Data(d)) => {
-                        let size = format!("{:x}\r\n", d.len());
-                        with_timeout(IO_TIMEOUT, out.write_all(size.as_bytes())).await?;
-                        with_timeout(IO_TIMEOUT, out.write_all(&d)).await?;
-                        with_timeout(IO_TIMEOUT, out.write_all(b"\r\n")).await?;
-                    }
-                    Some(Chunk::Error(e)) => {
-                        let one_line = e.replace(['\r', '\n'], " ");
-                        trailer = format!("X-Stream-Error: {one_line}\r\n");
-                        break;
-                    }
-                }
-            }
-            let end = format!("0\r\n{trailer}\r\n");
-            with_timeout(IO_TIMEOUT, out.write_all(end.as_bytes())).await?;
-        }
-    }
-    with_timeout(IO_TIMEOUT, out.flush()).await
-}
-
-/// A query string from `(name, value)` pairs, percent-encoded (`a=1&b=x%20y`).
-pub fn encode_query<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
-    use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
-    pairs
-        .into_iter()
-        .map(|(k, v)| {
-            format!(
-                "{}={}",
-                utf8_percent_encode(k, NON_ALPHANUMERIC),
-                utf8_percent_encode(v, NON_ALPHANUMERIC)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-/// The next chunk of a streamed body: `first` if still there, else the channel
-/// (flushing what was written before waiting); `None` when the producer is done.
-async fn next_chunk(
-    first: &mut Option<Chunk>,
-    rx: &channel::Receiver<Chunk>,
-    out: &mut (impl futures_lite::AsyncWrite + Unpin),
-) -> io::Result<Option<Chunk>> {
-    Ok(
-        match first.take().map(Ok).unwrap_or_else(|| rx.try_recv()) {
-            Ok(c) => Some(c),
-            Err(channel::TryRecvError::Empty) => {
-                with_timeout(IO_TIMEOUT, out.flush()).await?;
-                rx.recv().await.ok()
-            }
-            Err(channel::TryRecvError::Closed) => None,
-        },
-    )
-}
-
 /// Binds a listener (non-blocking, registered with the reactor).
 pub fn bind(addr: SocketAddr) -> io::Result<Async<TcpListener>> {
     Async::<TcpListener>::bind(addr)
@@ -1078,7 +469,10 @@ pub fn bind(addr: SocketAddr) -> io::Result<Async<TcpListener>> {
 
 #[cfg(test)]
 mod tests {
+    use super::read::BodyPace;
     use super::*;
+    use smol::channel;
+    use std::net::IpAddr;
 
     #[test]
     fn query_decoding() {
