@@ -266,41 +266,11 @@ pub struct ApiSection {
     /// [`crate::http::SLOT_WAIT`], then get 503.
     #[serde(rename = "MaxConcurrentRequests", default = "default_max_requests")]
     pub max_concurrent_requests: u16,
-    /// Go duration within which a connection must send a whole request head, idle
-    /// time before it included (Acorn's key; default
-    /// [`crate::http::HEAD_DEADLINE`], 20 s).
-    #[serde(rename = "HeadDeadline", default = "default_head_deadline")]
-    pub head_deadline: String,
-    /// Go duration of silence after which a request body ends with an error
-    /// (Acorn's key; default [`crate::http::BODY_IDLE_TIMEOUT`], 20 s).
-    #[serde(rename = "BodyIdleTimeout", default = "default_body_idle_timeout")]
-    pub body_idle_timeout: String,
-    /// Open connections at most (Acorn's key; default
-    /// [`DEFAULT_MAX_CONNECTIONS_COUNT`]); past it a new one gets 503.
-    #[serde(rename = "MaxConnections", default = "default_max_connections")]
-    pub max_connections: u16,
-    /// Connections kept for new clients (Acorn's key; default
-    /// [`crate::http::RESERVED_CONNECTIONS_COUNT`]): with fewer free, the
-    /// waiting connections of an address holding `MaxConnectionsPerIP` or more
-    /// make room for new ones.
-    #[serde(
-        rename = "ReservedConnections",
-        default = "default_reserved_connections"
-    )]
-    pub reserved_connections: u16,
-    /// Connections of one address above which, with the server nearly full, its
-    /// waiting ones are closed for new clients (Acorn's key; default
-    /// [`crate::http::MAX_CONNECTIONS_PER_IP_COUNT`]).
-    #[serde(
-        rename = "MaxConnectionsPerIP",
-        default = "default_max_connections_per_ip"
-    )]
-    pub max_connections_per_ip: u16,
-    /// Slowest average pace of a request body after its grace time, in bytes per
-    /// second (Acorn's key; default [`crate::http::MIN_BODY_BYTES_PER_SEC`];
-    /// `0` turns the check off).
-    #[serde(rename = "MinBodyBytesPerSecond", default = "default_min_body_rate")]
-    pub min_body_bytes_per_second: u64,
+    /// Connection limits and timing (`HeadDeadline`, `BodyIdleTimeout`,
+    /// `MaxConnections`, `ReservedConnections`, `MaxConnectionsPerIP`,
+    /// `MinBodyBytesPerSecond`), the same keys as the gateway's.
+    #[serde(flatten)]
+    pub limits: HttpLimits,
 }
 
 impl Default for ApiSection {
@@ -308,12 +278,7 @@ impl Default for ApiSection {
         ApiSection {
             http_headers: Default::default(),
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
-            head_deadline: default_head_deadline(),
-            body_idle_timeout: default_body_idle_timeout(),
-            max_connections: default_max_connections(),
-            reserved_connections: default_reserved_connections(),
-            max_connections_per_ip: default_max_connections_per_ip(),
-            min_body_bytes_per_second: default_min_body_rate(),
+            limits: HttpLimits::default(),
         }
     }
 }
@@ -328,20 +293,10 @@ pub struct GatewaySection {
     /// Requests served at once (default [`DEFAULT_MAX_CONCURRENT_REQUESTS`]); more
     /// wait for a slot up to [`crate::http::SLOT_WAIT`], then get 503.
     pub max_concurrent_requests: u16,
-    /// As `API.HeadDeadline`, for the gateway.
-    pub head_deadline: String,
-    /// As `API.BodyIdleTimeout`, for the gateway.
-    pub body_idle_timeout: String,
-    /// As `API.MaxConnections`, for the gateway (default
-    /// [`DEFAULT_MAX_CONNECTIONS_COUNT`]).
-    pub max_connections: u16,
-    /// As `API.ReservedConnections`, for the gateway.
-    pub reserved_connections: u16,
-    /// As `API.MaxConnectionsPerIP`, for the gateway.
-    #[serde(rename = "MaxConnectionsPerIP")]
-    pub max_connections_per_ip: u16,
-    /// As `API.MinBodyBytesPerSecond`, for the gateway.
-    pub min_body_bytes_per_second: u64,
+    /// As the API's: `HeadDeadline`, `BodyIdleTimeout`, `MaxConnections`,
+    /// `ReservedConnections`, `MaxConnectionsPerIP`, `MinBodyBytesPerSecond`.
+    #[serde(flatten)]
+    pub limits: HttpLimits,
     /// Go duration (Kubo's key): the longest a request waits for a block from the
     /// network; it then gets 504 (or, mid-body, a cut connection). Default
     /// [`DEFAULT_GATEWAY_RETRIEVAL_TIMEOUT`], set per firmware profile.
@@ -375,12 +330,7 @@ impl Default for GatewaySection {
         GatewaySection {
             public_gateways: BTreeMap::new(),
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
-            head_deadline: default_head_deadline(),
-            body_idle_timeout: default_body_idle_timeout(),
-            max_connections: DEFAULT_MAX_CONNECTIONS_COUNT,
-            reserved_connections: default_reserved_connections(),
-            max_connections_per_ip: default_max_connections_per_ip(),
-            min_body_bytes_per_second: default_min_body_rate(),
+            limits: HttpLimits::default(),
             retrieval_timeout: format!("{}s", DEFAULT_GATEWAY_RETRIEVAL_TIMEOUT.as_secs()),
         }
     }
@@ -422,48 +372,82 @@ pub const DEFAULT_MAX_CONNECTIONS_COUNT: u16 = 64;
 /// a task, a socket and up to a 64 KiB read buffer.
 pub const MAX_HTTP_CONNECTIONS_LIMIT: u16 = 1024;
 
-/// One server section's connection limits, as `http_config` takes them.
-struct ConnLimits {
-    max_connections: u16,
-    reserved_connections: u16,
-    max_connections_per_ip: u16,
-    min_body_bytes_per_second: u64,
+/// The connection limits and timing of one HTTP server, the same keys in the
+/// `API` and `Gateway` sections (Acorn's keys; Kubo has none of them).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpLimits {
+    /// Go duration within which a connection must send a whole request head, idle
+    /// time before it included (Acorn's key; default
+    /// [`crate::http::HEAD_DEADLINE`], 20 s).
+    #[serde(rename = "HeadDeadline", default = "default_head_deadline")]
+    pub head_deadline: String,
+    /// Go duration of silence after which a request body ends with an error
+    /// (Acorn's key; default [`crate::http::BODY_IDLE_TIMEOUT`], 20 s).
+    #[serde(rename = "BodyIdleTimeout", default = "default_body_idle_timeout")]
+    pub body_idle_timeout: String,
+    /// Open connections at most (Acorn's key; default
+    /// [`DEFAULT_MAX_CONNECTIONS_COUNT`]); past it a new one gets 503.
+    #[serde(rename = "MaxConnections", default = "default_max_connections")]
+    pub max_connections: u16,
+    /// Connections kept for new clients (Acorn's key; default
+    /// [`crate::http::RESERVED_CONNECTIONS_COUNT`]): with fewer free, the
+    /// waiting connections of an address holding `MaxConnectionsPerIP` or more
+    /// make room for new ones.
+    #[serde(
+        rename = "ReservedConnections",
+        default = "default_reserved_connections"
+    )]
+    pub reserved_connections: u16,
+    /// Connections of one address above which, with the server nearly full, its
+    /// waiting ones are closed for new clients (Acorn's key; default
+    /// [`crate::http::MAX_CONNECTIONS_PER_IP_COUNT`]).
+    #[serde(
+        rename = "MaxConnectionsPerIP",
+        default = "default_max_connections_per_ip"
+    )]
+    pub max_connections_per_ip: u16,
+    /// Slowest average pace of a request body after its grace time, in bytes per
+    /// second (Acorn's key; default [`crate::http::MIN_BODY_BYTES_PER_SEC`];
+    /// `0` turns the check off).
+    #[serde(rename = "MinBodyBytesPerSecond", default = "default_min_body_rate")]
+    pub min_body_bytes_per_second: u64,
 }
 
-/// The HTTP server settings of one server's section: its connection limits and
-/// its `HeadDeadline` and `BodyIdleTimeout` over the defaults.
-fn http_config(
-    limits: ConnLimits,
-    head_deadline: &str,
-    body_idle_timeout: &str,
-) -> crate::http::Config {
-    let mut c = crate::http::Config::new(limits.max_connections.into());
-    c.reserved_connections = limits.reserved_connections.into();
-    c.max_connections_per_ip = limits.max_connections_per_ip.into();
-    c.min_body_bytes_per_sec = limits.min_body_bytes_per_second;
-    // `Config::validate` checked both on load and set; a default stays if not.
-    if let Ok(d) = parse_duration(head_deadline) {
-        c.head_deadline = d;
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            head_deadline: default_head_deadline(),
+            body_idle_timeout: default_body_idle_timeout(),
+            max_connections: default_max_connections(),
+            reserved_connections: default_reserved_connections(),
+            max_connections_per_ip: default_max_connections_per_ip(),
+            min_body_bytes_per_second: default_min_body_rate(),
+        }
     }
-    if let Ok(d) = parse_duration(body_idle_timeout) {
-        c.body_idle_timeout = d;
+}
+
+impl HttpLimits {
+    /// The HTTP server settings these limits give, over the defaults.
+    pub fn http_config(&self) -> crate::http::Config {
+        let mut c = crate::http::Config::new(self.max_connections.into());
+        c.reserved_connections = self.reserved_connections.into();
+        c.max_connections_per_ip = self.max_connections_per_ip.into();
+        c.min_body_bytes_per_sec = self.min_body_bytes_per_second;
+        // `Config::validate` checked both on load and set; a default stays if not.
+        if let Ok(d) = parse_duration(&self.head_deadline) {
+            c.head_deadline = d;
+        }
+        if let Ok(d) = parse_duration(&self.body_idle_timeout) {
+            c.body_idle_timeout = d;
+        }
+        c
     }
-    c
 }
 
 impl ApiSection {
     /// The RPC API server's HTTP settings.
     pub fn http_config(&self) -> crate::http::Config {
-        http_config(
-            ConnLimits {
-                max_connections: self.max_connections,
-                reserved_connections: self.reserved_connections,
-                max_connections_per_ip: self.max_connections_per_ip,
-                min_body_bytes_per_second: self.min_body_bytes_per_second,
-            },
-            &self.head_deadline,
-            &self.body_idle_timeout,
-        )
+        self.limits.http_config()
     }
 }
 
@@ -475,16 +459,7 @@ impl GatewaySection {
 
     /// The gateway server's HTTP settings.
     pub fn http_config(&self) -> crate::http::Config {
-        http_config(
-            ConnLimits {
-                max_connections: self.max_connections,
-                reserved_connections: self.reserved_connections,
-                max_connections_per_ip: self.max_connections_per_ip,
-                min_body_bytes_per_second: self.min_body_bytes_per_second,
-            },
-            &self.head_deadline,
-            &self.body_idle_timeout,
-        )
+        self.limits.http_config()
     }
 }
 

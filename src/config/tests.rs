@@ -558,3 +558,57 @@ fn leaves_flatten() {
         ]
     );
 }
+
+#[test]
+fn both_servers_limits_are_one_type_written_in_place() {
+    let mut c = sample();
+    c.set("API.MaxConnections", json!(40)).unwrap();
+    c.set("Gateway.MaxConnections", json!(40)).unwrap();
+    c.set("Gateway.HeadDeadline", json!("5s")).unwrap();
+    c.set("API.HeadDeadline", json!("5s")).unwrap();
+    assert_eq!(c.api.limits, c.gateway.limits);
+    let (a, g) = (c.api.http_config(), c.gateway.http_config());
+    assert_eq!(
+        (a.max_connections, a.head_deadline),
+        (40, Duration::from_secs(5))
+    );
+    assert_eq!(
+        (g.max_connections, g.head_deadline),
+        (40, Duration::from_secs(5))
+    );
+    // The keys stay where they were in each section of the written file.
+    let text = String::from_utf8(c.to_json()).unwrap();
+    for (section, keys) in [
+        ("\"API\": {", &["HTTPHeaders", "MaxConcurrentRequests"][..]),
+        (
+            "\"Gateway\": {",
+            &["PublicGateways", "MaxConcurrentRequests"][..],
+        ),
+    ] {
+        let at = text.find(section).unwrap();
+        let end = at + text[at..].find("\n  }").unwrap();
+        let body = &text[at..end];
+        let order: Vec<&str> = keys
+            .iter()
+            .copied()
+            .chain([
+                "HeadDeadline",
+                "BodyIdleTimeout",
+                "MaxConnections",
+                "ReservedConnections",
+                "MaxConnectionsPerIP",
+                "MinBodyBytesPerSecond",
+            ])
+            .collect();
+        let pos: Vec<usize> = order
+            .iter()
+            .map(|k| {
+                body.find(&format!("\"{k}\""))
+                    .unwrap_or_else(|| panic!("{section} {k}"))
+            })
+            .collect();
+        assert!(pos.windows(2).all(|w| w[0] < w[1]), "{section}: {body}");
+    }
+    let back = Config::from_json(text.as_bytes()).unwrap();
+    assert_eq!(back.to_json(), c.to_json());
+}

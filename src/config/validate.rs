@@ -115,10 +115,13 @@ impl Config {
         parse_duration(&self.reprovider.interval).map_err(|r| invalid("Reprovider.Interval", r))?;
         self.swarm.resource_mgr.max_memory_bytes()?;
         for (key, value) in [
-            ("API.HeadDeadline", &self.api.head_deadline),
-            ("API.BodyIdleTimeout", &self.api.body_idle_timeout),
-            ("Gateway.HeadDeadline", &self.gateway.head_deadline),
-            ("Gateway.BodyIdleTimeout", &self.gateway.body_idle_timeout),
+            ("API.HeadDeadline", &self.api.limits.head_deadline),
+            ("API.BodyIdleTimeout", &self.api.limits.body_idle_timeout),
+            ("Gateway.HeadDeadline", &self.gateway.limits.head_deadline),
+            (
+                "Gateway.BodyIdleTimeout",
+                &self.gateway.limits.body_idle_timeout,
+            ),
             ("Gateway.RetrievalTimeout", &self.gateway.retrieval_timeout),
         ] {
             match parse_duration(value) {
@@ -159,20 +162,12 @@ impl Config {
                 ));
             }
         }
-        for (section, max, reserved, per_ip) in [
-            (
-                "API",
-                self.api.max_connections,
-                self.api.reserved_connections,
-                self.api.max_connections_per_ip,
-            ),
-            (
-                "Gateway",
-                self.gateway.max_connections,
-                self.gateway.reserved_connections,
-                self.gateway.max_connections_per_ip,
-            ),
-        ] {
+        for (section, limits) in [("API", &self.api.limits), ("Gateway", &self.gateway.limits)] {
+            let (max, reserved, per_ip) = (
+                limits.max_connections,
+                limits.reserved_connections,
+                limits.max_connections_per_ip,
+            );
             if !(2..=MAX_HTTP_CONNECTIONS_LIMIT).contains(&max) {
                 return Err(invalid(
                     &format!("{section}.MaxConnections"),
