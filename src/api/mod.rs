@@ -418,7 +418,7 @@ impl Api {
     /// Runs `f` with the core API on the blocking pool.
     async fn on_core<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Local) -> anyhow::Result<T> + Send + 'static,
+        f: impl FnOnce(&Local) -> crate::core_api::error::Result<T> + Send + 'static,
     ) -> Result<T, ApiError> {
         on_pool(&self.pool, self.core.clone(), f).await
     }
@@ -428,11 +428,12 @@ impl Api {
     async fn on_content<T: Send + 'static>(
         &self,
         reach: Reach,
-        f: impl Fn(&Local) -> anyhow::Result<T> + Send + Sync + 'static,
+        f: impl Fn(&Local) -> crate::core_api::error::Result<T> + Send + Sync + 'static,
     ) -> Result<T, ApiError> {
         let core = self.core.clone();
         let mut walker = self.walker();
-        Ok(fetch::run_value(&mut walker, reach, Arc::new(move || f(&core))).await?)
+        let job = Arc::new(move || f(&core).map_err(anyhow::Error::from));
+        Ok(fetch::run_value(&mut walker, reach, job).await?)
     }
 
     /// A request's walker: fetches through the node's bitswap, as long as bitswap
@@ -446,7 +447,7 @@ impl Api {
     /// hold the repo's blocking threads.
     async fn on_net<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Local) -> anyhow::Result<T> + Send + 'static,
+        f: impl FnOnce(&Local) -> crate::core_api::error::Result<T> + Send + 'static,
     ) -> Result<T, ApiError> {
         on_pool(&self.net_pool, self.core.clone(), f).await
     }
@@ -780,7 +781,7 @@ fn unixfs_type_code(k: EntryKind) -> u8 {
 async fn on_pool<T: Send + 'static>(
     pool: &Pool,
     core: Arc<Local>,
-    f: impl FnOnce(&Local) -> anyhow::Result<T> + Send + 'static,
+    f: impl FnOnce(&Local) -> crate::core_api::error::Result<T> + Send + 'static,
 ) -> Result<T, ApiError> {
     match pool.run(move || f(&core)).await {
         Some(r) => Ok(r?),
@@ -908,7 +909,10 @@ fn timeout_arg(req: &Request) -> Result<Option<Duration>, ApiError> {
 /// replayed from the start after each fetch.
 async fn json_dag_stream(
     slot: Slot,
-    work: impl Fn(&Local, &mut dyn Write, u64) -> anyhow::Result<()> + Send + Sync + 'static,
+    work: impl Fn(&Local, &mut dyn Write, u64) -> crate::core_api::error::Result<()>
+        + Send
+        + Sync
+        + 'static,
 ) -> ApiResult {
     fetching_stream(
         slot,
@@ -933,7 +937,10 @@ async fn fetching_stream(
     marker: &'static str,
     reach: Reach,
     resume: Resume,
-    work: impl Fn(&Local, &mut dyn Write, u64) -> anyhow::Result<()> + Send + Sync + 'static,
+    work: impl Fn(&Local, &mut dyn Write, u64) -> crate::core_api::error::Result<()>
+        + Send
+        + Sync
+        + 'static,
 ) -> ApiResult {
     let (tx, rx) = channel::bounded(RESPONSE_QUEUE_COUNT);
     // The failure's kind, for an answer that fails before its first output.
@@ -942,7 +949,7 @@ async fn fetching_stream(
     let deadline = slot.2;
     let mut walker = api.walker();
     let core = api.core.clone();
-    let job: fetch::StreamJob = Arc::new(move |w, done| work(&core, w, done));
+    let job: fetch::StreamJob = Arc::new(move |w, done| Ok(work(&core, w, done)?));
     let writer_tx = tx.clone();
     let make_writer = Arc::new(move || ChunkWriter::new(writer_tx.clone()));
     let gone = tx.clone();
@@ -971,7 +978,7 @@ async fn stream(
     slot: Slot,
     content_type: &str,
     marker: &'static str,
-    work: impl FnOnce(&mut ChunkWriter) -> anyhow::Result<()> + Send + 'static,
+    work: impl FnOnce(&mut ChunkWriter) -> crate::core_api::error::Result<()> + Send + 'static,
 ) -> ApiResult {
     let (tx, rx) = channel::bounded(RESPONSE_QUEUE_COUNT);
     // The failure's kind, for an answer that fails before its first output.
@@ -1001,7 +1008,9 @@ async fn stream(
         let _slot = slot;
         let _done = done_tx;
         let mut w = ChunkWriter::new(tx);
-        let r = work(&mut w).and_then(|()| Ok(w.send()?));
+        let r = work(&mut w)
+            .map_err(anyhow::Error::from)
+            .and_then(|()| Ok(w.send()?));
         if let Err(e) = r {
             let _ = w.send();
             let msg = format!("{e:#}");
