@@ -1,5 +1,6 @@
 //! `add` in this process: [`Local`](super::Local)'s add and `add --only-hash`
-//! without a repo ([`add_unstored`]).
+//! without a repo ([`add_unstored`]), and what an add takes and reports (the
+//! [`Content`](super::Content) group re-exports them).
 //!
 //! **Flow.** The importer reads the input ([`AddInput::Paths`]: files walked here;
 //! [`AddInput::Entries`]: a body being received) and stores each block; each added
@@ -15,11 +16,52 @@ use std::io::{self, Read};
 
 use cid::Cid;
 
-use super::content::{AddEntry, AddEvent, AddInput, AddOptions, AddSource, PROGRESS_STEP_BYTES};
 use super::error::{Error, Kind, Result};
-use crate::core::{self, Node};
+use crate::core::{self, AddEntry, AddSource, Node};
 use crate::swarm::NetHandle;
 use acorn_storage::unixfs::importer;
+
+/// Input bytes of one entry between two [`AddEvent::Progress`] events (streamed
+/// adds; Kubo's RPC `progress` lines).
+pub const PROGRESS_STEP_BYTES: u64 = 256 * 1024;
+
+/// What to add.
+pub enum AddInput<'a> {
+    /// Files, directories and symlinks on this machine (stdin when `paths` is
+    /// empty); a directory needs `recursive`. Dot-names follow
+    /// [`importer::Options::hidden`].
+    Paths {
+        paths: &'a [String],
+        recursive: bool,
+    },
+    /// A tree sent entry by entry (the RPC API's multipart body).
+    Entries(&'a mut dyn AddSource),
+}
+
+/// `add`'s options (Kubo's flags, resolved: `--cid-version 1` implying raw leaves,
+/// `--nocopy` implying raw leaves and the `size-N` chunker are the front end's to
+/// apply, each with its own error text).
+#[derive(Clone, Debug)]
+pub struct AddOptions {
+    /// Chunking, layout, CID version, leaves, wrapping, dot-names, `nocopy`.
+    pub import: importer::Options,
+    /// Pin the roots (recursively) when the add ends.
+    pub pin: bool,
+    /// Chunk and hash only: nothing is stored or pinned.
+    pub only_hash: bool,
+    /// Report [`AddEvent::Progress`] events.
+    pub progress: bool,
+}
+
+/// What an add reports as it goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AddEvent {
+    /// An entry was added: its path as given (stdin data: its CID; the
+    /// `wrap-with-directory` wrapper: `""`), CID and cumulative DAG size.
+    Added { name: String, cid: Cid, size: u64 },
+    /// `bytes` of entry `name` were read so far (see the module's departures).
+    Progress { name: String, bytes: u64 },
+}
 
 /// `add --only-hash` without a repo: chunks and hashes in this process, stores
 /// nothing.

@@ -24,7 +24,7 @@
 //! - The gateway also asks [`Local::stat`] what a path names (kind and size): no
 //!   RPC command answers that, so it is not on the trait.
 //!
-//! **Limits.** Progress events: at most one per [`PROGRESS_STEP_BYTES`] of an
+//! **Limits.** Progress events: at most one per [`PROGRESS_STEP_BYTES`](super::add::PROGRESS_STEP_BYTES) of an
 //! entry's input, plus one at its end ([`Local`] over [`AddInput::Paths`]: one per
 //! block stored). A tar from a daemon is unpacked entry by entry (nothing held but
 //! the `tar` crate's header buffers).
@@ -46,54 +46,12 @@ pub use acorn_storage::unixfs::importer;
 use cid::Cid;
 use serde_json::Value;
 
-pub use super::add::add_unstored;
+pub use super::add::{add_unstored, AddEvent, AddInput, AddOptions};
 use super::answer::{args, cid_field};
 use super::client::{MultipartBody, RequestBody};
 use super::error::{bail, ensure, Context as _, Result};
 use super::{Local, Remote};
 pub use crate::core::{AddEntry, AddEntryKind, AddSource};
-
-/// Input bytes of one entry between two [`AddEvent::Progress`] events (streamed
-/// adds; Kubo's RPC `progress` lines).
-pub const PROGRESS_STEP_BYTES: u64 = 256 * 1024;
-
-/// What to add.
-pub enum AddInput<'a> {
-    /// Files, directories and symlinks on this machine (stdin when `paths` is
-    /// empty); a directory needs `recursive`. Dot-names follow
-    /// [`importer::Options::hidden`].
-    Paths {
-        paths: &'a [String],
-        recursive: bool,
-    },
-    /// A tree sent entry by entry (the RPC API's multipart body).
-    Entries(&'a mut dyn AddSource),
-}
-
-/// `add`'s options (Kubo's flags, resolved: `--cid-version 1` implying raw leaves,
-/// `--nocopy` implying raw leaves and the `size-N` chunker are the front end's to
-/// apply, each with its own error text).
-#[derive(Clone, Debug)]
-pub struct AddOptions {
-    /// Chunking, layout, CID version, leaves, wrapping, dot-names, `nocopy`.
-    pub import: importer::Options,
-    /// Pin the roots (recursively) when the add ends.
-    pub pin: bool,
-    /// Chunk and hash only: nothing is stored or pinned.
-    pub only_hash: bool,
-    /// Report [`AddEvent::Progress`] events.
-    pub progress: bool,
-}
-
-/// What an add reports as it goes.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AddEvent {
-    /// An entry was added: its path as given (stdin data: its CID; the
-    /// `wrap-with-directory` wrapper: `""`), CID and cumulative DAG size.
-    Added { name: String, cid: Cid, size: u64 },
-    /// `bytes` of entry `name` were read so far (see the module's departures).
-    Progress { name: String, bytes: u64 },
-}
 
 /// What a `get` reports as it goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -41,7 +41,7 @@
 //! the daemon's JSON for every group's `Remote`; [`client`] is the
 //! blocking HTTP client under [`Remote`].
 
-mod add;
+pub mod add;
 pub mod answer;
 pub mod blocks;
 pub mod client;
