@@ -517,7 +517,7 @@ mod tests {
     }
 
     impl CarSource for Cars {
-        fn next_car(&mut self) -> Result<Option<Car<'_>>> {
+        fn next_car(&mut self) -> anyhow::Result<Option<Car<'_>>> {
             self.next += 1;
             if self.next == self.streams.len() + 1 {
                 return Ok(Some(Car::File(&self.file)));

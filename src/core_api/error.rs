@@ -673,4 +673,151 @@ mod tests {
         let back = Error::from(anyhow::Error::from(e).context("ctx"));
         assert_eq!(back.kind(), Kind::BadInput);
     }
+
+    /// Each kind the storage and network errors say, with its answers: every one
+    /// keeps the node's text.
+    #[test]
+    fn kinds_of_the_storage_and_network_errors() {
+        use acorn_storage::codec::CodecError;
+        let cid = cid();
+        let kind = |e: Error| e.kind();
+        // A block not stored: Unavailable (RPC 500 with Kubo's `Code` 0, the
+        // gateway's 504, exit 1).
+        let missing = Error::from(BlockError::NotFound { cid });
+        assert_eq!(missing.to_string(), format!("block {cid} not found"));
+        assert_eq!(missing.kind(), Kind::Unavailable);
+        assert_eq!(
+            (missing.kind().rpc(), missing.kind().gateway_status()),
+            (
+                RpcAnswer {
+                    status: 500,
+                    code: 0,
+                    kind: "error"
+                },
+                504
+            )
+        );
+        assert_eq!(kind(DagError::Missing { cid }.into()), Kind::Unavailable);
+        assert_eq!(
+            kind(
+                PinError::Incomplete {
+                    root: Box::new(cid),
+                    missing: cid
+                }
+                .into()
+            ),
+            Kind::Unavailable
+        );
+        // Not found: a pin that is not there (RPC 500, `Code` 0 as Kubo).
+        let unpinned = Error::from(PinError::NotPinned { cid });
+        assert_eq!(unpinned.kind(), Kind::NotFound);
+        assert_eq!(
+            (unpinned.kind().rpc().status, unpinned.kind().rpc().code),
+            (500, 0)
+        );
+        assert_eq!(unpinned.to_string(), format!("{cid} is not pinned"));
+        // A full disk, however it is said.
+        for e in [
+            Error::from(BlockError::NoSpace),
+            Error::from(BlockError::DiskFull {
+                path: "/r".into(),
+                free: 1,
+                needed: 2,
+            }),
+            Error::from(io::Error::from_raw_os_error(28)),
+            Error::from(PinError::Store(BlockError::NoSpace)),
+            Error::from(RepoError::Io {
+                path: "/r".into(),
+                source: io::Error::from_raw_os_error(28),
+            }),
+            Error::from(anyhow::Error::from(BlockError::NoSpace).context("adding")),
+        ] {
+            assert_eq!(e.kind(), Kind::NoSpace, "{e}");
+            assert_eq!(e.kind().rpc().status, 500);
+        }
+        assert_eq!(
+            Error::from(BlockError::NoSpace).to_string(),
+            BlockError::NoSpace.to_string()
+        );
+        // Corrupted: bytes that do not match their CID, a stored block that does
+        // not decode, a broken pin table.
+        assert_eq!(
+            kind(BlockError::HashMismatch { cid }.into()),
+            Kind::Corrupted
+        );
+        assert_eq!(
+            kind(BlockError::Corrupted("x".into()).into()),
+            Kind::Corrupted
+        );
+        let undecodable = DagError::Decode {
+            cid,
+            source: Box::new(CodecError::Unsupported(0x99)),
+        };
+        assert_eq!(kind(GcError::Mark(undecodable).into()), Kind::Corrupted);
+        assert_eq!(
+            kind(PinError::Corrupted("x".into()).into()),
+            Kind::Corrupted
+        );
+        // Over a limit.
+        let big = BlockError::TooLarge {
+            cid,
+            len: 3,
+            limit: 2,
+        };
+        assert_eq!(kind(big.into()), Kind::TooLarge);
+        let section = CarError::SectionTooLarge {
+            index: 0,
+            len: 3,
+            limit: 2,
+        };
+        assert_eq!(kind(section.into()), Kind::TooLarge);
+        // I/O, with the `io::Error` as the source the caller can read.
+        let io_err = Error::from(BlockError::Io("disk said no".into()));
+        assert_eq!(io_err.kind(), Kind::Io);
+        assert_eq!(io_err.to_string(), "storage I/O: disk said no");
+        let Error::Io(inner) = Error::from(io::Error::other("eio")) else {
+            panic!("not Io")
+        };
+        assert_eq!(inner.to_string(), "eio");
+        // The network: a peer we cannot reach, a peer not connected.
+        let peer = libp2p::PeerId::random();
+        let unreachable = NetError::Connect {
+            peer,
+            reason: "timeout".into(),
+        };
+        assert_eq!(kind(unreachable.into()), Kind::Unavailable);
+        assert_eq!(kind(NetError::NotConnected { peer }.into()), Kind::NotFound);
+        // What says no kind stays Other.
+        let cid_err = acorn_storage::cids::CidError::UnknownCodec("x".into());
+        assert_eq!(kind(cid_err.into()), Kind::Other);
+    }
+
+    #[test]
+    fn bail_and_context_keep_the_text_and_say_the_kind() {
+        fn over(n: usize) -> Result<()> {
+            ensure!(n < 2, TooLarge, "{n} is over the limit");
+            ensure!(n != 1, "one is refused");
+            Ok(())
+        }
+        let e = over(3).unwrap_err();
+        assert_eq!(
+            (e.kind(), e.to_string()),
+            (Kind::TooLarge, "3 is over the limit".into())
+        );
+        let e = over(1).unwrap_err();
+        assert_eq!(
+            (e.kind(), e.to_string()),
+            (Kind::Other, "one is refused".into())
+        );
+        over(0).unwrap();
+        let e = std::result::Result::<(), _>::Err(BlockError::NoSpace)
+            .context("storing")
+            .unwrap_err();
+        assert_eq!(e.kind(), Kind::NoSpace);
+        assert_eq!(e.full_text(), format!("storing: {}", BlockError::NoSpace));
+        assert_eq!(
+            format!("{:#}", anyhow::Error::from(e)),
+            format!("storing: {}", BlockError::NoSpace)
+        );
+    }
 }
