@@ -435,12 +435,11 @@ impl From<anyhow::Error> for Error {
 }
 
 impl From<io::Error> for Error {
-    /// [`Kind::NoSpace`] for a full disk (`ENOSPC`), else [`Kind::Io`].
+    /// [`Kind::NoSpace`] for a full disk (`ENOSPC`), [`Kind::BadInput`] for a
+    /// request body the client got wrong (its reader's error inside), else
+    /// [`Kind::Io`].
     fn from(e: io::Error) -> Error {
-        match io_kind(&e) {
-            Kind::NoSpace => Error::NoSpace(Box::new(e)),
-            _ => Error::Io(e),
-        }
+        typed(e)
     }
 }
 
@@ -787,6 +786,9 @@ mod tests {
         };
         assert_eq!(kind(unreachable.into()), Kind::Unavailable);
         assert_eq!(kind(NetError::NotConnected { peer }.into()), Kind::NotFound);
+        // A request body the client got wrong, read through an `io::Error`.
+        let body = io::Error::new(io::ErrorKind::InvalidData, MalformedBody("m".into()));
+        assert_eq!(kind(body.into()), Kind::BadInput);
         // What says no kind stays Other.
         let cid_err = acorn_storage::cids::CidError::UnknownCodec("x".into());
         assert_eq!(kind(cid_err.into()), Kind::Other);
