@@ -23,6 +23,7 @@ use std::io::Read as _;
 use serde_json::json;
 
 use super::{json_response, Api, ApiError, ApiResult, Query};
+use crate::core_api::error::ensure;
 use crate::core_api::Settings as _;
 use crate::http::Request;
 
@@ -59,15 +60,16 @@ impl Api {
     pub(super) async fn config_replace(&self, req: Request) -> ApiResult {
         let mut parts = super::multipart_body(&req)?;
         self.on_core(move |c| {
-            anyhow::ensure!(
+            ensure!(
                 parts.next_part()?.is_some(),
                 "argument \"file\" is required"
             );
             let limit = crate::config::MAX_CONFIG_BYTES;
             let mut data = Vec::new();
             (&mut parts).take(limit + 1).read_to_end(&mut data)?;
-            anyhow::ensure!(
+            ensure!(
                 data.len() as u64 <= limit,
+                TooLarge,
                 "the new config is over the {limit}-byte limit"
             );
             Ok(c.config_replace(&data)?)

@@ -48,6 +48,7 @@ use crate::core_api::blocks::{mhlen_from_arg, mhtype_from_name, BlockPutOptions,
 use crate::core_api::dag::{
     hash_from_name, Car, CarSource, Dag as _, DagPutOptions, DagStatSummary, MAX_DAG_INPUT_BYTES,
 };
+use crate::core_api::error::{ensure, Error as CoreError};
 use crate::core_api::fetch::{Reach, Resume};
 use crate::core_api::Content as _;
 use crate::core_api::{cids, parse_cid_arg};
@@ -158,7 +159,7 @@ impl Api {
                 }
             }
         };
-        let client = |e: anyhow::Error| ApiError::Client(e.to_string());
+        let client = |e: CoreError| ApiError::Client(e.to_string());
         let opts = BlockPutOptions {
             version,
             codec: cids::codec_from_name(codec_name).map_err(|e| client(e.into()))?,
@@ -175,8 +176,9 @@ impl Api {
             while parts.next_part()?.is_some() {
                 let mut data = Vec::new();
                 (&mut parts).take(limit as u64 + 1).read_to_end(&mut data)?;
-                anyhow::ensure!(
+                ensure!(
                     data.len() <= limit,
+                    TooLarge,
                     "block is over the {limit}-byte block limit"
                 );
                 let put = core.block_put(data, &opts)?;
@@ -234,15 +236,16 @@ impl Api {
                 (&mut parts)
                     .take(MAX_DAG_INPUT_BYTES as u64 + 1)
                     .read_to_end(&mut data)?;
-                anyhow::ensure!(
+                ensure!(
                     data.len() <= MAX_DAG_INPUT_BYTES,
+                    TooLarge,
                     "input is over the {MAX_DAG_INPUT_BYTES}-byte limit"
                 );
                 let cid = core.dag_put(&data, &opts)?;
                 json_line(w, &json!({"Cid": {"/": cid.to_string()}}))?;
                 n += 1;
             }
-            anyhow::ensure!(n > 0, "argument \"object data\" is required");
+            ensure!(n > 0, "argument \"object data\" is required");
             Ok(())
         })
         .await

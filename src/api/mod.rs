@@ -424,7 +424,7 @@ impl Api {
     /// Runs `f` with the core API on the blocking pool.
     async fn on_core<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Local) -> anyhow::Result<T> + Send + 'static,
+        f: impl FnOnce(&Local) -> crate::core_api::error::Result<T> + Send + 'static,
     ) -> Result<T, ApiError> {
         on_pool(&self.pool, self.core.clone(), f).await
     }
@@ -434,11 +434,12 @@ impl Api {
     async fn on_content<T: Send + 'static>(
         &self,
         reach: Reach,
-        f: impl Fn(&Local) -> anyhow::Result<T> + Send + Sync + 'static,
+        f: impl Fn(&Local) -> crate::core_api::error::Result<T> + Send + Sync + 'static,
     ) -> Result<T, ApiError> {
         let core = self.core.clone();
         let mut walker = self.walker();
-        Ok(fetch::run_value(&mut walker, reach, Arc::new(move || f(&core))).await?)
+        let job = Arc::new(move || f(&core).map_err(anyhow::Error::from));
+        Ok(fetch::run_value(&mut walker, reach, job).await?)
     }
 
     /// A request's walker: fetches through the node's bitswap, as long as bitswap
@@ -452,7 +453,7 @@ impl Api {
     /// hold the repo's blocking threads.
     async fn on_net<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Local) -> anyhow::Result<T> + Send + 'static,
+        f: impl FnOnce(&Local) -> crate::core_api::error::Result<T> + Send + 'static,
     ) -> Result<T, ApiError> {
         on_pool(&self.net_pool, self.core.clone(), f).await
     }

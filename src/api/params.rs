@@ -57,7 +57,7 @@ pub(super) fn unixfs_type_code(k: EntryKind) -> u8 {
 pub(super) async fn on_pool<T: Send + 'static>(
     pool: &Pool,
     core: Arc<Local>,
-    f: impl FnOnce(&Local) -> anyhow::Result<T> + Send + 'static,
+    f: impl FnOnce(&Local) -> crate::core_api::error::Result<T> + Send + 'static,
 ) -> Result<T, ApiError> {
     match pool.run(move || f(&core)).await {
         Some(r) => Ok(r?),

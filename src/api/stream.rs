@@ -18,7 +18,10 @@ use crate::http::{Body, Chunk, ChunkWriter, Response};
 /// replayed from the start after each fetch.
 pub(super) async fn json_dag_stream(
     slot: Slot,
-    work: impl Fn(&Local, &mut dyn Write, u64) -> anyhow::Result<()> + Send + Sync + 'static,
+    work: impl Fn(&Local, &mut dyn Write, u64) -> crate::core_api::error::Result<()>
+        + Send
+        + Sync
+        + 'static,
 ) -> ApiResult {
     fetching_stream(
         slot,
@@ -43,7 +46,10 @@ pub(super) async fn fetching_stream(
     marker: &'static str,
     reach: Reach,
     resume: Resume,
-    work: impl Fn(&Local, &mut dyn Write, u64) -> anyhow::Result<()> + Send + Sync + 'static,
+    work: impl Fn(&Local, &mut dyn Write, u64) -> crate::core_api::error::Result<()>
+        + Send
+        + Sync
+        + 'static,
 ) -> ApiResult {
     let (tx, rx) = channel::bounded(RESPONSE_QUEUE_COUNT);
     // The failure's kind, for an answer that fails before its first output.
@@ -52,7 +58,7 @@ pub(super) async fn fetching_stream(
     let deadline = slot.2;
     let mut walker = api.walker();
     let core = api.core.clone();
-    let job: fetch::StreamJob = Arc::new(move |w, done| work(&core, w, done));
+    let job: fetch::StreamJob = Arc::new(move |w, done| Ok(work(&core, w, done)?));
     let writer_tx = tx.clone();
     let make_writer = Arc::new(move || ChunkWriter::new(writer_tx.clone()));
     let gone = tx.clone();
@@ -81,7 +87,7 @@ pub(super) async fn stream(
     slot: Slot,
     content_type: &str,
     marker: &'static str,
-    work: impl FnOnce(&mut ChunkWriter) -> anyhow::Result<()> + Send + 'static,
+    work: impl FnOnce(&mut ChunkWriter) -> crate::core_api::error::Result<()> + Send + 'static,
 ) -> ApiResult {
     let (tx, rx) = channel::bounded(RESPONSE_QUEUE_COUNT);
     // The failure's kind, for an answer that fails before its first output.
@@ -111,7 +117,9 @@ pub(super) async fn stream(
         let _slot = slot;
         let _done = done_tx;
         let mut w = ChunkWriter::new(tx);
-        let r = work(&mut w).and_then(|()| Ok(w.send()?));
+        let r = work(&mut w)
+            .map_err(anyhow::Error::from)
+            .and_then(|()| Ok(w.send()?));
         if let Err(e) = r {
             let _ = w.send();
             let msg = format!("{e:#}");

@@ -20,6 +20,7 @@ use std::io::Write as _;
 
 use super::progress::Bar;
 use super::{parse_bool, Context};
+use crate::core_api;
 use crate::core_api::content::{self, importer, AddEvent, AddInput, AddOptions, GetProgress};
 
 /// Add a file or directory to acorn.
@@ -167,7 +168,7 @@ impl AddCmd {
         let (quiet, quieter) = (self.quiet, self.quieter);
         // Progress comes per entry: earlier entries add up in `base`.
         let (mut base, mut cur_name, mut cur) = (0u64, String::new(), 0u64);
-        let mut emit = |e: AddEvent| -> anyhow::Result<()> {
+        let mut emit = |e: AddEvent| -> core_api::error::Result<()> {
             match e {
                 AddEvent::Progress { name, bytes } => {
                     if name != cur_name {
@@ -320,15 +321,18 @@ impl GetCmd {
                 .open(&target)
                 .map_err(|e| anyhow::anyhow!("creating {}: {e}", target.display()))?;
             let written = match level {
-                None => core.get_tar(&self.path, &mut f),
+                None => core
+                    .get_tar(&self.path, &mut f)
+                    .map_err(anyhow::Error::from),
                 Some(l) => {
                     let mut gz = flate2::write::GzEncoder::new(&mut f, flate2::Compression::new(l));
                     if self.archive {
                         core.get_tar(&self.path, &mut gz)
+                            .map_err(anyhow::Error::from)
                     } else {
                         core.cat(std::slice::from_ref(&self.path), 0, None, &mut gz)
                             .map_err(|e| {
-                                e.context(format!(
+                                anyhow::Error::from(e).context(format!(
                                     "get -C without -a gzips one file: {} (use -a -C for a \
                                      directory's .tar.gz)",
                                     self.path
@@ -400,7 +404,7 @@ impl LsCmd {
             .paths
             .iter()
             .map(|p| core.ls(p))
-            .collect::<anyhow::Result<Vec<_>>>()?;
+            .collect::<core_api::error::Result<Vec<_>>>()?;
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         for (i, (p, entries)) in self.paths.iter().zip(listed).enumerate() {
             if self.paths.len() > 1 {
@@ -487,7 +491,8 @@ pub struct RefsLocalCmd {}
 impl RefsCmd {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        let mut print = |cid: cid::Cid| -> anyhow::Result<()> { Ok(writeln!(out, "{cid}")?) };
+        let mut print =
+            |cid: cid::Cid| -> core_api::error::Result<()> { Ok(writeln!(out, "{cid}")?) };
         match self.command {
             Some(RefsSub::Local(_)) => {
                 super::core(ctx)?.refs_local(&mut print)?;

@@ -138,7 +138,7 @@ fn from_kubo(
     chosen: Vec<&'static profiles::Profile>,
 ) -> anyhow::Result<()> {
     let (report, skipped, cfg) =
-        crate::core_api::repo::init_from_kubo(root, kubo_root, chosen, &mut |s| print(s))?;
+        crate::core_api::repo::init_from_kubo(root, kubo_root, chosen, &mut |s| Ok(print(s)?))?;
     let mut out = crate::core_api::repo::kubo_import_summary(&report);
     for s in &skipped {
         out.push_str(&format!("config: kept Acorn's {} ({})\n", s.key, s.reason));

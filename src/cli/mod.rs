@@ -206,7 +206,7 @@ pub(crate) fn core(ctx: &Context) -> anyhow::Result<Box<dyn crate::core_api::Cor
     if ctx.globals.offline {
         return Ok(Box::new(crate::core_api::Local::open(&ctx.repo_root()?)?));
     }
-    crate::core_api::open(&ctx.repo_root()?)
+    Ok(crate::core_api::open(&ctx.repo_root()?)?)
 }
 
 /// The running daemon's core API, for network commands; the "needs a running
@@ -218,7 +218,7 @@ pub(crate) fn online(ctx: &Context) -> anyhow::Result<Box<dyn crate::core_api::C
     if ctx.globals.offline {
         bail!(crate::core_api::NEEDS_DAEMON);
     }
-    crate::core_api::online(&ctx.repo_root()?)
+    Ok(crate::core_api::online(&ctx.repo_root()?)?)
 }
 
 /// The daemon named by `--api` (an error when it does not answer, as Kubo).
@@ -230,7 +230,7 @@ fn api_client(ctx: &Context) -> anyhow::Result<Option<crate::core_api::client::C
         !ctx.globals.offline,
         "--offline and --api exclude each other"
     );
-    crate::core_api::client::Client::connect(api).map(Some)
+    Ok(Some(crate::core_api::client::Client::connect(api)?))
 }
 
 /// Fails when `--enc=json` was asked of a command that only writes text.

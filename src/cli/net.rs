@@ -155,12 +155,12 @@ impl PingCmd {
         core.ping(&peer, count as usize, &mut |r| match r {
             Ok(t) => {
                 times.push(t);
-                print(&format!(
+                Ok(print(&format!(
                     "Pong received: time={:.2} ms\n",
                     t.as_secs_f64() * 1000.0
-                ))
+                ))?)
             }
-            Err(e) => anyhow::bail!("ping {peer}: {e}"),
+            Err(e) => Err(anyhow::anyhow!("ping {peer}: {e}").into()),
         })?;
         anyhow::ensure!(!times.is_empty(), "ping {peer}: no answer");
         let avg = times.iter().sum::<std::time::Duration>() / times.len() as u32;
@@ -329,7 +329,7 @@ impl RoutingCmd {
                         n as usize
                     });
                 anyhow::ensure!(max > 0, "number of providers must be greater than 0");
-                core.find_providers(&cid, max, &mut |p| print(&format!("{}\n", p.peer)))
+                Ok(core.find_providers(&cid, max, &mut |p| Ok(print(&format!("{}\n", p.peer))?))?)
             }
             RoutingSub::FindPeer(c) => {
                 let core = online(ctx)?;
@@ -344,7 +344,7 @@ impl RoutingCmd {
                     .iter()
                     .map(|a| parse_cid_arg(a))
                     .collect::<anyhow::Result<Vec<_>>>()?;
-                core.provide(&cids)
+                Ok(core.provide(&cids)?)
             }
         }
     }

@@ -155,7 +155,7 @@ impl PinCmd {
                 };
                 let mut shown = false;
                 let done = core.pin_add(&c.paths, opts, &mut |e| match e {
-                    PinAddEvent::Pinned(cid) => print(&format!("pinned {cid} {how}\n")),
+                    PinAddEvent::Pinned(cid) => Ok(print(&format!("pinned {cid} {how}\n"))?),
                     PinAddEvent::Progress(n) => {
                         // Kubo's line, rewritten in place.
                         shown = true;
@@ -166,13 +166,15 @@ impl PinCmd {
                 if shown {
                     eprintln!();
                 }
-                done
+                Ok(done?)
             }
             PinSub::Rm(c) => {
                 anyhow::ensure!(!c.paths.is_empty(), "argument \"ipfs-path\" is required");
-                core.pin_rm(&c.paths, c.recursive.unwrap_or(true), &mut |cid| {
-                    print(&format!("unpinned {cid}\n"))
-                })
+                Ok(
+                    core.pin_rm(&c.paths, c.recursive.unwrap_or(true), &mut |cid| {
+                        Ok(print(&format!("unpinned {cid}\n"))?)
+                    })?,
+                )
             }
             PinSub::Ls(c) => {
                 let filter = match c.r#type {
@@ -183,12 +185,12 @@ impl PinCmd {
                 };
                 let mut out = std::io::BufWriter::new(std::io::stdout().lock());
                 core.pin_ls(filter, &c.paths, &mut |p| {
-                    if c.quiet {
+                    Ok(if c.quiet {
                         writeln!(out, "{}", p.cid)
                     } else {
                         writeln!(out, "{} {}", p.cid, p.pin_type.name())
                     }
-                    .context("writing to stdout")
+                    .context("writing to stdout")?)
                 })?;
                 out.flush().context("writing to stdout")
             }
@@ -217,7 +219,9 @@ impl PinCmd {
                         }
                         t
                     };
-                    out.write_all(text.as_bytes()).context("writing to stdout")
+                    Ok(out
+                        .write_all(text.as_bytes())
+                        .context("writing to stdout")?)
                 })?;
                 out.flush().context("writing to stdout")?;
                 anyhow::ensure!(broken == 0, "{broken} pin(s) broken");

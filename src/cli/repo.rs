@@ -102,7 +102,9 @@ impl RepoCmd {
                         // Not asked for (`stream_errors` false).
                         GcEvent::Error(_) => return Ok(()),
                     };
-                    out.write_all(line.as_bytes()).context("writing to stdout")
+                    Ok(out
+                        .write_all(line.as_bytes())
+                        .context("writing to stdout")?)
                 })?;
                 out.flush().context("writing to stdout")
             }
@@ -113,8 +115,9 @@ impl RepoCmd {
             }
             RepoSub::Verify(_) => {
                 let mut out = std::io::stdout().lock();
-                let summary = core
-                    .repo_verify(&mut |msg| writeln!(out, "{msg}").context("writing to stdout"))?;
+                let summary = core.repo_verify(&mut |msg| {
+                    Ok(writeln!(out, "{msg}").context("writing to stdout")?)
+                })?;
                 out.flush().context("writing to stdout")?;
                 anyhow::ensure!(summary.corrupt == 0, "{}", summary.message());
                 print(&format!("verified repo: {} blocks ok\n", summary.checked))

@@ -1,5 +1,6 @@
 //! `block` commands: put, get, stat, rm, and the gateway's fetching read.
 
+use acorn_storage::block::BlockError;
 use acorn_storage::pins;
 
 use super::*;
@@ -62,7 +63,7 @@ impl Node {
     pub fn block_stat(&self, cid: &Cid) -> anyhow::Result<BlockStat> {
         match self.store().stat(cid)? {
             Some(size) => Ok(BlockStat { cid: *cid, size }),
-            None => bail!("block {cid} not found"),
+            None => Err(BlockError::NotFound { cid: *cid }.into()),
         }
     }
 

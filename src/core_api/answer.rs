@@ -4,7 +4,7 @@
 //! Each reader names the field it wanted, so a required field that is missing or of
 //! the wrong type is an error naming it, never a silent default.
 
-use anyhow::Context as _;
+use super::error::{bail, Context as _, Result};
 use cid::Cid;
 use serde_json::Value;
 
@@ -16,36 +16,36 @@ pub fn args(list: &[String]) -> Vec<(&'static str, String)> {
 }
 
 /// Field `key` of `v`.
-pub fn field<'a>(v: &'a Value, key: &str) -> anyhow::Result<&'a Value> {
+pub fn field<'a>(v: &'a Value, key: &str) -> Result<&'a Value> {
     v.get(key)
         .with_context(|| format!("the daemon's answer has no {key:?}: {v}"))
 }
 
 /// String field `key` of `v`.
-pub fn str_field<'a>(v: &'a Value, key: &str) -> anyhow::Result<&'a str> {
+pub fn str_field<'a>(v: &'a Value, key: &str) -> Result<&'a str> {
     field(v, key)?
         .as_str()
         .with_context(|| format!("the daemon's {key:?} is not a string"))
 }
 
 /// Count field `key` of `v`.
-pub fn u64_field(v: &Value, key: &str) -> anyhow::Result<u64> {
+pub fn u64_field(v: &Value, key: &str) -> Result<u64> {
     field(v, key)?
         .as_u64()
         .with_context(|| format!("the daemon's {key:?} is not a count"))
 }
 
 /// List field `key` of `v` (`null` reads as empty, as Go sends a nil slice).
-pub fn array<'a>(v: &'a Value, key: &str) -> anyhow::Result<&'a [Value]> {
+pub fn array<'a>(v: &'a Value, key: &str) -> Result<&'a [Value]> {
     match field(v, key)? {
         Value::Null => Ok(&[]),
         Value::Array(a) => Ok(a),
-        _ => anyhow::bail!("the daemon's {key:?} is not a list"),
+        _ => bail!("the daemon's {key:?} is not a list"),
     }
 }
 
 /// List-of-strings field `key` of `v`.
-pub fn strings(v: &Value, key: &str) -> anyhow::Result<Vec<String>> {
+pub fn strings(v: &Value, key: &str) -> Result<Vec<String>> {
     array(v, key)?
         .iter()
         .map(|s| {
@@ -57,7 +57,7 @@ pub fn strings(v: &Value, key: &str) -> anyhow::Result<Vec<String>> {
 }
 
 /// A CID the daemon sent as a JSON string.
-pub fn cid_value(v: &Value) -> anyhow::Result<Cid> {
+pub fn cid_value(v: &Value) -> Result<Cid> {
     let s = v
         .as_str()
         .with_context(|| format!("the daemon sent {v} where a CID belongs"))?;
@@ -65,7 +65,7 @@ pub fn cid_value(v: &Value) -> anyhow::Result<Cid> {
 }
 
 /// The CID in string field `key` of `v`.
-pub fn cid_field(v: &Value, key: &str) -> anyhow::Result<Cid> {
+pub fn cid_field(v: &Value, key: &str) -> Result<Cid> {
     cid_value(field(v, key)?)
 }
 

@@ -26,11 +26,11 @@
 
 use std::io::Write;
 
-use anyhow::Context as _;
 use cid::Cid;
 
 use super::answer::cid_field;
 use super::client::RequestBody;
+use super::error::{bail, ensure, Context as _, Result};
 use super::{Local, Remote};
 use crate::core::{check_block_size, BlockRm};
 use acorn_storage::cids;
@@ -81,35 +81,35 @@ pub struct RemovedBlock {
 }
 
 /// A multihash type by name, as `--mhtype` spells it.
-pub fn mhtype_from_name(name: &str) -> anyhow::Result<u64> {
+pub fn mhtype_from_name(name: &str) -> Result<u64> {
     match name {
         "sha2-256" => Ok(cids::SHA2_256),
-        other => anyhow::bail!("unsupported multihash type {other:?} (only sha2-256)"),
+        other => bail!("unsupported multihash type {other:?} (only sha2-256)"),
     }
 }
 
 /// A multihash length as `--mhlen` spells it: `-1` is the default (`None`).
-pub fn mhlen_from_arg(arg: &str) -> anyhow::Result<Option<u32>> {
+pub fn mhlen_from_arg(arg: &str) -> Result<Option<u32>> {
     if arg == "-1" {
         return Ok(None);
     }
     let n = arg.parse::<u32>().ok();
     match n {
         Some(n) if n == SHA2_256_LEN => Ok(Some(n)),
-        _ => anyhow::bail!("unsupported multihash length {arg} (only {SHA2_256_LEN})"),
+        _ => bail!("unsupported multihash length {arg} (only {SHA2_256_LEN})"),
     }
 }
 
 /// Raw blocks: `block put|get|stat|rm`.
 pub trait Blocks {
     /// `block put`: stores `data` as one block; its CID and size.
-    fn block_put(&self, data: Vec<u8>, opts: &BlockPutOptions) -> anyhow::Result<BlockStat>;
+    fn block_put(&self, data: Vec<u8>, opts: &BlockPutOptions) -> Result<BlockStat>;
 
     /// `block get`: writes the stored block's bytes to `out`.
-    fn block_get(&self, cid: &Cid, out: &mut dyn Write) -> anyhow::Result<()>;
+    fn block_get(&self, cid: &Cid, out: &mut dyn Write) -> Result<()>;
 
     /// `block stat`: a stored block's CID and size.
-    fn block_stat(&self, cid: &Cid) -> anyhow::Result<BlockStat>;
+    fn block_stat(&self, cid: &Cid) -> Result<BlockStat>;
 
     /// `block rm`: removes each block (pinned ones are refused), handing `emit` a
     /// [`RemovedBlock`] per block removed or refused, in order. A block that is not
@@ -119,25 +119,25 @@ pub trait Blocks {
         &self,
         cids: &[Cid],
         force: bool,
-        emit: &mut dyn FnMut(RemovedBlock) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()>;
+        emit: &mut dyn FnMut(RemovedBlock) -> Result<()>,
+    ) -> Result<()>;
 
     /// The gateway's raw-block answer: the stored block, or in the daemon one
     /// fetched over bitswap (within `fetch::FETCH_TIMEOUT`). No RPC command
     /// answers it (`block get` reads the store only), so [`Remote`] refuses it.
-    fn block_fetch(&self, cid: &Cid) -> anyhow::Result<Vec<u8>>;
+    fn block_fetch(&self, cid: &Cid) -> Result<Vec<u8>>;
 }
 
 /// The options' multihash checks (the front ends parse with [`mhtype_from_name`]
 /// and [`mhlen_from_arg`], which refuse the same values with Kubo's words).
-fn check_multihash(opts: &BlockPutOptions) -> anyhow::Result<()> {
-    anyhow::ensure!(
+fn check_multihash(opts: &BlockPutOptions) -> Result<()> {
+    ensure!(
         opts.mhtype == cids::SHA2_256,
         "unsupported multihash type 0x{:x} (only sha2-256)",
         opts.mhtype
     );
     if let Some(n) = opts.mhlen {
-        anyhow::ensure!(
+        ensure!(
             n == SHA2_256_LEN,
             "unsupported multihash length {n} (only {SHA2_256_LEN})"
         );
@@ -146,7 +146,7 @@ fn check_multihash(opts: &BlockPutOptions) -> anyhow::Result<()> {
 }
 
 /// A block's CID and size as the daemon sends them (`{"Key","Size"}`).
-fn block_stat_of(v: &serde_json::Value) -> anyhow::Result<BlockStat> {
+fn block_stat_of(v: &serde_json::Value) -> Result<BlockStat> {
     Ok(BlockStat {
         cid: cid_field(v, "Key")?,
         size: v["Size"]
@@ -156,11 +156,11 @@ fn block_stat_of(v: &serde_json::Value) -> anyhow::Result<BlockStat> {
 }
 
 impl Blocks for Local {
-    fn block_fetch(&self, cid: &Cid) -> anyhow::Result<Vec<u8>> {
-        self.node().block_fetch(cid)
+    fn block_fetch(&self, cid: &Cid) -> Result<Vec<u8>> {
+        Ok(self.node().block_fetch(cid)?)
     }
 
-    fn block_put(&self, data: Vec<u8>, opts: &BlockPutOptions) -> anyhow::Result<BlockStat> {
+    fn block_put(&self, data: Vec<u8>, opts: &BlockPutOptions) -> Result<BlockStat> {
         check_multihash(opts)?;
         check_block_size(data.len(), opts.allow_big_block)?;
         let size = data.len() as u64;
@@ -170,22 +170,22 @@ impl Blocks for Local {
         Ok(BlockStat { cid, size })
     }
 
-    fn block_get(&self, cid: &Cid, out: &mut dyn Write) -> anyhow::Result<()> {
+    fn block_get(&self, cid: &Cid, out: &mut dyn Write) -> Result<()> {
         out.write_all(&self.node().block_get(cid)?)?;
         Ok(out.flush()?)
     }
 
-    fn block_stat(&self, cid: &Cid) -> anyhow::Result<BlockStat> {
-        self.node().block_stat(cid)
+    fn block_stat(&self, cid: &Cid) -> Result<BlockStat> {
+        Ok(self.node().block_stat(cid)?)
     }
 
     fn block_rm(
         &self,
         cids: &[Cid],
         force: bool,
-        emit: &mut dyn FnMut(RemovedBlock) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()> {
-        anyhow::ensure!(!cids.is_empty(), "argument \"cid\" is required");
+        emit: &mut dyn FnMut(RemovedBlock) -> Result<()>,
+    ) -> Result<()> {
+        ensure!(!cids.is_empty(), "argument \"cid\" is required");
         for c in cids {
             let error = match self.node().block_rm_status(c, force)? {
                 BlockRm::Removed => None,
@@ -226,11 +226,11 @@ pub(super) fn one_part_body(data: &[u8]) -> RequestBody {
 }
 
 impl Blocks for Remote {
-    fn block_fetch(&self, cid: &Cid) -> anyhow::Result<Vec<u8>> {
-        anyhow::bail!("fetching block {cid} is done by the daemon's gateway, not over the RPC API")
+    fn block_fetch(&self, cid: &Cid) -> Result<Vec<u8>> {
+        bail!("fetching block {cid} is done by the daemon's gateway, not over the RPC API")
     }
 
-    fn block_put(&self, data: Vec<u8>, opts: &BlockPutOptions) -> anyhow::Result<BlockStat> {
+    fn block_put(&self, data: Vec<u8>, opts: &BlockPutOptions) -> Result<BlockStat> {
         check_multihash(opts)?;
         let mut q: Vec<(&str, String)> = vec![
             ("pin", opts.pin.to_string()),
@@ -238,7 +238,7 @@ impl Blocks for Remote {
             ("mhtype", "sha2-256".into()),
         ];
         if opts.version == 0 {
-            anyhow::ensure!(
+            ensure!(
                 opts.codec == cids::DAG_PB,
                 "CIDv0 is only for dag-pb blocks"
             );
@@ -262,7 +262,7 @@ impl Blocks for Remote {
         put.context("no answer from the daemon to block/put")
     }
 
-    fn block_get(&self, cid: &Cid, out: &mut dyn Write) -> anyhow::Result<()> {
+    fn block_get(&self, cid: &Cid, out: &mut dyn Write) -> Result<()> {
         let mut resp = self
             .client()
             .post("block/get", &[("arg", cid.to_string())], None)?;
@@ -271,7 +271,7 @@ impl Blocks for Remote {
         resp.finish()
     }
 
-    fn block_stat(&self, cid: &Cid) -> anyhow::Result<BlockStat> {
+    fn block_stat(&self, cid: &Cid) -> Result<BlockStat> {
         let v = self
             .client()
             .json("block/stat", &[("arg", cid.to_string())])?;
@@ -282,8 +282,8 @@ impl Blocks for Remote {
         &self,
         cids: &[Cid],
         force: bool,
-        emit: &mut dyn FnMut(RemovedBlock) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()> {
+        emit: &mut dyn FnMut(RemovedBlock) -> Result<()>,
+    ) -> Result<()> {
         let mut q: Vec<(&str, String)> = cids.iter().map(|c| ("arg", c.to_string())).collect();
         q.push(("force", force.to_string()));
         let resp = self.client().post("block/rm", &q, None)?;

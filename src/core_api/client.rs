@@ -15,14 +15,12 @@
 //! **Limits.** Response head ≤ [`MAX_HEAD_BYTES`]; error bodies read ≤
 //! [`MAX_ERROR_BODY_BYTES`]; connect timeout [`CONNECT_TIMEOUT`].
 
+use super::error::{bail, ensure, Context as _, Error, Kind, Result};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{bail, Context as _};
-
-use super::error::{Error, Kind};
 use serde_json::Value;
 
 use crate::endpoints;
@@ -55,7 +53,7 @@ pub struct RequestBody {
 }
 
 /// The daemon of the repo at `root`, if one is running.
-pub fn discover(root: &Path) -> anyhow::Result<Option<Client>> {
+pub fn discover(root: &Path) -> Result<Option<Client>> {
     let path = endpoints::api_file(root);
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
@@ -84,10 +82,12 @@ pub fn discover(root: &Path) -> anyhow::Result<Option<Client>> {
 impl Client {
     /// The daemon at the API multiaddr `addr` (the CLI's `--api`); an error when
     /// nothing answers there.
-    pub fn connect(addr: &str) -> anyhow::Result<Client> {
+    pub fn connect(addr: &str) -> Result<Client> {
         let sock = endpoints::parse_tcp_multiaddr(addr)?;
-        TcpStream::connect_timeout(&sock, CONNECT_TIMEOUT)
-            .with_context(|| format!("no daemon answers at --api {addr}"))?;
+        TcpStream::connect_timeout(&sock, CONNECT_TIMEOUT).map_err(|e| {
+            let e = anyhow::Error::from(e).context(format!("no daemon answers at --api {addr}"));
+            Kind::Unavailable.wrap(e.into())
+        })?;
         Ok(Client { addr: sock })
     }
 
@@ -97,9 +97,12 @@ impl Client {
         cmd: &str,
         query: &[(&str, String)],
         body: Option<RequestBody>,
-    ) -> anyhow::Result<Response> {
-        let mut stream = TcpStream::connect_timeout(&self.addr, CONNECT_TIMEOUT)
-            .with_context(|| format!("connecting to the daemon at {}", self.addr))?;
+    ) -> Result<Response> {
+        let mut stream = TcpStream::connect_timeout(&self.addr, CONNECT_TIMEOUT).map_err(|e| {
+            let e = anyhow::Error::from(e)
+                .context(format!("connecting to the daemon at {}", self.addr));
+            Kind::Unavailable.wrap(e.into())
+        })?;
         let timeout = TIMEOUT
             .get()
             .filter(|_| query.iter().all(|(k, _)| *k != "timeout"));
@@ -184,7 +187,7 @@ impl Client {
     }
 
     /// POSTs and parses the whole answer as one JSON value.
-    pub fn json(&self, cmd: &str, query: &[(&str, String)]) -> anyhow::Result<Value> {
+    pub fn json(&self, cmd: &str, query: &[(&str, String)]) -> Result<Value> {
         let mut resp = self.post(cmd, query, None)?;
         let mut body = String::new();
         resp.read_to_string(&mut body)?;
@@ -193,7 +196,7 @@ impl Client {
     }
 }
 
-fn read_head(r: &mut BufReader<TcpStream>) -> anyhow::Result<(u16, Vec<(String, String)>)> {
+fn read_head(r: &mut BufReader<TcpStream>) -> Result<(u16, Vec<(String, String)>)> {
     let mut used = 0;
     let mut lines = Vec::new();
     loop {
@@ -203,9 +206,9 @@ fn read_head(r: &mut BufReader<TcpStream>) -> anyhow::Result<(u16, Vec<(String, 
             .take((MAX_HEAD_BYTES - used) as u64)
             .read_line(&mut line)
             .context("reading the daemon's answer")?;
-        anyhow::ensure!(n > 0, "the daemon closed the connection without answering");
+        ensure!(n > 0, "the daemon closed the connection without answering");
         used += n;
-        anyhow::ensure!(
+        ensure!(
             line.ends_with('\n'),
             "the daemon's answer head is too large"
         );
@@ -248,7 +251,7 @@ impl Response {
     /// parses (a tar's end-of-archive marker comes before the trailer), then checks
     /// that the request body went out whole. Every caller of [`Client::post`] that
     /// read the answer successfully calls this.
-    pub fn finish(mut self) -> anyhow::Result<()> {
+    pub fn finish(mut self) -> Result<()> {
         io::copy(&mut self, &mut io::sink())?;
         if let Some(h) = self.writer.take() {
             match h.join() {
@@ -260,7 +263,7 @@ impl Response {
     }
 
     /// Calls `f` with each line of a newline-delimited JSON answer.
-    pub fn ndjson(mut self, f: &mut dyn FnMut(Value) -> anyhow::Result<()>) -> anyhow::Result<()> {
+    pub fn ndjson(mut self, f: &mut dyn FnMut(Value) -> Result<()>) -> Result<()> {
         let mut r = BufReader::new(&mut self);
         let mut line = String::new();
         loop {
@@ -407,7 +410,7 @@ impl MultipartBody {
     /// The body for `add`: stdin when `paths` is empty, else each path walked as
     /// offline `add` walks it (sorted names, `hidden` controls dot-names, a
     /// directory needs `recursive`).
-    pub fn for_add(paths: &[String], recursive: bool, hidden: bool) -> anyhow::Result<Self> {
+    pub fn for_add(paths: &[String], recursive: bool, hidden: bool) -> Result<Self> {
         let mut entries = Vec::new();
         if paths.is_empty() {
             entries.push(Upload::Stdin);
@@ -508,7 +511,7 @@ fn walk(
     hidden: bool,
     depth: usize,
     out: &mut Vec<Upload>,
-) -> anyhow::Result<()> {
+) -> Result<()> {
     use acorn_storage::unixfs::importer::MAX_DIR_DEPTH;
     let meta =
         std::fs::symlink_metadata(path).with_context(|| format!("reading {}", path.display()))?;
@@ -526,12 +529,12 @@ fn walk(
             path: path.to_path_buf(),
         });
     } else if ft.is_dir() {
-        anyhow::ensure!(
+        ensure!(
             recursive,
             "{} is a directory, use the '-r' flag to specify directories",
             path.display()
         );
-        anyhow::ensure!(
+        ensure!(
             depth < MAX_DIR_DEPTH,
             "directory tree under {} is deeper than {MAX_DIR_DEPTH} levels",
             path.display()

@@ -24,7 +24,7 @@
 //! - The gateway also asks [`Local::stat`] what a path names (kind and size): no
 //!   RPC command answers that, so it is not on the trait.
 //!
-//! **Limits.** Progress events: at most one per [`PROGRESS_STEP_BYTES`] of an
+//! **Limits.** Progress events: at most one per [`PROGRESS_STEP_BYTES`](super::add::PROGRESS_STEP_BYTES) of an
 //! entry's input, plus one at its end ([`Local`] over [`AddInput::Paths`]: one per
 //! block stored). A tar from a daemon is unpacked entry by entry (nothing held but
 //! the `tar` crate's header buffers).
@@ -36,7 +36,6 @@
 //! [`AddInput::Paths`], progress is one running count of the bytes stored for the
 //! whole add, under the name `""` (the importer walks the files itself).
 
-use std::cell::RefCell;
 use std::io::{self, Read, Write};
 use std::path::Path;
 
@@ -44,58 +43,15 @@ use acorn_storage::cids;
 use acorn_storage::unixfs::exporter::{self, Entry};
 pub use acorn_storage::unixfs::exporter::{parse_ipfs_path, EntryKind};
 pub use acorn_storage::unixfs::importer;
-use anyhow::{bail, Context as _};
 use cid::Cid;
 use serde_json::Value;
 
+pub use super::add::{add_unstored, AddEvent, AddInput, AddOptions};
 use super::answer::{args, cid_field};
 use super::client::{MultipartBody, RequestBody};
+use super::error::{bail, ensure, Context as _, Result};
 use super::{Local, Remote};
-use crate::core::{self, Node};
 pub use crate::core::{AddEntry, AddEntryKind, AddSource};
-use crate::swarm::NetHandle;
-
-/// Input bytes of one entry between two [`AddEvent::Progress`] events (streamed
-/// adds; Kubo's RPC `progress` lines).
-pub const PROGRESS_STEP_BYTES: u64 = 256 * 1024;
-
-/// What to add.
-pub enum AddInput<'a> {
-    /// Files, directories and symlinks on this machine (stdin when `paths` is
-    /// empty); a directory needs `recursive`. Dot-names follow
-    /// [`importer::Options::hidden`].
-    Paths {
-        paths: &'a [String],
-        recursive: bool,
-    },
-    /// A tree sent entry by entry (the RPC API's multipart body).
-    Entries(&'a mut dyn AddSource),
-}
-
-/// `add`'s options (Kubo's flags, resolved: `--cid-version 1` implying raw leaves,
-/// `--nocopy` implying raw leaves and the `size-N` chunker are the front end's to
-/// apply, each with its own error text).
-#[derive(Clone, Debug)]
-pub struct AddOptions {
-    /// Chunking, layout, CID version, leaves, wrapping, dot-names, `nocopy`.
-    pub import: importer::Options,
-    /// Pin the roots (recursively) when the add ends.
-    pub pin: bool,
-    /// Chunk and hash only: nothing is stored or pinned.
-    pub only_hash: bool,
-    /// Report [`AddEvent::Progress`] events.
-    pub progress: bool,
-}
-
-/// What an add reports as it goes.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AddEvent {
-    /// An entry was added: its path as given (stdin data: its CID; the
-    /// `wrap-with-directory` wrapper: `""`), CID and cumulative DAG size.
-    Added { name: String, cid: Cid, size: u64 },
-    /// `bytes` of entry `name` were read so far (see the module's departures).
-    Progress { name: String, bytes: u64 },
-}
 
 /// What a `get` reports as it goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,8 +79,8 @@ pub trait Content {
         &self,
         input: AddInput<'_>,
         opts: &AddOptions,
-        emit: &mut dyn FnMut(AddEvent) -> anyhow::Result<()>,
-    ) -> anyhow::Result<Cid>;
+        emit: &mut dyn FnMut(AddEvent) -> Result<()>,
+    ) -> Result<Cid>;
 
     /// `cat`: the files at `paths`, concatenated, from `offset`, at most `length`
     /// bytes (offset and length apply to the concatenation, as Kubo).
@@ -134,7 +90,7 @@ pub trait Content {
         offset: u64,
         length: Option<u64>,
         out: &mut dyn Write,
-    ) -> anyhow::Result<()>;
+    ) -> Result<()>;
 
     /// `get`: writes what `path` names to `target` on this machine (which must not
     /// exist). `progress`, when given, hears the total size (when known) and the
@@ -144,14 +100,14 @@ pub trait Content {
         path: &str,
         target: &Path,
         progress: Option<&mut dyn FnMut(GetProgress)>,
-    ) -> anyhow::Result<()>;
+    ) -> Result<()>;
 
     /// `get` as a tar stream (Kubo's RPC answer): what `path` names, under
     /// [`default_name`]`(path)`.
-    fn get_tar(&self, path: &str, out: &mut dyn Write) -> anyhow::Result<()>;
+    fn get_tar(&self, path: &str, out: &mut dyn Write) -> Result<()>;
 
     /// `ls`: the links of the directory (or the chunks of the file) at `path`.
-    fn ls(&self, path: &str) -> anyhow::Result<Vec<Entry>>;
+    fn ls(&self, path: &str) -> Result<Vec<Entry>>;
 
     /// `refs [-r] [-u] [--format/--edges/--max-depth]`: each link under each of
     /// `paths` as the line Kubo prints for it ([`RefsOptions::line`]).
@@ -159,18 +115,18 @@ pub trait Content {
         &self,
         paths: &[String],
         opts: &RefsOptions,
-        emit: &mut dyn FnMut(String) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()>;
+        emit: &mut dyn FnMut(String) -> Result<()>,
+    ) -> Result<()>;
 
     /// `refs local`: every stored block, as a raw CIDv1 of its multihash.
-    fn refs_local(&self, emit: &mut dyn FnMut(Cid) -> anyhow::Result<()>) -> anyhow::Result<()>;
+    fn refs_local(&self, emit: &mut dyn FnMut(Cid) -> Result<()>) -> Result<()>;
 
     /// `resolve`: the CID that `/ipfs/<cid>[/path]` (or `<cid>[/path]`) names.
-    fn resolve(&self, path: &str) -> anyhow::Result<Cid>;
+    fn resolve(&self, path: &str) -> Result<Cid>;
 }
 
 /// The name `get` gives what `path` names: its last path segment, else its CID.
-pub fn default_name(path: &str) -> anyhow::Result<String> {
+pub fn default_name(path: &str) -> Result<String> {
     let (cid, rest) = exporter::parse_ipfs_path(path)?;
     Ok(rest
         .rsplit('/')
@@ -178,162 +134,10 @@ pub fn default_name(path: &str) -> anyhow::Result<String> {
         .map_or_else(|| cid.to_string(), str::to_string))
 }
 
-/// `add --only-hash` without a repo: chunks and hashes in this process, stores
-/// nothing.
-pub fn add_unstored(
-    input: AddInput<'_>,
-    opts: &AddOptions,
-    emit: &mut dyn FnMut(AddEvent) -> anyhow::Result<()>,
-) -> anyhow::Result<Cid> {
-    let opts = AddOptions {
-        only_hash: true,
-        ..opts.clone()
-    };
-    add_with(None, None, input, &opts, emit)
-}
-
-/// The add of [`Local`] (`node`: `None` hashes only).
-fn add_with(
-    node: Option<&Node>,
-    net: Option<&NetHandle>,
-    input: AddInput<'_>,
-    opts: &AddOptions,
-    emit: &mut dyn FnMut(AddEvent) -> anyhow::Result<()>,
-) -> anyhow::Result<Cid> {
-    let node = node.filter(|_| !opts.only_hash);
-    let pin = opts.pin && !opts.only_hash;
-    let emit = RefCell::new(emit);
-    // An emit error raised where only an io::Error fits (progress inside a read).
-    let failed: RefCell<Option<anyhow::Error>> = RefCell::new(None);
-    let added = |name: &str, a: &importer::Added| -> anyhow::Result<()> {
-        let mut e = borrow(&emit)?;
-        (*e)(AddEvent::Added {
-            name: name.to_string(),
-            cid: a.cid,
-            size: a.size,
-        })
-    };
-    let root = match input {
-        AddInput::Paths { paths, recursive } => {
-            let mut stored = 0u64;
-            let r = core::add_paths(
-                node,
-                &opts.import,
-                paths,
-                recursive,
-                pin,
-                &mut |name, a| added(name, a),
-                &mut |n| {
-                    stored = stored.saturating_add(n);
-                    if !opts.progress || failed.borrow().is_some() {
-                        return;
-                    }
-                    let r = borrow(&emit).and_then(|mut e| {
-                        (*e)(AddEvent::Progress {
-                            name: String::new(),
-                            bytes: stored,
-                        })
-                    });
-                    if let Err(e) = r {
-                        *failed.borrow_mut() = Some(e);
-                    }
-                },
-            );
-            if let Some(e) = failed.take() {
-                return Err(e);
-            }
-            r?
-        }
-        AddInput::Entries(source) => {
-            let mut counted = ProgressEntries {
-                inner: source,
-                emit: opts.progress.then_some(&emit),
-                failed: &failed,
-                name: String::new(),
-                bytes: 0,
-                reported: 0,
-            };
-            let r = core::add_entries(node, &opts.import, &mut counted, pin, &mut |name, a| {
-                added(name, a)
-            });
-            if let Some(e) = failed.take() {
-                return Err(e);
-            }
-            r?
-        }
-    };
-    if let (true, Some(net)) = (pin, net) {
-        // Pinned roots are announced to the DHT in the background.
-        net.provide_later(&root);
-    }
-    Ok(root)
-}
-
-type Emit<'e> = RefCell<&'e mut dyn FnMut(AddEvent) -> anyhow::Result<()>>;
-
-/// The add's one `emit`, shared by the entry reports and the progress reports
-/// (never both at once: progress is reported while an entry is read, entries
-/// after).
-fn borrow<'a, 'e>(
-    emit: &'a Emit<'e>,
-) -> anyhow::Result<std::cell::RefMut<'a, &'e mut dyn FnMut(AddEvent) -> anyhow::Result<()>>> {
-    emit.try_borrow_mut()
-        .map_err(|_| anyhow::anyhow!("add output written from two places at once"))
-}
-
-/// A streamed add's entries, reporting the bytes read of each.
-struct ProgressEntries<'a, 'e> {
-    inner: &'a mut dyn AddSource,
-    /// Where progress goes, when asked for.
-    emit: Option<&'a Emit<'e>>,
-    failed: &'a RefCell<Option<anyhow::Error>>,
-    /// The current entry's name (`""` for unnamed data).
-    name: String,
-    /// Bytes of the current entry read so far, and when last reported.
-    bytes: u64,
-    reported: u64,
-}
-
-impl Read for ProgressEntries<'_, '_> {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(out)?;
-        self.bytes += n as u64;
-        if let Some(emit) = self.emit {
-            let due = self.bytes - self.reported >= PROGRESS_STEP_BYTES
-                || (n == 0 && self.bytes > self.reported);
-            if due {
-                self.reported = self.bytes;
-                let r = borrow(emit).and_then(|mut e| {
-                    (*e)(AddEvent::Progress {
-                        name: self.name.clone(),
-                        bytes: self.bytes,
-                    })
-                });
-                if let Err(e) = r {
-                    let msg = format!("{e:#}");
-                    *self.failed.borrow_mut() = Some(e);
-                    return Err(io::Error::other(msg));
-                }
-            }
-        }
-        Ok(n)
-    }
-}
-
-impl AddSource for ProgressEntries<'_, '_> {
-    fn next_entry(&mut self) -> io::Result<Option<AddEntry>> {
-        let e = self.inner.next_entry()?;
-        self.name = e.as_ref().and_then(|e| e.path.clone()).unwrap_or_default();
-        self.bytes = 0;
-        self.reported = 0;
-        Ok(e)
-    }
-}
-
 impl Local {
     /// What `path` names: its CID, its kind, and for a file its content size (the
     /// gateway's first step; one fetch session for the whole walk).
-    pub fn stat(&self, path: &str) -> anyhow::Result<PathStat> {
+    pub fn stat(&self, path: &str) -> Result<PathStat> {
         let (cid, kind, size) = self.node().resolve_kind(path)?;
         Ok(PathStat { cid, kind, size })
     }
@@ -344,9 +148,9 @@ impl Content for Local {
         &self,
         input: AddInput<'_>,
         opts: &AddOptions,
-        emit: &mut dyn FnMut(AddEvent) -> anyhow::Result<()>,
-    ) -> anyhow::Result<Cid> {
-        add_with(Some(self.node()), self.net_opt(), input, opts, emit)
+        emit: &mut dyn FnMut(AddEvent) -> Result<()>,
+    ) -> Result<Cid> {
+        super::add::add_with(Some(self.node()), self.net_opt(), input, opts, emit)
     }
 
     fn cat(
@@ -355,7 +159,7 @@ impl Content for Local {
         offset: u64,
         length: Option<u64>,
         out: &mut dyn Write,
-    ) -> anyhow::Result<()> {
+    ) -> Result<()> {
         self.node().cat_many(paths, offset, length, out)?;
         Ok(())
     }
@@ -365,52 +169,52 @@ impl Content for Local {
         path: &str,
         target: &Path,
         progress: Option<&mut dyn FnMut(GetProgress)>,
-    ) -> anyhow::Result<()> {
+    ) -> Result<()> {
         let node = self.node();
         match progress {
-            None => node.get_with_progress(path, target, &mut |_| {}),
+            None => Ok(node.get_with_progress(path, target, &mut |_| {})?),
             Some(p) => {
                 // A size we cannot tell leaves the bar without a total; the get
                 // itself reports what is wrong with the path.
                 if let Ok(total) = node.file_size(path) {
                     p(GetProgress::Total(total));
                 }
-                node.get_with_progress(path, target, &mut |n| p(GetProgress::Bytes(n)))
+                Ok(node.get_with_progress(path, target, &mut |n| p(GetProgress::Bytes(n)))?)
             }
         }
     }
 
-    fn get_tar(&self, path: &str, out: &mut dyn Write) -> anyhow::Result<()> {
+    fn get_tar(&self, path: &str, out: &mut dyn Write) -> Result<()> {
         let name = default_name(path)?;
-        self.node().get_tar(path, &name, out)
+        Ok(self.node().get_tar(path, &name, out)?)
     }
 
-    fn ls(&self, path: &str) -> anyhow::Result<Vec<Entry>> {
-        self.node().ls(path)
+    fn ls(&self, path: &str) -> Result<Vec<Entry>> {
+        Ok(self.node().ls(path)?)
     }
 
     fn refs_formatted(
         &self,
         paths: &[String],
         opts: &RefsOptions,
-        emit: &mut dyn FnMut(String) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()> {
+        emit: &mut dyn FnMut(String) -> Result<()>,
+    ) -> Result<()> {
         let node = self.node();
         for p in paths {
             let root = node.resolve_arg(p)?;
             node.refs_edges(&root, opts.max_depth, opts.unique, &mut |e| {
-                emit(opts.line(e))
+                Ok(emit(opts.line(e))?)
             })?;
         }
         Ok(())
     }
 
-    fn refs_local(&self, emit: &mut dyn FnMut(Cid) -> anyhow::Result<()>) -> anyhow::Result<()> {
-        self.node().refs_local(&mut |c| emit(*c))
+    fn refs_local(&self, emit: &mut dyn FnMut(Cid) -> Result<()>) -> Result<()> {
+        Ok(self.node().refs_local(&mut |c| Ok(emit(*c)?))?)
     }
 
-    fn resolve(&self, path: &str) -> anyhow::Result<Cid> {
-        self.node().resolve_path(path)
+    fn resolve(&self, path: &str) -> Result<Cid> {
+        Ok(self.node().resolve_path(path)?)
     }
 }
 
@@ -442,7 +246,7 @@ impl RefsOptions {
         edges: bool,
         format: Option<String>,
         max_depth: Option<i64>,
-    ) -> anyhow::Result<RefsOptions> {
+    ) -> Result<RefsOptions> {
         let format = match (edges, format) {
             (true, Some(f)) if f != REFS_DEFAULT_FORMAT => {
                 bail!("using format argument with edges is not allowed")
@@ -475,8 +279,8 @@ impl RefsOptions {
 /// The `{"Ref","Err"}` lines of `refs/local`.
 fn refs_lines(
     resp: super::client::Response,
-    emit: &mut dyn FnMut(Cid) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
+    emit: &mut dyn FnMut(Cid) -> Result<()>,
+) -> Result<()> {
     resp.ndjson(&mut |v| {
         if let Some(e) = v["Err"].as_str().filter(|e| !e.is_empty()) {
             bail!("{e}");
@@ -501,8 +305,8 @@ impl Content for Remote {
         &self,
         input: AddInput<'_>,
         opts: &AddOptions,
-        emit: &mut dyn FnMut(AddEvent) -> anyhow::Result<()>,
-    ) -> anyhow::Result<Cid> {
+        emit: &mut dyn FnMut(AddEvent) -> Result<()>,
+    ) -> Result<Cid> {
         let AddInput::Paths { paths, recursive } = input else {
             bail!("a streamed add cannot be forwarded to a daemon");
         };
@@ -570,7 +374,7 @@ impl Content for Remote {
         offset: u64,
         length: Option<u64>,
         out: &mut dyn Write,
-    ) -> anyhow::Result<()> {
+    ) -> Result<()> {
         let mut q = args(paths);
         if offset > 0 {
             q.push(("offset", offset.to_string()));
@@ -588,7 +392,7 @@ impl Content for Remote {
         path: &str,
         target: &Path,
         progress: Option<&mut dyn FnMut(GetProgress)>,
-    ) -> anyhow::Result<()> {
+    ) -> Result<()> {
         let resp = self
             .client()
             .post("get", &[("arg", path.to_string())], None)?;
@@ -600,7 +404,7 @@ impl Content for Remote {
         counted.inner.finish()
     }
 
-    fn get_tar(&self, path: &str, out: &mut dyn Write) -> anyhow::Result<()> {
+    fn get_tar(&self, path: &str, out: &mut dyn Write) -> Result<()> {
         let mut resp = self
             .client()
             .post("get", &[("arg", path.to_string())], None)?;
@@ -608,7 +412,7 @@ impl Content for Remote {
         resp.finish()
     }
 
-    fn ls(&self, path: &str) -> anyhow::Result<Vec<Entry>> {
+    fn ls(&self, path: &str) -> Result<Vec<Entry>> {
         let v = self.client().json("ls", &[("arg", path.to_string())])?;
         let links = v["Objects"][0]["Links"]
             .as_array()
@@ -631,8 +435,8 @@ impl Content for Remote {
         &self,
         paths: &[String],
         opts: &RefsOptions,
-        emit: &mut dyn FnMut(String) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()> {
+        emit: &mut dyn FnMut(String) -> Result<()>,
+    ) -> Result<()> {
         let mut q = args(paths);
         q.push(("recursive", opts.recursive.to_string()));
         q.push(("unique", opts.unique.to_string()));
@@ -652,11 +456,11 @@ impl Content for Remote {
         })
     }
 
-    fn refs_local(&self, emit: &mut dyn FnMut(Cid) -> anyhow::Result<()>) -> anyhow::Result<()> {
+    fn refs_local(&self, emit: &mut dyn FnMut(Cid) -> Result<()>) -> Result<()> {
         refs_lines(self.client().post("refs/local", &[], None)?, emit)
     }
 
-    fn resolve(&self, path: &str) -> anyhow::Result<Cid> {
+    fn resolve(&self, path: &str) -> Result<Cid> {
         let v = self
             .client()
             .json("resolve", &[("arg", path.to_string())])?;
@@ -689,14 +493,14 @@ impl<R: Read> Read for Counted<'_, R> {
 /// Unpacks a daemon's `get` tar under `target`: the archive's first path
 /// component is replaced by `target`. Only plain relative paths are accepted, and
 /// nothing is written through a symlink.
-pub fn unpack_tar(r: &mut dyn Read, target: &Path) -> anyhow::Result<()> {
+pub fn unpack_tar(r: &mut dyn Read, target: &Path) -> Result<()> {
     use std::path::Component;
     let mut archive = tar::Archive::new(r);
     for entry in archive.entries()? {
         let mut entry = entry?;
         let path = entry.path()?.into_owned();
         let mut parts = path.components();
-        anyhow::ensure!(
+        ensure!(
             matches!(parts.next(), Some(Component::Normal(_))),
             "bad path {} in the daemon's archive",
             path.display()
@@ -705,7 +509,7 @@ pub fn unpack_tar(r: &mut dyn Read, target: &Path) -> anyhow::Result<()> {
         for c in parts {
             match c {
                 Component::Normal(n) => {
-                    anyhow::ensure!(
+                    ensure!(
                         !dest
                             .symlink_metadata()
                             .is_ok_and(|m| m.file_type().is_symlink()),
@@ -718,7 +522,7 @@ pub fn unpack_tar(r: &mut dyn Read, target: &Path) -> anyhow::Result<()> {
             }
         }
         // Each name once: a second entry of one path never replaces the first.
-        anyhow::ensure!(
+        ensure!(
             dest.symlink_metadata().is_err(),
             "{} is in the daemon's archive twice",
             path.display()
@@ -798,78 +602,5 @@ mod tests {
             "{e:#}"
         );
         assert_eq!(std::fs::read(target.join("x")).unwrap(), b"first");
-    }
-
-    /// Streamed entries report progress per step and at each entry's end, named.
-    #[test]
-    fn streamed_progress_is_per_entry() {
-        struct Two {
-            at: usize,
-            data: io::Cursor<Vec<u8>>,
-        }
-        impl Read for Two {
-            fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-                self.data.read(out)
-            }
-        }
-        impl AddSource for Two {
-            fn next_entry(&mut self) -> io::Result<Option<AddEntry>> {
-                self.at += 1;
-                let len = match self.at {
-                    1 => PROGRESS_STEP_BYTES as usize * 2 + 5,
-                    2 => 3,
-                    _ => return Ok(None),
-                };
-                self.data = io::Cursor::new(vec![7u8; len]);
-                Ok(Some(AddEntry {
-                    path: Some(format!("f{}", self.at)),
-                    kind: core::AddEntryKind::File,
-                    abspath: None,
-                }))
-            }
-        }
-        let mut src = Two {
-            at: 0,
-            data: io::Cursor::new(Vec::new()),
-        };
-        let opts = AddOptions {
-            import: importer::Options::default(),
-            pin: false,
-            only_hash: true,
-            progress: true,
-        };
-        let mut events = Vec::new();
-        let root = add_unstored(AddInput::Entries(&mut src), &opts, &mut |e| {
-            events.push(e);
-            Ok(())
-        })
-        .unwrap();
-        let progress: Vec<(String, u64)> = events
-            .iter()
-            .filter_map(|e| match e {
-                AddEvent::Progress { name, bytes } => Some((name.clone(), *bytes)),
-                AddEvent::Added { .. } => None,
-            })
-            .collect();
-        // f1: about one event per step (reads need not end on a step), its total
-        // last; f2: one event at its end.
-        let f1: Vec<u64> = progress
-            .iter()
-            .filter(|(n, _)| n == "f1")
-            .map(|(_, b)| *b)
-            .collect();
-        assert!(f1.windows(2).all(|w| w[0] < w[1]), "{f1:?}");
-        assert_eq!(f1.last(), Some(&(2 * PROGRESS_STEP_BYTES + 5)));
-        assert!((3..=4).contains(&f1.len()), "{f1:?}");
-        assert_eq!(progress.last(), Some(&("f2".to_string(), 3)));
-        assert_eq!(progress.len(), f1.len() + 1);
-        let added: Vec<&AddEvent> = events
-            .iter()
-            .filter(|e| matches!(e, AddEvent::Added { .. }))
-            .collect();
-        assert_eq!(added.len(), 2);
-        assert!(
-            matches!(added[1], AddEvent::Added { name, cid, .. } if name == "f2" && *cid == root)
-        );
     }
 }

@@ -30,7 +30,6 @@
 
 use std::io::{Read, Write};
 
-use anyhow::Context as _;
 use cid::Cid;
 use serde_json::Value;
 
@@ -38,6 +37,7 @@ use super::answer::cid_field;
 use super::blocks::one_part_body;
 use super::client::random_boundary;
 use super::client::RequestBody;
+use super::error::{bail, ensure, Context as _, Error, Kind, Result};
 use super::{Local, Remote};
 use acorn_storage::cids;
 
@@ -94,16 +94,16 @@ pub struct DagImported {
 }
 
 /// A hash function by name, as `dag put --hash` spells it.
-pub fn hash_from_name(name: &str) -> anyhow::Result<u64> {
+pub fn hash_from_name(name: &str) -> Result<u64> {
     match name {
         "sha2-256" => Ok(cids::SHA2_256),
-        other => anyhow::bail!("unsupported hash {other:?} (only sha2-256)"),
+        other => bail!("unsupported hash {other:?} (only sha2-256)"),
     }
 }
 
 /// The options' hash check ([`hash_from_name`] refuses the same with Kubo's words).
-fn check_hash(opts: &DagPutOptions) -> anyhow::Result<()> {
-    anyhow::ensure!(
+fn check_hash(opts: &DagPutOptions) -> Result<()> {
+    ensure!(
         opts.hash == cids::SHA2_256,
         "unsupported hash 0x{:x} (only sha2-256)",
         opts.hash
@@ -111,7 +111,7 @@ fn check_hash(opts: &DagPutOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn codec_name(code: u64) -> anyhow::Result<&'static str> {
+fn codec_name(code: u64) -> Result<&'static str> {
     cids::codec_name(code).with_context(|| format!("unknown codec 0x{code:x}"))
 }
 
@@ -120,14 +120,14 @@ fn codec_name(code: u64) -> anyhow::Result<&'static str> {
 /// are walked, a link moves to its block (the remainder starts over) and any
 /// other value adds its segment to the remainder. A segment a block does not have
 /// (a raw block has none) is an error naming it.
-fn resolve_to_last_block(local: &Local, path: &str) -> anyhow::Result<(Cid, String)> {
+fn resolve_to_last_block(local: &Local, path: &str) -> Result<(Cid, String)> {
     use acorn_storage::codec::{self, Ipld};
     let node = local.node();
     let s = path.strip_prefix("/ipfs/").unwrap_or(path);
     let (c, rest) = s.split_once('/').unwrap_or((s, ""));
     let mut cid = cids::parse(c)?;
     let segments: Vec<&str> = rest.split('/').filter(|p| !p.is_empty()).collect();
-    anyhow::ensure!(
+    ensure!(
         segments.len() <= crate::core::MAX_DAG_PATH_SEGMENTS,
         "path has over {} segments",
         crate::core::MAX_DAG_PATH_SEGMENTS
@@ -154,7 +154,7 @@ fn resolve_to_last_block(local: &Local, path: &str) -> anyhow::Result<(Cid, Stri
                 .map(|i| l.swap_remove(i)),
             _ => None,
         }
-        .ok_or_else(|| anyhow::anyhow!("no link named {seg:?} under {cid}"))?;
+        .ok_or_else(|| Error::new(Kind::NotFound, format!("no link named {seg:?} under {cid}")))?;
         match next {
             Ipld::Link(l) => {
                 cid = l;
@@ -170,39 +170,36 @@ fn resolve_to_last_block(local: &Local, path: &str) -> anyhow::Result<(Cid, Stri
 }
 
 /// Summaries of `dag stat` as they grow, one per block walked.
-pub type DagStatProgress<'a> = &'a mut dyn FnMut(&DagStatSummary) -> anyhow::Result<()>;
+pub type DagStatProgress<'a> = &'a mut dyn FnMut(&DagStatSummary) -> Result<()>;
 
 /// IPLD DAGs: `dag put|get|import|export|stat`.
 pub trait Dag {
     /// `dag put`: decodes `data` with the input codec, stores it with the store
     /// codec; the new block's CID.
-    fn dag_put(&self, data: &[u8], opts: &DagPutOptions) -> anyhow::Result<Cid>;
+    fn dag_put(&self, data: &[u8], opts: &DagPutOptions) -> Result<Cid>;
 
     /// `dag get <cid>[/path]`: writes the node (or the value at the IPLD path) to
     /// `out`, encoded with `output_codec`.
-    fn dag_get(&self, path: &str, output_codec: u64, out: &mut dyn Write) -> anyhow::Result<()>;
+    fn dag_get(&self, path: &str, output_codec: u64, out: &mut dyn Write) -> Result<()>;
 
     /// `dag resolve <cid>[/path]`: the CID of the last block the path reaches and
     /// the rest of the path inside that block (Kubo's `Cid` and `RemPath`; empty
     /// when the path ends on a link).
-    fn dag_resolve(&self, path: &str) -> anyhow::Result<(Cid, String)>;
+    fn dag_resolve(&self, path: &str) -> Result<(Cid, String)>;
 
     /// `dag export <cid or path>`: writes the DAG as a CARv1 to `out`.
-    fn dag_export(&self, root: &str, out: &mut dyn Write) -> anyhow::Result<()>;
+    fn dag_export(&self, root: &str, out: &mut dyn Write) -> Result<()>;
 
     /// The gateway's trustless CAR of `root`: the whole DAG or, with `root_only`,
     /// the root block alone; in the daemon missing blocks are fetched over bitswap.
     /// The number of blocks written. No RPC command answers the root-only form, so
     /// [`Remote`] refuses it.
-    fn car_export(&self, root: &Cid, root_only: bool, out: &mut dyn Write) -> anyhow::Result<u64>;
+    fn car_export(&self, root: &Cid, root_only: bool, out: &mut dyn Write) -> Result<u64>;
 
     /// `dag import`: stores the CARs of `cars` (nothing unless every one is valid)
     /// and with `pin_roots` pins their roots (each root's failure is its own).
-    fn dag_import(
-        &self,
-        cars: &mut (dyn CarSource + Send),
-        pin_roots: bool,
-    ) -> anyhow::Result<DagImported>;
+    fn dag_import(&self, cars: &mut (dyn CarSource + Send), pin_roots: bool)
+        -> Result<DagImported>;
 
     /// `dag stat`: sizes and block counts of the DAGs under `roots` (CIDs or
     /// paths); `progress` sees the summary so far after each block.
@@ -210,36 +207,36 @@ pub trait Dag {
         &self,
         roots: &[String],
         progress: Option<DagStatProgress<'_>>,
-    ) -> anyhow::Result<DagStatSummary>;
+    ) -> Result<DagStatSummary>;
 }
 
 impl Dag for Local {
-    fn car_export(&self, root: &Cid, root_only: bool, out: &mut dyn Write) -> anyhow::Result<u64> {
-        self.node().car_export(root, root_only, out)
+    fn car_export(&self, root: &Cid, root_only: bool, out: &mut dyn Write) -> Result<u64> {
+        Ok(self.node().car_export(root, root_only, out)?)
     }
 
-    fn dag_put(&self, data: &[u8], opts: &DagPutOptions) -> anyhow::Result<Cid> {
+    fn dag_put(&self, data: &[u8], opts: &DagPutOptions) -> Result<Cid> {
         check_hash(opts)?;
-        self.node().dag_put(
+        Ok(self.node().dag_put(
             data,
             opts.input_codec,
             opts.store_codec,
             opts.pin,
             opts.allow_big_block,
-        )
+        )?)
     }
 
-    fn dag_get(&self, path: &str, output_codec: u64, out: &mut dyn Write) -> anyhow::Result<()> {
+    fn dag_get(&self, path: &str, output_codec: u64, out: &mut dyn Write) -> Result<()> {
         let value = self.node().dag_get(path)?;
         out.write_all(&acorn_storage::codec::encode(output_codec, &value)?)?;
         Ok(out.flush()?)
     }
 
-    fn dag_resolve(&self, path: &str) -> anyhow::Result<(Cid, String)> {
+    fn dag_resolve(&self, path: &str) -> Result<(Cid, String)> {
         resolve_to_last_block(self, path)
     }
 
-    fn dag_export(&self, root: &str, out: &mut dyn Write) -> anyhow::Result<()> {
+    fn dag_export(&self, root: &str, out: &mut dyn Write) -> Result<()> {
         let node = self.node();
         let root = node.resolve_arg(root)?;
         node.car_export(&root, false, out)?;
@@ -250,7 +247,7 @@ impl Dag for Local {
         &self,
         cars: &mut (dyn CarSource + Send),
         pin_roots: bool,
-    ) -> anyhow::Result<DagImported> {
+    ) -> Result<DagImported> {
         let done = self.node().dag_import(cars, pin_roots)?;
         Ok(DagImported {
             roots: done
@@ -267,22 +264,22 @@ impl Dag for Local {
         &self,
         roots: &[String],
         progress: Option<DagStatProgress<'_>>,
-    ) -> anyhow::Result<DagStatSummary> {
-        anyhow::ensure!(!roots.is_empty(), "argument \"root\" is required");
+    ) -> Result<DagStatSummary> {
+        ensure!(!roots.is_empty(), "argument \"root\" is required");
         let node = self.node();
         let cids = roots
             .iter()
             .map(|r| node.resolve_arg(r))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        match progress {
-            Some(p) => node.dag_stat(&cids, p),
-            None => node.dag_stat(&cids, &mut |_| Ok(())),
-        }
+        Ok(match progress {
+            Some(p) => node.dag_stat(&cids, &mut |s| Ok(p(s)?))?,
+            None => node.dag_stat(&cids, &mut |_| Ok(()))?,
+        })
     }
 }
 
 /// A `dag/stat` answer (Kubo's JSON, zero fields left out) as a summary.
-pub fn parse_dag_stat(v: &Value) -> anyhow::Result<DagStatSummary> {
+pub fn parse_dag_stat(v: &Value) -> Result<DagStatSummary> {
     let n = |v: &Value, k: &str| v[k].as_u64().unwrap_or(0);
     let total_size = n(v, "TotalSize");
     let mut dags = Vec::new();
@@ -312,7 +309,7 @@ fn write_cars(
     cars: &mut (dyn CarSource + Send),
     boundary: &str,
     mut pipe: std::io::PipeWriter,
-) -> anyhow::Result<()> {
+) -> Result<()> {
     let mut buf = vec![0u8; COPY_BUF_BYTES];
     let mut first = true;
     while let Some(car) = cars.next_car()? {
@@ -354,11 +351,11 @@ fn write_cars(
 }
 
 impl Dag for Remote {
-    fn car_export(&self, root: &Cid, _: bool, _: &mut dyn Write) -> anyhow::Result<u64> {
-        anyhow::bail!("the CAR of {root} is made by the daemon's gateway, not over the RPC API")
+    fn car_export(&self, root: &Cid, _: bool, _: &mut dyn Write) -> Result<u64> {
+        bail!("the CAR of {root} is made by the daemon's gateway, not over the RPC API")
     }
 
-    fn dag_put(&self, data: &[u8], opts: &DagPutOptions) -> anyhow::Result<Cid> {
+    fn dag_put(&self, data: &[u8], opts: &DagPutOptions) -> Result<Cid> {
         check_hash(opts)?;
         let q: Vec<(&str, String)> = vec![
             ("input-codec", codec_name(opts.input_codec)?.into()),
@@ -378,7 +375,7 @@ impl Dag for Remote {
         put.context("no answer from the daemon to dag/put")
     }
 
-    fn dag_get(&self, path: &str, output_codec: u64, out: &mut dyn Write) -> anyhow::Result<()> {
+    fn dag_get(&self, path: &str, output_codec: u64, out: &mut dyn Write) -> Result<()> {
         let q = [
             ("arg", path.to_string()),
             ("output-codec", codec_name(output_codec)?.to_string()),
@@ -389,7 +386,7 @@ impl Dag for Remote {
         resp.finish()
     }
 
-    fn dag_resolve(&self, path: &str) -> anyhow::Result<(Cid, String)> {
+    fn dag_resolve(&self, path: &str) -> Result<(Cid, String)> {
         let v = self
             .client()
             .json("dag/resolve", &[("arg", path.to_string())])?;
@@ -397,7 +394,7 @@ impl Dag for Remote {
         Ok((cid_field(&v["Cid"], "/")?, rem))
     }
 
-    fn dag_export(&self, root: &str, out: &mut dyn Write) -> anyhow::Result<()> {
+    fn dag_export(&self, root: &str, out: &mut dyn Write) -> Result<()> {
         let mut resp = self
             .client()
             .post("dag/export", &[("arg", root.to_string())], None)?;
@@ -410,7 +407,7 @@ impl Dag for Remote {
         &self,
         cars: &mut (dyn CarSource + Send),
         pin_roots: bool,
-    ) -> anyhow::Result<DagImported> {
+    ) -> Result<DagImported> {
         let boundary = random_boundary();
         let (pipe_in, pipe_out) = std::io::pipe().context("creating a pipe")?;
         let q = [
@@ -457,7 +454,7 @@ impl Dag for Remote {
         &self,
         roots: &[String],
         mut progress: Option<DagStatProgress<'_>>,
-    ) -> anyhow::Result<DagStatSummary> {
+    ) -> Result<DagStatSummary> {
         let mut q: Vec<(&str, String)> = roots.iter().map(|r| ("arg", r.clone())).collect();
         q.push(("progress", progress.is_some().to_string()));
         let resp = self.client().post("dag/stat", &q, None)?;

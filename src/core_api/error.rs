@@ -37,7 +37,12 @@ use std::io;
 // this one).
 use acorn_storage::block::BlockError;
 use acorn_storage::car::CarError;
+use acorn_storage::dag::DagError;
+use acorn_storage::gc::GcError;
+use acorn_storage::pins::PinError;
+use acorn_storage::repo::RepoError;
 use acorn_storage::unixfs::exporter::ExportError;
+use acorn_storage::unixfs::importer::ImportError;
 
 use crate::core::AddEntryError;
 use crate::fetch::WaitError;
@@ -75,7 +80,7 @@ pub enum Error {
     Corrupted(Cause),
     /// An I/O failure (retry may help).
     #[error(transparent)]
-    Io(#[from] io::Error),
+    Io(io::Error),
     /// Any other failure of the node.
     #[error(transparent)]
     Other(Cause),
@@ -148,9 +153,11 @@ impl Kind {
             Kind::TooLarge => Error::TooLarge(cause),
             Kind::NoSpace => Error::NoSpace(cause),
             Kind::Corrupted => Error::Corrupted(cause),
+            // An I/O failure keeps its cause as the `io::Error`'s own (it prints as
+            // the cause does).
             Kind::Io => match cause.downcast::<io::Error>() {
                 Ok(e) => Error::Io(*e),
-                Err(cause) => Error::Other(cause),
+                Err(cause) => Error::Io(io::Error::other(cause)),
             },
             Kind::Other => Error::Other(cause),
         }
@@ -161,6 +168,19 @@ impl Error {
     /// An error of kind `kind` with the message `msg`.
     pub fn new(kind: Kind, msg: impl Into<String>) -> Error {
         kind.wrap(msg.into().into())
+    }
+
+    /// Its text with its causes', as `anyhow` prints an error with `{:#}`
+    /// (`outer: inner: ...`).
+    pub fn full_text(&self) -> String {
+        let mut text = self.to_string();
+        let mut cause = self.source();
+        while let Some(c) = cause {
+            text.push_str(": ");
+            text.push_str(&c.to_string());
+            cause = c.source();
+        }
+        text
     }
 
     /// Its kind.
@@ -259,10 +279,44 @@ fn kind_of_cause(c: &(dyn StdError + 'static)) -> Option<Kind> {
     if let Some(e) = c.downcast_ref::<BlockError>() {
         return block_kind(e);
     }
-    if let Some(CarError::Block(b)) = c.downcast_ref::<CarError>() {
-        return block_kind(b);
+    if let Some(e) = c.downcast_ref::<CarError>() {
+        return car_kind(e);
+    }
+    if let Some(e) = c.downcast_ref::<DagError>() {
+        return dag_kind(e);
+    }
+    if let Some(e) = c.downcast_ref::<PinError>() {
+        return pin_kind(e);
+    }
+    if let Some(e) = c.downcast_ref::<GcError>() {
+        return match e {
+            GcError::Mark(d) => dag_kind(d),
+            GcError::Pins(p) => pin_kind(p),
+            GcError::Store(b) => block_kind(b),
+        };
+    }
+    if let Some(e) = c.downcast_ref::<RepoError>() {
+        return repo_kind(e);
+    }
+    if let Some(e) = c.downcast_ref::<ImportError>() {
+        return import_kind(e);
+    }
+    if let Some(e) = c.downcast_ref::<NetError>() {
+        return net_kind(e);
+    }
+    if let Some(e) = c.downcast_ref::<io::Error>() {
+        return Some(io_kind(e));
     }
     None
+}
+
+/// An `io::Error`: a full disk is [`Kind::NoSpace`], else [`Kind::Io`].
+fn io_kind(e: &io::Error) -> Kind {
+    if e.kind() == io::ErrorKind::StorageFull {
+        Kind::NoSpace
+    } else {
+        Kind::Io
+    }
 }
 
 fn wait_kind(e: &WaitError) -> Option<Kind> {
@@ -272,10 +326,20 @@ fn wait_kind(e: &WaitError) -> Option<Kind> {
     }
 }
 
+/// A block's failure. A block that is not stored is [`Kind::Unavailable`] (a
+/// peer may still send it: the gateway's 504), bytes that do not match their CID
+/// or a store that does not read back are [`Kind::Corrupted`].
 fn block_kind(e: &BlockError) -> Option<Kind> {
     match e {
         BlockError::NotFound { .. } => Some(Kind::Unavailable),
-        _ => None,
+        BlockError::TooLarge { .. } => Some(Kind::TooLarge),
+        BlockError::HashMismatch { .. }
+        | BlockError::Corrupted(_)
+        | BlockError::FileMissing { .. }
+        | BlockError::FileChanged { .. } => Some(Kind::Corrupted),
+        BlockError::DiskFull { .. } | BlockError::NoSpace => Some(Kind::NoSpace),
+        BlockError::Io(_) => Some(Kind::Io),
+        BlockError::Cid(_) => None,
     }
 }
 
@@ -283,8 +347,71 @@ fn export_kind(e: &ExportError) -> Kind {
     match e {
         ExportError::NotFound { .. } => Kind::NotFound,
         ExportError::InvalidPath { .. } => Kind::InvalidPath,
-        ExportError::Block(b) if matches!(**b, BlockError::NotFound { .. }) => Kind::Unavailable,
+        ExportError::Block(b) => block_kind(b).unwrap_or(Kind::Other),
+        ExportError::Malformed { .. } | ExportError::NotUnixfs { .. } => Kind::Corrupted,
+        ExportError::TooDeep { .. } => Kind::TooLarge,
+        ExportError::Io { source, .. } | ExportError::Output(source) => io_kind(source),
         _ => Kind::Other,
+    }
+}
+
+fn car_kind(e: &CarError) -> Option<Kind> {
+    match e {
+        CarError::Block(b) => block_kind(b),
+        CarError::HeaderTooLarge { .. } | CarError::SectionTooLarge { .. } => Some(Kind::TooLarge),
+        CarError::Io(io) => Some(io_kind(io)),
+        _ => None,
+    }
+}
+
+/// A DAG walk's failure: a block not stored as [`block_kind`] says, a stored block
+/// that does not decode is [`Kind::Corrupted`].
+fn dag_kind(e: &DagError) -> Option<Kind> {
+    match e {
+        DagError::Missing { .. } => Some(Kind::Unavailable),
+        DagError::Decode { .. } => Some(Kind::Corrupted),
+        DagError::TooWide { .. } => Some(Kind::TooLarge),
+        DagError::Store(b) => block_kind(b),
+    }
+}
+
+fn pin_kind(e: &PinError) -> Option<Kind> {
+    match e {
+        PinError::NotPinned { .. } | PinError::FromNotPinned { .. } => Some(Kind::NotFound),
+        PinError::Incomplete { .. } => Some(Kind::Unavailable),
+        PinError::Corrupted(_) => Some(Kind::Corrupted),
+        PinError::Dag(d) => dag_kind(d),
+        PinError::Store(b) => block_kind(b),
+        _ => None,
+    }
+}
+
+fn repo_kind(e: &RepoError) -> Option<Kind> {
+    match e {
+        RepoError::NotInitialized { .. } => Some(Kind::NotFound),
+        RepoError::Corrupted { .. } => Some(Kind::Corrupted),
+        RepoError::Io { source, .. } => Some(io_kind(source)),
+        _ => None,
+    }
+}
+
+fn import_kind(e: &ImportError) -> Option<Kind> {
+    match e {
+        ImportError::Io { source, .. } => Some(io_kind(source)),
+        ImportError::TooDeep { .. } => Some(Kind::TooLarge),
+        ImportError::Block(b) => block_kind(b),
+        _ => None,
+    }
+}
+
+/// A network command's failure: a peer that cannot be reached, or a network that
+/// is going away, is [`Kind::Unavailable`] (a bad address is the client's fault,
+/// read first by [`client_fault`]).
+fn net_kind(e: &NetError) -> Option<Kind> {
+    match e {
+        NetError::Closed | NetError::Connect { .. } => Some(Kind::Unavailable),
+        NetError::NotConnected { .. } => Some(Kind::NotFound),
+        _ => None,
     }
 }
 
@@ -307,6 +434,15 @@ impl From<anyhow::Error> for Error {
     }
 }
 
+impl From<io::Error> for Error {
+    /// [`Kind::NoSpace`] for a full disk (`ENOSPC`), [`Kind::BadInput`] for a
+    /// request body the client got wrong (its reader's error inside), else
+    /// [`Kind::Io`].
+    fn from(e: io::Error) -> Error {
+        typed(e)
+    }
+}
+
 impl From<BlockError> for Error {
     fn from(e: BlockError) -> Error {
         typed(e)
@@ -325,6 +461,56 @@ impl From<CarError> for Error {
     }
 }
 
+impl From<DagError> for Error {
+    fn from(e: DagError) -> Error {
+        typed(e)
+    }
+}
+
+impl From<PinError> for Error {
+    fn from(e: PinError) -> Error {
+        typed(e)
+    }
+}
+
+impl From<GcError> for Error {
+    fn from(e: GcError) -> Error {
+        typed(e)
+    }
+}
+
+impl From<RepoError> for Error {
+    fn from(e: RepoError) -> Error {
+        typed(e)
+    }
+}
+
+impl From<ImportError> for Error {
+    fn from(e: ImportError) -> Error {
+        typed(e)
+    }
+}
+
+/// Errors that say no kind of their own: [`Kind::Other`] unless their chain says
+/// one ([`Error::classify`]).
+macro_rules! typed_from {
+    ($($t:ty),* $(,)?) => {
+        $(impl From<$t> for Error {
+            fn from(e: $t) -> Error {
+                typed(e)
+            }
+        })*
+    };
+}
+
+typed_from!(
+    acorn_storage::cids::CidError,
+    acorn_storage::codec::CodecError,
+    acorn_storage::kubo::KuboError,
+    crate::config::ConfigError,
+    crate::profiles::ProfileError,
+);
+
 impl From<WaitError> for Error {
     fn from(e: WaitError) -> Error {
         typed(e)
@@ -339,6 +525,71 @@ impl From<NetError> for Error {
 
 /// The core API's results.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// `anyhow`'s `context` for the core API: the context on top of the error's chain,
+/// as an [`Error`] of the kind the chain says (the text prints as `anyhow`'s).
+pub trait Context<T, E> {
+    /// The error with `context` on top.
+    fn context<C>(self, context: C) -> Result<T>
+    where
+        C: std::fmt::Display + Send + Sync + 'static;
+    /// The error with the context `f` gives on top (called on failure only).
+    fn with_context<C, F>(self, f: F) -> Result<T>
+    where
+        C: std::fmt::Display + Send + Sync + 'static,
+        F: FnOnce() -> C;
+}
+
+impl<T, E, R: anyhow::Context<T, E>> Context<T, E> for R {
+    fn context<C>(self, context: C) -> Result<T>
+    where
+        C: std::fmt::Display + Send + Sync + 'static,
+    {
+        anyhow::Context::context(self, context).map_err(Error::from)
+    }
+
+    fn with_context<C, F>(self, f: F) -> Result<T>
+    where
+        C: std::fmt::Display + Send + Sync + 'static,
+        F: FnOnce() -> C,
+    {
+        anyhow::Context::with_context(self, f).map_err(Error::from)
+    }
+}
+
+/// Returns an [`Error`] of [`Kind::Other`] with a formatted message, or of the
+/// kind named first (`bail!(BadInput, "...")`): `anyhow::bail!` for the core API.
+macro_rules! bail {
+    ($kind:ident, $fmt:literal $($arg:tt)*) => {
+        return Err($crate::core_api::error::Error::new(
+            $crate::core_api::error::Kind::$kind,
+            format!($fmt $($arg)*),
+        ))
+    };
+    ($fmt:literal $($arg:tt)*) => {
+        return Err($crate::core_api::error::Error::new(
+            $crate::core_api::error::Kind::Other,
+            format!($fmt $($arg)*),
+        ))
+    };
+    ($msg:expr) => {
+        return Err($crate::core_api::error::Error::new(
+            $crate::core_api::error::Kind::Other,
+            $msg,
+        ))
+    };
+}
+
+/// [`bail!`] unless `cond` holds: `anyhow::ensure!` for the core API.
+macro_rules! ensure {
+    ($cond:expr, $($rest:tt)*) => {
+        if !$cond {
+            $crate::core_api::error::bail!($($rest)*);
+        }
+    };
+}
+
+pub(crate) use {bail, ensure};
 
 #[cfg(test)]
 mod tests {
@@ -420,5 +671,155 @@ mod tests {
         let e = Error::new(Kind::BadInput, "nope");
         let back = Error::from(anyhow::Error::from(e).context("ctx"));
         assert_eq!(back.kind(), Kind::BadInput);
+    }
+
+    /// Each kind the storage and network errors say, with its answers: every one
+    /// keeps the node's text.
+    #[test]
+    fn kinds_of_the_storage_and_network_errors() {
+        use acorn_storage::codec::CodecError;
+        let cid = cid();
+        let kind = |e: Error| e.kind();
+        // A block not stored: Unavailable (RPC 500 with Kubo's `Code` 0, the
+        // gateway's 504, exit 1).
+        let missing = Error::from(BlockError::NotFound { cid });
+        assert_eq!(missing.to_string(), format!("block {cid} not found"));
+        assert_eq!(missing.kind(), Kind::Unavailable);
+        assert_eq!(
+            (missing.kind().rpc(), missing.kind().gateway_status()),
+            (
+                RpcAnswer {
+                    status: 500,
+                    code: 0,
+                    kind: "error"
+                },
+                504
+            )
+        );
+        assert_eq!(kind(DagError::Missing { cid }.into()), Kind::Unavailable);
+        assert_eq!(
+            kind(
+                PinError::Incomplete {
+                    root: Box::new(cid),
+                    missing: cid
+                }
+                .into()
+            ),
+            Kind::Unavailable
+        );
+        // Not found: a pin that is not there (RPC 500, `Code` 0 as Kubo).
+        let unpinned = Error::from(PinError::NotPinned { cid });
+        assert_eq!(unpinned.kind(), Kind::NotFound);
+        assert_eq!(
+            (unpinned.kind().rpc().status, unpinned.kind().rpc().code),
+            (500, 0)
+        );
+        assert_eq!(unpinned.to_string(), format!("{cid} is not pinned"));
+        // A full disk, however it is said.
+        for e in [
+            Error::from(BlockError::NoSpace),
+            Error::from(BlockError::DiskFull {
+                path: "/r".into(),
+                free: 1,
+                needed: 2,
+            }),
+            Error::from(io::Error::from_raw_os_error(28)),
+            Error::from(PinError::Store(BlockError::NoSpace)),
+            Error::from(RepoError::Io {
+                path: "/r".into(),
+                source: io::Error::from_raw_os_error(28),
+            }),
+            Error::from(anyhow::Error::from(BlockError::NoSpace).context("adding")),
+        ] {
+            assert_eq!(e.kind(), Kind::NoSpace, "{e}");
+            assert_eq!(e.kind().rpc().status, 500);
+        }
+        assert_eq!(
+            Error::from(BlockError::NoSpace).to_string(),
+            BlockError::NoSpace.to_string()
+        );
+        // Corrupted: bytes that do not match their CID, a stored block that does
+        // not decode, a broken pin table.
+        assert_eq!(
+            kind(BlockError::HashMismatch { cid }.into()),
+            Kind::Corrupted
+        );
+        assert_eq!(
+            kind(BlockError::Corrupted("x".into()).into()),
+            Kind::Corrupted
+        );
+        let undecodable = DagError::Decode {
+            cid,
+            source: Box::new(CodecError::Unsupported(0x99)),
+        };
+        assert_eq!(kind(GcError::Mark(undecodable).into()), Kind::Corrupted);
+        assert_eq!(
+            kind(PinError::Corrupted("x".into()).into()),
+            Kind::Corrupted
+        );
+        // Over a limit.
+        let big = BlockError::TooLarge {
+            cid,
+            len: 3,
+            limit: 2,
+        };
+        assert_eq!(kind(big.into()), Kind::TooLarge);
+        let section = CarError::SectionTooLarge {
+            index: 0,
+            len: 3,
+            limit: 2,
+        };
+        assert_eq!(kind(section.into()), Kind::TooLarge);
+        // I/O, with the `io::Error` as the source the caller can read.
+        let io_err = Error::from(BlockError::Io("disk said no".into()));
+        assert_eq!(io_err.kind(), Kind::Io);
+        assert_eq!(io_err.to_string(), "storage I/O: disk said no");
+        let Error::Io(inner) = Error::from(io::Error::other("eio")) else {
+            panic!("not Io")
+        };
+        assert_eq!(inner.to_string(), "eio");
+        // The network: a peer we cannot reach, a peer not connected.
+        let peer = libp2p::PeerId::random();
+        let unreachable = NetError::Connect {
+            peer,
+            reason: "timeout".into(),
+        };
+        assert_eq!(kind(unreachable.into()), Kind::Unavailable);
+        assert_eq!(kind(NetError::NotConnected { peer }.into()), Kind::NotFound);
+        // A request body the client got wrong, read through an `io::Error`.
+        let body = io::Error::new(io::ErrorKind::InvalidData, MalformedBody("m".into()));
+        assert_eq!(kind(body.into()), Kind::BadInput);
+        // What says no kind stays Other.
+        let cid_err = acorn_storage::cids::CidError::UnknownCodec("x".into());
+        assert_eq!(kind(cid_err.into()), Kind::Other);
+    }
+
+    #[test]
+    fn bail_and_context_keep_the_text_and_say_the_kind() {
+        fn over(n: usize) -> Result<()> {
+            ensure!(n < 2, TooLarge, "{n} is over the limit");
+            ensure!(n != 1, "one is refused");
+            Ok(())
+        }
+        let e = over(3).unwrap_err();
+        assert_eq!(
+            (e.kind(), e.to_string()),
+            (Kind::TooLarge, "3 is over the limit".into())
+        );
+        let e = over(1).unwrap_err();
+        assert_eq!(
+            (e.kind(), e.to_string()),
+            (Kind::Other, "one is refused".into())
+        );
+        over(0).unwrap();
+        let e = std::result::Result::<(), _>::Err(BlockError::NoSpace)
+            .context("storing")
+            .unwrap_err();
+        assert_eq!(e.kind(), Kind::NoSpace);
+        assert_eq!(e.full_text(), format!("storing: {}", BlockError::NoSpace));
+        assert_eq!(
+            format!("{:#}", anyhow::Error::from(e)),
+            format!("storing: {}", BlockError::NoSpace)
+        );
     }
 }

@@ -25,6 +25,7 @@ use cid::Cid;
 use serde_json::Value;
 
 use super::answer::cid_value;
+use super::error::{bail, ensure, Result};
 use super::{Local, Remote};
 use crate::core::FilestoreEntry;
 
@@ -87,20 +88,15 @@ pub trait Filestore {
         cids: &[Cid],
         check: bool,
         file_order: bool,
-        each: &mut dyn FnMut(FilestoreItem) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()>;
+        each: &mut dyn FnMut(FilestoreItem) -> Result<()>,
+    ) -> Result<()>;
 
     /// `filestore dups`: the blocks held both as a reference and as a copy.
-    fn filestore_dups(&self, each: &mut dyn FnMut(Cid) -> anyhow::Result<()>)
-        -> anyhow::Result<()>;
+    fn filestore_dups(&self, each: &mut dyn FnMut(Cid) -> Result<()>) -> Result<()>;
 
     /// `filestore rm`: drops each block's reference (never the file), calling
     /// `each` with it. Offline only.
-    fn filestore_rm(
-        &self,
-        cids: &[Cid],
-        each: &mut dyn FnMut(Cid) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()>;
+    fn filestore_rm(&self, cids: &[Cid], each: &mut dyn FnMut(Cid) -> Result<()>) -> Result<()>;
 }
 
 impl Filestore for Local {
@@ -109,25 +105,19 @@ impl Filestore for Local {
         cids: &[Cid],
         check: bool,
         file_order: bool,
-        each: &mut dyn FnMut(FilestoreItem) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()> {
+        each: &mut dyn FnMut(FilestoreItem) -> Result<()>,
+    ) -> Result<()> {
         self.node()
-            .filestore_entries(cids, check, file_order, &mut |e| each(e.into()))
+            .filestore_entries(cids, check, file_order, &mut |e| Ok(each(e.into())?))?;
+        Ok(())
     }
 
-    fn filestore_dups(
-        &self,
-        each: &mut dyn FnMut(Cid) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()> {
-        self.node().filestore_dups(&mut |c| each(*c))
+    fn filestore_dups(&self, each: &mut dyn FnMut(Cid) -> Result<()>) -> Result<()> {
+        Ok(self.node().filestore_dups(&mut |c| Ok(each(*c)?))?)
     }
 
-    fn filestore_rm(
-        &self,
-        cids: &[Cid],
-        each: &mut dyn FnMut(Cid) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()> {
-        anyhow::ensure!(!cids.is_empty(), "filestore rm needs at least one CID");
+    fn filestore_rm(&self, cids: &[Cid], each: &mut dyn FnMut(Cid) -> Result<()>) -> Result<()> {
+        ensure!(!cids.is_empty(), "filestore rm needs at least one CID");
         for cid in cids {
             self.node().filestore_rm(cid)?;
             each(*cid)?;
@@ -137,7 +127,7 @@ impl Filestore for Local {
 }
 
 /// One `filestore/ls|verify` line from the daemon.
-fn item_of(v: &Value) -> anyhow::Result<FilestoreItem> {
+fn item_of(v: &Value) -> Result<FilestoreItem> {
     let code = v["Status"].as_u64().unwrap_or(u64::MAX);
     let status = status_from_code(code)
         .ok_or_else(|| anyhow::anyhow!("unknown filestore status {code} from the daemon"))?;
@@ -157,8 +147,8 @@ impl Filestore for Remote {
         cids: &[Cid],
         check: bool,
         file_order: bool,
-        each: &mut dyn FnMut(FilestoreItem) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()> {
+        each: &mut dyn FnMut(FilestoreItem) -> Result<()>,
+    ) -> Result<()> {
         let mut q: Vec<(&str, String)> = cids.iter().map(|c| ("arg", c.to_string())).collect();
         q.push(("file-order", file_order.to_string()));
         let cmd = if check {
@@ -171,24 +161,17 @@ impl Filestore for Remote {
             .ndjson(&mut |v| each(item_of(&v)?))
     }
 
-    fn filestore_dups(
-        &self,
-        each: &mut dyn FnMut(Cid) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()> {
+    fn filestore_dups(&self, each: &mut dyn FnMut(Cid) -> Result<()>) -> Result<()> {
         self.client()
             .post("filestore/dups", &[], None)?
             .ndjson(&mut |v| match v["Err"].as_str() {
-                Some(e) if !e.is_empty() => anyhow::bail!("{e}"),
+                Some(e) if !e.is_empty() => bail!("{e}"),
                 _ => each(cid_value(&v["Ref"])?),
             })
     }
 
-    fn filestore_rm(
-        &self,
-        _cids: &[Cid],
-        _each: &mut dyn FnMut(Cid) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()> {
-        anyhow::bail!(RM_NEEDS_OFFLINE)
+    fn filestore_rm(&self, _cids: &[Cid], _each: &mut dyn FnMut(Cid) -> Result<()>) -> Result<()> {
+        bail!(RM_NEEDS_OFFLINE)
     }
 }
 

@@ -14,13 +14,12 @@
 //! **Remote.** One RPC request per call, reading back the JSON the RPC API writes
 //! from these same types (Kubo's shapes: see [`crate::api`]).
 
-use crate::core_api::error::{Error, Kind};
-use anyhow::Context as _;
 use cid::Cid;
 use libp2p::{Multiaddr, PeerId};
 use serde_json::Value;
 
 use super::answer::{args, array, field, str_field, strings, u64_field};
+use super::error::{bail, ensure, Context as _, Error, Kind, Result};
 use super::{Local, Remote};
 pub use crate::core::IdInfo;
 pub use crate::swarm::{BwScope, BwStats, DEFAULT_NUM_PROVIDERS, MAX_PING_COUNT};
@@ -63,43 +62,43 @@ pub struct BitswapStatus {
 pub trait Network {
     /// `id [peer]`: this node's identity; listen addresses and protocols while the
     /// network runs. Another peer's ID is refused (not supported yet).
-    fn id(&self, peer: Option<&str>) -> anyhow::Result<IdInfo>;
+    fn id(&self, peer: Option<&str>) -> Result<IdInfo>;
     /// `swarm connect`: dials each `<multiaddr>/p2p/<peer>`; the peers, in order.
-    fn swarm_connect(&self, addrs: &[String]) -> anyhow::Result<Vec<PeerId>>;
+    fn swarm_connect(&self, addrs: &[String]) -> Result<Vec<PeerId>>;
     /// `swarm disconnect`: closes the connections to each peer; the peers.
-    fn swarm_disconnect(&self, addrs: &[String]) -> anyhow::Result<Vec<PeerId>>;
+    fn swarm_disconnect(&self, addrs: &[String]) -> Result<Vec<PeerId>>;
     /// `swarm peers`: the connected peers.
-    fn swarm_peers(&self) -> anyhow::Result<Vec<SwarmPeer>>;
+    fn swarm_peers(&self) -> Result<Vec<SwarmPeer>>;
     /// `swarm addrs`: the addresses known per peer.
-    fn swarm_addrs(&self) -> anyhow::Result<Vec<(PeerId, Vec<Multiaddr>)>>;
+    fn swarm_addrs(&self) -> Result<Vec<(PeerId, Vec<Multiaddr>)>>;
     /// `swarm addrs local`: this node's listen addresses (`/p2p/<id>` appended with
     /// `with_id`).
-    fn swarm_addrs_local(&self, with_id: bool) -> anyhow::Result<Vec<Multiaddr>>;
+    fn swarm_addrs_local(&self, with_id: bool) -> Result<Vec<Multiaddr>>;
     /// `routing findprovs`: at most `max` providers of `cid`, each as found.
     fn find_providers(
         &self,
         cid: &Cid,
         max: usize,
-        each: &mut dyn FnMut(Provider) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()>;
+        each: &mut dyn FnMut(Provider) -> Result<()>,
+    ) -> Result<()>;
     /// `routing findpeer`: the addresses of `peer`.
-    fn find_peer(&self, peer: &PeerId) -> anyhow::Result<Vec<Multiaddr>>;
+    fn find_peer(&self, peer: &PeerId) -> Result<Vec<Multiaddr>>;
     /// `routing provide`: announces each CID (each must be stored here).
-    fn provide(&self, cids: &[Cid]) -> anyhow::Result<()>;
+    fn provide(&self, cids: &[Cid]) -> Result<()>;
     /// `stats bw`: totals, one protocol's or one peer's.
-    fn stats_bw(&self, scope: &BwScope) -> anyhow::Result<BwStats>;
+    fn stats_bw(&self, scope: &BwScope) -> Result<BwStats>;
     /// `bitswap stat` (and `stats bitswap`).
-    fn bitswap_stat(&self) -> anyhow::Result<BitswapStatus>;
+    fn bitswap_stat(&self) -> Result<BitswapStatus>;
     /// `bitswap wantlist`: our wants, or what `peer` wants from us; sorted.
-    fn bitswap_wantlist(&self, peer: Option<&PeerId>) -> anyhow::Result<Vec<Cid>>;
+    fn bitswap_wantlist(&self, peer: Option<&PeerId>) -> Result<Vec<Cid>>;
     /// `ping`: `count` round trips to `peer`, each time (or the failure that ends
     /// the run) handed to `each` as it comes.
     fn ping(
         &self,
         peer: &PeerId,
         count: usize,
-        each: &mut (dyn FnMut(Result<std::time::Duration, String>) -> anyhow::Result<()> + Send),
-    ) -> anyhow::Result<()>;
+        each: &mut (dyn FnMut(Result<std::time::Duration, String>) -> Result<()> + Send),
+    ) -> Result<()>;
 }
 
 /// A peer ID argument (`<id>`, `/p2p/<id>` or `/ipfs/<id>`) in any form
@@ -123,9 +122,7 @@ pub fn bw_scope(peer: Option<&str>, proto: Option<&str>) -> Result<BwScope, Erro
 }
 
 /// Waits for a swarm-task answer (on a blocking-pool thread; see the module docs).
-fn wait<T>(
-    f: impl std::future::Future<Output = Result<T, crate::swarm::NetError>>,
-) -> anyhow::Result<T> {
+fn wait<T>(f: impl std::future::Future<Output = Result<T, crate::swarm::NetError>>) -> Result<T> {
     Ok(smol::block_on(f)?)
 }
 
@@ -136,15 +133,15 @@ fn sorted(mut cids: Vec<Cid>) -> Vec<Cid> {
 }
 
 impl Network for Local {
-    fn id(&self, peer: Option<&str>) -> anyhow::Result<IdInfo> {
+    fn id(&self, peer: Option<&str>) -> Result<IdInfo> {
         let mut info = self.node().id()?;
         if let Some(p) = peer {
             if parse_peer(p)?.to_base58() != info.id {
                 match self.net_opt() {
                     None => {
-                        anyhow::bail!("looking up peer {p} needs the network, which is not running")
+                        bail!("looking up peer {p} needs the network, which is not running")
                     }
-                    Some(_) => anyhow::bail!("looking up other peers ({p}) is not supported yet"),
+                    Some(_) => bail!("looking up other peers ({p}) is not supported yet"),
                 }
             }
         }
@@ -159,17 +156,17 @@ impl Network for Local {
         Ok(info)
     }
 
-    fn swarm_connect(&self, addrs: &[String]) -> anyhow::Result<Vec<PeerId>> {
+    fn swarm_connect(&self, addrs: &[String]) -> Result<Vec<PeerId>> {
         let net = self.net()?;
         addrs.iter().map(|a| wait(net.connect(a))).collect()
     }
 
-    fn swarm_disconnect(&self, addrs: &[String]) -> anyhow::Result<Vec<PeerId>> {
+    fn swarm_disconnect(&self, addrs: &[String]) -> Result<Vec<PeerId>> {
         let net = self.net()?;
         addrs.iter().map(|a| wait(net.disconnect(a))).collect()
     }
 
-    fn swarm_peers(&self) -> anyhow::Result<Vec<SwarmPeer>> {
+    fn swarm_peers(&self) -> Result<Vec<SwarmPeer>> {
         Ok(wait(self.net()?.peers())?
             .into_iter()
             .map(|p| SwarmPeer {
@@ -180,11 +177,11 @@ impl Network for Local {
             .collect())
     }
 
-    fn swarm_addrs(&self) -> anyhow::Result<Vec<(PeerId, Vec<Multiaddr>)>> {
+    fn swarm_addrs(&self) -> Result<Vec<(PeerId, Vec<Multiaddr>)>> {
         wait(self.net()?.known_addrs())
     }
 
-    fn swarm_addrs_local(&self, with_id: bool) -> anyhow::Result<Vec<Multiaddr>> {
+    fn swarm_addrs_local(&self, with_id: bool) -> Result<Vec<Multiaddr>> {
         let net = self.net()?;
         let me = net.peer_id();
         Ok(wait(net.listen_addrs())?
@@ -203,9 +200,9 @@ impl Network for Local {
         &self,
         cid: &Cid,
         max: usize,
-        each: &mut dyn FnMut(Provider) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()> {
-        anyhow::ensure!(max > 0, "number of providers must be greater than 0");
+        each: &mut dyn FnMut(Provider) -> Result<()>,
+    ) -> Result<()> {
+        ensure!(max > 0, "number of providers must be greater than 0");
         for p in wait(self.net()?.find_providers(cid, max))? {
             each(Provider {
                 peer: p.peer,
@@ -215,15 +212,15 @@ impl Network for Local {
         Ok(())
     }
 
-    fn find_peer(&self, peer: &PeerId) -> anyhow::Result<Vec<Multiaddr>> {
+    fn find_peer(&self, peer: &PeerId) -> Result<Vec<Multiaddr>> {
         wait(self.net()?.find_peer(*peer))
     }
 
-    fn provide(&self, cids: &[Cid]) -> anyhow::Result<()> {
+    fn provide(&self, cids: &[Cid]) -> Result<()> {
         let net = self.net()?;
         for c in cids {
             if !self.node().store().has(c)? {
-                anyhow::bail!("block {c} not found locally, cannot provide");
+                bail!("block {c} not found locally, cannot provide");
             }
         }
         for c in cids {
@@ -232,11 +229,11 @@ impl Network for Local {
         Ok(())
     }
 
-    fn stats_bw(&self, scope: &BwScope) -> anyhow::Result<BwStats> {
+    fn stats_bw(&self, scope: &BwScope) -> Result<BwStats> {
         Ok(self.net()?.bandwidth(scope))
     }
 
-    fn bitswap_stat(&self) -> anyhow::Result<BitswapStatus> {
+    fn bitswap_stat(&self) -> Result<BitswapStatus> {
         let st = wait(self.net()?.bitswap_stat())?;
         let s = &st.stats;
         Ok(BitswapStatus {
@@ -252,7 +249,7 @@ impl Network for Local {
         })
     }
 
-    fn bitswap_wantlist(&self, peer: Option<&PeerId>) -> anyhow::Result<Vec<Cid>> {
+    fn bitswap_wantlist(&self, peer: Option<&PeerId>) -> Result<Vec<Cid>> {
         Ok(sorted(wait(self.net()?.bitswap_wantlist(peer.copied()))?))
     }
 
@@ -260,10 +257,10 @@ impl Network for Local {
         &self,
         peer: &PeerId,
         count: usize,
-        each: &mut (dyn FnMut(Result<std::time::Duration, String>) -> anyhow::Result<()> + Send),
-    ) -> anyhow::Result<()> {
+        each: &mut (dyn FnMut(Result<std::time::Duration, String>) -> Result<()> + Send),
+    ) -> Result<()> {
         let net = self.net()?;
-        let mut out: anyhow::Result<()> = Ok(());
+        let mut out: Result<()> = Ok(());
         smol::block_on(net.ping(*peer, count, &mut |r| {
             if out.is_ok() {
                 out = each(r);
@@ -273,20 +270,24 @@ impl Network for Local {
     }
 }
 
-fn parse<T: std::str::FromStr>(s: &str, what: &str) -> anyhow::Result<T>
+fn parse<T: std::str::FromStr>(s: &str, what: &str) -> Result<T>
 where
     T::Err: std::fmt::Display,
 {
-    s.parse()
-        .map_err(|e| anyhow::anyhow!("the daemon sent a bad {what} {s:?}: {e}"))
+    s.parse().map_err(|e| {
+        Error::new(
+            Kind::Other,
+            format!("the daemon sent a bad {what} {s:?}: {e}"),
+        )
+    })
 }
 
 /// A peer ID in a daemon's answer (any form [`parse_peer`] reads).
-fn peer_of(s: &str) -> anyhow::Result<PeerId> {
+fn peer_of(s: &str) -> Result<PeerId> {
     Ok(parse_peer(s)?)
 }
 
-fn parse_all<T: std::str::FromStr>(list: &[String], what: &str) -> anyhow::Result<Vec<T>>
+fn parse_all<T: std::str::FromStr>(list: &[String], what: &str) -> Result<Vec<T>>
 where
     T::Err: std::fmt::Display,
 {
@@ -294,7 +295,7 @@ where
 }
 
 /// `{"/": cid}` links.
-fn links(v: &Value, key: &str) -> anyhow::Result<Vec<Cid>> {
+fn links(v: &Value, key: &str) -> Result<Vec<Cid>> {
     array(v, key)?
         .iter()
         .map(|l| parse(str_field(l, "/")?, "CID"))
@@ -302,7 +303,7 @@ fn links(v: &Value, key: &str) -> anyhow::Result<Vec<Cid>> {
 }
 
 /// The peer of each `"connect <peer> success"` line (`swarm connect|disconnect`).
-fn peers_of(v: &Value, verb: &str) -> anyhow::Result<Vec<PeerId>> {
+fn peers_of(v: &Value, verb: &str) -> Result<Vec<PeerId>> {
     strings(v, "Strings")?
         .iter()
         .map(|s| {
@@ -317,7 +318,7 @@ fn peers_of(v: &Value, verb: &str) -> anyhow::Result<Vec<PeerId>> {
 }
 
 impl Network for Remote {
-    fn id(&self, peer: Option<&str>) -> anyhow::Result<IdInfo> {
+    fn id(&self, peer: Option<&str>) -> Result<IdInfo> {
         let q: Vec<(&str, String)> = peer.iter().map(|p| ("arg", p.to_string())).collect();
         let v = self.client().json("id", &q)?;
         Ok(IdInfo {
@@ -329,21 +330,21 @@ impl Network for Remote {
         })
     }
 
-    fn swarm_connect(&self, addrs: &[String]) -> anyhow::Result<Vec<PeerId>> {
+    fn swarm_connect(&self, addrs: &[String]) -> Result<Vec<PeerId>> {
         peers_of(
             &self.client().json("swarm/connect", &args(addrs))?,
             "connect",
         )
     }
 
-    fn swarm_disconnect(&self, addrs: &[String]) -> anyhow::Result<Vec<PeerId>> {
+    fn swarm_disconnect(&self, addrs: &[String]) -> Result<Vec<PeerId>> {
         peers_of(
             &self.client().json("swarm/disconnect", &args(addrs))?,
             "disconnect",
         )
     }
 
-    fn swarm_peers(&self) -> anyhow::Result<Vec<SwarmPeer>> {
+    fn swarm_peers(&self) -> Result<Vec<SwarmPeer>> {
         let v = self.client().json("swarm/peers", &[])?;
         array(&v, "Peers")?
             .iter()
@@ -357,10 +358,10 @@ impl Network for Remote {
             .collect()
     }
 
-    fn swarm_addrs(&self) -> anyhow::Result<Vec<(PeerId, Vec<Multiaddr>)>> {
+    fn swarm_addrs(&self) -> Result<Vec<(PeerId, Vec<Multiaddr>)>> {
         let v = self.client().json("swarm/addrs", &[])?;
         let Some(map) = field(&v, "Addrs")?.as_object() else {
-            anyhow::bail!("the daemon's \"Addrs\" is not an object");
+            bail!("the daemon's \"Addrs\" is not an object");
         };
         map.iter()
             .map(|(peer, list)| {
@@ -371,7 +372,7 @@ impl Network for Remote {
             .collect()
     }
 
-    fn swarm_addrs_local(&self, with_id: bool) -> anyhow::Result<Vec<Multiaddr>> {
+    fn swarm_addrs_local(&self, with_id: bool) -> Result<Vec<Multiaddr>> {
         let v = self
             .client()
             .json("swarm/addrs/local", &[("id", with_id.to_string())])?;
@@ -382,8 +383,8 @@ impl Network for Remote {
         &self,
         cid: &Cid,
         max: usize,
-        each: &mut dyn FnMut(Provider) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()> {
+        each: &mut dyn FnMut(Provider) -> Result<()>,
+    ) -> Result<()> {
         let q = [("arg", cid.to_string()), ("num-providers", max.to_string())];
         let resp = self.client().post("routing/findprovs", &q, None)?;
         resp.ndjson(&mut |v| {
@@ -401,7 +402,7 @@ impl Network for Remote {
         })
     }
 
-    fn find_peer(&self, peer: &PeerId) -> anyhow::Result<Vec<Multiaddr>> {
+    fn find_peer(&self, peer: &PeerId) -> Result<Vec<Multiaddr>> {
         let v = self
             .client()
             .json("routing/findpeer", &[("arg", peer.to_base58())])?;
@@ -412,21 +413,21 @@ impl Network for Remote {
         Ok(out)
     }
 
-    fn provide(&self, cids: &[Cid]) -> anyhow::Result<()> {
+    fn provide(&self, cids: &[Cid]) -> Result<()> {
         let q: Vec<(&str, String)> = cids.iter().map(|c| ("arg", c.to_string())).collect();
         let mut resp = self.client().post("routing/provide", &q, None)?;
         std::io::copy(&mut resp, &mut std::io::sink())?;
         resp.finish()
     }
 
-    fn stats_bw(&self, scope: &BwScope) -> anyhow::Result<BwStats> {
+    fn stats_bw(&self, scope: &BwScope) -> Result<BwStats> {
         let q: Vec<(&str, String)> = match scope {
             BwScope::Total => Vec::new(),
             BwScope::Protocol(p) => vec![("proto", p.clone())],
             BwScope::Peer(p) => vec![("peer", p.to_base58())],
         };
         let v = self.client().json("stats/bw", &q)?;
-        let rate = |k: &str| -> anyhow::Result<f64> {
+        let rate = |k: &str| -> Result<f64> {
             field(&v, k)?
                 .as_f64()
                 .with_context(|| format!("the daemon's {k:?} is not a number"))
@@ -439,7 +440,7 @@ impl Network for Remote {
         })
     }
 
-    fn bitswap_stat(&self) -> anyhow::Result<BitswapStatus> {
+    fn bitswap_stat(&self) -> Result<BitswapStatus> {
         let v = self.client().json("bitswap/stat", &[])?;
         Ok(BitswapStatus {
             blocks_received: u64_field(&v, "BlocksReceived")?,
@@ -457,7 +458,7 @@ impl Network for Remote {
         })
     }
 
-    fn bitswap_wantlist(&self, peer: Option<&PeerId>) -> anyhow::Result<Vec<Cid>> {
+    fn bitswap_wantlist(&self, peer: Option<&PeerId>) -> Result<Vec<Cid>> {
         let q: Vec<(&str, String)> = peer.iter().map(|p| ("peer", p.to_base58())).collect();
         links(&self.client().json("bitswap/wantlist", &q)?, "Keys")
     }
@@ -468,8 +469,8 @@ impl Network for Remote {
         &self,
         peer: &PeerId,
         count: usize,
-        each: &mut (dyn FnMut(Result<std::time::Duration, String>) -> anyhow::Result<()> + Send),
-    ) -> anyhow::Result<()> {
+        each: &mut (dyn FnMut(Result<std::time::Duration, String>) -> Result<()> + Send),
+    ) -> Result<()> {
         let q = [("arg", peer.to_base58()), ("count", count.to_string())];
         self.client().post("ping", &q, None)?.ndjson(&mut |v| {
             let text = v["Text"].as_str().unwrap_or_default().to_string();

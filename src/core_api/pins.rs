@@ -32,6 +32,7 @@ use cid::Cid;
 use serde_json::Value;
 
 use super::answer::{args, cid_value};
+use super::error::{bail, Result};
 use super::{Local, Remote};
 
 /// Least time between two [`PinAddEvent::Progress`] events of `pin add` (Kubo's
@@ -96,8 +97,8 @@ pub trait Pins {
         &self,
         paths: &[String],
         opts: PinAddOptions,
-        each: &mut dyn FnMut(PinAddEvent) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()>;
+        each: &mut dyn FnMut(PinAddEvent) -> Result<()>,
+    ) -> Result<()>;
 
     /// `pin rm`: unpins each path's CID (recursive pins when `recursive`, else
     /// direct ones), calling `each` with it.
@@ -105,8 +106,8 @@ pub trait Pins {
         &self,
         paths: &[String],
         recursive: bool,
-        each: &mut dyn FnMut(Cid) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()>;
+        each: &mut dyn FnMut(Cid) -> Result<()>,
+    ) -> Result<()>;
 
     /// `pin ls`: every pin of `filter` (recursive, then direct, then indirect), or
     /// with `paths` how each is pinned (an error naming one that is not, or not
@@ -115,19 +116,19 @@ pub trait Pins {
         &self,
         filter: PinFilter,
         paths: &[String],
-        each: &mut dyn FnMut(PinEntry) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()>;
+        each: &mut dyn FnMut(PinEntry) -> Result<()>,
+    ) -> Result<()>;
 
     /// `pin update`: moves the recursive pin of `from` to `to` (keeping `from`'s
     /// pin unless `unpin`); the two resolved CIDs.
-    fn pin_update(&self, from: &str, to: &str, unpin: bool) -> anyhow::Result<(Cid, Cid)>;
+    fn pin_update(&self, from: &str, to: &str, unpin: bool) -> Result<(Cid, Cid)>;
 
     /// `pin verify`: the broken pins (and with `verbose` the sound ones).
     fn pin_verify(
         &self,
         opts: PinVerifyOptions,
-        each: &mut dyn FnMut(PinVerifyItem) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()>;
+        each: &mut dyn FnMut(PinVerifyItem) -> Result<()>,
+    ) -> Result<()>;
 }
 
 impl Pins for Local {
@@ -135,8 +136,8 @@ impl Pins for Local {
         &self,
         paths: &[String],
         opts: PinAddOptions,
-        each: &mut dyn FnMut(PinAddEvent) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()> {
+        each: &mut dyn FnMut(PinAddEvent) -> Result<()>,
+    ) -> Result<()> {
         let node = self.node();
         if !opts.progress {
             for p in paths {
@@ -173,8 +174,8 @@ impl Pins for Local {
         &self,
         paths: &[String],
         recursive: bool,
-        each: &mut dyn FnMut(Cid) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()> {
+        each: &mut dyn FnMut(Cid) -> Result<()>,
+    ) -> Result<()> {
         let node = self.node();
         for p in paths {
             let cid = node.resolve_arg(p)?;
@@ -188,8 +189,8 @@ impl Pins for Local {
         &self,
         filter: PinFilter,
         paths: &[String],
-        each: &mut dyn FnMut(PinEntry) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()> {
+        each: &mut dyn FnMut(PinEntry) -> Result<()>,
+    ) -> Result<()> {
         let node = self.node();
         if !paths.is_empty() {
             let cids = paths
@@ -216,7 +217,7 @@ impl Pins for Local {
         failed.map_or(Ok(()), Err)
     }
 
-    fn pin_update(&self, from: &str, to: &str, unpin: bool) -> anyhow::Result<(Cid, Cid)> {
+    fn pin_update(&self, from: &str, to: &str, unpin: bool) -> Result<(Cid, Cid)> {
         let node = self.node();
         let from = node.resolve_arg(from)?;
         let to = node.resolve_arg(to)?;
@@ -227,8 +228,8 @@ impl Pins for Local {
     fn pin_verify(
         &self,
         opts: PinVerifyOptions,
-        each: &mut dyn FnMut(PinVerifyItem) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()> {
+        each: &mut dyn FnMut(PinVerifyItem) -> Result<()>,
+    ) -> Result<()> {
         for st in self.node().pin_verify()? {
             let ok = st.ok();
             if ok && !opts.verbose {
@@ -256,7 +257,7 @@ impl Pins for Local {
 }
 
 /// The CIDs of a `{"Pins":[..]}` answer.
-fn pins_of(v: &Value) -> anyhow::Result<Vec<Cid>> {
+fn pins_of(v: &Value) -> Result<Vec<Cid>> {
     v["Pins"]
         .as_array()
         .map(Vec::as_slice)
@@ -267,12 +268,12 @@ fn pins_of(v: &Value) -> anyhow::Result<Vec<Cid>> {
 }
 
 /// A pin type by Kubo's name.
-fn pin_type_named(name: &str) -> anyhow::Result<PinType> {
+fn pin_type_named(name: &str) -> Result<PinType> {
     Ok(match name {
         "direct" => PinType::Direct,
         "recursive" => PinType::Recursive,
         "indirect" => PinType::Indirect,
-        _ => anyhow::bail!("unknown pin type {name:?} from the daemon"),
+        _ => bail!("unknown pin type {name:?} from the daemon"),
     })
 }
 
@@ -291,8 +292,8 @@ impl Pins for Remote {
         &self,
         paths: &[String],
         opts: PinAddOptions,
-        each: &mut dyn FnMut(PinAddEvent) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()> {
+        each: &mut dyn FnMut(PinAddEvent) -> Result<()>,
+    ) -> Result<()> {
         let mut q = args(paths);
         q.push(("recursive", opts.recursive.to_string()));
         if !opts.progress {
@@ -317,8 +318,8 @@ impl Pins for Remote {
         &self,
         paths: &[String],
         recursive: bool,
-        each: &mut dyn FnMut(Cid) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()> {
+        each: &mut dyn FnMut(Cid) -> Result<()>,
+    ) -> Result<()> {
         let mut q = args(paths);
         q.push(("recursive", recursive.to_string()));
         for cid in pins_of(&self.client().json("pin/rm", &q)?)? {
@@ -331,8 +332,8 @@ impl Pins for Remote {
         &self,
         filter: PinFilter,
         paths: &[String],
-        each: &mut dyn FnMut(PinEntry) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()> {
+        each: &mut dyn FnMut(PinEntry) -> Result<()>,
+    ) -> Result<()> {
         let mut q = args(paths);
         q.push(("type", filter_name(filter).into()));
         q.push(("stream", "true".into()));
@@ -344,7 +345,7 @@ impl Pins for Remote {
         })
     }
 
-    fn pin_update(&self, from: &str, to: &str, unpin: bool) -> anyhow::Result<(Cid, Cid)> {
+    fn pin_update(&self, from: &str, to: &str, unpin: bool) -> Result<(Cid, Cid)> {
         let q = vec![
             ("arg", from.to_string()),
             ("arg", to.to_string()),
@@ -352,15 +353,15 @@ impl Pins for Remote {
         ];
         match pins_of(&self.client().json("pin/update", &q)?)?[..] {
             [from, to] => Ok((from, to)),
-            _ => anyhow::bail!("pin/update: the daemon did not answer two CIDs"),
+            _ => bail!("pin/update: the daemon did not answer two CIDs"),
         }
     }
 
     fn pin_verify(
         &self,
         opts: PinVerifyOptions,
-        each: &mut dyn FnMut(PinVerifyItem) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()> {
+        each: &mut dyn FnMut(PinVerifyItem) -> Result<()>,
+    ) -> Result<()> {
         let q = vec![
             ("verbose", opts.verbose.to_string()),
             ("quiet", opts.quiet.to_string()),
@@ -379,7 +380,7 @@ impl Pins for Remote {
                             err: b["Err"].as_str().unwrap_or_default().to_string(),
                         })
                     })
-                    .collect::<anyhow::Result<Vec<_>>>()?;
+                    .collect::<Result<Vec<_>>>()?;
                 each(PinVerifyItem {
                     cid: cid_value(&v["Cid"])?,
                     ok: v["Ok"].as_bool() == Some(true),
@@ -452,7 +453,7 @@ pub(super) mod tests {
         assert_eq!(listed, want);
         // A failing consumer stops the listing with its error.
         let e = l
-            .pin_ls(PinFilter::All, &[], &mut |_| anyhow::bail!("consumer gone"))
+            .pin_ls(PinFilter::All, &[], &mut |_| bail!("consumer gone"))
             .unwrap_err();
         assert_eq!(e.to_string(), "consumer gone");
         // Without progress: the pins only; a bad path stops at it.

@@ -22,10 +22,10 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
 use cid::Cid;
 
 use super::answer::cid_value;
+use super::error::{bail, Context as _, Result};
 use super::{Local, Remote};
 use crate::config::Config;
 pub use crate::core::RepoStat;
@@ -76,34 +76,28 @@ pub trait Repo {
     fn repo_gc(
         &self,
         stream_errors: bool,
-        each: &mut dyn FnMut(GcEvent) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()>;
+        each: &mut dyn FnMut(GcEvent) -> Result<()>,
+    ) -> Result<()>;
 
     /// `repo stat`: the repo's figures; with `size_only` only `repo_size` and
     /// `storage_max` are filled (the rest zero or empty).
-    fn repo_stat(&self, size_only: bool) -> anyhow::Result<RepoStat>;
+    fn repo_stat(&self, size_only: bool) -> Result<RepoStat>;
 
     /// `repo verify`: re-hashes every block, calling `each` with Kubo's message
     /// for each corrupt one ("block <cid> was corrupt (<why>)").
-    fn repo_verify(
-        &self,
-        each: &mut dyn FnMut(String) -> anyhow::Result<()>,
-    ) -> anyhow::Result<RepoVerifySummary>;
+    fn repo_verify(&self, each: &mut dyn FnMut(String) -> Result<()>) -> Result<RepoVerifySummary>;
 
     /// `repo import-kubo PATH`: the blocks and pins of the Kubo repo at `kubo_root`
     /// (on this machine's disk), all checked before any is stored. Offline only.
-    fn repo_import_kubo(
-        &self,
-        kubo_root: &std::path::Path,
-    ) -> anyhow::Result<crate::kubo_import::Report>;
+    fn repo_import_kubo(&self, kubo_root: &std::path::Path) -> Result<crate::kubo_import::Report>;
 }
 
 impl Repo for Local {
     fn repo_gc(
         &self,
         stream_errors: bool,
-        each: &mut dyn FnMut(GcEvent) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()> {
+        each: &mut dyn FnMut(GcEvent) -> Result<()>,
+    ) -> Result<()> {
         // The collection goes on after `each` fails (the removals are committed
         // as it goes); the first failure is returned.
         let mut failed = None;
@@ -118,13 +112,13 @@ impl Repo for Local {
         match r {
             Err(e) if stream_errors => {
                 each(GcEvent::Error(format!("{e:#}")))?;
-                anyhow::bail!("encountered errors during gc run")
+                bail!("encountered errors during gc run")
             }
-            r => r.map(drop),
+            r => Ok(r.map(drop)?),
         }
     }
 
-    fn repo_stat(&self, size_only: bool) -> anyhow::Result<RepoStat> {
+    fn repo_stat(&self, size_only: bool) -> Result<RepoStat> {
         let st = self.node().repo_stat()?;
         Ok(if size_only {
             RepoStat {
@@ -139,10 +133,7 @@ impl Repo for Local {
         })
     }
 
-    fn repo_verify(
-        &self,
-        each: &mut dyn FnMut(String) -> anyhow::Result<()>,
-    ) -> anyhow::Result<RepoVerifySummary> {
+    fn repo_verify(&self, each: &mut dyn FnMut(String) -> Result<()>) -> Result<RepoVerifySummary> {
         let report = self.node().repo_verify()?;
         for b in &report.corrupt {
             each(match &b.cid {
@@ -156,11 +147,8 @@ impl Repo for Local {
         })
     }
 
-    fn repo_import_kubo(
-        &self,
-        kubo_root: &std::path::Path,
-    ) -> anyhow::Result<crate::kubo_import::Report> {
-        self.node().import_kubo(kubo_root)
+    fn repo_import_kubo(&self, kubo_root: &std::path::Path) -> Result<crate::kubo_import::Report> {
+        Ok(self.node().import_kubo(kubo_root)?)
     }
 }
 
@@ -168,8 +156,8 @@ impl Repo for Remote {
     fn repo_gc(
         &self,
         stream_errors: bool,
-        each: &mut dyn FnMut(GcEvent) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()> {
+        each: &mut dyn FnMut(GcEvent) -> Result<()>,
+    ) -> Result<()> {
         let q = [("stream-errors", stream_errors.to_string())];
         self.client()
             .post("repo/gc", &q, None)?
@@ -179,7 +167,7 @@ impl Repo for Remote {
             })
     }
 
-    fn repo_stat(&self, size_only: bool) -> anyhow::Result<RepoStat> {
+    fn repo_stat(&self, size_only: bool) -> Result<RepoStat> {
         let v = self
             .client()
             .json("repo/stat", &[("size-only", size_only.to_string())])?;
@@ -194,10 +182,7 @@ impl Repo for Remote {
         })
     }
 
-    fn repo_verify(
-        &self,
-        each: &mut dyn FnMut(String) -> anyhow::Result<()>,
-    ) -> anyhow::Result<RepoVerifySummary> {
+    fn repo_verify(&self, each: &mut dyn FnMut(String) -> Result<()>) -> Result<RepoVerifySummary> {
         // Every line but the last names a corrupt block; the last carries the
         // verdict and (as `Progress`) the count of checked blocks.
         let mut last: Option<serde_json::Value> = None;
@@ -218,15 +203,15 @@ impl Repo for Remote {
         })
     }
 
-    fn repo_import_kubo(&self, _: &std::path::Path) -> anyhow::Result<crate::kubo_import::Report> {
-        anyhow::bail!("repo import-kubo does not run through the daemon: stop the daemon first")
+    fn repo_import_kubo(&self, _: &std::path::Path) -> Result<crate::kubo_import::Report> {
+        bail!("repo import-kubo does not run through the daemon: stop the daemon first")
     }
 }
 
 /// `acorn init`: creates the repo at `root` (directory and datastore) and writes
 /// `config` last, never replacing one ([`Config::create_new`]), so a config file
 /// means a complete repo. Returns the repo's root.
-pub fn init(root: &Path, config: &Config) -> anyhow::Result<PathBuf> {
+pub fn init(root: &Path, config: &Config) -> Result<PathBuf> {
     let repo = repo_glue::open_or_init_datastore(root, Mode::Init)?;
     config.create_new(&repo.root)?;
     Ok(repo.root)
@@ -242,8 +227,8 @@ pub fn init_from_kubo(
     root: &std::path::Path,
     kubo_root: &std::path::Path,
     chosen: Vec<&'static profiles::Profile>,
-    say: &mut dyn FnMut(&str) -> anyhow::Result<()>,
-) -> anyhow::Result<(KuboImportReport, Vec<kubo_import::Skipped>, Config)> {
+    say: &mut dyn FnMut(&str) -> Result<()>,
+) -> Result<(KuboImportReport, Vec<kubo_import::Skipped>, Config)> {
     let kubo = acorn_storage::kubo::KuboRepo::open(kubo_root)?;
     say(&format!(
         "importing Kubo repo at {} (repo version {})\n",
@@ -267,7 +252,7 @@ pub fn init_from_kubo(
     } else {
         Default::default()
     };
-    let result = (|| -> anyhow::Result<kubo_import::Report> {
+    let result = (|| -> Result<kubo_import::Report> {
         {
             use std::os::unix::fs::DirBuilderExt as _;
             // 0700: the directory holds the private key.

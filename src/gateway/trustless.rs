@@ -48,7 +48,7 @@ impl Gateway {
         slot: Slot,
     ) -> Result<Response, Fail> {
         let a = arg.to_string();
-        let cid = self.blocking(move |c| c.resolve(&a)).await?;
+        let cid = self.blocking(move |c| Ok(c.resolve(&a)?)).await?;
         let etag = format!("\"{cid}.car\"");
         if none_match(req.header("if-none-match"), &etag) {
             return Ok(not_modified(&etag, ipfs_path));

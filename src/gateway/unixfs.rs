@@ -33,8 +33,8 @@ impl Gateway {
                                 size,
                             }) => Some((cid, size)),
                             Ok(_) => None,
-                            Err(e) if status_of(&e) == 404 => None,
-                            Err(e) => return Err(e),
+                            Err(e) if e.kind().gateway_status() == 404 => None,
+                            Err(e) => return Err(e.into()),
                         };
                         Target::Directory { cid, index }
                     }
@@ -143,7 +143,7 @@ impl Gateway {
                 if done >= len {
                     return Ok(());
                 }
-                c.cat(&[cid.to_string()], start + done, Some(len - done), w)
+                Ok(c.cat(&[cid.to_string()], start + done, Some(len - done), w)?)
             })
             .await?;
         Ok(Response {
@@ -167,7 +167,7 @@ impl Gateway {
         if none_match(req.header("if-none-match"), &etag) {
             return Ok(not_modified(&etag, ipfs_path));
         }
-        let entries = self.blocking(move |c| c.ls(&cid.to_string())).await?;
+        let entries = self.blocking(move |c| Ok(c.ls(&cid.to_string())?)).await?;
         let title = html_escape(&req.path);
         let gateway = html_escape(gateway);
         let mut html = format!(

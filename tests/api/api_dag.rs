@@ -110,9 +110,20 @@ fn block_dag_and_path_endpoints_speak_kubo() {
         &format!("/api/v0/block/rm?arg={missing}&arg={big_key}&force=true&quiet=true"),
     );
     assert_eq!((r.status, r.lines().len()), (200, 0));
+    // A missing block is the node's failure (HTTP 500, `Code: 0`) with the
+    // node's message; a CID that does not parse is the client's (400, `Code: 1`).
+    for cmd in ["block/stat", "block/get"] {
+        assert_eq!(
+            kubo_error(&call(port, &format!("/api/v0/{cmd}?arg={big_key}")), 0),
+            format!("block {big_key} not found"),
+            "{cmd}"
+        );
+        let m = kubo_error(&call(port, &format!("/api/v0/{cmd}?arg=QmNotACid")), 1);
+        assert!(m.contains("QmNotACid"), "{cmd}: {m}");
+    }
     assert_eq!(
-        call(port, &format!("/api/v0/block/stat?arg={big_key}")).status,
-        500
+        kubo_error(&call(port, &format!("/api/v0/pin/rm?arg={big_key}")), 0),
+        format!("{big_key} is not pinned")
     );
     kubo_error(&call(port, "/api/v0/block/rm"), 1);
     assert!(kubo_error(&call(port, "/api/v0/block/rm?arg=QmNotACid"), 1).contains("QmNotACid"));
