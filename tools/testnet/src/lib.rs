@@ -15,6 +15,11 @@
 #![deny(unsafe_code)]
 
 pub mod emulator;
+pub mod ladder;
 pub mod link;
 pub mod netns;
+pub mod node;
+pub mod runner;
+pub mod scenario;
+pub mod testnet;
 pub mod tun;
