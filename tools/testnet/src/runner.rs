@@ -11,6 +11,9 @@
 //! counters; `a2b` is toward the member). The same seed gives the same links, the
 //! same content and the same schedule of steps.
 //!
+//! At the end a summary table goes to stderr: each fetch (bytes, time to first and
+//! last byte, MiB/s), then each node's last figures.
+//!
 //! Failure: a step that fails (a fetch past its deadline or with the wrong sha256,
 //! a node that will not start, a node above its firmware profile's RSS ceiling)
 //! or a run past its `timeout` prints each node's last log lines and figures,
@@ -124,6 +127,7 @@ fn run_in(
         ceilings,
     };
     let deadline = Instant::now() + sc.timeout;
+    let mut fetches = Vec::new();
     for (i, step) in sc.steps.iter().enumerate() {
         let n = i + 1;
         let t0 = Instant::now();
@@ -148,6 +152,9 @@ fn run_in(
             Err(e) => fig["error"] = e.to_string().into(),
         }
         writeln!(run.out, "{fig}")?;
+        if fig["do"] == "fetch" {
+            fetches.push(fig);
+        }
         let checked = run.figures(n);
         if let Err(e) = result.map(|_| ()).and(checked) {
             run.dump();
@@ -160,6 +167,7 @@ fn run_in(
         }
         run.out.flush()?;
     }
+    run.summary(&fetches);
     Ok(())
 }
 
@@ -308,6 +316,49 @@ impl Run<'_> {
             }
         }
         over.map_or(Ok(()), |m| Err(anyhow::anyhow!(m)))
+    }
+
+    /// The summary table on stderr: each fetch, then each node's last figures.
+    fn summary(&self, fetches: &[Value]) {
+        let n = |v: &Value| v.as_u64().map_or("-".to_string(), |x| x.to_string());
+        eprintln!(
+            "{:<10} {:<10} {:>10} {:>8} {:>8} {:>7}",
+            "fetch on", "content", "bytes", "ttfb ms", "ttlb ms", "MiB/s"
+        );
+        for f in fetches {
+            let mibs = match (f["bytes"].as_u64(), f["ttlb_ms"].as_u64()) {
+                (Some(b), Some(ms)) if ms > 0 => {
+                    format!("{:.2}", b as f64 / 1048576.0 / (ms as f64 / 1e3))
+                }
+                _ => "-".into(),
+            };
+            eprintln!(
+                "{:<10} {:<10} {:>10} {:>8} {:>8} {:>7}",
+                f["host"].as_str().unwrap_or("-"),
+                f["content"].as_str().unwrap_or("-"),
+                n(&f["bytes"]),
+                n(&f["ttfb_ms"]),
+                n(&f["ttlb_ms"]),
+                mibs
+            );
+        }
+        eprintln!(
+            "{:<10} {:>8} {:>8} {:>7} {:>12} {:>12} {:>5}",
+            "node", "rss KiB", "hwm KiB", "threads", "bytes in", "bytes out", "peers"
+        );
+        for (name, node) in &self.nodes {
+            let f = node.figures();
+            eprintln!(
+                "{:<10} {:>8} {:>8} {:>7} {:>12} {:>12} {:>5}",
+                name,
+                n(&f["rss_kib"]),
+                n(&f["hwm_kib"]),
+                n(&f["threads"]),
+                n(&f["bytes_in"]),
+                n(&f["bytes_out"]),
+                n(&f["peers"])
+            );
+        }
     }
 
     /// Each node's last log lines and figures, on stderr.

@@ -82,6 +82,16 @@ fn processes_mentioning(needle: &str) -> Vec<String> {
 
 #[test]
 fn a_killed_run_leaves_nothing_behind() {
+    killed_run_leaves_nothing(nix::sys::signal::Signal::SIGKILL);
+}
+
+#[test]
+fn an_interrupted_run_leaves_nothing_behind() {
+    // Ctrl-C: SIGINT's default action ends the run without unwinding either.
+    killed_run_leaves_nothing(nix::sys::signal::Signal::SIGINT);
+}
+
+fn killed_run_leaves_nothing(signal: nix::sys::signal::Signal) {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let sc = dir.path().join("long.toml");
@@ -141,7 +151,8 @@ fn a_killed_run_leaves_nothing_behind() {
     );
     assert!(scratch.is_dir());
 
-    run.0.kill().unwrap(); // SIGKILL: no destructor, no handler runs
+    // No destructor and no handler runs in the runner.
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(run.0.id() as i32), signal).unwrap();
     run.0.wait().unwrap();
     let t0 = Instant::now();
     loop {

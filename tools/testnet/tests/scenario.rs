@@ -99,8 +99,9 @@ fn a_partitioned_fetch_fails_by_its_deadline_and_heals() {
         netns::list(&prefix(&lines)).is_empty(),
         "a failed run left namespaces"
     );
-    // The link's own counters saw the partition: packets went in while the fetch
-    // tried, none came out.
+    // The link's own counters saw the partition: every packet that reached the
+    // link after it (the fetcher's retries) was lost. (Packets already in the delay
+    // line when it began still come out.)
     let home = |step: u64| {
         lines
             .iter()
@@ -109,16 +110,16 @@ fn a_partitioned_fetch_fails_by_its_deadline_and_heals() {
             .clone()
     };
     let (at5, at6) = (home(5), home(6));
-    let total = |v: &serde_json::Value, k: &str| {
-        v["a2b"][k].as_u64().unwrap() + v["b2a"][k].as_u64().unwrap()
-    };
-    assert_eq!(
-        total(&at5, "packets_out"),
-        total(&at6, "packets_out"),
-        "{at5} {at6}"
-    );
+    let grew = |dir: &str, k: &str| at6[dir][k].as_u64().unwrap() - at5[dir][k].as_u64().unwrap();
+    for dir in ["a2b", "b2a"] {
+        assert_eq!(
+            grew(dir, "lost"),
+            grew(dir, "packets_in"),
+            "{dir}: {at5} {at6}"
+        );
+    }
     assert!(
-        total(&at6, "packets_in") > total(&at5, "packets_in"),
+        grew("b2a", "packets_in") + grew("a2b", "packets_in") > 0,
         "{at5} {at6}"
     );
 
@@ -153,4 +154,45 @@ fn a_wrong_sha256_fails_the_run() {
         err.contains(&format!("is not the expected {zeros}")),
         "{err}"
     );
+}
+
+#[test]
+fn a_run_past_its_timeout_fails_and_tears_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let sc = dir.path().join("slow.toml");
+    let text = HEAD
+        .replace("timeout = \"120s\"", "timeout = \"6s\"")
+        .replace(
+            "[[step]]\ndo = \"partition\"\nlink = \"home\"\n",
+            "[[step]]\ndo = \"wait\"\nfor = \"60s\"\n",
+        );
+    assert!(text.contains("for = \"60s\""));
+    std::fs::write(&sc, text).unwrap();
+    let figures = dir.path().join("f.jsonl");
+    let t0 = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_testnet"))
+        .arg("run")
+        .arg(&sc)
+        .arg("--acorn")
+        .arg(acorn())
+        .arg("--figures")
+        .arg(&figures)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("step 5 (wait) failed: the run passed its timeout"),
+        "{err}"
+    );
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(30),
+        "the wait ran past the timeout"
+    );
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&figures)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(netns::list(&prefix(&lines)).is_empty());
 }
