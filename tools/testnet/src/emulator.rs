@@ -280,3 +280,45 @@ impl Drop for LinkProcess {
         let _ = self.child.wait();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_commands_set_directions_and_refuse_bad_lines() {
+        let mut ab = Pipe::new(Conditions::default(), 1);
+        let mut ba = Pipe::new(Conditions::default(), 2);
+        assert_eq!(command("a2b delay=10ms\n", &mut ab, &mut ba, 0), "ok");
+        assert_eq!(ab.conditions().delay, std::time::Duration::from_millis(10));
+        assert_eq!(ba.conditions(), Conditions::default());
+        assert_eq!(command("both loss=100%", &mut ab, &mut ba, 0), "ok");
+        assert_eq!(
+            (ab.conditions().loss_ppm, ba.conditions().loss_ppm),
+            (1_000_000, 1_000_000)
+        );
+        // Setting a direction replaces all of it: the delay set above is gone.
+        assert_eq!(ab.conditions().delay, std::time::Duration::ZERO);
+        let bad = command("b2a rate=fast", &mut ab, &mut ba, 0);
+        assert!(bad.starts_with("error: rate \"fast\""), "{bad}");
+        assert_eq!(
+            ba.conditions().loss_ppm,
+            1_000_000,
+            "a bad line changes nothing"
+        );
+        assert!(command("reboot", &mut ab, &mut ba, 0).starts_with("error: unknown command"));
+        let stats: LinkStats =
+            serde_json::from_str(&command("stats", &mut ab, &mut ba, 7)).unwrap();
+        assert_eq!(stats.device_drops, 7);
+    }
+
+    #[test]
+    fn ends_read_as_netns_colon_dev() {
+        let e: End = "atn1x0-internet:m1".parse().unwrap();
+        assert_eq!(
+            (e.netns.as_str(), e.dev.as_str()),
+            ("atn1x0-internet", "m1")
+        );
+        assert!("no-colon".parse::<End>().is_err());
+    }
+}

@@ -67,6 +67,7 @@ struct Run<'a> {
     contents: BTreeMap<String, Content>,
     scratch: PathBuf,
     out: &'a mut dyn Write,
+    /// RSS ceilings in KiB.
     ceilings: BTreeMap<String, u64>,
 }
 
@@ -105,8 +106,11 @@ fn run_in(
         let profiles = sc.profiles.get(&h.name).cloned().unwrap_or_default();
         for p in &profiles {
             if let Ok(mib) = acorn_tools::profile_ceiling_mib(p) {
-                ceilings.insert(h.name.clone(), mib);
+                ceilings.insert(h.name.clone(), mib * 1024);
             }
+        }
+        if let Some(kib) = sc.rss_ceiling_kib.get(&h.name) {
+            ceilings.insert(h.name.clone(), *kib);
         }
         let node = Node::init(
             &h.name,
@@ -298,9 +302,9 @@ impl Run<'_> {
             f["step"] = n.into();
             f["pid"] = node.pid().into();
             if let (Some(rss), Some(ceiling)) = (f["rss_kib"].as_u64(), self.ceilings.get(name)) {
-                if rss > ceiling * 1024 {
+                if rss > *ceiling {
                     over = Some(format!(
-                        "{name}: RSS {rss} KiB is above its profile's ceiling of {ceiling} MiB"
+                        "{name}: RSS {rss} KiB is above its ceiling of {ceiling} KiB"
                     ));
                 }
             }

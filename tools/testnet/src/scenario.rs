@@ -17,6 +17,8 @@
 //! network = "home"         # default "internet"
 //! link = "lan"             # default "lan"
 //! profiles = ["pi-zero"]   # firmware profiles after `test`
+//! rss_ceiling = "24MiB"    # fail the run when its RSS passes this (default: the
+//!                          # memory_ceiling_mib of its firmware profile, if any)
 //!
 //! [[step]]
 //! do = "start"             # start stop kill: host
@@ -58,6 +60,8 @@ pub struct Scenario {
     pub topology: Topology,
     /// Extra profiles per host.
     pub profiles: BTreeMap<String, Vec<String>>,
+    /// RSS ceilings set in the file, in KiB, per host.
+    pub rss_ceiling_kib: BTreeMap<String, u64>,
     pub steps: Vec<Step>,
 }
 
@@ -172,6 +176,7 @@ struct RawHost {
     link: Option<S<toml::Value>>,
     #[serde(default)]
     profiles: Vec<String>,
+    rss_ceiling: Option<S<String>>,
 }
 
 #[derive(Deserialize)]
@@ -318,6 +323,7 @@ pub fn parse(text: &str, path: &Path) -> anyhow::Result<Scenario> {
     // Hosts.
     let mut hosts: BTreeMap<String, HostSpec> = BTreeMap::new();
     let mut profiles = BTreeMap::new();
+    let mut ceilings = BTreeMap::new();
     for h in &raw.host {
         let name = h.name.get_ref();
         let at = h.name.span().start;
@@ -346,6 +352,13 @@ pub fn parse(text: &str, path: &Path) -> anyhow::Result<Scenario> {
             return cx.err(at, format!("host {name:?} is defined twice"));
         }
         profiles.insert(name.clone(), h.profiles.clone());
+        if let Some(c) = &h.rss_ceiling {
+            let bytes = parse_bytes(c.get_ref()).or_else(|e| cx.err(c.span().start, e))?;
+            if bytes < 1024 {
+                return cx.err(c.span().start, "rss_ceiling must be at least 1KiB");
+            }
+            ceilings.insert(name.clone(), bytes / 1024);
+        }
     }
 
     // Steps, checked in order against what runs and what was added.
@@ -489,6 +502,7 @@ pub fn parse(text: &str, path: &Path) -> anyhow::Result<Scenario> {
             hosts: hosts.into_values().collect(),
         },
         profiles,
+        rss_ceiling_kib: ceilings,
         steps,
     })
 }

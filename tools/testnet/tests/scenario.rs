@@ -196,3 +196,30 @@ fn a_run_past_its_timeout_fails_and_tears_down() {
         .collect();
     assert!(netns::list(&prefix(&lines)).is_empty());
 }
+
+#[test]
+fn a_node_above_its_rss_ceiling_fails_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let sc = dir.path().join("small.toml");
+    // A ceiling far below any daemon's RSS, set in the file.
+    let text = HEAD.replace(
+        "[[host]]\nname = \"provider\"\n",
+        "[[host]]\nname = \"provider\"\nrss_ceiling = \"1MiB\"\n",
+    );
+    assert_ne!(text, HEAD);
+    std::fs::write(&sc, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_testnet"))
+        .arg("run")
+        .arg(&sc)
+        .arg("--acorn")
+        .arg(acorn())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("step 1 (start) failed: provider: RSS"),
+        "{err}"
+    );
+    assert!(err.contains("is above its ceiling of 1024 KiB"), "{err}");
+}
