@@ -22,7 +22,7 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -54,6 +54,37 @@ pub struct Fetched {
     pub ttlb: Duration,
 }
 
+/// A fetch under way on its own thread.
+struct Pending {
+    job: std::thread::JoinHandle<anyhow::Result<Fetched>>,
+    want: String,
+    cid: String,
+    deadline: Duration,
+}
+
+impl Pending {
+    /// Waits for it (it stops itself at its deadline) and checks its bytes.
+    fn finish(self, host: &str, content: &str) -> anyhow::Result<Value> {
+        let f = self
+            .job
+            .join()
+            .map_err(|_| anyhow::anyhow!("fetch thread panicked"))??;
+        let v = json!({
+            "host": host, "content": content, "cid": self.cid, "bytes": f.bytes,
+            "ttfb_ms": f.ttfb.map(|d| d.as_millis() as u64),
+            "ttlb_ms": f.ttlb.as_millis() as u64, "sha256": f.sha256,
+            "deadline_ms": self.deadline.as_millis() as u64,
+        });
+        anyhow::ensure!(
+            f.sha256 == self.want,
+            "fetch of {content} on {host}: sha256 {} is not the expected {} ({v})",
+            f.sha256,
+            self.want
+        );
+        Ok(v)
+    }
+}
+
 struct Content {
     cid: String,
     sha256: String,
@@ -65,6 +96,8 @@ struct Run<'a> {
     nodes: BTreeMap<String, Node>,
     net: Testnet,
     contents: BTreeMap<String, Content>,
+    /// Background fetches by (host, content).
+    background: BTreeMap<(String, String), Pending>,
     scratch: PathBuf,
     out: &'a mut dyn Write,
     /// RSS ceilings in KiB.
@@ -126,6 +159,7 @@ fn run_in(
         nodes,
         net,
         contents: BTreeMap::new(),
+        background: BTreeMap::new(),
         scratch: scratch.to_path_buf(),
         out,
         ceilings,
@@ -156,7 +190,7 @@ fn run_in(
             Err(e) => fig["error"] = e.to_string().into(),
         }
         writeln!(run.out, "{fig}")?;
-        if fig["do"] == "fetch" {
+        if (fig["do"] == "fetch" || fig["do"] == "await") && fig["bytes"].is_u64() {
             fetches.push(fig);
         }
         let checked = run.figures(n);
@@ -225,6 +259,7 @@ impl Run<'_> {
                 content,
                 sha256,
                 deadline,
+                background,
             } => {
                 let c = self
                     .contents
@@ -233,20 +268,30 @@ impl Run<'_> {
                 let want = sha256.clone().unwrap_or_else(|| c.sha256.clone());
                 let cid = c.cid.clone();
                 let limit = (*deadline).min(left);
-                let f = fetch(self.node(host)?, &cid, limit)?;
-                let v = json!({
-                    "host": host, "content": content, "cid": cid, "bytes": f.bytes,
-                    "ttfb_ms": f.ttfb.map(|d| d.as_millis() as u64),
-                    "ttlb_ms": f.ttlb.as_millis() as u64, "sha256": f.sha256,
-                    "deadline_ms": deadline.as_millis() as u64,
-                });
-                anyhow::ensure!(
-                    f.sha256 == want,
-                    "fetch of {content} on {host}: sha256 {} is not the expected {want} ({v})",
-                    f.sha256
-                );
-                Ok(v)
+                let node = self.node(host)?;
+                let (cmd, who) = (node.command(&["cat", &cid]), node.name().to_string());
+                let job = {
+                    let cid = cid.clone();
+                    std::thread::spawn(move || fetch(cmd, &who, &cid, limit))
+                };
+                let pending = Pending {
+                    job,
+                    want,
+                    cid,
+                    deadline: *deadline,
+                };
+                if *background {
+                    self.background
+                        .insert((host.clone(), content.clone()), pending);
+                    return Ok(json!({"host": host, "content": content, "background": true}));
+                }
+                pending.finish(host, content)
             }
+            Action::Await { host, content } => self
+                .background
+                .remove(&(host.clone(), content.clone()))
+                .ok_or_else(|| anyhow::anyhow!("no background fetch of {content} on {host}"))?
+                .finish(host, content),
             Action::Partition { link } => {
                 let all_lost = Conditions::parse("loss=100%").expect("constant");
                 self.net.link(link)?.process.set("both", all_lost)?;
@@ -375,14 +420,11 @@ impl Run<'_> {
     }
 }
 
-/// `acorn cat cid` on `node`, hashed as it streams; killed past `limit`.
-pub fn fetch(node: &Node, cid: &str, limit: Duration) -> anyhow::Result<Fetched> {
+/// Runs `cat` (an `acorn cat <cid>` against node `who`), hashing its output as it
+/// streams; killed past `limit`.
+pub fn fetch(mut cat: Command, who: &str, cid: &str, limit: Duration) -> anyhow::Result<Fetched> {
     let t0 = Instant::now();
-    let mut child = node
-        .command(&["cat", cid])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
+    let mut child = cat.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
     let mut stdout = child.stdout.take().expect("piped");
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -415,8 +457,7 @@ pub fn fetch(node: &Node, cid: &str, limit: Duration) -> anyhow::Result<Fetched>
                 }
                 anyhow::ensure!(
                     status.success(),
-                    "acorn cat {cid} on {}: {status}: {}",
-                    node.name(),
+                    "acorn cat {cid} on {who}: {status}: {}",
                     err.trim()
                 );
                 return Ok(Fetched {
@@ -430,8 +471,7 @@ pub fn fetch(node: &Node, cid: &str, limit: Duration) -> anyhow::Result<Fetched>
                 let _ = child.kill();
                 let _ = child.wait();
                 anyhow::bail!(
-                    "fetch of {cid} on {} did not finish within {limit:?} ({got} bytes so far)",
-                    node.name()
+                    "fetch of {cid} on {who} did not finish within {limit:?} ({got} bytes so far)"
                 );
             }
         }

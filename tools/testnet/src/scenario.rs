@@ -28,7 +28,8 @@
 //! Steps (`do = …`): `start`/`stop`/`kill` (`host`); `add` (`host`, `as` a name,
 //! and `size` of seeded pseudo-random bytes or `file`, relative to the scenario);
 //! `connect` (`host` dials `to`); `fetch` (`host`, `content` = an earlier `as`,
-//! `sha256` expected, `deadline`); `partition` and `heal` (`link` = the host or
+//! `sha256` expected, `deadline`; with `background = true` the script goes on and
+//! a later `await` step with the same `host` and `content` collects it); `partition` and `heal` (`link` = the host or
 //! network it belongs to); `link` (`link`, `conditions`); `wait` (`for`);
 //! `wait-until` (`host`, `peers` at least, `deadline`).
 //!
@@ -104,6 +105,12 @@ pub enum Action {
         content: String,
         sha256: Option<String>,
         deadline: Duration,
+        /// Started and left running; an `await` step collects it.
+        background: bool,
+    },
+    Await {
+        host: String,
+        content: String,
     },
     Partition {
         link: String,
@@ -135,6 +142,7 @@ impl Action {
             Action::Add { .. } => "add",
             Action::Connect { .. } => "connect",
             Action::Fetch { .. } => "fetch",
+            Action::Await { .. } => "await",
             Action::Partition { .. } => "partition",
             Action::Heal { .. } => "heal",
             Action::Link { .. } => "link",
@@ -198,6 +206,7 @@ struct RawStep {
     #[serde(rename = "for")]
     time: Option<S<String>>,
     peers: Option<usize>,
+    background: Option<bool>,
 }
 
 /// Reads and checks a scenario file.
@@ -365,6 +374,7 @@ pub fn parse(text: &str, path: &Path) -> anyhow::Result<Scenario> {
     let base = path.parent().unwrap_or(Path::new("."));
     let mut running: BTreeSet<String> = BTreeSet::new();
     let mut contents: BTreeSet<String> = BTreeSet::new();
+    let mut pending: BTreeMap<(String, String), usize> = BTreeMap::new();
     let mut steps = Vec::new();
     for (i, s) in raw.step.iter().enumerate() {
         let at = s.span().start;
@@ -468,7 +478,19 @@ pub fn parse(text: &str, path: &Path) -> anyhow::Result<Scenario> {
                     None => None,
                 };
                 let deadline = duration(&cx, r.deadline.as_ref().map_or_else(|| cx.err(at, "step \"fetch\" needs `deadline`"), Ok)?)?;
-                Action::Fetch { host: h, content, sha256, deadline }
+                let background = r.background.unwrap_or(false);
+                if background && pending.insert((h.clone(), content.clone()), cx.line(at)).is_some() {
+                    return cx.err(at, format!("{h} already has a background fetch of {content:?}"));
+                }
+                Action::Fetch { host: h, content, sha256, deadline, background }
+            }
+            "await" => {
+                let h = host(false)?;
+                let (content, cat) = need(&r.content, "content")?;
+                if pending.remove(&(h.clone(), content.clone())).is_none() {
+                    return cx.err(cat, format!("no background fetch of {content:?} on {h} to await"));
+                }
+                Action::Await { host: h, content }
             }
             "partition" => Action::Partition { link: link_name()? },
             "heal" => Action::Heal { link: link_name()? },
@@ -485,13 +507,19 @@ pub fn parse(text: &str, path: &Path) -> anyhow::Result<Scenario> {
                 Action::WaitUntil { host: h, peers, deadline }
             }
             other => {
-                return cx.err(r.verb.span().start, format!("unknown step {other:?} (start, stop, kill, add, connect, fetch, partition, heal, link, wait, wait-until)"))
+                return cx.err(r.verb.span().start, format!("unknown step {other:?} (start, stop, kill, add, connect, fetch, await, partition, heal, link, wait, wait-until)"))
             }
         };
         steps.push(Step {
             line: cx.line(at),
             action,
         });
+    }
+    if let Some(((h, c), line)) = pending.into_iter().next() {
+        anyhow::bail!(
+            "{}:{line}: the background fetch of {c:?} on {h} is never awaited",
+            path.display()
+        );
     }
     Ok(Scenario {
         path: path.to_path_buf(),
@@ -740,6 +768,36 @@ conditions = "satellite"
             let named = text.lines().nth(line - 1).unwrap();
             assert!(named.contains(held), "{e}: line {line} is {named:?}");
         }
+    }
+
+    #[test]
+    fn background_fetches_are_awaited_once() {
+        let bg = GOOD.replacen(
+            "deadline = \"40s\"",
+            "deadline = \"40s\"\nbackground = true",
+            1,
+        );
+        let e = check(&bg).unwrap_err();
+        assert!(
+            e.contains("s.toml:29: the background fetch of \"f\" on a is never awaited"),
+            "{e}"
+        );
+        let ok = format!("{bg}[[step]]\ndo = \"await\"\nhost = \"a\"\ncontent = \"f\"\n");
+        let s = check(&ok).unwrap();
+        assert!(matches!(
+            s.steps[4].action,
+            Action::Fetch {
+                background: true,
+                ..
+            }
+        ));
+        assert!(matches!(s.steps[6].action, Action::Await { .. }));
+        let twice = format!("{ok}[[step]]\ndo = \"await\"\nhost = \"a\"\ncontent = \"f\"\n");
+        let e = check(&twice).unwrap_err();
+        assert!(
+            e.contains("no background fetch of \"f\" on a to await"),
+            "{e}"
+        );
     }
 
     #[test]
