@@ -88,6 +88,7 @@ impl Pending {
 struct Content {
     cid: String,
     sha256: String,
+    path: PathBuf,
 }
 
 struct Run<'a> {
@@ -239,12 +240,26 @@ impl Run<'_> {
                         p
                     }
                     Source::File(p) => p.clone(),
+                    Source::Again => self
+                        .contents
+                        .get(name)
+                        .ok_or_else(|| anyhow::anyhow!("no content {name:?}"))?
+                        .path
+                        .clone(),
                 };
                 let sha256 = hex(&Sha256::digest(std::fs::read(&path)?));
                 let p = path.to_string_lossy().into_owned();
                 let cid = self.node(host)?.cli(&["add", "-Q", &p])?.trim().to_string();
                 let v = json!({"host": host, "as": name, "cid": cid, "sha256": sha256});
-                self.contents.insert(name.clone(), Content { cid, sha256 });
+                if let Some(before) = self.contents.get(name) {
+                    anyhow::ensure!(
+                        before.cid == cid,
+                        "{name} added on {host} as {cid}, before as {}",
+                        before.cid
+                    );
+                }
+                self.contents
+                    .insert(name.clone(), Content { cid, sha256, path });
                 Ok(v)
             }
             Action::Connect { host, to } => {

@@ -27,7 +27,8 @@
 //!
 //! Steps (`do = …`): `start`/`stop`/`kill` (`host`); `add` (`host`, `as` a name,
 //! and `size` of seeded pseudo-random bytes or `file`, relative to the scenario);
-//! `connect` (`host` dials `to`); `fetch` (`host`, `content` = an earlier `as`,
+//! an `add` naming content added before, without `size` or `file`, adds the same
+//! bytes on one more host; `connect` (`host` dials `to`); `fetch` (`host`, `content` = an earlier `as`,
 //! `sha256` expected, `deadline`; with `background = true` the script goes on and
 //! a later `await` step with the same `host` and `content` collects it); `partition` and `heal` (`link` = the host or
 //! network it belongs to); `link` (`link`, `conditions`); `wait` (`for`);
@@ -76,8 +77,14 @@ pub struct Step {
 /// Where `add` takes its bytes.
 #[derive(Debug, Clone)]
 pub enum Source {
-    Generated { len: u64, seed: u64 },
+    Generated {
+        len: u64,
+        seed: u64,
+    },
     File(PathBuf),
+    /// The bytes of an earlier `add` with the same name (the same content on one
+    /// more host).
+    Again,
 }
 
 #[derive(Debug, Clone)]
@@ -435,11 +442,13 @@ pub fn parse(text: &str, path: &Path) -> anyhow::Result<Scenario> {
             }
             "add" => {
                 let h = host(true)?;
-                let (name, nat) = need(&r.name, "as")?;
-                if !contents.insert(name.clone()) {
-                    return cx.err(nat, format!("content {name:?} is added twice"));
-                }
+                let (name, _) = need(&r.name, "as")?;
+                let again = !contents.insert(name.clone());
                 let source = match (&r.size, &r.file) {
+                    (None, None) if again => Source::Again,
+                    _ if again => {
+                        return cx.err(at, format!("content {name:?} is already added: to add it on another host, name it without `size` or `file`"))
+                    }
                     (Some(size), None) => {
                         let len = parse_bytes(size.get_ref()).or_else(|e| cx.err(size.span().start, e))?;
                         if len == 0 || len > MAX_GENERATED_BYTES {
@@ -454,7 +463,7 @@ pub fn parse(text: &str, path: &Path) -> anyhow::Result<Scenario> {
                         }
                         Source::File(p)
                     }
-                    _ => return cx.err(at, "step \"add\" needs exactly one of `size` and `file`"),
+                    _ => return cx.err(at, "step \"add\" of new content needs exactly one of `size` and `file`"),
                 };
                 Action::Add { host: h, name, source }
             }
