@@ -270,7 +270,10 @@ pub fn parse(text: &str, path: &Path) -> anyhow::Result<Scenario> {
         let name = n.name.get_ref();
         let at = n.name.span().start;
         if name == INTERNET || !valid_name(name) {
-            return cx.err(at, format!("network name {name:?}: use letters, digits and '-', at most 12, not \"internet\""));
+            return cx.err(
+                at,
+                format!("network name {name:?}: {NAME_RULE}, not \"internet\""),
+            );
         }
         let nat = match n.nat.as_ref().map(|s| s.get_ref().as_str()) {
             None | Some("eim") => Nat::Eim,
@@ -344,7 +347,10 @@ pub fn parse(text: &str, path: &Path) -> anyhow::Result<Scenario> {
         let name = h.name.get_ref();
         let at = h.name.span().start;
         if !valid_name(name) || nets.contains_key(name) {
-            return cx.err(at, format!("host name {name:?}: use letters, digits and '-', at most 12, not a network's name"));
+            return cx.err(
+                at,
+                format!("host name {name:?}: {NAME_RULE}, not a network's name"),
+            );
         }
         let network = h
             .network
@@ -438,34 +444,59 @@ pub fn parse(text: &str, path: &Path) -> anyhow::Result<Scenario> {
             "stop" | "kill" => {
                 let h = host(true)?;
                 running.remove(&h);
-                if r.verb.get_ref() == "stop" { Action::Stop { host: h } } else { Action::Kill { host: h } }
+                if r.verb.get_ref() == "stop" {
+                    Action::Stop { host: h }
+                } else {
+                    Action::Kill { host: h }
+                }
             }
             "add" => {
                 let h = host(true)?;
                 let (name, _) = need(&r.name, "as")?;
                 let again = !contents.insert(name.clone());
-                let source = match (&r.size, &r.file) {
-                    (None, None) if again => Source::Again,
-                    _ if again => {
-                        return cx.err(at, format!("content {name:?} is already added: to add it on another host, name it without `size` or `file`"))
-                    }
-                    (Some(size), None) => {
-                        let len = parse_bytes(size.get_ref()).or_else(|e| cx.err(size.span().start, e))?;
-                        if len == 0 || len > MAX_GENERATED_BYTES {
-                            return cx.err(size.span().start, "size must be 1 byte to 1 GiB");
+                let source =
+                    match (&r.size, &r.file) {
+                        (None, None) if again => Source::Again,
+                        _ if again => {
+                            return cx.err(
+                                at,
+                                format!(
+                                    "content {name:?} is already added: to add it on another \
+                                 host, name it without `size` or `file`"
+                                ),
+                            )
                         }
-                        Source::Generated { len, seed: seed.wrapping_add(i as u64 + 1) }
-                    }
-                    (None, Some(f)) => {
-                        let p = base.join(f.get_ref());
-                        if !p.is_file() {
-                            return cx.err(f.span().start, format!("file {} does not exist", p.display()));
+                        (Some(size), None) => {
+                            let len = parse_bytes(size.get_ref())
+                                .or_else(|e| cx.err(size.span().start, e))?;
+                            if len == 0 || len > MAX_GENERATED_BYTES {
+                                return cx.err(size.span().start, "size must be 1 byte to 1 GiB");
+                            }
+                            Source::Generated {
+                                len,
+                                seed: seed.wrapping_add(i as u64 + 1),
+                            }
                         }
-                        Source::File(p)
-                    }
-                    _ => return cx.err(at, "step \"add\" of new content needs exactly one of `size` and `file`"),
-                };
-                Action::Add { host: h, name, source }
+                        (None, Some(f)) => {
+                            let p = base.join(f.get_ref());
+                            if !p.is_file() {
+                                return cx.err(
+                                    f.span().start,
+                                    format!("file {} does not exist", p.display()),
+                                );
+                            }
+                            Source::File(p)
+                        }
+                        _ => return cx.err(
+                            at,
+                            "step \"add\" of new content needs exactly one of `size` and `file`",
+                        ),
+                    };
+                Action::Add {
+                    host: h,
+                    name,
+                    source,
+                }
             }
             "connect" => {
                 let h = host(true)?;
@@ -479,25 +510,44 @@ pub fn parse(text: &str, path: &Path) -> anyhow::Result<Scenario> {
                 let h = host(true)?;
                 let (content, cat) = need(&r.content, "content")?;
                 if !contents.contains(&content) {
-                    return cx.err(cat, format!("content {content:?} is not added by an earlier step"));
+                    return cx.err(
+                        cat,
+                        format!("content {content:?} is not added by an earlier step"),
+                    );
                 }
                 let sha256 = match &r.sha256 {
-                    Some(s) if s.get_ref().len() == 64 && s.get_ref().bytes().all(|b| b.is_ascii_hexdigit()) => Some(s.get_ref().to_ascii_lowercase()),
+                    Some(s) if is_sha256_hex(s.get_ref()) => Some(s.get_ref().to_ascii_lowercase()),
                     Some(s) => return cx.err(s.span().start, "sha256 must be 64 hex digits"),
                     None => None,
                 };
-                let deadline = duration(&cx, r.deadline.as_ref().map_or_else(|| cx.err(at, "step \"fetch\" needs `deadline`"), Ok)?)?;
+                let deadline = duration(&cx, required(&cx, at, "fetch", &r.deadline, "deadline")?)?;
                 let background = r.background.unwrap_or(false);
-                if background && pending.insert((h.clone(), content.clone()), cx.line(at)).is_some() {
-                    return cx.err(at, format!("{h} already has a background fetch of {content:?}"));
+                if background
+                    && pending
+                        .insert((h.clone(), content.clone()), cx.line(at))
+                        .is_some()
+                {
+                    return cx.err(
+                        at,
+                        format!("{h} already has a background fetch of {content:?}"),
+                    );
                 }
-                Action::Fetch { host: h, content, sha256, deadline, background }
+                Action::Fetch {
+                    host: h,
+                    content,
+                    sha256,
+                    deadline,
+                    background,
+                }
             }
             "await" => {
                 let h = host(false)?;
                 let (content, cat) = need(&r.content, "content")?;
                 if pending.remove(&(h.clone(), content.clone())).is_none() {
-                    return cx.err(cat, format!("no background fetch of {content:?} on {h} to await"));
+                    return cx.err(
+                        cat,
+                        format!("no background fetch of {content:?} on {h} to await"),
+                    );
                 }
                 Action::Await { host: h, content }
             }
@@ -505,18 +555,35 @@ pub fn parse(text: &str, path: &Path) -> anyhow::Result<Scenario> {
             "heal" => Action::Heal { link: link_name()? },
             "link" => {
                 let link = link_name()?;
-                let c = r.conditions.as_ref().map_or_else(|| cx.err(at, "step \"link\" needs `conditions`"), Ok)?;
-                Action::Link { link, spec: link_value(&cx, Some(c))? }
+                let c = required(&cx, at, "link", &r.conditions, "conditions")?;
+                Action::Link {
+                    link,
+                    spec: link_value(&cx, Some(c))?,
+                }
             }
-            "wait" => Action::Wait { time: duration(&cx, r.time.as_ref().map_or_else(|| cx.err(at, "step \"wait\" needs `for`"), Ok)?)? },
+            "wait" => Action::Wait {
+                time: duration(&cx, required(&cx, at, "wait", &r.time, "for")?)?,
+            },
             "wait-until" => {
                 let h = host(true)?;
-                let peers = r.peers.map_or_else(|| cx.err(at, "step \"wait-until\" needs `peers`"), Ok)?;
-                let deadline = duration(&cx, r.deadline.as_ref().map_or_else(|| cx.err(at, "step \"wait-until\" needs `deadline`"), Ok)?)?;
-                Action::WaitUntil { host: h, peers, deadline }
+                let peers = r
+                    .peers
+                    .map_or_else(|| cx.err(at, "step \"wait-until\" needs `peers`"), Ok)?;
+                let deadline = duration(
+                    &cx,
+                    required(&cx, at, "wait-until", &r.deadline, "deadline")?,
+                )?;
+                Action::WaitUntil {
+                    host: h,
+                    peers,
+                    deadline,
+                }
             }
             other => {
-                return cx.err(r.verb.span().start, format!("unknown step {other:?} (start, stop, kill, add, connect, fetch, await, partition, heal, link, wait, wait-until)"))
+                return cx.err(
+                    r.verb.span().start,
+                    format!("unknown step {other:?} ({})", VERBS.join(", ")),
+                )
             }
         };
         steps.push(Step {
@@ -542,6 +609,41 @@ pub fn parse(text: &str, path: &Path) -> anyhow::Result<Scenario> {
         rss_ceiling_kib: ceilings,
         steps,
     })
+}
+
+/// Every `do` word.
+const VERBS: &[&str] = &[
+    "start",
+    "stop",
+    "kill",
+    "add",
+    "connect",
+    "fetch",
+    "await",
+    "partition",
+    "heal",
+    "link",
+    "wait",
+    "wait-until",
+];
+
+/// What [`valid_name`] takes (the names become parts of namespace names).
+const NAME_RULE: &str = "use letters, digits and '-', at most 12";
+
+fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Field `what` of step `verb` (starting at `at`), or an error naming it.
+fn required<'a, T>(
+    cx: &Ctx,
+    at: usize,
+    verb: &str,
+    f: &'a Option<S<T>>,
+    what: &str,
+) -> anyhow::Result<&'a S<T>> {
+    f.as_ref()
+        .map_or_else(|| cx.err(at, format!("step {verb:?} needs `{what}`")), Ok)
 }
 
 fn valid_name(s: &str) -> bool {
