@@ -227,11 +227,14 @@ fn without_root_the_error_names_what_is_missing() {
     let sc = dir.path().join("s.toml");
     std::fs::write(&sc, LONG_RUN).unwrap();
     std::fs::set_permissions(&sc, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let out = Command::new(testnet_bin())
+    // A copy of the binary where that user can reach it (the build directory may
+    // sit under a private home).
+    let bin = dir.path().join("testnet");
+    std::fs::copy(testnet_bin(), &bin).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = Command::new(&bin)
         .arg("run")
         .arg(&sc)
-        .arg("--acorn")
-        .arg(acorn())
         .uid(65534)
         .gid(65534)
         .output()

@@ -63,8 +63,10 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         }
         Ok(true)
     })?;
-    // Every file is checked before anything is built.
+    // Every file is checked before anything is built, and the machine too.
     let scenarios = check(&files)?;
+    let nat = scenarios.iter().any(|s| !s.topology.networks.is_empty());
+    acorn_testnet::netns::require(nat)?;
     let opts = acorn_testnet::runner::Options {
         acorn,
         bins: acorn_testnet::testnet::Bins {
