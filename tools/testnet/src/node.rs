@@ -26,13 +26,15 @@ pub struct Node {
 }
 
 impl Node {
-    /// `acorn init --profile test[,profiles]` in `repo`, swarm on 0.0.0.0.
+    /// `acorn init --profile test[,profiles]` in `repo`, swarm on 0.0.0.0, then
+    /// each `config` key set.
     pub fn init(
         name: &str,
         netns: &str,
         acorn: &Path,
         repo: &Path,
         profiles: &[String],
+        config: &[(String, serde_json::Value)],
     ) -> anyhow::Result<Node> {
         let mut list = vec!["test".to_string()];
         list.extend(profiles.iter().cloned());
@@ -50,6 +52,9 @@ impl Node {
             "Addresses.Swarm",
             &format!("[\"/ip4/0.0.0.0/tcp/{SWARM_PORT}\"]"),
         ])?;
+        for (key, value) in config {
+            node.offline(&["config", "--json", key, &value.to_string()])?;
+        }
         Ok(node)
     }
 

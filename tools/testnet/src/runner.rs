@@ -152,6 +152,7 @@ fn run_in(
             &opts.acorn,
             &scratch.join(&h.name),
             &profiles,
+            sc.config.get(&h.name).map_or(&[][..], |v| &v[..]),
         )?;
         nodes.insert(h.name.clone(), node);
     }
@@ -307,6 +308,48 @@ impl Run<'_> {
                 .remove(&(host.clone(), content.clone()))
                 .ok_or_else(|| anyhow::anyhow!("no background fetch of {content} on {host}"))?
                 .finish(host, content),
+            Action::Provide { host, content } => {
+                let cid = self.cid(content)?;
+                self.node(host)?.cli(&["routing", "provide", &cid])?;
+                Ok(json!({"host": host, "content": content, "cid": cid}))
+            }
+            Action::FindProviders {
+                host,
+                content,
+                expect,
+                deadline,
+            } => {
+                let cid = self.cid(content)?;
+                let mut want = BTreeMap::new();
+                for h in expect {
+                    want.insert(self.node(h)?.peer_id()?, h.clone());
+                }
+                let t0 = Instant::now();
+                let limit = (*deadline).min(left);
+                loop {
+                    // One query at a time; an error (no route yet) counts as none found.
+                    let found = self
+                        .node(host)?
+                        .cli(&["routing", "findprovs", &cid])
+                        .unwrap_or_default();
+                    let missing: Vec<&String> = want
+                        .iter()
+                        .filter(|(id, _)| !found.lines().any(|l| l.trim() == id.as_str()))
+                        .map(|(_, h)| h)
+                        .collect();
+                    if missing.is_empty() {
+                        return Ok(json!({
+                            "host": host, "content": content, "found": found.lines().count(),
+                            "find_ms": t0.elapsed().as_millis() as u64,
+                        }));
+                    }
+                    anyhow::ensure!(
+                        t0.elapsed() < limit,
+                        "{host} did not find {missing:?} providing {content} within {limit:?}"
+                    );
+                    std::thread::sleep(POLL_EVERY);
+                }
+            }
             Action::Partition { link } => {
                 let all_lost = Conditions::parse("loss=100%").expect("constant");
                 self.net.link(link)?.process.set("both", all_lost)?;
@@ -351,6 +394,13 @@ impl Run<'_> {
                 }
             }
         }
+    }
+
+    fn cid(&self, content: &str) -> anyhow::Result<String> {
+        self.contents
+            .get(content)
+            .map(|c| c.cid.clone())
+            .ok_or_else(|| anyhow::anyhow!("no content {content:?}"))
     }
 
     /// Writes every node's and link's figures for step `n`; fails on a node above

@@ -17,6 +17,7 @@
 //! network = "home"         # default "internet"
 //! link = "lan"             # default "lan"
 //! profiles = ["pi-zero"]   # firmware profiles after `test`
+//! config = { "Routing.Type" = "dhtserver" }   # config keys set before it starts
 //! rss_ceiling = "24MiB"    # fail the run when its RSS passes this (default: the
 //!                          # memory_ceiling_mib of its firmware profile, if any)
 //!
@@ -62,6 +63,9 @@ pub struct Scenario {
     pub topology: Topology,
     /// Extra profiles per host.
     pub profiles: BTreeMap<String, Vec<String>>,
+    /// Config keys set in each host's repo before it starts (`Routing.Type` →
+    /// `"dhtserver"`), after its profiles.
+    pub config: BTreeMap<String, Vec<(String, serde_json::Value)>>,
     /// RSS ceilings set in the file, in KiB, per host.
     pub rss_ceiling_kib: BTreeMap<String, u64>,
     pub steps: Vec<Step>,
@@ -119,6 +123,19 @@ pub enum Action {
         host: String,
         content: String,
     },
+    /// `routing provide` of the content's CID on `host`.
+    Provide {
+        host: String,
+        content: String,
+    },
+    /// `routing findprovs` on `host` until every host of `expect` is among the
+    /// providers found, or the deadline.
+    FindProviders {
+        host: String,
+        content: String,
+        expect: Vec<String>,
+        deadline: Duration,
+    },
     Partition {
         link: String,
     },
@@ -150,6 +167,8 @@ impl Action {
             Action::Connect { .. } => "connect",
             Action::Fetch { .. } => "fetch",
             Action::Await { .. } => "await",
+            Action::Provide { .. } => "provide",
+            Action::FindProviders { .. } => "find-providers",
             Action::Partition { .. } => "partition",
             Action::Heal { .. } => "heal",
             Action::Link { .. } => "link",
@@ -192,6 +211,8 @@ struct RawHost {
     #[serde(default)]
     profiles: Vec<String>,
     rss_ceiling: Option<S<String>>,
+    #[serde(default)]
+    config: toml::Table,
 }
 
 #[derive(Deserialize)]
@@ -214,6 +235,7 @@ struct RawStep {
     time: Option<S<String>>,
     peers: Option<usize>,
     background: Option<bool>,
+    expect: Option<S<Vec<String>>>,
 }
 
 /// Reads and checks a scenario file.
@@ -343,6 +365,7 @@ pub fn parse(text: &str, path: &Path) -> anyhow::Result<Scenario> {
     let mut hosts: BTreeMap<String, HostSpec> = BTreeMap::new();
     let mut profiles = BTreeMap::new();
     let mut ceilings = BTreeMap::new();
+    let mut config = BTreeMap::new();
     for h in &raw.host {
         let name = h.name.get_ref();
         let at = h.name.span().start;
@@ -374,6 +397,11 @@ pub fn parse(text: &str, path: &Path) -> anyhow::Result<Scenario> {
             return cx.err(at, format!("host {name:?} is defined twice"));
         }
         profiles.insert(name.clone(), h.profiles.clone());
+        let mut keys = Vec::new();
+        for (k, v) in &h.config {
+            keys.push((k.clone(), serde_json::to_value(v)?));
+        }
+        config.insert(name.clone(), keys);
         if let Some(c) = &h.rss_ceiling {
             let bytes = parse_bytes(c.get_ref()).or_else(|e| cx.err(c.span().start, e))?;
             if bytes < 1024 {
@@ -564,6 +592,37 @@ pub fn parse(text: &str, path: &Path) -> anyhow::Result<Scenario> {
             "wait" => Action::Wait {
                 time: duration(&cx, required(&cx, at, "wait", &r.time, "for")?)?,
             },
+            "provide" | "find-providers" => {
+                let h = host(true)?;
+                let (content, cat) = need(&r.content, "content")?;
+                if !contents.contains(&content) {
+                    return cx.err(
+                        cat,
+                        format!("content {content:?} is not added by an earlier step"),
+                    );
+                }
+                if r.verb.get_ref() == "provide" {
+                    Action::Provide { host: h, content }
+                } else {
+                    let e = required(&cx, at, "find-providers", &r.expect, "expect")?;
+                    for x in e.get_ref() {
+                        if !hosts.contains_key(x) {
+                            return cx
+                                .err(e.span().start, format!("unknown host {x:?} in `expect`"));
+                        }
+                    }
+                    let deadline = duration(
+                        &cx,
+                        required(&cx, at, "find-providers", &r.deadline, "deadline")?,
+                    )?;
+                    Action::FindProviders {
+                        host: h,
+                        content,
+                        expect: e.get_ref().clone(),
+                        deadline,
+                    }
+                }
+            }
             "wait-until" => {
                 let h = host(true)?;
                 let peers = r
@@ -607,6 +666,7 @@ pub fn parse(text: &str, path: &Path) -> anyhow::Result<Scenario> {
         },
         profiles,
         rss_ceiling_kib: ceilings,
+        config,
         steps,
     })
 }
@@ -909,6 +969,32 @@ conditions = "satellite"
             e.contains("no background fetch of \"f\" on a to await"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn dht_steps_and_host_config_are_checked() {
+        let dht = GOOD.replacen(
+            "[[host]]\nname = \"b\"\n",
+            "[[host]]\nname = \"b\"\nconfig = { \"Routing.Type\" = \"dhtserver\", \"Swarm.ConnMgr.HighWater\" = 50 }\n",
+            1,
+        ) + "[[step]]\ndo = \"provide\"\nhost = \"b\"\ncontent = \"f\"\n\
+             [[step]]\ndo = \"find-providers\"\nhost = \"a\"\ncontent = \"f\"\nexpect = [\"b\"]\ndeadline = \"9s\"\n";
+        let s = check(&dht).unwrap();
+        assert_eq!(
+            s.config["b"],
+            vec![
+                ("Routing.Type".to_string(), serde_json::json!("dhtserver")),
+                ("Swarm.ConnMgr.HighWater".to_string(), serde_json::json!(50)),
+            ]
+        );
+        assert!(s.config["a"].is_empty());
+        assert!(
+            matches!(&s.steps[7].action, Action::FindProviders { expect, .. } if expect == &["b"])
+        );
+        let e = check(&dht.replace("expect = [\"b\"]", "expect = [\"q\"]")).unwrap_err();
+        assert!(e.contains("unknown host \"q\" in `expect`"), "{e}");
+        let e = check(&dht.replace("expect = [\"b\"]\n", "")).unwrap_err();
+        assert!(e.contains("step \"find-providers\" needs `expect`"), "{e}");
     }
 
     #[test]

@@ -132,6 +132,7 @@ fn nat_kinds_map_as_named_and_daemons_connect_through_them() {
         &acorn(),
         &dir.path().join("s"),
         &[],
+        &[],
     )
     .unwrap();
     let mut na = Node::init(
@@ -139,6 +140,7 @@ fn nat_kinds_map_as_named_and_daemons_connect_through_them() {
         &net.place("a").unwrap().netns,
         &acorn(),
         &dir.path().join("a"),
+        &[],
         &[],
     )
     .unwrap();
