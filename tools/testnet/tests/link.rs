@@ -151,6 +151,8 @@ fn round_trip_throughput_and_loss_match_the_settings() {
     // missing at the receiver.
     let cond = Conditions::parse("loss=5%").unwrap();
     p.link.set("a2b", cond).unwrap();
+    // Let the TCP stream's teardown pass first.
+    std::thread::sleep(Duration::from_millis(300));
     let before = p.link.stats().unwrap();
     let rx = p.b.run_in(|| Ok(UdpSocket::bind((B_ADDR, 7001))?)).unwrap();
     rx.set_read_timeout(Some(Duration::from_millis(500)))
@@ -178,10 +180,13 @@ fn round_trip_throughput_and_loss_match_the_settings() {
     println!("UDP: {lost} of {SENT} lost (set 5 %)");
     // 5 % of 2000 = 100; the binomial standard deviation is ~10.
     assert!((60..=140).contains(&lost), "{lost} of {SENT} lost, set 5 %");
-    assert_eq!(
-        (after.a2b.lost - before.a2b.lost) as usize,
-        lost,
-        "the link's count and the receiver disagree"
+    // The link's own count agrees with the receiver, give or take packets other
+    // than the datagrams that crossed meanwhile (the TCP stream's last segments).
+    let link_lost = (after.a2b.lost - before.a2b.lost) as usize;
+    let others = (after.a2b.packets_in - before.a2b.packets_in) as usize - SENT;
+    assert!(
+        (lost..=lost + others).contains(&link_lost),
+        "the link lost {link_lost}, the receiver missed {lost} ({others} other packets)"
     );
 }
 
