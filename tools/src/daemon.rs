@@ -140,26 +140,9 @@ impl Daemon {
             .to_string())
     }
 
-    /// POSTs `/api/v0/<cmd_and_query>` with an empty body; returns the JSON
-    /// object of the answer (the first line starting with `{`, so that a chunked
-    /// body works too).
+    /// [`rpc_post`] to this daemon's RPC API.
     pub fn rpc(&self, cmd_and_query: &str) -> anyhow::Result<serde_json::Value> {
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.api_port()?))?;
-        write!(
-            s,
-            "POST /api/v0/{cmd_and_query} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-        )?;
-        let mut resp = String::new();
-        s.read_to_string(&mut resp)?;
-        let body = resp
-            .split("\r\n\r\n")
-            .nth(1)
-            .ok_or_else(|| anyhow::anyhow!("bad HTTP answer: {resp}"))?;
-        let json = body
-            .lines()
-            .find(|l| l.starts_with('{'))
-            .ok_or_else(|| anyhow::anyhow!("no JSON in: {body}"))?;
-        Ok(serde_json::from_str(json)?)
+        rpc_post(self.api_port()?, cmd_and_query)
     }
 
     /// `TotalIn` of `stats bw`, exact (asked over the RPC API: the CLI rounds).
@@ -169,6 +152,29 @@ impl Daemon {
             .as_u64()
             .ok_or_else(|| anyhow::anyhow!("no TotalIn in `stats bw`: {bw}"))
     }
+}
+
+/// POSTs `/api/v0/<cmd_and_query>` with an empty body to the RPC API on
+/// 127.0.0.1:`port` (of the calling thread's network namespace); returns the JSON
+/// object of the answer (the first line starting with `{`, so that a chunked body
+/// works too).
+pub fn rpc_post(port: u16, cmd_and_query: &str) -> anyhow::Result<serde_json::Value> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    write!(
+        s,
+        "POST /api/v0/{cmd_and_query} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut resp = String::new();
+    s.read_to_string(&mut resp)?;
+    let body = resp
+        .split("\r\n\r\n")
+        .nth(1)
+        .ok_or_else(|| anyhow::anyhow!("bad HTTP answer: {resp}"))?;
+    let json = body
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .ok_or_else(|| anyhow::anyhow!("no JSON in: {body}"))?;
+    Ok(serde_json::from_str(json)?)
 }
 
 /// (VmRSS KiB, VmHWM KiB, OS threads) of a process.

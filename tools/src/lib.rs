@@ -6,7 +6,7 @@
 mod daemon;
 pub mod interop;
 pub mod rng;
-pub use daemon::{proc_figures, profile_ceiling_mib, Daemon};
+pub use daemon::{proc_figures, profile_ceiling_mib, rpc_post, Daemon};
 
 use std::io::Write;
 use std::path::Path;
