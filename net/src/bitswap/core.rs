@@ -197,18 +197,33 @@ impl Config {
 /// Errors of client calls.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CoreError {
+    /// Opening a session past `Config::max_sessions`.
     #[error("too many sessions (limit {limit})")]
-    TooManySessions { limit: usize },
-    #[error("too many wants: {live} live + {new} new over the limit of {limit}")]
-    TooManyWants {
-        live: usize,
-        new: usize,
+    TooManySessions {
+        /// The limit.
         limit: usize,
     },
+    /// Adding wants past `Config::max_wants`.
+    #[error("too many wants: {live} live + {new} new over the limit of {limit}")]
+    TooManyWants {
+        /// Wants already live.
+        live: usize,
+        /// Wants being added.
+        new: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A session id the core does not know (closed or never opened).
     #[error("unknown session {0}")]
     UnknownSession(SessionId),
+    /// A want for a CID whose hash we cannot verify.
     #[error("{cid}: hash function {code:#x} is not supported (only sha2-256)")]
-    UnsupportedHash { cid: Cid, code: u64 },
+    UnsupportedHash {
+        /// The CID.
+        cid: Cid,
+        /// Its multihash code.
+        code: u64,
+    },
 }
 
 /// What the core asks of the node.
@@ -216,21 +231,38 @@ pub enum CoreError {
 pub enum Event {
     /// A verified block that the listed sessions wanted.
     Block {
+        /// The sessions that wanted it.
         sessions: Vec<SessionId>,
+        /// The block.
         block: Block,
     },
     /// A want ran out of time.
-    WantFailed { session: SessionId, cid: Cid },
+    WantFailed {
+        /// The session that wanted it.
+        session: SessionId,
+        /// The CID.
+        cid: Cid,
+    },
     /// No candidate is left for `cid`: search the DHT and call [`Core::add_providers`].
-    FindProviders { session: SessionId, cid: Cid },
+    FindProviders {
+        /// The session that wants it.
+        session: SessionId,
+        /// The CID.
+        cid: Cid,
+    },
     /// The peer misbehaved past the threshold: close its connections.
-    Disconnect { peer: PeerId },
+    Disconnect {
+        /// The peer.
+        peer: PeerId,
+    },
 }
 
 /// A blockstore question for the caller: answer with [`Core::on_lookup`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lookup {
+    /// The peer that asked.
     pub peer: PeerId,
+    /// The block asked for.
     pub cid: Cid,
     /// `Have`: only presence is needed (call `has`); `Block`: the data (call `get`).
     pub want_type: WantType,
@@ -239,20 +271,30 @@ pub struct Lookup {
 /// The caller's answer to a [`Lookup`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Found {
+    /// We have it: its bytes.
     Block(Vec<u8>),
+    /// We have it (answer to a `Have` lookup).
     Have,
+    /// We do not have it.
     Missing,
 }
 
 /// Counters for `bitswap stat`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
+    /// Blocks received that we wanted.
     pub blocks_received: u64,
+    /// Bytes of those blocks.
     pub data_received: u64,
+    /// Blocks sent to peers.
     pub blocks_sent: u64,
+    /// Bytes of those blocks.
     pub data_sent: u64,
+    /// Blocks received more than once.
     pub dup_blks_received: u64,
+    /// Bytes of those duplicate blocks.
     pub dup_data_received: u64,
+    /// Messages received (well-formed ones).
     pub messages_received: u64,
     /// Blocks nobody wanted, or whose bytes did not hash to any wanted CID.
     pub unwanted_blocks: u64,
@@ -262,6 +304,7 @@ pub struct Stats {
     pub malformed_messages: u64,
     /// Asks that got no answer in time.
     pub ask_timeouts: u64,
+    /// Wants that ran out of time.
     pub wants_failed: u64,
     /// Disconnects requested for misbehaviour.
     pub peers_disconnected: u64,
@@ -271,9 +314,11 @@ pub struct Stats {
     pub server_queue_full: u64,
     /// Messages ignored because the peer table was full.
     pub peers_refused: u64,
+    /// Events dropped because the caller's queue was full.
     pub events_dropped: u64,
     /// Inbound streams reset because a stream cap (per peer or in all) was reached.
     pub inbound_streams_refused: u64,
+    /// Messages that could not be sent (stream open or write failed twice).
     pub send_failures: u64,
     /// Live wants (our wantlist length).
     pub wantlist_len: u64,
@@ -317,6 +362,7 @@ pub struct Core {
 }
 
 impl Core {
+    /// A core with no peers, sessions or wants.
     pub fn new(cfg: Config) -> Self {
         Core {
             cfg,
@@ -338,6 +384,7 @@ impl Core {
         }
     }
 
+    /// The tunables it runs with.
     pub fn config(&self) -> &Config {
         &self.cfg
     }
@@ -388,6 +435,8 @@ impl Core {
         self.wants.values().map(|w| w.next_check).min()
     }
 
+    /// Steps every want whose check time has come (ask again, search, or fail it);
+    /// call at [`Core::poll_timeout`].
     pub fn on_timeout(&mut self, now: Instant) {
         let due: Vec<Mh> = self
             .wants

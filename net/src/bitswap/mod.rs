@@ -131,6 +131,7 @@ fn lost_job() -> BlockError {
 /// Tunables of the node task. Defaults in brackets.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// The sans-IO core's tunables.
     pub core: core::Config,
     /// Commands queued to the node task [64].
     pub command_capacity: usize,
@@ -190,16 +191,30 @@ impl Config {
 /// Errors of the bitswap node API.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The node task has stopped.
     #[error("bitswap is not running")]
     Closed,
+    /// The block did not arrive within the fetch's time.
     #[error("block {cid} not found in time")]
-    NotFound { cid: Cid },
+    NotFound {
+        /// The block.
+        cid: Cid,
+    },
+    /// A session already waits for as many fetches of one CID as it may.
     #[error("too many fetches of {cid} waiting in this session (limit {limit})")]
-    Busy { cid: Cid, limit: usize },
+    Busy {
+        /// The block.
+        cid: Cid,
+        /// The limit per CID.
+        limit: usize,
+    },
+    /// The core refused the call.
     #[error(transparent)]
     Core(#[from] core::CoreError),
+    /// The blockstore failed.
     #[error("blockstore: {0}")]
     Store(#[from] BlockError),
+    /// The swarm already has a handler for this protocol.
     #[error("bitswap protocol {0} already registered on this swarm")]
     AlreadyRegistered(String),
 }
@@ -208,9 +223,17 @@ pub enum Error {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NodeEvent {
     /// Search the DHT for providers of `cid` and call [`Session::add_providers`].
-    FindProviders { session: SessionId, cid: Cid },
+    FindProviders {
+        /// The session that wants it.
+        session: SessionId,
+        /// The block.
+        cid: Cid,
+    },
     /// Close the connections of a misbehaving peer.
-    Disconnect { peer: PeerId },
+    Disconnect {
+        /// The peer.
+        peer: PeerId,
+    },
 }
 
 enum Command {
@@ -328,6 +351,7 @@ pub struct Session {
 }
 
 impl Session {
+    /// This session's id in the core.
     pub fn id(&self) -> SessionId {
         self.id
     }

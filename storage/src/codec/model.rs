@@ -11,24 +11,46 @@ use std::collections::BTreeMap;
 /// the canonical DAG-CBOR order — encoders sort as their spec says.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Ipld {
+    /// `null`.
     Null,
+    /// A boolean.
     Bool(bool),
+    /// An integer.
     Integer(i128),
+    /// A 64-bit float (finite).
     Float(f64),
+    /// A UTF-8 string.
     String(String),
+    /// A byte string.
     Bytes(Vec<u8>),
+    /// A list.
     List(Vec<Ipld>),
+    /// A map with string keys.
     Map(BTreeMap<String, Ipld>),
+    /// A link to another block.
     Link(Cid),
 }
 
 /// Errors of decoding and encoding any codec.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum CodecError {
+    /// Bytes that are not valid in the codec.
     #[error("malformed {codec}: {reason}")]
-    Malformed { codec: &'static str, reason: String },
+    Malformed {
+        /// The codec's name.
+        codec: &'static str,
+        /// What is wrong, and where.
+        reason: String,
+    },
+    /// A value the codec cannot represent.
     #[error("cannot encode as {codec}: {reason}")]
-    Unencodable { codec: &'static str, reason: String },
+    Unencodable {
+        /// The codec's name.
+        codec: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// A multicodec we have no codec for.
     #[error("unsupported codec 0x{0:x}")]
     Unsupported(u64),
 }
