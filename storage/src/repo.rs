@@ -3,7 +3,7 @@
 //! **What.** A repo is a directory (`$ACORN_PATH`, default `~/.acorn`) holding one redb
 //! database and a lock file. [`Repo::init`] creates it, [`Repo::open`] opens it for
 //! exclusive use by this process; both hand back a [`Repo`] that owns the
-//! [`Store`](crate::blockstore::Store) used by blocks, pins and GC. The config file and
+//! [`Store`] used by blocks, pins and GC. The config file and
 //! the node identity live in the same directory but are written by the binary (`src/`),
 //! which finds the directory through [`Repo::path`].
 //!

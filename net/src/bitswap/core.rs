@@ -104,15 +104,15 @@ pub type SessionId = u64;
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Connected peers asked for a session's first block when the session has no
-    /// peers yet [3].
+    /// peers yet \[3\].
     pub initial_broadcast_peers: usize,
-    /// Most connected peers a session asks for its first block [32]. It starts with
+    /// Most connected peers a session asks for its first block \[32\]. It starts with
     /// `initial_broadcast_peers`; each time every peer asked so far has refused
     /// (DONT_HAVE or timeout), the next `initial_broadcast_peers` connected peers not
     /// yet asked are added, up to this many. Each peer is asked once per want, and
     /// only while the others failed: never the wantlist to every peer at once.
     pub max_broadcast_peers: usize,
-    /// Candidate peers remembered per session [16].
+    /// Candidate peers remembered per session \[16\].
     pub max_session_peers: usize,
     /// How long a peer has to answer a want-have or deliver a want-block before we
     /// try someone else [5 s].
@@ -122,15 +122,15 @@ pub struct Config {
     /// Least time between two [`Event::FindProviders`] for one want [10 s].
     pub find_providers_interval: Duration,
     /// Peers that refused a want (DONT_HAVE or timeout) remembered per want so they are
-    /// not asked again and get its cancel [32]. Full: the oldest is forgotten.
+    /// not asked again and get its cancel \[32\]. Full: the oldest is forgotten.
     pub max_refused_per_want: usize,
-    /// Sessions open at once [64].
+    /// Sessions open at once \[64\].
     pub max_sessions: usize,
-    /// Live wants over all sessions [4096].
+    /// Live wants over all sessions \[4096\].
     pub max_wants: usize,
-    /// Peers tracked (ledgers, strikes, pending entries) [256].
+    /// Peers tracked (ledgers, strikes, pending entries) \[256\].
     pub max_peers: usize,
-    /// Entries kept from one peer's wantlist [1024].
+    /// Entries kept from one peer's wantlist \[1024\].
     pub max_peer_wantlist_entries: usize,
     /// Bytes of answers queued for one peer, blocks included [4 MiB]. Worst-case RAM
     /// of the server: this × peers with open wants, plus one message in flight each.
@@ -140,20 +140,20 @@ pub struct Config {
     /// started only while there is room (except when nothing at all is held, so a large
     /// block still goes).
     pub max_server_queued_bytes: usize,
-    /// Blockstore lookups in flight over all peers [8].
+    /// Blockstore lookups in flight over all peers \[8\].
     pub max_inflight_lookups: usize,
     /// Bad or unasked blocks (and malformed messages) a peer may send before we ask
-    /// to disconnect it [8].
+    /// to disconnect it \[8\].
     pub misbehaviour_threshold: u32,
     /// One strike is forgiven per this much time [60 s], so rare honest mistakes never
     /// add up to a disconnect.
     pub strike_decay: Duration,
     /// Peers whose strikes are remembered, apart from the peer table so that a struck
-    /// peer can still be evicted from it [256]. Full: entries decayed to zero go first,
+    /// peer can still be evicted from it \[256\]. Full: entries decayed to zero go first,
     /// then the one with the fewest strikes.
     pub max_struck_peers: usize,
     /// Recently finished or cancelled wants remembered to tell late duplicates from
-    /// unasked blocks [4096]; never fewer than `max_wants` are kept. Cost: about 180
+    /// unasked blocks \[4096\]; never fewer than `max_wants` are kept. Cost: about 180
     /// bytes each (a multihash in a queue and a set), ≈ 720 KiB at the default.
     pub recent_blocks_count: usize,
     /// Largest message we build, in bytes [4 MiB = `wire::MAX_MESSAGE_BYTES`].

@@ -133,18 +133,18 @@ fn lost_job() -> BlockError {
 pub struct Config {
     /// The sans-IO core's tunables.
     pub core: core::Config,
-    /// Commands queued to the node task [64].
+    /// Commands queued to the node task \[64\].
     pub command_capacity: usize,
-    /// Events queued for the daemon [64].
+    /// Events queued for the daemon \[64\].
     pub event_capacity: usize,
-    /// Stream and blockstore results queued to the node task [64].
+    /// Stream and blockstore results queued to the node task \[64\].
     pub io_capacity: usize,
     /// Inbound bitswap streams read at once over all peers [320 = 2 × the swarm's
     /// default `max_connections` (160): one long-lived boxo stream per connection plus a
     /// Helia stream-per-message in flight]. A reader task costs a few hundred bytes
     /// while idle; frame memory is bounded separately.
     pub max_inbound_streams: usize,
-    /// Inbound bitswap streams read at once from one peer [4]. More are reset.
+    /// Inbound bitswap streams read at once from one peer \[4\]. More are reset.
     pub max_inbound_streams_per_peer: usize,
     /// Bytes of inbound frames being read or waiting for the node task, over all
     /// streams [16 MiB]. Full: readers wait before reading a frame's body (back-pressure
