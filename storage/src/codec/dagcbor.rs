@@ -51,7 +51,7 @@ const MIN_ITEM_BYTES: u64 = 1;
 /// Decodes one strict DAG-CBOR block.
 pub fn decode(bytes: &[u8]) -> Result<Ipld, CodecError> {
     let mut d = Decoder::new(bytes);
-    let malformed = |r: DecodeError| CodecError::malformed(CODEC, r.to_string());
+    let malformed = |r: DecodeError| CodecError::malformed(CODEC, r);
     let v = decode_value(&mut d, 0).map_err(malformed)?;
     if d.position() != bytes.len() {
         return Err(malformed(DecodeError::TrailingBytes {
@@ -78,55 +78,137 @@ pub fn key_order(a: &str, b: &str) -> Ordering {
 
 // ---- decoding ------------------------------------------------------------
 
-/// Why bytes are not strict DAG-CBOR (the reason in [`CodecError::Malformed`]);
-/// `at` is the byte offset of the offending item.
+/// Why bytes are not strict DAG-CBOR (the reason in
+/// [`Malformed::DagCbor`](super::Malformed::DagCbor)); `at` is the byte offset of
+/// the offending item.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-enum DecodeError {
+#[non_exhaustive]
+pub enum DecodeError {
     /// Not well-formed CBOR (minicbor's message).
     #[error("{0}")]
     Cbor(String),
+    /// A head longer than its argument needs.
     #[error("non-canonical {head_len}-byte head for argument {arg} at byte {at}")]
     NotShortest {
+        /// The head's length in bytes.
         head_len: usize,
+        /// Its argument.
         arg: u64,
+        /// Where the item starts.
         at: usize,
     },
+    /// A length that the bytes left cannot hold.
     #[error("length {count} at byte {at} exceeds the {remaining} bytes left")]
     LengthExceeds {
+        /// The announced count of bytes or items.
         count: u64,
+        /// Where the item starts.
         at: usize,
+        /// Bytes left.
         remaining: u64,
     },
+    /// An integer outside CBOR's −2⁶⁴ … 2⁶⁴−1.
     #[error("integer {0} out of range")]
     IntegerRange(i128),
+    /// Nesting over [`MAX_DEPTH_LEVELS`].
     #[error("nesting deeper than {MAX_DEPTH_LEVELS} levels")]
     TooDeep,
+    /// An indefinite-length item.
     #[error("indefinite-length {what} at byte {at}")]
-    Indefinite { what: &'static str, at: usize },
+    Indefinite {
+        /// `array`, `map` or `item`.
+        what: &'static str,
+        /// Where it starts.
+        at: usize,
+    },
+    /// A map key that is not a text string.
     #[error("map key at byte {at} is not a string")]
-    KeyNotString { at: usize },
+    KeyNotString {
+        /// Where the key starts.
+        at: usize,
+    },
+    /// A map key given twice.
     #[error("repeated map key {key:?} at byte {at}")]
-    RepeatedKey { key: String, at: usize },
+    RepeatedKey {
+        /// The key.
+        key: String,
+        /// Where its second copy starts.
+        at: usize,
+    },
+    /// Map keys not in the canonical order (length, then bytes).
     #[error("map key {key:?} at byte {at} is out of canonical order")]
-    KeyOrder { key: String, at: usize },
+    KeyOrder {
+        /// The key out of place.
+        key: String,
+        /// Where it starts.
+        at: usize,
+    },
+    /// A tag other than 42.
     #[error("tag {tag} at byte {at} (only 42 is allowed)")]
-    Tag { tag: u64, at: usize },
+    Tag {
+        /// The tag.
+        tag: u64,
+        /// Where it starts.
+        at: usize,
+    },
+    /// Tag 42 over something else than a byte string.
     #[error("tag 42 at byte {at} does not wrap a byte string")]
-    TagNotBytes { at: usize },
+    TagNotBytes {
+        /// Where the tag starts.
+        at: usize,
+    },
+    /// A link's bytes without the leading 0x00.
     #[error("CID at byte {at} lacks the 0x00 multibase prefix")]
-    CidPrefix { at: usize },
+    CidPrefix {
+        /// Where the tag starts.
+        at: usize,
+    },
+    /// A link's bytes that are not a CID.
     #[error("invalid CID at byte {at}: {reason}")]
-    BadCid { at: usize, reason: String },
+    BadCid {
+        /// Where the tag starts.
+        at: usize,
+        /// The cid crate's message.
+        reason: String,
+    },
+    /// A link's CID in a non-canonical encoding.
     #[error("non-canonical CID bytes at byte {at}")]
-    CidNotCanonical { at: usize },
+    CidNotCanonical {
+        /// Where the tag starts.
+        at: usize,
+    },
+    /// NaN or ±Infinity.
     #[error("non-finite float {value} at byte {at}")]
-    NonFinite { value: f64, at: usize },
+    NonFinite {
+        /// The value.
+        value: f64,
+        /// Where it starts.
+        at: usize,
+    },
+    /// A 16- or 32-bit float.
     #[error("{ty} at byte {at} (only 64-bit floats are allowed)")]
-    ShortFloat { ty: Type, at: usize },
+    ShortFloat {
+        /// Its CBOR type.
+        ty: Type,
+        /// Where it starts.
+        at: usize,
+    },
+    /// `undefined`, a simple value or a break code.
     #[error("unsupported CBOR item {ty} at byte {at}")]
-    Unsupported { ty: Type, at: usize },
+    Unsupported {
+        /// Its CBOR type.
+        ty: Type,
+        /// Where it starts.
+        at: usize,
+    },
+    /// Bytes after the one data item.
     #[error("{count} trailing bytes after the data item at byte {at}")]
-    TrailingBytes { count: usize, at: usize },
+    TrailingBytes {
+        /// How many.
+        count: usize,
+        /// Where they start.
+        at: usize,
+    },
 }
 
 fn cbor_err(e: minicbor::decode::Error) -> DecodeError {
@@ -415,6 +497,18 @@ pub(crate) mod tests {
             msg(&[0xc1, 0x00]),
             "malformed dag-cbor: tag 1 at byte 0 (only 42 is allowed)"
         );
+        // The reason is typed, for callers that act on it.
+        assert!(matches!(
+            decode(&[0x18, 0x01]),
+            Err(CodecError::Malformed {
+                reason: crate::codec::Malformed::DagCbor(DecodeError::NotShortest {
+                    head_len: 2,
+                    arg: 1,
+                    at: 0
+                }),
+                ..
+            })
+        ));
     }
 
     fn hex(s: &str) -> Vec<u8> {

@@ -33,7 +33,7 @@
 //! non-canonical CID strings (e.g. CIDv1 not in base32), padded or non-canonical
 //! base64, lone surrogates and raw control characters in strings are errors.
 
-use super::model::{CodecError, Ipld};
+use super::model::{CodecError, Ipld, Malformed};
 use cid::Cid;
 use multibase::Base;
 use std::collections::BTreeMap;
@@ -54,14 +54,14 @@ const INT_MAX: i128 = (1i128 << 64) - 1;
 /// Decodes one DAG-JSON block.
 pub fn decode(bytes: &[u8]) -> Result<Ipld, CodecError> {
     let text = std::str::from_utf8(bytes)
-        .map_err(|e| CodecError::malformed(CODEC, format!("not UTF-8: {e}")))?;
+        .map_err(|e| CodecError::malformed(CODEC, Malformed::NotUtf8(e)))?;
     let mut p = Parser {
         s: text.as_bytes(),
         pos: 0,
     };
     let v = p
         .document()
-        .map_err(|r| CodecError::malformed(CODEC, format!("{r} at byte {}", p.pos)))?;
+        .map_err(|reason| CodecError::malformed(CODEC, Malformed::DagJson { reason, at: p.pos }))?;
     Ok(v)
 }
 
@@ -110,48 +110,75 @@ fn classify(m: &BTreeMap<String, Ipld>) -> Reserved<'_> {
     }
 }
 
-/// Why text is not DAG-JSON (the reason in [`CodecError::Malformed`]).
+/// Why text is not DAG-JSON (the reason in [`Malformed::DagJson`]).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-enum DecodeError {
+#[non_exhaustive]
+pub enum DecodeError {
     /// A JSON syntax or escape rule broken; the text says which.
     #[error("{0}")]
     Syntax(&'static str),
+    /// Another character than the one the grammar needs here.
     #[error("expected {0:?}")]
     Expected(char),
+    /// A character that starts no JSON value.
     #[error("unexpected character {0:?}")]
     UnexpectedChar(char),
+    /// Nesting over [`MAX_DEPTH_LEVELS`].
     #[error("nesting deeper than {MAX_DEPTH_LEVELS} levels")]
     TooDeep,
+    /// An object with a key twice (the key).
     #[error("repeat map key {0:?}")]
     RepeatedKey(String),
+    /// A backslash escape JSON does not have (the character after the backslash).
     #[error("invalid escape \\{0}")]
     InvalidEscape(char),
+    /// Bytes that are not UTF-8 inside a string or number.
     #[error("{0}")]
     Utf8(std::str::Utf8Error),
+    /// A float literal Rust cannot read.
     #[error("invalid float {text}: {reason}")]
     BadFloat {
+        /// The literal.
         text: String,
+        /// The parser's error.
         reason: std::num::ParseFloatError,
     },
+    /// A float literal beyond `f64` (the literal).
     #[error("float {0} is out of range")]
     FloatRange(String),
+    /// An integer literal that does not parse.
     #[error("invalid integer {text}: {reason}")]
     BadInteger {
+        /// The literal.
         text: String,
+        /// The parser's error.
         reason: std::num::ParseIntError,
     },
+    /// An integer literal outside −2⁶⁴ … 2⁶⁴−1 (the literal).
     #[error("integer {0} outside -2^64..2^64-1")]
     IntegerRange(String),
-    /// Not a CID (`reason` is the cid crate's message).
+    /// A link whose string is not a CID.
     #[error("invalid CID {text:?} in link: {reason}")]
-    BadLink { text: String, reason: String },
+    BadLink {
+        /// The string.
+        text: String,
+        /// The cid crate's message.
+        reason: String,
+    },
+    /// A link whose CID is not written canonically (the string).
     #[error("CID {0:?} is not in canonical form (CIDv0 base58btc or CIDv1 base32)")]
     LinkNotCanonical(String),
+    /// Bytes whose string is not standard unpadded base64.
     #[error("invalid base64 (standard, unpadded) in bytes: {0}")]
     BadBase64(multibase::Error),
     /// A reserved-namespace object (link or bytes) that is not valid.
     #[error("{reason} (object at byte {at})")]
-    InObject { reason: Box<DecodeError>, at: usize },
+    InObject {
+        /// What is wrong with it.
+        reason: Box<DecodeError>,
+        /// Where the object starts.
+        at: usize,
+    },
 }
 
 /// Parses a link string, accepting only the canonical form (v0 base58btc, v1 base32).
@@ -614,6 +641,16 @@ mod tests {
             msg(r#""\x""#),
             "malformed dag-json: invalid escape \\x at byte 3"
         );
+        assert!(matches!(
+            decode(b"01"),
+            Err(CodecError::Malformed {
+                reason: Malformed::DagJson {
+                    reason: DecodeError::Syntax("number with a leading zero"),
+                    at: 2
+                },
+                ..
+            })
+        ));
         assert_eq!(
             msg("01"),
             "malformed dag-json: number with a leading zero at byte 2"

@@ -173,7 +173,7 @@ impl PbNode {
 
     /// Decodes and validates a dag-pb block.
     pub fn decode(buf: &[u8]) -> Result<PbNode, CodecError> {
-        Self::decode_inner(buf).map_err(|r| CodecError::malformed(CODEC, r.to_string()))
+        Self::decode_inner(buf).map_err(|r| CodecError::malformed(CODEC, r))
     }
 
     fn decode_inner(buf: &[u8]) -> Result<PbNode, DecodeError> {

@@ -13,7 +13,7 @@ pub mod dagjson;
 pub mod dagpb;
 mod model;
 
-pub use model::{CodecError, Ipld};
+pub use model::{CodecError, Ipld, Malformed};
 
 use cid::Cid;
 

@@ -31,6 +31,29 @@ pub enum Ipld {
     Link(Cid),
 }
 
+/// What is wrong with bytes in their codec: each codec's own reason, typed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Malformed {
+    /// A dag-pb rule broken.
+    #[error(transparent)]
+    DagPb(#[from] super::dagpb::DecodeError),
+    /// A DAG-CBOR rule broken.
+    #[error(transparent)]
+    DagCbor(#[from] super::dagcbor::DecodeError),
+    /// A DAG-JSON rule broken.
+    #[error("{reason} at byte {at}")]
+    DagJson {
+        /// The rule.
+        reason: super::dagjson::DecodeError,
+        /// Where the parser stood, in bytes from the start.
+        at: usize,
+    },
+    /// DAG-JSON bytes that are not UTF-8.
+    #[error("not UTF-8: {0}")]
+    NotUtf8(std::str::Utf8Error),
+}
+
 /// Errors of decoding and encoding any codec.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum CodecError {
@@ -40,7 +63,7 @@ pub enum CodecError {
         /// The codec's name.
         codec: &'static str,
         /// What is wrong, and where.
-        reason: String,
+        reason: Malformed,
     },
     /// A value the codec cannot represent.
     #[error("cannot encode as {codec}: {reason}")]
@@ -56,7 +79,7 @@ pub enum CodecError {
 }
 
 impl CodecError {
-    pub(crate) fn malformed(codec: &'static str, reason: impl Into<String>) -> Self {
+    pub(crate) fn malformed(codec: &'static str, reason: impl Into<Malformed>) -> Self {
         CodecError::Malformed {
             codec,
             reason: reason.into(),
