@@ -28,7 +28,8 @@
 //! # Departures
 //! None known from the strict spec. Like go-ipld-prime, -0.0 is kept as is.
 
-use super::model::{CodecError, Ipld};
+use super::error::{CodecError, DagCborError as DecodeError};
+use super::model::Ipld;
 use cid::Cid;
 use minicbor::data::{Tag, Type};
 use minicbor::{Decoder, Encoder};
@@ -77,139 +78,6 @@ pub fn key_order(a: &str, b: &str) -> Ordering {
 }
 
 // ---- decoding ------------------------------------------------------------
-
-/// Why bytes are not strict DAG-CBOR (the reason in
-/// [`Malformed::DagCbor`](super::Malformed::DagCbor)); `at` is the byte offset of
-/// the offending item.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum DecodeError {
-    /// Not well-formed CBOR (minicbor's message).
-    #[error("{0}")]
-    Cbor(String),
-    /// A head longer than its argument needs.
-    #[error("non-canonical {head_len}-byte head for argument {arg} at byte {at}")]
-    NotShortest {
-        /// The head's length in bytes.
-        head_len: usize,
-        /// Its argument.
-        arg: u64,
-        /// Where the item starts.
-        at: usize,
-    },
-    /// A length that the bytes left cannot hold.
-    #[error("length {count} at byte {at} exceeds the {remaining} bytes left")]
-    LengthExceeds {
-        /// The announced count of bytes or items.
-        count: u64,
-        /// Where the item starts.
-        at: usize,
-        /// Bytes left.
-        remaining: u64,
-    },
-    /// An integer outside CBOR's −2⁶⁴ … 2⁶⁴−1.
-    #[error("integer {0} out of range")]
-    IntegerRange(i128),
-    /// Nesting over [`MAX_DEPTH_LEVELS`].
-    #[error("nesting deeper than {MAX_DEPTH_LEVELS} levels")]
-    TooDeep,
-    /// An indefinite-length item.
-    #[error("indefinite-length {what} at byte {at}")]
-    Indefinite {
-        /// `array`, `map` or `item`.
-        what: &'static str,
-        /// Where it starts.
-        at: usize,
-    },
-    /// A map key that is not a text string.
-    #[error("map key at byte {at} is not a string")]
-    KeyNotString {
-        /// Where the key starts.
-        at: usize,
-    },
-    /// A map key given twice.
-    #[error("repeated map key {key:?} at byte {at}")]
-    RepeatedKey {
-        /// The key.
-        key: String,
-        /// Where its second copy starts.
-        at: usize,
-    },
-    /// Map keys not in the canonical order (length, then bytes).
-    #[error("map key {key:?} at byte {at} is out of canonical order")]
-    KeyOrder {
-        /// The key out of place.
-        key: String,
-        /// Where it starts.
-        at: usize,
-    },
-    /// A tag other than 42.
-    #[error("tag {tag} at byte {at} (only 42 is allowed)")]
-    Tag {
-        /// The tag.
-        tag: u64,
-        /// Where it starts.
-        at: usize,
-    },
-    /// Tag 42 over something else than a byte string.
-    #[error("tag 42 at byte {at} does not wrap a byte string")]
-    TagNotBytes {
-        /// Where the tag starts.
-        at: usize,
-    },
-    /// A link's bytes without the leading 0x00.
-    #[error("CID at byte {at} lacks the 0x00 multibase prefix")]
-    CidPrefix {
-        /// Where the tag starts.
-        at: usize,
-    },
-    /// A link's bytes that are not a CID.
-    #[error("invalid CID at byte {at}: {reason}")]
-    BadCid {
-        /// Where the tag starts.
-        at: usize,
-        /// The cid crate's message.
-        reason: String,
-    },
-    /// A link's CID in a non-canonical encoding.
-    #[error("non-canonical CID bytes at byte {at}")]
-    CidNotCanonical {
-        /// Where the tag starts.
-        at: usize,
-    },
-    /// NaN or ±Infinity.
-    #[error("non-finite float {value} at byte {at}")]
-    NonFinite {
-        /// The value.
-        value: f64,
-        /// Where it starts.
-        at: usize,
-    },
-    /// A 16- or 32-bit float.
-    #[error("{ty} at byte {at} (only 64-bit floats are allowed)")]
-    ShortFloat {
-        /// Its CBOR type.
-        ty: Type,
-        /// Where it starts.
-        at: usize,
-    },
-    /// `undefined`, a simple value or a break code.
-    #[error("unsupported CBOR item {ty} at byte {at}")]
-    Unsupported {
-        /// Its CBOR type.
-        ty: Type,
-        /// Where it starts.
-        at: usize,
-    },
-    /// Bytes after the one data item.
-    #[error("{count} trailing bytes after the data item at byte {at}")]
-    TrailingBytes {
-        /// How many.
-        count: usize,
-        /// Where they start.
-        at: usize,
-    },
-}
 
 fn cbor_err(e: minicbor::decode::Error) -> DecodeError {
     DecodeError::Cbor(e.to_string())
@@ -297,7 +165,9 @@ fn decode_value(d: &mut Decoder<'_>, depth: usize) -> Result<Ipld, DecodeError> 
         Type::String => Ok(Ipld::String(read_str(d)?.to_string())),
         Type::Array => {
             if depth >= MAX_DEPTH_LEVELS {
-                return Err(DecodeError::TooDeep);
+                return Err(DecodeError::TooDeep {
+                    limit: MAX_DEPTH_LEVELS,
+                });
             }
             let n = d
                 .array()
@@ -317,7 +187,9 @@ fn decode_value(d: &mut Decoder<'_>, depth: usize) -> Result<Ipld, DecodeError> 
         }
         Type::Map => {
             if depth >= MAX_DEPTH_LEVELS {
-                return Err(DecodeError::TooDeep);
+                return Err(DecodeError::TooDeep {
+                    limit: MAX_DEPTH_LEVELS,
+                });
             }
             let n = d.map().map_err(cbor_err)?.ok_or(DecodeError::Indefinite {
                 what: "map",

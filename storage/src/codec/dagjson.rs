@@ -33,7 +33,8 @@
 //! non-canonical CID strings (e.g. CIDv1 not in base32), padded or non-canonical
 //! base64, lone surrogates and raw control characters in strings are errors.
 
-use super::model::{CodecError, Ipld, Malformed};
+use super::error::{CodecError, DagJsonError as DecodeError, Malformed};
+use super::model::Ipld;
 use cid::Cid;
 use multibase::Base;
 use std::collections::BTreeMap;
@@ -108,77 +109,6 @@ fn classify(m: &BTreeMap<String, Ipld>) -> Reserved<'_> {
         },
         _ => Reserved::Plain,
     }
-}
-
-/// Why text is not DAG-JSON (the reason in [`Malformed::DagJson`]).
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum DecodeError {
-    /// A JSON syntax or escape rule broken; the text says which.
-    #[error("{0}")]
-    Syntax(&'static str),
-    /// Another character than the one the grammar needs here.
-    #[error("expected {0:?}")]
-    Expected(char),
-    /// A character that starts no JSON value.
-    #[error("unexpected character {0:?}")]
-    UnexpectedChar(char),
-    /// Nesting over [`MAX_DEPTH_LEVELS`].
-    #[error("nesting deeper than {MAX_DEPTH_LEVELS} levels")]
-    TooDeep,
-    /// An object with a key twice (the key).
-    #[error("repeat map key {0:?}")]
-    RepeatedKey(String),
-    /// A backslash escape JSON does not have (the character after the backslash).
-    #[error("invalid escape \\{0}")]
-    InvalidEscape(char),
-    /// Bytes that are not UTF-8 inside a string or number.
-    #[error("{0}")]
-    Utf8(std::str::Utf8Error),
-    /// A float literal Rust cannot read.
-    #[error("invalid float {text}: {reason}")]
-    BadFloat {
-        /// The literal.
-        text: String,
-        /// The parser's error.
-        reason: std::num::ParseFloatError,
-    },
-    /// A float literal beyond `f64` (the literal).
-    #[error("float {0} is out of range")]
-    FloatRange(String),
-    /// An integer literal that does not parse.
-    #[error("invalid integer {text}: {reason}")]
-    BadInteger {
-        /// The literal.
-        text: String,
-        /// The parser's error.
-        reason: std::num::ParseIntError,
-    },
-    /// An integer literal outside −2⁶⁴ … 2⁶⁴−1 (the literal).
-    #[error("integer {0} outside -2^64..2^64-1")]
-    IntegerRange(String),
-    /// A link whose string is not a CID.
-    #[error("invalid CID {text:?} in link: {reason}")]
-    BadLink {
-        /// The string.
-        text: String,
-        /// The cid crate's message.
-        reason: String,
-    },
-    /// A link whose CID is not written canonically (the string).
-    #[error("CID {0:?} is not in canonical form (CIDv0 base58btc or CIDv1 base32)")]
-    LinkNotCanonical(String),
-    /// Bytes whose string is not standard unpadded base64.
-    #[error("invalid base64 (standard, unpadded) in bytes: {0}")]
-    BadBase64(multibase::Error),
-    /// A reserved-namespace object (link or bytes) that is not valid.
-    #[error("{reason} (object at byte {at})")]
-    InObject {
-        /// What is wrong with it.
-        reason: Box<DecodeError>,
-        /// Where the object starts.
-        at: usize,
-    },
 }
 
 /// Parses a link string, accepting only the canonical form (v0 base58btc, v1 base32).
@@ -260,7 +190,9 @@ impl Parser<'_> {
 
     fn check_depth(depth: usize) -> Result<(), DecodeError> {
         if depth >= MAX_DEPTH_LEVELS {
-            return Err(DecodeError::TooDeep);
+            return Err(DecodeError::TooDeep {
+                limit: MAX_DEPTH_LEVELS,
+            });
         }
         Ok(())
     }

@@ -12,66 +12,15 @@
 //! builders pass them in the order they want (UnixFS directories sort by name);
 //! [`PbNode::from_ipld`] rejects unsorted links as the spec says.
 
-use super::model::{CodecError, Ipld};
+use super::error::{CodecError, DagPbError as DecodeError};
+use super::model::Ipld;
 use crate::proto::{
-    self, read_bytes, read_varint, varint_len, write_bytes_field, write_varint, write_varint_field,
+    read_bytes, read_varint, varint_len, write_bytes_field, write_varint, write_varint_field,
 };
 use cid::Cid;
 use std::collections::BTreeMap;
 
 const CODEC: &str = "dag-pb";
-
-/// Why dag-pb bytes are not a valid node (the reason in [`CodecError::Malformed`]).
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum DecodeError {
-    /// Bad protobuf framing: a varint or a length past the end.
-    #[error(transparent)]
-    Protobuf(#[from] proto::Error),
-    /// A link's fields are not in increasing field order, or one repeats.
-    #[error("link field {field} out of order or repeated")]
-    LinkFieldOrder {
-        /// The field number found.
-        field: u64,
-    },
-    /// A link's `Hash` is not CID bytes (`reason` is the cid crate's message).
-    #[error("invalid Hash field found in link, expected CID ({reason})")]
-    BadHash {
-        /// Why the bytes are not a CID.
-        reason: String,
-    },
-    /// A link's `Hash` has bytes after the CID.
-    #[error("invalid Hash field found in link: trailing bytes after the CID")]
-    HashTrailingBytes,
-    /// A link has no `Hash`.
-    #[error("invalid Hash field found in link, expected CID")]
-    MissingHash,
-    /// A link's `Name` is not UTF-8.
-    #[error("link Name is not valid UTF-8")]
-    NameNotUtf8,
-    /// A link field number or wire type the schema does not have.
-    #[error("unexpected field {field} with wire type {wire} in link")]
-    UnexpectedLinkField {
-        /// The field number.
-        field: u64,
-        /// Its wire type.
-        wire: u64,
-    },
-    /// A node field number or wire type the schema does not have.
-    #[error("unexpected field {field} with wire type {wire} in node")]
-    UnexpectedNodeField {
-        /// The field number.
-        field: u64,
-        /// Its wire type.
-        wire: u64,
-    },
-    /// Links after the Data field (canonical order is Links, then Data).
-    #[error("duplicate Links section (Links after Data)")]
-    LinksAfterData,
-    /// Two Data fields.
-    #[error("duplicate Data field")]
-    DuplicateData,
-}
 
 /// One link of a dag-pb node.
 #[derive(Debug, Clone, PartialEq, Eq)]
