@@ -35,7 +35,7 @@
 
 use std::fmt;
 
-use acorn_net::bitswap::wire::{get_varint, put_varint};
+use acorn_storage::proto;
 use base64ct::{Base64, Encoding};
 use libp2p_identity::{KeyType, Keypair, PeerId};
 use serde::{Deserialize, Serialize};
@@ -286,24 +286,25 @@ impl Identity {
 /// The two fields of a protobuf `PrivateKey` (`Type` varint, `Data` bytes), read
 /// with bounds checks; `Data` borrows from `bytes`. Both fields are required.
 fn split_private_key(bytes: &[u8]) -> Result<(u64, &[u8]), IdentityError> {
-    let mut r = bytes;
+    let mut pos = 0;
     let (mut key_type, mut data) = (None, None);
-    while !r.is_empty() {
-        let tag = get_varint(&mut r).map_err(|_| IdentityError::Protobuf("field tag"))?;
-        match (tag >> 3, tag & 7) {
-            (1, 0) => {
-                let v = get_varint(&mut r).map_err(|_| IdentityError::Protobuf("Type"))?;
+    while pos < bytes.len() {
+        let key =
+            proto::read_key(bytes, &mut pos).map_err(|_| IdentityError::Protobuf("field tag"))?;
+        match key {
+            (1, proto::WIRE_VARINT) => {
+                let v = proto::read_varint(bytes, &mut pos)
+                    .map_err(|_| IdentityError::Protobuf("Type"))?;
                 key_type = Some(v);
             }
-            (2, 2) => {
-                let len = get_varint(&mut r).map_err(|_| IdentityError::Protobuf("Data length"))?;
-                let len = usize::try_from(len)
-                    .ok()
-                    .filter(|&len| len <= r.len())
-                    .ok_or(IdentityError::Protobuf("Data is shorter than its length"))?;
-                let (value, rest) = r.split_at(len);
+            (2, proto::WIRE_LEN) => {
+                let value = proto::read_bytes(bytes, &mut pos).map_err(|e| match e {
+                    proto::Error::LengthExceeds { .. } => {
+                        IdentityError::Protobuf("Data is shorter than its length")
+                    }
+                    _ => IdentityError::Protobuf("Data length"),
+                })?;
                 data = Some(value);
-                r = rest;
             }
             _ => return Err(IdentityError::Protobuf("unexpected field")),
         }
@@ -333,7 +334,7 @@ fn rsa_modulus_bits(der: &[u8]) -> Result<usize, IdentityError> {
 fn rsa_protobuf(pkcs1_der: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(pkcs1_der.len() + 6);
     out.extend_from_slice(&[0x08, TYPE_RSA as u8, 0x12]);
-    put_varint(&mut out, pkcs1_der.len() as u64);
+    proto::write_varint(&mut out, pkcs1_der.len() as u64);
     out.extend_from_slice(pkcs1_der);
     out
 }

@@ -37,7 +37,6 @@ STRING_ERROR = re.compile(r"Result<.*,\s*String\s*>")
 
 # Parsers and helpers still returning a message.
 ALLOWED_STRING = {
-    "net::open",
     "src::apply",
     "src::apply_named",
     "src::default_networking",
@@ -64,26 +63,6 @@ ALLOWED_STRING = {
     "src::subdomain_url",
     "src::subscribe",
     "src::test",
-    "storage::array",
-    "storage::check_depth",
-    "storage::check_fits",
-    "storage::check_shortest",
-    "storage::decode",
-    "storage::decode_inner",
-    "storage::decode_value",
-    "storage::document",
-    "storage::expect",
-    "storage::hex4",
-    "storage::literal",
-    "storage::number",
-    "storage::object",
-    "storage::open",
-    "storage::parse_bytes",
-    "storage::parse_link",
-    "storage::read_bytes",
-    "storage::read_str",
-    "storage::string",
-    "storage::value",
 }
 
 

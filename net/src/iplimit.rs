@@ -97,8 +97,11 @@ pub enum Scope {
 #[derive(Debug, thiserror::Error)]
 #[error("{ip} already has {limit} inbound connections ({scope:?})")]
 pub struct TooManyFromAddress {
+    /// The remote address.
     pub ip: IpAddr,
+    /// Which limit it reached.
     pub scope: Scope,
+    /// That limit's value.
     pub limit: u32,
 }
 
@@ -142,6 +145,7 @@ fn ip_of(addr: &Multiaddr) -> Option<IpAddr> {
 }
 
 impl Behaviour {
+    /// Enforces `limits` on inbound connections.
     pub fn new(limits: Limits) -> Self {
         Behaviour {
             limits,

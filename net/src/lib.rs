@@ -32,6 +32,8 @@
 //! `BLOCKING_MAX_THREADS`); bitswap's blockstore calls run on the
 //! [`bitswap::Blocking`] the caller passes (the daemon: its own bounded pool).
 #![deny(unsafe_code)]
+// Library code does not panic on input: an `expect` names why it cannot fail.
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod bandwidth;
 pub mod bitswap;

@@ -30,7 +30,9 @@ pub const RSS_REFRESH: Duration = Duration::from_millis(100);
 #[derive(Debug, thiserror::Error)]
 #[error("process memory {rss_bytes} bytes is at or above the limit of {max_bytes} bytes")]
 pub struct MemoryExceeded {
+    /// The process's resident set size when the connection came.
     pub rss_bytes: u64,
+    /// The configured ceiling.
     pub max_bytes: u64,
 }
 

@@ -35,22 +35,45 @@ pub const LIBP2P_KEY_CODEC: u64 = 0x72;
 pub enum ParseError {
     /// Not base58btc or not a valid peer ID multihash.
     #[error("invalid peer ID {input:?}: {reason}")]
-    Base58 { input: String, reason: String },
+    Base58 {
+        /// The text given.
+        input: String,
+        /// Why it is not a peer ID.
+        reason: String,
+    },
     /// Not a CID in a known multibase.
     #[error("invalid peer ID {input:?}: not base58btc and not a CID: {reason}")]
-    Cid { input: String, reason: String },
+    Cid {
+        /// The text given.
+        input: String,
+        /// Why it is not a CID.
+        reason: String,
+    },
     /// A CID of something other than a libp2p key (content, for example).
     #[error(
         "invalid peer ID {input:?}: a CID with codec {codec:#x}, not libp2p-key (0x72): \
          it names content, not a peer"
     )]
-    WrongCodec { input: String, codec: u64 },
+    WrongCodec {
+        /// The text given.
+        input: String,
+        /// The CID's codec.
+        codec: u64,
+    },
     /// A libp2p-key CID whose multihash is neither identity nor sha2-256.
     #[error("invalid peer ID {input:?}: a peer ID's multihash is identity or sha2-256")]
-    Multihash { input: String },
+    Multihash {
+        /// The text given.
+        input: String,
+    },
     /// The multiaddr (after its peer ID is rewritten) does not parse.
     #[error("invalid multiaddr {input:?}: {reason}")]
-    Multiaddr { input: String, reason: String },
+    Multiaddr {
+        /// The text given.
+        input: String,
+        /// Why it does not parse.
+        reason: String,
+    },
 }
 
 /// Reads a peer ID in any form Kubo accepts: base58btc (`Qm…`, `12D3KooW…`,

@@ -28,6 +28,7 @@
 //! truncated key is an error instead of a silent different key. Kubo pnet applies to
 //! TCP only, and so does ours (Acorn has no other transport).
 
+use acorn_storage::util::hex;
 use std::{io::Read, path::Path};
 
 use base64ct::{Base64, Encoding};
@@ -48,30 +49,58 @@ pub const KEY_FILE_NAME: &str = "swarm.key";
 /// Why a swarm key could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
+    /// The file could not be read.
     #[error("swarm key: cannot read {path}: {source}")]
     Io {
+        /// The file's path.
         path: String,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
+    /// The file is over the size a key file can have.
     #[error("swarm key: file is larger than {limit} bytes")]
-    TooLarge { limit: u64 },
+    TooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The first line is not the pnet header.
     #[error("swarm key: first line must be {KEY_HEADER:?}, found {found:?}")]
-    BadHeader { found: String },
+    BadHeader {
+        /// The line found.
+        found: String,
+    },
+    /// The file ends before a required line.
     #[error("swarm key: missing line {line} (expected the header, the encoding, then the key)")]
-    Truncated { line: usize },
+    Truncated {
+        /// The missing line's number.
+        line: usize,
+    },
+    /// The second line names an encoding we do not know.
     #[error(
         "swarm key: unknown encoding {found:?} (expected \"/base16/\", \"/base64/\" or \"/bin/\")"
     )]
-    UnknownEncoding { found: String },
+    UnknownEncoding {
+        /// The line found.
+        found: String,
+    },
+    /// The key line has the wrong length for its encoding.
     #[error("swarm key: the {encoding} key must be {expected} characters, found {found}")]
     BadLength {
+        /// `base16` or `base64`.
         encoding: &'static str,
+        /// The length the encoding needs.
         expected: usize,
+        /// The length found.
         found: usize,
     },
+    /// The key line has a character outside its encoding.
     #[error("swarm key: invalid {encoding} character in the key")]
-    BadCharacter { encoding: &'static str },
+    BadCharacter {
+        /// `base16` or `base64`.
+        encoding: &'static str,
+    },
+    /// Something other than whitespace follows the key.
     #[error("swarm key: unexpected data after the key")]
     TrailingData,
 }
@@ -162,19 +191,11 @@ fn decode_hex(text: &[u8]) -> Result<[u8; KEY_BYTES], KeyError> {
             found: text.len(),
         });
     }
-    let nibble = |c: u8| -> Result<u8, KeyError> {
-        match c {
-            b'0'..=b'9' => Ok(c - b'0'),
-            b'a'..=b'f' => Ok(c - b'a' + 10),
-            b'A'..=b'F' => Ok(c - b'A' + 10),
-            _ => Err(KeyError::BadCharacter { encoding: "base16" }),
-        }
-    };
-    let mut key = [0u8; KEY_BYTES];
-    for (byte, pair) in key.iter_mut().zip(text.chunks_exact(2)) {
-        *byte = nibble(pair[0])? << 4 | nibble(pair[1])?;
-    }
-    Ok(key)
+    std::str::from_utf8(text)
+        .ok()
+        .and_then(hex::decode)
+        .and_then(|bytes| <[u8; KEY_BYTES]>::try_from(bytes).ok())
+        .ok_or(KeyError::BadCharacter { encoding: "base16" })
 }
 
 fn decode_base64(text: &[u8]) -> Result<[u8; KEY_BYTES], KeyError> {

@@ -232,6 +232,7 @@ impl Default for Config {
 /// Why the swarm could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// Noise could not take the node key.
     #[error("noise: cannot derive the static key from the node key: {0}")]
     Noise(#[from] noise::Error),
 }
@@ -257,7 +258,10 @@ pub enum HandshakeError {
     /// truncated or malformed protobuf `PublicKey`, an unknown key type, or key bytes
     /// that are not a key of the named type.
     #[error("the peer's identity key is invalid: {reason}")]
-    InvalidIdentityKey { reason: String },
+    InvalidIdentityKey {
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The peer's identity key decoded, but its signature over the peer's noise static
     /// key does not verify. RSA signatures verify only for 2048 to 8192-bit moduli
     /// (ring's bounds, as in go-libp2p), so an RSA key outside them ends here too.
@@ -269,10 +273,16 @@ pub enum HandshakeError {
     /// A noise handshake message from the peer does not decrypt, or its payload is
     /// not a valid protobuf (or not empty where the spec says empty).
     #[error("the peer's noise handshake is malformed: {reason}")]
-    MalformedHandshake { reason: String },
+    MalformedHandshake {
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The whole upgrade did not finish within [`Config::handshake_timeout`].
     #[error("handshake timed out after {after:?}")]
-    Timeout { after: Duration },
+    Timeout {
+        /// The handshake timeout.
+        after: Duration,
+    },
     /// Anything else: TCP, pnet, a noise or yamux failure, a protocol violation.
     #[error(transparent)]
     Other(Box<dyn std::error::Error + Send + Sync>),
@@ -297,25 +307,37 @@ impl libp2p::swarm::Executor for Executor {
     }
 }
 
-/// The node's network behaviour. Events arrive as [`BehaviourEvent`].
-#[derive(NetworkBehaviour)]
-pub struct Behaviour {
-    /// Inbound limits per address and subnet; first, so one host's connections are
-    /// refused before they count against the swarm-wide limits.
-    pub per_ip: iplimit::Behaviour,
-    /// Connection limits; early, so it denies a connection before others set up.
-    pub limits: connection_limits::Behaviour,
-    /// Memory-aware limit: no new connections while RSS ≥ `max_memory_bytes`.
-    pub memory: crate::memlimit::Behaviour,
-    pub identify: identify::Behaviour,
-    pub ping: ping::Behaviour,
-    /// The WAN DHT, `/ipfs/kad/1.0.0`. Disabled when [`DhtMode::None`].
-    pub kad: Toggle<Kad>,
-    /// The LAN DHT, `/ipfs/lan/kad/1.0.0`: peers only with LAN addresses. Disabled
-    /// when [`DhtMode::None`] or without [`Config::lan_dht`].
-    pub kad_lan: Toggle<Kad>,
-    /// Streams for our own protocols (bitswap): `stream.new_control()`.
-    pub stream: libp2p_stream::Behaviour,
+pub use behaviour::{Behaviour, BehaviourEvent};
+
+/// The behaviour in a module of its own: the `NetworkBehaviour` derive generates
+/// `BehaviourEvent`, one variant per field and named after it (the field docs say
+/// what each carries), and gives it no docs of its own.
+#[allow(missing_docs)]
+mod behaviour {
+    use super::*;
+
+    /// The node's network behaviour. Events arrive as [`BehaviourEvent`].
+    #[derive(NetworkBehaviour)]
+    pub struct Behaviour {
+        /// Inbound limits per address and subnet; first, so one host's connections are
+        /// refused before they count against the swarm-wide limits.
+        pub per_ip: iplimit::Behaviour,
+        /// Connection limits; early, so it denies a connection before others set up.
+        pub limits: connection_limits::Behaviour,
+        /// Memory-aware limit: no new connections while RSS ≥ `max_memory_bytes`.
+        pub memory: crate::memlimit::Behaviour,
+        /// Answers and asks `/ipfs/id/1.0.0` (and push).
+        pub identify: identify::Behaviour,
+        /// Answers and sends `/ipfs/ping/1.0.0`.
+        pub ping: ping::Behaviour,
+        /// The WAN DHT, `/ipfs/kad/1.0.0`. Disabled when [`DhtMode::None`].
+        pub kad: Toggle<Kad>,
+        /// The LAN DHT, `/ipfs/lan/kad/1.0.0`: peers only with LAN addresses. Disabled
+        /// when [`DhtMode::None`] or without [`Config::lan_dht`].
+        pub kad_lan: Toggle<Kad>,
+        /// Streams for our own protocols (bitswap): `stream.new_control()`.
+        pub stream: libp2p_stream::Behaviour,
+    }
 }
 
 /// The transport stack: TCP → optional pnet → noise → yamux, with a timeout; raw

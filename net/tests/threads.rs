@@ -7,6 +7,9 @@
 //! harness's main thread + this test's thread, then + async-io's reactor (3 in all).
 //! Under qemu-user (`cross/ci.sh`) `/proc/self/task` also lists qemu's own RCU
 //! thread, present from the start, so only the difference is compared there.
+// A test crate exports nothing: its helpers are `pub` only to be shared between
+// its modules.
+#![allow(unreachable_pub)]
 
 use std::{sync::Arc, time::Duration};
 

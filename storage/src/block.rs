@@ -16,32 +16,64 @@ pub const MAX_BLOCK_BYTES: usize = 2 << 20;
 /// Errors of block handling, shared by sinks and sources.
 #[derive(Debug, thiserror::Error)]
 pub enum BlockError {
+    /// A block over the size limit.
     #[error("block {cid} is {len} bytes, over the limit of {limit} bytes")]
-    TooLarge { cid: Cid, len: usize, limit: usize },
+    TooLarge {
+        /// The block.
+        cid: Cid,
+        /// Its length in bytes.
+        len: usize,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The bytes do not hash to the CID they came with.
     #[error("block bytes do not match CID {cid}")]
-    HashMismatch { cid: Cid },
+    HashMismatch {
+        /// The CID.
+        cid: Cid,
+    },
+    /// No block with this CID in the store.
     #[error("block {cid} not found")]
-    NotFound { cid: Cid },
+    NotFound {
+        /// The CID.
+        cid: Cid,
+    },
+    /// A CID that cannot be parsed or hashed.
     #[error(transparent)]
     Cid(#[from] cids::CidError),
+    /// The store's own data is damaged (repair, do not retry); the text says where.
     #[error("storage corrupted: {0}")]
     Corrupted(String),
+    /// A write would eat into the free-space reserve.
     #[error("disk full: {} has {free} bytes free, this write needs {needed} (Acorn.MinFreeSpace reserve included)", path.display())]
     DiskFull {
+        /// The file system written to.
         path: std::path::PathBuf,
+        /// Bytes free there.
         free: u64,
+        /// Bytes this write needs, reserve included.
         needed: u64,
     },
+    /// The file system reported ENOSPC.
     #[error("disk full: no space left on device while writing the repo")]
     NoSpace,
+    /// Any other I/O failure (retry may help); the text says what failed.
     #[error("storage I/O: {0}")]
     Io(String),
+    /// A `--nocopy` file is gone.
     #[error("filestore: {} no longer exists (added with --nocopy; re-add it or `acorn filestore rm` its blocks)", path.display())]
-    FileMissing { path: std::path::PathBuf },
+    FileMissing {
+        /// The file.
+        path: std::path::PathBuf,
+    },
+    /// A `--nocopy` file's bytes no longer hash to the block.
     #[error("filestore: {} changed since it was added with --nocopy (at offset {offset}: {reason})", path.display())]
     FileChanged {
+        /// The file.
         path: std::path::PathBuf,
+        /// Where the block starts in the file.
         offset: u64,
+        /// What differs.
         reason: String,
     },
 }
@@ -75,12 +107,15 @@ impl Block {
         Block { cid, data }
     }
 
+    /// The block's CID.
     pub fn cid(&self) -> &Cid {
         &self.cid
     }
+    /// The block's bytes.
     pub fn data(&self) -> &[u8] {
         &self.data
     }
+    /// Takes the block apart without copying.
     pub fn into_parts(self) -> (Cid, Vec<u8>) {
         (self.cid, self.data)
     }
@@ -161,12 +196,15 @@ pub struct MemStore {
 }
 
 impl MemStore {
+    /// An empty store.
     pub fn new() -> Self {
         Self::default()
     }
+    /// Blocks held.
     pub fn len(&self) -> usize {
         self.blocks.len()
     }
+    /// Whether no block is held.
     pub fn is_empty(&self) -> bool {
         self.blocks.is_empty()
     }

@@ -56,26 +56,73 @@ const CID_TAG: u64 = 42;
 /// Errors of reading and writing CAR files.
 #[derive(Debug, thiserror::Error)]
 pub enum CarError {
+    /// The input ends inside an item.
     #[error("CAR truncated: {what}")]
-    Truncated { what: &'static str },
+    Truncated {
+        /// The item.
+        what: &'static str,
+    },
+    /// A varint over 64 bits.
     #[error("CAR {what}: varint longer than 64 bits")]
-    BadVarint { what: &'static str },
+    BadVarint {
+        /// The item it prefixes.
+        what: &'static str,
+    },
+    /// The header is not a DAG-CBOR map of `roots` and `version`.
     #[error("bad CAR header: {reason}")]
-    BadHeader { reason: String },
+    BadHeader {
+        /// What is wrong.
+        reason: String,
+    },
+    /// A CAR version other than 1.
     #[error("unsupported CAR version {0} (only version 1)")]
     UnsupportedVersion(u64),
+    /// The header's length is over [`MAX_HEADER_BYTES`].
     #[error("CAR header is {len} bytes, over the limit of {limit} bytes")]
-    HeaderTooLarge { len: u64, limit: usize },
+    HeaderTooLarge {
+        /// The announced length.
+        len: u64,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// A section's length is over the largest block plus its CID.
     #[error("CAR section {index} is {len} bytes, over the limit of {limit} bytes")]
-    SectionTooLarge { index: u64, len: u64, limit: usize },
+    SectionTooLarge {
+        /// The section's position, from 0.
+        index: u64,
+        /// The announced length.
+        len: u64,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// A section's CID does not parse.
     #[error("CAR section {index}: {reason}")]
-    BadSection { index: u64, reason: String },
+    BadSection {
+        /// The section's position, from 0.
+        index: u64,
+        /// Why.
+        reason: String,
+    },
+    /// A section's bytes do not hash to its CID.
     #[error("CAR section {index}: block bytes do not match CID {cid}")]
-    HashMismatch { index: u64, cid: Cid },
+    HashMismatch {
+        /// The section's position, from 0.
+        index: u64,
+        /// The CID.
+        cid: Cid,
+    },
+    /// A block's links could not be read while exporting.
     #[error("cannot read links of block {cid}: {source}")]
-    Codec { cid: Cid, source: Box<CodecError> },
+    Codec {
+        /// The block.
+        cid: Cid,
+        /// The codec's error.
+        source: Box<CodecError>,
+    },
+    /// Reading or writing the CAR stream failed.
     #[error("CAR I/O: {0}")]
     Io(#[from] io::Error),
+    /// The blockstore failed.
     #[error(transparent)]
     Block(#[from] BlockError),
 }
@@ -124,17 +171,21 @@ fn read_body(r: &mut impl Read, len: usize, what: &'static str) -> Result<Vec<u8
 
 /// The canonical DAG-CBOR header for `roots`.
 fn encode_header(roots: &[Cid]) -> Vec<u8> {
-    // Writing into a Vec cannot fail: the unwraps below are on infallible writes.
     let mut e = minicbor::Encoder::new(Vec::new());
-    e.map(2).unwrap().str("roots").unwrap();
-    e.array(roots.len() as u64).unwrap();
-    for r in roots {
-        let mut b = Vec::with_capacity(1 + r.encoded_len());
-        b.push(0); // multibase identity prefix, as DAG-CBOR requires
-        b.extend_from_slice(&r.to_bytes());
-        e.tag(Tag::new(CID_TAG)).unwrap().bytes(&b).unwrap();
-    }
-    e.str("version").unwrap().u64(1).unwrap();
+    let mut write = || -> Result<(), minicbor::encode::Error<std::convert::Infallible>> {
+        e.map(2)?.str("roots")?;
+        e.array(roots.len() as u64)?;
+        for r in roots {
+            let mut b = Vec::with_capacity(1 + r.encoded_len());
+            b.push(0); // multibase identity prefix, as DAG-CBOR requires
+            b.extend_from_slice(&r.to_bytes());
+            e.tag(Tag::new(CID_TAG))?.bytes(&b)?;
+        }
+        e.str("version")?.u64(1)?;
+        Ok(())
+    };
+    // A Vec's write error type is `Infallible`.
+    write().expect("writing into a Vec cannot fail");
     e.into_writer()
 }
 
@@ -290,6 +341,7 @@ impl<R: Read> CarReader<R> {
         Ok(CarReader { r, roots, index: 0 })
     }
 
+    /// The roots the header names.
     pub fn roots(&self) -> &[Cid] {
         &self.roots
     }
@@ -338,7 +390,9 @@ impl<R: Read> CarReader<R> {
 /// What [`import`] read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImportSummary {
+    /// The roots the header names.
     pub roots: Vec<Cid>,
+    /// Blocks read.
     pub blocks: u64,
     /// Bytes of block data read.
     pub bytes: u64,

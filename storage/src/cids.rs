@@ -28,10 +28,18 @@ pub const SHA2_256: u64 = 0x12;
 /// Errors of CID and codec-name parsing.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CidError {
+    /// Text or bytes that are not a CID.
     #[error("invalid CID {input:?}: {reason}")]
-    Invalid { input: String, reason: String },
+    Invalid {
+        /// The input as given.
+        input: String,
+        /// The cid crate's message.
+        reason: String,
+    },
+    /// A codec name other than those we know.
     #[error("unknown codec {0:?} (known: raw, dag-pb, dag-cbor, dag-json)")]
     UnknownCodec(String),
+    /// A multihash function we do not hash with.
     #[error("unsupported hash function 0x{0:x} (only sha2-256 and identity)")]
     UnsupportedHash(u64),
 }

@@ -43,16 +43,30 @@ pub enum Walk {
 /// Errors of DAG walks.
 #[derive(Debug, thiserror::Error)]
 pub enum DagError {
+    /// A block of the DAG is not in the store.
     #[error("block {cid} not found in the repo")]
-    Missing { cid: Cid },
+    Missing {
+        /// The block.
+        cid: Cid,
+    },
+    /// A block of the DAG does not decode in its codec.
     #[error("block {cid} cannot be decoded: {source}")]
     Decode {
+        /// The block.
         cid: Cid,
+        /// The codec's error.
         #[source]
         source: Box<CodecError>,
     },
+    /// The walk's stack of pending links reached its limit.
     #[error("DAG walk stack over {limit} entries at block {cid}")]
-    TooWide { cid: Cid, limit: usize },
+    TooWide {
+        /// The block being expanded.
+        cid: Cid,
+        /// The limit in entries.
+        limit: usize,
+    },
+    /// The blockstore failed.
     #[error(transparent)]
     Store(#[from] BlockError),
 }
@@ -71,15 +85,19 @@ pub struct MemSeen {
 }
 
 impl MemSeen {
+    /// An empty set.
     pub fn new() -> Self {
         Self::default()
     }
+    /// Whether a block with this multihash was seen (any CID version or codec).
     pub fn contains(&self, cid: &Cid) -> bool {
         self.set.contains(&cid.hash().to_bytes())
     }
+    /// Blocks seen.
     pub fn len(&self) -> usize {
         self.set.len()
     }
+    /// Whether none was seen.
     pub fn is_empty(&self) -> bool {
         self.set.is_empty()
     }
@@ -202,8 +220,11 @@ where
 /// (dag-pb link names; empty for other codecs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefEdge {
+    /// The block holding the link.
     pub src: Cid,
+    /// The link's target.
     pub dst: Cid,
+    /// The link's name (empty but for dag-pb).
     pub name: String,
 }
 

@@ -244,6 +244,7 @@ pub struct NocopySink<'a, W: RefSink> {
 }
 
 impl<'a, W: RefSink> NocopySink<'a, W> {
+    /// A sink that writes its references into `writer`.
     pub fn new(writer: &'a mut W) -> Self {
         NocopySink { writer, file: None }
     }

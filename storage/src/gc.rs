@@ -61,8 +61,10 @@ pub enum GcError {
     /// decode); nothing was deleted.
     #[error("gc stopped before deleting anything: {0}")]
     Mark(DagError),
+    /// The pin set could not be read; nothing was deleted.
     #[error("gc: pin set unreadable: {0}")]
     Pins(PinError),
+    /// The blockstore failed while sweeping.
     #[error("gc: {0}")]
     Store(#[from] BlockError),
 }

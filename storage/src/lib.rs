@@ -18,6 +18,8 @@
 //!
 //! Arrows point down only: nothing here knows about the node in `src/`.
 #![deny(unsafe_code)]
+// Library code does not panic on input: an `expect` names why it cannot fail.
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod block;
 pub mod blockfiles;

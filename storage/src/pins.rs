@@ -36,7 +36,9 @@ use std::collections::HashSet;
 /// How a CID is pinned in the `pins` table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PinKind {
+    /// This block only.
     Direct,
+    /// The block and every block it links to, recursively.
     Recursive,
 }
 
@@ -63,8 +65,11 @@ impl PinKind {
 /// The type a listed pin has (`pin ls` prints these names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PinType {
+    /// Pinned by itself.
     Direct,
+    /// The root of a recursive pin.
     Recursive,
+    /// Reachable from a recursive pin's root.
     Indirect,
 }
 
@@ -91,31 +96,66 @@ impl From<PinKind> for PinType {
 /// `pin ls --type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PinFilter {
+    /// Every type.
     All,
+    /// Direct pins only.
     Direct,
+    /// Recursive pins only.
     Recursive,
+    /// Indirect pins only.
     Indirect,
 }
 
 /// Errors of pin operations.
 #[derive(Debug, thiserror::Error)]
 pub enum PinError {
+    /// Unpinning a CID that has no pin.
     #[error("{cid} is not pinned")]
-    NotPinned { cid: Cid },
+    NotPinned {
+        /// The CID.
+        cid: Cid,
+    },
+    /// Unpinning a CID held only by another pin.
     #[error("{cid} is pinned indirectly under {root}")]
-    PinnedIndirectly { cid: Cid, root: Box<Cid> },
+    PinnedIndirectly {
+        /// The CID.
+        cid: Cid,
+        /// The recursive pin holding it.
+        root: Box<Cid>,
+    },
+    /// A direct pin asked of a CID pinned recursively.
     #[error("{cid} is pinned recursively")]
-    PinnedRecursively { cid: Cid },
+    PinnedRecursively {
+        /// The CID.
+        cid: Cid,
+    },
+    /// A recursive pin asked of a CID pinned so already.
     #[error("{cid} already pinned recursively")]
-    AlreadyPinnedRecursively { cid: Cid },
+    AlreadyPinnedRecursively {
+        /// The CID.
+        cid: Cid,
+    },
+    /// A recursive pin over a DAG with blocks missing.
     #[error("cannot pin {root}: block {missing} is not in the repo")]
-    Incomplete { root: Box<Cid>, missing: Cid },
+    Incomplete {
+        /// The root asked for.
+        root: Box<Cid>,
+        /// The first missing block.
+        missing: Cid,
+    },
+    /// `pin update` from a CID that is not pinned recursively.
     #[error("'from' cid {cid} was not recursively pinned already")]
-    FromNotPinned { cid: Cid },
+    FromNotPinned {
+        /// The CID.
+        cid: Cid,
+    },
+    /// The pin table holds something we did not write; the text says what.
     #[error("pin table corrupted: {0}")]
     Corrupted(String),
+    /// Walking a pin's DAG failed.
     #[error(transparent)]
     Dag(DagError),
+    /// The blockstore failed.
     #[error(transparent)]
     Store(#[from] BlockError),
 }
@@ -392,20 +432,25 @@ pub fn pin_ls_vec(store: &Store, filter: PinFilter) -> Result<Vec<(Cid, PinType)
 /// One bad block found by [`pin_verify`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadNode {
+    /// The block.
     pub cid: Cid,
+    /// Why it is bad.
     pub error: String,
 }
 
 /// `pin verify` result for one pin.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PinStatus {
+    /// The pinned CID.
     pub cid: Cid,
+    /// Its pin kind.
     pub kind: PinKind,
     /// Missing, corrupt or undecodable blocks of the pin's DAG (empty = ok).
     pub bad_nodes: Vec<BadNode>,
 }
 
 impl PinStatus {
+    /// Whether every block of the pin's DAG is present and sound.
     pub fn ok(&self) -> bool {
         self.bad_nodes.is_empty()
     }

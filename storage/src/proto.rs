@@ -39,20 +39,21 @@ pub enum Error {
     VarintOverflow,
     /// A length prefix promises more bytes than are left.
     #[error("length {len} exceeds the {remaining} bytes left")]
-    LengthExceeds { len: u64, remaining: usize },
+    LengthExceeds {
+        /// The length prefix.
+        len: u64,
+        /// Bytes left after it.
+        remaining: usize,
+    },
     /// The input ends inside a fixed-width field (`what` names it).
     #[error("truncated {what}")]
-    Truncated { what: &'static str },
+    Truncated {
+        /// The field.
+        what: &'static str,
+    },
     /// A field key names a wire type we cannot skip (groups, 3 and 4, or 6 and 7).
     #[error("unknown wire type {0}")]
     UnknownWireType(u64),
-}
-
-/// Lets decoders whose own errors are still text (`Result<_, String>`) use `?`.
-impl From<Error> for String {
-    fn from(e: Error) -> String {
-        e.to_string()
-    }
 }
 
 /// Builds a varint one byte at a time, for readers that pull bytes from a stream
@@ -180,10 +181,22 @@ pub fn varint_len(mut v: u64) -> usize {
     n
 }
 
+/// Appends the key and length of a length-delimited field whose `len` bytes of
+/// body the caller writes next (an embedded message encoded in place).
+pub fn write_len_prefix(out: &mut Vec<u8>, field: u32, len: usize) {
+    write_varint(out, u64::from(field) << 3 | WIRE_LEN);
+    write_varint(out, len as u64);
+}
+
+/// Bytes a length-delimited field takes with a body of `len` bytes: key, length
+/// and body.
+pub fn bytes_field_len(field: u32, len: usize) -> usize {
+    varint_len(u64::from(field) << 3 | WIRE_LEN) + varint_len(len as u64) + len
+}
+
 /// Appends a length-delimited field.
 pub fn write_bytes_field(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
-    write_varint(out, u64::from(field) << 3 | WIRE_LEN);
-    write_varint(out, bytes.len() as u64);
+    write_len_prefix(out, field, bytes.len());
     out.extend_from_slice(bytes);
 }
 
@@ -279,6 +292,12 @@ mod tests {
         write_bytes_field(&mut out, 2, b"ab");
         out.extend_from_slice(&[0x2d, 1, 0, 0, 0]); // field 5, fixed32 = 1
         assert_eq!(hex::encode(&out), "18ac02120261622d01000000");
+        assert_eq!(bytes_field_len(2, 2), 4);
+        assert_eq!(bytes_field_len(16, 200), 2 + 2 + 200);
+        let mut prefixed = Vec::new();
+        write_len_prefix(&mut prefixed, 2, 2);
+        prefixed.extend_from_slice(b"ab");
+        assert_eq!(hex::encode(&prefixed), "12026162");
         let mut pos = 0;
         assert_eq!(read_key(&out, &mut pos), Ok((3, WIRE_VARINT)));
         assert_eq!(read_varint(&out, &mut pos), Ok(300));

@@ -3,7 +3,7 @@
 //! **What.** A repo is a directory (`$ACORN_PATH`, default `~/.acorn`) holding one redb
 //! database and a lock file. [`Repo::init`] creates it, [`Repo::open`] opens it for
 //! exclusive use by this process; both hand back a [`Repo`] that owns the
-//! [`Store`](crate::blockstore::Store) used by blocks, pins and GC. The config file and
+//! [`Store`] used by blocks, pins and GC. The config file and
 //! the node identity live in the same directory but are written by the binary (`src/`),
 //! which finds the directory through [`Repo::path`].
 //!
@@ -93,28 +93,59 @@ const DATASTORE_TMP_FILE: &str = "datastore.redb.init";
 /// Errors of creating and opening a repo.
 #[derive(Debug, thiserror::Error)]
 pub enum RepoError {
+    /// `init` on a repo that exists.
     #[error("repo at {path} is already initialised")]
-    AlreadyInitialized { path: PathBuf },
+    AlreadyInitialized {
+        /// The repo.
+        path: PathBuf,
+    },
+    /// No repo at the path.
     #[error("no repo at {path} (run `acorn init` first)")]
-    NotInitialized { path: PathBuf },
+    NotInitialized {
+        /// The path.
+        path: PathBuf,
+    },
+    /// Another process holds the repo lock.
     #[error("repo is locked by PID {pid}")]
-    Locked { pid: u32 },
+    Locked {
+        /// Its process id.
+        pid: u32,
+    },
+    /// A repo of another format version.
     #[error("repo at {path} has format version {found}, this build reads version {expected}")]
     FormatVersion {
+        /// The repo.
         path: PathBuf,
+        /// The version it has.
         found: u64,
+        /// The version this build reads.
         expected: u64,
     },
+    /// The repo's files are damaged (repair, do not retry).
     #[error("repo at {path} is corrupted: {reason}")]
-    Corrupted { path: PathBuf, reason: String },
+    Corrupted {
+        /// The repo.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A repo file could not be read or written.
     #[error("repo at {path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
+    /// The index database refused to open or commit.
     #[error("repo database {path}: {reason}")]
-    Database { path: PathBuf, reason: String },
+    Database {
+        /// The database file.
+        path: PathBuf,
+        /// redb's message.
+        reason: String,
+    },
 }
 
 /// An open, locked repo. The lock is held, and the database open, until the `Repo`

@@ -118,6 +118,9 @@ fn daemon_under_the_units_address_families_sees_interface_addresses() {
     .expect("scenario");
 }
 
+// The one `unsafe` of the node's tests: the seccomp filter is installed with
+// `pre_exec` (see the SAFETY comment on the block).
+#[allow(unsafe_code)]
 fn scenario() {
     let (_dir, root) = init_repo();
     ok(&run(

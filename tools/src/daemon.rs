@@ -8,9 +8,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// How long a daemon may take to write its `api` file.
-pub const START_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a daemon may take to exit after SIGTERM before it is killed.
-pub const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A running daemon, stopped (SIGTERM, then SIGKILL) on drop.
 pub struct Daemon {
@@ -68,10 +68,12 @@ impl Daemon {
         Ok(d)
     }
 
+    /// The daemon's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
 
+    /// The repo the daemon runs on.
     pub fn repo(&self) -> &Path {
         &self.repo
     }

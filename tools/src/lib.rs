@@ -33,6 +33,7 @@ pub fn write_pseudo_random_file(path: &Path, len: u64, seed: u64) -> std::io::Re
 /// What one measured child process did.
 #[derive(Debug, Clone)]
 pub struct Measured {
+    /// Wall-clock time from spawn to exit.
     pub wall: Duration,
     /// Peak resident set (the child's VmHWM), from `getrusage(RUSAGE_CHILDREN)` of a
     /// fresh wrapper process that ran only this child.
@@ -40,6 +41,7 @@ pub struct Measured {
     /// Bytes the command caused to be written to storage (Linux counts them when
     /// pages are dirtied: `ru_oublock` × 512).
     pub written_bytes: u64,
+    /// The command's standard output.
     pub stdout: String,
 }
 

@@ -1,4 +1,7 @@
 //! CI's short crash soak: 50 cycles of kill -9 during add / pin rm / gc.
+// A test crate exports nothing: its helpers are `pub` only to be shared between
+// its modules.
+#![allow(unreachable_pub)]
 
 use std::process::Command;
 

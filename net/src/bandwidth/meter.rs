@@ -31,9 +31,13 @@ pub enum Direction {
 /// Totals and rates (bytes, bytes per second): Kubo's `stats bw` fields.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Stats {
+    /// Bytes received since start.
     pub total_in: u64,
+    /// Bytes sent since start.
     pub total_out: u64,
+    /// Bytes per second received (EWMA of 1 s samples).
     pub rate_in: f64,
+    /// Bytes per second sent (EWMA of 1 s samples).
     pub rate_out: f64,
 }
 

@@ -23,6 +23,8 @@
 //! **Departures.** `ls` answers and the simultaneous-open extension are not followed
 //! (they end as `Other`; rust-libp2p never sends them on substreams).
 
+use acorn_storage::proto::VarintDecoder;
+
 /// The multistream-select 1.0 header message.
 pub const HEADER: &[u8] = b"/multistream/1.0.0\n";
 
@@ -50,7 +52,7 @@ pub enum Verdict {
 
 #[derive(Debug)]
 enum State {
-    Len { value: usize, bytes: usize },
+    Len(VarintDecoder),
     Body { remaining: usize, oversized: bool },
 }
 
@@ -69,7 +71,7 @@ impl Sniffer {
     pub fn new(table: &'static [&'static str]) -> Self {
         Self {
             table,
-            state: State::Len { value: 0, bytes: 0 },
+            state: State::Len(VarintDecoder::default()),
             line: heapless::Vec::new(),
             header_seen: false,
             seen_bytes: 0,
@@ -85,22 +87,18 @@ impl Sniffer {
                 return Some(Verdict::Other);
             }
             match &mut self.state {
-                State::Len { value, bytes } => {
-                    *value |= usize::from(byte & 0x7f) << (7 * *bytes);
-                    *bytes += 1;
-                    if byte & 0x80 == 0 {
-                        if *value == 0 {
-                            return Some(Verdict::Other);
-                        }
+                State::Len(varint) => match varint.push(byte) {
+                    // At most MAX_LEN_BYTES groups: the length fits usize.
+                    Ok(Some(len)) if len > 0 => {
                         self.state = State::Body {
-                            remaining: *value,
+                            remaining: len as usize,
                             oversized: false,
                         };
                         self.line.clear();
-                    } else if *bytes == MAX_LEN_BYTES {
-                        return Some(Verdict::Other);
                     }
-                }
+                    Ok(None) if varint.len() < MAX_LEN_BYTES => {}
+                    _ => return Some(Verdict::Other),
+                },
                 State::Body {
                     remaining,
                     oversized,
@@ -111,7 +109,7 @@ impl Sniffer {
                     *remaining -= 1;
                     if *remaining == 0 {
                         let oversized = *oversized;
-                        self.state = State::Len { value: 0, bytes: 0 };
+                        self.state = State::Len(VarintDecoder::default());
                         if let Some(verdict) = self.on_message(oversized) {
                             return Some(verdict);
                         }

@@ -104,15 +104,15 @@ pub type SessionId = u64;
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Connected peers asked for a session's first block when the session has no
-    /// peers yet [3].
+    /// peers yet \[3\].
     pub initial_broadcast_peers: usize,
-    /// Most connected peers a session asks for its first block [32]. It starts with
+    /// Most connected peers a session asks for its first block \[32\]. It starts with
     /// `initial_broadcast_peers`; each time every peer asked so far has refused
     /// (DONT_HAVE or timeout), the next `initial_broadcast_peers` connected peers not
     /// yet asked are added, up to this many. Each peer is asked once per want, and
     /// only while the others failed: never the wantlist to every peer at once.
     pub max_broadcast_peers: usize,
-    /// Candidate peers remembered per session [16].
+    /// Candidate peers remembered per session \[16\].
     pub max_session_peers: usize,
     /// How long a peer has to answer a want-have or deliver a want-block before we
     /// try someone else [5 s].
@@ -122,15 +122,15 @@ pub struct Config {
     /// Least time between two [`Event::FindProviders`] for one want [10 s].
     pub find_providers_interval: Duration,
     /// Peers that refused a want (DONT_HAVE or timeout) remembered per want so they are
-    /// not asked again and get its cancel [32]. Full: the oldest is forgotten.
+    /// not asked again and get its cancel \[32\]. Full: the oldest is forgotten.
     pub max_refused_per_want: usize,
-    /// Sessions open at once [64].
+    /// Sessions open at once \[64\].
     pub max_sessions: usize,
-    /// Live wants over all sessions [4096].
+    /// Live wants over all sessions \[4096\].
     pub max_wants: usize,
-    /// Peers tracked (ledgers, strikes, pending entries) [256].
+    /// Peers tracked (ledgers, strikes, pending entries) \[256\].
     pub max_peers: usize,
-    /// Entries kept from one peer's wantlist [1024].
+    /// Entries kept from one peer's wantlist \[1024\].
     pub max_peer_wantlist_entries: usize,
     /// Bytes of answers queued for one peer, blocks included [4 MiB]. Worst-case RAM
     /// of the server: this × peers with open wants, plus one message in flight each.
@@ -140,20 +140,20 @@ pub struct Config {
     /// started only while there is room (except when nothing at all is held, so a large
     /// block still goes).
     pub max_server_queued_bytes: usize,
-    /// Blockstore lookups in flight over all peers [8].
+    /// Blockstore lookups in flight over all peers \[8\].
     pub max_inflight_lookups: usize,
     /// Bad or unasked blocks (and malformed messages) a peer may send before we ask
-    /// to disconnect it [8].
+    /// to disconnect it \[8\].
     pub misbehaviour_threshold: u32,
     /// One strike is forgiven per this much time [60 s], so rare honest mistakes never
     /// add up to a disconnect.
     pub strike_decay: Duration,
     /// Peers whose strikes are remembered, apart from the peer table so that a struck
-    /// peer can still be evicted from it [256]. Full: entries decayed to zero go first,
+    /// peer can still be evicted from it \[256\]. Full: entries decayed to zero go first,
     /// then the one with the fewest strikes.
     pub max_struck_peers: usize,
     /// Recently finished or cancelled wants remembered to tell late duplicates from
-    /// unasked blocks [4096]; never fewer than `max_wants` are kept. Cost: about 180
+    /// unasked blocks \[4096\]; never fewer than `max_wants` are kept. Cost: about 180
     /// bytes each (a multihash in a queue and a set), ≈ 720 KiB at the default.
     pub recent_blocks_count: usize,
     /// Largest message we build, in bytes [4 MiB = `wire::MAX_MESSAGE_BYTES`].
@@ -197,18 +197,33 @@ impl Config {
 /// Errors of client calls.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CoreError {
+    /// Opening a session past `Config::max_sessions`.
     #[error("too many sessions (limit {limit})")]
-    TooManySessions { limit: usize },
-    #[error("too many wants: {live} live + {new} new over the limit of {limit}")]
-    TooManyWants {
-        live: usize,
-        new: usize,
+    TooManySessions {
+        /// The limit.
         limit: usize,
     },
+    /// Adding wants past `Config::max_wants`.
+    #[error("too many wants: {live} live + {new} new over the limit of {limit}")]
+    TooManyWants {
+        /// Wants already live.
+        live: usize,
+        /// Wants being added.
+        new: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A session id the core does not know (closed or never opened).
     #[error("unknown session {0}")]
     UnknownSession(SessionId),
+    /// A want for a CID whose hash we cannot verify.
     #[error("{cid}: hash function {code:#x} is not supported (only sha2-256)")]
-    UnsupportedHash { cid: Cid, code: u64 },
+    UnsupportedHash {
+        /// The CID.
+        cid: Cid,
+        /// Its multihash code.
+        code: u64,
+    },
 }
 
 /// What the core asks of the node.
@@ -216,21 +231,38 @@ pub enum CoreError {
 pub enum Event {
     /// A verified block that the listed sessions wanted.
     Block {
+        /// The sessions that wanted it.
         sessions: Vec<SessionId>,
+        /// The block.
         block: Block,
     },
     /// A want ran out of time.
-    WantFailed { session: SessionId, cid: Cid },
+    WantFailed {
+        /// The session that wanted it.
+        session: SessionId,
+        /// The CID.
+        cid: Cid,
+    },
     /// No candidate is left for `cid`: search the DHT and call [`Core::add_providers`].
-    FindProviders { session: SessionId, cid: Cid },
+    FindProviders {
+        /// The session that wants it.
+        session: SessionId,
+        /// The CID.
+        cid: Cid,
+    },
     /// The peer misbehaved past the threshold: close its connections.
-    Disconnect { peer: PeerId },
+    Disconnect {
+        /// The peer.
+        peer: PeerId,
+    },
 }
 
 /// A blockstore question for the caller: answer with [`Core::on_lookup`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lookup {
+    /// The peer that asked.
     pub peer: PeerId,
+    /// The block asked for.
     pub cid: Cid,
     /// `Have`: only presence is needed (call `has`); `Block`: the data (call `get`).
     pub want_type: WantType,
@@ -239,20 +271,30 @@ pub struct Lookup {
 /// The caller's answer to a [`Lookup`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Found {
+    /// We have it: its bytes.
     Block(Vec<u8>),
+    /// We have it (answer to a `Have` lookup).
     Have,
+    /// We do not have it.
     Missing,
 }
 
 /// Counters for `bitswap stat`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
+    /// Blocks received that we wanted.
     pub blocks_received: u64,
+    /// Bytes of those blocks.
     pub data_received: u64,
+    /// Blocks sent to peers.
     pub blocks_sent: u64,
+    /// Bytes of those blocks.
     pub data_sent: u64,
+    /// Blocks received more than once.
     pub dup_blks_received: u64,
+    /// Bytes of those duplicate blocks.
     pub dup_data_received: u64,
+    /// Messages received (well-formed ones).
     pub messages_received: u64,
     /// Blocks nobody wanted, or whose bytes did not hash to any wanted CID.
     pub unwanted_blocks: u64,
@@ -262,6 +304,7 @@ pub struct Stats {
     pub malformed_messages: u64,
     /// Asks that got no answer in time.
     pub ask_timeouts: u64,
+    /// Wants that ran out of time.
     pub wants_failed: u64,
     /// Disconnects requested for misbehaviour.
     pub peers_disconnected: u64,
@@ -271,9 +314,11 @@ pub struct Stats {
     pub server_queue_full: u64,
     /// Messages ignored because the peer table was full.
     pub peers_refused: u64,
+    /// Events dropped because the caller's queue was full.
     pub events_dropped: u64,
     /// Inbound streams reset because a stream cap (per peer or in all) was reached.
     pub inbound_streams_refused: u64,
+    /// Messages that could not be sent (stream open or write failed twice).
     pub send_failures: u64,
     /// Live wants (our wantlist length).
     pub wantlist_len: u64,
@@ -317,6 +362,7 @@ pub struct Core {
 }
 
 impl Core {
+    /// A core with no peers, sessions or wants.
     pub fn new(cfg: Config) -> Self {
         Core {
             cfg,
@@ -338,6 +384,7 @@ impl Core {
         }
     }
 
+    /// The tunables it runs with.
     pub fn config(&self) -> &Config {
         &self.cfg
     }
@@ -388,6 +435,8 @@ impl Core {
         self.wants.values().map(|w| w.next_check).min()
     }
 
+    /// Steps every want whose check time has come (ask again, search, or fail it);
+    /// call at [`Core::poll_timeout`].
     pub fn on_timeout(&mut self, now: Instant) {
         let due: Vec<Mh> = self
             .wants

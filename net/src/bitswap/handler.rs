@@ -35,6 +35,7 @@
 use super::core::{Found, Lookup, SessionId};
 use super::wire::{self, Message, Version, WireError};
 use acorn_storage::block::Block;
+use acorn_storage::proto::VarintDecoder;
 use cid::Cid;
 use futures::channel::oneshot;
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, FutureExt};
@@ -44,18 +45,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Growth step of an inbound frame's buffer, and the unit of the inbound [`ByteBudget`].
-pub const READ_CHUNK_BYTES: usize = 64 << 10;
+pub(crate) const READ_CHUNK_BYTES: usize = 64 << 10;
 
 /// Fixed part of a transfer's time limit (boxo's `sendMessageTimeout` base).
-pub const TRANSFER_BASE_TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const TRANSFER_BASE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The slowest transfer rate we wait for, in bytes per second (100 kbit/s, boxo's
 /// `minSendRate`).
-pub const MIN_TRANSFER_BYTES_PER_SEC: u64 = 12_500;
+pub(crate) const MIN_TRANSFER_BYTES_PER_SEC: u64 = 12_500;
 
 /// Time allowed to move a message of `bytes` over a stream: 2 s + `bytes` at 100 kbit/s,
 /// clamped to `[min, max]` (boxo's rule for sends; we use it for reads too).
-pub fn transfer_timeout(bytes: usize, min: Duration, max: Duration) -> Duration {
+pub(crate) fn transfer_timeout(bytes: usize, min: Duration, max: Duration) -> Duration {
     let t = TRANSFER_BASE_TIMEOUT
         + Duration::from_millis((bytes as u64).saturating_mul(1000) / MIN_TRANSFER_BYTES_PER_SEC);
     t.clamp(min, max.max(min))
@@ -147,26 +148,16 @@ pub(crate) enum ReadError {
 
 /// Reads a frame's length prefix and checks it against [`MAX_MESSAGE_BYTES`].
 async fn read_len<R: AsyncRead + Unpin>(r: &mut R) -> Result<usize, ReadError> {
-    let mut len: u64 = 0;
-    let mut i = 0;
+    let mut varint = VarintDecoder::default();
     loop {
         let mut b = [0u8; 1];
         if r.read(&mut b).await? == 0 {
             return Err(ReadError::Eof);
         }
-        if i == 9 && b[0] > 1 {
-            return Err(WireError::BadVarint.into());
-        }
-        len |= u64::from(b[0] & 0x7f) << (7 * i);
-        i += 1;
-        if b[0] & 0x80 == 0 {
-            break;
-        }
-        if i == 10 {
-            return Err(WireError::BadVarint.into());
+        if let Some(len) = varint.push(b[0]).map_err(WireError::from)? {
+            return Ok(wire::check_frame_len(len)?);
         }
     }
-    Ok(wire::check_frame_len(len)?)
 }
 
 /// Reads exactly `len` bytes. The buffer grows in [`READ_CHUNK_BYTES`] steps as bytes
@@ -254,18 +245,33 @@ pub(crate) async fn read_loop<S: AsyncRead + Unpin>(
     }
 }
 
+/// Why one attempt to send a message to a peer failed (logged, then retried once).
+#[derive(Debug, thiserror::Error)]
+enum SendError {
+    #[error("{0}")]
+    Open(libp2p_stream::OpenStreamError),
+    #[error("peer speaks no bitswap version")]
+    NoVersion,
+    #[error("peer changed its bitswap version on reopen")]
+    VersionChanged,
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("send timed out")]
+    TimedOut,
+}
+
 async fn open(
     control: &mut libp2p_stream::Control,
     peer: PeerId,
-) -> Result<(libp2p::Stream, Version), String> {
+) -> Result<(libp2p::Stream, Version), SendError> {
     for (proto, version) in Version::PROTOCOLS {
         match control.open_stream(peer, StreamProtocol::new(proto)).await {
             Ok(s) => return Ok((s, version)),
             Err(libp2p_stream::OpenStreamError::UnsupportedProtocol(_)) => continue,
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(SendError::Open(e)),
         }
     }
-    Err("peer speaks no bitswap version".into())
+    Err(SendError::NoVersion)
 }
 
 async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, frame: &[u8]) -> std::io::Result<()> {
@@ -317,26 +323,22 @@ pub(crate) async fn write_loop(
         let mut frame: Option<(Vec<u8>, Version)> = None;
         for _attempt in 0..2 {
             let attempt = async {
-                if stream.is_none() {
-                    stream = Some(open(&mut control, peer).await?);
-                }
-                let Some((s, version)) = stream.as_mut() else {
-                    return Err("no stream".to_string());
+                let (s, version) = match stream {
+                    Some(ref mut open_stream) => open_stream,
+                    None => stream.insert(open(&mut control, peer).await?),
                 };
-                if frame.as_ref().is_none_or(|(_, v)| v != version) {
-                    let Some(m) = msg.take() else {
-                        return Err("peer changed its bitswap version on reopen".to_string());
-                    };
-                    frame = Some((m.encode_frame(*version), *version));
-                }
-                let Some((f, _)) = frame.as_ref() else {
-                    return Err("no frame".to_string());
+                let f = match frame {
+                    Some((ref f, v)) if v == *version => f,
+                    _ => {
+                        let m = msg.take().ok_or(SendError::VersionChanged)?;
+                        &frame.insert((m.encode_frame(*version), *version)).0
+                    }
                 };
-                write_frame(s, f).await.map_err(|e| e.to_string())
+                Ok(write_frame(s, f).await?)
             };
             let timed = smol::future::or(attempt, async {
                 async_io::Timer::after(send_timeout).await;
-                Err("send timed out".to_string())
+                Err(SendError::TimedOut)
             });
             match timed.await {
                 Ok(()) => {
@@ -456,7 +458,7 @@ mod tests {
     fn a_stalled_frame_ends_the_stream_at_its_deadline() {
         smol::block_on(async {
             let mut b = Vec::new();
-            wire::put_varint(&mut b, 1000);
+            acorn_storage::proto::write_varint(&mut b, 1000);
             b.extend_from_slice(&[0u8; 10]);
             let (tx, rx) = smol::channel::bounded(1);
             let l = limits(1 << 20, Duration::from_millis(50));
@@ -511,7 +513,7 @@ mod tests {
     fn oversize_and_truncated_frames_are_errors() {
         smol::block_on(async {
             let mut b = Vec::new();
-            wire::put_varint(&mut b, MAX_MESSAGE_BYTES as u64 + 1);
+            acorn_storage::proto::write_varint(&mut b, MAX_MESSAGE_BYTES as u64 + 1);
             let mut r = futures::io::Cursor::new(b);
             assert!(matches!(
                 read_frame(&mut r).await,

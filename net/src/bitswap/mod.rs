@@ -131,19 +131,20 @@ fn lost_job() -> BlockError {
 /// Tunables of the node task. Defaults in brackets.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// The sans-IO core's tunables.
     pub core: core::Config,
-    /// Commands queued to the node task [64].
+    /// Commands queued to the node task \[64\].
     pub command_capacity: usize,
-    /// Events queued for the daemon [64].
+    /// Events queued for the daemon \[64\].
     pub event_capacity: usize,
-    /// Stream and blockstore results queued to the node task [64].
+    /// Stream and blockstore results queued to the node task \[64\].
     pub io_capacity: usize,
     /// Inbound bitswap streams read at once over all peers [320 = 2 × the swarm's
     /// default `max_connections` (160): one long-lived boxo stream per connection plus a
     /// Helia stream-per-message in flight]. A reader task costs a few hundred bytes
     /// while idle; frame memory is bounded separately.
     pub max_inbound_streams: usize,
-    /// Inbound bitswap streams read at once from one peer [4]. More are reset.
+    /// Inbound bitswap streams read at once from one peer \[4\]. More are reset.
     pub max_inbound_streams_per_peer: usize,
     /// Bytes of inbound frames being read or waiting for the node task, over all
     /// streams [16 MiB]. Full: readers wait before reading a frame's body (back-pressure
@@ -190,16 +191,30 @@ impl Config {
 /// Errors of the bitswap node API.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The node task has stopped.
     #[error("bitswap is not running")]
     Closed,
+    /// The block did not arrive within the fetch's time.
     #[error("block {cid} not found in time")]
-    NotFound { cid: Cid },
+    NotFound {
+        /// The block.
+        cid: Cid,
+    },
+    /// A session already waits for as many fetches of one CID as it may.
     #[error("too many fetches of {cid} waiting in this session (limit {limit})")]
-    Busy { cid: Cid, limit: usize },
+    Busy {
+        /// The block.
+        cid: Cid,
+        /// The limit per CID.
+        limit: usize,
+    },
+    /// The core refused the call.
     #[error(transparent)]
     Core(#[from] core::CoreError),
+    /// The blockstore failed.
     #[error("blockstore: {0}")]
     Store(#[from] BlockError),
+    /// The swarm already has a handler for this protocol.
     #[error("bitswap protocol {0} already registered on this swarm")]
     AlreadyRegistered(String),
 }
@@ -208,9 +223,17 @@ pub enum Error {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NodeEvent {
     /// Search the DHT for providers of `cid` and call [`Session::add_providers`].
-    FindProviders { session: SessionId, cid: Cid },
+    FindProviders {
+        /// The session that wants it.
+        session: SessionId,
+        /// The block.
+        cid: Cid,
+    },
     /// Close the connections of a misbehaving peer.
-    Disconnect { peer: PeerId },
+    Disconnect {
+        /// The peer.
+        peer: PeerId,
+    },
 }
 
 enum Command {
@@ -328,6 +351,7 @@ pub struct Session {
 }
 
 impl Session {
+    /// This session's id in the core.
     pub fn id(&self) -> SessionId {
         self.id
     }

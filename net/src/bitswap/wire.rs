@@ -46,6 +46,7 @@
 
 use acorn_storage::block::MAX_BLOCK_BYTES;
 use acorn_storage::cids;
+use acorn_storage::proto::{varint_len, write_varint};
 use cid::Cid;
 
 /// Largest bitswap message we decode or encode, in bytes (boxo's and Helia's limit).
@@ -66,9 +67,6 @@ pub const MAX_PRESENCES_PER_MESSAGE: usize = 8192;
 /// Largest CID we parse on the wire, in bytes (boxo's limit). Larger CIDs, and CIDs
 /// whose digest is over 64 bytes (what `cid::Cid` holds), are skipped.
 pub const MAX_CID_BYTES: usize = 168;
-
-/// Longest unsigned varint we read (u64 = 10 bytes).
-const MAX_VARINT_BYTES: usize = 10;
 
 /// The bitswap protocol versions we speak, newest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -94,42 +92,87 @@ impl Version {
 /// Errors of decoding a bitswap frame or message.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum WireError {
+    /// A frame or message over [`MAX_MESSAGE_BYTES`].
     #[error("message of {len} bytes is over the limit of {limit} bytes")]
-    TooLarge { len: usize, limit: usize },
+    TooLarge {
+        /// Its length in bytes.
+        len: usize,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The input ends inside what the text names.
     #[error("truncated message: {0}")]
     Truncated(&'static str),
+    /// A varint over 64 bits, or a field key that is no field number.
     #[error("bad varint")]
     BadVarint,
+    /// A wire type that cannot be skipped (groups, or 6 and 7).
     #[error("unsupported protobuf wire type {0}")]
     BadWireType(u8),
+    /// A known field with a wire type other than its schema's.
     #[error("field {field} has the wrong wire type {wire_type}")]
-    WrongType { field: u32, wire_type: u8 },
+    WrongType {
+        /// The field number.
+        field: u32,
+        /// The wire type found.
+        wire_type: u8,
+    },
+    /// More elements of one kind than a message may carry.
     #[error("too many {what} in one message (limit {limit})")]
-    TooMany { what: &'static str, limit: usize },
+    TooMany {
+        /// The kind of element.
+        what: &'static str,
+        /// The per-message limit.
+        limit: usize,
+    },
+    /// Bytes that are not a usable CID (the text says why).
     #[error("bad CID: {0}")]
     BadCid(String),
+    /// A block prefix we cannot build a CID from.
     #[error("bad CID prefix: {0}")]
     BadPrefix(&'static str),
+    /// A block over [`MAX_BLOCK_BYTES`].
     #[error("block of {len} bytes is over the limit of {limit} bytes")]
-    BlockTooLarge { len: usize, limit: usize },
+    BlockTooLarge {
+        /// Its data length in bytes.
+        len: usize,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// An enum field with a value the schema does not define.
     #[error("bad enum value {value} for {what}")]
-    BadEnum { what: &'static str, value: u64 },
+    BadEnum {
+        /// The enum's name.
+        what: &'static str,
+        /// The value found.
+        value: u64,
+    },
+    /// Another protobuf framing error of the shared reader.
+    #[error(transparent)]
+    Protobuf(acorn_storage::proto::Error),
 }
 
 /// Want-block or want-have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum WantType {
+    /// Send the block itself.
     Block,
+    /// Say whether we have the block (1.2.0 only).
     Have,
 }
 
 /// One wantlist entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
+    /// The wanted block.
     pub cid: Cid,
+    /// Higher first; the sender's order of interest.
     pub priority: i32,
+    /// Withdraws an earlier want of `cid`.
     pub cancel: bool,
+    /// Block or presence.
     pub want_type: WantType,
+    /// Asks for a DONT_HAVE when the receiver lacks the block (1.2.0).
     pub send_dont_have: bool,
 }
 
@@ -159,6 +202,7 @@ impl Entry {
 /// The wantlist part of a message.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Wantlist {
+    /// The entries: wants and cancels.
     pub entries: Vec<Entry>,
     /// The sender's whole wantlist (replace, not update).
     pub full: bool,
@@ -169,8 +213,11 @@ pub struct Wantlist {
 pub struct Prefix {
     /// 0 or 1.
     pub version: u64,
+    /// Multicodec of the block's content.
     pub codec: u64,
+    /// Multihash function code.
     pub mh_type: u64,
+    /// Digest length in bytes.
     pub mh_len: u64,
 }
 
@@ -214,10 +261,10 @@ impl Prefix {
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
-        put_varint(out, self.version);
-        put_varint(out, self.codec);
-        put_varint(out, self.mh_type);
-        put_varint(out, self.mh_len);
+        write_varint(out, self.version);
+        write_varint(out, self.codec);
+        write_varint(out, self.mh_type);
+        write_varint(out, self.mh_len);
     }
 
     fn decode(mut b: &[u8]) -> Result<Self, WireError> {
@@ -250,31 +297,40 @@ impl Prefix {
 /// builds the CID by hashing `data`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Payload {
+    /// How to build the block's CID.
     pub prefix: Prefix,
+    /// The block's bytes.
     pub data: Vec<u8>,
 }
 
 /// HAVE or DONT_HAVE.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Presence {
+    /// The sender has the block.
     Have,
+    /// The sender does not have the block.
     DontHave,
 }
 
 /// One block presence.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlockPresence {
+    /// The block asked about.
     pub cid: Cid,
+    /// Whether the sender has it.
     pub presence: Presence,
 }
 
 /// A bitswap message.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Message {
+    /// Wants and cancels, if the message carries a wantlist.
     pub wantlist: Option<Wantlist>,
     /// Blocks: from `payload` (1.1+) or from `blocks` (1.0.0, given the v0 prefix).
     pub blocks: Vec<Payload>,
+    /// HAVE / DONT_HAVE answers (1.2.0).
     pub presences: Vec<BlockPresence>,
+    /// Bytes the sender still has queued for us (informative).
     pub pending_bytes: i32,
     /// Elements (entries, blocks, presences) skipped while decoding: unusable content
     /// or past the per-message counts. Never encoded.
@@ -312,157 +368,6 @@ impl Message {
             .map(|p| p.cid.encoded_len() + PRESENCE_OVERHEAD_BYTES)
             .sum();
         entries + blocks + presences + 16
-    }
-
-    /// Whether `e` is sent on a `version` stream (older versions have no want-have).
-    fn sends_entry(e: &Entry, version: Version) -> bool {
-        !(version < Version::V1_2_0 && e.want_type == WantType::Have && !e.cancel)
-    }
-
-    /// Exact encoded length of an entry's body.
-    fn entry_len(e: &Entry, version: Version) -> usize {
-        let mut n = bytes_field_len(1, e.cid.encoded_len());
-        if e.priority != 0 {
-            n += 1 + varint_len(i64::from(e.priority) as u64);
-        }
-        if e.cancel {
-            n += 2;
-        }
-        if version >= Version::V1_2_0 {
-            if e.want_type == WantType::Have {
-                n += 2;
-            }
-            if e.send_dont_have {
-                n += 2;
-            }
-        }
-        n
-    }
-
-    fn wantlist_len(w: &Wantlist, version: Version) -> usize {
-        let entries: usize = w
-            .entries
-            .iter()
-            .filter(|e| Self::sends_entry(e, version))
-            .map(|e| bytes_field_len(1, Self::entry_len(e, version)))
-            .sum();
-        entries + if w.full { 2 } else { 0 }
-    }
-
-    fn payload_len(b: &Payload) -> usize {
-        bytes_field_len(1, b.prefix.encoded_len()) + bytes_field_len(2, b.data.len())
-    }
-
-    fn presence_len(p: &BlockPresence) -> usize {
-        bytes_field_len(1, p.cid.encoded_len())
-            + if p.presence == Presence::DontHave {
-                2
-            } else {
-                0
-            }
-    }
-
-    /// Exact length of the protobuf body for `version`.
-    pub fn encoded_len(&self, version: Version) -> usize {
-        let mut n = 0;
-        if let Some(w) = &self.wantlist {
-            n += bytes_field_len(1, Self::wantlist_len(w, version));
-        }
-        for b in &self.blocks {
-            n += if version == Version::V1_0_0 {
-                bytes_field_len(2, b.data.len())
-            } else {
-                bytes_field_len(3, Self::payload_len(b))
-            };
-        }
-        if version >= Version::V1_2_0 {
-            n += self
-                .presences
-                .iter()
-                .map(|p| bytes_field_len(4, Self::presence_len(p)))
-                .sum::<usize>();
-        }
-        if self.pending_bytes != 0 {
-            n += 1 + varint_len(i64::from(self.pending_bytes) as u64);
-        }
-        n
-    }
-
-    /// Encodes the protobuf body for `version` (see the module doc for what older
-    /// versions drop) into a buffer of exactly its size.
-    pub fn encode(&self, version: Version) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.encoded_len(version));
-        self.encode_into(version, &mut out);
-        out
-    }
-
-    /// Appends the body to `out`, writing every field straight into it (block data is
-    /// copied once).
-    fn encode_into(&self, version: Version, out: &mut Vec<u8>) {
-        if let Some(w) = &self.wantlist {
-            put_len_key(out, 1, Self::wantlist_len(w, version));
-            for e in w.entries.iter().filter(|e| Self::sends_entry(e, version)) {
-                put_len_key(out, 1, Self::entry_len(e, version));
-                put_bytes_field(out, 1, &e.cid.to_bytes());
-                if e.priority != 0 {
-                    put_key(out, 2, WT_VARINT);
-                    // int32 is sign-extended to 64 bits on the wire.
-                    put_varint(out, i64::from(e.priority) as u64);
-                }
-                if e.cancel {
-                    put_key(out, 3, WT_VARINT);
-                    put_varint(out, 1);
-                }
-                if version >= Version::V1_2_0 {
-                    if e.want_type == WantType::Have {
-                        put_key(out, 4, WT_VARINT);
-                        put_varint(out, 1);
-                    }
-                    if e.send_dont_have {
-                        put_key(out, 5, WT_VARINT);
-                        put_varint(out, 1);
-                    }
-                }
-            }
-            if w.full {
-                put_key(out, 2, WT_VARINT);
-                put_varint(out, 1);
-            }
-        }
-        for b in &self.blocks {
-            if version == Version::V1_0_0 {
-                put_bytes_field(out, 2, &b.data);
-            } else {
-                put_len_key(out, 3, Self::payload_len(b));
-                put_len_key(out, 1, b.prefix.encoded_len());
-                b.prefix.encode(out);
-                put_bytes_field(out, 2, &b.data);
-            }
-        }
-        if version >= Version::V1_2_0 {
-            for p in &self.presences {
-                put_len_key(out, 4, Self::presence_len(p));
-                put_bytes_field(out, 1, &p.cid.to_bytes());
-                if p.presence == Presence::DontHave {
-                    put_key(out, 2, WT_VARINT);
-                    put_varint(out, 1);
-                }
-            }
-        }
-        if self.pending_bytes != 0 {
-            put_key(out, 5, WT_VARINT);
-            put_varint(out, i64::from(self.pending_bytes) as u64);
-        }
-    }
-
-    /// Encodes with the unsigned-varint length prefix, into one buffer of exactly the
-    /// frame's size (no intermediate body buffer).
-    pub fn encode_frame(&self, version: Version) -> Vec<u8> {
-        let len = self.encoded_len(version);
-        let mut out = Vec::with_capacity(varint_len(len as u64) + len);
-        put_varint(&mut out, len as u64);
-        self.encode_into(version, &mut out);
-        out
     }
 
     /// Decodes a protobuf body (without the length prefix).
@@ -527,11 +432,11 @@ impl Message {
 }
 
 mod decode;
+mod encode;
 mod proto;
 
 use decode::*;
 use proto::*;
-pub use proto::{get_varint, put_varint};
 
 /// Checks a frame's length prefix against [`MAX_MESSAGE_BYTES`]. The reader calls this
 /// with the varint it read before sizing any buffer.
@@ -564,15 +469,10 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    pub(super) fn hex(b: &[u8]) -> String {
-        b.iter().map(|x| format!("{x:02x}")).collect()
-    }
+    pub(super) use acorn_storage::util::hex::encode as hex;
 
     pub(super) fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
+        acorn_storage::util::hex::decode(s).expect("test vectors are hex")
     }
 
     pub(super) fn raw_cid(data: &[u8]) -> Cid {

@@ -81,32 +81,58 @@ pub const MAX_NAME_BYTES: usize = 253;
 /// Why a multiaddr could not be resolved.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// Every address the name resolves to is of a kind we cannot dial.
     #[error("{addr} resolves to no address Acorn can dial")]
-    NoDialableAddress { addr: Multiaddr },
+    NoDialableAddress {
+        /// The multiaddr.
+        addr: Multiaddr,
+    },
+    /// A nameserver's answer could not be used.
     #[error("DNS query for {name}: {source}")]
     Wire {
+        /// The name looked up.
         name: String,
+        /// Why the answer was refused.
         #[source]
         source: wire::WireError,
     },
+    /// No nameserver answered in time.
     #[error("DNS query for {name}: no answer from any nameserver within {timeout:?}")]
-    Timeout { name: String, timeout: Duration },
+    Timeout {
+        /// The name looked up.
+        name: String,
+        /// How long we waited.
+        timeout: Duration,
+    },
+    /// The UDP socket failed.
     #[error("DNS query for {name}: {source}")]
     Socket {
+        /// The name looked up.
         name: String,
+        /// The socket error.
         #[source]
         source: std::io::Error,
     },
+    /// A name over [`MAX_NAME_BYTES`].
     #[error("DNS name is longer than {MAX_NAME_BYTES} bytes")]
     NameTooLong,
+    /// The system resolver (`/dns4`, `/dns6`) failed.
     #[error("cannot resolve {name}: {source}")]
     Lookup {
+        /// The name looked up.
         name: String,
+        /// The resolver's error.
         #[source]
         source: std::io::Error,
     },
+    /// The name has no address of the asked family.
     #[error("{name} has no {family} address")]
-    NoAddress { name: String, family: &'static str },
+    NoAddress {
+        /// The name.
+        name: String,
+        /// `IPv4` or `IPv6`.
+        family: &'static str,
+    },
 }
 
 /// Does `addr` start with a name that [`resolve`] looks up?

@@ -28,16 +28,22 @@ const CLASS_IN: u16 = 1;
 /// Why a name could not be queried or a response not used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WireError {
+    /// A label of the name is empty or over 63 bytes.
     #[error("DNS name label is empty or longer than 63 bytes")]
     BadLabel,
+    /// The name is over 253 bytes.
     #[error("DNS name is longer than 253 bytes")]
     NameTooLong,
+    /// The response does not parse (bad lengths, pointer loops, short records).
     #[error("DNS response is malformed")]
     Malformed,
+    /// The response's id or question is not ours.
     #[error("DNS response does not answer our query")]
     Mismatch,
+    /// The server set the TC bit: the answer did not fit a datagram.
     #[error("DNS response is truncated (TCP fallback is not supported)")]
     Truncated,
+    /// The server's RCODE, when not 0 (no error).
     #[error("DNS server answered with error code {0}")]
     Rcode(u8),
 }

@@ -338,7 +338,7 @@ fn malformed_frames_get_a_peer_disconnected() {
         )
         .await;
         let mut big = Vec::new();
-        bitswap::wire::put_varint(&mut big, 5 << 20);
+        acorn_storage::proto::write_varint(&mut big, 5 << 20);
         send_raw(&mut control, node.peer, "/ipfs/bitswap/1.1.0", &big).await;
         let ev = smol::future::or(async { node.events.recv().await.ok() }, async {
             async_io::Timer::after(Duration::from_secs(10)).await;

@@ -6,6 +6,9 @@
 //! `../common/` and are declared once here (`use crate::swarms;`). `threads.rs` stays a
 //! binary of its own: it counts this process's threads. Run with
 //! `cargo test -p acorn-net --test peers [NAME::]`.
+// A test crate exports nothing: its helpers are `pub` only to be shared between
+// its modules.
+#![allow(unreachable_pub)]
 
 #[path = "../common/bad_noise.rs"]
 mod bad_noise;

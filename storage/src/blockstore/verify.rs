@@ -51,6 +51,7 @@ pub struct VerifyReport {
 }
 
 impl VerifyReport {
+    /// Whether no corrupt block was found.
     pub fn is_clean(&self) -> bool {
         self.corrupt.is_empty()
     }

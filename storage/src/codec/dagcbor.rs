@@ -28,7 +28,8 @@
 //! # Departures
 //! None known from the strict spec. Like go-ipld-prime, -0.0 is kept as is.
 
-use super::model::{CodecError, Ipld};
+use super::error::{CodecError, DagCborError as DecodeError};
+use super::model::Ipld;
 use cid::Cid;
 use minicbor::data::{Tag, Type};
 use minicbor::{Decoder, Encoder};
@@ -51,16 +52,13 @@ const MIN_ITEM_BYTES: u64 = 1;
 /// Decodes one strict DAG-CBOR block.
 pub fn decode(bytes: &[u8]) -> Result<Ipld, CodecError> {
     let mut d = Decoder::new(bytes);
-    let v = decode_value(&mut d, 0).map_err(|r| CodecError::malformed(CODEC, r))?;
+    let malformed = |r: DecodeError| CodecError::malformed(CODEC, r);
+    let v = decode_value(&mut d, 0).map_err(malformed)?;
     if d.position() != bytes.len() {
-        return Err(CodecError::malformed(
-            CODEC,
-            format!(
-                "{} trailing bytes after the data item at byte {}",
-                bytes.len() - d.position(),
-                d.position()
-            ),
-        ));
+        return Err(malformed(DecodeError::TrailingBytes {
+            count: bytes.len() - d.position(),
+            at: d.position(),
+        }));
     }
     Ok(v)
 }
@@ -81,8 +79,8 @@ pub fn key_order(a: &str, b: &str) -> Ordering {
 
 // ---- decoding ------------------------------------------------------------
 
-fn cbor_err(e: minicbor::decode::Error) -> String {
-    e.to_string()
+fn cbor_err(e: minicbor::decode::Error) -> DecodeError {
+    DecodeError::Cbor(e.to_string())
 }
 
 /// Length in bytes of the shortest head that carries `arg`.
@@ -97,28 +95,37 @@ fn shortest_head_len(arg: u64) -> usize {
 }
 
 /// Fails unless a head of `head_len` bytes starting at `start` was the shortest for `arg`.
-fn check_shortest(arg: u64, head_len: usize, start: usize) -> Result<(), String> {
+fn check_shortest(arg: u64, head_len: usize, start: usize) -> Result<(), DecodeError> {
     if head_len != shortest_head_len(arg) {
-        return Err(format!(
-            "non-canonical {head_len}-byte head for argument {arg} at byte {start}"
-        ));
+        return Err(DecodeError::NotShortest {
+            head_len,
+            arg,
+            at: start,
+        });
     }
     Ok(())
 }
 
 /// Fails if `count` items of at least `min_bytes` each cannot fit in what is left.
-fn check_fits(d: &Decoder<'_>, count: u64, min_bytes: u64, start: usize) -> Result<(), String> {
+fn check_fits(
+    d: &Decoder<'_>,
+    count: u64,
+    min_bytes: u64,
+    start: usize,
+) -> Result<(), DecodeError> {
     let remaining = (d.input().len() - d.position()) as u64;
     if count.saturating_mul(min_bytes) > remaining {
-        return Err(format!(
-            "length {count} at byte {start} exceeds the {remaining} bytes left"
-        ));
+        return Err(DecodeError::LengthExceeds {
+            count,
+            at: start,
+            remaining,
+        });
     }
     Ok(())
 }
 
 /// Reads a definite-length byte string, checking its head is shortest.
-fn read_bytes<'b>(d: &mut Decoder<'b>) -> Result<&'b [u8], String> {
+fn read_bytes<'b>(d: &mut Decoder<'b>) -> Result<&'b [u8], DecodeError> {
     let start = d.position();
     let b = d.bytes().map_err(cbor_err)?;
     check_shortest(b.len() as u64, d.position() - start - b.len(), start)?;
@@ -126,14 +133,14 @@ fn read_bytes<'b>(d: &mut Decoder<'b>) -> Result<&'b [u8], String> {
 }
 
 /// Reads a definite-length text string, checking its head is shortest.
-fn read_str<'b>(d: &mut Decoder<'b>) -> Result<&'b str, String> {
+fn read_str<'b>(d: &mut Decoder<'b>) -> Result<&'b str, DecodeError> {
     let start = d.position();
     let s = d.str().map_err(cbor_err)?;
     check_shortest(s.len() as u64, d.position() - start - s.len(), start)?;
     Ok(s)
 }
 
-fn decode_value(d: &mut Decoder<'_>, depth: usize) -> Result<Ipld, String> {
+fn decode_value(d: &mut Decoder<'_>, depth: usize) -> Result<Ipld, DecodeError> {
     let start = d.position();
     let ty = d.datatype().map_err(cbor_err)?;
     match ty {
@@ -150,7 +157,7 @@ fn decode_value(d: &mut Decoder<'_>, depth: usize) -> Result<Ipld, String> {
             // The head's argument: v for major type 0, −1−v for major type 1;
             // both are in 0..=u64::MAX by construction.
             let arg = if v < 0 { -1 - v } else { v };
-            let arg = u64::try_from(arg).map_err(|_| format!("integer {v} out of range"))?;
+            let arg = u64::try_from(arg).map_err(|_| DecodeError::IntegerRange(v))?;
             check_shortest(arg, d.position() - start, start)?;
             Ok(Ipld::Integer(v))
         }
@@ -158,12 +165,17 @@ fn decode_value(d: &mut Decoder<'_>, depth: usize) -> Result<Ipld, String> {
         Type::String => Ok(Ipld::String(read_str(d)?.to_string())),
         Type::Array => {
             if depth >= MAX_DEPTH_LEVELS {
-                return Err(format!("nesting deeper than {MAX_DEPTH_LEVELS} levels"));
+                return Err(DecodeError::TooDeep {
+                    limit: MAX_DEPTH_LEVELS,
+                });
             }
             let n = d
                 .array()
                 .map_err(cbor_err)?
-                .ok_or_else(|| format!("indefinite-length array at byte {start}"))?;
+                .ok_or(DecodeError::Indefinite {
+                    what: "array",
+                    at: start,
+                })?;
             check_shortest(n, d.position() - start, start)?;
             check_fits(d, n, MIN_ITEM_BYTES, start)?;
             // n ≤ bytes left, so it fits usize and bounds the allocation.
@@ -175,12 +187,14 @@ fn decode_value(d: &mut Decoder<'_>, depth: usize) -> Result<Ipld, String> {
         }
         Type::Map => {
             if depth >= MAX_DEPTH_LEVELS {
-                return Err(format!("nesting deeper than {MAX_DEPTH_LEVELS} levels"));
+                return Err(DecodeError::TooDeep {
+                    limit: MAX_DEPTH_LEVELS,
+                });
             }
-            let n = d
-                .map()
-                .map_err(cbor_err)?
-                .ok_or_else(|| format!("indefinite-length map at byte {start}"))?;
+            let n = d.map().map_err(cbor_err)?.ok_or(DecodeError::Indefinite {
+                what: "map",
+                at: start,
+            })?;
             check_shortest(n, d.position() - start, start)?;
             check_fits(d, n, 2 * MIN_ITEM_BYTES, start)?;
             let mut map = std::collections::BTreeMap::new();
@@ -188,19 +202,23 @@ fn decode_value(d: &mut Decoder<'_>, depth: usize) -> Result<Ipld, String> {
             for _ in 0..n {
                 let key_at = d.position();
                 if d.datatype().map_err(cbor_err)? != Type::String {
-                    return Err(format!("map key at byte {key_at} is not a string"));
+                    return Err(DecodeError::KeyNotString { at: key_at });
                 }
                 let key = read_str(d)?;
                 if let Some(p) = prev {
                     match key_order(p, key) {
                         Ordering::Less => {}
                         Ordering::Equal => {
-                            return Err(format!("repeated map key {key:?} at byte {key_at}"))
+                            return Err(DecodeError::RepeatedKey {
+                                key: key.to_owned(),
+                                at: key_at,
+                            })
                         }
                         Ordering::Greater => {
-                            return Err(format!(
-                                "map key {key:?} at byte {key_at} is out of canonical order"
-                            ))
+                            return Err(DecodeError::KeyOrder {
+                                key: key.to_owned(),
+                                at: key_at,
+                            })
                         }
                     }
                 }
@@ -213,24 +231,22 @@ fn decode_value(d: &mut Decoder<'_>, depth: usize) -> Result<Ipld, String> {
         Type::Tag => {
             let tag = u64::from(d.tag().map_err(cbor_err)?);
             if tag != CID_TAG {
-                return Err(format!("tag {tag} at byte {start} (only 42 is allowed)"));
+                return Err(DecodeError::Tag { tag, at: start });
             }
             check_shortest(tag, d.position() - start, start)?;
             if d.datatype().map_err(cbor_err)? != Type::Bytes {
-                return Err(format!(
-                    "tag 42 at byte {start} does not wrap a byte string"
-                ));
+                return Err(DecodeError::TagNotBytes { at: start });
             }
             let b = read_bytes(d)?;
             let Some((&0x00, cid_bytes)) = b.split_first() else {
-                return Err(format!(
-                    "CID at byte {start} lacks the 0x00 multibase prefix"
-                ));
+                return Err(DecodeError::CidPrefix { at: start });
             };
-            let cid = Cid::try_from(cid_bytes)
-                .map_err(|e| format!("invalid CID at byte {start}: {e}"))?;
+            let cid = Cid::try_from(cid_bytes).map_err(|e| DecodeError::BadCid {
+                at: start,
+                reason: e.to_string(),
+            })?;
             if cid.to_bytes() != cid_bytes {
-                return Err(format!("non-canonical CID bytes at byte {start}"));
+                return Err(DecodeError::CidNotCanonical { at: start });
             }
             Ok(Ipld::Link(cid))
         }
@@ -242,17 +258,21 @@ fn decode_value(d: &mut Decoder<'_>, depth: usize) -> Result<Ipld, String> {
         Type::F64 => {
             let f = d.f64().map_err(cbor_err)?;
             if !f.is_finite() {
-                return Err(format!("non-finite float {f} at byte {start}"));
+                return Err(DecodeError::NonFinite {
+                    value: f,
+                    at: start,
+                });
             }
             Ok(Ipld::Float(f))
         }
-        Type::F16 | Type::F32 => Err(format!(
-            "{ty} at byte {start} (only 64-bit floats are allowed)"
-        )),
+        Type::F16 | Type::F32 => Err(DecodeError::ShortFloat { ty, at: start }),
         Type::BytesIndef | Type::StringIndef | Type::ArrayIndef | Type::MapIndef => {
-            Err(format!("indefinite-length item at byte {start}"))
+            Err(DecodeError::Indefinite {
+                what: "item",
+                at: start,
+            })
         }
-        other => Err(format!("unsupported CBOR item {other} at byte {start}")),
+        ty => Err(DecodeError::Unsupported { ty, at: start }),
     }
 }
 
@@ -323,6 +343,45 @@ pub(crate) mod tests {
     use crate::cids;
     use proptest::prelude::*;
     use std::collections::BTreeMap;
+
+    /// The typed reasons print as the text the decoder always gave.
+    #[test]
+    fn error_messages_name_the_rule_and_the_byte() {
+        let msg = |b: &[u8]| decode(b).unwrap_err().to_string();
+        assert_eq!(
+            msg(&[0x18, 0x01]),
+            "malformed dag-cbor: non-canonical 2-byte head for argument 1 at byte 0"
+        );
+        assert_eq!(
+            msg(&[0x01, 0x02]),
+            "malformed dag-cbor: 1 trailing bytes after the data item at byte 1"
+        );
+        assert_eq!(
+            msg(&[0x9f]),
+            "malformed dag-cbor: indefinite-length item at byte 0"
+        );
+        // {"b": 0, "a": 0}
+        assert_eq!(
+            msg(&[0xa2, 0x61, b'b', 0x00, 0x61, b'a', 0x00]),
+            "malformed dag-cbor: map key \"a\" at byte 4 is out of canonical order"
+        );
+        assert_eq!(
+            msg(&[0xc1, 0x00]),
+            "malformed dag-cbor: tag 1 at byte 0 (only 42 is allowed)"
+        );
+        // The reason is typed, for callers that act on it.
+        assert!(matches!(
+            decode(&[0x18, 0x01]),
+            Err(CodecError::Malformed {
+                reason: crate::codec::Malformed::DagCbor(DecodeError::NotShortest {
+                    head_len: 2,
+                    arg: 1,
+                    at: 0
+                }),
+                ..
+            })
+        ));
+    }
 
     fn hex(s: &str) -> Vec<u8> {
         crate::util::hex::decode(s).unwrap_or_else(|| panic!("bad hex {s}"))

@@ -33,7 +33,8 @@
 //! non-canonical CID strings (e.g. CIDv1 not in base32), padded or non-canonical
 //! base64, lone surrogates and raw control characters in strings are errors.
 
-use super::model::{CodecError, Ipld};
+use super::error::{CodecError, DagJsonError as DecodeError, Malformed};
+use super::model::Ipld;
 use cid::Cid;
 use multibase::Base;
 use std::collections::BTreeMap;
@@ -54,14 +55,14 @@ const INT_MAX: i128 = (1i128 << 64) - 1;
 /// Decodes one DAG-JSON block.
 pub fn decode(bytes: &[u8]) -> Result<Ipld, CodecError> {
     let text = std::str::from_utf8(bytes)
-        .map_err(|e| CodecError::malformed(CODEC, format!("not UTF-8: {e}")))?;
+        .map_err(|e| CodecError::malformed(CODEC, Malformed::NotUtf8(e)))?;
     let mut p = Parser {
         s: text.as_bytes(),
         pos: 0,
     };
     let v = p
         .document()
-        .map_err(|r| CodecError::malformed(CODEC, format!("{r} at byte {}", p.pos)))?;
+        .map_err(|reason| CodecError::malformed(CODEC, Malformed::DagJson { reason, at: p.pos }))?;
     Ok(v)
 }
 
@@ -111,20 +112,19 @@ fn classify(m: &BTreeMap<String, Ipld>) -> Reserved<'_> {
 }
 
 /// Parses a link string, accepting only the canonical form (v0 base58btc, v1 base32).
-fn parse_link(s: &str) -> Result<Cid, String> {
-    let c = Cid::try_from(s).map_err(|e| format!("invalid CID {s:?} in link: {e}"))?;
+fn parse_link(s: &str) -> Result<Cid, DecodeError> {
+    let c = Cid::try_from(s).map_err(|e| DecodeError::BadLink {
+        text: s.to_owned(),
+        reason: e.to_string(),
+    })?;
     if c.to_string() != s {
-        return Err(format!(
-            "CID {s:?} is not in canonical form (CIDv0 base58btc or CIDv1 base32)"
-        ));
+        return Err(DecodeError::LinkNotCanonical(s.to_owned()));
     }
     Ok(c)
 }
 
-fn parse_bytes(s: &str) -> Result<Vec<u8>, String> {
-    Base::Base64
-        .decode(s)
-        .map_err(|e| format!("invalid base64 (standard, unpadded) in bytes: {e}"))
+fn parse_bytes(s: &str) -> Result<Vec<u8>, DecodeError> {
+    Base::Base64.decode(s).map_err(DecodeError::BadBase64)
 }
 
 // ---- decoding ------------------------------------------------------------
@@ -135,11 +135,13 @@ struct Parser<'a> {
 }
 
 impl Parser<'_> {
-    fn document(&mut self) -> Result<Ipld, String> {
+    fn document(&mut self) -> Result<Ipld, DecodeError> {
         let v = self.value(0)?;
         self.skip_ws();
         if self.pos != self.s.len() {
-            return Err("trailing characters after the JSON value".into());
+            return Err(DecodeError::Syntax(
+                "trailing characters after the JSON value",
+            ));
         }
         Ok(v)
     }
@@ -154,27 +156,27 @@ impl Parser<'_> {
         self.s.get(self.pos).copied()
     }
 
-    fn expect(&mut self, c: u8) -> Result<(), String> {
+    fn expect(&mut self, c: u8) -> Result<(), DecodeError> {
         if self.peek() != Some(c) {
-            return Err(format!("expected {:?}", c as char));
+            return Err(DecodeError::Expected(char::from(c)));
         }
         self.pos += 1;
         Ok(())
     }
 
-    fn literal(&mut self, word: &str, v: Ipld) -> Result<Ipld, String> {
+    fn literal(&mut self, word: &str, v: Ipld) -> Result<Ipld, DecodeError> {
         if self.s[self.pos..].starts_with(word.as_bytes()) {
             self.pos += word.len();
             Ok(v)
         } else {
-            Err("invalid literal".into())
+            Err(DecodeError::Syntax("invalid literal"))
         }
     }
 
-    fn value(&mut self, depth: usize) -> Result<Ipld, String> {
+    fn value(&mut self, depth: usize) -> Result<Ipld, DecodeError> {
         self.skip_ws();
         match self.peek() {
-            None => Err("unexpected end of input".into()),
+            None => Err(DecodeError::Syntax("unexpected end of input")),
             Some(b'{') => self.object(depth),
             Some(b'[') => self.array(depth),
             Some(b'"') => Ok(Ipld::String(self.string()?)),
@@ -182,18 +184,20 @@ impl Parser<'_> {
             Some(b'f') => self.literal("false", Ipld::Bool(false)),
             Some(b'n') => self.literal("null", Ipld::Null),
             Some(b'-' | b'0'..=b'9') => self.number(),
-            Some(c) => Err(format!("unexpected character {:?}", c as char)),
+            Some(c) => Err(DecodeError::UnexpectedChar(char::from(c))),
         }
     }
 
-    fn check_depth(depth: usize) -> Result<(), String> {
+    fn check_depth(depth: usize) -> Result<(), DecodeError> {
         if depth >= MAX_DEPTH_LEVELS {
-            return Err(format!("nesting deeper than {MAX_DEPTH_LEVELS} levels"));
+            return Err(DecodeError::TooDeep {
+                limit: MAX_DEPTH_LEVELS,
+            });
         }
         Ok(())
     }
 
-    fn array(&mut self, depth: usize) -> Result<Ipld, String> {
+    fn array(&mut self, depth: usize) -> Result<Ipld, DecodeError> {
         Self::check_depth(depth)?;
         self.expect(b'[')?;
         let mut list = Vec::new();
@@ -211,12 +215,12 @@ impl Parser<'_> {
                     self.pos += 1;
                     return Ok(Ipld::List(list));
                 }
-                _ => return Err("expected ',' or ']' in array".into()),
+                _ => return Err(DecodeError::Syntax("expected ',' or ']' in array")),
             }
         }
     }
 
-    fn object(&mut self, depth: usize) -> Result<Ipld, String> {
+    fn object(&mut self, depth: usize) -> Result<Ipld, DecodeError> {
         Self::check_depth(depth)?;
         let start = self.pos;
         self.expect(b'{')?;
@@ -233,7 +237,7 @@ impl Parser<'_> {
             self.expect(b':')?;
             let v = self.value(depth + 1)?;
             if map.contains_key(&key) {
-                return Err(format!("repeat map key {key:?}"));
+                return Err(DecodeError::RepeatedKey(key));
             }
             map.insert(key, v);
             self.skip_ws();
@@ -243,33 +247,36 @@ impl Parser<'_> {
                     self.pos += 1;
                     break;
                 }
-                _ => return Err("expected ',' or '}' in object".into()),
+                _ => return Err(DecodeError::Syntax("expected ',' or '}' in object")),
             }
         }
-        let at = |r: String| format!("{r} (object at byte {start})");
+        let at = |r: DecodeError| DecodeError::InObject {
+            reason: Box::new(r),
+            at: start,
+        };
         match classify(&map) {
             Reserved::Plain => Ok(Ipld::Map(map)),
             Reserved::Link(s) => parse_link(s).map(Ipld::Link).map_err(at),
             Reserved::Bytes(s) => parse_bytes(s).map(Ipld::Bytes).map_err(at),
-            Reserved::Misused(r) => Err(at(r.to_string())),
+            Reserved::Misused(r) => Err(at(DecodeError::Syntax(r))),
         }
     }
 
-    fn hex4(&mut self) -> Result<u32, String> {
+    fn hex4(&mut self) -> Result<u32, DecodeError> {
         let h = self
             .s
             .get(self.pos..self.pos + 4)
-            .ok_or("truncated \\u escape")?;
-        let h = std::str::from_utf8(h).map_err(|_| "invalid \\u escape")?;
+            .ok_or(DecodeError::Syntax("truncated \\u escape"))?;
+        let h = std::str::from_utf8(h).map_err(|_| DecodeError::Syntax("invalid \\u escape"))?;
         if !h.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err("invalid \\u escape".into());
+            return Err(DecodeError::Syntax("invalid \\u escape"));
         }
         self.pos += 4;
         // Four hex digits always fit u32.
-        u32::from_str_radix(h, 16).map_err(|_| "invalid \\u escape".into())
+        u32::from_str_radix(h, 16).map_err(|_| DecodeError::Syntax("invalid \\u escape"))
     }
 
-    fn string(&mut self) -> Result<String, String> {
+    fn string(&mut self) -> Result<String, DecodeError> {
         self.expect(b'"')?;
         let mut out = String::new();
         loop {
@@ -282,16 +289,18 @@ impl Parser<'_> {
                 self.pos += 1;
             }
             // The input was checked as UTF-8 and runs end at ASCII bytes: valid.
-            out.push_str(std::str::from_utf8(&self.s[run..self.pos]).map_err(|e| e.to_string())?);
+            out.push_str(std::str::from_utf8(&self.s[run..self.pos]).map_err(DecodeError::Utf8)?);
             match self.peek() {
-                None => return Err("unterminated string".into()),
+                None => return Err(DecodeError::Syntax("unterminated string")),
                 Some(b'"') => {
                     self.pos += 1;
                     return Ok(out);
                 }
                 Some(b'\\') => {
                     self.pos += 1;
-                    let e = self.peek().ok_or("unterminated escape")?;
+                    let e = self
+                        .peek()
+                        .ok_or(DecodeError::Syntax("unterminated escape"))?;
                     self.pos += 1;
                     match e {
                         b'"' => out.push('"'),
@@ -307,26 +316,35 @@ impl Parser<'_> {
                             let code = match hi {
                                 0xd800..=0xdbff => {
                                     if !self.s[self.pos..].starts_with(b"\\u") {
-                                        return Err("lone high surrogate in string".into());
+                                        return Err(DecodeError::Syntax(
+                                            "lone high surrogate in string",
+                                        ));
                                     }
                                     self.pos += 2;
                                     let lo = self.hex4()?;
                                     if !(0xdc00..=0xdfff).contains(&lo) {
-                                        return Err("lone high surrogate in string".into());
+                                        return Err(DecodeError::Syntax(
+                                            "lone high surrogate in string",
+                                        ));
                                     }
                                     0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00)
                                 }
                                 0xdc00..=0xdfff => {
-                                    return Err("lone low surrogate in string".into())
+                                    return Err(DecodeError::Syntax("lone low surrogate in string"))
                                 }
                                 c => c,
                             };
-                            out.push(char::from_u32(code).ok_or("invalid \\u escape")?);
+                            out.push(
+                                char::from_u32(code)
+                                    .ok_or(DecodeError::Syntax("invalid \\u escape"))?,
+                            );
                         }
-                        c => return Err(format!("invalid escape \\{}", c as char)),
+                        c => return Err(DecodeError::InvalidEscape(char::from(c))),
                     }
                 }
-                Some(_) => return Err("unescaped control character in string".into()),
+                Some(_) => {
+                    return Err(DecodeError::Syntax("unescaped control character in string"))
+                }
             }
         }
     }
@@ -339,7 +357,7 @@ impl Parser<'_> {
         self.pos - start
     }
 
-    fn number(&mut self) -> Result<Ipld, String> {
+    fn number(&mut self) -> Result<Ipld, DecodeError> {
         let start = self.pos;
         if self.peek() == Some(b'-') {
             self.pos += 1;
@@ -347,16 +365,16 @@ impl Parser<'_> {
         let int_start = self.pos;
         let n = self.digits();
         if n == 0 {
-            return Err("number without digits".into());
+            return Err(DecodeError::Syntax("number without digits"));
         }
         if n > 1 && self.s[int_start] == b'0' {
-            return Err("number with a leading zero".into());
+            return Err(DecodeError::Syntax("number with a leading zero"));
         }
         let mut is_float = false;
         if self.peek() == Some(b'.') {
             self.pos += 1;
             if self.digits() == 0 {
-                return Err("number without digits after '.'".into());
+                return Err(DecodeError::Syntax("number without digits after '.'"));
             }
             is_float = true;
         }
@@ -366,176 +384,80 @@ impl Parser<'_> {
                 self.pos += 1;
             }
             if self.digits() == 0 {
-                return Err("number without exponent digits".into());
+                return Err(DecodeError::Syntax("number without exponent digits"));
             }
             is_float = true;
         }
         // The number is ASCII by construction.
-        let text = std::str::from_utf8(&self.s[start..self.pos]).map_err(|e| e.to_string())?;
+        let text = std::str::from_utf8(&self.s[start..self.pos]).map_err(DecodeError::Utf8)?;
         if is_float {
-            let f: f64 = text
-                .parse()
-                .map_err(|e| format!("invalid float {text}: {e}"))?;
+            let f: f64 = text.parse().map_err(|reason| DecodeError::BadFloat {
+                text: text.to_owned(),
+                reason,
+            })?;
             if !f.is_finite() {
-                return Err(format!("float {text} is out of range"));
+                return Err(DecodeError::FloatRange(text.to_owned()));
             }
             return Ok(Ipld::Float(f));
         }
         if n > MAX_INTEGER_DIGITS {
-            return Err(format!("integer {text} outside -2^64..2^64-1"));
+            return Err(DecodeError::IntegerRange(text.to_owned()));
         }
-        let i: i128 = text
-            .parse()
-            .map_err(|e| format!("invalid integer {text}: {e}"))?;
+        let i: i128 = text.parse().map_err(|reason| DecodeError::BadInteger {
+            text: text.to_owned(),
+            reason,
+        })?;
         if !(INT_MIN..=INT_MAX).contains(&i) {
-            return Err(format!("integer {text} outside -2^64..2^64-1"));
+            return Err(DecodeError::IntegerRange(text.to_owned()));
         }
         Ok(Ipld::Integer(i))
     }
 }
 
-// ---- encoding ------------------------------------------------------------
-
-fn write_value(out: &mut String, v: &Ipld, depth: usize) -> Result<(), CodecError> {
-    match v {
-        Ipld::Null => out.push_str("null"),
-        Ipld::Bool(true) => out.push_str("true"),
-        Ipld::Bool(false) => out.push_str("false"),
-        Ipld::Integer(i) => {
-            if !(INT_MIN..=INT_MAX).contains(i) {
-                return Err(CodecError::unencodable(
-                    CODEC,
-                    format!("integer {i} outside -2^64..2^64-1"),
-                ));
-            }
-            out.push_str(&i.to_string());
-        }
-        Ipld::Float(f) => write_float(out, *f)?,
-        Ipld::String(s) => write_string(out, s),
-        Ipld::Bytes(b) => {
-            out.push_str(r#"{"/":{"bytes":""#);
-            out.push_str(&Base::Base64.encode(b));
-            out.push_str(r#""}}"#);
-        }
-        Ipld::Link(c) => {
-            out.push_str(r#"{"/":""#);
-            out.push_str(&c.to_string());
-            out.push_str(r#""}"#);
-        }
-        Ipld::List(l) => {
-            check_depth(depth)?;
-            out.push('[');
-            for (i, x) in l.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_value(out, x, depth + 1)?;
-            }
-            out.push(']');
-        }
-        Ipld::Map(m) => {
-            check_depth(depth)?;
-            match classify(m) {
-                Reserved::Plain => {}
-                Reserved::Link(_) | Reserved::Bytes(_) => {
-                    return Err(CodecError::unencodable(
-                        CODEC,
-                        "a map of the reserved {\"/\": …} form would read back as a link or bytes",
-                    ))
-                }
-                Reserved::Misused(r) => return Err(CodecError::unencodable(CODEC, r)),
-            }
-            out.push('{');
-            // BTreeMap<String, _> iterates in byte order, the order the spec asks for.
-            for (i, (k, x)) in m.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_string(out, k);
-                out.push(':');
-                write_value(out, x, depth + 1)?;
-            }
-            out.push('}');
-        }
-    }
-    Ok(())
-}
-
-fn check_depth(depth: usize) -> Result<(), CodecError> {
-    super::model::check_encode_depth(CODEC, depth, MAX_DEPTH_LEVELS)
-}
-
-/// Writes a JSON string the way `JSON.stringify` does: `"` and `\` escaped, the
-/// short escapes for \b \f \n \r \t, `\u00xx` for other controls, all else as is.
-fn write_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-/// Writes the shortest decimal that reads back as `f`, laid out as JavaScript's
-/// `Number#toString` does (plain for 1e-7 ≤ |f| < 1e21, else `d.ddde±x`), with
-/// `.0` appended when the plain form has no fraction so it reads back as a float.
-fn write_float(out: &mut String, f: f64) -> Result<(), CodecError> {
-    if !f.is_finite() {
-        return Err(CodecError::unencodable(
-            CODEC,
-            format!("non-finite float {f}"),
-        ));
-    }
-    // `{:e}` gives the shortest round-trip digits: "-8.940696716308594e-8".
-    let sci = format!("{:e}", f.abs());
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
-    // Rust's LowerExp always writes a decimal exponent; 0 is a safe fallback.
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let k = digits.len() as i32;
-    let n = exp + 1; // value = 0.d1d2…dk × 10^n
-    if f.is_sign_negative() {
-        out.push('-');
-    }
-    if k <= n && n <= 21 {
-        out.push_str(&digits);
-        out.push_str(&"0".repeat((n - k) as usize));
-        out.push_str(".0");
-    } else if 0 < n && n <= 21 {
-        out.push_str(&digits[..n as usize]);
-        out.push('.');
-        out.push_str(&digits[n as usize..]);
-    } else if -6 < n && n <= 0 {
-        out.push_str("0.");
-        out.push_str(&"0".repeat((-n) as usize));
-        out.push_str(&digits);
-    } else {
-        out.push_str(&digits[..1]);
-        if k > 1 {
-            out.push('.');
-            out.push_str(&digits[1..]);
-        }
-        out.push('e');
-        out.push(if n - 1 < 0 { '-' } else { '+' });
-        out.push_str(&(n - 1).abs().to_string());
-    }
-    Ok(())
-}
+mod encode;
+use encode::write_value;
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::codec::dagcbor::tests::arb_ipld;
     use proptest::prelude::*;
+
+    /// The typed reasons print as the text the parser always gave.
+    #[test]
+    fn error_messages_name_the_rule_and_the_byte() {
+        let msg = |s: &str| decode(s.as_bytes()).unwrap_err().to_string();
+        assert_eq!(
+            msg("[1,]"),
+            "malformed dag-json: unexpected character ']' at byte 3"
+        );
+        assert_eq!(
+            msg(r#"{"a":1,"a":2}"#),
+            "malformed dag-json: repeat map key \"a\" at byte 12"
+        );
+        assert_eq!(
+            msg(r#""\x""#),
+            "malformed dag-json: invalid escape \\x at byte 3"
+        );
+        assert!(matches!(
+            decode(b"01"),
+            Err(CodecError::Malformed {
+                reason: Malformed::DagJson {
+                    reason: DecodeError::Syntax("number with a leading zero"),
+                    at: 2
+                },
+                ..
+            })
+        ));
+        assert_eq!(
+            msg("01"),
+            "malformed dag-json: number with a leading zero at byte 2"
+        );
+        assert_eq!(
+            msg(r#"{"/":"x","y":1}"#),
+            "malformed dag-json: a link map {\"/\": string} has extra keys (object at byte 0) at byte 15"
+        );
+    }
 
     fn enc(v: &Ipld) -> String {
         String::from_utf8(encode(v).unwrap()).unwrap()

@@ -12,7 +12,8 @@
 //! builders pass them in the order they want (UnixFS directories sort by name);
 //! [`PbNode::from_ipld`] rejects unsorted links as the spec says.
 
-use super::model::{CodecError, Ipld};
+use super::error::{CodecError, DagPbError as DecodeError};
+use super::model::Ipld;
 use crate::proto::{
     read_bytes, read_varint, varint_len, write_bytes_field, write_varint, write_varint_field,
 };
@@ -24,15 +25,20 @@ const CODEC: &str = "dag-pb";
 /// One link of a dag-pb node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PbLink {
+    /// The target's CID.
     pub hash: Cid,
+    /// The link's name (`None`: no Name field; `Some("")`: an empty one).
     pub name: Option<String>,
+    /// Cumulative size of the target's DAG, in bytes, if given.
     pub tsize: Option<u64>,
 }
 
 /// A dag-pb node.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PbNode {
+    /// Links, in the order written.
     pub links: Vec<PbLink>,
+    /// The Data field (for UnixFS: an encoded `Data` message).
     pub data: Option<Vec<u8>>,
 }
 
@@ -59,7 +65,7 @@ impl PbLink {
         }
     }
 
-    fn decode(buf: &[u8]) -> Result<PbLink, String> {
+    fn decode(buf: &[u8]) -> Result<PbLink, DecodeError> {
         let mut pos = 0;
         let mut hash = None;
         let mut name = None;
@@ -69,34 +75,32 @@ impl PbLink {
             let key = read_varint(buf, &mut pos)?;
             let (field, wire) = (key >> 3, key & 7);
             if field <= last_field {
-                return Err(format!("link field {field} out of order or repeated"));
+                return Err(DecodeError::LinkFieldOrder { field });
             }
             last_field = field;
             match (field, wire) {
                 (1, 2) => {
                     let b = read_bytes(buf, &mut pos)?;
-                    let c = Cid::try_from(b).map_err(|e| {
-                        format!("invalid Hash field found in link, expected CID ({e})")
+                    let c = Cid::try_from(b).map_err(|e| DecodeError::BadHash {
+                        reason: e.to_string(),
                     })?;
                     // The cid crate ignores trailing bytes: refuse them, so that a
                     // decoded node always re-encodes to the same bytes.
                     if c.encoded_len() != b.len() {
-                        return Err(
-                            "invalid Hash field found in link: trailing bytes after the CID".into(),
-                        );
+                        return Err(DecodeError::HashTrailingBytes);
                     }
                     hash = Some(c);
                 }
                 (2, 2) => {
                     let b = read_bytes(buf, &mut pos)?;
-                    let s = std::str::from_utf8(b).map_err(|_| "link Name is not valid UTF-8")?;
+                    let s = std::str::from_utf8(b).map_err(|_| DecodeError::NameNotUtf8)?;
                     name = Some(s.to_string());
                 }
                 (3, 0) => tsize = Some(read_varint(buf, &mut pos)?),
-                (f, w) => return Err(format!("unexpected field {f} with wire type {w} in link")),
+                (field, wire) => return Err(DecodeError::UnexpectedLinkField { field, wire }),
             }
         }
-        let hash = hash.ok_or("invalid Hash field found in link, expected CID")?;
+        let hash = hash.ok_or(DecodeError::MissingHash)?;
         Ok(PbLink { hash, name, tsize })
     }
 }
@@ -121,7 +125,7 @@ impl PbNode {
         Self::decode_inner(buf).map_err(|r| CodecError::malformed(CODEC, r))
     }
 
-    fn decode_inner(buf: &[u8]) -> Result<PbNode, String> {
+    fn decode_inner(buf: &[u8]) -> Result<PbNode, DecodeError> {
         let mut pos = 0;
         let mut node = PbNode::default();
         while pos < buf.len() {
@@ -130,18 +134,18 @@ impl PbNode {
             match (field, wire) {
                 (2, 2) => {
                     if node.data.is_some() {
-                        return Err("duplicate Links section (Links after Data)".into());
+                        return Err(DecodeError::LinksAfterData);
                     }
                     let b = read_bytes(buf, &mut pos)?;
                     node.links.push(PbLink::decode(b)?);
                 }
                 (1, 2) => {
                     if node.data.is_some() {
-                        return Err("duplicate Data field".into());
+                        return Err(DecodeError::DuplicateData);
                     }
                     node.data = Some(read_bytes(buf, &mut pos)?.to_vec());
                 }
-                (f, w) => return Err(format!("unexpected field {f} with wire type {w} in node")),
+                (field, wire) => return Err(DecodeError::UnexpectedNodeField { field, wire }),
             }
         }
         Ok(node)
@@ -260,6 +264,32 @@ impl PbNode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The typed reasons print as the text the decoder always gave.
+    #[test]
+    fn error_messages_name_the_rule() {
+        let msg = |b: &[u8]| PbNode::decode(b).unwrap_err().to_string();
+        // Data (field 1) twice.
+        assert_eq!(
+            msg(&[0x0a, 0x00, 0x0a, 0x00]),
+            "malformed dag-pb: duplicate Data field"
+        );
+        // Field 3 as a varint.
+        assert_eq!(
+            msg(&[0x18, 0x01]),
+            "malformed dag-pb: unexpected field 3 with wire type 0 in node"
+        );
+        // A link (field 2) with no Hash.
+        assert_eq!(
+            msg(&[0x12, 0x00]),
+            "malformed dag-pb: invalid Hash field found in link, expected CID"
+        );
+        // A length past the end.
+        assert_eq!(
+            msg(&[0x0a, 0x05, 0x00]),
+            "malformed dag-pb: length 5 exceeds the 1 bytes left"
+        );
+    }
 
     fn hex(s: &str) -> Vec<u8> {
         crate::util::hex::decode(s).unwrap_or_else(|| panic!("bad hex {s}"))

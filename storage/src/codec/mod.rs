@@ -4,6 +4,8 @@
 //! - [`dagcbor`]: strict, canonical DAG-CBOR on minicbor's encoder/decoder.
 //! - [`dagjson`][]: DAG-JSON.
 //! - [`Ipld`]: the IPLD data model every codec decodes to and encodes from.
+//! - [`CodecError`]: the codecs' error; a malformed block carries its codec's typed
+//!   reason ([`Malformed`]).
 //!
 //! Untrusted bytes are parsed in two steps (checked, then typed): lengths are checked against
 //! the remaining input before anything is allocated, then typed values are built.
@@ -11,9 +13,11 @@
 pub mod dagcbor;
 pub mod dagjson;
 pub mod dagpb;
+mod error;
 mod model;
 
-pub use model::{CodecError, Ipld};
+pub use error::{CodecError, DagCborError, DagJsonError, DagPbError, Malformed};
+pub use model::Ipld;
 
 use cid::Cid;
 

@@ -1,6 +1,6 @@
-//! The IPLD data model ([`Ipld`]) and the codecs' error ([`CodecError`]), below
-//! every codec and the dispatch in `codec`.
+//! The IPLD data model ([`Ipld`]), below every codec and the dispatch in `codec`.
 
+use super::error::CodecError;
 use cid::Cid;
 use std::collections::BTreeMap;
 
@@ -11,41 +11,24 @@ use std::collections::BTreeMap;
 /// the canonical DAG-CBOR order — encoders sort as their spec says.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Ipld {
+    /// `null`.
     Null,
+    /// A boolean.
     Bool(bool),
+    /// An integer.
     Integer(i128),
+    /// A 64-bit float (finite).
     Float(f64),
+    /// A UTF-8 string.
     String(String),
+    /// A byte string.
     Bytes(Vec<u8>),
+    /// A list.
     List(Vec<Ipld>),
+    /// A map with string keys.
     Map(BTreeMap<String, Ipld>),
+    /// A link to another block.
     Link(Cid),
-}
-
-/// Errors of decoding and encoding any codec.
-#[derive(Debug, thiserror::Error, PartialEq)]
-pub enum CodecError {
-    #[error("malformed {codec}: {reason}")]
-    Malformed { codec: &'static str, reason: String },
-    #[error("cannot encode as {codec}: {reason}")]
-    Unencodable { codec: &'static str, reason: String },
-    #[error("unsupported codec 0x{0:x}")]
-    Unsupported(u64),
-}
-
-impl CodecError {
-    pub(crate) fn malformed(codec: &'static str, reason: impl Into<String>) -> Self {
-        CodecError::Malformed {
-            codec,
-            reason: reason.into(),
-        }
-    }
-    pub(crate) fn unencodable(codec: &'static str, reason: impl Into<String>) -> Self {
-        CodecError::Unencodable {
-            codec,
-            reason: reason.into(),
-        }
-    }
 }
 
 /// Refuses to encode values nested `max` levels deep or more.

@@ -34,19 +34,32 @@ pub const MAX_PIN_COUNT: usize = 200_000;
 /// Errors reading the datastore.
 #[derive(Debug, thiserror::Error)]
 pub enum DatastoreError {
+    /// The LevelDB directory could not be copied aside for reading.
     #[error("copying the Kubo datastore {path}: {source}")]
     Copy {
+        /// The directory.
         path: std::path::PathBuf,
+        /// The I/O error.
         source: std::io::Error,
     },
+    /// LevelDB refused to open or read (its message).
     #[error("reading the Kubo LevelDB datastore: {0}")]
     LevelDb(String),
+    /// A pin record does not decode.
     #[error("pin record {key}: {source}")]
-    PinRecord { key: String, source: PinRecordError },
+    PinRecord {
+        /// Its datastore key.
+        key: String,
+        /// Why.
+        source: PinRecordError,
+    },
+    /// More pins than [`MAX_PIN_COUNT`].
     #[error("the Kubo repo has over {MAX_PIN_COUNT} pins")]
     TooManyPins,
+    /// Pins in the format of Kubo before 0.8.
     #[error("the Kubo repo keeps its pins in the pre-0.8 format (/local/pins); run Kubo 0.22 on it once to migrate them")]
     OldPinFormat,
+    /// The MFS root key holds no CID (its bytes, as text).
     #[error("the MFS root (/local/filesroot) is not a CID: {0}")]
     BadFilesRoot(String),
 }

@@ -29,8 +29,11 @@ const DATA_SUFFIX: &str = ".data";
 /// A flatfs shard function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shard {
+    /// `/repo/flatfs/shard/v1/prefix/N`: the key's first N characters.
     Prefix(usize),
+    /// `/repo/flatfs/shard/v1/suffix/N`: the key's last N characters.
     Suffix(usize),
+    /// `/repo/flatfs/shard/v1/next-to-last/N` (Kubo's default, N = 2): N characters before the last.
     NextToLast(usize),
 }
 
@@ -86,9 +89,38 @@ pub fn multihash_of_key(key: &str) -> Option<Multihash<64>> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entry {
     /// A block file and the multihash its name gives.
-    Block { path: PathBuf, mh: Multihash<64> },
+    Block {
+        /// The file.
+        path: PathBuf,
+        /// The multihash.
+        mh: Multihash<64>,
+    },
     /// A `.data` file whose name is no multihash.
-    BadName { path: PathBuf },
+    BadName {
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+/// Why a flatfs directory could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The `SHARDING` file could not be read.
+    #[error("reading {}: {source}", path.display())]
+    Read {
+        /// The `SHARDING` file.
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// The `SHARDING` file names a shard function flatfs does not have.
+    #[error("{}: unknown shard function {spec:?}", path.display())]
+    UnknownShard {
+        /// The `SHARDING` file.
+        path: PathBuf,
+        /// Its text, trimmed.
+        spec: String,
+    },
 }
 
 /// A flatfs directory opened for reading.
@@ -100,16 +132,15 @@ pub struct Flatfs {
 
 impl Flatfs {
     /// Opens `dir` (a Kubo repo's `blocks/`), reading its `SHARDING` file.
-    pub fn open(dir: &Path) -> Result<Flatfs, String> {
+    pub fn open(dir: &Path) -> Result<Flatfs, OpenError> {
         let sharding = dir.join("SHARDING");
-        let text = fs::read_to_string(&sharding)
-            .map_err(|e| format!("reading {}: {e}", sharding.display()))?;
-        let shard = Shard::parse(&text).ok_or_else(|| {
-            format!(
-                "{}: unknown shard function {:?}",
-                sharding.display(),
-                text.trim()
-            )
+        let text = fs::read_to_string(&sharding).map_err(|source| OpenError::Read {
+            path: sharding.clone(),
+            source,
+        })?;
+        let shard = Shard::parse(&text).ok_or_else(|| OpenError::UnknownShard {
+            path: sharding.clone(),
+            spec: text.trim().to_owned(),
         })?;
         Ok(Flatfs {
             dir: dir.to_owned(),

@@ -60,40 +60,92 @@ pub const MAX_NAMED_BAD_BLOCKS: usize = 20;
 /// Errors opening or checking a Kubo repo.
 #[derive(Debug, thiserror::Error)]
 pub enum KuboError {
+    /// The directory lacks a file every Kubo repo has.
     #[error("{} is not a Kubo repo (no {} file)", path.display(), missing)]
     NotARepo {
+        /// The directory.
         path: PathBuf,
+        /// The missing file's name.
         missing: &'static str,
     },
+    /// A repo version we cannot read.
     #[error("{}: Kubo repo version {found:?} cannot be read (Acorn reads versions {MIN_REPO_VERSION} to {MAX_REPO_VERSION}: Kubo 0.12 to 0.27); migrate it with Kubo's `ipfs repo migrate` or fs-repo-migrations first", path.display())]
-    Version { path: PathBuf, found: String },
+    Version {
+        /// The `version` file.
+        path: PathBuf,
+        /// Its content.
+        found: String,
+    },
+    /// A repo file could not be read.
     #[error("reading {}: {source}", path.display())]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The I/O error.
         source: std::io::Error,
     },
+    /// The repo's `config` is not what Kubo writes.
     #[error("{}: {reason}", path.display())]
-    Config { path: PathBuf, reason: String },
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Kubo holds the repo lock.
     #[error("Kubo is running on {} (it holds {}): stop it first (`ipfs shutdown`)", path.display(), lock.display())]
-    Running { path: PathBuf, lock: PathBuf },
+    Running {
+        /// The repo.
+        path: PathBuf,
+        /// The lock file.
+        lock: PathBuf,
+    },
+    /// A datastore other than flatfs + LevelDB.
     #[error("the Kubo repo's datastore is {spec}: Acorn imports only Kubo's default flatfs + LevelDB datastore")]
-    Datastore { spec: String },
-    #[error("{0}")]
-    Flatfs(String),
+    Datastore {
+        /// The `Datastore.Spec` found.
+        spec: String,
+    },
+    /// The flatfs `blocks/` directory could not be opened.
+    #[error(transparent)]
+    FlatfsOpen(#[from] flatfs::OpenError),
+    /// The flatfs `blocks/` directory could not be listed.
+    #[error("listing {}: {source}", dir.display())]
+    FlatfsList {
+        /// The directory.
+        dir: std::path::PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The LevelDB datastore could not be read.
     #[error(transparent)]
     LevelDb(#[from] datastore::DatastoreError),
+    /// Block files failed their check; nothing was imported.
     #[error("{count} of {total} blocks are bad, nothing was imported: {list}", count = bad.len(), list = name_bad(bad))]
-    BadBlocks { total: u64, bad: Vec<BadBlock> },
+    BadBlocks {
+        /// Blocks checked.
+        total: u64,
+        /// The bad ones.
+        bad: Vec<BadBlock>,
+    },
+    /// A pin whose DAG is not complete in the repo.
     #[error("pin {cid} cannot be imported: {reason}")]
-    IncompletePin { cid: cid::Cid, reason: String },
+    IncompletePin {
+        /// The pinned CID.
+        cid: cid::Cid,
+        /// What is missing.
+        reason: String,
+    },
 }
 
 /// A block file that failed its check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadBlock {
+    /// The block file.
     pub path: PathBuf,
     /// The block's CID (CIDv1 raw of its multihash), when the name is one.
     pub cid: Option<cid::Cid>,
+    /// What is wrong with it.
     pub reason: String,
 }
 
@@ -130,7 +182,9 @@ pub struct Checked {
     pub blocks: Vec<(Multihash<64>, PathBuf)>,
     /// Bytes of block data.
     pub bytes: u64,
+    /// Pins, recursive and direct (Kubo's indirect pins follow from them).
     pub pins: Vec<PinRecord>,
+    /// The MFS root, when the repo has one.
     pub files_root: Option<cid::Cid>,
 }
 
@@ -186,7 +240,7 @@ impl KuboRepo {
                 lock: root.join(LOCK_FILE),
             });
         }
-        let flatfs = flatfs::Flatfs::open(&root.join("blocks")).map_err(KuboError::Flatfs)?;
+        let flatfs = flatfs::Flatfs::open(&root.join("blocks"))?;
         Ok(KuboRepo {
             root: root.to_owned(),
             version,
@@ -213,9 +267,13 @@ impl KuboRepo {
         scratch: &Path,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<Checked, KuboError> {
-        let entries = self.flatfs.entries().map_err(|e| {
-            KuboError::Flatfs(format!("listing {}: {e}", self.flatfs_dir().display()))
-        })?;
+        let entries = self
+            .flatfs
+            .entries()
+            .map_err(|source| KuboError::FlatfsList {
+                dir: self.flatfs_dir(),
+                source,
+            })?;
         let total = entries.len() as u64;
         let mut blocks = Vec::with_capacity(entries.len());
         let mut bad = Vec::new();

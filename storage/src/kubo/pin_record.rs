@@ -41,7 +41,9 @@ pub enum PinMode {
 /// One decoded pin record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PinRecord {
+    /// The pinned CID.
     pub cid: Cid,
+    /// Recursive or direct.
     pub mode: PinMode,
     /// Kubo's `pin add --name`; empty when none.
     pub name: String,
@@ -50,22 +52,41 @@ pub struct PinRecord {
 /// Why a pin record was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PinRecordError {
+    /// A record over [`MAX_PIN_RECORD_BYTES`].
     #[error("pin record is {len} bytes, over the {limit}-byte limit")]
-    TooLarge { len: usize, limit: usize },
+    TooLarge {
+        /// Its length in bytes.
+        len: usize,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// Not a definite-length CBOR map (minicbor's message).
     #[error("pin record is not a CBOR map of known size: {0}")]
     NotAMap(String),
+    /// More fields than [`MAX_PIN_RECORD_FIELDS`].
     #[error("pin record has {0} fields, over the limit of {MAX_PIN_RECORD_FIELDS}")]
     TooManyFields(u64),
+    /// A known field with a bad value.
     #[error("pin record field {field:?}: {reason}")]
-    BadField { field: &'static str, reason: String },
+    BadField {
+        /// The field.
+        field: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A field given twice.
     #[error("pin record has field {0:?} twice")]
     Duplicate(&'static str),
+    /// A required field missing.
     #[error("pin record has no {0:?} field")]
     Missing(&'static str),
+    /// A pin mode other than recursive or direct.
     #[error("pin record has pin mode {0}, not 0 (recursive) or 1 (direct)")]
     UnknownMode(u64),
+    /// Bytes after the record's map.
     #[error("pin record has {0} bytes after its map")]
     Trailing(usize),
+    /// Not well-formed CBOR (minicbor's message).
     #[error("pin record is malformed CBOR: {0}")]
     Cbor(String),
 }

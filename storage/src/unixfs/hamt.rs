@@ -28,8 +28,15 @@ pub const MAX_LEVELS: usize = 8;
 /// Errors of shard building.
 #[derive(Debug, thiserror::Error)]
 pub enum HamtError {
+    /// Two names whose murmur3 hashes are equal: no shard can hold both.
     #[error("two directory entries ({a:?}, {b:?}) share a 64-bit hash; cannot shard")]
-    HashCollision { a: String, b: String },
+    HashCollision {
+        /// One name.
+        a: String,
+        /// The other.
+        b: String,
+    },
+    /// The sink failed.
     #[error(transparent)]
     Block(#[from] BlockError),
 }
@@ -113,8 +120,11 @@ pub fn slot_prefix(slot: usize) -> String {
 /// A directory entry to place in a shard.
 #[derive(Debug, Clone)]
 pub struct ShardEntry {
+    /// The entry's name.
     pub name: String,
+    /// Its CID.
     pub cid: Cid,
+    /// Its cumulative size (the link's Tsize).
     pub tsize: u64,
 }
 

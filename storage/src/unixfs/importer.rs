@@ -38,6 +38,9 @@ use cid::Cid;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+mod file;
+use file::{Chunker, FileBuilder};
+
 /// Kubo's default chunk size, in bytes.
 pub const DEFAULT_CHUNK_BYTES: usize = 262_144;
 /// Largest chunk accepted: a leaf plus its framing must fit a 2 MiB block.
@@ -59,21 +62,29 @@ pub const MAX_INLINE_LIMIT_BYTES: usize = 64;
 /// File DAG layouts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Layout {
+    /// boxo's balanced layout (Kubo's default).
     #[default]
     Balanced,
+    /// boxo's trickle layout (`--trickle`).
     Trickle,
 }
 
 /// Import options; `Default` is Kubo's `ipfs add`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
+    /// Bytes per leaf (`--chunker size-N`).
     pub chunk_size: usize,
+    /// Balanced or trickle.
     pub layout: Layout,
     /// CID version of dag-pb nodes (raw leaves are always CIDv1).
     pub cid_version: u8,
+    /// Leaves as raw blocks instead of dag-pb `File` nodes.
     pub raw_leaves: bool,
+    /// Links per internal file node.
     pub max_links: usize,
+    /// A directory is sharded when its estimated block is over this many bytes.
     pub shard_threshold_bytes: usize,
+    /// Wraps the added file or directory in a directory of its own (`-w`).
     pub wrap_with_directory: bool,
     /// Include names starting with `.` when walking directories (Kubo's `-H`).
     pub hidden: bool,
@@ -130,25 +141,48 @@ impl Options {
 /// Errors of importing.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
+    /// A file could not be read.
     #[error("reading {path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The I/O error.
         source: std::io::Error,
     },
+    /// A `--chunker` other than `size-N` in range (the text given).
     #[error("invalid chunker {0:?}: use size-N with 1 ≤ N ≤ {MAX_CHUNK_BYTES}")]
     BadChunker(String),
+    /// Options that do not go together or are out of range; the text says which.
     #[error("invalid option: {0}")]
     BadOption(String),
+    /// A name that UnixFS cannot hold.
     #[error("cannot add {path}: name is not valid UTF-8 or contains '/' or NUL")]
-    NameInvalid { path: PathBuf },
+    NameInvalid {
+        /// The path.
+        path: PathBuf,
+    },
+    /// A directory given without `-r`.
     #[error("{path} is a directory, use the '-r' flag to specify directories")]
-    IsDirectory { path: PathBuf },
+    IsDirectory {
+        /// The path.
+        path: PathBuf,
+    },
+    /// A device, socket or FIFO.
     #[error("{path}: unsupported file type (not a file, directory or symlink)")]
-    Unsupported { path: PathBuf },
+    Unsupported {
+        /// The path.
+        path: PathBuf,
+    },
+    /// A tree deeper than [`MAX_DIR_DEPTH`].
     #[error("directory tree under {path} is deeper than {MAX_DIR_DEPTH} levels")]
-    TooDeep { path: PathBuf },
+    TooDeep {
+        /// The directory at the limit.
+        path: PathBuf,
+    },
+    /// The sink failed.
     #[error(transparent)]
     Block(#[from] BlockError),
+    /// A directory could not be sharded.
     #[error(transparent)]
     Hamt(#[from] HamtError),
 }
@@ -170,225 +204,12 @@ pub fn parse_chunker(s: &str) -> Result<usize, ImportError> {
 /// What an import produced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Added {
+    /// The root's CID.
     pub cid: Cid,
     /// Cumulative DAG size (the Tsize a parent link carries).
     pub size: u64,
     /// Bytes of file content (0 for directories and symlinks).
     pub file_size: u64,
-}
-
-/// A built child: its CID, cumulative size and file bytes.
-#[derive(Debug, Clone, Copy)]
-struct Child {
-    cid: Cid,
-    tsize: u64,
-    file_size: u64,
-}
-
-/// Reads fixed-size chunks.
-struct Chunker<R: Read> {
-    reader: R,
-    size: usize,
-    buf: Vec<u8>,
-    done: bool,
-    path: PathBuf,
-    /// File offset of the chunk in `buf`.
-    offset: u64,
-    /// File offset after the chunk in `buf`.
-    next_offset: u64,
-}
-
-impl<R: Read> Chunker<R> {
-    fn new(reader: R, size: usize, path: PathBuf) -> Self {
-        Chunker {
-            reader,
-            size,
-            buf: Vec::with_capacity(size),
-            done: false,
-            path,
-            offset: 0,
-            next_offset: 0,
-        }
-    }
-
-    /// Fills the next chunk; `Ok(false)` at end of input (buf then empty).
-    fn next(&mut self) -> Result<bool, ImportError> {
-        self.buf.clear();
-        if self.done {
-            return Ok(false);
-        }
-        // `take` bounds the read to one chunk; read_to_end loops over short reads.
-        let n = (&mut self.reader)
-            .take(self.size as u64)
-            .read_to_end(&mut self.buf)
-            .map_err(|e| ImportError::Io {
-                path: self.path.clone(),
-                source: e,
-            })?;
-        if n < self.size {
-            self.done = true;
-        }
-        self.offset = self.next_offset;
-        self.next_offset += n as u64;
-        Ok(n > 0)
-    }
-}
-
-/// The file builder: leaves and internal nodes into the sink.
-struct FileBuilder<'a, R: Read> {
-    opts: &'a Options,
-    sink: &'a mut dyn BlockSink,
-    chunker: Chunker<R>,
-    /// A chunk read ahead but not yet made into a leaf.
-    pending: bool,
-}
-
-impl<R: Read> FileBuilder<'_, R> {
-    /// Whether input remains.
-    fn more(&mut self) -> Result<bool, ImportError> {
-        if !self.pending {
-            self.pending = self.chunker.next()?;
-        }
-        Ok(self.pending)
-    }
-
-    fn put(&mut self, codec: u64, bytes: &[u8]) -> Result<Cid, ImportError> {
-        let cid = self.opts.cid(codec, bytes);
-        self.sink.put(&cid, bytes)?;
-        Ok(cid)
-    }
-
-    /// Makes a leaf of the pending chunk (or of no data, for an empty file).
-    fn leaf(&mut self, kind: DataType) -> Result<Child, ImportError> {
-        let data = std::mem::take(&mut self.chunker.buf);
-        self.pending = false;
-        let len = data.len() as u64;
-        let child = if self.opts.raw_leaves {
-            let cid = self.opts.cid(cids::RAW, &data);
-            self.sink.put_leaf(&cid, &data, self.chunker.offset)?;
-            Child {
-                cid,
-                tsize: len,
-                file_size: len,
-            }
-        } else {
-            let mut d = Data::new(kind);
-            d.filesize = Some(len);
-            if !data.is_empty() {
-                d.data = Some(data.clone());
-            }
-            let bytes = PbNode {
-                links: vec![],
-                data: Some(d.encode()),
-            }
-            .encode();
-            let cid = self.put(cids::DAG_PB, &bytes)?;
-            Child {
-                cid,
-                tsize: bytes.len() as u64,
-                file_size: len,
-            }
-        };
-        // Give the buffer back to the chunker so its capacity is reused.
-        let mut data = data;
-        data.clear();
-        self.chunker.buf = data;
-        Ok(child)
-    }
-
-    /// Encodes an internal `File` node over `children`.
-    fn internal(&mut self, children: &[Child]) -> Result<Child, ImportError> {
-        let mut d = Data::new(DataType::File);
-        let file_size: u64 = children.iter().map(|c| c.file_size).sum();
-        d.filesize = Some(file_size);
-        d.blocksizes = children.iter().map(|c| c.file_size).collect();
-        let links = children
-            .iter()
-            .map(|c| PbLink {
-                hash: c.cid,
-                name: Some(String::new()),
-                tsize: Some(c.tsize),
-            })
-            .collect();
-        let bytes = PbNode {
-            links,
-            data: Some(d.encode()),
-        }
-        .encode();
-        let cid = self.put(cids::DAG_PB, &bytes)?;
-        let tsize = bytes.len() as u64 + children.iter().map(|c| c.tsize).sum::<u64>();
-        Ok(Child {
-            cid,
-            tsize,
-            file_size,
-        })
-    }
-
-    // ---- balanced (boxo balanced/builder.go) ----
-
-    fn balanced(&mut self) -> Result<Child, ImportError> {
-        self.more()?;
-        let mut root = self.leaf(DataType::File)?;
-        let mut depth = 1;
-        while self.more()? {
-            let mut children = vec![root];
-            self.fill_balanced(&mut children, depth)?;
-            root = self.internal(&children)?;
-            depth += 1;
-        }
-        Ok(root)
-    }
-
-    fn fill_balanced(
-        &mut self,
-        children: &mut Vec<Child>,
-        depth: usize,
-    ) -> Result<(), ImportError> {
-        while children.len() < self.opts.max_links && self.more()? {
-            let child = if depth == 1 {
-                self.leaf(DataType::File)?
-            } else {
-                let mut sub = Vec::with_capacity(self.opts.max_links);
-                self.fill_balanced(&mut sub, depth - 1)?;
-                self.internal(&sub)?
-            };
-            children.push(child);
-        }
-        Ok(())
-    }
-
-    // ---- trickle (boxo trickle/trickledag.go) ----
-
-    fn trickle(&mut self) -> Result<Child, ImportError> {
-        let mut children = Vec::with_capacity(self.opts.max_links);
-        self.fill_trickle(&mut children, None)?;
-        self.internal(&children)
-    }
-
-    fn fill_trickle(
-        &mut self,
-        children: &mut Vec<Child>,
-        max_depth: Option<usize>,
-    ) -> Result<(), ImportError> {
-        while children.len() < self.opts.max_links && self.more()? {
-            children.push(self.leaf(DataType::Raw)?);
-        }
-        let mut depth = 1;
-        while max_depth.is_none_or(|m| depth < m) {
-            if !self.more()? {
-                break;
-            }
-            let mut layer = 0;
-            while layer < TRICKLE_DEPTH_REPEAT && self.more()? {
-                let mut sub = Vec::with_capacity(self.opts.max_links);
-                self.fill_trickle(&mut sub, Some(depth))?;
-                children.push(self.internal(&sub)?);
-                layer += 1;
-            }
-            depth += 1;
-        }
-        Ok(())
-    }
 }
 
 /// Imports one file's bytes from `reader`, streaming blocks into `sink`.

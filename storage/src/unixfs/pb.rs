@@ -8,17 +8,24 @@
 //! written (the difference shows in CIDs, so builders choose exactly as Kubo).
 
 use crate::proto::{
-    read_bytes, read_fixed32, read_varint, write_bytes_field, write_varint, write_varint_field,
+    self, read_bytes, read_fixed32, read_varint, write_bytes_field, write_varint,
+    write_varint_field,
 };
 
 /// UnixFS node types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DataType {
+    /// Raw file data (trickle leaves).
     Raw = 0,
+    /// A directory.
     Directory = 1,
+    /// A file (a leaf or an internal node).
     File = 2,
+    /// Metadata (unused by Kubo).
     Metadata = 3,
+    /// A symbolic link; `data` is its target.
     Symlink = 4,
+    /// A HAMT directory shard.
     HamtShard = 5,
 }
 
@@ -39,27 +46,60 @@ impl DataType {
 /// Modification time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UnixTime {
+    /// Seconds since the Unix epoch.
     pub seconds: i64,
+    /// Nanoseconds within the second.
     pub nanos: Option<u32>,
 }
 
 /// The UnixFS `Data` message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Data {
+    /// The node's type.
     pub kind: DataType,
+    /// File bytes (leaves), symlink target, or HAMT bitfield.
     pub data: Option<Vec<u8>>,
+    /// File size in bytes.
     pub filesize: Option<u64>,
+    /// File bytes under each link, in link order.
     pub blocksizes: Vec<u64>,
+    /// Hash function of HAMT names (murmur3-x64-64).
     pub hash_type: Option<u64>,
+    /// HAMT fanout (256 in Kubo).
     pub fanout: Option<u64>,
+    /// POSIX permission bits.
     pub mode: Option<u32>,
+    /// Modification time.
     pub mtime: Option<UnixTime>,
 }
 
-/// Errors decoding UnixFS data.
+/// Why UnixFS `Data` bytes could not be decoded.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("malformed UnixFS data: {0}")]
-pub struct UnixfsPbError(pub String);
+pub enum UnixfsPbError {
+    /// Bad protobuf framing: a varint, a length or a fixed-width field.
+    #[error("malformed UnixFS data: {0}")]
+    Protobuf(#[from] proto::Error),
+    /// A `Type` value the spec does not define.
+    #[error("malformed UnixFS data: unknown type {0}")]
+    UnknownType(u64),
+    /// More than [`MAX_BLOCKSIZES_COUNT`] blocksizes.
+    #[error("malformed UnixFS data: too many blocksizes")]
+    TooManyBlocksizes,
+    /// A field of `mtime` other than `Seconds` (varint) or `FractionalNanoseconds` (fixed32).
+    #[error("malformed UnixFS data: bad mtime field")]
+    BadMtimeField,
+    /// A field number or wire type the schema does not have.
+    #[error("malformed UnixFS data: unexpected field {field} wire type {wire}")]
+    UnexpectedField {
+        /// The field number.
+        field: u64,
+        /// Its wire type.
+        wire: u64,
+    },
+    /// No `Type` field.
+    #[error("malformed UnixFS data: missing Type")]
+    MissingType,
+}
 
 /// Largest blocksizes list we decode (a dag-pb block ≤ 2 MiB holds fewer links).
 pub const MAX_BLOCKSIZES_COUNT: usize = 1 << 16;
@@ -79,6 +119,7 @@ impl Data {
         }
     }
 
+    /// Encodes in field order, for the dag-pb node's Data field.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(
             16 + self.data.as_ref().map_or(0, |d| d.len()) + 10 * self.blocksizes.len(),
@@ -114,11 +155,8 @@ impl Data {
         out
     }
 
+    /// Decodes and checks `Data` bytes (bounds first; unknown fields refused).
     pub fn decode(buf: &[u8]) -> Result<Data, UnixfsPbError> {
-        Self::decode_inner(buf).map_err(UnixfsPbError)
-    }
-
-    fn decode_inner(buf: &[u8]) -> Result<Data, String> {
         let mut pos = 0;
         let mut kind = None;
         let mut d = Data::new(DataType::Raw);
@@ -127,13 +165,13 @@ impl Data {
             match (key >> 3, key & 7) {
                 (1, 0) => {
                     let v = read_varint(buf, &mut pos)?;
-                    kind = Some(DataType::from_u64(v).ok_or_else(|| format!("unknown type {v}"))?);
+                    kind = Some(DataType::from_u64(v).ok_or(UnixfsPbError::UnknownType(v))?);
                 }
                 (2, 2) => d.data = Some(read_bytes(buf, &mut pos)?.to_vec()),
                 (3, 0) => d.filesize = Some(read_varint(buf, &mut pos)?),
                 (4, 0) => {
                     if d.blocksizes.len() >= MAX_BLOCKSIZES_COUNT {
-                        return Err("too many blocksizes".into());
+                        return Err(UnixfsPbError::TooManyBlocksizes);
                     }
                     d.blocksizes.push(read_varint(buf, &mut pos)?)
                 }
@@ -143,7 +181,7 @@ impl Data {
                     let mut p = 0;
                     while p < b.len() {
                         if d.blocksizes.len() >= MAX_BLOCKSIZES_COUNT {
-                            return Err("too many blocksizes".into());
+                            return Err(UnixfsPbError::TooManyBlocksizes);
                         }
                         d.blocksizes.push(read_varint(b, &mut p)?);
                     }
@@ -163,15 +201,15 @@ impl Data {
                         match (k >> 3, k & 7) {
                             (1, 0) => t.seconds = read_varint(b, &mut p)? as i64,
                             (2, 5) => t.nanos = Some(read_fixed32(b, &mut p, "mtime nanos")?),
-                            _ => return Err("bad mtime field".into()),
+                            _ => return Err(UnixfsPbError::BadMtimeField),
                         }
                     }
                     d.mtime = Some(t);
                 }
-                (f, w) => return Err(format!("unexpected field {f} wire type {w}")),
+                (field, wire) => return Err(UnixfsPbError::UnexpectedField { field, wire }),
             }
         }
-        d.kind = kind.ok_or("missing Type")?;
+        d.kind = kind.ok_or(UnixfsPbError::MissingType)?;
         Ok(d)
     }
 }

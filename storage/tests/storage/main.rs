@@ -5,6 +5,9 @@
 //! One test binary (so CI links one binary, not one per file): each file here is a
 //! module; add a new test file as `mod name;` below. Run with
 //! `cargo test -p acorn-storage --test storage [NAME::]`.
+// A test crate exports nothing: its helpers are `pub` only to be shared between
+// its modules.
+#![allow(unreachable_pub)]
 
 mod codec_fixtures;
 mod export;

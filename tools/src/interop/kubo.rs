@@ -208,6 +208,7 @@ pub const MAKE_REPO_TIMEOUT: Duration = Duration::from_secs(120);
 /// One path added by [`make_repo`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Added {
+    /// The file or directory added.
     pub path: PathBuf,
     /// Kubo's root CID (CIDv0 with Kubo's defaults).
     pub cid: String,
@@ -220,6 +221,7 @@ pub struct Added {
 pub struct MadeRepo {
     /// The repo's peer ID (Kubo's own RSA identity).
     pub peer_id: String,
+    /// What was added, in the order asked.
     pub added: Vec<Added>,
 }
 

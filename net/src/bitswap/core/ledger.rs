@@ -97,6 +97,7 @@ impl Core {
         true
     }
 
+    /// A connection to `peer` is up: it becomes a candidate for sessions.
     pub fn on_connected(&mut self, peer: PeerId) {
         if !self.ensure_peer(peer) {
             return;
@@ -109,6 +110,7 @@ impl Core {
         }
     }
 
+    /// The last connection to `peer` closed: its wants and queued answers go.
     pub fn on_disconnected(&mut self, now: Instant, peer: PeerId) {
         self.connected.retain(|p| *p != peer);
         if let Some(p) = self.peers.get_mut(&peer) {

@@ -209,10 +209,10 @@ mod tests {
         let mut long = vec![0x01, 0x55, 0x00, 0x9c, 0x01];
         long.resize(160, 7);
         let mut eb = Vec::new();
-        put_bytes_field(&mut eb, 1, &long);
+        acorn_storage::proto::write_bytes_field(&mut eb, 1, &long);
         let mut wlb = Vec::new();
-        put_bytes_field(&mut wlb, 1, &eb);
-        put_bytes_field(&mut b, 1, &wlb);
+        acorn_storage::proto::write_bytes_field(&mut wlb, 1, &eb);
+        acorn_storage::proto::write_bytes_field(&mut b, 1, &wlb);
         let m = Message::decode(&b).unwrap();
         assert_eq!(m.skipped, 4);
         assert_eq!(m.wantlist.as_ref().unwrap().entries.len(), 1);
@@ -235,12 +235,12 @@ mod tests {
     #[test]
     fn frame_length_is_checked_before_allocation() {
         let mut b = Vec::new();
-        put_varint(&mut b, (MAX_MESSAGE_BYTES + 1) as u64);
+        write_varint(&mut b, (MAX_MESSAGE_BYTES + 1) as u64);
         assert!(matches!(
             read_frame_len(&b),
             Err(WireError::TooLarge { .. })
         ));
-        put_varint(&mut b, 0);
+        write_varint(&mut b, 0);
         assert_eq!(read_frame_len(&[0x05, 1]).unwrap(), Some((5, 1)));
         assert_eq!(read_frame_len(&[0x85]).unwrap(), None);
     }
@@ -248,8 +248,7 @@ mod tests {
     #[test]
     fn oversize_block_is_refused() {
         let mut b = Vec::new();
-        put_key(&mut b, 2, WT_LEN);
-        put_varint(&mut b, (MAX_BLOCK_BYTES + 1) as u64);
+        acorn_storage::proto::write_len_prefix(&mut b, 2, MAX_BLOCK_BYTES + 1);
         b.resize(b.len() + MAX_BLOCK_BYTES + 1, 0);
         let m = Message::decode(&b).unwrap();
         assert_eq!((m.blocks.len(), m.skipped), (0, 1));

@@ -1,67 +1,44 @@
-//! Protobuf and varint primitives: keys, varints, length-delimited fields. Readers
-//! check every length against the bytes that remain before using it.
+//! The codec's cursor over [`acorn_storage::proto`], the project's one varint and
+//! protobuf field reader: readers here consume a `&mut &[u8]` and fail with
+//! [`WireError`]; field keys are checked (field 0 and numbers past `u32` are
+//! refused) and so is each known field's wire type.
 
-use super::{WireError, MAX_VARINT_BYTES};
+use super::WireError;
+use acorn_storage::proto::{self, WIRE_LEN, WIRE_VARINT};
 
-pub(super) const WT_VARINT: u8 = 0;
-pub(super) const WT_I64: u8 = 1;
-pub(super) const WT_LEN: u8 = 2;
-pub(super) const WT_I32: u8 = 5;
-
-/// Appends `v` as an unsigned LEB128 varint.
-pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
+impl From<proto::Error> for WireError {
+    fn from(e: proto::Error) -> Self {
+        match e {
+            proto::Error::TruncatedVarint => WireError::Truncated("varint"),
+            proto::Error::VarintOverflow => WireError::BadVarint,
+            proto::Error::LengthExceeds { .. } => WireError::Truncated("length-delimited field"),
+            proto::Error::Truncated { what } => WireError::Truncated(what),
+            // The wire type is a key's low three bits.
+            proto::Error::UnknownWireType(wt) => WireError::BadWireType(wt as u8),
+            other => WireError::Protobuf(other),
+        }
     }
-    out.push(v as u8);
+}
+
+/// Runs a reader of `acorn_storage::proto` at the front of `r`, then advances `r`
+/// past what it read.
+fn advance<'a, T>(
+    r: &mut &'a [u8],
+    read: impl FnOnce(&'a [u8], &mut usize) -> Result<T, proto::Error>,
+) -> Result<T, WireError> {
+    let buf: &'a [u8] = r;
+    let mut pos = 0;
+    let v = read(buf, &mut pos)?;
+    *r = buf.get(pos..).unwrap_or_default();
+    Ok(v)
 }
 
 /// Reads an unsigned varint (at most 10 bytes, no overflow), advancing `r`.
-pub fn get_varint(r: &mut &[u8]) -> Result<u64, WireError> {
-    let mut v: u64 = 0;
-    for i in 0..MAX_VARINT_BYTES {
-        let Some((&b, rest)) = r.split_first() else {
-            return Err(WireError::Truncated("varint"));
-        };
-        *r = rest;
-        if i == 9 && b > 1 {
-            return Err(WireError::BadVarint);
-        }
-        v |= u64::from(b & 0x7f) << (7 * i);
-        if b & 0x80 == 0 {
-            return Ok(v);
-        }
-    }
-    Err(WireError::BadVarint)
+pub(super) fn get_varint(r: &mut &[u8]) -> Result<u64, WireError> {
+    advance(r, proto::read_varint)
 }
 
-/// Bytes of `v` as an unsigned varint.
-pub(super) fn varint_len(v: u64) -> usize {
-    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
-}
-
-/// Bytes of a length-delimited field with a body of `len` bytes.
-pub(super) fn bytes_field_len(field: u32, len: usize) -> usize {
-    varint_len((u64::from(field) << 3) | u64::from(WT_LEN)) + varint_len(len as u64) + len
-}
-
-/// Writes the key and length of a length-delimited field whose body follows.
-pub(super) fn put_len_key(out: &mut Vec<u8>, field: u32, len: usize) {
-    put_key(out, field, WT_LEN);
-    put_varint(out, len as u64);
-}
-
-pub(super) fn put_key(out: &mut Vec<u8>, field: u32, wt: u8) {
-    put_varint(out, (u64::from(field) << 3) | u64::from(wt));
-}
-
-pub(super) fn put_bytes_field(out: &mut Vec<u8>, field: u32, b: &[u8]) {
-    put_key(out, field, WT_LEN);
-    put_varint(out, b.len() as u64);
-    out.extend_from_slice(b);
-}
-
+/// Reads a field key: `(field number, wire type)`.
 pub(super) fn get_key(r: &mut &[u8]) -> Result<(u32, u8), WireError> {
     let k = get_varint(r)?;
     let wt = (k & 7) as u8;
@@ -72,33 +49,24 @@ pub(super) fn get_key(r: &mut &[u8]) -> Result<(u32, u8), WireError> {
     Ok((field, wt))
 }
 
+/// Reads the body of length-delimited field `field`, refusing another wire type.
 pub(super) fn expect_bytes<'a>(
     r: &mut &'a [u8],
     field: u32,
     wt: u8,
 ) -> Result<&'a [u8], WireError> {
-    if wt != WT_LEN {
+    if u64::from(wt) != WIRE_LEN {
         return Err(WireError::WrongType {
             field,
             wire_type: wt,
         });
     }
-    get_len_delimited(r)
+    advance(r, proto::read_bytes)
 }
 
-pub(super) fn get_len_delimited<'a>(r: &mut &'a [u8]) -> Result<&'a [u8], WireError> {
-    let len = get_varint(r)?;
-    // Bounds first: a length beyond what remains is truncation, never an allocation.
-    if len > r.len() as u64 {
-        return Err(WireError::Truncated("length-delimited field"));
-    }
-    let (b, rest) = r.split_at(len as usize);
-    *r = rest;
-    Ok(b)
-}
-
+/// Reads the value of varint field `field`, refusing another wire type.
 pub(super) fn expect_varint(r: &mut &[u8], field: u32, wt: u8) -> Result<u64, WireError> {
-    if wt != WT_VARINT {
+    if u64::from(wt) != WIRE_VARINT {
         return Err(WireError::WrongType {
             field,
             wire_type: wt,
@@ -107,23 +75,7 @@ pub(super) fn expect_varint(r: &mut &[u8], field: u32, wt: u8) -> Result<u64, Wi
     get_varint(r)
 }
 
+/// Skips the value of an unknown field of wire type `wt`.
 pub(super) fn skip_field(r: &mut &[u8], wt: u8) -> Result<(), WireError> {
-    let n = match wt {
-        WT_VARINT => {
-            get_varint(r)?;
-            return Ok(());
-        }
-        WT_LEN => {
-            get_len_delimited(r)?;
-            return Ok(());
-        }
-        WT_I64 => 8,
-        WT_I32 => 4,
-        other => return Err(WireError::BadWireType(other)),
-    };
-    if r.len() < n {
-        return Err(WireError::Truncated("fixed-width field"));
-    }
-    *r = &r[n..];
-    Ok(())
+    advance(r, |buf, pos| proto::skip_field(buf, pos, u64::from(wt)))
 }

@@ -40,12 +40,14 @@ pub enum EntryKind {
 pub struct Entry {
     /// Link name (HAMT index prefix stripped); empty for a file's chunk links.
     pub name: String,
+    /// The child's CID.
     pub cid: Cid,
     /// As Kubo's `ipfs ls` (default `--size --resolve-type`, no `--cumulative`):
     /// for a dag-pb child, the child's UnixFS `filesize` (0 when absent, so 0 for
     /// directories and symlinks); for a raw child, the link's Tsize; for other
     /// codecs, 0. The CLI prints `-` and a trailing `/` for directories, as Kubo.
     pub size: u64,
+    /// File, directory, symlink or other.
     pub kind: EntryKind,
 }
 
@@ -55,28 +57,83 @@ pub struct Entry {
 pub enum ExportError {
     /// A path component has no matching link (message as Kubo's).
     #[error("no link named {name:?} under {parent}")]
-    NotFound { name: Box<str>, parent: Cid },
+    NotFound {
+        /// The path component.
+        name: Box<str>,
+        /// The directory searched.
+        parent: Cid,
+    },
+    /// A node that is not dag-pb with UnixFS data, where one is needed.
     #[error("{cid} is not a UnixFS node: {reason}")]
-    NotUnixfs { cid: Cid, reason: Box<str> },
+    NotUnixfs {
+        /// The node.
+        cid: Cid,
+        /// Why not.
+        reason: Box<str>,
+    },
     /// `cat` of a directory (message as Kubo's).
     #[error("this dag node is a directory")]
-    IsDirectory { cid: Cid },
+    IsDirectory {
+        /// The directory.
+        cid: Cid,
+    },
+    /// A UnixFS node breaking the spec (sizes, types, links).
     #[error("malformed UnixFS node {cid}: {reason}")]
-    Malformed { cid: Cid, reason: Box<str> },
+    Malformed {
+        /// The node.
+        cid: Cid,
+        /// What is wrong.
+        reason: Box<str>,
+    },
+    /// A DAG deeper than the walk allows.
     #[error("DAG deeper than {limit} levels at {cid}")]
-    TooDeep { cid: Cid, limit: usize },
+    TooDeep {
+        /// The node at the limit.
+        cid: Cid,
+        /// The limit in levels.
+        limit: usize,
+    },
+    /// A read offset past the file's end.
     #[error("offset was past the end of file ({offset} > {size})")]
-    OffsetPastEnd { offset: u64, size: u64 },
+    OffsetPastEnd {
+        /// The offset asked.
+        offset: u64,
+        /// The file's size.
+        size: u64,
+    },
     /// `get` refuses names that could escape the target or are not file names.
     #[error("refusing unsafe entry name {name:?} in directory {parent}")]
-    UnsafeName { name: Box<str>, parent: Cid },
+    UnsafeName {
+        /// The name.
+        name: Box<str>,
+        /// The directory.
+        parent: Cid,
+    },
     /// A directory with two entries of one name: which would `get` keep?
     #[error("directory {parent} has more than one entry named {name:?}")]
-    DuplicateName { name: Box<str>, parent: Cid },
+    DuplicateName {
+        /// The name.
+        name: Box<str>,
+        /// The directory.
+        parent: Cid,
+    },
+    /// A path that does not parse.
     #[error("invalid path {path:?}: {reason}")]
-    InvalidPath { path: String, reason: String },
+    InvalidPath {
+        /// The path as given.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// Writing a file or directory of `get` failed.
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: io::Error },
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// Writing to the output stream failed.
     #[error("writing output: {0}")]
     Output(#[source] io::Error),
     /// Boxed to keep `Result<_, ExportError>` small.
