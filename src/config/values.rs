@@ -96,6 +96,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
+/// A size or duration that does not parse: why, in words that quote the text.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadValue(pub String);
+
 /// A Go duration setting (`"1h"`, `"30s"`), parsed once when the config is read
 /// or set: a bad value fails there, named by its key. It keeps the text it was
 /// written as, so a config file reads back and writes out byte for byte.
@@ -107,9 +112,9 @@ pub struct GoDuration {
 
 impl GoDuration {
     /// The duration `text` names, or why it names none ([`parse_duration`]).
-    pub fn new(text: impl Into<String>) -> Result<GoDuration, String> {
+    pub fn new(text: impl Into<String>) -> Result<GoDuration, BadValue> {
         let text = text.into();
-        let value = parse_duration(&text)?;
+        let value = parse_duration(&text).map_err(BadValue)?;
         Ok(GoDuration { text, value })
     }
 
@@ -128,8 +133,8 @@ impl GoDuration {
 }
 
 impl std::str::FromStr for GoDuration {
-    type Err = String;
-    fn from_str(s: &str) -> Result<GoDuration, String> {
+    type Err = BadValue;
+    fn from_str(s: &str) -> Result<GoDuration, BadValue> {
         GoDuration::new(s)
     }
 }
@@ -165,12 +170,12 @@ pub struct HumanSize {
 impl HumanSize {
     /// The size `text` names (`None` when blank), or why it names none
     /// ([`parse_bytes`]).
-    pub fn new(text: impl Into<String>) -> Result<HumanSize, String> {
+    pub fn new(text: impl Into<String>) -> Result<HumanSize, BadValue> {
         let text = text.into();
         let bytes = if text.trim().is_empty() {
             None
         } else {
-            Some(parse_bytes(&text)?)
+            Some(parse_bytes(&text).map_err(BadValue)?)
         };
         Ok(HumanSize { text, bytes })
     }
@@ -187,8 +192,8 @@ impl HumanSize {
 }
 
 impl std::str::FromStr for HumanSize {
-    type Err = String;
-    fn from_str(s: &str) -> Result<HumanSize, String> {
+    type Err = BadValue;
+    fn from_str(s: &str) -> Result<HumanSize, BadValue> {
         HumanSize::new(s)
     }
 }

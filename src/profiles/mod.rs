@@ -242,12 +242,12 @@ fn local_discovery(c: &mut Config) -> Result<(), String> {
 fn lowpower(c: &mut Config) -> Result<(), String> {
     c.routing.kind = RoutingType::Dhtclient;
     c.auto_nat.service_mode = AutoNatServiceMode::Disabled;
-    c.reprovider.interval = GoDuration::new("0")?;
+    c.reprovider.interval = GoDuration::new("0").map_err(|e| e.to_string())?;
     let cm = &mut c.swarm.conn_mgr;
     cm.kind = "basic".into();
     cm.low_water = 20;
     cm.high_water = 40;
-    cm.grace_period = GoDuration::new("1m")?;
+    cm.grace_period = GoDuration::new("1m").map_err(|e| e.to_string())?;
     Ok(())
 }
 
