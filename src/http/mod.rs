@@ -79,7 +79,7 @@ pub use stream::{BodyReader, ChunkWriter};
 
 use conns::{ConnEntry, ConnGuard, Conns};
 use read::{pump_body, read_head, ConnReader, Head, HeadError};
-use write::write_response;
+use write::{write_response, Out};
 
 use std::future::Future;
 use std::io;
@@ -359,11 +359,8 @@ where
     H: Fn(Request) -> F + Send + Sync + 'static,
     F: Future<Output = Response> + Send + 'static,
 {
-    let mut reader = ConnReader {
-        stream: &stream,
-        buf: Vec::new(),
-        start: 0,
-    };
+    let mut reader = ConnReader::new(&stream);
+    let mut out = Out::new(&stream);
     loop {
         // Idle or reading a head: shutdown, or the admission rule making room,
         // closes the connection at once.
@@ -388,7 +385,7 @@ where
             Err(e) => {
                 let status = e.status();
                 let r = Response::full(status, "text/plain", format!("{status} - {e}\n"));
-                write_response(&stream, r, false).await?;
+                write_response(&mut out, r, false).await?;
                 return Ok(());
             }
         };
@@ -423,7 +420,7 @@ where
         };
         let respond = async {
             let response = handler(request).await;
-            write_response(&stream, response, keep_alive).await
+            write_response(&mut out, response, keep_alive).await
         };
         // The pump is polled first: an empty or already-buffered body is marked
         // done before a fast handler answers, so the connection stays open.
