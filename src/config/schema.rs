@@ -374,7 +374,7 @@ pub(super) fn default_min_body_rate() -> u64 {
 pub const DEFAULT_MAX_CONNECTIONS_COUNT: u16 = 64;
 
 /// Largest `API.MaxConnections` / `Gateway.MaxConnections`: each connection costs
-/// a task, a socket and up to a 64 KiB read buffer.
+/// a task, a socket and up to a 64 KiB read buffer and a 64 KiB write buffer.
 pub const MAX_HTTP_CONNECTIONS_LIMIT: u16 = 1024;
 
 /// The connection limits and timing of one HTTP server, the same keys in the

@@ -137,8 +137,9 @@ Content-Length: 27\r\nConnection: close\r\n\r\n503 - too many connections\n";
 /// One server's connection and timing limits (defaults: the constants above).
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Open connections at most (each costs a task, a socket and a read buffer of
-    /// [`BODY_CHUNK_BYTES`] while it reads).
+    /// Open connections at most (each costs a task, a socket, and from its first
+    /// request a read buffer and a write buffer of [`BODY_CHUNK_BYTES`] each, kept
+    /// and reused while it is open: worst case 128 KiB × this).
     pub max_connections: usize,
     /// Connections kept for new clients; default [`RESERVED_CONNECTIONS_COUNT`].
     pub reserved_connections: usize,
