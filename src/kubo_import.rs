@@ -199,7 +199,7 @@ mod tests {
         });
         let (cfg, skipped) = config_from_kubo(&kubo).unwrap();
         assert_eq!(cfg.identity, id);
-        assert_eq!(cfg.datastore.storage_max, "20GB");
+        assert_eq!(cfg.datastore.storage_max.as_str(), "20GB");
         assert!(cfg.bootstrap.is_empty());
         assert_eq!(
             cfg.get("Experimental.FilestoreEnabled").unwrap(),

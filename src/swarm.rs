@@ -441,7 +441,7 @@ pub fn conn_mgr_config(config: &Config) -> Option<connmgr::Config> {
         low_water: cm.low_water,
         high_water: cm.high_water,
         // Checked when the config is loaded.
-        grace_period: crate::config::parse_duration(&cm.grace_period).unwrap_or(Duration::ZERO),
+        grace_period: cm.grace_period.get(),
     })
 }
 

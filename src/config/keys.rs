@@ -209,9 +209,18 @@ impl Config {
         }
         *cursor = value;
         let canonical = canonical.join(".");
-        let new = Config::from_value(tree).map_err(|e| ConfigError::InvalidValue {
-            key: canonical.clone(),
-            reason: format!("{e} (maybe use --json or --bool?)"),
+        let new = Config::from_value(tree).map_err(|e| {
+            // A typed value (a size, a duration) that does not parse names its key
+            // already; a value of the wrong JSON type gets the flags' hint.
+            let prefix = format!("{canonical}: ");
+            let reason = match e.strip_prefix(&prefix) {
+                Some(r) if !r.starts_with("invalid type") => r.to_owned(),
+                _ => format!("{e} (maybe use --json or --bool?)"),
+            };
+            ConfigError::InvalidValue {
+                key: canonical.clone(),
+                reason,
+            }
         })?;
         new.validate()?;
         *self = new;

@@ -17,7 +17,10 @@
 //! `API.BodyIdleTimeout`, `API.MaxConnections`, `API.ReservedConnections`,
 //! `API.MaxConnectionsPerIP`, `API.MinBodyBytesPerSecond` and the same under `Gateway` (Kubo has no such keys). Sizes use Kubo's humanized
 //! form (`"10GB"` = 10⁹ bytes × 10, `"1GiB"` = 2³⁰ bytes) and durations Go's (`"1h"`,
-//! `"20s"`, `"1m30s"`, `"0"`). Like Kubo, `Addresses.API` and `Addresses.Gateway` are
+//! `"20s"`, `"1m30s"`, `"0"`), read once into [`HumanSize`] and [`GoDuration`]
+//! when the file is parsed or a key is set (a bad one fails there, named by its
+//! key); each keeps the text it was written as, so the file reads back and writes
+//! out byte for byte. Like Kubo, `Addresses.API` and `Addresses.Gateway` are
 //! written as a bare string when they hold one address.
 //!
 //! **Flow.** [`Config::load`] checks the file size, parses, checks the values

@@ -7,21 +7,21 @@ use super::*;
 #[serde(rename_all = "PascalCase", default, deny_unknown_fields)]
 pub struct Datastore {
     /// Humanized size (`"10GB"`); see [`parse_bytes`].
-    pub storage_max: String,
+    pub storage_max: HumanSize,
     /// Percent of `StorageMax` at which the daemon's automatic GC starts.
     #[serde(rename = "StorageGCWatermark")]
     pub storage_gc_watermark: u8,
     /// Go duration between automatic GC runs (`"1h"`); see [`parse_duration`].
     #[serde(rename = "GCPeriod")]
-    pub gc_period: String,
+    pub gc_period: GoDuration,
 }
 
 impl Default for Datastore {
     fn default() -> Self {
         Datastore {
-            storage_max: "10GB".into(),
+            storage_max: default_size("10GB"),
             storage_gc_watermark: 90,
-            gc_period: "1h".into(),
+            gc_period: default_duration("1h"),
         }
     }
 }
@@ -29,18 +29,18 @@ impl Default for Datastore {
 impl Datastore {
     /// `StorageMax` in bytes. The value was checked at load/set time.
     pub fn storage_max_bytes(&self) -> Result<u64, ConfigError> {
-        parse_bytes(&self.storage_max).map_err(|reason| ConfigError::InvalidValue {
-            key: "Datastore.StorageMax".into(),
-            reason,
-        })
+        // Parsed on load; only a blank one is left to refuse.
+        self.storage_max
+            .bytes()
+            .ok_or_else(|| ConfigError::InvalidValue {
+                key: "Datastore.StorageMax".into(),
+                reason: "must be set (a size like \"10GB\")".into(),
+            })
     }
 
-    /// `GCPeriod` as a duration.
+    /// `GCPeriod` as a duration (parsed on load).
     pub fn gc_period(&self) -> Result<Duration, ConfigError> {
-        parse_duration(&self.gc_period).map_err(|reason| ConfigError::InvalidValue {
-            key: "Datastore.GCPeriod".into(),
-            reason,
-        })
+        Ok(self.gc_period.get())
     }
 }
 
@@ -167,7 +167,7 @@ pub struct Swarm {
 pub struct ResourceMgr {
     /// New connections are refused while the daemon's resident memory is at or above
     /// this (humanized size, e.g. `"32MiB"`); empty (default) means no memory limit.
-    pub max_memory: String,
+    pub max_memory: HumanSize,
     /// Most inbound connections still in their handshake from one IP address.
     #[serde(rename = "MaxPendingInboundConnsPerIP")]
     pub max_pending_inbound_conns_per_ip: u32,
@@ -185,7 +185,7 @@ impl Default for ResourceMgr {
     fn default() -> Self {
         let l = acorn_net::iplimit::Limits::default();
         ResourceMgr {
-            max_memory: String::new(),
+            max_memory: HumanSize::default(),
             max_pending_inbound_conns_per_ip: l.max_pending_per_ip,
             max_pending_inbound_conns_per_subnet: l.max_pending_per_subnet,
             max_inbound_conns_per_ip: l.max_established_per_ip,
@@ -197,15 +197,8 @@ impl Default for ResourceMgr {
 impl ResourceMgr {
     /// `MaxMemory` in bytes, `None` when unset.
     pub fn max_memory_bytes(&self) -> Result<Option<u64>, ConfigError> {
-        if self.max_memory.trim().is_empty() {
-            return Ok(None);
-        }
-        parse_bytes(&self.max_memory)
-            .map(Some)
-            .map_err(|reason| ConfigError::InvalidValue {
-                key: "Swarm.ResourceMgr.MaxMemory".into(),
-                reason,
-            })
+        // Parsed on load; blank is unset.
+        Ok(self.max_memory.bytes())
     }
 }
 
@@ -221,7 +214,7 @@ pub struct ConnMgr {
     /// Start trimming above this many connections.
     pub high_water: u32,
     /// New connections are not trimmed for this long (Go duration).
-    pub grace_period: String,
+    pub grace_period: GoDuration,
 }
 
 impl Default for ConnMgr {
@@ -230,7 +223,7 @@ impl Default for ConnMgr {
             kind: "basic".into(),
             low_water: 32,
             high_water: 96,
-            grace_period: "20s".into(),
+            grace_period: default_duration("20s"),
         }
     }
 }
@@ -300,7 +293,7 @@ pub struct GatewaySection {
     /// Go duration (Kubo's key): the longest a request waits for a block from the
     /// network; it then gets 504 (or, mid-body, a cut connection). Default
     /// [`DEFAULT_GATEWAY_RETRIEVAL_TIMEOUT`], set per firmware profile.
-    pub retrieval_timeout: String,
+    pub retrieval_timeout: GoDuration,
 }
 
 /// Default `Gateway.RetrievalTimeout` (Kubo's default).
@@ -331,7 +324,7 @@ impl Default for GatewaySection {
             public_gateways: BTreeMap::new(),
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
             limits: HttpLimits::default(),
-            retrieval_timeout: format!("{}s", DEFAULT_GATEWAY_RETRIEVAL_TIMEOUT.as_secs()),
+            retrieval_timeout: GoDuration::from_secs(DEFAULT_GATEWAY_RETRIEVAL_TIMEOUT.as_secs()),
         }
     }
 }
@@ -340,12 +333,24 @@ pub(super) fn default_max_requests() -> u16 {
     DEFAULT_MAX_CONCURRENT_REQUESTS
 }
 
-pub(super) fn default_head_deadline() -> String {
-    format!("{}s", crate::http::HEAD_DEADLINE.as_secs())
+pub(super) fn default_head_deadline() -> GoDuration {
+    GoDuration::from_secs(crate::http::HEAD_DEADLINE.as_secs())
 }
 
-pub(super) fn default_body_idle_timeout() -> String {
-    format!("{}s", crate::http::BODY_IDLE_TIMEOUT.as_secs())
+pub(super) fn default_body_idle_timeout() -> GoDuration {
+    GoDuration::from_secs(crate::http::BODY_IDLE_TIMEOUT.as_secs())
+}
+
+/// A default size written in this file.
+fn default_size(text: &str) -> HumanSize {
+    // The defaults are literals checked by the tests (`defaults_validate`).
+    HumanSize::new(text).expect("a default size parses")
+}
+
+/// A default duration written in this file.
+fn default_duration(text: &str) -> GoDuration {
+    // The defaults are literals checked by the tests (`defaults_validate`).
+    GoDuration::new(text).expect("a default duration parses")
 }
 
 pub(super) fn default_max_connections() -> u16 {
@@ -369,7 +374,7 @@ pub(super) fn default_min_body_rate() -> u64 {
 pub const DEFAULT_MAX_CONNECTIONS_COUNT: u16 = 64;
 
 /// Largest `API.MaxConnections` / `Gateway.MaxConnections`: each connection costs
-/// a task, a socket and up to a 64 KiB read buffer.
+/// a task, a socket and up to a 64 KiB read buffer and a 64 KiB write buffer.
 pub const MAX_HTTP_CONNECTIONS_LIMIT: u16 = 1024;
 
 /// The connection limits and timing of one HTTP server, the same keys in the
@@ -380,11 +385,11 @@ pub struct HttpLimits {
     /// time before it included (Acorn's key; default
     /// [`crate::http::HEAD_DEADLINE`], 20 s).
     #[serde(rename = "HeadDeadline", default = "default_head_deadline")]
-    pub head_deadline: String,
+    pub head_deadline: GoDuration,
     /// Go duration of silence after which a request body ends with an error
     /// (Acorn's key; default [`crate::http::BODY_IDLE_TIMEOUT`], 20 s).
     #[serde(rename = "BodyIdleTimeout", default = "default_body_idle_timeout")]
-    pub body_idle_timeout: String,
+    pub body_idle_timeout: GoDuration,
     /// Open connections at most (Acorn's key; default
     /// [`DEFAULT_MAX_CONNECTIONS_COUNT`]); past it a new one gets 503.
     #[serde(rename = "MaxConnections", default = "default_max_connections")]
@@ -433,13 +438,8 @@ impl HttpLimits {
         c.reserved_connections = self.reserved_connections.into();
         c.max_connections_per_ip = self.max_connections_per_ip.into();
         c.min_body_bytes_per_sec = self.min_body_bytes_per_second;
-        // `Config::validate` checked both on load and set; a default stays if not.
-        if let Ok(d) = parse_duration(&self.head_deadline) {
-            c.head_deadline = d;
-        }
-        if let Ok(d) = parse_duration(&self.body_idle_timeout) {
-            c.body_idle_timeout = d;
-        }
+        c.head_deadline = self.head_deadline.get();
+        c.body_idle_timeout = self.body_idle_timeout.get();
         c
     }
 }
@@ -454,7 +454,7 @@ impl ApiSection {
 impl GatewaySection {
     /// `Gateway.RetrievalTimeout` (checked on load and set; the default if not).
     pub fn retrieval_timeout(&self) -> Duration {
-        parse_duration(&self.retrieval_timeout).unwrap_or(DEFAULT_GATEWAY_RETRIEVAL_TIMEOUT)
+        self.retrieval_timeout.get()
     }
 
     /// The gateway server's HTTP settings.
@@ -468,13 +468,13 @@ impl GatewaySection {
 #[serde(rename_all = "PascalCase", default, deny_unknown_fields)]
 pub struct Reprovider {
     /// Go duration between re-announcements of our content; `"0"` disables.
-    pub interval: String,
+    pub interval: GoDuration,
 }
 
 impl Default for Reprovider {
     fn default() -> Self {
         Reprovider {
-            interval: "22h".into(),
+            interval: default_duration("22h"),
         }
     }
 }
@@ -498,7 +498,7 @@ pub struct AcornSection {
     pub blocking_threads: u16,
     /// Free space writes must leave on the repo's filesystem (humanized size,
     /// default `"64MiB"`); a write that would go below fails with "disk full".
-    pub min_free_space: String,
+    pub min_free_space: HumanSize,
     /// Run the LAN DHT (`/ipfs/lan/kad/1.0.0`, for peers on private or loopback
     /// addresses, as Kubo's dual DHT) beside the WAN DHT whenever `Routing.Type` is not
     /// `none` (default `true`). It costs a second routing table and record store,
@@ -508,41 +508,50 @@ pub struct AcornSection {
     /// per write transaction (humanized size, default `"4MiB"`). RAM: up to 3× this
     /// buffered, plus the database's dirty pages for one batch (small blocks, stored
     /// inside the database, take several times their size there).
-    pub write_batch_size: String,
+    pub write_batch_size: HumanSize,
     /// The database's page cache (humanized size, default `"8MiB"`); applies when the
     /// repo is opened.
-    pub db_cache_size: String,
+    pub db_cache_size: HumanSize,
 }
 
 impl AcornSection {
     /// `MinFreeSpace` in bytes.
     pub fn min_free_space_bytes(&self) -> Result<u64, ConfigError> {
-        parse_bytes(&self.min_free_space).map_err(|reason| ConfigError::InvalidValue {
-            key: "Acorn.MinFreeSpace".into(),
-            reason,
-        })
+        // Parsed on load; only a blank one is left to refuse.
+        self.min_free_space
+            .bytes()
+            .ok_or_else(|| ConfigError::InvalidValue {
+                key: "Acorn.MinFreeSpace".into(),
+                reason: format!(
+                    "{:?} is not a size like \"64MiB\"",
+                    self.min_free_space.as_str()
+                ),
+            })
     }
 
     /// `WriteBatchSize` in bytes (at least 1).
     pub fn write_batch_bytes(&self) -> Result<usize, ConfigError> {
-        size_setting("Acorn.WriteBatchSize", &self.write_batch_size)
+        size_setting("Acorn.WriteBatchSize", &self.write_batch_size, 1)
     }
 
     /// `DbCacheSize` in bytes.
     pub fn db_cache_bytes(&self) -> Result<usize, ConfigError> {
-        size_setting("Acorn.DbCacheSize", &self.db_cache_size)
+        size_setting("Acorn.DbCacheSize", &self.db_cache_size, 1)
     }
 }
 
-/// A humanized size setting of at least 1 byte that fits in memory.
-fn size_setting(key: &str, value: &str) -> Result<usize, ConfigError> {
+/// A humanized size setting (parsed on load) of at least `min` bytes that fits
+/// in memory.
+fn size_setting(key: &str, value: &HumanSize, min: u64) -> Result<usize, ConfigError> {
     let invalid = |reason: String| ConfigError::InvalidValue {
         key: key.into(),
         reason,
     };
-    let n = parse_bytes(value).map_err(invalid)?;
-    if n == 0 {
-        return Err(invalid("must be at least 1 byte".into()));
+    let n = value
+        .bytes()
+        .ok_or_else(|| invalid(format!("{:?} is not a size like \"64MiB\"", value.as_str())))?;
+    if n < min {
+        return Err(invalid(format!("must be at least {min} byte")));
     }
     usize::try_from(n).map_err(|_| invalid(format!("{n} bytes is too large")))
 }
@@ -551,10 +560,10 @@ impl Default for AcornSection {
     fn default() -> Self {
         AcornSection {
             blocking_threads: 2,
-            min_free_space: "64MiB".into(),
+            min_free_space: default_size("64MiB"),
             lan_dht: true,
-            write_batch_size: "4MiB".into(),
-            db_cache_size: "8MiB".into(),
+            write_batch_size: default_size("4MiB"),
+            db_cache_size: default_size("8MiB"),
         }
     }
 }

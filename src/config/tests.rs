@@ -66,18 +66,20 @@ fn per_ip_limits_and_storage_sizes_are_set_and_checked() {
 fn resource_mgr_max_memory_is_optional_and_checked() {
     let mut c = sample();
     assert_eq!(c.swarm.resource_mgr.max_memory_bytes().unwrap(), None);
-    c.swarm.resource_mgr.max_memory = "32MiB".into();
+    c.swarm.resource_mgr.max_memory = "32MiB".parse().unwrap();
     assert_eq!(
         c.swarm.resource_mgr.max_memory_bytes().unwrap(),
         Some(32 << 20)
     );
     c.validate().unwrap();
-    c.swarm.resource_mgr.max_memory = "lots".into();
-    assert!(c.validate().is_err());
+    let e = c
+        .set("Swarm.ResourceMgr.MaxMemory", json!("lots"))
+        .unwrap_err();
+    assert!(e.to_string().contains("Swarm.ResourceMgr.MaxMemory"), "{e}");
     assert_eq!(
         crate::swarm::swarm_config(&{
             let mut d = sample();
-            d.swarm.resource_mgr.max_memory = "48MiB".into();
+            d.swarm.resource_mgr.max_memory = "48MiB".parse().unwrap();
             d
         })
         .max_memory_bytes,
@@ -375,7 +377,7 @@ fn replace_keeps_the_key_and_unknown_keys_and_refuses_bad_input() {
     assert_eq!(new.identity, c.identity);
     let loaded = Config::load(dir.path()).unwrap();
     assert_eq!(loaded, new);
-    assert_eq!(loaded.datastore.storage_max, "20GB");
+    assert_eq!(loaded.datastore.storage_max.as_str(), "20GB");
     assert_eq!(loaded.get("Pubsub.Router").unwrap(), json!("gossipsub"));
     // No Identity at all: the repo's is kept.
     let mut no_id = shown.clone();
@@ -611,4 +613,69 @@ fn both_servers_limits_are_one_type_written_in_place() {
     }
     let back = Config::from_json(text.as_bytes()).unwrap();
     assert_eq!(back.to_json(), c.to_json());
+}
+
+#[test]
+fn typed_values_keep_their_text_byte_for_byte() {
+    let mut tree = sample().to_value();
+    let odd = [
+        ("Datastore", "StorageMax", "1.5 gb"),
+        ("Datastore", "GCPeriod", "1m30s"),
+        ("Reprovider", "Interval", "1.5h"),
+        ("Gateway", "RetrievalTimeout", "90000ms"),
+        ("API", "HeadDeadline", "0.5m"),
+        ("Acorn", "WriteBatchSize", "4096kB"),
+        ("Acorn", "MinFreeSpace", "0"),
+    ];
+    for (section, key, text) in odd {
+        tree[section][key] = json!(text);
+    }
+    tree["Swarm"]["ConnMgr"]["GracePeriod"] = json!("2m0s");
+    tree["Swarm"]["ResourceMgr"]["MaxMemory"] = json!("32MiB");
+    let bytes = serde_json::to_vec_pretty(&tree).unwrap();
+    let c = Config::from_json(&bytes).unwrap();
+    c.validate().unwrap();
+    assert_eq!(c.to_value(), tree);
+    let again = Config::from_json(&c.to_json()).unwrap();
+    assert_eq!(again.to_json(), c.to_json());
+    // Each caller reads the value the text names.
+    assert_eq!(c.datastore.storage_max_bytes().unwrap(), 1_500_000_000);
+    assert_eq!(c.datastore.gc_period().unwrap(), Duration::from_secs(90));
+    assert_eq!(c.reprovider.interval.get(), Duration::from_secs(5400));
+    assert_eq!(c.gateway.retrieval_timeout(), Duration::from_secs(90));
+    assert_eq!(c.api.http_config().head_deadline, Duration::from_secs(30));
+    assert_eq!(c.acorn.write_batch_bytes().unwrap(), 4_096_000);
+    assert_eq!(c.acorn.min_free_space_bytes().unwrap(), 0);
+    assert_eq!(
+        c.swarm.resource_mgr.max_memory_bytes().unwrap(),
+        Some(32 << 20)
+    );
+    assert_eq!(
+        crate::swarm::conn_mgr_config(&c).unwrap().grace_period,
+        Duration::from_secs(120)
+    );
+}
+
+#[test]
+fn a_bad_size_or_duration_fails_at_load_and_set_naming_its_key() {
+    for (section, key, bad) in [
+        ("Datastore", "StorageMax", "10XB"),
+        ("Datastore", "GCPeriod", "1 hour"),
+        ("Reprovider", "Interval", "22"),
+        ("Gateway", "RetrievalTimeout", "soon"),
+        ("Gateway", "HeadDeadline", "5"),
+        ("API", "BodyIdleTimeout", "-1s"),
+        ("Acorn", "DbCacheSize", "lots"),
+    ] {
+        let name = format!("{section}.{key}");
+        let mut tree = sample().to_value();
+        tree[section][key] = json!(bad);
+        let e = Config::from_json(&serde_json::to_vec(&tree).unwrap()).unwrap_err();
+        assert!(e.contains(&name) && e.contains(bad), "{name}: {e}");
+        let mut c = sample();
+        let before = c.to_json();
+        let e = c.set(&name, json!(bad)).unwrap_err().to_string();
+        assert!(e.contains(&name), "{name}: {e}");
+        assert_eq!(c.to_json(), before, "{name}: a refused set changes nothing");
+    }
 }

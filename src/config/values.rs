@@ -95,3 +95,123 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     }
     Ok(total)
 }
+
+/// A size or duration that does not parse: why, in words that quote the text.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadValue(pub String);
+
+/// A Go duration setting (`"1h"`, `"30s"`), parsed once when the config is read
+/// or set: a bad value fails there, named by its key. It keeps the text it was
+/// written as, so a config file reads back and writes out byte for byte.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GoDuration {
+    text: String,
+    value: Duration,
+}
+
+impl GoDuration {
+    /// The duration `text` names, or why it names none ([`parse_duration`]).
+    pub fn new(text: impl Into<String>) -> Result<GoDuration, BadValue> {
+        let text = text.into();
+        let value = parse_duration(&text).map_err(BadValue)?;
+        Ok(GoDuration { text, value })
+    }
+
+    /// A duration of whole seconds, written `"<n>s"`.
+    pub fn from_secs(secs: u64) -> GoDuration {
+        GoDuration {
+            text: format!("{secs}s"),
+            value: Duration::from_secs(secs),
+        }
+    }
+
+    /// The duration.
+    pub fn get(&self) -> Duration {
+        self.value
+    }
+}
+
+impl std::str::FromStr for GoDuration {
+    type Err = BadValue;
+    fn from_str(s: &str) -> Result<GoDuration, BadValue> {
+        GoDuration::new(s)
+    }
+}
+
+impl fmt::Display for GoDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl Serialize for GoDuration {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for GoDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<GoDuration, D::Error> {
+        GoDuration::new(String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A humanized size setting (`"10GB"`, `"32MiB"`, Kubo's go-humanize form),
+/// parsed once when the config is read or set; blank text is a size left unset
+/// (keys that need one say so at validation). It keeps the text it was written
+/// as, so a config file reads back and writes out byte for byte.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HumanSize {
+    text: String,
+    bytes: Option<u64>,
+}
+
+impl HumanSize {
+    /// The size `text` names (`None` when blank), or why it names none
+    /// ([`parse_bytes`]).
+    pub fn new(text: impl Into<String>) -> Result<HumanSize, BadValue> {
+        let text = text.into();
+        let bytes = if text.trim().is_empty() {
+            None
+        } else {
+            Some(parse_bytes(&text).map_err(BadValue)?)
+        };
+        Ok(HumanSize { text, bytes })
+    }
+
+    /// The size in bytes; `None` when the text is blank.
+    pub fn bytes(&self) -> Option<u64> {
+        self.bytes
+    }
+
+    /// The text as the config file writes it.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl std::str::FromStr for HumanSize {
+    type Err = BadValue;
+    fn from_str(s: &str) -> Result<HumanSize, BadValue> {
+        HumanSize::new(s)
+    }
+}
+
+impl fmt::Display for HumanSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl Serialize for HumanSize {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for HumanSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<HumanSize, D::Error> {
+        HumanSize::new(String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}

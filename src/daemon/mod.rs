@@ -74,10 +74,10 @@ fn spawn_reprovider(
     pool: &Pool,
     net: &net::NetHandle,
 ) {
-    let interval = match crate::config::parse_duration(&node.config().reprovider.interval) {
-        Ok(d) if !d.is_zero() => d,
-        _ => return,
-    };
+    let interval = node.config().reprovider.interval.get();
+    if interval.is_zero() {
+        return;
+    }
     let (node, pool, net) = (node.clone(), pool.clone(), net.clone());
     ex.spawn(async move {
         async_io::Timer::after(REPROVIDE_FIRST_DELAY).await;

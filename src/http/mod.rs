@@ -79,7 +79,7 @@ pub use stream::{BodyReader, ChunkWriter};
 
 use conns::{ConnEntry, ConnGuard, Conns};
 use read::{pump_body, read_head, ConnReader, Head, HeadError};
-use write::write_response;
+use write::{write_response, Out};
 
 use std::future::Future;
 use std::io;
@@ -137,8 +137,9 @@ Content-Length: 27\r\nConnection: close\r\n\r\n503 - too many connections\n";
 /// One server's connection and timing limits (defaults: the constants above).
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Open connections at most (each costs a task, a socket and a read buffer of
-    /// [`BODY_CHUNK_BYTES`] while it reads).
+    /// Open connections at most (each costs a task, a socket, and from its first
+    /// request a read buffer and a write buffer of [`BODY_CHUNK_BYTES`] each, kept
+    /// and reused while it is open: worst case 128 KiB × this).
     pub max_connections: usize,
     /// Connections kept for new clients; default [`RESERVED_CONNECTIONS_COUNT`].
     pub reserved_connections: usize,
@@ -359,11 +360,8 @@ where
     H: Fn(Request) -> F + Send + Sync + 'static,
     F: Future<Output = Response> + Send + 'static,
 {
-    let mut reader = ConnReader {
-        stream: &stream,
-        buf: Vec::new(),
-        start: 0,
-    };
+    let mut reader = ConnReader::new(&stream);
+    let mut out = Out::new(&stream);
     loop {
         // Idle or reading a head: shutdown, or the admission rule making room,
         // closes the connection at once.
@@ -388,7 +386,7 @@ where
             Err(e) => {
                 let status = e.status();
                 let r = Response::full(status, "text/plain", format!("{status} - {e}\n"));
-                write_response(&stream, r, false).await?;
+                write_response(&mut out, r, false).await?;
                 return Ok(());
             }
         };
@@ -423,7 +421,7 @@ where
         };
         let respond = async {
             let response = handler(request).await;
-            write_response(&stream, response, keep_alive).await
+            write_response(&mut out, response, keep_alive).await
         };
         // The pump is polled first: an empty or already-buffered body is marked
         // done before a fast handler answers, so the connection stays open.

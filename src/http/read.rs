@@ -19,38 +19,61 @@ use super::{
 /// Longest chunk-size line or trailer line of a chunked body, in bytes.
 pub(super) const MAX_CHUNK_LINE_BYTES: usize = 4096;
 
-/// Bytes read from the socket but not yet consumed.
+/// Bytes read from the socket but not yet consumed, in one read buffer per
+/// connection: zero-filled once (at its first read, [`BODY_CHUNK_BYTES`]) and
+/// reused by every read after, so a read costs no allocation and no fill.
 pub(super) struct ConnReader<'a> {
-    pub(super) stream: &'a Async<TcpStream>,
-    pub(super) buf: Vec<u8>,
-    pub(super) start: usize,
+    stream: &'a Async<TcpStream>,
+    /// `start..end` is pending; reads land in `end..`.
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
 }
 
-impl ConnReader<'_> {
+impl<'a> ConnReader<'a> {
+    pub(super) fn new(stream: &'a Async<TcpStream>) -> ConnReader<'a> {
+        ConnReader {
+            stream,
+            buf: Vec::new(),
+            start: 0,
+            end: 0,
+        }
+    }
+
     pub(super) fn pending(&self) -> &[u8] {
-        &self.buf[self.start..]
+        &self.buf[self.start..self.end]
     }
 
     pub(super) fn consume(&mut self, n: usize) {
         self.start += n;
-        if self.start == self.buf.len() {
-            self.buf.clear();
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Room for the next read after the pending bytes: the pending bytes move to
+    /// the front when the buffer's end is reached, and the buffer grows by
+    /// [`BODY_CHUNK_BYTES`] only when they fill it (the parsers refuse a head or a
+    /// chunk line long before that).
+    fn room(&mut self) -> &mut [u8] {
+        if self.end == self.buf.len() && self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
             self.start = 0;
         }
+        if self.end == self.buf.len() {
+            self.buf.resize(self.buf.len() + BODY_CHUNK_BYTES, 0);
+        }
+        &mut self.buf[self.end..]
     }
 
     /// Reads more bytes; `Ok(0)` at end of stream.
     pub(super) async fn fill(&mut self, timeout: Duration) -> io::Result<usize> {
-        if self.start > 0 {
-            self.buf.drain(..self.start);
-            self.start = 0;
-        }
-        let old = self.buf.len();
-        self.buf.resize(old + BODY_CHUNK_BYTES, 0);
         let mut s = self.stream;
-        let n = with_timeout(timeout, s.read(&mut self.buf[old..])).await;
-        self.buf.truncate(old + *n.as_ref().unwrap_or(&0));
-        n
+        let n = with_timeout(timeout, s.read(self.room())).await?;
+        self.end += n;
+        Ok(n)
     }
 
     /// Waits for the client's next bytes, without a time limit: `Ok(0)` when it
@@ -60,10 +83,9 @@ impl ConnReader<'_> {
         if !self.pending().is_empty() {
             return Ok(self.pending().len());
         }
-        let mut got = [0u8; 1024];
         let mut s = self.stream;
-        let n = s.read(&mut got).await?;
-        self.buf.extend_from_slice(&got[..n]);
+        let n = s.read(self.room()).await?;
+        self.end += n;
         Ok(n)
     }
 

@@ -33,14 +33,65 @@ pub(super) fn reason(status: u16) -> &'static str {
     }
 }
 
-/// Writes `response`; a streamed body is sent chunked, flushed whenever the
-/// producer has nothing ready.
+/// A connection's write buffer, reused by every response on it: its
+/// [`BODY_CHUNK_BYTES`] are allocated at the first write (never zero-filled) and
+/// kept while the connection is open. Writes smaller than that are gathered and
+/// sent when it would overflow or on [`Out::flush`]; larger ones go straight to
+/// the socket after what is gathered.
+pub(super) struct Out<'a> {
+    stream: &'a Async<TcpStream>,
+    buf: Vec<u8>,
+}
+
+impl<'a> Out<'a> {
+    pub(super) fn new(stream: &'a Async<TcpStream>) -> Out<'a> {
+        Out {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        if self.buf.len() + data.len() > BODY_CHUNK_BYTES {
+            self.send().await?;
+        }
+        if data.len() >= BODY_CHUNK_BYTES {
+            let mut s = self.stream;
+            return s.write_all(data).await;
+        }
+        if self.buf.capacity() == 0 {
+            self.buf.reserve_exact(BODY_CHUNK_BYTES);
+        }
+        self.buf.extend_from_slice(data);
+        Ok(())
+    }
+
+    /// Sends what is gathered.
+    async fn send(&mut self) -> io::Result<()> {
+        if !self.buf.is_empty() {
+            let mut s = self.stream;
+            s.write_all(&self.buf).await?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
+        self.send().await?;
+        let mut s = self.stream;
+        s.flush().await
+    }
+}
+
+/// Writes `response` through the connection's buffer; a streamed body is sent
+/// chunked, flushed whenever the producer has nothing ready.
 pub(super) async fn write_response(
-    stream: &Async<TcpStream>,
+    out: &mut Out<'_>,
     response: Response,
     keep_alive: bool,
 ) -> io::Result<()> {
-    let mut out = futures_lite::io::BufWriter::with_capacity(BODY_CHUNK_BYTES, stream);
+    // Whatever a failed write left gathered is not part of this response.
+    out.buf.clear();
     let mut head = format!(
         "HTTP/1.1 {} {}\r\n",
         response.status,
@@ -70,7 +121,7 @@ pub(super) async fn write_response(
             with_timeout(IO_TIMEOUT, out.write_all(head.as_bytes())).await?;
             let mut left = len;
             loop {
-                let item = next_chunk(&mut first, &rx, &mut out).await?;
+                let item = next_chunk(&mut first, &rx, out).await?;
                 match item {
                     None if left == 0 => break,
                     None => return Err(io::ErrorKind::UnexpectedEof.into()),
@@ -91,7 +142,7 @@ pub(super) async fn write_response(
             with_timeout(IO_TIMEOUT, out.flush()).await?;
             let mut trailer = String::new();
             loop {
-                let item = next_chunk(&mut first, &rx, &mut out).await?;
+                let item = next_chunk(&mut first, &rx, out).await?;
                 match item {
                     None => break,
                     Some(Chunk::Data(d)) if d.is_empty() => {}
@@ -120,7 +171,7 @@ pub(super) async fn write_response(
 pub(super) async fn next_chunk(
     first: &mut Option<Chunk>,
     rx: &channel::Receiver<Chunk>,
-    out: &mut (impl futures_lite::AsyncWrite + Unpin),
+    out: &mut Out<'_>,
 ) -> io::Result<Option<Chunk>> {
     Ok(
         match first.take().map(Ok).unwrap_or_else(|| rx.try_recv()) {

@@ -25,7 +25,9 @@ use std::net::TcpListener;
 
 pub mod board;
 
-use crate::config::{Addresses, AutoNatServiceMode, Config, RoutingType, DEFAULT_BOOTSTRAP};
+use crate::config::{
+    Addresses, AutoNatServiceMode, Config, GoDuration, RoutingType, DEFAULT_BOOTSTRAP,
+};
 
 /// Addresses that are private, local only or unroutable (IANA special-purpose
 /// registries); Kubo's `defaultServerFilters`.
@@ -240,12 +242,12 @@ fn local_discovery(c: &mut Config) -> Result<(), String> {
 fn lowpower(c: &mut Config) -> Result<(), String> {
     c.routing.kind = RoutingType::Dhtclient;
     c.auto_nat.service_mode = AutoNatServiceMode::Disabled;
-    c.reprovider.interval = "0".into();
+    c.reprovider.interval = GoDuration::new("0").map_err(|e| e.to_string())?;
     let cm = &mut c.swarm.conn_mgr;
     cm.kind = "basic".into();
     cm.low_water = 20;
     cm.high_water = 40;
-    cm.grace_period = "1m".into();
+    cm.grace_period = GoDuration::new("1m").map_err(|e| e.to_string())?;
     Ok(())
 }
 
@@ -467,7 +469,7 @@ mod tests {
         assert_eq!(c.swarm.conn_mgr.low_water, 20);
         assert_eq!(c.swarm.conn_mgr.high_water, 40);
         assert_eq!(c.auto_nat.service_mode, AutoNatServiceMode::Disabled);
-        assert_eq!(c.reprovider.interval, "0");
+        assert_eq!(c.reprovider.interval.to_string(), "0");
         let port = c.addresses.swarm[0].rsplit('/').next().unwrap();
         assert_ne!(port, "0");
         assert_ne!(port, "4001");
