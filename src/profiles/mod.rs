@@ -61,7 +61,7 @@ pub enum ProfileError {
     #[error("profile {name}: {reason}")]
     Failed {
         name: &'static str,
-        reason: TransformError,
+        reason: Box<TransformError>,
     },
 }
 
@@ -202,7 +202,7 @@ pub fn apply(config: &mut Config, profile: &'static Profile) -> Result<(), Profi
     };
     result.map_err(|reason| ProfileError::Failed {
         name: profile.name,
-        reason,
+        reason: Box::new(reason),
     })
 }
 
