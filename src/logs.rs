@@ -68,7 +68,25 @@ pub const LEVELS: &[(&str, &str)] = &[
     ("fatal", "error"),
 ];
 
-type Reload = Box<dyn Fn(EnvFilter) -> Result<(), String> + Send + Sync>;
+type Reload = Box<dyn Fn(EnvFilter) -> Result<(), LogError> + Send + Sync>;
+
+/// Why a log command failed (Kubo's messages).
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("unrecognized level: {0:?} (one of debug, info, warn, error, dpanic, panic, fatal)")]
+    UnknownLevel(String),
+    #[error("No such logger: {0:?} (see `acorn log ls`)")]
+    UnknownSubsystem(String),
+    #[error("log levels cannot be changed in this process")]
+    NotInstalled,
+    #[error("log filter {spec:?}: {reason}")]
+    BadFilter { spec: String, reason: String },
+    /// The logger refused the new filter.
+    #[error("{0}")]
+    Reload(String),
+    #[error("too many log tails: at most {MAX_TAIL_SUBSCRIBERS} at once")]
+    TooManyTails,
+}
 
 struct State {
     /// The directives the logger started with, or the level `all` set.
@@ -91,22 +109,16 @@ pub fn install(base: String, reload: Reload) {
 
 /// Sets `subsystem` (or every one, for `all` / `*`) to Kubo level `level`;
 /// returns Kubo's message.
-pub fn set_level(subsystem: &str, level: &str) -> Result<String, String> {
+pub fn set_level(subsystem: &str, level: &str) -> Result<String, LogError> {
     let lower = level.to_ascii_lowercase();
     let Some(&(_, to)) = LEVELS.iter().find(|(k, _)| *k == lower) else {
-        return Err(format!(
-            "unrecognized level: {level:?} (one of debug, info, warn, error, dpanic, panic, fatal)"
-        ));
+        return Err(LogError::UnknownLevel(level.to_string()));
     };
     let all = subsystem == "all" || subsystem == "*";
     if !all && !SUBSYSTEMS.contains(&subsystem) {
-        return Err(format!(
-            "No such logger: {subsystem:?} (see `acorn log ls`)"
-        ));
+        return Err(LogError::UnknownSubsystem(subsystem.to_string()));
     }
-    let state = STATE
-        .get()
-        .ok_or_else(|| "log levels cannot be changed in this process".to_string())?;
+    let state = STATE.get().ok_or(LogError::NotInstalled)?;
     let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
     let (base, levels) = if all {
         (to.to_string(), Vec::new())
@@ -120,7 +132,10 @@ pub fn set_level(subsystem: &str, level: &str) -> Result<String, String> {
     for (k, v) in &levels {
         spec.push_str(&format!(",{k}={v}"));
     }
-    let filter = EnvFilter::try_new(&spec).map_err(|e| format!("log filter {spec:?}: {e}"))?;
+    let filter = EnvFilter::try_new(&spec).map_err(|e| LogError::BadFilter {
+        spec: spec.clone(),
+        reason: e.to_string(),
+    })?;
     (s.reload)(filter)?;
     s.base = base;
     s.levels = levels;
@@ -138,13 +153,11 @@ static TAILS: Mutex<Vec<Tail>> = Mutex::new(Vec::new());
 
 /// A new `log tail`: the lines logged from now on, as they are written (each
 /// ending in `\n`). Fails when [`MAX_TAIL_SUBSCRIBERS`] tails are open.
-pub fn subscribe() -> Result<Receiver<Vec<u8>>, String> {
+pub fn subscribe() -> Result<Receiver<Vec<u8>>, LogError> {
     let mut tails = TAILS.lock().unwrap_or_else(|e| e.into_inner());
     tails.retain(|t| !t.tx.is_closed());
     if tails.len() >= MAX_TAIL_SUBSCRIBERS {
-        return Err(format!(
-            "too many log tails: at most {MAX_TAIL_SUBSCRIBERS} at once"
-        ));
+        return Err(LogError::TooManyTails);
     }
     let (tx, rx) = channel::bounded(TAIL_BUFFER_LINES);
     tails.push(Tail { tx, dropped: 0 });
@@ -251,7 +264,7 @@ mod tests {
         let open: Vec<_> = (0..MAX_TAIL_SUBSCRIBERS)
             .map(|_| subscribe().unwrap())
             .collect();
-        assert!(subscribe().unwrap_err().contains("too many log tails"));
+        assert!(matches!(subscribe().unwrap_err(), LogError::TooManyTails));
         drop(open);
         assert!(subscribe().is_ok());
     }
@@ -260,9 +273,11 @@ mod tests {
     fn bad_level_and_subsystem_are_refused() {
         assert!(set_level("acorn", "loud")
             .unwrap_err()
-            .contains("unrecognized level"));
+            .to_string()
+            .starts_with("unrecognized level: \"loud\""));
         assert!(set_level("nope", "debug")
             .unwrap_err()
-            .contains("No such logger"));
+            .to_string()
+            .starts_with("No such logger: \"nope\""));
     }
 }

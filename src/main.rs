@@ -84,7 +84,11 @@ fn init_logging() {
     builder.init();
     logs::install(
         base,
-        Box::new(move |f| handle.reload(f).map_err(|e| e.to_string())),
+        Box::new(move |f| {
+            handle
+                .reload(f)
+                .map_err(|e| logs::LogError::Reload(e.to_string()))
+        }),
     );
     if let Some(e) = bad {
         tracing::warn!("ignoring log filter {spec:?}: {e}");

@@ -88,7 +88,7 @@ mod routing;
 mod task;
 
 use fetch::{BitswapFetcher, RepoBlocks};
-pub use handle::{split_p2p, NetError, NetHandle};
+pub use handle::{split_p2p, NetError, NetHandle, PingError};
 use task::Task;
 
 /// Environment variable that makes the daemon refuse to start without a swarm key.

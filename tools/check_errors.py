@@ -37,32 +37,13 @@ STRING_ERROR = re.compile(r"Result<.*,\s*String\s*>")
 
 # Parsers and helpers still returning a message.
 ALLOWED_STRING = {
-    "src::apply",
-    "src::apply_named",
-    "src::default_networking",
-    "src::dns_label",
     "src::from_json",
-    "src::from_str",
     "src::from_value",
-    "src::local_discovery",
-    "src::lowpower",
     "src::parse_bool",
     "src::parse_bytes",
     "src::parse_duration",
     "src::parse_go_duration",
-    "src::parse_key",
-    "src::parse_pin_type",
-    "src::parse_string",
-    "src::parse_value",
-    "src::ping",
-    "src::randomports",
     "src::routing_slot",
-    "src::server",
-    "src::set_level",
-    "src::start_on_both",
-    "src::subdomain_url",
-    "src::subscribe",
-    "src::test",
 }
 
 

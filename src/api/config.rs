@@ -72,7 +72,7 @@ impl Api {
                 TooLarge,
                 "the new config is over the {limit}-byte limit"
             );
-            Ok(c.config_replace(&data)?)
+            c.config_replace(&data)
         })
         .await?;
         Ok(crate::http::Response::full(200, "text/plain", ""))
@@ -80,8 +80,6 @@ impl Api {
 
     /// `config/show`.
     pub(super) async fn config_show(&self) -> ApiResult {
-        Ok(json_response(
-            &self.on_core(|c| Ok(c.config_show()?)).await?,
-        ))
+        Ok(json_response(&self.on_core(|c| c.config_show()).await?))
     }
 }

@@ -29,13 +29,14 @@ pub(super) fn log_level(req: &super::Request) -> ApiResult {
             "log level takes two arguments: <subsystem> <level>".into(),
         ));
     };
-    let msg = crate::logs::set_level(subsystem, level).map_err(ApiError::Client)?;
+    let msg =
+        crate::logs::set_level(subsystem, level).map_err(|e| ApiError::Client(e.to_string()))?;
     Ok(json_response(&json!({ "Message": msg })))
 }
 
 impl Api {
     pub(super) fn log_tail(&self) -> ApiResult {
-        let lines = crate::logs::subscribe().map_err(ApiError::Server)?;
+        let lines = crate::logs::subscribe().map_err(|e| ApiError::Server(e.to_string()))?;
         let (tx, rx) = channel::bounded(1);
         let spawned = self.spawner.spawn(async move {
             // Ends once the client is gone (the response's receiver is dropped);

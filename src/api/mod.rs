@@ -459,7 +459,7 @@ impl Api {
     }
 
     async fn version(&self) -> ApiResult {
-        let v = self.on_core(|c| Ok(c.version()?)).await?;
+        let v = self.on_core(|c| c.version()).await?;
         Ok(json_response(&json!({
             "Version": v.version,
             "Commit": "",

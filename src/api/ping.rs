@@ -77,7 +77,7 @@ fn ping_lines(
                 times.push(t);
                 line(w, true, t.as_nanos(), String::new())?;
             }
-            Err(e) => line(w, false, 0, e)?,
+            Err(e) => line(w, false, 0, e.to_string())?,
         }
         Ok(())
     })?;

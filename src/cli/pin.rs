@@ -75,17 +75,20 @@ pub enum PinType {
     Indirect,
 }
 
+/// A `--type` that is not one of [`PinType`]'s.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not one of all, direct, recursive, indirect")]
+pub struct BadPinType(String);
+
 impl FromStr for PinType {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = BadPinType;
+    fn from_str(s: &str) -> Result<Self, BadPinType> {
         match s {
             "all" => Ok(PinType::All),
             "direct" => Ok(PinType::Direct),
             "recursive" => Ok(PinType::Recursive),
             "indirect" => Ok(PinType::Indirect),
-            _ => Err(format!(
-                "{s:?} is not one of all, direct, recursive, indirect"
-            )),
+            _ => Err(BadPinType(s.to_string())),
         }
     }
 }
@@ -95,12 +98,7 @@ impl FromStr for PinType {
 #[argh(subcommand, name = "ls")]
 pub struct PinLsCmd {
     /// all, direct, recursive or indirect (default: all)
-    #[argh(
-        option,
-        short = 't',
-        default = "PinType::All",
-        from_str_fn(parse_pin_type)
-    )]
+    #[argh(option, short = 't', default = "PinType::All")]
     pub r#type: PinType,
     /// print CIDs only
     #[argh(switch, short = 'q')]
@@ -108,10 +106,6 @@ pub struct PinLsCmd {
     /// only these CIDs or paths
     #[argh(positional)]
     pub paths: Vec<String>,
-}
-
-fn parse_pin_type(s: &str) -> Result<PinType, String> {
-    s.parse()
 }
 
 /// Move a recursive pin from one root to another, sharing common blocks.

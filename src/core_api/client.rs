@@ -178,7 +178,7 @@ impl Client {
                         Kind::Other
                     };
                     let msg = v["Message"].as_str().unwrap_or_default();
-                    return Err(Error::new(kind, msg).into());
+                    return Err(Error::new(kind, msg));
                 }
                 _ => bail!("{} (HTTP {status})", text.trim()),
             }

@@ -15,7 +15,20 @@
 //! **Where kinds come from.** At the core API's boundary: the `From` impls below
 //! for the storage, network and fetch errors, and [`Error::classify`] for the
 //! `anyhow` errors the node's logic still returns (it reads the chain once, here,
-//! so no front end has to).
+//! so no front end has to). The storage and network errors say:
+//! - `NotFound`: a link name not in its directory, a CID that is not pinned, a
+//!   peer not connected, a repo not initialised;
+//! - `Unavailable`: a block not stored (`BlockError::NotFound`, a DAG walk's or a
+//!   pin's missing block) or not sent in time, a peer we cannot reach, no daemon;
+//! - `TooLarge`: a block, CAR section or DAG over its limit;
+//! - `NoSpace`: a full disk (`BlockError::NoSpace`/`DiskFull`, `ENOSPC`);
+//! - `Corrupted`: bytes that do not match their CID, a stored block that does not
+//!   decode, a broken pin table or repo, a `nocopy` file that changed;
+//! - `Io`: any other I/O failure, the `io::Error` as its source;
+//! - `BadInput`: a malformed request body or peer address.
+//!
+//! The core API's own calls fail with these too (`bail!`/`ensure!` here, with a
+//! kind or `Other`, and [`Context`], `anyhow`'s `context` for [`Result`]).
 //!
 //! | kind          | RPC status, `Code` | gateway | exit |
 //! |---------------|--------------------|---------|------|

@@ -22,7 +22,7 @@ use super::answer::{args, array, field, str_field, strings, u64_field};
 use super::error::{bail, ensure, Context as _, Error, Kind, Result};
 use super::{Local, Remote};
 pub use crate::core::IdInfo;
-pub use crate::swarm::{BwScope, BwStats, DEFAULT_NUM_PROVIDERS, MAX_PING_COUNT};
+pub use crate::swarm::{BwScope, BwStats, PingError, DEFAULT_NUM_PROVIDERS, MAX_PING_COUNT};
 
 /// One connected peer (`swarm peers`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,7 +97,8 @@ pub trait Network {
         &self,
         peer: &PeerId,
         count: usize,
-        each: &mut (dyn FnMut(Result<std::time::Duration, String>) -> Result<()> + Send),
+        each: &mut (dyn FnMut(std::result::Result<std::time::Duration, PingError>) -> Result<()>
+                  + Send),
     ) -> Result<()>;
 }
 
@@ -257,7 +258,8 @@ impl Network for Local {
         &self,
         peer: &PeerId,
         count: usize,
-        each: &mut (dyn FnMut(Result<std::time::Duration, String>) -> Result<()> + Send),
+        each: &mut (dyn FnMut(std::result::Result<std::time::Duration, PingError>) -> Result<()>
+                  + Send),
     ) -> Result<()> {
         let net = self.net()?;
         let mut out: Result<()> = Ok(());
@@ -284,7 +286,7 @@ where
 
 /// A peer ID in a daemon's answer (any form [`parse_peer`] reads).
 fn peer_of(s: &str) -> Result<PeerId> {
-    Ok(parse_peer(s)?)
+    parse_peer(s)
 }
 
 fn parse_all<T: std::str::FromStr>(list: &[String], what: &str) -> Result<Vec<T>>
@@ -469,13 +471,14 @@ impl Network for Remote {
         &self,
         peer: &PeerId,
         count: usize,
-        each: &mut (dyn FnMut(Result<std::time::Duration, String>) -> Result<()> + Send),
+        each: &mut (dyn FnMut(std::result::Result<std::time::Duration, PingError>) -> Result<()>
+                  + Send),
     ) -> Result<()> {
         let q = [("arg", peer.to_base58()), ("count", count.to_string())];
         self.client().post("ping", &q, None)?.ndjson(&mut |v| {
             let text = v["Text"].as_str().unwrap_or_default().to_string();
             if v["Success"] == false {
-                return each(Err(text));
+                return each(Err(PingError::Remote(text)));
             }
             match v["Time"].as_u64() {
                 Some(ns) if ns > 0 => each(Ok(std::time::Duration::from_nanos(ns))),

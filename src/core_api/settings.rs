@@ -107,15 +107,14 @@ impl Settings for Remote {
     }
 
     fn config_show(&self) -> Result<Value> {
-        Ok(self.client().json("config/show", &[])?)
+        self.client().json("config/show", &[])
     }
 
     fn config_replace(&self, config: &[u8]) -> Result<()> {
         let body = super::blocks::one_part_body(config);
-        Ok(self
-            .client()
+        self.client()
             .post("config/replace", &[], Some(body))?
-            .finish()?)
+            .finish()
     }
 
     fn config_profile_apply(&self, _: &str, _: bool) -> Result<Vec<ConfigChange>> {

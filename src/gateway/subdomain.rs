@@ -105,7 +105,7 @@ impl Hosts {
                     if !root.is_empty() {
                         return match subdomain_url(scheme, root, host, tail, query) {
                             Ok(url) => Route::Redirect(url),
-                            Err(e) => Route::BadRequest(e),
+                            Err(e) => Route::BadRequest(e.to_string()),
                         };
                     }
                 }
@@ -139,7 +139,7 @@ impl Hosts {
                         let tail = path.strip_prefix('/').unwrap_or(path);
                         return match subdomain_url(scheme, &root, &host, tail, query) {
                             Ok(url) => Route::Redirect(url),
-                            Err(e) => Route::BadRequest(e),
+                            Err(e) => Route::BadRequest(e.to_string()),
                         };
                     }
                 }
@@ -180,6 +180,17 @@ fn has_prefix(path: &str, prefixes: &[String]) -> bool {
     })
 }
 
+/// Why a CID has no subdomain form (Kubo's messages).
+#[derive(Debug, thiserror::Error)]
+pub enum LabelError {
+    #[error("invalid CID {root:?} in path: {reason}")]
+    InvalidCid { root: String, reason: String },
+    #[error("CID {cid}: {reason}")]
+    Encoding { cid: Cid, reason: String },
+    #[error("CID incompatible with DNS label length limit of {DNS_LABEL_MAX_BYTES}: {base36}")]
+    TooLong { base36: String },
+}
+
 /// `scheme://<root in DNS form>.ipfs.<host>/<tail>[?query]`.
 fn subdomain_url(
     scheme: &str,
@@ -187,11 +198,16 @@ fn subdomain_url(
     host: &str,
     tail: &str,
     query: &str,
-) -> Result<String, String> {
+) -> Result<String, LabelError> {
     let label = match Cid::try_from(root) {
         Ok(cid) => dns_label(&cid)?,
         // Not a CID: the path gateway answers it (400), on the path form.
-        Err(e) => return Err(format!("invalid CID {root:?} in path: {e}")),
+        Err(e) => {
+            return Err(LabelError::InvalidCid {
+                root: root.to_string(),
+                reason: e.to_string(),
+            })
+        }
     };
     let q = if query.is_empty() {
         String::new()
@@ -204,21 +220,24 @@ fn subdomain_url(
 
 /// Kubo's DNS form of a CID: CIDv1 base32, else base36 when base32 does not fit a
 /// DNS label, else an error.
-pub fn dns_label(cid: &Cid) -> Result<String, String> {
+pub fn dns_label(cid: &Cid) -> Result<String, LabelError> {
     let v1 = Cid::new_v1(cid.codec(), *cid.hash());
     for base in [multibase::Base::Base32Lower, multibase::Base::Base36Lower] {
         let s = v1
             .to_string_of_base(base)
-            .map_err(|e| format!("CID {cid}: {e}"))?;
+            .map_err(|e| LabelError::Encoding {
+                cid: *cid,
+                reason: e.to_string(),
+            })?;
         if s.len() <= DNS_LABEL_MAX_BYTES {
             return Ok(s);
         }
     }
-    Err(format!(
-        "CID incompatible with DNS label length limit of {DNS_LABEL_MAX_BYTES}: {}",
-        v1.to_string_of_base(multibase::Base::Base36Lower)
-            .unwrap_or_default()
-    ))
+    Err(LabelError::TooLong {
+        base36: v1
+            .to_string_of_base(multibase::Base::Base36Lower)
+            .unwrap_or_default(),
+    })
 }
 
 #[cfg(test)]
@@ -370,7 +389,7 @@ mod tests {
         // sha2-512: too long in any base.
         let mh = cid::multihash::Multihash::<64>::wrap(0x13, &[7u8; 64]).unwrap();
         let long = Cid::new_v1(0x55, mh);
-        let e = dns_label(&long).unwrap_err();
+        let e = dns_label(&long).unwrap_err().to_string();
         assert!(e.contains("DNS label length limit of 63"), "{e}");
         assert!(matches!(
             hosts(&[]).route(Some("localhost"), &format!("/ipfs/{long}"), "", false),

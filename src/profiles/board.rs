@@ -77,11 +77,45 @@ pub enum ParseError {
     Missing { key: &'static str },
 }
 
-fn syntax(line: usize, reason: impl Into<String>) -> ParseError {
+fn syntax(line: usize, reason: impl ToString) -> ParseError {
     ParseError::Syntax {
         line,
-        reason: reason.into(),
+        reason: reason.to_string(),
     }
+}
+
+/// What is wrong with a key or value of a line.
+#[derive(Debug, PartialEq, thiserror::Error)]
+pub enum ValueError {
+    #[error("expected a key")]
+    NoKey,
+    #[error("unsupported escape in a string")]
+    Escape,
+    #[error("unterminated string")]
+    Unterminated,
+    #[error("arrays hold strings only")]
+    NotAString,
+    #[error("expected `,` or `]` in an array")]
+    ArraySeparator,
+    #[error("{0:?} is not a string, integer, boolean or array")]
+    Unsupported(String),
+}
+
+/// Why a firmware profile could not be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("{key}: not a config key Acorn uses")]
+    UnknownKey { key: String },
+    #[error("{key} = {value}: {reason}")]
+    Rejected {
+        key: String,
+        value: Value,
+        reason: String,
+    },
+    #[error("no firmware profile file {0}")]
+    NoFile(String),
+    #[error("firmware-profiles/{name}.toml: {source}")]
+    Parse { name: String, source: ParseError },
 }
 
 /// Parse one firmware profile file.
@@ -206,7 +240,7 @@ fn is_blank_or_comment(s: &str) -> bool {
 }
 
 /// A bare key (`A-Za-z0-9_-`) or a basic string; returns it and the rest.
-fn parse_key(s: &str) -> Result<(String, &str), String> {
+fn parse_key(s: &str) -> Result<(String, &str), ValueError> {
     if s.starts_with('"') {
         return parse_string(s);
     }
@@ -214,13 +248,13 @@ fn parse_key(s: &str) -> Result<(String, &str), String> {
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
         .unwrap_or(s.len());
     if end == 0 {
-        return Err("expected a key".into());
+        return Err(ValueError::NoKey);
     }
     Ok((s[..end].to_owned(), &s[end..]))
 }
 
 /// A basic string starting at `s[0] == '"'`; returns it and the rest.
-fn parse_string(s: &str) -> Result<(String, &str), String> {
+fn parse_string(s: &str) -> Result<(String, &str), ValueError> {
     let mut out = String::new();
     let mut chars = s.char_indices().skip(1);
     while let Some((i, c)) = chars.next() {
@@ -229,16 +263,16 @@ fn parse_string(s: &str) -> Result<(String, &str), String> {
             '\\' => match chars.next() {
                 Some((_, '"')) => out.push('"'),
                 Some((_, '\\')) => out.push('\\'),
-                _ => return Err("unsupported escape in a string".into()),
+                _ => return Err(ValueError::Escape),
             },
             c => out.push(c),
         }
     }
-    Err("unterminated string".into())
+    Err(ValueError::Unterminated)
 }
 
 /// One value; returns it and the rest of the line.
-fn parse_value(s: &str) -> Result<(Value, &str), String> {
+fn parse_value(s: &str) -> Result<(Value, &str), ValueError> {
     if s.starts_with('"') {
         let (text, rest) = parse_string(s)?;
         return Ok((Value::String(text), rest));
@@ -251,7 +285,7 @@ fn parse_value(s: &str) -> Result<(Value, &str), String> {
                 return Ok((Value::Array(items), after));
             }
             if !rest.starts_with('"') {
-                return Err("arrays hold strings only".into());
+                return Err(ValueError::NotAString);
             }
             let (item, after) = parse_string(rest)?;
             items.push(Value::String(item));
@@ -259,7 +293,7 @@ fn parse_value(s: &str) -> Result<(Value, &str), String> {
             if let Some(after) = rest.strip_prefix(',') {
                 rest = after;
             } else if !rest.starts_with(']') {
-                return Err("expected `,` or `]` in an array".into());
+                return Err(ValueError::ArraySeparator);
             }
         }
     }
@@ -273,7 +307,7 @@ fn parse_value(s: &str) -> Result<(Value, &str), String> {
         _ => word
             .parse::<i64>()
             .map(|n| (Value::from(n), rest))
-            .map_err(|_| format!("{word:?} is not a string, integer, boolean or array")),
+            .map_err(|_| ValueError::Unsupported(word.to_string())),
     }
 }
 
@@ -282,13 +316,13 @@ fn parse_value(s: &str) -> Result<(Value, &str), String> {
 /// round sets nothing, the first failure is the error and `config` is unchanged.
 /// A key Acorn does not use is an error (a profile only sets Acorn's settings),
 /// though `Config::set` would keep it.
-pub fn apply(config: &mut Config, profile: &BoardProfile) -> Result<(), String> {
+pub fn apply(config: &mut Config, profile: &BoardProfile) -> Result<(), ApplyError> {
     if let Some((key, _)) = profile
         .config
         .iter()
         .find(|(key, _)| !crate::config::is_known(key))
     {
-        return Err(format!("{key}: not a config key Acorn uses"));
+        return Err(ApplyError::UnknownKey { key: key.clone() });
     }
     let mut next = config.clone();
     let mut pending: Vec<&(String, Value)> = profile.config.iter().collect();
@@ -298,12 +332,18 @@ pub fn apply(config: &mut Config, profile: &BoardProfile) -> Result<(), String> 
         for entry in &pending {
             let (key, value) = *entry;
             if let Err(e) = next.set(key, value.clone()) {
-                first_error.get_or_insert_with(|| format!("{key} = {value}: {e}"));
+                first_error.get_or_insert_with(|| ApplyError::Rejected {
+                    key: key.clone(),
+                    value: value.clone(),
+                    reason: e.to_string(),
+                });
                 failed.push(*entry);
             }
         }
         if failed.len() == pending.len() {
-            return Err(first_error.unwrap_or_default());
+            if let Some(e) = first_error {
+                return Err(e);
+            }
         }
         pending = failed;
     }
@@ -312,9 +352,12 @@ pub fn apply(config: &mut Config, profile: &BoardProfile) -> Result<(), String> 
 }
 
 /// Parse the embedded file called `name` and apply it.
-pub fn apply_named(config: &mut Config, name: &str) -> Result<(), String> {
-    let text = file(name).ok_or_else(|| format!("no firmware profile file {name}"))?;
-    let profile = parse(text).map_err(|e| format!("firmware-profiles/{name}.toml: {e}"))?;
+pub fn apply_named(config: &mut Config, name: &str) -> Result<(), ApplyError> {
+    let text = file(name).ok_or_else(|| ApplyError::NoFile(name.to_string()))?;
+    let profile = parse(text).map_err(|source| ApplyError::Parse {
+        name: name.to_string(),
+        source,
+    })?;
     apply(config, &profile)
 }
 
@@ -458,7 +501,7 @@ mod tests {
             "\"Datastore.StorageGCWatermark\" = 101",
         ] {
             let p = parse(&format!("{text}{extra}\n")).unwrap();
-            let e = apply(&mut c, &p).unwrap_err();
+            let e = apply(&mut c, &p).unwrap_err().to_string();
             assert!(e.contains(extra.split('"').nth(1).unwrap()), "{e}");
             assert_eq!(c, before);
         }

@@ -61,11 +61,28 @@ pub enum ProfileError {
     Empty { list: String },
     /// A transform could not do its work.
     #[error("profile {name}: {reason}")]
-    Failed { name: &'static str, reason: String },
+    Failed {
+        name: &'static str,
+        reason: Box<TransformError>,
+    },
+}
+
+/// Why a profile's transform failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TransformError {
+    /// `randomports` found no free port.
+    #[error("finding a free port: {0}")]
+    FreePort(std::io::Error),
+    /// A firmware profile's keys.
+    #[error(transparent)]
+    Board(#[from] board::ApplyError),
+    /// A value the transform writes did not parse.
+    #[error(transparent)]
+    Value(#[from] crate::config::BadValue),
 }
 
 /// A config transform.
-pub type Transform = fn(&mut Config) -> Result<(), String>;
+pub type Transform = fn(&mut Config) -> Result<(), TransformError>;
 
 /// What a profile changes.
 pub enum Change {
@@ -186,11 +203,11 @@ pub fn resolve_list(list: &str) -> Result<Vec<&'static Profile>, ProfileError> {
 pub fn apply(config: &mut Config, profile: &'static Profile) -> Result<(), ProfileError> {
     let result = match profile.change {
         Change::Code(transform) => transform(config),
-        Change::Board(name) => board::apply_named(config, name),
+        Change::Board(name) => board::apply_named(config, name).map_err(TransformError::from),
     };
     result.map_err(|reason| ProfileError::Failed {
         name: profile.name,
-        reason,
+        reason: Box::new(reason),
     })
 }
 
@@ -203,7 +220,7 @@ fn append_missing(list: &mut Vec<String>, add: &[&str]) {
     }
 }
 
-fn test(c: &mut Config) -> Result<(), String> {
+fn test(c: &mut Config) -> Result<(), TransformError> {
     const LOCAL_ANY_PORT: &str = "/ip4/127.0.0.1/tcp/0";
     c.addresses.api.0 = vec![LOCAL_ANY_PORT.into()];
     c.addresses.gateway.0 = vec![LOCAL_ANY_PORT.into()];
@@ -214,7 +231,7 @@ fn test(c: &mut Config) -> Result<(), String> {
     Ok(())
 }
 
-fn default_networking(c: &mut Config) -> Result<(), String> {
+fn default_networking(c: &mut Config) -> Result<(), TransformError> {
     c.addresses = Addresses::default();
     append_missing(&mut c.bootstrap, DEFAULT_BOOTSTRAP);
     c.swarm.disable_nat_port_map = false;
@@ -222,7 +239,7 @@ fn default_networking(c: &mut Config) -> Result<(), String> {
     Ok(())
 }
 
-fn server(c: &mut Config) -> Result<(), String> {
+fn server(c: &mut Config) -> Result<(), TransformError> {
     append_missing(&mut c.addresses.no_announce, SERVER_FILTERS);
     append_missing(&mut c.swarm.addr_filters, SERVER_FILTERS);
     c.discovery.mdns.enabled = false;
@@ -230,7 +247,7 @@ fn server(c: &mut Config) -> Result<(), String> {
     Ok(())
 }
 
-fn local_discovery(c: &mut Config) -> Result<(), String> {
+fn local_discovery(c: &mut Config) -> Result<(), TransformError> {
     let keep = |a: &String| !SERVER_FILTERS.contains(&a.as_str());
     c.addresses.no_announce.retain(keep);
     c.swarm.addr_filters.retain(keep);
@@ -239,25 +256,25 @@ fn local_discovery(c: &mut Config) -> Result<(), String> {
     Ok(())
 }
 
-fn lowpower(c: &mut Config) -> Result<(), String> {
+fn lowpower(c: &mut Config) -> Result<(), TransformError> {
     c.routing.kind = RoutingType::Dhtclient;
     c.auto_nat.service_mode = AutoNatServiceMode::Disabled;
-    c.reprovider.interval = GoDuration::new("0").map_err(|e| e.to_string())?;
+    c.reprovider.interval = GoDuration::new("0")?;
     let cm = &mut c.swarm.conn_mgr;
     cm.kind = "basic".into();
     cm.low_water = 20;
     cm.high_water = 40;
-    cm.grace_period = GoDuration::new("1m").map_err(|e| e.to_string())?;
+    cm.grace_period = GoDuration::new("1m")?;
     Ok(())
 }
 
-fn randomports(c: &mut Config) -> Result<(), String> {
+fn randomports(c: &mut Config) -> Result<(), TransformError> {
     let listener = TcpListener::bind("[::]:0")
         .or_else(|_| TcpListener::bind("0.0.0.0:0"))
-        .map_err(|e| format!("finding a free port: {e}"))?;
+        .map_err(TransformError::FreePort)?;
     let port = listener
         .local_addr()
-        .map_err(|e| format!("finding a free port: {e}"))?
+        .map_err(TransformError::FreePort)?
         .port();
     c.addresses.swarm = vec![
         format!("/ip4/0.0.0.0/tcp/{port}"),

@@ -54,6 +54,24 @@ pub enum NetError {
     Bitswap(String),
 }
 
+/// Why one `ping` round trip failed (the run ends there). Prints as Kubo's line.
+#[derive(Debug, thiserror::Error)]
+pub enum PingError {
+    #[error("cannot open a ping stream: {0}")]
+    Open(String),
+    #[error("ping timed out")]
+    Timeout,
+    #[error("no random bytes: {0}")]
+    Random(String),
+    #[error("ping answer does not match")]
+    Mismatch,
+    #[error("ping failed: {0}")]
+    Failed(#[source] std::io::Error),
+    /// A daemon's failed round trip, as its `ping` line said it.
+    #[error("{0}")]
+    Remote(String),
+}
+
 /// Splits `<addr>/p2p/<peer>` into the peer and the address before it.
 pub fn split_p2p(s: &str) -> Result<(PeerId, Multiaddr), NetError> {
     let bad = |reason: &str| NetError::BadAddr {
@@ -127,20 +145,20 @@ impl NetHandle {
         &self,
         peer: PeerId,
         count: usize,
-        each: &mut (dyn FnMut(Result<Duration, String>) + Send),
+        each: &mut (dyn FnMut(Result<Duration, PingError>) + Send),
     ) {
         use futures::{AsyncReadExt as _, AsyncWriteExt as _};
         let mut control = self.streams.clone();
         let open = control.open_stream(peer, libp2p::StreamProtocol::new(PING_PROTOCOL));
         let mut stream = match with_deadline(PING_TIMEOUT, open).await {
             Some(Ok(s)) => s,
-            Some(Err(e)) => return each(Err(format!("cannot open a ping stream: {e}"))),
-            None => return each(Err("ping timed out".into())),
+            Some(Err(e)) => return each(Err(PingError::Open(e.to_string()))),
+            None => return each(Err(PingError::Timeout)),
         };
         for _ in 0..count {
             let mut sent = [0u8; PING_BYTES];
             if let Err(e) = getrandom::fill(&mut sent) {
-                return each(Err(format!("no random bytes: {e}")));
+                return each(Err(PingError::Random(e.to_string())));
             }
             let started = Instant::now();
             let round = async {
@@ -152,9 +170,9 @@ impl NetHandle {
             };
             match with_deadline(PING_TIMEOUT, round).await {
                 Some(Ok(back)) if back == sent => each(Ok(started.elapsed())),
-                Some(Ok(_)) => return each(Err("ping answer does not match".into())),
-                Some(Err(e)) => return each(Err(format!("ping failed: {e}"))),
-                None => return each(Err("ping timed out".into())),
+                Some(Ok(_)) => return each(Err(PingError::Mismatch)),
+                Some(Err(e)) => return each(Err(PingError::Failed(e))),
+                None => return each(Err(PingError::Timeout)),
             }
         }
     }

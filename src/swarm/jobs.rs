@@ -63,3 +63,14 @@ pub(super) struct ProviderLookup {
 }
 
 pub(super) const NO_DHT: &str = "routing is disabled (Routing.Type is none)";
+
+/// Why a DHT did not start a query.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum StartError {
+    /// `provide` with no peer in the DHT's table (Kubo's message).
+    #[error("failed to find any peer in table")]
+    EmptyTable,
+    /// The local provider record store refused the record.
+    #[error("{0}")]
+    Store(#[from] kad::store::Error),
+}

@@ -6,7 +6,7 @@ use acorn_net::swarm::Kad;
 use futures::channel::oneshot;
 use libp2p::{kad, PeerId};
 
-use super::jobs::{Dht, JobId, QueryKey, RoutingQuery, DHTS};
+use super::jobs::{Dht, JobId, QueryKey, RoutingQuery, StartError, DHTS};
 use super::task::Task;
 use super::{Provider, MAX_ROUTING_QUERIES_COUNT, PROVIDERS_PER_LOOKUP_COUNT};
 
@@ -23,8 +23,8 @@ impl Task {
     pub(super) fn start_on_both(
         &mut self,
         job: JobId,
-        mut start: impl FnMut(&mut Kad) -> Result<kad::QueryId, String>,
-    ) -> (heapless::Vec<QueryKey, 2>, Option<String>) {
+        mut start: impl FnMut(&mut Kad) -> Result<kad::QueryId, StartError>,
+    ) -> (heapless::Vec<QueryKey, 2>, Option<StartError>) {
         let mut running = heapless::Vec::new();
         let mut error = None;
         for dht in DHTS {

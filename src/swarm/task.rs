@@ -15,7 +15,9 @@ use libp2p::swarm::{dial_opts::DialOpts, dial_opts::PeerCondition, ConnectionId,
 use libp2p::{identify, kad, Multiaddr, PeerId, Swarm};
 use smol::channel::Receiver;
 
-use super::jobs::{Dht, Job, JobId, ProviderLookup, QueryKey, RoutingQuery, DHTS, NO_DHT};
+use super::jobs::{
+    Dht, Job, JobId, ProviderLookup, QueryKey, RoutingQuery, StartError, DHTS, NO_DHT,
+};
 use super::{
     BitswapStat, Command, PeerEntry, MAX_PENDING_DIALS_COUNT, MAX_PROVIDER_LOOKUPS_COUNT,
     MAX_ROUTING_QUERIES_COUNT,
@@ -272,13 +274,13 @@ impl Task {
                 let job = self.job_id();
                 let (running, error) = self.start_on_both(job, |k| {
                     if k.kbuckets().all(|b| b.num_entries() == 0) {
-                        return Err("failed to find any peer in table".into());
+                        return Err(StartError::EmptyTable);
                     }
-                    k.start_providing(key.clone()).map_err(|e| e.to_string())
+                    Ok(k.start_providing(key.clone())?)
                 });
                 if running.is_empty() {
                     if let Some(r) = reply {
-                        let _ = r.send(Err(error.unwrap_or_else(|| NO_DHT.into())));
+                        let _ = r.send(Err(error.map_or_else(|| NO_DHT.into(), |e| e.to_string())));
                     }
                     return;
                 }
