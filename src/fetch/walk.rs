@@ -159,15 +159,19 @@ impl Walk {
     }
 
     /// Nothing pending and nothing in flight.
+    #[cfg(test)]
     pub fn is_done(&self) -> bool {
         self.pending.is_empty() && self.flights.is_empty()
     }
 
     /// Wants and reads in flight.
+    #[cfg(test)]
     pub fn in_flight(&self) -> usize {
         self.flights.len()
     }
 
+    /// The highest figures so far.
+    #[cfg(test)]
     pub fn peaks(&self) -> Peaks {
         self.peaks
     }
