@@ -224,10 +224,11 @@ impl Walker {
     }
 
     /// Waits until `cid` arrived, fetching it and the blocks below it ahead of the
-    /// job: through the read-ahead walk when it already wants `cid`, else through a
-    /// new one (which replaces it).
+    /// job: through the read-ahead walk when `cid` is its next block, else (a job
+    /// that seeks: a range, a resumed read) through a new walk from `cid`, which
+    /// replaces it.
     async fn fetch_ahead(&mut self, cid: Cid) -> anyhow::Result<()> {
-        let known = self.ahead.as_ref().is_some_and(|p| p.walk.wants(&cid));
+        let known = self.ahead.as_ref().is_some_and(|p| p.walk.wants_next(&cid));
         if !known {
             self.ahead = Some(Pipeline::new(cid, true, self.window));
         }
@@ -686,6 +687,29 @@ mod tests {
         let fetched = net.live.fetched.lock().unwrap().clone();
         assert_eq!(fetched.len(), count, "every block once");
         assert_eq!(net.live.peak.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn a_seek_past_the_walk_starts_a_walk_there_instead_of_waiting_for_the_rest() {
+        let (net, root, count) = fake(Some(Duration::from_millis(5)), 3);
+        let fetcher: Arc<dyn Fetcher> = Arc::new(net.clone());
+        let mut w = Walker::new(Some(fetcher), Pool::new(1), None);
+        smol::block_on(w.fetch_ahead(root)).unwrap();
+        // The job then asks for the last child (a range near the end of a file):
+        // it is pending far back, behind the first children's subtrees.
+        let (m, _) = two_level_dag(5);
+        let last_mid = *dag::links_of(&root, &m.get(&root).unwrap().unwrap())
+            .unwrap()
+            .last()
+            .unwrap();
+        smol::block_on(w.fetch_ahead(last_mid)).unwrap();
+        let fetched = net.live.fetched.lock().unwrap().clone();
+        assert!(fetched.contains(&last_mid));
+        assert!(
+            fetched.len() < 6,
+            "{} of {count} blocks fetched before the one asked for",
+            fetched.len()
+        );
     }
 
     #[test]

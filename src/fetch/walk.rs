@@ -176,12 +176,17 @@ impl Walk {
         self.peaks
     }
 
-    /// Whether `cid` is waiting or in flight as a want of this walk.
-    pub fn wants(&self, cid: &Cid) -> bool {
+    /// Whether `cid` is the walk's next block: wanted and in flight, or first in
+    /// line. A block further back (a seek ahead in a file) would wait for everything
+    /// before it.
+    pub fn wants_next(&self, cid: &Cid) -> bool {
         self.flights
             .iter()
             .any(|f| f.expand_from.is_none() && f.cid == *cid)
-            || self.pending.values().any(|i| *i == Item::Want(*cid))
+            || self
+                .pending
+                .first_key_value()
+                .is_some_and(|(_, i)| *i == Item::Want(*cid))
     }
 
     fn estimate(&self) -> usize {
