@@ -92,7 +92,8 @@ pub trait Fetcher: Send + Sync {
 /// One request's fetches, awaited on the executor.
 pub trait FetchSession: Send + Sync {
     /// The block, fetched, verified against its CID and stored; `Ok(None)` when no
-    /// peer had it before bitswap gave up. Dropping the future stops waiting; the want lives until the session is dropped.
+    /// peer had it before bitswap gave up. Dropping the future stops waiting; the
+    /// want lives until the session is dropped.
     fn fetch(
         &self,
         cid: Cid,
