@@ -11,25 +11,40 @@
 //! (its request future dropped) takes its walk and its bitswap session, and so its
 //! wants, with it.
 //!
-//! **Flow, one block at a time.** job on the pool → miss `X` → the walker wants `X`
-//! (with [`Reach::Dag`], then every missing block below `X`, depth first, skipping
-//! subtrees already stored) → job again. A streamed job's output is never sent
-//! twice: a rerun is told how many bytes were delivered and resumes there
-//! ([`Resume::Offset`], `cat`), or its output is replayed and the delivered prefix
-//! dropped ([`Resume::Replay`], deterministic streams: tar, CAR, `refs`). Once a
-//! miss is recorded the job's writer refuses more output, so nothing after a miss
-//! (an answer built on a block that was not there) reaches the client.
+//! **Flow.** job on the pool → miss `X` → the walker fetches `X` through a
+//! pipelined walk ([`walk`]: a window of wants in flight, a block's children asked
+//! for as soon as it arrives, depth first) → job again. How far the walk goes
+//! depends on the job:
+//! - [`Reach::Dag`] (`get`, CAR export, `refs -r`, `pin add`, `dag stat`): `X` and
+//!   every block below it, then one rerun;
+//! - a stream that reads in order ([`Resume::Offset`] with [`Reach::Block`]: `cat`,
+//!   the gateway's files): the walk below `X` is kept between runs; the job is rerun
+//!   as soon as `X` arrived, and the walk goes on fetching ahead while it runs, so
+//!   a rerun finds the next blocks stored;
+//! - otherwise ([`Reach::Block`]: path lookups, `ls`): `X` alone.
 //!
-//! **Limits.** One want in flight per request ([`WANT_WINDOW_COUNT`]); a walk's stack
-//! is bounded by [`acorn_storage::dag::MAX_WALK_STACK_COUNT`]. A want waits at most
-//! the run's `retrieval_timeout` (the gateway's `Gateway.RetrievalTimeout`) and
-//! never past [`FETCH_TIMEOUT`]; bitswap gives up sooner when no
-//! peer has the block. A block missed twice in a row (fetched, then gone: a GC ran
-//! between the fetch and the rerun) ends the run with the job's own error.
+//! A streamed job's output is never sent twice: a rerun is told how many bytes were
+//! delivered and resumes there ([`Resume::Offset`], `cat`), or its output is
+//! replayed and the delivered prefix dropped ([`Resume::Replay`], deterministic
+//! streams: tar, CAR, `refs`). Once a miss is recorded the job's writer refuses
+//! more output, so nothing after a miss (an answer built on a block that was not
+//! there) reaches the client. Reads that find every block stored never reach the
+//! walker, and offline there is no fetcher: a miss is final.
 //!
-//! **Departures.** Kubo's gateway and `cat` fetch several blocks ahead; here a
-//! request fetches one block at a time (the walker is where a window of wants goes).
-//! A rerun re-reads from the blockstore what the previous runs read.
+//! **Limits.** Each walk keeps at most its [`Window`] in flight and queued
+//! (`Acorn.FetchWindowBlocks`, `Acorn.FetchWindowSize`, `Acorn.FetchPendingLinks`,
+//! set per firmware profile). A want waits at most the run's `retrieval_timeout`
+//! (the gateway's `Gateway.RetrievalTimeout`) and never past [`FETCH_TIMEOUT`];
+//! bitswap gives up sooner when no peer has the block. A block missed twice in a
+//! row (fetched, then gone: a GC ran between the fetch and the rerun) ends the run
+//! with the job's own error. Dropping a request drops its walker, and with it every
+//! want in flight and its bitswap session.
+//!
+//! **Departures.** The walk reads every block below the missed one through the
+//! bitswap session, which answers stored blocks from the blockstore: a partly
+//! stored DAG is walked whole (as Kubo's fetches do), and a read-ahead walk may
+//! fetch past the end of a ranged `cat` (at most its window is wasted when the
+//! request ends). A rerun re-reads from the blockstore what the previous runs read.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -38,11 +53,16 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use acorn_storage::block::BlockError;
-use acorn_storage::blockstore::Store;
 use acorn_storage::{dag, Cid};
 use smol::Executor;
 
 use crate::pool::Pool;
+
+pub mod walk;
+use futures::future::BoxFuture;
+use futures::stream::{FuturesUnordered, StreamExt};
+pub use walk::Window;
+use walk::{Action, Walk};
 
 /// Longest wait for one block from the network (bitswap gives up on a want after
 /// its own deadline, 60 s by default; this only guards against a stuck task).
@@ -61,21 +81,24 @@ pub trait Fetcher: Send + Sync {
     fn open(
         &self,
     ) -> futures::future::BoxFuture<'static, Result<Box<dyn FetchSession>, BlockError>>;
+
+    /// How many wants a request's walk keeps in flight and queued (the profile's
+    /// `Acorn.FetchWindow*` settings).
+    fn window(&self) -> Window {
+        Window::default()
+    }
 }
 
 /// One request's fetches, awaited on the executor.
 pub trait FetchSession: Send + Sync {
     /// The block, fetched, verified against its CID and stored; `Ok(None)` when no
-    /// peer had it before bitswap gave up. Dropping the future cancels the want.
+    /// peer had it before bitswap gave up. Dropping the future stops waiting; the
+    /// want lives until the session is dropped.
     fn fetch(
         &self,
         cid: Cid,
     ) -> futures::future::BoxFuture<'_, Result<Option<Vec<u8>>, BlockError>>;
 }
-
-/// Wants a request keeps in flight. One for now: each block is awaited before the
-/// next is asked for.
-pub const WANT_WINDOW_COUNT: usize = 1;
 
 thread_local! {
     /// The first block the job on this thread missed; `Some(None)` while a run's job
@@ -133,114 +156,175 @@ pub enum Reach {
 }
 
 /// The network side of one request: its bitswap session (opened at the first
-/// miss) and how long a want may wait.
+/// miss), how long a want may wait, and the walk a streamed read keeps going
+/// between its runs.
 pub struct Walker {
-    fetcher: Option<Arc<dyn Fetcher>>,
-    session: Option<Box<dyn FetchSession>>,
+    net: Net,
     pool: Pool,
-    store: Store,
+    window: Window,
+    /// The walk of a [`Resume::Offset`] stream, fetching ahead while the job runs.
+    ahead: Option<Pipeline>,
+}
+
+/// A walker's way to the network.
+struct Net {
+    fetcher: Option<Arc<dyn Fetcher>>,
+    session: Option<Arc<dyn FetchSession>>,
     /// Longest wait for one block.
     retrieval_timeout: Duration,
 }
 
+/// A [`Walk`] and the wants it has in flight.
+struct Pipeline {
+    walk: Walk,
+    flights: FuturesUnordered<BoxFuture<'static, Answer>>,
+}
+
+/// A want's or a stored block's answer: the action's token, the CID, the block.
+type Answer = (u64, Cid, anyhow::Result<Vec<u8>>);
+
+impl Pipeline {
+    fn new(root: Cid, expand: bool, window: Window) -> Pipeline {
+        Pipeline {
+            walk: Walk::new(root, expand, window),
+            flights: FuturesUnordered::new(),
+        }
+    }
+}
+
 impl Walker {
-    /// A walker fetching through `fetcher` (none: misses are final), checking the
-    /// store on `pool`; one want waits at most `retrieval_timeout` (capped at
-    /// [`FETCH_TIMEOUT`]).
+    /// A walker fetching through `fetcher` (none: misses are final), with the
+    /// fetcher's window ([`Fetcher::window`]), running jobs on `pool`; one want
+    /// waits at most `retrieval_timeout` (capped at [`FETCH_TIMEOUT`]). Every block
+    /// a walk reads, stored or not, goes through the fetcher's session (bitswap
+    /// answers stored blocks from the blockstore).
     pub fn new(
         fetcher: Option<Arc<dyn Fetcher>>,
         pool: Pool,
-        store: Store,
         retrieval_timeout: Option<Duration>,
     ) -> Walker {
         let cap = FETCH_TIMEOUT;
+        let window = fetcher.as_ref().map(|f| f.window()).unwrap_or_default();
         Walker {
-            fetcher,
-            session: None,
+            net: Net {
+                fetcher,
+                session: None,
+                retrieval_timeout: retrieval_timeout.map_or(cap, |t| t.min(cap)),
+            },
             pool,
-            store,
-            retrieval_timeout: retrieval_timeout.map_or(cap, |t| t.min(cap)),
+            window,
+            ahead: None,
         }
     }
 
-    /// Fetches `cid` and, with [`Reach::Dag`], the missing blocks below it, depth
-    /// first, [`WANT_WINDOW_COUNT`] wants at a time.
+    /// Fetches `cid` and, with [`Reach::Dag`], every block below it, a window of
+    /// wants at a time ([`walk`]).
     pub async fn fetch(&mut self, cid: Cid, reach: Reach) -> anyhow::Result<()> {
-        let mut stack = vec![cid];
-        let mut first = true;
-        let mut window = Vec::with_capacity(WANT_WINDOW_COUNT);
-        while !stack.is_empty() {
-            window.clear();
-            while window.len() < WANT_WINDOW_COUNT {
-                let Some(c) = stack.pop() else { break };
-                // The missed block is known to be missing; below it, stored
-                // subtrees are skipped.
-                if first || !self.stored(c).await? {
-                    window.push(c);
-                }
-                first = false;
-            }
-            let got = self.want_all(&window).await?;
-            if reach == Reach::Dag {
-                for (c, data) in window.iter().zip(got).rev() {
-                    let links = dag::links_of(c, &data)?;
-                    anyhow::ensure!(
-                        stack.len() + links.len() <= dag::MAX_WALK_STACK_COUNT,
-                        "the DAG under {cid} is too wide to fetch"
-                    );
-                    stack.extend(links.into_iter().rev());
-                }
-            }
-        }
-        Ok(())
+        let mut p = Pipeline::new(cid, reach == Reach::Dag, self.window);
+        self.net.drive(&mut p, None).await
     }
 
-    async fn stored(&self, cid: Cid) -> anyhow::Result<bool> {
-        let store = self.store.clone();
-        match self.pool.run(move || store.has(&cid)).await {
-            Some(r) => Ok(r?),
-            None => Err(WaitError::Panicked.into()),
+    /// Waits until `cid` arrived, fetching it and the blocks below it ahead of the
+    /// job: through the read-ahead walk when `cid` is its next block, else (a job
+    /// that seeks: a range, a resumed read) through a new walk from `cid`, which
+    /// replaces it.
+    async fn fetch_ahead(&mut self, cid: Cid) -> anyhow::Result<()> {
+        let known = self.ahead.as_ref().is_some_and(|p| p.walk.wants_next(&cid));
+        if !known {
+            self.ahead = Some(Pipeline::new(cid, true, self.window));
         }
-    }
-
-    /// The blocks of `cids` from the network, all wanted at once (each stored by
-    /// bitswap once verified); each waits at most the retrieval timeout.
-    async fn want_all(&mut self, cids: &[Cid]) -> anyhow::Result<Vec<Vec<u8>>> {
-        let Some(first) = cids.first().copied() else {
-            return Ok(Vec::new());
+        let Some(p) = self.ahead.as_mut() else {
+            return Ok(());
         };
+        let r = self.net.drive(p, Some(cid)).await;
+        if r.is_err() {
+            self.ahead = None;
+        }
+        r
+    }
+
+    /// Keeps the read-ahead walk going; never returns while it has work (a failure
+    /// drops it: the job's next miss starts another).
+    async fn drive_ahead(&mut self) {
+        if let Some(p) = self.ahead.as_mut() {
+            if self.net.drive(p, None).await.is_err() {
+                self.ahead = None;
+            }
+        }
+        std::future::pending().await
+    }
+}
+
+impl Net {
+    /// The session, opened at the first call (waiting at most the retrieval
+    /// timeout); the error names `cid`, the block that needed it.
+    async fn session(&mut self, cid: Cid) -> anyhow::Result<Arc<dyn FetchSession>> {
+        if let Some(s) = &self.session {
+            return Ok(s.clone());
+        }
         let Some(fetcher) = &self.fetcher else {
-            return Err(BlockError::NotFound { cid: first }.into());
+            return Err(BlockError::NotFound { cid }.into());
         };
         let after = self.retrieval_timeout;
-        if self.session.is_none() {
-            let open = async { Ok(fetcher.open().await?) };
-            let timed_out = async {
-                async_io::Timer::after(after).await;
-                Err(anyhow::Error::from(WaitError::Retrieval {
-                    cid: first,
-                    after,
-                }))
-            };
-            self.session = Some(futures_lite::future::or(open, timed_out).await?);
-        }
-        let Some(session) = &self.session else {
-            // Set just above.
-            return Err(BlockError::NotFound { cid: first }.into());
+        let open = async { Ok(fetcher.open().await?) };
+        let timed_out = async {
+            async_io::Timer::after(after).await;
+            Err(anyhow::Error::from(WaitError::Retrieval { cid, after }))
         };
-        let wants = cids.iter().map(|&cid| async move {
-            let timed_out = async {
-                async_io::Timer::after(after).await;
-                Err(anyhow::Error::from(WaitError::Retrieval { cid, after }))
-            };
-            let got = async { Ok(session.fetch(cid).await?) };
-            match futures_lite::future::or(got, timed_out).await? {
-                Some(d) => Ok(d),
-                None => Err(anyhow::Error::from(BlockError::NotFound { cid })),
-            }
-        });
-        futures::future::try_join_all(wants).await
+        let s: Arc<dyn FetchSession> = Arc::from(futures_lite::future::or(open, timed_out).await?);
+        self.session = Some(s.clone());
+        Ok(s)
     }
+
+    /// Runs `p` until it is done or, with a `target`, until that block arrived;
+    /// a failed want ends it with that want's error. Dropping this future loses
+    /// nothing: the wants in flight stay in `p`.
+    async fn drive(&mut self, p: &mut Pipeline, target: Option<Cid>) -> anyhow::Result<()> {
+        let session = self.session(p.walk.root()).await?;
+        loop {
+            while let Some(action) = p.walk.poll_action() {
+                let (Action::Want { token, cid } | Action::Expand { token, parent: cid }) = action;
+                let s = session.clone();
+                p.flights
+                    .push(Box::pin(want(s, token, cid, self.retrieval_timeout)));
+            }
+            let Some((token, cid, got)) = p.flights.next().await else {
+                return Ok(());
+            };
+            let data = match got {
+                Ok(d) => d,
+                Err(e) => {
+                    p.walk.on_failed(token);
+                    return Err(e);
+                }
+            };
+            let links = if p.walk.expands() {
+                dag::links_of(&cid, &data)?
+            } else {
+                Vec::new()
+            };
+            if let Some((c, true)) = p.walk.on_arrived(token, data.len(), &links) {
+                if Some(c) == target {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// One want (or a stored block's read) through `session`, waiting at most `after`.
+async fn want(session: Arc<dyn FetchSession>, token: u64, cid: Cid, after: Duration) -> Answer {
+    let timed_out = async {
+        async_io::Timer::after(after).await;
+        Err(anyhow::Error::from(WaitError::Retrieval { cid, after }))
+    };
+    let got = async {
+        match session.fetch(cid).await? {
+            Some(d) => Ok(d),
+            None => Err(anyhow::Error::from(BlockError::NotFound { cid })),
+        }
+    };
+    (token, cid, futures_lite::future::or(got, timed_out).await)
 }
 
 /// Runs `job` on `pool` until it misses no block (see the module doc).
@@ -291,39 +375,52 @@ pub async fn run_stream<W: Write + 'static>(
 ) -> anyhow::Result<()> {
     let mut delivered = 0u64;
     let mut last_miss = None;
+    // A job that reads in order is rerun as soon as the block it missed arrived,
+    // while the walk below that block goes on fetching ahead.
+    let ahead = resume == Resume::Offset && reach == Reach::Block;
     loop {
         let (j, mk) = (job.clone(), make_writer.clone());
-        let ((r, sent), miss) = walker
-            .pool
-            .run(move || {
-                scoped(|| {
-                    let mut w = Gate {
-                        inner: mk(),
-                        skip: if resume == Resume::Replay {
-                            delivered
-                        } else {
-                            0
-                        },
-                        sent: 0,
-                    };
-                    let start = if resume == Resume::Offset {
+        let run = walker.pool.run(move || {
+            scoped(|| {
+                let mut w = Gate {
+                    inner: mk(),
+                    skip: if resume == Resume::Replay {
                         delivered
                     } else {
                         0
-                    };
-                    let r = j(&mut w, start);
-                    // What the gate let through is delivered, even after a miss.
-                    let r = r.and_then(|()| Ok(w.inner.flush()?));
-                    let _ = w.inner.flush();
-                    (r, w.sent)
-                })
+                    },
+                    sent: 0,
+                };
+                let start = if resume == Resume::Offset {
+                    delivered
+                } else {
+                    0
+                };
+                let r = j(&mut w, start);
+                // What the gate let through is delivered, even after a miss.
+                let r = r.and_then(|()| Ok(w.inner.flush()?));
+                let _ = w.inner.flush();
+                (r, w.sent)
+            })
+        });
+        let done = if ahead {
+            futures_lite::future::or(run, async {
+                walker.drive_ahead().await;
+                None
             })
             .await
-            .ok_or(WaitError::Panicked)?;
+        } else {
+            run.await
+        };
+        let ((r, sent), miss) = done.ok_or(WaitError::Panicked)?;
         delivered += sent;
         match miss {
             Some(cid) if last_miss != Some(cid) => {
-                walker.fetch(cid, reach).await?;
+                if ahead {
+                    walker.fetch_ahead(cid).await?;
+                } else {
+                    walker.fetch(cid, reach).await?;
+                }
                 last_miss = Some(cid);
             }
             _ => return r,
@@ -402,6 +499,219 @@ impl Spawner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use acorn_storage::block::{BlockSource, MemStore};
+    use acorn_storage::cids::{cid_of, DAG_PB, RAW};
+    use acorn_storage::codec::dagpb::{PbLink, PbNode};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
+    /// A file-like DAG: a root with `fanout` dag-pb children, each with `fanout`
+    /// raw leaves. Returns the store and the root.
+    fn two_level_dag(fanout: u32) -> (MemStore, Cid) {
+        let mut m = MemStore::new();
+        let node = |m: &mut MemStore, links: Vec<Cid>| {
+            let n = PbNode {
+                links: links
+                    .into_iter()
+                    .map(|hash| PbLink {
+                        hash,
+                        name: None,
+                        tsize: None,
+                    })
+                    .collect(),
+                data: Some(vec![8, 2]),
+            };
+            let bytes = n.encode();
+            let c = cid_of(0, DAG_PB, &bytes);
+            m.insert(&c, bytes);
+            c
+        };
+        let mut mids = Vec::new();
+        for i in 0..fanout {
+            let leaves = (0..fanout)
+                .map(|j| {
+                    let data = format!("leaf {i} {j}").into_bytes();
+                    let c = cid_of(1, RAW, &data);
+                    m.insert(&c, data);
+                    c
+                })
+                .collect();
+            mids.push(node(&mut m, leaves));
+        }
+        let root = node(&mut m, mids);
+        (m, root)
+    }
+
+    /// Counts the wants alive (futures not yet dropped) and their peak.
+    #[derive(Default)]
+    struct Live {
+        now: AtomicUsize,
+        peak: AtomicUsize,
+        sessions: AtomicUsize,
+        fetched: Mutex<Vec<Cid>>,
+    }
+
+    struct Alive<'a>(&'a AtomicUsize);
+    impl Drop for Alive<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// A network that answers every want from `blocks` after a delay, or never.
+    struct FakeNet {
+        blocks: MemStore,
+        delay: Option<Duration>,
+        live: Arc<Live>,
+        window: Window,
+    }
+    struct FakeSession(Arc<FakeNet>);
+
+    impl Drop for FakeSession {
+        fn drop(&mut self) {
+            self.0.live.sessions.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    impl Fetcher for Arc<FakeNet> {
+        fn open(&self) -> BoxFuture<'static, Result<Box<dyn FetchSession>, BlockError>> {
+            let net = self.clone();
+            Box::pin(async move {
+                net.live.sessions.fetch_add(1, Ordering::SeqCst);
+                Ok(Box::new(FakeSession(net)) as Box<dyn FetchSession>)
+            })
+        }
+        fn window(&self) -> Window {
+            self.window
+        }
+    }
+
+    impl FetchSession for FakeSession {
+        fn fetch(&self, cid: Cid) -> BoxFuture<'_, Result<Option<Vec<u8>>, BlockError>> {
+            Box::pin(async move {
+                let live = &self.0.live;
+                let n = live.now.fetch_add(1, Ordering::SeqCst) + 1;
+                live.peak.fetch_max(n, Ordering::SeqCst);
+                let _alive = Alive(&live.now);
+                match self.0.delay {
+                    Some(d) => async_io::Timer::after(d).await,
+                    None => std::future::pending().await,
+                };
+                live.fetched.lock().unwrap().push(cid);
+                self.0.blocks.get(&cid)
+            })
+        }
+    }
+
+    fn fake(delay: Option<Duration>, blocks: usize) -> (Arc<FakeNet>, Cid, usize) {
+        let (m, root) = two_level_dag(5);
+        let count = m.len();
+        let net = Arc::new(FakeNet {
+            blocks: m,
+            delay,
+            live: Arc::default(),
+            window: Window {
+                blocks,
+                bytes: 1 << 20,
+                pending: 64,
+            },
+        });
+        (net, root, count)
+    }
+
+    #[test]
+    fn a_dag_walk_keeps_its_window_of_wants_in_flight_and_no_more() {
+        let (net, root, count) = fake(Some(Duration::from_millis(5)), 4);
+        let fetcher: Arc<dyn Fetcher> = Arc::new(net.clone());
+        let mut w = Walker::new(Some(fetcher), Pool::new(1), None);
+        smol::block_on(w.fetch(root, Reach::Dag)).unwrap();
+        let fetched = net.live.fetched.lock().unwrap().clone();
+        assert_eq!(fetched.len(), count, "every block once");
+        assert_eq!(fetched[0], root);
+        // Four wants at once: the window, not one block per round trip.
+        assert_eq!(net.live.peak.load(Ordering::SeqCst), 4);
+        assert_eq!(net.live.now.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn dropping_a_walk_drops_every_want_and_the_session() {
+        let (net, root, _) = fake(None, 6);
+        let fetcher: Arc<dyn Fetcher> = Arc::new(net.clone());
+        let mut w = Walker::new(Some(fetcher), Pool::new(1), None);
+        smol::block_on(async {
+            let walk = w.fetch(root, Reach::Block);
+            let mut walk = std::pin::pin!(walk);
+            assert!(futures_lite::future::poll_once(&mut walk).await.is_none());
+            assert_eq!(net.live.now.load(Ordering::SeqCst), 1);
+        });
+        assert_eq!(net.live.now.load(Ordering::SeqCst), 0);
+        // A streamed read's walk ahead: the root's want never answers, so only it
+        // is in flight; the rest of the DAG is never asked for.
+        smol::block_on(async {
+            let ahead = w.fetch_ahead(root);
+            let mut ahead = std::pin::pin!(ahead);
+            assert!(futures_lite::future::poll_once(&mut ahead).await.is_none());
+        });
+        // The first walk's future is gone with its want; the read-ahead walk keeps
+        // its want alive in the walker between runs.
+        assert_eq!(net.live.now.load(Ordering::SeqCst), 1);
+        assert_eq!(net.live.sessions.load(Ordering::SeqCst), 1);
+        drop(w);
+        assert_eq!(net.live.now.load(Ordering::SeqCst), 0);
+        assert_eq!(net.live.sessions.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn a_read_ahead_walk_returns_at_the_missed_block_and_keeps_fetching_below_it() {
+        let (net, root, count) = fake(Some(Duration::from_millis(5)), 3);
+        let fetcher: Arc<dyn Fetcher> = Arc::new(net.clone());
+        let mut w = Walker::new(Some(fetcher), Pool::new(1), None);
+        smol::block_on(w.fetch_ahead(root)).unwrap();
+        // Back as soon as the root came.
+        assert_eq!(net.live.fetched.lock().unwrap().as_slice(), &[root]);
+        // A later miss the walk already wants is awaited through the same walk.
+        let (m, _) = two_level_dag(5);
+        let first_mid = dag::links_of(&root, &m.get(&root).unwrap().unwrap()).unwrap()[0];
+        smol::block_on(w.fetch_ahead(first_mid)).unwrap();
+        // And the rest arrives while the job would run.
+        smol::block_on(futures_lite::future::or(
+            async {
+                w.drive_ahead().await;
+            },
+            async {
+                while net.live.fetched.lock().unwrap().len() < count {
+                    async_io::Timer::after(Duration::from_millis(1)).await;
+                }
+            },
+        ));
+        let fetched = net.live.fetched.lock().unwrap().clone();
+        assert_eq!(fetched.len(), count, "every block once");
+        assert_eq!(net.live.peak.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn a_seek_past_the_walk_starts_a_walk_there_instead_of_waiting_for_the_rest() {
+        let (net, root, count) = fake(Some(Duration::from_millis(5)), 3);
+        let fetcher: Arc<dyn Fetcher> = Arc::new(net.clone());
+        let mut w = Walker::new(Some(fetcher), Pool::new(1), None);
+        smol::block_on(w.fetch_ahead(root)).unwrap();
+        // The job then asks for the last child (a range near the end of a file):
+        // it is pending far back, behind the first children's subtrees.
+        let (m, _) = two_level_dag(5);
+        let last_mid = *dag::links_of(&root, &m.get(&root).unwrap().unwrap())
+            .unwrap()
+            .last()
+            .unwrap();
+        smol::block_on(w.fetch_ahead(last_mid)).unwrap();
+        let fetched = net.live.fetched.lock().unwrap().clone();
+        assert!(fetched.contains(&last_mid));
+        assert!(
+            fetched.len() < 6,
+            "{} of {count} blocks fetched before the one asked for",
+            fetched.len()
+        );
+    }
 
     #[test]
     fn a_miss_is_recorded_only_inside_a_run_and_only_the_first() {

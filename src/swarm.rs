@@ -328,9 +328,15 @@ pub async fn start(
             .context("starting bitswap")?;
     // A channel that never carries a message: closing it is the shutdown signal.
     let (fetch_stop, stop) = channel::bounded(1);
+    let window = crate::fetch::Window {
+        blocks: config.acorn.fetch_window_blocks as usize,
+        bytes: config.acorn.fetch_window_bytes()?,
+        pending: config.acorn.fetch_pending_links as usize,
+    };
     node.set_fetcher(Arc::new(BitswapFetcher {
         bitswap: bs.clone(),
         stop,
+        window,
     }))?;
 
     let (tx, rx) = channel::bounded(COMMAND_QUEUE_COUNT);

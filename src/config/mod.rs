@@ -12,7 +12,7 @@
 //! `AutoNAT.ServiceMode`, `Reprovider.Interval`, `API.HTTPHeaders` (a map: any header
 //! name may be set, e.g. `API.HTTPHeaders.Access-Control-Allow-Origin`). Settings that
 //! Kubo has no key for live under `Acorn` (`Acorn.BlockingThreads`,
-//! `Acorn.MinFreeSpace`, `Acorn.LanDht`, `Acorn.WriteBatchSize`, `Acorn.DbCacheSize`), except the HTTP servers' limits, which sit
+//! `Acorn.MinFreeSpace`, `Acorn.LanDht`, `Acorn.WriteBatchSize`, `Acorn.DbCacheSize`, `Acorn.Fetch*`), except the HTTP servers' limits, which sit
 //! beside the server they bound: `API.MaxConcurrentRequests`, `API.HeadDeadline`,
 //! `API.BodyIdleTimeout`, `API.MaxConnections`, `API.ReservedConnections`,
 //! `API.MaxConnectionsPerIP`, `API.MinBodyBytesPerSecond` and the same under `Gateway` (Kubo has no such keys). Sizes use Kubo's humanized
@@ -78,6 +78,9 @@
 //! | `Acorn.WriteBatchSize` | `"4MiB"` (block data per import write transaction) |
 //! | `Acorn.DbCacheSize` | `"8MiB"` (the database's page cache) |
 //! | `Acorn.LanDht` | `true` (LAN DHT `/ipfs/lan/kad/1.0.0` beside the WAN one) |
+//! | `Acorn.FetchWindowBlocks` | `32` wants in flight per request's DAG walk |
+//! | `Acorn.FetchWindowSize` | `"8MiB"` (bytes those wants may bring at once) |
+//! | `Acorn.FetchPendingLinks` | `4096` links queued per walk |
 //!
 //! **Limits.** The file is refused above [`MAX_CONFIG_BYTES`] before it is read;
 //! `Acorn.BlockingThreads` is at most [`MAX_BLOCKING_THREADS_COUNT`];

@@ -512,6 +512,17 @@ pub struct AcornSection {
     /// The database's page cache (humanized size, default `"8MiB"`); applies when the
     /// repo is opened.
     pub db_cache_size: HumanSize,
+    /// Wants one request's DAG walk keeps in flight (default `32`): `cat`, `get`,
+    /// `pin add`, `refs -r`, CAR export and the gateway ask for this many blocks
+    /// before the first arrives.
+    pub fetch_window_blocks: u32,
+    /// Bytes those wants may bring at once (humanized size, default `"8MiB"`; each
+    /// want counts as the largest block the walk has seen). RAM: up to this per
+    /// request fetching, in the network buffers.
+    pub fetch_window_size: HumanSize,
+    /// Links a request's walk keeps queued (default `4096`, about 150 bytes each);
+    /// a wider node is re-read from the blockstore as the walk goes.
+    pub fetch_pending_links: u32,
 }
 
 impl AcornSection {
@@ -537,6 +548,11 @@ impl AcornSection {
     /// `DbCacheSize` in bytes.
     pub fn db_cache_bytes(&self) -> Result<usize, ConfigError> {
         size_setting("Acorn.DbCacheSize", &self.db_cache_size, 1)
+    }
+
+    /// `FetchWindowSize` in bytes (at least 1).
+    pub fn fetch_window_bytes(&self) -> Result<usize, ConfigError> {
+        size_setting("Acorn.FetchWindowSize", &self.fetch_window_size, 1)
     }
 }
 
@@ -564,6 +580,9 @@ impl Default for AcornSection {
             lan_dht: true,
             write_batch_size: default_size("4MiB"),
             db_cache_size: default_size("8MiB"),
+            fetch_window_blocks: 32,
+            fetch_window_size: default_size("8MiB"),
+            fetch_pending_links: 4096,
         }
     }
 }

@@ -432,6 +432,9 @@ fn set_checks_type_and_range_and_keeps_old_on_error() {
         .contains("HighWater"));
     assert!(c.set("Datastore.StorageMax", json!("lots")).is_err());
     assert!(c.set("Acorn.BlockingThreads", json!(0)).is_err());
+    assert!(c.set("Acorn.FetchWindowBlocks", json!(0)).is_err());
+    assert!(c.set("Acorn.FetchWindowSize", json!("0")).is_err());
+    assert!(c.set("Acorn.FetchPendingLinks", json!(0)).is_err());
     assert!(c.set("Routing.Type", json!("bogus")).is_err());
     assert_eq!(c, before);
 }

@@ -191,6 +191,15 @@ impl Config {
                 format!("{threads} is not between 1 and {MAX_BLOCKING_THREADS_COUNT}"),
             ));
         }
+        for (key, n) in [
+            ("Acorn.FetchWindowBlocks", self.acorn.fetch_window_blocks),
+            ("Acorn.FetchPendingLinks", self.acorn.fetch_pending_links),
+        ] {
+            if n == 0 {
+                return Err(invalid(key, "must be above 0"));
+            }
+        }
+        self.acorn.fetch_window_bytes()?;
         Ok(())
     }
 }

@@ -463,7 +463,18 @@ mod tests {
                 crate::config::DEFAULT_MAX_CONCURRENT_REQUESTS as u64,
             ),
             ("SLOT_WAIT", crate::http::SLOT_WAIT.as_secs()),
-            ("WANT_WINDOW_COUNT", crate::fetch::WANT_WINDOW_COUNT as u64),
+            (
+                "DEFAULT_WINDOW_BLOCKS",
+                crate::fetch::walk::DEFAULT_WINDOW_BLOCKS as u64,
+            ),
+            (
+                "DEFAULT_WINDOW_BYTES",
+                crate::fetch::walk::DEFAULT_WINDOW_BYTES as u64,
+            ),
+            (
+                "DEFAULT_PENDING_COUNT",
+                crate::fetch::walk::DEFAULT_PENDING_COUNT as u64,
+            ),
             ("MAX_PING_COUNT", crate::swarm::MAX_PING_COUNT as u64),
             ("PING_TIMEOUT", crate::swarm::PING_TIMEOUT.as_secs()),
             (

@@ -121,16 +121,11 @@ impl Local {
         self.node.config()
     }
 
-    /// A request's walker ([`fetch::Walker`]): reads the node's blockstore on
-    /// `pool` and fetches the blocks it lacks through the node's bitswap, while the
-    /// daemon runs, waiting at most `retrieval_timeout` for each.
+    /// A request's walker ([`fetch::Walker`]): runs jobs on `pool` and fetches the
+    /// blocks they lack through the node's bitswap, while the daemon runs, waiting
+    /// at most `retrieval_timeout` for each.
     pub fn walker(&self, pool: Pool, retrieval_timeout: Option<Duration>) -> fetch::Walker {
-        fetch::Walker::new(
-            self.node.fetcher().cloned(),
-            pool,
-            self.node.store().clone(),
-            retrieval_timeout,
-        )
+        fetch::Walker::new(self.node.fetcher().cloned(), pool, retrieval_timeout)
     }
 
     /// The network, or the [`NEEDS_DAEMON`] error.

@@ -7,7 +7,7 @@ use acorn_storage::blockstore::Store;
 use cid::Cid;
 use smol::channel::Receiver;
 
-use crate::fetch::{FetchSession, Fetcher};
+use crate::fetch::{FetchSession, Fetcher, Window};
 
 /// The repo as bitswap sees it. Calls run on bitswap's own pool
 /// ([`BITSWAP_BLOCKING_THREADS`]), never on the executor thread; each block is one
@@ -43,6 +43,8 @@ impl bitswap::Blockstore for RepoBlocks {
 pub(super) struct BitswapFetcher {
     pub(super) bitswap: bitswap::Handle,
     pub(super) stop: Receiver<()>,
+    /// Each request's walk window (`Acorn.FetchWindow*`, `Acorn.FetchPendingLinks`).
+    pub(super) window: Window,
 }
 
 struct BitswapSession {
@@ -70,6 +72,10 @@ fn shutting_down() -> BlockError {
 }
 
 impl Fetcher for BitswapFetcher {
+    fn window(&self) -> Window {
+        self.window
+    }
+
     fn open(
         &self,
     ) -> futures::future::BoxFuture<'static, Result<Box<dyn FetchSession>, BlockError>> {

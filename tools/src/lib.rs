@@ -4,6 +4,7 @@
 #![deny(unsafe_code)]
 
 mod daemon;
+pub mod delay_proxy;
 pub mod interop;
 pub mod rng;
 pub use daemon::{proc_figures, profile_ceiling_mib, rpc_post, Daemon};
