@@ -42,7 +42,6 @@ ALLOWED_STRING = {
     "src::parse_bool",
     "src::parse_bytes",
     "src::parse_duration",
-    "src::parse_go_duration",
     "src::routing_slot",
 }
 

@@ -160,24 +160,39 @@ pub fn take_global<'a>(
     Ok(true)
 }
 
+/// Why a Go duration does not parse.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    #[error("empty")]
+    Empty,
+    #[error("missing unit (use e.g. 30s, 1m, 500ms)")]
+    MissingUnit,
+    #[error("bad number in {0:?}")]
+    BadNumber(String),
+    #[error("unknown unit {0:?} (use ns, us, ms, s, m or h)")]
+    UnknownUnit(String),
+    #[error(transparent)]
+    OutOfRange(#[from] std::time::TryFromFloatSecsError),
+}
+
 /// Go's `time.ParseDuration`: a sequence of decimal numbers with units `ns`, `us`
 /// (`µs`), `ms`, `s`, `m`, `h` (`1h30m`, `1.5s`, `300ms`); no sign, `0` alone.
-pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
+pub fn parse_go_duration(s: &str) -> Result<Duration, DurationError> {
     if s == "0" {
         return Ok(Duration::ZERO);
     }
     if s.is_empty() {
-        return Err("empty".into());
+        return Err(DurationError::Empty);
     }
     let mut rest = s;
     let mut total = 0f64;
     while !rest.is_empty() {
         let num_len = rest
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or("missing unit (use e.g. 30s, 1m, 500ms)")?;
+            .ok_or(DurationError::MissingUnit)?;
         let num: f64 = rest[..num_len]
             .parse()
-            .map_err(|_| format!("bad number in {s:?}"))?;
+            .map_err(|_| DurationError::BadNumber(s.to_string()))?;
         rest = &rest[num_len..];
         let unit_len = rest
             .find(|c: char| c.is_ascii_digit() || c == '.')
@@ -189,12 +204,12 @@ pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
             "s" => 1.0,
             "m" => 60.0,
             "h" => 3600.0,
-            u => return Err(format!("unknown unit {u:?} (use ns, us, ms, s, m or h)")),
+            u => return Err(DurationError::UnknownUnit(u.to_string())),
         };
         total += num * secs;
         rest = &rest[unit_len..];
     }
-    Duration::try_from_secs_f64(total).map_err(|e| e.to_string())
+    Ok(Duration::try_from_secs_f64(total)?)
 }
 
 /// Rewrite argv (including `argv[0]`) for argh; see the module docs.
