@@ -75,6 +75,7 @@
 //! | `Acorn.WriteBatchSize` | `"4MiB"` (block data per import write transaction) |
 //! | `Acorn.DbCacheSize` | `"8MiB"` (the database's page cache) |
 //! | `Acorn.LanDht` | `true` (LAN DHT `/ipfs/lan/kad/1.0.0` beside the WAN one) |
+//! | `Acorn.BitswapWantTimeout` | `"5s"` (a peer's time to answer or deliver a block before bitswap asks another) |
 //!
 //! **Limits.** The file is refused above [`MAX_CONFIG_BYTES`] before it is read;
 //! `Acorn.BlockingThreads` is at most [`MAX_BLOCKING_THREADS_COUNT`];

@@ -512,9 +512,27 @@ pub struct AcornSection {
     /// The database's page cache (humanized size, default `"8MiB"`); applies when the
     /// repo is opened.
     pub db_cache_size: String,
+    /// How long a peer asked for a block has to answer (HAVE / DONT_HAVE) or deliver
+    /// it before bitswap asks another peer (duration, default `"5s"`): a stalled
+    /// peer's wants move on after this; a closed connection moves them at once.
+    /// Longer suits slow links (a 256 KiB block must cross within it); shorter fails
+    /// over faster but may ask a second peer for blocks already on their way.
+    pub bitswap_want_timeout: String,
 }
 
 impl AcornSection {
+    /// `BitswapWantTimeout`, above zero.
+    pub fn bitswap_want_timeout(&self) -> Result<Duration, ConfigError> {
+        let invalid = |reason: String| ConfigError::InvalidValue {
+            key: "Acorn.BitswapWantTimeout".into(),
+            reason,
+        };
+        match parse_duration(&self.bitswap_want_timeout).map_err(invalid)? {
+            d if d.is_zero() => Err(invalid("must be above zero".into())),
+            d => Ok(d),
+        }
+    }
+
     /// `MinFreeSpace` in bytes.
     pub fn min_free_space_bytes(&self) -> Result<u64, ConfigError> {
         parse_bytes(&self.min_free_space).map_err(|reason| ConfigError::InvalidValue {
@@ -555,6 +573,7 @@ impl Default for AcornSection {
             lan_dht: true,
             write_batch_size: "4MiB".into(),
             db_cache_size: "8MiB".into(),
+            bitswap_want_timeout: "5s".into(),
         }
     }
 }

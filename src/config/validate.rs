@@ -113,6 +113,7 @@ impl Config {
         }
         parse_duration(&cm.grace_period).map_err(|r| invalid("Swarm.ConnMgr.GracePeriod", r))?;
         parse_duration(&self.reprovider.interval).map_err(|r| invalid("Reprovider.Interval", r))?;
+        self.acorn.bitswap_want_timeout()?;
         self.swarm.resource_mgr.max_memory_bytes()?;
         for (key, value) in [
             ("API.HeadDeadline", &self.api.limits.head_deadline),
