@@ -135,6 +135,13 @@ pub fn load_swarm_key(root: &Path) -> anyhow::Result<Option<PreSharedKey>> {
 }
 
 /// The swarm settings from the node config.
+/// Bitswap's settings from the config (`Acorn.BitswapWantTimeout`), defaults else.
+fn bitswap_config(config: &Config) -> anyhow::Result<bitswap::Config> {
+    let mut cfg = bitswap::Config::default();
+    cfg.core.want_timeout = config.acorn.bitswap_want_timeout()?;
+    Ok(cfg)
+}
+
 pub fn swarm_config(config: &Config) -> net_swarm::Config {
     let dht_mode = match config.routing.kind {
         RoutingType::Dhtserver => DhtMode::Server,
@@ -324,7 +331,7 @@ pub async fn start(
         BITSWAP_BLOCKING_THREADS,
     ));
     let (bs, bs_events) =
-        bitswap::Node::spawn(ex, control, store, blocking, bitswap::Config::default())
+        bitswap::Node::spawn(ex, control, store, blocking, bitswap_config(config)?)
             .context("starting bitswap")?;
     // A channel that never carries a message: closing it is the shutdown signal.
     let (fetch_stop, stop) = channel::bounded(1);

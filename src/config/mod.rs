@@ -81,6 +81,7 @@
 //! | `Acorn.FetchWindowBlocks` | `32` wants in flight per request's DAG walk |
 //! | `Acorn.FetchWindowSize` | `"8MiB"` (bytes those wants may bring at once) |
 //! | `Acorn.FetchPendingLinks` | `4096` links queued per walk |
+//! | `Acorn.BitswapWantTimeout` | `"5s"` (a peer's time to answer or deliver a block before bitswap asks another) |
 //!
 //! **Limits.** The file is refused above [`MAX_CONFIG_BYTES`] before it is read;
 //! `Acorn.BlockingThreads` is at most [`MAX_BLOCKING_THREADS_COUNT`];

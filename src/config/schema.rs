@@ -523,9 +523,27 @@ pub struct AcornSection {
     /// Links a request's walk keeps queued (default `4096`, about 150 bytes each);
     /// a wider node is re-read from the blockstore as the walk goes.
     pub fetch_pending_links: u32,
+    /// How long a peer asked for a block has to answer (HAVE / DONT_HAVE) or deliver
+    /// it before bitswap asks another peer (duration, default `"5s"`): a stalled
+    /// peer's wants move on after this; a closed connection moves them at once.
+    /// Longer suits slow links (a 256 KiB block must cross within it); shorter fails
+    /// over faster but may ask a second peer for blocks already on their way.
+    pub bitswap_want_timeout: GoDuration,
 }
 
 impl AcornSection {
+    /// `BitswapWantTimeout`, above zero.
+    pub fn bitswap_want_timeout(&self) -> Result<Duration, ConfigError> {
+        let invalid = |reason: String| ConfigError::InvalidValue {
+            key: "Acorn.BitswapWantTimeout".into(),
+            reason,
+        };
+        match self.bitswap_want_timeout.get() {
+            d if d.is_zero() => Err(invalid("must be above zero".into())),
+            d => Ok(d),
+        }
+    }
+
     /// `MinFreeSpace` in bytes.
     pub fn min_free_space_bytes(&self) -> Result<u64, ConfigError> {
         // Parsed on load; only a blank one is left to refuse.
@@ -583,6 +601,7 @@ impl Default for AcornSection {
             fetch_window_blocks: 32,
             fetch_window_size: default_size("8MiB"),
             fetch_pending_links: 4096,
+            bitswap_want_timeout: default_duration("5s"),
         }
     }
 }

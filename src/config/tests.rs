@@ -435,8 +435,24 @@ fn set_checks_type_and_range_and_keeps_old_on_error() {
     assert!(c.set("Acorn.FetchWindowBlocks", json!(0)).is_err());
     assert!(c.set("Acorn.FetchWindowSize", json!("0")).is_err());
     assert!(c.set("Acorn.FetchPendingLinks", json!(0)).is_err());
+    assert!(c.set("Acorn.BitswapWantTimeout", json!("0s")).is_err());
+    assert!(c.set("Acorn.BitswapWantTimeout", json!("soon")).is_err());
     assert!(c.set("Routing.Type", json!("bogus")).is_err());
     assert_eq!(c, before);
+}
+
+#[test]
+fn bitswap_want_timeout_defaults_to_5s_and_is_read() {
+    let mut c = sample();
+    assert_eq!(
+        c.acorn.bitswap_want_timeout().unwrap(),
+        Duration::from_secs(5)
+    );
+    c.set("Acorn.BitswapWantTimeout", json!("12s")).unwrap();
+    assert_eq!(
+        c.acorn.bitswap_want_timeout().unwrap(),
+        Duration::from_secs(12)
+    );
 }
 
 #[test]

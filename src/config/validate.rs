@@ -111,6 +111,7 @@ impl Config {
                 ),
             ));
         }
+        self.acorn.bitswap_want_timeout()?;
         self.swarm.resource_mgr.max_memory_bytes()?;
         for (key, value) in [
             ("API.HeadDeadline", &self.api.limits.head_deadline),

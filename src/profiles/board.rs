@@ -428,6 +428,7 @@ mod tests {
             }
             for key in [
                 "Acorn.BlockingThreads",
+                "Acorn.BitswapWantTimeout",
                 "Swarm.ConnMgr.HighWater",
                 "Routing.Type",
                 "API.MaxConcurrentRequests",

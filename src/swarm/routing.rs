@@ -100,13 +100,21 @@ impl Task {
         {
             let list: Vec<PeerId> = providers.iter().copied().collect();
             self.dial_providers(&list);
+            let mut new = Vec::new();
             if let Some(l) = self.lookups.get_mut(&job) {
                 for p in providers {
                     if l.what.found.len() < PROVIDERS_PER_LOOKUP_COUNT && !l.what.found.contains(&p)
                     {
                         l.what.found.push(p);
+                        new.push(p);
                     }
                 }
+            }
+            // Providers go to the session as they are found (as Kubo's
+            // FindProvidersAsync), not when the lookup ends: a query waits for its
+            // slowest peers, longer than a fetch can.
+            if let (false, Some(l)) = (new.is_empty(), self.lookups.get(&job)) {
+                let _ = self.bitswap.add_providers(l.what.session, new).await;
             }
         }
         let Some(l) = self.lookups.get_mut(&job) else {
@@ -121,12 +129,6 @@ impl Task {
         }
         if let Some(l) = self.lookups.remove(&job) {
             self.finish_queries(&l.running);
-            if !l.what.found.is_empty() {
-                let _ = self
-                    .bitswap
-                    .add_providers(l.what.session, l.what.found)
-                    .await;
-            }
         }
     }
 

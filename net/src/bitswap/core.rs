@@ -10,7 +10,10 @@
 //!    served or said HAVE for earlier blocks, and providers from [`Core::add_providers`]);
 //!    while the session has no block yet, also at most [`Config::initial_broadcast_peers`]
 //!    connected peers, widened by that many more each time everyone asked refused, up
-//!    to [`Config::max_broadcast_peers`]. The first candidate gets want-block (with
+//!    to [`Config::max_broadcast_peers`]. After the first block, a want whose session
+//!    peers all refused it or are gone (connection closed: at once; no answer: after
+//!    [`Config::want_timeout`]) goes to those connected peers too, widened the same
+//!    way, so a dead peer's wants move on. The first candidate gets want-block (with
 //!    send-dont-have), the others want-have (with send-dont-have). Never the wantlist
 //!    to every peer.
 //! 2. A HAVE makes the peer a session peer and, if no want-block is outstanding, it gets

@@ -15,7 +15,9 @@
 //! found by `getifaddrs(3)` (loopback as a fallback). `poll` hands out queued events,
 //! then accepts at most [`MAX_ACCEPTS_PER_POLL`] connections per listener per call,
 //! round-robin, so a busy listener cannot starve the others. `dial` connects with a
-//! fresh ephemeral port. Accepted and dialed sockets get `TCP_NODELAY` (configurable).
+//! fresh ephemeral port, never to one of our own listen addresses (a peer's record
+//! listing its loopback address would reach us instead and fail the whole dial).
+//! Accepted and dialed sockets get `TCP_NODELAY` (configurable).
 //!
 //! A wildcard listener re-reads the interface addresses every
 //! [`Config::interface_poll_interval`] (an `async_io::Timer`, no thread) and reports
@@ -175,6 +177,27 @@ impl Transport {
         }
     }
 
+    /// Whether `target` is an address one of our listeners accepts on: the bound
+    /// address, or for a wildcard listener, its port on a loopback or reported
+    /// interface address (go-libp2p also never dials its own listen addresses).
+    fn is_own_listen_address(&self, target: SocketAddr) -> bool {
+        self.listeners.iter().any(|l| {
+            let Ok(local) = l.socket.get_ref().local_addr() else {
+                return false;
+            };
+            if local.port() != target.port() || local.is_ipv6() != target.is_ipv6() {
+                return false;
+            }
+            if !local.ip().is_unspecified() {
+                return local.ip() == target.ip();
+            }
+            target.ip().is_loopback()
+                || l.watch
+                    .as_ref()
+                    .is_some_and(|w| w.reported.contains(&target))
+        })
+    }
+
     fn wrap(&self, stream: Async<std::net::TcpStream>) -> io::Result<TcpStream> {
         if self.config.nodelay {
             stream.get_ref().set_nodelay(true)?;
@@ -289,6 +312,12 @@ impl libp2p::core::Transport for Transport {
             Some(sa) if !sa.ip().is_unspecified() && sa.port() != 0 => sa,
             _ => return Err(TransportError::MultiaddrNotSupported(addr)),
         };
+        if self.is_own_listen_address(socket_addr) {
+            // A peer's record often lists its loopback address (Kubo announces it):
+            // dialled, it reaches us, not the peer, and wins the race against the
+            // peer's real addresses, failing the whole dial with a wrong peer id.
+            return Err(TransportError::MultiaddrNotSupported(addr));
+        }
         let nodelay = self.config.nodelay;
         let bandwidth = self.bandwidth.clone();
         Ok(async move {
@@ -507,6 +536,46 @@ mod tests {
             assert_eq!(&echoed, b"hello");
             assert_eq!(bandwidth.inbound_bytes(), 5);
             assert_eq!(bandwidth.outbound_bytes(), 5);
+        });
+    }
+
+    /// A record listing a peer's loopback address is the common case: in another
+    /// network namespace (or host) that address is ours, and a dial to it would reach
+    /// us and fail the whole dial. Our own listen addresses are never dialled; other
+    /// ports on loopback still are.
+    #[test]
+    fn own_listen_addresses_are_not_dialled() {
+        smol::block_on(async {
+            let mut t = Transport::new(Config::default(), Bandwidth::default());
+            t.listen_on(ListenerId::next(), "/ip4/0.0.0.0/tcp/0".parse().unwrap())
+                .unwrap();
+            let own = match next_event(&mut t).await {
+                TransportEvent::NewAddress { listen_addr, .. } => listen_addr,
+                _ => panic!("expected NewAddress"),
+            };
+            let port = multiaddr_to_socketaddr(&own).unwrap().port();
+            let loopback: Multiaddr = format!("/ip4/127.0.0.1/tcp/{port}").parse().unwrap();
+            for addr in [own, loopback] {
+                assert!(
+                    matches!(
+                        t.dial(addr.clone(), dial_opts()),
+                        Err(TransportError::MultiaddrNotSupported(_))
+                    ),
+                    "{addr} is ours"
+                );
+            }
+            let mut other = Transport::new(Config::default(), Bandwidth::default());
+            other
+                .listen_on(ListenerId::next(), "/ip4/127.0.0.1/tcp/0".parse().unwrap())
+                .unwrap();
+            let theirs = match next_event(&mut other).await {
+                TransportEvent::NewAddress { listen_addr, .. } => listen_addr,
+                _ => panic!("expected NewAddress"),
+            };
+            t.dial(theirs, dial_opts())
+                .unwrap()
+                .await
+                .expect("another port on loopback is dialled");
         });
     }
 

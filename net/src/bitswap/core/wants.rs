@@ -218,8 +218,9 @@ impl Core {
             }
         }
 
-        // Every peer asked so far refused: a session without peers may widen.
-        let all_refused = !w.asked.is_empty() && !w.asked.iter().any(Asked::is_live);
+        // Nobody asked is still expected to answer (all refused, timed out or gone).
+        let no_live = !w.asked.iter().any(Asked::is_live);
+        let asked: Vec<PeerId> = w.asked.iter().map(|a| a.peer).collect();
         // Candidates from every session that wants this block.
         let sessions = w.sessions.clone();
         let mut candidates: Vec<PeerId> = Vec::new();
@@ -238,12 +239,18 @@ impl Core {
                     }
                     self.broadcast_cursor = (self.broadcast_cursor + take) % conn.len();
                 }
-            } else if !s.got_block
-                && s.peers.is_empty()
-                && all_refused
+            } else if no_live
+                && (s.got_block || s.peers.is_empty())
+                && s.peers
+                    .iter()
+                    .chain(&s.broadcast)
+                    .all(|p| asked.contains(p))
                 && s.broadcast.len() < self.cfg.max_broadcast_peers
             {
-                // Widen by the next `n` connected peers this session has not asked.
+                // Widen by the next `n` connected peers this session has not asked:
+                // before the first block when nobody had it, and after it when every
+                // session peer refused this want or is gone (killed, stalled), so the
+                // wants of a dead peer move to the connected peers that may have them.
                 let conn = &self.connected;
                 let room = self.cfg.max_broadcast_peers - s.broadcast.len();
                 let mut added = 0;
@@ -261,11 +268,14 @@ impl Core {
                     self.broadcast_cursor = (self.broadcast_cursor + added) % conn.len();
                 }
             }
-            for p in s.peers.iter().chain(if s.got_block {
-                [].iter()
-            } else {
-                s.broadcast.iter()
-            }) {
+            // Session focus: once it has a block, the session asks its own peers, and
+            // the connected peers only when every one asked refused this want.
+            let wide = !s.got_block || (no_live && s.peers.iter().all(|p| asked.contains(p)));
+            for p in s
+                .peers
+                .iter()
+                .chain(if wide { s.broadcast.iter() } else { [].iter() })
+            {
                 if !candidates.contains(p) {
                     candidates.push(*p);
                 }
@@ -604,6 +614,75 @@ mod tests {
         sim.core.on_disconnected(sim.now, a);
         let sent = sim.drain();
         assert_eq!(wants_to(&sent, b, WantType::Block), vec![cid]);
+    }
+
+    /// The session's serving peer dies (connection closed) or stalls (no answer)
+    /// mid-fetch, and the other connected peers answered HAVE for the first block only
+    /// after it arrived, so they never became session peers: the dead peer's wants
+    /// move to them at once on the disconnect, after `want_timeout` on the stall, and
+    /// wants made after the disconnect go to them too.
+    #[test]
+    fn wants_of_a_dead_or_stalled_session_peer_move_to_connected_peers() {
+        for stall in [false, true] {
+            let cfg = Config::default();
+            let t = cfg.want_timeout;
+            let mut sim = Sim::new(cfg);
+            let ps = peers(3);
+            for p in &ps {
+                sim.core.on_connected(*p);
+            }
+            let s = sim.core.new_session().unwrap();
+            let (root, root_data) = block(60);
+            sim.core.want(sim.now, s, &[root]).unwrap();
+            let sent = sim.drain();
+            let server = *ps
+                .iter()
+                .find(|p| wants_to(&sent, **p, WantType::Block) == vec![root])
+                .unwrap();
+            let others: Vec<PeerId> = ps.iter().copied().filter(|p| *p != server).collect();
+            sim.deliver(server, &root, &root_data);
+            for p in &others {
+                sim.presence(*p, &root, Presence::Have);
+            }
+            assert!(got_block(&sim.events(), &root));
+            sim.drain();
+
+            let children: Vec<(Cid, Vec<u8>)> = (61..65).map(block).collect();
+            let cids: Vec<Cid> = children.iter().map(|c| c.0).collect();
+            sim.core.want(sim.now, s, &cids).unwrap();
+            let sent = sim.drain();
+            assert!(sent.iter().all(|(p, _)| *p == server), "session focus");
+
+            if stall {
+                sim.advance(t);
+            } else {
+                sim.core.on_disconnected(sim.now, server);
+            }
+            let sent = sim.drain();
+            for (cid, data) in &children {
+                let to = others
+                    .iter()
+                    .find(|p| wants_to(&sent, **p, WantType::Block).contains(cid));
+                let Some(to) = to else {
+                    panic!("stall={stall}: {cid} went nowhere: {sent:?}");
+                };
+                sim.deliver(*to, cid, data);
+                assert!(got_block(&sim.events(), cid), "stall={stall}");
+            }
+            if !stall {
+                let (late, late_data) = block(70);
+                sim.core.want(sim.now, s, &[late]).unwrap();
+                let sent = sim.drain();
+                let to = others
+                    .iter()
+                    .find(|p| wants_to(&sent, **p, WantType::Block) == vec![late]);
+                let Some(to) = to else {
+                    panic!("a want made after the disconnect went nowhere: {sent:?}");
+                };
+                sim.deliver(*to, &late, &late_data);
+                assert!(got_block(&sim.events(), &late));
+            }
+        }
     }
 
     #[test]
