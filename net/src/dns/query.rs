@@ -31,7 +31,6 @@ use super::{wire, Error};
 #[derive(Debug)]
 pub struct TxtQuery {
     name: String,
-    id: u16,
     query: Vec<u8>,
     servers: Vec<SocketAddr>,
     /// The next nameserver to ask (index into `servers`).
@@ -66,7 +65,6 @@ impl TxtQuery {
         };
         let mut q = TxtQuery {
             name: name.to_owned(),
-            id,
             query,
             servers: servers.to_vec(),
             next: 0,
@@ -120,7 +118,7 @@ impl TxtQuery {
         if self.waiting.is_none() {
             return;
         }
-        match wire::parse_txt_response(self.id, datagram) {
+        match wire::parse_txt_response(&self.query, datagram) {
             Err(wire::WireError::Mismatch) => {}
             Ok(records) => {
                 self.waiting = None;

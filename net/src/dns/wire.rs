@@ -103,14 +103,24 @@ fn skip_name(msg: &[u8], mut at: usize) -> Result<usize, WireError> {
     }
 }
 
-/// The TXT records answering query `id` in `msg`, each as its strings joined.
-/// A name that does not exist (NXDOMAIN) gives an empty list.
-pub fn parse_txt_response(id: u16, msg: &[u8]) -> Result<Vec<Vec<u8>>, WireError> {
+/// The TXT records answering `query` (as [`encode_txt_query`] made it) in `msg`,
+/// each as its strings joined. A name that does not exist (NXDOMAIN) gives an
+/// empty list. An answer is ours when its id and its one question are the
+/// query's (the name compared ignoring ASCII case, as RFC 4343 says: a resolver
+/// may echo the name's case differently); anything else is a
+/// [`WireError::Mismatch`], as from a spoofer guessing only the id.
+pub fn parse_txt_response(query: &[u8], msg: &[u8]) -> Result<Vec<Vec<u8>>, WireError> {
     if msg.len() < 12 || msg.len() > MAX_MESSAGE_BYTES {
         return Err(WireError::Malformed);
     }
     let flags = read_u16(msg, 2)?;
-    if read_u16(msg, 0)? != id || flags & 0x8000 == 0 {
+    if read_u16(msg, 0)? != read_u16(query, 0)? || flags & 0x8000 == 0 {
+        return Err(WireError::Mismatch);
+    }
+    // The query's question: its name (no compression in a query) and type, class.
+    let question = query.get(12..).ok_or(WireError::Malformed)?;
+    let echoed = msg.get(12..12 + question.len());
+    if read_u16(msg, 4)? != 1 || !echoed.is_some_and(|e| e.eq_ignore_ascii_case(question)) {
         return Err(WireError::Mismatch);
     }
     if flags & 0x0200 != 0 {
@@ -195,49 +205,61 @@ mod tests {
     #[test]
     fn parse_records() {
         let msg = response(7, "_dnsaddr.x.io", &["dnsaddr=/ip4/1.2.3.4/tcp/1", "other"]);
-        let got = parse_txt_response(7, &msg).unwrap();
+        let q = |id| encode_txt_query(id, "_dnsaddr.x.io").unwrap();
+        let got = parse_txt_response(&q(7), &msg).unwrap();
         assert_eq!(
             got,
             vec![b"dnsaddr=/ip4/1.2.3.4/tcp/1".to_vec(), b"other".to_vec()]
         );
-        assert_eq!(parse_txt_response(8, &msg), Err(WireError::Mismatch));
+        assert_eq!(parse_txt_response(&q(8), &msg), Err(WireError::Mismatch));
+        // The question must be ours: another name, or no question, is refused;
+        // the name in another case (DNS 0x20) is ours.
+        let other = encode_txt_query(7, "_dnsaddr.y.io").unwrap();
+        assert_eq!(parse_txt_response(&other, &msg), Err(WireError::Mismatch));
+        let mut none = msg.clone();
+        none[5] = 0;
+        assert_eq!(parse_txt_response(&q(7), &none), Err(WireError::Mismatch));
+        let upper = encode_txt_query(7, "_DNSADDR.X.IO").unwrap();
+        assert_eq!(parse_txt_response(&upper, &msg).unwrap().len(), 2);
     }
 
     #[test]
     fn nxdomain_truncated_and_errors() {
         let mut msg = response(7, "x.io", &[]);
+        let q = encode_txt_query(7, "x.io").unwrap();
         msg[3] = 0x83;
-        assert_eq!(parse_txt_response(7, &msg), Ok(vec![]));
+        assert_eq!(parse_txt_response(&q, &msg), Ok(vec![]));
         msg[3] = 0x82;
-        assert_eq!(parse_txt_response(7, &msg), Err(WireError::Rcode(2)));
+        assert_eq!(parse_txt_response(&q, &msg), Err(WireError::Rcode(2)));
         msg[3] = 0x80;
         msg[2] = 0x83;
-        assert_eq!(parse_txt_response(7, &msg), Err(WireError::Truncated));
+        assert_eq!(parse_txt_response(&q, &msg), Err(WireError::Truncated));
     }
 
     #[test]
     fn hostile_responses_are_refused_not_panicking() {
         let good = response(7, "_dnsaddr.x.io", &["dnsaddr=/ip4/1.2.3.4/tcp/1"]);
+        let q = encode_txt_query(7, "_dnsaddr.x.io").unwrap();
         // Every truncation of a good response is either refused or parsed, never a panic.
         for len in 0..good.len() {
-            let _ = parse_txt_response(7, &good[..len]);
+            let _ = parse_txt_response(&q, &good[..len]);
         }
         // A pointer to itself (a loop) and a forward pointer.
         let mut looped = good.clone();
         let answer = encode_txt_query(7, "_dnsaddr.x.io").unwrap().len();
         looped[answer] = 0xc0;
         looped[answer + 1] = answer as u8;
-        assert_eq!(parse_txt_response(7, &looped), Err(WireError::Malformed));
+        assert_eq!(parse_txt_response(&q, &looped), Err(WireError::Malformed));
         // Answer count larger than the records present.
         let mut short = good.clone();
         short[7] = 9;
-        assert_eq!(parse_txt_response(7, &short), Err(WireError::Malformed));
+        assert_eq!(parse_txt_response(&q, &short), Err(WireError::Malformed));
         // Every single-byte corruption: no panic.
         for i in 0..good.len() {
             for b in [0u8, 0x3f, 0xc0, 0xff] {
                 let mut m = good.clone();
                 m[i] = b;
-                let _ = parse_txt_response(7, &m);
+                let _ = parse_txt_response(&q, &m);
             }
         }
     }
