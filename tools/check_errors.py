@@ -37,11 +37,7 @@ STRING_ERROR = re.compile(r"Result<.*,\s*String\s*>")
 
 # Parsers and helpers still returning a message.
 ALLOWED_STRING = {
-    "src::from_json",
-    "src::from_value",
     "src::parse_bool",
-    "src::parse_bytes",
-    "src::parse_duration",
     "src::routing_slot",
 }
 
