@@ -38,7 +38,6 @@ STRING_ERROR = re.compile(r"Result<.*,\s*String\s*>")
 # Parsers and helpers still returning a message.
 ALLOWED_STRING = {
     "src::parse_bool",
-    "src::routing_slot",
 }
 
 
