@@ -89,6 +89,7 @@ mod task;
 
 use fetch::{BitswapFetcher, RepoBlocks};
 pub use handle::{split_p2p, NetError, NetHandle, PingError};
+pub use jobs::RoutingError;
 use task::Task;
 
 /// Environment variable that makes the daemon refuse to start without a swarm key.
@@ -252,16 +253,16 @@ enum Command {
     FindProvs {
         key: kad::RecordKey,
         max: usize,
-        reply: oneshot::Sender<Result<Vec<Provider>, String>>,
+        reply: oneshot::Sender<Result<Vec<Provider>, RoutingError>>,
     },
     FindPeer {
         peer: PeerId,
-        reply: oneshot::Sender<Result<Vec<Multiaddr>, String>>,
+        reply: oneshot::Sender<Result<Vec<Multiaddr>, RoutingError>>,
     },
     /// `None`: announce in the background (after an add, reprovide).
     Provide {
         key: kad::RecordKey,
-        reply: Option<oneshot::Sender<Result<(), String>>>,
+        reply: Option<oneshot::Sender<Result<(), RoutingError>>>,
     },
     Shutdown(oneshot::Sender<()>),
     /// `bitswap stat`, answered by the swarm task from its bitswap handle (the API

@@ -12,7 +12,7 @@ use argh::{ArgsInfo, FromArgs};
 
 use std::io::Write as _;
 
-use super::{parse_bool, print, read_input_limited, Context};
+use super::{flag, print, read_input_limited, Context, Flag};
 use crate::core_api::blocks::{mhlen_from_arg, mhtype_from_name, BlockPutOptions};
 use crate::core_api::{cids, parse_cid_arg};
 
@@ -52,8 +52,8 @@ pub struct BlockPutCmd {
     #[argh(option, arg_name = "int")]
     pub mhlen: Option<String>,
     /// pin the block (default: false)
-    #[argh(option, arg_name = "bool", from_str_fn(parse_bool))]
-    pub pin: Option<bool>,
+    #[argh(option, arg_name = "bool")]
+    pub pin: Option<Flag>,
     /// files to store (stdin when none)
     #[argh(positional)]
     pub paths: Vec<String>,
@@ -101,7 +101,7 @@ impl BlockCmd {
                     codec: cids::codec_from_name(c.cid_codec.as_deref().unwrap_or("raw"))?,
                     mhtype: mhtype_from_name(c.mhtype.as_deref().unwrap_or("sha2-256"))?,
                     mhlen: mhlen_from_arg(c.mhlen.as_deref().unwrap_or("-1"))?,
-                    pin: c.pin.unwrap_or(false),
+                    pin: flag(c.pin).unwrap_or(false),
                     // No soft limit from the CLI (see the module doc).
                     allow_big_block: true,
                     ..BlockPutOptions::default()

@@ -19,7 +19,7 @@ use argh::{ArgsInfo, FromArgs};
 use std::io::Write as _;
 
 use super::progress::Bar;
-use super::{parse_bool, Context};
+use super::{flag, Context, Flag};
 use crate::core_api;
 use crate::core_api::content::{self, importer, AddEvent, AddInput, AddOptions, GetProgress};
 
@@ -46,8 +46,8 @@ pub struct AddCmd {
     #[argh(switch, short = 'n')]
     pub only_hash: bool,
     /// pin the added content (default: true)
-    #[argh(option, arg_name = "bool", from_str_fn(parse_bool))]
-    pub pin: Option<bool>,
+    #[argh(option, arg_name = "bool")]
+    pub pin: Option<Flag>,
     /// wrap the added files in a directory
     #[argh(switch, short = 'w')]
     pub wrap_with_directory: bool,
@@ -55,8 +55,8 @@ pub struct AddCmd {
     #[argh(option)]
     pub cid_version: Option<u64>,
     /// store leaves as raw blocks (default: false; true with --cid-version 1)
-    #[argh(option, arg_name = "bool", from_str_fn(parse_bool))]
-    pub raw_leaves: Option<bool>,
+    #[argh(option, arg_name = "bool")]
+    pub raw_leaves: Option<Flag>,
     /// chunker: size-N (default: size-262144)
     #[argh(option, short = 's')]
     pub chunker: Option<String>,
@@ -84,8 +84,8 @@ pub struct AddCmd {
     #[argh(option)]
     pub inline_limit: Option<usize>,
     /// show a progress bar on stderr (default: true when stderr is a terminal)
-    #[argh(option, short = 'p', arg_name = "bool", from_str_fn(parse_bool))]
-    pub progress: Option<bool>,
+    #[argh(option, short = 'p', arg_name = "bool")]
+    pub progress: Option<Flag>,
     /// files or directories to add (stdin when none)
     #[argh(positional)]
     pub paths: Vec<String>,
@@ -99,13 +99,13 @@ impl AddCmd {
             v @ (0 | 1) => v as u8,
             v => anyhow::bail!("unknown CID version {v} (use 0 or 1)"),
         };
-        if self.nocopy && self.raw_leaves == Some(false) {
+        if self.nocopy && flag(self.raw_leaves) == Some(false) {
             anyhow::bail!("--nocopy needs raw leaves: drop --raw-leaves=false");
         }
         let raw_leaves = if self.nocopy {
             Some(true)
         } else {
-            self.raw_leaves
+            flag(self.raw_leaves)
         };
         let mut opts = importer::Options::default().with_cid_version(version, raw_leaves);
         opts.nocopy = self.nocopy;
@@ -153,10 +153,10 @@ impl AddCmd {
                 _ => cid.to_string(),
             }
         };
-        let mut bar = Bar::stderr(self.progress, self.total_size());
+        let mut bar = Bar::stderr(flag(self.progress), self.total_size());
         let opts = AddOptions {
             import,
-            pin: self.pin.unwrap_or(true),
+            pin: flag(self.pin).unwrap_or(true),
             only_hash: self.only_hash,
             progress: bar.is_on(),
         };
@@ -219,7 +219,7 @@ impl AddCmd {
             }
             Some(sum)
         }
-        if self.progress == Some(false) || self.paths.is_empty() {
+        if flag(self.progress) == Some(false) || self.paths.is_empty() {
             return None;
         }
         if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
@@ -274,8 +274,8 @@ pub struct GetCmd {
     #[argh(option, short = 'o')]
     pub output: Option<String>,
     /// show a progress bar on stderr (default: true when stderr is a terminal)
-    #[argh(option, arg_name = "bool", from_str_fn(parse_bool))]
-    pub progress: Option<bool>,
+    #[argh(option, arg_name = "bool")]
+    pub progress: Option<Flag>,
     /// write a tar archive (<name>.tar) instead of files
     #[argh(switch, short = 'a')]
     pub archive: bool,
@@ -359,7 +359,7 @@ impl GetCmd {
             target.display()
         );
         super::print(&format!("Saving file(s) to {}\n", target.display()))?;
-        let mut bar = Bar::stderr(self.progress, None);
+        let mut bar = Bar::stderr(flag(self.progress), None);
         let on = bar.is_on();
         let mut report = |p: GetProgress| match p {
             GetProgress::Total(t) => bar.set_total(t),
@@ -383,11 +383,11 @@ pub struct LsCmd {
     #[argh(switch, short = 'v')]
     pub headers: bool,
     /// print sizes (default: true)
-    #[argh(option, arg_name = "bool", from_str_fn(parse_bool))]
-    pub size: Option<bool>,
+    #[argh(option, arg_name = "bool")]
+    pub size: Option<Flag>,
     /// resolve the type of each link (default: true)
-    #[argh(option, arg_name = "bool", from_str_fn(parse_bool))]
-    pub resolve_type: Option<bool>,
+    #[argh(option, arg_name = "bool")]
+    pub resolve_type: Option<Flag>,
     /// CIDs or paths
     #[argh(positional)]
     pub paths: Vec<String>,
@@ -397,7 +397,7 @@ impl LsCmd {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         use crate::core_api::content::EntryKind;
         anyhow::ensure!(!self.paths.is_empty(), "argument \"ipfs-path\" is required");
-        let show_size = self.size.unwrap_or(true);
+        let show_size = flag(self.size).unwrap_or(true);
         let core = super::core(ctx)?;
         // Every path is listed before anything is printed (an error prints nothing).
         let listed = self

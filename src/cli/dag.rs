@@ -14,7 +14,7 @@ use argh::{ArgsInfo, FromArgs};
 
 use std::io::Write as _;
 
-use super::{parse_bool, print, read_input_limited, Context};
+use super::{flag, print, read_input_limited, Context, Flag};
 use crate::core_api::cids;
 use crate::core_api::dag::{
     hash_from_name, Car, CarSource, DagPutOptions, DagStatSummary, MAX_DAG_INPUT_BYTES,
@@ -69,8 +69,8 @@ pub struct DagPutCmd {
     #[argh(option)]
     pub store_codec: Option<String>,
     /// pin the node (default: false)
-    #[argh(option, arg_name = "bool", from_str_fn(parse_bool))]
-    pub pin: Option<bool>,
+    #[argh(option, arg_name = "bool")]
+    pub pin: Option<Flag>,
     /// hash function (default: sha2-256)
     #[argh(option)]
     pub hash: Option<String>,
@@ -109,8 +109,8 @@ pub struct DagExportCmd {
 #[argh(subcommand, name = "import")]
 pub struct DagImportCmd {
     /// pin the roots of the CAR files (default: true)
-    #[argh(option, arg_name = "bool", from_str_fn(parse_bool))]
-    pub pin_roots: Option<bool>,
+    #[argh(option, arg_name = "bool")]
+    pub pin_roots: Option<Flag>,
     /// print block and byte counts
     #[argh(switch)]
     pub stats: bool,
@@ -124,8 +124,8 @@ pub struct DagImportCmd {
 #[argh(subcommand, name = "stat", example = "acorn dag stat QmHash")]
 pub struct DagStatCmd {
     /// print progress while walking (accepted; Acorn prints none)
-    #[argh(option, short = 'p', arg_name = "bool", from_str_fn(parse_bool))]
-    pub progress: Option<bool>,
+    #[argh(option, short = 'p', arg_name = "bool")]
+    pub progress: Option<Flag>,
     /// the DAG roots (CIDs or paths)
     #[argh(positional)]
     pub roots: Vec<String>,
@@ -212,7 +212,7 @@ impl DagCmd {
                         c.store_codec.as_deref().unwrap_or("dag-cbor"),
                     )?,
                     hash: hash_from_name(c.hash.as_deref().unwrap_or("sha2-256"))?,
-                    pin: c.pin.unwrap_or(false),
+                    pin: flag(c.pin).unwrap_or(false),
                     // No soft limit from the CLI (see the module doc).
                     allow_big_block: true,
                 };
@@ -247,7 +247,7 @@ impl DagCmd {
                     next: 0,
                     stdin: std::io::stdin(),
                 };
-                let done = core.dag_import(&mut cars, c.pin_roots.unwrap_or(true))?;
+                let done = core.dag_import(&mut cars, flag(c.pin_roots).unwrap_or(true))?;
                 let pinned: Vec<_> = done
                     .roots
                     .into_iter()

@@ -257,13 +257,30 @@ pub(crate) fn json_out(ctx: &Context) -> bool {
     ctx.globals.enc == Some(argv::Encoding::Json)
 }
 
-/// Parse `true` / `false` (argh's `FromArgValue` for bool options, Kubo spelling).
-pub(crate) fn parse_bool(value: &str) -> Result<bool, String> {
-    match value {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        _ => Err(format!("expected true or false, got {value:?}")),
+/// A `true` / `false` option value (Kubo spelling), which argh reads through
+/// [`FromStr`](std::str::FromStr).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Flag(pub bool);
+
+/// An option value that is neither `true` nor `false`.
+#[derive(Debug, thiserror::Error)]
+#[error("expected true or false, got {0:?}")]
+pub(crate) struct BadBool(String);
+
+impl std::str::FromStr for Flag {
+    type Err = BadBool;
+    fn from_str(value: &str) -> Result<Flag, BadBool> {
+        match value {
+            "true" => Ok(Flag(true)),
+            "false" => Ok(Flag(false)),
+            _ => Err(BadBool(value.to_string())),
+        }
     }
+}
+
+/// The value of a `true` / `false` option, if given.
+pub(crate) fn flag(option: Option<Flag>) -> Option<bool> {
+    option.map(|f| f.0)
 }
 
 /// Reads a whole input (a file path, or stdin for `None`) of at most `limit` bytes;
@@ -348,7 +365,7 @@ mod tests {
             panic!("not add")
         };
         assert!(add.recursive && add.quieter);
-        assert_eq!(add.pin, Some(false));
+        assert_eq!(add.pin, Some(Flag(false)));
         assert_eq!(add.cid_version, Some(1));
         assert_eq!(add.paths, vec!["dir"]);
 
@@ -356,8 +373,8 @@ mod tests {
         let Command::Add(add) = a.command else {
             panic!("not add")
         };
-        assert_eq!(add.pin, Some(true));
-        assert_eq!(add.raw_leaves, Some(true));
+        assert_eq!(add.pin, Some(Flag(true)));
+        assert_eq!(add.raw_leaves, Some(Flag(true)));
         assert_eq!(add.paths, vec!["f"]);
 
         let a = parse(&["pin", "add", "--recursive=false", "Qm"]).unwrap();
@@ -367,10 +384,11 @@ mod tests {
         else {
             panic!("not pin add")
         };
-        assert_eq!(p.recursive, Some(false));
+        assert_eq!(p.recursive, Some(Flag(false)));
         assert_eq!(p.paths, vec!["Qm"]);
 
-        assert!(parse(&["add", "--pin=maybe", "f"]).is_err());
+        let e = parse(&["add", "--pin=maybe", "f"]).unwrap_err();
+        assert!(e.contains(r#"expected true or false, got "maybe""#), "{e}");
         assert!(parse(&["add", "--trickle=maybe", "f"]).is_err());
         let a = parse(&["add", "--trickle=false", "f"]).unwrap();
         let Command::Add(add) = a.command else {

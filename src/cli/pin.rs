@@ -12,7 +12,7 @@ use std::io::Write as _;
 
 use anyhow::Context as _;
 
-use super::{parse_bool, print, Context};
+use super::{flag, print, Context, Flag};
 use crate::core_api::pins::{PinAddEvent, PinAddOptions, PinFilter, PinVerifyOptions};
 
 /// Pin objects so that GC keeps them.
@@ -43,8 +43,8 @@ pub enum PinSub {
 )]
 pub struct PinAddCmd {
     /// pin the whole DAG (default: true); false pins the block only (direct)
-    #[argh(option, short = 'r', arg_name = "bool", from_str_fn(parse_bool))]
-    pub recursive: Option<bool>,
+    #[argh(option, short = 'r', arg_name = "bool")]
+    pub recursive: Option<Flag>,
     /// show how many blocks were fetched/checked, on stderr
     #[argh(switch)]
     pub progress: bool,
@@ -58,8 +58,8 @@ pub struct PinAddCmd {
 #[argh(subcommand, name = "rm")]
 pub struct PinRmCmd {
     /// remove recursive pins (default: true)
-    #[argh(option, short = 'r', arg_name = "bool", from_str_fn(parse_bool))]
-    pub recursive: Option<bool>,
+    #[argh(option, short = 'r', arg_name = "bool")]
+    pub recursive: Option<Flag>,
     /// CIDs or paths
     #[argh(positional)]
     pub paths: Vec<String>,
@@ -113,8 +113,8 @@ pub struct PinLsCmd {
 #[argh(subcommand, name = "update")]
 pub struct PinUpdateCmd {
     /// remove the old pin (default: true)
-    #[argh(option, arg_name = "bool", from_str_fn(parse_bool))]
-    pub unpin: Option<bool>,
+    #[argh(option, arg_name = "bool")]
+    pub unpin: Option<Flag>,
     /// the pinned CID or path
     #[argh(positional)]
     pub from: String,
@@ -141,7 +141,7 @@ impl PinCmd {
         match self.command {
             PinSub::Add(c) => {
                 anyhow::ensure!(!c.paths.is_empty(), "argument \"ipfs-path\" is required");
-                let recursive = c.recursive.unwrap_or(true);
+                let recursive = flag(c.recursive).unwrap_or(true);
                 let how = if recursive { "recursively" } else { "directly" };
                 let opts = PinAddOptions {
                     recursive,
@@ -165,7 +165,7 @@ impl PinCmd {
             PinSub::Rm(c) => {
                 anyhow::ensure!(!c.paths.is_empty(), "argument \"ipfs-path\" is required");
                 Ok(
-                    core.pin_rm(&c.paths, c.recursive.unwrap_or(true), &mut |cid| {
+                    core.pin_rm(&c.paths, flag(c.recursive).unwrap_or(true), &mut |cid| {
                         Ok(print(&format!("unpinned {cid}\n"))?)
                     })?,
                 )
@@ -189,7 +189,7 @@ impl PinCmd {
                 out.flush().context("writing to stdout")
             }
             PinSub::Update(c) => {
-                let (from, to) = core.pin_update(&c.from, &c.to, c.unpin.unwrap_or(true))?;
+                let (from, to) = core.pin_update(&c.from, &c.to, flag(c.unpin).unwrap_or(true))?;
                 print(&format!("updated {from} to {to}\n"))
             }
             PinSub::Verify(c) => {

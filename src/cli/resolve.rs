@@ -7,7 +7,7 @@
 
 use argh::{ArgsInfo, FromArgs};
 
-use super::{parse_bool, print, Context};
+use super::{print, Context, Flag};
 
 /// Resolve a path to the CID it names.
 #[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
@@ -18,8 +18,8 @@ use super::{parse_bool, print, Context};
 )]
 pub struct ResolveCmd {
     /// resolve until the result is not an IPNS name (default: true)
-    #[argh(option, short = 'r', arg_name = "bool", from_str_fn(parse_bool))]
-    pub recursive: Option<bool>,
+    #[argh(option, short = 'r', arg_name = "bool")]
+    pub recursive: Option<Flag>,
     /// the path (/ipfs/<cid>[/path] or <cid>[/path])
     #[argh(positional)]
     pub name: String,

@@ -3,6 +3,30 @@
 
 use super::*;
 
+/// Why JSON does not read as a config ([`Config::from_json`],
+/// [`Config::from_value`]); the typed value checks come after, in validation.
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    /// The bytes are not JSON.
+    #[error("{0}")]
+    Json(#[source] serde_json::Error),
+    /// The JSON is not an object.
+    #[error("the config is not a JSON object")]
+    NotObject,
+    /// A known key whose value does not read as its type (a size, a duration, a
+    /// number...).
+    #[error("{key}: {source}")]
+    Key {
+        /// The dotted name of the key (`Swarm.ConnMgr.LowWater`).
+        key: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The known keys do not read as a config, and no one key is to blame.
+    #[error("{0}")]
+    Shape(#[source] serde_json::Error),
+}
+
 impl Config {
     /// A config with every default and the given identity.
     pub fn with_identity(identity: IdentitySection) -> Config {
@@ -68,9 +92,9 @@ impl Config {
             });
         }
         // Step 2: typed decode, then value checks.
-        let config = Config::from_json(&bytes).map_err(|reason| ConfigError::Malformed {
+        let config = Config::from_json(&bytes).map_err(|e| ConfigError::Malformed {
             path: path.clone(),
-            reason,
+            reason: e.to_string(),
         })?;
         config.validate().map_err(|e| ConfigError::Malformed {
             path: path.clone(),
@@ -82,25 +106,25 @@ impl Config {
     }
 
     /// Parse JSON bytes into a config (no value checks).
-    pub fn from_json(bytes: &[u8]) -> Result<Config, String> {
-        let tree: Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    pub fn from_json(bytes: &[u8]) -> Result<Config, ParseError> {
+        let tree: Value = serde_json::from_slice(bytes).map_err(ParseError::Json)?;
         Config::from_value(tree)
     }
 
     /// A JSON tree as a config (no value checks): the keys Acorn knows parse into
     /// the typed value, the others are kept in [`Config::unknown`].
-    pub fn from_value(tree: Value) -> Result<Config, String> {
+    pub fn from_value(tree: Value) -> Result<Config, ParseError> {
         let Value::Object(map) = tree else {
-            return Err("the config is not a JSON object".into());
+            return Err(ParseError::NotObject);
         };
         let (known, unknown) = split_unknown(map, &schema(), "");
         let known = Value::Object(known);
         let mut config: Config = match serde_json::from_value(known.clone()) {
             Ok(c) => c,
-            Err(e) => {
+            Err(source) => {
                 return Err(match culprit(&known) {
-                    Some(key) => format!("{key}: {e}"),
-                    None => e.to_string(),
+                    Some(key) => ParseError::Key { key, source },
+                    None => ParseError::Shape(source),
                 })
             }
         };

@@ -212,9 +212,12 @@ impl Config {
         let new = Config::from_value(tree).map_err(|e| {
             // A typed value (a size, a duration) that does not parse names its key
             // already; a value of the wrong JSON type gets the flags' hint.
-            let prefix = format!("{canonical}: ");
-            let reason = match e.strip_prefix(&prefix) {
-                Some(r) if !r.starts_with("invalid type") => r.to_owned(),
+            let reason = match &e {
+                ParseError::Key { key, source }
+                    if *key == canonical && !source.to_string().starts_with("invalid type") =>
+                {
+                    source.to_string()
+                }
                 _ => format!("{e} (maybe use --json or --bool?)"),
             };
             ConfigError::InvalidValue {

@@ -423,7 +423,7 @@ fn set_checks_type_and_range_and_keeps_old_on_error() {
     // A whole file names the key too.
     let mut tree = c.to_value();
     tree["Swarm"]["ConnMgr"]["LowWater"] = json!("many");
-    let e = Config::from_value(tree).unwrap_err();
+    let e = Config::from_value(tree).unwrap_err().to_string();
     assert!(e.starts_with("Swarm.ConnMgr.LowWater: "), "{e}");
     assert!(c
         .set("Swarm.ConnMgr.LowWater", json!(1000))
@@ -689,7 +689,9 @@ fn a_bad_size_or_duration_fails_at_load_and_set_naming_its_key() {
         let name = format!("{section}.{key}");
         let mut tree = sample().to_value();
         tree[section][key] = json!(bad);
-        let e = Config::from_json(&serde_json::to_vec(&tree).unwrap()).unwrap_err();
+        let e = Config::from_json(&serde_json::to_vec(&tree).unwrap())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains(&name) && e.contains(bad), "{name}: {e}");
         let mut c = sample();
         let before = c.to_json();

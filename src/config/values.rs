@@ -5,7 +5,7 @@ use super::*;
 /// Parse a humanized byte size as Kubo does (go-humanize `ParseBytes`):
 /// `"10GB"` = 10 × 10⁹, `"10GiB"` = 10 × 2³⁰, `"512"` = 512 bytes, `"1.5MB"`;
 /// case-insensitive, optional space before the unit.
-pub fn parse_bytes(s: &str) -> Result<u64, String> {
+pub fn parse_bytes(s: &str) -> Result<u64, BadValue> {
     let t = s.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -24,9 +24,9 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
         "gi" | "gib" => 1 << 30,
         "ti" | "tib" => 1 << 40,
         "pi" | "pib" => 1 << 50,
-        _ => return Err(format!("{s:?}: unknown size unit {unit:?}")),
+        _ => return Err(BadValue(format!("{s:?}: unknown size unit {unit:?}"))),
     };
-    let bad = || format!("{s:?} is not a size like \"10GB\"");
+    let bad = || BadValue(format!("{s:?} is not a size like \"10GB\""));
     let (int, frac) = match num.split_once('.') {
         Some((i, f)) => (i, f),
         None => (num, ""),
@@ -41,7 +41,7 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
     };
     let whole = int
         .checked_mul(multiplier)
-        .ok_or_else(|| format!("{s:?} is too large"))?;
+        .ok_or_else(|| BadValue(format!("{s:?} is too large")))?;
     // Fraction: at most 18 digits so the arithmetic below stays in u128 range.
     let frac = &frac[..frac.len().min(18)];
     let frac_bytes = if frac.is_empty() {
@@ -53,12 +53,16 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
     };
     whole
         .checked_add(frac_bytes)
-        .ok_or_else(|| format!("{s:?} is too large"))
+        .ok_or_else(|| BadValue(format!("{s:?} is too large")))
 }
 
 /// Parse a Go duration (`"1h"`, `"20s"`, `"1m30s"`, `"1.5h"`, `"500ms"`, `"0"`).
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let bad = || format!("{s:?} is not a duration like \"1h\", \"20s\" or \"1m30s\"");
+pub fn parse_duration(s: &str) -> Result<Duration, BadValue> {
+    let bad = || {
+        BadValue(format!(
+            "{s:?} is not a duration like \"1h\", \"20s\" or \"1m30s\""
+        ))
+    };
     if s == "0" {
         return Ok(Duration::ZERO);
     }
@@ -114,7 +118,7 @@ impl GoDuration {
     /// The duration `text` names, or why it names none ([`parse_duration`]).
     pub fn new(text: impl Into<String>) -> Result<GoDuration, BadValue> {
         let text = text.into();
-        let value = parse_duration(&text).map_err(BadValue)?;
+        let value = parse_duration(&text)?;
         Ok(GoDuration { text, value })
     }
 
@@ -175,7 +179,7 @@ impl HumanSize {
         let bytes = if text.trim().is_empty() {
             None
         } else {
-            Some(parse_bytes(&text).map_err(BadValue)?)
+            Some(parse_bytes(&text)?)
         };
         Ok(HumanSize { text, bytes })
     }

@@ -49,7 +49,7 @@ pub enum NetError {
     #[error("disconnect {peer} failure: not connected")]
     NotConnected { peer: PeerId },
     #[error("routing: {0}")]
-    Routing(String),
+    Routing(#[from] RoutingError),
     #[error("bitswap: {0}")]
     Bitswap(String),
 }

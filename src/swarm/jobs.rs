@@ -13,20 +13,20 @@ pub(super) enum RoutingQuery {
     FindProvs {
         found: Vec<PeerId>,
         max: usize,
-        reply: oneshot::Sender<Result<Vec<Provider>, String>>,
+        reply: oneshot::Sender<Result<Vec<Provider>, RoutingError>>,
     },
     FindPeer {
         peer: PeerId,
         /// The peer's addresses, once a DHT found it.
         found: Option<Vec<Multiaddr>>,
-        reply: oneshot::Sender<Result<Vec<Multiaddr>, String>>,
+        reply: oneshot::Sender<Result<Vec<Multiaddr>, RoutingError>>,
     },
     Provide {
         /// Some DHT took the record.
         stored: bool,
         /// The last DHT's error, said when none took it.
-        error: Option<String>,
-        reply: Option<oneshot::Sender<Result<(), String>>>,
+        error: Option<kad::AddProviderError>,
+        reply: Option<oneshot::Sender<Result<(), RoutingError>>>,
     },
 }
 
@@ -62,11 +62,32 @@ pub(super) struct ProviderLookup {
     pub(super) found: Vec<PeerId>,
 }
 
-pub(super) const NO_DHT: &str = "routing is disabled (Routing.Type is none)";
+/// Why a `routing` query (findprovs, findpeer, provide) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RoutingError {
+    /// [`MAX_ROUTING_QUERIES_COUNT`](super::MAX_ROUTING_QUERIES_COUNT) are running.
+    #[error("too many routing queries running ({limit})")]
+    TooMany { limit: usize },
+    /// No DHT runs.
+    #[error("routing is disabled (Routing.Type is none)")]
+    Disabled,
+    /// `findpeer`: no DHT found the peer.
+    #[error("peer {peer} not found")]
+    PeerNotFound { peer: PeerId },
+    /// `provide`: no DHT started the query.
+    #[error(transparent)]
+    Start(#[from] StartError),
+    /// `provide`: no DHT took the record; the last DHT's error.
+    #[error("{0}")]
+    Provide(#[source] kad::AddProviderError),
+    /// `provide`: the queries ended without storing the record or an error.
+    #[error("the provide query ended without a result")]
+    NoResult,
+}
 
 /// Why a DHT did not start a query.
 #[derive(Debug, thiserror::Error)]
-pub(super) enum StartError {
+pub enum StartError {
     /// `provide` with no peer in the DHT's table (Kubo's message).
     #[error("failed to find any peer in table")]
     EmptyTable,

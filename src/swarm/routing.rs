@@ -6,7 +6,7 @@ use acorn_net::swarm::Kad;
 use futures::channel::oneshot;
 use libp2p::{kad, PeerId};
 
-use super::jobs::{Dht, JobId, QueryKey, RoutingQuery, StartError, DHTS};
+use super::jobs::{Dht, JobId, QueryKey, RoutingError, RoutingQuery, StartError, DHTS};
 use super::task::Task;
 use super::{Provider, MAX_ROUTING_QUERIES_COUNT, PROVIDERS_PER_LOOKUP_COUNT};
 
@@ -59,12 +59,12 @@ impl Task {
     /// Admits a routing query, or answers "too many" and returns `None`.
     pub(super) fn routing_slot<T>(
         &self,
-        reply: oneshot::Sender<Result<T, String>>,
-    ) -> Option<oneshot::Sender<Result<T, String>>> {
+        reply: oneshot::Sender<Result<T, RoutingError>>,
+    ) -> Option<oneshot::Sender<Result<T, RoutingError>>> {
         if self.routing.len() >= MAX_ROUTING_QUERIES_COUNT {
-            let _ = reply.send(Err(format!(
-                "too many routing queries running ({MAX_ROUTING_QUERIES_COUNT})"
-            )));
+            let _ = reply.send(Err(RoutingError::TooMany {
+                limit: MAX_ROUTING_QUERIES_COUNT,
+            }));
             return None;
         }
         Some(reply)
@@ -170,7 +170,7 @@ impl Task {
             (RoutingQuery::Provide { stored, error, .. }, kad::QueryResult::StartProviding(r)) => {
                 match r {
                     Ok(_) => *stored = true,
-                    Err(e) => *error = Some(e.to_string()),
+                    Err(e) => *error = Some(e),
                 }
             }
             _ => {}
@@ -194,7 +194,7 @@ impl Task {
                 let _ = reply.send(Ok(list));
             }
             RoutingQuery::FindPeer { peer, found, reply } => {
-                let _ = reply.send(found.ok_or_else(|| format!("peer {peer} not found")));
+                let _ = reply.send(found.ok_or(RoutingError::PeerNotFound { peer }));
             }
             RoutingQuery::Provide {
                 stored,
@@ -204,7 +204,7 @@ impl Task {
                 let r = if stored {
                     Ok(())
                 } else {
-                    Err(error.unwrap_or_else(|| "the provide query ended without a result".into()))
+                    Err(error.map_or(RoutingError::NoResult, RoutingError::Provide))
                 };
                 match reply {
                     Some(reply) => drop(reply.send(r)),

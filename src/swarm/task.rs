@@ -16,7 +16,7 @@ use libp2p::{identify, kad, Multiaddr, PeerId, Swarm};
 use smol::channel::Receiver;
 
 use super::jobs::{
-    Dht, Job, JobId, ProviderLookup, QueryKey, RoutingQuery, StartError, DHTS, NO_DHT,
+    Dht, Job, JobId, ProviderLookup, QueryKey, RoutingError, RoutingQuery, StartError, DHTS,
 };
 use super::{
     BitswapStat, Command, PeerEntry, MAX_PENDING_DIALS_COUNT, MAX_PROVIDER_LOOKUPS_COUNT,
@@ -219,7 +219,7 @@ impl Task {
                     return;
                 };
                 if !self.has_dht() {
-                    let _ = reply.send(Err(NO_DHT.into()));
+                    let _ = reply.send(Err(RoutingError::Disabled));
                     return;
                 }
                 let job = self.job_id();
@@ -242,7 +242,7 @@ impl Task {
                     return;
                 };
                 if !self.has_dht() {
-                    let _ = reply.send(Err(NO_DHT.into()));
+                    let _ = reply.send(Err(RoutingError::Disabled));
                     return;
                 }
                 let job = self.job_id();
@@ -257,16 +257,16 @@ impl Task {
             Command::Provide { key, reply } => {
                 if self.routing.len() >= MAX_ROUTING_QUERIES_COUNT {
                     match reply {
-                        Some(r) => drop(r.send(Err(format!(
-                            "too many routing queries running ({MAX_ROUTING_QUERIES_COUNT})"
-                        )))),
+                        Some(r) => drop(r.send(Err(RoutingError::TooMany {
+                            limit: MAX_ROUTING_QUERIES_COUNT,
+                        }))),
                         None => tracing::debug!("background provide skipped: too many queries"),
                     }
                     return;
                 }
                 if !self.has_dht() {
                     if let Some(r) = reply {
-                        let _ = r.send(Err(NO_DHT.into()));
+                        let _ = r.send(Err(RoutingError::Disabled));
                     }
                     return;
                 }
@@ -280,7 +280,9 @@ impl Task {
                 });
                 if running.is_empty() {
                     if let Some(r) = reply {
-                        let _ = r.send(Err(error.map_or_else(|| NO_DHT.into(), |e| e.to_string())));
+                        let _ = r.send(Err(
+                            error.map_or(RoutingError::Disabled, RoutingError::Start)
+                        ));
                     }
                     return;
                 }
