@@ -23,11 +23,7 @@ fn ping_lines_stream_as_they_happen() {
     let (_b_dir, b) = init_repo();
     let da = Daemon::start(&a);
     let db = Daemon::start(&b);
-    let b_addr = ok(&run(&b, &["swarm", "addrs", "local", "--id"], None))
-        .lines()
-        .next()
-        .expect("a listen address")
-        .to_string();
+    let b_addr = crate::common::dial_addr(&b);
     let b_id = b_addr.rsplit('/').next().unwrap().to_string();
     ok(&run(&a, &["swarm", "connect", &b_addr], None));
 

@@ -5,16 +5,10 @@
 use crate::common;
 use crate::rpc;
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{init_repo, ok, pseudo_random, run, Daemon};
-
-fn dial_addr(root: &Path) -> String {
-    let out = ok(&run(root, &["swarm", "addrs", "local", "--id"], None));
-    out.lines().next().expect("a listen address").to_string()
-}
+use common::{dial_addr, init_repo, ok, pseudo_random, run, Daemon};
 
 /// Polls `f` until it holds (10 s).
 fn eventually(what: &str, mut f: impl FnMut() -> bool) {

@@ -394,11 +394,7 @@ fn ping_a_peer_through_the_daemon() {
     let (_b_dir, b) = init_repo();
     let _da = Daemon::start(&a);
     let _db = Daemon::start(&b);
-    let b_addr = ok(&run(&b, &["swarm", "addrs", "local", "--id"], None))
-        .lines()
-        .next()
-        .expect("a listen address")
-        .to_string();
+    let b_addr = crate::common::dial_addr(&b);
     let b_id = b_addr.rsplit('/').next().unwrap().to_string();
     ok(&run(&a, &["swarm", "connect", &b_addr], None));
     let out = ok(&run(&a, &["ping", "-n", "3", &b_id], None));

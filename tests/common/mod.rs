@@ -66,6 +66,12 @@ pub fn run(root: &Path, args: &[&str], stdin: Option<&[u8]>) -> Run {
 }
 
 /// Asserts success and returns stdout as text.
+/// A running daemon's first listen address with `/p2p/<id>`, to dial it.
+pub fn dial_addr(root: &Path) -> String {
+    let out = ok(&run(root, &["swarm", "addrs", "local", "--id"], None));
+    out.lines().next().expect("a listen address").to_string()
+}
+
 pub fn ok(r: &Run) -> String {
     assert!(r.ok, "failed: {}", r.stderr);
     r.text()

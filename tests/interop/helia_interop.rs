@@ -9,10 +9,9 @@
 use crate::common;
 use crate::helia;
 
-use std::path::Path;
 use std::time::Duration;
 
-use common::{init_repo, ok, pseudo_random, run, Daemon};
+use common::{dial_addr, init_repo, ok, pseudo_random, run, Daemon};
 use helia::HeliaPeer;
 use sha2::{Digest, Sha256};
 
@@ -23,11 +22,6 @@ const FETCH_TIMEOUT: Duration = Duration::from_secs(60);
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn dial_addr(root: &Path) -> String {
-    let out = ok(&run(root, &["swarm", "addrs", "local", "--id"], None));
-    out.lines().next().expect("a listen address").to_string()
 }
 
 #[test]

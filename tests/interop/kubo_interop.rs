@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use acorn_tools::interop::kubo::{KuboPeer, Options};
 use base64ct::{Base64, Encoding};
-use common::{err, init_repo, ok, pseudo_random, run, Daemon};
+use common::{dial_addr, err, init_repo, ok, pseudo_random, run, Daemon};
 use libp2p_identity::Keypair;
 use sha2::{Digest, Sha256};
 
@@ -27,11 +27,6 @@ const FETCH_TIMEOUT: Duration = Duration::from_secs(90);
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn dial_addr(root: &Path) -> String {
-    let out = ok(&run(root, &["swarm", "addrs", "local", "--id"], None));
-    out.lines().next().expect("a listen address").to_string()
 }
 
 fn peer_id(root: &Path) -> String {

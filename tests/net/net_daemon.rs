@@ -9,19 +9,13 @@ use crate::common;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{err, init_repo, ok, pseudo_random, run, threads, Daemon};
+use common::{dial_addr, err, init_repo, ok, pseudo_random, run, threads, Daemon};
 use sha2::{Digest, Sha256};
 
 const BITSWAP_1_2: &str = "/ipfs/bitswap/1.2.0";
 
 fn id(root: &Path) -> serde_json::Value {
     serde_json::from_str(&ok(&run(root, &["id"], None))).expect("id JSON")
-}
-
-/// The daemon's first listen address with `/p2p/<id>`.
-fn dial_addr(root: &Path) -> String {
-    let out = ok(&run(root, &["swarm", "addrs", "local", "--id"], None));
-    out.lines().next().expect("a listen address").to_string()
 }
 
 fn sha(data: &[u8]) -> Vec<u8> {

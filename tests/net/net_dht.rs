@@ -10,7 +10,7 @@ use crate::common;
 
 use std::path::Path;
 
-use common::{err, init_repo, ok, pseudo_random, run, Daemon};
+use common::{dial_addr, err, init_repo, ok, pseudo_random, run, Daemon};
 use sha2::{Digest, Sha256};
 
 const KAD: &str = "/ipfs/kad/1.0.0";
@@ -31,11 +31,6 @@ fn protocols(root: &Path) -> Vec<String> {
         .iter()
         .map(|p| p.as_str().unwrap().to_string())
         .collect()
-}
-
-fn dial_addr(root: &Path) -> String {
-    let out = ok(&run(root, &["swarm", "addrs", "local", "--id"], None));
-    out.lines().next().expect("a listen address").to_string()
 }
 
 /// Retries `f` for up to 20 s (identify and routing-table updates are asynchronous).
