@@ -4,24 +4,18 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use acorn_testnet::netns;
 use acorn_testnet::testnet::{Bins, HostSpec, LinkSpec, Testnet, Topology, INTERNET};
 
+mod common;
+use common::acorn;
+
 fn testnet_bin() -> &'static str {
     env!("CARGO_BIN_EXE_testnet")
-}
-
-fn acorn() -> PathBuf {
-    let p = Path::new(testnet_bin()).with_file_name("acorn");
-    assert!(
-        p.exists(),
-        "build the acorn binary first: cargo build --bin acorn"
-    );
-    p
 }
 
 const LONG_RUN: &str = r#"

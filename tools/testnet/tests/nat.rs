@@ -5,7 +5,6 @@
 //! gone after the drop.
 
 use std::net::UdpSocket;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use acorn_testnet::link::Conditions;
@@ -15,20 +14,14 @@ use acorn_testnet::testnet::{
     Bins, HostSpec, LinkSpec, Nat, NetworkSpec, Testnet, Topology, INTERNET,
 };
 
+mod common;
+use common::acorn;
+
 fn bins() -> Bins {
     Bins {
         link: env!("CARGO_BIN_EXE_testnet-link").into(),
         testnet: env!("CARGO_BIN_EXE_testnet").into(),
     }
-}
-
-fn acorn() -> PathBuf {
-    let p = Path::new(env!("CARGO_BIN_EXE_testnet")).with_file_name("acorn");
-    assert!(
-        p.exists(),
-        "build the acorn binary first: cargo build --bin acorn"
-    );
-    p
 }
 
 fn topology() -> Topology {

@@ -3,19 +3,12 @@
 //! nothing left behind); after a heal the same fetch finishes; a wrong sha256
 //! fails the run.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use acorn_testnet::netns;
 
-fn acorn() -> PathBuf {
-    let p = Path::new(env!("CARGO_BIN_EXE_testnet")).with_file_name("acorn");
-    assert!(
-        p.exists(),
-        "build the acorn binary first: cargo build --bin acorn"
-    );
-    p
-}
+mod common;
+use common::acorn;
 
 const HEAD: &str = r#"
 seed = 5
