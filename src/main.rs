@@ -37,6 +37,7 @@ mod http;
 mod identity;
 mod kubo_import;
 mod logs;
+mod metrics;
 mod notify;
 mod pool;
 mod profiles;

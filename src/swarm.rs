@@ -271,6 +271,9 @@ enum Command {
     BitswapStat(oneshot::Sender<Result<BitswapStat, String>>),
     /// `bitswap wantlist [--peer]`.
     BitswapWantlist(Option<PeerId>, oneshot::Sender<Result<Vec<Cid>, String>>),
+    /// A metrics scrape: the task's figures (peers, bitswap, provider records); the
+    /// handle adds the byte counters.
+    Metrics(oneshot::Sender<Result<crate::metrics::NetFigures, String>>),
 }
 
 /// One provider found by `routing findprovs`.

@@ -58,6 +58,7 @@ LAYERS = {
     "notify": "leaf",
     "pool": "leaf",
     "endpoints": "leaf",
+    "metrics": "leaf",
     "core": "node",
     "repo_glue": "node",
     "fetch": "node",

@@ -66,7 +66,8 @@
 //! (`get`, `refs`, `cat`, `ls`, `block/get|stat`, `repo/verify`), `network.rs`
 //! (`id`, `swarm/*`, `stats/bw`, `routing/*`), `dag.rs` and `pins.rs` (above),
 //! [`add`], [`filestore`], [`config`] (and `config/show`), [`stats`]
-//! (`stats/repo`, `stats/bitswap`, `bitswap/*`). `params.rs` reads Kubo-style
+//! (`stats/repo`, `stats/bitswap`, `bitswap/*`), `metrics.rs` (Kubo's
+//! `/debug/metrics/prometheus`, beside `/api/v0`). `params.rs` reads Kubo-style
 //! parameters, `stream.rs` builds streamed answers; [`cors`] holds the browser rule.
 //!
 //! **Network.** `id`, `swarm/*`, `routing/*`, `stats/bw` and `bitswap/*` are the core
@@ -88,6 +89,7 @@ mod content;
 mod dag;
 pub mod filestore;
 mod log;
+mod metrics;
 mod network;
 mod params;
 mod ping;
@@ -183,6 +185,16 @@ const COMMANDS: &[&str] = &[
     "swarm/peers",
     "version",
 ];
+
+/// The metrics label of a request path: its command (from [`COMMANDS`], so the
+/// label values are a fixed set), or `other`.
+fn command_label(path: &str) -> &'static str {
+    path.strip_prefix(API_PREFIX)
+        .map(|c| c.trim_end_matches('/'))
+        .and_then(|c| COMMANDS.iter().find(|k| **k == c))
+        .copied()
+        .unwrap_or(crate::metrics::OTHER_COMMAND)
+}
 
 /// The API's state: the node and the daemon's shutdown switch.
 pub struct Api {
@@ -285,8 +297,22 @@ impl Api {
         self.slots.active()
     }
 
-    /// Answers one request.
+    /// Answers one request, counted in the metrics by command and status (the
+    /// scrape itself at [`crate::metrics::PATH`] too, as `other`).
     pub async fn handle(self: Arc<Api>, req: Request) -> Response {
+        let started = Instant::now();
+        let command = command_label(&req.path);
+        let resp = if req.path == crate::metrics::PATH {
+            self.metrics(&req).await
+        } else {
+            self.answer(req).await
+        };
+        crate::metrics::rpc_request(command, resp.status, started.elapsed());
+        resp
+    }
+
+    /// Answers one `/api/v0` request.
+    async fn answer(self: Arc<Api>, req: Request) -> Response {
         let not_found = || Response::full(404, "text/plain", "404 page not found\n");
         let Some(cmd) = req.path.strip_prefix(API_PREFIX) else {
             return not_found();

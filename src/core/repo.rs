@@ -9,7 +9,9 @@ impl Node {
 
     /// `repo gc`: calls `on_removed` for each removed block.
     pub fn repo_gc(&self, on_removed: &mut dyn FnMut(&Cid)) -> anyhow::Result<gc::GcStats> {
-        Ok(gc::collect(self.store(), on_removed)?)
+        let st = gc::collect(self.store(), on_removed)?;
+        crate::metrics::gc_run(st.removed_blocks, st.removed_bytes);
+        Ok(st)
     }
 
     /// The repo's directory.

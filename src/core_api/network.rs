@@ -133,6 +133,17 @@ fn sorted(mut cids: Vec<Cid>) -> Vec<Cid> {
     cids
 }
 
+impl Local {
+    /// The network's figures for a metrics scrape (the daemon only: `None` while
+    /// no network runs). Waits for the swarm task, so on a blocking-pool thread.
+    pub fn net_metrics(&self) -> Result<Option<crate::metrics::NetFigures>> {
+        match &self.net {
+            Some(n) => Ok(Some(wait(n.metrics())?)),
+            None => Ok(None),
+        }
+    }
+}
+
 impl Network for Local {
     fn id(&self, peer: Option<&str>) -> Result<IdInfo> {
         let mut info = self.node().id()?;

@@ -262,8 +262,17 @@ impl Gateway {
             .map_err(fail)
     }
 
+    /// Answers one request, counted in the metrics by route and status.
+    pub async fn handle(self: Arc<Gateway>, req: Request) -> Response {
+        let started = std::time::Instant::now();
+        let route = crate::metrics::gateway_route(&req.path);
+        let resp = self.answer(req).await;
+        crate::metrics::gateway_request(route, resp.status, started.elapsed());
+        resp
+    }
+
     /// Answers one request.
-    pub async fn handle(self: Arc<Gateway>, mut req: Request) -> Response {
+    async fn answer(self: Arc<Gateway>, mut req: Request) -> Response {
         let head_only = match req.method.as_str() {
             "GET" => false,
             "HEAD" => true,

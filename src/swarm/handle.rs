@@ -264,6 +264,26 @@ impl NetHandle {
             .map_err(NetError::Bitswap)
     }
 
+    /// The network's figures for a metrics scrape: the swarm task's, and the byte
+    /// counters (total and per tracked protocol) read here.
+    pub async fn metrics(&self) -> Result<crate::metrics::NetFigures, NetError> {
+        let mut f = self
+            .ask(Command::Metrics)
+            .await?
+            .map_err(NetError::Bitswap)?;
+        let now = Instant::now();
+        let t = self.bandwidth.total(now);
+        f.transport_bytes = (t.total_in, t.total_out);
+        f.protocol_bytes = acorn_net::bandwidth::TRACKED_PROTOCOLS
+            .iter()
+            .map(|p| {
+                let s = self.bandwidth.protocol(p, now);
+                (*p, s.total_in, s.total_out)
+            })
+            .collect();
+        Ok(f)
+    }
+
     /// `bitswap wantlist [--peer]`: our wants, or what `peer` wants from us.
     pub async fn bitswap_wantlist(&self, peer: Option<PeerId>) -> Result<Vec<Cid>, NetError> {
         self.ask(|reply| Command::BitswapWantlist(peer, reply))

@@ -72,11 +72,17 @@ impl Task {
 
     pub(super) async fn on_kad(&mut self, dht: Dht, ev: kad::Event) {
         let kad::Event::OutboundQueryProgressed {
-            id, result, step, ..
+            id,
+            result,
+            step,
+            stats,
         } = ev
         else {
             return;
         };
+        if step.last {
+            record_query(&result, &stats);
+        }
         let key = (dht, id);
         let Some(&job) = self.queries.get(&key) else {
             return;
@@ -217,4 +223,20 @@ impl Task {
             }
         }
     }
+}
+
+/// Counts a finished Kademlia query (any: bitswap lookups, `routing` commands,
+/// bootstrap, background provides) in the metrics, by kind and result.
+fn record_query(result: &kad::QueryResult, stats: &kad::QueryStats) {
+    use kad::QueryResult as Q;
+    let (kind, ok) = match result {
+        Q::GetProviders(r) => ("get_providers", r.is_ok()),
+        Q::StartProviding(r) | Q::RepublishProvider(r) => ("start_providing", r.is_ok()),
+        Q::GetClosestPeers(r) => ("get_closest_peers", r.is_ok()),
+        Q::Bootstrap(r) => ("bootstrap", r.is_ok()),
+        Q::GetRecord(r) => ("get_record", r.is_ok()),
+        _ => ("other", true),
+    };
+    let took = stats.duration().unwrap_or_default();
+    crate::metrics::dht_query(kind, ok, took);
 }

@@ -115,12 +115,44 @@ impl Task {
                     };
                     let _ = reply.send(r.map_err(|e| e.to_string()));
                 }
+                Wake::Cmd(Some(Command::Metrics(reply))) => {
+                    let r = self.bitswap.stats().await.map(|st| self.metrics(&st));
+                    let _ = reply.send(r.map_err(|e| e.to_string()));
+                }
                 Wake::Cmd(Some(c)) => self.on_command(c),
                 // Every handle dropped: the daemon is gone.
                 Wake::Cmd(None) => return,
                 Wake::Bitswap(Some(ev)) => self.on_bitswap(ev),
                 Wake::Bitswap(None) => bitswap_open = false,
             }
+        }
+    }
+
+    /// The task's part of a metrics scrape: connected peers, bitswap's counters
+    /// (`st`) and the provider records we announce (a pass over each DHT's store of
+    /// our own records, bounded by its `max_provided_keys`).
+    fn metrics(&mut self, st: &bitswap::Stats) -> crate::metrics::NetFigures {
+        use libp2p::kad::store::RecordStore as _;
+        let peers = self.swarm.connected_peers().count() as u64;
+        let mut provided_records = 0u64;
+        for dht in DHTS {
+            if let Some(k) = self.kad_of(dht) {
+                provided_records += k.store_mut().provided().count() as u64;
+            }
+        }
+        crate::metrics::NetFigures {
+            peers,
+            bitswap_blocks_received: st.blocks_received,
+            bitswap_data_received: st.data_received,
+            bitswap_blocks_sent: st.blocks_sent,
+            bitswap_data_sent: st.data_sent,
+            bitswap_dup_blocks_received: st.dup_blks_received,
+            bitswap_dup_data_received: st.dup_data_received,
+            bitswap_messages_received: st.messages_received,
+            bitswap_wantlist: st.wantlist_len,
+            bitswap_peer_wants: st.peer_wants,
+            provided_records,
+            ..Default::default()
         }
     }
 
@@ -294,7 +326,10 @@ impl Task {
                 self.routing.insert(job, Job { running, what });
             }
             // Handled in `run`.
-            Command::Shutdown(_) | Command::BitswapStat(_) | Command::BitswapWantlist(..) => {}
+            Command::Shutdown(_)
+            | Command::BitswapStat(_)
+            | Command::BitswapWantlist(..)
+            | Command::Metrics(_) => {}
         }
     }
 

@@ -141,11 +141,18 @@ fn bitswap_and_repo_stats() {
         )),
         "{t}"
     );
-    // A answers a want at once (DONT_HAVE) and then forgets it (the bitswap core
-    // keeps no unanswerable wants), so B's want at A is fleeting: check the shape.
-    let w = rpc::post(da.port, &format!("/api/v0/bitswap/wantlist?peer={b_id}"));
-    assert_eq!(w.status, 200);
-    assert!(w.json()["Keys"].is_array(), "{}", w.json());
+    // A answered B's want with DONT_HAVE and keeps it on B's wantlist, as Kubo:
+    // A's view of what B wants from it (RPC and CLI) shows the missing block.
+    eventually("A's view of B's wantlist", || {
+        let w = rpc::post(da.port, &format!("/api/v0/bitswap/wantlist?peer={b_id}"));
+        assert_eq!(w.status, 200);
+        w.json()["Keys"].as_array().unwrap().contains(&want)
+    });
+    let t = ok(&run(&a, &["bitswap", "wantlist", "--peer", &b_id], None));
+    assert!(t.lines().any(|l| l == missing), "{t}");
+    // A peer we hold no wants of: an empty list.
+    let w = rpc::post(db.port, &format!("/api/v0/bitswap/wantlist?peer={a_id}")).json();
+    assert_eq!(w, serde_json::json!({"Keys": []}));
     let w = rpc::post(da.port, "/api/v0/bitswap/wantlist").json();
     assert_eq!(w, serde_json::json!({"Keys": []}));
     let _ = waiting.kill();

@@ -20,6 +20,7 @@ mod api_config;
 mod api_dag;
 mod api_dialect;
 mod api_filestore;
+mod api_metrics;
 mod api_ping_stream;
 mod api_security;
 mod api_slots;

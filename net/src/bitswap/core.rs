@@ -53,7 +53,8 @@
 //!   entries go first, then the fewest strikes); one strike is forgiven per
 //!   `strike_decay`.
 //! - session peers ≤ `max_session_peers` (full: the last, least proven one is evicted).
-//! - per-peer wantlist ≤ `max_peer_wantlist_entries` (full: new entries dropped, counted).
+//! - per-peer wantlist ≤ `max_peer_wantlist_entries` (full: a parked want is dropped to
+//!   make room, else the new entry is dropped and counted).
 //! - per-peer send queue ≤ `max_peer_send_queue_bytes` (full: no more lookups for that peer
 //!   until it drains — back-pressure, nothing dropped); over all peers ≤
 //!   `max_server_queued_bytes` (full: no more lookups at all until something is sent).
@@ -69,8 +70,10 @@
 //!   the CID's version or codec differ (the blockstore is keyed by multihash too).
 //! - A peer that answers a want-block with DONT_HAVE-less silence is not remembered as
 //!   "slow" across wants; it just times out per want.
-//! - Missing blocks without send-dont-have are dropped from the peer's wantlist rather than
-//!   kept in case we get the block later (boxo keeps them).
+//! - A want we answered "not here" (DONT_HAVE, or silence without send-dont-have) stays
+//!   on the peer's wantlist, parked, as boxo keeps it (`bitswap wantlist --peer` shows
+//!   it; a full wantlist drops a parked want first). Unlike boxo we do not serve it when
+//!   the block arrives later: the peer's next ask of the same want is looked up again.
 //! - Hashing happens on the caller's thread (≤ 2 MiB per block).
 //! - Scanning for the next timeout is O(live wants).
 //!
@@ -327,6 +330,8 @@ pub struct Stats {
     pub wantlist_len: u64,
     /// Connected peers.
     pub peers: u64,
+    /// Entries of the peers' wantlists we hold, in all (≤ peers × `max_peer_wantlist_entries`).
+    pub peer_wants: u64,
 }
 
 mod ledger;
@@ -397,6 +402,7 @@ impl Core {
         let mut s = self.stats.clone();
         s.wantlist_len = self.wants.len() as u64;
         s.peers = self.connected.len() as u64;
+        s.peer_wants = self.peers.values().map(|p| p.wants.len() as u64).sum();
         s
     }
 

@@ -25,6 +25,10 @@ pub(super) struct PeerWant {
     pub(super) cid: Cid,
     pub(super) want_type: WantType,
     pub(super) send_dont_have: bool,
+    /// Answered "not here" (DONT_HAVE, or silence when not asked for one) and kept,
+    /// as boxo keeps it, so `bitswap wantlist --peer` shows what the peer still
+    /// wants; the same want received again is looked up again.
+    pub(super) parked: bool,
 }
 
 impl Core {
@@ -51,11 +55,22 @@ impl Core {
                 continue;
             }
             let new_lookup = match p.wants.get(&mh) {
-                Some(old) => old.want_type == WantType::Have && e.want_type == WantType::Block,
+                Some(old) => {
+                    old.parked
+                        || (old.want_type == WantType::Have && e.want_type == WantType::Block)
+                }
                 None => {
                     if p.wants.len() >= cap {
-                        self.stats.peer_wantlist_overflow += 1;
-                        continue;
+                        // Full: a parked want (answered "not here") makes room first.
+                        match p.wants.iter().find(|(_, w)| w.parked).map(|(m, _)| *m) {
+                            Some(old) => {
+                                p.wants.remove(&old);
+                            }
+                            None => {
+                                self.stats.peer_wantlist_overflow += 1;
+                                continue;
+                            }
+                        }
                     }
                     true
                 }
@@ -66,6 +81,7 @@ impl Core {
                     cid: e.cid,
                     want_type: e.want_type,
                     send_dont_have: e.send_dont_have,
+                    parked: false,
                 },
             );
             if new_lookup && !p.lookup_queue.contains(&mh) {
@@ -165,7 +181,7 @@ impl Core {
             .lookups_inflight_bytes
             .saturating_sub(Self::lookup_cost(want_type));
         let mh = *cid.hash();
-        let Some(pw) = p.wants.get(&mh) else {
+        let Some(pw) = p.wants.get_mut(&mh) else {
             return; // cancelled meanwhile
         };
         let resp = match (pw.want_type, found) {
@@ -180,7 +196,7 @@ impl Core {
             (WantType::Have, Found::Block(_) | Found::Have) => Some(Response::Have(pw.cid)),
             _ if pw.send_dont_have => Some(Response::DontHave(pw.cid)),
             _ => {
-                p.wants.remove(&mh);
+                pw.parked = true;
                 None
             }
         };
@@ -261,7 +277,9 @@ impl Core {
                         });
                     }
                     Response::DontHave(cid) => {
-                        p.wants.remove(cid.hash());
+                        if let Some(w) = p.wants.get_mut(cid.hash()) {
+                            w.parked = true;
+                        }
                         msg.presences.push(BlockPresence {
                             cid,
                             presence: Presence::DontHave,
@@ -380,7 +398,25 @@ mod tests {
         let mut expect = vec![(y, Presence::Have), (z, Presence::DontHave)];
         expect.sort_by_key(|(c, _)| c.to_bytes());
         assert_eq!(pres, expect, "no DONT_HAVE for q: it did not ask");
-        assert!(sim.core.peer_wantlist(&p).is_empty());
+        // Served wants are gone; the two we lack stay on the peer's wantlist, as boxo
+        // keeps them, and are not looked up again...
+        let mut left = sim.core.peer_wantlist(&p);
+        left.sort_by_key(|c| c.to_bytes());
+        let mut lacking = vec![z, q];
+        lacking.sort_by_key(|c| c.to_bytes());
+        assert_eq!(left, lacking);
+        assert_eq!(serve(&mut sim, &store), 0);
+        // ...until the peer asks again; a cancel removes one.
+        sim.core.on_message(
+            sim.now,
+            p,
+            want_msg(
+                vec![Entry::want(z, WantType::Block, true), Entry::cancel(q)],
+                false,
+            ),
+        );
+        assert_eq!(serve(&mut sim, &store), 1);
+        assert_eq!(sim.core.peer_wantlist(&p), vec![z]);
         let st = sim.core.stats();
         assert_eq!((st.blocks_sent, st.data_sent), (1, xd.len() as u64));
     }
@@ -550,6 +586,14 @@ mod tests {
         });
         let [p] = peers(1)[..] else { unreachable!() };
         let entries = (0..10)
+            .map(|i| Entry::want(block(i).0, WantType::Have, false))
+            .collect();
+        sim.core.on_message(sim.now, p, want_msg(entries, false));
+        assert_eq!(sim.core.peer_wantlist(&p).len(), 4);
+        assert_eq!(sim.core.stats().peer_wantlist_overflow, 6);
+        // Once answered "not here", those four are parked and make room for new wants.
+        assert_eq!(serve(&mut sim, &HashMap::new()), 4);
+        let entries = (10..13)
             .map(|i| Entry::want(block(i).0, WantType::Have, false))
             .collect();
         sim.core.on_message(sim.now, p, want_msg(entries, false));
