@@ -447,52 +447,53 @@ impl prometheus_client::collector::Collector for SnapshotCollector {
     }
 }
 
-/// The scrape: the events and `snapshot`, with `# EOF`.
+/// The scrape: the events and `snapshot`, with `# EOF`. (The registry ends each
+/// help text with a full stop itself.)
 pub fn render(snapshot: Snapshot) -> String {
     let e = events().clone();
     let mut r = Registry::default();
     r.register(
         "acorn_rpc_requests",
-        "RPC API requests by command and HTTP status.",
+        "RPC API requests by command and HTTP status",
         e.rpc_requests,
     );
     r.register_with_unit(
         "acorn_rpc_request_duration",
-        "RPC API time to the response head, by command.",
+        "RPC API time to the response head, by command",
         Unit::Seconds,
         e.rpc_latency,
     );
     r.register(
         "acorn_gateway_requests",
-        "Gateway requests by route and HTTP status.",
+        "Gateway requests by route and HTTP status",
         e.gateway_requests,
     );
     r.register_with_unit(
         "acorn_gateway_request_duration",
-        "Gateway time to the response head, by route.",
+        "Gateway time to the response head, by route",
         Unit::Seconds,
         e.gateway_latency,
     );
     r.register(
         "acorn_dht_queries",
-        "DHT queries ended, by kind and result.",
+        "DHT queries ended, by kind and result",
         e.dht_queries,
     );
     r.register_with_unit(
         "acorn_dht_query_duration",
-        "DHT query run time, by kind.",
+        "DHT query run time, by kind",
         Unit::Seconds,
         e.dht_latency,
     );
-    r.register("acorn_gc_runs", "Garbage collections run.", e.gc_runs);
+    r.register("acorn_gc_runs", "Garbage collections run", e.gc_runs);
     r.register(
         "acorn_gc_freed_blocks",
-        "Blocks removed by garbage collection.",
+        "Blocks removed by garbage collection",
         e.gc_freed_blocks,
     );
     r.register_with_unit(
         "acorn_gc_freed",
-        "Bytes of the blocks removed by garbage collection.",
+        "Bytes of the blocks removed by garbage collection",
         Unit::Bytes,
         e.gc_freed_bytes,
     );
@@ -531,6 +532,7 @@ mod tests {
         };
         let t = render(s);
         assert!(t.ends_with("# EOF\n"), "{t}");
+        assert!(!t.contains(".."), "a help text ends twice: {t}");
         for line in t.lines().filter(|l| !l.starts_with('#')) {
             let name = line.split(['{', ' ']).next().unwrap_or("");
             let family = name
