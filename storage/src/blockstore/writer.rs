@@ -100,6 +100,9 @@ impl Writer {
                 return Ok(());
             }
             self.undurable = true;
+            if !self.store.background_writer() {
+                return commit_batch(&self.store, &batch, false, false, &mut self.stats);
+            }
             if self.bg.is_none() {
                 let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(WRITER_QUEUE_BATCHES);
                 let store = self.store.clone();
