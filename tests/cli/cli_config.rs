@@ -305,7 +305,7 @@ fn config_profile_show_prints_the_budget() {
             .find(|l| l.trim_start().starts_with(name))
             .unwrap_or_else(|| panic!("no {name} line: {out}"));
         let words: Vec<&str> = line.split_whitespace().collect();
-        let at = words.iter().position(|w| *w == "B").expect("a byte count");
+        let at = words.iter().rposition(|w| *w == "B").expect("a byte count");
         words[at - 1].parse().unwrap()
     };
     let terms = [
