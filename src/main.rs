@@ -24,6 +24,7 @@
 #![deny(unsafe_code)]
 
 mod api;
+mod budget;
 mod cli;
 mod config;
 mod core;

@@ -135,14 +135,34 @@ pub fn load_swarm_key(root: &Path) -> anyhow::Result<Option<PreSharedKey>> {
     Ok(key)
 }
 
-/// The swarm settings from the node config.
-/// Bitswap's settings from the config (`Acorn.BitswapWantTimeout`), defaults else.
-fn bitswap_config(config: &Config) -> anyhow::Result<bitswap::Config> {
+/// Bitswap's settings from the config (`Acorn.BitswapWantTimeout`,
+/// `Acorn.BitswapMaxInboundBytes`, `Acorn.BitswapMaxQueuedBytes`,
+/// `Acorn.BitswapMaxInboundStreams`, `Acorn.BitswapMaxPeerWants`), defaults else. One peer's answer queue is at
+/// most the server's whole budget.
+pub fn bitswap_config(config: &Config) -> Result<bitswap::Config, crate::config::ConfigError> {
+    let a = &config.acorn;
     let mut cfg = bitswap::Config::default();
-    cfg.core.want_timeout = config.acorn.bitswap_want_timeout()?;
+    cfg.core.want_timeout = a.bitswap_want_timeout()?;
+    cfg.max_inbound_bytes = a.bitswap_max_inbound_bytes()?;
+    cfg.max_inbound_streams = a.bitswap_max_inbound_streams as usize;
+    cfg.core.max_peer_wantlist_entries = a.bitswap_max_peer_wants as usize;
+    let queued = a.bitswap_max_queued_bytes()?;
+    cfg.core.max_server_queued_bytes = queued;
+    cfg.core.max_peer_send_queue_bytes = cfg.core.max_peer_send_queue_bytes.min(queued);
     Ok(cfg)
 }
 
+/// A request's walk window from the config (`Acorn.FetchWindowBlocks`,
+/// `Acorn.FetchWindowSize`, `Acorn.FetchPendingLinks`).
+pub fn fetch_window(config: &Config) -> Result<crate::fetch::Window, crate::config::ConfigError> {
+    Ok(crate::fetch::Window {
+        blocks: config.acorn.fetch_window_blocks as usize,
+        bytes: config.acorn.fetch_window_bytes()?,
+        pending: config.acorn.fetch_pending_links as usize,
+    })
+}
+
+/// The swarm settings from the node config.
 pub fn swarm_config(config: &Config) -> net_swarm::Config {
     let dht_mode = match config.routing.kind {
         RoutingType::Dhtserver => DhtMode::Server,
@@ -163,6 +183,10 @@ pub fn swarm_config(config: &Config) -> net_swarm::Config {
             max_established_per_subnet: rm.max_inbound_conns_per_subnet,
             ..acorn_net::iplimit::Limits::default()
         },
+        max_streams_per_connection: config.acorn.yamux_max_streams as usize,
+        max_pending_inbound_connections: config.acorn.max_pending_connections,
+        max_pending_outbound_connections: config.acorn.max_pending_connections,
+        kad_max_records: config.acorn.dht_max_records as usize,
         ..net_swarm::Config::default()
     };
     // With the connection manager on, the hard limits follow `HighWater`: trimming
@@ -339,11 +363,7 @@ pub async fn start(
             .context("starting bitswap")?;
     // A channel that never carries a message: closing it is the shutdown signal.
     let (fetch_stop, stop) = channel::bounded(1);
-    let window = crate::fetch::Window {
-        blocks: config.acorn.fetch_window_blocks as usize,
-        bytes: config.acorn.fetch_window_bytes()?,
-        pending: config.acorn.fetch_pending_links as usize,
-    };
+    let window = fetch_window(config)?;
     node.set_fetcher(Arc::new(BitswapFetcher {
         bitswap: bs.clone(),
         stop,

@@ -18,7 +18,7 @@ file that defines the module it names, and fails on:
                counting, CORS, multipart bodies. It knows neither API nor the
                node: like a leaf, it may use only leaves, and any layer may use
                it (the config builds its settings, the RPC client encodes queries)
-     node      core.rs, repo_glue, fetch, kubo_import, swarm: the node's logic
+     node      core.rs, repo_glue, fetch, kubo_import, swarm, budget: the node's logic
      core_api  the core API (`Local`, `Remote`)
      front     cli, api (the RPC API), gateway: each uses only core_api, http and
                leaves, never the node's logic, acorn_storage or acorn_net
@@ -65,6 +65,7 @@ LAYERS = {
     "diag": "node",
     "kubo_import": "node",
     "swarm": "node",
+    "budget": "node",
     "core_api": "core_api",
     "http": "http",
     "cli": "front",

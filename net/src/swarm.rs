@@ -64,7 +64,8 @@
 //! window), times up to [`Config::max_connections`] connections. Readers that stop
 //! reading (e.g. bitswap waiting for its inbound byte budget) leave their window's worth
 //! buffered. On small boards lower `max_streams_per_connection` (16 streams = 4 MiB per
-//! connection) and `max_connections`; bitswap itself uses at most
+//! connection; the daemon's `Acorn.YamuxMaxStreams`) and `max_connections`; bitswap
+//! itself uses at most
 //! `bitswap::Config::max_inbound_streams_per_peer` inbound streams per peer.
 
 use std::{sync::Arc, time::Duration};
@@ -104,6 +105,24 @@ pub const LAN_KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/ipfs/lan/kad/
 
 /// Peers kept per k-bucket of each routing table (Kademlia's `k`, libp2p's default).
 pub const KAD_BUCKET_PEERS_COUNT: usize = 20;
+
+/// yamux's receive window of a new stream (the spec's 256 KiB, `yamux::DEFAULT_CREDIT`
+/// in yamux 0.14): bytes a peer may send on one stream before we read any, which
+/// yamux buffers. A connection's worst case is this × [`Config::max_streams_per_connection`].
+pub const YAMUX_STREAM_WINDOW_BYTES: usize = 256 * 1024;
+
+/// Buffers one connection may keep in its noise layer (libp2p-noise 0.47): a framed
+/// read buffer, the decrypted frame, the plaintext send buffer and the encrypted
+/// write buffer, each up to one noise frame (65 535 bytes). A connection still in
+/// its handshake holds at most as much.
+pub const CONNECTION_BUFFER_BYTES: usize = 4 * 65_535;
+
+/// Buckets of a Kademlia routing table (one per bit of the 256-bit key space).
+pub const KAD_TABLE_BUCKETS_COUNT: usize = 256;
+
+/// Estimated RAM of one routing-table entry: a peer id (up to 64 bytes), its few
+/// addresses and the bucket's bookkeeping.
+pub const KAD_TABLE_ENTRY_BYTES: usize = 256;
 
 /// A DHT behaviour (either of them) with its in-memory record store.
 pub type Kad = kad::Behaviour<kad::store::MemoryStore>;

@@ -120,9 +120,8 @@ use stream::{fetching_stream, json_dag_stream, stream, stream_response};
 /// `stats/bw`, `bitswap/*`) wait for the swarm task, apart from the repo's
 /// blocking pool; started on use, gone when idle (`pool::IDLE_EXIT`).
 pub const NET_WAIT_THREADS: usize = 1;
-/// Chunks queued between a core call and the socket; the core call waits when
-/// the client reads slower than it produces.
-pub const RESPONSE_QUEUE_COUNT: usize = 4;
+/// Chunks queued between a handler and the socket (the one value both servers use).
+pub use crate::http::stream::RESPONSE_QUEUE_COUNT;
 /// Where the commands live.
 pub const API_PREFIX: &str = "/api/v0/";
 

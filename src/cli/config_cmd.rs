@@ -13,11 +13,14 @@
 //!   refused, the config stays as it was and the edit is kept beside it
 //!   (`config.rejected`, mode 0600) so no work is lost.
 //! - `acorn config profile ls` lists the profiles (Acorn addition).
+//! - `acorn config profile show NAME` prints the worst-case memory of a daemon with
+//!   that profile, term by term, against a firmware profile's ceiling (Acorn
+//!   addition; [`crate::core_api::settings::profile_budget`]).
 //! - `acorn config profile apply NAME [--dry-run]` applies a profile, prints the
 //!   changed keys (`Key: old => new`) and, unless `--dry-run`, saves a backup
 //!   (`config-pre-NAME-<unix seconds>`) and the new config.
 //!
-//! Every form but `profile ls` calls the [`Settings`](crate::core_api::Settings)
+//! Every form but `profile ls` and `profile show` calls the [`Settings`](crate::core_api::Settings)
 //! core API: the daemon's while one runs (`profile apply` then refuses: "stop the
 //! daemon first"), else the repo opened offline; writes go through
 //! [`Config::save`](crate::config::Config::save) (atomic) while the repo is locked.
@@ -101,6 +104,20 @@ pub struct ProfileCmd {
 pub enum ProfileSub {
     Apply(ApplyCmd),
     Ls(ProfileLsCmd),
+    Show(ProfileShowCmd),
+}
+
+/// Print a profile's worst-case memory, term by term, against its ceiling.
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(
+    subcommand,
+    name = "show",
+    note = "The budget is of the default config with the profile applied; firmware profiles (pi-zero, vps-256m, pi3, pi4) show their RSS ceiling."
+)]
+pub struct ProfileShowCmd {
+    /// the profile name
+    #[argh(positional)]
+    pub name: String,
 }
 
 /// List the profiles and what they change.
@@ -133,6 +150,13 @@ impl ConfigCmd {
             Some(ConfigSub::Profile(ProfileCmd {
                 command: ProfileSub::Apply(apply),
             })) => return apply.run(ctx),
+            Some(ConfigSub::Profile(ProfileCmd {
+                command: ProfileSub::Show(show),
+            })) => {
+                return print(&render_budget(&crate::core_api::settings::profile_budget(
+                    &show.name,
+                )?))
+            }
             Some(ConfigSub::Show(_)) => {
                 let shown = super::core(ctx)?.config_show()?;
                 warn_ignored(&shown);
@@ -277,6 +301,54 @@ fn profile_list() -> String {
         .iter()
         .map(|p| format!("{}: {}\n", p.name, p.description))
         .collect()
+}
+
+/// `config profile show`: one line per term (name, formula with its values, bytes),
+/// then the total against the ceiling.
+fn render_budget(p: &crate::core_api::settings::ProfileBudget) -> String {
+    let mib = |n: u64| format!("{:.2} MiB", n as f64 / f64::from(1u32 << 20));
+    let name_w = p
+        .budget
+        .terms
+        .iter()
+        .map(|t| t.name.len())
+        .max()
+        .unwrap_or(0);
+    let formula_w = p
+        .budget
+        .terms
+        .iter()
+        .map(|t| t.formula.len())
+        .max()
+        .unwrap_or(0);
+    let mut out = format!("worst-case memory of profile {}:\n", p.name);
+    for t in &p.budget.terms {
+        out.push_str(&format!(
+            "  {:name_w$}  {:formula_w$}  {:>10} B  {:>10}\n",
+            t.name,
+            t.formula,
+            t.bytes,
+            mib(t.bytes)
+        ));
+    }
+    let total = p.budget.total();
+    let pad = name_w + formula_w + 2;
+    out.push_str(&format!(
+        "  {:pad$}  {total:>10} B  {:>10}\n",
+        "total",
+        mib(total)
+    ));
+    match p.ceiling_bytes {
+        Some(c) => out.push_str(&format!(
+            "  {:pad$}  {c:>10} B  {:>10}  ({}, {:.0}% used)\n",
+            "ceiling",
+            mib(c),
+            if total < c { "fits" } else { "OVER" },
+            total as f64 * 100.0 / c as f64
+        )),
+        None => out.push_str("  (not a firmware profile: no ceiling)\n"),
+    }
+    out
 }
 
 /// Kubo's human output: a string bare, anything else as indented JSON.

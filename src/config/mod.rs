@@ -77,11 +77,22 @@
 //! | `Acorn.BlockingThreads` | `2` threads |
 //! | `Acorn.WriteBatchSize` | `"4MiB"` (block data per import write transaction) |
 //! | `Acorn.DbCacheSize` | `"8MiB"` (the database's page cache) |
+//! | `Acorn.BackgroundWriter` | `true` (imports commit intermediate batches on their own `acorn-writer` thread) |
 //! | `Acorn.LanDht` | `true` (LAN DHT `/ipfs/lan/kad/1.0.0` beside the WAN one) |
 //! | `Acorn.FetchWindowBlocks` | `32` wants in flight per request's DAG walk |
 //! | `Acorn.FetchWindowSize` | `"8MiB"` (bytes those wants may bring at once) |
 //! | `Acorn.FetchPendingLinks` | `4096` links queued per walk |
 //! | `Acorn.BitswapWantTimeout` | `"5s"` (a peer's time to answer or deliver a block before bitswap asks another) |
+//! | `Acorn.BitswapMaxInboundBytes` | `"16MiB"` (inbound bitswap frames held at once, all peers; at least 64 KiB) |
+//! | `Acorn.BitswapMaxQueuedBytes` | `"16MiB"` (bitswap answers held for other peers, all peers; at least 64 KiB) |
+//! | `Acorn.BitswapMaxInboundStreams` | `320` inbound bitswap streams read at once |
+//! | `Acorn.BitswapMaxPeerWants` | `1024` entries kept from one peer's wantlist |
+//! | `Acorn.YamuxMaxStreams` | `128` streams per connection (each up to a 256 KiB yamux window unread; at least [`MIN_YAMUX_STREAMS_COUNT`]) |
+//! | `Acorn.MaxPendingConnections` | `32` connections handshaking, inbound and outbound each |
+//! | `Acorn.DhtMaxRecords` | `256` value records per DHT (16 KiB each at most) |
+//!
+//! The daemon's worst-case memory from these settings is
+//! `crate::budget::worst_case` (`acorn config profile show NAME`).
 //!
 //! **Limits.** The file is refused above [`MAX_CONFIG_BYTES`] before it is read;
 //! `Acorn.BlockingThreads` is at most [`MAX_BLOCKING_THREADS_COUNT`];
@@ -122,6 +133,10 @@ pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
 /// Most threads `Acorn.BlockingThreads` may ask for. Each costs a stack
 /// (2 MiB reserved, a few KiB touched) on a board with 512 MiB.
 pub const MAX_BLOCKING_THREADS_COUNT: u16 = 64;
+
+/// Fewest `Acorn.YamuxMaxStreams`: ping (both ways), identify, a DHT query and
+/// bitswap's outbound and inbound streams must fit on one connection at once.
+pub const MIN_YAMUX_STREAMS_COUNT: u32 = 6;
 
 /// Default `API.MaxConcurrentRequests` and `Gateway.MaxConcurrentRequests`:
 /// requests served at once by one server (more wait for a slot, see

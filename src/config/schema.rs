@@ -509,6 +509,11 @@ pub struct AcornSection {
     /// buffered, plus the database's dirty pages for one batch (small blocks, stored
     /// inside the database, take several times their size there).
     pub write_batch_size: HumanSize,
+    /// Imports commit their intermediate write batches on a thread of their own
+    /// (`acorn-writer`, default `true`), so hashing the next batch overlaps writing
+    /// this one; `false` commits them in the import's own thread: one OS thread
+    /// fewer, for boards with one core or a tight thread budget.
+    pub background_writer: bool,
     /// The database's page cache (humanized size, default `"8MiB"`); applies when the
     /// repo is opened.
     pub db_cache_size: HumanSize,
@@ -529,6 +534,35 @@ pub struct AcornSection {
     /// Longer suits slow links (a 256 KiB block must cross within it); shorter fails
     /// over faster but may ask a second peer for blocks already on their way.
     pub bitswap_want_timeout: GoDuration,
+    /// Bytes of inbound bitswap frames read or waiting for the bitswap task, over all
+    /// peers (humanized size, default `"16MiB"`). Full: readers wait before reading a
+    /// frame's body, which pushes back on the peers. A frame larger than this (up to
+    /// 4 MiB, bitswap's largest message) takes the whole budget, so the RAM is the
+    /// larger of the two.
+    pub bitswap_max_inbound_bytes: HumanSize,
+    /// Bytes of answers bitswap holds for other peers (queued, being looked up, being
+    /// sent), over all peers (humanized size, default `"16MiB"`); one peer's queue is
+    /// at most the smaller of this and 4 MiB. A block larger than the room still goes
+    /// when nothing else is held, so the RAM is the larger of this and 4 MiB.
+    pub bitswap_max_queued_bytes: HumanSize,
+    /// Inbound bitswap streams read at once over all peers (default `320`); more are
+    /// reset. A reader task costs a few hundred bytes idle.
+    pub bitswap_max_inbound_streams: u32,
+    /// Entries kept from one peer's wantlist (default `1024`, about 200 bytes each);
+    /// more are dropped, as if the peer had not asked.
+    pub bitswap_max_peer_wants: u32,
+    /// Streams open at once on one connection (yamux, default `128`). Each may hold
+    /// yamux's 256 KiB receive window of bytes not yet read, so this × 256 KiB is a
+    /// connection's worst-case buffer; lower it on small boards. Below about 8, peers
+    /// that open a stream per message (Helia) or run ping, identify, the DHT and
+    /// bitswap at once see streams refused.
+    pub yamux_max_streams: u32,
+    /// Connections still dialling or in their handshake, inbound and outbound each
+    /// (default `32`); more wait (outbound) or are refused (inbound).
+    pub max_pending_connections: u32,
+    /// DHT value records stored, per DHT (default `256`), each at most 16 KiB: the
+    /// record store's worst case is 2 DHTs × this × 16 KiB.
+    pub dht_max_records: u32,
 }
 
 impl AcornSection {
@@ -568,11 +602,33 @@ impl AcornSection {
         size_setting("Acorn.DbCacheSize", &self.db_cache_size, 1)
     }
 
+    /// `BitswapMaxInboundBytes` in bytes (at least 64 KiB).
+    pub fn bitswap_max_inbound_bytes(&self) -> Result<usize, ConfigError> {
+        size_setting(
+            "Acorn.BitswapMaxInboundBytes",
+            &self.bitswap_max_inbound_bytes,
+            MIN_BITSWAP_BUFFER_BYTES,
+        )
+    }
+
+    /// `BitswapMaxQueuedBytes` in bytes (at least 64 KiB).
+    pub fn bitswap_max_queued_bytes(&self) -> Result<usize, ConfigError> {
+        size_setting(
+            "Acorn.BitswapMaxQueuedBytes",
+            &self.bitswap_max_queued_bytes,
+            MIN_BITSWAP_BUFFER_BYTES,
+        )
+    }
+
     /// `FetchWindowSize` in bytes (at least 1).
     pub fn fetch_window_bytes(&self) -> Result<usize, ConfigError> {
         size_setting("Acorn.FetchWindowSize", &self.fetch_window_size, 1)
     }
 }
+
+/// Smallest `Acorn.BitswapMaxInboundBytes` / `Acorn.BitswapMaxQueuedBytes`: below
+/// this every frame would take the whole budget.
+pub const MIN_BITSWAP_BUFFER_BYTES: u64 = 64 << 10;
 
 /// A humanized size setting (parsed on load) of at least `min` bytes that fits
 /// in memory.
@@ -597,11 +653,19 @@ impl Default for AcornSection {
             min_free_space: default_size("64MiB"),
             lan_dht: true,
             write_batch_size: default_size("4MiB"),
+            background_writer: true,
             db_cache_size: default_size("8MiB"),
             fetch_window_blocks: 32,
             fetch_window_size: default_size("8MiB"),
             fetch_pending_links: 4096,
             bitswap_want_timeout: default_duration("5s"),
+            bitswap_max_inbound_bytes: default_size("16MiB"),
+            bitswap_max_queued_bytes: default_size("16MiB"),
+            bitswap_max_inbound_streams: 320,
+            bitswap_max_peer_wants: 1024,
+            yamux_max_streams: 128,
+            max_pending_connections: 32,
+            dht_max_records: 256,
         }
     }
 }

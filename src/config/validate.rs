@@ -201,6 +201,35 @@ impl Config {
             }
         }
         self.acorn.fetch_window_bytes()?;
+        self.acorn.bitswap_max_inbound_bytes()?;
+        self.acorn.bitswap_max_queued_bytes()?;
+        for (key, n, min) in [
+            (
+                "Acorn.BitswapMaxInboundStreams",
+                self.acorn.bitswap_max_inbound_streams,
+                1,
+            ),
+            (
+                "Acorn.BitswapMaxPeerWants",
+                self.acorn.bitswap_max_peer_wants,
+                1,
+            ),
+            (
+                "Acorn.YamuxMaxStreams",
+                self.acorn.yamux_max_streams,
+                MIN_YAMUX_STREAMS_COUNT,
+            ),
+            (
+                "Acorn.MaxPendingConnections",
+                self.acorn.max_pending_connections,
+                1,
+            ),
+            ("Acorn.DhtMaxRecords", self.acorn.dht_max_records, 1),
+        ] {
+            if n < min {
+                return Err(invalid(key, format!("must be at least {min}")));
+            }
+        }
         Ok(())
     }
 }

@@ -220,6 +220,7 @@ impl Node {
         let store = handle.repo.store();
         store.set_min_free_bytes(config.acorn.min_free_space_bytes()?);
         store.set_writer_batch_bytes(config.acorn.write_batch_bytes()?);
+        store.set_background_writer(config.acorn.background_writer);
         Ok(Node {
             handle,
             config,
@@ -540,6 +541,23 @@ mod tests {
             ),
             ("RSA_MIN_BITS", crate::identity::RSA_MIN_BITS as u64),
             ("RSA_MAX_BITS", crate::identity::RSA_MAX_BITS as u64),
+            ("BASELINE_BYTES", crate::budget::BASELINE_BYTES),
+            (
+                "YAMUX_STREAM_WINDOW_BYTES",
+                acorn_net::swarm::YAMUX_STREAM_WINDOW_BYTES as u64,
+            ),
+            (
+                "CONNECTION_BUFFER_BYTES",
+                acorn_net::swarm::CONNECTION_BUFFER_BYTES as u64,
+            ),
+            (
+                "MIN_YAMUX_STREAMS_COUNT",
+                u64::from(crate::config::MIN_YAMUX_STREAMS_COUNT),
+            ),
+            (
+                "MIN_BITSWAP_BUFFER_BYTES",
+                crate::config::MIN_BITSWAP_BUFFER_BYTES,
+            ),
         ];
         let mut rows = 0;
         for line in readme.lines().filter(|l| l.starts_with("| `")) {

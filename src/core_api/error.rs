@@ -522,6 +522,7 @@ typed_from!(
     acorn_storage::kubo::KuboError,
     crate::config::ConfigError,
     crate::profiles::ProfileError,
+    crate::budget::BudgetError,
 );
 
 impl From<WaitError> for Error {

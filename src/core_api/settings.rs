@@ -1,5 +1,5 @@
 //! Settings: `config` get/set/show/replace, `config profile apply` (offline
-//! only), `version`.
+//! only), `config profile show` (a profile's memory budget), `version`.
 //!
 //! The [`Settings`] group of the [core API](super): its trait, its result types, and
 //! its two implementations, [`Local`] (this process's node) and [`Remote`] (a
@@ -18,7 +18,16 @@ use anyhow::Context as _;
 use serde_json::Value;
 
 use super::{Local, Remote};
+pub use crate::budget::ProfileBudget;
 pub use crate::profiles::ConfigChange;
+
+/// `config profile show NAME`: the worst-case memory of a daemon running the
+/// default config with profile `name` applied, term by term, and a firmware
+/// profile's ceiling. Profiles are built into the binary, so this needs no repo and
+/// reads the same offline and while a daemon runs.
+pub fn profile_budget(name: &str) -> Result<ProfileBudget> {
+    Ok(crate::budget::for_profile(name)?)
+}
 
 /// `version`: what this build is.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -20,7 +20,9 @@
 //! threads, with its swarm listening, also after serving or fetching, and at most
 //! 2 + `Acorn.BlockingThreads` + 1 while busy (a daemon only serving blocks: 3),
 //! plus [`crate::api::NET_WAIT_THREADS`] while an API network command waits on the
-//! swarm task.
+//! swarm task, plus one `acorn-writer` per import while it commits a batch unless
+//! `Acorn.BackgroundWriter` is off. Each firmware profile states its budget
+//! (`idle_threads`, `max_threads`), which `bench-ceiling` checks.
 //!
 //! **Signals.** `async-signal` registers SIGTERM/SIGINT with `signal-hook-registry`
 //! and wakes the executor through a self-pipe registered with the async-io reactor:
@@ -229,6 +231,12 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
         gw_listeners.push((l, got));
     }
 
+    // What `acorn config profile show` would print as the total, for this config.
+    let worst = crate::budget::worst_case_bytes(node.config())?;
+    tracing::info!(
+        worst_case_mib = worst >> 20,
+        "worst-case memory of this config (acorn config profile show)"
+    );
     let mut signals = Signals::new([Signal::Term, Signal::Int]).context("signal handlers")?;
     let (stop_tx, stop_rx) = smol::channel::bounded::<()>(1);
     let node = Arc::new(node);

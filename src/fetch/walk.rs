@@ -66,6 +66,8 @@ pub const DEFAULT_WINDOW_BYTES: usize = 8 << 20;
 /// Default [`Window::pending`] (`Acorn.FetchPendingLinks`): 4096 links, about
 /// 600 KiB.
 pub const DEFAULT_PENDING_COUNT: usize = 4096;
+/// RAM of one queued link of [`Window::pending`]: its CID and its place in the walk.
+pub const PENDING_LINK_BYTES: usize = 150;
 
 /// A walk entry's place: child indices from the walk's root (the root is `[]`).
 type Key = Vec<u32>;

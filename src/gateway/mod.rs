@@ -101,9 +101,8 @@ use crate::http::{Held as Slot, Slots, SLOT_WAIT};
 use crate::pool::Pool;
 
 // Streamed bodies are cut into the API's chunks (crate::http::stream::STREAM_CHUNK_BYTES).
-/// Chunks queued between a pool job and the socket; the job waits when the client
-/// reads slower than it produces.
-pub const RESPONSE_QUEUE_COUNT: usize = 4;
+/// Chunks queued between a handler and the socket (the one value both servers use).
+pub use crate::http::stream::RESPONSE_QUEUE_COUNT;
 /// Most entries a directory listing shows (the rest are counted, not listed).
 pub const MAX_LISTING_ENTRIES_COUNT: usize = 10_000;
 /// `Cache-Control` of immutable `/ipfs/` content (Kubo's value: 336 days).

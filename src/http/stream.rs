@@ -14,6 +14,11 @@ use super::{BodyError, Chunk};
 /// Size of the chunks a streamed response is cut into, in bytes.
 pub const STREAM_CHUNK_BYTES: usize = 64 * 1024;
 
+/// Chunks the RPC API and the gateway queue between a handler and the socket (the
+/// handler waits when the client reads slower than it produces): a streamed
+/// response holds at most this × [`STREAM_CHUNK_BYTES`] = 256 KiB.
+pub const RESPONSE_QUEUE_COUNT: usize = 4;
+
 /// The request body as a blocking `Read` (used on the blocking pool only).
 pub struct BodyReader {
     rx: Receiver<Result<Vec<u8>, BodyError>>,

@@ -62,6 +62,11 @@ pub struct BoardProfile {
     pub systemd_memory_max_mib: u64,
     /// Rust targets that build for these boards.
     pub rust_targets: Vec<String>,
+    /// OS threads the daemon runs idle (`/proc/PID/task`), at most.
+    pub idle_threads: u64,
+    /// OS threads the daemon runs under any load, at most (`bench-ceiling` checks
+    /// both).
+    pub max_threads: u64,
     /// `[config]`: dotted config keys and their values, in file order.
     pub config: Vec<(String, Value)>,
 }
@@ -133,6 +138,8 @@ pub fn parse(text: &str) -> Result<BoardProfile, ParseError> {
     let mut ceiling = None;
     let mut memory_max = None;
     let mut targets = None;
+    let mut idle_threads = None;
+    let mut max_threads = None;
     let mut config: Vec<(String, Value)> = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let line_no = i + 1;
@@ -179,6 +186,8 @@ pub fn parse(text: &str) -> Result<BoardProfile, ParseError> {
                     "memory_ceiling_mib" => set_once(&mut ceiling, int(value), line_no)?,
                     "systemd_memory_max_mib" => set_once(&mut memory_max, int(value), line_no)?,
                     "rust_targets" => set_once(&mut targets, strings(value), line_no)?,
+                    "idle_threads" => set_once(&mut idle_threads, int(value), line_no)?,
+                    "max_threads" => set_once(&mut max_threads, int(value), line_no)?,
                     other => return Err(syntax(line_no, format!("unknown [profile] key {other}"))),
                 };
                 if !slot_is_set {
@@ -202,6 +211,10 @@ pub fn parse(text: &str) -> Result<BoardProfile, ParseError> {
         rust_targets: targets.ok_or(ParseError::Missing {
             key: "rust_targets",
         })?,
+        idle_threads: idle_threads.ok_or(ParseError::Missing {
+            key: "idle_threads",
+        })?,
+        max_threads: max_threads.ok_or(ParseError::Missing { key: "max_threads" })?,
         config,
     })
 }
@@ -378,17 +391,23 @@ pub fn readme_table() -> Result<String, ParseError> {
             }
         }
     }
-    let mut out = String::from("| profile | board memory | RSS ceiling | MemoryMax |");
+    let mut out =
+        String::from("| profile | board memory | RSS ceiling | MemoryMax | threads idle/max |");
     for k in &keys {
         out.push_str(&format!(" `{k}` |"));
     }
-    out.push_str("\n|---|---|---|---|");
+    out.push_str("\n|---|---|---|---|---|");
     out.push_str(&"---|".repeat(keys.len()));
     out.push('\n');
     for p in &profiles {
         out.push_str(&format!(
-            "| {} | {} MiB | {} MiB | {}M |",
-            p.name, p.board_memory_mib, p.memory_ceiling_mib, p.systemd_memory_max_mib
+            "| {} | {} MiB | {} MiB | {}M | {}/{} |",
+            p.name,
+            p.board_memory_mib,
+            p.memory_ceiling_mib,
+            p.systemd_memory_max_mib,
+            p.idle_threads,
+            p.max_threads
         ));
         for k in &keys {
             let cell = match p.config.iter().find(|(key, _)| key == k) {
@@ -419,6 +438,10 @@ mod tests {
             assert_eq!(p.name, *name);
             assert!(p.memory_ceiling_mib < p.systemd_memory_max_mib, "{name}");
             assert!(p.systemd_memory_max_mib < p.board_memory_mib, "{name}");
+            assert!(
+                2 <= p.idle_threads && p.idle_threads <= p.max_threads,
+                "{name}"
+            );
             let mut c = sample();
             apply(&mut c, &p).unwrap_or_else(|e| panic!("{name}: {e}"));
             c.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -442,6 +465,13 @@ mod tests {
                 "Gateway.ReservedConnections",
                 "Gateway.MaxConnectionsPerIP",
                 "Gateway.MinBodyBytesPerSecond",
+                "Acorn.BitswapMaxInboundBytes",
+                "Acorn.BitswapMaxQueuedBytes",
+                "Acorn.BitswapMaxInboundStreams",
+                "Acorn.BitswapMaxPeerWants",
+                "Acorn.YamuxMaxStreams",
+                "Acorn.MaxPendingConnections",
+                "Acorn.DhtMaxRecords",
             ] {
                 assert!(
                     p.config.iter().any(|(k, _)| k == key),
@@ -491,7 +521,7 @@ mod tests {
     #[test]
     fn unknown_key_or_bad_value_fails_and_changes_nothing() {
         let text = "[profile]\nname = \"x\"\nboards = []\nboard_memory_mib = 1\n\
-                    memory_ceiling_mib = 1\nsystemd_memory_max_mib = 1\nrust_targets = []\n\
+                    memory_ceiling_mib = 1\nsystemd_memory_max_mib = 1\nrust_targets = []\nidle_threads = 2\nmax_threads = 4\n\
                     [config]\n\"Acorn.BlockingThreads\" = 1\n";
         let mut c = sample();
         let before = c.clone();
@@ -512,7 +542,7 @@ mod tests {
     fn order_of_keys_does_not_matter() {
         // LowWater 200 is above the default HighWater (96) until HighWater is set.
         let text = "[profile]\nname = \"x\"\nboards = [\"a\", \"b\"]\nboard_memory_mib = 1\n\
-                    memory_ceiling_mib = 1\nsystemd_memory_max_mib = 1\nrust_targets = []\n\
+                    memory_ceiling_mib = 1\nsystemd_memory_max_mib = 1\nrust_targets = []\nidle_threads = 2\nmax_threads = 4\n\
                     [config]\n\"Swarm.ConnMgr.LowWater\" = 200\n\"Swarm.ConnMgr.HighWater\" = 300\n";
         let p = parse(text).unwrap();
         assert_eq!(p.boards, ["a", "b"]);
@@ -552,7 +582,7 @@ mod tests {
         let p = parse(
             "[profile] # board\nname = \"a\\\"b\" # the name\nboards = [ \"x\" , \"y\" ]\n\
              board_memory_mib = 2\nmemory_ceiling_mib = 1\nsystemd_memory_max_mib = 1\n\
-             rust_targets = []\n[config]\n\"K\" = true\n",
+             rust_targets = []\nidle_threads = 2\nmax_threads = 4\n[config]\n\"K\" = true\n",
         )
         .unwrap();
         assert_eq!(p.name, "a\"b");

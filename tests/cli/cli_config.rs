@@ -292,6 +292,55 @@ fn config_profile_apply_firmware_profile() {
     assert_eq!(cfg["Addresses"]["API"], "/ip4/127.0.0.1/tcp/0");
 }
 
+/// `config profile show` prints each term of the worst case with its bytes, and
+/// the total against a firmware profile's ceiling; it needs no repo.
+#[test]
+fn config_profile_show_prints_the_budget() {
+    let (_d, root) = repo();
+    let r = acorn(&root, &["config", "profile", "show", "pi-zero"]);
+    let out = expect_ok(&r).to_owned();
+    let bytes = |name: &str| -> u64 {
+        let line = out
+            .lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} line: {out}"));
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let at = words.iter().rposition(|w| *w == "B").expect("a byte count");
+        words[at - 1].parse().unwrap()
+    };
+    let terms = [
+        "baseline",
+        "swarm connections",
+        "yamux windows",
+        "bitswap inbound frames",
+        "bitswap answers",
+        "HTTP connections",
+        "HTTP request slots",
+        "database cache",
+        "write batches",
+    ];
+    for t in terms {
+        assert!(bytes(t) > 0, "{t}: {out}");
+    }
+    // pi-zero: 16 streams per connection, 64 connections (HighWater 32 × 2).
+    assert!(
+        out.contains("64 connections × 16 streams × 256 KiB"),
+        "{out}"
+    );
+    assert_eq!(bytes("yamux windows"), 64 * 16 * 256 * 1024);
+    assert_eq!(bytes("database cache"), 2 << 20);
+    assert_eq!(bytes("ceiling"), 32 << 20);
+    assert!(bytes("total") > bytes("baseline") + bytes("yamux windows"));
+    // A profile that is not a firmware profile has no ceiling.
+    let out = expect_ok(&acorn(&root, &["config", "profile", "show", "test"])).to_owned();
+    assert!(out.contains("no ceiling"), "{out}");
+    let line = expect_error(&acorn(&root, &["config", "profile", "show", "pi-nine"])).to_owned();
+    assert!(
+        line.contains("\"pi-nine\"") && line.contains("pi-zero"),
+        "{line}"
+    );
+}
+
 #[test]
 fn unknown_profile_is_refused_before_anything_is_written() {
     let (_d, root) = repo();

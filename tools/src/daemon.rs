@@ -197,6 +197,12 @@ pub fn proc_figures(pid: u32) -> anyhow::Result<(u64, u64, usize)> {
 /// `memory_ceiling_mib` of a firmware profile, read from
 /// `firmware-profiles/<name>.toml` in this source tree.
 pub fn profile_ceiling_mib(name: &str) -> anyhow::Result<u64> {
+    profile_number(name, "memory_ceiling_mib")
+}
+
+/// The integer `[profile]` field `key` (`memory_ceiling_mib`, `idle_threads`,
+/// `max_threads`) of `firmware-profiles/<name>.toml` in this source tree.
+pub fn profile_number(name: &str, key: &str) -> anyhow::Result<u64> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../firmware-profiles")
         .join(format!("{name}.toml"));
@@ -205,7 +211,20 @@ pub fn profile_ceiling_mib(name: &str) -> anyhow::Result<u64> {
     text.lines()
         .find_map(|l| {
             let (k, v) = l.split_once('=')?;
-            (k.trim() == "memory_ceiling_mib").then(|| v.trim().parse().ok())?
+            (k.trim() == key).then(|| v.trim().parse().ok())?
         })
-        .ok_or_else(|| anyhow::anyhow!("{}: no memory_ceiling_mib", path.display()))
+        .ok_or_else(|| anyhow::anyhow!("{}: no {key}", path.display()))
+}
+
+/// The names (`/proc/PID/task/*/comm`) of `pid`'s threads, sorted.
+pub fn thread_names(pid: u32) -> anyhow::Result<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        // A thread that ended between the listing and the read is skipped.
+        if let Ok(comm) = std::fs::read_to_string(entry?.path().join("comm")) {
+            names.push(comm.trim_end().to_string());
+        }
+    }
+    names.sort();
+    Ok(names)
 }

@@ -7,7 +7,9 @@ mod daemon;
 pub mod delay_proxy;
 pub mod interop;
 pub mod rng;
-pub use daemon::{proc_figures, profile_ceiling_mib, rpc_post, Daemon};
+pub use daemon::{
+    proc_figures, profile_ceiling_mib, profile_number, rpc_post, thread_names, Daemon,
+};
 
 use std::io::Write;
 use std::path::Path;

@@ -103,6 +103,16 @@ pub const SMALL_BLOCK_BYTES: usize = 1024;
 /// A multihash, the key of wants and wantlists.
 type Mh = Multihash<64>;
 
+/// RAM of one entry of a peer's wantlist kept by the server
+/// ([`Config::max_peer_wantlist_entries`]): its multihash in the wantlist map and in
+/// the lookup queue, plus the entry and the hash table's slack.
+pub const PEER_WANT_ENTRY_BYTES: usize = 2 * std::mem::size_of::<Mh>() + 64;
+
+/// RAM of one of our wants or one remembered finished want
+/// ([`Config::max_wants`], [`Config::recent_blocks_count`]): its multihash in a map
+/// and a queue, plus the table's slack (about 180 bytes).
+pub const WANT_ENTRY_BYTES: usize = 2 * std::mem::size_of::<Mh>() + 32;
+
 /// Identifies a client session (one per request: `cat`, `get`, a gateway request).
 pub type SessionId = u64;
 

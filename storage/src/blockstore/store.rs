@@ -63,6 +63,9 @@ pub(super) struct Inner {
     pub(super) min_free_bytes: AtomicU64,
     /// A new [`Writer`](crate::blockstore::Writer)'s batch size, in bytes of block data.
     pub(super) writer_batch_bytes: std::sync::atomic::AtomicUsize,
+    /// Writers commit intermediate batches on a thread of their own
+    /// ([`Store::set_background_writer`]).
+    pub(super) background_writer: AtomicBool,
 }
 
 pub(super) fn check_size(cid: &Cid, len: usize) -> Result<(), BlockError> {
@@ -127,6 +130,7 @@ impl Store {
                 lazy_commits: AtomicU64::new(0),
                 min_free_bytes: AtomicU64::new(DEFAULT_MIN_FREE_BYTES),
                 writer_batch_bytes: std::sync::atomic::AtomicUsize::new(WRITER_BATCH_BYTES),
+                background_writer: AtomicBool::new(true),
             }),
         }
     }
@@ -137,6 +141,19 @@ impl Store {
         self.inner
             .writer_batch_bytes
             .store(bytes.max(1), Ordering::Relaxed);
+    }
+
+    /// Whether writers made from now on commit their intermediate batches on a
+    /// thread of their own (`acorn-writer`, the default: hashing the next batch
+    /// overlaps writing this one) or in the caller's thread (one thread fewer; on a
+    /// one-core board nothing overlaps anyway).
+    pub fn set_background_writer(&self, on: bool) {
+        self.inner.background_writer.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether writers commit intermediate batches on their own thread.
+    pub(super) fn background_writer(&self) -> bool {
+        self.inner.background_writer.load(Ordering::Relaxed)
     }
 
     /// Sets the free space writes must leave on the repo's filesystem.

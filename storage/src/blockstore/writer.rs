@@ -100,6 +100,9 @@ impl Writer {
                 return Ok(());
             }
             self.undurable = true;
+            if !self.store.background_writer() {
+                return commit_batch(&self.store, &batch, false, false, &mut self.stats);
+            }
             if self.bg.is_none() {
                 let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(WRITER_QUEUE_BATCHES);
                 let store = self.store.clone();
@@ -368,6 +371,31 @@ mod tests {
         w.finish().unwrap();
         assert_eq!(repo.store().stat(&cid).unwrap(), Some(data.len() as u64));
         assert_eq!(repo.store().get(&cid).unwrap().as_deref(), Some(&data[..]));
+    }
+
+    /// With the background writer off, intermediate batches commit in the caller's
+    /// thread (no `acorn-writer` thread is started) and every block lands.
+    #[test]
+    fn inline_writer_commits_batches_without_a_thread() {
+        let (_d, repo) = repo();
+        let s = repo.store();
+        s.set_background_writer(false);
+        s.set_writer_batch_bytes(64 * 1024);
+        let blocks: Vec<Block> = (0..10u32)
+            .map(|i| Block::encode(1, cids::RAW, vec![i as u8; 40_000]))
+            .collect();
+        let mut w = s.writer();
+        for b in &blocks {
+            w.put_block(b).unwrap();
+            assert!(w.bg.is_none(), "a writer thread was started");
+        }
+        // Batches of 64 KiB: several committed before the end, in this thread.
+        assert!(w.stats().commits >= 3, "{:?}", w.stats());
+        let st = w.finish().unwrap();
+        assert_eq!(st.blocks_new, 10);
+        for b in &blocks {
+            assert_eq!(s.get(b.cid()).unwrap().as_deref(), Some(b.data()));
+        }
     }
 
     #[test]

@@ -30,21 +30,28 @@
 //! threads, peers D had connected after step 2 (the profile's connection limits may
 //! refuse some), and the step times.
 //!
-//! Exit status: non-zero when any profile's VmHWM exceeds its ceiling, or `pi-zero`
-//! idles with more than [`PI_ZERO_MAX_IDLE_THREADS`] OS threads (issue 6).
+//! Threads are counted and named from `/proc/PID/task/*/comm`: the names idle and
+//! at the peak count are printed. Each row also shows the profile's
+//! `worst_case_bytes` (the `total` of `acorn config profile show NAME`) and
+//! VmHWM against it.
+//!
+//! Exit status: non-zero when any profile's VmHWM exceeds its ceiling, or its
+//! daemon runs more OS threads idle than the profile's `idle_threads` or at any
+//! time more than its `max_threads`.
 //!
 //! Limits: D's repo grows by `add-mib + fetch-mib`; the helper's likewise; both are
 //! deleted after each profile. The light peers cost about 7 MiB RSS each.
 
-use acorn_tools::{proc_figures, profile_ceiling_mib, write_pseudo_random_file, Daemon};
+use acorn_tools::{
+    proc_figures, profile_ceiling_mib, profile_number, thread_names, write_pseudo_random_file,
+    Daemon,
+};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// The most OS threads `pi-zero` may idle with (issue 6).
-const PI_ZERO_MAX_IDLE_THREADS: usize = 3;
 /// How often the sampler counts D's threads.
 const SAMPLE_EVERY: Duration = Duration::from_millis(20);
 /// How long D idles before the idle figures are read.
@@ -58,6 +65,13 @@ struct Row {
     hwm_kib: u64,
     idle_threads: usize,
     peak_threads: usize,
+    /// The profile's `idle_threads` and `max_threads`.
+    thread_budget: (usize, usize),
+    /// Thread names idle and at the peak count.
+    idle_names: Vec<String>,
+    peak_names: Vec<String>,
+    /// `worst_case_bytes` of the profile (`acorn config profile show`), in KiB.
+    worst_case_kib: u64,
     peers: usize,
     add_secs: f64,
     serve_secs: f64,
@@ -71,26 +85,34 @@ impl Row {
     }
 
     fn too_many_idle_threads(&self) -> bool {
-        self.profile == "pi-zero" && self.idle_threads > PI_ZERO_MAX_IDLE_THREADS
+        self.idle_threads > self.thread_budget.0
+    }
+
+    fn too_many_threads(&self) -> bool {
+        self.peak_threads > self.thread_budget.1
     }
 }
 
-/// Counts `pid`'s threads every [`SAMPLE_EVERY`] until dropped; keeps the maximum.
+/// Reads `pid`'s thread names every [`SAMPLE_EVERY`] until dropped; keeps the
+/// names of the sample with the most threads.
 struct ThreadSampler {
     stop: Arc<AtomicBool>,
-    peak: Arc<AtomicUsize>,
+    peak: Arc<Mutex<Vec<String>>>,
     handle: Option<std::thread::JoinHandle<()>>,
 }
 
 impl ThreadSampler {
     fn start(pid: u32) -> ThreadSampler {
         let stop = Arc::new(AtomicBool::new(false));
-        let peak = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(Mutex::new(Vec::new()));
         let (s, p) = (stop.clone(), peak.clone());
         let handle = std::thread::spawn(move || {
             while !s.load(Ordering::Relaxed) {
-                if let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) {
-                    p.fetch_max(dir.count(), Ordering::Relaxed);
+                if let Ok(names) = thread_names(pid) {
+                    let mut peak = p.lock().unwrap_or_else(|e| e.into_inner());
+                    if names.len() > peak.len() {
+                        *peak = names;
+                    }
                 }
                 std::thread::sleep(SAMPLE_EVERY);
             }
@@ -102,9 +124,23 @@ impl ThreadSampler {
         }
     }
 
-    fn peak(&self) -> usize {
-        self.peak.load(Ordering::Relaxed)
+    /// The names at the most threads seen so far.
+    fn peak(&self) -> Vec<String> {
+        self.peak.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
+}
+
+/// `worst_case_bytes` of `profile` in KiB: the `total` line of `acorn config
+/// profile show`.
+fn worst_case_kib(d: &Daemon, profile: &str) -> anyhow::Result<u64> {
+    let out = d.cli(&["config", "profile", "show", profile])?;
+    out.lines()
+        .find_map(|l| {
+            let mut words = l.split_whitespace();
+            (words.next() == Some("total")).then(|| words.next()?.parse::<u64>().ok())?
+        })
+        .map(|bytes| bytes / 1024)
+        .ok_or_else(|| anyhow::anyhow!("no total in `config profile show {profile}`: {out}"))
 }
 
 impl Drop for ThreadSampler {
@@ -135,12 +171,19 @@ fn run_profile(
     (add_file, fetch_file): (&str, &str),
     small: &SmallWork,
 ) -> anyhow::Result<Row> {
+    let thread_budget = (
+        usize::try_from(profile_number(profile, "idle_threads")?)?,
+        usize::try_from(profile_number(profile, "max_threads")?)?,
+    );
     let d_repo = base.join(format!("d-{profile}"));
     let h_repo = base.join(format!("helper-{profile}"));
     let d = Daemon::start(acorn, &d_repo, &format!("{profile},test"))?;
     let sampler = ThreadSampler::start(d.pid());
     std::thread::sleep(IDLE_SETTLE);
-    let (idle_rss_kib, _, idle_threads) = proc_figures(d.pid())?;
+    let (idle_rss_kib, _, _) = proc_figures(d.pid())?;
+    let idle_names = thread_names(d.pid())?;
+    let idle_threads = idle_names.len();
+    let worst_case_kib = worst_case_kib(&d, profile)?;
 
     let d_addr = d.addr()?;
     let helper = Daemon::start(acorn, &h_repo, "test")?;
@@ -166,9 +209,15 @@ fn run_profile(
     let fetch_secs = d.timed_cat(&helper_cid)?;
     let small_secs = small_blocks(&d, small)?;
 
-    let (_, hwm_kib, threads_now) = proc_figures(d.pid())?;
-    let peak_threads = sampler.peak().max(threads_now).max(idle_threads);
+    let (_, hwm_kib, _) = proc_figures(d.pid())?;
+    let mut peak_names = sampler.peak();
     drop(sampler);
+    for names in [thread_names(d.pid())?, idle_names.clone()] {
+        if names.len() > peak_names.len() {
+            peak_names = names;
+        }
+    }
+    let peak_threads = peak_names.len();
     drop(helper);
     drop(d);
     let _ = std::fs::remove_dir_all(&d_repo);
@@ -180,6 +229,10 @@ fn run_profile(
         hwm_kib,
         idle_threads,
         peak_threads,
+        thread_budget,
+        idle_names,
+        peak_names,
+        worst_case_kib,
         peers: connected,
         add_secs,
         serve_secs,
@@ -380,10 +433,15 @@ fn main() -> anyhow::Result<()> {
             &small,
         )?;
         println!(
-            "{name}: VmHWM {:.1} MiB of {ceiling} MiB, threads idle {} peak {}",
+            "{name}: VmHWM {:.1} MiB of {ceiling} MiB (worst case {:.1} MiB), threads idle {} [{}] peak {} [{}] of {}/{}",
             row.hwm_kib as f64 / 1024.0,
+            row.worst_case_kib as f64 / 1024.0,
             row.idle_threads,
-            row.peak_threads
+            row.idle_names.join(", "),
+            row.peak_threads,
+            row.peak_names.join(", "),
+            row.thread_budget.0,
+            row.thread_budget.1
         );
         rows.push(row);
     }
@@ -391,19 +449,23 @@ fn main() -> anyhow::Result<()> {
 
     println!();
     println!(
-        "| profile | ceiling | VmHWM | VmHWM / ceiling | idle RSS | idle threads | peak threads | peers connected | add {add_mib} MiB | serve {add_mib} MiB | fetch {fetch_mib} MiB | small blocks |"
+        "| profile | ceiling | VmHWM | VmHWM / ceiling | worst case | VmHWM / worst case | idle RSS | idle threads | peak threads | peers connected | add {add_mib} MiB | serve {add_mib} MiB | fetch {fetch_mib} MiB | small blocks |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in &rows {
         println!(
-            "| {} | {} MiB | {:.1} MiB | {:.2} | {:.1} MiB | {} | {} | {}/{n_peers} | {:.1} s | {:.1} s | {:.1} s | {:.1} s |",
+            "| {} | {} MiB | {:.1} MiB | {:.2} | {:.1} MiB | {:.2} | {:.1} MiB | {}/{} | {}/{} | {}/{n_peers} | {:.1} s | {:.1} s | {:.1} s | {:.1} s |",
             r.profile,
             r.ceiling_mib,
             r.hwm_kib as f64 / 1024.0,
             r.hwm_kib as f64 / (r.ceiling_mib * 1024) as f64,
+            r.worst_case_kib as f64 / 1024.0,
+            r.hwm_kib as f64 / r.worst_case_kib.max(1) as f64,
             r.idle_rss_kib as f64 / 1024.0,
             r.idle_threads,
+            r.thread_budget.0,
             r.peak_threads,
+            r.thread_budget.1,
             r.peers,
             r.add_secs,
             r.serve_secs,
@@ -422,8 +484,20 @@ fn main() -> anyhow::Result<()> {
         }
         if r.too_many_idle_threads() {
             failures.push(format!(
-                "{}: {} OS threads idle, more than {PI_ZERO_MAX_IDLE_THREADS}",
-                r.profile, r.idle_threads
+                "{}: {} OS threads idle ({}), more than its idle_threads {}",
+                r.profile,
+                r.idle_threads,
+                r.idle_names.join(", "),
+                r.thread_budget.0
+            ));
+        }
+        if r.too_many_threads() {
+            failures.push(format!(
+                "{}: {} OS threads at the peak ({}), more than its max_threads {}",
+                r.profile,
+                r.peak_threads,
+                r.peak_names.join(", "),
+                r.thread_budget.1
             ));
         }
     }
@@ -455,14 +529,18 @@ mod tests {
     }
 
     #[test]
-    fn rows_fail_over_the_ceiling_and_on_idle_threads_for_pi_zero_only() {
+    fn rows_fail_over_the_ceiling_and_past_the_thread_budget() {
         let row = |profile: &str, hwm_kib, idle_threads| Row {
             profile: profile.into(),
             ceiling_mib: 32,
             idle_rss_kib: 0,
             hwm_kib,
             idle_threads,
-            peak_threads: idle_threads,
+            peak_threads: idle_threads + 1,
+            thread_budget: (3, 4),
+            idle_names: Vec::new(),
+            peak_names: Vec::new(),
+            worst_case_kib: 0,
             peers: 0,
             add_secs: 0.0,
             serve_secs: 0.0,
@@ -473,6 +551,17 @@ mod tests {
         assert!(row("pi-zero", 32 * 1024 + 1, 3).over_ceiling());
         assert!(row("pi-zero", 1, 4).too_many_idle_threads());
         assert!(!row("pi-zero", 1, 3).too_many_idle_threads());
-        assert!(!row("pi4", 1, 4).too_many_idle_threads());
+        assert!(!row("pi-zero", 1, 3).too_many_threads());
+        assert!(row("pi-zero", 1, 4).too_many_threads());
+    }
+
+    #[test]
+    fn every_profile_file_names_its_thread_budget() {
+        for name in ["pi-zero", "vps-256m", "pi3", "pi4"] {
+            let idle = profile_number(name, "idle_threads").unwrap();
+            let max = profile_number(name, "max_threads").unwrap();
+            assert!(2 <= idle && idle <= max, "{name}");
+        }
+        assert_eq!(profile_number("pi-zero", "max_threads").unwrap(), 4);
     }
 }
