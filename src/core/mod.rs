@@ -220,6 +220,7 @@ impl Node {
         let store = handle.repo.store();
         store.set_min_free_bytes(config.acorn.min_free_space_bytes()?);
         store.set_writer_batch_bytes(config.acorn.write_batch_bytes()?);
+        store.set_storage_max_bytes(config.datastore.storage_max_bytes()?);
         Ok(Node {
             handle,
             config,
