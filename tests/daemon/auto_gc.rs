@@ -18,12 +18,16 @@ fn cache_past_the_watermark_is_collected_pins_stay() {
     let (_d, root) = init_repo();
     for (k, v) in [
         ("Datastore.StorageMax", "1MB"),
-        ("Datastore.StorageGCWatermark", "50"),
         // Only the watermark may start a run in this test.
         ("Datastore.GCPeriod", "0"),
     ] {
         ok(&run(&root, &["config", k, v], None));
     }
+    ok(&run(
+        &root,
+        &["config", "--json", "Datastore.StorageGCWatermark", "50"],
+        None,
+    ));
     ok(&run(
         &root,
         &["config", "--bool", "Acorn.EnableGC", "true"],
