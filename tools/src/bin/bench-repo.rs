@@ -5,9 +5,10 @@
 //! Makes two repos: one of 10 blocks and one of `--blocks` (default 100,000)
 //! unpinned 1 KiB raw blocks (`acorn add --pin=false --raw-leaves
 //! --chunker=size-1024` of a pseudo-random file, plus its few internal nodes).
-//! Times `acorn repo stat` in each (best of 5 fresh processes: the stat itself
-//! should cost the same at any size, so the ratio large/small is the figure; process
-//! start and the repo's open are in both), then `acorn repo gc` of the large repo,
+//! Times `acorn repo stat` in each (best of 5 fresh processes), and as the baseline
+//! `acorn pin ls` (no pins: the same process start and repo open, which grow with
+//! the database file, and no work): the stat's own cost is the difference, which
+//! should not grow with the blocks. Then `acorn repo gc` of the large repo,
 //! printed with its ratio to the `add` that stored the same blocks, and the
 //! bytes each wrote (`ru_oublock`). Figures are printed, not asserted.
 
@@ -38,8 +39,10 @@ fn main() -> anyhow::Result<()> {
 
     let small = make_repo(&me, &acorn, &dir.join("small"), 10)?;
     let large = make_repo(&me, &acorn, &dir.join("large"), blocks)?;
-    let stat_small = best_stat(&me, &acorn, &dir.join("small"))?;
-    let stat_large = best_stat(&me, &acorn, &dir.join("large"))?;
+    let stat_small = best_of_5(&me, &acorn, &dir.join("small"), &["repo", "stat"])?;
+    let stat_large = best_of_5(&me, &acorn, &dir.join("large"), &["repo", "stat"])?;
+    let base_small = best_of_5(&me, &acorn, &dir.join("small"), &["pin", "ls"])?;
+    let base_large = best_of_5(&me, &acorn, &dir.join("large"), &["pin", "ls"])?;
     let gc = measure(
         &me,
         &acorn,
@@ -47,17 +50,24 @@ fn main() -> anyhow::Result<()> {
         &[("ACORN_PATH", &dir.join("large"))],
     )?;
     let removed = gc.stdout.lines().filter(|l| !l.trim().is_empty()).count();
+    for (made, stat, base) in [
+        (&small, stat_small, base_small),
+        (&large, stat_large, base_large),
+    ] {
+        println!(
+            "{} blocks: repo stat {:.1} ms, pin ls (baseline) {:.1} ms, stat - baseline {:.1} ms (best of 5 each)",
+            made.objects,
+            ms(stat),
+            ms(base),
+            ms(stat.saturating_sub(base))
+        );
+    }
     println!(
-        "repo stat, {} blocks: {:.1} ms (best of 5)",
+        "repo stat / pin ls: {:.2} at {} blocks, {:.2} at {} blocks",
+        stat_small.as_secs_f64() / base_small.as_secs_f64(),
         small.objects,
-        ms(stat_small)
-    );
-    println!(
-        "repo stat, {} blocks: {:.1} ms (best of 5); ratio to {} blocks: {:.2}",
-        large.objects,
-        ms(stat_large),
-        small.objects,
-        stat_large.as_secs_f64() / stat_small.as_secs_f64()
+        stat_large.as_secs_f64() / base_large.as_secs_f64(),
+        large.objects
     );
     println!(
         "add of {} blocks: {:.2} s, wrote {} bytes",
@@ -127,11 +137,11 @@ fn make_repo(me: &Path, acorn: &Path, repo: &Path, blocks: u64) -> anyhow::Resul
     })
 }
 
-/// The fastest of five `repo stat` runs.
-fn best_stat(me: &Path, acorn: &Path, repo: &Path) -> anyhow::Result<Duration> {
+/// The fastest of five runs of `acorn args…`.
+fn best_of_5(me: &Path, acorn: &Path, repo: &Path, args: &[&str]) -> anyhow::Result<Duration> {
     let mut best = Duration::MAX;
     for _ in 0..5 {
-        best = best.min(measure(me, acorn, &["repo", "stat"], &[("ACORN_PATH", repo)])?.wall);
+        best = best.min(measure(me, acorn, args, &[("ACORN_PATH", repo)])?.wall);
     }
     Ok(best)
 }
