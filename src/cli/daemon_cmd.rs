@@ -12,14 +12,32 @@ use super::{print, Context};
     name = "daemon",
     note = "Writes the API address to $ACORN_PATH/api while running."
 )]
-pub struct DaemonCmd {}
+pub struct DaemonCmd {
+    /// run the automatic GC: every Datastore.GCPeriod and when the repo passes
+    /// Datastore.StorageGCWatermark percent of Datastore.StorageMax (the config key
+    /// Acorn.EnableGC makes this the default)
+    #[argh(switch)]
+    pub enable_gc: bool,
+}
+
+/// What `acorn daemon`'s flags ask of the daemon.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DaemonOptions {
+    /// `--enable-gc`.
+    pub enable_gc: bool,
+}
 
 impl DaemonCmd {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         let run = ctx
             .daemon
             .ok_or_else(|| anyhow::anyhow!("this build has no daemon"))?;
-        run(&ctx.repo_root()?)
+        run(
+            &ctx.repo_root()?,
+            &DaemonOptions {
+                enable_gc: self.enable_gc,
+            },
+        )
     }
 }
 
@@ -53,4 +71,17 @@ fn pretty(v: &Value) -> String {
     let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
     serde::Serialize::serialize(v, &mut ser).expect("serializing a JSON value to memory");
     String::from_utf8(out).expect("serde_json writes UTF-8")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enable_gc_is_a_switch() {
+        let on = DaemonCmd::from_args(&["daemon"], &["--enable-gc"]).unwrap();
+        assert!(on.enable_gc);
+        let off = DaemonCmd::from_args(&["daemon"], &[]).unwrap();
+        assert!(!off.enable_gc);
+    }
 }

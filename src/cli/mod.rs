@@ -105,7 +105,7 @@ pub struct Context {
 }
 
 /// The daemon's entry point, as `main` hands it to the CLI.
-pub type DaemonFn = fn(&Path) -> anyhow::Result<()>;
+pub type DaemonFn = fn(&Path, &daemon_cmd::DaemonOptions) -> anyhow::Result<()>;
 
 impl Context {
     /// Read `ACORN_PATH` and `HOME` from the environment.

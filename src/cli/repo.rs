@@ -1,4 +1,4 @@
-//! `acorn repo gc|stat|verify`, as Kubo's `ipfs repo`, and `acorn repo
+//! `acorn repo gc|stat|verify|migrate`, as Kubo's `ipfs repo`, and `acorn repo
 //! import-kubo PATH` (Acorn's: the blocks and pins of a Kubo repo, see
 //! [`crate::kubo_import`]).
 //!
@@ -13,8 +13,8 @@ use std::io::Write as _;
 use anyhow::Context as _;
 
 use super::{print, Context};
-use crate::core_api::repo::GcEvent;
 use crate::core_api::repo::RepoStat;
+use crate::core_api::repo::{GcEvent, Migrated};
 
 /// Manage the repo.
 #[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
@@ -32,8 +32,18 @@ pub enum RepoSub {
     Stat(RepoStatCmd),
     Verify(RepoVerifyCmd),
     Version(RepoVersionCmd),
+    Migrate(RepoMigrateCmd),
     ImportKubo(RepoImportKuboCmd),
 }
+
+/// Upgrade the repo to this build's format (a copy of the old database is kept).
+#[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
+#[argh(
+    subcommand,
+    name = "migrate",
+    note = "Offline: stop the daemon first (a daemon upgrades the repo itself when it starts). Does nothing, successfully, when the repo is current or does not exist. The old database is copied to $ACORN_PATH/backup/datastore.redb.v<N> first; to go back, stop acorn and copy it over $ACORN_PATH/datastore.redb."
+)]
+pub struct RepoMigrateCmd {}
 
 /// Show the repo format version this build reads and writes.
 #[derive(FromArgs, ArgsInfo, Debug, PartialEq)]
@@ -89,10 +99,25 @@ impl RepoCmd {
         if let RepoSub::Version(c) = &self.command {
             return print(&render_version(ctx, c));
         }
+        if let RepoSub::Migrate(_) = &self.command {
+            let root = ctx.repo_root()?;
+            let v = crate::core_api::repo::REPO_FORMAT_VERSION;
+            return print(&match crate::core_api::repo::migrate(&root)? {
+                Migrated::NoRepo => format!("no repo at {}: nothing to migrate\n", root.display()),
+                Migrated::Current => {
+                    format!("repo at {} is at format {v}: nothing to do\n", root.display())
+                }
+                Migrated::Upgraded { from, backup } => format!(
+                    "repo at {} upgraded from format {from} to {v}; the old database is kept at {}\n",
+                    root.display(),
+                    backup.display()
+                ),
+            });
+        }
         let core = super::core(ctx)?;
         match self.command {
-            // Answered above, without the repo.
-            RepoSub::Version(_) => Ok(()),
+            // Answered above, without the core API's node.
+            RepoSub::Version(_) | RepoSub::Migrate(_) => Ok(()),
             RepoSub::Gc(c) => {
                 let mut out = std::io::stdout().lock();
                 core.repo_gc(false, &mut |e| {

@@ -11,7 +11,7 @@
 //! `Routing.Type`, `Swarm.{AddrFilters,DisableNatPortMap,ConnMgr.*,ResourceMgr.*}`,
 //! `AutoNAT.ServiceMode`, `Reprovider.Interval`, `API.HTTPHeaders` (a map: any header
 //! name may be set, e.g. `API.HTTPHeaders.Access-Control-Allow-Origin`). Settings that
-//! Kubo has no key for live under `Acorn` (`Acorn.BlockingThreads`,
+//! Kubo has no key for live under `Acorn` (`Acorn.BlockingThreads`, `Acorn.EnableGC`,
 //! `Acorn.MinFreeSpace`, `Acorn.LanDht`, `Acorn.WriteBatchSize`, `Acorn.DbCacheSize`, `Acorn.Fetch*`), except the HTTP servers' limits, which sit
 //! beside the server they bound: `API.MaxConcurrentRequests`, `API.HeadDeadline`,
 //! `API.BodyIdleTimeout`, `API.MaxConnections`, `API.ReservedConnections`,
@@ -75,6 +75,7 @@
 //! | `API.MinBodyBytesPerSecond`, `Gateway.MinBodyBytesPerSecond` | `1024` (slowest request-body pace after 10 s; `0`: no check) |
 //! | `Gateway.RetrievalTimeout` | `"30s"` (longest wait for one block from the network; Kubo's key) |
 //! | `Acorn.BlockingThreads` | `2` threads |
+//! | `Acorn.EnableGC` | `false` (the daemon's automatic GC, as `daemon --enable-gc`) |
 //! | `Acorn.WriteBatchSize` | `"4MiB"` (block data per import write transaction) |
 //! | `Acorn.DbCacheSize` | `"8MiB"` (the database's page cache) |
 //! | `Acorn.BackgroundWriter` | `true` (imports commit intermediate batches on their own `acorn-writer` thread) |

@@ -496,6 +496,13 @@ pub struct Filestore {
 pub struct AcornSection {
     /// Threads in the blocking pool (redb transactions, file reads, hashing).
     pub blocking_threads: u16,
+    /// Run the automatic GC in the daemon, as `acorn daemon --enable-gc` does
+    /// (default `false`, as Kubo; the board profiles turn it on): every
+    /// `Datastore.GCPeriod`, and as soon as the stored blocks pass
+    /// `Datastore.StorageGCWatermark` percent of `Datastore.StorageMax`. Kubo has
+    /// only the flag.
+    #[serde(rename = "EnableGC")]
+    pub enable_gc: bool,
     /// Free space writes must leave on the repo's filesystem (humanized size,
     /// default `"64MiB"`); a write that would go below fails with "disk full".
     pub min_free_space: HumanSize,
@@ -650,6 +657,7 @@ impl Default for AcornSection {
     fn default() -> Self {
         AcornSection {
             blocking_threads: 2,
+            enable_gc: false,
             min_free_space: default_size("64MiB"),
             lan_dht: true,
             write_batch_size: default_size("4MiB"),

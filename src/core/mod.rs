@@ -221,6 +221,7 @@ impl Node {
         store.set_min_free_bytes(config.acorn.min_free_space_bytes()?);
         store.set_writer_batch_bytes(config.acorn.write_batch_bytes()?);
         store.set_background_writer(config.acorn.background_writer);
+        store.set_storage_max_bytes(config.datastore.storage_max_bytes()?);
         Ok(Node {
             handle,
             config,

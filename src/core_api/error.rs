@@ -22,6 +22,8 @@
 //!   pin's missing block) or not sent in time, a peer we cannot reach, no daemon;
 //! - `TooLarge`: a block, CAR section or DAG over its limit;
 //! - `NoSpace`: a full disk (`BlockError::NoSpace`/`DiskFull`, `ENOSPC`);
+//! - `RepoFull`: a write past `Datastore.StorageMax` (`BlockError::RepoFull`; the
+//!   message names the budget and what the repo holds);
 //! - `Corrupted`: bytes that do not match their CID, a stored block that does not
 //!   decode, a broken pin table or repo, a `nocopy` file that changed;
 //! - `Io`: any other I/O failure, the `io::Error` as its source;
@@ -36,7 +38,7 @@
 //! | `InvalidPath` | 500, 0             | 400     | 1    |
 //! | `NotFound`    | 500, 0             | 404     | 1    |
 //! | `Unavailable` | 500, 0             | 504     | 1    |
-//! | `TooLarge`, `NoSpace`, `Corrupted`, `Other` | 500, 0 | 500 | 1 |
+//! | `TooLarge`, `NoSpace`, `RepoFull`, `Corrupted`, `Other` | 500, 0 | 500 | 1 |
 //! | `Io`          | 500, 0             | 500     | 1 (0 on a broken pipe) |
 //!
 //! Kubo answers every failure of a command that is not an argument error with
@@ -88,6 +90,9 @@ pub enum Error {
     /// The disk is full.
     #[error(transparent)]
     NoSpace(Cause),
+    /// The repo is at its budget (`Datastore.StorageMax`) with data GC may not remove.
+    #[error(transparent)]
+    RepoFull(Cause),
     /// Stored data that does not decode or check: repair, do not retry.
     #[error(transparent)]
     Corrupted(Cause),
@@ -109,6 +114,7 @@ pub enum Kind {
     Unavailable,
     TooLarge,
     NoSpace,
+    RepoFull,
     Corrupted,
     Io,
     Other,
@@ -165,6 +171,7 @@ impl Kind {
             Kind::Unavailable => Error::Unavailable(cause),
             Kind::TooLarge => Error::TooLarge(cause),
             Kind::NoSpace => Error::NoSpace(cause),
+            Kind::RepoFull => Error::RepoFull(cause),
             Kind::Corrupted => Error::Corrupted(cause),
             // An I/O failure keeps its cause as the `io::Error`'s own (it prints as
             // the cause does).
@@ -205,6 +212,7 @@ impl Error {
             Error::Unavailable(_) => Kind::Unavailable,
             Error::TooLarge(_) => Kind::TooLarge,
             Error::NoSpace(_) => Kind::NoSpace,
+            Error::RepoFull(_) => Kind::RepoFull,
             Error::Corrupted(_) => Kind::Corrupted,
             Error::Io(_) => Kind::Io,
             Error::Other(_) => Kind::Other,
@@ -351,6 +359,7 @@ fn block_kind(e: &BlockError) -> Option<Kind> {
         | BlockError::FileMissing { .. }
         | BlockError::FileChanged { .. } => Some(Kind::Corrupted),
         BlockError::DiskFull { .. } | BlockError::NoSpace => Some(Kind::NoSpace),
+        BlockError::RepoFull { .. } => Some(Kind::RepoFull),
         BlockError::Io(_) => Some(Kind::Io),
         BlockError::Cid(_) => None,
     }

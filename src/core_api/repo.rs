@@ -84,7 +84,9 @@ pub trait Repo {
     fn repo_stat(&self, size_only: bool) -> Result<RepoStat>;
 
     /// `repo verify`: re-hashes every block, calling `each` with Kubo's message
-    /// for each corrupt one ("block <cid> was corrupt (<why>)").
+    /// for each corrupt one ("block <cid> was corrupt (<why>)"), and checks the
+    /// `repo stat` totals against the index (a mismatch is one more message and
+    /// counts as one corrupt entry).
     fn repo_verify(&self, each: &mut dyn FnMut(String) -> Result<()>) -> Result<RepoVerifySummary>;
 
     /// `repo import-kubo PATH`: the blocks and pins of the Kubo repo at `kubo_root`
@@ -141,9 +143,17 @@ impl Repo for Local {
                 None => format!("block key {} was corrupt ({})", b.key_hex, b.reason),
             })?;
         }
+        let mut corrupt = report.corrupt.len() as u64;
+        if let Some((stored, recounted)) = report.counts_mismatch {
+            corrupt += 1;
+            each(format!(
+                "repo totals were wrong: repo stat says {} objects, {} bytes; the index holds {} objects, {} bytes",
+                stored.objects, stored.bytes, recounted.objects, recounted.bytes
+            ))?;
+        }
         Ok(RepoVerifySummary {
             checked: report.checked,
-            corrupt: report.corrupt.len() as u64,
+            corrupt,
         })
     }
 
@@ -215,6 +225,49 @@ pub fn init(root: &Path, config: &Config) -> Result<PathBuf> {
     let repo = repo_glue::open_or_init_datastore(root, Mode::Init)?;
     config.create_new(&repo.root)?;
     Ok(repo.root)
+}
+
+/// What `acorn repo migrate` found and did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Migrated {
+    /// No repo at the path: nothing to do.
+    NoRepo,
+    /// The repo was already of the current format.
+    Current,
+    /// The repo was upgraded from format `from`; the old database is at `backup`.
+    Upgraded {
+        /// The format it had.
+        from: u64,
+        /// The copy of its database made first.
+        backup: PathBuf,
+    },
+}
+
+/// `acorn repo migrate`: upgrades the repo at `root` to this build's format if it
+/// is older (offline: the repo must not be held by a daemon, which upgrades it
+/// itself when it starts). Safe to repeat and when no repo exists.
+pub fn migrate(root: &Path) -> Result<Migrated> {
+    if !acorn_storage::repo::Repo::is_initialized(root) {
+        return Ok(Migrated::NoRepo);
+    }
+    let repo = acorn_storage::repo::Repo::open(root).map_err(|e| match e {
+        acorn_storage::repo::RepoError::Locked { pid } => super::Error::new(
+            super::error::Kind::Other,
+            format!(
+                "repo at {} is in use by PID {pid} (a running daemon?): stop it first, \
+                 or let it upgrade the repo when it next starts",
+                root.display()
+            ),
+        ),
+        other => other.into(),
+    })?;
+    Ok(match repo.upgraded_from() {
+        None => Migrated::Current,
+        Some(from) => Migrated::Upgraded {
+            from,
+            backup: acorn_storage::repo::Repo::backup_path(root, from),
+        },
+    })
 }
 
 /// `acorn init --from-kubo`: makes the repo at `root` from the Kubo repo at

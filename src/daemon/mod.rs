@@ -40,8 +40,12 @@
 //! same executor and blocking pool; the first one's URL (`http://127.0.0.1:PORT`)
 //! is written to `$ACORN_PATH/gateway` as Kubo does, and removed at shutdown.
 //!
-//! **Limits.** [`SHUTDOWN_GRACE`], [`SHUTDOWN_DRAIN`]; the API's own limits are in
-//! [`crate::api`].
+//! **Automatic GC.** With `--enable-gc` (or `Acorn.EnableGC`) a task collects
+//! unpinned blocks every `Datastore.GCPeriod` and when the repo passes its
+//! watermark (`gc.rs`).
+//!
+//! **Limits.** [`SHUTDOWN_GRACE`], [`SHUTDOWN_DRAIN`], [`gc::GC_WATERMARK_POLL`]; the
+//! API's own limits are in [`crate::api`].
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -59,6 +63,8 @@ use crate::gateway::Gateway;
 use crate::http;
 use crate::pool::Pool;
 use crate::swarm as net;
+
+mod gc;
 
 /// How long running requests may go on after shutdown begins.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -183,7 +189,7 @@ fn write_addr_file_or_retry(
 }
 
 /// Runs the daemon on the repo at `root` until a signal or `shutdown` request.
-pub fn run(root: &Path) -> anyhow::Result<()> {
+pub fn run(root: &Path, opts: &crate::cli::daemon_cmd::DaemonOptions) -> anyhow::Result<()> {
     println!("Initializing daemon...");
     let node = Node::open(root)?;
     let ignored = node.config().ignored_keys();
@@ -244,6 +250,9 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
     let ex = Arc::new(Executor::new());
     let network = smol::block_on(ex.run(net::start(&ex, root, &node)))?;
     spawn_reprovider(&ex, &node, &pool, &network);
+    if opts.enable_gc || node.config().acorn.enable_gc {
+        gc::spawn(&ex, &node, &pool, gc::Schedule::from_node(&node)?);
+    }
     // One core API for both front ends: the node with its network.
     let core = Arc::new(crate::core_api::Local::new(
         node.clone(),

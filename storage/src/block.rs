@@ -54,6 +54,18 @@ pub enum BlockError {
         /// Bytes this write needs, reserve included.
         needed: u64,
     },
+    /// A write would take the repo past its budget (`Datastore.StorageMax`) and
+    /// what is stored cannot be collected (pinned, or the automatic GC is off or
+    /// has not run yet). Nothing of the write was stored.
+    #[error("repo full: storing {needed} more bytes would take the repo past its {max}-byte budget (Datastore.StorageMax); it holds {used} bytes: unpin something and run `acorn repo gc`, or raise Datastore.StorageMax")]
+    RepoFull {
+        /// Block bytes stored.
+        used: u64,
+        /// The budget.
+        max: u64,
+        /// Block bytes this write adds.
+        needed: u64,
+    },
     /// The file system reported ENOSPC.
     #[error("disk full: no space left on device while writing the repo")]
     NoSpace,

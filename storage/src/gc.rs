@@ -21,8 +21,10 @@
 //!    (scratch data needs no fsync). A dag block reachable from a pin that is missing or
 //!    does not decode stops the GC *before* anything is deleted: its children are
 //!    unknown, so nothing may be called garbage.
-//! 4. Sweep: list the blocks table [`GC_SWEEP_BATCH_COUNT`] keys at a time; delete the
-//!    unmarked ones in one durable write transaction per batch; report them.
+//! 4. Sweep: list the blocks, block files and filestore tables
+//!    [`GC_SWEEP_BATCH_COUNT`] keys at a time; delete the unmarked ones in one
+//!    durable write transaction per batch (a key's copy and filestore reference
+//!    together, with the `repo stat` totals); report each removed block once.
 //! 5. Clear the scratch tables again, release the lock.
 //!
 //! **Crash safety.** Pin changes are single transactions, so a kill -9 leaves the old or
@@ -39,11 +41,13 @@
 //! The database file does not shrink: redb reuses the freed pages.
 
 use crate::block::BlockError;
-use crate::blockstore::{db_err, key_batches, multihash_of_key, remove_block_file, Store, Which};
+use crate::blockstore::{
+    db_err, key_batches, multihash_of_key, remove_block_file, Store, Which, WriteTables,
+};
 use crate::cids;
 use crate::dag::{self, DagError};
 use crate::pins::{self, PinError, PinKind};
-use crate::tables::{BLOCKS, BLOCK_FILES, FILESTORE, GC_MARKS, GC_QUEUE};
+use crate::tables::{GC_MARKS, GC_QUEUE};
 use cid::Cid;
 use redb::{Durability, WriteTransaction};
 
@@ -283,37 +287,29 @@ fn sweep_table(
             continue;
         }
         let mut removed = Vec::with_capacity(victims.len());
+        let mut unlink = Vec::new();
         let txn = store.begin_write()?;
-        {
-            let mut blocks = txn.open_table(BLOCKS).map_err(db_err)?;
-            let mut files = txn.open_table(BLOCK_FILES).map_err(db_err)?;
-            let mut fstore = txn.open_table(FILESTORE).map_err(db_err)?;
+        let totals = {
+            let mut t = WriteTables::open(&txn)?;
             for k in victims {
-                let len = match which {
-                    Which::Blocks => blocks
-                        .remove(k.as_slice())
-                        .map_err(db_err)?
-                        .map(|v| v.value().len() as u64),
-                    Which::Files => files
-                        .remove(k.as_slice())
-                        .map_err(db_err)?
-                        .map(|v| v.value()),
-                    // References cost no repo space: counted as blocks, not bytes.
-                    Which::Filestore => fstore.remove(k.as_slice()).map_err(db_err)?.map(|_| 0),
-                };
-                if let Some(len) = len {
+                // All of the key at once (copy and reference): one block, reported
+                // once, and gone from the tables swept after this one.
+                let r = t.remove(&k)?;
+                if r.any {
                     stats.removed_blocks += 1;
-                    stats.removed_bytes += len;
+                    stats.removed_bytes += r.bytes;
+                    if r.file {
+                        unlink.push(k.clone());
+                    }
                     removed.push(k);
                 }
             }
-        }
-        txn.commit().map_err(db_err)?;
-        if which == Which::Files {
-            // After the commit: a kill between leaves orphans, swept at the end.
-            for k in &removed {
-                remove_block_file(store.files(), store.blocks_dir(), k);
-            }
+            t.totals()
+        };
+        store.commit_with(txn, totals)?;
+        // After the commit: a kill between leaves orphans, swept at the end.
+        for k in &unlink {
+            remove_block_file(store.files(), store.blocks_dir(), k);
         }
         for k in removed {
             match multihash_of_key(&k) {
@@ -366,6 +362,46 @@ mod tests {
         assert_eq!(st.removed_blocks, 2);
         assert_eq!(st.marked, 2);
         assert!(s.has(a.cid()).unwrap() && s.has(root.cid()).unwrap());
+    }
+
+    /// A block stored both as a copy and as a filestore reference is one block:
+    /// GC removes both entries and reports it once.
+    #[test]
+    fn block_with_copy_and_reference_is_reported_once() {
+        use crate::filestore::FileRef;
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init(dir.path()).unwrap();
+        let s = repo.store();
+        let small = Block::encode(1, cids::RAW, b"inline and referenced".to_vec());
+        let big = Block::encode(1, cids::RAW, vec![3u8; 100_000]);
+        let mut w = s.writer();
+        for (b, len) in [(&small, 21u64), (&big, 100_000)] {
+            crate::block::BlockSink::put(&mut w, b.cid(), b.data()).unwrap();
+            w.put_ref(
+                b.cid(),
+                FileRef {
+                    path: dir.path().join("user-file"),
+                    offset: 0,
+                    len,
+                    file_size: len,
+                    mtime: (0, 0),
+                },
+            )
+            .unwrap();
+        }
+        w.finish().unwrap();
+        let mut removed = vec![];
+        let st = collect(s, &mut |c| removed.push(*c)).unwrap();
+        removed.sort();
+        let mut want = vec![
+            cids::raw_v1_of_multihash(small.cid().hash()),
+            cids::raw_v1_of_multihash(big.cid().hash()),
+        ];
+        want.sort();
+        assert_eq!(removed, want);
+        assert_eq!(st.removed_blocks, 2);
+        assert_eq!(st.removed_bytes, 21 + 100_000);
+        assert!(!s.has(small.cid()).unwrap() && !s.has(big.cid()).unwrap());
     }
 
     #[test]

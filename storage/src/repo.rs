@@ -14,6 +14,9 @@
 //!   blocks/XX/<hex multihash>.data
 //!                    blocks over INLINE_MAX_BYTES (16 KiB), one file each, named by
 //!                    the hex of their multihash; XX = hex of its last byte (256 dirs)
+//!   backup/datastore.redb.v<N>
+//!                    the database as format N left it, copied before an upgrade
+//!                    rewrote it (see Upgrades)
 //!   repo.lock        flock(2)ed exclusively while a process has the repo open;
 //!                    holds that process's PID as decimal text padded with spaces
 //!                    to LOCK_PID_RECORD_BYTES, overwritten in place by each
@@ -28,7 +31,24 @@
 //! it into place, so a crash during init leaves no half-made repo. `open`: refuse if
 //! `datastore.redb` is missing, take the lock (or report the holder's PID), write our
 //! PID if the file system lets us (the flock is the lock; the PID is a courtesy, and
-//! a full disk must not keep GC from running), open the database, check the format version.
+//! a full disk must not keep GC from running), open the database, check the format
+//! version (upgrading an older one).
+//!
+//! **Upgrades.** A repo of an older format is upgraded in place when it is opened
+//! (`acorn repo migrate` does only that; the .deb's postinst runs it): first the
+//! database file is copied to `backup/datastore.redb.v<old>` (written under a
+//! temporary name, synced, renamed; no room for it = no upgrade, the repo stays as
+//! it was), then one durable write transaction makes every change and writes the
+//! new version, so a crash leaves the old format or the new one. Block files are
+//! never rewritten by an upgrade, so the backup is the database alone. To go back
+//! to an older Acorn: stop the daemon, copy `backup/datastore.redb.v<old>` over
+//! `datastore.redb` (blocks added since the upgrade are then unknown to the index;
+//! the next GC removes their files). Steps: 1 → 2 adds the `block_files` and
+//! `filestore` tables (format 1 kept every block inline); 2 → 3 adds `counts`,
+//! computed from the index tables (one pass over them). A repo of a newer format
+//! than this build knows is refused with [`RepoError::TooNew`], untouched.
+//! Repos written by formats 1 and 2 are kept in `storage/tests/data/` (made by
+//! `write_old_format_fixtures` in the tests below) and opened by the tests.
 //!
 //! **Limits.** [`DB_CACHE_BYTES`] (or [`set_db_cache_bytes`]) bounds redb's page cache (its default is 1 GiB, too
 //! much for a 512 MiB board).
@@ -46,7 +66,7 @@
 //! uses `~/.ipfs`). Kubo keeps a `version` file; we keep the version inside the database.
 
 use crate::blockfiles::{BlockFiles, OsFiles};
-use crate::blockstore::{Opener, Store};
+use crate::blockstore::{Counts, Opener, Store};
 use crate::tables;
 use nix::fcntl::{Flock, FlockArg};
 use redb::ReadableDatabase;
@@ -56,10 +76,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// On-disk format version of `datastore.redb`. Bump it when a table's key or value
-/// layout changes; [`Repo::open`] refuses any other version.
-/// Version 1 had no `block_files`/`filestore` tables; [`Repo::open`] upgrades it in
-/// place (adds the empty tables), as its blocks are all inline.
-pub const REPO_FORMAT_VERSION: u64 = 2;
+/// layout changes, with an upgrade step (module doc, Upgrades); [`Repo::open`]
+/// upgrades older versions and refuses newer ones.
+/// Version 1 had no `block_files`/`filestore` tables (its blocks were all inline);
+/// version 2 had no `counts` table.
+pub const REPO_FORMAT_VERSION: u64 = 3;
+
+/// Directory inside the repo holding the copies of the database made before upgrades.
+pub const BACKUP_DIR: &str = "backup";
 
 /// Directory inside the repo holding blocks kept as files.
 pub const BLOCKS_DIR: &str = "blocks";
@@ -111,15 +135,20 @@ pub enum RepoError {
         /// Its process id.
         pid: u32,
     },
-    /// A repo of another format version.
-    #[error("repo at {path} has format version {found}, this build reads version {expected}")]
-    FormatVersion {
-        /// The repo.
+    /// A repo written by a newer Acorn (a format this build does not know).
+    #[error(
+        "repo at {path} has format version {found}, newer than this Acorn reads (up to \
+         {supported}): it was upgraded by a newer Acorn; run that version, or restore \
+         the copy an upgrade left in {}",
+        path.parent().unwrap_or(path).join(BACKUP_DIR).display()
+    )]
+    TooNew {
+        /// The database file.
         path: PathBuf,
         /// The version it has.
         found: u64,
-        /// The version this build reads.
-        expected: u64,
+        /// The newest version this build reads.
+        supported: u64,
     },
     /// The repo's files are damaged (repair, do not retry).
     #[error("repo at {path} is corrupted: {reason}")]
@@ -154,6 +183,8 @@ pub enum RepoError {
 pub struct Repo {
     path: PathBuf,
     store: Store,
+    /// The format this open upgraded from, if it upgraded.
+    upgraded_from: Option<u64>,
 }
 
 impl Repo {
@@ -195,6 +226,12 @@ impl Repo {
                     .map_err(|e| db_error(&tmp, e.into()))?;
                 txn.open_table(tables::GC_QUEUE)
                     .map_err(|e| db_error(&tmp, e.into()))?;
+                let mut counts = txn
+                    .open_table(tables::COUNTS)
+                    .map_err(|e| db_error(&tmp, e.into()))?;
+                Counts::default()
+                    .write(&mut counts)
+                    .map_err(|e| store_error(&tmp, e))?;
             }
             txn.commit().map_err(|e| db_error(&tmp, e.into()))?;
         }
@@ -271,28 +308,39 @@ impl Repo {
                 .map_err(|e| db_error(&db_path, e.into()))?;
             v.map(|g| g.value())
         };
-        match found {
+        let upgraded_from = match found {
             None => {
                 return Err(RepoError::Corrupted {
                     path: db_path,
                     reason: "no format version in the meta table".into(),
                 })
             }
-            Some(1) => upgrade_from_v1(&db, &db_path)?,
-            Some(v) if v != REPO_FORMAT_VERSION => {
-                return Err(RepoError::FormatVersion {
+            Some(v) if v > REPO_FORMAT_VERSION => {
+                return Err(RepoError::TooNew {
                     path: db_path,
                     found: v,
-                    expected: REPO_FORMAT_VERSION,
+                    supported: REPO_FORMAT_VERSION,
                 })
             }
-            Some(_) => {}
-        }
+            Some(0) => {
+                return Err(RepoError::Corrupted {
+                    path: db_path,
+                    reason: "format version 0 does not exist".into(),
+                })
+            }
+            Some(v) if v < REPO_FORMAT_VERSION => {
+                backup_database(&path, &db_path, v)?;
+                upgrade(&db, &db_path, v)?;
+                Some(v)
+            }
+            Some(_) => None,
+        };
         let blocks_dir = path.join(BLOCKS_DIR);
         std::fs::create_dir_all(&blocks_dir).map_err(|e| io_err(&blocks_dir, e))?;
         Ok(Repo {
             store: Store::new(db, opener, db_path, blocks_dir, files, lock),
             path,
+            upgraded_from,
         })
     }
 
@@ -305,23 +353,82 @@ impl Repo {
     pub fn store(&self) -> &Store {
         &self.store
     }
+
+    /// The format version this open upgraded the repo from (`None`: it was current).
+    pub fn upgraded_from(&self) -> Option<u64> {
+        self.upgraded_from
+    }
+
+    /// Where the copy of the database an upgrade from `version` made is kept.
+    pub fn backup_path(repo: impl AsRef<Path>, version: u64) -> PathBuf {
+        repo.as_ref()
+            .join(BACKUP_DIR)
+            .join(format!("{DATASTORE_FILE}.v{version}"))
+    }
 }
 
-/// Format 1 → 2: adds the (empty) `block_files` and `filestore` tables. One durable
-/// transaction, so a crash leaves version 1 or version 2, never a mix.
-fn upgrade_from_v1(db: &redb::Database, db_path: &Path) -> Result<(), RepoError> {
+/// Copies the database (format `version`, open, no transaction running) to
+/// [`Repo::backup_path`]: to a temporary name, synced, renamed, directory synced.
+fn backup_database(repo: &Path, db_path: &Path, version: u64) -> Result<(), RepoError> {
+    let dest = Repo::backup_path(repo, version);
+    let dir = repo.join(BACKUP_DIR);
+    std::fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
+    let tmp = dest.with_extension("tmp");
+    let copy = || -> std::io::Result<()> {
+        std::fs::copy(db_path, &tmp)?;
+        File::open(&tmp)?.sync_all()?;
+        std::fs::rename(&tmp, &dest)?;
+        File::open(&dir)?.sync_all()
+    };
+    if let Err(e) = copy() {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io_err(&dest, e));
+    }
+    tracing::info!(backup = %dest.display(), "repo database copied before its upgrade from format {version}");
+    Ok(())
+}
+
+/// Upgrades format `from` to [`REPO_FORMAT_VERSION`] in one durable transaction,
+/// so a crash leaves the old version or the new one, never a mix. 1 → 2: the
+/// (empty) `block_files` and `filestore` tables; 2 → 3: the `counts` table,
+/// computed from the index tables.
+fn upgrade(db: &redb::Database, db_path: &Path, from: u64) -> Result<(), RepoError> {
     let e = |e: redb::Error| db_error(db_path, e);
     let txn = db.begin_write().map_err(|x| e(x.into()))?;
-    txn.open_table(tables::BLOCK_FILES)
-        .map_err(|x| e(x.into()))?;
-    txn.open_table(tables::FILESTORE).map_err(|x| e(x.into()))?;
-    txn.open_table(tables::META)
-        .map_err(|x| e(x.into()))?
-        .insert(META_FORMAT_VERSION, REPO_FORMAT_VERSION)
-        .map_err(|x| e(x.into()))?;
+    {
+        let blocks = txn.open_table(tables::BLOCKS).map_err(|x| e(x.into()))?;
+        let files = txn
+            .open_table(tables::BLOCK_FILES)
+            .map_err(|x| e(x.into()))?;
+        let fstore = txn.open_table(tables::FILESTORE).map_err(|x| e(x.into()))?;
+        let counts =
+            Counts::recount(&blocks, &files, &fstore).map_err(|x| store_error(db_path, x))?;
+        let mut table = txn.open_table(tables::COUNTS).map_err(|x| e(x.into()))?;
+        counts
+            .write(&mut table)
+            .map_err(|x| store_error(db_path, x))?;
+        txn.open_table(tables::META)
+            .map_err(|x| e(x.into()))?
+            .insert(META_FORMAT_VERSION, REPO_FORMAT_VERSION)
+            .map_err(|x| e(x.into()))?;
+    }
     txn.commit().map_err(|x| e(x.into()))?;
-    tracing::info!("repo upgraded from format 1 to {REPO_FORMAT_VERSION}");
+    tracing::info!("repo upgraded from format {from} to {REPO_FORMAT_VERSION}");
     Ok(())
+}
+
+/// A blockstore error met while opening or upgrading the repo.
+fn store_error(path: &Path, e: crate::BlockError) -> RepoError {
+    match e {
+        crate::BlockError::Corrupted(reason) => RepoError::Corrupted {
+            path: path.to_path_buf(),
+            reason,
+        },
+        other => RepoError::Database {
+            path: path.to_path_buf(),
+            reason: other.to_string(),
+        },
+    }
 }
 
 fn builder() -> redb::Builder {
@@ -503,6 +610,7 @@ mod tests {
             let txn = db.begin_write().unwrap();
             assert!(txn.delete_table(tables::BLOCK_FILES).unwrap());
             assert!(txn.delete_table(tables::FILESTORE).unwrap());
+            assert!(txn.delete_table(tables::COUNTS).unwrap());
             txn.open_table(tables::META)
                 .unwrap()
                 .insert(META_FORMAT_VERSION, 1)
@@ -533,6 +641,141 @@ mod tests {
         );
     }
 
+    /// The blocks in the committed old-format repos: inline ones, and for format 2
+    /// one kept as a block file.
+    fn fixture_blocks(version: u64) -> Vec<crate::block::Block> {
+        let mut v: Vec<_> = (0..3)
+            .map(|i| {
+                crate::block::Block::encode(
+                    1,
+                    crate::cids::RAW,
+                    format!("acorn repo format {version}, block {i}").into_bytes(),
+                )
+            })
+            .collect();
+        if version >= 2 {
+            v.push(crate::block::Block::encode(
+                1,
+                crate::cids::RAW,
+                vec![version as u8; 20_000],
+            ));
+        }
+        v
+    }
+
+    fn fixture_dir(version: u64) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data")
+            .join(format!("repo-v{version}"))
+    }
+
+    /// Writes the committed old-format repos `storage/tests/data/repo-v1` and
+    /// `repo-v2`: a repo of today's format holding [`fixture_blocks`] (the first
+    /// pinned directly), with the tables and version number taken back to what that
+    /// format had. Run by `ACORN_BLESS_REPO_FIXTURES=1 cargo test -p acorn-storage
+    /// old_format_repos`; only needed if the fixtures are lost (they are what an old
+    /// Acorn wrote and must not change with the code).
+    fn write_old_format_fixtures() {
+        for version in [1u64, 2] {
+            let tmp = tempfile::tempdir().unwrap();
+            let repo = Repo::init(tmp.path()).unwrap();
+            let blocks = fixture_blocks(version);
+            for b in &blocks {
+                repo.store().put_block(b).unwrap();
+            }
+            crate::pins::pin_add(repo.store(), blocks[0].cid(), false).unwrap();
+            drop(repo);
+            let mut db = Database::open(tmp.path().join(DATASTORE_FILE)).unwrap();
+            let txn = db.begin_write().unwrap();
+            assert!(txn.delete_table(tables::COUNTS).unwrap());
+            if version == 1 {
+                assert!(txn.delete_table(tables::BLOCK_FILES).unwrap());
+                assert!(txn.delete_table(tables::FILESTORE).unwrap());
+            }
+            txn.open_table(tables::META)
+                .unwrap()
+                .insert(META_FORMAT_VERSION, version)
+                .unwrap();
+            txn.commit().unwrap();
+            while db.compact().unwrap() {}
+            drop(db);
+            let out = fixture_dir(version);
+            let _ = std::fs::remove_dir_all(&out);
+            std::fs::create_dir_all(&out).unwrap();
+            copy_tree(tmp.path(), &out);
+            std::fs::remove_file(out.join(LOCK_FILE)).unwrap();
+        }
+    }
+
+    fn copy_tree(from: &Path, to: &Path) {
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            let dest = to.join(e.file_name());
+            if e.file_type().unwrap().is_dir() {
+                std::fs::create_dir_all(&dest).unwrap();
+                copy_tree(&e.path(), &dest);
+            } else {
+                std::fs::copy(e.path(), &dest).unwrap();
+            }
+        }
+    }
+
+    /// The committed repos of formats 1 and 2 open, are upgraded in place (after a
+    /// backup equal to the old database), keep their blocks and pins, get exact
+    /// totals, verify clean, and open again without a second upgrade.
+    #[test]
+    fn old_format_repos_are_upgraded_with_a_backup() {
+        if std::env::var_os("ACORN_BLESS_REPO_FIXTURES").is_some() {
+            write_old_format_fixtures();
+        }
+        for version in [1u64, 2] {
+            let tmp = tempfile::tempdir().unwrap();
+            copy_tree(&fixture_dir(version), tmp.path());
+            let repo = Repo::open(tmp.path()).unwrap();
+            assert_eq!(repo.upgraded_from(), Some(version));
+            // (Compared below by restoring it: redb rewrites its header when it
+            // opens a file, so the bytes differ from the fixture's.)
+            let backup = Repo::backup_path(tmp.path(), version);
+            assert!(backup.is_file(), "v{version} backup");
+            let s = repo.store();
+            let blocks = fixture_blocks(version);
+            let mut bytes = 0;
+            for b in &blocks {
+                assert_eq!(s.get(b.cid()).unwrap().as_deref(), Some(b.data()));
+                bytes += b.data().len() as u64;
+            }
+            let c = s.counts().unwrap();
+            assert_eq!((c.objects, c.bytes), (blocks.len() as u64, bytes));
+            let report = s.verify().unwrap();
+            assert!(report.is_clean(), "v{version}: {report:?}");
+            assert_eq!(report.checked, blocks.len() as u64);
+            let pins = crate::pins::read_all(s).unwrap();
+            assert_eq!(pins.len(), 1);
+            assert_eq!(pins[0].0, *blocks[0].cid());
+            drop(repo);
+            let repo = Repo::open(tmp.path()).unwrap();
+            assert_eq!(repo.upgraded_from(), None);
+            drop(repo);
+            // Restoring the backup (the documented way back) gives the old format.
+            std::fs::copy(&backup, tmp.path().join(DATASTORE_FILE)).unwrap();
+            let db = Database::open(tmp.path().join(DATASTORE_FILE)).unwrap();
+            let txn = db.begin_read().unwrap();
+            let meta = txn.open_table(tables::META).unwrap();
+            assert_eq!(
+                meta.get(META_FORMAT_VERSION).unwrap().unwrap().value(),
+                version
+            );
+            let stored = txn.open_table(tables::BLOCKS).unwrap();
+            for b in blocks.iter().filter(|b| b.data().len() <= 16 << 10) {
+                let key = b.cid().hash().to_bytes();
+                assert_eq!(
+                    stored.get(key.as_slice()).unwrap().unwrap().value(),
+                    b.data()
+                );
+            }
+        }
+    }
+
     #[test]
     fn version_mismatch_is_refused() {
         let dir = tempfile::tempdir().unwrap();
@@ -548,9 +791,28 @@ mod tests {
         }
         let e = Repo::open(dir.path()).unwrap_err();
         assert!(
-            matches!(e, RepoError::FormatVersion { found, expected, .. }
-                if found == REPO_FORMAT_VERSION + 1 && expected == REPO_FORMAT_VERSION),
+            matches!(e, RepoError::TooNew { found, supported, .. }
+                if found == REPO_FORMAT_VERSION + 1 && supported == REPO_FORMAT_VERSION),
             "{e}"
+        );
+        let msg = e.to_string();
+        assert!(msg.contains("newer than this Acorn reads"), "{msg}");
+        assert!(
+            msg.contains(&format!("format version {}", REPO_FORMAT_VERSION + 1)),
+            "{msg}"
+        );
+        assert!(
+            msg.contains(&dir.path().join(BACKUP_DIR).display().to_string()),
+            "{msg}"
+        );
+        // Untouched: still the newer version, no backup made.
+        assert!(!dir.path().join(BACKUP_DIR).exists());
+        let db = Database::open(dir.path().join(DATASTORE_FILE)).unwrap();
+        let txn = db.begin_read().unwrap();
+        let meta = txn.open_table(tables::META).unwrap();
+        assert_eq!(
+            meta.get(META_FORMAT_VERSION).unwrap().unwrap().value(),
+            REPO_FORMAT_VERSION + 1
         );
     }
 

@@ -17,6 +17,15 @@
 //!                          reachable; empty except while a GC runs
 //! gc_queue  u64   → &[u8]  GC scratch: the mark phase's to-visit stack, spilled to
 //!                          disk (sequence number → CID bytes); empty except during GC
+//! counts    &str  → u64    (format 3) running totals, updated in the same write
+//!                          transaction as the three index tables above, so
+//!                          `repo stat` reads them instead of walking the tables:
+//!                          "objects"    distinct multihashes in blocks, block_files
+//!                                       or filestore (a block with a copy and a
+//!                                       reference is one object)
+//!                          "bytes"      block bytes of the copies (blocks values +
+//!                                       block_files lengths; references cost none)
+//!                          "file_bytes" the block_files part of "bytes"
 //! ```
 
 use redb::TableDefinition;
@@ -27,3 +36,4 @@ pub(crate) const FILESTORE: TableDefinition<&[u8], &[u8]> = TableDefinition::new
 pub(crate) const PINS: TableDefinition<&[u8], u8> = TableDefinition::new("pins");
 pub(crate) const GC_MARKS: TableDefinition<&[u8], ()> = TableDefinition::new("gc_marks");
 pub(crate) const GC_QUEUE: TableDefinition<u64, &[u8]> = TableDefinition::new("gc_queue");
+pub(crate) const COUNTS: TableDefinition<&str, u64> = TableDefinition::new("counts");

@@ -24,6 +24,7 @@ mod cli_filestore;
 mod cli_get_compress;
 mod cli_kubo_habits;
 mod cli_log;
+mod cli_repo_budget;
 mod cli_stream_errors;
 mod config_compat;
 mod duplicate_names;

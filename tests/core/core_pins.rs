@@ -348,9 +348,9 @@ fn pins_repo_and_filestore_print_the_same_offline_and_through_the_daemon() {
     );
     assert_eq!(of(s, &["repo", "gc", "-q"]).1, "");
     // Objects: 4 copies (dir's root, f.bin's root, n, o) and 3 references (f.bin's
-    // 2 leaves, n).
+    // 2 leaves, n); n, stored both ways, is one object.
     let stat = &of(s, &["repo", "stat"]).1;
-    assert!(stat.starts_with("NumObjects: 7\nRepoSize:   "), "{stat}");
+    assert!(stat.starts_with("NumObjects: 6\nRepoSize:   "), "{stat}");
     assert!(
         stat.contains(&format!("\nRepoPath:   {}\n", root.display())),
         "{stat}"
@@ -360,11 +360,12 @@ fn pins_repo_and_filestore_print_the_same_offline_and_through_the_daemon() {
     assert_eq!(size_only.lines().count(), 2, "{size_only}");
     assert!(stat.contains(size_only.as_str()), "{stat}\n{size_only}");
     let human = &of(s, &["stats", "repo", "-H"]).1;
-    assert!(human.starts_with("NumObjects: 7\nRepoSize:   "), "{human}");
+    assert!(human.starts_with("NumObjects: 6\nRepoSize:   "), "{human}");
     assert!(
         human.contains(" KiB\n") || human.contains(" MiB\n"),
         "{human}"
     );
+    // verify checks each entry: n's copy and its reference.
     assert_eq!(of(s, &["repo", "verify"]).1, "verified repo: 7 blocks ok\n");
 
     // The filestore: f.bin's 2 chunks and n.txt, by path and offset in file order.

@@ -14,6 +14,7 @@ mod rpc;
 use rpc::http;
 
 mod add_durable;
+mod auto_gc;
 mod cli_diskfull;
 mod daemon;
 mod daemon_notify;

@@ -48,6 +48,7 @@
 //! always "present". A [`Writer`] dropped without `flush`/`finish` discards its buffer:
 //! an add that failed half-way leaves only whole, unpinned batches behind, for GC.
 
+mod counts;
 mod db;
 mod files;
 mod gc_lock;
@@ -59,6 +60,7 @@ mod tables;
 mod verify;
 mod writer;
 
+pub use counts::Counts;
 pub use db::DB_REOPEN_WAIT;
 pub(crate) use db::{db_err, multihash_of_key, Opener};
 pub(crate) use files::remove_block_file;

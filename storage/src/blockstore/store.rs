@@ -1,6 +1,7 @@
 //! The [`Store`] handle: the shared database handle (reopened after an I/O error),
 //! single-block writes and removals, settings, and the GC lock's guards.
 
+use super::counts::Counts;
 use super::db::{db_err, DbRef, Opener, DB_IO_ERRORS, DB_REOPEN_WAIT};
 use super::files::{remove_block_file, sync_files};
 use super::gc_lock::GcLock;
@@ -10,7 +11,7 @@ use crate::block::{Block, BlockError, MAX_BLOCK_BYTES};
 use crate::blockfiles::BlockFiles;
 use crate::cids;
 use crate::filestore::FileRef;
-use crate::tables::{BLOCKS, FILESTORE};
+use crate::tables::FILESTORE;
 use cid::Cid;
 use redb::{Database, ReadableDatabase, WriteTransaction};
 use std::path::{Path, PathBuf};
@@ -66,6 +67,10 @@ pub(super) struct Inner {
     /// Writers commit intermediate batches on a thread of their own
     /// ([`Store::set_background_writer`]).
     pub(super) background_writer: AtomicBool,
+    /// The repo's budget: block bytes of copies it may hold ([`Store::set_storage_max_bytes`]).
+    pub(super) storage_max_bytes: AtomicU64,
+    /// [`Store::stored_bytes_hint`].
+    pub(super) bytes_hint: AtomicU64,
 }
 
 pub(super) fn check_size(cid: &Cid, len: usize) -> Result<(), BlockError> {
@@ -114,7 +119,7 @@ impl Store {
         files: Arc<dyn BlockFiles>,
         lock: nix::fcntl::Flock<std::fs::File>,
     ) -> Store {
-        Store {
+        let store = Store {
             inner: Arc::new(Inner {
                 db: RwLock::new(Some(db)),
                 opener,
@@ -131,8 +136,15 @@ impl Store {
                 min_free_bytes: AtomicU64::new(DEFAULT_MIN_FREE_BYTES),
                 writer_batch_bytes: std::sync::atomic::AtomicUsize::new(WRITER_BATCH_BYTES),
                 background_writer: AtomicBool::new(true),
+                storage_max_bytes: AtomicU64::new(u64::MAX),
+                bytes_hint: AtomicU64::new(0),
             }),
+        };
+        // The totals as opened (an unreadable table reads as 0 until the first commit).
+        if let Ok(c) = store.counts() {
+            store.inner.bytes_hint.store(c.bytes, Ordering::Relaxed);
         }
+        store
     }
 
     /// Sets the batch size of writers made from now on (bytes of block data per
@@ -154,6 +166,18 @@ impl Store {
     /// Whether writers commit intermediate batches on their own thread.
     pub(super) fn background_writer(&self) -> bool {
         self.inner.background_writer.load(Ordering::Relaxed)
+    }
+
+    /// Sets the repo's budget: the block bytes (copies; filestore references cost
+    /// none) it may hold. A write that would pass it fails with
+    /// [`BlockError::RepoFull`] and stores nothing. Unlimited (`u64::MAX`) by default.
+    pub fn set_storage_max_bytes(&self, bytes: u64) {
+        self.inner.storage_max_bytes.store(bytes, Ordering::Relaxed);
+    }
+
+    /// The repo's budget ([`Store::set_storage_max_bytes`]).
+    pub fn storage_max_bytes(&self) -> u64 {
+        self.inner.storage_max_bytes.load(Ordering::Relaxed)
     }
 
     /// Sets the free space writes must leave on the repo's filesystem.
@@ -322,6 +346,25 @@ impl Store {
         Ok(txn)
     }
 
+    /// Commits a transaction that changed the index tables, then publishes its
+    /// totals for [`Store::stored_bytes_hint`].
+    pub(crate) fn commit_with(
+        &self,
+        txn: WriteTransaction,
+        totals: Counts,
+    ) -> Result<(), BlockError> {
+        txn.commit().map_err(db_err)?;
+        self.inner.bytes_hint.store(totals.bytes, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The block bytes stored as of the last commit this handle made (no I/O: an
+    /// atomic read, for a daemon's watermark check; two commits finishing at once
+    /// may publish out of order, so read [`Store::counts`] for the exact figure).
+    pub fn stored_bytes_hint(&self) -> u64 {
+        self.inner.bytes_hint.load(Ordering::Relaxed)
+    }
+
     /// Number of write transactions this handle has begun since the repo was opened
     /// (tests check that writes are batched).
     pub fn write_txn_count(&self) -> u64 {
@@ -344,19 +387,24 @@ impl Store {
         let (inline, files) = inline_and_file_bytes(key_len, block.data().len());
         self.check_write_space(inline, files)?;
         let txn = self.begin_write()?;
-        let new = {
+        let (new, totals) = {
             let mut t = WriteTables::open(&txn)?;
             let key = block.cid().hash().to_bytes();
-            let new =
-                t.insert_if_absent(self.files(), &self.inner.blocks_dir, &key, block.data())?;
+            let new = t.insert_if_absent(
+                self.files(),
+                &self.inner.blocks_dir,
+                &key,
+                block.data(),
+                self.storage_max_bytes(),
+            )?;
             if new == Some(true) {
                 self.sync_all_files()?;
             } else {
                 self.sync_pending()?;
             }
-            new.is_some()
+            (new.is_some(), t.totals())
         };
-        txn.commit().map_err(db_err)?;
+        self.commit_with(txn, totals)?;
         Ok(new)
     }
 
@@ -379,21 +427,26 @@ impl Store {
         if !durable {
             txn.set_durability(redb::Durability::None).map_err(db_err)?;
         }
-        let new = {
+        let (new, totals) = {
             let mut t = WriteTables::open(&txn)?;
             let key = block.cid().hash().to_bytes();
-            let new =
-                t.insert_if_absent(self.files(), &self.inner.blocks_dir, &key, block.data())?;
+            let new = t.insert_if_absent(
+                self.files(),
+                &self.inner.blocks_dir,
+                &key,
+                block.data(),
+                self.storage_max_bytes(),
+            )?;
             if new == Some(true) {
                 self.inner.unsynced_files.store(true, Ordering::SeqCst);
             }
-            new.is_some()
+            (new.is_some(), t.totals())
         };
         if durable {
             self.sync_pending()?;
             self.inner.lazy_commits.store(0, Ordering::Relaxed);
         }
-        txn.commit().map_err(db_err)?;
+        self.commit_with(txn, totals)?;
         Ok(new)
     }
 
@@ -434,31 +487,26 @@ impl Store {
         }
         let key = cid.hash().to_bytes();
         let txn = self.begin_write()?;
-        let (removed, file) = {
-            let mut t = WriteTables::open(&txn)?;
-            let a = t.blocks.remove(key.as_slice()).map_err(db_err)?.is_some();
-            let b = t.files.remove(key.as_slice()).map_err(db_err)?.is_some();
-            let c = t.fstore.remove(key.as_slice()).map_err(db_err)?.is_some();
-            (a || b || c, b)
-        };
-        txn.commit().map_err(db_err)?;
-        if file {
+        let mut t = WriteTables::open(&txn)?;
+        let removed = t.remove(&key)?;
+        let totals = t.totals();
+        drop(t);
+        self.commit_with(txn, totals)?;
+        if removed.file {
             remove_block_file(self.files(), &self.inner.blocks_dir, &key);
         }
-        Ok(removed)
+        Ok(removed.any)
     }
 
     /// Removes only the filestore reference of a block (`filestore rm`); the user's
     /// file is never touched. Returns whether there was one.
     pub fn remove_ref(&self, cid: &Cid) -> Result<bool, BlockError> {
         let txn = self.begin_write()?;
-        let removed = txn
-            .open_table(FILESTORE)
-            .map_err(db_err)?
-            .remove(cid.hash().to_bytes().as_slice())
-            .map_err(db_err)?
-            .is_some();
-        txn.commit().map_err(db_err)?;
+        let mut t = WriteTables::open(&txn)?;
+        let removed = t.remove_ref(&cid.hash().to_bytes())?;
+        let totals = t.totals();
+        drop(t);
+        self.commit_with(txn, totals)?;
         Ok(removed)
     }
 
@@ -475,11 +523,11 @@ impl Store {
     #[doc(hidden)]
     pub fn debug_put_unverified(&self, cid: &Cid, data: &[u8]) -> Result<(), BlockError> {
         let txn = self.begin_write()?;
-        txn.open_table(BLOCKS)
-            .map_err(db_err)?
-            .insert(cid.hash().to_bytes().as_slice(), data)
-            .map_err(db_err)?;
-        txn.commit().map_err(db_err)
+        let mut t = WriteTables::open(&txn)?;
+        t.insert_inline_unchecked(&cid.hash().to_bytes(), data)?;
+        let totals = t.totals();
+        drop(t);
+        self.commit_with(txn, totals)
     }
 
     /// Marks the start of an add/import: until the returned guard is dropped (after the

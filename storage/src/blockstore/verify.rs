@@ -1,6 +1,7 @@
 //! `repo stat` and `repo verify` (re-hashing every block), and the sweep of block
 //! files no index entry names.
 
+use super::counts::Counts;
 use super::db::{db_err, multihash_of_key, range_after};
 use super::files::{io_block_err, read_block_file};
 use super::list::{KeyBatches, Which, ITER_BATCH_COUNT};
@@ -8,22 +9,22 @@ use super::store::Store;
 use crate::block::{BlockError, MAX_BLOCK_BYTES};
 use crate::cids;
 use crate::filestore::{self};
-use crate::tables::{BLOCKS, BLOCK_FILES, FILESTORE};
+use crate::tables::{BLOCKS, BLOCK_FILES, COUNTS, FILESTORE};
 use crate::util::hex;
 use cid::multihash::Multihash;
 use cid::Cid;
-use redb::{ReadableTable, ReadableTableMetadata};
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 
 /// Sizes reported by [`Store::count_and_size`] (`repo stat`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreStats {
-    /// Number of stored blocks (`NumObjects`).
+    /// Number of stored blocks (`NumObjects`): distinct multihashes, a block with a
+    /// copy and a filestore reference counted once.
     pub blocks: u64,
-    /// Bytes of keys and block data in the blocks table.
+    /// Block bytes of the copies (inline and block files; references cost none).
     pub stored_bytes: u64,
-    /// Size of the database file on disk (`RepoSize`).
+    /// The database file's size plus the block files' (`RepoSize`).
     pub disk_bytes: u64,
 }
 
@@ -48,12 +49,15 @@ pub struct VerifyReport {
     pub unverifiable: u64,
     /// Blocks whose bytes do not match their key, or whose key is malformed.
     pub corrupt: Vec<CorruptBlock>,
+    /// The `repo stat` totals when they differ from a recount of the index tables:
+    /// (stored, recounted).
+    pub counts_mismatch: Option<(Counts, Counts)>,
 }
 
 impl VerifyReport {
-    /// Whether no corrupt block was found.
+    /// Whether no corrupt block was found and the totals match the tables.
     pub fn is_clean(&self) -> bool {
-        self.corrupt.is_empty()
+        self.corrupt.is_empty() && self.counts_mismatch.is_none()
     }
 }
 
@@ -146,33 +150,46 @@ impl Store {
         Ok(removed)
     }
 
-    /// Block count and sizes (`repo stat`).
-    pub fn count_and_size(&self) -> Result<StoreStats, BlockError> {
+    /// The running totals (O(1): read from the `counts` table).
+    pub fn counts(&self) -> Result<Counts, BlockError> {
         let txn = self.begin_read()?;
-        let t = txn.open_table(BLOCKS).map_err(db_err)?;
-        let files = txn.open_table(BLOCK_FILES).map_err(db_err)?;
-        let fstore = txn.open_table(FILESTORE).map_err(db_err)?;
-        let blocks = t.len().map_err(db_err)? + files.len().map_err(db_err)?;
-        let blocks = blocks + fstore.len().map_err(db_err)?;
-        // One pass over the file index (16 bytes of RAM at a time).
-        let mut file_bytes = 0u64;
-        for e in files.iter().map_err(db_err)? {
-            file_bytes += e.map_err(db_err)?.1.value();
-        }
-        let stored_bytes = t.stats().map_err(db_err)?.stored_bytes() + file_bytes;
+        Counts::read(&txn.open_table(COUNTS).map_err(db_err)?)
+    }
+
+    /// Block count and sizes (`repo stat`), in O(1): the totals and the database
+    /// file's size.
+    pub fn count_and_size(&self) -> Result<StoreStats, BlockError> {
+        let c = self.counts()?;
         let db_bytes = std::fs::metadata(&self.inner.path)
             .map(|m| m.len())
             .map_err(|e| BlockError::Io(format!("{}: {e}", self.inner.path.display())))?;
         Ok(StoreStats {
-            blocks,
-            stored_bytes,
-            disk_bytes: db_bytes + file_bytes,
+            blocks: c.objects,
+            stored_bytes: c.bytes,
+            disk_bytes: db_bytes + c.file_bytes,
         })
     }
 
+    /// Recounts the totals from the index tables in one read transaction and
+    /// compares them with the stored ones: `Some((stored, recounted))` if they differ.
+    pub fn check_counts(&self) -> Result<Option<(Counts, Counts)>, BlockError> {
+        let txn = self.begin_read()?;
+        let stored = Counts::read(&txn.open_table(COUNTS).map_err(db_err)?)?;
+        let recounted = Counts::recount(
+            &txn.open_table(BLOCKS).map_err(db_err)?,
+            &txn.open_table(BLOCK_FILES).map_err(db_err)?,
+            &txn.open_table(FILESTORE).map_err(db_err)?,
+        )?;
+        Ok((stored != recounted).then_some((stored, recounted)))
+    }
+
     /// Re-hashes every block with its key's hash function (`repo verify`).
+    /// Also checks the `repo stat` totals against a recount ([`Store::check_counts`]).
     pub fn verify(&self) -> Result<VerifyReport, BlockError> {
-        let mut report = VerifyReport::default();
+        let mut report = VerifyReport {
+            counts_mismatch: self.check_counts()?,
+            ..VerifyReport::default()
+        };
         let mut after: Option<Vec<u8>> = None;
         loop {
             let txn = self.begin_read()?;

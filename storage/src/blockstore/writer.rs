@@ -203,13 +203,14 @@ pub(super) fn commit_batch(
         txn.set_durability(redb::Durability::None).map_err(db_err)?;
     }
     let mut wrote_files = false;
-    {
+    let totals = {
         let mut t = WriteTables::open(&txn)?;
+        let budget = store.storage_max_bytes();
         for (k, v) in batch {
             match v {
                 Item::Data(d) => {
                     if let Some(file) =
-                        t.insert_if_absent(store.files(), &store.inner.blocks_dir, k, d)?
+                        t.insert_if_absent(store.files(), &store.inner.blocks_dir, k, d, budget)?
                     {
                         stats.blocks_new += 1;
                         stats.bytes_new += d.len() as u64;
@@ -220,14 +221,13 @@ pub(super) fn commit_batch(
                     }
                 }
                 Item::Ref(r) => {
-                    t.fstore
-                        .insert(k.as_slice(), r.encode().as_slice())
-                        .map_err(db_err)?;
+                    t.insert_ref(k, &r.encode())?;
                     stats.refs += 1;
                 }
             }
         }
-    }
+        t.totals()
+    };
     if durable && (wrote_files || sync_earlier) {
         store.sync_all_files()?;
     } else if durable {
@@ -238,7 +238,7 @@ pub(super) fn commit_batch(
         // too, so it must sync these files first.
         store.inner.unsynced_files.store(true, Ordering::SeqCst);
     }
-    txn.commit().map_err(db_err)?;
+    store.commit_with(txn, totals)?;
     stats.commits += 1;
     Ok(())
 }
