@@ -65,7 +65,7 @@ impl Api {
         let mut import = importer::Options::default().with_cid_version(version, raw_leaves);
         import.nocopy = nocopy;
         if let Some(c) = q.get(&["chunker", "s"]) {
-            import.chunk_size =
+            import.chunker =
                 importer::parse_chunker(c).map_err(|e| ApiError::Client(e.to_string()))?;
         }
         if q.bool(&["trickle", "t"])?.unwrap_or(false) {

@@ -57,7 +57,7 @@ pub struct AddCmd {
     /// store leaves as raw blocks (default: false; true with --cid-version 1)
     #[argh(option, arg_name = "bool")]
     pub raw_leaves: Option<Flag>,
-    /// chunker: size-N (default: size-262144)
+    /// chunker: size-N, rabin, rabin-AVG, rabin-MIN-AVG-MAX or buzhash (default: size-262144)
     #[argh(option, short = 's')]
     pub chunker: Option<String>,
     /// hash function (only sha2-256, the default)
@@ -110,7 +110,7 @@ impl AddCmd {
         let mut opts = importer::Options::default().with_cid_version(version, raw_leaves);
         opts.nocopy = self.nocopy;
         if let Some(c) = &self.chunker {
-            opts.chunk_size = importer::parse_chunker(c)?;
+            opts.chunker = importer::parse_chunker(c)?;
         }
         if self.trickle {
             opts.layout = importer::Layout::Trickle;

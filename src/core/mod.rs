@@ -487,6 +487,11 @@ mod tests {
                 "MAX_INLINE_LIMIT_BYTES",
                 unixfs::importer::MAX_INLINE_LIMIT_BYTES as u64,
             ),
+            ("RABIN_MAX_BYTES", unixfs::chunker::RABIN_MAX_BYTES as u64),
+            (
+                "BUZHASH_MAX_BYTES",
+                unixfs::chunker::BUZHASH_MAX_BYTES as u64,
+            ),
             ("TAIL_BUFFER_LINES", crate::logs::TAIL_BUFFER_LINES as u64),
             (
                 "MAX_TAIL_SUBSCRIBERS",

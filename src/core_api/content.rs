@@ -320,7 +320,7 @@ impl Content for Remote {
             ("pin", opts.pin.to_string()),
             ("cid-version", o.cid_version.to_string()),
             ("raw-leaves", o.raw_leaves.to_string()),
-            ("chunker", format!("size-{}", o.chunk_size)),
+            ("chunker", o.chunker.to_string()),
         ];
         if let Some(limit) = o.inline_limit {
             q.push(("inline", "true".into()));

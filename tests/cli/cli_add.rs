@@ -137,7 +137,8 @@ fn bad_add_input_is_refused() {
     let f = d.path().join("f");
     std::fs::write(&f, "data").unwrap();
     let f = f.to_str().unwrap();
-    assert!(err(&run(&root, &["add", "--chunker=rabin", f], None)).contains("chunker"));
+    assert!(err(&run(&root, &["add", "--chunker=rabin-8-16-32", f], None)).contains("chunker"));
+    assert!(err(&run(&root, &["add", "--chunker=fastcdc", f], None)).contains("chunker"));
     assert!(err(&run(&root, &["add", "--cid-version=2", f], None)).contains("CID version"));
     assert!(
         err(&run(&root, &["add", "/definitely/not/here"], None)).contains("/definitely/not/here")

@@ -208,6 +208,8 @@ fn cli_through_the_daemon_matches_offline() {
         vec!["add", "-r", "-H", "--cid-version=1", &tree_s],
         vec!["add", "-w", &file_s],
         vec!["add", "-Q", "--chunker=size-1000", &file_s],
+        vec!["add", "-Q", "--chunker=buzhash", &file_s],
+        vec!["add", "-Q", "--chunker=rabin-4096-16384-65536", &file_s],
         vec!["add", "-q", "--raw-leaves", &file_s],
         vec!["pin", "ls"],
         vec!["repo", "verify"],

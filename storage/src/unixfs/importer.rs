@@ -4,11 +4,11 @@
 //! (balanced and trickle builders) and directories follow boxo's `uio.Directory`
 //! with HAMT sharding.
 //!
-//! Flow, one chunk at a time: a fixed-size chunker fills `chunk_size` bytes from the
-//! reader; each chunk becomes a leaf (a raw block, or a dag-pb `Data{Type: File}` leaf)
+//! Flow, one chunk at a time: the chunker ([`super::chunker`]: Kubo's `size-N`,
+//! `rabin` or `buzhash`) cuts the next chunk from the reader; each chunk becomes a leaf (a raw block, or a dag-pb `Data{Type: File}` leaf)
 //! that goes to the [`BlockSink`] at once; the layout builder keeps only the links
 //! of the nodes still open (one per tree level, each ≤ `max_links` links), so memory
-//! is bounded by `chunk_size + depth × max_links × link size`, not by the file size.
+//! is bounded by two largest chunks `+ depth × max_links × link size`, not by the file size.
 //!
 //! - **Balanced** (default): boxo `balanced.Layout`; a one-chunk file is the leaf.
 //! - **Trickle**: boxo `trickle.Layout` with depth repeat 4; leaves are UnixFS `Raw`
@@ -24,10 +24,12 @@
 //!   never that small (two links alone are over [`MAX_INLINE_LIMIT_BYTES`]), so
 //!   they are always hashed.
 //!
-//! **Limits**: `chunk_size` ≤ [`MAX_CHUNK_BYTES`]; directory nesting ≤
+//! **Limits**: a `size-N` chunk ≤ [`MAX_CHUNK_BYTES`] (rabin's largest ≤
+//! [`super::chunker::RABIN_MAX_BYTES`], buzhash's 512 KiB); directory nesting ≤
 //! [`MAX_DIR_DEPTH`]; names must be valid UTF-8 and contain no `/` or NUL;
 //! `inline_limit` ≤ [`MAX_INLINE_LIMIT_BYTES`].
 
+use super::chunker::{Chunker, ChunkerError};
 use super::hamt::{self, HamtError, ShardEntry};
 use super::pb::{Data, DataType};
 use crate::block::{BlockError, BlockSink};
@@ -39,7 +41,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 mod file;
-use file::{Chunker, FileBuilder};
+use file::{ChunkReader, FileBuilder};
 
 /// Kubo's default chunk size, in bytes.
 pub const DEFAULT_CHUNK_BYTES: usize = 262_144;
@@ -72,8 +74,8 @@ pub enum Layout {
 /// Import options; `Default` is Kubo's `ipfs add`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
-    /// Bytes per leaf (`--chunker size-N`).
-    pub chunk_size: usize,
+    /// How the file is cut into leaves (`--chunker`).
+    pub chunker: Chunker,
     /// Balanced or trickle.
     pub layout: Layout,
     /// CID version of dag-pb nodes (raw leaves are always CIDv1).
@@ -100,7 +102,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            chunk_size: DEFAULT_CHUNK_BYTES,
+            chunker: Chunker::Size(DEFAULT_CHUNK_BYTES),
             layout: Layout::Balanced,
             cid_version: 0,
             raw_leaves: false,
@@ -149,9 +151,9 @@ pub enum ImportError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// A `--chunker` other than `size-N` in range (the text given).
-    #[error("invalid chunker {0:?}: use size-N with 1 ≤ N ≤ {MAX_CHUNK_BYTES}")]
-    BadChunker(String),
+    /// A `--chunker` that is not one of Kubo's, or out of range.
+    #[error(transparent)]
+    BadChunker(#[from] ChunkerError),
     /// Options that do not go together or are out of range; the text says which.
     #[error("invalid option: {0}")]
     BadOption(String),
@@ -187,18 +189,10 @@ pub enum ImportError {
     Hamt(#[from] HamtError),
 }
 
-/// Parses Kubo's `--chunker`: only `size-N` is supported.
-pub fn parse_chunker(s: &str) -> Result<usize, ImportError> {
-    let bad = || ImportError::BadChunker(s.to_string());
-    let n: usize = s
-        .strip_prefix("size-")
-        .ok_or_else(bad)?
-        .parse()
-        .map_err(|_| bad())?;
-    if n == 0 || n > MAX_CHUNK_BYTES {
-        return Err(bad());
-    }
-    Ok(n)
+/// Parses Kubo's `--chunker`: `size-N` (1 ≤ N ≤ [`MAX_CHUNK_BYTES`]), `rabin`,
+/// `rabin-AVG`, `rabin-MIN-AVG-MAX` or `buzhash`.
+pub fn parse_chunker(s: &str) -> Result<Chunker, ImportError> {
+    Ok(Chunker::parse(s, MAX_CHUNK_BYTES)?)
 }
 
 /// What an import produced.
@@ -243,9 +237,8 @@ impl<S: BlockSink + ?Sized> BlockSink for SinkRef<'_, S> {
 }
 
 fn check_opts(opts: &Options) -> Result<(), ImportError> {
-    if opts.chunk_size == 0 || opts.chunk_size > MAX_CHUNK_BYTES {
-        return Err(ImportError::BadChunker(format!("size-{}", opts.chunk_size)));
-    }
+    // A chunker built in code passes the same checks as one parsed from text.
+    parse_chunker(&opts.chunker.to_string())?;
     if opts.max_links < 2 {
         return Err(ImportError::BadOption(
             "max_links must be at least 2".into(),
@@ -277,7 +270,7 @@ fn add_reader<R: Read>(
     let mut b = FileBuilder {
         opts,
         sink,
-        chunker: Chunker::new(reader, opts.chunk_size, path),
+        chunker: ChunkReader::new(reader, opts.chunker, path),
         pending: false,
     };
     let c = match opts.layout {
@@ -555,7 +548,7 @@ mod tests {
     #[test]
     fn balanced_tree_shape_and_sizes() {
         let o = Options {
-            chunk_size: 10,
+            chunker: Chunker::Size(10),
             max_links: 3,
             ..Options::default()
         };
@@ -635,10 +628,55 @@ mod tests {
 
     #[test]
     fn chunker_parsing() {
-        assert_eq!(parse_chunker("size-1024").unwrap(), 1024);
+        assert_eq!(parse_chunker("size-1024").unwrap(), Chunker::Size(1024));
         assert!(parse_chunker("size-0").is_err());
-        assert!(parse_chunker("rabin").is_err());
+        assert_eq!(parse_chunker("buzhash").unwrap(), Chunker::Buzhash);
+        assert!(parse_chunker("rabin-8-16-32").is_err());
         assert!(parse_chunker(&format!("size-{}", MAX_CHUNK_BYTES + 1)).is_err());
+        // A chunker built in code is checked as if parsed.
+        for chunker in [
+            Chunker::Size(0),
+            Chunker::Rabin {
+                min: 64,
+                avg: 32,
+                max: 128,
+            },
+        ] {
+            let o = Options {
+                chunker,
+                ..Options::default()
+            };
+            let r = add_file(&o, &mut MemStore::new(), &b"data"[..]);
+            assert!(matches!(r, Err(ImportError::BadChunker(_))), "{chunker}");
+        }
+    }
+
+    #[test]
+    fn content_defined_chunks_become_the_leaves() {
+        use crate::unixfs::chunker::Splitter;
+        let data = acorn_tools::rng::Rng::new(5).bytes(3 << 20);
+        for chunker in [Chunker::Buzhash, parse_chunker("rabin").unwrap()] {
+            let mut cuts = Vec::new();
+            let (mut s, mut buf) = (Splitter::new(&data[..], chunker), Vec::new());
+            while s.next_into(&mut buf).unwrap() {
+                cuts.push(buf.len() as u64);
+            }
+            assert!(cuts.len() > 3, "{chunker}: {cuts:?}");
+            let o = Options {
+                chunker,
+                ..Options::default()
+            };
+            let mut store = MemStore::new();
+            let a = add_file(&o, &mut store, &data[..]).unwrap();
+            assert_eq!(a.file_size, data.len() as u64);
+            let root = crate::block::BlockSource::get(&store, &a.cid).unwrap();
+            let root = PbNode::decode(&root.unwrap()).unwrap();
+            let d = Data::decode(root.data.as_deref().unwrap()).unwrap();
+            assert_eq!(d.blocksizes, cuts, "{chunker}");
+            // Unlike size-N, the leaves differ from the fixed-size import's.
+            let fixed = add_file(&Options::default(), &mut MemStore::new(), &data[..]);
+            assert_ne!(fixed.unwrap().cid, a.cid);
+        }
     }
 
     #[test]

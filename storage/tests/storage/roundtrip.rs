@@ -19,18 +19,18 @@ fn cat_ranges_across_chunks_and_layouts() {
     let data: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
     for opts in [
         Options {
-            chunk_size: 100,
+            chunker: acorn_storage::unixfs::chunker::Chunker::Size(100),
             max_links: 4,
             ..Options::default()
         },
         Options {
-            chunk_size: 100,
+            chunker: acorn_storage::unixfs::chunker::Chunker::Size(100),
             max_links: 4,
             raw_leaves: true,
             ..Options::default()
         },
         Options {
-            chunk_size: 64,
+            chunker: acorn_storage::unixfs::chunker::Chunker::Size(64),
             max_links: 3,
             layout: Layout::Trickle,
             ..Options::default()

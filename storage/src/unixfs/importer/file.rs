@@ -1,4 +1,4 @@
-//! File layouts: the fixed-size chunker and the builder that turns its chunks
+//! File layouts: the chunk reader (over [`crate::unixfs::chunker`]) and the builder that turns its chunks
 //! into leaves and internal `File` nodes, balanced (boxo `balanced/builder.go`) or
 //! trickle (boxo `trickle/trickledag.go`). Only the links of the nodes still open
 //! are held, one list per tree level.
@@ -7,6 +7,7 @@ use super::{ImportError, Options, TRICKLE_DEPTH_REPEAT};
 use crate::block::BlockSink;
 use crate::cids;
 use crate::codec::dagpb::{PbLink, PbNode};
+use crate::unixfs::chunker::{Chunker, Splitter};
 use crate::unixfs::pb::{Data, DataType};
 use cid::Cid;
 use std::io::Read;
@@ -20,26 +21,23 @@ pub(super) struct Child {
     pub(super) file_size: u64,
 }
 
-/// Reads fixed-size chunks.
-pub(super) struct Chunker<R: Read> {
-    reader: R,
-    size: usize,
-    buf: Vec<u8>,
-    done: bool,
+/// Reads the chunks of one file with its chunker, keeping their file offsets.
+pub(super) struct ChunkReader<R: Read> {
+    splitter: Splitter<R>,
+    /// The current chunk.
+    pub(super) buf: Vec<u8>,
     path: PathBuf,
     /// File offset of the chunk in `buf`.
-    offset: u64,
+    pub(super) offset: u64,
     /// File offset after the chunk in `buf`.
     next_offset: u64,
 }
 
-impl<R: Read> Chunker<R> {
-    pub(super) fn new(reader: R, size: usize, path: PathBuf) -> Self {
-        Chunker {
-            reader,
-            size,
-            buf: Vec::with_capacity(size),
-            done: false,
+impl<R: Read> ChunkReader<R> {
+    pub(super) fn new(reader: R, chunker: Chunker, path: PathBuf) -> Self {
+        ChunkReader {
+            splitter: Splitter::new(reader, chunker),
+            buf: Vec::new(),
             path,
             offset: 0,
             next_offset: 0,
@@ -48,24 +46,16 @@ impl<R: Read> Chunker<R> {
 
     /// Fills the next chunk; `Ok(false)` at end of input (buf then empty).
     fn next(&mut self) -> Result<bool, ImportError> {
-        self.buf.clear();
-        if self.done {
-            return Ok(false);
-        }
-        // `take` bounds the read to one chunk; read_to_end loops over short reads.
-        let n = (&mut self.reader)
-            .take(self.size as u64)
-            .read_to_end(&mut self.buf)
+        let more = self
+            .splitter
+            .next_into(&mut self.buf)
             .map_err(|e| ImportError::Io {
                 path: self.path.clone(),
                 source: e,
             })?;
-        if n < self.size {
-            self.done = true;
-        }
         self.offset = self.next_offset;
-        self.next_offset += n as u64;
-        Ok(n > 0)
+        self.next_offset += self.buf.len() as u64;
+        Ok(more)
     }
 }
 
@@ -73,7 +63,7 @@ impl<R: Read> Chunker<R> {
 pub(super) struct FileBuilder<'a, R: Read> {
     pub(super) opts: &'a Options,
     pub(super) sink: &'a mut dyn BlockSink,
-    pub(super) chunker: Chunker<R>,
+    pub(super) chunker: ChunkReader<R>,
     /// A chunk read ahead but not yet made into a leaf.
     pub(super) pending: bool,
 }

@@ -1,13 +1,20 @@
-//! Crash soak: adds (copied and `--nocopy`), pins, unpins and GCs in child `acorn`
-//! processes that are killed with SIGKILL at random moments; after every cycle the
-//! repo must verify clean (filestore references included) and every pinned DAG must
-//! be complete. At the end the source files, which nocopy adds reference, must be
-//! byte-for-byte and mtime-for-mtime as they were: Acorn never writes them.
+//! Crash soak, in two modes.
 //!
-//! Usage: `soak [--cycles N] [--seed S] [--acorn PATH] [--dir DIR]`
+//! The bare mode: adds (copied and `--nocopy`), pins, unpins and GCs in child
+//! `acorn` processes that are killed with SIGKILL at random moments; after every
+//! cycle the repo must verify clean (filestore references included) and every
+//! pinned DAG must be complete. At the end the source files, which nocopy adds
+//! reference, must be byte-for-byte and mtime-for-mtime as they were: Acorn never
+//! writes them.
+//!
+//! The daemon mode (`--daemon`, in [`daemon`]): a daemon under RPC load and
+//! serving fetches to a second daemon, killed with SIGKILL at random moments;
+//! every acknowledged add and pin must survive.
+//!
+//! Usage: `soak [--daemon] [--cycles N] [--seed S] [--acorn PATH] [--dir DIR]`
 //! (defaults: 50 cycles, seed 1, `acorn` next to this binary, a temp dir).
-//! Prints `cycles=… kills=… failures=… blocks_lost=…` and exits non-zero on any
-//! failure. Reproducible for a seed, up to the timing of the kills.
+//! Prints its counts (`cycles=… kills=… failures=… blocks_lost=…`) and exits
+//! non-zero on any failure. Reproducible for a seed, up to the timing of the kills.
 
 use acorn_tools::write_pseudo_random_file;
 use std::path::{Path, PathBuf};
@@ -15,6 +22,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use acorn_tools::rng::Rng;
+
+mod daemon;
+mod http;
 
 fn acorn_cmd(acorn: &Path, repo: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(acorn);
@@ -35,17 +45,29 @@ fn run(acorn: &Path, repo: &Path, args: &[&str]) -> anyhow::Result<(bool, String
 fn main() -> anyhow::Result<()> {
     let mut cycles = 50u64;
     let mut seed = 1u64;
+    let mut daemon_mode = false;
     let mut flags = acorn_tools::RunFlags::new()?;
     acorn_tools::parse_flags(std::env::args().skip(1), |a, val| {
         match a {
             "--cycles" => cycles = val()?.parse()?,
             "--seed" => seed = val()?.parse()?,
+            "--daemon" => daemon_mode = true,
             _ => return flags.take(a, val),
         }
         Ok(true)
     })?;
     let (acorn, base) = flags.finish("soak")?;
     std::fs::create_dir_all(&base)?;
+    if daemon_mode {
+        let failures = daemon::run(&acorn, &base, cycles, seed)?;
+        if failures == 0 {
+            std::fs::remove_dir_all(&base)?;
+        } else {
+            eprintln!("kept {} for inspection", base.display());
+        }
+        anyhow::ensure!(failures == 0, "{failures} failures");
+        return Ok(());
+    }
     let repo = base.join("repo");
     let _ = std::fs::remove_dir_all(&repo);
     let (ok, _, err) = run(&acorn, &repo, &["init", "--profile", "test"])?;
