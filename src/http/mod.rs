@@ -317,6 +317,23 @@ async fn with_timeout<T>(d: Duration, f: impl Future<Output = io::Result<T>>) ->
     .await
 }
 
+/// The fuzz target of the request head parser (`fuzz/`, built with
+/// `--cfg fuzzing` only): any bytes give a head no longer than the input and
+/// [`MAX_HEADER_BYTES`], a need for more bytes (only below that size), or a 400
+/// or 431.
+#[cfg(fuzzing)]
+pub fn fuzz_request(bytes: &[u8]) {
+    match read::parse_head(bytes) {
+        Ok(Some((head, _tx, n))) => {
+            assert!(n <= bytes.len() && n <= MAX_HEADER_BYTES);
+            assert!(head.request.headers.len() <= MAX_HEADERS_COUNT);
+            assert!(!head.request.method.is_empty());
+        }
+        Ok(None) => assert!(bytes.len() <= MAX_HEADER_BYTES),
+        Err(e) => assert!(matches!(e.status(), 400 | 431)),
+    }
+}
+
 fn bad_data(msg: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg.to_string())
 }
