@@ -7,7 +7,7 @@
 //!
 //! Each target asserts what the decoder promises beyond "no panic" where it can:
 //! canonical formats round-trip (decode → encode → decode gives the same value,
-//! and dag-cbor's and dag-pb's bytes are the input's), parsed strings print back
+//! and dag-cbor's bytes are the input's), parsed strings print back
 //! to something that parses to the same value, lengths stay within the input.
 //!
 //! The node's own decoders (`src/http`, `src/config`, `src/identity.rs`) live in
