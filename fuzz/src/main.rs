@@ -32,9 +32,12 @@ mod identity;
 mod seeds;
 mod targets;
 
+/// A target: what it does with one input.
+type Target = fn(&[u8]);
+
 /// Every target: its name (also its corpus folder, `fuzz/corpus/<name>`) and its
 /// function.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("cid", targets::storage::cid),
     ("dagpb", targets::storage::dagpb),
     ("dagcbor", targets::storage::dagcbor),
@@ -55,8 +58,8 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("identity", targets::node::identity),
 ];
 
-fn target() -> fn(&[u8]) {
-    static TARGET: std::sync::OnceLock<fn(&[u8])> = std::sync::OnceLock::new();
+fn target() -> Target {
+    static TARGET: std::sync::OnceLock<Target> = std::sync::OnceLock::new();
     *TARGET.get_or_init(|| {
         if let Some(dir) = std::env::var_os("ACORN_FUZZ_SEEDS") {
             seeds::write_all(std::path::Path::new(&dir));
