@@ -339,6 +339,18 @@ fn rsa_protobuf(pkcs1_der: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The fuzz target of the private key decoder (`fuzz/`, built with `--cfg
+/// fuzzing` only): a key that decodes writes back to a config section that reads
+/// back to the same peer.
+#[cfg(fuzzing)]
+pub fn fuzz_private_key(bytes: &[u8]) {
+    if let Ok(identity) = Identity::from_protobuf(bytes) {
+        let section = identity.to_config().expect("a decoded key encodes");
+        let again = Identity::from_config(&section).expect("a written identity reads back");
+        assert_eq!(again.peer_id(), identity.peer_id());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

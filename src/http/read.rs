@@ -216,23 +216,9 @@ pub(super) async fn read_head(
     let deadline = Instant::now() + deadline;
     loop {
         if !r.pending().is_empty() {
-            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS_COUNT];
-            let mut req = httparse::Request::new(&mut headers);
-            match req.parse(r.pending()) {
-                Ok(httparse::Status::Complete(n)) if n > MAX_HEADER_BYTES => {
-                    return Err(HeadError::TooLarge)
-                }
-                Ok(httparse::Status::Complete(n)) => {
-                    let head = build_head(&req)?;
-                    r.consume(n);
-                    return Ok(Some(head));
-                }
-                Ok(httparse::Status::Partial) => {}
-                Err(httparse::Error::TooManyHeaders) => return Err(HeadError::TooLarge),
-                Err(e) => return Err(HeadError::Bad(format!("bad request: {e}"))),
-            }
-            if r.pending().len() > MAX_HEADER_BYTES {
-                return Err(HeadError::TooLarge);
+            if let Some((head, tx, n)) = parse_head(r.pending())? {
+                r.consume(n);
+                return Ok(Some((head, tx)));
             }
         }
         let was_empty = r.pending().is_empty();
@@ -249,6 +235,25 @@ pub(super) async fn read_head(
             }
             return Err(HeadError::Io(io::ErrorKind::UnexpectedEof.into()));
         }
+    }
+}
+
+/// Parses the bytes read so far as a request head: the head, its body's sender
+/// and the head's length in bytes once it is complete, `Ok(None)` while more
+/// bytes are needed. No I/O: [`read_head`] feeds it, and so does the fuzz target.
+pub(super) fn parse_head(buf: &[u8]) -> Result<Option<(Head, BodySender, usize)>, HeadError> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS_COUNT];
+    let mut req = httparse::Request::new(&mut headers);
+    match req.parse(buf) {
+        Ok(httparse::Status::Complete(n)) if n > MAX_HEADER_BYTES => Err(HeadError::TooLarge),
+        Ok(httparse::Status::Complete(n)) => {
+            let (head, tx) = build_head(&req)?;
+            Ok(Some((head, tx, n)))
+        }
+        Ok(httparse::Status::Partial) if buf.len() > MAX_HEADER_BYTES => Err(HeadError::TooLarge),
+        Ok(httparse::Status::Partial) => Ok(None),
+        Err(httparse::Error::TooManyHeaders) => Err(HeadError::TooLarge),
+        Err(e) => Err(HeadError::Bad(format!("bad request: {e}"))),
     }
 }
 
