@@ -97,8 +97,14 @@ impl Core {
         true
     }
 
-    /// A connection to `peer` is up: it becomes a candidate for sessions.
-    pub fn on_connected(&mut self, peer: PeerId) {
+    /// A connection to `peer` is up: it becomes a candidate for sessions (a banned
+    /// peer does not: [`Event::Refused`]).
+    pub fn on_connected(&mut self, now: Instant, peer: PeerId) {
+        if self.is_banned(now, &peer) {
+            self.stats.banned_refused += 1;
+            self.push_event(Event::Refused { peer });
+            return;
+        }
         if !self.ensure_peer(peer) {
             return;
         }
@@ -156,11 +162,51 @@ impl Core {
         let count = current + 1;
         if count >= self.cfg.misbehaviour_threshold {
             self.strikes.remove(&peer);
-            self.stats.peers_disconnected += 1;
-            self.push_event(Event::Disconnect { peer });
+            self.ban(now, peer);
         } else {
             self.strikes.insert(peer, Strikes { count, at: now });
         }
+    }
+
+    /// Whether `peer` is banned now (a ban that ended is forgotten here).
+    pub fn is_banned(&mut self, now: Instant, peer: &PeerId) -> bool {
+        match self.banned.get(peer) {
+            Some(until) if now < *until => true,
+            Some(_) => {
+                self.banned.remove(peer);
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Bans `peer` for `ban_duration`: asks the node to disconnect it, and forgets it
+    /// at once as if its connection had closed, so its wants move to other peers and
+    /// no session asks it again while the ban lasts.
+    pub(super) fn ban(&mut self, now: Instant, peer: PeerId) {
+        if self.cfg.max_banned_peers == 0 {
+            self.stats.peers_disconnected += 1;
+            self.push_event(Event::Disconnect { peer });
+            self.on_disconnected(now, peer);
+            return;
+        }
+        if !self.banned.contains_key(&peer) && self.banned.len() >= self.cfg.max_banned_peers {
+            self.banned.retain(|_, until| now < *until);
+            if self.banned.len() >= self.cfg.max_banned_peers {
+                let first = self
+                    .banned
+                    .iter()
+                    .min_by_key(|(_, until)| **until)
+                    .map(|(id, _)| *id);
+                if let Some(id) = first {
+                    self.banned.remove(&id);
+                }
+            }
+        }
+        self.banned.insert(peer, now + self.cfg.ban_duration);
+        self.stats.peers_disconnected += 1;
+        self.push_event(Event::Disconnect { peer });
+        self.on_disconnected(now, peer);
     }
 
     /// The handler could not decode a message from `peer`: a strike.
@@ -183,13 +229,13 @@ mod tests {
         });
         let ps = peers(3);
         for p in &ps {
-            sim.core.on_connected(*p);
+            sim.core.on_connected(sim.now, *p);
         }
         assert_eq!(sim.core.connected_peers().len(), 2);
         assert_eq!(sim.core.stats().peers_refused, 1);
         // A disconnected idle peer makes room.
         sim.core.on_disconnected(sim.now, ps[0]);
-        sim.core.on_connected(ps[2]);
+        sim.core.on_connected(sim.now, ps[2]);
         assert_eq!(sim.core.connected_peers(), &[ps[1], ps[2]]);
     }
 
@@ -206,16 +252,16 @@ mod tests {
         };
         // Two throwaway peers with one strike each, then gone.
         for p in [a, b] {
-            sim.core.on_connected(p);
+            sim.core.on_connected(sim.now, p);
             sim.core.on_malformed(sim.now, p);
             sim.core.on_disconnected(sim.now, p);
         }
         // The table has room for a new peer.
-        sim.core.on_connected(c);
+        sim.core.on_connected(sim.now, c);
         assert_eq!(sim.core.connected_peers(), &[c]);
         assert_eq!(sim.core.stats().peers_refused, 0);
         // `a` comes back: its strike was remembered, two more reach the threshold.
-        sim.core.on_connected(a);
+        sim.core.on_connected(sim.now, a);
         sim.core.on_malformed(sim.now, a);
         assert!(sim.events().is_empty());
         sim.core.on_malformed(sim.now, a);
@@ -231,8 +277,8 @@ mod tests {
         let [a, b, c] = peers(3)[..] else {
             unreachable!()
         };
-        sim.core.on_connected(a);
-        sim.core.on_connected(b);
+        sim.core.on_connected(sim.now, a);
+        sim.core.on_connected(sim.now, b);
         sim.core.on_malformed(sim.now, a);
         sim.core.on_malformed(sim.now, b);
         // Both still tracked (on_disconnected removes idle peers; make them linger by
@@ -241,7 +287,7 @@ mod tests {
         sim.core.on_disconnected(sim.now, a);
         sim.core.on_disconnected(sim.now, b);
         sim.core.add_providers(sim.now, s, &[a, b]);
-        sim.core.on_connected(c);
+        sim.core.on_connected(sim.now, c);
         assert_eq!(sim.core.connected_peers(), &[c]);
         assert_eq!(sim.core.stats().peers_refused, 0);
     }
@@ -255,7 +301,7 @@ mod tests {
         let decay = cfg.strike_decay;
         let mut sim = Sim::new(cfg);
         let [a] = peers(1)[..] else { unreachable!() };
-        sim.core.on_connected(a);
+        sim.core.on_connected(sim.now, a);
         sim.core.on_malformed(sim.now, a);
         sim.core.on_malformed(sim.now, a);
         sim.now += decay * 2;
