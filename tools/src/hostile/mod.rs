@@ -22,7 +22,7 @@
 //! - `endless-wantlist`: wantlists of [`WANTLIST_BATCH_COUNT`] random want-blocks,
 //!   message after message, reading the answers;
 //! - `many-streams`: opens bitswap streams and holds them, [`STREAM_BATCH_COUNT`] at a
-//!   time, up to `count`;
+//!   time, up to `count` (counting those the target closes or resets);
 //! - `no-read`: wants the given CIDs (blocks it knows the target has) and never reads
 //!   a byte of the target's streams: the target's yamux send window never reopens;
 //! - `identify-flood`: `/ipfs/id/1.0.0` requests and `/ipfs/id/push/1.0.0` pushes of
@@ -154,6 +154,8 @@ pub struct Counters {
     pub streams_opened: AtomicU64,
     /// Stream opens that failed (refused, reset, connection gone).
     pub stream_failures: AtomicU64,
+    /// Streams opened by `many-streams` that the target then closed or reset.
+    pub streams_closed: AtomicU64,
     /// Wantlist entries received (want-have and want-block).
     pub wants_received: AtomicU64,
     /// Want-blocks received.
@@ -170,12 +172,13 @@ impl Counters {
     pub fn line(&self) -> String {
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
         format!(
-            "connections={} disconnections={} sent={} streams_opened={} stream_failures={} wants_received={} want_blocks_received={} lies_sent={}",
+            "connections={} disconnections={} sent={} streams_opened={} stream_failures={} streams_closed={} wants_received={} want_blocks_received={} lies_sent={}",
             g(&self.connections),
             g(&self.disconnections),
             g(&self.sent),
             g(&self.streams_opened),
             g(&self.stream_failures),
+            g(&self.streams_closed),
             g(&self.wants_received),
             g(&self.want_blocks_received),
             g(&self.lies_sent),

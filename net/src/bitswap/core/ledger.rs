@@ -139,6 +139,10 @@ impl Core {
     }
 
     pub(super) fn strike(&mut self, now: Instant, peer: PeerId) {
+        if self.is_banned(now, &peer) {
+            // The rest of a message from a peer banned while reading it.
+            return;
+        }
         let decay = self.cfg.strike_decay;
         let current = match self.strikes.get(&peer) {
             Some(s) => s.now(now, decay),
@@ -184,6 +188,9 @@ impl Core {
     /// at once as if its connection had closed, so its wants move to other peers and
     /// no session asks it again while the ban lasts.
     pub(super) fn ban(&mut self, now: Instant, peer: PeerId) {
+        if self.is_banned(now, &peer) {
+            return;
+        }
         if self.cfg.max_banned_peers == 0 {
             self.stats.peers_disconnected += 1;
             self.push_event(Event::Disconnect { peer });
@@ -290,6 +297,28 @@ mod tests {
         sim.core.on_connected(sim.now, c);
         assert_eq!(sim.core.connected_peers(), &[c]);
         assert_eq!(sim.core.stats().peers_refused, 0);
+    }
+
+    /// Blocks over the size limit (skipped by the decoder) are strikes; one ban and
+    /// one disconnect however many more the message holds.
+    #[test]
+    fn oversize_blocks_are_strikes_and_one_ban() {
+        let cfg = Config::default();
+        let threshold = cfg.misbehaviour_threshold;
+        let mut sim = Sim::new(cfg);
+        let [a] = peers(1)[..] else { unreachable!() };
+        sim.core.on_connected(sim.now, a);
+        let msg = |n: u32| Message {
+            skipped: n,
+            oversize_blocks: n,
+            ..Message::default()
+        };
+        sim.core.on_message(sim.now, a, msg(threshold - 1));
+        assert!(sim.events().is_empty());
+        sim.core.on_message(sim.now, a, msg(threshold * 3));
+        assert_eq!(sim.events(), vec![Event::Disconnect { peer: a }]);
+        assert_eq!(sim.core.stats().peers_disconnected, 1);
+        assert!(sim.core.is_banned(sim.now, &a));
     }
 
     #[test]
