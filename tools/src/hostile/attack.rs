@@ -113,8 +113,13 @@ async fn attack(
             if held >= opts.count {
                 // Hold them; check now and then that the connection lives.
                 Timer::after(Duration::from_millis(200)).await;
-                if open(&mut control, peer, BITSWAP, &counters).await.is_none() {
-                    failed += 1;
+                // (Not counted: `streams_opened` counts the streams held.)
+                match control
+                    .open_stream(peer, StreamProtocol::new(BITSWAP))
+                    .await
+                {
+                    Ok(_) => failed = 0,
+                    Err(_) => failed += 1,
                 }
                 continue;
             }
