@@ -370,43 +370,45 @@ async fn run(
             let _ = stop.recv().await;
             Event::Stop
         };
-        let swarm_ev = async { Event::Swarm(swarm.select_next_some().await) };
+        let swarm_ev = async { Event::Swarm(Box::new(swarm.select_next_some().await)) };
         let ev = smol::future::or(stopped, smol::future::or(redial, swarm_ev)).await;
         match ev {
             Event::Stop => return,
+            Event::Swarm(ev) => match *ev {
+                SwarmEvent::NewListenAddr { address, .. } => {
+                    if let Some(r) = ready.take() {
+                        let _ = r.send(Ok(address));
+                    }
+                }
+                SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+                    Counters::add(&counters.connections, 1);
+                    if Some(peer_id) == target_peer {
+                        let _ = connected_tx.try_send(peer_id);
+                    }
+                }
+                SwarmEvent::ConnectionClosed {
+                    peer_id,
+                    num_established,
+                    ..
+                } => {
+                    Counters::add(&counters.disconnections, 1);
+                    if Some(peer_id) == target_peer && num_established == 0 {
+                        redial_at = Some(async_io::Timer::after(REDIAL_INTERVAL));
+                    }
+                }
+                SwarmEvent::OutgoingConnectionError { peer_id, .. }
+                    if peer_id.is_some() && peer_id == target_peer =>
+                {
+                    redial_at = Some(async_io::Timer::after(REDIAL_INTERVAL));
+                }
+                _ => {}
+            },
             Event::Redial => {
                 redial_at = None;
                 if target_peer.is_some_and(|p| !swarm.is_connected(&p)) {
                     dial(&mut swarm);
                 }
             }
-            Event::Swarm(SwarmEvent::NewListenAddr { address, .. }) => {
-                if let Some(r) = ready.take() {
-                    let _ = r.send(Ok(address));
-                }
-            }
-            Event::Swarm(SwarmEvent::ConnectionEstablished { peer_id, .. }) => {
-                Counters::add(&counters.connections, 1);
-                if Some(peer_id) == target_peer {
-                    let _ = connected_tx.try_send(peer_id);
-                }
-            }
-            Event::Swarm(SwarmEvent::ConnectionClosed {
-                peer_id,
-                num_established,
-                ..
-            }) => {
-                Counters::add(&counters.disconnections, 1);
-                if Some(peer_id) == target_peer && num_established == 0 {
-                    redial_at = Some(async_io::Timer::after(REDIAL_INTERVAL));
-                }
-            }
-            Event::Swarm(SwarmEvent::OutgoingConnectionError { peer_id, .. }) => {
-                if peer_id.is_some() && peer_id == target_peer {
-                    redial_at = Some(async_io::Timer::after(REDIAL_INTERVAL));
-                }
-            }
-            Event::Swarm(_) => {}
         }
     }
 }
@@ -414,7 +416,7 @@ async fn run(
 enum Event {
     Stop,
     Redial,
-    Swarm(SwarmEvent<acorn_net::swarm::BehaviourEvent>),
+    Swarm(Box<SwarmEvent<acorn_net::swarm::BehaviourEvent>>),
 }
 
 #[cfg(test)]
