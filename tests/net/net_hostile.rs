@@ -302,34 +302,38 @@ fn kad_floods_do_not_hold_up_others() {
 }
 
 /// The fetcher is connected to `hostile` first, then to the honest server, so the
-/// hostile peer gets the first want-block.
+/// hostile peer gets the first want-block; the file fetched past it is compared with
+/// one fetched after, with only the server connected. (Connections are made while
+/// the daemon is fresh: past `Swarm.ResourceMgr.MaxMemory`, 24 MiB on `pi-zero`, a
+/// daemon that has just fetched may refuse to dial.)
 fn fetch_past(
     mode: Mode,
     fetcher_config: &[(&str, &str)],
-) -> (Pair, HostilePeer, Duration, Duration) {
+) -> (Pair, HostilePeer, Duration, Duration, bool) {
     let p = pair(fetcher_config);
     let h = HostilePeer::start(Options::new(mode)).unwrap();
-    // Baseline: only the honest server.
-    connect(&p.fetcher_root, &dial_addr(&p.server_root));
-    let before = fetch(&p, 0);
-    let _ = run(
-        &p.fetcher_root,
-        &["swarm", "disconnect", &dial_addr(&p.server_root)],
-        None,
-    );
-    assert!(eventually(Duration::from_secs(5), || peers(
-        &p.fetcher_root
-    )
-    .is_empty()));
     connect(&p.fetcher_root, &h.addr.to_string());
     connect(&p.fetcher_root, &dial_addr(&p.server_root));
     let during = fetch(&p, 1);
-    (p, h, before, during)
+    let id = h.peer.to_string();
+    let kept = peers(&p.fetcher_root).contains(&id);
+    let _ = run(
+        &p.fetcher_root,
+        &["swarm", "disconnect", &h.addr.to_string()],
+        None,
+    );
+    assert!(eventually(Duration::from_secs(5), || !peers(
+        &p.fetcher_root
+    )
+    .contains(&id)));
+    let before = fetch(&p, 0);
+    (p, h, before, during, kept)
 }
 
 #[test]
 fn a_liar_is_dropped_at_once_and_not_asked_again() {
-    let (p, h, before, during) = fetch_past(Mode::Liar, &[]);
+    let (p, h, before, during, kept) = fetch_past(Mode::Liar, &[]);
+    assert!(!kept, "the liar was still connected after the fetch");
     assert_served("liar", before, during);
     assert_bounded("liar", &p.fetcher_root, p.fetcher.pid());
     println!("liar: {}", h.counters.line());
@@ -339,7 +343,6 @@ fn a_liar_is_dropped_at_once_and_not_asked_again() {
         h.counters.line()
     );
     let id = h.peer.to_string();
-    assert!(!peers(&p.fetcher_root).contains(&id));
     // It is dialed again: dropped again, and asked nothing more.
     let asked = h.counters.get("want_blocks_received").unwrap();
     let _ = run(
@@ -361,7 +364,8 @@ fn a_liar_is_dropped_at_once_and_not_asked_again() {
 
 #[test]
 fn a_stallers_wants_move_on_after_the_want_timeout() {
-    let (p, h, before, during) = fetch_past(Mode::Staller, &[("Acorn.BitswapWantTimeout", "1s")]);
+    let (p, h, before, during, _) =
+        fetch_past(Mode::Staller, &[("Acorn.BitswapWantTimeout", "1s")]);
     println!("staller: {}", h.counters.line());
     assert!(
         h.counters.get("want_blocks_received").unwrap() >= 1,
