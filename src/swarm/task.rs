@@ -394,7 +394,12 @@ impl Task {
                 }
             }
             NodeEvent::Disconnect { peer } => {
-                tracing::info!(%peer, "bitswap: disconnecting a misbehaving peer");
+                // Once per ban: a warning an operator sees at the default level.
+                tracing::warn!(%peer, "bitswap: disconnecting a misbehaving peer (banned)");
+                let _ = self.swarm.disconnect_peer_id(peer);
+            }
+            NodeEvent::Refuse { peer } => {
+                tracing::debug!(%peer, "bitswap: disconnecting a banned peer");
                 let _ = self.swarm.disconnect_peer_id(peer);
             }
         }

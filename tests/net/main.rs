@@ -11,3 +11,4 @@ mod common;
 
 mod net_daemon;
 mod net_dht;
+mod net_hostile;

@@ -5,6 +5,7 @@
 
 mod daemon;
 pub mod delay_proxy;
+pub mod hostile;
 pub mod interop;
 pub mod rng;
 pub use daemon::{

@@ -28,7 +28,11 @@
 //!    only then is [`Event::Block`] emitted. Cancels go to every other peer asked. Blocks
 //!    nobody wanted (or with wrong bytes, which hash to a CID nobody wanted) are strikes
 //!    against the peer; past [`Config::misbehaviour_threshold`] strikes
-//!    [`Event::Disconnect`]. Late duplicates of recent blocks only count as duplicates
+//!    [`Event::Disconnect`] and a ban. A peer that answers our want-block with such a
+//!    block (a liar) is banned at once, and the wants it held move on without waiting
+//!    for the timeout. A banned peer is never asked, its messages are dropped, and
+//!    each reconnect gets [`Event::Refused`], for [`Config::ban_duration`]. Late
+//!    duplicates of recent blocks only count as duplicates
 //!    (recent = the last `max(recent_blocks_count, max_wants)` finished or cancelled
 //!    wants). Kubo and Helia answer a want-have with the block itself when it is under
 //!    [`SMALL_BLOCK_BYTES`]: an unknown block that small from a peer we sent a want-have
@@ -52,6 +56,8 @@
 //! - strikes: kept apart from the peer table for ≤ `max_struck_peers` peers (full: decayed
 //!   entries go first, then the fewest strikes); one strike is forgiven per
 //!   `strike_decay`.
+//! - bans: ≤ `max_banned_peers` (full: the ban that ends first is lifted), each for
+//!   `ban_duration`.
 //! - session peers ≤ `max_session_peers` (full: the last, least proven one is evicted).
 //! - per-peer wantlist ≤ `max_peer_wantlist_entries` (full: a parked want is dropped to
 //!   make room, else the new entry is dropped and counted).
@@ -168,6 +174,13 @@ pub struct Config {
     /// peer can still be evicted from it \[256\]. Full: entries decayed to zero go first,
     /// then the one with the fewest strikes.
     pub max_struck_peers: usize,
+    /// How long a peer disconnected for misbehaviour stays banned [10 min]: it is never
+    /// asked for a block, its messages are dropped, and each new connection from it is
+    /// answered with [`Event::Refused`].
+    pub ban_duration: Duration,
+    /// Banned peers remembered \[256\]; about 80 bytes each. Full: the ban that ends
+    /// first is lifted early.
+    pub max_banned_peers: usize,
     /// Recently finished or cancelled wants remembered to tell late duplicates from
     /// unasked blocks \[4096\]; never fewer than `max_wants` are kept. Cost: about 180
     /// bytes each (a multihash in a queue and a set), ≈ 720 KiB at the default.
@@ -196,6 +209,8 @@ impl Default for Config {
             misbehaviour_threshold: 8,
             strike_decay: Duration::from_secs(60),
             max_struck_peers: 256,
+            ban_duration: Duration::from_secs(600),
+            max_banned_peers: 256,
             recent_blocks_count: 4096,
             max_message_bytes: MAX_MESSAGE_BYTES,
         }
@@ -266,8 +281,14 @@ pub enum Event {
         /// The CID.
         cid: Cid,
     },
-    /// The peer misbehaved past the threshold: close its connections.
+    /// The peer misbehaved past the threshold (or lied): close its connections. It
+    /// is banned for `Config::ban_duration`.
     Disconnect {
+        /// The peer.
+        peer: PeerId,
+    },
+    /// A banned peer connected again: close its connections.
+    Refused {
         /// The peer.
         peer: PeerId,
     },
@@ -324,6 +345,12 @@ pub struct Stats {
     pub wants_failed: u64,
     /// Disconnects requested for misbehaviour.
     pub peers_disconnected: u64,
+    /// Connections and messages from banned peers refused (each connection is
+    /// disconnected again, each message dropped).
+    pub banned_refused: u64,
+    /// Want-blocks released at once because the peer asked answered with a block
+    /// whose bytes hash to nothing we want (a liar), instead of waiting `want_timeout`.
+    pub lies: u64,
     /// Peer wantlist entries dropped because that wantlist was full.
     pub peer_wantlist_overflow: u64,
     /// Times a lookup waited because the server held `max_server_queued_bytes`.
@@ -375,6 +402,8 @@ pub struct Core {
     lookups_inflight: usize,
     /// Strikes per peer, kept apart from `peers` (bounded by `max_struck_peers`).
     strikes: HashMap<PeerId, Strikes>,
+    /// Banned peers and when their ban ends (bounded by `max_banned_peers`).
+    banned: HashMap<PeerId, Instant>,
     next_peer_seq: u64,
     stats: Stats,
 }
@@ -397,6 +426,7 @@ impl Core {
             lookup_ring: VecDeque::new(),
             lookups_inflight: 0,
             strikes: HashMap::new(),
+            banned: HashMap::new(),
             next_peer_seq: 0,
             stats: Stats::default(),
         }
@@ -472,11 +502,20 @@ impl Core {
 
     /// A decoded message from `peer`.
     pub fn on_message(&mut self, now: Instant, peer: PeerId, msg: Message) {
+        if self.is_banned(now, &peer) {
+            self.stats.banned_refused += 1;
+            return;
+        }
         if !self.ensure_peer(peer) {
             return;
         }
         self.stats.messages_received += 1;
         self.stats.skipped_elements += u64::from(msg.skipped);
+        // A block over the size limit is nothing an honest peer sends: a strike each.
+        for _ in 0..msg.oversize_blocks {
+            self.stats.unwanted_blocks += 1;
+            self.strike(now, peer);
+        }
         for payload in msg.blocks {
             self.on_block(now, peer, payload);
         }

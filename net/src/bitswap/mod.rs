@@ -13,7 +13,8 @@
 //!   imports disk code) and the executor. It forwards connection events
 //!   ([`Handle::peer_connected`] / [`Handle::peer_disconnected`]) and acts on
 //!   [`NodeEvent`]s: `FindProviders` (search the DHT, then [`Session::add_providers`]) and
-//!   `Disconnect` (close the peer's connections).
+//!   `Disconnect` (close a misbehaving peer's connections; it is banned) and `Refuse`
+//!   (close a banned peer's new connection).
 //! - A request opens a [`Session`] and calls [`Session::fetch`] per CID (concurrently
 //!   for a DAG's children). The node first asks the blockstore; on a miss the core wants
 //!   the CID; the verified block is `put` into the blockstore, then returned.
@@ -229,8 +230,13 @@ pub enum NodeEvent {
         /// The block.
         cid: Cid,
     },
-    /// Close the connections of a misbehaving peer.
+    /// Close the connections of a misbehaving peer (now banned).
     Disconnect {
+        /// The peer.
+        peer: PeerId,
+    },
+    /// Close the connections of a banned peer that connected again.
+    Refuse {
         /// The peer.
         peer: PeerId,
     },

@@ -275,6 +275,7 @@ impl Driver {
                     self.emit(NodeEvent::FindProviders { session, cid })
                 }
                 Event::Disconnect { peer } => self.emit(NodeEvent::Disconnect { peer }),
+                Event::Refused { peer } => self.emit(NodeEvent::Refuse { peer }),
             }
         }
         while let Some(lookup) = self.core.poll_lookup() {
@@ -455,7 +456,7 @@ impl Driver {
             Command::AddProviders { session, peers } => {
                 self.core.add_providers(now, session, &peers)
             }
-            Command::Connected(peer) => self.core.on_connected(peer),
+            Command::Connected(peer) => self.core.on_connected(Instant::now(), peer),
             Command::Disconnected(peer) => {
                 // Dropping the sender ends the writer task.
                 self.writers.remove(&peer);

@@ -335,6 +335,9 @@ pub struct Message {
     /// Elements (entries, blocks, presences) skipped while decoding: unusable content
     /// or past the per-message counts. Never encoded.
     pub skipped: u32,
+    /// Of those, blocks over `MAX_BLOCK_BYTES`: no implementation makes or sends
+    /// them, so the receiver counts each against the peer. Never encoded.
+    pub oversize_blocks: u32,
 }
 
 impl Message {
@@ -395,7 +398,7 @@ impl Message {
                             prefix: Prefix::v0(),
                             data: data.to_vec(),
                         }),
-                        Err(_) => msg.skipped = msg.skipped.saturating_add(1),
+                        Err(e) => msg.skip(&e),
                     }
                 }
                 3 => {
@@ -408,7 +411,7 @@ impl Message {
                             prefix,
                             data: data.to_vec(),
                         }),
-                        Err(_) => msg.skipped = msg.skipped.saturating_add(1),
+                        Err(e) => msg.skip(&e),
                     }
                 }
                 4 => {
@@ -428,6 +431,14 @@ impl Message {
             }
         }
         Ok(msg)
+    }
+
+    /// Counts a skipped element (and an oversize block apart).
+    fn skip(&mut self, e: &WireError) {
+        self.skipped = self.skipped.saturating_add(1);
+        if matches!(e, WireError::BlockTooLarge { .. }) {
+            self.oversize_blocks = self.oversize_blocks.saturating_add(1);
+        }
     }
 }
 
@@ -482,6 +493,27 @@ mod tests {
     // CIDv1 raw of "abc" (bafkreif2pall7dybz7vecqka3zo24irdwabwdi4wc55jznaq75q7eaavvu).
     const ABC_CID_HEX: &str =
         "01551220ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
+    #[test]
+    fn an_oversize_block_is_skipped_and_counted_apart() {
+        let cid = acorn_storage::cids::cid_of(1, acorn_storage::cids::RAW, b"x");
+        let msg = Message {
+            blocks: vec![
+                Payload {
+                    prefix: Prefix::of(&cid),
+                    data: vec![0; MAX_BLOCK_BYTES + 1],
+                },
+                Payload {
+                    prefix: Prefix::of(&cid),
+                    data: b"x".to_vec(),
+                },
+            ],
+            ..Message::default()
+        };
+        let back = Message::decode(&msg.encode(Version::V1_2_0)).unwrap();
+        assert_eq!((back.skipped, back.oversize_blocks), (1, 1));
+        assert_eq!(back.blocks.len(), 1);
+    }
 
     #[test]
     fn vector_want_have_entry_both_ways() {
@@ -644,6 +676,7 @@ mod tests {
                 presences,
                 pending_bytes,
                 skipped: 0,
+                oversize_blocks: 0,
             })
     }
 

@@ -1,7 +1,9 @@
 //! An `acorn` daemon inside a namespace: its own repo (the `test` profile, plus
 //! any a scenario names, with the swarm listening on every address of its
 //! namespace), started through `ip netns exec`, asked over its RPC API from a
-//! thread that entered the namespace, and measured from `/proc`.
+//! thread that entered the namespace, and measured from `/proc`. Or, for a host
+//! with `hostile = MODE`, a `hostile-peer` listening on the swarm port, whose peer
+//! ID and counters are read from the lines it prints to its log.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -23,6 +25,8 @@ pub struct Node {
     repo: PathBuf,
     acorn: PathBuf,
     child: Option<Child>,
+    /// A hostile peer's mode (then `acorn` is the `hostile-peer` binary).
+    hostile: Option<String>,
 }
 
 impl Node {
@@ -44,6 +48,7 @@ impl Node {
             repo: repo.into(),
             acorn: acorn.into(),
             child: None,
+            hostile: None,
         };
         node.offline(&["init", "--profile", &list.join(",")])?;
         node.offline(&[
@@ -56,6 +61,44 @@ impl Node {
             node.offline(&["config", "--json", key, &value.to_string()])?;
         }
         Ok(node)
+    }
+
+    /// A hostile peer in `mode`, run from the `hostile-peer` binary `bin`, its log in
+    /// `dir`.
+    pub fn hostile(
+        name: &str,
+        netns: &str,
+        bin: &Path,
+        dir: &Path,
+        mode: &str,
+    ) -> anyhow::Result<Node> {
+        anyhow::ensure!(
+            bin.is_file(),
+            "hostile-peer binary not found at {} (build it: cargo build -p acorn-tools --bin hostile-peer)",
+            bin.display()
+        );
+        std::fs::create_dir_all(dir)?;
+        Ok(Node {
+            name: name.into(),
+            netns: netns.into(),
+            repo: dir.into(),
+            acorn: bin.into(),
+            child: None,
+            hostile: Some(mode.into()),
+        })
+    }
+
+    /// Whether this host is a hostile peer, not a daemon.
+    pub fn is_hostile(&self) -> bool {
+        self.hostile.is_some()
+    }
+
+    /// A hostile peer's counter, from the last counters line it printed.
+    pub fn counter(&self, name: &str) -> Option<u64> {
+        let log = std::fs::read_to_string(self.log_path()).ok()?;
+        let line = log.lines().rev().find(|l| l.starts_with("connections="))?;
+        line.split(' ')
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
     }
 
     fn offline(&self, args: &[&str]) -> anyhow::Result<String> {
@@ -95,14 +138,23 @@ impl Node {
         anyhow::ensure!(self.child.is_none(), "{} is already running", self.name);
         // A kill -9 leaves the old file: its presence must not count as started.
         let _ = std::fs::remove_file(self.repo.join("api"));
+        if self.hostile.is_some() {
+            // A new identity each start: only this start's lines count.
+            let _ = std::fs::remove_file(self.log_path());
+        }
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.log_path())?;
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.netns])
-            .arg(&self.acorn)
-            .arg("daemon")
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.netns]).arg(&self.acorn);
+        match &self.hostile {
+            Some(mode) => cmd
+                .arg(mode)
+                .args(["--listen", &format!("/ip4/0.0.0.0/tcp/{SWARM_PORT}")]),
+            None => cmd.arg("daemon"),
+        };
+        let child = cmd
             .env("ACORN_PATH", &self.repo)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
@@ -110,7 +162,7 @@ impl Node {
             .spawn()?;
         self.child = Some(child);
         let deadline = Instant::now() + START_TIMEOUT;
-        while !self.repo.join("api").exists() {
+        while !self.started() {
             if let Some(st) = self
                 .child
                 .as_mut()
@@ -130,6 +182,22 @@ impl Node {
             std::thread::sleep(Duration::from_millis(20));
         }
         Ok(())
+    }
+
+    /// A daemon wrote its `api` file; a hostile peer printed its peer ID.
+    fn started(&self) -> bool {
+        match self.hostile {
+            Some(_) => self.hostile_id().is_some(),
+            None => self.repo.join("api").exists(),
+        }
+    }
+
+    fn hostile_id(&self) -> Option<String> {
+        let log = std::fs::read_to_string(self.log_path()).ok()?;
+        log.lines()
+            .rev()
+            .find_map(|l| l.strip_prefix("peer="))
+            .map(str::to_string)
     }
 
     /// SIGTERM, then SIGKILL after [`STOP_TIMEOUT`].
@@ -197,6 +265,11 @@ impl Node {
 
     /// The daemon's peer ID.
     pub fn peer_id(&self) -> anyhow::Result<String> {
+        if self.hostile.is_some() {
+            return self
+                .hostile_id()
+                .ok_or_else(|| anyhow::anyhow!("{} printed no peer ID", self.name));
+        }
         let id = self.rpc("id")?;
         id["ID"]
             .as_str()
@@ -221,6 +294,20 @@ impl Node {
             f["rss_kib"] = rss.into();
             f["hwm_kib"] = hwm.into();
             f["threads"] = threads.into();
+        }
+        if let Some(mode) = &self.hostile {
+            f["hostile"] = mode.clone().into();
+            for c in [
+                "connections",
+                "disconnections",
+                "want_blocks_received",
+                "lies_sent",
+            ] {
+                if let Some(v) = self.counter(c) {
+                    f[c] = v.into();
+                }
+            }
+            return f;
         }
         let bw = |q: &str| self.rpc(q).ok();
         if let Some(b) = bw("stats/bw") {

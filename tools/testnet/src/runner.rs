@@ -36,6 +36,8 @@ use crate::testnet::{Bins, Testnet};
 
 /// Log lines of each node printed when a run fails.
 pub const FAIL_LOG_LINES: usize = 20;
+/// The line a daemon logs when bitswap drops a misbehaving peer.
+pub const MISBEHAVING_LINE: &str = "bitswap: disconnecting a misbehaving peer";
 /// How often `wait-until` looks.
 pub const POLL_EVERY: Duration = Duration::from_millis(100);
 
@@ -145,6 +147,12 @@ fn run_in(
         }
         if let Some(kib) = sc.rss_ceiling_kib.get(&h.name) {
             ceilings.insert(h.name.clone(), *kib);
+        }
+        if let Some(mode) = sc.hostile.get(&h.name) {
+            let bin = opts.acorn.with_file_name("hostile-peer");
+            let node = Node::hostile(&h.name, &place.netns, &bin, &scratch.join(&h.name), mode)?;
+            nodes.insert(h.name.clone(), node);
+            continue;
         }
         let node = Node::init(
             &h.name,
@@ -374,6 +382,18 @@ impl Run<'_> {
                 anyhow::ensure!(*time <= left, "the run passed its timeout during a wait");
                 Ok(json!({}))
             }
+            Action::ExpectDropped {
+                host,
+                peer,
+                deadline,
+            } => self.expect_dropped(host, peer, (*deadline).min(left)),
+            Action::ExpectCounter {
+                host,
+                counter,
+                min,
+                max,
+                deadline,
+            } => self.expect_counter(host, counter, *min, *max, (*deadline).min(left)),
             Action::WaitUntil {
                 host,
                 peers,
@@ -393,6 +413,65 @@ impl Run<'_> {
                     std::thread::sleep(POLL_EVERY);
                 }
             }
+        }
+    }
+
+    /// `expect-dropped`: `host`'s log names `peer` as a misbehaving peer it
+    /// disconnected, and its `swarm peers` does not list it, within `limit`.
+    fn expect_dropped(&mut self, host: &str, peer: &str, limit: Duration) -> anyhow::Result<Value> {
+        let id = self.node(peer)?.peer_id()?;
+        let t0 = Instant::now();
+        loop {
+            let node = self.node(host)?;
+            let log = std::fs::read_to_string(node.log_path()).unwrap_or_default();
+            let named = log
+                .lines()
+                .any(|l| l.contains(MISBEHAVING_LINE) && l.contains(&id));
+            let peers = node.rpc("swarm/peers")?;
+            let listed = peers["Peers"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|p| p["Peer"].as_str() == Some(id.as_str())));
+            if named && !listed {
+                return Ok(
+                    json!({"host": host, "peer": peer, "dropped_ms": t0.elapsed().as_millis() as u64}),
+                );
+            }
+            anyhow::ensure!(
+                t0.elapsed() < limit,
+                "{host} did not drop {peer} ({id}) within {limit:?}: misbehaviour logged {named}, still connected {listed}"
+            );
+            std::thread::sleep(POLL_EVERY);
+        }
+    }
+
+    /// `expect-counter`: a hostile peer's counter within `min..=max`, polled (the
+    /// peer prints its counters once a second) until `limit`.
+    fn expect_counter(
+        &mut self,
+        host: &str,
+        counter: &str,
+        min: Option<u64>,
+        max: Option<u64>,
+        limit: Duration,
+    ) -> anyhow::Result<Value> {
+        // A line printed after this step began, so the counter is current.
+        std::thread::sleep(Duration::from_millis(1100));
+        let t0 = Instant::now();
+        loop {
+            let v = self
+                .node(host)?
+                .counter(counter)
+                .ok_or_else(|| anyhow::anyhow!("{host} printed no counter {counter:?}"))?;
+            if min.is_none_or(|m| v >= m) && max.is_none_or(|m| v <= m) {
+                return Ok(json!({"host": host, "counter": counter, "value": v}));
+            }
+            anyhow::ensure!(
+                t0.elapsed() < limit,
+                "{host}: {counter} = {v}, expected {}..={}",
+                min.map_or(String::new(), |m| m.to_string()),
+                max.map_or(String::new(), |m| m.to_string())
+            );
+            std::thread::sleep(POLL_EVERY);
         }
     }
 

@@ -21,6 +21,12 @@
 //! rss_ceiling = "24MiB"    # fail the run when its RSS passes this (default: the
 //!                          # memory_ceiling_mib of its firmware profile, if any)
 //!
+//! [[host]]
+//! name = "liar"
+//! hostile = "liar"         # not a daemon: a `hostile-peer` in this mode (any of
+//!                          # `acorn_tools::hostile::MODES`), listening on the swarm
+//!                          # port; others `connect` to it; no profiles or config
+//!
 //! [[step]]
 //! do = "start"             # start stop kill: host
 //! host = "a"
@@ -33,7 +39,12 @@
 //! `sha256` expected, `deadline`; with `background = true` the script goes on and
 //! a later `await` step with the same `host` and `content` collects it); `partition` and `heal` (`link` = the host or
 //! network it belongs to); `link` (`link`, `conditions`); `wait` (`for`);
-//! `wait-until` (`host`, `peers` at least, `deadline`).
+//! `wait-until` (`host`, `peers` at least, `deadline`);
+//! `expect-dropped` (`host`, a daemon, dropped `peer`, a host, for misbehaviour
+//! within `deadline`: its log names the peer as misbehaving and `swarm peers` no
+//! longer lists it); `expect-counter` (`host`, a hostile peer, its `counter` at
+//! least `min` and at most `max`, polled until `deadline`). A hostile host may only
+//! be started, stopped, killed, connected to and counted.
 //!
 //! Every error names the file and line: an unknown host, network or link, a router
 //! cycle, a missing file, a bad link value, a step for a host that is not running.
@@ -68,6 +79,8 @@ pub struct Scenario {
     pub config: BTreeMap<String, Vec<(String, serde_json::Value)>>,
     /// RSS ceilings set in the file, in KiB, per host.
     pub rss_ceiling_kib: BTreeMap<String, u64>,
+    /// Hosts that run a hostile peer instead of a daemon, and its mode.
+    pub hostile: BTreeMap<String, String>,
     pub steps: Vec<Step>,
 }
 
@@ -154,6 +167,20 @@ pub enum Action {
         peers: usize,
         deadline: Duration,
     },
+    /// `host` dropped `peer` for misbehaviour within `deadline`.
+    ExpectDropped {
+        host: String,
+        peer: String,
+        deadline: Duration,
+    },
+    /// A hostile `host`'s `counter` is within `min..=max` within `deadline`.
+    ExpectCounter {
+        host: String,
+        counter: String,
+        min: Option<u64>,
+        max: Option<u64>,
+        deadline: Duration,
+    },
 }
 
 impl Action {
@@ -174,6 +201,8 @@ impl Action {
             Action::Link { .. } => "link",
             Action::Wait { .. } => "wait",
             Action::WaitUntil { .. } => "wait-until",
+            Action::ExpectDropped { .. } => "expect-dropped",
+            Action::ExpectCounter { .. } => "expect-counter",
         }
     }
 }
@@ -213,6 +242,7 @@ struct RawHost {
     rss_ceiling: Option<S<String>>,
     #[serde(default)]
     config: toml::Table,
+    hostile: Option<S<String>>,
 }
 
 #[derive(Deserialize)]
@@ -236,6 +266,10 @@ struct RawStep {
     peers: Option<usize>,
     background: Option<bool>,
     expect: Option<S<Vec<String>>>,
+    peer: Option<S<String>>,
+    counter: Option<S<String>>,
+    min: Option<u64>,
+    max: Option<u64>,
 }
 
 /// Reads and checks a scenario file.
@@ -366,6 +400,7 @@ pub fn parse(text: &str, path: &Path) -> anyhow::Result<Scenario> {
     let mut profiles = BTreeMap::new();
     let mut ceilings = BTreeMap::new();
     let mut config = BTreeMap::new();
+    let mut hostile = BTreeMap::new();
     for h in &raw.host {
         let name = h.name.get_ref();
         let at = h.name.span().start;
@@ -395,6 +430,18 @@ pub fn parse(text: &str, path: &Path) -> anyhow::Result<Scenario> {
         };
         if hosts.insert(name.clone(), spec).is_some() {
             return cx.err(at, format!("host {name:?} is defined twice"));
+        }
+        if let Some(m) = &h.hostile {
+            if let Err(e) = m.get_ref().parse::<acorn_tools::hostile::Mode>() {
+                return cx.err(m.span().start, e);
+            }
+            if !h.profiles.is_empty() || !h.config.is_empty() || h.rss_ceiling.is_some() {
+                return cx.err(
+                    at,
+                    format!("host {name:?} is a hostile peer: no profiles, config or rss_ceiling"),
+                );
+            }
+            hostile.insert(name.clone(), m.get_ref().clone());
         }
         profiles.insert(name.clone(), h.profiles.clone());
         let mut keys = Vec::new();
@@ -440,6 +487,20 @@ pub fn parse(text: &str, path: &Path) -> anyhow::Result<Scenario> {
             }
             Ok(name.clone())
         };
+        // A step that talks to a daemon (everything but start/stop/kill, the `to` of a
+        // connect and expect-counter) cannot name a hostile peer as its host.
+        let daemon = |h: String| -> anyhow::Result<String> {
+            if hostile.contains_key(&h) {
+                return cx.err(
+                    at,
+                    format!(
+                        "host {h:?} is a hostile peer: step {:?} needs a daemon",
+                        r.verb.get_ref()
+                    ),
+                );
+            }
+            Ok(h)
+        };
         let need = |f: &Option<S<String>>, what: &str| -> anyhow::Result<(String, usize)> {
             f.as_ref()
                 .map(|v| (v.get_ref().clone(), v.span().start))
@@ -479,7 +540,7 @@ pub fn parse(text: &str, path: &Path) -> anyhow::Result<Scenario> {
                 }
             }
             "add" => {
-                let h = host(true)?;
+                let h = daemon(host(true)?)?;
                 let (name, _) = need(&r.name, "as")?;
                 let again = !contents.insert(name.clone());
                 let source =
@@ -527,7 +588,7 @@ pub fn parse(text: &str, path: &Path) -> anyhow::Result<Scenario> {
                 }
             }
             "connect" => {
-                let h = host(true)?;
+                let h = daemon(host(true)?)?;
                 let (to, tat) = need(&r.to, "to")?;
                 if !running.contains(&to) {
                     return cx.err(tat, format!("host {to:?} is not running at this step"));
@@ -535,7 +596,7 @@ pub fn parse(text: &str, path: &Path) -> anyhow::Result<Scenario> {
                 Action::Connect { host: h, to }
             }
             "fetch" => {
-                let h = host(true)?;
+                let h = daemon(host(true)?)?;
                 let (content, cat) = need(&r.content, "content")?;
                 if !contents.contains(&content) {
                     return cx.err(
@@ -593,7 +654,7 @@ pub fn parse(text: &str, path: &Path) -> anyhow::Result<Scenario> {
                 time: duration(&cx, required(&cx, at, "wait", &r.time, "for")?)?,
             },
             "provide" | "find-providers" => {
-                let h = host(true)?;
+                let h = daemon(host(true)?)?;
                 let (content, cat) = need(&r.content, "content")?;
                 if !contents.contains(&content) {
                     return cx.err(
@@ -624,7 +685,7 @@ pub fn parse(text: &str, path: &Path) -> anyhow::Result<Scenario> {
                 }
             }
             "wait-until" => {
-                let h = host(true)?;
+                let h = daemon(host(true)?)?;
                 let peers = r
                     .peers
                     .map_or_else(|| cx.err(at, "step \"wait-until\" needs `peers`"), Ok)?;
@@ -635,6 +696,46 @@ pub fn parse(text: &str, path: &Path) -> anyhow::Result<Scenario> {
                 Action::WaitUntil {
                     host: h,
                     peers,
+                    deadline,
+                }
+            }
+            "expect-dropped" => {
+                let h = daemon(host(true)?)?;
+                let (peer, pat) = need(&r.peer, "peer")?;
+                if !hosts.contains_key(&peer) {
+                    return cx.err(pat, format!("unknown host {peer:?} in `peer`"));
+                }
+                let deadline = duration(
+                    &cx,
+                    required(&cx, at, "expect-dropped", &r.deadline, "deadline")?,
+                )?;
+                Action::ExpectDropped {
+                    host: h,
+                    peer,
+                    deadline,
+                }
+            }
+            "expect-counter" => {
+                let h = host(true)?;
+                if !hostile.contains_key(&h) {
+                    return cx.err(
+                        at,
+                        format!("host {h:?} is not a hostile peer: it has no counters"),
+                    );
+                }
+                let (counter, _) = need(&r.counter, "counter")?;
+                if r.min.is_none() && r.max.is_none() {
+                    return cx.err(at, "step \"expect-counter\" needs `min` or `max`");
+                }
+                let deadline = match &r.deadline {
+                    Some(d) => duration(&cx, d)?,
+                    None => Duration::from_secs(3),
+                };
+                Action::ExpectCounter {
+                    host: h,
+                    counter,
+                    min: r.min,
+                    max: r.max,
                     deadline,
                 }
             }
@@ -667,6 +768,7 @@ pub fn parse(text: &str, path: &Path) -> anyhow::Result<Scenario> {
         profiles,
         rss_ceiling_kib: ceilings,
         config,
+        hostile,
         steps,
     })
 }
@@ -685,6 +787,8 @@ const VERBS: &[&str] = &[
     "link",
     "wait",
     "wait-until",
+    "expect-dropped",
+    "expect-counter",
 ];
 
 /// What [`valid_name`] takes (the names become parts of namespace names).
@@ -995,6 +1099,65 @@ conditions = "satellite"
         assert!(e.contains("unknown host \"q\" in `expect`"), "{e}");
         let e = check(&dht.replace("expect = [\"b\"]\n", "")).unwrap_err();
         assert!(e.contains("step \"find-providers\" needs `expect`"), "{e}");
+    }
+
+    #[test]
+    fn hostile_hosts_and_expect_steps_are_checked() {
+        let h = GOOD.replacen(
+            "[[step]]\n",
+            "[[host]]\nname = \"liar\"\nhostile = \"liar\"\n[[step]]\ndo = \"start\"\nhost = \"liar\"\n[[step]]\n",
+            1,
+        ) + "[[step]]\ndo = \"connect\"\nhost = \"a\"\nto = \"liar\"\n\
+             [[step]]\ndo = \"expect-dropped\"\nhost = \"a\"\npeer = \"liar\"\ndeadline = \"5s\"\n\
+             [[step]]\ndo = \"expect-counter\"\nhost = \"liar\"\ncounter = \"lies_sent\"\nmin = 1\n";
+        let s = check(&h).unwrap();
+        assert_eq!(s.hostile["liar"], "liar");
+        assert!(!s.hostile.contains_key("a"));
+        let n = s.steps.len();
+        assert!(
+            matches!(&s.steps[n - 2].action, Action::ExpectDropped { host, peer, .. } if host == "a" && peer == "liar")
+        );
+        assert!(matches!(
+            &s.steps[n - 1].action,
+            Action::ExpectCounter {
+                min: Some(1),
+                max: None,
+                ..
+            }
+        ));
+        let cases = [
+            (
+                "hostile = \"liar\"",
+                "hostile = \"rude\"",
+                "unknown mode \"rude\"",
+            ),
+            (
+                "hostile = \"liar\"\n",
+                "hostile = \"liar\"\nprofiles = [\"pi-zero\"]\n",
+                "is a hostile peer: no profiles",
+            ),
+            (
+                "to = \"liar\"\n",
+                "to = \"liar\"\n[[step]]\ndo = \"connect\"\nhost = \"liar\"\nto = \"a\"\n",
+                "host \"liar\" is a hostile peer: step \"connect\" needs a daemon",
+            ),
+            (
+                "host = \"liar\"\ncounter",
+                "host = \"a\"\ncounter",
+                "host \"a\" is not a hostile peer",
+            ),
+            ("min = 1\n", "\n", "needs `min` or `max`"),
+            (
+                "peer = \"liar\"\n",
+                "",
+                "step \"expect-dropped\" needs `peer`",
+            ),
+        ];
+        for (from, to, says) in cases {
+            assert!(h.contains(from), "{from}");
+            let e = check(&h.replacen(from, to, 1)).unwrap_err();
+            assert!(e.contains(says), "{from:?} → {to:?}: {e}");
+        }
     }
 
     #[test]

@@ -97,8 +97,14 @@ impl Core {
         true
     }
 
-    /// A connection to `peer` is up: it becomes a candidate for sessions.
-    pub fn on_connected(&mut self, peer: PeerId) {
+    /// A connection to `peer` is up: it becomes a candidate for sessions (a banned
+    /// peer does not: [`Event::Refused`]).
+    pub fn on_connected(&mut self, now: Instant, peer: PeerId) {
+        if self.is_banned(now, &peer) {
+            self.stats.banned_refused += 1;
+            self.push_event(Event::Refused { peer });
+            return;
+        }
         if !self.ensure_peer(peer) {
             return;
         }
@@ -133,6 +139,10 @@ impl Core {
     }
 
     pub(super) fn strike(&mut self, now: Instant, peer: PeerId) {
+        if self.is_banned(now, &peer) {
+            // The rest of a message from a peer banned while reading it.
+            return;
+        }
         let decay = self.cfg.strike_decay;
         let current = match self.strikes.get(&peer) {
             Some(s) => s.now(now, decay),
@@ -156,11 +166,54 @@ impl Core {
         let count = current + 1;
         if count >= self.cfg.misbehaviour_threshold {
             self.strikes.remove(&peer);
-            self.stats.peers_disconnected += 1;
-            self.push_event(Event::Disconnect { peer });
+            self.ban(now, peer);
         } else {
             self.strikes.insert(peer, Strikes { count, at: now });
         }
+    }
+
+    /// Whether `peer` is banned now (a ban that ended is forgotten here).
+    pub fn is_banned(&mut self, now: Instant, peer: &PeerId) -> bool {
+        match self.banned.get(peer) {
+            Some(until) if now < *until => true,
+            Some(_) => {
+                self.banned.remove(peer);
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Bans `peer` for `ban_duration`: asks the node to disconnect it, and forgets it
+    /// at once as if its connection had closed, so its wants move to other peers and
+    /// no session asks it again while the ban lasts.
+    pub(super) fn ban(&mut self, now: Instant, peer: PeerId) {
+        if self.is_banned(now, &peer) {
+            return;
+        }
+        if self.cfg.max_banned_peers == 0 {
+            self.stats.peers_disconnected += 1;
+            self.push_event(Event::Disconnect { peer });
+            self.on_disconnected(now, peer);
+            return;
+        }
+        if !self.banned.contains_key(&peer) && self.banned.len() >= self.cfg.max_banned_peers {
+            self.banned.retain(|_, until| now < *until);
+            if self.banned.len() >= self.cfg.max_banned_peers {
+                let first = self
+                    .banned
+                    .iter()
+                    .min_by_key(|(_, until)| **until)
+                    .map(|(id, _)| *id);
+                if let Some(id) = first {
+                    self.banned.remove(&id);
+                }
+            }
+        }
+        self.banned.insert(peer, now + self.cfg.ban_duration);
+        self.stats.peers_disconnected += 1;
+        self.push_event(Event::Disconnect { peer });
+        self.on_disconnected(now, peer);
     }
 
     /// The handler could not decode a message from `peer`: a strike.
@@ -183,13 +236,13 @@ mod tests {
         });
         let ps = peers(3);
         for p in &ps {
-            sim.core.on_connected(*p);
+            sim.core.on_connected(sim.now, *p);
         }
         assert_eq!(sim.core.connected_peers().len(), 2);
         assert_eq!(sim.core.stats().peers_refused, 1);
         // A disconnected idle peer makes room.
         sim.core.on_disconnected(sim.now, ps[0]);
-        sim.core.on_connected(ps[2]);
+        sim.core.on_connected(sim.now, ps[2]);
         assert_eq!(sim.core.connected_peers(), &[ps[1], ps[2]]);
     }
 
@@ -206,16 +259,16 @@ mod tests {
         };
         // Two throwaway peers with one strike each, then gone.
         for p in [a, b] {
-            sim.core.on_connected(p);
+            sim.core.on_connected(sim.now, p);
             sim.core.on_malformed(sim.now, p);
             sim.core.on_disconnected(sim.now, p);
         }
         // The table has room for a new peer.
-        sim.core.on_connected(c);
+        sim.core.on_connected(sim.now, c);
         assert_eq!(sim.core.connected_peers(), &[c]);
         assert_eq!(sim.core.stats().peers_refused, 0);
         // `a` comes back: its strike was remembered, two more reach the threshold.
-        sim.core.on_connected(a);
+        sim.core.on_connected(sim.now, a);
         sim.core.on_malformed(sim.now, a);
         assert!(sim.events().is_empty());
         sim.core.on_malformed(sim.now, a);
@@ -231,8 +284,8 @@ mod tests {
         let [a, b, c] = peers(3)[..] else {
             unreachable!()
         };
-        sim.core.on_connected(a);
-        sim.core.on_connected(b);
+        sim.core.on_connected(sim.now, a);
+        sim.core.on_connected(sim.now, b);
         sim.core.on_malformed(sim.now, a);
         sim.core.on_malformed(sim.now, b);
         // Both still tracked (on_disconnected removes idle peers; make them linger by
@@ -241,9 +294,31 @@ mod tests {
         sim.core.on_disconnected(sim.now, a);
         sim.core.on_disconnected(sim.now, b);
         sim.core.add_providers(sim.now, s, &[a, b]);
-        sim.core.on_connected(c);
+        sim.core.on_connected(sim.now, c);
         assert_eq!(sim.core.connected_peers(), &[c]);
         assert_eq!(sim.core.stats().peers_refused, 0);
+    }
+
+    /// Blocks over the size limit (skipped by the decoder) are strikes; one ban and
+    /// one disconnect however many more the message holds.
+    #[test]
+    fn oversize_blocks_are_strikes_and_one_ban() {
+        let cfg = Config::default();
+        let threshold = cfg.misbehaviour_threshold;
+        let mut sim = Sim::new(cfg);
+        let [a] = peers(1)[..] else { unreachable!() };
+        sim.core.on_connected(sim.now, a);
+        let msg = |n: u32| Message {
+            skipped: n,
+            oversize_blocks: n,
+            ..Message::default()
+        };
+        sim.core.on_message(sim.now, a, msg(threshold - 1));
+        assert!(sim.events().is_empty());
+        sim.core.on_message(sim.now, a, msg(threshold * 3));
+        assert_eq!(sim.events(), vec![Event::Disconnect { peer: a }]);
+        assert_eq!(sim.core.stats().peers_disconnected, 1);
+        assert!(sim.core.is_banned(sim.now, &a));
     }
 
     #[test]
@@ -255,7 +330,7 @@ mod tests {
         let decay = cfg.strike_decay;
         let mut sim = Sim::new(cfg);
         let [a] = peers(1)[..] else { unreachable!() };
-        sim.core.on_connected(a);
+        sim.core.on_connected(sim.now, a);
         sim.core.on_malformed(sim.now, a);
         sim.core.on_malformed(sim.now, a);
         sim.now += decay * 2;

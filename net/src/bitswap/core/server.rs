@@ -365,7 +365,7 @@ mod tests {
     fn server_answers_block_have_and_dont_have() {
         let mut sim = Sim::new(Config::default());
         let [p] = peers(1)[..] else { unreachable!() };
-        sim.core.on_connected(p);
+        sim.core.on_connected(sim.now, p);
         let (x, xd) = block(10);
         let (y, yd) = block(11);
         let (z, _) = block(12);

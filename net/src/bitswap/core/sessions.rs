@@ -44,7 +44,7 @@ impl Core {
         let max = self.cfg.max_session_peers;
         let mut added = Vec::new();
         for &peer in peers {
-            if !self.ensure_peer(peer) {
+            if self.is_banned(now, &peer) || !self.ensure_peer(peer) {
                 continue;
             }
             added.push(peer);
@@ -87,7 +87,7 @@ mod tests {
         let mut sim = Sim::new(Config::default());
         let ps = peers(20);
         for p in &ps {
-            sim.core.on_connected(*p);
+            sim.core.on_connected(sim.now, *p);
         }
         let s = sim.core.new_session().unwrap();
         let (root, root_data) = block(0);
@@ -155,7 +155,7 @@ mod tests {
         let mut sim = Sim::new(Config::default());
         let ps = peers(20);
         for p in &ps {
-            sim.core.on_connected(*p);
+            sim.core.on_connected(sim.now, *p);
         }
         let holder = ps[19];
         let s = sim.core.new_session().unwrap();
@@ -217,7 +217,7 @@ mod tests {
         });
         let ps = peers(20);
         for p in &ps {
-            sim.core.on_connected(*p);
+            sim.core.on_connected(sim.now, *p);
         }
         let s = sim.core.new_session().unwrap();
         let (cid, _) = block(42);

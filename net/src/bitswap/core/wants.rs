@@ -162,6 +162,30 @@ impl Core {
         }
     }
 
+    /// `peer` sent a block that hashes to nothing we want or recently wanted (and is
+    /// too large to be a block sent for a want-have). If we had asked it for blocks,
+    /// that is a lie: noise authenticates the bytes, so they left the peer this way,
+    /// and an honest peer's late or duplicate block is in `recent`. Its want-blocks
+    /// will not be served: they are refused now, so those wants move on without
+    /// waiting `want_timeout`. Returns whether it had any (the caller bans it).
+    pub(super) fn release_block_asks(&mut self, now: Instant, peer: PeerId) -> bool {
+        let mut touched = Vec::new();
+        for (mh, w) in self.wants.iter_mut() {
+            for a in w.asked.iter_mut().filter(|a| a.peer == peer) {
+                if a.state == AskState::BlockPending {
+                    a.state = AskState::DontHave;
+                    touched.push(*mh);
+                }
+            }
+        }
+        self.stats.lies += touched.len() as u64;
+        let lied = !touched.is_empty();
+        for mh in touched {
+            self.step(now, mh);
+        }
+        lied
+    }
+
     pub(super) fn queue_entry(&mut self, peer: PeerId, entry: Entry) {
         let mh = *entry.cid.hash();
         let Some(p) = self.peers.get_mut(&peer) else {
@@ -388,7 +412,13 @@ impl Core {
                 self.stats.dup_data_received += len;
             } else {
                 self.stats.unwanted_blocks += 1;
-                self.strike(now, peer);
+                if self.release_block_asks(now, peer) {
+                    // Asked for a block, it sent one that is none of ours: no honest
+                    // peer does that (see `release_block_asks`).
+                    self.ban(now, peer);
+                } else {
+                    self.strike(now, peer);
+                }
             }
             return;
         };
@@ -560,45 +590,147 @@ mod tests {
         assert!(sim.events().is_empty());
     }
 
+    /// Wrong blocks from a peer we asked only want-have (never a block) are strikes,
+    /// not a ban: past the threshold it is disconnected.
     #[test]
-    fn lying_peer_is_rejected_counted_and_disconnected() {
+    fn unasked_wrong_blocks_are_strikes_up_to_a_disconnect() {
         let cfg = Config::default();
         let threshold = cfg.misbehaviour_threshold;
-        let t = cfg.want_timeout;
         let mut sim = Sim::new(cfg);
-        let [liar, honest] = peers(2)[..] else {
+        let [honest, pest] = peers(2)[..] else {
             unreachable!()
         };
-        sim.core.on_connected(liar);
-        sim.core.on_connected(honest);
+        sim.core.on_connected(sim.now, honest);
+        sim.core.on_connected(sim.now, pest);
         let s = sim.core.new_session().unwrap();
-        sim.core.add_providers(sim.now, s, &[liar, honest]);
+        sim.core.add_providers(sim.now, s, &[honest, pest]);
         let (cid, data) = block(4);
         sim.core.want(sim.now, s, &[cid]).unwrap();
         let sent = sim.drain();
-        assert_eq!(wants_to(&sent, liar, WantType::Block), vec![cid]);
+        assert_eq!(wants_to(&sent, pest, WantType::Have), vec![cid]);
 
         // Wrong bytes under the right prefix: hashed, matches nothing, rejected.
-        sim.deliver(liar, &cid, b"not the block");
+        sim.deliver(pest, &cid, &[1u8; SMALL_BLOCK_BYTES + 1]);
         assert!(sim.events().is_empty());
         assert_eq!(sim.core.stats().unwanted_blocks, 1);
         assert_eq!(sim.core.wantlist(), vec![cid], "still wanted");
-
-        sim.presence(honest, &cid, Presence::Have);
-        sim.advance(t);
-        let sent = sim.drain();
-        assert_eq!(wants_to(&sent, honest, WantType::Block), vec![cid]);
         sim.deliver(honest, &cid, &data);
         assert!(got_block(&sim.events(), &cid));
 
         for i in 1..threshold {
-            sim.deliver(liar, &cid, format!("lie {i}").as_bytes());
+            sim.deliver(pest, &cid, &[i as u8 + 1; SMALL_BLOCK_BYTES + 1]);
         }
-        assert_eq!(sim.events(), vec![Event::Disconnect { peer: liar }]);
+        assert_eq!(sim.events(), vec![Event::Disconnect { peer: pest }]);
         let st = sim.core.stats();
         assert_eq!(st.unwanted_blocks, u64::from(threshold));
         assert_eq!(st.peers_disconnected, 1);
         assert_eq!(st.blocks_received, 1);
+        assert_eq!(st.lies, 0);
+    }
+
+    /// A liar answers its want-block with wrong bytes: it is banned at once, its
+    /// want moves on without waiting `want_timeout`, a reconnect is disconnected
+    /// again, a provider record naming it is ignored and its messages are dropped,
+    /// until the ban ends. Unasked wrong blocks from a peer we never asked for a block
+    /// are only strikes.
+    #[test]
+    fn liar_is_banned_at_once_and_not_asked_again() {
+        let cfg = Config::default();
+        let ban = cfg.ban_duration;
+        let mut sim = Sim::new(cfg);
+        let [liar, honest, pest] = peers(3)[..] else {
+            unreachable!()
+        };
+        sim.core.on_connected(sim.now, liar);
+        sim.core.on_connected(sim.now, honest);
+        sim.core.on_connected(sim.now, pest);
+        let s = sim.core.new_session().unwrap();
+        sim.core.add_providers(sim.now, s, &[liar, honest]);
+        let (c1, d1) = block(40);
+        sim.core.want(sim.now, s, &[c1]).unwrap();
+        let sent = sim.drain();
+        assert_eq!(wants_to(&sent, liar, WantType::Block), vec![c1]);
+        assert_eq!(wants_to(&sent, honest, WantType::Have), vec![c1]);
+        sim.presence(honest, &c1, Presence::Have);
+        assert!(
+            sim.drain().is_empty(),
+            "the liar's want-block is outstanding"
+        );
+
+        // Wrong bytes over the small-block size, under the right prefix.
+        sim.deliver(liar, &c1, &[7u8; SMALL_BLOCK_BYTES + 1]);
+        assert_eq!(sim.events(), vec![Event::Disconnect { peer: liar }]);
+        let sent = sim.drain();
+        assert_eq!(
+            wants_to(&sent, honest, WantType::Block),
+            vec![c1],
+            "no want_timeout wait after a lie"
+        );
+        let st = sim.core.stats();
+        assert_eq!((st.lies, st.peers_disconnected), (1, 1));
+        assert!(!sim.core.connected_peers().contains(&liar));
+        sim.deliver(honest, &c1, &d1);
+        assert!(got_block(&sim.events(), &c1));
+
+        // It comes back: refused, never asked.
+        sim.core.on_connected(sim.now, liar);
+        assert_eq!(sim.events(), vec![Event::Refused { peer: liar }]);
+        sim.core.add_providers(sim.now, s, &[liar]);
+        let (c2, _) = block(41);
+        sim.core.want(sim.now, s, &[c2]).unwrap();
+        sim.presence(liar, &c2, Presence::Have);
+        let sent = sim.drain();
+        assert_eq!(wants_to(&sent, honest, WantType::Block), vec![c2]);
+        assert!(entries(&sent).iter().all(|(p, ..)| *p != liar));
+        assert_eq!(sim.core.stats().banned_refused, 2);
+
+        // A peer we never asked for a block sends a wrong one: a strike, no ban.
+        sim.deliver(pest, &c2, &[8u8; SMALL_BLOCK_BYTES + 1]);
+        assert!(sim.events().is_empty());
+        assert!(sim.core.connected_peers().contains(&pest));
+
+        // The ban ends: it may connect again.
+        sim.now += ban;
+        sim.core.on_connected(sim.now, liar);
+        assert!(sim.events().is_empty());
+        assert!(sim.core.connected_peers().contains(&liar));
+    }
+
+    /// A staller says HAVE to everything and never sends a block. Each want it holds
+    /// moves to the honest peer after `want_timeout`, and once the honest peer has
+    /// served, the staller is never asked for a block first again.
+    #[test]
+    fn stallers_wants_move_on_after_want_timeout_and_it_is_not_first_again() {
+        let cfg = Config::default();
+        let t = cfg.want_timeout;
+        let mut sim = Sim::new(cfg);
+        let [staller, honest] = peers(2)[..] else {
+            unreachable!()
+        };
+        let s = sim.core.new_session().unwrap();
+        sim.core.add_providers(sim.now, s, &[staller, honest]);
+        let (c1, d1) = block(50);
+        sim.core.want(sim.now, s, &[c1]).unwrap();
+        let sent = sim.drain();
+        assert_eq!(wants_to(&sent, staller, WantType::Block), vec![c1]);
+        sim.presence(staller, &c1, Presence::Have);
+        sim.presence(honest, &c1, Presence::Have);
+        assert!(
+            sim.drain().is_empty(),
+            "the staller's want-block is outstanding"
+        );
+        sim.advance(t);
+        let sent = sim.drain();
+        assert_eq!(wants_to(&sent, honest, WantType::Block), vec![c1]);
+        assert_eq!(sim.core.stats().ask_timeouts, 1);
+        sim.deliver(honest, &c1, &d1);
+        assert!(got_block(&sim.events(), &c1));
+        let children: Vec<(Cid, Vec<u8>)> = (51..61).map(block).collect();
+        let cids: Vec<Cid> = children.iter().map(|c| c.0).collect();
+        sim.core.want(sim.now, s, &cids).unwrap();
+        let sent = sim.drain();
+        assert_eq!(wants_to(&sent, honest, WantType::Block).len(), 10);
+        assert!(wants_to(&sent, staller, WantType::Block).is_empty());
     }
 
     #[test]
@@ -629,7 +761,7 @@ mod tests {
             let mut sim = Sim::new(cfg);
             let ps = peers(3);
             for p in &ps {
-                sim.core.on_connected(*p);
+                sim.core.on_connected(sim.now, *p);
             }
             let s = sim.core.new_session().unwrap();
             let (root, root_data) = block(60);
@@ -709,8 +841,8 @@ mod tests {
     fn late_blocks_for_many_finished_wants_are_duplicates_not_strikes() {
         let mut sim = Sim::new(Config::default());
         let [a, b] = peers(2)[..] else { unreachable!() };
-        sim.core.on_connected(a);
-        sim.core.on_connected(b);
+        sim.core.on_connected(sim.now, a);
+        sim.core.on_connected(sim.now, b);
         let s = sim.core.new_session().unwrap();
         sim.core.add_providers(sim.now, s, &[a, b]);
         let blocks: Vec<(Cid, Vec<u8>)> = (100..400).map(block).collect();
