@@ -137,8 +137,10 @@ pub fn load_swarm_key(root: &Path) -> anyhow::Result<Option<PreSharedKey>> {
 
 /// Bitswap's settings from the config (`Acorn.BitswapWantTimeout`,
 /// `Acorn.BitswapMaxInboundBytes`, `Acorn.BitswapMaxQueuedBytes`,
-/// `Acorn.BitswapMaxInboundStreams`, `Acorn.BitswapMaxPeerWants`), defaults else. One peer's answer queue is at
-/// most the server's whole budget.
+/// `Acorn.BitswapMaxInboundStreams`, `Acorn.BitswapMaxPeerWants`), defaults else. One
+/// peer's answer queue is at most `BitswapMaxQueuedBytes` (and bitswap's own 4 MiB);
+/// the server's total is `BitswapMaxQueuedBytes`, raised where needed to two peers'
+/// shares plus one largest block, so a peer that never reads cannot stall the rest.
 pub fn bitswap_config(config: &Config) -> Result<bitswap::Config, crate::config::ConfigError> {
     let a = &config.acorn;
     let mut cfg = bitswap::Config::default();
@@ -147,8 +149,14 @@ pub fn bitswap_config(config: &Config) -> Result<bitswap::Config, crate::config:
     cfg.max_inbound_streams = a.bitswap_max_inbound_streams as usize;
     cfg.core.max_peer_wantlist_entries = a.bitswap_max_peer_wants as usize;
     let queued = a.bitswap_max_queued_bytes()?;
-    cfg.core.max_server_queued_bytes = queued;
-    cfg.core.max_peer_send_queue_bytes = cfg.core.max_peer_send_queue_bytes.min(queued);
+    let per_peer = cfg.core.max_peer_send_queue_bytes.min(queued);
+    cfg.core.max_peer_send_queue_bytes = per_peer;
+    // A peer that never reads its answers keeps up to its own share queued for
+    // good; the server's total always leaves room for a second peer's share plus
+    // one more lookup (each counted at the largest block), so one such peer can
+    // never stall everyone else (tests/net/net_hostile.rs, no-read).
+    cfg.core.max_server_queued_bytes =
+        queued.max(2 * per_peer + acorn_storage::block::MAX_BLOCK_BYTES);
     Ok(cfg)
 }
 

@@ -85,7 +85,7 @@
 //! | `Acorn.FetchPendingLinks` | `4096` links queued per walk |
 //! | `Acorn.BitswapWantTimeout` | `"5s"` (a peer's time to answer or deliver a block before bitswap asks another) |
 //! | `Acorn.BitswapMaxInboundBytes` | `"16MiB"` (inbound bitswap frames held at once, all peers; at least 64 KiB) |
-//! | `Acorn.BitswapMaxQueuedBytes` | `"16MiB"` (bitswap answers held for other peers, all peers; at least 64 KiB) |
+//! | `Acorn.BitswapMaxQueuedBytes` | `"16MiB"` (bitswap answers held for other peers, all peers; at least 64 KiB; raised to two peers' queues plus one 2 MiB block when smaller, so a peer that never reads cannot stall the rest) |
 //! | `Acorn.BitswapMaxInboundStreams` | `320` inbound bitswap streams read at once |
 //! | `Acorn.BitswapMaxPeerWants` | `1024` entries kept from one peer's wantlist |
 //! | `Acorn.YamuxMaxStreams` | `128` streams per connection (each up to a 256 KiB yamux window unread; at least [`MIN_YAMUX_STREAMS_COUNT`]) |
