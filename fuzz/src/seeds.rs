@@ -64,7 +64,7 @@ fn unixfs_dags(dir: &Path) {
     let v1 = Options {
         cid_version: 1,
         raw_leaves: false,
-        chunk_size: 64,
+        chunker: acorn_storage::unixfs::chunker::Chunker::Size(64),
         max_links: 4,
         shard_threshold_bytes: 1,
         ..Options::default()
@@ -168,6 +168,7 @@ fn bitswap(dir: &Path) {
         ],
         pending_bytes: 1000,
         skipped: 0,
+        oversize_blocks: 0,
     };
     write(dir, "bitswap", "v1.2.0", &msg.encode(Version::V1_2_0));
     write(dir, "bitswap", "v1.1.0", &msg.encode(Version::V1_1_0));

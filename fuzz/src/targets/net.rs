@@ -46,6 +46,7 @@ pub fn bitswap(data: &[u8]) {
         return;
     };
     msg.skipped = 0;
+    msg.oversize_blocks = 0;
     let bytes = msg.encode(Version::V1_2_0);
     assert_eq!(bytes.len(), msg.encoded_len(Version::V1_2_0));
     assert!(bytes.len() <= msg.size_bound());
